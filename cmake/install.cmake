@@ -1,0 +1,23 @@
+# make install: the library (static and shared), public headers, a pkg-config file and a CMake
+# package, so that an app builds with either `pkg-config --cflags --libs manouche` or
+# `find_package(manouche)` + `target_link_libraries(app manouche::manouche)`.
+include(CMakePackageConfigHelpers)
+
+install(TARGETS manouche manouche_shared EXPORT manoucheTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/manouche DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT manoucheTargets NAMESPACE manouche:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/manouche)
+
+set(MN_PC_REQUIRES "jansson libpcre2-8 sqlite3 libpq hiredis libcrypto libssl zlib libargon2")
+configure_file(${PROJECT_SOURCE_DIR}/cmake/manouche.pc.in ${CMAKE_BINARY_DIR}/manouche.pc @ONLY)
+install(FILES ${CMAKE_BINARY_DIR}/manouche.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/manoucheConfig.cmake.in
+    ${CMAKE_BINARY_DIR}/manoucheConfig.cmake
+    INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/manouche)
+write_basic_package_version_file(${CMAKE_BINARY_DIR}/manoucheConfigVersion.cmake
+    COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_BINARY_DIR}/manoucheConfig.cmake ${CMAKE_BINARY_DIR}/manoucheConfigVersion.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/manouche)

@@ -64,6 +64,7 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
+MN_PRINTF(4, 0)
 static void emit(mn_log_level level, const char *logger, const char *fields, const char *fmt,
                  va_list ap)
 {

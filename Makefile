@@ -51,17 +51,25 @@ fuzz: $(FUZZ_BUILD)/build.ninja
 demo: build
 	$(BUILD)/bin/$(DEMO) runserver 127.0.0.1:$(PORT)
 
+TALLY := $(BUILD)/test-tally.txt
+
 test-unit: build
-	cd $(BUILD) && $(CTEST) -L 'unit|integration'
+	@scripts/run-tests $(BUILD) 'unit|integration' $(TALLY)
 
 test-asan: asan
-	cd $(ASAN_BUILD) && $(CTEST) -L 'unit|integration'
+	@scripts/run-tests $(ASAN_BUILD) 'unit|integration' $(TALLY)
 
 test-fuzz: fuzz
-	cd $(FUZZ_BUILD) && $(CTEST) -L fuzz
+	@scripts/run-tests $(FUZZ_BUILD) fuzz $(TALLY)
 
-test: test-unit test-asan test-fuzz
-	@echo "make test: all suites passed"
+# Every suite runs even when an earlier one fails; the last line is the total.
+test:
+	@rm -f $(TALLY)
+	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory test-fuzz
+	@awk '{p += $$2; f += $$3; print "  " $$1 ": " $$2 " passed, " $$3 " failed"} \
+	     END {print "total: " p " passed, " f " failed"; exit (f > 0)}' $(TALLY)
 
 bench: build
 	bench/run

@@ -1,0 +1,216 @@
+/* value_json.c — JSON (jansson) to template values, and ISO date/time parsing, for the
+ * `manouche render` command and tests. Tagged one-key objects ({"__date__": "..."}) carry
+ * the kinds JSON has no syntax for. */
+#include <manouche/value.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static int digits(const char *s, size_t len, size_t *pos, int n, int32_t *out)
+{
+    int32_t v = 0;
+    for (int i = 0; i < n; i++) {
+        if (*pos >= len || s[*pos] < '0' || s[*pos] > '9')
+            return -1;
+        v = v * 10 + (s[(*pos)++] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_time_part(const char *s, size_t len, size_t *pos, mn_datetime *t)
+{
+    if (digits(s, len, pos, 2, &t->hour) || *pos >= len || s[(*pos)++] != ':' ||
+        digits(s, len, pos, 2, &t->minute))
+        return -1;
+    if (*pos < len && s[*pos] == ':') {
+        (*pos)++;
+        if (digits(s, len, pos, 2, &t->second))
+            return -1;
+        if (*pos < len && s[*pos] == '.') {
+            (*pos)++;
+            int32_t us = 0;
+            int n = 0;
+            while (*pos < len && s[*pos] >= '0' && s[*pos] <= '9') {
+                if (n < 6)
+                    us = us * 10 + (s[*pos] - '0');
+                n++;
+                (*pos)++;
+            }
+            if (!n)
+                return -1;
+            for (; n < 6; n++)
+                us *= 10;
+            t->microsecond = us;
+        }
+    }
+    if (*pos < len && (s[*pos] == 'Z' || s[*pos] == 'z')) {
+        (*pos)++;
+        t->aware = true;
+        t->utc_offset = 0;
+        t->tzname = "UTC";
+    } else if (*pos < len && (s[*pos] == '+' || s[*pos] == '-')) {
+        int sign = s[(*pos)++] == '-' ? -1 : 1;
+        int32_t hh, mm = 0;
+        if (digits(s, len, pos, 2, &hh))
+            return -1;
+        if (*pos < len && s[*pos] == ':')
+            (*pos)++;
+        if (*pos < len && digits(s, len, pos, 2, &mm))
+            return -1;
+        t->aware = true;
+        t->utc_offset = sign * (hh * 3600 + mm * 60);
+    }
+    if (t->hour > 23 || t->minute > 59 || t->second > 59)
+        return -1;
+    return 0;
+}
+
+int mn_datetime_parse(const char *s, size_t len, mn_datetime *out, mn_value_kind *kind)
+{
+    mn_datetime t;
+    memset(&t, 0, sizeof t);
+    size_t pos = 0;
+    if (len >= 5 && s[2] == ':') {
+        t.year = 1900, t.month = 1, t.day = 1;
+        if (parse_time_part(s, len, &pos, &t) || pos != len)
+            return MN_EINVAL;
+        *out = t;
+        *kind = MN_VALUE_TIME;
+        return MN_OK;
+    }
+    if (digits(s, len, &pos, 4, &t.year) || pos >= len || s[pos++] != '-' ||
+        digits(s, len, &pos, 2, &t.month) || pos >= len || s[pos++] != '-' ||
+        digits(s, len, &pos, 2, &t.day))
+        return MN_EINVAL;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > mdays[t.month - 1] || t.year < 1)
+        return MN_EINVAL;
+    if (t.month == 2 && t.day == 29 &&
+        !((t.year % 4 == 0 && t.year % 100 != 0) || t.year % 400 == 0))
+        return MN_EINVAL;
+    if (pos == len) {
+        *out = t;
+        *kind = MN_VALUE_DATE;
+        return MN_OK;
+    }
+    if (s[pos] != 'T' && s[pos] != ' ' && s[pos] != 't')
+        return MN_EINVAL;
+    pos++;
+    if (parse_time_part(s, len, &pos, &t) || pos != len)
+        return MN_EINVAL;
+    *out = t;
+    *kind = MN_VALUE_DATETIME;
+    return MN_OK;
+}
+
+static mn_value *convert(mn_arena *a, const json_t *j, int depth);
+
+static mn_value *tagged(mn_arena *a, const json_t *j)
+{
+    if (json_object_size(j) != 1)
+        return NULL;
+    const char *key = json_object_iter_key(json_object_iter((json_t *)j));
+    const json_t *val = json_object_iter_value(json_object_iter((json_t *)j));
+    if (!json_is_string(val) || strncmp(key, "__", 2) != 0)
+        return NULL;
+    const char *s = json_string_value(val);
+    size_t len = json_string_length(val);
+    if (strcmp(key, "__safe__") == 0)
+        return mn_value_safe(a, s, len);
+    if (strcmp(key, "__decimal__") == 0)
+        return mn_value_decimal(a, s, len);
+    mn_value_kind want;
+    if (strcmp(key, "__date__") == 0)
+        want = MN_VALUE_DATE;
+    else if (strcmp(key, "__datetime__") == 0)
+        want = MN_VALUE_DATETIME;
+    else if (strcmp(key, "__time__") == 0)
+        want = MN_VALUE_TIME;
+    else
+        return NULL;
+    mn_datetime dt;
+    mn_value_kind kind;
+    if (mn_datetime_parse(s, len, &dt, &kind) < 0)
+        return NULL;
+    if (want == MN_VALUE_DATETIME && kind == MN_VALUE_DATE)
+        kind = MN_VALUE_DATETIME;
+    if (kind != want)
+        return NULL;
+    if (kind == MN_VALUE_DATE)
+        return mn_value_date(a, dt.year, dt.month, dt.day);
+    return kind == MN_VALUE_TIME ? mn_value_time(a, &dt) : mn_value_datetime(a, &dt);
+}
+
+static mn_value *convert(mn_arena *a, const json_t *j, int depth)
+{
+    if (depth > 200)
+        return NULL;
+    switch (json_typeof(j)) {
+    case JSON_NULL:
+        return mn_value_none();
+    case JSON_TRUE:
+        return mn_value_true();
+    case JSON_FALSE:
+        return mn_value_false();
+    case JSON_INTEGER:
+        return mn_value_int(a, (int64_t)json_integer_value(j));
+    case JSON_REAL:
+        return mn_value_double(a, json_real_value(j));
+    case JSON_STRING:
+        return mn_value_str(a, json_string_value(j), json_string_length(j));
+    case JSON_ARRAY: {
+        mn_value *l = mn_value_list(a, json_array_size(j));
+        if (!l)
+            return NULL;
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            mn_value *item = convert(a, json_array_get(j, i), depth + 1);
+            if (!item || mn_value_list_append(a, l, item) < 0)
+                return NULL;
+        }
+        return l;
+    }
+    case JSON_OBJECT: {
+        mn_value *t = tagged(a, j);
+        if (t)
+            return t;
+        mn_value *d = mn_value_dict(a, json_object_size(j));
+        if (!d)
+            return NULL;
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *)j, key, val)
+        {
+            mn_value *item = convert(a, val, depth + 1);
+            if (!item || mn_value_dict_set(a, d, key, strlen(key), item) < 0)
+                return NULL;
+        }
+        return d;
+    }
+    }
+    return NULL;
+}
+
+mn_value *mn_value_from_jansson(mn_arena *a, const void *json_t_ptr)
+{
+    return json_t_ptr ? convert(a, json_t_ptr, 0) : NULL;
+}
+
+mn_value *mn_value_from_json(mn_arena *a, const char *json, size_t len, char *errbuf,
+                             size_t errbuf_size)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!j) {
+        if (errbuf && errbuf_size)
+            snprintf(errbuf, errbuf_size, "invalid JSON at line %d, column %d: %s", jerr.line,
+                     jerr.column, jerr.text);
+        return NULL;
+    }
+    mn_value *v = convert(a, j, 0);
+    json_decref(j);
+    if (!v && errbuf && errbuf_size)
+        snprintf(errbuf, errbuf_size, "JSON too deep, a bad tagged value, or out of memory");
+    return v;
+}

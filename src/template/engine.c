@@ -1,0 +1,717 @@
+/* engine.c — the template engine: options, loaders (DIRS, app templates/ folders, templates
+ * embedded in the binary), the cached loader (compile once; in debug, recompile a file whose
+ * mtime changed), libraries of filters and tags, and compiling a source into a template.
+ *
+ * Templates are never freed while the engine lives (a reloaded one is kept until the engine is
+ * freed), so a render parked in a query never finds its nodes gone. */
+#include "template/filters.h"
+#include "template/internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---- Libraries. ---- */
+
+static mn_template_library *library_new(const char *name)
+{
+    mn_template_library *lib = mn_calloc(1, sizeof *lib);
+    if (!lib)
+        return NULL;
+    lib->name = mn_strdup(name);
+    if (!lib->name) {
+        mn_free(lib);
+        return NULL;
+    }
+    return lib;
+}
+
+static void library_free(mn_template_library *lib)
+{
+    for (size_t i = 0; i < lib->nfilters; i++)
+        mn_free((char *)lib->filters[i].name);
+    for (size_t i = 0; i < lib->ntags; i++) {
+        mn_free((char *)lib->tags[i].name);
+        mn_free((char *)lib->tags[i].template_name);
+    }
+    mn_free(lib->filters);
+    mn_free(lib->tags);
+    mn_free(lib->name);
+    mn_free(lib);
+}
+
+mn_template_library *mn_template_engine_library(mn_template_engine *e, const char *name)
+{
+    if (!name)
+        name = "";
+    mn_template_library **pp = &e->libraries;
+    for (; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->name, name) == 0)
+            return *pp;
+    *pp = library_new(name);
+    return *pp;
+}
+
+static bool valid_name(const char *name)
+{
+    if (!name || !*name)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
+            return false;
+    return true;
+}
+
+const filter_def *mn__library_filter(const mn_template_library *lib, mn_str name)
+{
+    for (size_t i = lib->nfilters; i-- > 0;)
+        if (mn_str_eq_cstr(name, lib->filters[i].name))
+            return &lib->filters[i];
+    return NULL;
+}
+
+const tag_def *mn__library_tag(const mn_template_library *lib, mn_str name)
+{
+    for (size_t i = lib->ntags; i-- > 0;)
+        if (mn_str_eq_cstr(name, lib->tags[i].name))
+            return &lib->tags[i];
+    return NULL;
+}
+
+int mn_template_library_add_filter(mn_template_library *lib, const char *name, mn_filter_fn fn,
+                                   unsigned flags)
+{
+    if (!lib || !fn || !valid_name(name))
+        return MN_EINVAL;
+    for (size_t i = 0; i < lib->nfilters; i++) {
+        if (strcmp(lib->filters[i].name, name) == 0) {
+            lib->filters[i].fn = fn;
+            lib->filters[i].flags = flags;
+            return MN_OK;
+        }
+    }
+    if (lib->nfilters == lib->cap_filters) {
+        size_t cap = lib->cap_filters ? lib->cap_filters * 2 : 64;
+        filter_def *g = mn_realloc(lib->filters, cap * sizeof *g);
+        if (!g)
+            return MN_ENOMEM;
+        lib->filters = g;
+        lib->cap_filters = cap;
+    }
+    char *copy = mn_strdup(name);
+    if (!copy)
+        return MN_ENOMEM;
+    lib->filters[lib->nfilters++] = (filter_def){copy, fn, flags};
+    return MN_OK;
+}
+
+static tag_def *add_tag(mn_template_library *lib, const char *name)
+{
+    if (!lib || !valid_name(name))
+        return NULL;
+    for (size_t i = 0; i < lib->ntags; i++) {
+        if (strcmp(lib->tags[i].name, name) == 0) {
+            mn_free((char *)lib->tags[i].template_name);
+            const char *keep = lib->tags[i].name;
+            memset(&lib->tags[i], 0, sizeof lib->tags[i]);
+            lib->tags[i].name = keep;
+            return &lib->tags[i];
+        }
+    }
+    if (lib->ntags == lib->cap_tags) {
+        size_t cap = lib->cap_tags ? lib->cap_tags * 2 : 32;
+        tag_def *g = mn_realloc(lib->tags, cap * sizeof *g);
+        if (!g)
+            return NULL;
+        lib->tags = g;
+        lib->cap_tags = cap;
+    }
+    char *copy = mn_strdup(name);
+    if (!copy)
+        return NULL;
+    tag_def *t = &lib->tags[lib->ntags++];
+    memset(t, 0, sizeof *t);
+    t->name = copy;
+    return t;
+}
+
+int mn__library_add_builtin_tag(mn_template_library *lib, const char *name, builtin_compile_fn fn)
+{
+    tag_def *t = add_tag(lib, name);
+    if (!t)
+        return MN_ENOMEM;
+    t->kind = TAG_BUILTIN;
+    t->builtin = fn;
+    return MN_OK;
+}
+
+int mn_template_library_add_simple_tag(mn_template_library *lib, const char *name,
+                                       mn_simple_tag_fn fn, int min_args, int max_args,
+                                       void *userdata)
+{
+    if (!fn)
+        return MN_EINVAL;
+    tag_def *t = add_tag(lib, name);
+    if (!t)
+        return valid_name(name) ? MN_ENOMEM : MN_EINVAL;
+    t->kind = TAG_SIMPLE;
+    t->simple = fn;
+    t->min_args = min_args;
+    t->max_args = max_args;
+    t->userdata = userdata;
+    return MN_OK;
+}
+
+int mn_template_library_add_inclusion_tag(mn_template_library *lib, const char *name,
+                                          mn_inclusion_tag_fn fn, const char *template_name,
+                                          int min_args, int max_args, void *userdata)
+{
+    if (!fn || !template_name)
+        return MN_EINVAL;
+    tag_def *t = add_tag(lib, name);
+    if (!t)
+        return valid_name(name) ? MN_ENOMEM : MN_EINVAL;
+    t->kind = TAG_INCLUSION;
+    t->inclusion = fn;
+    t->template_name = mn_strdup(template_name);
+    t->min_args = min_args;
+    t->max_args = max_args;
+    t->userdata = userdata;
+    return t->template_name ? MN_OK : MN_ENOMEM;
+}
+
+int mn_template_library_add_tag(mn_template_library *lib, const char *name,
+                                mn_tag_compile_fn compile, mn_tag_render_fn render,
+                                void *userdata)
+{
+    if (!compile || !render)
+        return MN_EINVAL;
+    tag_def *t = add_tag(lib, name);
+    if (!t)
+        return valid_name(name) ? MN_ENOMEM : MN_EINVAL;
+    t->kind = TAG_CUSTOM;
+    t->compile = compile;
+    t->render = render;
+    t->userdata = userdata;
+    return MN_OK;
+}
+
+/* ---- Engine. ---- */
+
+mn_template_engine *mn_template_engine_new(void)
+{
+    mn_template_engine *e = mn_calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->options.autoescape = true;
+    e->options.string_if_invalid = "";
+    e->options.time_zone_name = "UTC";
+    mn_template_library *builtins = mn_template_engine_library(e, "");
+    if (!builtins) {
+        mn_free(e);
+        return NULL;
+    }
+    mn__register_builtin_tags(builtins);
+    mn__template_register_builtin_filters(builtins);
+    return e;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        mn_free(v[i]);
+    mn_free(v);
+}
+
+void mn_template_engine_free(mn_template_engine *e)
+{
+    if (!e)
+        return;
+    while (e->templates) {
+        mn_template *t = e->templates;
+        e->templates = t->next;
+        mn_arena_free(t->arena);
+        mn_free(t->name);
+        mn_free(t->origin);
+        mn_free(t);
+    }
+    for (size_t i = 0; i < e->ncache; i++)
+        mn_free(e->cache[i].name);
+    mn_free(e->cache);
+    while (e->libraries) {
+        mn_template_library *l = e->libraries;
+        e->libraries = l->next;
+        library_free(l);
+    }
+    free_strv(e->dirs, e->ndirs);
+    free_strv(e->app_dirs, e->napp_dirs);
+    mn_free(e->embedded);
+    mn_free(e);
+}
+
+mn_template_options *mn_template_engine_options(mn_template_engine *e) { return &e->options; }
+
+static int push_str(char ***v, size_t *n, const char *s)
+{
+    char **g = mn_realloc(*v, (*n + 1) * sizeof *g);
+    if (!g)
+        return MN_ENOMEM;
+    *v = g;
+    g[*n] = mn_strdup(s);
+    if (!g[*n])
+        return MN_ENOMEM;
+    (*n)++;
+    return MN_OK;
+}
+
+int mn_template_engine_add_dir(mn_template_engine *e, const char *dir)
+{
+    return dir ? push_str(&e->dirs, &e->ndirs, dir) : MN_EINVAL;
+}
+
+int mn_template_engine_add_app_dir(mn_template_engine *e, const char *app, const char *dir)
+{
+    (void)app;
+    return dir ? push_str(&e->app_dirs, &e->napp_dirs, dir) : MN_EINVAL;
+}
+
+int mn_template_engine_add_embedded(mn_template_engine *e, const char *name, const char *source,
+                                    size_t len)
+{
+    if (!name || !source)
+        return MN_EINVAL;
+    if (e->nembedded == e->cap_embedded) {
+        size_t cap = e->cap_embedded ? e->cap_embedded * 2 : 16;
+        embedded_tpl *g = mn_realloc(e->embedded, cap * sizeof *g);
+        if (!g)
+            return MN_ENOMEM;
+        e->embedded = g;
+        e->cap_embedded = cap;
+    }
+    e->embedded[e->nembedded++] = (embedded_tpl){name, source, len};
+    return MN_OK;
+}
+
+int mn_template_engine_add_embedded_table(mn_template_engine *e, const mn_template_embedded *t)
+{
+    for (; t && t->name; t++) {
+        int rc = mn_template_engine_add_embedded(e, t->name, t->source, strlen(t->source));
+        if (rc < 0)
+            return rc;
+    }
+    return MN_OK;
+}
+
+void mn_template_engine_set_reverse(mn_template_engine *e, mn_template_reverse_fn fn,
+                                    void *userdata)
+{
+    e->reverse = fn;
+    e->reverse_userdata = userdata;
+}
+
+/* ---- Compiling. ---- */
+
+static void set_error(mn_template_error *err, int code, const char *tpl, const char *fmt, ...)
+    MN_PRINTF(4, 5);
+static void set_error(mn_template_error *err, int code, const char *tpl, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    memset(err, 0, sizeof *err);
+    err->code = code;
+    snprintf(err->template_name, sizeof err->template_name, "%s", tpl ? tpl : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+}
+
+static void link_template(mn_template_engine *e, mn_template *t)
+{
+    t->engine = e;
+    t->next = e->templates;
+    e->templates = t;
+}
+
+static void destroy(mn_template *t)
+{
+    mn_arena_free(t->arena);
+    mn_free(t->name);
+    mn_free(t->origin);
+    mn_free(t);
+}
+
+static mn_template *compile(mn_template_engine *e, const char *name, const char *source,
+                            size_t len, bool copy, mn_template_error *err)
+{
+    mn_template_error local;
+    if (!err)
+        err = &local;
+    memset(err, 0, sizeof *err);
+    mn_template *t = mn_calloc(1, sizeof *t);
+    if (!t)
+        goto oom;
+    t->engine = e;
+    t->name = mn_strdup(name ? name : "<string>");
+    t->arena = mn_arena_new(len + 4096);
+    if (!t->name || !t->arena)
+        goto oom;
+    if (copy) {
+        char *s = mn_arena_alloc(t->arena, len + 1);
+        if (!s)
+            goto oom;
+        memcpy(s, source, len);
+        s[len] = 0;
+        source = s;
+    }
+    t->source = source;
+    t->source_len = len;
+    parser p;
+    memset(&p, 0, sizeof p);
+    p.tpl = t;
+    p.engine = e;
+    p.arena = t->arena;
+    p.err = err;
+    p.ntokens = mn__template_tokenize(t->arena, source, len, &p.tokens);
+    if (p.ntokens < 0)
+        goto oom;
+    p.cap_libs = 8;
+    p.libs = mn_arena_alloc(t->arena, (size_t)p.cap_libs * sizeof *p.libs);
+    if (!p.libs)
+        goto oom;
+    p.libs[p.nlibs++] = e->libraries; /* the built-ins come first */
+    int rc = mn__parse_nodelist(&p, NULL, &t->root, NULL);
+    if (rc == 0) {
+        for (int i = 0; i < p.npartial_refs; i++) {
+            node *ref = p.partial_refs[i];
+            for (int k = 0; k < t->npartials; k++)
+                if (mn_str_eq(t->partials[k].name, ref->u.partial.name))
+                    ref->u.partial.def = t->partials[k].n;
+            if (!ref->u.partial.def) {
+                p.cur = NULL;
+                mn__parser_error(&p, NULL, "Partial '%.*s' is not defined in the current template.",
+                                 (int)ref->u.partial.name.len, ref->u.partial.name.ptr);
+                err->line = ref->line;
+                err->column = ref->column;
+                rc = MN_EINVAL;
+                break;
+            }
+        }
+    }
+    if (rc < 0) {
+        if (rc == MN_ENOMEM && !err->code)
+            goto oom;
+        destroy(t);
+        return NULL;
+    }
+    for (int i = 0; i < t->root.n; i++)
+        if (t->root.items[i]->type == N_EXTENDS)
+            t->extends = t->root.items[i];
+    link_template(e, t);
+    return t;
+oom:
+    set_error(err, MN_ENOMEM, name, "out of memory compiling the template");
+    if (t)
+        destroy(t);
+    return NULL;
+}
+
+mn_template *mn_template_compile(mn_template_engine *e, const char *name, const char *source,
+                                 size_t len, mn_template_error *err)
+{
+    return compile(e, name, source, len, true, err);
+}
+
+void mn_template_free(mn_template *t)
+{
+    if (!t)
+        return;
+    mn_template_engine *e = t->engine;
+    for (mn_template **pp = &e->templates; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    }
+    for (size_t i = 0; i < e->ncache; i++)
+        if (e->cache[i].tpl == t)
+            e->cache[i].tpl = NULL;
+    destroy(t);
+}
+
+const char *mn_template_name(const mn_template *t) { return t ? t->name : NULL; }
+
+/* ---- Loading. ---- */
+
+static bool safe_name(const char *name)
+{
+    if (!name[0] || name[0] == '/')
+        return false;
+    const char *p = name;
+    while (*p) {
+        const char *seg = p;
+        while (*p && *p != '/')
+            p++;
+        if (p - seg == 2 && seg[0] == '.' && seg[1] == '.')
+            return false;
+        if (*p)
+            p++;
+    }
+    return true;
+}
+
+static char *read_file(const char *path, size_t *len, time_t *mtime)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return NULL;
+    }
+    char *buf = mn_malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        fclose(f);
+        return NULL;
+    }
+    size_t n = fread(buf, 1, (size_t)st.st_size, f);
+    fclose(f);
+    buf[n] = 0;
+    *len = n;
+    *mtime = st.st_mtime;
+    return buf;
+}
+
+static cache_entry *cache_find(mn_template_engine *e, const char *name, size_t len)
+{
+    for (size_t i = 0; i < e->ncache; i++)
+        if (strlen(e->cache[i].name) == len && memcmp(e->cache[i].name, name, len) == 0)
+            return &e->cache[i];
+    return NULL;
+}
+
+static cache_entry *cache_put(mn_template_engine *e, const char *name, size_t len)
+{
+    cache_entry *c = cache_find(e, name, len);
+    if (c)
+        return c;
+    if (e->ncache == e->cap_cache) {
+        size_t cap = e->cap_cache ? e->cap_cache * 2 : 32;
+        cache_entry *g = mn_realloc(e->cache, cap * sizeof *g);
+        if (!g)
+            return NULL;
+        e->cache = g;
+        e->cap_cache = cap;
+    }
+    c = &e->cache[e->ncache];
+    c->name = mn_malloc(len + 1);
+    if (!c->name)
+        return NULL;
+    memcpy(c->name, name, len);
+    c->name[len] = 0;
+    c->tpl = NULL;
+    e->ncache++;
+    return c;
+}
+
+static bool stale(const mn_template *t)
+{
+    if (!t->origin)
+        return false;
+    struct stat st;
+    return stat(t->origin, &st) != 0 || st.st_mtime != t->mtime;
+}
+
+static mn_template *load_whole(mn_template_engine *e, const char *name, mn_template_error *err)
+{
+    size_t nlen = strlen(name);
+    cache_entry *c = cache_find(e, name, nlen);
+    if (c && c->tpl && !(e->options.debug && stale(c->tpl)))
+        return c->tpl;
+    if (safe_name(name)) {
+        char **lists[2] = {e->dirs, e->app_dirs};
+        size_t counts[2] = {e->ndirs, e->napp_dirs};
+        for (int l = 0; l < 2; l++) {
+            for (size_t i = 0; i < counts[l]; i++) {
+                char path[4096];
+                int n = snprintf(path, sizeof path, "%s/%s", lists[l][i], name);
+                if (n < 0 || (size_t)n >= sizeof path)
+                    continue;
+                size_t len;
+                time_t mtime;
+                char *src = read_file(path, &len, &mtime);
+                if (!src)
+                    continue;
+                mn_template *t = compile(e, name, src, len, true, err);
+                mn_free(src);
+                if (!t)
+                    return NULL;
+                t->origin = mn_strdup(path);
+                t->mtime = mtime;
+                c = cache_put(e, name, nlen);
+                if (c)
+                    c->tpl = t;
+                return t;
+            }
+        }
+    }
+    for (size_t i = 0; i < e->nembedded; i++) {
+        if (strcmp(e->embedded[i].name, name) == 0) {
+            mn_template *t = compile(e, name, e->embedded[i].source, e->embedded[i].len, false, err);
+            if (!t)
+                return NULL;
+            c = cache_put(e, name, nlen);
+            if (c)
+                c->tpl = t;
+            return t;
+        }
+    }
+    set_error(err, MN_ENOTFOUND, name, "TemplateDoesNotExist: %s", name);
+    return NULL;
+}
+
+mn_template *mn__engine_load(mn_template_engine *e, const char *name, size_t len,
+                             mn_template_error *err)
+{
+    char buf[1024];
+    if (len >= sizeof buf) {
+        set_error(err, MN_ENOTFOUND, "", "TemplateDoesNotExist: name too long");
+        return NULL;
+    }
+    memcpy(buf, name, len);
+    buf[len] = 0;
+    char *hash = strchr(buf, '#');
+    if (!hash)
+        return load_whole(e, buf, err);
+    *hash = 0;
+    mn_template *whole = load_whole(e, buf, err);
+    if (!whole)
+        return NULL;
+    *hash = '#';
+    cache_entry *c = cache_find(e, buf, len);
+    if (c && c->tpl && c->tpl->partial_root) {
+        /* still valid when the whole template is the current one */
+        for (int i = 0; i < whole->npartials; i++)
+            if (whole->partials[i].n == c->tpl->partial_root)
+                return c->tpl;
+    }
+    const char *part = hash + 1;
+    for (int i = 0; i < whole->npartials; i++) {
+        if (mn_str_eq_cstr(whole->partials[i].name, part)) {
+            mn_template *t = mn_calloc(1, sizeof *t);
+            if (!t || !(t->name = mn_strdup(buf))) {
+                mn_free(t);
+                set_error(err, MN_ENOMEM, buf, "out of memory");
+                return NULL;
+            }
+            t->source = whole->source;
+            t->source_len = whole->source_len;
+            t->partial_root = whole->partials[i].n;
+            t->root = whole->partials[i].n->u.partialdef.body;
+            link_template(e, t);
+            c = cache_put(e, buf, len);
+            if (c)
+                c->tpl = t;
+            return t;
+        }
+    }
+    set_error(err, MN_ENOTFOUND, buf, "TemplateDoesNotExist: %s (partial '%s' is not defined)",
+              buf, part);
+    return NULL;
+}
+
+mn_template *mn_template_engine_get(mn_template_engine *e, const char *name,
+                                    mn_template_error *err)
+{
+    if (err)
+        memset(err, 0, sizeof *err);
+    if (!name) {
+        set_error(err, MN_EINVAL, "", "no template name");
+        return NULL;
+    }
+    return mn__engine_load(e, name, strlen(name), err);
+}
+
+/* ---- Errors and escaping. ---- */
+
+int mn_template_error_format(const mn_template_error *err, mn_buf *out)
+{
+    const char *kind = err->code == MN_ENOTFOUND ? "TemplateDoesNotExist"
+                       : err->code == MN_EINVAL  ? "TemplateSyntaxError"
+                                                 : "TemplateError";
+    int rc;
+    if (strncmp(err->message, kind, strlen(kind)) == 0)
+        kind = NULL;
+    if (err->line > 0)
+        rc = mn_buf_printf(out, "%s%s%s:%d:%d: %s\n", kind ? kind : "", kind ? ": " : "",
+                           err->template_name, err->line, err->column, err->message);
+    else
+        rc = mn_buf_printf(out, "%s%s%s%s%s\n", kind ? kind : "", kind ? ": " : "",
+                           err->template_name, err->template_name[0] ? ": " : "", err->message);
+    if (!rc && err->line > 0 && err->source_line[0]) {
+        rc = mn_buf_printf(out, "%5d | %s\n      | %*s^\n", err->line, err->source_line,
+                           err->column > 1 ? err->column - 1 : 0, "");
+    }
+    return rc;
+}
+
+int mn_template_escape(mn_buf *out, const char *s, size_t len)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        const char *rep;
+        size_t rlen;
+        switch (s[i]) {
+        case '&':
+            rep = "&amp;", rlen = 5;
+            break;
+        case '<':
+            rep = "&lt;", rlen = 4;
+            break;
+        case '>':
+            rep = "&gt;", rlen = 4;
+            break;
+        case '"':
+            rep = "&quot;", rlen = 6;
+            break;
+        case '\'':
+            rep = "&#x27;", rlen = 6;
+            break;
+        default:
+            continue;
+        }
+        if (i > start && mn_buf_append(out, s + start, i - start) < 0)
+            return MN_ENOMEM;
+        if (mn_buf_append(out, rep, rlen) < 0)
+            return MN_ENOMEM;
+        start = i + 1;
+    }
+    if (len > start)
+        return mn_buf_append(out, s + start, len - start);
+    return MN_OK;
+}
+
+void mn_filter_fail(const mn_filter_call *call, const char *fmt, ...)
+{
+    if (!call || !call->render)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(call->render->filter_error, sizeof call->render->filter_error, fmt, ap);
+    va_end(ap);
+}
+
+void mn_tag_fail(const mn_tag_call *call, const char *fmt, ...)
+{
+    if (!call || !call->render)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(call->render->filter_error, sizeof call->render->filter_error, fmt, ap);
+    va_end(ap);
+}

@@ -736,9 +736,9 @@ int mn__parse_nodelist(parser *p, const char *const *until, nodelist *out, const
             p->cur = opener;
             if (rc < 0)
                 return rc;
-            if (n && n->type == N_EXTENDS && (p->seen_nontext || out->n > 0 || p->depth > 1)) {
-                /* ExtendsNode.must_be_first */
-                bool nontext = p->depth > 1;
+            if (n && n->type == N_EXTENDS && out->n > 0) {
+                /* ExtendsNode.must_be_first: no tag before it in the same nodelist */
+                bool nontext = false;
                 for (int i = 0; i < out->n; i++)
                     if (out->items[i]->type != N_TEXT)
                         nontext = true;

@@ -1,0 +1,51 @@
+/* test_tags.c — every built-in tag against Django's own output: tag_cases.inc is generated
+ * by gen_tag_cases.py, which renders each template with Django (python3-django). */
+#include <criterion/criterion.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "helper_engine.h"
+
+struct tag_case {
+    const char *name;
+    const char *src;
+    const char *expected; /* output, or a piece of the error message */
+    bool error;
+};
+
+#include "tag_cases.inc"
+
+Test(tags, match_django_output_and_errors)
+{
+    mn_template_engine *e = helper_engine();
+    cr_assert(e);
+    int failures = 0;
+    for (size_t i = 0; i < sizeof tag_cases / sizeof tag_cases[0]; i++) {
+        const struct tag_case *c = &tag_cases[i];
+        mn_arena *a = mn_arena_new(0);
+        char *out;
+        mn_template_error err;
+        int rc = helper_render(e, a, c->src, tag_cases_context, &out, &err);
+        if (c->error) {
+            if (rc == 0) {
+                cr_log_error("%s: expected error '%s', rendered '%s'", c->name, c->expected, out);
+                failures++;
+            } else if (!strstr(err.message, c->expected)) {
+                cr_log_error("%s: expected error '%s', got '%s'", c->name, c->expected,
+                             err.message);
+                failures++;
+            }
+        } else if (rc != 0) {
+            cr_log_error("%s: expected '%s', got error '%s'", c->name, c->expected, err.message);
+            failures++;
+        } else if (strcmp(out, c->expected) != 0) {
+            cr_log_error("%s:\n  template: %s\n  expected: '%s'\n  got:      '%s'", c->name,
+                         c->src, c->expected, out);
+            failures++;
+        }
+        mn_arena_free(a);
+    }
+    mn_template_engine_free(e);
+    cr_assert_eq(failures, 0, "%d of %zu tag cases differ from Django", failures,
+                 sizeof tag_cases / sizeof tag_cases[0]);
+}

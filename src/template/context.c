@@ -37,7 +37,9 @@ int mn__context_set_ref(mn_context *c, mn_str name, mn_value *v)
     if (!v)
         v = mn_value_none();
     for (int i = 0; i < f->n; i++) {
-        if (f->vars[i].name.len == name.len && memcmp(f->vars[i].name.ptr, name.ptr, name.len) == 0) {
+        if (f->vars[i].name.len == name.len &&
+            (name.len == 0 || f->vars[i].name.ptr[0] == name.ptr[0]) &&
+            memcmp(f->vars[i].name.ptr, name.ptr, name.len) == 0) {
             f->vars[i].value = v;
             return MN_OK;
         }
@@ -82,6 +84,7 @@ mn_value *mn__context_lookup(const mn_context *c, mn_str name)
         const ctx_frame *fr = &c->frames[f];
         for (int i = fr->n - 1; i >= 0; i--)
             if (fr->vars[i].name.len == name.len &&
+                (name.len == 0 || fr->vars[i].name.ptr[0] == name.ptr[0]) &&
                 memcmp(fr->vars[i].name.ptr, name.ptr, name.len) == 0)
                 return fr->vars[i].value;
     }

@@ -20,6 +20,17 @@
 
 static int render_node(mn_template_state *r, const node *n, mn_buf *out);
 
+/* mn_buf_append with the common case (room left) inlined: rendering is mostly appends. */
+static inline int put(mn_buf *out, const char *p, size_t n)
+{
+    if (out->cap - out->len > n) {
+        memcpy(out->data + out->len, p, n);
+        out->len += n;
+        return MN_OK;
+    }
+    return mn_buf_append(out, p, n);
+}
+
 /* ---- Errors. ---- */
 
 int mn__render_fail(mn_template_state *r, int code, const char *fmt, ...)
@@ -274,7 +285,7 @@ static const filter_def *builtin_filter(mn_template_state *r, const char *name)
 static int write_text(mn_template_state *r, mn_str s, bool safe, mn_buf *out)
 {
     if (safe || !r->autoescape)
-        return mn_buf_append(out, s.ptr, s.len);
+        return put(out, s.ptr, s.len);
     return mn_template_escape(out, s.ptr, s.len);
 }
 
@@ -508,11 +519,6 @@ static int render_to_value(mn_template_state *r, const nodelist *nl, mn_value **
     return *out ? MN_OK : MN_ENOMEM;
 }
 
-static mn_value *new_int(mn_template_state *r, int64_t i)
-{
-    return mn_value_int(r->arena, i);
-}
-
 static int render_for(mn_template_state *r, const node *n, mn_buf *out)
 {
     mn_context *ctx = r->ctx;
@@ -567,16 +573,22 @@ static int render_for(mn_template_state *r, const node *n, mn_buf *out)
         size_t idx = n->u.forloop.reversed ? len - 1 - i : i;
         mn_value *item = items->u.list.items[idx];
         mn_value_dict_entry *e = loop->u.dict.entries;
-        e[1].value = new_int(r, (int64_t)i);
-        e[2].value = new_int(r, (int64_t)i + 1);
-        e[3].value = new_int(r, (int64_t)(len - i));
-        e[4].value = new_int(r, (int64_t)(len - i - 1));
-        e[5].value = mn_value_bool(i == 0);
-        e[6].value = mn_value_bool(i == len - 1);
-        if (!e[1].value || !e[2].value || !e[3].value || !e[4].value) {
+        /* fresh values each time: a template may keep one ({% with c=forloop.counter %}) */
+        mn_value *ints = mn_arena_alloc(r->arena, 4 * sizeof *ints);
+        if (!ints) {
             rc = MN_ENOMEM;
             break;
         }
+        const int64_t counts[4] = {(int64_t)i, (int64_t)i + 1, (int64_t)(len - i),
+                                   (int64_t)(len - i - 1)};
+        for (int k = 0; k < 4; k++) {
+            ints[k].kind = MN_VALUE_INT;
+            ints[k].safe = false;
+            ints[k].u.i = counts[k];
+            e[k + 1].value = &ints[k];
+        }
+        e[5].value = mn_value_bool(i == 0);
+        e[6].value = mn_value_bool(i == len - 1);
         if (nvars == 1) {
             rc = mn__context_set_ref(ctx, n->u.forloop.vars[0], item);
         } else {
@@ -1535,7 +1547,7 @@ static int render_node(mn_template_state *r, const node *n, mn_buf *out)
     int rc = MN_OK;
     switch (n->type) {
     case N_TEXT:
-        rc = mn_buf_append(out, n->u.text.ptr, n->u.text.len);
+        rc = put(out, n->u.text.ptr, n->u.text.len);
         if (rc == 0)
             rc = check_output(r, out);
         break;

@@ -116,9 +116,10 @@ static int render_command(int argc, char **argv)
     if (repeat < 1)
         repeat = 1;
     int status = 1;
-    mn_arena *arena = mn_arena_new(1 << 16);
+    mn_arena *arena = mn_arena_new(1 << 16);       /* one render's memory, reset each repeat */
+    mn_arena *data_arena = mn_arena_new(1 << 16);  /* the context values, kept */
     mn_template_engine *e = mn_template_engine_new();
-    if (!arena || !e) {
+    if (!arena || !data_arena || !e) {
         fprintf(stderr, "manouche render: out of memory\n");
         goto done;
     }
@@ -139,7 +140,7 @@ static int render_command(int argc, char **argv)
             goto done;
         }
         char msg[256];
-        ctx_value = mn_value_from_json(arena, json, len, msg, sizeof msg);
+        ctx_value = mn_value_from_json(data_arena, json, len, msg, sizeof msg);
         free(json);
         if (!ctx_value) {
             fprintf(stderr, "manouche render: context file '%s': %s\n", ctx_path, msg);
@@ -198,16 +199,7 @@ static int render_command(int argc, char **argv)
             fprintf(stderr, "manouche render: out of memory\n");
             goto done;
         }
-        if (ctx_path) {
-            /* the JSON values were made in the arena that was reset: rebuild them */
-            if (k > 0) {
-                size_t len;
-                char *json = slurp(ctx_path, &len);
-                ctx_value = json ? mn_value_from_json(arena, json, len, NULL, 0) : NULL;
-                free(json);
-                if (!ctx_value)
-                    goto done;
-            }
+        if (ctx_value) {
             mn_context_update(ctx, ctx_value);
             mn_context_push(ctx);
         }
@@ -232,6 +224,7 @@ error: {
 done:
     mn_template_engine_free(e);
     mn_arena_free(arena);
+    mn_arena_free(data_arena);
     return status;
 }
 

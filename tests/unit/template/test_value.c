@@ -1,0 +1,116 @@
+/* test_value.c — template values follow Python's semantics, since Django's output is
+ * Python's str(): float repr, list/dict repr, dates, truth, equality, ordering, lookups, and
+ * the JSON converter used by `manouche render`. Expected strings come from CPython. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include <manouche/value.h>
+
+static mn_arena *a;
+static void setup(void) { a = mn_arena_new(0); }
+static void teardown(void) { mn_arena_free(a); }
+
+static const char *text(const mn_value *v)
+{
+    mn_str s;
+    cr_assert_eq(mn_value_to_text(v, a, &s), 0);
+    return mn_arena_strndup(a, s.ptr, s.len);
+}
+
+Test(value, double_str_is_python_repr, .init = setup, .fini = teardown)
+{
+    static const struct {
+        double d;
+        const char *s;
+    } cases[] = {
+        {0.1, "0.1"},        {1e16, "1e+16"},     {1.5e-05, "1.5e-05"},
+        {100.0, "100.0"},    {1.0 / 3, "0.3333333333333333"}, {-0.0, "-0.0"},
+        {123456789012345680.0, "1.2345678901234568e+17"},  {1e22, "1e+22"},
+        {0.0001, "0.0001"},  {2.5, "2.5"},        {1e-7, "1e-07"},
+        {9999999999999998.0, "9999999999999998.0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cr_expect_str_eq(text(mn_value_double(a, cases[i].d)), cases[i].s);
+}
+
+Test(value, containers_str_is_python_repr, .init = setup, .fini = teardown)
+{
+    const char *json = "[\"a\", \"it's\", \"q\\\"\", 1, 1.5, null, true, {\"k\": [1]}]";
+    mn_value *v = mn_value_from_json(a, json, strlen(json), NULL, 0);
+    cr_assert(v);
+    cr_assert_str_eq(text(v), "['a', \"it's\", 'q\"', 1, 1.5, None, True, {'k': [1]}]");
+}
+
+Test(value, dates_str_as_python, .init = setup, .fini = teardown)
+{
+    const char *json = "[{\"__datetime__\": \"2008-01-02T03:04:05.000006\"}, {\"__time__\": \"03:04\"},"
+                       " {\"__date__\": \"2008-01-02\"}, {\"__datetime__\": \"2008-01-02 03:04:05+01:30\"}]";
+    mn_value *v = mn_value_from_json(a, json, strlen(json), NULL, 0);
+    cr_assert(v);
+    cr_expect_str_eq(text(mn_value_list_get(v, 0)), "2008-01-02 03:04:05.000006");
+    cr_expect_str_eq(text(mn_value_list_get(v, 1)), "03:04:00");
+    cr_expect_str_eq(text(mn_value_list_get(v, 2)), "2008-01-02");
+    cr_expect_str_eq(text(mn_value_list_get(v, 3)), "2008-01-02 03:04:05+01:30");
+    mn_datetime dt;
+    mn_value_kind k;
+    cr_expect_eq(mn_datetime_parse("2023-02-29", 10, &dt, &k), MN_EINVAL);
+    cr_expect_eq(mn_datetime_parse("2024-02-29", 10, &dt, &k), 0);
+}
+
+Test(value, truth_equality_and_ordering, .init = setup, .fini = teardown)
+{
+    cr_expect_eq(mn_value_truth(mn_value_none(), a), 0);
+    cr_expect_eq(mn_value_truth(mn_value_cstr(a, ""), a), 0);
+    cr_expect_eq(mn_value_truth(mn_value_decimal(a, "0.00", 4), a), 0);
+    cr_expect_eq(mn_value_truth(mn_value_decimal(a, "0.01", 4), a), 1);
+    cr_expect_eq(mn_value_truth(mn_value_list(a, 0), a), 0);
+    cr_expect(mn_value_equal(mn_value_int(a, 1), mn_value_double(a, 1.0)));
+    cr_expect(mn_value_equal(mn_value_int(a, 1), mn_value_true()));
+    cr_expect(!mn_value_equal(mn_value_int(a, 1), mn_value_cstr(a, "1")));
+    int c;
+    cr_expect_eq(mn_value_compare(mn_value_cstr(a, "a"), mn_value_cstr(a, "b"), &c), 0);
+    cr_expect_lt(c, 0);
+    cr_expect_eq(mn_value_compare(mn_value_none(), mn_value_int(a, 1), &c), MN_EINVAL);
+    cr_expect_eq(mn_value_compare(mn_value_cstr(a, "a"), mn_value_int(a, 1), &c), MN_EINVAL);
+}
+
+Test(value, lookup_dict_then_attribute_then_index, .init = setup, .fini = teardown)
+{
+    const char *json = "{\"items\": \"key wins\", \"l\": [10, 20], \"s\": \"héllo\"}";
+    mn_value *d = mn_value_from_json(a, json, strlen(json), NULL, 0), *out;
+    cr_assert_eq(mn_value_lookup(d, mn_str_from("items"), a, &out), 0);
+    cr_expect_str_eq(text(out), "key wins");
+    cr_assert_eq(mn_value_lookup(d, mn_str_from("values"), a, &out), 0);
+    cr_expect_eq(mn_value_list_len(out), 3);
+    mn_value *l = mn_value_dict_get(d, "l", 1);
+    cr_assert_eq(mn_value_lookup(l, mn_str_from("1"), a, &out), 0);
+    cr_expect_eq(out->u.i, 20);
+    cr_expect_eq(mn_value_lookup(l, mn_str_from("2"), a, &out), MN_ENOTFOUND);
+    mn_value *s = mn_value_dict_get(d, "s", 1);
+    cr_assert_eq(mn_value_lookup(s, mn_str_from("1"), a, &out), 0);
+    cr_expect_str_eq(text(out), "é");
+    int64_t n;
+    cr_assert_eq(mn_value_length(s, a, &n), 0);
+    cr_expect_eq(n, 5);
+}
+
+Test(value, json_errors_name_the_place, .init = setup, .fini = teardown)
+{
+    char msg[200];
+    cr_assert_null(mn_value_from_json(a, "{\"a\": [1,}", 10, msg, sizeof msg));
+    cr_assert(strstr(msg, "line 1"), "%s", msg);
+}
+
+Test(value, conversions_follow_python, .init = setup, .fini = teardown)
+{
+    int64_t i;
+    double d;
+    cr_expect_eq(mn_value_to_int(mn_value_cstr(a, " 42 "), &i), 0);
+    cr_expect_eq(i, 42);
+    cr_expect_eq(mn_value_to_int(mn_value_cstr(a, "4.2"), &i), MN_EINVAL);
+    cr_expect_eq(mn_value_to_int(mn_value_double(a, -3.9), &i), 0);
+    cr_expect_eq(i, -3);
+    cr_expect_eq(mn_value_to_double(mn_value_cstr(a, "1e3"), &d), 0);
+    cr_expect_eq(d, 1000.0);
+    cr_expect_eq(mn_value_to_double(mn_value_cstr(a, "x"), &d), MN_EINVAL);
+}

@@ -289,6 +289,56 @@ static int write_text(mn_template_state *r, mn_str s, bool safe, mn_buf *out)
     return mn_template_escape(out, s.ptr, s.len);
 }
 
+/* localize(float/Decimal) as django.utils.numberformat.format: exponent notation is written
+ * out in full ("1e+16" -> "10000000000000000", Decimal("1E+2") -> "100") unless that would
+ * take more than 200 digits. */
+static int write_number(mn_template_state *r, const mn_value *v, mn_buf *out)
+{
+    mn_str t;
+    int rc = mn_value_to_text(v, r->arena, &t);
+    if (rc < 0)
+        return rc;
+    const char *e = NULL;
+    for (size_t i = 0; i < t.len; i++)
+        if (t.ptr[i] == 'e' || t.ptr[i] == 'E')
+            e = t.ptr + i;
+    if (!e)
+        return put(out, t.ptr, t.len);
+    char digits[64];
+    size_t nd = 0, point = 0;
+    bool neg = false, seen_point = false;
+    for (const char *p = t.ptr; p < e; p++) {
+        if (*p == '-')
+            neg = true;
+        else if (*p == '.')
+            seen_point = true;
+        else if (*p >= '0' && *p <= '9' && nd < sizeof digits) {
+            digits[nd++] = *p;
+            if (!seen_point)
+                point++;
+        }
+    }
+    long exp = strtol(e + 1, NULL, 10);
+    if (labs(exp) + (long)nd > 200 || nd == 0)
+        return put(out, t.ptr, t.len);
+    long pos = (long)point + exp; /* digits before the decimal point */
+    if (neg)
+        mn_buf_putc(out, '-');
+    if (pos <= 0) {
+        mn_buf_puts(out, "0.");
+        for (long i = 0; i < -pos; i++)
+            mn_buf_putc(out, '0');
+        return mn_buf_append(out, digits, nd);
+    }
+    for (long i = 0; i < pos; i++)
+        mn_buf_putc(out, i < (long)nd ? digits[i] : '0');
+    if ((long)nd > pos) {
+        mn_buf_putc(out, '.');
+        return mn_buf_append(out, digits + pos, nd - (size_t)pos);
+    }
+    return MN_OK;
+}
+
 int mn_template_write_value(mn_template_state *r, const mn_value *cv, mn_buf *out)
 {
     mn_value *v = (mn_value *)cv;
@@ -299,6 +349,9 @@ int mn_template_write_value(mn_template_state *r, const mn_value *cv, mn_buf *ou
         return write_text(r, v->u.str, v->safe, out);
     case MN_VALUE_INT:
         return mn_buf_put_i64(out, v->u.i);
+    case MN_VALUE_DOUBLE:
+    case MN_VALUE_DECIMAL:
+        return write_number(r, v, out);
     case MN_VALUE_DATE:
     case MN_VALUE_DATETIME:
     case MN_VALUE_TIME: {

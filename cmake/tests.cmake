@@ -30,11 +30,30 @@ if(NOT MN_FUZZ)
                 target_link_libraries(${tname} PRIVATE manouche)
             endif()
             target_link_libraries(${tname} PRIVATE PkgConfig::CRITERION ${MN_EXTERNAL_LIBS})
-            # Criterion forks a process per test; --jobs 1 keeps timings honest on 2 cores.
-            add_test(NAME ${tname} COMMAND ${tname} --jobs 2 --full-stats
-                     WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
-            set_tests_properties(${tname} PROPERTIES LABELS "unit;${layer}"
-                                 ENVIRONMENT "${MN_TEST_ENV}" TIMEOUT 300)
+            # ORM tests run unchanged on SQLite and, through scripts/with-pg (a private
+            # PostgreSQL server on a loopback port), on PostgreSQL; db/test_pg* need the server.
+            set(on_sqlite TRUE)
+            set(on_pg FALSE)
+            if(layer STREQUAL "orm")
+                set(on_pg TRUE)
+            elseif(layer STREQUAL "db" AND base MATCHES "^test_(pg|pool)")
+                set(on_sqlite FALSE)
+                set(on_pg TRUE)
+            endif()
+            if(on_sqlite)
+                add_test(NAME ${tname} COMMAND ${tname} --jobs 2 --full-stats
+                         WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+                set_tests_properties(${tname} PROPERTIES LABELS "unit;${layer}"
+                                     ENVIRONMENT "${MN_TEST_ENV}" TIMEOUT 300)
+            endif()
+            if(on_pg)
+                add_test(NAME ${tname}_pg
+                         COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/with-pg
+                                 $<TARGET_FILE:${tname}> --jobs 2 --full-stats
+                         WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+                set_tests_properties(${tname}_pg PROPERTIES LABELS "unit;${layer};postgresql"
+                                     ENVIRONMENT "${MN_TEST_ENV}" TIMEOUT 300)
+            endif()
         endforeach()
     endforeach()
 

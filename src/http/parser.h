@@ -35,6 +35,15 @@ typedef struct mn__http_error {
     const char *message; /* static English text naming what was wrong */
 } mn__http_error;
 
+/* Byte classes shared by the parsers: each scanning loop is a load and a test per byte. */
+enum {
+    MN__HTTP_C_TCHAR = 1,  /* token character (RFC 9110 5.6.2): method, field name */
+    MN__HTTP_C_TARGET = 2, /* request-target: visible ASCII and obs-text */
+    MN__HTTP_C_FIELD = 4,  /* field-value: VCHAR, obs-text, SP, HTAB */
+    MN__HTTP_C_HOST = 8,   /* Host / authority (RFC 3986 reg-name, IP literal, port) */
+};
+extern unsigned char mn__http_char_class[256];
+
 /* ---- Request head. ---- */
 typedef enum mn__http_method {
     MN__HTTP_OTHER = 0, /* a valid token we have no enum for: look at method */
@@ -72,9 +81,13 @@ typedef struct mn__http_head {
     size_t head_len;            /* bytes consumed on DONE, leading empty lines and the final
                                    empty line included: the body starts there */
     mn__http_error error;       /* set on MN__HTTP_ERROR */
-    /* incremental scan state (private): where the scan for the head's end resumes */
-    size_t scan_pos_;
-    size_t lines_;
+    /* incremental scan state (private): offsets, so that the buffer may move between calls */
+    size_t scan_pos_;           /* where the search for the next LF resumes */
+    size_t line_start_;         /* start of the line being scanned */
+    size_t start_;              /* start of the request line (after leading empty lines) */
+    size_t fields_start_;       /* start of the first header line */
+    bool started_;              /* leading empty lines skipped */
+    size_t lines_;              /* complete lines seen (request line included) */
 } mn__http_head;
 
 /* Prepares head for a new request, with room for header_cap headers (more than

@@ -1,0 +1,534 @@
+/* parser.c — the HTTP/1.1 request head parser (RFC 9112 sections 2-3, 5-6).
+ *
+ * Two phases. While the head is incomplete, each call only looks for line ends with memchr,
+ * resuming where the last call stopped (offsets, not pointers: the connection buffer may grow
+ * and move), checks each LF has its CR and enforces the size and count limits early. Once the
+ * empty line is there, one pass over the whole head validates it against byte-class tables
+ * and fills the slices. So a head that arrives in one read is scanned twice in total (once by
+ * memchr, once by the tables), and one that trickles in a byte at a time costs no more than
+ * that plus the memchr restarts: no quadratic re-parse for a slowloris client.
+ *
+ * Every error closes the connection: after a broken head, where the next request starts is
+ * a guess, and guessing is what request smuggling exploits. */
+#include "http/parser.h"
+
+#include <string.h>
+#include <strings.h>
+
+enum {
+    DEFAULT_MAX_TARGET = 8190,
+    DEFAULT_MAX_HEADER_BYTES = 16384,
+    DEFAULT_MAX_HEADERS = 100,
+    /* room for the method and version around the longest accepted target */
+    REQUEST_LINE_SLACK = 128,
+    /* empty lines tolerated before the request line */
+    MAX_LEADING_EMPTY_BYTES = 64,
+};
+
+enum {
+    C_TCHAR = MN__HTTP_C_TCHAR,
+    C_TARGET = MN__HTTP_C_TARGET,
+    C_FIELD = MN__HTTP_C_FIELD,
+    C_HOST = MN__HTTP_C_HOST,
+};
+
+#define TCHAR_SET "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+#define HOST_SET                                                                                   \
+    "-._~!$&'()*+,;=:[]%0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+unsigned char mn__http_char_class[256];
+#define byte_class mn__http_char_class
+
+static void init_classes(void)
+{
+    for (int c = 0; c < 256; c++) {
+        unsigned char k = 0;
+        if (c > 0x20 && c != 0x7f)
+            k |= C_TARGET | C_FIELD;
+        if (c == ' ' || c == '\t')
+            k |= C_FIELD;
+        byte_class[c] = k;
+    }
+    for (const char *p = TCHAR_SET; *p; p++)
+        byte_class[(unsigned char)*p] |= C_TCHAR;
+    for (const char *p = HOST_SET; *p; p++)
+        byte_class[(unsigned char)*p] |= C_HOST;
+}
+
+/* The table is built once; the constructor keeps the hot path free of a "ready?" test. */
+__attribute__((constructor)) static void parser_init(void)
+{
+    init_classes();
+}
+
+static mn__http_result fail(mn__http_head *h, int status, const char *message)
+{
+    h->error.status = status;
+    h->error.close = true;
+    h->error.message = message;
+    return MN__HTTP_ERROR;
+}
+
+void mn__http_head_init(mn__http_head *head, mn_field *header_storage, size_t header_cap)
+{
+    memset(head, 0, sizeof *head);
+    head->headers = header_storage;
+    head->header_cap = header_cap;
+    head->content_length = -1;
+}
+
+mn__http_method mn__http_method_from(mn_str m)
+{
+    const char *p = m.ptr;
+    switch (m.len) {
+    case 3:
+        if (memcmp(p, "GET", 3) == 0)
+            return MN__HTTP_GET;
+        if (memcmp(p, "PUT", 3) == 0)
+            return MN__HTTP_PUT;
+        break;
+    case 4:
+        if (memcmp(p, "POST", 4) == 0)
+            return MN__HTTP_POST;
+        if (memcmp(p, "HEAD", 4) == 0)
+            return MN__HTTP_HEAD;
+        break;
+    case 5:
+        if (memcmp(p, "PATCH", 5) == 0)
+            return MN__HTTP_PATCH;
+        if (memcmp(p, "TRACE", 5) == 0)
+            return MN__HTTP_TRACE;
+        break;
+    case 6:
+        if (memcmp(p, "DELETE", 6) == 0)
+            return MN__HTTP_DELETE;
+        break;
+    case 7:
+        if (memcmp(p, "OPTIONS", 7) == 0)
+            return MN__HTTP_OPTIONS;
+        if (memcmp(p, "CONNECT", 7) == 0)
+            return MN__HTTP_CONNECT;
+        break;
+    default:
+        break;
+    }
+    return MN__HTTP_OTHER;
+}
+
+const mn_field *mn__http_head_next(const mn__http_head *head, const char *name, size_t *pos)
+{
+    mn_str n = mn_str_from(name);
+    for (size_t i = *pos; i < head->header_count; i++) {
+        if (mn_str_ieq(head->headers[i].name, n)) {
+            *pos = i + 1;
+            return &head->headers[i];
+        }
+    }
+    *pos = head->header_count;
+    return NULL;
+}
+
+const mn_field *mn__http_head_get(const mn__http_head *head, const char *name)
+{
+    size_t pos = 0;
+    return mn__http_head_next(head, name, &pos);
+}
+
+/* ---- Phase 2: the complete head. ---- */
+
+/* State gathered from the framing headers while the fields are read. */
+typedef struct framing {
+    bool te_seen;
+    bool te_chunked;
+    bool conn_close;
+    bool conn_keep_alive;
+    bool conn_upgrade;
+    int hosts;
+    mn_str host_header;
+} framing;
+
+/* Calls fn(token) for each element of a comma-separated list (RFC 9110 5.6.1), OWS trimmed,
+ * empty elements skipped. Stops at and returns fn's first non-zero result. */
+static int each_token(mn_str v, int (*fn)(mn_str tok, void *arg), void *arg)
+{
+    size_t i = 0;
+    while (i < v.len) {
+        size_t j = i;
+        while (j < v.len && v.ptr[j] != ',')
+            j++;
+        mn_str tok = mn_str_trim((mn_str){v.ptr + i, j - i});
+        if (tok.len) {
+            int rc = fn(tok, arg);
+            if (rc)
+                return rc;
+        }
+        i = j + 1;
+    }
+    return 0;
+}
+
+static int connection_token(mn_str tok, void *arg)
+{
+    framing *f = arg;
+    if (mn_str_ieq_cstr(tok, "close"))
+        f->conn_close = true;
+    else if (mn_str_ieq_cstr(tok, "keep-alive"))
+        f->conn_keep_alive = true;
+    else if (mn_str_ieq_cstr(tok, "upgrade"))
+        f->conn_upgrade = true;
+    return 0;
+}
+
+enum { TE_CHUNKED_TWICE = 1, TE_UNKNOWN = 2 };
+
+static int te_token(mn_str tok, void *arg)
+{
+    framing *f = arg;
+    if (!mn_str_ieq_cstr(tok, "chunked"))
+        return TE_UNKNOWN; /* gzip, deflate, compress, parameters: none implemented */
+    if (f->te_chunked)
+        return TE_CHUNKED_TWICE;
+    f->te_chunked = true;
+    return 0;
+}
+
+/* Content-Length: 1*DIGIT, or a list of identical values (RFC 9110 8.6). */
+static bool parse_content_length(mn_str v, int64_t *out)
+{
+    int64_t value = -1;
+    size_t i = 0;
+    for (;;) {
+        while (i < v.len && (v.ptr[i] == ' ' || v.ptr[i] == '\t'))
+            i++;
+        size_t start = i;
+        uint64_t n = 0;
+        for (; i < v.len && v.ptr[i] >= '0' && v.ptr[i] <= '9'; i++) {
+            if (n > ((uint64_t)INT64_MAX - 9) / 10)
+                return false; /* absurdly large: a smuggling probe, not a body */
+            n = n * 10 + (uint64_t)(v.ptr[i] - '0');
+        }
+        if (i == start)
+            return false;
+        if (value >= 0 && (int64_t)n != value)
+            return false;
+        value = (int64_t)n;
+        while (i < v.len && (v.ptr[i] == ' ' || v.ptr[i] == '\t'))
+            i++;
+        if (i == v.len)
+            break;
+        if (v.ptr[i] != ',')
+            return false;
+        i++;
+    }
+    *out = value;
+    return true;
+}
+
+static bool valid_host(mn_str v)
+{
+    for (size_t i = 0; i < v.len; i++)
+        if (!(byte_class[(unsigned char)v.ptr[i]] & C_HOST))
+            return false;
+    return true;
+}
+
+/* Recognises the headers that decide framing and connection handling. Name lengths are
+ * distinct enough that a switch on the length avoids most comparisons. */
+static mn__http_result framing_header(mn__http_head *h, framing *f, mn_str name, mn_str value)
+{
+    switch (name.len) {
+    case 4:
+        if (mn_str_ieq_cstr(name, "host")) {
+            if (++f->hosts > 1)
+                return fail(h, 400, "more than one Host header");
+            if (!valid_host(value))
+                return fail(h, 400, "invalid character in the Host header");
+            f->host_header = value;
+        }
+        break;
+    case 6:
+        if (mn_str_ieq_cstr(name, "expect") && mn_str_ieq_cstr(value, "100-continue"))
+            h->expect_continue = true;
+        break;
+    case 7:
+        if (mn_str_ieq_cstr(name, "upgrade"))
+            h->upgrade_proto = value;
+        break;
+    case 10:
+        if (mn_str_ieq_cstr(name, "connection"))
+            each_token(value, connection_token, f);
+        break;
+    case 14:
+        if (mn_str_ieq_cstr(name, "content-length")) {
+            int64_t n;
+            if (!parse_content_length(value, &n))
+                return fail(h, 400, "invalid Content-Length");
+            if (h->content_length >= 0 && h->content_length != n)
+                return fail(h, 400, "differing Content-Length headers");
+            h->content_length = n;
+        }
+        break;
+    case 17:
+        if (mn_str_ieq_cstr(name, "transfer-encoding")) {
+            f->te_seen = true;
+            int rc = each_token(value, te_token, f);
+            if (rc == TE_UNKNOWN)
+                return fail(h, 501, "unsupported transfer coding");
+            if (rc == TE_CHUNKED_TWICE)
+                return fail(h, 400, "chunked applied more than once");
+        }
+        break;
+    default:
+        break;
+    }
+    return MN__HTTP_DONE;
+}
+
+/* Splits the target into path, query and (absolute-form) authority. */
+static mn__http_result parse_target(mn__http_head *h, mn_str *authority)
+{
+    const char *t = h->target.ptr;
+    size_t n = h->target.len;
+    authority->ptr = NULL;
+    authority->len = 0;
+    if (h->method_id == MN__HTTP_CONNECT) {
+        /* authority-form: host:port and nothing else */
+        if (t[0] == '/' || memchr(t, '/', n) || !valid_host(h->target))
+            return fail(h, 400, "CONNECT needs an authority-form target (host:port)");
+        *authority = h->target;
+        h->path = (mn_str){t, 0};
+        return MN__HTTP_DONE;
+    }
+    if (n == 1 && t[0] == '*') {
+        if (h->method_id != MN__HTTP_OPTIONS)
+            return fail(h, 400, "asterisk-form target is only for OPTIONS");
+        h->path = h->target;
+        return MN__HTTP_DONE;
+    }
+    size_t i = 0;
+    if (t[0] != '/') {
+        size_t scheme = 0;
+        if (n > 7 && strncasecmp(t, "http://", 7) == 0)
+            scheme = 7;
+        else if (n > 8 && strncasecmp(t, "https://", 8) == 0)
+            scheme = 8;
+        else
+            return fail(h, 400, "request target is not a path or an http(s) URL");
+        size_t end = scheme;
+        while (end < n && t[end] != '/' && t[end] != '?' && t[end] != '#')
+            end++;
+        *authority = (mn_str){t + scheme, end - scheme};
+        if (authority->len == 0 || !valid_host(*authority))
+            return fail(h, 400, "invalid authority in the request target");
+        i = end;
+    }
+    size_t path_start = i;
+    while (i < n && t[i] != '?' && t[i] != '#')
+        i++;
+    if (i == path_start)
+        h->path = (mn_str)MN_STR_LIT("/"); /* "http://host" or "http://host?q" */
+    else
+        h->path = (mn_str){t + path_start, i - path_start};
+    if (i < n && t[i] == '?') {
+        size_t q = ++i;
+        while (i < n && t[i] != '#')
+            i++;
+        h->query = (mn_str){t + q, i - q};
+    }
+    return MN__HTTP_DONE; /* a fragment is not sent by conforming clients; it is dropped */
+}
+
+static mn__http_result parse_version(mn__http_head *h, const char *p, size_t n)
+{
+    if (n == 8 && memcmp(p, "HTTP/1.", 7) == 0 && (p[7] == '1' || p[7] == '0')) {
+        h->minor = p[7] - '0';
+        return MN__HTTP_DONE;
+    }
+    if (n == 8 && memcmp(p, "HTTP/", 5) == 0 && p[5] >= '0' && p[5] <= '9' && p[6] == '.' &&
+        p[7] >= '0' && p[7] <= '9')
+        return fail(h, 505, "HTTP version not supported");
+    return fail(h, 400, "malformed HTTP version");
+}
+
+static mn__http_result parse_request_line(mn__http_head *h, const char *p, const char *end,
+                                          size_t max_target)
+{
+    const char *s = p;
+    while (p < end && (byte_class[(unsigned char)*p] & C_TCHAR))
+        p++;
+    if (p == s || p == end || *p != ' ')
+        return fail(h, 400, "malformed method in the request line");
+    h->method = (mn_str){s, (size_t)(p - s)};
+    h->method_id = mn__http_method_from(h->method);
+    s = ++p;
+    while (p < end && (byte_class[(unsigned char)*p] & C_TARGET))
+        p++;
+    if (p == s || p == end || *p != ' ')
+        return fail(h, 400, "malformed request target");
+    h->target = (mn_str){s, (size_t)(p - s)};
+    if (h->target.len > max_target)
+        return fail(h, 414, "request target too long");
+    p++;
+    return parse_version(h, p, (size_t)(end - p));
+}
+
+/* Parses header lines in [p, end), end pointing at the CR of the final empty line. */
+static mn__http_result parse_fields(mn__http_head *h, framing *f, const char *p,
+                                    const char *end, size_t max_headers)
+{
+    while (p < end) {
+        const char *s = p;
+        while (byte_class[(unsigned char)*p] & C_TCHAR)
+            p++;
+        if (*p != ':') {
+            if (p == s && (*p == ' ' || *p == '\t'))
+                return fail(h, 400, "obsolete line folding in a header");
+            if (*p == ' ' || *p == '\t')
+                return fail(h, 400, "whitespace between a header name and the colon");
+            return fail(h, 400, "invalid character in a header name");
+        }
+        if (p == s)
+            return fail(h, 400, "empty header name");
+        mn_str name = {s, (size_t)(p - s)};
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        s = p;
+        while (byte_class[(unsigned char)*p] & C_FIELD)
+            p++;
+        if (p[0] != '\r' || p[1] != '\n')
+            return fail(h, 400, "invalid character in a header value");
+        const char *ve = p;
+        while (ve > s && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        mn_str value = {s, (size_t)(ve - s)};
+        p += 2;
+        if (h->header_count >= max_headers)
+            return fail(h, 431, "too many headers");
+        h->headers[h->header_count++] = (mn_field){name, value};
+        if (framing_header(h, f, name, value) == MN__HTTP_ERROR)
+            return MN__HTTP_ERROR;
+    }
+    return MN__HTTP_DONE;
+}
+
+static mn__http_result finish_head(mn__http_head *h, framing *f, mn_str authority)
+{
+    if (f->te_seen) {
+        if (h->content_length >= 0)
+            return fail(h, 400, "both Content-Length and Transfer-Encoding");
+        if (h->minor == 0)
+            return fail(h, 400, "Transfer-Encoding in an HTTP/1.0 request");
+        if (!f->te_chunked)
+            return fail(h, 400, "empty Transfer-Encoding");
+        h->chunked = true;
+    }
+    if (h->minor == 1 && f->hosts == 0)
+        return fail(h, 400, "missing Host header");
+    /* RFC 9112 3.2.2: the absolute-form authority replaces the Host header */
+    h->host = authority.ptr ? authority : f->host_header;
+    if (h->minor == 1)
+        h->keep_alive = !f->conn_close;
+    else
+        h->keep_alive = f->conn_keep_alive && !f->conn_close;
+    if (h->minor == 0)
+        h->expect_continue = false;
+    h->upgrade = f->conn_upgrade && h->upgrade_proto.ptr;
+    return MN__HTTP_DONE;
+}
+
+static mn__http_result parse_complete(mn__http_head *h, const char *buf, size_t max_target,
+                                      size_t max_headers)
+{
+    const char *line = buf + h->start_;
+    const char *line_end = (const char *)memchr(line, '\n', h->head_len - h->start_) - 1; /* CR */
+    if (parse_request_line(h, line, line_end, max_target) == MN__HTTP_ERROR)
+        return MN__HTTP_ERROR;
+    framing f = {0};
+    mn_str authority;
+    if (parse_target(h, &authority) == MN__HTTP_ERROR)
+        return MN__HTTP_ERROR;
+    if (parse_fields(h, &f, line_end + 2, buf + h->head_len - 2, max_headers) ==
+        MN__HTTP_ERROR)
+        return MN__HTTP_ERROR;
+    return finish_head(h, &f, authority);
+}
+
+/* ---- Phase 1: find the end of the head, enforcing limits as bytes arrive. ---- */
+
+/* A request line that outgrew the limit without ending: 414 when the target is what is
+ * long (the method has ended), else 400. */
+static mn__http_result long_request_line(mn__http_head *h, const char *line, size_t n)
+{
+    const char *sp = memchr(line, ' ', n < 32 ? n : 32);
+    if (sp)
+        return fail(h, 414, "request target too long");
+    return fail(h, 400, "malformed request line");
+}
+
+mn__http_result mn__http_parse_head(mn__http_head *h, const char *buf, size_t len,
+                                    const mn_http_limits *limits)
+{
+    size_t max_target = limits && limits->max_target ? limits->max_target : DEFAULT_MAX_TARGET;
+    size_t max_hbytes = limits && limits->max_header_bytes ? limits->max_header_bytes
+                                                           : DEFAULT_MAX_HEADER_BYTES;
+    size_t max_headers = limits && limits->max_headers ? limits->max_headers
+                                                       : DEFAULT_MAX_HEADERS;
+    if (max_headers > h->header_cap)
+        max_headers = h->header_cap;
+    size_t max_line = max_target + REQUEST_LINE_SLACK;
+
+    if (!h->started_) {
+        /* RFC 9112 2.2: skip empty lines (CRLF) before the request line */
+        size_t i = 0;
+        while (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n')
+            i += 2;
+        if (i > MAX_LEADING_EMPTY_BYTES)
+            return fail(h, 400, "too many empty lines before the request line");
+        if (i < len && buf[i] == '\n')
+            return fail(h, 400, "bare LF before the request line");
+        if (i == len || (buf[i] == '\r' && i + 1 == len))
+            return MN__HTTP_NEED_MORE;
+        if (buf[i] == '\r')
+            return fail(h, 400, "bare CR before the request line");
+        h->start_ = h->line_start_ = h->scan_pos_ = i;
+        h->started_ = true;
+    }
+    for (;;) {
+        const char *nl = memchr(buf + h->scan_pos_, '\n', len - h->scan_pos_);
+        if (!nl) {
+            h->scan_pos_ = len;
+            if (h->lines_ == 0) {
+                if (len - h->start_ > max_line)
+                    return long_request_line(h, buf + h->start_, len - h->start_);
+            } else if (len - h->fields_start_ > max_hbytes + 2) {
+                return fail(h, 431, "request header fields too large");
+            }
+            return MN__HTTP_NEED_MORE;
+        }
+        size_t lf = (size_t)(nl - buf);
+        if (lf == h->line_start_ || buf[lf - 1] != '\r')
+            return fail(h, 400, "bare LF in the request head (CRLF required)");
+        if (buf[h->line_start_] == '\r' && lf - h->line_start_ > 1)
+            return fail(h, 400, "bare CR in the request head"); /* "\r\r\n": no empty line */
+        size_t line_len = lf - 1 - h->line_start_;
+        h->scan_pos_ = h->line_start_ = lf + 1;
+        if (h->lines_ == 0) {
+            if (line_len > max_line)
+                return long_request_line(h, buf + h->start_, line_len);
+            h->lines_ = 1;
+            h->fields_start_ = lf + 1;
+            continue;
+        }
+        if (line_len == 0) {
+            h->head_len = lf + 1;
+            return parse_complete(h, buf, max_target, max_headers) == MN__HTTP_ERROR
+                       ? MN__HTTP_ERROR
+                       : MN__HTTP_DONE;
+        }
+        if (++h->lines_ - 1 > max_headers)
+            return fail(h, 431, "too many headers");
+        if (lf + 1 - h->fields_start_ > max_hbytes)
+            return fail(h, 431, "request header fields too large");
+    }
+}

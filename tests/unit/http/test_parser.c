@@ -1,0 +1,243 @@
+/* test_parser.c — the request head parser through its internal API: what the server reads
+ * from a parsed head (slices, flags, framing), limits, and incremental feeding. The table of
+ * malformed requests is in test_parser_table.c. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/parser.h"
+
+static mn_field fields[128];
+static mn__http_head h;
+
+static mn__http_result parse(const char *req)
+{
+    mn__http_head_init(&h, fields, 128);
+    return mn__http_parse_head(&h, req, strlen(req), NULL);
+}
+
+static bool eq(mn_str s, const char *c)
+{
+    return s.ptr && mn_str_eq_cstr(s, c);
+}
+
+Test(parser, simple_get_gives_slices_into_the_buffer)
+{
+    const char *req = "GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n";
+    cr_assert_eq(parse(req), MN__HTTP_DONE);
+    cr_expect_eq(h.head_len, strlen(req));
+    cr_expect(eq(h.method, "GET"));
+    cr_expect_eq(h.method_id, MN__HTTP_GET);
+    cr_expect(eq(h.target, "/a/b?x=1&y=2"));
+    cr_expect(eq(h.path, "/a/b"));
+    cr_expect(eq(h.query, "x=1&y=2"));
+    cr_expect(eq(h.host, "example.com"));
+    cr_expect_eq(h.minor, 1);
+    cr_expect(h.keep_alive);
+    cr_expect_eq(h.content_length, -1);
+    cr_expect_not(h.chunked);
+    cr_expect_eq(h.header_count, 2);
+    cr_expect(h.method.ptr == req, "zero-copy: the method points into the buffer");
+}
+
+Test(parser, query_absent_vs_empty)
+{
+    cr_assert_eq(parse("GET /a HTTP/1.1\r\nHost: h\r\n\r\n"), MN__HTTP_DONE);
+    cr_expect_null(h.query.ptr);
+    cr_assert_eq(parse("GET /a? HTTP/1.1\r\nHost: h\r\n\r\n"), MN__HTTP_DONE);
+    cr_expect_not_null(h.query.ptr);
+    cr_expect_eq(h.query.len, 0);
+}
+
+Test(parser, repeated_headers_are_kept_in_order_and_found_case_insensitively)
+{
+    cr_assert_eq(parse("GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-b: 2\r\nX-a:  3 \r\n\r\n"),
+                 MN__HTTP_DONE);
+    cr_assert_eq(h.header_count, 4);
+    const mn_field *f = mn__http_head_get(&h, "x-a");
+    cr_assert_not_null(f);
+    cr_expect(eq(f->value, "1"));
+    size_t pos = 0;
+    cr_assert_not_null(f = mn__http_head_next(&h, "X-A", &pos));
+    cr_assert_not_null(f = mn__http_head_next(&h, "X-A", &pos));
+    cr_expect(eq(f->value, "3"), "OWS around a value is not part of it");
+    cr_expect(eq(f->name, "X-a"), "names are kept as sent");
+    cr_expect_null(mn__http_head_next(&h, "X-A", &pos));
+    cr_expect_null(mn__http_head_get(&h, "missing"));
+}
+
+Test(parser, method_enum_and_other_methods)
+{
+    static const struct {
+        const char *m;
+        mn__http_method id;
+    } cases[] = {{"GET", MN__HTTP_GET},         {"HEAD", MN__HTTP_HEAD},
+                 {"POST", MN__HTTP_POST},       {"PUT", MN__HTTP_PUT},
+                 {"DELETE", MN__HTTP_DELETE},   {"PATCH", MN__HTTP_PATCH},
+                 {"OPTIONS", MN__HTTP_OPTIONS}, {"TRACE", MN__HTTP_TRACE},
+                 {"get", MN__HTTP_OTHER},       {"PROPFIND", MN__HTTP_OTHER}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char req[128];
+        snprintf(req, sizeof req, "%s / HTTP/1.1\r\nHost: h\r\n\r\n", cases[i].m);
+        cr_assert_eq(parse(req), MN__HTTP_DONE, "%s", cases[i].m);
+        cr_expect_eq(h.method_id, cases[i].id, "%s", cases[i].m);
+        cr_expect(eq(h.method, cases[i].m));
+    }
+}
+
+Test(parser, keep_alive_follows_version_and_connection_tokens)
+{
+    static const struct {
+        const char *req;
+        bool keep;
+    } cases[] = {
+        {"GET / HTTP/1.1\r\nHost: h\r\n\r\n", true},
+        {"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", false},
+        {"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, Close\r\n\r\n", false},
+        {"GET / HTTP/1.1\r\nHost: h\r\nConnection: x\r\nConnection: close\r\n\r\n", false},
+        {"GET / HTTP/1.0\r\n\r\n", false},
+        {"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true},
+        {"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_assert_eq(parse(cases[i].req), MN__HTTP_DONE, "%zu", i);
+        cr_expect_eq(h.keep_alive, cases[i].keep, "case %zu", i);
+    }
+}
+
+Test(parser, framing_flags)
+{
+    cr_assert_eq(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 42\r\n\r\n"),
+                 MN__HTTP_DONE);
+    cr_expect_eq(h.content_length, 42);
+    cr_assert_eq(parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"),
+                 MN__HTTP_DONE);
+    cr_expect(h.chunked);
+    cr_expect_eq(h.content_length, -1);
+    cr_assert_eq(parse("POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\n"
+                       "Content-Length: 5\r\n\r\n"),
+                 MN__HTTP_DONE);
+    cr_expect(h.expect_continue);
+    cr_assert_eq(parse("POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n"), MN__HTTP_DONE);
+    cr_expect_not(h.expect_continue, "HTTP/1.0 clients don't wait for 100");
+}
+
+Test(parser, upgrade_needs_both_headers)
+{
+    cr_assert_eq(parse("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\n"
+                       "Upgrade: websocket\r\n\r\n"),
+                 MN__HTTP_DONE);
+    cr_expect(h.upgrade);
+    cr_expect(eq(h.upgrade_proto, "websocket"));
+    cr_assert_eq(parse("GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n"),
+                 MN__HTTP_DONE);
+    cr_expect_not(h.upgrade);
+}
+
+Test(parser, absolute_form_authority_replaces_host)
+{
+    cr_assert_eq(parse("GET HTTP://Example.com:8080/p/q?z=1#frag HTTP/1.1\r\nHost: other\r\n\r\n"),
+                 MN__HTTP_DONE);
+    cr_expect(eq(h.host, "Example.com:8080"));
+    cr_expect(eq(h.path, "/p/q"));
+    cr_expect(eq(h.query, "z=1"));
+    cr_assert_eq(parse("GET https://e.org?x HTTP/1.1\r\nHost: e.org\r\n\r\n"), MN__HTTP_DONE);
+    cr_expect(eq(h.path, "/"));
+    cr_expect(eq(h.query, "x"));
+}
+
+Test(parser, asterisk_and_authority_forms)
+{
+    cr_assert_eq(parse("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"), MN__HTTP_DONE);
+    cr_expect(eq(h.path, "*"));
+    cr_assert_eq(parse("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"),
+                 MN__HTTP_DONE);
+    cr_expect(eq(h.host, "example.com:443"));
+    cr_expect_eq(h.path.len, 0);
+}
+
+Test(parser, leading_empty_lines_are_consumed)
+{
+    const char *req = "\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    cr_assert_eq(parse(req), MN__HTTP_DONE);
+    cr_expect_eq(h.head_len, strlen(req));
+    cr_expect(eq(h.method, "GET"));
+}
+
+Test(parser, pipelined_requests_parse_one_after_the_other)
+{
+    const char *burst = "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n"
+                        "POST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+                        "GET /3 HTTP/1.1\r\nHost: h\r\n\r\n";
+    size_t off = 0, len = strlen(burst);
+    const char *paths[] = {"/1", "/2", "/3"};
+    for (int i = 0; i < 3; i++) {
+        mn__http_head_init(&h, fields, 128);
+        cr_assert_eq(mn__http_parse_head(&h, burst + off, len - off, NULL), MN__HTTP_DONE);
+        cr_expect(eq(h.path, paths[i]));
+        off += h.head_len + (h.content_length > 0 ? (size_t)h.content_length : 0);
+    }
+    cr_expect_eq(off, len);
+}
+
+Test(parser, incremental_feeding_survives_a_moving_buffer)
+{
+    const char *req = "GET /moving HTTP/1.1\r\nHost: h\r\nX-Long: abcdefghijklmnop\r\n\r\n";
+    size_t len = strlen(req);
+    mn__http_head_init(&h, fields, 128);
+    mn__http_result r = MN__HTTP_NEED_MORE;
+    char *copy = NULL;
+    for (size_t n = 1; n <= len && r == MN__HTTP_NEED_MORE; n++) {
+        free(copy);
+        copy = malloc(n); /* a new address each time, as a grown buffer would have */
+        memcpy(copy, req, n);
+        r = mn__http_parse_head(&h, copy, n, NULL);
+        if (n < len)
+            cr_assert_eq(r, MN__HTTP_NEED_MORE, "at %zu", n);
+    }
+    cr_assert_eq(r, MN__HTTP_DONE);
+    cr_expect(eq(h.path, "/moving"));
+    cr_expect(eq(mn__http_head_get(&h, "x-long")->value, "abcdefghijklmnop"));
+    free(copy);
+}
+
+Test(parser, limits_are_settable)
+{
+    mn_http_limits lim = {.max_target = 10, .max_header_bytes = 40, .max_headers = 2};
+    mn__http_head_init(&h, fields, 128);
+    const char *r1 = "GET /0123456789 HTTP/1.1\r\nHost: h\r\n\r\n";
+    cr_assert_eq(mn__http_parse_head(&h, r1, strlen(r1), &lim), MN__HTTP_ERROR);
+    cr_expect_eq(h.error.status, 414);
+    mn__http_head_init(&h, fields, 128);
+    const char *r2 = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n";
+    cr_assert_eq(mn__http_parse_head(&h, r2, strlen(r2), &lim), MN__HTTP_ERROR);
+    cr_expect_eq(h.error.status, 431);
+    mn__http_head_init(&h, fields, 128);
+    const char *r3 = "GET / HTTP/1.1\r\nHost: h\r\nA: 0123456789012345678901234567890\r\n\r\n";
+    cr_assert_eq(mn__http_parse_head(&h, r3, strlen(r3), &lim), MN__HTTP_ERROR);
+    cr_expect_eq(h.error.status, 431);
+    mn__http_head_init(&h, fields, 2); /* the storage is a limit too */
+    cr_assert_eq(mn__http_parse_head(&h, r2, strlen(r2), NULL), MN__HTTP_ERROR);
+    cr_expect_eq(h.error.status, 431);
+}
+
+Test(parser, oversized_head_is_refused_before_it_ends)
+{
+    /* a client that never sends the empty line is stopped at the limit, not buffered */
+    static char big[20000];
+    memcpy(big, "GET / HTTP/1.1\r\nHost: h\r\nX: ", 29);
+    memset(big + 29, 'a', sizeof big - 29);
+    mn__http_head_init(&h, fields, 128);
+    cr_assert_eq(mn__http_parse_head(&h, big, sizeof big, NULL), MN__HTTP_ERROR);
+    cr_expect_eq(h.error.status, 431);
+    cr_expect(h.error.close);
+}
+
+Test(parser, errors_carry_a_message)
+{
+    cr_assert_eq(parse("GET / HTTP/1.1\r\nHost : h\r\n\r\n"), MN__HTTP_ERROR);
+    cr_expect_eq(h.error.status, 400);
+    cr_expect(h.error.close);
+    cr_expect(strstr(h.error.message, "colon"), "%s", h.error.message);
+}

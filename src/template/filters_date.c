@@ -1,0 +1,7 @@
+/* filters_date.c — placeholder until the family lands. */
+#include "template/filters_internal.h"
+
+void mn__filters_register_date(mn_template_library *lib)
+{
+    (void)lib;
+}

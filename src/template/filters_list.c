@@ -1,0 +1,7 @@
+/* filters_list.c — placeholder until the family lands. */
+#include "template/filters_internal.h"
+
+void mn__filters_register_list(mn_template_library *lib)
+{
+    (void)lib;
+}

@@ -1,0 +1,296 @@
+#!/usr/bin/python3
+"""Regenerates filter_cases.inc: every built-in filter case is rendered by Django itself
+(Debian's python3-django, run with /usr/bin/python3) and the output committed as the expected
+string, so the Criterion test (test_filters.c) needs no Django at run time. A template Django
+rejects (or whose rendering raises) is recorded as an expected error.
+
+    /usr/bin/python3 tests/unit/template/gen_filter_cases.py > tests/unit/template/filter_cases.inc
+
+A few filters are newer than the Django on the build machine (escapeseq: 5.0, floatformat's
+'u' suffix: 4.0); their cases are written by hand in MANUAL below, from Django's documentation
+and source (django/template/defaultfilters.py of Django 5/6).
+"""
+import datetime, decimal, json, sys
+
+import django
+from django.conf import settings
+
+settings.configure(
+    TEMPLATES=[{'BACKEND': 'django.template.backends.django.DjangoTemplates'}],
+    USE_TZ=True, TIME_ZONE='UTC', USE_L10N=True)
+django.setup()
+from django.template import engines, Context
+from django.utils.safestring import mark_safe
+
+engine = engines['django'].engine
+
+CTX = {
+    's': 'Hello World', 'x': 'a<b', 'amp': 'Tom & "Jerry" \'s <tag>', 'y': "it's",
+    'sp': '  spaced  out  ', 'es': '', 'none': None, 't': True, 'no': False,
+    'n': 5, 'neg': -7, 'zero': 0, 'one': 1, 'big': 1234567, 'huge': 10 ** 18,
+    'f': 34.23234, 'f2': 34.0, 'f3': 34.26, 'fneg': -34.5, 'fhalf': 2.5, 'ftiny': 0.0001,
+    'fexp': 1e+16, 'fsmall': 1.5e-10, 'f66': 6666.6666,
+    'dec': {'__decimal__': '1.005'}, 'dec2': {'__decimal__': '-0.5'},
+    'dec3': {'__decimal__': '123456.789'}, 'dece': {'__decimal__': '1E+2'},
+    'sone': '1', 'snum': '42', 'sfloat': '3.7', 'sbad': 'abc',
+    'l': [1, 2, 3], 'ls': ['a', 'b', 'c'], 'lmix': ['<a>', {'__safe__': '<b>'}, 3],
+    'empty': [], 'l1': ['only'], 'lnest': ['States', ['Kansas', ['Lawrence', 'Topeka'], 'Illinois']],
+    'lnest2': ['a<', ['b&', 'c'], 'd'], 'lnest3': [['x', ['y']], 'z'],
+    'd': {'k': 'v', 'n': 2}, 'ed': {},
+    'people': [
+        {'name': 'Bob', 'age': 30, 'city': {'n': 'Rome'}},
+        {'name': 'ann', 'age': 25, 'city': {'n': 'Paris'}},
+        {'name': 'Cy', 'age': 35, 'city': {'n': 'Oslo'}},
+        {'name': 'Ann', 'age': 25, 'city': {'n': 'Bern'}}],
+    'pairs': [[3, 'c'], [1, 'a'], [2, 'b']],
+    'mixed': [{'v': 1}, {'v': 'a'}],
+    'safe': {'__safe__': '<b>bold</b> & co'}, 'safe2': {'__safe__': 'a;b;c'},
+    'html': '<p>Hello <b>big</b> <i>world</i> of <a href="x">links</a>, friends.</p>',
+    'html2': '<div><p>One two three <br/>four <img src="a.png"> five</p><p>six seven</p></div>',
+    'html3': '<p>Caf\u00e9 &amp; cr\u00e8me br\u00fbl\u00e9e is tasty</p>',
+    'html4': 'Plain <!-- comment --> text <script>alert(1)</script> done',
+    'lines': 'one\ntwo\r\nthree\rfour\n\nfive\n\n\nsix',
+    'lines2': 'a<b\nc&d',
+    'lines12': '\n'.join('l%d' % i for i in range(12)),
+    'uni': 'Caf\u00e9 \u00e0 la cr\u00e8me \u00c9T\u00c9 na\u00efve \u00fcber stra\u00dfe',
+    'greek': '\u03b1\u03b2\u03b3 \u0391\u0392\u0393', 'cyr': '\u043f\u0440\u0438\u0432\u0435\u0442 \u041c\u0438\u0440',
+    'emoji': 'smile \U0001F600 ok', 'comb': 'e\u0301te\u0301 cafe\u0301 long word',
+    'words': 'The quick brown fox jumps over the lazy dog',
+    'longword': 'Supercalifragilisticexpialidocious is a long word indeed',
+    'wrapme': 'Joel is a slug\nwith a newline and    multiple   spaces in it ok',
+    'url': 'Check http://example.com/a?b=1&c=2 and www.django.org, or mail me@example.org.',
+    'url2': '(see https://www.example.com/path/(x)) [www.a.com] "http://q.com/\u00e9" foo.bar.com',
+    'url3': 'Visit example.com! Or djangoproject.org/doc. <b>https://x.io</b> a@b',
+    'url4': 'http://a.com/&amp;x &lt;http://b.org&gt; ftp://no.com x@y.z @at.com',
+    'url5': 'https://www.example.com/this/is/a/very/long/url/indeed.html and http://s.co',
+    'urlsafe': {'__safe__': 'see <b>www.x.com</b> & http://y.com'},
+    'q': 'a b&c=d/e?f\u00e9~',
+    'iri': '/blog/for/J\u00fcrgen M\u00fcnster/?q=a b&r=\u00e9#frag',
+    'phone': '1-800-COLLECT ext. Xyz',
+    'jsbad': 'a\\b\'c"d<e>f&g=h-i;j`k\u2028l\x01m\n',
+    'dt': {'__datetime__': '2008-01-02T03:04:05.000123Z'},
+    'dt2': {'__datetime__': '2021-12-31T23:59:59'},
+    'dt3': {'__datetime__': '2003-10-07T12:00:00Z'},
+    'dt4': {'__datetime__': '2003-10-07T00:00:00Z'},
+    'dt5': {'__datetime__': '2012-02-29T13:30:07+05:30'},
+    'dt6': {'__datetime__': '2000-01-11T09:05:00Z'},
+    'dt7': {'__datetime__': '2016-01-01T15:00:00-08:00'},
+    'date': {'__date__': '2008-01-02'}, 'date2': {'__date__': '1999-12-31'},
+    'date3': {'__date__': '2004-02-22'}, 'date4': {'__date__': '2010-01-03'},
+    'date5': {'__date__': '2021-01-13'}, 'date6': {'__date__': '2012-12-31'},
+    'tm': {'__time__': '13:05:09.5'}, 'tm2': {'__time__': '00:00:00'}, 'tm3': {'__time__': '12:00:00'},
+    'past': {'__datetime__': '2007-08-14T13:46:00Z'},
+    'nowish': {'__datetime__': '2008-01-02T03:04:05Z'},
+    'ref': {'__datetime__': '2010-06-15T10:20:30Z'},
+    'refn': {'__datetime__': '2010-06-15T10:20:30'},
+    'd1': {'__datetime__': '2009-03-01T12:00:00Z'}, 'd2': {'__datetime__': '2009-03-01T12:00:59Z'},
+    'd3': {'__datetime__': '2009-03-08T12:30:00Z'}, 'd4': {'__datetime__': '2010-04-01T12:00:00Z'},
+    'd5': {'__datetime__': '2008-02-29T12:00:00Z'}, 'd6': {'__datetime__': '2012-02-29T12:00:00Z'},
+    'dd1': {'__date__': '2009-03-01'}, 'dd2': {'__date__': '2009-05-05'},
+    'future': {'__datetime__': '9999-01-01T00:00:00Z'},
+    'ancient': {'__datetime__': '1000-01-01T00:00:00Z'},
+    'size1': 1023, 'size2': 1024, 'size3': 123456789, 'size4': 1 << 50, 'size5': -1024 * 1024 * 5,
+    'size6': 1.5 * 1024 ** 3, 'size7': 'x', 'size8': 2 ** 62,
+    'jsd': {'a': [1, 2.5, None, True], 'b': '<script>&</script>', 'c': {'__date__': '2020-01-02'},
+            'e': {'__datetime__': '2020-01-02T03:04:05.123456Z'}, 'g': {'__decimal__': '1.50'},
+            'u': '\u00e9\U0001F600', 'tm': {'__time__': '01:02:03'}},
+    'pp': {'a': [1, 'b', None], 'long': list(range(30)), 'k': {'z': 1.5}},
+    'tuple_like': [1, [2, 3]],
+    'nlx': '\n\nx\n\n', 'tabs': 'a\tb c\td', 'para': 'one\n\ntwo three', 'trailnl': 'xx yy\n',
+}
+
+def to_py(v):
+    if isinstance(v, dict):
+        if len(v) == 1:
+            (k, val), = v.items()
+            if k == '__safe__':
+                return mark_safe(val)
+            if k == '__decimal__':
+                return decimal.Decimal(val)
+            if k == '__date__':
+                return datetime.date.fromisoformat(val)
+            if k == '__time__':
+                return datetime.time.fromisoformat(val)
+            if k == '__datetime__':
+                if val.endswith('Z'):
+                    val = val[:-1] + '+00:00'
+                return datetime.datetime.fromisoformat(val)
+        return {k: to_py(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [to_py(x) for x in v]
+    return v
+
+def c(name, src):
+    return (name, src)
+
+AE = '{% autoescape off %}'
+EA = '{% endautoescape %}'
+
+CASES = {}
+CASES['string'] = [
+    c('addslashes', '{{ amp|addslashes }}|{{ jsbad|addslashes }}|{{ safe|addslashes }}'),
+    c('capfirst', '{{ s|lower|capfirst }} {{ x|capfirst }} [{{ es|capfirst }}] {{ uni|lower|capfirst }} {{ n|capfirst }}'),
+    c('center', '[{{ s|center:"21" }}][{{ s|center:"20" }}][{{ "ab"|center:"5" }}][{{ "abc"|center:"6" }}][{{ s|center:"3" }}][{{ x|center:8 }}]'),
+    c('ljust_rjust', '[{{ s|ljust:"15" }}][{{ s|rjust:"15" }}][{{ x|ljust:5 }}][{{ uni|rjust:40 }}][{{ s|ljust:"-3" }}]'),
+    c('cut', '{{ s|cut:" " }}|{{ s|cut:"l" }}|{{ x|cut:"<" }}|{{ safe|cut:"b" }}|{{ safe2|cut:";" }}|{{ n|cut:"5" }}'),
+    c('lower_upper', '{{ s|lower }} {{ s|upper }} {{ x|upper }} {{ uni|upper }} {{ uni|lower }} {{ greek|upper }} {{ greek|lower }} {{ cyr|upper }} {{ cyr|lower }}'),
+    c('upper_safe', '{{ safe|upper }} {{ l|upper }}'),
+    c('make_list', '{{ s|make_list }} {{ n|make_list }} {{ x|make_list }}'),
+    c('phone2numeric', '{{ phone|phone2numeric }} {{ "0800 flowers"|phone2numeric }}'),
+    c('slugify', '{{ s|slugify }}|{{ uni|slugify }}|{{ " Joel is a slug "|slugify }}|{{ "--a__b--"|slugify }}|{{ "x&y;z - - w"|slugify }}|{{ greek|slugify }}|{{ amp|slugify }}|{{ "_under_ "|slugify }}|{{ "\u0153uvre \ufb01n \u00bd"|slugify }}'),
+    c('stringformat', '[{{ n|stringformat:"03d" }}][{{ n|stringformat:"s" }}][{{ f|stringformat:".2f" }}][{{ s|stringformat:"20s" }}][{{ s|stringformat:"-20s" }}][{{ n|stringformat:"x" }}][{{ big|stringformat:"E" }}][{{ x|stringformat:"s" }}][{{ s|stringformat:"d" }}][{{ l|stringformat:"s" }}][{{ ls|stringformat:"r" }}][{{ none|stringformat:"s" }}][{{ f|stringformat:"g" }}][{{ n|stringformat:"+5d" }}][{{ fneg|stringformat:"10.3f" }}][{{ n|stringformat:"o" }}][{{ s|stringformat:".3s" }}][{{ t|stringformat:"d" }}][{{ n|stringformat:"%" }}][{{ big|stringformat:"e" }}]'),
+    c('stringformat_more', '[{{ fexp|stringformat:"g" }}][{{ fsmall|stringformat:"g" }}][{{ f66|stringformat:".3g" }}][{{ n|stringformat:"5.2f" }}][{{ neg|stringformat:"X" }}][{{ n|stringformat:"#x" }}][{{ s|stringformat:"r" }}][{{ dec|stringformat:"s" }}][{{ sfloat|stringformat:"f" }}][{{ n|stringformat:"c" }}][{{ f|stringformat:"e" }}][{{ zero|stringformat:"-04d" }}][{{ n|stringformat:" d" }}][{{ y|stringformat:"r" }}]'),
+    c('title', '{{ "joe\'s crab shack"|title }}|{{ "555 WEST 53RD STREET"|title }}|{{ s|lower|title }}|{{ "hello-world foo_bar x1y"|title }}|{{ uni|title }}|{{ "1st 2nd o\'NEIL"|title }}'),
+    c('truncatechars', '{{ s|truncatechars:5 }}|{{ s|truncatechars:11 }}|{{ s|truncatechars:10 }}|{{ s|truncatechars:1 }}|{{ s|truncatechars:0 }}|{{ s|truncatechars:"x" }}|{{ uni|truncatechars:7 }}|{{ comb|truncatechars:6 }}|{{ x|truncatechars:2 }}|{{ s|truncatechars:-1 }}'),
+    c('truncatewords', '{{ words|truncatewords:3 }}|{{ words|truncatewords:9 }}|{{ words|truncatewords:0 }}|{{ sp|truncatewords:1 }}|{{ sp|truncatewords:5 }}|{{ lines|truncatewords:2 }}|{{ x|truncatewords:1 }}|{{ words|truncatewords:"a" }}|{{ "a \u2026"|truncatewords:1 }}'),
+    c('wordcount', '{{ words|wordcount }} {{ sp|wordcount }} {{ es|wordcount }} {{ lines|wordcount }} {{ n|wordcount }}'),
+    c('wordwrap', '{{ wrapme|wordwrap:14 }}|{{ longword|wordwrap:10 }}|{{ words|wordwrap:5 }}|{{ lines|wordwrap:3 }}|{{ x|wordwrap:1 }}|{{ "a  b   c    d"|wordwrap:3 }}|{{ "  lead trail  "|wordwrap:6 }}'),
+    c('wordwrap_tabs', '{{ tabs|wordwrap:4 }}|{{ para|wordwrap:4 }}|{{ trailnl|wordwrap:2 }}'),
+    c('escapejs', '{{ jsbad|escapejs }}|{{ s|escapejs }}|{{ safe|escapejs }}'),
+    c('iriencode', '{{ iri|iriencode }}|{{ "?a=1&b=%20c"|iriencode }}|{{ x|iriencode }}'),
+    c('urlencode', '{{ q|urlencode }}|{{ q|urlencode:"" }}|{{ q|urlencode:"/&=" }}|{{ iri|urlencode }}|{{ n|urlencode }}|{{ "a+b ~_.-"|urlencode }}'),
+    c('linenumbers', '{{ lines2|linenumbers }}|{{ lines12|linenumbers }}|{% autoescape off %}{{ lines2|linenumbers }}{% endautoescape %}|{{ safe|linenumbers }}'),
+    c('string_of_numbers', '{{ f|upper }} {{ dec|lower }} {{ none|upper }} {{ t|lower }} {{ d|upper }}'),
+]
+CASES['html'] = [
+    c('escape', '{{ amp|escape }}|{{ safe|escape }}|{% autoescape off %}{{ x|escape }}{% endautoescape %}|{{ x|escape|escape }}|{{ n|escape }}'),
+    c('force_escape', '{{ x|force_escape }}|{{ safe|force_escape }}|{{ x|force_escape|force_escape }}|{% autoescape off %}{{ amp|force_escape }}{% endautoescape %}'),
+    c('safe', '{{ x|safe }}|{{ amp|safe }}|{{ n|safe }}|{{ l|safe }}|{{ x|safe|escape }}'),
+    c('safeseq', '{{ lmix|safeseq|join:", " }}|{{ lmix|join:", " }}|{{ ls|safeseq }}'),
+    c('linebreaks', '{{ lines|linebreaks }}|{{ lines2|linebreaks }}|{{ safe|linebreaks }}|{% autoescape off %}{{ lines2|linebreaks }}{% endautoescape %}|{{ es|linebreaks }}|{{ nlx|linebreaks }}'),
+    c('linebreaksbr', '{{ lines|linebreaksbr }}|{{ lines2|linebreaksbr }}|{% autoescape off %}{{ lines2|linebreaksbr }}{% endautoescape %}|{{ safe|linebreaksbr }}'),
+    c('striptags', '{{ html|striptags }}|{{ html2|striptags }}|{{ html3|striptags }}|{{ html4|striptags }}|{{ "a < b and c > d"|striptags }}|{{ "<<b>x</b>>"|striptags }}|{{ "1<2 <a"|striptags }}|{{ "&lt;b&gt; &amp; <br>"|striptags }}|{{ "x <!DOCTYPE html> y <?php z ?> w"|striptags }}'),
+    c('striptags_nested', '{{ "<scr<script>ipt>alert(1)</scr</script>ipt>"|striptags }}|{{ "<p>a</p><p>b</p>"|striptags|safe }}|{{ "<a title=\'>\'>t</a>"|striptags }}'),
+    c('truncatechars_html', '{{ html|truncatechars_html:12 }}|{{ html|truncatechars_html:100 }}|{{ html2|truncatechars_html:15 }}|{{ html3|truncatechars_html:8 }}|{{ html|truncatechars_html:0 }}|{{ html|truncatechars_html:1 }}|{{ "<p>abc</p>"|truncatechars_html:3 }}|{{ "<p>abcd</p>"|truncatechars_html:3 }}|{{ html|truncatechars_html:"z" }}'),
+    c('truncatewords_html', '{{ html|truncatewords_html:2 }}|{{ html|truncatewords_html:100 }}|{{ html2|truncatewords_html:4 }}|{{ html3|truncatewords_html:2 }}|{{ html|truncatewords_html:0 }}|{{ "<p>one <b>two</b></p>"|truncatewords_html:2 }}|{{ "<br>a b c"|truncatewords_html:1 }}|{{ "a <b>b <i>c d</i> e</b>"|truncatewords_html:3 }}'),
+    c('truncate_html_unclosed', '{{ "<p>one <unclosed two three"|truncatewords_html:2 }}|{{ "<div><p>x y</div> z w"|truncatewords_html:3 }}|{{ "<P>Upper <B>Case</B> tags</P>"|truncatewords_html:2 }}|{{ "<p>a</p><!-- c --><p>bbbb</p>"|truncatechars_html:3 }}'),
+    c('urlize', '{{ url|urlize }}'),
+    c('urlize2', '{{ url2|urlize }}'),
+    c('urlize3', '{{ url3|urlize }}'),
+    c('urlize4', '{{ url4|urlize }}'),
+    c('urlize_safe', '{{ urlsafe|urlize }}'),
+    c('urlize_off', '{% autoescape off %}{{ url|urlize }}|{{ url4|urlize }}{% endautoescape %}'),
+    c('urlize_more', '{{ "http://example.com."|urlize }}|{{ "(http://example.com)"|urlize }}|{{ "www.example.com/?q=\u00e9&r=a b"|urlize }}|{{ "HTTP://EXAMPLE.COM"|urlize }}|{{ "http://[2001:db8::1]/x"|urlize }}|{{ "email: foo@bar.com;"|urlize }}|{{ "foo@localhost"|urlize }}|{{ "a.b@c.d.e"|urlize }}|{{ "www.x.com:8000/p"|urlize }}|{{ "http://x.com/?a=1&amp;b=2"|urlize }}|{{ "x.org/a%20b"|urlize }}|{{ "example.net\'s"|urlize }}'),
+    c('urlizetrunc', '{{ url5|urlizetrunc:15 }}|{{ url|urlizetrunc:1 }}|{{ url|urlizetrunc:0 }}|{{ urlsafe|urlizetrunc:8 }}'),
+    c('json_script', '{{ jsd|json_script:"my-id" }}|{{ x|json_script:"a<b" }}|{{ l|json_script:"l" }}|{{ none|json_script:"n" }}|{{ f|json_script:"f" }}|{{ s|json_script:"" }}'),
+    c('unordered_list', '{{ lnest|unordered_list }}'),
+    c('unordered_list2', '{{ lnest2|unordered_list }}|{% autoescape off %}{{ lnest2|unordered_list }}{% endautoescape %}|{{ lnest3|unordered_list }}|{{ ls|unordered_list }}|{{ empty|unordered_list }}|{{ lmix|unordered_list }}'),
+    c('escape_then_filters', '{{ x|escape|upper }}|{{ x|force_escape|upper }}|{{ amp|safe|lower }}|{{ x|upper|safe }}'),
+]
+CASES['number'] = [
+    c('add', '{{ n|add:2 }} {{ n|add:"-3" }} {{ snum|add:"8" }} {{ s|add:"!" }} {{ l|add:ls }} [{{ s|add:n }}] {{ f|add:1 }} [{{ none|add:1 }}] {{ sfloat|add:1 }} {{ t|add:1 }} {{ "3"|add:"4" }} {{ x|add:y }}'),
+    c('divisibleby', '{{ 21|divisibleby:3 }} {{ 22|divisibleby:3 }} {{ n|divisibleby:"5" }} {{ snum|divisibleby:7 }} {{ f|divisibleby:2 }}'),
+    c('divisibleby_error', '{{ s|divisibleby:3 }}'),
+    c('get_digit', '{{ big|get_digit:1 }} {{ big|get_digit:"2" }} {{ big|get_digit:7 }} {{ big|get_digit:8 }} {{ big|get_digit:0 }} {{ s|get_digit:1 }} {{ snum|get_digit:2 }} {{ neg|get_digit:1 }} {{ big|get_digit:"x" }} {{ f|get_digit:1 }}'),
+    c('floatformat_basic', '{{ f|floatformat }} {{ f2|floatformat }} {{ f3|floatformat }} {{ f|floatformat:3 }} {{ f2|floatformat:3 }} {{ f3|floatformat:3 }} {{ f|floatformat:"-3" }} {{ f2|floatformat:"-3" }} {{ f3|floatformat:"-3" }}'),
+    c('floatformat_round', '{{ fhalf|floatformat:0 }} {{ 3.5|floatformat:0 }} {{ 0.5|floatformat:0 }} {{ -0.5|floatformat:0 }} {{ 1.005|floatformat:2 }} {{ dec|floatformat:2 }} {{ dec2|floatformat:0 }} {{ 1.15|floatformat:1 }} {{ 1.25|floatformat:1 }} {{ 0.0|floatformat }} {{ -0.01|floatformat }} {{ -0.04|floatformat:1 }} {{ fneg|floatformat }}'),
+    c('floatformat_g', '{{ f66|floatformat:"2g" }} {{ 10000|floatformat:"g" }} {{ big|floatformat:"-2g" }} {{ dec3|floatformat:"g" }} {{ -1234.5|floatformat:"1g" }} {{ 999.99|floatformat:"1g" }}'),
+    c('floatformat_odd', '[{{ s|floatformat }}] {{ n|floatformat }} {{ n|floatformat:2 }} {{ snum|floatformat:1 }} {{ sfloat|floatformat }} [{{ none|floatformat }}] {{ f|floatformat:"x" }} {{ ftiny|floatformat }} {{ ftiny|floatformat:5 }} {{ fexp|floatformat:2 }} {{ fsmall|floatformat:3 }} {{ dece|floatformat }} {{ dece|floatformat:1 }} {{ huge|floatformat }} {{ t|floatformat }}'),
+    c('floatformat_neg_arg', '{{ 1.10|floatformat:"-1" }} {{ 1.00|floatformat:"-2" }} {{ 11.4999|floatformat:"-3" }} {{ 0.001|floatformat:"-2" }} {{ -1.999|floatformat:"-2" }} {{ 12.5|floatformat:"-0" }}'),
+    c('floatformat_safe_in_autoescape', '{{ f|floatformat:2 }}{% autoescape off %}{{ f|floatformat:2 }}{% endautoescape %}'),
+    c('filesizeformat', '{{ size1|filesizeformat }}|{{ size2|filesizeformat }}|{{ size3|filesizeformat }}|{{ size4|filesizeformat }}|{{ size5|filesizeformat }}|{{ size6|filesizeformat }}|{{ size7|filesizeformat }}|{{ size8|filesizeformat }}|{{ one|filesizeformat }}|{{ zero|filesizeformat }}|{{ "2048"|filesizeformat }}|{{ 1048575|filesizeformat }}|{{ f|filesizeformat }}|{{ 1099511627776|filesizeformat }}|{{ 52428|filesizeformat }}'),
+    c('pluralize', 'vote{{ zero|pluralize }} vote{{ one|pluralize }} vote{{ n|pluralize }} class{{ n|pluralize:"es" }} class{{ one|pluralize:"es" }} cand{{ n|pluralize:"y,ies" }} cand{{ one|pluralize:"y,ies" }} [{{ n|pluralize:"a,b,c" }}] {{ sone|pluralize }} {{ snum|pluralize }} [{{ s|pluralize }}] {{ l1|pluralize }} {{ l|pluralize }} {{ 1.0|pluralize }} {{ 1.5|pluralize }} [{{ none|pluralize }}] {{ d|pluralize }} {{ dec|pluralize }} {{ t|pluralize }}'),
+    c('yesno', '{{ t|yesno }} {{ no|yesno }} {{ none|yesno }} {{ t|yesno:"yeah,nope,maybe" }} {{ none|yesno:"yeah,nope" }} {{ none|yesno:"a,b,c" }} {{ no|yesno:"a,b,c" }} {{ n|yesno:"bad" }} {{ zero|yesno:"x,y" }} {{ ls|yesno:"a,b,c,d" }} {{ es|yesno }}'),
+    c('default', '{{ es|default:"empty" }} {{ none|default:"nil" }} {{ zero|default:"z" }} {{ n|default:"z" }} {{ missing|default:"miss" }} {{ empty|default:x }} {{ es|default:n }} {{ no|default:"<b>" }}'),
+    c('default_if_none', '{{ none|default_if_none:"nil" }} [{{ es|default_if_none:"e" }}] {{ zero|default_if_none:"z" }} {{ missing|default_if_none:"m" }} {{ none|default_if_none:x }}'),
+]
+CASES['list'] = [
+    c('first_last', '{{ l|first }} {{ ls|last }} [{{ empty|first }}] [{{ empty|last }}] {{ s|first }} {{ s|last }} {{ lmix|first }} {{ lmix|last }} {{ x|last }} [{{ es|first }}]'),
+    c('first_safe', '{{ lmix.1|first }}{{ safe|first }}{{ safe|last }}'),
+    c('length', '{{ l|length }} {{ s|length }} {{ empty|length }} {{ d|length }} {{ n|length }} {{ none|length }} {{ uni|length }} {{ missing|length }} {{ safe|length }}'),
+    c('join', '{{ ls|join:", " }}|{{ lmix|join:"<br>" }}|{% autoescape off %}{{ lmix|join:"<br>" }}{% endautoescape %}|{{ l|join:"-" }}|{{ s|join:"." }}|{{ empty|join:"x" }}|{{ ls|join:safe }}|{{ n|join:"," }}'),
+    c('slice', '{{ ls|slice:":2" }}|{{ ls|slice:"1:" }}|{{ ls|slice:"-1" }}|{{ ls|slice:"::-1" }}|{{ ls|slice:"0" }}|{{ s|slice:"2:5" }}|{{ s|slice:"::2" }}|{{ s|slice:"-3:" }}|{{ l|slice:"5:" }}|{{ ls|slice:"x" }}|{{ ls|slice:"1:2:3:4" }}|{{ ls|slice:"::0" }}|{{ s|slice:"-100:100" }}|{{ uni|slice:":4" }}|{{ ls|slice:2 }}|{{ n|slice:"1" }}|{{ x|slice:":2" }}|{{ safe|slice:":3" }}'),
+    c('slice_more', '{{ ls|slice:"1::-1" }}|{{ l|slice:"-2:-1" }}|{{ l|slice:"3:1" }}|{{ s|slice:"::-3" }}|{{ ls|slice:":" }}|{{ ls|slice:"" }}'),
+    c('dictsort', '{% for p in people|dictsort:"name" %}{{ p.name }},{% endfor %}|{% for p in people|dictsort:"age" %}{{ p.name }},{% endfor %}|{% for p in people|dictsortreversed:"age" %}{{ p.name }},{% endfor %}|{% for p in people|dictsort:"city.n" %}{{ p.name }},{% endfor %}|{% for p in pairs|dictsort:0 %}{{ p.1 }}{% endfor %}|{% for p in pairs|dictsortreversed:"1" %}{{ p.1 }}{% endfor %}|[{{ mixed|dictsort:"v" }}]|[{{ people|dictsort:"nope" }}]|[{{ s|dictsort:"a" }}]|{{ ls|dictsort:"0" }}'),
+    c('dictsort_str', '{{ people|dictsort:"age"|first }}'),
+    c('make_list_more', '{{ big|make_list|first }} {{ uni|make_list|length }}'),
+    c('make_list_join', '{{ s|make_list|join:"|" }}'),
+    c('random_single', '{{ l1|random }} {{ "z"|random }}'),
+    c('pprint', '{{ pp|pprint }}|{{ s|pprint }}|{{ n|pprint }}|{{ l|pprint }}|{{ none|pprint }}|{{ f|pprint }}|{{ safe|pprint }}'),
+    c('escapeseq_absent_old', '{{ lmix|safeseq|join:"" }}'),
+]
+CASES['date'] = [
+    c('date_default', '{{ dt|date }}|{{ date|date }}|{{ dt4|date }}|{{ dt3|date }}|{{ dt2|date }}|{{ none|date }}|[{{ es|date }}]|[{{ s|date }}]'),
+    c('date_named', '{{ dt|date:"DATE_FORMAT" }}|{{ dt|date:"DATETIME_FORMAT" }}|{{ dt|date:"SHORT_DATE_FORMAT" }}|{{ dt|date:"SHORT_DATETIME_FORMAT" }}|{{ dt|date:"YEAR_MONTH_FORMAT" }}|{{ dt|date:"MONTH_DAY_FORMAT" }}|{{ dt5|date:"TIME_FORMAT" }}'),
+    c('date_chars_1', '{{ dt|date:"a A b c d D e E f F g G h H i I j l L m M n N o O P r s S t T u U w W y Y z Z" }}'),
+    c('date_chars_2', '{{ dt5|date:"a A b c d D e E f F g G h H i I j l L m M n N o O P r s S t T u U w W y Y z Z" }}'),
+    c('date_chars_3', '{{ dt2|date:"a A b c d D e E f F g G h H i I j l L m M n N o O P r s S t T u w W y Y z Z" }}'),
+    c('date_chars_4', '{{ dt7|date:"a A b c d D e E f F g G h H i I j l L m M n N o O P r s S t T u U w W y Y z Z" }}'),
+    c('date_chars_date', '{{ date|date:"b d D E F j l L m M n N o S t w W y Y z" }}|{{ date2|date:"jS F Y, l W o z L t" }}|{{ date3|date:"W o z" }}|{{ date4|date:"W o" }}|{{ date6|date:"W o" }}|{{ date5|date:"jS" }}'),
+    c('date_months', '{% for m in "2008-01-01 2008-02-01 2008-03-01 2008-04-01 2008-05-01 2008-06-01 2008-07-01 2008-08-01 2008-09-01 2008-10-01 2008-11-01 2008-12-01" %}{% endfor %}{{ date|date:"N E M b F" }}'),
+    c('date_escapes', '{{ dt|date:"\\\\Y\\\\m Y \\\\\\\\ jS \\\\o\\\\f F" }}|{{ dt|date:"H\\\\h i\\\\m" }}|{{ dt|date:"%Y-%m" }}|{{ dt|date:"" }}|{{ dt|date:"c" }}|{{ dt2|date:"c" }}|{{ dt5|date:"c" }}'),
+    c('date_ordinals', '{{ dt6|date:"jS" }} {{ date3|date:"jS" }} {{ date|date:"jS" }} {{ date5|date:"jS" }} {{ dd1|date:"jS" }} {{ dt3|date:"jS" }}'),
+    c('date_12h', '{{ dt3|date:"f g h P a A" }}|{{ dt4|date:"f g h P a A" }}|{{ dt6|date:"f g h P a A" }}|{{ dt5|date:"f g h P" }}|{{ dt2|date:"f g h P" }}'),
+    c('date_time_spec_on_date', '{{ date|date:"H:i" }}'),
+    c('date_time_value', '{{ tm|date:"H:i" }}|{{ tm|time:"H:i:s u" }}'),
+    c('time_filter', '{{ tm|time }}|{{ tm2|time }}|{{ tm3|time }}|{{ dt|time }}|{{ dt|time:"H:i:s.u e O T Z" }}|{{ tm|time:"g:i a A f P" }}|{{ tm|time:"e O T Z" }}|{{ dt2|time:"e O T Z" }}|{{ dt5|time:"e O T Z P" }}|{{ none|time }}|[{{ s|time }}]|{{ dt|time:"TIME_FORMAT" }}|{{ tm|time:"\\\\H H" }}'),
+    c('time_on_date', '[{{ date|time:"H" }}]'),
+    c('date_tz_conversion', '{{ dt5|date:"Y-m-d H:i O e" }}|{{ dt7|date:"Y-m-d H:i O T" }}'),
+    c('timesince', '{{ past|timesince:nowish }}|{{ d1|timesince:d2 }}|{{ d1|timesince:d3 }}|{{ d1|timesince:d4 }}|{{ d5|timesince:d6 }}|{{ nowish|timesince:past }}|{{ dd1|timesince:dd2 }}|{{ dd1|timesince:d4 }}|{{ ancient|timesince:nowish }}|{{ future|timesince }}|[{{ none|timesince }}]|{{ d1|timesince:d1 }}'),
+    c('timesince_str_error', '{{ s|timesince:d1 }}'),
+    c('timeuntil', '{{ nowish|timeuntil:past }}|{{ d2|timeuntil:d1 }}|{{ d4|timeuntil:d1 }}|{{ d6|timeuntil:d5 }}|{{ past|timeuntil:nowish }}|{{ dd2|timeuntil:dd1 }}|{{ ancient|timeuntil }}|[{{ none|timeuntil }}]'),
+    c('timesince_units', '{{ d1|timesince:ref }}|{{ dt6|timesince:ref }}|{{ dt4|timesince:dt3 }}|{{ dt3|timesince:dt }}|{{ date|timesince:date2 }}|{{ date2|timesince:date }}'),
+    c('timesince_naive_aware', '[{{ refn|timesince:ref }}]'),
+]
+# Error and argument-count cases (the messages must contain these pieces).
+CASES['errors'] = [
+    c('err_missing_arg', '{{ s|cut }}'),
+    c('err_extra_arg', '{{ s|lower:"x" }}'),
+    c('err_unknown_filter', '{{ s|nosuchfilter }}'),
+    c('err_ljust_bad', '{{ s|ljust:"x" }}'),
+    c('err_wordwrap_bad', '{{ s|wordwrap:"x" }}'),
+    c('err_random_empty', '{{ empty|random }}'),
+    c('err_urlizetrunc_bad', '{{ s|urlizetrunc:"x" }}'),
+]
+CASES['misc'] = [
+    c('filter_tag', '{% filter force_escape|upper %}<b>{{ x }}</b>{% endfilter %}'),
+    c('chain_default_length', '{{ missing|default:"abc"|length }} {{ empty|length|add:2 }}'),
+    c('arg_quotes_spaces', '{{ s|cut:" W" }}|{{ ls|join:" \' " }}|{{ ls|join:\' " \' }}|{{ "a,b"|cut:"," }}|{{ s|default:"x|y" }}|{{ s|add:" : " }}'),
+    c('autoescape_interplay', '{% autoescape off %}{{ x|upper }}{{ amp|linebreaksbr }}{{ lmix|join:"&" }}{{ x|urlize }}{% endautoescape %}|{{ x|upper }}{{ amp|linebreaksbr }}{{ lmix|join:"&" }}{{ x|urlize }}'),
+    c('safe_input_keeps_safe', '{{ safe|lower }}|{{ safe|title }}|{{ safe|truncatechars:5 }}|{{ safe|center:30 }}|{{ safe|wordwrap:5 }}|{{ safe|addslashes }}|{{ safe|slugify }}|{{ safe|urlencode }}|{{ safe|make_list|first }}'),
+]
+
+MANUAL = [
+    # escapeseq (Django 5.0): conditional_escape on each item.
+    ('escapeseq', '{{ lmix|escapeseq|join:"," }}', '&lt;a&gt;,<b>,3', False),
+    ('escapeseq_off', '{% autoescape off %}{{ lmix|escapeseq|join:"," }}{% endautoescape %}',
+     '&lt;a&gt;,<b>,3', False),
+    # floatformat 'u' (Django 4.0): unlocalized; with the en defaults the output is the same.
+    ('floatformat_u', '{{ f66|floatformat:"2u" }} {{ f66|floatformat:"2gu" }} {{ big|floatformat:"u" }}',
+     '6666.67 6,666.67 1234567', False),
+]
+
+def esc(s):
+    out = []
+    for ch in s.encode('utf-8'):
+        ch_c = chr(ch)
+        if ch_c == '\\': out.append('\\\\')
+        elif ch_c == '"': out.append('\\"')
+        elif ch_c == '\n': out.append('\\n')
+        elif ch_c == '\r': out.append('\\r')
+        elif ch_c == '\t': out.append('\\t')
+        elif ch_c == '?': out.append('\\?')
+        elif 32 <= ch < 127: out.append(ch_c)
+        else: out.append('\\%03o' % ch)
+    return '"' + ''.join(out) + '"'
+
+DEBUG = bool(__import__("os").environ.get("DEBUG"))
+families = sys.argv[1:] or list(CASES)
+print('/* Generated by gen_filter_cases.py from Django %s: do not edit. */' % django.get_version())
+print('static const char filter_cases_context[] = %s;' % esc(json.dumps(CTX)))
+print('static const struct filter_case filter_cases[] = {')
+ctxpy = to_py(CTX)
+for fam in families:
+    for name, src in CASES[fam]:
+        try:
+            out = engine.from_string(src).render(Context(ctxpy))
+            if DEBUG: print(name, '=>', out, file=sys.stderr)
+            print('    {%s, %s, %s, false},' % (esc(name), esc(src), esc(out)))
+        except Exception as e:
+            msg = str(e).splitlines()[0] if str(e) else ''
+            print('    {%s, %s, %s, true}, /* %s: %s */' % (esc(name), esc(src), esc(''),
+                                                     type(e).__name__, msg.replace('*/', '* /')))
+if 'manual' in families or not sys.argv[1:]:
+    for name, src, out, err in MANUAL:
+        print('    {%s, %s, %s, %s},' % (esc(name), esc(src), esc(out), 'true' if err else 'false'))
+print('};')

@@ -11,6 +11,15 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/manouche DESTINATION ${CMAKE_INS
 install(EXPORT manoucheTargets NAMESPACE manouche:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/manouche)
 
 set(MN_PC_REQUIRES "jansson libpcre2-8 sqlite3 libpq hiredis libcrypto libssl zlib libargon2")
+# The .pc file finds its prefix from its own place (${pcfiledir}), so that
+# `cmake --install build --prefix DIR` and copied trees work, not only CMAKE_INSTALL_PREFIX.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+    set(MN_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+    file(RELATIVE_PATH MN_PC_UP "/mn/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/mn")
+    string(REGEX REPLACE "/$" "" MN_PC_UP "${MN_PC_UP}")
+    set(MN_PC_PREFIX "\${pcfiledir}/${MN_PC_UP}")
+endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/manouche.pc.in ${CMAKE_BINARY_DIR}/manouche.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/manouche.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 

@@ -81,7 +81,11 @@ int mn_tcp_connect(const char *host, int port, int64_t timeout_ms) MN_MAY_YIELD;
 ssize_t mn_sock_read(int fd, void *buf, size_t n, int64_t timeout_ms) MN_MAY_YIELD;
 /* Writes everything, parking while the socket buffer is full. 0 or a negative code. */
 int mn_sock_write_all(int fd, const void *buf, size_t n, int64_t timeout_ms) MN_MAY_YIELD;
+/* The same for iovcnt buffers; iov is updated in place as bytes go out. */
 int mn_sock_writev_all(int fd, struct iovec *iov, int iovcnt, int64_t timeout_ms) MN_MAY_YIELD;
+/* Closes a socket used with these calls: a coroutine waiting on it wakes with MN_ECANCELED and
+ * the loop forgets the fd, so its number can be reused safely. Use it instead of close(2). */
+int mn_sock_close(int fd);
 /* Sends count bytes of file_fd from offset with sendfile(2). 0 or a negative code. */
 int mn_sock_sendfile(int fd, int file_fd, off_t offset, size_t count,
                      int64_t timeout_ms) MN_MAY_YIELD;

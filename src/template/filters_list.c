@@ -1,7 +1,561 @@
-/* filters_list.c — placeholder until the family lands. */
+/* filters_list.c — Django's sequence filters: first, last, length, join, slice, random,
+ * dictsort, dictsortreversed, safeseq, escapeseq and pprint.
+ *
+ * Sequences follow Python: a string is a sequence of code points, a dict iterates its keys,
+ * slices take negative indices and steps, sorting is stable and fails (Django then returns
+ * '') where Python's comparison would raise TypeError. */
 #include "template/filters_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BUF(name)                                                                              \
+    mn_buf name;                                                                               \
+    mn_buf_init(&name, c->arena)
+
+/* A string's code points as a list of one-character strings. */
+static mn_value *chars_of(const mn_filter_call *c, mn_str s)
+{
+    mn_value *l = mn_value_list(c->arena, s.len);
+    if (!l)
+        return NULL;
+    for (size_t i = 0; i < s.len;) {
+        size_t at = i;
+        mn__utf8_next(s.ptr, s.len, &i);
+        mn_value *ch = mn_value_str_ref(c->arena, s.ptr + at, i - at);
+        if (!ch || mn_value_list_append(c->arena, l, ch) < 0)
+            return NULL;
+    }
+    return l;
+}
+
+/* value[0] / value[-1]: '' for an empty sequence, Python's TypeError for a number. */
+static mn_value *index_end(const mn_filter_call *c, mn_value *v, bool last)
+{
+    switch (mn_value_kind_of(v)) {
+    case MN_VALUE_STRING: {
+        mn_str s = v->u.str;
+        if (!s.len)
+            return mn_value_empty_string();
+        size_t at = 0, i = 0;
+        if (last) {
+            at = s.len - 1;
+            while (at > 0 && ((unsigned char)s.ptr[at] & 0xC0) == 0x80)
+                at--;
+            i = s.len;
+        } else {
+            mn__utf8_next(s.ptr, s.len, &i);
+        }
+        return mn_value_str_ref(c->arena, s.ptr + at, i - at);
+    }
+    case MN_VALUE_LIST:
+    case MN_VALUE_OBJECT: {
+        mn_value *l;
+        if (mn_value_iterate(v, c->arena, &l) < 0)
+            return mn__ffail(c, "object is not subscriptable");
+        size_t n = mn_value_list_len(l);
+        if (!n)
+            return mn_value_empty_string();
+        return mn_value_list_get(l, last ? n - 1 : 0);
+    }
+    case MN_VALUE_DICT:
+        return mn__ffail(c, last ? "KeyError: -1" : "KeyError: 0");
+    default:
+        return mn__ffail(c, "object is not subscriptable");
+    }
+}
+
+static mn_value *f_first(const mn_filter_call *c, mn_value *v, mn_value *arg)
+{
+    (void)arg;
+    return index_end(c, v, false);
+}
+
+static mn_value *f_last(const mn_filter_call *c, mn_value *v, mn_value *arg)
+{
+    (void)arg;
+    return index_end(c, v, true);
+}
+
+static mn_value *f_length(const mn_filter_call *c, mn_value *v, mn_value *arg)
+{
+    (void)arg;
+    int64_t n = 0;
+    mn_value_kind k = mn_value_kind_of(v);
+    if (k == MN_VALUE_STRING || k == MN_VALUE_LIST || k == MN_VALUE_DICT ||
+        k == MN_VALUE_OBJECT) {
+        if (mn_value_length(v, c->arena, &n) < 0)
+            n = 0;
+    }
+    return mn_value_int(c->arena, n);
+}
+
+/* The items of an iterable (a string gives its characters); NULL when not iterable. */
+static mn_value *items_of(const mn_filter_call *c, mn_value *v)
+{
+    if (mn_value_kind_of(v) == MN_VALUE_STRING)
+        return chars_of(c, v->u.str);
+    mn_value_kind k = mn_value_kind_of(v);
+    if (k != MN_VALUE_LIST && k != MN_VALUE_DICT && k != MN_VALUE_OBJECT)
+        return NULL;
+    mn_value *l;
+    if (mn_value_iterate(v, c->arena, &l) < 0)
+        return NULL;
+    return l;
+}
+
+/* as defaultfilters.join: items conditionally escaped under autoescape, the separator
+ * always; a non-iterable value, or a non-string item without autoescape, returns value. */
+static mn_value *f_join(const mn_filter_call *c, mn_value *v, mn_value *arg)
+{
+    mn_value *l = items_of(c, v);
+    if (!l)
+        return v;
+    size_t n = mn_value_list_len(l);
+    if (!c->autoescape) {
+        for (size_t i = 0; i < n; i++)
+            if (mn_value_kind_of(mn_value_list_get(l, i)) != MN_VALUE_STRING)
+                return v; /* str.join raises TypeError */
+    }
+    BUF(sep);
+    if (mn__fcond_escape(c, arg, &sep) < 0)
+        return NULL;
+    BUF(b);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            mn_buf_append(&b, sep.data, sep.len);
+        mn_value *it = mn_value_list_get(l, i);
+        int rc = c->autoescape ? mn__fcond_escape(c, it, &b) : mn_buf_put_str(&b, it->u.str);
+        if (rc < 0)
+            return NULL;
+    }
+    if (mn_buf_reserve(&b, 1) < 0)
+        return NULL;
+    return mn__fresult(c, &b, true);
+}
+
+/* ---- slice: Python's value[slice(*bits)]. ---- */
+
+static bool parse_slice_bits(mn_str s, bool have[3], int64_t vals[3], int *nbits)
+{
+    int n = 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= s.len; i++) {
+        if (i < s.len && s.ptr[i] != ':')
+            continue;
+        if (n == 3)
+            return false; /* slice() takes at most 3 arguments */
+        mn_str part = {s.ptr + start, i - start};
+        have[n] = part.len > 0;
+        if (have[n]) {
+            mn_value tmp = {.kind = MN_VALUE_STRING, .u.str = part};
+            if (mn_value_to_int(&tmp, &vals[n]) < 0)
+                return false;
+        }
+        n++;
+        start = i + 1;
+    }
+    *nbits = n;
+    return true;
+}
+
+/* slice.indices(len) and the resulting positions, as CPython computes them. */
+static void slice_indices(int64_t len, bool has_start, int64_t start, bool has_stop, int64_t stop,
+                          int64_t step, int64_t *ostart, int64_t *ostop)
+{
+    if (!has_start) {
+        start = step < 0 ? len - 1 : 0;
+    } else {
+        if (start < 0)
+            start += len;
+        if (start < 0)
+            start = step < 0 ? -1 : 0;
+        else if (start >= len)
+            start = step < 0 ? len - 1 : len;
+    }
+    if (!has_stop) {
+        stop = step < 0 ? -1 : len;
+    } else {
+        if (stop < 0)
+            stop += len;
+        if (stop < 0)
+            stop = step < 0 ? -1 : 0;
+        else if (stop >= len)
+            stop = step < 0 ? len - 1 : len;
+    }
+    *ostart = start;
+    *ostop = stop;
+}
+
+static mn_value *f_slice(const mn_filter_call *c, mn_value *v, mn_value *arg)
+{
+    mn_str a;
+    if (mn__ftext(c, arg, &a) < 0)
+        return NULL;
+    bool have[3] = {false, false, false};
+    int64_t vals[3] = {0, 0, 1};
+    int nbits;
+    if (!parse_slice_bits(a, have, vals, &nbits))
+        return v;
+    bool hs, he, hp;
+    int64_t start, stop, step;
+    if (nbits == 1) { /* slice(stop) */
+        hs = false, he = have[0], hp = false;
+        start = 0, stop = vals[0], step = 1;
+    } else {
+        hs = have[0], he = have[1], hp = nbits == 3 && have[2];
+        start = vals[0], stop = vals[1], step = hp ? vals[2] : 1;
+    }
+    if (step == 0)
+        return v; /* ValueError: slice step cannot be zero */
+    mn_value_kind k = mn_value_kind_of(v);
+    mn_value *items;
+    if (k == MN_VALUE_STRING)
+        items = chars_of(c, v->u.str);
+    else if (k == MN_VALUE_LIST || k == MN_VALUE_OBJECT)
+        items = items_of(c, v);
+    else
+        return v; /* TypeError */
+    if (!items)
+        return v;
+    int64_t len = (int64_t)mn_value_list_len(items), s0, s1;
+    slice_indices(len, hs, start, he, stop, step, &s0, &s1);
+    if (k == MN_VALUE_STRING) {
+        BUF(b);
+        for (int64_t i = s0; step > 0 ? i < s1 : i > s1; i += step)
+            mn_buf_put_str(&b, mn_value_list_get(items, (size_t)i)->u.str);
+        if (mn_buf_reserve(&b, 1) < 0)
+            return NULL;
+        return mn__fresult(c, &b, false);
+    }
+    mn_value *out = mn_value_list(c->arena, 0);
+    if (!out)
+        return NULL;
+    for (int64_t i = s0; step > 0 ? i < s1 : i > s1; i += step)
+        if (mn_value_list_append(c->arena, out, mn_value_list_get(items, (size_t)i)) < 0)
+            return NULL;
+    return out;
+}
+
+static mn_value *f_random(const mn_filter_call *c, mn_value *v, mn_value *arg)
+{
+    (void)arg;
+    mn_value *l = items_of(c, v);
+    if (!l || mn_value_kind_of(v) == MN_VALUE_DICT)
+        return mn__ffail(c, "object has no len()");
+    size_t n = mn_value_list_len(l);
+    if (!n)
+        return mn__ffail(c, "Cannot choose from an empty sequence");
+    return mn_value_list_get(l, (size_t)rand() % n);
+}
+
+/* ---- dictsort: sorted(value, key=_property_resolver(arg)). ---- */
+
+typedef struct keyed {
+    mn_value *key, *item;
+} keyed;
+
+/* A stable merge sort with Python's comparison; false when two keys do not compare. */
+static bool merge_sort(keyed *a, keyed *tmp, size_t n, bool reverse)
+{
+    if (n < 2)
+        return true;
+    size_t mid = n / 2;
+    if (!merge_sort(a, tmp, mid, reverse) || !merge_sort(a + mid, tmp, n - mid, reverse))
+        return false;
+    size_t i = 0, j = mid, k = 0;
+    while (i < mid && j < n) {
+        int cmp;
+        if (mn_value_compare(a[j].key, a[i].key, &cmp) < 0)
+            return false;
+        bool take_right = reverse ? cmp > 0 : cmp < 0;
+        tmp[k++] = take_right ? a[j++] : a[i++];
+    }
+    while (i < mid)
+        tmp[k++] = a[i++];
+    while (j < n)
+        tmp[k++] = a[j++];
+    memcpy(a, tmp, n * sizeof *a);
+    return true;
+}
+
+/* The sort key of item: an index-like arg (float() accepts it) is itemgetter(arg);
+ * otherwise a dotted path of keys/attributes. false: Django's AttributeError/TypeError. */
+static bool sort_key(const mn_filter_call *c, mn_value *item, mn_value *arg, bool numeric,
+                     mn_value **out)
+{
+    if (numeric) {
+        if (arg->kind == MN_VALUE_STRING) {
+            if (mn_value_kind_of(item) != MN_VALUE_DICT)
+                return false; /* a list/str index must be an int */
+            mn_value *r = mn_value_dict_get(item, arg->u.str.ptr, arg->u.str.len);
+            *out = r;
+            return r != NULL;
+        }
+        int64_t idx;
+        if (arg->kind != MN_VALUE_INT || mn_value_kind_of(item) != MN_VALUE_LIST)
+            return false;
+        idx = arg->u.i;
+        int64_t n = (int64_t)mn_value_list_len(item);
+        if (idx < 0)
+            idx += n;
+        if (idx < 0 || idx >= n)
+            return false;
+        *out = mn_value_list_get(item, (size_t)idx);
+        return true;
+    }
+    mn_str path = arg->u.str;
+    mn_value *cur = item;
+    size_t start = 0;
+    for (size_t i = 0; i <= path.len; i++) {
+        if (i < path.len && path.ptr[i] != '.')
+            continue;
+        mn_str part = {path.ptr + start, i - start};
+        start = i + 1;
+        mn_value_kind k = mn_value_kind_of(cur);
+        mn_value *next = NULL;
+        if (k == MN_VALUE_DICT) {
+            next = mn_value_dict_get(cur, part.ptr, part.len);
+        } else if (k == MN_VALUE_OBJECT) {
+            if (mn_value_lookup(cur, part, c->arena, &next) < 0)
+                next = NULL;
+        } else if (k == MN_VALUE_DATE || k == MN_VALUE_DATETIME || k == MN_VALUE_TIME) {
+            if (mn_value_lookup(cur, part, c->arena, &next) < 0)
+                next = NULL;
+        }
+        if (!next)
+            return false;
+        cur = next;
+    }
+    *out = cur;
+    return true;
+}
+
+static mn_value *dictsort(const mn_filter_call *c, mn_value *v, mn_value *arg, bool reverse)
+{
+    mn_value *l = items_of(c, v);
+    if (!l)
+        return mn_value_empty_string();
+    double dummy;
+    bool numeric = mn_value_to_double(arg, &dummy) == MN_OK && arg->kind != MN_VALUE_NONE;
+    if (!numeric) {
+        if (arg->kind != MN_VALUE_STRING || !arg->u.str.len)
+            return mn_value_empty_string();
+        mn_str p = arg->u.str;
+        if (p.ptr[0] == '_')
+            return mn_value_empty_string();
+        for (size_t i = 0; i + 1 < p.len; i++)
+            if (p.ptr[i] == '.' && p.ptr[i + 1] == '_')
+                return mn_value_empty_string();
+    }
+    size_t n = mn_value_list_len(l);
+    keyed *a = mn_arena_alloc(c->arena, (n + 1) * sizeof *a);
+    keyed *tmp = mn_arena_alloc(c->arena, (n + 1) * sizeof *tmp);
+    if (!a || !tmp)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        a[i].item = mn_value_list_get(l, i);
+        if (!sort_key(c, a[i].item, arg, numeric, &a[i].key))
+            return mn_value_empty_string();
+    }
+    if (!merge_sort(a, tmp, n, reverse))
+        return mn_value_empty_string();
+    mn_value *out = mn_value_list(c->arena, n);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (mn_value_list_append(c->arena, out, a[i].item) < 0)
+            return NULL;
+    return out;
+}
+
+static mn_value *f_dictsort(const mn_filter_call *c, mn_value *v, mn_value *arg)
+{
+    return dictsort(c, v, arg, false);
+}
+
+static mn_value *f_dictsortreversed(const mn_filter_call *c, mn_value *v, mn_value *arg)
+{
+    return dictsort(c, v, arg, true);
+}
+
+/* safeseq / escapeseq: each item as a safe string (mark_safe / conditional_escape). */
+static mn_value *each_item(const mn_filter_call *c, mn_value *v, bool escape)
+{
+    mn_value *l = items_of(c, v);
+    if (!l)
+        return mn__ffail(c, "object is not iterable");
+    size_t n = mn_value_list_len(l);
+    mn_value *out = mn_value_list(c->arena, n);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        mn_value *it = mn_value_list_get(l, i), *r;
+        if (escape) {
+            BUF(b);
+            if (mn__fcond_escape(c, it, &b) < 0 || mn_buf_reserve(&b, 1) < 0)
+                return NULL;
+            r = mn__fresult(c, &b, true);
+        } else {
+            r = mn_value_mark_safe(c->arena, it);
+        }
+        if (!r || mn_value_list_append(c->arena, out, r) < 0)
+            return NULL;
+    }
+    return out;
+}
+
+static mn_value *f_safeseq(const mn_filter_call *c, mn_value *v, mn_value *arg)
+{
+    (void)arg;
+    return each_item(c, v, false);
+}
+
+static mn_value *f_escapeseq(const mn_filter_call *c, mn_value *v, mn_value *arg)
+{
+    (void)arg;
+    return each_item(c, v, true);
+}
+
+/* ---- pprint: pprint.pformat(value) with its defaults (width 80, dict keys sorted). ---- */
+
+static int cmp_entries(const void *x, const void *y)
+{
+    const mn_value_dict_entry *a = x, *b = y;
+    size_t n = a->key.len < b->key.len ? a->key.len : b->key.len;
+    int r = memcmp(a->key.ptr, b->key.ptr, n);
+    return r ? r : (a->key.len > b->key.len) - (a->key.len < b->key.len);
+}
+
+static mn_value_dict_entry *sorted_entries(mn_arena *a, const mn_value *d)
+{
+    size_t n = d->u.dict.len;
+    mn_value_dict_entry *e = mn_arena_alloc(a, (n + 1) * sizeof *e);
+    if (!e)
+        return NULL;
+    if (n)
+        memcpy(e, d->u.dict.entries, n * sizeof *e);
+    qsort(e, n, sizeof *e, cmp_entries);
+    return e;
+}
+
+/* pprint's _safe_repr: repr() with dict keys sorted at every level. */
+static int safe_repr(mn_arena *a, const mn_value *v, mn_buf *out, int depth)
+{
+    if (depth > 100)
+        return MN_ETOOBIG;
+    mn_value_kind k = mn_value_kind_of(v);
+    if (k == MN_VALUE_DICT) {
+        mn_value_dict_entry *e = sorted_entries(a, v);
+        if (!e)
+            return MN_ENOMEM;
+        mn_buf_putc(out, '{');
+        for (size_t i = 0; i < v->u.dict.len; i++) {
+            if (i)
+                mn_buf_puts(out, ", ");
+            mn_value key = {.kind = MN_VALUE_STRING, .u.str = e[i].key};
+            mn_value_write_repr(&key, a, out);
+            mn_buf_puts(out, ": ");
+            int rc = safe_repr(a, e[i].value, out, depth + 1);
+            if (rc < 0)
+                return rc;
+        }
+        return mn_buf_putc(out, '}');
+    }
+    if (k == MN_VALUE_LIST) {
+        mn_buf_putc(out, '[');
+        for (size_t i = 0; i < v->u.list.len; i++) {
+            if (i)
+                mn_buf_puts(out, ", ");
+            int rc = safe_repr(a, v->u.list.items[i], out, depth + 1);
+            if (rc < 0)
+                return rc;
+        }
+        return mn_buf_putc(out, ']');
+    }
+    return mn_value_write_repr(v, a, out);
+}
+
+/* PrettyPrinter._format: one line when the repr fits, else one item per line. */
+static int pformat(mn_arena *a, const mn_value *v, mn_buf *out, int64_t indent, int64_t allowance,
+                   int depth)
+{
+    mn_buf rep;
+    mn_buf_init(&rep, a);
+    int rc = safe_repr(a, v, &rep, depth);
+    if (rc < 0)
+        return rc;
+    int64_t max_width = 80 - indent - allowance;
+    mn_value_kind k = mn_value_kind_of(v);
+    mn_str r = {rep.data ? rep.data : "", rep.len};
+    if ((int64_t)mn__utf8_count(r) <= max_width ||
+        (k != MN_VALUE_DICT && k != MN_VALUE_LIST) ||
+        (k == MN_VALUE_DICT ? v->u.dict.len : v->u.list.len) == 0)
+        return mn_buf_put_str(out, r);
+    if (k == MN_VALUE_DICT) {
+        mn_value_dict_entry *e = sorted_entries(a, v);
+        if (!e)
+            return MN_ENOMEM;
+        mn_buf_putc(out, '{');
+        int64_t in = indent + 1;
+        for (size_t i = 0; i < v->u.dict.len; i++) {
+            bool last = i + 1 == v->u.dict.len;
+            mn_buf krep;
+            mn_buf_init(&krep, a);
+            mn_value key = {.kind = MN_VALUE_STRING, .u.str = e[i].key};
+            mn_value_write_repr(&key, a, &krep);
+            mn_buf_append(out, krep.data, krep.len);
+            mn_buf_puts(out, ": ");
+            int64_t klen = (int64_t)mn__utf8_count((mn_str){krep.data, krep.len});
+            rc = pformat(a, e[i].value, out, in + klen + 2, last ? allowance + 1 : 1, depth + 1);
+            if (rc < 0)
+                return rc;
+            if (!last) {
+                mn_buf_puts(out, ",\n");
+                for (int64_t s = 0; s < in; s++)
+                    mn_buf_putc(out, ' ');
+            }
+        }
+        return mn_buf_putc(out, '}');
+    }
+    mn_buf_putc(out, '[');
+    int64_t in = indent + 1;
+    for (size_t i = 0; i < v->u.list.len; i++) {
+        bool last = i + 1 == v->u.list.len;
+        if (i) {
+            mn_buf_puts(out, ",\n");
+            for (int64_t s = 0; s < in; s++)
+                mn_buf_putc(out, ' ');
+        }
+        rc = pformat(a, v->u.list.items[i], out, in, last ? allowance + 1 : 1, depth + 1);
+        if (rc < 0)
+            return rc;
+    }
+    return mn_buf_putc(out, ']');
+}
+
+static mn_value *f_pprint(const mn_filter_call *c, mn_value *v, mn_value *arg)
+{
+    (void)arg;
+    BUF(b);
+    int rc = pformat(c->arena, v, &b, 0, 0, 0);
+    if (rc < 0 || mn_buf_reserve(&b, 1) < 0)
+        return mn__ffail(c, "Error in formatting");
+    return mn__fresult(c, &b, false);
+}
 
 void mn__filters_register_list(mn_template_library *lib)
 {
-    (void)lib;
+    enum { SAFE = MN_FILTER_IS_SAFE, A = MN_FILTER_ARG };
+    mn_template_library_add_filter(lib, "first", f_first, 0);
+    mn_template_library_add_filter(lib, "last", f_last, SAFE);
+    mn_template_library_add_filter(lib, "length", f_length, 0);
+    mn_template_library_add_filter(lib, "join", f_join, SAFE | A | MN_FILTER_NEEDS_AUTOESCAPE);
+    mn_template_library_add_filter(lib, "slice", f_slice, SAFE | A);
+    mn_template_library_add_filter(lib, "random", f_random, SAFE);
+    mn_template_library_add_filter(lib, "dictsort", f_dictsort, A);
+    mn_template_library_add_filter(lib, "dictsortreversed", f_dictsortreversed, A);
+    mn_template_library_add_filter(lib, "safeseq", f_safeseq, SAFE);
+    mn_template_library_add_filter(lib, "escapeseq", f_escapeseq, SAFE);
+    mn_template_library_add_filter(lib, "pprint", f_pprint, SAFE);
 }

@@ -1,0 +1,444 @@
+/* response.c — building a response on an mn_req: status, headers, body, cookies, streaming and
+ * file bodies, and its serialisation (status line and header block).
+ *
+ * Header names and values are copied into the request arena and checked once, when added, so
+ * serialising is plain copying. The server owns the framing headers (Content-Length,
+ * Transfer-Encoding, Connection, Date): whatever a handler put there is replaced by what the
+ * server actually does, because a framing header that lies is a response-splitting bug. */
+#include "http/internal.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char DEFAULT_CONTENT_TYPE[] = "text/html; charset=utf-8";
+
+void mn_resp_status(mn_req *r, int status)
+{
+    r->status = status;
+}
+
+int mn_resp_get_status(const mn_req *r)
+{
+    return r->status;
+}
+
+static bool is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static bool valid_name(const char *name)
+{
+    if (!name || !*name)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (!is_tchar(*p))
+            return false;
+    return true;
+}
+
+static bool valid_value(const char *value)
+{
+    /* NUL cannot occur inside a C string; CR and LF would start a new header line. */
+    return value && strpbrk(value, "\r\n") == NULL;
+}
+
+static int push_header(mn_req *r, mn_str name, mn_str value)
+{
+    if (r->resp_header_count == r->resp_header_cap) {
+        size_t cap = r->resp_header_cap ? r->resp_header_cap * 2 : 8;
+        mn_field *grown = mn_arena_realloc(r->arena, r->resp_headers,
+                                           r->resp_header_cap * sizeof(mn_field),
+                                           cap * sizeof(mn_field));
+        if (!grown)
+            return MN_ENOMEM;
+        r->resp_headers = grown;
+        r->resp_header_cap = cap;
+    }
+    r->resp_headers[r->resp_header_count++] = (mn_field){name, value};
+    return MN_OK;
+}
+
+int mn_resp_add_header(mn_req *r, const char *name, const char *value)
+{
+    if (!valid_name(name) || !valid_value(value))
+        return MN_EINVAL;
+    size_t nlen = strlen(name), vlen = strlen(value);
+    char *n = mn_arena_strndup(r->arena, name, nlen);
+    char *v = mn_arena_strndup(r->arena, value, vlen);
+    if (!n || !v)
+        return MN_ENOMEM;
+    return push_header(r, (mn_str){n, nlen}, (mn_str){v, vlen});
+}
+
+void mn_resp_remove_header(mn_req *r, const char *name)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < r->resp_header_count; i++)
+        if (!mn_str_ieq_cstr(r->resp_headers[i].name, name))
+            r->resp_headers[kept++] = r->resp_headers[i];
+    r->resp_header_count = kept;
+}
+
+int mn_resp_set_header(mn_req *r, const char *name, const char *value)
+{
+    if (!valid_name(name) || !valid_value(value))
+        return MN_EINVAL;
+    mn_resp_remove_header(r, name);
+    return mn_resp_add_header(r, name, value);
+}
+
+mn_str mn_resp_get_header(const mn_req *r, const char *name)
+{
+    for (size_t i = 0; i < r->resp_header_count; i++)
+        if (mn_str_ieq_cstr(r->resp_headers[i].name, name))
+            return r->resp_headers[i].value;
+    return (mn_str){NULL, 0};
+}
+
+const mn_field *mn_resp_headers(const mn_req *r, size_t *count)
+{
+    if (count)
+        *count = r->resp_header_count;
+    return r->resp_headers;
+}
+
+int mn_resp_write(mn_req *r, const void *data, size_t len)
+{
+    return mn_buf_append(&r->resp_body, data, len);
+}
+
+int mn_resp_puts(mn_req *r, const char *s)
+{
+    return mn_buf_puts(&r->resp_body, s);
+}
+
+int mn_resp_printf(mn_req *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = mn_buf_vprintf(&r->resp_body, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int mn_resp_set_body(mn_req *r, const void *data, size_t len)
+{
+    mn_buf_reset(&r->resp_body);
+    return mn_buf_append(&r->resp_body, data, len);
+}
+
+mn_buf *mn_resp_body(mn_req *r)
+{
+    return &r->resp_body;
+}
+
+int mn_resp_send(mn_req *r, int status, const char *content_type, const char *body)
+{
+    r->status = status;
+    if (content_type) {
+        int rc = mn_resp_set_header(r, "Content-Type", content_type);
+        if (rc)
+            return rc;
+    }
+    return mn_resp_set_body(r, body ? body : "", body ? strlen(body) : 0);
+}
+
+/* ---- Streaming and files. ---- */
+
+int mn_resp_stream_start(mn_req *r)
+{
+    if (r->streaming)
+        return MN_OK;
+    r->streaming = true;
+    if (!r->conn)
+        return MN_OK; /* test client: pieces are collected into the body */
+    return mn__conn_stream_start(r);
+}
+
+int mn_resp_stream_write(mn_req *r, const void *data, size_t len)
+{
+    if (!r->streaming) {
+        int rc = mn_resp_stream_start(r);
+        if (rc)
+            return rc;
+    }
+    if (r->stream_ended)
+        return MN_EINVAL;
+    if (!r->conn)
+        return r->is_head ? MN_OK : mn_buf_append(&r->resp_body, data, len);
+    if (len == 0)
+        return MN_OK; /* an empty chunk would end the body */
+    return mn__conn_stream_write(r, data, len);
+}
+
+int mn_resp_stream_end(mn_req *r)
+{
+    if (!r->streaming) {
+        int rc = mn_resp_stream_start(r);
+        if (rc)
+            return rc;
+    }
+    if (r->stream_ended)
+        return MN_OK;
+    r->stream_ended = true;
+    if (!r->conn)
+        return MN_OK;
+    return mn__conn_stream_end(r);
+}
+
+bool mn_resp_is_streaming(const mn_req *r)
+{
+    return r->streaming;
+}
+
+static void close_file_fd(void *arg)
+{
+    mn_req *r = arg;
+    if (r->file_fd >= 0)
+        close(r->file_fd);
+    r->file_fd = -1;
+}
+
+int mn_resp_sendfile(mn_req *r, int fd, off_t offset, size_t len)
+{
+    if (fd < 0 || offset < 0 || r->streaming)
+        return MN_EINVAL;
+    if (r->file_fd >= 0) {
+        close(r->file_fd);
+    } else if (mn_arena_defer(r->arena, close_file_fd, r) != MN_OK) {
+        close(fd);
+        return MN_ENOMEM;
+    }
+    r->file_fd = fd;
+    r->file_offset = offset;
+    r->file_len = len;
+    mn_buf_reset(&r->resp_body);
+    return MN_OK;
+}
+
+bool mn_resp_is_file(const mn_req *r)
+{
+    return r->file_fd >= 0;
+}
+
+/* ---- Cookies. ---- */
+
+int mn_resp_set_cookie(mn_req *r, const mn_cookie *cookie)
+{
+    if (!cookie || !cookie->name)
+        return MN_EINVAL;
+    const char *same_site = cookie->same_site ? cookie->same_site : "Lax";
+    mn__set_cookie c = {
+        .name = mn_str_from(cookie->name),
+        .value = mn_str_from(cookie->value),
+        .max_age = cookie->max_age,
+        .expires = -1,
+        .path = mn_str_from(cookie->path ? cookie->path : "/"),
+        .domain = cookie->domain ? mn_str_from(cookie->domain) : (mn_str){NULL, 0},
+        .secure = cookie->force_secure || mn_req_is_secure(r),
+        .http_only = !cookie->not_http_only,
+        .same_site = *same_site ? mn_str_from(same_site) : (mn_str){NULL, 0},
+    };
+    /* SameSite=None is ignored by browsers without Secure. */
+    if (c.same_site.ptr && mn_str_ieq_cstr(c.same_site, "None"))
+        c.secure = true;
+    mn_buf value;
+    mn_buf_init(&value, r->arena);
+    int rc = mn__cookie_format(&value, &c, 0);
+    if (rc)
+        return rc;
+    const char *v = mn_buf_cstr(&value);
+    if (!v)
+        return MN_ENOMEM;
+    return push_header(r, (mn_str)MN_STR_LIT("Set-Cookie"), (mn_str){v, value.len});
+}
+
+/* as django.http.HttpResponseBase.delete_cookie */
+int mn_resp_delete_cookie(mn_req *r, const char *name, const char *path, const char *domain)
+{
+    if (!name)
+        return MN_EINVAL;
+    mn_str n = mn_str_from(name);
+    mn__set_cookie c = {
+        .name = n,
+        .value = {"", 0},
+        .max_age = 0,
+        .expires = 0,
+        .path = mn_str_from(path ? path : "/"),
+        .domain = domain ? mn_str_from(domain) : (mn_str){NULL, 0},
+        .secure = mn_str_starts_with(n, "__Secure-") || mn_str_starts_with(n, "__Host-"),
+    };
+    mn_buf value;
+    mn_buf_init(&value, r->arena);
+    int rc = mn__cookie_format(&value, &c, 0);
+    if (rc)
+        return rc;
+    const char *v = mn_buf_cstr(&value);
+    if (!v)
+        return MN_ENOMEM;
+    return push_header(r, (mn_str)MN_STR_LIT("Set-Cookie"), (mn_str){v, value.len});
+}
+
+/* ---- Serialisation. ---- */
+
+static bool status_has_no_body(int status)
+{
+    return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
+
+/* Framing headers the server writes itself. */
+static bool server_owned(mn_str name)
+{
+    switch (name.len) {
+    case 4: return mn_str_ieq_cstr(name, "Date");
+    case 10: return mn_str_ieq_cstr(name, "Connection");
+    case 14: return mn_str_ieq_cstr(name, "Content-Length");
+    case 17: return mn_str_ieq_cstr(name, "Transfer-Encoding");
+    default: return false;
+    }
+}
+
+static int put_status_line(mn_buf *out, int status)
+{
+    if (status < 100 || status > 999)
+        status = 500;
+    const char *reason = mn_http_reason(status);
+    size_t rlen = strlen(reason);
+    if (mn_buf_reserve(out, 9 + 4 + rlen + 2) != MN_OK)
+        return MN_ENOMEM;
+    char *p = out->data + out->len;
+    memcpy(p, "HTTP/1.1 ", 9);
+    p[9] = (char)('0' + status / 100);
+    p[10] = (char)('0' + status / 10 % 10);
+    p[11] = (char)('0' + status % 10);
+    p[12] = ' ';
+    memcpy(p + 13, reason, rlen);
+    memcpy(p + 13 + rlen, "\r\n", 2);
+    out->len += 15 + rlen;
+    return MN_OK;
+}
+
+static int put_header(mn_buf *out, mn_str name, mn_str value)
+{
+    if (mn_buf_reserve(out, name.len + value.len + 4) != MN_OK)
+        return MN_ENOMEM;
+    char *p = out->data + out->len;
+    memcpy(p, name.ptr, name.len);
+    p += name.len;
+    *p++ = ':';
+    *p++ = ' ';
+    memcpy(p, value.ptr, value.len);
+    p += value.len;
+    *p++ = '\r';
+    *p++ = '\n';
+    out->len = (size_t)(p - out->data);
+    return MN_OK;
+}
+
+int mn__resp_head(mn_req *r, mn_buf *out, int64_t body_len, const char *server_name)
+{
+    int status = r->status;
+    int rc = put_status_line(out, status);
+    if (server_name && *server_name)
+        rc |= put_header(out, (mn_str)MN_STR_LIT("Server"), mn_str_from(server_name));
+    mn_str date = mn__date_header();
+    rc |= mn_buf_append(out, date.ptr, date.len);
+    for (size_t i = 0; i < r->resp_header_count; i++) {
+        mn_field *h = &r->resp_headers[i];
+        if (server_owned(h->name)) {
+            if (mn_str_ieq_cstr(h->name, "Connection") && mn_str_ieq_cstr(h->value, "close"))
+                r->close_after = true;
+            continue;
+        }
+        rc |= put_header(out, h->name, h->value);
+    }
+    if (body_len >= 0) {
+        if (!status_has_no_body(status)) {
+            rc |= mn_buf_append(out, "Content-Length: ", 16);
+            rc |= mn_buf_put_i64(out, body_len);
+            rc |= mn_buf_append(out, "\r\n", 2);
+        }
+    } else if (r->stream_chunked) {
+        rc |= mn_buf_append(out, "Transfer-Encoding: chunked\r\n", 28);
+    } else {
+        r->close_after = true; /* HTTP/1.0 stream: the end of the body is the close */
+    }
+    if (r->close_after)
+        rc |= mn_buf_append(out, "Connection: close\r\n", 19);
+    else if (r->head.minor == 0)
+        rc |= mn_buf_append(out, "Connection: keep-alive\r\n", 24);
+    rc |= mn_buf_append(out, "\r\n", 2);
+    return rc ? MN_ENOMEM : MN_OK;
+}
+
+void mn__resp_finish(mn_req *r)
+{
+    if (r->is_head || status_has_no_body(r->status)) {
+        /* HEAD keeps the length of the body it would have had (Content-Length). */
+        if (!r->is_head)
+            mn_buf_reset(&r->resp_body);
+    }
+}
+
+int mn__resp_error(mn_buf *out, int status, const char *message, const char *server_name)
+{
+    int rc = put_status_line(out, status);
+    if (server_name && *server_name)
+        rc |= put_header(out, (mn_str)MN_STR_LIT("Server"), mn_str_from(server_name));
+    mn_str date = mn__date_header();
+    rc |= mn_buf_append(out, date.ptr, date.len);
+    const char *reason = mn_http_reason(status);
+    size_t len = strlen(reason) + (message && *message ? 2 + strlen(message) : 0) + 1;
+    rc |= mn_buf_printf(out,
+                        "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
+                        "Connection: close\r\n\r\n%s%s%s\n",
+                        len, reason, message && *message ? ": " : "",
+                        message && *message ? message : "");
+    return rc ? MN_ENOMEM : MN_OK;
+}
+
+int mn_resp_serialize(mn_req *r, mn_buf *out)
+{
+    if (r->file_fd >= 0) {
+        int rc = mn__resp_head(r, out, (int64_t)r->file_len, NULL);
+        if (rc || r->is_head)
+            return rc;
+        char chunk[16384];
+        size_t left = r->file_len;
+        off_t off = r->file_offset;
+        while (left > 0) {
+            ssize_t n = pread(r->file_fd, chunk, left < sizeof chunk ? left : sizeof chunk, off);
+            if (n <= 0)
+                return MN_EIO;
+            if (mn_buf_append(out, chunk, (size_t)n) != MN_OK)
+                return MN_ENOMEM;
+            left -= (size_t)n;
+            off += n;
+        }
+        return MN_OK;
+    }
+    /* Without a socket a stream has been collected whole: send it with a length. */
+    int rc = mn__resp_head(r, out, (int64_t)r->resp_body.len, NULL);
+    if (rc || r->is_head)
+        return rc;
+    return mn_buf_append(out, r->resp_body.data, r->resp_body.len);
+}
+
+int mn__resp_reset(mn_req *r)
+{
+    r->status = 200;
+    r->resp_headers = NULL;
+    r->resp_header_count = r->resp_header_cap = 0;
+    mn_buf_init(&r->resp_body, r->arena);
+    r->file_fd = -1;
+    r->streaming = r->stream_ended = r->stream_chunked = r->stream_failed = false;
+    r->close_after = false;
+    r->bytes_sent = 0;
+    /* As HttpResponse: a Content-Type is there from the start (a static string, no copy). */
+    return push_header(r, (mn_str)MN_STR_LIT("Content-Type"),
+                       (mn_str){DEFAULT_CONTENT_TYPE, sizeof DEFAULT_CONTENT_TYPE - 1});
+}

@@ -1,0 +1,449 @@
+/* server.c — the HTTP server of one worker: accepting, the set of idle connections, timeouts,
+ * drain, and the pools that keep the hot path free of malloc.
+ *
+ * The idea: the server has its own epoll set holding the listening socket and every
+ * connection (edge-triggered). One coroutine, the poller, waits on that set through the loop
+ * (an epoll fd is itself pollable) and, for each connection that became readable, spawns a
+ * coroutine that serves it until it runs dry (conn.c). So a connection costs a coroutine and a
+ * stack only while it has work; an idle keep-alive connection is a ~150-byte struct.
+ *
+ * Timeouts without a timer per connection: idle connections sit on a FIFO list in the order
+ * they went idle, all with the same keep-alive timeout, so the expired ones are at its front;
+ * connections with a partial head sit on a second list that is swept whole. The poller sweeps
+ * every 100 ms. */
+#define _GNU_SOURCE
+#include "http/internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SWEEP_MS 100
+#define MAX_EVENTS 256
+#define MAX_FREE_REQS 256
+
+/* ---- Lists. ---- */
+
+void mn__list_remove(mn__list *l, mn__conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->first = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->last = c->prev;
+    c->prev = c->next = NULL;
+    c->list = MN__LIST_NONE;
+    l->count--;
+}
+
+void mn__list_push(mn__list *l, mn__conn *c, int which)
+{
+    c->prev = l->last;
+    c->next = NULL;
+    if (l->last)
+        l->last->next = c;
+    else
+        l->first = c;
+    l->last = c;
+    c->list = which;
+    l->count++;
+}
+
+static mn__list *list_of(mn_server *s, mn__conn *c)
+{
+    switch (c->list) {
+    case MN__LIST_IDLE: return &s->idle;
+    case MN__LIST_HEAD: return &s->head;
+    case MN__LIST_BUSY: return &s->busy;
+    default: return NULL;
+    }
+}
+
+/* ---- Pools. ---- */
+
+mn_req *mn__server_take_req(mn_server *s)
+{
+    mn_req *r = s->free_reqs;
+    if (r) {
+        s->free_reqs = r->next_free;
+        s->free_req_count--;
+        return r;
+    }
+    r = mn__req_alloc(s->limits);
+    if (r)
+        mn_buf_init(&r->out, NULL);
+    return r;
+}
+
+static void req_destroy(mn_req *r)
+{
+    mn_buf_free(&r->out);
+    mn__req_destroy(r);
+}
+
+void mn__server_give_req(mn_server *s, mn_req *r)
+{
+    /* A request that grew a big output buffer (a huge pipelined batch) gives it back. */
+    if (r->out.cap > 262144)
+        mn_buf_free(&r->out);
+    if (s->freed || s->free_req_count >= MAX_FREE_REQS) {
+        req_destroy(r);
+        return;
+    }
+    r->next_free = s->free_reqs;
+    s->free_reqs = r;
+    s->free_req_count++;
+}
+
+/* The input buffer may grow to hold the largest head the limits allow. */
+static size_t max_in(const mn_server *s)
+{
+    return s->limits->max_target + s->limits->max_header_bytes + 1024;
+}
+
+int mn__server_ensure_buf(mn_server *s, mn__conn *c, size_t want)
+{
+    if (c->in && c->in_cap >= want)
+        return MN_OK;
+    if (!c->in && want <= MN__IN_BUF && s->free_buf_count > 0) {
+        c->in = s->free_bufs[--s->free_buf_count];
+        c->in_cap = MN__IN_BUF;
+        return MN_OK;
+    }
+    size_t limit = max_in(s);
+    if (want > limit) {
+        if (c->in_cap >= limit)
+            return MN_ETOOBIG;
+        want = limit;
+    }
+    size_t cap = want < MN__IN_BUF ? MN__IN_BUF : want;
+    char *grown = mn_realloc(c->in, cap);
+    if (!grown)
+        return MN_ENOMEM;
+    c->in = grown;
+    c->in_cap = cap;
+    return MN_OK;
+}
+
+void mn__server_release_buf(mn_server *s, mn__conn *c)
+{
+    if (!c->in)
+        return;
+    if (c->in_cap == MN__IN_BUF && s->free_buf_count < sizeof s->free_bufs / sizeof *s->free_bufs)
+        s->free_bufs[s->free_buf_count++] = c->in;
+    else
+        mn_free(c->in);
+    c->in = NULL;
+    c->in_cap = c->in_len = c->in_off = 0;
+}
+
+/* ---- Connections. ---- */
+
+static void server_destroy(mn_server *s);
+
+void mn__server_check_done(mn_server *s)
+{
+    size_t open = s->idle.count + s->head.count + s->busy.count;
+    if (open > 0)
+        return;
+    if (s->draining && s->drain_done) {
+        void (*done)(void *) = s->drain_done;
+        s->drain_done = NULL;
+        done(s->drain_arg);
+    }
+    if (s->freed && !s->poller_alive)
+        server_destroy(s);
+}
+
+static void conn_free(mn__conn *c)
+{
+    mn_server *s = c->server;
+    mn__list *l = list_of(s, c);
+    if (l)
+        mn__list_remove(l, c);
+    mn_sock_close(c->fd);
+    mn__server_release_buf(s, c);
+    mn_free(c);
+}
+
+void mn__conn_close(mn__conn *c)
+{
+    mn_server *s = c->server;
+    conn_free(c);
+    mn__server_check_done(s);
+}
+
+static void peer_text(const struct sockaddr_storage *ss, char out[46])
+{
+    out[0] = '\0';
+    if (ss->ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, 46);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) /* "::ffff:1.2.3.4" is the IPv4 client 1.2.3.4 */
+            inet_ntop(AF_INET, &a->s6_addr[12], out, 46);
+        else
+            inet_ntop(AF_INET6, a, out, 46);
+    } else if (ss->ss_family == AF_UNIX) {
+        strcpy(out, "127.0.0.1");
+    }
+}
+
+static void accept_all(mn_server *s)
+{
+    while (s->accepting) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE)
+                mn_log(MN_LOG_WARNING, "http", "accept: out of file descriptors");
+            return; /* EAGAIN, or retried on the next sweep */
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        mn__conn *c = mn_calloc(1, sizeof *c);
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        c->server = s;
+        peer_text(&ss, c->peer);
+        c->head_deadline = mn_now_ms() + s->limits->header_timeout_ms;
+        c->deadline = c->head_deadline;
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            close(fd);
+            mn_free(c);
+            continue;
+        }
+        mn__list_push(&s->head, c, MN__LIST_HEAD);
+    }
+}
+
+static void dispatch(mn_server *s, mn__conn *c)
+{
+    c->readable_hint = true;
+    if (c->list == MN__LIST_BUSY)
+        return; /* its coroutine reads before letting go */
+    if (c->list == MN__LIST_IDLE)
+        c->head_deadline = mn_now_ms() + s->limits->header_timeout_ms;
+    mn__list_remove(list_of(s, c), c);
+    mn__list_push(&s->busy, c, MN__LIST_BUSY);
+    if (!mn_coro_spawn(s->loop, mn__conn_run, c))
+        mn__conn_close(c);
+}
+
+/* Best effort: a connection with no coroutine cannot wait for a slow reader. */
+static void send_timeout(mn_server *s, mn__conn *c)
+{
+    mn_buf out;
+    mn_buf_init(&out, NULL);
+    if (mn__resp_error(&out, 408, "the request head did not arrive in time",
+                       s->config.server_name) == MN_OK) {
+        ssize_t n = send(c->fd, out.data, out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n;
+    }
+    mn_buf_free(&out);
+}
+
+static void sweep(mn_server *s)
+{
+    int64_t now = mn_now_ms();
+    while (s->idle.first && s->idle.first->deadline <= now)
+        conn_free(s->idle.first);
+    mn__conn *c = s->head.first;
+    while (c) {
+        mn__conn *next = c->next;
+        if (c->head_deadline <= now) {
+            if (c->in_len > c->in_off)
+                send_timeout(s, c); /* slowloris: 408 at the deadline */
+            conn_free(c);
+        }
+        c = next;
+    }
+    mn__server_check_done(s);
+}
+
+static void close_waiting(mn_server *s)
+{
+    while (s->idle.first)
+        conn_free(s->idle.first);
+    while (s->head.first)
+        conn_free(s->head.first);
+}
+
+static void poller(void *arg)
+{
+    mn_server *s = arg;
+    struct epoll_event ev[MAX_EVENTS];
+    while (!s->freed) {
+        int n;
+        while ((n = epoll_wait(s->epfd, ev, MAX_EVENTS, 0)) > 0) {
+            for (int i = 0; i < n; i++) {
+                if (ev[i].data.ptr == NULL)
+                    accept_all(s);
+                else
+                    dispatch(s, ev[i].data.ptr);
+            }
+            if (n < MAX_EVENTS)
+                break;
+        }
+        int64_t now = mn_now_ms();
+        if (now >= s->next_sweep) {
+            s->next_sweep = now + SWEEP_MS;
+            accept_all(s); /* in case an earlier accept ran out of descriptors */
+            sweep(s);
+        }
+        if (s->draining && s->idle.count + s->head.count + s->busy.count == 0)
+            break;
+        if (s->freed)
+            break;
+        int rc = mn_wait_fd(s->epfd, MN_READ, SWEEP_MS);
+        if (rc == MN_ECANCELED)
+            break;
+    }
+    s->poller_alive = false;
+    if (s->freed) {
+        close_waiting(s);
+        mn__server_check_done(s);
+    }
+}
+
+/* ---- Public API. ---- */
+
+static void fill_limits(mn_http_limits *l)
+{
+    mn_http_limits d;
+    mn_http_limits_default(&d);
+    static const mn_http_limits zero;
+    if (memcmp(l, &zero, sizeof zero) == 0) {
+        *l = d;
+        return;
+    }
+#define DEF(f) if (!l->f) l->f = d.f
+    DEF(max_target);
+    DEF(max_header_bytes);
+    DEF(max_headers);
+    DEF(max_body);
+    DEF(max_form_fields);
+    DEF(max_multipart_parts);
+    DEF(upload_memory);
+    DEF(header_timeout_ms);
+    DEF(body_timeout_ms);
+    DEF(keepalive_timeout_ms);
+    DEF(write_timeout_ms);
+    DEF(max_pipeline);
+#undef DEF
+}
+
+mn_server *mn_server_start(mn_loop *loop, int listen_fd, const mn_server_config *config)
+{
+    if (!loop || listen_fd < 0 || !config || !config->handler)
+        return NULL;
+    mn_server *s = mn_calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->loop = loop;
+    s->listen_fd = listen_fd;
+    s->config = *config;
+    s->limits = &s->config.limits;
+    fill_limits(s->limits);
+    s->config.trusted_proxies = config->trusted_proxies ? mn_strdup(config->trusted_proxies)
+                                                        : NULL;
+    s->config.server_name = config->server_name ? mn_strdup(config->server_name) : NULL;
+    s->config.limits.upload_temp_dir = config->limits.upload_temp_dir
+                                           ? mn_strdup(config->limits.upload_temp_dir)
+                                           : NULL;
+    s->accepting = true;
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    int fl = fcntl(listen_fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = NULL};
+    if (s->epfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, listen_fd, &ev) != 0)
+        goto fail;
+    /* A client that resets the connection must not kill the worker with SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+    s->poller_alive = true;
+    if (!mn_coro_spawn(loop, poller, s))
+        goto fail;
+    return s;
+fail:
+    s->poller_alive = false;
+    s->freed = true;
+    server_destroy(s);
+    return NULL;
+}
+
+void mn_server_drain(mn_server *s, void (*done)(void *arg), void *arg)
+{
+    if (!s)
+        return;
+    s->draining = true;
+    s->drain_done = done;
+    s->drain_arg = arg;
+    if (s->accepting) {
+        s->accepting = false;
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
+    }
+    close_waiting(s);
+    mn__server_check_done(s);
+}
+
+static void server_destroy(mn_server *s)
+{
+    while (s->free_reqs) {
+        mn_req *r = s->free_reqs;
+        s->free_reqs = r->next_free;
+        req_destroy(r);
+    }
+    for (size_t i = 0; i < s->free_buf_count; i++)
+        mn_free(s->free_bufs[i]);
+    if (s->epfd >= 0)
+        mn_sock_close(s->epfd);
+    mn_free((char *)s->config.trusted_proxies);
+    mn_free((char *)s->config.server_name);
+    mn_free((char *)s->config.limits.upload_temp_dir);
+    mn_free(s);
+}
+
+void mn_server_free(mn_server *s)
+{
+    if (!s)
+        return;
+    s->freed = true;
+    s->accepting = false;
+    close_waiting(s);
+    /* Busy connections notice at their next read or write and close; the last one out (or
+     * the poller) frees the server. */
+    for (mn__conn *c = s->busy.first; c; c = c->next) {
+        shutdown(c->fd, SHUT_RDWR);
+        c->closing = true;
+    }
+    mn__server_check_done(s);
+}
+
+size_t mn_server_connections(const mn_server *s)
+{
+    return s ? s->idle.count + s->head.count + s->busy.count : 0;
+}
+
+size_t mn_server_active_requests(const mn_server *s)
+{
+    return s ? s->active : 0;
+}

@@ -1,0 +1,588 @@
+/* pg.c — the PostgreSQL driver behind db.h: maps mn_dbparam/mn_dbresult and the PEP 249
+ * error kinds onto the non-blocking connection of pg_conn.c, pooled by pool.c.
+ *
+ * The idea: values travel in libpq's text format both ways (bytea parameters go binary), and
+ * a result's text cells are not copied: the PGresult is kept alive until the caller's arena
+ * is reset (mn_arena_defer), and text cells point straight into it. Numbers, booleans and
+ * bytea are decoded into typed cells; exact types (numeric, dates, uuid, json) stay text, as
+ * db.h asks. Every session runs in UTC with ISO dates, so what the ORM parses is stable. */
+#include <manouche/db.h>
+
+#include "pg_internal.h"
+#include "pool.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Type OIDs from the server's pg_type.dat, stable across versions. */
+enum {
+    OID_BOOL = 16,
+    OID_BYTEA = 17,
+    OID_INT8 = 20,
+    OID_INT2 = 21,
+    OID_INT4 = 23,
+    OID_OID = 26,
+    OID_FLOAT4 = 700,
+    OID_FLOAT8 = 701,
+};
+
+typedef struct pg_dbconn {
+    mn_dbconn base;      /* first: db.c casts between the two */
+    mn__pool_item link;  /* the pool's idle list */
+    mn__pg_conn *pg;
+    /* Scratch for binding parameters, reused across statements. */
+    mn_buf text;         /* every text parameter, NUL-terminated, back to back */
+    size_t cap;          /* capacity of the arrays below */
+    const char **values;
+    int *lengths, *formats;
+    Oid *types;
+    size_t *offs;        /* where each text parameter starts in text (SIZE_MAX: NULL) */
+    /* The open cursor: the query runs in single-row mode and rows are read as fetched. */
+    bool streaming;
+} pg_dbconn;
+
+typedef struct pg_pool {
+    mn__pool *pool;
+    mn_db *db;
+} pg_pool;
+
+#define CONN_OF(item) ((pg_dbconn *)((char *)(item) - offsetof(pg_dbconn, link)))
+
+/* ---- errors ---- */
+
+static mn_dberr_kind kind_of(const char *sqlstate)
+{
+    switch (mn__pg_classify(sqlstate)) {
+    case MN__PG_ERR_NONE: return MN_DBERR_NONE;
+    case MN__PG_ERR_INTEGRITY: return MN_DBERR_INTEGRITY;
+    case MN__PG_ERR_PROGRAMMING: return MN_DBERR_PROGRAMMING;
+    case MN__PG_ERR_DATA: return MN_DBERR_DATA;
+    case MN__PG_ERR_NOT_SUPPORTED: return MN_DBERR_NOT_SUPPORTED;
+    case MN__PG_ERR_OPERATIONAL:
+    case MN__PG_ERR_INTERNAL: break;
+    }
+    /* db.h has no InternalError; like a lost connection it is something the caller cannot
+     * fix by changing the query. */
+    return MN_DBERR_OPERATIONAL;
+}
+
+/* Copies the connection's last error onto the mn_dbconn and returns the MN_EDB_* code. */
+static int fail(pg_dbconn *c, int rc)
+{
+    if (rc == MN_ENOMEM)
+        return mn__dbconn_set_error(&c->base, MN_DBERR_OPERATIONAL, NULL, "out of memory"),
+               MN_ENOMEM;
+    c->base.broken = c->pg->broken;
+    const char *state = c->pg->sqlstate;
+    mn_dberr_kind kind = rc == MN_ETIMEDOUT ? MN_DBERR_OPERATIONAL : kind_of(state);
+    /* A protocol violation on a connection that is still fine was caused by the request
+     * itself (for example fewer parameters than placeholders): the caller's mistake. */
+    if (strcmp(state, "08P01") == 0 && !c->base.broken)
+        kind = MN_DBERR_PROGRAMMING;
+    return mn__dbconn_set_error(&c->base, kind, state, "%s",
+                                c->pg->message[0] ? c->pg->message : mn_strerror(rc));
+}
+
+/* ---- parameters ---- */
+
+static int grow_params(pg_dbconn *c, size_t n)
+{
+    if (n <= c->cap)
+        return MN_OK;
+    size_t cap = c->cap ? c->cap : 8;
+    while (cap < n)
+        cap *= 2;
+    const char **values = mn_realloc(c->values, cap * sizeof *values);
+    if (values)
+        c->values = values;
+    int *lengths = mn_realloc(c->lengths, cap * sizeof *lengths);
+    if (lengths)
+        c->lengths = lengths;
+    int *formats = mn_realloc(c->formats, cap * sizeof *formats);
+    if (formats)
+        c->formats = formats;
+    Oid *types = mn_realloc(c->types, cap * sizeof *types);
+    if (types)
+        c->types = types;
+    size_t *offs = mn_realloc(c->offs, cap * sizeof *offs);
+    if (offs)
+        c->offs = offs;
+    if (!values || !lengths || !formats || !types || !offs)
+        return MN_ENOMEM;
+    c->cap = cap;
+    return MN_OK;
+}
+
+/* Text for a double that reads back as the same double (and PostgreSQL's spellings of the
+ * special values). */
+static int put_double(mn_buf *b, double f)
+{
+    if (isnan(f))
+        return mn_buf_puts(b, "NaN");
+    if (isinf(f))
+        return mn_buf_puts(b, f > 0 ? "Infinity" : "-Infinity");
+    return mn_buf_printf(b, "%.17g", f);
+}
+
+/* Fills c->values/lengths/formats/types from params. Text values are copied NUL-terminated
+ * into c->text (libpq reads text parameters up to the NUL); blobs are sent binary, in place. */
+static int bind(pg_dbconn *c, const mn_dbparam *params, size_t n)
+{
+    if (n > 65535)
+        return mn__dbconn_set_error(&c->base, MN_DBERR_PROGRAMMING, "54000",
+                                    "too many parameters (%zu; PostgreSQL allows 65535)", n);
+    if (grow_params(c, n) != MN_OK)
+        return MN_ENOMEM;
+    mn_buf_reset(&c->text);
+    size_t *off = c->offs;
+    for (size_t i = 0; i < n; i++) {
+        const mn_dbparam *p = &params[i];
+        c->formats[i] = 0;
+        c->lengths[i] = 0;
+        c->types[i] = 0; /* unknown: the server infers the type from the context */
+        off[i] = SIZE_MAX;
+        int rc = MN_OK;
+        switch (p->type) {
+        case MN_DBT_NULL: break;
+        case MN_DBT_INT:
+            off[i] = c->text.len;
+            rc = mn_buf_put_i64(&c->text, p->v.i);
+            break;
+        case MN_DBT_BOOL:
+            off[i] = c->text.len;
+            c->types[i] = OID_BOOL;
+            rc = mn_buf_puts(&c->text, p->v.i ? "t" : "f");
+            break;
+        case MN_DBT_FLOAT:
+            off[i] = c->text.len;
+            rc = put_double(&c->text, p->v.f);
+            break;
+        case MN_DBT_TEXT:
+            if (memchr(p->v.s.ptr, '\0', p->v.s.len))
+                return mn__dbconn_set_error(&c->base, MN_DBERR_DATA, "22021",
+                                            "parameter %zu: text contains a NUL byte, which "
+                                            "PostgreSQL cannot store (use a blob)",
+                                            i + 1);
+            off[i] = c->text.len;
+            rc = mn_buf_put_str(&c->text, p->v.s);
+            break;
+        case MN_DBT_BLOB:
+            if (p->v.s.len > INT32_MAX)
+                return mn__dbconn_set_error(&c->base, MN_DBERR_DATA, "54000",
+                                            "parameter %zu: blob over 2 GiB", i + 1);
+            c->types[i] = OID_BYTEA;
+            c->formats[i] = 1;
+            c->lengths[i] = (int)p->v.s.len;
+            c->values[i] = p->v.s.ptr;
+            break;
+        default:
+            return mn__dbconn_set_error(&c->base, MN_DBERR_PROGRAMMING, NULL,
+                                        "parameter %zu: unknown type %d", i + 1, (int)p->type);
+        }
+        if (rc == MN_OK && off[i] != SIZE_MAX)
+            rc = mn_buf_putc(&c->text, '\0');
+        if (rc != MN_OK)
+            return MN_ENOMEM;
+    }
+    /* The buffer has stopped moving: point into it. */
+    for (size_t i = 0; i < n; i++) {
+        if (params[i].type == MN_DBT_BLOB)
+            continue;
+        c->values[i] = off[i] == SIZE_MAX ? NULL : c->text.data + off[i];
+    }
+    return MN_OK;
+}
+
+/* ---- results ---- */
+
+static int hexdigit(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* bytea's text output (bytea_output = hex, the default since 9.0): "\x" then hex pairs. */
+static int decode_bytea(mn_arena *arena, const char *s, size_t n, mn_dbcell *cell)
+{
+    if (n < 2 || s[0] != '\\' || s[1] != 'x')
+        return MN_EPROTO;
+    size_t len = (n - 2) / 2;
+    unsigned char *out = mn_arena_alloc(arena, len + 1);
+    if (!out)
+        return MN_ENOMEM;
+    for (size_t i = 0; i < len; i++) {
+        int hi = hexdigit(s[2 + 2 * i]), lo = hexdigit(s[3 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            return MN_EPROTO;
+        out[i] = (unsigned char)(hi * 16 + lo);
+    }
+    out[len] = '\0';
+    cell->type = MN_DBT_BLOB;
+    cell->v.s = (mn_str){(const char *)out, len};
+    return MN_OK;
+}
+
+static int decode_cell(mn_arena *arena, Oid type, const char *s, size_t n, mn_dbcell *cell)
+{
+    switch (type) {
+    case OID_INT2:
+    case OID_INT4:
+    case OID_INT8:
+    case OID_OID:
+        cell->type = MN_DBT_INT;
+        return mn_str_to_i64((mn_str){s, n}, &cell->v.i) == MN_OK ? MN_OK : MN_EPROTO;
+    case OID_BOOL:
+        cell->type = MN_DBT_INT;
+        cell->v.i = s[0] == 't';
+        return MN_OK;
+    case OID_FLOAT4:
+    case OID_FLOAT8: {
+        char *end;
+        errno = 0;
+        cell->type = MN_DBT_FLOAT;
+        cell->v.f = strtod(s, &end); /* strtod reads "Infinity", "-Infinity" and "NaN" */
+        return end == s + n ? MN_OK : MN_EPROTO;
+    }
+    case OID_BYTEA: return decode_bytea(arena, s, n, cell);
+    default:
+        /* Borrowed from the PGresult, which lives as long as the arena. */
+        cell->type = MN_DBT_TEXT;
+        cell->v.s = (mn_str){s, n};
+        return MN_OK;
+    }
+}
+
+static void clear_result(void *res)
+{
+    PQclear(res);
+}
+
+/* Appends the rows of res to out (cells grown in the arena). Takes ownership of res. */
+static int append_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *out,
+                       size_t *cap)
+{
+    if (mn_arena_defer(arena, clear_result, res) != MN_OK) {
+        PQclear(res);
+        return MN_ENOMEM;
+    }
+    size_t nrows = (size_t)PQntuples(res), ncols = (size_t)PQnfields(res);
+    if (!out->colnames && ncols) {
+        mn_str *names = mn_arena_alloc(arena, ncols * sizeof *names);
+        if (!names)
+            return MN_ENOMEM;
+        for (size_t j = 0; j < ncols; j++)
+            names[j] = mn_str_from(PQfname(res, (int)j));
+        out->colnames = names;
+        out->ncols = ncols;
+    }
+    if (nrows == 0)
+        return MN_OK;
+    size_t need = (out->nrows + nrows) * ncols;
+    mn_dbcell *cells = (mn_dbcell *)out->cells;
+    if (need > *cap) {
+        size_t ncap = *cap ? *cap * 2 : need;
+        while (ncap < need)
+            ncap *= 2;
+        cells = mn_arena_realloc(arena, cells, *cap * sizeof *cells, ncap * sizeof *cells);
+        if (!cells)
+            return MN_ENOMEM;
+        *cap = ncap;
+        out->cells = cells;
+    }
+    for (size_t i = 0; i < nrows; i++) {
+        mn_dbcell *row = cells + (out->nrows + i) * ncols;
+        for (size_t j = 0; j < ncols; j++) {
+            if (PQgetisnull(res, (int)i, (int)j)) {
+                row[j] = (mn_dbcell){.type = MN_DBT_NULL};
+                continue;
+            }
+            const char *s = PQgetvalue(res, (int)i, (int)j);
+            size_t n = (size_t)PQgetlength(res, (int)i, (int)j);
+            int rc = decode_cell(arena, PQftype(res, (int)j), s, n, &row[j]);
+            if (rc == MN_ENOMEM)
+                return rc;
+            if (rc != MN_OK)
+                return mn__dbconn_set_error(&c->base, MN_DBERR_DATA, NULL,
+                                            "column '%s': cannot read the value '%.40s' of "
+                                            "type %u",
+                                            PQfname(res, (int)j), s, PQftype(res, (int)j));
+        }
+    }
+    out->nrows += nrows;
+    return MN_OK;
+}
+
+static int64_t affected(PGresult *res)
+{
+    const char *t = PQcmdTuples(res);
+    return t && *t ? strtoll(t, NULL, 10) : 0;
+}
+
+/* ---- driver entry points ---- */
+
+static int pg_exec(mn_dbconn *conn, mn_arena *arena, const char *sql, const mn_dbparam *params,
+                   size_t nparams, mn_dbresult *out)
+{
+    pg_dbconn *c = (pg_dbconn *)conn;
+    int rc = bind(c, params, nparams);
+    if (rc != MN_OK)
+        return rc == MN_ENOMEM ? fail(c, rc) : rc;
+    PGresult *res = NULL;
+    rc = mn__pg_exec(c->pg, sql, (int)nparams, c->types, c->values, c->lengths, c->formats,
+                     false, &res);
+    if (rc != MN_OK)
+        return fail(c, rc);
+    out->rows_affected = affected(res);
+    if (!arena || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        PQclear(res);
+        return MN_OK;
+    }
+    size_t cap = 0;
+    return append_rows(c, arena, res, out, &cap);
+}
+
+static int pg_exec_script(mn_dbconn *conn, const char *sql)
+{
+    pg_dbconn *c = (pg_dbconn *)conn;
+    PGresult *res = NULL;
+    int rc = mn__pg_exec(c->pg, sql, 0, NULL, NULL, NULL, NULL, true, &res);
+    PQclear(res);
+    return rc == MN_OK ? MN_OK : fail(c, rc);
+}
+
+static int pg_cursor_open(mn_dbconn *conn, const char *sql, const mn_dbparam *params,
+                          size_t nparams)
+{
+    pg_dbconn *c = (pg_dbconn *)conn;
+    int rc = bind(c, params, nparams);
+    if (rc != MN_OK)
+        return rc == MN_ENOMEM ? fail(c, rc) : rc;
+    rc = mn__pg_stream_open(c->pg, sql, (int)nparams, c->types, c->values, c->lengths,
+                            c->formats);
+    if (rc != MN_OK)
+        return fail(c, rc);
+    c->streaming = true;
+    return MN_OK;
+}
+
+static int pg_cursor_fetch(mn_dbconn *conn, mn_arena *arena, size_t max_rows, mn_dbresult *out)
+{
+    pg_dbconn *c = (pg_dbconn *)conn;
+    size_t cap = 0;
+    while (c->streaming && out->nrows < max_rows) {
+        PGresult *res = NULL;
+        int rc = mn__pg_stream_next(c->pg, &res);
+        if (rc != MN_OK) {
+            c->streaming = false;
+            return fail(c, rc);
+        }
+        if (!res) { /* the end */
+            c->streaming = false;
+            break;
+        }
+        if (!arena) {
+            PQclear(res);
+            continue;
+        }
+        rc = append_rows(c, arena, res, out, &cap);
+        if (rc != MN_OK)
+            return rc == MN_ENOMEM ? fail(c, rc) : rc;
+    }
+    return MN_OK;
+}
+
+static void pg_cursor_close(mn_dbconn *conn)
+{
+    pg_dbconn *c = (pg_dbconn *)conn;
+    if (c->streaming)
+        mn__pg_stream_close(c->pg);
+    c->streaming = false;
+    c->base.broken = c->pg->broken;
+}
+
+/* ---- pool glue ---- */
+
+static void conn_free(pg_dbconn *c)
+{
+    mn__pg_close(c->pg);
+    mn_buf_free(&c->text);
+    mn_free(c->values);
+    mn_free(c->lengths);
+    mn_free(c->formats);
+    mn_free(c->types);
+    mn_free(c->offs);
+    mn_free(c);
+}
+
+/* libpq keywords from the parsed URL; the query string's key=value pairs pass through. */
+static int conninfo(mn_db *db, mn_arena *a, const char ***keys, const char ***vals)
+{
+    const mn_dburl *u = &db->url;
+    size_t max = 16;
+    for (const char *p = u->options; p && *p; p++)
+        max += *p == '&';
+    const char **k = mn_arena_calloc(a, max, sizeof *k);
+    const char **v = mn_arena_calloc(a, max, sizeof *v);
+    if (!k || !v)
+        return MN_ENOMEM;
+    size_t n = 0;
+#define KV(key, value)                                                                         \
+    do {                                                                                       \
+        if ((value) && *(value)) {                                                             \
+            k[n] = (key);                                                                      \
+            v[n++] = (value);                                                                  \
+        }                                                                                      \
+    } while (0)
+    KV("host", u->host);
+    KV("user", u->user);
+    KV("password", u->password);
+    KV("dbname", u->name);
+    if (u->port > 0)
+        KV("port", mn_arena_printf(a, "%d", u->port));
+    if (u->options) {
+        char *opts = mn_arena_strdup(a, u->options);
+        for (char *save = NULL, *kv = opts ? strtok_r(opts, "&", &save) : NULL; kv;
+             kv = strtok_r(NULL, "&", &save)) {
+            char *eq = strchr(kv, '=');
+            if (!eq)
+                continue;
+            *eq = '\0';
+            if (n + 1 < max)
+                KV(kv, eq + 1);
+        }
+    }
+#undef KV
+    *keys = k;
+    *vals = v;
+    return MN_OK;
+}
+
+static int pool_open(void *ctx, mn__pool_item **out, char *err, size_t errlen)
+{
+    pg_pool *pp = ctx;
+    mn_db *db = pp->db;
+    mn_arena *a = mn_arena_new(512);
+    const char **keys = NULL, **vals = NULL;
+    if (!a || conninfo(db, a, &keys, &vals) != MN_OK) {
+        mn_arena_free(a);
+        snprintf(err, errlen, "out of memory");
+        return MN_ENOMEM;
+    }
+    mn__pg_options opt = {
+        .connect_timeout_ms = db->config.connect_timeout_ms,
+        .statement_timeout_ms = db->config.statement_timeout_ms,
+        .prepare = true,
+    };
+    pg_dbconn *c = mn_calloc(1, sizeof *c);
+    int rc = c ? mn__pg_connect_params(keys, vals, &opt, &c->pg, err, errlen) : MN_ENOMEM;
+    mn_arena_free(a);
+    if (rc != MN_OK) {
+        mn_free(c);
+        if (rc == MN_ENOMEM)
+            snprintf(err, errlen, "out of memory");
+        return rc;
+    }
+    mn_buf_init(&c->text, NULL);
+    *out = &c->link;
+    return MN_OK;
+}
+
+static void pool_close(void *ctx, mn__pool_item *item)
+{
+    (void)ctx;
+    conn_free(CONN_OF(item));
+}
+
+static bool pool_alive(void *ctx, mn__pool_item *item)
+{
+    (void)ctx;
+    return mn__pg_alive(CONN_OF(item)->pg);
+}
+
+static const mn__pool_ops pg_pool_ops = {pool_open, pool_close, pool_alive};
+
+static pg_pool *get_pool(mn_db *db)
+{
+    if (db->pool)
+        return db->pool;
+    pg_pool *pp = mn_calloc(1, sizeof *pp);
+    if (!pp)
+        return NULL;
+    pp->db = db;
+    pp->pool = mn__pool_new(&pg_pool_ops, pp, db->config.pool_size);
+    if (!pp->pool) {
+        mn_free(pp);
+        return NULL;
+    }
+    db->pool = pp;
+    return pp;
+}
+
+static int pg_acquire(mn_db *db, int64_t timeout_ms, mn_dbconn **out)
+{
+    pg_pool *pp = get_pool(db);
+    if (!pp) {
+        mn__db_set_errmsg(db, "out of memory");
+        return MN_ENOMEM;
+    }
+    char err[256] = "";
+    mn__pool_item *item = NULL;
+    int rc = mn__pool_acquire(pp->pool, timeout_ms, &item, err, sizeof err);
+    if (rc != MN_OK) {
+        mn__db_set_errmsg(db, "database '%s': %s", db->alias, err);
+        return rc == MN_ETIMEDOUT || rc == MN_ENOMEM ? rc : MN_EDB_OPERATIONAL;
+    }
+    pg_dbconn *c = CONN_OF(item);
+    c->base.broken = false;
+    c->base.txn_depth = 0;
+    c->base.cursor_open = false;
+    *out = &c->base;
+    return MN_OK;
+}
+
+static void pg_release(mn_db *db, mn_dbconn *conn)
+{
+    pg_dbconn *c = (pg_dbconn *)conn;
+    pg_pool *pp = db->pool;
+    /* db.c rolled back the transactions it knows of; one begun with raw SQL is ended here so
+     * the next borrower starts clean. */
+    if (!c->pg->broken && PQtransactionStatus(c->pg->pg) != PQTRANS_IDLE) {
+        PGresult *res = NULL;
+        if (mn__pg_exec(c->pg, "ROLLBACK", 0, NULL, NULL, NULL, NULL, false, &res) != MN_OK)
+            c->pg->broken = true;
+        PQclear(res);
+    }
+    mn__pool_release(pp->pool, &c->link, c->base.broken || c->pg->broken);
+}
+
+static void pg_pool_free(mn_db *db)
+{
+    pg_pool *pp = db->pool;
+    if (!pp)
+        return;
+    mn__pool_free(pp->pool);
+    mn_free(pp);
+    db->pool = NULL;
+}
+
+const mn_dbdriver mn__pg_driver = {
+    .vendor = "postgresql",
+    .dialect = MN_DIALECT_POSTGRESQL,
+    .placeholder = '$',
+    .acquire = pg_acquire,
+    .release = pg_release,
+    .pool_free = pg_pool_free,
+    .exec = pg_exec,
+    .exec_script = pg_exec_script,
+    .cursor_open = pg_cursor_open,
+    .cursor_fetch = pg_cursor_fetch,
+    .cursor_close = pg_cursor_close,
+};

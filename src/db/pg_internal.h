@@ -1,0 +1,106 @@
+/* pg_internal.h — the PostgreSQL connection underneath the driver in pg.c: non-blocking libpq
+ * with the coroutine parked (mn_wait_fd) whenever the socket is not ready, a per-connection
+ * prepared-statement cache and pipelined batches. Private to src/db. */
+#ifndef MN_DB_PG_INTERNAL_H
+#define MN_DB_PG_INTERNAL_H
+
+#include <manouche/core.h>
+
+#include <libpq-fe.h>
+
+/* A statement seen on this connection: prepared once it has run twice (as psycopg's
+ * prepare_threshold), so one-off statements (DDL, ad-hoc SQL) do not fill the server's cache. */
+typedef struct mn__pg_stmt {
+    char *sql;         /* NULL: empty slot */
+    uint64_t hash;
+    uint32_t uses;
+    uint32_t id;       /* server-side name "mn_<id>" once prepared, 0 before */
+} mn__pg_stmt;
+
+typedef struct mn__pg_conn {
+    PGconn *pg;
+    int fd;                      /* libpq's socket as the loop knows it (-1: none) */
+    bool broken;                 /* the connection is unusable: the pool must drop it */
+    bool streaming;              /* a single-row-mode query is being read */
+    bool stream_in_txn;          /* ... inside a transaction block (never cancel it) */
+    int64_t io_timeout_ms;       /* client-side deadline for one round trip (< 0: none) */
+    int64_t connect_timeout_ms;
+    mn__pg_stmt *stmts;          /* open addressing, power-of-two capacity */
+    uint32_t stmt_cap, stmt_count, next_id;
+    char sqlstate[6];            /* of the last error ("" when none) */
+    char message[512];           /* of the last error, one line */
+} mn__pg_conn;
+
+/* The options of a connection. */
+typedef struct mn__pg_options {
+    int64_t connect_timeout_ms;   /* <= 0: 10 s */
+    int64_t statement_timeout_ms; /* server-side statement_timeout; 0: none */
+    int64_t io_timeout_ms;        /* client-side round-trip deadline; 0: statement timeout + 5 s
+                                     (or none without one) */
+    bool prepare;                 /* use the prepared-statement cache (default true via pg.c) */
+} mn__pg_options;
+
+/* Connects with libpq keywords/values (NULL-terminated arrays, as PQconnectdbParams), parking
+ * while libpq waits. On failure returns a negative code and a one-line reason in err. */
+int mn__pg_connect_params(const char *const *keys, const char *const *vals,
+                          const mn__pg_options *opt, mn__pg_conn **out, char *err,
+                          size_t errlen) MN_MAY_YIELD;
+void mn__pg_close(mn__pg_conn *c);
+
+/* Runs one statement. values[i] NULL means SQL NULL; lengths/formats as PQexecParams (formats
+ * NULL: all text). *res gets the result (PGRES_COMMAND_OK or PGRES_TUPLES_OK) for the caller
+ * to PQclear. Errors: MN_EIO with c->sqlstate/c->message set (c->broken when the connection
+ * is lost), MN_ETIMEDOUT (and broken), MN_ENOMEM. With nparams == 0 and allow_multi the simple
+ * protocol runs several ;-separated statements and *res is the last result. */
+int mn__pg_exec(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
+                const char *const *values, const int *lengths, const int *formats,
+                bool allow_multi, PGresult **res) MN_MAY_YIELD;
+
+/* Streaming (a cursor): the statement runs in single-row mode and rows are read one result
+ * at a time, so memory stays bounded whatever the result size. stream_next gives the next
+ * row's result (PGRES_SINGLE_TUPLE, the caller clears it) or NULL at the end. stream_close
+ * abandons the rest (starting a fresh session when much is left outside a transaction) and
+ * leaves the connection ready for the next statement. */
+int mn__pg_stream_open(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
+                       const char *const *values, const int *lengths,
+                       const int *formats) MN_MAY_YIELD;
+int mn__pg_stream_next(mn__pg_conn *c, PGresult **row) MN_MAY_YIELD;
+void mn__pg_stream_close(mn__pg_conn *c) MN_MAY_YIELD;
+
+/* One statement of a pipelined batch. */
+typedef struct mn__pg_batch_item {
+    const char *sql;
+    int nparams;
+    const Oid *types;
+    const char *const *values;
+    const int *lengths;
+    const int *formats;
+    PGresult *res;   /* out: the result (also on a per-statement error); NULL if not run */
+} mn__pg_batch_item;
+
+/* Sends every statement in pipeline mode (one round trip) and collects each result. Returns
+ * 0 when all succeeded, MN_EIO with sqlstate/message of the first failure (statements after
+ * it in the same pipeline are skipped by the server and keep res NULL), or another code. */
+int mn__pg_batch(mn__pg_conn *c, mn__pg_batch_item *items, int n) MN_MAY_YIELD;
+
+/* True when the connection may be handed out: not marked broken, libpq status OK and no
+ * pending end-of-stream (a server that restarted while the connection sat idle). Never parks. */
+bool mn__pg_alive(mn__pg_conn *c);
+
+/* Records an error on the connection (printf-style message). */
+void mn__pg_set_error(mn__pg_conn *c, const char *sqlstate, const char *fmt, ...)
+    MN_PRINTF(3, 4);
+
+/* The class of a SQLSTATE as the PEP 249 exceptions psycopg raises for it. */
+typedef enum mn__pg_errclass {
+    MN__PG_ERR_NONE,
+    MN__PG_ERR_INTEGRITY,   /* 23xxx */
+    MN__PG_ERR_OPERATIONAL, /* 08, 53, 54, 55, 57, 58, 40, HV, F0, P0... */
+    MN__PG_ERR_PROGRAMMING, /* 42, 3D, 3F, 26, 2F, 34, 44, 2B (and unknown syntax) */
+    MN__PG_ERR_DATA,        /* 22xxx */
+    MN__PG_ERR_NOT_SUPPORTED, /* 0Axxx */
+    MN__PG_ERR_INTERNAL,    /* 25, 2D, XX, and anything unrecognised */
+} mn__pg_errclass;
+mn__pg_errclass mn__pg_classify(const char *sqlstate);
+
+#endif

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -273,6 +275,7 @@ static void drained(void *arg)
 typedef struct worker_ctx {
     mn_server *server;
     mn_loop *loop;
+    int sigfd; /* --single: SIGTERM/SIGINT arrive here; -1 under the master */
 } worker_ctx;
 
 static void on_drain(void *arg)
@@ -281,9 +284,19 @@ static void on_drain(void *arg)
     mn_server_drain(w->server, drained, w->loop);
 }
 
-static int worker_main(int listen_fd, int index, void *arg)
+/* --single: the process is its own worker, so it drains on SIGTERM itself. */
+static void watch_signals(void *arg)
 {
-    options *o = arg;
+    worker_ctx *w = arg;
+    if (mn_wait_fd(w->sigfd, MN_READ, -1) != MN_OK)
+        return;
+    struct signalfd_siginfo si;
+    if (read(w->sigfd, &si, sizeof si) > 0)
+        mn_server_drain(w->server, drained, w->loop);
+}
+
+static int serve(int listen_fd, options *o, int sigfd)
+{
     mn_loop *loop = mn_loop_new();
     if (!loop)
         return 1;
@@ -293,17 +306,25 @@ static int worker_main(int listen_fd, int index, void *arg)
         .limits = o->limits,
         .trusted_proxies = o->trusted_proxies,
     };
-    worker_ctx w = {.server = mn_server_start(loop, listen_fd, &cfg), .loop = loop};
+    worker_ctx w = {.server = mn_server_start(loop, listen_fd, &cfg), .loop = loop, .sigfd = sigfd};
     if (!w.server) {
         fprintf(stderr, "hello: cannot start the server\n");
         mn_loop_free(loop);
         return 1;
     }
-    mn_worker_on_drain(loop, on_drain, &w);
+    if (sigfd >= 0)
+        mn_coro_spawn(loop, watch_signals, &w);
+    else
+        mn_worker_on_drain(loop, on_drain, &w);
     int rc = mn_loop_run(loop);
     mn_server_free(w.server);
     mn_loop_free(loop);
     return rc == 0 ? 0 : 1;
+}
+
+static int worker_main(int listen_fd, int index, void *arg)
+{
+    return serve(listen_fd, arg, -1);
 }
 
 static void on_listening(const char *host, int port, void *arg)
@@ -377,8 +398,15 @@ int main(int argc, char **argv)
                     mn_strerror(fd));
             return 1;
         }
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        int sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
         on_listening(o.host, mn_sock_port(fd), NULL);
-        int rc = worker_main(fd, 0, &o);
+        int rc = serve(fd, &o, sigfd);
+        mn_sock_close(sigfd);
         mn_sock_close(fd);
         return rc;
     }

@@ -69,8 +69,30 @@ static int flush(mn__conn *c, mn_req *r)
 static void send_error(mn__conn *c, mn_req *r, int status, const char *message)
 {
     mn__resp_error(&r->out, status, message, c->server->config.server_name);
-    flush(c, r);
+    if (flush(c, r) == MN_OK)
+        c->linger = true;
     c->closing = true;
+}
+
+/* Closing a socket with unread input makes the kernel send a reset, which can destroy the
+ * error answer before the client reads it: so half-close, then read and drop what the client
+ * still sends for a moment (a "lingering close", as nginx does). */
+static void linger(mn__conn *c)
+{
+    if (shutdown(c->fd, SHUT_WR) != 0)
+        return;
+    char sink[4096];
+    size_t total = 0;
+    int64_t end = mn_now_ms() + 500;
+    while (total < (1u << 20)) {
+        int64_t left = end - mn_now_ms();
+        if (left <= 0)
+            break;
+        ssize_t n = mn_sock_read(c->fd, sink, sizeof sink, left);
+        if (n <= 0)
+            break;
+        total += (size_t)n;
+    }
 }
 
 /* ---- Reading. ---- */
@@ -548,6 +570,9 @@ void mn__conn_run(void *arg)
         mn_buf_reset(&r->out);
         mn__server_give_req(s, r);
     }
-    if (outcome == CLOSE)
+    if (outcome == CLOSE) {
+        if (c->linger && !s->freed)
+            linger(c);
         mn__conn_close(c);
+    }
 }

@@ -2,8 +2,10 @@
 #ifndef MN_WEB_INTERNAL_H
 #define MN_WEB_INTERNAL_H
 
+#include <manouche/staticfiles.h>
 #include <manouche/web.h>
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -11,5 +13,75 @@
  * MN_ROUTE_MAX_PARAMS). 0 or MN_ENOTFOUND. */
 int mn__router_param_kinds(const mn_router *router, const char *name, bool *is_int,
                            size_t *count);
+
+enum { MN__MAX_MIDDLEWARE = 32 };
+
+/* Settings the request path reads, copied once when the site is built. */
+typedef struct mn__web_config {
+    bool debug;
+    bool append_slash;
+    bool ssl_redirect;
+    const char *ssl_host;
+    const char *const *redirect_exempt;
+    size_t redirect_exempt_count;
+    int64_t hsts_seconds;
+    bool hsts_subdomains;
+    bool hsts_preload;
+    bool nosniff;
+    const char *referrer_policy;
+    const char *coop;
+    bool use_x_forwarded_host;
+    bool json_logs;
+    const char *const *allowed_hosts;
+    size_t allowed_host_count;
+    const char *static_url; /* local prefix ("/static/") or NULL when on another host */
+} mn__web_config;
+
+struct mn_site {
+    const mn_project *project;
+    const mn_settings *settings;
+    mn__web_config cfg;
+    char dir[4096];
+    mn_router *router;
+    mn_template_engine *engine;
+    mn_static *statics;
+    const mn_middleware *mw[MN__MAX_MIDDLEWARE];
+    size_t mw_count;
+    bool testing; /* the test client's site: "testserver" is an allowed host, as Django's */
+};
+
+/* Per-request state of the dispatcher (request attribute "mn.web"). */
+typedef struct mn__req_state {
+    mn_site *site;
+    mn_route_match match;
+    bool routed;
+    jmp_buf *jump;          /* where mn_abort() returns to; NULL outside a protected call */
+    int err_status;
+    const char *err_message;
+    const char *allow;      /* Allow header for a 405 */
+    void *trace[48];        /* backtrace(3) of a 5xx */
+    int trace_len;
+    int64_t start_us;
+} mn__req_state;
+
+mn__req_state *mn__state(const mn_req *r);
+
+/* Replaces the response with the error page for status (custom handler, DEBUG page or the
+ * plain production page). */
+void mn__error_response(mn_req *r, int status, const char *message);
+/* The DEBUG pages. */
+void mn__debug_404(mn_req *r, const char *message);
+void mn__debug_500(mn_req *r, int status, const char *message);
+/* Clears status, headers and body. */
+void mn__web_resp_reset(mn_req *r);
+int64_t mn__now_us(void);
+/* Runs fn(r) so that mn_abort() inside comes back here: true when it returned normally,
+ * false when it ended with an error (status and message in the request state). */
+bool mn__protected(mn_req *r, void (*fn)(mn_req *r, void *arg), void *arg);
+
+/* Host validation, as django.http.request.validate_host / split_domain_port. */
+bool mn__host_valid(mn_str host, const char *const *allowed, size_t count, bool testing);
+/* The request host (Host or X-Forwarded-Host), port included. */
+mn_str mn__req_host(mn_req *r);
 
 #endif

@@ -1,0 +1,485 @@
+/* site.c — a project compiled against its settings, and the request dispatcher.
+ *
+ * mn_site_handle() is the one mn_handler of a project: it runs the middleware before-hooks
+ * (outermost first), resolves the path, runs the view, then the after-hooks (innermost
+ * first). Every call that may end with mn_abort() runs under mn__protected(), a setjmp on
+ * the request's own coroutine stack, so an error helper anywhere in a view unwinds straight
+ * to here; the request arena owns everything the view made, so nothing leaks. */
+#include "web/internal.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t mn__now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int err_out(char *err, size_t errlen, const char *fmt, ...) MN_PRINTF(3, 4);
+static int err_out(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return MN_EINVAL;
+}
+
+/* project->dir may name the folder or a file in it (`__FILE__` in the project's main.c). */
+static void resolve_dir(mn_site *s)
+{
+    const char *d = s->project->dir;
+    struct stat st;
+    if (d && stat(d, &st) == 0) {
+        snprintf(s->dir, sizeof s->dir, "%s", d);
+        if (!S_ISDIR(st.st_mode)) {
+            char *slash = strrchr(s->dir, '/');
+            if (slash)
+                *slash = '\0';
+            else
+                snprintf(s->dir, sizeof s->dir, ".");
+        }
+        return;
+    }
+    if (!getcwd(s->dir, sizeof s->dir))
+        snprintf(s->dir, sizeof s->dir, ".");
+}
+
+static void path_in(const mn_site *s, const char *rel, char *out, size_t cap)
+{
+    if (rel[0] == '/')
+        snprintf(out, cap, "%s", rel);
+    else
+        snprintf(out, cap, "%s/%s", s->dir, rel);
+}
+
+/* {% url %}: template values to strings, then the router's reverse. */
+static int template_reverse(void *userdata, const char *name, size_t argc,
+                            mn_value *const *argv, size_t kwargc, const mn_str *kwnames,
+                            mn_value *const *kwvals, mn_buf *out)
+{
+    const mn_router *rt = userdata;
+    mn_arena *a = mn_arena_new(0);
+    if (!a)
+        return MN_ENOMEM;
+    size_t n = kwargc ? kwargc : argc;
+    const char **names = kwargc ? mn_arena_calloc(a, n + 1, sizeof *names) : NULL;
+    const char **vals = mn_arena_calloc(a, n + 1, sizeof *vals);
+    int rc = vals && (!kwargc || names) ? 0 : MN_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        mn_str text;
+        rc = mn_value_to_text(kwargc ? kwvals[i] : argv[i], a, &text);
+        if (rc == 0)
+            vals[i] = mn_arena_strndup(a, text.ptr, text.len);
+        if (rc == 0 && kwargc)
+            names[i] = mn_arena_strndup(a, kwnames[i].ptr, kwnames[i].len);
+    }
+    if (rc == 0 && kwargc && argc)
+        rc = MN_EINVAL; /* Django: "Don't mix *args and **kwargs in call to reverse()!" */
+    if (rc == 0) {
+        char err[512];
+        rc = mn_router_reverse(rt, name, n, names, vals, out, err, sizeof err);
+    }
+    mn_arena_free(a);
+    return rc;
+}
+
+static int build_templates(mn_site *s, char *err, size_t errlen)
+{
+    s->engine = mn_template_engine_new();
+    if (!s->engine)
+        return MN_ENOMEM;
+    mn_template_engine_options(s->engine)->debug = s->cfg.debug;
+    char path[4096];
+    size_t n;
+    const char *const *dirs = mn_settings_list(s->settings, "TEMPLATES_DIRS", &n);
+    for (size_t i = 0; i < n; i++) {
+        path_in(s, dirs[i], path, sizeof path);
+        if (mn_template_engine_add_dir(s->engine, path) != 0)
+            return MN_ENOMEM;
+    }
+    for (size_t i = 0; s->project->apps && s->project->apps[i]; i++) {
+        const mn_app *app = s->project->apps[i];
+        if (app->templates_dir) {
+            path_in(s, app->templates_dir, path, sizeof path);
+            if (mn_template_engine_add_app_dir(s->engine, app->name, path) != 0)
+                return MN_ENOMEM;
+        }
+        if (app->templates && mn_template_engine_add_embedded_table(s->engine, app->templates))
+            return err_out(err, errlen, "app %s: cannot register its templates", app->name);
+    }
+    mn_template_engine_set_reverse(s->engine, template_reverse, s->router);
+    return 0;
+}
+
+static int build_static(mn_site *s, char *err, size_t errlen)
+{
+    const char *url = mn_settings_str(s->settings, "STATIC_URL");
+    const char *root = mn_settings_str(s->settings, "STATIC_ROOT");
+    char rootpath[4096] = "";
+    if (*root)
+        path_in(s, root, rootpath, sizeof rootpath);
+    s->statics = mn_static_new(url, *root ? rootpath : NULL);
+    if (!s->statics)
+        return MN_ENOMEM;
+    char path[4096];
+    size_t n;
+    const char *const *dirs = mn_settings_list(s->settings, "STATICFILES_DIRS", &n);
+    for (size_t i = 0; i < n; i++) {
+        path_in(s, dirs[i], path, sizeof path);
+        if (mn_static_add_dir(s->statics, path) != 0)
+            return MN_ENOMEM;
+    }
+    for (size_t i = 0; s->project->apps && s->project->apps[i]; i++) {
+        const mn_app *app = s->project->apps[i];
+        if (!app->static_dir)
+            continue;
+        path_in(s, app->static_dir, path, sizeof path);
+        if (mn_static_add_app_dir(s->statics, app->name, path) != 0)
+            return MN_ENOMEM;
+    }
+    if (*root && !s->cfg.debug)
+        mn_static_load_manifest(s->statics); /* absent manifest: serve plain names */
+    if (mn_static_install_tag(s->statics, s->engine) != 0)
+        return err_out(err, errlen, "cannot install the static template tag");
+    s->cfg.static_url = url[0] == '/' ? url : NULL;
+    return 0;
+}
+
+static const mn_middleware *find_middleware(const mn_site *s, const char *name)
+{
+    for (size_t i = 0; s->project->apps && s->project->apps[i]; i++) {
+        const mn_middleware *const *mws = s->project->apps[i]->middleware;
+        for (size_t j = 0; mws && mws[j]; j++)
+            if (strcmp(mws[j]->name, name) == 0)
+                return mws[j];
+    }
+    return mn_middleware_builtin(name);
+}
+
+static void read_config(mn_site *s)
+{
+    const mn_settings *st = s->settings;
+    mn__web_config *c = &s->cfg;
+    c->debug = mn_settings_bool(st, "DEBUG");
+    c->append_slash = mn_settings_bool(st, "APPEND_SLASH");
+    c->ssl_redirect = mn_settings_bool(st, "SECURE_SSL_REDIRECT");
+    c->ssl_host = mn_settings_str(st, "SECURE_SSL_HOST");
+    c->redirect_exempt = mn_settings_list(st, "SECURE_REDIRECT_EXEMPT", &c->redirect_exempt_count);
+    c->hsts_seconds = mn_settings_int(st, "SECURE_HSTS_SECONDS");
+    c->hsts_subdomains = mn_settings_bool(st, "SECURE_HSTS_INCLUDE_SUBDOMAINS");
+    c->hsts_preload = mn_settings_bool(st, "SECURE_HSTS_PRELOAD");
+    c->nosniff = mn_settings_bool(st, "SECURE_CONTENT_TYPE_NOSNIFF");
+    c->referrer_policy = mn_settings_str(st, "SECURE_REFERRER_POLICY");
+    c->coop = mn_settings_str(st, "SECURE_CROSS_ORIGIN_OPENER_POLICY");
+    c->use_x_forwarded_host = mn_settings_bool(st, "USE_X_FORWARDED_HOST");
+    const char *fmt = mn_settings_str(st, "LOG_FORMAT");
+    c->json_logs = strcmp(fmt, "json") == 0 || (strcmp(fmt, "auto") == 0 && !c->debug);
+    c->allowed_hosts = mn_settings_allowed_hosts(st, &c->allowed_host_count);
+}
+
+mn_site *mn_site_new(const mn_project *project, const mn_settings *settings, char *err,
+                     size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    mn_site *s = mn_calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->project = project;
+    s->settings = settings;
+    resolve_dir(s);
+    read_config(s);
+    char rerr[512];
+    s->router = mn_router_new(project->urls, project->converters, rerr, sizeof rerr);
+    if (!s->router) {
+        err_out(err, errlen, "URL pattern %s", rerr);
+        goto fail;
+    }
+    if (build_templates(s, err, errlen) != 0 || build_static(s, err, errlen) != 0) {
+        if (err && errlen && !err[0])
+            err_out(err, errlen, "out of memory building the site");
+        goto fail;
+    }
+    size_t n;
+    const char *const *names = mn_settings_list(settings, "MIDDLEWARE", &n);
+    for (size_t i = 0; i < n; i++) {
+        const mn_middleware *mw = find_middleware(s, names[i]);
+        if (!mw) {
+            err_out(err, errlen,
+                    "MIDDLEWARE: '%s' is not a known middleware (built in: request_id, host, "
+                    "security, gzip, conditional_get, common)",
+                    names[i]);
+            goto fail;
+        }
+        if (s->mw_count == MN__MAX_MIDDLEWARE) {
+            err_out(err, errlen, "MIDDLEWARE: more than %d entries", MN__MAX_MIDDLEWARE);
+            goto fail;
+        }
+        s->mw[s->mw_count++] = mw;
+    }
+    for (size_t i = 0; project->apps && project->apps[i]; i++)
+        if (project->apps[i]->ready && project->apps[i]->ready(s) != 0) {
+            err_out(err, errlen, "app %s: ready() failed", project->apps[i]->name);
+            goto fail;
+        }
+    return s;
+fail:
+    mn_site_free(s);
+    return NULL;
+}
+
+void mn_site_free(mn_site *s)
+{
+    if (!s)
+        return;
+    mn_template_engine_free(s->engine);
+    mn_static_free(s->statics);
+    mn_router_free(s->router);
+    mn_free(s);
+}
+
+const mn_router *mn_site_router(const mn_site *s)
+{
+    return s->router;
+}
+
+const mn_settings *mn_site_settings(const mn_site *s)
+{
+    return s->settings;
+}
+
+mn_template_engine *mn_site_templates(mn_site *s)
+{
+    return s->engine;
+}
+
+const mn_project *mn_site_project(const mn_site *s)
+{
+    return s->project;
+}
+
+void mn_site_http_limits(const mn_site *s, mn_http_limits *l)
+{
+    const mn_settings *st = s->settings;
+    mn_http_limits_default(l);
+    l->max_target = mn_settings_size(st, "HTTP_MAX_TARGET");
+    l->max_header_bytes = mn_settings_size(st, "HTTP_MAX_HEADER_BYTES");
+    l->max_headers = (size_t)mn_settings_int(st, "HTTP_MAX_HEADERS");
+    l->max_body = mn_settings_size(st, "DATA_UPLOAD_MAX_MEMORY_SIZE");
+    l->max_form_fields = (size_t)mn_settings_int(st, "DATA_UPLOAD_MAX_NUMBER_FIELDS");
+    l->max_multipart_parts = (size_t)mn_settings_int(st, "DATA_UPLOAD_MAX_NUMBER_PARTS");
+    l->max_upload = mn_settings_size(st, "FILE_UPLOAD_MAX_SIZE");
+    l->upload_memory = mn_settings_size(st, "FILE_UPLOAD_MAX_MEMORY_SIZE");
+    const char *tmp = mn_settings_str(st, "FILE_UPLOAD_TEMP_DIR");
+    l->upload_temp_dir = *tmp ? tmp : NULL;
+    l->header_timeout_ms = mn_settings_int(st, "HTTP_HEADER_TIMEOUT_MS");
+    l->body_timeout_ms = mn_settings_int(st, "HTTP_BODY_TIMEOUT_MS");
+    l->keepalive_timeout_ms = mn_settings_int(st, "HTTP_KEEPALIVE_TIMEOUT_MS");
+    l->write_timeout_ms = mn_settings_int(st, "HTTP_WRITE_TIMEOUT_MS");
+    l->max_pipeline = (size_t)mn_settings_int(st, "HTTP_MAX_PIPELINE");
+}
+
+/* ---- Per-request state and protected calls. ---- */
+
+mn__req_state *mn__state(const mn_req *r)
+{
+    return mn_req_attr(r, "mn.web");
+}
+
+mn_site *mn_req_site(const mn_req *r)
+{
+    mn__req_state *st = mn__state(r);
+    return st ? st->site : NULL;
+}
+
+bool mn__protected(mn_req *r, void (*fn)(mn_req *r, void *arg), void *arg)
+{
+    mn__req_state *st = mn__state(r);
+    jmp_buf here;
+    jmp_buf *volatile outer = st->jump;
+    if (setjmp(here) != 0) {
+        st->jump = outer;
+        return false;
+    }
+    st->jump = &here;
+    fn(r, arg);
+    st->jump = outer;
+    return true;
+}
+
+void mn__web_resp_reset(mn_req *r)
+{
+    size_t n;
+    const mn_field *h = mn_resp_headers(r, &n);
+    /* names first: removing changes the array */
+    char *names[64];
+    size_t count = 0;
+    for (size_t i = 0; i < n && count < 64; i++)
+        names[count++] = mn_arena_strndup(mn_req_arena(r), h[i].name.ptr, h[i].name.len);
+    for (size_t i = 0; i < count; i++)
+        if (names[i])
+            mn_resp_remove_header(r, names[i]);
+    mn_resp_set_body(r, "", 0);
+    mn_resp_status(r, 200);
+    mn_resp_set_header(r, "Content-Type", "text/html; charset=utf-8");
+}
+
+/* ---- Path parameters. ---- */
+
+const mn_route_match *mn_req_route(const mn_req *r)
+{
+    mn__req_state *st = mn__state(r);
+    return st && st->routed ? &st->match : NULL;
+}
+
+const char *mn_path_str(mn_req *r, const char *name)
+{
+    const mn_route_match *m = mn_req_route(r);
+    for (size_t i = 0; m && i < m->param_count; i++)
+        if (m->param_names[i] && strcmp(m->param_names[i], name) == 0)
+            return mn_arena_strndup(mn_req_arena(r), m->params[i].ptr, m->params[i].len);
+    return NULL;
+}
+
+int64_t mn_path_int(mn_req *r, const char *name)
+{
+    const mn_route_match *m = mn_req_route(r);
+    for (size_t i = 0; m && i < m->param_count; i++) {
+        if (!m->param_names[i] || strcmp(m->param_names[i], name) != 0)
+            continue;
+        int64_t v;
+        if (mn_str_to_i64(m->params[i], &v) != 0 || v < 0)
+            mn_abort(r, 404, "path parameter '%s' is not a number in range", name);
+        return v;
+    }
+    mn_abort(r, 404, "the route has no path parameter '%s'", name);
+}
+
+/* ---- Dispatch. ---- */
+
+static void run_view(mn_req *r, void *arg)
+{
+    mn__req_state *st = arg;
+    mn_site *s = st->site;
+    mn_str path = mn_req_path(r);
+    const mn__web_config *c = &s->cfg;
+    /* STATIC_URL on this host: the static files app (development and production) */
+    if (c->static_url && mn_str_starts_with(path, c->static_url)) {
+        size_t plen = strlen(c->static_url);
+        char *rest = mn_arena_strndup(mn_req_arena(r), path.ptr + plen, path.len - plen);
+        if (!rest)
+            mn_abort(r, 500, "out of memory");
+        mn_static_serve(r, s->statics, rest);
+        return;
+    }
+    char allow[128];
+    mn_str method = mn_req_method(r);
+    char *m = mn_arena_strndup(mn_req_arena(r), method.ptr, method.len);
+    int rc = mn_router_resolve(s->router, path, m, &st->match, allow, sizeof allow);
+    if (rc == MN_EUNSUPPORTED) {
+        st->allow = mn_arena_strdup(mn_req_arena(r), allow);
+        mn_abort(r, 405, "Method Not Allowed (%s): %.*s", m ? m : "", (int)path.len, path.ptr);
+    }
+    if (rc != 0)
+        mn_abort(r, 404, "The current path, %.*s, didn't match any of these.",
+                 (int)(path.len > 0 ? path.len - 1 : 0), path.len > 0 ? path.ptr + 1 : "");
+    st->routed = true;
+    st->match.route->view(r);
+}
+
+typedef struct hook_call {
+    const mn_middleware *mw;
+    bool answered;
+} hook_call;
+
+static void call_before(mn_req *r, void *arg)
+{
+    hook_call *h = arg;
+    h->answered = h->mw->before(r);
+}
+
+static void call_after(mn_req *r, void *arg)
+{
+    hook_call *h = arg;
+    h->mw->after(r);
+}
+
+/* The error raised last becomes the response: middleware error hooks first (innermost
+ * first, from `from` down), then the error page. */
+static void handle_error(mn_req *r, mn__req_state *st, size_t from)
+{
+    int status = st->err_status;
+    const char *msg = st->err_message;
+    for (size_t i = from; i-- > 0;) {
+        const mn_middleware *mw = st->site->mw[i];
+        if (mw->on_error && mw->on_error(r, status, msg))
+            return;
+    }
+    mn__error_response(r, status, msg);
+}
+
+static const char *current_req_id;
+
+static const char *log_request_id(void)
+{
+    mn_coro *co = mn_coro_current();
+    mn_req *r = co ? mn_coro_get_local(co) : NULL;
+    return r ? mn_req_id(r) : current_req_id;
+}
+
+void mn_site_handle(mn_req *r, void *arg)
+{
+    mn_site *s = arg;
+    mn__req_state *st = mn_arena_calloc(mn_req_arena(r), 1, sizeof *st);
+    if (!st || mn_req_set_attr(r, "mn.web", st) != 0) {
+        mn_resp_send(r, 500, "text/plain; charset=utf-8", "Server Error (500)");
+        return;
+    }
+    st->site = s;
+    st->start_us = mn__now_us();
+    mn_coro *co = mn_coro_current();
+    if (co)
+        mn_coro_set_local(co, r);
+    else
+        current_req_id = mn_req_id(r);
+    mn_log_set_request_id_source(log_request_id);
+
+    size_t entered = 0; /* middleware whose before hook ran and did not answer */
+    bool answered = false;
+    for (; entered < s->mw_count && !answered; entered++) {
+        hook_call h = {s->mw[entered], false};
+        if (!h.mw->before)
+            continue;
+        if (!mn__protected(r, call_before, &h)) {
+            mn__error_response(r, st->err_status, st->err_message);
+            answered = true;
+        } else {
+            answered = h.answered;
+        }
+        if (answered)
+            break; /* this one answered: only the ones before it see the response */
+    }
+    if (!answered && !mn__protected(r, run_view, st))
+        handle_error(r, st, entered);
+    for (size_t i = entered; i-- > 0;) {
+        hook_call h = {s->mw[i], false};
+        if (h.mw->after && !mn__protected(r, call_after, &h))
+            mn__error_response(r, st->err_status, st->err_message);
+    }
+    if (co)
+        mn_coro_set_local(co, NULL);
+    else
+        current_req_id = NULL;
+}

@@ -66,5 +66,6 @@ void mn__filters_register_html(mn_template_library *lib);
 void mn__filters_register_number(mn_template_library *lib);
 void mn__filters_register_list(mn_template_library *lib);
 void mn__filters_register_date(mn_template_library *lib);
+void mn__filters_register_urlize(mn_template_library *lib);
 
 #endif

@@ -271,6 +271,17 @@ static void copy_err(char *err, size_t errlen, const char *fmt, ...)
             *p = ' ';
 }
 
+/* Server notices (NOTICE, WARNING, and the FATAL of a server shutting down while we are
+ * idle) go to the log, not straight to stderr as libpq's default would. */
+static void log_notice(void *arg, const char *message)
+{
+    (void)arg;
+    size_t n = strlen(message);
+    while (n > 0 && message[n - 1] == '\n')
+        n--;
+    mn_log(MN_LOG_DEBUG, "db.postgresql", "%.*s", (int)n, message);
+}
+
 /* Drives PQconnectPoll (or PQresetPoll) to the end, parking while libpq waits. */
 static int finish_connect(mn__pg_conn *c, bool reset, char *err, size_t errlen)
 {
@@ -294,6 +305,7 @@ static int finish_connect(mn__pg_conn *c, bool reset, char *err, size_t errlen)
         st = reset ? PQresetPoll(c->pg) : PQconnectPoll(c->pg);
     }
     track_socket(c);
+    PQsetNoticeProcessor(c->pg, log_notice, NULL);
     if (PQsetnonblocking(c->pg, 1) != 0) {
         copy_err(err, errlen, "cannot connect to PostgreSQL: %s", PQerrorMessage(c->pg));
         return MN_EIO;
@@ -431,25 +443,26 @@ bool mn__pg_alive(mn__pg_conn *c)
     if (PQtransactionStatus(c->pg) == PQTRANS_ACTIVE)
         return false; /* a command still in flight: out of sync for the next user */
     /* An idle connection has nothing to read unless the server sent a notice or closed it
-     * (a restart, an idle-session timeout): look without blocking. */
-    struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
-    int r = poll(&p, 1, 0);
-    if (r == 0)
-        return true;
-    if (r < 0 || !PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK) {
-        c->broken = true;
-        track_socket(c);
-        return false;
+     * (a restart, an idle-session timeout): look without blocking. A server going away
+     * sends a FATAL message, then closes; libpq reads them in separate steps. */
+    for (int round = 0; round < 4; round++) {
+        struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+        int r = poll(&p, 1, 0);
+        if (r == 0)
+            return true;
+        if (r < 0 || !PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK) {
+            c->broken = true;
+            track_socket(c);
+            return false;
+        }
+        while (!PQisBusy(c->pg)) {
+            PGresult *res = PQgetResult(c->pg);
+            if (!res)
+                break;
+            PQclear(res);
+        }
     }
-    /* Something arrived (a notice or a NOTIFY): the connection is still fine. Drop any
-     * FATAL error result queued by a server shutting down. */
-    while (!PQisBusy(c->pg)) {
-        PGresult *res = PQgetResult(c->pg);
-        if (!res)
-            break;
-        PQclear(res);
-    }
-    return !(c->broken = PQstatus(c->pg) != CONNECTION_OK);
+    return true; /* a stream of notices: still a live connection */
 }
 
 static void stmts_forget(mn__pg_conn *c);

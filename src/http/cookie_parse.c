@@ -157,12 +157,12 @@ static bool reserved_name(mn_str n)
     return false;
 }
 
-/* attribute values must not end the attribute or the header */
+/* attribute values must not end the attribute or the header: printable ASCII but ';' */
 static bool safe_attr(mn_str s)
 {
     for (size_t i = 0; i < s.len; i++) {
         unsigned char c = (unsigned char)s.ptr[i];
-        if (c < 0x20 || c == 0x7f || c == ';')
+        if (c < 0x20 || c >= 0x7f || c == ';')
             return false;
     }
     return true;

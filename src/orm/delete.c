@@ -1,0 +1,349 @@
+/* delete.c — deletion with Django's on_delete collector: starting from the rows to delete,
+ * follow every foreign key pointing at them (CASCADE collects more rows, PROTECT and
+ * RESTRICT refuse, SET_NULL/SET_DEFAULT update, DO_NOTHING leaves them), clear implicit M2M
+ * rows, then delete children before parents inside one atomic block and report the counts
+ * per model as Django's delete() returns them. */
+#include "internal.h"
+
+enum { IN_BATCH = 500 };
+
+typedef struct delset {
+    const mn_model *m;
+    int64_t *pks;
+    size_t n, cap;
+} delset;
+
+typedef struct fixup { /* SET_NULL / SET_DEFAULT */
+    const mn_fielddef *f;
+    int64_t *pks;
+    size_t n;
+} fixup;
+
+typedef struct restricted {
+    const mn_fielddef *f;
+    int64_t *pks;
+    size_t n;
+} restricted;
+
+typedef struct collector {
+    mn_orm *o;
+    delset *sets;
+    size_t nsets, capsets;
+    fixup *fix;
+    size_t nfix, capfix;
+    restricted *res;
+    size_t nres, capres;
+} collector;
+
+#define GROW(arr, n, cap)                                                                  \
+    do {                                                                                   \
+        if ((n) == (cap)) {                                                                \
+            size_t nc_ = (cap) ? (cap) * 2 : 8;                                            \
+            void *p_ = mn_arena_realloc(col->o->arena, (arr), (cap) * sizeof *(arr),       \
+                                        nc_ * sizeof *(arr));                              \
+            if (!p_)                                                                       \
+                return MN_ENOMEM;                                                          \
+            (arr) = p_;                                                                    \
+            (cap) = nc_;                                                                   \
+        }                                                                                  \
+    } while (0)
+
+static delset *set_for(collector *col, const mn_model *m)
+{
+    for (size_t i = 0; i < col->nsets; i++)
+        if (col->sets[i].m == m)
+            return &col->sets[i];
+    return NULL;
+}
+
+static bool has_pk(const delset *s, int64_t pk)
+{
+    for (size_t i = 0; s && i < s->n; i++)
+        if (s->pks[i] == pk)
+            return true;
+    return false;
+}
+
+/* The pks of `m` rows whose field f points into pks (batched IN lists). */
+static int referencing(collector *col, const mn_fielddef *f, const int64_t *pks, size_t n,
+                       int64_t **out, size_t *nout)
+{
+    mn_orm *o = col->o;
+    *out = NULL;
+    *nout = 0;
+    size_t cap = 0;
+    char *in = mn_arena_printf(o->arena, "%s__in", f->name);
+    for (size_t start = 0; start < n; start += IN_BATCH) {
+        size_t cnt = n - start < IN_BATCH ? n - start : IN_BATCH;
+        mn_qs *qs = mn_qs_all(o, f->model);
+        if (qs) {
+            qs->order_set = true; /* no ORDER BY needed */
+            qs = mn_qs_values_list(mn_qs_filter_kv(qs, &(mn_kv){in, mn_arg_ints(pks + start, cnt, o->arena)}, 1),
+                                   "pk", true);
+        }
+        mn_rows *rows = mn_qs_fetch(qs);
+        if (!rows)
+            return o->errcode ? o->errcode : MN_ENOMEM;
+        for (size_t i = 0; i < rows->len; i++) {
+            int64_t v;
+            if (mn_value_to_int(rows->items[i], &v) != 0)
+                continue;
+            GROW(*out, *nout, cap);
+            (*out)[(*nout)++] = v;
+        }
+    }
+    return 0;
+}
+
+static int collect(collector *col, const mn_model *m, const int64_t *pks, size_t n)
+{
+    mn_orm *o = col->o;
+    delset *s = set_for(col, m);
+    if (!s) {
+        GROW(col->sets, col->nsets, col->capsets);
+        s = &col->sets[col->nsets++];
+        *s = (delset){m, NULL, 0, 0};
+    }
+    int64_t *fresh = mn_arena_alloc(o->arena, (n ? n : 1) * sizeof *fresh);
+    size_t nf = 0;
+    if (!fresh)
+        return MN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (has_pk(s, pks[i]))
+            continue;
+        if (s->n == s->cap) {
+            size_t nc = s->cap ? s->cap * 2 : 16;
+            int64_t *p = mn_arena_realloc(o->arena, s->pks, s->cap * sizeof *p, nc * sizeof *p);
+            if (!p)
+                return MN_ENOMEM;
+            s->pks = p;
+            s->cap = nc;
+        }
+        s->pks[s->n++] = pks[i];
+        fresh[nf++] = pks[i];
+    }
+    if (nf == 0)
+        return 0;
+    for (const revrel *r = mrt(m)->reverse; r; r = r->next) {
+        const mn_fielddef *f = r->field;
+        if (f->type == MN_M2M || f->on_delete == MN_DO_NOTHING)
+            continue;
+        int64_t *rel;
+        size_t nrel;
+        int rc = referencing(col, f, fresh, nf, &rel, &nrel);
+        if (rc)
+            return rc;
+        if (nrel == 0)
+            continue;
+        switch (f->on_delete) {
+        case MN_CASCADE:
+            rc = collect(col, f->model, rel, nrel);
+            if (rc)
+                return rc;
+            break;
+        case MN_PROTECT:
+            return mn__orm_fail(o, MN_EPROTECTED,
+                                "Cannot delete some instances of model '%s' because they are "
+                                "referenced through protected foreign keys: '%s.%s'.",
+                                m->name, f->model->name, f->name);
+        case MN_RESTRICT:
+            GROW(col->res, col->nres, col->capres);
+            col->res[col->nres++] = (restricted){f, rel, nrel};
+            break;
+        case MN_SET_NULL:
+        case MN_SET_DEFAULT:
+            GROW(col->fix, col->nfix, col->capfix);
+            col->fix[col->nfix++] = (fixup){f, rel, nrel};
+            break;
+        default: break;
+        }
+    }
+    return 0;
+}
+
+static int add_count(mn_orm *o, mn_delete_report *rep, const char *label, int64_t n)
+{
+    if (!rep || n == 0)
+        return 0;
+    rep->total += n;
+    for (size_t i = 0; i < rep->n; i++)
+        if (strcmp(rep->items[i].label, label) == 0) {
+            rep->items[i].count += n;
+            return 0;
+        }
+    void *p = mn_arena_realloc(o->arena, rep->items, rep->n * sizeof *rep->items,
+                               (rep->n + 1) * sizeof *rep->items);
+    if (!p)
+        return MN_ENOMEM;
+    rep->items = p;
+    rep->items[rep->n].label = label;
+    rep->items[rep->n].count = n;
+    rep->n++;
+    return 0;
+}
+
+/* Deletes rows of m whose `field` (a name) is in ids, in batches; adds to *deleted. */
+static int delete_in(mn_orm *o, const mn_model *m, const char *field, const int64_t *ids,
+                     size_t n, int64_t *deleted)
+{
+    char *in = mn_arena_printf(o->arena, "%s__in", field);
+    for (size_t start = 0; start < n; start += IN_BATCH) {
+        size_t cnt = n - start < IN_BATCH ? n - start : IN_BATCH;
+        mn_qs *qs = mn_qs_filter_kv(mn_qs_all(o, m), &(mn_kv){in, mn_arg_ints(ids + start, cnt, o->arena)}, 1);
+        if (!qs)
+            return o->errcode;
+        sqlq q;
+        int rc = mn__compile(qs, SQL_DELETE, NULL, 0, &q);
+        mn_dbresult res;
+        if (rc == 0)
+            rc = mn__exec(o, NULL, q.sql, q.params, q.nparams, &res);
+        if (rc)
+            return rc;
+        *deleted += res.rows_affected;
+    }
+    return 0;
+}
+
+static int run(collector *col, mn_delete_report *rep, int64_t *total)
+{
+    mn_orm *o = col->o;
+    for (size_t i = 0; i < col->nres; i++) { /* RESTRICT unless cascaded away as well */
+        const restricted *r = &col->res[i];
+        const delset *s = set_for(col, r->f->model);
+        for (size_t k = 0; k < r->n; k++)
+            if (!has_pk(s, r->pks[k]))
+                return mn__orm_fail(o, MN_ERESTRICTED,
+                                    "Cannot delete some instances of model '%s' because they are "
+                                    "referenced through restricted foreign keys: '%s.%s'.",
+                                    r->f->rel_model->name, r->f->model->name, r->f->name);
+    }
+    for (size_t i = 0; i < col->nfix; i++) {
+        const fixup *fx = &col->fix[i];
+        const delset *s = set_for(col, fx->f->model);
+        int64_t *keep = mn_arena_alloc(o->arena, fx->n * sizeof *keep);
+        size_t nk = 0;
+        for (size_t k = 0; keep && k < fx->n; k++)
+            if (!has_pk(s, fx->pks[k]))
+                keep[nk++] = fx->pks[k];
+        if (!keep)
+            return MN_ENOMEM;
+        for (size_t start = 0; start < nk; start += IN_BATCH) {
+            size_t cnt = nk - start < IN_BATCH ? nk - start : IN_BATCH;
+            mn_arg v = fx->f->on_delete == MN_SET_NULL || !fx->f->default_int
+                           ? mn_arg_null() : mn_arg_int(fx->f->default_int);
+            mn_qs *qs = mn_qs_filter_kv(mn_qs_all(o, fx->f->model),
+                                        &(mn_kv){"pk__in", mn_arg_ints(keep + start, cnt, o->arena)}, 1);
+            int64_t r = mn_qs_update_kv(qs, &(mn_kv){fx->f->name, v}, 1);
+            if (r < 0)
+                return (int)r;
+        }
+    }
+    /* implicit M2M rows go first: they point at everything else */
+    for (size_t i = 0; i < col->nsets; i++) {
+        const delset *s = &col->sets[i];
+        for (size_t k = 0; k < mn_model_count(); k++) {
+            const mn_model *t = mn_model_at(k);
+            if (!t->auto_created)
+                continue;
+            for (size_t j = 1; j < t->nfields; j++) {
+                if (t->fields[j].rel_model != s->m)
+                    continue;
+                int64_t n = 0;
+                int rc = delete_in(o, t, t->fields[j].name, s->pks, s->n, &n);
+                if (rc)
+                    return rc;
+                if ((rc = add_count(o, rep, mn__label(t), n)) != 0)
+                    return rc;
+                *total += n;
+            }
+        }
+    }
+    for (size_t i = col->nsets; i-- > 0;) { /* children were collected after their parents */
+        const delset *s = &col->sets[i];
+        bool signals = mn__has_receivers(MN_PRE_DELETE, s->m) ||
+                       mn__has_receivers(MN_POST_DELETE, s->m);
+        mn_rows *objs = NULL;
+        if (signals) {
+            objs = mn_qs_fetch(mn_qs_filter_kv(mn_qs_all(o, s->m),
+                                               &(mn_kv){"pk__in", mn_arg_ints(s->pks, s->n, o->arena)}, 1));
+            for (size_t k = 0; objs && k < objs->len; k++) {
+                int rc = mn__signal(o, MN_PRE_DELETE, s->m, objs->items[k], false);
+                if (rc)
+                    return rc;
+            }
+        }
+        int64_t n = 0;
+        int rc = delete_in(o, s->m, "pk", s->pks, s->n, &n);
+        if (rc)
+            return rc;
+        if ((rc = add_count(o, rep, mn__label(s->m), n)) != 0)
+            return rc;
+        *total += n;
+        for (size_t k = 0; objs && k < objs->len; k++) {
+            ((mn_obj *)objs->items[k])->persisted = false;
+            mn__signal(o, MN_POST_DELETE, s->m, objs->items[k], false);
+        }
+    }
+    return 0;
+}
+
+static int64_t delete_pks(mn_orm *o, const mn_model *m, const int64_t *pks, size_t n,
+                          mn_delete_report *rep)
+{
+    if (rep)
+        memset(rep, 0, sizeof *rep);
+    collector col = {.o = o};
+    int rc = mn_atomic_begin(o);
+    if (rc)
+        return rc;
+    int64_t total = 0;
+    rc = collect(&col, m, pks, n);
+    if (rc == 0)
+        rc = run(&col, rep, &total);
+    int end = mn_atomic_end(o, rc == 0);
+    if (rc == 0)
+        rc = end;
+    if (rc && rep)
+        memset(rep, 0, sizeof *rep);
+    return rc ? rc : total;
+}
+
+int64_t mn_delete(mn_orm *o, void *obj, mn_delete_report *report)
+{
+    mn_obj *h = obj;
+    if (mn__ready(o) != 0)
+        return o->errcode;
+    int64_t pk = mn_obj_pk(obj);
+    if (!pk && !h->persisted)
+        return mn__orm_fail(o, MN_EINVAL, "%s object can't be deleted because its id attribute "
+                            "is set to None.", h->model->name);
+    int64_t r = delete_pks(o, h->model, &pk, 1, report);
+    if (r >= 0)
+        h->persisted = false;
+    return r;
+}
+
+int64_t mn_qs_delete(mn_qs *qs, mn_delete_report *report)
+{
+    if (!qs)
+        return MN_EINVAL;
+    if (qs->low > 0 || qs->high >= 0)
+        return mn__orm_fail(qs->o, MN_EINVAL, "Cannot use 'limit' or 'offset' with delete().");
+    mn_qs *ids = mn_qs_values_list(qs, "pk", true);
+    if (ids)
+        ids->order_set = true, ids->norder = 0;
+    mn_rows *rows = mn_qs_fetch(ids);
+    if (!rows)
+        return qs->o->errcode ? qs->o->errcode : MN_ENOMEM;
+    int64_t *pks = mn_arena_alloc(qs->o->arena, (rows->len ? rows->len : 1) * sizeof *pks);
+    if (!pks)
+        return MN_ENOMEM;
+    for (size_t i = 0; i < rows->len; i++)
+        mn_value_to_int(rows->items[i], &pks[i]);
+    if (rows->len == 0) {
+        if (report)
+            memset(report, 0, sizeof *report);
+        return 0;
+    }
+    return delete_pks(qs->o, qs->m, pks, rows->len, report);
+}

@@ -1,0 +1,647 @@
+/* fetch.c — running SELECTs and turning rows into model instances (with select_related
+ * objects and annotations), template values (values/values_list) or aggregates; the read
+ * side of the queryset API: fetch, count, exists, get, first/last, latest/earliest, in_bulk,
+ * aggregate, iterator, prefetch_related, raw. */
+#include "internal.h"
+
+#include <stdlib.h>
+
+typedef struct obj_extra {
+    const char **names;
+    mn_value **values;
+    size_t n;
+    struct pcache { const char *accessor; mn_rows *rows; struct pcache *next; } *prefetched;
+} obj_extra;
+
+static const char *qs_alias(mn_qs *qs, bool write)
+{
+    if (qs->alias)
+        return qs->alias;
+    if (qs->o->route)
+        return qs->o->route(qs->m, write, qs->o->route_user);
+    return NULL;
+}
+
+/* The field an aggregate or F() yields, for decoding its cells (NULL: plain number). */
+static const mn_fielddef *path_field(const mn_model *m, const char *path)
+{
+    const char *p = path;
+    const mn_fielddef *f = NULL;
+    while (p && *p) {
+        const char *dd = strstr(p, "__");
+        size_t n = dd ? (size_t)(dd - p) : strlen(p);
+        f = mn__field(m, p, n);
+        if (f) {
+            if (f->rel_model && dd)
+                m = f->rel_model;
+        } else {
+            const revrel *r = mn__revrel(m, p, n, false);
+            if (!r)
+                return NULL;
+            m = r->from;
+            f = m->pk;
+        }
+        p = dd ? dd + 2 : NULL;
+    }
+    return f;
+}
+
+static mn_value *expr_value(mn_orm *o, const mn_model *m, const mn_expr *e, const mn_dbcell *c)
+{
+    if (c->type == MN_DBT_NULL)
+        return mn_value_none();
+    if (e->kind == E_AGG && e->agg == AGG_AVG) {
+        double d = c->type == MN_DBT_FLOAT ? c->v.f
+                   : c->type == MN_DBT_INT ? (double)c->v.i
+                                           : strtod(mn_arena_strndup(o->arena, c->v.s.ptr, c->v.s.len), NULL);
+        return mn_value_double(o->arena, d);
+    }
+    if (e->kind == E_AGG && e->agg == AGG_COUNT) {
+        int64_t v = c->type == MN_DBT_INT ? c->v.i : 0;
+        if (c->type == MN_DBT_TEXT)
+            mn_str_to_i64(c->v.s, &v);
+        return mn_value_int(o->arena, v);
+    }
+    const mn_fielddef *f = (e->kind == E_AGG || e->kind == E_FIELD) && strcmp(e->path, "*")
+                               ? path_field(m, e->path) : NULL;
+    if (e->kind == E_OP) {
+        const mn_expr *x = e->a;
+        while (x && x->kind == E_OP)
+            x = x->a;
+        if (x && x->kind == E_FIELD)
+            f = path_field(m, x->path);
+    }
+    if (f && (f->type == MN_FK || f->type == MN_O2O || f->type == MN_M2M))
+        f = NULL;
+    if (f && e->kind == E_AGG && e->agg == AGG_SUM && mn__is_int_type(f->type) &&
+        c->type == MN_DBT_TEXT) {
+        int64_t v = 0;
+        mn_str_to_i64(c->v.s, &v);
+        return mn_value_int(o->arena, v);
+    }
+    return mn__cell_value(o, f, c);
+}
+
+static void *new_instance(mn_orm *o, const mn_model *m)
+{
+    mn_obj *h = mn_arena_calloc(o->arena, 1, m->size);
+    if (!h)
+        return NULL;
+    h->model = m;
+    h->orm = o;
+    h->persisted = true;
+    return h;
+}
+
+static int read_objects(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_rows *out)
+{
+    mn_orm *o = qs->o;
+    for (size_t r = 0; r < res->nrows; r++) {
+        const mn_dbcell *cells = &res->cells[r * res->ncols];
+        size_t ci = 0;
+        mn_obj *obj = new_instance(o, qs->m);
+        if (!obj)
+            return MN_ENOMEM;
+        uint64_t loaded = 0;
+        for (size_t i = 0; i < q->ncols; i++) {
+            int rc = mn__cell_store(o, obj, q->cols[i], &cells[ci++]);
+            if (rc)
+                return mn__orm_fail(o, rc, "%s.%s: cannot read the value from the database",
+                                    qs->m->name, q->cols[i]->name);
+            loaded |= UINT64_C(1) << q->cols[i]->index;
+        }
+        for (size_t i = 0; i < qs->m->nfields; i++)
+            if (mn__has_column(&qs->m->fields[i]) && !(loaded & (UINT64_C(1) << i)))
+                obj->deferred |= UINT64_C(1) << i;
+        void **relobjs = q->nrels ? mn_arena_calloc(o->arena, q->nrels, sizeof *relobjs) : NULL;
+        for (size_t k = 0; k < q->nrels; k++) {
+            const struct selrel *sr = &q->rels[k];
+            void *parent = sr->parent < 0 ? (void *)obj : relobjs[sr->parent];
+            bool all_null = true;
+            for (size_t i = 0; i < sr->ncols; i++)
+                all_null &= cells[ci + i].type == MN_DBT_NULL;
+            if (!all_null && parent) {
+                mn_obj *ro = new_instance(o, sr->m);
+                if (!ro)
+                    return MN_ENOMEM;
+                for (size_t i = 0; i < sr->ncols; i++)
+                    mn__cell_store(o, ro, sr->cols[i], &cells[ci + i]);
+                relobjs[k] = ro;
+                ((mn_fk *)mn__fptr(parent, sr->via))->obj = ro;
+            }
+            ci += sr->ncols;
+        }
+        if (q->nannots) {
+            obj_extra *x = mn_arena_calloc(o->arena, 1, sizeof *x);
+            if (!x)
+                return MN_ENOMEM;
+            x->n = q->nannots;
+            x->names = mn_arena_alloc(o->arena, x->n * sizeof *x->names);
+            x->values = mn_arena_alloc(o->arena, x->n * sizeof *x->values);
+            if (!x->names || !x->values)
+                return MN_ENOMEM;
+            for (size_t i = 0; i < x->n; i++) {
+                x->names[i] = qs->annots[i].name;
+                x->values[i] = expr_value(o, qs->m, qs->annots[i].expr, &cells[ci++]);
+            }
+            obj->extra = x;
+        }
+        out->items[out->len++] = obj;
+    }
+    return 0;
+}
+
+static int read_values(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_rows *out)
+{
+    mn_orm *o = qs->o;
+    for (size_t r = 0; r < res->nrows; r++) {
+        const mn_dbcell *cells = &res->cells[r * res->ncols];
+        mn_value *row = qs->mode == MODE_VALUES ? mn_value_dict(o->arena, q->nv)
+                        : qs->mode == MODE_VALUES_LIST ? mn_value_list(o->arena, q->nv) : NULL;
+        for (size_t i = 0; i < q->nv; i++) {
+            const annot *an = NULL;
+            for (size_t k = 0; k < qs->nannots; k++)
+                if (strcmp(qs->annots[k].name, q->vnames[i]) == 0)
+                    an = &qs->annots[k];
+            mn_value *v = an ? expr_value(o, qs->m, an->expr, &cells[i])
+                             : mn__cell_value(o, q->vfields[i], &cells[i]);
+            if (!v)
+                return MN_ENOMEM;
+            if (qs->mode == MODE_VALUES)
+                mn_value_dict_set_cstr(o->arena, row, q->vnames[i], v);
+            else if (qs->mode == MODE_VALUES_LIST)
+                mn_value_list_append(o->arena, row, v);
+            else
+                row = v;
+        }
+        out->items[out->len++] = row;
+    }
+    return 0;
+}
+
+static int run_prefetch(mn_qs *qs, mn_rows *rows);
+
+mn_rows *mn_qs_fetch(mn_qs *qs)
+{
+    if (!qs)
+        return NULL;
+    if (qs->cache)
+        return qs->cache;
+    mn_orm *o = qs->o;
+    mn_rows *out = mn_arena_calloc(o->arena, 1, sizeof *out);
+    if (!out)
+        return NULL;
+    if (qs->none) {
+        qs->cache = out;
+        return out;
+    }
+    sqlq q;
+    if (mn__compile(qs, SQL_SELECT, NULL, 0, &q) != 0)
+        return NULL;
+    mn_dbresult res;
+    if (mn__exec(o, qs_alias(qs, false), q.sql, q.params, q.nparams, &res) != 0)
+        return NULL;
+    out->items = mn_arena_alloc(o->arena, (res.nrows ? res.nrows : 1) * sizeof *out->items);
+    if (!out->items)
+        return NULL;
+    int rc = qs->mode == MODE_OBJECTS ? read_objects(qs, &q, &res, out)
+                                      : read_values(qs, &q, &res, out);
+    if (rc == 0 && qs->nprefetch && qs->mode == MODE_OBJECTS)
+        rc = run_prefetch(qs, out);
+    if (rc != 0) {
+        if (!o->errcode)
+            mn__orm_fail(o, rc, "%s", mn_orm_strerror(rc));
+        return NULL;
+    }
+    qs->cache = out;
+    return out;
+}
+
+int64_t mn_qs_count(mn_qs *qs)
+{
+    if (!qs)
+        return MN_EINVAL;
+    if (qs->cache)
+        return (int64_t)qs->cache->len;
+    if (qs->none)
+        return 0;
+    sqlq q;
+    int rc = mn__compile(qs, SQL_COUNT, NULL, 0, &q);
+    if (rc)
+        return rc;
+    mn_dbresult res;
+    rc = mn__exec(qs->o, qs_alias(qs, false), q.sql, q.params, q.nparams, &res);
+    if (rc)
+        return rc;
+    const mn_dbcell *c = mn_dbresult_cell(&res, 0, 0);
+    int64_t n = 0;
+    if (c && c->type == MN_DBT_INT)
+        n = c->v.i;
+    else if (c && c->type == MN_DBT_TEXT)
+        mn_str_to_i64(c->v.s, &n);
+    return n;
+}
+
+int mn_qs_exists(mn_qs *qs)
+{
+    if (!qs)
+        return MN_EINVAL;
+    if (qs->cache)
+        return qs->cache->len > 0;
+    if (qs->none)
+        return 0;
+    sqlq q;
+    int rc = mn__compile(qs, SQL_EXISTS, NULL, 0, &q);
+    if (rc)
+        return rc;
+    mn_dbresult res;
+    rc = mn__exec(qs->o, qs_alias(qs, false), q.sql, q.params, q.nparams, &res);
+    return rc ? rc : res.nrows > 0;
+}
+
+void *mn_qs_get(mn_qs *qs)
+{
+    if (!qs)
+        return NULL;
+    mn_qs *lim = qs;
+    if (qs->high < 0 && qs->low == 0) {
+        lim = mn__qs_clone(qs);
+        if (!lim)
+            return NULL;
+        lim->high = 21; /* as Django's MAX_GET_RESULTS */
+        lim->order_set = true; /* ordering is pointless for get() */
+        lim->norder = 0;
+    }
+    mn_rows *rows = mn_qs_fetch(lim);
+    if (!rows)
+        return NULL;
+    if (rows->len == 1) {
+        mn_orm_clear_error(qs->o);
+        return rows->items[0];
+    }
+    if (rows->len == 0)
+        mn__orm_fail(qs->o, MN_EDOES_NOT_EXIST, "%s matching query does not exist.", qs->m->name);
+    else
+        mn__orm_fail(qs->o, MN_EMULTIPLE, "get() returned more than one %s -- it returned %s%zu!",
+                     qs->m->name, rows->len > 20 ? "more than " : "",
+                     rows->len > 20 ? (size_t)20 : rows->len);
+    return NULL;
+}
+
+static void *first_of(mn_qs *qs, bool last)
+{
+    if (!qs)
+        return NULL;
+    mn_qs *c = qs;
+    if (!qs->order_set && !qs->m->ordering)
+        c = mn_qs_order_by(qs, "pk");
+    if (c && last)
+        c = mn_qs_reverse(c);
+    if (c)
+        c = mn_qs_slice(c, 0, 1);
+    mn_rows *rows = mn_qs_fetch(c);
+    if (!rows || rows->len == 0)
+        return NULL;
+    return rows->items[0];
+}
+void *mn_qs_first(mn_qs *qs) { return first_of(qs, false); }
+void *mn_qs_last(mn_qs *qs) { return first_of(qs, true); }
+
+static void *latest_of(mn_qs *qs, const char *field, bool latest)
+{
+    if (!qs)
+        return NULL;
+    if (!field)
+        field = qs->m->get_latest_by;
+    if (!field) {
+        mn__orm_fail(qs->o, MN_EINVAL,
+                     "earliest() and latest() require either fields as positional arguments "
+                     "or 'get_latest_by' in the model's Meta.");
+        return NULL;
+    }
+    const char *ord = latest ? (field[0] == '-' ? field + 1 : mn_arena_printf(qs->o->arena, "-%s", field))
+                             : field;
+    return mn_qs_get(mn_qs_slice(mn_qs_order_by(qs, ord), 0, 1));
+}
+void *mn_qs_latest(mn_qs *qs, const char *f) { return latest_of(qs, f, true); }
+void *mn_qs_earliest(mn_qs *qs, const char *f) { return latest_of(qs, f, false); }
+
+mn_value *mn_qs_in_bulk(mn_qs *qs, const int64_t *pks, size_t n)
+{
+    if (!qs)
+        return NULL;
+    mn_qs *c = qs;
+    if (pks)
+        c = mn_qs_filter_kv(qs, &(mn_kv){"pk__in", mn_arg_ints(pks, n, qs->o->arena)}, 1);
+    mn_rows *rows = mn_qs_fetch(c);
+    if (!rows)
+        return NULL;
+    mn_value *d = mn_value_dict(qs->o->arena, rows->len);
+    for (size_t i = 0; d && i < rows->len; i++) {
+        char key[24];
+        int kn = snprintf(key, sizeof key, "%lld", (long long)mn_obj_pk(rows->items[i]));
+        mn_value_dict_set(qs->o->arena, d, key, (size_t)kn, mn_obj_value(qs->o, rows->items[i]));
+    }
+    return d;
+}
+
+mn_value *mn_qs_aggregate(mn_qs *qs, const char *name, const mn_expr *e)
+{
+    if (!qs || !e)
+        return NULL;
+    if (e->kind != E_AGG) {
+        mn__orm_fail(qs->o, MN_EINVAL, "%s is not an aggregate expression", name);
+        return NULL;
+    }
+    sqlq q;
+    if (mn__compile_aggregate(qs, &name, &e, 1, &q) != 0)
+        return NULL;
+    mn_dbresult res;
+    if (mn__exec(qs->o, qs_alias(qs, false), q.sql, q.params, q.nparams, &res) != 0)
+        return NULL;
+    mn_value *d = mn_value_dict(qs->o->arena, 1);
+    const mn_dbcell *c = mn_dbresult_cell(&res, 0, 0);
+    mn_dbcell null_cell = {.type = MN_DBT_NULL};
+    mn_value *v = expr_value(qs->o, qs->m, e, c ? c : &null_cell);
+    if (!d || !v || mn_value_dict_set_cstr(qs->o->arena, d, name, v) != 0)
+        return NULL;
+    return d;
+}
+
+int mn_qs_iterator(mn_qs *qs, size_t chunk, int (*fn)(void *row, void *user), void *user)
+{
+    if (!qs)
+        return MN_EINVAL;
+    mn_orm *o = qs->o;
+    if (qs->none)
+        return 0;
+    if (qs->nprefetch || qs->mode != MODE_OBJECTS) { /* Django: prefetch needs the rows */
+        mn_rows *rows = mn_qs_fetch(qs);
+        if (!rows)
+            return o->errcode ? o->errcode : MN_EINVAL;
+        for (size_t i = 0; i < rows->len; i++) {
+            int rc = fn(rows->items[i], user);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    sqlq q;
+    int rc = mn__compile(qs, SQL_SELECT, NULL, 0, &q);
+    if (rc)
+        return rc;
+    mn_dbconn *c = mn_orm_conn(o, qs_alias(qs, false));
+    if (!c)
+        return o->errcode;
+    rc = mn_dbconn_cursor_open(c, q.sql, q.params, q.nparams);
+    if (rc)
+        return mn__orm_fail(o, rc, "%s", mn_dbconn_errmsg(c));
+    mn_arena *chunk_arena = mn_arena_new(0);
+    if (!chunk_arena) {
+        mn_dbconn_cursor_close(c);
+        return MN_ENOMEM;
+    }
+    mn_arena *saved = o->arena;
+    while (rc == 0) {
+        mn_arena_reset(chunk_arena);
+        o->arena = chunk_arena; /* rows and their text die with the chunk */
+        mn_dbresult res;
+        rc = mn_dbconn_cursor_fetch(c, chunk_arena, chunk ? chunk : 2000, &res);
+        if (rc) {
+            o->arena = saved;
+            mn__orm_fail(o, rc, "%s", mn_dbconn_errmsg(c));
+            break;
+        }
+        if (res.nrows == 0) {
+            o->arena = saved;
+            break;
+        }
+        mn_rows rows = {mn_arena_alloc(chunk_arena, res.nrows * sizeof(void *)), 0};
+        rc = rows.items ? read_objects(qs, &q, &res, &rows) : MN_ENOMEM;
+        for (size_t i = 0; rc == 0 && i < rows.len; i++)
+            rc = fn(rows.items[i], user);
+        o->arena = saved;
+    }
+    mn_dbconn_cursor_close(c);
+    mn_arena_free(chunk_arena);
+    return rc;
+}
+
+/* ---- prefetch_related ---- */
+static obj_extra *extra_of(mn_orm *o, void *obj)
+{
+    mn_obj *h = obj;
+    if (!h->extra)
+        h->extra = mn_arena_calloc(o->arena, 1, sizeof(obj_extra));
+    return h->extra;
+}
+
+static int cache_rows(mn_orm *o, void *obj, const char *accessor, mn_rows *rows)
+{
+    obj_extra *x = extra_of(o, obj);
+    struct pcache *p = x ? mn_arena_alloc(o->arena, sizeof *p) : NULL;
+    if (!p)
+        return MN_ENOMEM;
+    p->accessor = accessor;
+    p->rows = rows;
+    p->next = x->prefetched;
+    x->prefetched = p;
+    return 0;
+}
+
+mn_rows *mn__prefetched(const void *obj, const char *accessor)
+{
+    const mn_obj *h = obj;
+    const obj_extra *x = h->extra;
+    for (const struct pcache *p = x ? x->prefetched : NULL; p; p = p->next)
+        if (strcmp(p->accessor, accessor) == 0)
+            return p->rows;
+    return NULL;
+}
+
+static int append_row(mn_orm *o, mn_rows *r, void *item)
+{
+    /* rows grow by doubling; capacity is the next power of two >= len */
+    size_t cap = 1;
+    while (cap < r->len)
+        cap *= 2;
+    if (r->len == 0 || r->len == cap) {
+        size_t ncap = r->len ? r->len * 2 : 4;
+        void **n = mn_arena_realloc(o->arena, r->items, (r->len ? cap : 0) * sizeof *n,
+                                    ncap * sizeof *n);
+        if (!n)
+            return MN_ENOMEM;
+        r->items = n;
+    }
+    r->items[r->len++] = item;
+    return 0;
+}
+
+static int run_prefetch(mn_qs *qs, mn_rows *rows)
+{
+    mn_orm *o = qs->o;
+    if (rows->len == 0)
+        return 0;
+    int64_t *pks = mn_arena_alloc(o->arena, rows->len * sizeof *pks);
+    if (!pks)
+        return MN_ENOMEM;
+    for (size_t i = 0; i < rows->len; i++)
+        pks[i] = mn_obj_pk(rows->items[i]);
+    for (size_t p = 0; p < qs->nprefetch; p++) {
+        const char *acc = qs->prefetch[p].path;
+        const revrel *r = mn__revrel(qs->m, acc, strlen(acc), true);
+        const mn_fielddef *f = r ? NULL : mn__field(qs->m, acc, strlen(acc));
+        if (!r && !f)
+            return mn__orm_fail(o, MN_EFIELD,
+                                "Cannot find '%s' on %s object, '%s' is an invalid parameter to "
+                                "prefetch_related()", acc, qs->m->name, acc);
+        if (f && (f->type == MN_FK || f->type == MN_O2O)) {
+            int64_t *ids = mn_arena_alloc(o->arena, rows->len * sizeof *ids);
+            if (!ids)
+                return MN_ENOMEM;
+            for (size_t i = 0; i < rows->len; i++)
+                ids[i] = ((mn_fk *)mn__fptr(rows->items[i], f))->id;
+            mn_qs *rq = qs->prefetch[p].custom ? qs->prefetch[p].custom : mn_qs_all(o, f->rel_model);
+            mn_rows *rel = mn_qs_fetch(mn_qs_filter_kv(rq, &(mn_kv){"pk__in",
+                                             mn_arg_ints(ids, rows->len, o->arena)}, 1));
+            if (!rel)
+                return o->errcode;
+            for (size_t i = 0; i < rows->len; i++) {
+                mn_fk *fk = mn__fptr(rows->items[i], f);
+                for (size_t k = 0; k < rel->len; k++)
+                    if (mn_obj_pk(rel->items[k]) == fk->id && !mn__is_null(rows->items[i], f))
+                        fk->obj = rel->items[k];
+            }
+            continue;
+        }
+        const mn_model *target;
+        const char *back; /* the lookup from the target back to us */
+        if (r) {
+            target = r->from;
+            back = r->field->type == MN_M2M ? r->field->name : r->field->name;
+        } else if (f && f->type == MN_M2M) {
+            target = f->rel_model;
+            const revrel *rr = NULL;
+            for (rr = mrt(target)->reverse; rr; rr = rr->next)
+                if (rr->field == f)
+                    break;
+            if (!rr)
+                return mn__orm_fail(o, MN_EUNSUPPORTED,
+                                    "prefetch_related('%s') needs a reverse name on %s", acc,
+                                    target->name);
+            back = rr->query_name;
+        } else {
+            return mn__orm_fail(o, MN_EFIELD, "'%s' does not refer to a relation of %s", acc,
+                                qs->m->name);
+        }
+        mn_qs *rq = qs->prefetch[p].custom ? qs->prefetch[p].custom : mn_qs_all(o, target);
+        char *in = mn_arena_printf(o->arena, "%s__in", back);
+        char *ann = "_prefetch_related_val";
+        rq = mn_qs_filter_kv(rq, &(mn_kv){in, mn_arg_ints(pks, rows->len, o->arena)}, 1);
+        rq = mn_qs_annotate(rq, ann, mn_F(o, back));
+        mn_rows *rel = mn_qs_fetch(rq);
+        if (!rel)
+            return o->errcode ? o->errcode : MN_EINVAL;
+        mn_rows *per = mn_arena_calloc(o->arena, rows->len, sizeof *per);
+        if (!per)
+            return MN_ENOMEM;
+        for (size_t k = 0; k < rel->len; k++) {
+            mn_value *v = mn_obj_annotation(rel->items[k], ann);
+            int64_t owner = 0;
+            if (!v || mn_value_to_int(v, &owner) != 0)
+                continue;
+            for (size_t i = 0; i < rows->len; i++)
+                if (pks[i] == owner && append_row(o, &per[i], rel->items[k]) != 0)
+                    return MN_ENOMEM;
+        }
+        for (size_t i = 0; i < rows->len; i++)
+            if (cache_rows(o, rows->items[i], acc, &per[i]) != 0)
+                return MN_ENOMEM;
+    }
+    return 0;
+}
+
+mn_value *mn_obj_annotation(const void *obj, const char *name)
+{
+    const mn_obj *h = obj;
+    const obj_extra *x = h ? h->extra : NULL;
+    for (size_t i = 0; x && i < x->n; i++)
+        if (strcmp(x->names[i], name) == 0)
+            return x->values[i];
+    return NULL;
+}
+
+/* ---- raw SQL ---- */
+mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *params, size_t n)
+{
+    if (mn__ready(o) != 0)
+        return NULL;
+    mn_dbdialect d = mn__dialect(o, NULL);
+    mn_buf b;
+    mn_buf_init(&b, o->arena);
+    size_t k = 0;
+    for (const char *p = sql; *p; p++) {
+        if (p[0] == '%' && p[1] == 's') {
+            mn__placeholder(&b, d, ++k);
+            p++;
+        } else if (p[0] == '%' && p[1] == '%') {
+            mn_buf_putc(&b, '%');
+            p++;
+        } else {
+            mn_buf_putc(&b, *p);
+        }
+    }
+    if (k != n) {
+        mn__orm_fail(o, MN_EINVAL, "raw(): the query has %zu %%s placeholders, %zu parameters given",
+                     k, n);
+        return NULL;
+    }
+    mn_dbparam *ps = mn_arena_alloc(o->arena, (n ? n : 1) * sizeof *ps);
+    for (size_t i = 0; ps && i < n; i++) {
+        mn_arg a = params[i];
+        switch (a.type) {
+        case MN_ARG_NULL: ps[i] = mn_dbp_null(); break;
+        case MN_ARG_INT: ps[i] = mn_dbp_int(a.v.i); break;
+        case MN_ARG_FLOAT: ps[i] = mn_dbp_float(a.v.f); break;
+        case MN_ARG_BOOL: ps[i] = mn_dbp_bool(a.v.b); break;
+        case MN_ARG_STR: ps[i] = mn_dbp_text(a.v.s); break;
+        case MN_ARG_INSTANCE: ps[i] = mn_dbp_int(mn_obj_pk(a.v.obj)); break;
+        default: mn__orm_fail(o, MN_EINVAL, "raw(): unsupported parameter %zu", i + 1); return NULL;
+        }
+    }
+    mn_dbresult res;
+    if (!mn_buf_cstr(&b) || mn__exec(o, NULL, b.data, ps, n, &res) != 0)
+        return NULL;
+    mn_rows *out = mn_arena_calloc(o->arena, 1, sizeof *out);
+    out->items = mn_arena_alloc(o->arena, (res.nrows ? res.nrows : 1) * sizeof(void *));
+    const mn_fielddef **map = mn_arena_calloc(o->arena, res.ncols + 1, sizeof *map);
+    if (!out->items || !map)
+        return NULL;
+    for (size_t c = 0; c < res.ncols; c++)
+        for (size_t i = 0; i < m->nfields; i++)
+            if (mn__has_column(&m->fields[i]) && mn_str_eq_cstr(res.colnames[c], m->fields[i].column))
+                map[c] = &m->fields[i];
+    for (size_t r = 0; r < res.nrows; r++) {
+        mn_obj *obj = new_instance(o, m);
+        if (!obj)
+            return NULL;
+        obj_extra *x = NULL;
+        for (size_t c = 0; c < res.ncols; c++) {
+            const mn_dbcell *cell = &res.cells[r * res.ncols + c];
+            if (map[c]) {
+                mn__cell_store(o, obj, map[c], cell);
+            } else { /* extra columns become annotations, as Django's raw() */
+                if (!x) {
+                    x = mn_arena_calloc(o->arena, 1, sizeof *x);
+                    x->names = mn_arena_alloc(o->arena, res.ncols * sizeof *x->names);
+                    x->values = mn_arena_alloc(o->arena, res.ncols * sizeof *x->values);
+                    obj->extra = x;
+                }
+                x->names[x->n] = res.colnames[c].ptr;
+                x->values[x->n++] = mn__cell_value(o, NULL, cell);
+            }
+        }
+        out->items[out->len++] = obj;
+    }
+    return out;
+}

@@ -1,0 +1,178 @@
+/* internal.h — the ORM's private structures shared by its files: the session, queryset,
+ * Q and expression nodes, per-model runtime data (reverse relations), and the SQL compiler's
+ * entry points. */
+#ifndef MN_ORM_INTERNAL_H
+#define MN_ORM_INTERNAL_H
+
+#include <manouche/orm.h>
+
+#include <stdio.h>
+#include <string.h>
+
+enum { MAX_DBS = 8 };
+
+typedef struct oncommit {
+    void (*fn)(void *arg);
+    void *arg;
+    int depth; /* the atomic depth that registered it */
+} oncommit;
+
+struct mn_orm {
+    mn_arena *arena;
+    mn_db *dbs[MAX_DBS];
+    mn_dbconn *conns[MAX_DBS];
+    size_t ndbs;
+    const char *(*route)(const mn_model *m, bool write, void *user);
+    void *route_user;
+    int errcode;
+    char errmsg[512];
+    mn_dblog *log;
+    int atomic_depth;
+    int atomic_alias; /* which database the open atomic block is on */
+    int savepoint_seq;
+    oncommit *oncommit;
+    size_t noncommit, oncommit_cap;
+    bool closed;
+};
+
+/* A reverse relation: another model's FK/O2O/M2M pointing here. */
+typedef struct revrel {
+    const char *query_name; /* filter(choices__...) / related_query_name */
+    const char *accessor;   /* question.choices / question.choice_set */
+    const mn_model *from;   /* the model holding the field */
+    const mn_fielddef *field;
+    struct revrel *next;
+} revrel;
+
+typedef struct model_rt {
+    revrel *reverse;
+    const char *table;
+    const char *label; /* "polls.Question" */
+} model_rt;
+
+static inline model_rt *mrt(const mn_model *m) { return (model_rt *)m->rt_; }
+
+typedef enum qkind { Q_LEAF = 1, Q_AND, Q_OR, Q_NOT } qkind;
+struct mn_q {
+    qkind kind;
+    const char *lookup;
+    mn_arg value;
+    const mn_q *a, *b;
+};
+
+typedef enum ekind { E_FIELD = 1, E_VALUE, E_OP, E_AGG } ekind;
+typedef enum aggfn { AGG_COUNT = 1, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX } aggfn;
+struct mn_expr {
+    ekind kind;
+    char op;
+    const char *path;
+    mn_arg value;
+    const mn_expr *a, *b;
+    aggfn agg;
+    bool distinct;
+    const mn_q *filter;
+};
+
+typedef enum qsmode { MODE_OBJECTS = 0, MODE_VALUES, MODE_VALUES_LIST, MODE_FLAT } qsmode;
+
+typedef struct annot {
+    const char *name;
+    const mn_expr *expr;
+} annot;
+
+typedef struct prefetch {
+    const char *path;
+    mn_qs *custom;
+} prefetch;
+
+/* Lists in a queryset are shared between clones and never mutated: a chained call copies. */
+struct mn_qs {
+    mn_orm *o;
+    const mn_model *m;
+    const mn_q *where;
+    const char **order;
+    size_t norder;
+    bool order_set;  /* order_by() called (else Meta.ordering applies) */
+    bool reversed;
+    bool distinct;
+    bool none;
+    bool for_update;
+    int64_t low, high; /* slice; high < 0: none */
+    qsmode mode;
+    const char **vfields;
+    size_t nvfields;
+    const char **only, **defer;
+    size_t nonly, ndefer;
+    const char **related;
+    size_t nrelated;
+    prefetch *prefetch;
+    size_t nprefetch;
+    annot *annots;
+    size_t nannots;
+    const char *alias;
+    mn_rows *cache;
+};
+
+/* ---- model.c ---- */
+int mn__orm_fail(mn_orm *o, int code, const char *fmt, ...) MN_PRINTF(3, 4);
+int mn__ready(mn_orm *o);
+const mn_fielddef *mn__field(const mn_model *m, const char *name, size_t len);
+const revrel *mn__revrel(const mn_model *m, const char *name, size_t len, bool accessor);
+/* "Question has no field 'pub_dte'; did you mean 'pub_date'?" */
+int mn__no_field(mn_orm *o, const mn_model *m, const char *name, size_t len);
+bool mn__is_int_type(mn_ftype t);
+bool mn__is_text_type(mn_ftype t);
+bool mn__has_column(const mn_fielddef *f);
+void *mn__fptr(const void *obj, const mn_fielddef *f);
+bool mn__is_null(const void *obj, const mn_fielddef *f);
+void mn__set_null(void *obj, const mn_fielddef *f, bool null);
+/* Converts a user argument to the parameter the column stores (Django's get_prep_value). */
+int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_dbparam *out);
+/* The instance's field as a parameter. */
+int mn__obj_param(mn_orm *o, const void *obj, const mn_fielddef *f, mn_dbdialect d,
+                  mn_dbparam *out);
+/* Stores a result cell into the instance's field. */
+int mn__cell_store(mn_orm *o, void *obj, const mn_fielddef *f, const mn_dbcell *c);
+/* A result cell as a template value, typed by f when given. */
+mn_value *mn__cell_value(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c);
+int mn__format_datetime(const mn_datetime *dt, mn_ftype t, mn_dbdialect d, char *buf, size_t n);
+int mn__parse_datetime(const char *s, size_t len, mn_ftype t, mn_datetime *out);
+void mn__apply_defaults(mn_orm *o, const mn_model *m, void *obj);
+const char *mn__label(const mn_model *m);
+mn_dbdialect mn__dialect(mn_orm *o, const char *alias);
+
+/* ---- compile.c ---- */
+typedef struct sqlq {
+    const char *sql;
+    mn_dbparam *params;
+    size_t nparams;
+    /* for reading rows back */
+    const mn_fielddef **cols; /* base-model fields selected, in order */
+    size_t ncols;
+    struct selrel { const mn_fielddef *via; int parent; const mn_model *m;
+                    const mn_fielddef **cols; size_t ncols; } *rels; /* select_related */
+    size_t nrels;
+    size_t nannots;
+    /* values() columns */
+    const char **vnames;
+    const mn_fielddef **vfields;
+    size_t nv;
+} sqlq;
+enum { SQL_SELECT = 1, SQL_COUNT, SQL_EXISTS, SQL_DELETE, SQL_UPDATE, SQL_AGGREGATE, SQL_PKS };
+int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out);
+int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, size_t n,
+                          sqlq *out);
+/* Quotes an identifier ("name", doubled quotes). */
+void mn__quote(mn_buf *b, const char *ident);
+/* Appends the placeholder for parameter number n (1-based). */
+void mn__placeholder(mn_buf *b, mn_dbdialect d, size_t n);
+
+/* ---- exec.c ---- */
+int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p, size_t n,
+             mn_dbresult *res);
+mn_qs *mn__qs_clone(mn_qs *qs);
+mn_rows *mn__prefetched(const void *obj, const char *accessor);
+bool mn__has_receivers(mn_signal sig, const mn_model *m);
+int mn__signal(mn_orm *o, mn_signal sig, const mn_model *m, void *obj, bool created);
+
+#endif

@@ -1,0 +1,382 @@
+/* query.c — building querysets, Q objects and expressions. Nothing here touches the
+ * database: every chained call copies the queryset (a few pointers) and adds one thing, so a
+ * queryset can be shared and refined without surprises, as Django's clone-per-call. */
+#include "internal.h"
+
+static mn_arg copy_arg(mn_orm *o, mn_arg a)
+{
+    if (a.type == MN_ARG_LIST) {
+        mn_arg *l = mn_arena_alloc(o->arena, (a.v.list.n ? a.v.list.n : 1) * sizeof *l);
+        if (!l)
+            return mn_arg_null();
+        for (size_t i = 0; i < a.v.list.n; i++)
+            l[i] = copy_arg(o, a.v.list.items[i]);
+        a.v.list.items = l;
+    }
+    return a;
+}
+
+static mn_q *leaf(mn_orm *o, const char *lookup, mn_arg v)
+{
+    mn_q *q = mn_arena_calloc(o->arena, 1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->kind = Q_LEAF;
+    q->lookup = lookup;
+    q->value = copy_arg(o, v);
+    return q;
+}
+
+static mn_q *node(mn_orm *o, qkind k, const mn_q *a, const mn_q *b)
+{
+    if (!a || (k != Q_NOT && !b))
+        return NULL;
+    mn_q *q = mn_arena_calloc(o->arena, 1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->kind = k;
+    q->a = a;
+    q->b = b;
+    return q;
+}
+
+mn_q *mn_Q_kv(mn_orm *o, const mn_kv *kv, size_t n)
+{
+    mn_q *acc = NULL;
+    for (size_t i = 0; i < n; i++) {
+        mn_q *l = leaf(o, kv[i].key, kv[i].value);
+        if (!l)
+            return NULL;
+        acc = acc ? node(o, Q_AND, acc, l) : l;
+        if (!acc)
+            return NULL;
+    }
+    if (!acc) { /* Q() matches everything */
+        acc = mn_arena_calloc(o->arena, 1, sizeof *acc);
+        if (acc)
+            acc->kind = Q_AND;
+    }
+    return acc;
+}
+mn_q *mn_q_and(mn_orm *o, const mn_q *a, const mn_q *b) { return node(o, Q_AND, a, b); }
+mn_q *mn_q_or(mn_orm *o, const mn_q *a, const mn_q *b) { return node(o, Q_OR, a, b); }
+mn_q *mn_q_not(mn_orm *o, const mn_q *a) { return node(o, Q_NOT, a, NULL); }
+
+/* ---- expressions ---- */
+static mn_expr *expr(mn_orm *o, ekind k)
+{
+    mn_expr *e = mn_arena_calloc(o->arena, 1, sizeof *e);
+    if (e)
+        e->kind = k;
+    return e;
+}
+
+mn_expr *mn_F(mn_orm *o, const char *path)
+{
+    mn_expr *e = expr(o, E_FIELD);
+    if (e)
+        e->path = mn_arena_strdup(o->arena, path);
+    return e;
+}
+
+mn_expr *mn_V(mn_orm *o, mn_arg v)
+{
+    mn_expr *e = expr(o, E_VALUE);
+    if (e)
+        e->value = copy_arg(o, v);
+    return e;
+}
+
+mn_expr *mn_expr_op(mn_orm *o, char op, const mn_expr *a, const mn_expr *b)
+{
+    if (!a || !b || !strchr("+-*/%", op)) {
+        mn__orm_fail(o, MN_EINVAL, "invalid expression operator '%c'", op);
+        return NULL;
+    }
+    mn_expr *e = expr(o, E_OP);
+    if (e) {
+        e->op = op;
+        e->a = a;
+        e->b = b;
+    }
+    return e;
+}
+
+mn_expr *mn_F_add(mn_orm *o, const char *path, int64_t n)
+{
+    return mn_expr_op(o, '+', mn_F(o, path), mn_V(o, mn_arg_int(n)));
+}
+
+static mn_expr *agg(mn_orm *o, aggfn fn, const char *path, bool distinct, const mn_q *filter)
+{
+    mn_expr *e = expr(o, E_AGG);
+    if (e) {
+        e->agg = fn;
+        e->path = path ? mn_arena_strdup(o->arena, path) : "*";
+        e->distinct = distinct;
+        e->filter = filter;
+    }
+    return e;
+}
+mn_expr *mn_Count(mn_orm *o, const char *p, bool distinct, const mn_q *filter)
+{
+    return agg(o, AGG_COUNT, p, distinct, filter);
+}
+mn_expr *mn_Sum(mn_orm *o, const char *p, const mn_q *f) { return agg(o, AGG_SUM, p, false, f); }
+mn_expr *mn_Avg(mn_orm *o, const char *p, const mn_q *f) { return agg(o, AGG_AVG, p, false, f); }
+mn_expr *mn_Min(mn_orm *o, const char *p, const mn_q *f) { return agg(o, AGG_MIN, p, false, f); }
+mn_expr *mn_Max(mn_orm *o, const char *p, const mn_q *f) { return agg(o, AGG_MAX, p, false, f); }
+
+/* ---- querysets ---- */
+mn_qs *mn_qs_all(mn_orm *o, const mn_model *m)
+{
+    if (!o || !m || mn__ready(o) != 0)
+        return NULL;
+    if (m->abstract) {
+        mn__orm_fail(o, MN_EINVAL, "%s is abstract: it cannot be queried", m->name);
+        return NULL;
+    }
+    mn_qs *qs = mn_arena_calloc(o->arena, 1, sizeof *qs);
+    if (!qs)
+        return NULL;
+    qs->o = o;
+    qs->m = m;
+    qs->high = -1;
+    return qs;
+}
+
+mn_qs *mn_qs_none(mn_orm *o, const mn_model *m)
+{
+    mn_qs *qs = mn_qs_all(o, m);
+    if (qs)
+        qs->none = true;
+    return qs;
+}
+
+mn_qs *mn__qs_clone(mn_qs *qs)
+{
+    if (!qs)
+        return NULL;
+    mn_qs *c = mn_arena_alloc(qs->o->arena, sizeof *c);
+    if (!c)
+        return NULL;
+    *c = *qs;
+    c->cache = NULL;
+    return c;
+}
+
+static mn_qs *add_where(mn_qs *qs, const mn_q *q)
+{
+    if (!qs || !q)
+        return NULL;
+    if (qs->low != 0 || qs->high >= 0) {
+        mn__orm_fail(qs->o, MN_EINVAL, "Cannot filter a query once a slice has been taken.");
+        return NULL;
+    }
+    mn_qs *c = mn__qs_clone(qs);
+    if (!c)
+        return NULL;
+    c->where = c->where ? mn_q_and(qs->o, c->where, q) : q;
+    return c->where ? c : NULL;
+}
+
+mn_qs *mn_qs_filter_q(mn_qs *qs, const mn_q *q) { return add_where(qs, q); }
+mn_qs *mn_qs_exclude_q(mn_qs *qs, const mn_q *q)
+{
+    return qs ? add_where(qs, mn_q_not(qs->o, q)) : NULL;
+}
+mn_qs *mn_qs_filter_kv(mn_qs *qs, const mn_kv *kv, size_t n)
+{
+    return qs ? add_where(qs, mn_Q_kv(qs->o, kv, n)) : NULL;
+}
+mn_qs *mn_qs_exclude_kv(mn_qs *qs, const mn_kv *kv, size_t n)
+{
+    return qs ? add_where(qs, mn_q_not(qs->o, mn_Q_kv(qs->o, kv, n))) : NULL;
+}
+
+/* Splits "a, -b,c" into trimmed names in the arena. */
+static const char **split_names(mn_orm *o, const char *s, size_t *n)
+{
+    *n = 0;
+    if (!s)
+        return NULL;
+    size_t cap = 1;
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
+    const char **out = mn_arena_alloc(o->arena, cap * sizeof *out);
+    if (!out)
+        return NULL;
+    const char *p = s;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        if (!e)
+            e = p + strlen(p);
+        mn_str t = mn_str_trim((mn_str){p, (size_t)(e - p)});
+        if (t.len)
+            out[(*n)++] = mn_arena_strndup(o->arena, t.ptr, t.len);
+        p = *e ? e + 1 : e;
+    }
+    return out;
+}
+
+mn_qs *mn_qs_order_by(mn_qs *qs, const char *fields)
+{
+    mn_qs *c = mn__qs_clone(qs);
+    if (!c)
+        return NULL;
+    c->order = split_names(qs->o, fields, &c->norder);
+    c->order_set = true;
+    c->reversed = false;
+    return c;
+}
+
+mn_qs *mn_qs_reverse(mn_qs *qs)
+{
+    mn_qs *c = mn__qs_clone(qs);
+    if (c)
+        c->reversed = !c->reversed;
+    return c;
+}
+
+mn_qs *mn_qs_distinct(mn_qs *qs)
+{
+    mn_qs *c = mn__qs_clone(qs);
+    if (c)
+        c->distinct = true;
+    return c;
+}
+
+mn_qs *mn_qs_slice(mn_qs *qs, int64_t start, int64_t stop)
+{
+    if (!qs)
+        return NULL;
+    if (start < 0 || (stop >= 0 && stop < start && stop != -1)) {
+        mn__orm_fail(qs->o, MN_EINVAL, "Negative indexing is not supported.");
+        return NULL;
+    }
+    mn_qs *c = mn__qs_clone(qs);
+    if (!c)
+        return NULL;
+    /* slicing a slice narrows it, as Python's */
+    int64_t low = c->low + start;
+    int64_t high = stop < 0 ? c->high : c->low + stop;
+    if (c->high >= 0 && high > c->high)
+        high = c->high;
+    if (c->high >= 0 && low > c->high)
+        low = c->high;
+    c->low = low;
+    c->high = high;
+    return c;
+}
+
+static mn_qs *with_values(mn_qs *qs, const char *fields, qsmode mode)
+{
+    mn_qs *c = mn__qs_clone(qs);
+    if (!c)
+        return NULL;
+    c->mode = mode;
+    c->vfields = split_names(qs->o, fields, &c->nvfields);
+    if (mode == MODE_FLAT && c->nvfields > 1) {
+        mn__orm_fail(qs->o, MN_EINVAL,
+                     "'flat' is not valid when values_list is called with more than one field.");
+        return NULL;
+    }
+    return c;
+}
+mn_qs *mn_qs_values(mn_qs *qs, const char *f) { return with_values(qs, f, MODE_VALUES); }
+mn_qs *mn_qs_values_list(mn_qs *qs, const char *f, bool flat)
+{
+    return with_values(qs, f, flat ? MODE_FLAT : MODE_VALUES_LIST);
+}
+
+mn_qs *mn_qs_only(mn_qs *qs, const char *fields)
+{
+    mn_qs *c = mn__qs_clone(qs);
+    if (c)
+        c->only = split_names(qs->o, fields, &c->nonly);
+    return c;
+}
+
+mn_qs *mn_qs_defer(mn_qs *qs, const char *fields)
+{
+    mn_qs *c = mn__qs_clone(qs);
+    if (c)
+        c->defer = split_names(qs->o, fields, &c->ndefer);
+    return c;
+}
+
+mn_qs *mn_qs_select_related(mn_qs *qs, const char *paths)
+{
+    mn_qs *c = mn__qs_clone(qs);
+    if (c)
+        c->related = split_names(qs->o, paths, &c->nrelated);
+    return c;
+}
+
+mn_qs *mn_qs_prefetch(mn_qs *qs, const char *accessor, mn_qs *custom)
+{
+    mn_qs *c = mn__qs_clone(qs);
+    if (!c)
+        return NULL;
+    prefetch *p = mn_arena_alloc(qs->o->arena, (c->nprefetch + 1) * sizeof *p);
+    if (!p)
+        return NULL;
+    if (c->nprefetch)
+        memcpy(p, c->prefetch, c->nprefetch * sizeof *p);
+    p[c->nprefetch].path = mn_arena_strdup(qs->o->arena, accessor);
+    p[c->nprefetch].custom = custom;
+    c->prefetch = p;
+    c->nprefetch++;
+    return c;
+}
+
+mn_qs *mn_qs_prefetch_related(mn_qs *qs, const char *paths)
+{
+    if (!qs)
+        return NULL;
+    size_t n;
+    const char **names = split_names(qs->o, paths, &n);
+    for (size_t i = 0; qs && i < n; i++)
+        qs = mn_qs_prefetch(qs, names[i], NULL);
+    return qs;
+}
+
+mn_qs *mn_qs_annotate(mn_qs *qs, const char *name, const mn_expr *e)
+{
+    if (!qs || !e)
+        return NULL;
+    mn_qs *c = mn__qs_clone(qs);
+    if (!c)
+        return NULL;
+    if (mn__field(qs->m, name, strlen(name))) {
+        mn__orm_fail(qs->o, MN_EINVAL, "The annotation '%s' conflicts with a field on the model.",
+                     name);
+        return NULL;
+    }
+    annot *a = mn_arena_alloc(qs->o->arena, (c->nannots + 1) * sizeof *a);
+    if (!a)
+        return NULL;
+    if (c->nannots)
+        memcpy(a, c->annots, c->nannots * sizeof *a);
+    a[c->nannots].name = mn_arena_strdup(qs->o->arena, name);
+    a[c->nannots].expr = e;
+    c->annots = a;
+    c->nannots++;
+    return c;
+}
+
+mn_qs *mn_qs_using(mn_qs *qs, const char *alias)
+{
+    mn_qs *c = mn__qs_clone(qs);
+    if (c)
+        c->alias = alias ? mn_arena_strdup(qs->o->arena, alias) : NULL;
+    return c;
+}
+
+mn_qs *mn_qs_select_for_update(mn_qs *qs)
+{
+    mn_qs *c = mn__qs_clone(qs);
+    if (c)
+        c->for_update = true;
+    return c;
+}

@@ -1,0 +1,216 @@
+/* session.c — mn_orm, the per-request ORM session: which databases it may use, the
+ * connections it has borrowed (given back when the request's arena goes), the last error's
+ * detail, and the small constructors for mn_arg values. */
+#include "internal.h"
+
+#include <stdarg.h>
+
+const char *mn_orm_strerror(int err)
+{
+    switch (err) {
+    case MN_EDOES_NOT_EXIST: return "matching object does not exist";
+    case MN_EMULTIPLE: return "multiple objects returned";
+    case MN_EPROTECTED: return "protected by a foreign key";
+    case MN_ERESTRICTED: return "restricted by a foreign key";
+    case MN_EFIELD: return "unknown field or lookup";
+    case MN_EVALIDATION: return "validation failed";
+    default: return mn_db_strerror(err);
+    }
+}
+
+int mn__orm_fail(mn_orm *o, int code, const char *fmt, ...)
+{
+    if (!o)
+        return code;
+    o->errcode = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->errmsg, sizeof o->errmsg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *mn_orm_error(const mn_orm *o) { return o ? o->errmsg : "no session"; }
+int mn_orm_errcode(const mn_orm *o) { return o ? o->errcode : MN_EINVAL; }
+void mn_orm_clear_error(mn_orm *o)
+{
+    o->errcode = 0;
+    o->errmsg[0] = '\0';
+}
+mn_arena *mn_orm_arena(mn_orm *o) { return o->arena; }
+
+static void close_on_reset(void *arg) { mn_orm_close(arg); }
+
+mn_orm *mn_orm_new(mn_arena *arena, mn_db *db)
+{
+    mn_orm *o = mn_arena_calloc(arena, 1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->arena = arena;
+    if (db)
+        o->dbs[o->ndbs++] = db;
+    if (mn_arena_defer(arena, close_on_reset, o) != 0)
+        return NULL;
+    return o;
+}
+
+int mn_orm_add_db(mn_orm *o, mn_db *db)
+{
+    if (o->ndbs >= MAX_DBS)
+        return MN_ETOOBIG;
+    o->dbs[o->ndbs++] = db;
+    return 0;
+}
+
+void mn_orm_set_router(mn_orm *o, const char *(*route)(const mn_model *m, bool write, void *u),
+                       void *user)
+{
+    o->route = route;
+    o->route_user = user;
+}
+
+static int db_index(mn_orm *o, const char *alias)
+{
+    if (!alias || !*alias)
+        return o->ndbs ? 0 : -1;
+    for (size_t i = 0; i < o->ndbs; i++)
+        if (strcmp(mn_db_alias(o->dbs[i]), alias) == 0)
+            return (int)i;
+    return -1;
+}
+
+mn_db *mn_orm_db(mn_orm *o, const char *alias)
+{
+    int i = db_index(o, alias);
+    return i < 0 ? NULL : o->dbs[i];
+}
+
+mn_dbdialect mn__dialect(mn_orm *o, const char *alias)
+{
+    mn_db *db = mn_orm_db(o, alias);
+    return db ? mn_db_dialect(db) : MN_DIALECT_SQLITE;
+}
+
+mn_dbconn *mn_orm_conn(mn_orm *o, const char *alias)
+{
+    int i = db_index(o, alias);
+    if (i < 0) {
+        mn__orm_fail(o, MN_ENOTFOUND, "no database '%s' in this session",
+                     alias ? alias : "default");
+        return NULL;
+    }
+    if (o->conns[i])
+        return o->conns[i];
+    mn_dbconn *c = NULL;
+    int rc = mn_db_acquire(o->dbs[i], -1, &c);
+    if (rc != 0) {
+        mn__orm_fail(o, rc, "database '%s': %s", mn_db_alias(o->dbs[i]),
+                     *mn_db_errmsg(o->dbs[i]) ? mn_db_errmsg(o->dbs[i]) : mn_db_strerror(rc));
+        return NULL;
+    }
+    if (o->log)
+        mn_dbconn_set_log(c, mn_dblog_record, o->log, NULL, NULL);
+    o->conns[i] = c;
+    o->closed = false;
+    return c;
+}
+
+void mn_orm_set_log(mn_orm *o, mn_dblog *log)
+{
+    o->log = log;
+    for (size_t i = 0; i < o->ndbs; i++)
+        if (o->conns[i])
+            mn_dbconn_set_log(o->conns[i], log ? mn_dblog_record : NULL, log, NULL, NULL);
+}
+
+void mn_orm_close(mn_orm *o)
+{
+    if (!o || o->closed)
+        return;
+    o->closed = true;
+    for (size_t i = 0; i < o->ndbs; i++) {
+        if (o->conns[i])
+            mn_db_release(o->conns[i]); /* rolls back what the view left open */
+        o->conns[i] = NULL;
+    }
+    o->atomic_depth = 0;
+    o->noncommit = 0;
+}
+
+int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p, size_t n,
+             mn_dbresult *res)
+{
+    mn_dbconn *c = mn_orm_conn(o, alias);
+    if (!c)
+        return o->errcode ? o->errcode : MN_EDB_OPERATIONAL;
+    int rc = mn_dbconn_exec(c, o->arena, sql, p, n, res);
+    if (rc != 0)
+        return mn__orm_fail(o, rc, "%s", *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c)
+                                                              : mn_db_strerror(rc));
+    return 0;
+}
+
+/* ---- arguments ---- */
+mn_arg mn_arg_null(void) { return (mn_arg){.type = MN_ARG_NULL}; }
+mn_arg mn_arg_int(int64_t i) { return (mn_arg){.type = MN_ARG_INT, .v.i = i}; }
+mn_arg mn_arg_uint(uint64_t u) { return (mn_arg){.type = MN_ARG_INT, .v.i = (int64_t)u}; }
+mn_arg mn_arg_float(double f) { return (mn_arg){.type = MN_ARG_FLOAT, .v.f = f}; }
+mn_arg mn_arg_bool(bool b) { return (mn_arg){.type = MN_ARG_BOOL, .v.b = b}; }
+mn_arg mn_arg_str(const char *s)
+{
+    return s ? (mn_arg){.type = MN_ARG_STR, .v.s = s} : mn_arg_null();
+}
+mn_arg mn_arg_dt(const mn_datetime *dt)
+{
+    return dt ? (mn_arg){.type = MN_ARG_DATETIME, .v.dt = dt} : mn_arg_null();
+}
+mn_arg mn_arg_obj(const void *o)
+{
+    return o ? (mn_arg){.type = MN_ARG_INSTANCE, .v.obj = o} : mn_arg_null();
+}
+mn_arg mn_arg_expr(const mn_expr *e) { return (mn_arg){.type = MN_ARG_EXPR, .v.expr = e}; }
+mn_arg mn_arg_qs(const mn_qs *qs) { return (mn_arg){.type = MN_ARG_QS, .v.qs = qs}; }
+mn_arg mn_arg_list(const mn_arg *items, size_t n)
+{
+    return (mn_arg){.type = MN_ARG_LIST, .v.list = {items, n}};
+}
+mn_arg mn_arg_bytes(const void *p, size_t n)
+{
+    return (mn_arg){.type = MN_ARG_BYTES, .v.bytes = {p ? (const char *)p : "", n}};
+}
+mn_arg mn_arg_value(const mn_value *v) { return (mn_arg){.type = MN_ARG_VALUE, .v.value = v}; }
+mn_arg mn_arg_id_(mn_arg a) { return a; }
+
+/* The list lives in `arena`, or (arena NULL, as MN_IN uses it) in a per-thread ring that
+ * survives until the queryset has been built from it. */
+static mn_arg *list_storage(size_t n, mn_arena *arena)
+{
+    if (arena)
+        return mn_arena_alloc(arena, (n ? n : 1) * sizeof(mn_arg));
+    static _Thread_local mn_arena *ring;
+    if (!ring && !(ring = mn_arena_new(4096)))
+        return NULL;
+    if (mn_arena_used(ring) > (1u << 20))
+        mn_arena_reset(ring);
+    return mn_arena_alloc(ring, (n ? n : 1) * sizeof(mn_arg));
+}
+
+mn_arg mn_arg_ints(const int64_t *items, size_t n, mn_arena *arena)
+{
+    mn_arg *l = list_storage(n, arena);
+    if (!l)
+        return mn_arg_null();
+    for (size_t i = 0; i < n; i++)
+        l[i] = mn_arg_int(items[i]);
+    return mn_arg_list(l, n);
+}
+
+mn_arg mn_arg_strs(const char *const *items, size_t n, mn_arena *arena)
+{
+    mn_arg *l = list_storage(n, arena);
+    if (!l)
+        return mn_arg_null();
+    for (size_t i = 0; i < n; i++)
+        l[i] = mn_arg_str(items[i]);
+    return mn_arg_list(l, n);
+}

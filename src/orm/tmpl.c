@@ -1,0 +1,196 @@
+/* tmpl.c — model instances and querysets as template values (value.h's object class), so
+ * `{{ question.text }}`, `{{ choice.question.text }}`, `{% for c in question.choices.all %}`,
+ * `{{ q.get_status_display }}` and `{{ q.get_absolute_url }}` work. A queryset value is lazy:
+ * its query runs when the template first iterates it (parking the coroutine on PostgreSQL). */
+#include "internal.h"
+
+static const mn_value_class obj_class;
+static const mn_value_class qs_class;
+
+mn_value *mn_obj_value(mn_orm *o, void *obj)
+{
+    if (!obj)
+        return mn_value_none();
+    mn_obj *h = obj;
+    if (!h->orm)
+        h->orm = o;
+    return mn_value_object(o->arena, &obj_class, obj);
+}
+
+mn_value *mn_qs_value(mn_qs *qs)
+{
+    if (!qs)
+        return NULL;
+    return mn_value_object(qs->o->arena, &qs_class, qs);
+}
+
+static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
+{
+    mn_obj *h = self;
+    mn_orm *o = h->orm;
+    const mn_model *m = h->model;
+    char *n = mn_arena_strndup(arena, name.ptr, name.len);
+    if (!n)
+        return MN_ENOMEM;
+    const mn_fielddef *f = mn__field(m, name.ptr, name.len);
+    if (f) {
+        bool attname = (f->type == MN_FK || f->type == MN_O2O) && strcmp(n, f->name) != 0;
+        if ((f->type == MN_FK || f->type == MN_O2O) && !attname) {
+            void *rel = mn_fk_get(o, self, f->name);
+            *out = rel ? mn_obj_value(o, rel) : mn_value_none();
+            return 0;
+        }
+        if (f->type == MN_M2M) {
+            *out = mn_qs_value(mn_related(o, self, f->name));
+            return *out ? 0 : MN_EINVAL;
+        }
+        *out = mn_obj_get_value(o, self, f->name);
+        return *out ? 0 : MN_ENOMEM;
+    }
+    if (mn_str_starts_with(name, "get_") && mn_str_ends_with(name, "_display") && name.len > 12) {
+        char *field = mn_arena_strndup(arena, name.ptr + 4, name.len - 12);
+        const char *d = field ? mn_obj_display(o, self, field) : NULL;
+        if (d) {
+            *out = mn_value_cstr(arena, d);
+            return 0;
+        }
+    }
+    if (mn_str_eq_cstr(name, "get_absolute_url") && m->absolute_url) {
+        const char *u = m->absolute_url(self, arena);
+        *out = u ? mn_value_cstr(arena, u) : mn_value_none();
+        return 0;
+    }
+    mn_value *ann = mn_obj_annotation(self, n);
+    if (ann) {
+        *out = ann;
+        return 0;
+    }
+    const revrel *r = mn__revrel(m, name.ptr, name.len, true);
+    if (r) {
+        if (r->field->type == MN_O2O) {
+            void *rel = mn_fk_get(o, self, n);
+            *out = rel ? mn_obj_value(o, rel) : mn_value_none();
+            return 0;
+        }
+        *out = mn_qs_value(mn_related(o, self, n));
+        return *out ? 0 : MN_EINVAL;
+    }
+    return MN_ENOTFOUND;
+}
+
+static int obj_to_string(void *self, mn_arena *arena, mn_buf *out)
+{
+    mn_obj *h = self;
+    const char *s = mn_obj_str(h->orm, self);
+    (void)arena;
+    return mn_buf_puts(out, s ? s : "");
+}
+
+static bool obj_equal(void *a, void *b)
+{
+    const mn_obj *x = a, *y = b;
+    return x->model == y->model && mn_obj_pk(a) == mn_obj_pk(b) && mn_obj_pk(a) != 0;
+}
+
+static const mn_value_class obj_class = {
+    .name = "Model",
+    .get = obj_get,
+    .to_string = obj_to_string,
+    .equal = obj_equal,
+};
+
+static int qs_iterate(void *self, mn_arena *arena, mn_value **out)
+{
+    mn_qs *qs = self;
+    mn_rows *rows = mn_qs_fetch(qs);
+    if (!rows)
+        return qs->o->errcode ? qs->o->errcode : MN_EINVAL;
+    mn_value *list = mn_value_list(arena, rows->len);
+    if (!list)
+        return MN_ENOMEM;
+    for (size_t i = 0; i < rows->len; i++) {
+        mn_value *v = qs->mode == MODE_OBJECTS ? mn_obj_value(qs->o, rows->items[i])
+                                               : rows->items[i];
+        if (!v || mn_value_list_append(arena, list, v) != 0)
+            return MN_ENOMEM;
+    }
+    *out = list;
+    return 0;
+}
+
+static int qs_length(void *self, mn_arena *arena, int64_t *out)
+{
+    mn_qs *qs = self;
+    (void)arena;
+    mn_rows *rows = mn_qs_fetch(qs); /* a template that asks the length usually iterates too */
+    if (!rows)
+        return qs->o->errcode ? qs->o->errcode : MN_EINVAL;
+    *out = (int64_t)rows->len;
+    return 0;
+}
+
+static int qs_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
+{
+    mn_qs *qs = self;
+    if (mn_str_eq_cstr(name, "all")) {
+        *out = mn_qs_value(qs);
+        return 0;
+    }
+    if (mn_str_eq_cstr(name, "count")) {
+        int64_t n = qs->cache ? (int64_t)qs->cache->len : mn_qs_count(qs);
+        if (n < 0)
+            return (int)n;
+        *out = mn_value_int(arena, n);
+        return 0;
+    }
+    if (mn_str_eq_cstr(name, "exists")) {
+        int e = mn_qs_exists(qs);
+        if (e < 0)
+            return e;
+        *out = mn_value_bool(e);
+        return 0;
+    }
+    if (mn_str_eq_cstr(name, "first") || mn_str_eq_cstr(name, "last")) {
+        void *obj = name.ptr[0] == 'f' ? mn_qs_first(qs) : mn_qs_last(qs);
+        *out = obj ? (qs->mode == MODE_OBJECTS ? mn_obj_value(qs->o, obj) : obj) : mn_value_none();
+        return 0;
+    }
+    int64_t idx;
+    if (mn_str_to_i64(name, &idx) == 0 && idx >= 0) {
+        mn_rows *rows = mn_qs_fetch(qs);
+        if (!rows)
+            return qs->o->errcode;
+        if ((size_t)idx >= rows->len)
+            return MN_ENOTFOUND;
+        *out = qs->mode == MODE_OBJECTS ? mn_obj_value(qs->o, rows->items[idx]) : rows->items[idx];
+        return 0;
+    }
+    return MN_ENOTFOUND;
+}
+
+static int qs_to_string(void *self, mn_arena *arena, mn_buf *out)
+{
+    mn_qs *qs = self;
+    mn_rows *rows = mn_qs_fetch(qs);
+    if (!rows)
+        return qs->o->errcode ? qs->o->errcode : MN_EINVAL;
+    mn_buf_puts(out, "<QuerySet [");
+    for (size_t i = 0; i < rows->len; i++) {
+        if (i)
+            mn_buf_puts(out, ", ");
+        if (qs->mode == MODE_OBJECTS) {
+            mn_buf_printf(out, "<%s: %s>", qs->m->name, mn_obj_str(qs->o, rows->items[i]));
+        } else {
+            mn_value_write_repr(rows->items[i], arena, out);
+        }
+    }
+    return mn_buf_puts(out, "]>");
+}
+
+static const mn_value_class qs_class = {
+    .name = "QuerySet",
+    .get = qs_get,
+    .iterate = qs_iterate,
+    .length = qs_length,
+    .to_string = qs_to_string,
+};

@@ -1,0 +1,167 @@
+/* txn.c — atomic() blocks (a transaction, savepoints inside it), on_commit callbacks that
+ * run only once the outermost block commits, and model signals. */
+#include "internal.h"
+
+static mn_dbconn *atomic_conn(mn_orm *o) { return mn_orm_conn(o, NULL); }
+
+static int db_fail(mn_orm *o, mn_dbconn *c, int rc)
+{
+    return mn__orm_fail(o, rc, "%s", *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
+}
+
+int mn_atomic_begin(mn_orm *o)
+{
+    mn_dbconn *c = atomic_conn(o);
+    if (!c)
+        return o->errcode;
+    int rc;
+    if (o->atomic_depth == 0) {
+        rc = mn_dbconn_begin(c);
+    } else {
+        char name[32];
+        snprintf(name, sizeof name, "s%d_%d", o->atomic_depth, ++o->savepoint_seq);
+        rc = mn_dbconn_savepoint(c, name);
+    }
+    if (rc)
+        return db_fail(o, c, rc);
+    o->atomic_depth++;
+    return 0;
+}
+
+static void drop_callbacks(mn_orm *o, int depth)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->noncommit; i++)
+        if (o->oncommit[i].depth < depth)
+            o->oncommit[n++] = o->oncommit[i];
+    o->noncommit = n;
+}
+
+int mn_atomic_end(mn_orm *o, bool ok)
+{
+    if (o->atomic_depth <= 0)
+        return mn__orm_fail(o, MN_EINVAL, "mn_atomic_end() without mn_atomic_begin()");
+    mn_dbconn *c = atomic_conn(o);
+    if (!c)
+        return o->errcode;
+    int depth = o->atomic_depth;
+    int rc;
+    if (depth == 1) {
+        rc = ok ? mn_dbconn_commit(c) : mn_dbconn_rollback(c);
+        if (rc && ok)
+            mn_dbconn_rollback(c);
+        o->atomic_depth = 0;
+        if (rc || !ok) {
+            o->noncommit = 0;
+            return rc ? db_fail(o, c, rc) : 0;
+        }
+        /* callbacks may open new atomic blocks: run a snapshot */
+        size_t n = o->noncommit;
+        oncommit *cbs = n ? mn_arena_alloc(o->arena, n * sizeof *cbs) : NULL;
+        if (n && cbs)
+            memcpy(cbs, o->oncommit, n * sizeof *cbs);
+        o->noncommit = 0;
+        for (size_t i = 0; cbs && i < n; i++)
+            cbs[i].fn(cbs[i].arg);
+        return 0;
+    }
+    /* savepoint names follow the depth they were made at; find ours by sequence */
+    char name[32];
+    snprintf(name, sizeof name, "s%d_%d", depth - 1, o->savepoint_seq);
+    /* the innermost open savepoint is the latest one made at depth-1 */
+    rc = ok ? mn_dbconn_savepoint_release(c, name) : mn_dbconn_savepoint_rollback(c, name);
+    o->atomic_depth--;
+    o->savepoint_seq--;
+    if (!ok)
+        drop_callbacks(o, depth);
+    else
+        for (size_t i = 0; i < o->noncommit; i++) /* now owned by the enclosing block */
+            if (o->oncommit[i].depth >= depth)
+                o->oncommit[i].depth = depth - 1;
+    return rc ? db_fail(o, c, rc) : 0;
+}
+
+int mn_atomic_depth(const mn_orm *o) { return o->atomic_depth; }
+
+int mn_on_commit(mn_orm *o, void (*fn)(void *arg), void *arg)
+{
+    if (o->atomic_depth == 0) {
+        fn(arg);
+        return 0;
+    }
+    if (o->noncommit == o->oncommit_cap) {
+        size_t ncap = o->oncommit_cap ? o->oncommit_cap * 2 : 8;
+        oncommit *n = mn_arena_realloc(o->arena, o->oncommit, o->oncommit_cap * sizeof *n,
+                                       ncap * sizeof *n);
+        if (!n)
+            return MN_ENOMEM;
+        o->oncommit = n;
+        o->oncommit_cap = ncap;
+    }
+    o->oncommit[o->noncommit++] = (oncommit){fn, arg, o->atomic_depth};
+    return 0;
+}
+
+int mn_atomic(mn_orm *o, int (*fn)(mn_orm *o, void *arg), void *arg)
+{
+    int rc = mn_atomic_begin(o);
+    if (rc)
+        return rc;
+    int res = fn(o, arg);
+    rc = mn_atomic_end(o, res == 0);
+    return res ? res : rc;
+}
+
+/* ---- signals: a small process-wide table, set up at start-up like Django's receivers ---- */
+enum { MAX_RECEIVERS = 128 };
+static struct receiver {
+    mn_signal sig;
+    const mn_model *sender;
+    mn_receiver_fn fn;
+    void *user;
+} receivers[MAX_RECEIVERS];
+static size_t nreceivers;
+
+int mn_signal_connect(mn_signal sig, const mn_model *sender, mn_receiver_fn fn, void *user)
+{
+    for (size_t i = 0; i < nreceivers; i++)
+        if (receivers[i].sig == sig && receivers[i].sender == sender && receivers[i].fn == fn &&
+            receivers[i].user == user)
+            return 0;
+    if (nreceivers >= MAX_RECEIVERS)
+        return MN_ETOOBIG;
+    receivers[nreceivers++] = (struct receiver){sig, sender, fn, user};
+    return 0;
+}
+
+void mn_signal_disconnect(mn_signal sig, const mn_model *sender, mn_receiver_fn fn, void *user)
+{
+    for (size_t i = 0; i < nreceivers; i++)
+        if (receivers[i].sig == sig && receivers[i].sender == sender && receivers[i].fn == fn &&
+            receivers[i].user == user) {
+            receivers[i] = receivers[--nreceivers];
+            return;
+        }
+}
+
+bool mn__has_receivers(mn_signal sig, const mn_model *m)
+{
+    for (size_t i = 0; i < nreceivers; i++)
+        if (receivers[i].sig == sig && (!receivers[i].sender || receivers[i].sender == m))
+            return true;
+    return false;
+}
+
+int mn__signal(mn_orm *o, mn_signal sig, const mn_model *m, void *obj, bool created)
+{
+    for (size_t i = 0; i < nreceivers; i++) {
+        struct receiver *r = &receivers[i];
+        if (r->sig != sig || (r->sender && r->sender != m))
+            continue;
+        int rc = r->fn(sig, m, obj, created, o, r->user);
+        if (rc && (sig == MN_PRE_SAVE || sig == MN_PRE_DELETE))
+            return mn__orm_fail(o, rc, "a %s receiver for %s refused the operation",
+                                sig == MN_PRE_SAVE ? "pre_save" : "pre_delete", m->name);
+    }
+    return 0;
+}

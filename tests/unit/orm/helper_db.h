@@ -1,0 +1,26 @@
+/* helper_db.h — the database every ORM test runs on: PostgreSQL when MN_TEST_DATABASE_URL is
+ * set (the suite is registered a second time through a wrapper that starts a private server),
+ * else a fresh SQLite file in a temporary directory. Each test gets its own schema on
+ * PostgreSQL (tests of one file run in parallel against one server) and its own file on
+ * SQLite, with every test model's table created from metadata. */
+#ifndef MN_TEST_HELPER_DB_H
+#define MN_TEST_HELPER_DB_H
+
+#include <manouche/orm.h>
+
+typedef struct testdb {
+    mn_arena *arena;
+    mn_db *db;
+    mn_orm *o;
+    char dir[128];   /* SQLite temporary directory, "" on PostgreSQL */
+    char schema[64]; /* PostgreSQL schema, "" on SQLite */
+} testdb;
+
+/* Opens the test database, creates the tables; fails the test on any error. */
+void tdb_open(testdb *t);
+void tdb_close(testdb *t);
+bool tdb_is_pg(const testdb *t);
+/* A second session on the same database (its own connection). */
+mn_orm *tdb_session(testdb *t, mn_arena *arena);
+
+#endif

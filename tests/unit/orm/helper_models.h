@@ -1,0 +1,86 @@
+/* helper_models.h — the models every ORM test uses: the polls tutorial, a small library
+ * (authors, books, tags, reviews, shelves: every on_delete and relation kind), and a model
+ * with one field of each type. */
+#ifndef MN_TEST_HELPER_MODELS_H
+#define MN_TEST_HELPER_MODELS_H
+
+#include <manouche/orm.h>
+
+#define QUESTION_FIELDS(F)                                                                 \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(text, MN_CHAR, .max_length = 200)                                                    \
+    F(pub_date, MN_DATETIME, .verbose_name = "date published")
+MN_MODEL(Question, QUESTION_FIELDS);
+
+#define CHOICE_FIELDS(F)                                                                   \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(question, MN_FK, .to = "polls.Question", .on_delete = MN_CASCADE,                    \
+      .related_name = "choices")                                                           \
+    F(text, MN_CHAR, .max_length = 200)                                                    \
+    F(votes, MN_INT, .default_int = 0)
+MN_MODEL(Choice, CHOICE_FIELDS);
+
+#define AUTHOR_FIELDS(F)                                                                   \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(name, MN_CHAR, .max_length = 100, .unique = true)                                    \
+    F(email, MN_EMAIL, .null = true, .blank = true)                                        \
+    F(mentor, MN_FK, .to = "self", .on_delete = MN_SET_NULL, .null = true, .blank = true,  \
+      .related_name = "mentees")
+MN_MODEL(Author, AUTHOR_FIELDS);
+
+#define TAG_FIELDS(F)                                                                      \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(name, MN_SLUG, .max_length = 30)
+MN_MODEL(Tag, TAG_FIELDS);
+
+extern const mn_choice GENRE_CHOICES[];
+#define BOOK_FIELDS(F)                                                                     \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(title, MN_CHAR, .max_length = 200)                                                   \
+    F(author, MN_FK, .to = "Author", .on_delete = MN_PROTECT, .related_name = "books")     \
+    F(price, MN_DECIMAL, .max_digits = 8, .decimal_places = 2, .default_str = "0.00")      \
+    F(pages, MN_POSINT, .default_int = 100)                                                \
+    F(published, MN_DATE, .null = true)                                                    \
+    F(rating, MN_FLOAT, .default_float = 0)                                                \
+    F(in_print, MN_BOOL, .default_bool = true)                                             \
+    F(genre, MN_CHAR, .max_length = 2, .choices = GENRE_CHOICES, .default_str = "fi")      \
+    F(tags, MN_M2M, .to = "Tag", .related_name = "books")
+MN_MODEL(Book, BOOK_FIELDS);
+
+#define REVIEW_FIELDS(F)                                                                   \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(book, MN_FK, .to = "Book", .on_delete = MN_SET_NULL, .null = true,                   \
+      .related_name = "reviews")                                                           \
+    F(stars, MN_SMALLINT, .default_int = 3)                                                \
+    F(body, MN_TEXT, .blank = true)
+MN_MODEL(Review, REVIEW_FIELDS);
+
+#define SHELF_FIELDS(F)                                                                    \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(book, MN_FK, .to = "Book", .on_delete = MN_RESTRICT, .related_name = "shelves")      \
+    F(label, MN_CHAR, .max_length = 20)
+MN_MODEL(Shelf, SHELF_FIELDS);
+
+#define STAMPED_FIELDS(F)                                                                  \
+    F(created, MN_DATETIME, .auto_now_add = true)                                          \
+    F(updated, MN_DATETIME, .auto_now = true)
+#define EVERYTHING_FIELDS(F)                                                               \
+    F(id, MN_BIGAUTO)                                                                      \
+    STAMPED_FIELDS(F)                                                                      \
+    F(small, MN_SMALLINT, .null = true)                                                    \
+    F(big, MN_BIGINT, .null = true)                                                        \
+    F(ratio, MN_FLOAT, .null = true)                                                       \
+    F(amount, MN_DECIMAL, .max_digits = 12, .decimal_places = 3, .null = true)             \
+    F(flag, MN_BOOL, .null = true)                                                         \
+    F(url, MN_URL, .blank = true)                                                          \
+    F(day, MN_DATE, .null = true)                                                          \
+    F(at, MN_DATETIME, .null = true)                                                       \
+    F(clock, MN_TIME, .null = true)                                                        \
+    F(span, MN_DURATION, .null = true)                                                     \
+    F(uid, MN_UUID, .null = true, .unique = true)                                          \
+    F(doc, MN_JSON, .null = true)                                                          \
+    F(blob, MN_BINARY, .null = true)                                                       \
+    F(ip, MN_GENERICIP, .null = true)
+MN_MODEL(Everything, EVERYTHING_FIELDS);
+
+#endif

@@ -76,7 +76,8 @@ static bool check_referrer_policy(const char *v)
 }
 
 static const mn_setting_def builtins[] = {
-    {"DEBUG", MN_SETTING_BOOL, "false", "development mode: error pages with details, reload",
+    {"DEBUG", MN_SETTING_BOOL, "true",
+     "development mode: detailed error pages (off by default for `serve`)",
      0, 0, NULL, false, NULL, NULL},
     {"SECRET_KEY", MN_SETTING_STRING, "", "key for signing; required when DEBUG is off", 0, 0,
      NULL, true, NULL, NULL},

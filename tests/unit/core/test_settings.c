@@ -46,8 +46,9 @@ static mn_settings *loaded(const char *dotenv)
 Test(settings, defaults_are_typed_and_django_like)
 {
     setenv("SECRET_KEY", "x", 1);
+    unsetenv("DEBUG");
     mn_settings *s = loaded(NULL);
-    cr_assert_eq(mn_settings_bool(s, "DEBUG"), false);
+    cr_assert_eq(mn_settings_bool(s, "DEBUG"), true); /* defaults suit development */
     cr_assert_eq(mn_settings_bool(s, "APPEND_SLASH"), true);
     cr_assert_eq(mn_settings_size(s, "DATA_UPLOAD_MAX_MEMORY_SIZE"), 2621440);
     cr_assert_eq(mn_settings_int(s, "DATA_UPLOAD_MAX_NUMBER_FIELDS"), 1000);
@@ -139,7 +140,7 @@ Test(settings, sizes_accept_suffixes)
 Test(settings, secret_key_required_without_debug)
 {
     unsetenv("SECRET_KEY");
-    unsetenv("DEBUG");
+    setenv("DEBUG", "false", 1);
     mn_settings *s = mn_settings_new();
     cr_assert_eq(mn_settings_load(s, NULL), MN_EINVAL);
     cr_assert(strncmp(mn_settings_error(s), "SECRET_KEY: '' is not allowed when DEBUG is off", 47) == 0,
@@ -156,7 +157,12 @@ Test(settings, debug_default_can_be_changed_before_load)
     unsetenv("SECRET_KEY");
     unsetenv("DEBUG");
     mn_settings *s = mn_settings_new();
-    cr_assert_eq(mn_settings_set_default(s, "DEBUG", "true"), 0);
+    cr_assert_eq(mn_settings_set_default(s, "DEBUG", "false"), 0); /* what `serve` does */
+    cr_assert_eq(mn_settings_load(s, NULL), MN_EINVAL);
+    mn_settings_free(s);
+    setenv("DEBUG", "true", 1);
+    s = mn_settings_new();
+    cr_assert_eq(mn_settings_set_default(s, "DEBUG", "false"), 0);
     cr_assert_eq(mn_settings_load(s, NULL), 0, "%s", mn_settings_error(s));
     cr_assert(mn_settings_bool(s, "DEBUG"));
     mn_settings_free(s);

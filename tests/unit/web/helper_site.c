@@ -140,6 +140,7 @@ mn_client *test_client(const mn_project *project, const char *const *env)
     for (size_t i = 0; names[i]; i++)
         unsetenv(names[i]);
     setenv("SECRET_KEY", "test-secret", 1);
+    setenv("DEBUG", "false", 1);
     setenv("LOG_LEVEL", "ERROR", 1);
     for (size_t i = 0; env && env[i]; i += 2)
         setenv(env[i], env[i + 1], 1);

@@ -1,0 +1,61 @@
+/* polls — the Django tutorial's polls site on Manouche, and `make demo`.
+ *
+ *   build/bin/polls runserver 127.0.0.1:8000     development server (DEBUG on)
+ *   build/bin/polls serve --workers 4            production: master + workers
+ *   build/bin/polls help                         every command
+ *
+ * The binary is the project's management CLI (as manage.py); settings come from the
+ * environment and a .env file in this folder. */
+#include "polls.h"
+#include "store.h"
+
+#include <stdio.h>
+
+static void home(mn_req *r)
+{
+    mn_redirect(r, mn_reverse(r, "polls:index"));
+}
+
+static const mn_route urls[] = {
+    MN_PATH("", home, "home"),
+    MN_INCLUDE("polls/", polls_urls, "polls"),
+    MN_END,
+};
+
+/* `polls questions`: an app's own management command */
+static int list_questions(mn_cli *cli, int argc, char **argv)
+{
+    if (argc > 0)
+        return mn_cli_usage_error(cli, "unexpected argument '%s'", argv[0]);
+    const poll_question *qs[16];
+    size_t n = polls_latest_questions(qs, 16);
+    for (size_t i = 0; i < n; i++)
+        printf("%lld\t%s\n", (long long)qs[i]->id, qs[i]->question_text);
+    return MN_EXIT_OK;
+}
+
+static const mn_command polls_commands[] = {
+    {"questions", "Lists the published questions.", "", list_questions, false},
+    {NULL, NULL, NULL, NULL, false},
+};
+
+static const mn_app polls_app = {
+    .name = "polls",
+    .templates_dir = "templates",
+    .static_dir = "static",
+    .commands = polls_commands,
+};
+
+static const mn_app *const apps[] = {&polls_app, NULL};
+
+static const mn_project project = {
+    .name = "polls",
+    .urls = urls,
+    .apps = apps,
+    .dir = __FILE__, /* this folder: templates, static files and .env live here */
+};
+
+int main(int argc, char **argv)
+{
+    return mn_main(argc, argv, &project);
+}

@@ -154,6 +154,22 @@ int mn_dbconn_cursor_fetch(mn_dbconn *conn, mn_arena *arena, size_t max_rows,
                            mn_dbresult *out) MN_MAY_YIELD;
 void mn_dbconn_cursor_close(mn_dbconn *conn) MN_MAY_YIELD;
 
+/* ---- Batches, for bulk operations and prefetch (added with the PostgreSQL driver): the
+ * statements go out together, in pipeline mode on PostgreSQL (one round trip for all). They
+ * run in order; the first failure stops the batch (later items get MN_ECANCELED) and is
+ * returned, with its detail on conn. Outside a transaction PostgreSQL runs a batch as one
+ * implicit transaction (a failure undoes the items before it) while SQLite commits each
+ * item; inside begin/commit both behave alike. ---- */
+typedef struct mn_dbbatch_item {
+    const char *sql;
+    const mn_dbparam *params;
+    size_t nparams;
+    mn_dbresult result; /* out: rows materialised into the arena of mn_dbconn_exec_batch */
+    int status;         /* out: 0, the item's error, or MN_ECANCELED when it did not run */
+} mn_dbbatch_item;
+int mn_dbconn_exec_batch(mn_dbconn *conn, mn_arena *arena, mn_dbbatch_item *items,
+                         size_t n) MN_MAY_YIELD;
+
 /* ---- Transactions. Savepoint names must be identifiers (the ORM generates them). ---- */
 int mn_dbconn_begin(mn_dbconn *conn) MN_MAY_YIELD;
 int mn_dbconn_commit(mn_dbconn *conn) MN_MAY_YIELD;
@@ -230,6 +246,9 @@ typedef struct mn_dbdriver {
                        size_t nparams);
     int (*cursor_fetch)(mn_dbconn *conn, mn_arena *arena, size_t max_rows, mn_dbresult *out);
     void (*cursor_close)(mn_dbconn *conn);
+    /* Optional (NULL: db.c runs exec for each item): the whole batch at once, filling each
+     * item's result and status; returns the first failure. */
+    int (*exec_batch)(mn_dbconn *conn, mn_arena *arena, mn_dbbatch_item *items, size_t n);
 } mn_dbdriver;
 
 struct mn_db {

@@ -312,6 +312,36 @@ void mn_dbconn_cursor_close(mn_dbconn *conn)
     conn->cursor_open = false;
 }
 
+/* Batches: the driver's pipelined exec_batch when it has one, else one exec per item. */
+int mn_dbconn_exec_batch(mn_dbconn *conn, mn_arena *arena, mn_dbbatch_item *items, size_t n)
+{
+    clear_error(conn);
+    for (size_t i = 0; i < n; i++) {
+        memset(&items[i].result, 0, sizeof items[i].result);
+        items[i].status = MN_ECANCELED;
+    }
+    if (conn->cursor_open)
+        return mn__dbconn_set_error(conn, MN_DBERR_PROGRAMMING, NULL,
+                                    "a cursor is open on this connection");
+    int64_t t0 = now_us();
+    int rc = 0;
+    if (conn->driver->exec_batch) {
+        rc = conn->driver->exec_batch(conn, arena, items, n);
+    } else {
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = items[i].status = conn->driver->exec(conn, arena, items[i].sql, items[i].params,
+                                                      items[i].nparams, &items[i].result);
+    }
+    if (conn->log_fn) {
+        /* One round trip for all: each item is logged with an equal share of the time. */
+        int64_t share = n ? (now_us() - t0) / (int64_t)n : 0;
+        for (size_t i = 0; i < n; i++)
+            conn->log_fn(conn->log_user, items[i].sql, items[i].params, items[i].nparams, share,
+                         items[i].status);
+    }
+    return rc;
+}
+
 /* ---- transactions: the same SQL on both dialects ---- */
 static int simple(mn_dbconn *conn, const char *sql)
 {

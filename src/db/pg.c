@@ -127,13 +127,44 @@ static int put_double(mn_buf *b, double f)
     return mn_buf_printf(b, "%.17g", f);
 }
 
-/* Fills c->values/lengths/formats/types from params. Text values are copied NUL-terminated
- * into c->text (libpq reads text parameters up to the NUL); blobs are sent binary, in place. */
-static int bind(pg_dbconn *c, const mn_dbparam *params, size_t n)
+/* Refuses what PostgreSQL cannot take, before anything is sent. */
+static int check_params(pg_dbconn *c, const mn_dbparam *params, size_t n)
 {
     if (n > 65535)
         return mn__dbconn_set_error(&c->base, MN_DBERR_PROGRAMMING, "54000",
                                     "too many parameters (%zu; PostgreSQL allows 65535)", n);
+    for (size_t i = 0; i < n; i++) {
+        const mn_dbparam *p = &params[i];
+        switch (p->type) {
+        case MN_DBT_NULL:
+        case MN_DBT_INT:
+        case MN_DBT_BOOL:
+        case MN_DBT_FLOAT: break;
+        case MN_DBT_TEXT:
+            if (memchr(p->v.s.ptr, '\0', p->v.s.len))
+                return mn__dbconn_set_error(&c->base, MN_DBERR_DATA, "22021",
+                                            "parameter %zu: text contains a NUL byte, which "
+                                            "PostgreSQL cannot store (use a blob)",
+                                            i + 1);
+            break;
+        case MN_DBT_BLOB:
+            if (p->v.s.len > INT32_MAX)
+                return mn__dbconn_set_error(&c->base, MN_DBERR_DATA, "54000",
+                                            "parameter %zu: blob over 2 GiB", i + 1);
+            break;
+        default:
+            return mn__dbconn_set_error(&c->base, MN_DBERR_PROGRAMMING, NULL,
+                                        "parameter %zu: unknown type %d", i + 1, (int)p->type);
+        }
+    }
+    return MN_OK;
+}
+
+/* Fills c->values/lengths/formats/types from params (already checked). Text values are copied
+ * NUL-terminated into c->text (libpq reads text parameters up to the NUL); blobs are sent
+ * binary, in place. 0 or MN_ENOMEM. */
+static int bind(pg_dbconn *c, const mn_dbparam *params, size_t n)
+{
     if (grow_params(c, n) != MN_OK)
         return MN_ENOMEM;
     mn_buf_reset(&c->text);
@@ -146,7 +177,6 @@ static int bind(pg_dbconn *c, const mn_dbparam *params, size_t n)
         off[i] = SIZE_MAX;
         int rc = MN_OK;
         switch (p->type) {
-        case MN_DBT_NULL: break;
         case MN_DBT_INT:
             off[i] = c->text.len;
             rc = mn_buf_put_i64(&c->text, p->v.i);
@@ -161,26 +191,16 @@ static int bind(pg_dbconn *c, const mn_dbparam *params, size_t n)
             rc = put_double(&c->text, p->v.f);
             break;
         case MN_DBT_TEXT:
-            if (memchr(p->v.s.ptr, '\0', p->v.s.len))
-                return mn__dbconn_set_error(&c->base, MN_DBERR_DATA, "22021",
-                                            "parameter %zu: text contains a NUL byte, which "
-                                            "PostgreSQL cannot store (use a blob)",
-                                            i + 1);
             off[i] = c->text.len;
             rc = mn_buf_put_str(&c->text, p->v.s);
             break;
         case MN_DBT_BLOB:
-            if (p->v.s.len > INT32_MAX)
-                return mn__dbconn_set_error(&c->base, MN_DBERR_DATA, "54000",
-                                            "parameter %zu: blob over 2 GiB", i + 1);
             c->types[i] = OID_BYTEA;
             c->formats[i] = 1;
             c->lengths[i] = (int)p->v.s.len;
             c->values[i] = p->v.s.ptr;
             break;
-        default:
-            return mn__dbconn_set_error(&c->base, MN_DBERR_PROGRAMMING, NULL,
-                                        "parameter %zu: unknown type %d", i + 1, (int)p->type);
+        default: break; /* NULL */
         }
         if (rc == MN_OK && off[i] != SIZE_MAX)
             rc = mn_buf_putc(&c->text, '\0');
@@ -332,9 +352,11 @@ static int pg_exec(mn_dbconn *conn, mn_arena *arena, const char *sql, const mn_d
                    size_t nparams, mn_dbresult *out)
 {
     pg_dbconn *c = (pg_dbconn *)conn;
-    int rc = bind(c, params, nparams);
+    int rc = check_params(c, params, nparams);
     if (rc != MN_OK)
-        return rc == MN_ENOMEM ? fail(c, rc) : rc;
+        return rc;
+    if (bind(c, params, nparams) != MN_OK)
+        return fail(c, MN_ENOMEM);
     PGresult *res = NULL;
     rc = mn__pg_exec(c->pg, sql, (int)nparams, c->types, c->values, c->lengths, c->formats,
                      false, &res);
@@ -362,9 +384,11 @@ static int pg_cursor_open(mn_dbconn *conn, const char *sql, const mn_dbparam *pa
                           size_t nparams)
 {
     pg_dbconn *c = (pg_dbconn *)conn;
-    int rc = bind(c, params, nparams);
+    int rc = check_params(c, params, nparams);
     if (rc != MN_OK)
-        return rc == MN_ENOMEM ? fail(c, rc) : rc;
+        return rc;
+    if (bind(c, params, nparams) != MN_OK)
+        return fail(c, MN_ENOMEM);
     rc = mn__pg_stream_open(c->pg, sql, (int)nparams, c->types, c->values, c->lengths,
                             c->formats);
     if (rc != MN_OK)
@@ -406,6 +430,75 @@ static void pg_cursor_close(mn_dbconn *conn)
         mn__pg_stream_close(c->pg);
     c->streaming = false;
     c->base.broken = c->pg->broken;
+}
+
+/* ---- batches (pipeline mode) ---- */
+
+typedef struct batch_ctx {
+    pg_dbconn *c;
+    mn_dbbatch_item *items;
+} batch_ctx;
+
+static int batch_send(void *arg, int i)
+{
+    batch_ctx *b = arg;
+    mn_dbbatch_item *it = &b->items[i];
+    if (bind(b->c, it->params, it->nparams) != MN_OK)
+        return MN_ENOMEM;
+    return mn__pg_pipeline_send(b->c->pg, it->sql, (int)it->nparams, b->c->types,
+                                b->c->values, b->c->lengths, b->c->formats);
+}
+
+static int pg_exec_batch(mn_dbconn *conn, mn_arena *arena, mn_dbbatch_item *items, size_t n)
+{
+    pg_dbconn *c = (pg_dbconn *)conn;
+    if (n > INT32_MAX)
+        return mn__dbconn_set_error(conn, MN_DBERR_PROGRAMMING, NULL, "batch too large");
+    /* Everything is checked before the first statement goes out. */
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_params(c, items[i].params, items[i].nparams);
+        if (rc != MN_OK) {
+            char state[sizeof conn->sqlstate], msg[sizeof conn->errmsg];
+            memcpy(state, conn->sqlstate, sizeof state);
+            memcpy(msg, conn->errmsg, sizeof msg);
+            mn__dbconn_set_error(conn, conn->err_kind, state, "batch item %zu: %s", i + 1, msg);
+            return items[i].status = rc;
+        }
+    }
+    PGresult **results = mn_calloc(n ? n : 1, sizeof *results);
+    if (!results)
+        return fail(c, MN_ENOMEM);
+    batch_ctx b = {c, items};
+    int rc = mn__pg_batch(c->pg, (int)n, batch_send, &b, results);
+    int first = MN_OK;
+    if (rc != MN_OK)
+        first = fail(c, rc);
+    for (size_t i = 0; i < n; i++) {
+        PGresult *res = results[i];
+        if (!res)
+            continue; /* skipped: status stays MN_ECANCELED */
+        ExecStatusType st = PQresultStatus(res);
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+            items[i].status = first;
+            PQclear(res);
+            continue;
+        }
+        items[i].result.rows_affected = affected(res);
+        items[i].status = MN_OK;
+        if (!arena || st != PGRES_TUPLES_OK) {
+            PQclear(res);
+            continue;
+        }
+        size_t cap = 0;
+        int r = append_rows(c, arena, res, &items[i].result, &cap);
+        if (r != MN_OK) {
+            items[i].status = r;
+            if (first == MN_OK)
+                first = r == MN_ENOMEM ? fail(c, r) : r;
+        }
+    }
+    mn_free(results);
+    return first;
 }
 
 /* ---- pool glue ---- */
@@ -585,4 +678,5 @@ const mn_dbdriver mn__pg_driver = {
     .cursor_open = pg_cursor_open,
     .cursor_fetch = pg_cursor_fetch,
     .cursor_close = pg_cursor_close,
+    .exec_batch = pg_exec_batch,
 };

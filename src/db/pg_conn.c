@@ -696,11 +696,23 @@ void mn__pg_stream_close(mn__pg_conn *c)
 
 /* ---- pipelined batches ---- */
 
-int mn__pg_batch(mn__pg_conn *c, mn__pg_batch_item *items, int n)
+int mn__pg_pipeline_send(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
+                         const char *const *values, const int *lengths, const int *formats)
+{
+    if (!PQsendQueryParams(c->pg, sql, nparams, types, values, lengths, formats, 0))
+        return lost(c, MN_EIO);
+    /* Keep the socket moving so a long batch never waits on a full buffer at the end. */
+    if (PQflush(c->pg) < 0)
+        return lost(c, MN_EIO);
+    return MN_OK;
+}
+
+int mn__pg_batch(mn__pg_conn *c, int n, int (*send)(void *arg, int i), void *arg,
+                 PGresult **results)
 {
     c->sqlstate[0] = c->message[0] = '\0';
     for (int i = 0; i < n; i++)
-        items[i].res = NULL;
+        results[i] = NULL;
     if (n == 0)
         return MN_OK;
     if (c->broken) {
@@ -712,22 +724,21 @@ int mn__pg_batch(mn__pg_conn *c, mn__pg_batch_item *items, int n)
         mn__pg_set_error(c, "08000", "cannot enter pipeline mode: %s", PQerrorMessage(c->pg));
         return MN_EIO;
     }
-    int rc = MN_OK;
-    for (int i = 0; i < n && rc == MN_OK; i++) {
-        const mn__pg_batch_item *it = &items[i];
-        if (!PQsendQueryParams(c->pg, it->sql, it->nparams, it->types, it->values, it->lengths,
-                               it->formats, 0))
-            rc = lost(c, MN_EIO);
-        /* Keep the socket moving so a long batch never fills both buffers. */
-        else if ((i & 63) == 63 && PQflush(c->pg) < 0)
-            rc = lost(c, MN_EIO);
+    int rc = MN_OK, sent = 0;
+    for (; sent < n && rc == MN_OK; sent++)
+        rc = send(arg, sent);
+    if (rc != MN_OK) {
+        /* The caller could not queue an item (out of memory): what was queued cannot be
+         * taken back, so give up the session. */
+        c->broken = true;
+        return rc;
     }
     if (rc == MN_OK && !PQpipelineSync(c->pg))
         rc = lost(c, MN_EIO);
     if (rc == MN_OK)
         rc = flush(c, deadline);
 
-    /* Each statement yields its results then NULL; the sync yields PGRES_PIPELINE_SYNC. */
+    /* Each statement yields its result then NULL; the sync yields PGRES_PIPELINE_SYNC. */
     int first_error = MN_OK;
     for (int i = 0; i <= n && rc == MN_OK; i++) {
         int w = await_result(c, deadline);
@@ -737,12 +748,14 @@ int mn__pg_batch(mn__pg_conn *c, mn__pg_batch_item *items, int n)
         }
         PGresult *r = PQgetResult(c->pg);
         if (!r) {
-            rc = lost(c, MN_EIO);
+            rc = lost(c, MN_EPROTO);
             break;
         }
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_PIPELINE_SYNC) {
             PQclear(r);
+            if (i != n)
+                rc = lost(c, MN_EPROTO);
             break;
         }
         if (i == n) { /* more results than statements: out of sync */
@@ -753,7 +766,7 @@ int mn__pg_batch(mn__pg_conn *c, mn__pg_batch_item *items, int n)
         if (st == PGRES_PIPELINE_ABORTED) {
             PQclear(r);
         } else {
-            items[i].res = r;
+            results[i] = r;
             if (st == PGRES_FATAL_ERROR && first_error == MN_OK)
                 first_error = result_error(c, r);
         }
@@ -775,8 +788,8 @@ int mn__pg_batch(mn__pg_conn *c, mn__pg_batch_item *items, int n)
     if (rc != MN_OK) {
         c->broken = true;
         for (int i = 0; i < n; i++) {
-            PQclear(items[i].res);
-            items[i].res = NULL;
+            PQclear(results[i]);
+            results[i] = NULL;
         }
         return rc;
     }

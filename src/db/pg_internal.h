@@ -67,21 +67,15 @@ int mn__pg_stream_open(mn__pg_conn *c, const char *sql, int nparams, const Oid *
 int mn__pg_stream_next(mn__pg_conn *c, PGresult **row) MN_MAY_YIELD;
 void mn__pg_stream_close(mn__pg_conn *c) MN_MAY_YIELD;
 
-/* One statement of a pipelined batch. */
-typedef struct mn__pg_batch_item {
-    const char *sql;
-    int nparams;
-    const Oid *types;
-    const char *const *values;
-    const int *lengths;
-    const int *formats;
-    PGresult *res;   /* out: the result (also on a per-statement error); NULL if not run */
-} mn__pg_batch_item;
-
-/* Sends every statement in pipeline mode (one round trip) and collects each result. Returns
- * 0 when all succeeded, MN_EIO with sqlstate/message of the first failure (statements after
- * it in the same pipeline are skipped by the server and keep res NULL), or another code. */
-int mn__pg_batch(mn__pg_conn *c, mn__pg_batch_item *items, int n) MN_MAY_YIELD;
+/* A pipelined batch: send(arg, i) is called for i = 0..n-1 and must queue statement i with
+ * mn__pg_pipeline_send (so parameter scratch memory can be reused between statements; libpq
+ * copies each statement when it is queued). Then one sync, one flush, and results[i] gets
+ * statement i's result (NULL when it was skipped after an earlier failure). Returns 0, MN_EIO
+ * with the first failure's sqlstate/message, or a connection-level code (results all NULL). */
+int mn__pg_batch(mn__pg_conn *c, int n, int (*send)(void *arg, int i), void *arg,
+                 PGresult **results) MN_MAY_YIELD;
+int mn__pg_pipeline_send(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
+                         const char *const *values, const int *lengths, const int *formats);
 
 /* True when the connection may be handed out: not marked broken, libpq status OK and no
  * pending end-of-stream (a server that restarted while the connection sat idle). Never parks. */

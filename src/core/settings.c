@@ -550,8 +550,9 @@ static int load_dotenv(mn_settings *s, const char *dir)
         memcpy(key, name.ptr, name.len);
         key[name.len] = '\0';
         entry *e = find(s, key);
-        /* names we do not know are left for the app to read (as python-dotenv would) */
-        if (e)
+        /* names we do not know are left for the app to read (as python-dotenv would); a
+         * name the environment sets is not even checked here, the environment wins */
+        if (e && !getenv(key))
             rc = assign(s, e, value.ptr, MN_SETTING_FROM_DOTENV);
     }
     free(line);

@@ -35,6 +35,15 @@ static int64_t now_us(void)
 
 /* ---- Writing. ---- */
 
+/* A client that stopped reading is dropped with a reset: a plain close would leave the kernel
+ * trickling megabytes of queued response to it long after we gave up. */
+static int note_timeout(mn__conn *c, int rc)
+{
+    if (rc == MN_ETIMEDOUT)
+        c->abort = true;
+    return rc;
+}
+
 static int write_bytes(mn__conn *c, const char *p, size_t n)
 {
     while (n > 0) {
@@ -47,7 +56,8 @@ static int write_bytes(mn__conn *c, const char *p, size_t n)
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return mn_sock_write_all(c->fd, p, n, c->server->limits->write_timeout_ms);
+            return note_timeout(c, mn_sock_write_all(c->fd, p, n,
+                                                     c->server->limits->write_timeout_ms));
         return MN_ECLOSED;
     }
     return MN_OK;
@@ -343,8 +353,8 @@ static int send_file(mn__conn *c, mn_req *r)
     int rc = flush(c, r);
     if (rc || r->is_head || r->file_len == 0)
         return rc;
-    rc = mn_sock_sendfile(c->fd, r->file_fd, r->file_offset, r->file_len,
-                          c->server->limits->write_timeout_ms);
+    rc = note_timeout(c, mn_sock_sendfile(c->fd, r->file_fd, r->file_offset, r->file_len,
+                                          c->server->limits->write_timeout_ms));
     if (rc == MN_OK)
         r->bytes_sent += r->file_len;
     return rc;
@@ -414,7 +424,8 @@ int mn__conn_stream_write(mn_req *r, const void *data, size_t len)
             {(void *)data, len},
             {(void *)"\r\n", 2},
         };
-        rc = mn_sock_writev_all(c->fd, iov, 3, c->server->limits->write_timeout_ms);
+        rc = note_timeout(c, mn_sock_writev_all(c->fd, iov, 3,
+                                                c->server->limits->write_timeout_ms));
     } else {
         rc = write_bytes(c, data, len);
     }
@@ -571,7 +582,10 @@ void mn__conn_run(void *arg)
         mn__server_give_req(s, r);
     }
     if (outcome == CLOSE) {
-        if (c->linger && !s->freed)
+        if (c->abort) {
+            struct linger lg = {.l_onoff = 1, .l_linger = 0};
+            setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        } else if (c->linger && !s->freed)
             linger(c);
         mn__conn_close(c);
     }

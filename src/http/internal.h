@@ -101,6 +101,7 @@ struct mn__conn {
     size_t in_len, in_cap, in_off; /* bytes in; capacity; start of unparsed bytes */
     bool readable_hint;      /* epoll said readable while a coroutine owned the conn */
     bool closing;
+    bool abort;              /* a write timed out: close with a reset */
     bool linger;             /* an error answer was sent: drain input before closing */
     bool got_bytes;          /* some bytes of the current request head have arrived */
     char peer[46];

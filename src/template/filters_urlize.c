@@ -23,10 +23,21 @@ static bool is_digit(char ch)
     return ch >= '0' && ch <= '9';
 }
 
-/* \w of a str pattern: letters, digits, '_' (non-ASCII letters count as word chars). */
-static bool is_wordch(unsigned char ch)
+/* \w of a str pattern at s[i]: letters, digits and '_'. Outside ASCII, everything but the
+ * common punctuation, symbol, space and combining-mark blocks counts as a letter. */
+static bool word_at(mn_str s, size_t i)
 {
-    return is_alpha((char)ch) || is_digit((char)ch) || ch == '_' || ch >= 0x80;
+    uint32_t c = mn__utf8_next(s.ptr, s.len, &i);
+    if (c < 0x80)
+        return is_alpha((char)c) || is_digit((char)c) || c == '_';
+    if (c <= 0xBF)
+        return c == 0xAA || c == 0xB2 || c == 0xB3 || c == 0xB5 || c == 0xB9 || c == 0xBA ||
+               (c >= 0xBC && c <= 0xBE);
+    if (c == 0xD7 || c == 0xF7 || mn__uni_combining(c) || mn__uni_space(c))
+        return false;
+    return !((c >= 0x2000 && c <= 0x206F) || (c >= 0x2190 && c <= 0x2BFF) ||
+             (c >= 0x3000 && c <= 0x303F) || (c >= 0xFE30 && c <= 0xFE4F) ||
+             (c >= 0xFF01 && c <= 0xFF0F) || (c >= 0x1F000 && c <= 0x1FAFF));
 }
 
 static bool ieq_prefix(mn_str s, const char *p)
@@ -228,6 +239,57 @@ static bool punycode_encode(mn_buf *b, const uint32_t *cps, size_t n)
     return true;
 }
 
+/* ToASCII of one label of a non-ASCII domain: ASCII labels pass unchanged; others go
+ * through (a subset of) nameprep — NFC, lowercase, ß to ss, invisible characters removed —
+ * and become xn--punycode. */
+static bool nameprep_label(mn_arena *a, mn_str label, mn_buf *out)
+{
+    bool ascii = true;
+    for (size_t i = 0; i < label.len; i++)
+        ascii &= (unsigned char)label.ptr[i] < 128;
+    size_t before = out->len;
+    if (!ascii) {
+        mn_buf nfc;
+        mn_buf_init(&nfc, a);
+        if (mn__uni_nfc(&nfc, label) < 0)
+            return false;
+        mn_str t = {nfc.data ? nfc.data : "", nfc.len};
+        uint32_t *cps = mn_arena_alloc(a, (3 * t.len + 1) * sizeof *cps);
+        if (!cps)
+            return false;
+        size_t n = 0;
+        bool all_ascii = true;
+        for (size_t k = 0; k < t.len;) {
+            uint32_t cp = mn__utf8_next(t.ptr, t.len, &k);
+            if (cp == 0xAD || (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 || cp == 0xFEFF)
+                continue;
+            if (cp == 0xDF) {
+                cps[n++] = 's', cps[n++] = 's';
+                continue;
+            }
+            if (cp == 0x2026) {
+                cps[n++] = '.', cps[n++] = '.', cps[n++] = '.';
+                continue;
+            }
+            cp = cp == 0x3C2 ? 0x3C3 : mn__uni_lower(cp);
+            all_ascii &= cp < 128;
+            cps[n++] = cp;
+        }
+        if (all_ascii) {
+            for (size_t k = 0; k < n; k++)
+                mn_buf_putc(out, (char)cps[k]);
+        } else {
+            mn_buf_puts(out, "xn--");
+            if (!punycode_encode(out, cps, n))
+                return false;
+        }
+    } else {
+        mn_buf_put_str(out, label);
+    }
+    size_t len = out->len - before;
+    return len > 0 && len < 64;
+}
+
 /* domain.encode('idna'): false on Python's UnicodeError (an empty or too long label). */
 static bool idna(mn_arena *a, mn_str host, mn_buf *out)
 {
@@ -247,26 +309,7 @@ static bool idna(mn_arena *a, mn_str host, mn_buf *out)
         } else if (label.len || !last) {
             if (!label.len)
                 return false;
-            bool label_ascii = true;
-            size_t n = 0;
-            uint32_t *cps = mn_arena_alloc(a, (label.len + 1) * sizeof *cps);
-            if (!cps)
-                return false;
-            for (size_t k = 0; k < label.len;) {
-                uint32_t cp = mn__uni_lower(mn__utf8_next(label.ptr, label.len, &k));
-                cps[n++] = cp;
-                label_ascii &= cp < 128;
-            }
-            size_t before = out->len;
-            if (label_ascii) {
-                for (size_t k = 0; k < n; k++)
-                    mn_buf_putc(out, (char)cps[k]);
-            } else {
-                mn_buf_puts(out, "xn--");
-                if (!punycode_encode(out, cps, n))
-                    return false;
-            }
-            if (out->len - before >= 64)
+            if (!nameprep_label(a, label, out))
                 return false;
         }
         if (!last)
@@ -411,10 +454,12 @@ static bool simple_url_2(mn_str m)
 {
     if (ieq_prefix(m, "www."))
         return true;
-    if (!m.len || ieq_prefix(m, "http") || !is_wordch((unsigned char)m.ptr[0]))
+    if (!m.len || ieq_prefix(m, "http") || !word_at(m, 0))
         return false;
+    size_t first = 0;
+    mn__utf8_next(m.ptr, m.len, &first); /* \w is one code point */
     static const char *const tlds[] = {"com", "edu", "gov", "int", "mil", "net", "org"};
-    for (size_t p = 2; p < m.len; p++) {
+    for (size_t p = first + 1; p < m.len; p++) {
         if (m.ptr[p - 1] == '@')
             break; /* [^@]+ cannot pass an '@' */
         if (m.ptr[p] != '.')
@@ -440,7 +485,7 @@ static bool simple_url(mn_str m)
         return false;
     if (k < m.len && m.ptr[k] == '[')
         k++;
-    return k < m.len && is_wordch((unsigned char)m.ptr[k]);
+    return k < m.len && word_at(m, k);
 }
 
 static bool is_email_simple(mn_str v)

@@ -552,6 +552,30 @@ static int write_time(mn_buf *out, const mn_datetime *t)
     return rc;
 }
 
+/* Python's repr escapes what str.isprintable() rejects: the C1 controls, no-break and other
+ * Unicode spaces, soft hyphen and format characters (the common ones are listed). */
+static bool repr_nonprintable(mn_str s, size_t i, mn_buf *out, int *rc)
+{
+    const unsigned char *p = (const unsigned char *)s.ptr + i;
+    uint32_t cp;
+    if (p[0] >= 0xF0)
+        return false;
+    if (p[0] < 0xE0)
+        cp = ((p[0] & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+    else if (i + 2 < s.len)
+        cp = ((p[0] & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
+    else
+        return false;
+    if (cp <= 0xA0 || cp == 0xAD)
+        *rc = mn_buf_printf(out, "\\x%02x", cp);
+    else if ((cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F) ||
+             (cp >= 0x205F && cp <= 0x2064) || cp == 0x3000 || cp == 0xFEFF || cp == 0x1680)
+        *rc = mn_buf_printf(out, "\\u%04x", cp);
+    else
+        return false;
+    return true;
+}
+
 static int write_repr_str(mn_buf *out, mn_str s)
 {
     bool has_single = memchr(s.ptr, '\'', s.len) != NULL;
@@ -572,6 +596,8 @@ static int write_repr_str(mn_buf *out, mn_str s)
             rc = mn_buf_puts(out, "\\t");
         else if (c < 0x20 || c == 0x7f)
             rc = mn_buf_printf(out, "\\x%02x", c);
+        else if (c >= 0xC2 && i + 1 < s.len && repr_nonprintable(s, i, out, &rc))
+            i += c >= 0xE0 ? 2 : 1;
         else
             rc = mn_buf_putc(out, (char)c);
     }

@@ -250,6 +250,40 @@ CASES['misc'] = [
     c('safe_input_keeps_safe', '{{ safe|lower }}|{{ safe|title }}|{{ safe|truncatechars:5 }}|{{ safe|center:30 }}|{{ safe|wordwrap:5 }}|{{ safe|addslashes }}|{{ safe|slugify }}|{{ safe|urlencode }}|{{ safe|make_list|first }}'),
 ]
 
+# Random text through the text filters (fixed seed, so the file is reproducible): catches
+# the corners of striptags' HTMLParser emulation, urlize, truncation and wrapping that
+# hand-written cases miss.
+def random_cases(seed, n):
+    import random
+    rnd = random.Random(seed)
+    alpha = list('<>/&;#ab xyz\u00e9."\'()[].:@!,\n\t-_') + [
+        '<b>', '</b>', '<p>', '</p>', '<br/>', '&amp;', '&lt;', 'http://', 'www.', '.com',
+        'https://x.org/', '<!--', '-->', '<script>', '</script>', ' ', '  ', '\u2026',
+        'e\u0301', 'A', 'Z', "'s", '1', '23', 'mailto', '@ex.com', 'foo@bar.com', '&#65;',
+        '&#x41;', '?q=1&r=2', '#frag', '%20', '\u00a0', '\u00df', '\u03a9']
+    filters = ['striptags', 'urlize', 'urlizetrunc:7', 'truncatewords_html:3',
+               'truncatechars_html:5', 'truncatechars_html:12', 'truncatewords_html:1',
+               'truncatechars:4', 'truncatewords:2', 'wordwrap:5', 'title', 'slugify',
+               'linebreaks', 'linebreaksbr', 'escapejs', 'urlencode', 'iriencode', 'capfirst',
+               'center:15', 'addslashes', 'lower', 'upper', 'wordcount', 'cut:"a"',
+               'phone2numeric', 'linenumbers', 'make_list', 'length', 'first', 'last',
+               'slice:"1:-1"', 'slice:"::-2"', 'escape', 'force_escape', 'json_script:"i"',
+               'pprint', 'unordered_list', 'stringformat:"10s"', 'stringformat:"r"']
+    out = []
+    for k in range(n):
+        name = 'r%d' % k
+        CTX[name] = ''.join(rnd.choice(alpha) for _ in range(rnd.randint(0, 14)))
+        f = rnd.choice(filters)
+        src = '{{ %s|%s }}' % (name, f)
+        if rnd.random() < 0.3:
+            src = '{% autoescape off %}' + src + '{% endautoescape %}'
+        if rnd.random() < 0.2:
+            src = src.replace(name, name + '|safe', 1)
+        out.append(c('random_%d_%s' % (k, f.split(':')[0]), src))
+    return out
+
+CASES['random'] = random_cases(1, 400)
+
 MANUAL = [
     # escapeseq (Django 5.0): conditional_escape on each item.
     ('escapeseq', '{{ lmix|escapeseq|join:"," }}', '&lt;a&gt;,<b>,3', False),

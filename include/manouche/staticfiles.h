@@ -63,10 +63,11 @@ int mn_static_load_manifest(mn_static *st);
 /* The hashed name for path from the loaded manifest, or NULL. */
 const char *mn_static_hashed_name(const mn_static *st, const char *path);
 
-/* The URL for path as {% static %} writes it: STATIC_URL + the (hashed, when a manifest is
- * loaded) name, percent-quoted as Django's filepath_to_uri. In the arena. NULL with
- * MN_ENOTFOUND when a manifest is loaded and has no entry for path (Django's "Missing
- * staticfiles manifest entry"), so a typo fails loudly in production. */
+/* The URL for path as {% static %} writes it: STATIC_URL + path, percent-quoted as Django's
+ * filepath_to_uri; once a manifest is loaded, STATIC_URL + the hashed name with any query or
+ * fragment kept, unquoted as Django's ManifestStaticFilesStorage returns it. In the arena.
+ * NULL with errno ENOENT when a manifest is loaded and has no entry for path (Django's
+ * "Missing staticfiles manifest entry"), so a typo fails loudly in production. */
 const char *mn_static_url(const mn_static *st, const char *path, mn_arena *arena);
 
 /* Adds the "static" library ({% load static %}: {% static "path" [as var] %} and

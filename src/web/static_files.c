@@ -261,9 +261,12 @@ const char *mn_static_url(const mn_static *st, const char *path, mn_arena *arena
         if (!name)
             return NULL;
     }
+    /* Django's ManifestStaticFilesStorage unquotes the URL it built (so a query or fragment
+     * survives); plain StaticFilesStorage leaves it quoted. Match both. */
     mn_buf b;
     mn_buf_init(&b, arena);
-    if (mn_buf_puts(&b, st->url) < 0 || put_uri_quoted(&b, name) < 0)
+    if (mn_buf_puts(&b, st->url) < 0 ||
+        (st->manifest_loaded ? mn_buf_puts(&b, name) : put_uri_quoted(&b, name)) < 0)
         return NULL;
     return mn_buf_cstr(&b);
 }

@@ -155,6 +155,8 @@ Test(static_files, urls_follow_the_manifest)
     cr_expect_str_eq(mn_static_url(st, "fonts/f.woff2?v=3#x", arena),
                      "/static/fonts/f.f033c077fb9e.woff2?v=3#x");
     cr_expect_null(mn_static_url(st, "css/typo.css", arena));
+    /* With a manifest Django leaves the URL unquoted (its ManifestStaticFilesStorage unquotes
+     * what it built); without one it is quoted, as checked above. */
 
     /* A fresh process reads the manifest from STATIC_ROOT. */
     mn_static *prod = mn_static_new("https://cdn.example.com/s", root);

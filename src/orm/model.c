@@ -400,23 +400,52 @@ bool mn__has_column(const mn_fielddef *f) { return f->type != MN_M2M; }
 
 void *mn__fptr(const void *obj, const mn_fielddef *f) { return (char *)obj + f->offset; }
 
+/* NULL is what C already says where it can (a NULL pointer, a foreign key with no id, a
+ * date with year 0), so assigning struct members directly just works; numbers, booleans,
+ * times and durations use the instance's null bitmap. */
 bool mn__is_null(const void *obj, const mn_fielddef *f)
 {
     const mn_obj *h = obj;
-    if (h->nulls & (UINT64_C(1) << f->index))
-        return true;
-    if (mn__is_text_type(f->type) || f->type == MN_DECIMAL)
-        return *(const char **)mn__fptr(obj, f) == NULL && f->null;
-    return false;
+    const void *p = mn__fptr(obj, f);
+    switch (f->type) {
+    case MN_FK:
+    case MN_O2O: {
+        const mn_fk *fk = p;
+        return fk->id == 0 && fk->obj == NULL;
+    }
+    case MN_DATE:
+    case MN_DATETIME: return ((const mn_datetime *)p)->year == 0;
+    case MN_BINARY: return ((const mn_str *)p)->ptr == NULL && f->null;
+    case MN_M2M: return false;
+    default:
+        if (mn__is_text_type(f->type) || f->type == MN_DECIMAL)
+            return *(const char *const *)p == NULL && f->null;
+        return (h->nulls & (UINT64_C(1) << f->index)) != 0;
+    }
 }
 
 void mn__set_null(void *obj, const mn_fielddef *f, bool null)
 {
     mn_obj *h = obj;
-    if (null)
-        h->nulls |= UINT64_C(1) << f->index;
-    else
+    if (!null) {
         h->nulls &= ~(UINT64_C(1) << f->index);
+        return;
+    }
+    h->nulls |= UINT64_C(1) << f->index;
+    void *p = mn__fptr(obj, f);
+    switch (f->type) {
+    case MN_FK:
+    case MN_O2O: *(mn_fk *)p = (mn_fk){0, NULL}; break;
+    case MN_DATE:
+    case MN_DATETIME:
+    case MN_TIME: memset(p, 0, sizeof(mn_datetime)); break;
+    case MN_BINARY: *(mn_str *)p = (mn_str){NULL, 0}; break;
+    case MN_M2M: break;
+    default:
+        if (mn__is_text_type(f->type) || f->type == MN_DECIMAL)
+            *(const char **)p = NULL;
+        break;
+    }
 }
 
 bool mn_obj_is_null(const void *obj, const char *field)

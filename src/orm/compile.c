@@ -978,6 +978,19 @@ static int compile_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
                                      : c->m->fields[i].name;
             for (size_t i = 0; names && i < qs->nannots; i++)
                 names[n++] = qs->annots[i].name;
+        } else if (qs->nannots) { /* values('genre').annotate(n=...) includes n */
+            const char **all = mn_arena_alloc(c->o->arena, (n + qs->nannots) * sizeof *all);
+            if (!all)
+                return fail(c, MN_ENOMEM, "out of memory");
+            memcpy(all, names, n * sizeof *all);
+            for (size_t i = 0; i < qs->nannots; i++) {
+                bool listed = false;
+                for (size_t k = 0; k < qs->nvfields; k++)
+                    listed |= strcmp(names[k], qs->annots[i].name) == 0;
+                if (!listed)
+                    all[n++] = qs->annots[i].name;
+            }
+            names = all;
         }
         meta->vnames = names;
         meta->vfields = mn_arena_calloc(c->o->arena, n + 1, sizeof *meta->vfields);

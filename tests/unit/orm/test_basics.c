@@ -4,6 +4,7 @@
 #include "helper_models.h"
 
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 static testdb t;
@@ -97,4 +98,11 @@ Test(orm_basics, filter_order_count_and_delete)
         n++;
     }
     cr_assert_eq(n, 2);
+}
+
+Test(orm_basics, runs_on_the_database_the_environment_names)
+{
+    const char *url = getenv("MN_TEST_DATABASE_URL");
+    cr_assert_str_eq(mn_db_vendor(t.db), url && *url ? "postgresql" : "sqlite");
+    cr_assert_eq(tdb_is_pg(&t), url && *url);
 }

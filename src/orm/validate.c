@@ -1,0 +1,442 @@
+/* validate.c — full_clean(): every field checked against its options (null, blank,
+ * max_length, choices, decimal digits, email/url/slug/uuid/JSON/IP formats, integer ranges,
+ * custom validators), foreign keys checked to exist, and uniqueness (unique fields,
+ * unique_together, UniqueConstraint) checked against the database. All errors are collected,
+ * with Django's messages, so a form or the admin can show them at once. */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <jansson.h>
+
+typedef struct errs {
+    mn_orm *o;
+    mn_validation *out;
+    size_t cap;
+} errs;
+
+static int add(errs *e, const char *field, const char *msg)
+{
+    if (e->out->n == e->cap) {
+        size_t nc = e->cap ? e->cap * 2 : 8;
+        mn_field_error *n = mn_arena_realloc(e->o->arena, e->out->errors,
+                                             e->cap * sizeof *n, nc * sizeof *n);
+        if (!n)
+            return MN_ENOMEM;
+        e->out->errors = n;
+        e->cap = nc;
+    }
+    e->out->errors[e->out->n++] = (mn_field_error){field, msg};
+    return 0;
+}
+
+/* Django's capfirst(verbose_name). */
+static const char *label(mn_orm *o, const mn_fielddef *f)
+{
+    char *s = mn_arena_strdup(o->arena, f->verbose_name ? f->verbose_name : f->name);
+    for (char *p = s; p && *p; p++)
+        if (*p == '_')
+            *p = ' ';
+    if (s && *s)
+        s[0] = (char)toupper((unsigned char)s[0]);
+    return s;
+}
+
+static size_t utf8_len(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static bool valid_email(const char *s)
+{
+    const char *at = strrchr(s, '@');
+    if (!at || at == s || !at[1] || strlen(s) > 320)
+        return false;
+    for (const char *p = s; p < at; p++)
+        if (isspace((unsigned char)*p) || *p == '@' || *p == '"' || *p == ',')
+            return false;
+    const char *dom = at + 1;
+    const char *dot = strrchr(dom, '.');
+    if (!dot || dot == dom || !dot[1] || strstr(dom, ".."))
+        return false;
+    for (const char *p = dom; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '.' || (unsigned char)*p >= 0x80))
+            return false;
+    return *dom != '-' && *dom != '.';
+}
+
+static bool valid_url(const char *s)
+{
+    static const char *const schemes[] = {"http://", "https://", "ftp://", "ftps://", NULL};
+    const char *rest = NULL;
+    for (size_t i = 0; schemes[i]; i++)
+        if (strncasecmp(s, schemes[i], strlen(schemes[i])) == 0)
+            rest = s + strlen(schemes[i]);
+    if (!rest || !*rest)
+        return false;
+    size_t hostlen = strcspn(rest, "/?#");
+    if (hostlen == 0)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (isspace((unsigned char)*p))
+            return false;
+    mn_str host = {rest, hostlen};
+    const char *at = memchr(host.ptr, '@', host.len);
+    if (at) {
+        host.len -= (size_t)(at + 1 - host.ptr);
+        host.ptr = at + 1;
+    }
+    const char *colon = host.len && host.ptr[0] != '[' ? memchr(host.ptr, ':', host.len) : NULL;
+    if (colon)
+        host.len = (size_t)(colon - host.ptr);
+    if (mn_str_eq_cstr(host, "localhost"))
+        return true;
+    if (host.len && host.ptr[0] == '[')
+        return true;
+    bool dot = false;
+    for (size_t i = 0; i < host.len; i++) {
+        char c = host.ptr[i];
+        if (c == '.')
+            dot = true;
+        else if (!(isalnum((unsigned char)c) || c == '-' || (unsigned char)c >= 0x80))
+            return false;
+    }
+    return dot && host.ptr[0] != '.' && host.ptr[host.len - 1] != '.';
+}
+
+static bool valid_slug(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '-' || *s == '_'))
+            return false;
+    return true;
+}
+
+/* Counts digits of a decimal text: total and after the point; false if not a number. */
+static bool decimal_digits(const char *s, int *whole, int *frac)
+{
+    *whole = *frac = 0;
+    if (*s == '-' || *s == '+')
+        s++;
+    while (*s == '0' && s[1] && s[1] != '.')
+        s++;
+    bool point = false, any = false;
+    for (; *s; s++) {
+        if (*s == '.' && !point) {
+            point = true;
+            continue;
+        }
+        if (!isdigit((unsigned char)*s))
+            return false;
+        any = true;
+        if (point)
+            (*frac)++;
+        else
+            (*whole)++;
+    }
+    if (*whole == 1 && !point) { /* "0" has one digit before the point */
+    }
+    return any;
+}
+
+static int check_field(errs *e, void *obj, const mn_fielddef *f)
+{
+    mn_orm *o = e->o;
+    const void *p = mn__fptr(obj, f);
+    const char *name = f->name;
+    bool textual = mn__is_text_type(f->type) || f->type == MN_DECIMAL;
+    const char *s = textual ? *(const char *const *)p : NULL;
+    bool stringy = f->type >= MN_CHAR && f->type <= MN_GENERICIP; /* NULL reads as "" */
+    if (mn__is_null(obj, f) || (textual && !s && !stringy)) {
+        if (!f->null)
+            return add(e, name, "This field cannot be null.");
+        return 0;
+    }
+    if (textual && (!s || !*s)) {
+        if (!f->blank)
+            return add(e, name, "This field cannot be blank.");
+        return 0;
+    }
+    if (f->choices) {
+        mn_value *v = mn_obj_get_value(o, obj, name);
+        mn_str text = {"", 0};
+        if (v)
+            mn_value_to_text(v, o->arena, &text);
+        bool found = false;
+        for (const mn_choice *c = f->choices; c->value && !found; c++)
+            found = mn_str_eq_cstr(text, c->value);
+        if (!found) {
+            int rc = add(e, name, mn_arena_printf(o->arena, "Value '%.*s' is not a valid choice.",
+                                                  (int)text.len, text.ptr));
+            if (rc)
+                return rc;
+        }
+    }
+    int64_t iv = mn__is_int_type(f->type) && f->type != MN_FK && f->type != MN_O2O
+                     ? *(const int64_t *)p : 0;
+    switch (f->type) {
+    case MN_CHAR:
+    case MN_EMAIL:
+    case MN_URL:
+    case MN_SLUG:
+    case MN_FILEPATH: {
+        size_t n = utf8_len(s);
+        int max = f->max_length ? f->max_length
+                  : f->type == MN_EMAIL ? 254 : f->type == MN_URL ? 200
+                  : f->type == MN_SLUG ? 50 : f->type == MN_FILEPATH ? 100 : 0;
+        if (max && n > (size_t)max)
+            add(e, name, mn_arena_printf(o->arena,
+                                         "Ensure this value has at most %d characters (it has %zu).",
+                                         max, n));
+        if (f->type == MN_EMAIL && !valid_email(s))
+            add(e, name, "Enter a valid email address.");
+        if (f->type == MN_URL && !valid_url(s))
+            add(e, name, "Enter a valid URL.");
+        if (f->type == MN_SLUG && !valid_slug(s))
+            add(e, name, "Enter a valid \xe2\x80\x9cslug\xe2\x80\x9d consisting of letters, "
+                         "numbers, underscores or hyphens.");
+        break;
+    }
+    case MN_GENERICIP: {
+        unsigned char buf[16];
+        if (inet_pton(AF_INET, s, buf) != 1 && inet_pton(AF_INET6, s, buf) != 1)
+            add(e, name, "Enter a valid IPv4 or IPv6 address.");
+        break;
+    }
+    case MN_UUID: {
+        int hex = 0;
+        bool ok = true;
+        for (const char *q = s; *q; q++) {
+            if (isxdigit((unsigned char)*q))
+                hex++;
+            else if (*q != '-')
+                ok = false;
+        }
+        if (!ok || hex != 32)
+            add(e, name, mn_arena_printf(o->arena, "\xe2\x80\x9c%s\xe2\x80\x9d is not a valid UUID.", s));
+        break;
+    }
+    case MN_JSON: {
+        json_error_t jerr;
+        json_t *j = json_loads(s, JSON_DECODE_ANY, &jerr);
+        if (!j)
+            add(e, name, "Value must be valid JSON.");
+        json_decref(j);
+        break;
+    }
+    case MN_DECIMAL: {
+        int whole, frac;
+        if (!decimal_digits(s, &whole, &frac)) {
+            add(e, name, mn_arena_printf(o->arena, "\xe2\x80\x9c%s\xe2\x80\x9d value must be a "
+                                                   "decimal number.", s));
+            break;
+        }
+        int md = f->max_digits ? f->max_digits : 18, dp = f->decimal_places;
+        if (whole + frac > md)
+            add(e, name, mn_arena_printf(o->arena, "Ensure that there are no more than %d digit%s "
+                                                   "in total.", md, md == 1 ? "" : "s"));
+        else if (frac > dp)
+            add(e, name, mn_arena_printf(o->arena, "Ensure that there are no more than %d decimal "
+                                                   "place%s.", dp, dp == 1 ? "" : "s"));
+        else if (whole > md - dp)
+            add(e, name, mn_arena_printf(o->arena, "Ensure that there are no more than %d digit%s "
+                                                   "before the decimal point.", md - dp,
+                                         md - dp == 1 ? "" : "s"));
+        break;
+    }
+    case MN_POSINT:
+    case MN_POSSMALLINT:
+    case MN_POSBIGINT:
+        if (iv < 0)
+            add(e, name, "Ensure this value is greater than or equal to 0.");
+        if (f->type == MN_POSSMALLINT && iv > 32767)
+            add(e, name, "Ensure this value is less than or equal to 32767.");
+        if (f->type == MN_POSINT && iv > 2147483647)
+            add(e, name, "Ensure this value is less than or equal to 2147483647.");
+        break;
+    case MN_SMALLINT:
+        if (iv < -32768)
+            add(e, name, "Ensure this value is greater than or equal to -32768.");
+        if (iv > 32767)
+            add(e, name, "Ensure this value is less than or equal to 32767.");
+        break;
+    case MN_INT:
+        if (iv < INT32_MIN)
+            add(e, name, "Ensure this value is greater than or equal to -2147483648.");
+        if (iv > INT32_MAX)
+            add(e, name, "Ensure this value is less than or equal to 2147483647.");
+        break;
+    case MN_FK:
+    case MN_O2O: {
+        const mn_fk *fk = p;
+        if (!fk->obj || mn_obj_pk(fk->obj) != fk->id) {
+            int ex = mn_qs_exists(mn_qs_filter_kv(mn_qs_all(o, f->rel_model),
+                                                  &(mn_kv){"pk", mn_arg_int(fk->id)}, 1));
+            if (ex < 0)
+                return ex;
+            if (ex == 0) {
+                const char *vn = mn_model_verbose_name(f->rel_model, false, o->arena);
+                add(e, name, mn_arena_printf(o->arena, "%s instance with id %lld does not exist.",
+                                             vn, (long long)fk->id));
+            }
+        }
+        break;
+    }
+    default: break;
+    }
+    for (size_t i = 0; i < sizeof f->validators / sizeof f->validators[0]; i++) {
+        if (!f->validators[i])
+            break;
+        const char *msg = NULL;
+        if (f->validators[i](f, obj, o->arena, &msg) != 0)
+            add(e, name, msg ? msg : "Enter a valid value.");
+    }
+    return 0;
+}
+
+/* Is there another row with the same values for these fields? */
+static int duplicate(errs *e, void *obj, const mn_fielddef **fs, size_t n)
+{
+    mn_orm *o = e->o;
+    mn_obj *h = obj;
+    mn_kv *kv = mn_arena_alloc(o->arena, n * sizeof *kv);
+    if (!kv)
+        return MN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (mn__is_null(obj, fs[i]))
+            return 0; /* NULLs never collide */
+        mn_value *v = mn_obj_get_value(o, obj, fs[i]->name);
+        kv[i].key = fs[i]->name;
+        kv[i].value = mn_arg_value(v);
+        if (fs[i]->type == MN_FK || fs[i]->type == MN_O2O)
+            kv[i].value = mn_arg_int(((mn_fk *)mn__fptr(obj, fs[i]))->id);
+    }
+    mn_qs *qs = mn_qs_filter_kv(mn_qs_all(o, h->model), kv, n);
+    if (h->persisted || mn_obj_pk(obj))
+        qs = mn_qs_exclude_kv(qs, &(mn_kv){"pk", mn_arg_int(mn_obj_pk(obj))}, 1);
+    return mn_qs_exists(qs);
+}
+
+static int unique_message(errs *e, void *obj, const mn_fielddef **fs, size_t n)
+{
+    mn_orm *o = e->o;
+    mn_obj *h = obj;
+    int dup = duplicate(e, obj, fs, n);
+    if (dup <= 0)
+        return dup;
+    mn_buf b;
+    mn_buf_init(&b, o->arena);
+    const char *vn = mn_model_verbose_name(h->model, false, o->arena);
+    mn_buf_printf(&b, "%c%s with this ", toupper((unsigned char)vn[0]), vn + 1);
+    for (size_t i = 0; i < n; i++)
+        mn_buf_printf(&b, "%s%s", i ? " and " : "", label(o, fs[i]));
+    mn_buf_puts(&b, " already exists.");
+    return add(e, n == 1 ? fs[0]->name : NULL, mn_buf_cstr(&b));
+}
+
+static size_t fields_of(const mn_model *m, const char *list, const mn_fielddef **out, size_t max)
+{
+    size_t n = 0;
+    for (const char *p = list; *p && n < max;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ", ;");
+        if (len) {
+            const mn_fielddef *f = mn__field(m, p, len);
+            if (f)
+                out[n++] = f;
+        }
+        p += len;
+        if (*p == ';')
+            break;
+    }
+    return n;
+}
+
+int mn_full_clean(mn_orm *o, void *obj, mn_validation *out)
+{
+    memset(out, 0, sizeof *out);
+    if (mn__ready(o) != 0)
+        return o->errcode;
+    mn_obj *h = obj;
+    const mn_model *m = h->model;
+    errs e = {o, out, 0};
+    for (size_t i = 0; i < m->nfields; i++) {
+        const mn_fielddef *f = &m->fields[i];
+        if (f->type == MN_M2M || f == m->pk)
+            continue;
+        int rc = check_field(&e, obj, f);
+        if (rc)
+            return rc;
+    }
+    for (size_t i = 0; i < m->nfields; i++) {
+        const mn_fielddef *f = &m->fields[i];
+        bool has_err = false;
+        for (size_t k = 0; k < out->n; k++)
+            has_err |= out->errors[k].field && strcmp(out->errors[k].field, f->name) == 0;
+        if (!f->unique || f == m->pk || has_err)
+            continue;
+        int rc = unique_message(&e, obj, &f, 1);
+        if (rc < 0)
+            return rc;
+    }
+    const mn_fielddef *fs[16];
+    for (const char *p = m->unique_together; p && *p;) {
+        size_t n = fields_of(m, p, fs, 16);
+        int rc = n ? unique_message(&e, obj, fs, n) : 0;
+        if (rc < 0)
+            return rc;
+        const char *semi = strchr(p, ';');
+        p = semi ? semi + 1 : p + strlen(p);
+    }
+    for (const mn_constraint *c = m->constraints; c && c->kind; c++) {
+        if (c->kind != MN_CONSTRAINT_UNIQUE || !c->fields)
+            continue;
+        size_t n = fields_of(m, c->fields, fs, 16);
+        int rc = n ? unique_message(&e, obj, fs, n) : 0;
+        if (rc < 0)
+            return rc;
+    }
+    if (out->n)
+        return mn__orm_fail(o, MN_EVALIDATION, "%s: %s", out->errors[0].field ? out->errors[0].field
+                                                                              : "__all__",
+                            out->errors[0].message);
+    return 0;
+}
+
+/* ---- Paginator ---- */
+int mn_paginate(mn_qs *qs, int64_t per_page, int64_t orphans, int64_t number, mn_page *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!qs)
+        return MN_EINVAL;
+    if (per_page <= 0)
+        return mn__orm_fail(qs->o, MN_EINVAL, "per_page must be a positive integer");
+    int64_t count = mn_qs_count(qs);
+    if (count < 0)
+        return (int)count;
+    int64_t hits = count - orphans > 1 ? count - orphans : 1;
+    int64_t pages = count == 0 ? 1 : (hits + per_page - 1) / per_page; /* allow_empty_first_page */
+    if (number < 1)
+        return mn__orm_fail(qs->o, MN_EINVAL, "That page number is less than 1");
+    if (number > pages)
+        return mn__orm_fail(qs->o, MN_EINVAL, "That page contains no results");
+    int64_t bottom = (number - 1) * per_page;
+    int64_t top = bottom + per_page;
+    if (top + orphans >= count)
+        top = count;
+    out->number = number;
+    out->num_pages = pages;
+    out->count = count;
+    out->has_previous = number > 1;
+    out->has_next = number < pages;
+    out->start_index = count ? bottom + 1 : 0;
+    out->end_index = number == pages ? count : top;
+    out->rows = mn_qs_fetch(mn_qs_slice(qs, bottom, top));
+    return out->rows ? 0 : (qs->o->errcode ? qs->o->errcode : MN_ENOMEM);
+}

@@ -541,7 +541,7 @@ Test(pg, a_bad_parameter_in_a_batch_sends_nothing)
 
 Test(pg, a_large_batch_is_faster_than_one_statement_at_a_time)
 {
-    enum { N = 3000 };
+    enum { N = 1000 };
     pgt_ok(conn, "CREATE TABLE t_batch_big (id int PRIMARY KEY, label text)");
     static mn_dbparam params[N][2];
     static mn_dbbatch_item items[N];
@@ -565,7 +565,7 @@ Test(pg, a_large_batch_is_faster_than_one_statement_at_a_time)
     double one_by_one = pgt_now_s() - t0;
     cr_log_info("%d inserts: pipelined %.3f s, one at a time %.3f s", N, batched, one_by_one);
     cr_assert_eq(count_rows("t_batch_big"), N);
-    /* Measured 0.20 s against 0.69 s: one round trip instead of N. */
+    /* Measured 0.07 s against 0.23 s (3,000 rows: 0.20 s against 0.69 s): one round trip. */
     cr_assert_lt(batched, one_by_one, "pipelined %.3f s, one at a time %.3f s", batched,
                  one_by_one);
 }

@@ -420,7 +420,18 @@ bool mn__is_null(const void *obj, const mn_fielddef *f)
     default:
         if (mn__is_text_type(f->type) || f->type == MN_DECIMAL)
             return *(const char *const *)p == NULL && f->null;
-        return (h->nulls & (UINT64_C(1) << f->index)) != 0;
+        if (!(h->nulls & (UINT64_C(1) << f->index)))
+            return false;
+        /* The bit marks a zero as NULL; a value assigned since (q->n = 5) wins. */
+        switch (f->type) {
+        case MN_FLOAT: return *(const double *)p == 0;
+        case MN_BOOL: return !*(const bool *)p;
+        case MN_TIME: {
+            const mn_datetime *t = p;
+            return !t->hour && !t->minute && !t->second && !t->microsecond;
+        }
+        default: return *(const int64_t *)p == 0;
+        }
     }
 }
 
@@ -714,7 +725,7 @@ static int uuid_normalise(mn_arena *a, const char *s, const char **out)
         return MN_EINVAL;
     hex[32] = '\0';
     *out = mn_arena_printf(a, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
-                           hex + 24);
+                           hex + 20);
     return *out ? 0 : MN_ENOMEM;
 }
 
@@ -1095,8 +1106,16 @@ void mn__apply_defaults(mn_orm *o, const mn_model *m, void *obj)
             continue;
         }
         switch (f->type) {
-        case MN_FLOAT: *(double *)p = f->default_float; break;
-        case MN_BOOL: *(bool *)p = f->default_bool; break;
+        case MN_FLOAT:
+            *(double *)p = f->default_float;
+            if (f->null && f->default_float == 0)
+                mn__set_null(obj, f, true);
+            break;
+        case MN_BOOL:
+            *(bool *)p = f->default_bool;
+            if (f->null && !f->default_bool)
+                mn__set_null(obj, f, true);
+            break;
         case MN_DATE:
         case MN_DATETIME:
         case MN_TIME:
@@ -1116,6 +1135,8 @@ void mn__apply_defaults(mn_orm *o, const mn_model *m, void *obj)
         default:
             if (mn__is_int_type(f->type)) {
                 *(int64_t *)p = f->default_int;
+                if (f->null && !f->default_int)
+                    mn__set_null(obj, f, true);
             } else {
                 *(const char **)p = f->default_str;
                 if (!f->default_str && f->null)

@@ -20,20 +20,20 @@ int mn__cmd_urls(mn_cli *cli, int argc, char **argv)
     if (!site)
         return MN_EXIT_FAILURE;
     const mn_router *rt = mn_site_router(site);
-    size_t width = 8;
+    const char *static_url = mn_settings_str(mn_cli_settings(cli), "STATIC_URL");
+    char spat[512] = "";
+    if (static_url[0] == '/')
+        snprintf(spat, sizeof spat, "%s<path:path>", static_url + 1);
+    size_t width = strlen(spat);
     const char *pat, *name, *methods;
     for (size_t i = 0; mn_router_route_at(rt, i, &pat, &name, &methods, NULL); i++)
-        if (strlen(pat) + 1 > width)
-            width = strlen(pat) + 1;
+        if (strlen(pat) > width)
+            width = strlen(pat);
     for (size_t i = 0; mn_router_route_at(rt, i, &pat, &name, &methods, NULL); i++)
-        printf("/%-*s  %-24s  %s\n", (int)width - 1, pat, name ? name : "-",
+        printf("/%-*s  %-24s  %s\n", (int)width, pat, name ? name : "-",
                methods ? methods : "ANY");
-    const char *static_url = mn_settings_str(mn_cli_settings(cli), "STATIC_URL");
-    if (static_url[0] == '/') {
-        char spat[512];
-        snprintf(spat, sizeof spat, "%s<path:path>", static_url + 1);
-        printf("/%-*s  %-24s  %s\n", (int)width - 1, spat, "static", "GET,HEAD");
-    }
+    if (spat[0])
+        printf("/%-*s  %-24s  %s\n", (int)width, spat, "static", "GET,HEAD");
     return MN_EXIT_OK;
 }
 

@@ -175,6 +175,10 @@ static int put_char(mn_buf *b, const fmt_ctx *f, char ch)
     case 'Z': return f->has_zone ? mn_buf_printf(b, "%d", f->offset) : MN_OK;
     default: break;
     }
+    if (f->kind == MN_VALUE_TIME && ch == 'c')
+        return put_iso(b, f);
+    if (f->kind == MN_VALUE_TIME && ch == 'I')
+        return MN_OK; /* no zone: '' before any date field is read */
     if (f->kind == MN_VALUE_TIME)
         return MN_EINVAL; /* a time has no date fields: AttributeError */
     switch (ch) {

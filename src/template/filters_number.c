@@ -248,8 +248,22 @@ static mn_value *f_add(const mn_filter_call *c, mn_value *v, mn_value *arg)
                kv == MN_VALUE_DECIMAL || kv == MN_VALUE_STRING) && to_int(v, &x);
     bool ai = (ka == MN_VALUE_INT || ka == MN_VALUE_BOOL || ka == MN_VALUE_DOUBLE ||
                ka == MN_VALUE_DECIMAL || ka == MN_VALUE_STRING) && to_int(arg, &y);
-    if (vi && ai)
-        return mn_value_int(c->arena, x + y);
+    if (vi && ai) {
+        int64_t sum;
+        if (!__builtin_add_overflow(x, y, &sum))
+            return mn_value_int(c->arena, sum);
+        /* Python's ints do not overflow: write the exact sum as a decimal number */
+        __int128 big = (__int128)x + y;
+        char tmp[48], *p = tmp + sizeof tmp;
+        bool neg = big < 0;
+        unsigned __int128 u = neg ? -(unsigned __int128)big : (unsigned __int128)big;
+        do
+            *--p = (char)('0' + (int)(u % 10));
+        while ((u /= 10) != 0);
+        if (neg)
+            *--p = '-';
+        return mn_value_decimal(c->arena, p, (size_t)(tmp + sizeof tmp - p));
+    }
     if (kv == MN_VALUE_STRING && ka == MN_VALUE_STRING) {
         BUF(b);
         mn_buf_put_str(&b, v->u.str);
@@ -292,12 +306,26 @@ static mn_value *f_divisibleby(const mn_filter_call *c, mn_value *v, mn_value *a
 static mn_value *f_get_digit(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     int64_t n, x;
-    if (!to_int(arg, &n) || !to_int(v, &x))
+    mn_value_kind k = mn_value_kind_of(v), ka = mn_value_kind_of(arg);
+    if (k != MN_VALUE_INT && k != MN_VALUE_BOOL && k != MN_VALUE_DOUBLE &&
+        k != MN_VALUE_DECIMAL && k != MN_VALUE_STRING)
+        return mn__ffail(c, "TypeError: int() argument must be a string or a number");
+    if (ka != MN_VALUE_INT && ka != MN_VALUE_BOOL && ka != MN_VALUE_DOUBLE &&
+        ka != MN_VALUE_DECIMAL && ka != MN_VALUE_STRING)
+        return mn__ffail(c, "TypeError: int() argument must be a string or a number");
+    char tmp[400];
+    int len;
+    if (!to_int(arg, &n))
         return v;
+    if (k == MN_VALUE_DOUBLE && isfinite(v->u.d) && fabs(v->u.d) >= 9e18) {
+        len = snprintf(tmp, sizeof tmp, "%.0f", trunc(v->u.d)); /* int() of a big float */
+    } else {
+        if (!to_int(v, &x))
+            return v;
+        len = snprintf(tmp, sizeof tmp, "%lld", (long long)x);
+    }
     if (n < 1)
         return v;
-    char tmp[32];
-    int len = snprintf(tmp, sizeof tmp, "%lld", (long long)x);
     if (n > len)
         return mn_value_int(c->arena, 0);
     char d = tmp[len - n];

@@ -244,9 +244,9 @@ static mn_value *f_phone2numeric(const mn_filter_call *c, mn_value *v, mn_value 
 {
     (void)arg;
     static const char keys[] = "22233344455566677778889999";
-    mn_str s;
-    if (mn__ftext(c, v, &s) < 0)
-        return NULL;
+    if (mn_value_kind_of(v) != MN_VALUE_STRING)
+        return mn__ffail(c, "AttributeError: object has no attribute 'lower'");
+    mn_str s = v->u.str;
     BUF(lowered);
     if (mn__uni_lower_str(&lowered, s) < 0)
         return NULL;
@@ -394,10 +394,37 @@ static int put_cnum(mn_buf *b, const spec *sp, char conv, bool is_int, int64_t i
 #pragma GCC diagnostic pop
 }
 
+/* Python's "%#o" writes a "0o" prefix (C writes "0"). */
+static int put_alt_octal(mn_buf *b, const spec *sp, int64_t iv)
+{
+    char digits[32];
+    uint64_t u = iv < 0 ? (uint64_t)0 - (uint64_t)iv : (uint64_t)iv;
+    int n = snprintf(digits, sizeof digits, "%llo", (unsigned long long)u);
+    int prec = sp->precision > n ? sp->precision : n;
+    const char *sign = iv < 0 ? "-" : has_flag(sp, '+') ? "+" : has_flag(sp, ' ') ? " " : "";
+    int64_t len = (int64_t)strlen(sign) + 2 + prec;
+    int64_t padn = sp->width > len ? sp->width - len : 0;
+    bool left = has_flag(sp, '-'), zero = has_flag(sp, '0') && !left;
+    for (int64_t k = 0; !left && !zero && k < padn; k++)
+        mn_buf_putc(b, ' ');
+    mn_buf_puts(b, sign);
+    mn_buf_puts(b, "0o");
+    for (int64_t k = 0; zero && k < padn; k++)
+        mn_buf_putc(b, '0');
+    for (int k = n; k < prec; k++)
+        mn_buf_putc(b, '0');
+    mn_buf_append(b, digits, (size_t)n);
+    for (int64_t k = 0; left && k < padn; k++)
+        mn_buf_putc(b, ' ');
+    return MN_OK;
+}
+
 /* Python's %x/%o of a negative number keeps the sign ("-7"); C's would not. */
 static int put_int_conv(mn_buf *b, const spec *sp, int64_t iv)
 {
     char conv = sp->conv == 'i' || sp->conv == 'u' ? 'd' : sp->conv;
+    if (conv == 'o' && has_flag(sp, '#'))
+        return put_alt_octal(b, sp, iv);
     if (iv >= 0 || conv == 'd')
         return put_cnum(b, sp, conv, true, iv, 0);
     /* Format the magnitude, then put the sign in front of the digits (or the padding). */
@@ -477,8 +504,9 @@ static bool format_one(const mn_filter_call *c, mn_buf *b, const spec *sp, mn_va
     case 'o': {
         if (!numeric)
             return false;
-        if (k == MN_VALUE_DOUBLE && (sp->conv == 'x' || sp->conv == 'X' || sp->conv == 'o'))
-            return false;
+        if (k != MN_VALUE_INT && k != MN_VALUE_BOOL &&
+            (sp->conv == 'x' || sp->conv == 'X' || sp->conv == 'o'))
+            return false; /* these need an integer (__index__), not a float or Decimal */
         int64_t iv;
         if (mn_value_to_int(v, &iv) < 0)
             return false;

@@ -284,6 +284,57 @@ def random_cases(seed, n):
 
 CASES['random'] = random_cases(1, 400)
 
+# Random numbers and dates through the number, list and date filters (fixed seeds).
+def random_values(seed, n):
+    import random
+    rnd = random.Random(seed)
+    def rnum():
+        t = rnd.randint(0, 7)
+        if t == 0: return rnd.randint(-10**6, 10**6)
+        if t == 1: return rnd.choice([0, 1, -1, 2, 1023, 1024, 1048576, 10**12, 2**40, 2**50-1, 999949, 1000000])
+        if t == 2: return round(rnd.uniform(-1000, 1000), rnd.randint(0, 6))
+        if t == 3: return rnd.choice([0.5, 1.5, 2.5, -0.5, 0.05, 0.005, 1.005, 2.675, 1e-7, 1e16, 1.23e20, 123456.789, 0.0, -0.0, 9.995, 99.95])
+        if t == 4: return {'__decimal__': rnd.choice(['1.005', '-0.5', '2.50', '1E+2', '0.000', '123456789.123456789', '-1.235', '9.995', '1E-10'])}
+        if t == 5: return rnd.choice(['1', '42', '3.7', '-2', 'abc', '', ' 5 ', '1e3', '0'])
+        if t == 6: return rnd.choice([True, False, None])
+        return rnd.choice([[1, 2], [], ['a'], {'k': 1}])
+    def rdate():
+        y = rnd.randint(1, 9999); mo = rnd.randint(1, 12); d = rnd.randint(1, 28)
+        t = rnd.randint(0, 3)
+        if t == 0: return {'__date__': '%04d-%02d-%02d' % (y, mo, d)}
+        tm = '%02d:%02d:%02d' % (rnd.randint(0, 23), rnd.choice([0, 0, 30, rnd.randint(0, 59)]), rnd.randint(0, 59))
+        if rnd.random() < 0.3: tm += '.%06d' % rnd.randint(0, 999999)
+        if t == 3: return {'__time__': tm}
+        tz = rnd.choice(['', 'Z', '+05:30', '-08:00', '+00:00'])
+        return {'__datetime__': '%04d-%02d-%02dT%s%s' % (y, mo, d, tm, tz)}
+    NUMF = ['floatformat', 'floatformat:0', 'floatformat:1', 'floatformat:2', 'floatformat:3', 'floatformat:"-1"', 'floatformat:"-2"', 'floatformat:"-3"', 'floatformat:"g"', 'floatformat:"2g"', 'floatformat:"-2g"', 'floatformat:"0g"',
+            'filesizeformat', 'stringformat:"d"', 'stringformat:"05.1f"', 'stringformat:"e"', 'stringformat:"g"', 'stringformat:"x"', 'stringformat:"s"', 'stringformat:"r"', 'stringformat:"+.3g"', 'stringformat:"-8d|"', 'stringformat:"#o"', 'stringformat:"E"',
+            'add:3', 'add:"2"', 'add:"x"', 'add:1.5', 'get_digit:1', 'get_digit:2', 'get_digit:4', 'divisibleby:3', 'pluralize', 'pluralize:"y,ies"', 'yesno', 'yesno:"a,b"', 'default:"d"', 'default_if_none:"n"', 'length', 'first', 'last', 'slice:":1"', 'join:","', 'make_list', 'upper', 'capfirst', 'center:9', 'ljust:7', 'rjust:7', 'wordcount', 'title', 'slugify', 'unordered_list', 'pprint', 'json_script:"j"', 'escape', 'urlencode', 'truncatechars:3', 'cut:"1"', 'phone2numeric', 'iriencode']
+    chars = 'aAbcdDeEfFgGhHiIjlLmMnNoOPrsStTuUwWyYzZ'
+    out = []
+    for k in range(n):
+        name = 'n%d' % k
+        if k % 2 == 0:
+            CTX[name] = rnum()
+            f = rnd.choice(NUMF)
+        else:
+            CTX[name] = rdate()
+            r = rnd.random()
+            if r < 0.6:
+                fmt = ''.join(rnd.choice(chars + ' :-/,.') for _ in range(rnd.randint(1, 8)))
+                f = rnd.choice(['date', 'time']) + ':"%s"' % fmt
+            else:
+                other = 'm%d' % k
+                CTX[other] = rdate()
+                f = rnd.choice(['timesince', 'timeuntil']) + ':' + other
+        src = '{{ %s|%s }}' % (name, f)
+        if rnd.random() < 0.2:
+            src = '{% autoescape off %}' + src + '{% endautoescape %}'
+        out.append(c('randval_%d_%s' % (k, f.split(':')[0]), src))
+    return out
+
+CASES['random_values'] = random_values(7, 500)
+
 MANUAL = [
     # escapeseq (Django 5.0): conditional_escape on each item.
     ('escapeseq', '{{ lmix|escapeseq|join:"," }}', '&lt;a&gt;,<b>,3', False),

@@ -384,13 +384,14 @@ static void run_view(mn_req *r, void *arg)
         mn_static_serve(r, s->statics, rest);
         return;
     }
-    char allow[128];
+    char allow[128], m[32];
     mn_str method = mn_req_method(r);
-    char *m = mn_arena_strndup(mn_req_arena(r), method.ptr, method.len);
+    snprintf(m, sizeof m, "%.*s", (int)(method.len < sizeof m ? method.len : sizeof m - 1),
+             method.ptr);
     int rc = mn_router_resolve(s->router, path, m, &st->match, allow, sizeof allow);
     if (rc == MN_EUNSUPPORTED) {
         st->allow = mn_arena_strdup(mn_req_arena(r), allow);
-        mn_abort(r, 405, "Method Not Allowed (%s): %.*s", m ? m : "", (int)path.len, path.ptr);
+        mn_abort(r, 405, "Method Not Allowed (%s): %.*s", m, (int)path.len, path.ptr);
     }
     if (rc != 0)
         mn_abort(r, 404, "The current path, %.*s, didn't match any of these.",

@@ -80,6 +80,11 @@ static void v_broken_template(mn_req *r)
     mn_render(r, "broken.html", NULL);
 }
 
+static void v_twice(mn_req *r)
+{
+    mn_abort(r, 500, "fails twice");
+}
+
 static void v_goto(mn_req *r)
 {
     mn_redirect(r, "/polls/");
@@ -104,6 +109,7 @@ static const mn_route urls[] = {
     MN_PATH("only-get/", v_only_get, "only-get"),
     MN_PATH("broken/", v_broken_template, "broken"),
     MN_PATH("goto/", v_goto, "goto"),
+    MN_PATH("twice/", v_twice, "twice"),
     MN_END,
 };
 
@@ -116,8 +122,42 @@ static const mn_template_embedded templates[] = {
     {NULL, NULL},
 };
 
-static const mn_app polls_app = {"polls", NULL, NULL, templates, NULL, NULL, NULL, NULL};
+/* An app middleware: answers /teapot/ itself, turns 403s into a friendly page, and marks
+ * every response on the way out. */
+static bool teapot_before(mn_req *r)
+{
+    if (!mn_str_eq_cstr(mn_req_path(r), "/teapot/"))
+        return false;
+    mn_resp_send(r, 418, "text/plain", "short and stout");
+    return true;
+}
+
+static void teapot_after(mn_req *r)
+{
+    mn_resp_add_header(r, "X-Teapot", "seen");
+}
+
+static bool teapot_error(mn_req *r, int status, const char *message)
+{
+    if (status != 403)
+        return false;
+    mn_resp_send(r, 403, "text/plain", "teapot says no");
+    return true;
+}
+
+static const mn_middleware teapot = {"teapot", teapot_before, teapot_after, teapot_error};
+static const mn_middleware *const app_middleware[] = {&teapot, NULL};
+
+static const mn_app polls_app = {"polls", NULL, NULL, templates, NULL, NULL, app_middleware,
+                                 NULL};
 static const mn_app *const apps[] = {&polls_app, NULL};
+
+static void custom_500(mn_req *r)
+{
+    if (strstr(mn_error_message(r), "twice"))
+        mn_abort(r, 500, "the handler failed too");
+    mn_resp_printf(r, "custom 500 (%d)", mn_error_status(r));
+}
 
 static void custom_404(mn_req *r)
 {
@@ -126,7 +166,7 @@ static void custom_404(mn_req *r)
 
 const mn_project test_project = {"testsite", urls, apps, NULL, NULL, NULL, NULL, NULL, NULL};
 const mn_project test_project_custom = {"testsite", urls, apps, NULL, custom_404,
-                                        NULL, NULL, NULL, NULL};
+                                        custom_500, NULL, NULL, NULL};
 
 static mn_settings *settings;
 static mn_site *site;

@@ -241,3 +241,32 @@ Test(chain, empty_middleware_list_still_routes, .fini = done)
     mn_assert_no_header(r, "ETag");
     mn_assert_status(mn_client_get(c, "/polls/1"), 404); /* no common: no APPEND_SLASH */
 }
+
+Test(chain, app_middleware_answers_early_and_handles_errors, .fini = done)
+{
+    static const char *const env[] = {"MIDDLEWARE", "security,teapot,common", NULL};
+    c = test_client(&test_project, env);
+    mn_req *r = mn_client_get(c, "/teapot/");
+    mn_assert_status(r, 418);
+    cr_assert_str_eq(mn_resp_text(r), "short and stout");
+    mn_assert_no_header(r, "X-Teapot");                    /* it answered: its after() skipped */
+    mn_assert_header(r, "X-Content-Type-Options", "nosniff"); /* outer ones still run */
+    r = mn_client_get(c, "/forbidden/");
+    mn_assert_status(r, 403);
+    cr_assert_str_eq(mn_resp_text(r), "teapot says no");
+    mn_assert_header(r, "X-Teapot", "seen");
+    r = mn_client_get(c, "/polls/1/");
+    mn_assert_header(r, "X-Teapot", "seen");
+    mn_assert_status(mn_client_get(c, "/boom/"), 500); /* not its error: the default page */
+}
+
+Test(chain, custom_500_handler_and_its_own_failure, .fini = done)
+{
+    c = test_client(&test_project_custom, NULL);
+    mn_req *r = mn_client_get(c, "/boom/");
+    mn_assert_status(r, 500);
+    cr_assert_str_eq(mn_resp_text(r), "custom 500 (500)");
+    r = mn_client_get(c, "/twice/");
+    mn_assert_status(r, 500);
+    mn_assert_contains(r, "<h1>Server Error (500)</h1>");
+}

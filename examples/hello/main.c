@@ -170,7 +170,7 @@ static void upload_route(mn_req *r)
             h = fnv1a(h, (const unsigned char *)u[i].data, u[i].size);
         } else {
             FILE *fp = fopen(u[i].path, "rb");
-            unsigned char buf[65536];
+            unsigned char buf[8192]; /* handlers run on 64 KiB coroutine stacks */
             size_t got;
             while (fp && (got = fread(buf, 1, sizeof buf, fp)) > 0)
                 h = fnv1a(h, buf, got);

@@ -407,11 +407,13 @@ int mn_resp_serialize(mn_req *r, mn_buf *out)
         int rc = mn__resp_head(r, out, (int64_t)r->file_len, NULL);
         if (rc || r->is_head)
             return rc;
-        char chunk[16384];
+        char *chunk = mn_arena_alloc(r->arena, 16384); /* not on a coroutine's stack */
+        if (!chunk)
+            return MN_ENOMEM;
         size_t left = r->file_len;
         off_t off = r->file_offset;
         while (left > 0) {
-            ssize_t n = pread(r->file_fd, chunk, left < sizeof chunk ? left : sizeof chunk, off);
+            ssize_t n = pread(r->file_fd, chunk, left < 16384 ? left : 16384, off);
             if (n <= 0)
                 return MN_EIO;
             if (mn_buf_append(out, chunk, (size_t)n) != MN_OK)

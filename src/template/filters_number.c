@@ -152,10 +152,18 @@ static bool floatformat_input(const mn_filter_call *c, const mn_value *v, mn_str
     switch (mn_value_kind_of(v)) {
     case MN_VALUE_INT:
     case MN_VALUE_DOUBLE:
-    case MN_VALUE_DECIMAL:
         if (mn_value_write_text(v, c->arena, &b) < 0)
             return false;
         break;
+    case MN_VALUE_DECIMAL: {
+        /* Django 3.2 reads a Decimal through float(): repr(Decimal) is no number */
+        double d;
+        mn_value *dv;
+        if (mn_value_to_double(v, &d) < 0 || !(dv = mn_value_double(c->arena, d)) ||
+            mn_value_write_text(dv, c->arena, &b) < 0)
+            return false;
+        break;
+    }
     case MN_VALUE_BOOL:
         mn_buf_puts(&b, v->u.b ? "1.0" : "0.0");
         break;
@@ -173,6 +181,18 @@ static bool floatformat_input(const mn_filter_call *c, const mn_value *v, mn_str
     }
     *text = (mn_str){b.data ? b.data : "", b.len};
     return true;
+}
+
+/* What floatformat gives back when it gives up: repr(value) (a string comes back quoted). */
+static mn_value *input_val(const mn_filter_call *c, const mn_value *v)
+{
+    mn_buf b;
+    mn_buf_init(&b, c->arena);
+    if (mn_value_kind_of(v) == MN_VALUE_BOOL)
+        mn_buf_puts(&b, v->u.b ? "True" : "False");
+    else if (mn_value_write_repr(v, c->arena, &b) < 0)
+        return NULL;
+    return mn__fresult(c, &b, false);
 }
 
 /* as django.template.defaultfilters.floatformat (with Django 4's 'u' suffix too) */
@@ -202,22 +222,22 @@ static mn_value *f_floatformat(const mn_filter_call *c, mn_value *v, mn_value *a
             if (!av)
                 return NULL;
             if (!mn__fint(arg->kind == MN_VALUE_STRING ? av : arg, &p))
-                return mn_value_str_ref(c->arena, input.ptr, input.len);
+                return input_val(c, v);
         }
     }
     if (!l10n)
         grouping = false; /* NUMBER_GROUPING is 0 outside the locale */
     decnum d;
     if (!dec_parse(c->arena, input, &d))
-        return mn_value_str_ref(c->arena, input.ptr, input.len); /* inf, nan */
+        return input_val(c, v); /* inf, nan */
     if ((int64_t)d.n + (d.exp < 0 ? -d.exp : d.exp) > 200)
-        return mn_value_str_ref(c->arena, input.ptr, input.len);
+        return input_val(c, v);
     bool has_fraction = false;
     for (int64_t k = d.exp; k < 0; k++)
         if (dec_digit(&d, k))
             has_fraction = true;
     if (p < -1000 || p > 1000)
-        return mn_value_str_ref(c->arena, input.ptr, input.len);
+        return input_val(c, v);
     BUF(num);
     BUF(out);
     if (!has_fraction && p < 0) {

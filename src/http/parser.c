@@ -43,6 +43,7 @@ static void init_classes(void)
 {
     for (int c = 0; c < 256; c++) {
         unsigned char k = 0;
+        /* skip_class() relies on these two being "everything from 0x21 (0x20) up but DEL" */
         if (c > 0x20 && c != 0x7f)
             k |= C_TARGET | C_FIELD;
         if (c == ' ' || c == '\t')
@@ -59,6 +60,37 @@ static void init_classes(void)
 __attribute__((constructor)) static void parser_init(void)
 {
     init_classes();
+}
+
+/* Eight bytes at a time: true when any of them is below `below` or is DEL, the only bytes
+ * that can end a target (space, CR) or a field value (CR, or a control: rejected). The
+ * classic "has a byte less than n" word trick; obs-text (>= 0x80) never matches. */
+static inline bool swar_special(const char *p, uint64_t below)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t lt = (x - ones * below) & ~x & highs;
+    uint64_t d = x ^ (ones * 0x7f);
+    uint64_t del = (d - ones) & ~d & highs;
+    return (lt | del) != 0;
+}
+
+/* Skips bytes of class cls from p, never reading at or past end. Whole words are skipped
+ * while they hold no byte below `below` (nor DEL); the table decides the rest, so a tab in
+ * a value only costs one word of byte-wise scanning. */
+static inline const char *skip_class(const char *p, const char *end, unsigned char cls,
+                                     uint64_t below)
+{
+    for (;;) {
+        while (end - p >= 8 && !swar_special(p, below))
+            p += 8;
+        const char *stop = end - p > 8 ? p + 8 : end;
+        while (p < stop && (byte_class[(unsigned char)*p] & cls))
+            p++;
+        if (p < stop || p == end)
+            return p;
+    }
 }
 
 static mn__http_result fail(mn__http_head *h, int status, const char *message)
@@ -147,6 +179,19 @@ typedef struct framing {
     mn_str host_header;
 } framing;
 
+/* n equals lit (lower case letters and '-') ignoring ASCII case. OR-ing 0x20 folds only
+ * A-Z onto a-z among the bytes that can be in a token, so one OR and compare per byte. */
+static inline bool name_is(mn_str n, const char *lit, size_t len)
+{
+    if (n.len != len)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)n.ptr[i] | 0x20) != (unsigned char)lit[i])
+            return false;
+    return true;
+}
+#define NAME_IS(n, lit) name_is((n), (lit), sizeof(lit) - 1)
+
 /* Calls fn(token) for each element of a comma-separated list (RFC 9110 5.6.1), OWS trimmed,
  * empty elements skipped. Stops at and returns fn's first non-zero result. */
 static int each_token(mn_str v, int (*fn)(mn_str tok, void *arg), void *arg)
@@ -170,11 +215,11 @@ static int each_token(mn_str v, int (*fn)(mn_str tok, void *arg), void *arg)
 static int connection_token(mn_str tok, void *arg)
 {
     framing *f = arg;
-    if (mn_str_ieq_cstr(tok, "close"))
+    if (NAME_IS(tok, "close"))
         f->conn_close = true;
-    else if (mn_str_ieq_cstr(tok, "keep-alive"))
+    else if (NAME_IS(tok, "keep-alive"))
         f->conn_keep_alive = true;
-    else if (mn_str_ieq_cstr(tok, "upgrade"))
+    else if (NAME_IS(tok, "upgrade"))
         f->conn_upgrade = true;
     return 0;
 }
@@ -184,7 +229,7 @@ enum { TE_CHUNKED_TWICE = 1, TE_UNKNOWN = 2 };
 static int te_token(mn_str tok, void *arg)
 {
     framing *f = arg;
-    if (!mn_str_ieq_cstr(tok, "chunked"))
+    if (!NAME_IS(tok, "chunked"))
         return TE_UNKNOWN; /* gzip, deflate, compress, parameters: none implemented */
     if (f->te_chunked)
         return TE_CHUNKED_TWICE;
@@ -238,7 +283,7 @@ static mn__http_result framing_header(mn__http_head *h, framing *f, mn_str name,
 {
     switch (name.len) {
     case 4:
-        if (mn_str_ieq_cstr(name, "host")) {
+        if (NAME_IS(name, "host")) {
             if (++f->hosts > 1)
                 return fail(h, 400, "more than one Host header");
             if (!valid_host(value))
@@ -247,19 +292,19 @@ static mn__http_result framing_header(mn__http_head *h, framing *f, mn_str name,
         }
         break;
     case 6:
-        if (mn_str_ieq_cstr(name, "expect") && mn_str_ieq_cstr(value, "100-continue"))
+        if (NAME_IS(name, "expect") && NAME_IS(value, "100-continue"))
             h->expect_continue = true;
         break;
     case 7:
-        if (mn_str_ieq_cstr(name, "upgrade"))
+        if (NAME_IS(name, "upgrade"))
             h->upgrade_proto = value;
         break;
     case 10:
-        if (mn_str_ieq_cstr(name, "connection"))
+        if (NAME_IS(name, "connection"))
             each_token(value, connection_token, f);
         break;
     case 14:
-        if (mn_str_ieq_cstr(name, "content-length")) {
+        if (NAME_IS(name, "content-length")) {
             int64_t n;
             if (!parse_content_length(value, &n))
                 return fail(h, 400, "invalid Content-Length");
@@ -269,7 +314,7 @@ static mn__http_result framing_header(mn__http_head *h, framing *f, mn_str name,
         }
         break;
     case 17:
-        if (mn_str_ieq_cstr(name, "transfer-encoding")) {
+        if (NAME_IS(name, "transfer-encoding")) {
             f->te_seen = true;
             int rc = each_token(value, te_token, f);
             if (rc == TE_UNKNOWN)
@@ -315,27 +360,22 @@ static mn__http_result parse_target(mn__http_head *h, mn_str *authority)
         else
             return fail(h, 400, "request target is not a path or an http(s) URL");
         size_t end = scheme;
-        while (end < n && t[end] != '/' && t[end] != '?' && t[end] != '#')
+        while (end < n && t[end] != '/' && t[end] != '?')
             end++;
         *authority = (mn_str){t + scheme, end - scheme};
         if (authority->len == 0 || !valid_host(*authority))
             return fail(h, 400, "invalid authority in the request target");
         i = end;
     }
-    size_t path_start = i;
-    while (i < n && t[i] != '?' && t[i] != '#')
-        i++;
-    if (i == path_start)
+    const char *q = memchr(t + i, '?', n - i);
+    size_t path_end = q ? (size_t)(q - t) : n;
+    if (path_end == i)
         h->path = (mn_str)MN_STR_LIT("/"); /* "http://host" or "http://host?q" */
     else
-        h->path = (mn_str){t + path_start, i - path_start};
-    if (i < n && t[i] == '?') {
-        size_t q = ++i;
-        while (i < n && t[i] != '#')
-            i++;
-        h->query = (mn_str){t + q, i - q};
-    }
-    return MN__HTTP_DONE; /* a fragment is not sent by conforming clients; it is dropped */
+        h->path = (mn_str){t + i, path_end - i};
+    if (q)
+        h->query = (mn_str){q + 1, n - path_end - 1};
+    return MN__HTTP_DONE;
 }
 
 static mn__http_result parse_version(mn__http_head *h, const char *p, size_t n)
@@ -361,11 +401,12 @@ static mn__http_result parse_request_line(mn__http_head *h, const char *p, const
     h->method = (mn_str){s, (size_t)(p - s)};
     h->method_id = mn__http_method_from(h->method);
     s = ++p;
-    while (p < end && (byte_class[(unsigned char)*p] & C_TARGET))
-        p++;
+    p = skip_class(p, end, C_TARGET, 0x21);
     if (p == s || p == end || *p != ' ')
         return fail(h, 400, "malformed request target");
     h->target = (mn_str){s, (size_t)(p - s)};
+    if (memchr(s, '#', h->target.len))
+        return fail(h, 400, "fragment in the request target"); /* never sent: RFC 9112 3.2 */
     if (h->target.len > max_target)
         return fail(h, 414, "request target too long");
     p++;
@@ -394,9 +435,8 @@ static mn__http_result parse_fields(mn__http_head *h, framing *f, const char *p,
         while (*p == ' ' || *p == '\t')
             p++;
         s = p;
-        while (byte_class[(unsigned char)*p] & C_FIELD)
-            p++;
-        if (p[0] != '\r' || p[1] != '\n')
+        p = skip_class(p, end, C_FIELD, 0x20);
+        if (p == end || p[0] != '\r' || p[1] != '\n')
             return fail(h, 400, "invalid character in a header value");
         const char *ve = p;
         while (ve > s && (ve[-1] == ' ' || ve[-1] == '\t'))

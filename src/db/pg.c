@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Type OIDs from the server's pg_type.dat, stable across versions. */
 enum {
@@ -47,6 +48,8 @@ typedef struct pg_dbconn {
 typedef struct pg_pool {
     mn__pool *pool;
     mn_db *db;
+    pid_t pid;       /* the process the connections belong to */
+    bool abandoning; /* freeing connections inherited across fork() */
 } pg_pool;
 
 #define CONN_OF(item) ((pg_dbconn *)((char *)(item) - offsetof(pg_dbconn, link)))
@@ -590,8 +593,13 @@ static int pool_open(void *ctx, mn__pool_item **out, char *err, size_t errlen)
 
 static void pool_close(void *ctx, mn__pool_item *item)
 {
-    (void)ctx;
-    conn_free(CONN_OF(item));
+    pg_pool *pp = ctx;
+    pg_dbconn *c = CONN_OF(item);
+    if (pp->abandoning) {
+        mn__pg_abandon(c->pg);
+        c->pg = NULL;
+    }
+    conn_free(c);
 }
 
 static bool pool_alive(void *ctx, mn__pool_item *item)
@@ -602,14 +610,24 @@ static bool pool_alive(void *ctx, mn__pool_item *item)
 
 static const mn__pool_ops pg_pool_ops = {pool_open, pool_close, pool_alive};
 
+static void pg_pool_free(mn_db *db);
+
 static pg_pool *get_pool(mn_db *db)
 {
-    if (db->pool)
-        return db->pool;
+    pg_pool *old = db->pool;
+    if (old && old->pid == getpid())
+        return old;
+    if (old) {
+        /* A worker forked from a process that had used the database: the idle connections
+         * are the parent's sessions. Let go of them quietly and start an empty pool. */
+        old->abandoning = true;
+        pg_pool_free(db);
+    }
     pg_pool *pp = mn_calloc(1, sizeof *pp);
     if (!pp)
         return NULL;
     pp->db = db;
+    pp->pid = getpid();
     pp->pool = mn__pool_new(&pg_pool_ops, pp, db->config.pool_size);
     if (!pp->pool) {
         mn_free(pp);

@@ -15,11 +15,13 @@
 #include "rt/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 enum {
     STMT_CACHE_MAX = 512,   /* statements remembered per connection */
@@ -432,6 +434,25 @@ void mn__pg_close(mn__pg_conn *c)
     track_socket(c);
     forget_fd(c->fd);
     PQfinish(c->pg);
+    stmts_free(c);
+    mn_free(c);
+}
+
+void mn__pg_abandon(mn__pg_conn *c)
+{
+    if (!c)
+        return;
+    /* The socket is shared with the parent process: point our descriptor at /dev/null so
+     * that PQfinish's goodbye goes nowhere and the parent's session carries on. */
+    int fd = PQsocket(c->pg);
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0 && devnull >= 0)
+        dup2(devnull, fd);
+    if (devnull >= 0)
+        close(devnull);
+    c->fd = -1; /* the loop of this process never saw it */
+    PQfinish(c->pg);
+    c->pg = NULL;
     stmts_free(c);
     mn_free(c);
 }

@@ -46,6 +46,9 @@ int mn__pg_connect_params(const char *const *keys, const char *const *vals,
                           const mn__pg_options *opt, mn__pg_conn **out, char *err,
                           size_t errlen) MN_MAY_YIELD;
 void mn__pg_close(mn__pg_conn *c);
+/* Frees a connection inherited across fork() without ending the session, which still
+ * belongs to the parent process. */
+void mn__pg_abandon(mn__pg_conn *c);
 
 /* Runs one statement. values[i] NULL means SQL NULL; lengths/formats as PQexecParams (formats
  * NULL: all text). *res gets the result (PGRES_COMMAND_OK or PGRES_TUPLES_OK) for the caller

@@ -5,6 +5,8 @@
 #include "helper_pg.h"
 
 #include <math.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <string.h>
 
 static mn_db *db;
@@ -568,4 +570,66 @@ Test(pg, a_large_batch_is_faster_than_one_statement_at_a_time)
     /* Measured 0.07 s against 0.23 s (3,000 rows: 0.20 s against 0.69 s): one round trip. */
     cr_assert_lt(batched, one_by_one, "pipelined %.3f s, one at a time %.3f s", batched,
                  one_by_one);
+}
+
+/* ---- processes and memory ---- */
+
+static int64_t backend_pid(void)
+{
+    mn_dbresult r = query("SELECT pg_backend_pid()", NULL, 0);
+    return cell(&r, 0, 0)->v.i;
+}
+
+Test(pg, a_forked_worker_opens_its_own_connections_and_leaves_the_parents_alone)
+{
+    int64_t parent_backend = backend_pid();
+    mn_db_release(conn); /* idle in the pool when the process forks */
+    conn = NULL;
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        mn_dbconn *c = NULL;
+        int code = 1;
+        if (mn_db_acquire(db, -1, &c) == 0) {
+            mn_arena *a = mn_arena_new(0);
+            mn_dbresult r;
+            if (mn_dbconn_exec(c, a, "SELECT pg_backend_pid()", NULL, 0, &r) == 0)
+                code = mn_dbresult_cell(&r, 0, 0)->v.i == parent_backend ? 2 : 0;
+            mn_arena_free(a);
+            mn_db_release(c);
+        }
+        mn_db_free(db); /* closes only the child's own connection */
+        _exit(code);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFEXITED(status));
+    cr_assert_eq(WEXITSTATUS(status), 0, "child: 1 = no connection, 2 = used the parent's");
+    conn = pgt_acquire(db);
+    cr_assert_eq(backend_pid(), parent_backend, "the parent's session survived the child");
+}
+
+Test(pg, out_of_memory_at_any_allocation_fails_cleanly)
+{
+    mn_dbparam p[] = {mn_dbp_int(3), mn_dbp_text("abc"), mn_dbp_float(1.5)};
+    int failures = 0;
+    for (long n = 1; n <= 40; n++) {
+        mn_arena *a = mn_arena_new(0);
+        mn_dbresult r;
+        mn_alloc_fail_after(n);
+        int rc = mn_dbconn_exec(conn, a, "SELECT $1::int + g, $2::text, $3::float8 "
+                                         "FROM generate_series(1, 50) g",
+                                p, 3, &r);
+        mn_alloc_fail_after(0);
+        cr_assert(rc == 0 || rc == MN_ENOMEM, "allocation %ld: %s", n, mn_db_strerror(rc));
+        if (rc == 0) {
+            cr_assert_eq(r.nrows, 50);
+            cr_assert_eq(mn_dbresult_cell(&r, 49, 0)->v.i, 53);
+        } else {
+            failures++;
+        }
+        mn_arena_free(a);
+        cr_assert_eq(count_rows("generate_series(1, 2)"), 2, "usable after allocation %ld", n);
+    }
+    cr_assert_gt(failures, 0, "some allocation on the path must have been made to fail");
 }

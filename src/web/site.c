@@ -189,6 +189,17 @@ static void read_config(mn_site *s)
     c->allowed_hosts = mn_settings_allowed_hosts(st, &c->allowed_host_count);
 }
 
+/* The request a log line belongs to: the coroutine's, or (test client, no coroutine) the one
+ * being handled on this thread. */
+static _Thread_local const char *current_req_id;
+
+static const char *log_request_id(void)
+{
+    mn_coro *co = mn_coro_current();
+    mn_req *r = co ? mn_coro_get_local(co) : NULL;
+    return r ? mn_req_id(r) : current_req_id;
+}
+
 mn_site *mn_site_new(const mn_project *project, const mn_settings *settings, char *err,
                      size_t errlen)
 {
@@ -199,6 +210,7 @@ mn_site *mn_site_new(const mn_project *project, const mn_settings *settings, cha
         return NULL;
     s->project = project;
     s->settings = settings;
+    mn_log_set_request_id_source(log_request_id);
     resolve_dir(s);
     read_config(s);
     char rerr[512];
@@ -431,14 +443,6 @@ static void handle_error(mn_req *r, mn__req_state *st, size_t from)
     mn__error_response(r, status, msg);
 }
 
-static const char *current_req_id;
-
-static const char *log_request_id(void)
-{
-    mn_coro *co = mn_coro_current();
-    mn_req *r = co ? mn_coro_get_local(co) : NULL;
-    return r ? mn_req_id(r) : current_req_id;
-}
 
 void mn_site_handle(mn_req *r, void *arg)
 {
@@ -455,7 +459,6 @@ void mn_site_handle(mn_req *r, void *arg)
         mn_coro_set_local(co, r);
     else
         current_req_id = mn_req_id(r);
-    mn_log_set_request_id_source(log_request_id);
 
     size_t entered = 0; /* middleware whose before hook ran and did not answer */
     bool answered = false;

@@ -3,7 +3,10 @@
  * (python3-django) over the same JSON context (hand-written edge cases, then seeded random
  * texts, numbers and dates). */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "helper_engine.h"
@@ -95,4 +98,68 @@ Test(filters, match_django_output)
     mn_template_engine_free(e);
     cr_assert_eq(failures, 0, "%d of %zu filter cases differ from Django", failures,
                  sizeof filter_cases / sizeof filter_cases[0]);
+}
+
+static char *read_file(mn_arena *a, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    mn_buf b;
+    mn_buf_init(&b, a);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        mn_buf_append(&b, chunk, n);
+    fclose(f);
+    return mn_buf_cstr(&b);
+}
+
+/* Whole pages (extends, loops, many filters) through the file loader: each NAME.html in
+ * tests/data/templates/filters with a NAME.json renders exactly NAME.out (Django's output,
+ * written by gen_expected.py there). */
+Test(filters, pages_match_django_output)
+{
+    const char *src = getenv("MN_SOURCE_DIR");
+    cr_assert(src, "MN_SOURCE_DIR is not set");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/tests/data/templates/filters", src);
+    mn_template_engine *e = mn_template_engine_new();
+    cr_assert(e);
+    cr_assert_eq(mn_template_engine_add_dir(e, dir), 0);
+    DIR *d = opendir(dir);
+    cr_assert(d, "cannot open %s", dir);
+    int pages = 0;
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        size_t len = strlen(ent->d_name);
+        if (len < 6 || strcmp(ent->d_name + len - 5, ".html") != 0)
+            continue;
+        mn_arena *a = mn_arena_new(0);
+        char *base = mn_arena_strndup(a, ent->d_name, len - 5);
+        char *json = read_file(a, mn_arena_printf(a, "%s/%s.json", dir, base));
+        char *expected = read_file(a, mn_arena_printf(a, "%s/%s.out", dir, base));
+        if (!json || !expected) {
+            mn_arena_free(a);
+            continue; /* a parent template such as base.html */
+        }
+        char errbuf[256] = "";
+        mn_value *vars = mn_value_from_json(a, json, strlen(json), errbuf, sizeof errbuf);
+        cr_assert(vars, "%s.json: %s", base, errbuf);
+        mn_context *ctx = mn_context_new(a);
+        mn_context_update(ctx, vars);
+        mn_buf out;
+        mn_buf_init(&out, a);
+        mn_template_error err;
+        memset(&err, 0, sizeof err);
+        int rc = mn_template_render_name(e, ent->d_name, ctx, &out, &err);
+        cr_assert_eq(rc, 0, "%s: %s", ent->d_name, err.message);
+        cr_expect_str_eq(mn_buf_cstr(&out), expected, "%s differs from Django's output",
+                         ent->d_name);
+        pages++;
+        mn_arena_free(a);
+    }
+    closedir(d);
+    mn_template_engine_free(e);
+    cr_assert_gt(pages, 0, "no pages found in %s", dir);
 }

@@ -325,7 +325,7 @@ int mn__pg_connect_params(const char *const *keys, const char *const *vals,
 
     /* Every session in UTC with ISO dates, so the ORM reads one format; the caller's
      * keywords come first and ours are added after them. */
-    enum { OURS = 5 };
+    enum { OURS = 8 };
     size_t n = 0;
     while (keys && keys[n])
         n++;
@@ -357,13 +357,23 @@ int mn__pg_connect_params(const char *const *keys, const char *const *vals,
     k[m] = "options", v[m++] = options;
     k[m] = "client_encoding", v[m++] = "UTF8";
     k[m] = "fallback_application_name", v[m++] = "manouche";
-    /* GSSAPI encryption is tried first by default, which costs a credential-cache lookup on
-     * every connect; ask for it explicitly (gssencmode=prefer in the URL) if wanted. */
-    bool has_gss = false;
-    for (size_t i = 0; i < n; i++)
-        has_gss |= strcmp(keys[i], "gssencmode") == 0;
-    if (!has_gss)
-        k[m] = "gssencmode", v[m++] = "disable";
+    /* Defaults the URL may override. GSSAPI encryption is otherwise tried first, costing a
+     * credential-cache lookup on every connect (gssencmode=prefer in the URL brings it back);
+     * keepalives make a server that vanished without a word (a cut network) an error within
+     * a minute instead of a request that hangs for the kernel's two hours. */
+    static const char *const defaults[][2] = {
+        {"gssencmode", "disable"},
+        {"keepalives_idle", "30"},
+        {"keepalives_interval", "10"},
+        {"keepalives_count", "3"},
+    };
+    for (size_t d = 0; d < sizeof defaults / sizeof defaults[0]; d++) {
+        bool given = false;
+        for (size_t i = 0; i < n; i++)
+            given |= strcmp(keys[i], defaults[d][0]) == 0;
+        if (!given)
+            k[m] = defaults[d][0], v[m++] = defaults[d][1];
+    }
     k[m] = NULL, v[m] = NULL;
     PGconn *pg = PQconnectStartParams(k, v, 0);
     mn_free(k);

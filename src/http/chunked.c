@@ -71,8 +71,11 @@ static mn__http_result framing_byte(mn__chunked *c, unsigned char ch)
     case S_SIZE: {
         int v = hex_value(ch);
         if (v >= 0) {
-            if (++c->size_digits_ > MAX_SIZE_DIGITS)
+            /* leading zeros are legal and don't count; the line length still bounds them */
+            if ((c->remaining_ || v) && ++c->size_digits_ > MAX_SIZE_DIGITS)
                 return fail(c, 400, "chunk size overflows");
+            if (++c->line_len_ > MAX_SIZE_LINE)
+                return fail(c, 400, "chunk size line too long");
             c->remaining_ = (c->remaining_ << 4) | (uint64_t)v;
             c->state_ = S_SIZE;
             return MN__HTTP_NEED_MORE;

@@ -111,6 +111,13 @@ Test(chunked, bad_framing_is_400)
     cr_expect_eq(ok.error.status, 0, "whitespace before an extension is allowed (BWS)");
 }
 
+Test(chunked, leading_zeros_are_not_an_overflow)
+{
+    mn__chunked c = run("00000000000000000000005\r\nhello\r\n0\r\n\r\n", 0);
+    cr_expect_eq(c.error.status, 0, "%s", c.error.message);
+    cr_expect_eq(c.total, 5);
+}
+
 Test(chunked, body_limit_is_413_before_the_data)
 {
     mn__chunked c = run("a\r\n", 9);

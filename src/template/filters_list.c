@@ -279,30 +279,40 @@ static bool merge_sort(keyed *a, keyed *tmp, size_t n, bool reverse)
     return true;
 }
 
-/* The sort key of item: an index-like arg (float() accepts it) is itemgetter(arg);
- * otherwise a dotted path of keys/attributes. false: Django's AttributeError/TypeError. */
-static bool sort_key(const mn_filter_call *c, mn_value *item, mn_value *arg, bool numeric,
-                     mn_value **out)
+/* The sort key of item. An argument float() accepts is itemgetter(arg): an int indexes a
+ * list or string, a string is a dict key; a dotted path walks keys and attributes.
+ * 1: key found; 0: Django's AttributeError/TypeError (dictsort gives ''); -1: an uncaught
+ * KeyError/IndexError (the render fails). */
+static int sort_key(const mn_filter_call *c, mn_value *item, mn_value *arg, bool numeric,
+                    mn_value **out)
 {
+    mn_value_kind k = mn_value_kind_of(item);
     if (numeric) {
         if (arg->kind == MN_VALUE_STRING) {
-            if (mn_value_kind_of(item) != MN_VALUE_DICT)
-                return false; /* a list/str index must be an int */
-            mn_value *r = mn_value_dict_get(item, arg->u.str.ptr, arg->u.str.len);
-            *out = r;
-            return r != NULL;
+            if (k != MN_VALUE_DICT)
+                return 0; /* list/str indices must be integers */
+            *out = mn_value_dict_get(item, arg->u.str.ptr, arg->u.str.len);
+            return *out ? 1 : -1;
         }
-        int64_t idx;
-        if (arg->kind != MN_VALUE_INT || mn_value_kind_of(item) != MN_VALUE_LIST)
-            return false;
-        idx = arg->u.i;
-        int64_t n = (int64_t)mn_value_list_len(item);
+        if (arg->kind != MN_VALUE_INT && arg->kind != MN_VALUE_BOOL)
+            return 0;
+        int64_t idx = arg->kind == MN_VALUE_INT ? arg->u.i : arg->u.b;
+        if (k == MN_VALUE_DICT)
+            return -1; /* KeyError: dict keys here are strings */
+        mn_value *l = item;
+        if (k == MN_VALUE_STRING) {
+            if (mn_value_iterate(item, c->arena, &l) < 0)
+                return -1;
+        } else if (k != MN_VALUE_LIST) {
+            return 0;
+        }
+        int64_t n = (int64_t)mn_value_list_len(l);
         if (idx < 0)
             idx += n;
         if (idx < 0 || idx >= n)
-            return false;
-        *out = mn_value_list_get(item, (size_t)idx);
-        return true;
+            return -1; /* IndexError */
+        *out = mn_value_list_get(l, (size_t)idx);
+        return 1;
     }
     mn_str path = arg->u.str;
     mn_value *cur = item;
@@ -312,23 +322,21 @@ static bool sort_key(const mn_filter_call *c, mn_value *item, mn_value *arg, boo
             continue;
         mn_str part = {path.ptr + start, i - start};
         start = i + 1;
-        mn_value_kind k = mn_value_kind_of(cur);
+        mn_value_kind kc = mn_value_kind_of(cur);
         mn_value *next = NULL;
-        if (k == MN_VALUE_DICT) {
+        if (kc == MN_VALUE_DICT) {
             next = mn_value_dict_get(cur, part.ptr, part.len);
-        } else if (k == MN_VALUE_OBJECT) {
-            if (mn_value_lookup(cur, part, c->arena, &next) < 0)
-                next = NULL;
-        } else if (k == MN_VALUE_DATE || k == MN_VALUE_DATETIME || k == MN_VALUE_TIME) {
+        } else if (kc == MN_VALUE_OBJECT || kc == MN_VALUE_DATE || kc == MN_VALUE_DATETIME ||
+                   kc == MN_VALUE_TIME) {
             if (mn_value_lookup(cur, part, c->arena, &next) < 0)
                 next = NULL;
         }
         if (!next)
-            return false;
+            return 0;
         cur = next;
     }
     *out = cur;
-    return true;
+    return 1;
 }
 
 static mn_value *dictsort(const mn_filter_call *c, mn_value *v, mn_value *arg, bool reverse)
@@ -355,7 +363,10 @@ static mn_value *dictsort(const mn_filter_call *c, mn_value *v, mn_value *arg, b
         return NULL;
     for (size_t i = 0; i < n; i++) {
         a[i].item = mn_value_list_get(l, i);
-        if (!sort_key(c, a[i].item, arg, numeric, &a[i].key))
+        int found = sort_key(c, a[i].item, arg, numeric, &a[i].key);
+        if (found < 0)
+            return mn__ffail(c, "KeyError/IndexError looking up the sort key");
+        if (found == 0)
             return mn_value_empty_string();
     }
     if (!merge_sort(a, tmp, n, reverse))

@@ -769,7 +769,8 @@ int mn_value_iterate(const mn_value *v, mn_arena *a, mn_value **out_list)
             size_t j = i + 1;
             while (j < n && ((unsigned char)s[j] & 0xC0) == 0x80)
                 j++;
-            mn_value *cv = str_value(a, MN_VALUE_STRING, s + i, j - i, false, v->safe);
+            /* iterating a SafeString gives plain str characters, as in Python */
+            mn_value *cv = str_value(a, MN_VALUE_STRING, s + i, j - i, false, false);
             if (!cv || mn_value_list_append(a, l, cv) < 0)
                 return MN_ENOMEM;
             i = j;

@@ -541,6 +541,44 @@ def random_values(seed, n):
 
 CASES['random_values'] = random_values(7, 500)
 
+# Random nested lists and dicts through the sequence filters (fixed seed).
+def random_structures(seed, n):
+    import random
+    rnd = random.Random(seed)
+    def rscalar():
+        return rnd.choice([0, 1, -3, 2.5, 'a', 'B', '<x>', '', None, True, False, 'zz', 10, 'é', {'__safe__': '<s>'}, {'__date__': '2020-02-02'}, {'__decimal__': '1.50'}, 'a' * 30])
+    def rval(depth=0):
+        r = rnd.random()
+        if depth > 3 or r < 0.45: return rscalar()
+        if r < 0.8: return [rval(depth + 1) for _ in range(rnd.randint(0, 5))]
+        return {rnd.choice(['a', 'b', 'name', 'v', 'k', 'zz', 'x y']): rval(depth + 1) for _ in range(rnd.randint(0, 4))}
+    def rarg():
+        parts = [rnd.choice(['', '0', '1', '-1', '2', '-2', '5', '-10', '3']) for _ in range(rnd.randint(1, 3))]
+        return ':'.join(parts)
+    FILT = ['pprint', 'unordered_list', 'json_script:"x"', 'join:"|"', 'join:", "', 'length', 'first', 'last', 'safeseq|join:""',
+            'dictsort:"a"', 'dictsort:"name"', 'dictsortreversed:"v"', 'dictsort:0', 'dictsort:"0"', 'dictsort:"a.b"', 'yesno', 'default:"D"', 'pluralize', 'make_list', 'stringformat:"s"', 'add:l0', 'slice:"%s"', 'first|upper', 'last|lower', 'length|add:1']
+    CTX['l0'] = [1, 'x']
+    out = []
+    for k in range(n):
+        name = 's%d' % k
+        v = rval()
+        if rnd.random() < 0.3:
+            v = [{'a': rscalar(), 'name': rnd.choice(['b', 'a', 'C']), 'v': rnd.randint(0, 3)}
+                 for _ in range(rnd.randint(0, 4))]
+        CTX[name] = v
+        f = rnd.choice(FILT)
+        if '%s' in f:
+            f = f % rarg()
+        src = '{{ %s|%s }}' % (name, f)
+        if rnd.random() < 0.3:
+            src = AE + src + EA
+        if rnd.random() < 0.2:
+            src = '{%% for i in %s|%s %%}[{{ i }}]{%% endfor %%}' % (name, f)
+        out.append(c('randstruct_%d_%s' % (k, f.split(':')[0]), src))
+    return out
+
+CASES['random_structures'] = random_structures(5, 300)
+
 MANUAL = [
     # escapeseq (Django 5.0): conditional_escape on each item.
     ('escapeseq', '{{ lmix|escapeseq|join:"," }}', '&lt;a&gt;,<b>,3', False),

@@ -214,23 +214,46 @@ size_t mn__field_list_get_all(const mn__field_list *l, mn_str name, mn_str *out,
     return found;
 }
 
-/* Decodes one name or value of a query into a NUL-terminated arena string. */
-static int decode_component(mn_arena *a, const char *s, size_t n, mn_str *out)
+/* Decodes one name or value of a query into a NUL-terminated arena string, as Python's
+ * unquote(errors="replace") does on the text QueryDict made of the raw bytes: each run of
+ * escapes is decoded as UTF-8 with U+FFFD for what is not; raw bytes are kept, or, when the
+ * whole query was not UTF-8 (QueryDict then decodes it as latin-1), each byte above 0x7f is
+ * the character of that latin-1 code. */
+static int decode_component(mn_arena *a, const char *s, size_t n, bool latin1, mn_str *out)
 {
-    char *buf = mn_arena_alloc(a, n + 1);
+    /* Output is at most 2n bytes (an escape: 3 bytes in, at most one U+FFFD out; a latin-1
+     * byte: 2 out); the escaped bytes of the current run go after it (n / 3 at most). */
+    char *buf = mn_arena_alloc(a, 2 * n + 1 + n / 3 + 1);
     if (!buf)
         return MN_ENOMEM;
-    size_t len;
-    mn__url_decode(s, n, buf, &len, true, false);
-    if (!utf8_valid(buf, len)) {
-        char *fixed = mn_arena_alloc(a, 3 * len + 1);
-        if (!fixed)
-            return MN_ENOMEM;
-        len = utf8_repair(buf, len, fixed);
-        buf = fixed;
+    char *run = buf + 2 * n + 1;
+    size_t o = 0, i = 0;
+    while (i < n) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n && (hi = hex_digit((unsigned char)s[i + 1])) >= 0 &&
+            (lo = hex_digit((unsigned char)s[i + 2])) >= 0) {
+            size_t r = 0;
+            do {
+                run[r++] = (char)(hi << 4 | lo);
+                i += 3;
+            } while (i < n && s[i] == '%' && i + 2 < n &&
+                     (hi = hex_digit((unsigned char)s[i + 1])) >= 0 &&
+                     (lo = hex_digit((unsigned char)s[i + 2])) >= 0);
+            o += utf8_repair(run, r, buf + o);
+            continue;
+        }
+        unsigned char c = (unsigned char)s[i++];
+        if (c == '+')
+            c = ' ';
+        if (c >= 0x80 && latin1) {
+            buf[o++] = (char)(0xc0 | c >> 6);
+            buf[o++] = (char)(0x80 | (c & 0x3f));
+        } else {
+            buf[o++] = (char)c;
+        }
     }
-    buf[len] = '\0';
-    *out = (mn_str){buf, len};
+    buf[o] = '\0';
+    *out = (mn_str){buf, o};
     return MN_OK;
 }
 
@@ -244,6 +267,7 @@ int mn__query_parse(const char *qs, size_t len, size_t max_fields, mn__field_lis
             if (++fields > max_fields)
                 return MN_ETOOBIG;
     }
+    bool latin1 = !utf8_valid(qs, len);
     size_t i = 0;
     while (i < len) {
         const char *amp = memchr(qs + i, '&', len - i);
@@ -254,10 +278,10 @@ int mn__query_parse(const char *qs, size_t len, size_t max_fields, mn__field_lis
             const char *eq = memchr(field, '=', flen);
             size_t nlen = eq ? (size_t)(eq - field) : flen;
             mn_str name, value;
-            int rc = decode_component(out->arena, field, nlen, &name);
+            int rc = decode_component(out->arena, field, nlen, latin1, &name);
             if (rc == MN_OK)
-                rc = eq ? decode_component(out->arena, eq + 1, flen - nlen - 1, &value)
-                        : decode_component(out->arena, "", 0, &value);
+                rc = eq ? decode_component(out->arena, eq + 1, flen - nlen - 1, latin1, &value)
+                        : decode_component(out->arena, "", 0, latin1, &value);
             if (rc == MN_OK)
                 rc = list_push(out, name, value);
             if (rc != MN_OK)

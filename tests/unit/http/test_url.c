@@ -123,6 +123,17 @@ Test(url, query_keeps_valid_utf8_and_equals_in_values, .init = setup, .fini = te
     cr_expect(mn_str_eq_cstr(l.items[2].name, "\xf0\x9f\x98\x80"));
 }
 
+Test(url, query_that_is_not_utf8_is_read_as_latin1, .init = setup, .fini = teardown)
+{
+    /* QueryDict(b"q=caf\xe9&r=%E9") decodes the raw bytes as latin-1 since they are not
+     * UTF-8, while escapes still decode as UTF-8 with replacement */
+    mn__field_list l = parse_qs("q=caf\xe9&r=%E9&s=%C3%A9", 0);
+    cr_assert_eq(l.len, 3);
+    cr_expect(mn_str_eq_cstr(l.items[0].value, "caf\xc3\xa9"));
+    cr_expect(mn_str_eq_cstr(l.items[1].value, "\xef\xbf\xbd"));
+    cr_expect(mn_str_eq_cstr(l.items[2].value, "\xc3\xa9"));
+}
+
 Test(url, query_field_limit_counts_like_django, .init = setup, .fini = teardown)
 {
     mn__field_list l;

@@ -25,7 +25,7 @@ static void view(mn_req *r, void *arg)
     t->active_seen = mn_server_active_requests(t->server);
     t->conns_seen = mn_server_connections(t->server);
     if (mn_str_eq_cstr(mn_req_path(r), "/sleep"))
-        mn_sleep(200);
+        mn_sleep(300);
     mn_resp_send(r, 200, "text/plain", "hi");
 }
 
@@ -105,7 +105,9 @@ static void inflight_client(void *arg)
     int fd = mn_tcp_connect("127.0.0.1", t->port, 2000);
     cr_assert(fd >= 0);
     cr_assert_eq(mn_sock_write_all(fd, "GET /sleep HTTP/1.1\r\nHost: a\r\n\r\n", 32, 2000), MN_OK);
-    mn_sleep(50); /* the handler is sleeping now */
+    /* Wait until the handler is running (it sleeps 200 ms), however busy the machine is. */
+    for (int i = 0; i < 200 && mn_server_active_requests(t->server) == 0; i++)
+        mn_sleep(5);
     cr_assert_eq(mn_server_active_requests(t->server), 1);
     mn_server_drain(t->server, on_drained, t);
     cr_assert_eq(t->drained, 0, "not done while a request is in flight");

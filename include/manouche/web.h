@@ -133,8 +133,9 @@ typedef struct mn_project {
     mn_view handler500;
     mn_view handler403;
     mn_view handler400;
-    /* The project folder (for .env, templates, static files). NULL: the folder holding the
-     * executable's source as given by MN_PROJECT_DIR, else the current directory. */
+    /* The project folder (for .env, templates, static files), or a file in it: `__FILE__`
+     * in the project's main.c works. NULL, or a path that does not exist (an installed
+     * binary): the current directory. */
     const char *dir;
 } mn_project;
 
@@ -161,8 +162,8 @@ mn_site *mn_req_site(const mn_req *r);
  * before() runs on the way in, outermost first; it may answer early by returning true (the
  * response it wrote is then sent back out through the after() hooks of the middleware
  * before it). after() runs on the way out, innermost first, on every response (views, early
- * answers and error pages). on_error() runs, innermost first, when the view (or an inner
- * before hook) ended with an HTTP error; returning true means it wrote the response. */
+ * answers and error pages). on_error() runs, innermost first, when the view ended with an
+ * HTTP error; returning true means it wrote the response (else the error handler does). */
 struct mn_middleware {
     const char *name; /* as listed in MIDDLEWARE */
     bool (*before)(mn_req *r);

@@ -194,6 +194,13 @@ def test_serve_workers():
         for _ in range(4):
             s, h, b = curl(port, "/polls/")
             check(s == 200, "serve answers (%d)" % s)
+        check("x-content-type-options" in h and "etag" in h, "serve runs the middleware")
+        p.send_signal(signal.SIGHUP)  # new workers, old ones drained
+        time.sleep(0.5)
+        for _ in range(4):
+            s, h, b = curl(port, "/polls/")
+            check(s == 200, "serve answers after SIGHUP (%d)" % s)
+        check(p.poll() is None, "serve still running after SIGHUP")
     finally:
         rc = stop(p)
     check(rc == 0, "serve exits 0 on SIGTERM (%s)" % rc)

@@ -85,6 +85,22 @@ static void v_twice(mn_req *r)
     mn_abort(r, 500, "fails twice");
 }
 
+static void v_bits(mn_req *r)
+{
+    bool flag = true;
+    double ratio = 0.5;
+    const char *frag = mn_render_to_string(r, "bits.html",
+                                           MN_CTX("flag", flag, "ratio", ratio, "n", 42,
+                                                  "s", "<b>"));
+    mn_json_text(r, 201, frag);
+}
+
+static void v_archive(mn_req *r)
+{
+    mn_resp_printf(r, "%s-%s %s", mn_path_str(r, "year"), mn_path_str(r, "month"),
+                   mn_reverse(r, "archive", "1999", "12"));
+}
+
 static void v_goto(mn_req *r)
 {
     mn_redirect(r, "/polls/");
@@ -110,6 +126,8 @@ static const mn_route urls[] = {
     MN_PATH("broken/", v_broken_template, "broken"),
     MN_PATH("goto/", v_goto, "goto"),
     MN_PATH("twice/", v_twice, "twice"),
+    MN_PATH("bits/", v_bits, "bits"),
+    MN_RE_PATH("^archive/(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/$", v_archive, "archive"),
     MN_END,
 };
 
@@ -119,6 +137,8 @@ static const mn_template_embedded templates[] = {
                    "{% block body %}<a href=\"{% url 'polls:detail' count %}\">{{ count }}</a>"
                    "{% endblock %}"},
     {"broken.html", "{% if %}"},
+    {"bits.html", "{\"flag\": \"{{ flag }}\", \"ratio\": {{ ratio }}, \"n\": {{ n|add:1 }}, "
+                  "\"s\": \"{{ s }}\", \"url\": \"{% url 'archive' '2001' '02' %}\"}"},
     {NULL, NULL},
 };
 

@@ -214,3 +214,36 @@ Test(site, unknown_middleware_is_reported)
     mn_settings_free(s);
     unsetenv("MIDDLEWARE");
 }
+
+Test(site, ctx_values_render_to_string_and_json_text, .fini = done)
+{
+    c = test_client(&test_project, NULL);
+    mn_req *r = mn_client_get(c, "/bits/");
+    mn_assert_status(r, 201);
+    mn_assert_header(r, "Content-Type", "application/json");
+    cr_assert_str_eq(mn_resp_text(r), "{\"flag\": \"True\", \"ratio\": 0.5, \"n\": 43, "
+                                      "\"s\": \"&lt;b&gt;\", \"url\": \"/archive/2001/02/\"}");
+}
+
+Test(site, re_path_params_and_reverse_in_a_view, .fini = done)
+{
+    c = test_client(&test_project, NULL);
+    mn_req *r = mn_client_get(c, "/archive/2024/05/");
+    mn_assert_status(r, 200);
+    cr_assert_str_eq(mn_resp_text(r), "2024-05 /archive/1999/12/");
+    mn_assert_status(mn_client_get(c, "/archive/2024/5/"), 404);
+}
+
+Test(site, head_gets_headers_without_body, .fini = done)
+{
+    c = test_client(&test_project, NULL);
+    mn_req *r = mn_client_head(c, "/polls/");
+    mn_assert_status(r, 200);
+    mn_buf wire;
+    mn_buf_init(&wire, NULL);
+    cr_assert_eq(mn_resp_serialize(r, &wire), 0);
+    mn_buf_cstr(&wire);
+    cr_assert(strstr(wire.data, "Content-Length: "), "%s", wire.data);
+    cr_assert(mn_str_ends_with((mn_str){wire.data, wire.len}, "\r\n\r\n"), "%s", wire.data);
+    mn_buf_free(&wire);
+}

@@ -48,7 +48,15 @@ static mn_str unquote(mn_arena *a, mn_str v)
         }
         if (i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
             s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-            out[o++] = (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+            /* chr(code): a latin-1 character, in UTF-8 (2 bytes for 4 escape bytes) */
+            unsigned code = (unsigned)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 +
+                                       (s[i + 3] - '0'));
+            if (code < 0x80) {
+                out[o++] = (char)code;
+            } else {
+                out[o++] = (char)(0xc0 | code >> 6);
+                out[o++] = (char)(0x80 | (code & 0x3f));
+            }
             i += 3;
         } else {
             out[o++] = s[i + 1];
@@ -61,6 +69,13 @@ static mn_str unquote(mn_arena *a, mn_str v)
 
 int mn__cookie_parse(const char *header, size_t len, mn__field_list *out)
 {
+    if (!mn__utf8_valid(header, len)) {
+        char *fixed = mn_arena_alloc(out->arena, 3 * len + 1);
+        if (!fixed)
+            return MN_ENOMEM;
+        len = mn__utf8_repair(header, len, fixed);
+        header = fixed;
+    }
     size_t i = 0;
     while (i <= len) {
         const char *semi = memchr(header + i, ';', len - i);
@@ -139,8 +154,14 @@ static int put_value(mn_buf *out, mn_str v)
             rc = mn_buf_printf(out, "\\%c", c);
         else if (unescaped_char(c))
             rc = mn_buf_putc(out, (char)c);
-        else
+        else if ((c == 0xc2 || c == 0xc3) && i + 1 < v.len &&
+                 ((unsigned char)v.ptr[i + 1] & 0xc0) == 0x80) {
+            /* U+0080..U+00FF: Python escapes the character, not its UTF-8 bytes */
+            unsigned code = (unsigned)(c & 0x1f) << 6 | ((unsigned char)v.ptr[++i] & 0x3f);
+            rc = mn_buf_printf(out, "\\%03o", code);
+        } else {
             rc = mn_buf_printf(out, "\\%03o", c);
+        }
     }
     return rc ? rc : mn_buf_putc(out, '"');
 }

@@ -149,6 +149,12 @@ int mn__url_decode(const char *src, size_t len, char *out, size_t *out_len, bool
  * MN_EINVAL: not starting with '/', a bad escape, or a NUL (raw or %00). */
 int mn__url_path_normalize(const char *in, size_t len, char *out, size_t *out_len);
 
+/* True when s[0..n) is well-formed UTF-8. */
+bool mn__utf8_valid(const char *s, size_t n);
+/* Copies s[0..n) to out (room for 3 * n bytes) with each maximal invalid subpart replaced by
+ * U+FFFD, as Python's decode(errors="replace"); returns the length written. */
+size_t mn__utf8_repair(const char *s, size_t n, char *out);
+
 /* A growable list of (name, value) pairs in an arena, as Django's QueryDict: names repeat,
  * order is kept. The strings are decoded copies in the arena, NUL-terminated. */
 typedef struct mn__field_list {
@@ -178,8 +184,9 @@ int mn__form_parse(const char *body, size_t len, size_t max_fields, mn__field_li
 /* ---- Cookies (cookie_parse.c). ---- */
 /* Cookie header -> pairs, as django.http.cookie.parse_cookie: split on ';', "a" alone is
  * ("", "a"), whitespace stripped, a later repeat of a name replaces the value in the place
- * of the first, quoted values unquoted as Python's http.cookies does. Appends to out;
- * MN_ENOMEM is the only error. */
+ * of the first, quoted values unquoted as Python's http.cookies does (\ooo escapes above
+ * 0x7f give that latin-1 character in UTF-8). A header that is not UTF-8 is repaired first
+ * (U+FFFD), as Django decodes it. Appends to out; MN_ENOMEM is the only error. */
 int mn__cookie_parse(const char *header, size_t len, mn__field_list *out);
 
 /* A Set-Cookie value, everything explicit (the response layer applies the secure defaults).*/
@@ -199,7 +206,8 @@ typedef struct mn__set_cookie {
 /* Appends the header value (no "Set-Cookie: ", no CRLF) to out, formatted as Django (Python's
  * Morsel): "name=value; Domain=d; expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly;
  * Max-Age=0; Path=/; SameSite=Lax; Secure". A value with characters outside the cookie token
- * set is quoted and escaped as Python does. MN_EINVAL: empty or illegal name, a reserved
+ * set is quoted and escaped as Python does (a UTF-8 character up to U+00FF as one \ooo of its
+ * code, any other non-ASCII byte as its own \ooo), so the output is printable ASCII. MN_EINVAL: empty or illegal name, a reserved
  * attribute name, CR/LF/';'/control characters in path or domain, a bad same_site. now is the
  * unix time used for expires (0: time(NULL)). */
 int mn__cookie_format(mn_buf *out, const mn__set_cookie *c, int64_t now);

@@ -126,7 +126,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
     return 0;
 }
 
-static bool utf8_valid(const char *s, size_t n)
+bool mn__utf8_valid(const char *s, size_t n)
 {
     size_t i = 0, bad;
     while (i < n) {
@@ -142,8 +142,7 @@ static bool utf8_valid(const char *s, size_t n)
     return true;
 }
 
-/* Copies s with invalid sequences replaced into out (room for 3 * n bytes). */
-static size_t utf8_repair(const char *s, size_t n, char *out)
+size_t mn__utf8_repair(const char *s, size_t n, char *out)
 {
     size_t i = 0, o = 0, bad;
     while (i < n) {
@@ -239,7 +238,7 @@ static int decode_component(mn_arena *a, const char *s, size_t n, bool latin1, m
             } while (i < n && s[i] == '%' && i + 2 < n &&
                      (hi = hex_digit((unsigned char)s[i + 1])) >= 0 &&
                      (lo = hex_digit((unsigned char)s[i + 2])) >= 0);
-            o += utf8_repair(run, r, buf + o);
+            o += mn__utf8_repair(run, r, buf + o);
             continue;
         }
         unsigned char c = (unsigned char)s[i++];
@@ -267,7 +266,7 @@ int mn__query_parse(const char *qs, size_t len, size_t max_fields, mn__field_lis
             if (++fields > max_fields)
                 return MN_ETOOBIG;
     }
-    bool latin1 = !utf8_valid(qs, len);
+    bool latin1 = !mn__utf8_valid(qs, len);
     size_t i = 0;
     while (i < len) {
         const char *amp = memchr(qs + i, '&', len - i);

@@ -55,6 +55,13 @@ Test(cookie, quoted_values_are_unquoted_as_python, .init = setup, .fini = teardo
     check("v=\"", PAIRS("v", "\""));
 }
 
+Test(cookie, latin1_escapes_and_invalid_utf8, .init = setup, .fini = teardown)
+{
+    /* _unquote('"caf\\351"') == 'café'; a header that is not UTF-8 gets U+FFFD */
+    check("v=\"caf\\351\"", PAIRS("v", "caf\xc3\xa9"));
+    check("v=caf\xe9; w=1", PAIRS("v", "caf\xef\xbf\xbd", "w", "1"));
+}
+
 Test(cookie, empty_header_gives_nothing, .init = setup, .fini = teardown)
 {
     mn__field_list l;
@@ -80,12 +87,13 @@ Test(cookie, set_cookie_as_django, .init = setup, .fini = teardown)
     cr_expect_str_eq(fmt(&c, 1700000000),
                      "sessionid=abc123; expires=Tue, 28 Nov 2023 22:13:20 GMT; HttpOnly; "
                      "Max-Age=1209600; Path=/; SameSite=Lax");
-    /* python3: c['n']='a b;"\\\xe9' ... output() (bytes here: UTF-8 escaped per byte) */
-    mn__set_cookie q = {.name = MN_STR_LIT("n"), .value = MN_STR_LIT("a b;\"\\"), .max_age = 10,
+    /* python3: c['n']='a b;"\\\xe9'; ... c.output() */
+    mn__set_cookie q = {.name = MN_STR_LIT("n"), .value = MN_STR_LIT("a b;\"\\\xc3\xa9"),
+                        .max_age = 10,
                         .expires = -1, .path = MN_STR_LIT("/"), .domain = MN_STR_LIT("x.org"),
                         .secure = true, .http_only = true, .same_site = MN_STR_LIT("Lax")};
     cr_expect_str_eq(fmt(&q, 0 + 1),
-                     "n=\"a b\\073\\\"\\\\\"; Domain=x.org; expires=Thu, 01 Jan 1970 00:00:11 GMT;"
+                     "n=\"a b\\073\\\"\\\\\\351\"; Domain=x.org; expires=Thu, 01 Jan 1970 00:00:11 GMT;"
                      " HttpOnly; Max-Age=10; Path=/; SameSite=Lax; Secure");
 }
 

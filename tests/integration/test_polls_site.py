@@ -187,6 +187,25 @@ def test_commands():
         check(r.returncode == 0, "environment wins over .env: %r" % r.stderr)
 
 
+def test_settings_reach_the_server():
+    env = env_with(DATA_UPLOAD_MAX_MEMORY_SIZE="100", SECURE_HSTS_SECONDS="3600",
+                   TRUSTED_PROXIES="127.0.0.1", SECURE_SSL_REDIRECT="true")
+    p, port = start(["runserver", "127.0.0.1:0"], env)
+    try:
+        s, h, b = curl(port, "/polls/1/vote/", "-X", "POST", "-H", "X-Forwarded-Proto: https",
+                       "--data-binary", "choice=1&" + "x" * 500)
+        check(s == 413, "DATA_UPLOAD_MAX_MEMORY_SIZE gives 413 (%d)" % s)
+        s, h, b = curl(port, "/polls/?a=1")
+        check(s == 301 and h.get("location") == "https://127.0.0.1:%d/polls/?a=1" % port,
+              "SECURE_SSL_REDIRECT (%d %s)" % (s, h.get("location")))
+        s, h, b = curl(port, "/polls/", "-H", "X-Forwarded-Proto: https")
+        check(s == 200 and h.get("strict-transport-security") == "max-age=3600",
+              "HSTS behind a trusted proxy (%d %s)" % (s, h.get("strict-transport-security")))
+    finally:
+        rc = stop(p)
+    check(rc == 0, "runserver exits 0 (%s)" % rc)
+
+
 def test_serve_workers():
     env = env_with(SECRET_KEY="integration-test-secret-key", ALLOWED_HOSTS="127.0.0.1")
     p, port = start(["serve", "127.0.0.1:0", "--workers", "2"], env)
@@ -210,6 +229,7 @@ if __name__ == "__main__":
     test_commands()
     test_development_server()
     test_production_pages()
+    test_settings_reach_the_server()
     test_serve_workers()
     if failures:
         print("%d failure(s)" % len(failures))

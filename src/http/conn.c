@@ -295,14 +295,15 @@ static bool receive_body(mn__conn *c, mn_req *r, size_t *consumed)
 {
     mn__http_head *h = &r->head;
     const mn_http_limits *lim = r->limits;
-    if (h->minor >= 1 && !h->expect_continue && mn__http_head_get(h, "Expect")) {
-        send_error(c, r, 417, "only Expect: 100-continue is supported");
-        return false;
-    }
     bool has_body = h->chunked || h->content_length > 0;
     if (!has_body) {
         *consumed = h->head_len;
         return true;
+    }
+    /* Only a body can be expected: an Expect on a bodiless request changes nothing. */
+    if (h->minor >= 1 && !h->expect_continue && mn__http_head_get(h, "Expect")) {
+        send_error(c, r, 417, "only Expect: 100-continue is supported");
+        return false;
     }
     bool multipart = is_multipart(r);
     if (!multipart && h->content_length > 0 && (uint64_t)h->content_length > lim->max_body) {
@@ -382,11 +383,14 @@ static int send_response(mn__conn *c, mn_req *r)
         return MN_ENOMEM;
     if (r->is_head || body->len == 0)
         return MN_OK;
-    if (body->len > DIRECT_BODY) {
-        int rc = flush(c, r);
-        if (rc == MN_OK)
-            rc = write_bytes(c, body->data, body->len);
-        r->bytes_sent += body->len;
+    if (body->len > DIRECT_BODY) { /* pending answers, this head and the body in one call */
+        struct iovec iov[2] = {{r->out.data, r->out.len}, {body->data, body->len}};
+        int rc = note_timeout(c, mn_sock_writev_all(c->fd, iov, 2,
+                                                    c->server->limits->write_timeout_ms));
+        r->bytes_sent += r->out.len + body->len;
+        mn_buf_reset(&r->out);
+        if (rc)
+            c->closing = true;
         return rc;
     }
     return mn_buf_append(&r->out, body->data, body->len);

@@ -32,6 +32,7 @@ typedef struct cc {
     size_t np, capp;
     int err;
     int negated;      /* NOT depth parity while compiling where */
+    int ann_depth;    /* annotations expanded inside annotations (cycles are errors) */
 } cc;
 
 typedef struct resolved {
@@ -687,7 +688,19 @@ static const char *agg_name(aggfn f)
     return "COUNT";
 }
 
+static int compile_expr_(cc *c, mn_buf *b, const mn_expr *e);
+
 static int compile_expr(cc *c, mn_buf *b, const mn_expr *e)
+{
+    if (c->ann_depth > 16)
+        return fail(c, MN_EINVAL, "an annotation refers to itself");
+    c->ann_depth++;
+    int rc = compile_expr_(c, b, e);
+    c->ann_depth--;
+    return rc;
+}
+
+static int compile_expr_(cc *c, mn_buf *b, const mn_expr *e)
 {
     if (!e)
         return fail(c, MN_EINVAL, "missing expression");

@@ -87,7 +87,7 @@ static void literal(mn_buf *b, mn_str v)
 }
 
 /* "price__gte=0,price__lte=100" -> ("price" >= 0 AND "price" <= 100) */
-static int check_sql(mn_buf *b, const mn_model *m, const char *cond)
+static int check_sql(mn_buf *b, const mn_model *m, const char *cond, mn_dbdialect d)
 {
     mn_buf_putc(b, '(');
     int k = 0;
@@ -124,7 +124,22 @@ static int check_sql(mn_buf *b, const mn_model *m, const char *cond)
             if (!op)
                 return MN_EINVAL;
             mn_buf_printf(b, " %s ", op);
-            literal(b, val);
+            if (f->type == MN_DECIMAL && d == MN_DIALECT_SQLITE) {
+                /* SQLite keeps decimals scaled by 10^places: scale the literal the same way */
+                mn_orm tmp = {0};
+                mn_arena *a = mn_arena_new(256);
+                mn_dbparam p2;
+                tmp.arena = a;
+                char *lit = a ? mn_arena_strndup(a, val.ptr, val.len) : NULL;
+                int rc = lit ? mn__arg_param(&tmp, f, mn_arg_str(lit), d, &p2) : MN_ENOMEM;
+                if (rc == 0 && p2.type == MN_DBT_INT)
+                    mn_buf_put_i64(b, p2.v.i);
+                mn_arena_free(a);
+                if (rc || p2.type != MN_DBT_INT)
+                    return MN_EINVAL;
+            } else {
+                literal(b, val);
+            }
         }
         p += len;
     }
@@ -223,7 +238,7 @@ static int create_table_sql(const mn_model *m, mn_dbdialect d, bool if_not_exist
             mn_buf_putc(b, ')');
         } else {
             mn_buf_puts(b, " CHECK ");
-            if (!c->check || check_sql(b, m, c->check) != 0)
+            if (!c->check || check_sql(b, m, c->check, d) != 0)
                 rc = MN_EINVAL;
         }
     }

@@ -101,6 +101,22 @@ static void v_archive(mn_req *r)
                    mn_reverse(r, "archive", "1999", "12"));
 }
 
+static void v_stream(mn_req *r)
+{
+    mn_resp_set_header(r, "Content-Type", "text/plain");
+    mn_resp_stream_start(r);
+    for (int i = 0; i < 50; i++)
+        mn_resp_stream_write(r, "streamed piece of text, long enough to matter\n", 46);
+    mn_resp_stream_end(r);
+}
+
+static void v_dated(mn_req *r)
+{
+    mn_resp_set_header(r, "Last-Modified", "Mon, 30 Nov 2026 10:00:00 GMT");
+    mn_resp_set_header(r, "Cache-Control", "no-store"); /* no ETag: dates decide */
+    mn_resp_puts(r, "dated");
+}
+
 static void v_goto(mn_req *r)
 {
     mn_redirect(r, "/polls/");
@@ -127,6 +143,8 @@ static const mn_route urls[] = {
     MN_PATH("goto/", v_goto, "goto"),
     MN_PATH("twice/", v_twice, "twice"),
     MN_PATH("bits/", v_bits, "bits"),
+    MN_PATH("stream/", v_stream, "stream"),
+    MN_PATH("dated/", v_dated, "dated"),
     MN_RE_PATH("^archive/(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/$", v_archive, "archive"),
     MN_END,
 };
@@ -196,7 +214,8 @@ mn_client *test_client(const mn_project *project, const char *const *env)
     static const char *const names[] = {
         "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "APPEND_SLASH", "SECURE_SSL_REDIRECT",
         "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
-        "MIDDLEWARE", "LOG_FORMAT", "LOG_LEVEL", "SECURE_REFERRER_POLICY", NULL};
+        "MIDDLEWARE", "LOG_FORMAT", "LOG_LEVEL", "SECURE_REFERRER_POLICY",
+        "USE_X_FORWARDED_HOST", NULL};
     for (size_t i = 0; names[i]; i++)
         unsetenv(names[i]);
     setenv("SECRET_KEY", "test-secret", 1);

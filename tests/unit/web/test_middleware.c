@@ -270,3 +270,45 @@ Test(chain, custom_500_handler_and_its_own_failure, .fini = done)
     mn_assert_status(r, 500);
     mn_assert_contains(r, "<h1>Server Error (500)</h1>");
 }
+
+Test(gzip, leaves_streamed_responses_alone, .fini = done)
+{
+    c = test_client(&test_project, NULL);
+    mn_req *r = get_gzip("/stream/");
+    mn_assert_status(r, 200);
+    cr_assert(mn_resp_is_streaming(r));
+    mn_assert_no_header(r, "Content-Encoding");
+    mn_assert_no_header(r, "ETag");
+    cr_assert_eq(mn_resp_body(r)->len, 50 * 46);
+}
+
+Test(conditional_get, if_modified_since_against_last_modified, .fini = done)
+{
+    c = test_client(&test_project, NULL);
+    mn_req *r = mn_client_get(c, "/dated/");
+    mn_assert_status(r, 200);
+    mn_assert_no_header(r, "ETag");
+    mn_assert_status(get_with("/dated/", "If-Modified-Since", "Mon, 30 Nov 2026 10:00:00 GMT"),
+                     304);
+    mn_assert_status(get_with("/dated/", "If-Modified-Since", "Tue, 01 Dec 2026 00:00:00 GMT"),
+                     304);
+    mn_assert_status(get_with("/dated/", "If-Modified-Since", "Sun, 29 Nov 2026 10:00:00 GMT"),
+                     200);
+    mn_assert_status(get_with("/dated/", "If-Modified-Since", "not a date"), 200);
+}
+
+Test(host, x_forwarded_host_only_when_enabled, .fini = done)
+{
+    static const char *const env[] = {"ALLOWED_HOSTS", "example.com", "USE_X_FORWARDED_HOST",
+                                      "true", NULL};
+    c = test_client(&test_project, env);
+    mn_field h[2] = {{MN_STR_LIT("Host"), MN_STR_LIT("internal")},
+                     {MN_STR_LIT("X-Forwarded-Host"), MN_STR_LIT("example.com")}};
+    mn_client_request q = {0};
+    q.path = "/polls/1/";
+    q.headers = h;
+    q.header_count = 2;
+    mn_assert_status(mn_client_request_run(c, &q), 200);
+    h[1].value = mn_str_from("evil.com");
+    mn_assert_status(mn_client_request_run(c, &q), 400);
+}

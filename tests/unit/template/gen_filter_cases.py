@@ -247,6 +247,11 @@ CASES['misc'] = [
     c('chain_default_length', '{{ missing|default:"abc"|length }} {{ empty|length|add:2 }}'),
     c('arg_quotes_spaces', '{{ s|cut:" W" }}|{{ ls|join:" \' " }}|{{ ls|join:\' " \' }}|{{ "a,b"|cut:"," }}|{{ s|default:"x|y" }}|{{ s|add:" : " }}'),
     c('autoescape_interplay', '{% autoescape off %}{{ x|upper }}{{ amp|linebreaksbr }}{{ lmix|join:"&" }}{{ x|urlize }}{% endautoescape %}|{{ x|upper }}{{ amp|linebreaksbr }}{{ lmix|join:"&" }}{{ x|urlize }}'),
+    c('date_values_rendered', '{{ dt }}|{{ date }}|{{ tm }}|{{ dt5 }}|{{ dt2 }}|{{ tm2 }}|{{ tm3 }}'),
+    c('now_tag_literal_format', '{% now "\\N\\o\\w" %}|{% now "\\Y" as y %}[{{ y }}]'),
+    c('filter_tag_chain', '{% filter lower|cut:" "|truncatechars:9 %}Hello <World> Again{% endfilter %}'),
+    c('filter_args_from_vars', '{{ s|cut:d.k }}|{{ ls|join:x }}|{{ f|floatformat:n }}|{{ words|truncatewords:one }}|{{ n|add:big }}|{{ s|default:none }}'),
+    c('literal_values_filtered', '{{ "abc"|upper }} {{ 12|add:"3" }} {{ 1.5|floatformat:3 }} {{ "<i>"|length }} {{ "<i>"|escape }} {{ "<i>" }}'),
     c('safe_input_keeps_safe', '{{ safe|lower }}|{{ safe|title }}|{{ safe|truncatechars:5 }}|{{ safe|center:30 }}|{{ safe|wordwrap:5 }}|{{ safe|addslashes }}|{{ safe|slugify }}|{{ safe|urlencode }}|{{ safe|make_list|first }}'),
 ]
 

@@ -163,3 +163,94 @@ Test(filters, pages_match_django_output)
     mn_template_engine_free(e);
     cr_assert_gt(pages, 0, "no pages found in %s", dir);
 }
+
+/* ---- Object values (what the ORM plugs in): filters see them through the class table. ---- */
+
+struct item {
+    const char *name;
+    int score;
+};
+
+static int item_get(void *self, mn_str name, mn_arena *a, mn_value **out)
+{
+    struct item *it = self;
+    if (mn_str_eq_cstr(name, "name"))
+        *out = mn_value_cstr(a, it->name);
+    else if (mn_str_eq_cstr(name, "score"))
+        *out = mn_value_int(a, it->score);
+    else
+        return MN_ENOTFOUND;
+    return *out ? MN_OK : MN_ENOMEM;
+}
+
+static int item_to_string(void *self, mn_arena *a, mn_buf *out)
+{
+    (void)a;
+    return mn_buf_puts(out, ((struct item *)self)->name);
+}
+
+static const mn_value_class item_class = {.name = "Item", .get = item_get,
+                                          .to_string = item_to_string};
+
+static struct item items[] = {{"Bob", 30}, {"<Ann>", 10}, {"Cy", 20}};
+
+/* A lazy queryset: iterating builds the items (the ORM runs its query there). */
+static int qs_iterate(void *self, mn_arena *a, mn_value **out)
+{
+    size_t n = *(size_t *)self;
+    mn_value *l = mn_value_list(a, n);
+    for (size_t i = 0; l && i < n; i++)
+        mn_value_list_append(a, l, mn_value_object(a, &item_class, &items[i]));
+    *out = l;
+    return l ? MN_OK : MN_ENOMEM;
+}
+
+static const mn_value_class qs_class = {.name = "QuerySet", .iterate = qs_iterate};
+
+Test(filters, object_values_through_the_class_table)
+{
+    static const struct {
+        const char *src, *expected;
+    } cases[] = {
+        {"{{ qs|length }}|{{ none|length }}", "3|0"},
+        {"{{ qs|first }}|{{ qs|last }}|{{ qs|first|upper }}", "Bob|Cy|BOB"},
+        {"{{ qs|join:\", \" }}", "Bob, &lt;Ann&gt;, Cy"},
+        {"{% for i in qs|dictsort:\"score\" %}{{ i.name }}={{ i.score }},{% endfor %}",
+         "&lt;Ann&gt;=10,Cy=20,Bob=30,"},
+        {"{% for i in qs|dictsortreversed:\"name\" %}{{ i }},{% endfor %}", "Cy,Bob,&lt;Ann&gt;,"},
+        {"{{ qs|slice:\":2\"|join:\"+\" }}|{{ qs|slice:\"::-1\"|first }}", "Bob+&lt;Ann&gt;|Cy"},
+        {"item{{ qs|pluralize }} item{{ one|pluralize }} item{{ none|pluralize }}",
+         "items item items"},
+        {"{{ none|default:\"nothing\" }}|{{ qs|yesno:\"full,empty\" }}|{{ none|yesno:\"full,empty\" }}",
+         "nothing|full|empty"},
+        {"{{ qs|unordered_list }}", "\t<li>Bob</li>\n\t<li>&lt;Ann&gt;</li>\n\t<li>Cy</li>"},
+        {"{{ qs|first|lower }}|{{ qs|first|length }}|{{ qs|last|slugify }}", "bob|0|cy"},
+        {"{{ qs|safeseq|join:\",\" }}", "Bob,<Ann>,Cy"},
+    };
+    mn_template_engine *e = helper_engine();
+    cr_assert(e);
+    static size_t three = 3, zero = 0, one_n = 1;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mn_arena *a = mn_arena_new(0);
+        mn_context *ctx = mn_context_new(a);
+        mn_context_set(ctx, "qs", mn_value_object(a, &qs_class, &three));
+        mn_context_set(ctx, "none", mn_value_object(a, &qs_class, &zero));
+        mn_context_set(ctx, "one", mn_value_object(a, &qs_class, &one_n));
+        mn_template_error err;
+        mn_template *t = mn_template_compile(e, "obj.html", cases[i].src, strlen(cases[i].src),
+                                             &err);
+        cr_assert(t, "%s: %s", cases[i].src, err.message);
+        mn_buf b;
+        mn_buf_init(&b, a);
+        int rc = mn_template_render(t, ctx, &b, &err);
+        cr_expect_eq(rc, 0, "%s: %s", cases[i].src, err.message);
+        if (rc == 0) {
+            const char *got = mn_buf_cstr(&b);
+            cr_expect(strcmp(got, cases[i].expected) == 0, "%s: expected '%s', got '%s'",
+                      cases[i].src, cases[i].expected, got);
+        }
+        mn_template_free(t);
+        mn_arena_free(a);
+    }
+    mn_template_engine_free(e);
+}

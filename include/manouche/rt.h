@@ -41,6 +41,9 @@ typedef void (*mn_coro_fn)(void *arg);
 /* Starts fn(arg) on a new coroutine (its stack comes from a pool); it first runs on the next
  * loop iteration. NULL when memory runs out. The coroutine is freed when fn returns. */
 mn_coro *mn_coro_spawn(mn_loop *loop, mn_coro_fn fn, void *arg);
+/* Sets the usable stack size of coroutines spawned on loop from now on (default 64 KiB, at
+ * least 16 KiB, rounded up to whole pages). Each stack has a guard page below it. */
+void mn_loop_set_stack_size(mn_loop *loop, size_t bytes);
 /* The coroutine running now, or NULL on the loop's own stack. */
 mn_coro *mn_coro_current(void);
 /* Lets the other ready coroutines run, then continues. */

@@ -34,6 +34,7 @@
 
 enum {
     DEFAULT_STACK = 64 * 1024,
+    MIN_STACK = 16 * 1024,
     POOL_MAX = 1024, /* finished mappings kept for reuse; more are unmapped */
 };
 
@@ -353,6 +354,14 @@ static mn_coro *map_coro(size_t stack_size)
     c->map_size = total;
     c->stack_size = total - page - header;
     return c;
+}
+
+void mn_loop_set_stack_size(mn_loop *loop, size_t bytes)
+{
+    if (!loop)
+        return;
+    loop->stack_size = bytes < MIN_STACK ? MIN_STACK : bytes;
+    mn__coro_pool_clear(loop); /* pooled stacks have the old size */
 }
 
 mn_coro *mn_coro_spawn(mn_loop *loop, mn_coro_fn fn, void *arg)

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <manouche/rt.h>
 #include "rt/internal.h"
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -221,4 +222,53 @@ Test(CORO_SUITE, switch_cost_is_reported)
     fprintf(stderr, "[" STR(CORO_SUITE) "] %.1f ns per yield (two switches and a loop pass)\n",
             ns / (double)n);
     mn_loop_free(loop);
+}
+
+static void big_frame(void *arg)
+{
+    /* 200 KiB of locals: needs a bigger stack than the default. */
+    volatile char buf[200 * 1024];
+    buf[0] = 1;
+    buf[sizeof buf - 1] = 2;
+    *(int *)arg = buf[0] + buf[sizeof buf - 1];
+}
+
+Test(CORO_SUITE, stack_size_is_a_setting)
+{
+    mn_loop *loop = mn_loop_new();
+    mn_loop_set_stack_size(loop, 256 * 1024);
+    int result = 0;
+    mn_coro_spawn(loop, big_frame, &result);
+    mn_loop_stop(loop);
+    mn_loop_run(loop);
+    cr_assert_eq(result, 3);
+    mn_loop_free(loop);
+}
+
+/* Unbounded recursion with 1 KiB frames, each touched: it walks into the guard page. */
+static volatile int depth_limit = 1 << 30; /* opaque to the compiler: not provably infinite */
+
+static int recurse(int depth)
+{
+    volatile char frame[1024];
+    frame[0] = (char)depth;
+    return depth < depth_limit ? recurse(depth + 1) + frame[0] : 0;
+}
+
+static void overflow(void *arg)
+{
+    *(int *)arg = recurse(0);
+}
+
+Test(CORO_SUITE, stack_overflow_hits_the_guard_page, .signal = SIGSEGV)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(MN_SANITIZE)
+    raise(SIGSEGV); /* ASan reports the overflow itself instead of letting it fault */
+#else
+    mn_loop *loop = mn_loop_new();
+    int result = 0;
+    mn_coro_spawn(loop, overflow, &result);
+    mn_loop_stop(loop);
+    mn_loop_run(loop);
+#endif
 }

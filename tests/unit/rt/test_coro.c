@@ -260,15 +260,19 @@ static void overflow(void *arg)
     *(int *)arg = recurse(0);
 }
 
-Test(CORO_SUITE, stack_overflow_hits_the_guard_page, .signal = SIGSEGV)
-{
+/* Under ASan the overflow is reported and the process exits instead of taking the signal. */
 #if defined(__SANITIZE_ADDRESS__) || defined(MN_SANITIZE)
-    raise(SIGSEGV); /* ASan reports the overflow itself instead of letting it fault */
+#define OVERFLOW_TEST_DISABLED 1
 #else
+#define OVERFLOW_TEST_DISABLED 0
+#endif
+
+Test(CORO_SUITE, stack_overflow_hits_the_guard_page, .signal = SIGSEGV,
+     .disabled = OVERFLOW_TEST_DISABLED)
+{
     mn_loop *loop = mn_loop_new();
     int result = 0;
     mn_coro_spawn(loop, overflow, &result);
     mn_loop_stop(loop);
     mn_loop_run(loop);
-#endif
 }

@@ -362,6 +362,11 @@ int mn_orm_errcode(const mn_orm *o);       /* the last failure's code, 0 if none
 void mn_orm_clear_error(mn_orm *o);
 /* Every query of this session goes to log (NULL stops). For assert_num_queries. */
 void mn_orm_set_log(mn_orm *o, mn_dblog *log);
+/* In DEBUG: logs a warning (logger "orm") when one session runs the same SQL more than
+ * `threshold` times: the N+1 pattern select_related/prefetch_related fix. 0 turns it off. */
+void mn_orm_warn_repeats(mn_orm *o, int threshold);
+/* How many times the most repeated statement of this session ran (for tests). */
+int mn_orm_max_repeats(const mn_orm *o);
 /* Creates the tables (and indexes, M2M tables) of every registered concrete model, in
  * dependency order; with if_not_exists, tables already there are skipped. */
 int mn_orm_create_tables(mn_orm *o, bool if_not_exists) MN_MAY_YIELD;
@@ -493,6 +498,8 @@ mn_value *mn_qs_aggregate(mn_qs *qs, const char *name, const mn_expr *e) MN_MAY_
  * before the next. fn returns 0 to go on, anything else stops (and is returned). */
 int mn_qs_iterator(mn_qs *qs, size_t chunk_size, int (*fn)(void *row, void *user),
                    void *user) MN_MAY_YIELD;
+/* EXPLAIN (SQLite: EXPLAIN QUERY PLAN) of the queryset's SELECT, one plan line per row. */
+const char *mn_qs_explain(mn_qs *qs) MN_MAY_YIELD;
 /* The SQL and parameter count this queryset would run (for tests, EXPLAIN, debugging). */
 const char *mn_qs_sql(mn_qs *qs, size_t *nparams);
 
@@ -577,6 +584,19 @@ typedef struct mn_page {
 /* Paginator(qs, per_page).page(number); orphans as Django. MN_EINVAL: bad page number. */
 int mn_paginate(mn_qs *qs, int64_t per_page, int64_t orphans, int64_t number,
                 mn_page *out) MN_MAY_YIELD;
+
+/* Cursor (keyset) pagination for APIs over large tables: rows ordered by `field` (unique
+ * enough with the primary key as tie-breaker; "-field" for descending), `per_page` at a time,
+ * after the opaque cursor of the previous page (NULL: the first page). Cursors are signed with
+ * `secret` (HMAC-SHA256): a tampered or foreign cursor is MN_EINVAL. next_cursor is NULL on
+ * the last page. Stable under inserts, unlike page numbers. */
+typedef struct mn_cursor_page {
+    mn_rows *rows;
+    const char *next_cursor;
+    bool has_next;
+} mn_cursor_page;
+int mn_paginate_cursor(mn_qs *qs, const char *field, int64_t per_page, const char *cursor,
+                       const char *secret, mn_cursor_page *out) MN_MAY_YIELD;
 
 #ifdef __cplusplus
 }

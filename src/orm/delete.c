@@ -195,8 +195,9 @@ static int delete_in(mn_orm *o, const mn_model *m, const char *field, const int6
         sqlq q;
         int rc = mn__compile(qs, SQL_DELETE, NULL, 0, &q);
         mn_dbresult res;
+        const char *alias = o->route ? o->route(m, true, o->route_user) : NULL;
         if (rc == 0)
-            rc = mn__exec(o, NULL, q.sql, q.params, q.nparams, &res);
+            rc = mn__exec(o, alias, q.sql, q.params, q.nparams, &res);
         if (rc)
             return rc;
         *deleted += res.rows_affected;

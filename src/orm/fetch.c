@@ -645,3 +645,27 @@ mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *par
     }
     return out;
 }
+
+const char *mn_qs_explain(mn_qs *qs)
+{
+    if (!qs)
+        return NULL;
+    sqlq q;
+    if (mn__compile(qs, SQL_SELECT, NULL, 0, &q) != 0)
+        return NULL;
+    bool pg = mn__dialect(qs->o, qs->alias) == MN_DIALECT_POSTGRESQL;
+    const char *sql = mn_arena_printf(qs->o->arena, "%s %s", pg ? "EXPLAIN" : "EXPLAIN QUERY PLAN",
+                                      q.sql);
+    mn_dbresult res;
+    if (!sql || mn__exec(qs->o, qs_alias(qs, false), sql, q.params, q.nparams, &res) != 0)
+        return NULL;
+    mn_buf b;
+    mn_buf_init(&b, qs->o->arena);
+    int detail = pg ? 0 : mn_dbresult_col(&res, "detail");
+    for (size_t r = 0; r < res.nrows; r++) {
+        const mn_dbcell *c = mn_dbresult_cell(&res, r, detail < 0 ? 0 : (size_t)detail);
+        if (c && (c->type == MN_DBT_TEXT))
+            mn_buf_printf(&b, "%s%.*s", b.len ? "\n" : "", (int)c->v.s.len, c->v.s.ptr);
+    }
+    return mn_buf_cstr(&b);
+}

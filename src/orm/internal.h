@@ -33,6 +33,10 @@ struct mn_orm {
     oncommit *oncommit;
     size_t noncommit, oncommit_cap;
     bool closed;
+    int repeat_threshold;   /* N+1 warning; 0: off */
+    struct repeat { uint64_t hash; int count; } *repeats;
+    size_t nrepeats, caprepeats;
+    int max_repeats;
 };
 
 /* A reverse relation: another model's FK/O2O/M2M pointing here. */

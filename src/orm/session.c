@@ -137,9 +137,47 @@ void mn_orm_close(mn_orm *o)
     o->noncommit = 0;
 }
 
+void mn_orm_warn_repeats(mn_orm *o, int threshold) { o->repeat_threshold = threshold; }
+int mn_orm_max_repeats(const mn_orm *o) { return o->max_repeats; }
+
+/* Counts statements by their text (the "shape": values are parameters, so a loop issuing
+ * one query per row repeats the very same text). */
+static void count_repeat(mn_orm *o, const char *sql)
+{
+    uint64_t h = 1469598103934665603u;
+    for (const char *p = sql; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211u;
+    struct repeat *r = NULL;
+    for (size_t i = 0; i < o->nrepeats && !r; i++)
+        if (o->repeats[i].hash == h)
+            r = &o->repeats[i];
+    if (!r) {
+        if (o->nrepeats == o->caprepeats) {
+            size_t nc = o->caprepeats ? o->caprepeats * 2 : 16;
+            struct repeat *n = mn_arena_realloc(o->arena, o->repeats, o->caprepeats * sizeof *n,
+                                                nc * sizeof *n);
+            if (!n)
+                return;
+            o->repeats = n;
+            o->caprepeats = nc;
+        }
+        r = &o->repeats[o->nrepeats++];
+        *r = (struct repeat){h, 0};
+    }
+    r->count++;
+    if (r->count > o->max_repeats)
+        o->max_repeats = r->count;
+    if (o->repeat_threshold > 0 && r->count == o->repeat_threshold + 1)
+        mn_log(MN_LOG_WARNING, "orm",
+               "N+1 queries: this request ran the same query more than %d times (use "
+               "select_related or prefetch_related): %s", o->repeat_threshold, sql);
+}
+
 int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p, size_t n,
              mn_dbresult *res)
 {
+    if (o->repeat_threshold > 0)
+        count_repeat(o, sql);
     mn_dbconn *c = mn_orm_conn(o, alias);
     if (!c)
         return o->errcode ? o->errcode : MN_EDB_OPERATIONAL;

@@ -358,6 +358,63 @@ static size_t fields_of(const mn_model *m, const char *list, const mn_fielddef *
     return n;
 }
 
+/* Evaluates a CheckConstraint condition ("price__gte=0,price__lte=100") on the instance, as
+ * Django 4.1+ validates constraints in full_clean. 1 holds, 0 violated (a NULL passes, as
+ * SQL's CHECK lets it), negative on a bad condition. */
+static int check_holds(mn_orm *o, void *obj, const char *cond)
+{
+    mn_obj *h = obj;
+    for (const char *p = cond; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        size_t len = strcspn(p, ",");
+        const char *eq = memchr(p, '=', len);
+        if (!eq)
+            return MN_EINVAL;
+        mn_str lhs = mn_str_trim((mn_str){p, (size_t)(eq - p)});
+        mn_str val = mn_str_trim((mn_str){eq + 1, len - (size_t)(eq - p) - 1});
+        p += len;
+        const char *dd = NULL;
+        for (size_t i = 0; i + 1 < lhs.len && !dd; i++)
+            if (lhs.ptr[i] == '_' && lhs.ptr[i + 1] == '_')
+                dd = lhs.ptr + i;
+        size_t flen = dd ? (size_t)(dd - lhs.ptr) : lhs.len;
+        const mn_fielddef *f = mn__field(h->model, lhs.ptr, flen);
+        if (!f)
+            return MN_EFIELD;
+        mn_str lk = dd ? (mn_str){dd + 2, lhs.len - flen - 2} : (mn_str)MN_STR_LIT("exact");
+        bool null = mn__is_null(obj, f);
+        if (mn_str_eq_cstr(lk, "isnull")) {
+            bool want = mn_str_eq_cstr(val, "true") || mn_str_eq_cstr(val, "1");
+            if (null != want)
+                return 0;
+            continue;
+        }
+        if (null)
+            continue;
+        mn_value *have = mn_obj_get_value(o, obj, f->name);
+        mn_value *lit;
+        int64_t iv;
+        if (f->type == MN_DECIMAL || f->type == MN_FLOAT)
+            lit = mn_value_decimal(o->arena, val.ptr, val.len);
+        else if (mn__is_int_type(f->type) && mn_str_to_i64(val, &iv) == 0)
+            lit = mn_value_int(o->arena, iv);
+        else
+            lit = mn_value_str(o->arena, val.ptr, val.len);
+        int cmp = 0;
+        if (!have || !lit || mn_value_compare(have, lit, &cmp) != 0)
+            return MN_EINVAL;
+        bool ok = mn_str_eq_cstr(lk, "exact") ? cmp == 0 : mn_str_eq_cstr(lk, "gt") ? cmp > 0
+                  : mn_str_eq_cstr(lk, "gte") ? cmp >= 0 : mn_str_eq_cstr(lk, "lt") ? cmp < 0
+                  : mn_str_eq_cstr(lk, "lte") ? cmp <= 0 : false;
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
 int mn_full_clean(mn_orm *o, void *obj, mn_validation *out)
 {
     memset(out, 0, sizeof *out);
@@ -401,6 +458,16 @@ int mn_full_clean(mn_orm *o, void *obj, mn_validation *out)
         int rc = n ? unique_message(&e, obj, fs, n) : 0;
         if (rc < 0)
             return rc;
+    }
+    for (const mn_constraint *c = m->constraints; c && c->kind; c++) {
+        if (c->kind != MN_CONSTRAINT_CHECK || !c->check)
+            continue;
+        int ok = check_holds(o, obj, c->check);
+        if (ok < 0)
+            return ok;
+        if (!ok && add(&e, NULL, mn_arena_printf(o->arena, "Constraint \xe2\x80\x9c%s\xe2\x80\x9d is "
+                                                          "violated.", c->name ? c->name : "check")))
+            return MN_ENOMEM;
     }
     if (out->n)
         return mn__orm_fail(o, MN_EVALIDATION, "%s: %s", out->errors[0].field ? out->errors[0].field

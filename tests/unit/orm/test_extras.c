@@ -1,0 +1,149 @@
+/* test_extras.c — what helps beyond the basic API: EXPLAIN, the N+1 warning, CheckConstraint
+ * validation, cursor (keyset) pagination with signed cursors, and several databases with
+ * using() and a router. */
+#include "helper_data.h"
+#include "helper_db.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static testdb t;
+static library lib;
+static void setup(void)
+{
+    tdb_open(&t);
+    library_fill(t.o, &lib);
+}
+static void teardown(void) { tdb_close(&t); }
+TestSuite(orm_extras, .init = setup, .fini = teardown);
+
+Test(orm_extras, explain_shows_a_plan)
+{
+    const char *plan = mn_qs_explain(mn_filter(mn_all(t.o, Book), "author__name", "Ann"));
+    cr_assert_not_null(plan, "%s", mn_orm_error(t.o));
+    cr_expect(strlen(plan) > 0);
+    cr_expect(strstr(plan, tdb_is_pg(&t) ? "Scan" : "library_"), "%s", plan);
+}
+
+Test(orm_extras, repeated_queries_are_reported)
+{
+    char path[] = "/tmp/mn-orm-log-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    mn_log_configure(MN_LOG_DEBUG, false, fd);
+    mn_orm_warn_repeats(t.o, 2);
+    mn_rows *books = mn_qs_fetch(mn_all(t.o, Book));
+    for (size_t i = 0; i < books->len; i++)
+        mn_fk_get(t.o, books->items[i], "author");
+    cr_expect_eq(mn_orm_max_repeats(t.o), 4);
+    char buf[2048] = "";
+    lseek(fd, 0, SEEK_SET);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+    mn_log_configure(MN_LOG_INFO, false, 2);
+    cr_expect(strstr(buf, "N+1 queries: this request ran the same query more than 2 times"), "%s", buf);
+    cr_expect(strstr(buf, "library_author"), "%s", buf);
+    const char *first = strstr(buf, "N+1");
+    cr_expect(first && !strstr(first + 1, "N+1"), "warned once per shape");
+}
+
+Test(orm_extras, check_constraints_are_validated)
+{
+    lib.emma->price = "-0.01";
+    mn_validation v;
+    cr_assert_eq(mn_full_clean(t.o, lib.emma, &v), MN_EVALIDATION);
+    cr_assert_eq(v.n, 1);
+    cr_expect_null(v.errors[0].field);
+    cr_expect_str_eq(v.errors[0].message, "Constraint \xe2\x80\x9cprice_not_negative\xe2\x80\x9d is violated.");
+    lib.emma->price = "0";
+    cr_expect_eq(mn_full_clean(t.o, lib.emma, &v), 0);
+}
+
+Test(orm_extras, cursor_pagination_walks_every_row_once)
+{
+    for (int i = 0; i < 23; i++) /* many ties on pages: the pk breaks them */
+        cr_assert_not_null(mn_create(t.o, Book, "title", mn_arena_printf(t.arena, "T%02d", i),
+                                     "author", lib.cy, "pages", 100 + i % 5));
+    const char *secret = "s3cret";
+    mn_qs *qs = mn_all(t.o, Book);
+    const char *cursor = NULL;
+    int seen = 0, pages = 0;
+    int64_t last_pages = -1;
+    do {
+        mn_cursor_page p;
+        cr_assert_eq(mn_paginate_cursor(qs, "pages", 5, cursor, secret, &p), 0, "%s",
+                     mn_orm_error(t.o));
+        for (size_t i = 0; i < p.rows->len; i++) {
+            Book *b = p.rows->items[i];
+            cr_assert_geq(b->pages, last_pages, "ordered");
+            last_pages = b->pages;
+        }
+        seen += (int)p.rows->len;
+        pages++;
+        cursor = p.next_cursor;
+        cr_assert_eq(p.has_next, cursor != NULL);
+    } while (cursor && pages < 20);
+    cr_expect_eq(seen, 27);
+    cr_expect_eq(pages, 6);
+
+    mn_cursor_page p;
+    cr_assert_eq(mn_paginate_cursor(qs, "-price", 2, NULL, secret, &p), 0);
+    cr_expect_str_eq(((Book *)p.rows->items[0])->title, "SQL in Depth");
+    const char *next = p.next_cursor;
+    cr_assert_eq(mn_paginate_cursor(qs, "-price", 2, next, secret, &p), 0);
+    cr_expect_str_eq(((Book *)p.rows->items[0])->title, "Odes 50% off_sale");
+    cr_expect_eq(mn_paginate_cursor(qs, "-price", 2, next, "other secret", &p), MN_EINVAL);
+    cr_expect_str_eq(mn_orm_error(t.o), "Invalid cursor");
+    cr_expect_eq(mn_paginate_cursor(qs, "pages", 2, next, secret, &p), MN_EINVAL,
+                 "a cursor of another ordering");
+    char *forged = mn_arena_strdup(t.arena, next);
+    forged[3] = forged[3] == 'A' ? 'B' : 'A';
+    cr_expect_eq(mn_paginate_cursor(qs, "-price", 2, forged, secret, &p), MN_EINVAL);
+    cr_expect_eq(mn_paginate_cursor(qs, "-prise", 2, NULL, secret, &p), MN_EFIELD);
+}
+
+static const char *route_tags(const mn_model *m, bool write, void *user)
+{
+    (void)write;
+    (void)user;
+    return m == &Tag_model ? "archive" : NULL;
+}
+
+Test(orm_extras, several_databases_with_using_and_a_router)
+{
+    char dir[] = "/tmp/mn-orm-archive-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char url[128], err[128];
+    snprintf(url, sizeof url, "sqlite:///%s/archive.db", dir);
+    mn_db *archive = mn_db_new(&(mn_dbconfig){.alias = "archive", .url = url}, err, sizeof err);
+    cr_assert_not_null(archive, "%s", err);
+    mn_arena *a = mn_arena_new(0);
+    mn_orm *setup_o = mn_orm_new(a, archive);
+    cr_assert_eq(mn_orm_create_tables(setup_o, false), 0, "%s", mn_orm_error(setup_o));
+    cr_assert_eq(mn_orm_add_db(t.o, archive), 0);
+    cr_expect_eq(mn_qs_count(mn_qs_using(mn_all(t.o, Tag), "archive")), 0);
+    mn_orm_set_router(t.o, route_tags, NULL);
+    cr_assert_not_null(mn_create(t.o, Tag, "name", "archived"), "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Tag)), 1, "reads follow the router too");
+    cr_expect_eq(mn_qs_count(mn_qs_using(mn_all(t.o, Tag), "default")), 3);
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Book)), 4, "other models stay on default");
+    mn_orm_set_router(t.o, NULL, NULL);
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Tag)), 3);
+    cr_expect_null(mn_qs_fetch(mn_qs_using(mn_all(t.o, Tag), "nope")));
+    cr_expect_str_eq(mn_orm_error(t.o), "no database 'nope' in this session");
+    mn_orm_close(t.o);
+    mn_arena_free(a);
+    mn_db_free(archive);
+    char p[200];
+    const char *files[] = {"archive.db", "archive.db-wal", "archive.db-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}

@@ -168,10 +168,13 @@ const mn_field *mn__http_head_get(const mn__http_head *head, const char *name)
 
 /* ---- Phase 2: the complete head. ---- */
 
+enum { TE_CHUNKED_TWICE = 1, TE_UNKNOWN = 2 };
+
 /* State gathered from the framing headers while the fields are read. */
 typedef struct framing {
     bool te_seen;
     bool te_chunked;
+    int te_error; /* TE_UNKNOWN or TE_CHUNKED_TWICE */
     bool conn_close;
     bool conn_keep_alive;
     bool conn_upgrade;
@@ -223,8 +226,6 @@ static int connection_token(mn_str tok, void *arg)
         f->conn_upgrade = true;
     return 0;
 }
-
-enum { TE_CHUNKED_TWICE = 1, TE_UNKNOWN = 2 };
 
 static int te_token(mn_str tok, void *arg)
 {
@@ -315,12 +316,10 @@ static mn__http_result framing_header(mn__http_head *h, framing *f, mn_str name,
         break;
     case 17:
         if (NAME_IS(name, "transfer-encoding")) {
+            /* judged once all fields are in: with a Content-Length too, it is a 400 */
             f->te_seen = true;
-            int rc = each_token(value, te_token, f);
-            if (rc == TE_UNKNOWN)
-                return fail(h, 501, "unsupported transfer coding");
-            if (rc == TE_CHUNKED_TWICE)
-                return fail(h, 400, "chunked applied more than once");
+            if (!f->te_error)
+                f->te_error = each_token(value, te_token, f);
         }
         break;
     default:
@@ -459,6 +458,10 @@ static mn__http_result finish_head(mn__http_head *h, framing *f, mn_str authorit
             return fail(h, 400, "both Content-Length and Transfer-Encoding");
         if (h->minor == 0)
             return fail(h, 400, "Transfer-Encoding in an HTTP/1.0 request");
+        if (f->te_error == TE_UNKNOWN)
+            return fail(h, 501, "unsupported transfer coding");
+        if (f->te_error == TE_CHUNKED_TWICE)
+            return fail(h, 400, "chunked applied more than once");
         if (!f->te_chunked)
             return fail(h, 400, "empty Transfer-Encoding");
         h->chunked = true;

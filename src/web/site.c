@@ -431,13 +431,33 @@ static void call_after(mn_req *r, void *arg)
 
 /* The error raised last becomes the response: middleware error hooks first (innermost
  * first, from `from` down), then the error page. */
+typedef struct error_call {
+    const mn_middleware *mw;
+    int status;
+    const char *message;
+    bool handled;
+} error_call;
+
+static void call_on_error(mn_req *r, void *arg)
+{
+    error_call *e = arg;
+    e->handled = e->mw->on_error(r, e->status, e->message);
+}
+
 static void handle_error(mn_req *r, mn__req_state *st, size_t from)
 {
     int status = st->err_status;
     const char *msg = st->err_message;
     for (size_t i = from; i-- > 0;) {
-        const mn_middleware *mw = st->site->mw[i];
-        if (mw->on_error && mw->on_error(r, status, msg))
+        error_call e = {st->site->mw[i], status, msg, false};
+        if (!e.mw->on_error)
+            continue;
+        if (!mn__protected(r, call_on_error, &e)) {
+            /* the hook itself failed: its error is the one answered */
+            mn__error_response(r, st->err_status, st->err_message);
+            return;
+        }
+        if (e.handled)
             return;
     }
     mn__error_response(r, status, msg);

@@ -174,10 +174,8 @@ static int render_into(mn_req *r, const char *name, const mn_ctx_item *ctx, mn_b
 
 void mn_render(mn_req *r, const char *template_name, const mn_ctx_item *ctx)
 {
-    mn_buf *body = mn_resp_body(r);
-    size_t start = body->len;
-    render_into(r, template_name, ctx, body);
-    (void)start;
+    /* straight into the response body: no copy of the page */
+    render_into(r, template_name, ctx, mn_resp_body(r));
 }
 
 const char *mn_render_to_string(mn_req *r, const char *template_name, const mn_ctx_item *ctx)

@@ -487,6 +487,130 @@ static int safe_repr(mn_arena *a, const mn_value *v, mn_buf *out, int depth)
     return mn_value_write_repr(v, a, out);
 }
 
+static int64_t repr_width(mn_arena *a, mn_str s, mn_str *rep)
+{
+    mn_value tmp = {.kind = MN_VALUE_STRING, .u.str = s};
+    mn_buf b;
+    mn_buf_init(&b, a);
+    if (mn_value_write_repr(&tmp, a, &b) < 0)
+        return -1;
+    *rep = (mn_str){b.data ? b.data : "", b.len};
+    return (int64_t)mn__utf8_count(*rep);
+}
+
+static bool is_line_break(uint32_t cp)
+{
+    return cp == '\n' || cp == '\r' || cp == 0x0B || cp == 0x0C || (cp >= 0x1C && cp <= 0x1E) ||
+           cp == 0x85 || cp == 0x2028 || cp == 0x2029;
+}
+
+/* PrettyPrinter._pprint_str: a long string becomes adjacent literals, split after the
+ * whitespace of each word so every piece fits; parenthesized at the top level. */
+static int pprint_str(mn_arena *a, mn_str s, mn_buf *out, int64_t indent, int64_t allowance,
+                      int level)
+{
+    mn_str rep;
+    if (!s.len || repr_width(a, s, &rep) < 0)
+        return mn_value_write_repr(&(mn_value){.kind = MN_VALUE_STRING, .u.str = s}, a, out);
+    if (level == 1)
+        indent++, allowance++;
+    int64_t max_width = 80 - indent, max_width1 = max_width;
+    mn_str *chunks = NULL;
+    size_t nchunks = 0, cap = 0;
+#define PUSH(x)                                                                                \
+    do {                                                                                       \
+        if (nchunks == cap) {                                                                  \
+            size_t nc = cap ? cap * 2 : 8;                                                     \
+            mn_str *g = mn_arena_realloc(a, chunks, cap * sizeof *g, nc * sizeof *g);          \
+            if (!g)                                                                            \
+                return MN_ENOMEM;                                                              \
+            chunks = g, cap = nc;                                                              \
+        }                                                                                      \
+        chunks[nchunks++] = (x);                                                               \
+    } while (0)
+    mn_str last_rep = rep;
+    for (size_t ls = 0; ls < s.len;) {
+        /* the next line, with its line break (splitlines(True)) */
+        size_t le = ls;
+        while (le < s.len) {
+            size_t at = le;
+            uint32_t cp = mn__utf8_next(s.ptr, s.len, &le);
+            if (is_line_break(cp)) {
+                if (cp == '\r' && le < s.len && s.ptr[le] == '\n')
+                    le++;
+                break;
+            }
+            (void)at;
+        }
+        mn_str line = {s.ptr + ls, le - ls};
+        bool last_line = le >= s.len;
+        ls = le;
+        if (repr_width(a, line, &last_rep) < 0)
+            return MN_ENOMEM;
+        if (last_line)
+            max_width1 -= allowance;
+        if ((int64_t)mn__utf8_count(last_rep) <= max_width1) {
+            PUSH(last_rep);
+            continue;
+        }
+        /* parts: \S*\s* runs */
+        int64_t max_width2 = max_width;
+        mn_str current = {line.ptr, 0};
+        for (size_t ps = 0; ps < line.len;) {
+            size_t pe = ps;
+            while (pe < line.len) {
+                size_t nx = pe;
+                if (mn__uni_space(mn__utf8_next(line.ptr, line.len, &nx)))
+                    break;
+                pe = nx;
+            }
+            while (pe < line.len) {
+                size_t nx = pe;
+                if (!mn__uni_space(mn__utf8_next(line.ptr, line.len, &nx)))
+                    break;
+                pe = nx;
+            }
+            mn_str part = {line.ptr + ps, pe - ps};
+            ps = pe;
+            mn_str candidate = {current.len ? current.ptr : part.ptr, current.len + part.len};
+            if (ps >= line.len && last_line)
+                max_width2 -= allowance;
+            mn_str crep;
+            if (repr_width(a, candidate, &crep) > max_width2) {
+                if (current.len) {
+                    mn_str r2;
+                    repr_width(a, current, &r2);
+                    PUSH(r2);
+                }
+                current = part;
+            } else {
+                current = candidate;
+            }
+        }
+        if (current.len) {
+            mn_str r2;
+            repr_width(a, current, &r2);
+            PUSH(r2);
+        }
+    }
+#undef PUSH
+    if (nchunks == 1)
+        return mn_buf_put_str(out, last_rep);
+    if (level == 1)
+        mn_buf_putc(out, '(');
+    for (size_t i = 0; i < nchunks; i++) {
+        if (i) {
+            mn_buf_putc(out, '\n');
+            for (int64_t k = 0; k < indent; k++)
+                mn_buf_putc(out, ' ');
+        }
+        mn_buf_put_str(out, chunks[i]);
+    }
+    if (level == 1)
+        mn_buf_putc(out, ')');
+    return MN_OK;
+}
+
 /* PrettyPrinter._format: one line when the repr fits, else one item per line. */
 static int pformat(mn_arena *a, const mn_value *v, mn_buf *out, int64_t indent, int64_t allowance,
                    int depth)
@@ -499,8 +623,11 @@ static int pformat(mn_arena *a, const mn_value *v, mn_buf *out, int64_t indent, 
     int64_t max_width = 80 - indent - allowance;
     mn_value_kind k = mn_value_kind_of(v);
     mn_str r = {rep.data ? rep.data : "", rep.len};
-    if ((int64_t)mn__utf8_count(r) <= max_width ||
-        (k != MN_VALUE_DICT && k != MN_VALUE_LIST) ||
+    if ((int64_t)mn__utf8_count(r) <= max_width)
+        return mn_buf_put_str(out, r);
+    if (k == MN_VALUE_STRING)
+        return pprint_str(a, v->u.str, out, indent, allowance, depth + 1);
+    if ((k != MN_VALUE_DICT && k != MN_VALUE_LIST) ||
         (k == MN_VALUE_DICT ? v->u.dict.len : v->u.list.len) == 0)
         return mn_buf_put_str(out, r);
     if (k == MN_VALUE_DICT) {

@@ -472,7 +472,13 @@ DJ = [
     ('join:"<br>"', [['alpha', 'beta & me']]),
     ('safeseq|join:", "', [['&', '<']]),
     ('timesince', [None, '']),
-    ('pprint', [[1, 'a', None, True, 1.5, {'x': [2, 3]}], 'a\nb', {'b': 1, 'a': [{'z': 'y' * 70}, 'q']}]),
+    ('pprint', [[1, 'a', None, True, 1.5, {'x': [2, 3]}], 'a\nb', {'b': 1, 'a': [{'z': 'y' * 70}, 'q']},
+                'The quick brown fox jumps over the lazy dog and keeps running far beyond the fence of the farm',
+                ['The quick brown fox jumps over the lazy dog and keeps running far beyond the fence', 'x'],
+                {'key': 'lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt'},
+                'line one is here\nline two is here and it is rather long, much longer than the first one, see',
+                ['short', 'a' * 100, 'word ' * 30], {'a': {'b': {'c': ['deep ' * 20]}}},
+                'tab\tseparated\twords ' * 6, '\u00e9t\u00e9 ' * 25]),
 ]
 
 def dj_cases():

@@ -79,9 +79,12 @@ static void redirect(void)
 {
     cr_redirect_stdout();
     cr_redirect_stderr();
-    unsetenv("DEBUG");
-    unsetenv("SECRET_KEY");
-    unsetenv("WORKERS");
+    /* every setting comes from its default unless a test says otherwise */
+    mn_settings *s = mn_settings_new();
+    const mn_setting_def *d;
+    for (size_t i = 0; (d = mn_settings_def_at(s, i)) != NULL; i++)
+        unsetenv(d->name);
+    mn_settings_free(s);
     unsetenv("SHOP_PAGE_SIZE");
 }
 
@@ -225,4 +228,28 @@ Test(cli_addr, parses_django_forms)
     cr_assert_eq(mn_cli_parse_addr("h:x", "h", 1, host, sizeof host, &port), MN_EINVAL);
     cr_assert_eq(mn_cli_parse_addr("h:70000", "h", 1, host, sizeof host, &port), MN_EINVAL);
     cr_assert_eq(mn_cli_parse_addr(":80", "h", 1, host, sizeof host, &port), MN_EINVAL);
+}
+
+Test(cli, check_deploy_warns_but_passes)
+{
+    setenv("DEBUG", "false", 1);
+    setenv("SECRET_KEY", "short", 1);
+    cr_assert_eq(run(&project, "check", "--deploy", NULL), 0);
+    cr_assert_stdout_eq_str(
+        "System check identified some issues:\n\nWARNINGS:\n"
+        "?: (security.W009) Your SECRET_KEY has less than 50 characters or is prefixed with "
+        "'django-insecure-'.\n"
+        "?: (security.W020) ALLOWED_HOSTS must not be empty in deployment.\n"
+        "?: (security.W004) You have not set a value for the SECURE_HSTS_SECONDS setting.\n"
+        "?: (security.W008) Your SECURE_SSL_REDIRECT setting is not set to True.\n"
+        "\nSystem check identified 4 issues (0 silenced).\n");
+}
+
+Test(cli, settings_shows_changed_values_masked)
+{
+    setenv("SECRET_KEY", "hunter2", 1);
+    setenv("SHOP_PAGE_SIZE", "20", 1);
+    cr_assert_eq(run(&project, "settings", "--changed", NULL), 0);
+    cr_assert_stdout_eq_str("SECRET_KEY = '********************'  (environment)\n"
+                            "SHOP_PAGE_SIZE = '20'  (environment)\n");
 }

@@ -211,13 +211,12 @@ static mn_site *site;
 
 mn_client *test_client(const mn_project *project, const char *const *env)
 {
-    static const char *const names[] = {
-        "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "APPEND_SLASH", "SECURE_SSL_REDIRECT",
-        "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
-        "MIDDLEWARE", "LOG_FORMAT", "LOG_LEVEL", "SECURE_REFERRER_POLICY",
-        "USE_X_FORWARDED_HOST", NULL};
-    for (size_t i = 0; names[i]; i++)
-        unsetenv(names[i]);
+    /* every setting from its default unless the test says otherwise */
+    mn_settings *defaults = mn_settings_new();
+    const mn_setting_def *d;
+    for (size_t i = 0; (d = mn_settings_def_at(defaults, i)) != NULL; i++)
+        unsetenv(d->name);
+    mn_settings_free(defaults);
     setenv("SECRET_KEY", "test-secret", 1);
     setenv("DEBUG", "false", 1);
     setenv("LOG_LEVEL", "ERROR", 1);

@@ -10,6 +10,19 @@
 
 static char dir[64];
 
+/* Each test starts from the defaults, whatever the environment running the suite holds
+ * (`PORT=9000 make test` must not change what the defaults look like). */
+static void clean_env(void)
+{
+    mn_settings *s = mn_settings_new();
+    const mn_setting_def *d;
+    for (size_t i = 0; (d = mn_settings_def_at(s, i)) != NULL; i++)
+        unsetenv(d->name);
+    mn_settings_free(s);
+}
+
+TestSuite(settings, .init = clean_env);
+
 static void write_env(const char *text)
 {
     snprintf(dir, sizeof dir, "/tmp/mn-settings-XXXXXX");

@@ -42,7 +42,7 @@ enum {
     MN__HTTP_C_FIELD = 4,  /* field-value: VCHAR, obs-text, SP, HTAB */
     MN__HTTP_C_HOST = 8,   /* Host / authority (RFC 3986 reg-name, IP literal, port) */
 };
-extern unsigned char mn__http_char_class[256];
+extern const unsigned char mn__http_char_class[256];
 
 /* ---- Request head. ---- */
 typedef enum mn__http_method {

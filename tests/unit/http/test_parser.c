@@ -241,3 +241,18 @@ Test(parser, errors_carry_a_message)
     cr_expect(h.error.close);
     cr_expect(strstr(h.error.message, "colon"), "%s", h.error.message);
 }
+
+Test(parser, byte_class_table_matches_the_rfc_sets)
+{
+    const char *tchar = "!#$%&'*+-.^_`|~";
+    const char *host = "-._~!$&'()*+,;=:[]%";
+    for (int c = 0; c < 256; c++) {
+        bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+        unsigned char k = mn__http_char_class[c];
+        cr_expect_eq(!!(k & MN__HTTP_C_TCHAR), alnum || (c && strchr(tchar, c)), "tchar %#x", c);
+        cr_expect_eq(!!(k & MN__HTTP_C_HOST), alnum || (c && strchr(host, c)), "host %#x", c);
+        cr_expect_eq(!!(k & MN__HTTP_C_TARGET), c > 0x20 && c != 0x7f, "target %#x", c);
+        cr_expect_eq(!!(k & MN__HTTP_C_FIELD), c == '\t' || (c >= 0x20 && c != 0x7f),
+                     "field %#x", c);
+    }
+}

@@ -179,8 +179,9 @@ typedef struct framing {
     mn_str host_header;
 } framing;
 
-/* n equals lit (lower case letters and '-') ignoring ASCII case. OR-ing 0x20 folds only
- * A-Z onto a-z among the bytes that can be in a token, so one OR and compare per byte. */
+/* n equals lit (lower-case letters, digits, '-') ignoring ASCII case. Among the bytes a
+ * field name or value can hold (no controls but HTAB), OR-ing 0x20 maps only A-Z and a-z onto
+ * a-z, and only a byte onto itself for '-' and the digits: one OR and compare per byte. */
 static inline bool name_is(mn_str n, const char *lit, size_t len)
 {
     if (n.len != len)

@@ -477,9 +477,19 @@ static int append_row(mn_orm *o, mn_rows *r, void *item)
     return 0;
 }
 
+/* The next level of a nested prefetch, on every object the previous level loaded. */
+static int prefetch_nested(mn_orm *o, const mn_model *m, const char *rest, mn_rows *objs)
+{
+    mn_qs *tmp = mn_qs_prefetch(mn_qs_all(o, m), rest, NULL);
+    if (!tmp)
+        return o->errcode ? o->errcode : MN_ENOMEM;
+    return run_prefetch(tmp, objs);
+}
+
 static int run_prefetch(mn_qs *qs, mn_rows *rows)
 {
     mn_orm *o = qs->o;
+    int rc_nested;
     if (rows->len == 0)
         return 0;
     int64_t *pks = mn_arena_alloc(o->arena, rows->len * sizeof *pks);
@@ -488,7 +498,16 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
     for (size_t i = 0; i < rows->len; i++)
         pks[i] = mn_obj_pk(rows->items[i]);
     for (size_t p = 0; p < qs->nprefetch; p++) {
-        const char *acc = qs->prefetch[p].path;
+        /* "books__tags": prefetch books here, then tags on all those books at once */
+        const char *path = qs->prefetch[p].path;
+        const char *dd = strstr(path, "__");
+        const char *acc = dd ? mn_arena_strndup(o->arena, path, (size_t)(dd - path)) : path;
+        const char *rest = dd ? dd + 2 : NULL;
+        mn_qs *custom = rest ? NULL : qs->prefetch[p].custom;
+        if (!acc)
+            return MN_ENOMEM;
+        mn_rows gathered = {NULL, 0};
+        const mn_model *next_model = NULL;
         const revrel *r = mn__revrel(qs->m, acc, strlen(acc), true);
         const mn_fielddef *f = r ? NULL : mn__field(qs->m, acc, strlen(acc));
         if (!r && !f)
@@ -501,7 +520,7 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
                 return MN_ENOMEM;
             for (size_t i = 0; i < rows->len; i++)
                 ids[i] = ((mn_fk *)mn__fptr(rows->items[i], f))->id;
-            mn_qs *rq = qs->prefetch[p].custom ? qs->prefetch[p].custom : mn_qs_all(o, f->rel_model);
+            mn_qs *rq = custom ? custom : mn_qs_all(o, f->rel_model);
             mn_rows *rel = mn_qs_fetch(mn_qs_filter_kv(rq, &(mn_kv){"pk__in",
                                              mn_arg_ints(ids, rows->len, o->arena)}, 1));
             if (!rel)
@@ -512,6 +531,10 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
                     if (mn_obj_pk(rel->items[k]) == fk->id && !mn__is_null(rows->items[i], f))
                         fk->obj = rel->items[k];
             }
+            gathered = *rel;
+            next_model = f->rel_model;
+            if (rest && (rc_nested = prefetch_nested(o, next_model, rest, &gathered)) != 0)
+                return rc_nested;
             continue;
         }
         const mn_model *target;
@@ -534,7 +557,7 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
             return mn__orm_fail(o, MN_EFIELD, "'%s' does not refer to a relation of %s", acc,
                                 qs->m->name);
         }
-        mn_qs *rq = qs->prefetch[p].custom ? qs->prefetch[p].custom : mn_qs_all(o, target);
+        mn_qs *rq = custom ? custom : mn_qs_all(o, target);
         char *in = mn_arena_printf(o->arena, "%s__in", back);
         char *ann = "_prefetch_related_val";
         rq = mn_qs_filter_kv(rq, &(mn_kv){in, mn_arg_ints(pks, rows->len, o->arena)}, 1);
@@ -557,6 +580,8 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
         for (size_t i = 0; i < rows->len; i++)
             if (cache_rows(o, rows->items[i], acc, &per[i]) != 0)
                 return MN_ENOMEM;
+        if (rest && (rc_nested = prefetch_nested(o, target, rest, rel)) != 0)
+            return rc_nested;
     }
     return 0;
 }

@@ -2,6 +2,7 @@
 #include "helper_models.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static const char *question_str(const void *obj, mn_arena *a)
 {
@@ -33,3 +34,27 @@ MN_MODEL_DEFINE(Book, library, BOOK_FIELDS,
 MN_MODEL_DEFINE(Review, library, REVIEW_FIELDS);
 MN_MODEL_DEFINE(Shelf, library, SHELF_FIELDS);
 MN_MODEL_DEFINE(Everything, misc, EVERYTHING_FIELDS, .db_table = "everything");
+
+int no_shouting(const mn_fielddef *f, const void *obj, mn_arena *a, const char **msg)
+{
+    (void)f;
+    (void)a;
+    const Profile *p = obj;
+    for (const char *c = p->bio ? p->bio : ""; *c; c++)
+        if (*c == '!') {
+            *msg = "No shouting, please.";
+            return MN_EVALIDATION;
+        }
+    return 0;
+}
+
+void make_code(const mn_fielddef *f, void *obj, mn_arena *a)
+{
+    (void)f;
+    static int next = 1;
+    ((Profile *)obj)->code = mn_arena_printf(a, "P-%04d", next++);
+}
+
+MN_MODEL_DEFINE(Profile, library, PROFILE_FIELDS);
+MN_MODEL_DEFINE(Club, library, CLUB_FIELDS);
+MN_MODEL_DEFINE(Membership, library, MEMBERSHIP_FIELDS);

@@ -61,6 +61,30 @@ MN_MODEL(Review, REVIEW_FIELDS);
     F(label, MN_CHAR, .max_length = 20)
 MN_MODEL(Shelf, SHELF_FIELDS);
 
+#define PROFILE_FIELDS(F)                                                                  \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(author, MN_O2O, .to = "Author", .on_delete = MN_CASCADE, .related_name = "profile")  \
+    F(bio, MN_TEXT, .blank = true, .validators = {no_shouting})                           \
+    F(code, MN_CHAR, .max_length = 12, .default_fn = make_code, .editable = MN_NO,          \
+      .help_text = "generated")
+int no_shouting(const mn_fielddef *f, const void *obj, mn_arena *a, const char **msg);
+void make_code(const mn_fielddef *f, void *obj, mn_arena *a);
+MN_MODEL(Profile, PROFILE_FIELDS);
+
+#define CLUB_FIELDS(F)                                                                     \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(name, MN_CHAR, .max_length = 50)                                                     \
+    F(members, MN_M2M, .to = "Author", .through = "library.Membership",                    \
+      .related_name = "clubs")
+MN_MODEL(Club, CLUB_FIELDS);
+
+#define MEMBERSHIP_FIELDS(F)                                                               \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(club, MN_FK, .to = "Club", .on_delete = MN_CASCADE)                                  \
+    F(author, MN_FK, .to = "Author", .on_delete = MN_CASCADE)                              \
+    F(role, MN_CHAR, .max_length = 20, .default_str = "member")
+MN_MODEL(Membership, MEMBERSHIP_FIELDS);
+
 #define STAMPED_FIELDS(F)                                                                  \
     F(created, MN_DATETIME, .auto_now_add = true)                                          \
     F(updated, MN_DATETIME, .auto_now = true)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* as django.views.defaults: the production bodies */
 static void plain_page(mn_req *r, int status)
@@ -73,6 +74,43 @@ static void page_head(mn_buf *b, const char *title)
     mn_buf_puts(b, "\n</head>\n<body>\n");
 }
 
+/* as SafeExceptionReporterFilter: a field whose name looks secret is masked */
+static bool secret_name(mn_str name)
+{
+    static const char *const marks[] = {"api", "key", "pass", "secret", "signature", "token",
+                                        NULL};
+    for (size_t i = 0; marks[i]; i++) {
+        size_t n = strlen(marks[i]);
+        for (size_t j = 0; j + n <= name.len; j++)
+            if (strncasecmp(name.ptr + j, marks[i], n) == 0)
+                return true;
+    }
+    return false;
+}
+
+static void fields_table(mn_buf *b, mn_req *r, const char *title, bool form)
+{
+    size_t n = 0;
+    const mn_field *f = form ? mn_req_form_fields(r, &n) : mn_req_query_fields(r, &n);
+    mn_buf_printf(b, "<h3>%s</h3>", title);
+    if (!f || n == 0) {
+        mn_buf_puts(b, "<p>No data.</p>\n");
+        return;
+    }
+    mn_buf_puts(b, "<table>\n");
+    for (size_t i = 0; i < n; i++) {
+        mn_buf_puts(b, "<tr><th>");
+        esc(b, f[i].name.ptr, f[i].name.len);
+        mn_buf_puts(b, "</th><td><pre>");
+        if (secret_name(f[i].name))
+            mn_buf_puts(b, "********************");
+        else
+            esc(b, f[i].value.ptr, f[i].value.len);
+        mn_buf_puts(b, "</pre></td></tr>\n");
+    }
+    mn_buf_puts(b, "</table>\n");
+}
+
 static void request_table(mn_buf *b, mn_req *r)
 {
     mn_str m = mn_req_method(r), raw = mn_req_raw_path(r), q = mn_req_query_string(r);
@@ -86,7 +124,13 @@ static void request_table(mn_buf *b, mn_req *r)
     esc_c(b, mn_req_client_ip(r));
     mn_buf_puts(b, "</td></tr>\n<tr><th>Request id</th><td>");
     esc_c(b, mn_req_id(r));
-    mn_buf_puts(b, "</td></tr>\n</table>\n<h3>Headers</h3><table>\n");
+    mn_buf_puts(b, "</td></tr>\n</table>\n");
+    fields_table(b, r, "GET", false);
+    mn_str ct = mn_req_header(r, "Content-Type");
+    if (ct.ptr && (mn_str_starts_with(ct, "application/x-www-form-urlencoded") ||
+                   mn_str_starts_with(ct, "multipart/form-data")))
+        fields_table(b, r, "POST", true);
+    mn_buf_puts(b, "<h3>Headers</h3><table>\n");
     size_t n;
     const mn_field *h = mn_req_headers(r, &n);
     for (size_t i = 0; i < n; i++) {

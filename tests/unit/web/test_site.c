@@ -247,3 +247,14 @@ Test(site, head_gets_headers_without_body, .fini = done)
     cr_assert(mn_str_ends_with((mn_str){wire.data, wire.len}, "\r\n\r\n"), "%s", wire.data);
     mn_buf_free(&wire);
 }
+
+Test(site, debug_500_shows_get_and_post_with_secrets_masked, .fini = done)
+{
+    c = test_client(&test_project, debug_env);
+    mn_req *r = mn_client_post_form(c, "/polls/5/vote?page=2", "choice=1&password=hunter2");
+    mn_assert_status(r, 500);
+    mn_assert_contains(r, "<h3>GET</h3><table>\n<tr><th>page</th><td><pre>2</pre>");
+    mn_assert_contains(r, "<tr><th>choice</th><td><pre>1</pre>");
+    mn_assert_contains(r, "<tr><th>password</th><td><pre>********************</pre>");
+    mn_assert_not_contains(r, "hunter2");
+}

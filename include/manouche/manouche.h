@@ -10,6 +10,7 @@
 #include <manouche/value.h>
 #include <manouche/template.h>
 #include <manouche/db.h>
+#include <manouche/orm.h>
 #include <manouche/staticfiles.h>
 #include <manouche/web.h>
 #include <manouche/cli.h>

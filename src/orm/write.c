@@ -413,6 +413,31 @@ void *mn_qs_update_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *
 /* ---- bulk ---- */
 static const char *cast_type(const mn_fielddef *f, mn_dbdialect d);
 
+/* Sends every batch statement at once (one round trip in PostgreSQL's pipeline mode), all or
+ * nothing inside an atomic block, as Django's bulk operations. */
+static int run_batches(mn_orm *o, const char *alias, mn_arena *arena, mn_dbbatch_item *items,
+                       size_t n)
+{
+    if (n == 0)
+        return 0;
+    mn_dbconn *c = mn_orm_conn(o, alias);
+    if (!c)
+        return o->errcode ? o->errcode : MN_EDB_OPERATIONAL;
+    bool own = alias == NULL; /* atomic() works on the default database */
+    int rc = own ? mn_atomic_begin(o) : 0;
+    if (rc)
+        return rc;
+    rc = mn_dbconn_exec_batch(c, arena, items, n);
+    if (rc)
+        mn__orm_fail(o, rc, "%s", *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
+    if (own) {
+        int end = mn_atomic_end(o, rc == 0);
+        if (rc == 0)
+            rc = end;
+    }
+    return rc;
+}
+
 int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn_bulk_opts *opts)
 {
     if (mn__ready(o) != 0)
@@ -444,10 +469,11 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
     if (!scratch)
         return MN_ENOMEM;
     int rc = 0;
+    mn_dbbatch_item *items = NULL;
+    size_t nitems = 0, capitems = 0;
     for (size_t start = 0; rc == 0 && start < n; start += batch) {
         size_t end = start + batch < n ? start + batch : n;
-        mn_arena_reset(scratch);
-        o->arena = scratch; /* SQL text and parameters of one batch */
+        o->arena = scratch; /* SQL text and parameters of the batches */
         mn_buf sql;
         mn_buf_init(&sql, scratch);
         mn_dbparam *ps = mn_arena_alloc(scratch, (end - start) * ncols * sizeof *ps);
@@ -523,22 +549,36 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
         }
         if (rc)
             break;
-        mn_dbresult res;
         if (!mn_buf_cstr(&sql)) {
             rc = MN_ENOMEM;
             break;
         }
-        rc = mn__exec(o, alias, sql.data, ps, np, &res);
-        o->arena = saved;
-        if (rc == 0 && want_pks && res.nrows == end - start)
-            for (size_t i = start; i < end; i++) {
-                mn_obj *h = objs[i];
-                mn__cell_store(o, h, m->pk, &res.cells[(i - start) * res.ncols]);
+        if (nitems == capitems) {
+            size_t nc = capitems ? capitems * 2 : 8;
+            mn_dbbatch_item *ni = mn_arena_realloc(scratch, items, capitems * sizeof *ni,
+                                                   nc * sizeof *ni);
+            if (!ni) {
+                rc = MN_ENOMEM;
+                break;
             }
-        for (size_t i = start; rc == 0 && i < end; i++)
-            ((mn_obj *)objs[i])->persisted = true;
+            items = ni;
+            capitems = nc;
+        }
+        items[nitems++] = (mn_dbbatch_item){.sql = sql.data, .params = ps, .nparams = np};
     }
     o->arena = saved;
+    if (rc == 0)
+        rc = run_batches(o, alias, scratch, items, nitems);
+    for (size_t b = 0; rc == 0 && b < nitems; b++) {
+        size_t start = b * batch, end = start + batch < n ? start + batch : n;
+        const mn_dbresult *res = &items[b].result;
+        bool want_pks = auto_pk(m) && !opts->ignore_conflicts && !opts->update_conflicts_fields;
+        if (want_pks && res->nrows == end - start)
+            for (size_t i = start; i < end; i++)
+                mn__cell_store(o, objs[i], m->pk, &res->cells[(i - start) * res->ncols]);
+        for (size_t i = start; i < end; i++)
+            ((mn_obj *)objs[i])->persisted = true;
+    }
     mn_arena_free(scratch);
     return rc;
 }
@@ -577,9 +617,10 @@ int64_t mn_bulk_update(mn_orm *o, const mn_model *m, void **objs, size_t n, cons
     if (!scratch)
         return MN_ENOMEM;
     int rc = 0;
+    mn_dbbatch_item *items = NULL;
+    size_t nitems = 0, capitems = 0;
     for (size_t start = 0; rc == 0 && start < n; start += batch) {
         size_t end = start + batch < n ? start + batch : n;
-        mn_arena_reset(scratch);
         o->arena = scratch;
         mn_buf sql;
         mn_buf_init(&sql, scratch);
@@ -620,14 +661,25 @@ int64_t mn_bulk_update(mn_orm *o, const mn_model *m, void **objs, size_t n, cons
             mn__placeholder(&sql, d, ++np);
         }
         mn_buf_putc(&sql, ')');
-        mn_dbresult res;
+        if (rc == 0 && !mn_buf_cstr(&sql))
+            rc = MN_ENOMEM;
+        if (rc == 0 && nitems == capitems) {
+            size_t nc = capitems ? capitems * 2 : 8;
+            mn_dbbatch_item *ni = mn_arena_realloc(scratch, items, capitems * sizeof *ni,
+                                                   nc * sizeof *ni);
+            if (!ni)
+                rc = MN_ENOMEM;
+            items = ni ? ni : items;
+            capitems = ni ? nc : capitems;
+        }
         if (rc == 0)
-            rc = mn_buf_cstr(&sql) ? mn__exec(o, alias, sql.data, ps, np, &res) : MN_ENOMEM;
-        if (rc == 0)
-            total += res.rows_affected;
-        o->arena = saved;
+            items[nitems++] = (mn_dbbatch_item){.sql = sql.data, .params = ps, .nparams = np};
     }
     o->arena = saved;
+    if (rc == 0)
+        rc = run_batches(o, alias, scratch, items, nitems);
+    for (size_t b = 0; rc == 0 && b < nitems; b++)
+        total += items[b].result.rows_affected;
     mn_arena_free(scratch);
     return rc ? rc : total;
 }

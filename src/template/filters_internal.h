@@ -34,15 +34,19 @@ int mn__utf8_put(mn_buf *b, uint32_t cp);
 size_t mn__utf8_count(mn_str s); /* code points */
 /* Byte offset of code point index n (clamped to len). */
 size_t mn__utf8_offset(mn_str s, size_t n);
-/* Simple case mapping for Latin, Greek and Cyrillic (Python's str.lower/upper for those). */
+/* Python's simple (one character) case mapping and "cased" property (filters_casemap.c). */
 uint32_t mn__uni_lower(uint32_t cp);
 uint32_t mn__uni_upper(uint32_t cp);
 bool mn__uni_cased(uint32_t cp);
+/* Appends Python's full mapping of cp: which is 'l' lower, 'u' upper, 't' title. */
+int mn__uni_put_case(mn_buf *b, uint32_t cp, char which);
+/* Lower-cases cp found at s[at..after) (U+03A3 becomes final sigma where Python's does). */
+int mn__uni_lower_at(mn_buf *b, mn_str s, size_t at, size_t after, uint32_t cp);
 /* Python str.isspace() (what str.split() splits on). */
 bool mn__uni_space(uint32_t cp);
 /* Unicode combining marks (unicodedata.combining() != 0) for the common blocks. */
 bool mn__uni_combining(uint32_t cp);
-/* Appends Python's s.lower() / s.upper() (upper maps ß to SS, as Python does). */
+/* Appends Python's s.lower() / s.upper(), full mappings (ß to SS, final sigma ...). */
 int mn__uni_lower_str(mn_buf *b, mn_str s);
 int mn__uni_upper_str(mn_buf *b, mn_str s);
 /* unicodedata.normalize('NFKD', s).encode('ascii', 'ignore'), for slugify. */

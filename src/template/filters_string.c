@@ -48,10 +48,7 @@ static mn_value *f_capfirst(const mn_filter_call *c, mn_value *v, mn_value *arg)
     BUF(b);
     size_t i = 0;
     uint32_t first = mn__utf8_next(s.ptr, s.len, &i);
-    if (first == 0xDF)
-        mn_buf_puts(&b, "SS");
-    else
-        mn__utf8_put(&b, mn__uni_upper(first));
+    mn__uni_put_case(&b, first, 'u');
     if (mn_buf_append(&b, s.ptr + i, s.len - i) < 0)
         return NULL;
     return mn__fresult(c, &b, false);
@@ -576,14 +573,9 @@ static mn_value *f_title(const mn_filter_call *c, mn_value *v, mn_value *arg)
     BUF(b);
     bool prev_cased = false;
     for (size_t i = 0; i < s.len;) {
+        size_t at = i;
         uint32_t cp = mn__utf8_next(s.ptr, s.len, &i);
-        int rc;
-        if (prev_cased)
-            rc = cp == 0x130 ? mn_buf_puts(&b, "i\xcc\x87") : mn__utf8_put(&b, mn__uni_lower(cp));
-        else if (cp == 0xDF)
-            rc = mn_buf_puts(&b, "Ss");
-        else
-            rc = mn__utf8_put(&b, mn__uni_upper(cp));
+        int rc = prev_cased ? mn__uni_lower_at(&b, s, at, i, cp) : mn__uni_put_case(&b, cp, 't');
         if (rc < 0)
             return NULL;
         prev_cased = mn__uni_cased(cp);

@@ -22,6 +22,17 @@ static const char *const month_ap[] = {"Jan.", "Feb.", "March", "April", "May", 
 static const char *const day_names[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                         "Friday", "Saturday", "Sunday"};
 
+/* The zone settings of the call (UTC when a caller passes no options). */
+static int32_t zone_offset(const mn_filter_call *c)
+{
+    return c->options ? c->options->time_zone_offset : 0;
+}
+
+static const char *zone_name(const mn_filter_call *c)
+{
+    return c->options && c->options->time_zone_name ? c->options->time_zone_name : "UTC";
+}
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
 static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
 {
@@ -279,12 +290,10 @@ int mn__date_format(const mn_filter_call *c, const mn_value *v, mn_str fmt, bool
     if (k == MN_VALUE_DATETIME) {
         f.has_zone = true;
         f.aware = t->aware;
-        f.offset = t->aware ? t->utc_offset : c->options->time_zone_offset;
-        f.tzname = t->aware ? t->tzname : c->options->time_zone_name;
-        if (!f.tzname && !t->aware)
-            f.tzname = "UTC";
+        f.offset = t->aware ? t->utc_offset : zone_offset(c);
+        f.tzname = t->aware ? t->tzname : zone_name(c);
     } else if (k == MN_VALUE_DATE) {
-        f.offset = c->options->time_zone_offset;
+        f.offset = zone_offset(c);
     }
     size_t lit = 0;
     for (size_t i = 0; i < fmt.len; i++) {
@@ -420,7 +429,7 @@ static mn_value *timesince(const mn_filter_call *c, mn_value *v, mn_value *arg, 
         clock_gettime(CLOCK_REALTIME, &ts);
         int64_t secs = (int64_t)ts.tv_sec;
         if (!d_aware)
-            secs += c->options->time_zone_offset;
+            secs += zone_offset(c);
         int64_t days = secs / 86400, rem = secs % 86400;
         /* civil_from_days */
         int64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;

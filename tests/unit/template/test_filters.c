@@ -59,18 +59,17 @@ static int render_case(mn_template_engine *e, mn_arena *a, const mn_value *vars,
     return rc;
 }
 
-Test(filters, match_django_output)
+/* Renders every case of a table with the shared context; returns the failures. */
+static int run_cases(mn_template_engine *e, const struct filter_case *cases, size_t n)
 {
-    mn_template_engine *e = helper_engine();
-    cr_assert(e);
     mn_arena *shared = mn_arena_new(0);
     char errbuf[256] = "";
     mn_value *vars = mn_value_from_json(shared, filter_cases_context, strlen(filter_cases_context),
                                         errbuf, sizeof errbuf);
     cr_assert(vars, "context: %s", errbuf);
     int failures = 0;
-    for (size_t i = 0; i < sizeof filter_cases / sizeof filter_cases[0]; i++) {
-        const struct filter_case *c = &filter_cases[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct filter_case *c = &cases[i];
         mn_arena *a = mn_arena_new(0);
         char *out = NULL;
         mn_template_error err;
@@ -95,9 +94,32 @@ Test(filters, match_django_output)
         mn_arena_free(a);
     }
     mn_arena_free(shared);
+    return failures;
+}
+
+/* The engine's time zone is Django's TIME_ZONE: aware values are shown in it, naive ones are
+ * taken to be in it. */
+Test(filters, dates_in_the_engine_time_zone)
+{
+    mn_template_engine *e = helper_engine();
+    cr_assert(e);
+    mn_template_options *o = mn_template_engine_options(e);
+    o->time_zone_offset = 3600;
+    o->time_zone_name = "+01";
+    size_t n = sizeof filter_tz_cases / sizeof filter_tz_cases[0];
+    int failures = run_cases(e, filter_tz_cases, n);
     mn_template_engine_free(e);
-    cr_assert_eq(failures, 0, "%d of %zu filter cases differ from Django", failures,
-                 sizeof filter_cases / sizeof filter_cases[0]);
+    cr_assert_eq(failures, 0, "%d of %zu time zone cases differ from Django", failures, n);
+}
+
+Test(filters, match_django_output)
+{
+    mn_template_engine *e = helper_engine();
+    cr_assert(e);
+    size_t n = sizeof filter_cases / sizeof filter_cases[0];
+    int failures = run_cases(e, filter_cases, n);
+    mn_template_engine_free(e);
+    cr_assert_eq(failures, 0, "%d of %zu filter cases differ from Django", failures, n);
 }
 
 static char *read_file(mn_arena *a, const char *path)

@@ -1,6 +1,9 @@
 /* main.c — the `manouche` command. `manouche render TEMPLATE --context FILE.json --dir DIR`
  * renders a Django template with a JSON context, for trying templates quickly and for the
- * conformance tests. (startproject and startapp come later.) */
+ * conformance tests; `manouche startproject NAME` and `manouche startapp NAME` make a new
+ * project and app (scaffold.c). */
+#include "commands.h"
+
 #include <manouche/template.h>
 #include <manouche/value.h>
 
@@ -14,6 +17,12 @@ static const char usage[] =
     "usage: manouche <command> [options]\n"
     "\n"
     "commands:\n"
+    "  startproject NAME [DIRECTORY]\n"
+    "      Creates a project: main.c (the binary is its management CLI), CMakeLists.txt that\n"
+    "      builds against the installed library, .env with a fresh SECRET_KEY, templates/,\n"
+    "      static/.\n"
+    "  startapp NAME [DIRECTORY]\n"
+    "      Creates an app in a project: views.c, urls.c, app.c, templates/NAME/, static/NAME/.\n"
     "  render TEMPLATE [--context FILE.json] [--dir DIR ...] [--string-if-invalid TEXT]\n"
     "         [--autoescape on|off] [--repeat N]\n"
     "      Renders a Django template and prints the result to stdout. TEMPLATE is a name found\n"
@@ -240,6 +249,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "render"))
         return render_command(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "startproject"))
+        return startproject_command(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "startapp"))
+        return startapp_command(argc - 2, argv + 2);
     fprintf(stderr, "manouche: unknown command '%s' (see manouche --help)\n", argv[1]);
     return 2;
 }

@@ -54,6 +54,10 @@ static mn_value *expr_value(mn_orm *o, const mn_model *m, const mn_expr *e, cons
         double d = c->type == MN_DBT_FLOAT ? c->v.f
                    : c->type == MN_DBT_INT ? (double)c->v.i
                                            : strtod(mn_arena_strndup(o->arena, c->v.s.ptr, c->v.s.len), NULL);
+        const mn_fielddef *af = strcmp(e->path, "*") ? path_field(m, e->path) : NULL;
+        if (af && af->type == MN_DECIMAL && mn__dialect(o, NULL) == MN_DIALECT_SQLITE)
+            for (int i = 0; i < af->decimal_places; i++) /* SQLite averaged the scaled integers */
+                d /= 10;
         return mn_value_double(o->arena, d);
     }
     if (e->kind == E_AGG && e->agg == AGG_COUNT) {

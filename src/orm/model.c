@@ -809,10 +809,15 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
             text = mn_arena_printf(ar, "%.*f", f->decimal_places, a.v.f);
         if (text) {
             if (d == MN_DIALECT_POSTGRESQL) {
-                int64_t check;
-                if (decimal_to_scaled(text, 0, &check) == MN_EINVAL)
+                /* quantised to decimal_places as SQLite's scaled integer is, so both
+                 * databases store (and give back) the same digits; wider ones go as given */
+                int64_t scaled;
+                int rc = decimal_to_scaled(text, f->decimal_places, &scaled);
+                if (rc == MN_EINVAL)
                     return mn__orm_fail(o, MN_EINVAL, "'%s' value must be a decimal number.",
                                         text);
+                if (rc == 0)
+                    text = scaled_to_decimal(ar, scaled, f->decimal_places);
                 return text_param(o, text, out);
             }
             int64_t v;

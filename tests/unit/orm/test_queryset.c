@@ -161,6 +161,8 @@ Test(orm_qs, aggregate_and_annotate)
                      "{'m': datetime.date(2019, 7, 1)}");
     cr_expect_str_eq(repr(mn_qs_aggregate(mn_filter(mn_all(o, Book), "author", lib.ann), "avg",
                                           mn_Avg(o, "pages", NULL))), "{'avg': 366.0}");
+    cr_expect_str_eq(repr(mn_qs_aggregate(mn_filter(mn_all(o, Book), "author", lib.ann), "avg",
+                                          mn_Avg(o, "price", NULL))), "{'avg': 13.745}");
     cr_expect_str_eq(repr(mn_qs_aggregate(mn_all(o, Book), "fiction",
                                           mn_Count(o, "pk", false, mn_Q(o, "genre", "fi")))),
                      "{'fiction': 2}");

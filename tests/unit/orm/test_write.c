@@ -71,6 +71,10 @@ Test(orm_write, every_field_type_round_trips)
     cr_expect(strstr(g->doc, "\"b\"") != NULL, "%s", g->doc);
     cr_expect_str_eq(g->ip, "192.168.0.1");
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Everything), "amount__gt", "123456789.12")), 1);
+    cr_assert_eq(mn_obj_set(t.o, g, "amount", mn_arg_str("7.1")), 0);
+    cr_expect_str_eq(g->amount, "7.100", "quantised to decimal_places");
+    cr_assert_eq(mn_save(t.o, g), 0);
+    cr_expect_str_eq(((Everything *)mn_get(mn_all(t.o, Everything), "pk", g->id))->amount, "7.100");
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Everything), "uid",
                                        "6BA7B8109DAD11D180B400C04FD430C8")), 1);
 

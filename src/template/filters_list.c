@@ -533,14 +533,12 @@ static int pprint_str(mn_arena *a, mn_str s, mn_buf *out, int64_t indent, int64_
         /* the next line, with its line break (splitlines(True)) */
         size_t le = ls;
         while (le < s.len) {
-            size_t at = le;
             uint32_t cp = mn__utf8_next(s.ptr, s.len, &le);
             if (is_line_break(cp)) {
                 if (cp == '\r' && le < s.len && s.ptr[le] == '\n')
                     le++;
                 break;
             }
-            (void)at;
         }
         mn_str line = {s.ptr + ls, le - ls};
         bool last_line = le >= s.len;

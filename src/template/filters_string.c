@@ -7,6 +7,7 @@
  * aborts the render exactly where Django's filter raises. */
 #include "template/filters_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -450,22 +451,19 @@ static int put_int_conv(mn_buf *b, const spec *sp, int64_t iv)
 /* Python's float formatting of inf/nan ("inf", "nan") with padding. */
 static int put_float_conv(mn_buf *b, const spec *sp, double d)
 {
-    if (d != d || d == 1.0 / 0.0 || d == -1.0 / 0.0) {
-        bool up = sp->conv >= 'A' && sp->conv <= 'Z';
-        const char *t = d != d ? (up ? "NAN" : "nan") : d > 0 ? (up ? "INF" : "inf")
-                                                              : (up ? "-INF" : "-inf");
-        char tmp[8];
-        size_t n = 0;
-        if (d > 0 && has_flag(sp, '+'))
-            tmp[n++] = '+';
-        else if (d > 0 && has_flag(sp, ' '))
-            tmp[n++] = ' ';
-        n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%s", t);
-        spec s2 = *sp;
-        return put_padded(b, (mn_str){tmp, n}, &s2);
-    }
-    char conv = sp->conv;
-    return put_cnum(b, sp, conv, false, 0, d);
+    if (isfinite(d))
+        return put_cnum(b, sp, sp->conv, false, 0, d);
+    bool up = sp->conv >= 'A' && sp->conv <= 'Z';
+    const char *t = isnan(d) ? (up ? "NAN" : "nan") : d > 0 ? (up ? "INF" : "inf")
+                                                            : (up ? "-INF" : "-inf");
+    char tmp[8];
+    size_t n = 0;
+    if (!(d < 0) && has_flag(sp, '+'))
+        tmp[n++] = '+';
+    else if (!(d < 0) && has_flag(sp, ' '))
+        tmp[n++] = ' ';
+    n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%s", t);
+    return put_padded(b, (mn_str){tmp, n}, sp);
 }
 
 /* Formats value by one conversion; false when Python raises (TypeError/ValueError). */

@@ -356,7 +356,6 @@ static bool bracketed_ok(mn_str netloc)
 static void smart_urlquote(mn_arena *a, mn_str url, mn_buf *out)
 {
     mn_str scheme = {"", 0}, netloc = {"", 0}, query = {"", 0}, fragment = {"", 0};
-    bool has_netloc = false;
     mn_str rest = url;
     const char *colon = memchr(url.ptr, ':', url.len);
     if (colon && colon > url.ptr && (unsigned char)url.ptr[0] < 128 && is_alpha(url.ptr[0])) {
@@ -373,7 +372,6 @@ static void smart_urlquote(mn_arena *a, mn_str url, mn_buf *out)
         while (d < rest.len && !strchr("/?#", rest.ptr[d]))
             d++;
         netloc = (mn_str){rest.ptr + 2, d - 2};
-        has_netloc = true;
         rest = (mn_str){rest.ptr + d, rest.len - d};
         bool ob = memchr(netloc.ptr, '[', netloc.len), cb = memchr(netloc.ptr, ']', netloc.len);
         if (ob != cb || (ob && !bracketed_ok(netloc))) {
@@ -404,7 +402,6 @@ static void smart_urlquote(mn_arena *a, mn_str url, mn_buf *out)
     }
     if (scheme.len)
         mn_buf_putc(out, ':');
-    (void)has_netloc;
     bool uses_netloc = !scheme.len || ieq_prefix(scheme, "http") || ieq_prefix(scheme, "ftp") ||
                        ieq_prefix(scheme, "ws") || ieq_prefix(scheme, "file");
     if (host.len || (scheme.len && uses_netloc && !(rest.len >= 2 && rest.ptr[0] == '/' &&

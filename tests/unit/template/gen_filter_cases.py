@@ -601,6 +601,10 @@ MANUAL = [
     ('escapeseq', '{{ lmix|escapeseq|join:"," }}', '&lt;a&gt;,<b>,3', False),
     ('escapeseq_off', '{% autoescape off %}{{ lmix|escapeseq|join:"," }}{% endautoescape %}',
      '&lt;a&gt;,<b>,3', False),
+    # json_script without an id (Django 4.1): no id attribute.
+    ('json_script_no_id', '{{ l|json_script }}|{{ x|json_script }}',
+     '<script type="application/json">[1, 2, 3]</script>|'
+     '<script type="application/json">"a\\u003Cb"</script>', False),
     # floatformat 'u' (Django 4.0): unlocalized; with the en defaults the output is the same.
     ('floatformat_u', '{{ f66|floatformat:"2u" }} {{ f66|floatformat:"2gu" }} {{ big|floatformat:"u" }}',
      '6666.67 6666.67 1234567', False),

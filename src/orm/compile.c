@@ -249,14 +249,14 @@ static int resolve(cc *c, const char *path, bool allow_rest, resolved *out)
             out->rest = next ? next : "";
             break;
         }
-        return mn__no_field(c->o, m, p, n) ? (c->err = MN_EFIELD) : 0;
+        return mn__no_field_in(c->o, m, p, n, path) ? (c->err = MN_EFIELD) : 0;
     }
     if (!allow_rest && *out->rest) {
         const mn_model *fm = out->f->model;
         const char *r = out->rest;
         const char *dd = strstr(r, "__");
-        return mn__no_field(c->o, out->f->rel_model ? out->f->rel_model : fm, r,
-                            dd ? (size_t)(dd - r) : strlen(r)) ? (c->err = MN_EFIELD) : 0;
+        return mn__no_field_in(c->o, out->f->rel_model ? out->f->rel_model : fm, r,
+                               dd ? (size_t)(dd - r) : strlen(r), path) ? (c->err = MN_EFIELD) : 0;
     }
     return 0;
 }
@@ -506,7 +506,7 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
     }
     const char *lk = *rest ? rest : "exact";
     if (!in_list(lookups, lk, strlen(lk)) && f && f->rel_model && !strstr(lk, "__")) {
-        mn__no_field(c->o, f->rel_model, lk, strlen(lk));
+        mn__no_field_in(c->o, f->rel_model, lk, strlen(lk), q->lookup);
         return c->err = MN_EFIELD;
     }
     if (!in_list(lookups, lk, strlen(lk))) {
@@ -732,13 +732,28 @@ static int compile_expr_(cc *c, mn_buf *b, const mn_expr *e)
         }
         return 0;
     }
-    case E_OP:
+    case E_OP: {
+        /* price + "1.50": the value takes the decimal field's storage (scaled on SQLite) */
+        const mn_fielddef *df = NULL;
+        const mn_expr *sides[2] = {e->a, e->b};
+        for (int i = 0; i < 2 && (e->op == '+' || e->op == '-'); i++)
+            if (sides[i] && sides[i]->kind == E_FIELD) {
+                resolved r;
+                if (resolve(c, sides[i]->path, false, &r) == 0 && r.f && r.f->type == MN_DECIMAL)
+                    df = r.f;
+            }
         mn_buf_putc(b, '(');
-        compile_expr(c, b, e->a);
-        mn_buf_printf(b, " %c ", e->op);
-        compile_expr(c, b, e->b);
+        for (int i = 0; i < 2; i++) {
+            if (i)
+                mn_buf_printf(b, " %c ", e->op);
+            if (df && sides[i] && sides[i]->kind == E_VALUE)
+                rhs_param(c, b, df, MN_DECIMAL, sides[i]->value);
+            else
+                compile_expr(c, b, sides[i]);
+        }
         mn_buf_putc(b, ')');
         return c->err;
+    }
     case E_AGG: {
         mn_buf arg;
         mn_buf_init(&arg, c->o->arena);
@@ -926,7 +941,7 @@ static int select_related_cols(cc *c, mn_qs *qs, mn_buf *sel, sqlq *meta)
             const mn_fielddef *f = mn__field(m, p, n);
             if (!f || (f->type != MN_FK && f->type != MN_O2O)) {
                 if (!f)
-                    return mn__no_field(c->o, m, p, n) ? (c->err = MN_EFIELD) : 0;
+                    return mn__no_field_in(c->o, m, p, n, path) ? (c->err = MN_EFIELD) : 0;
                 return fail(c, MN_EFIELD,
                             "Invalid field name(s) given in select_related: '%s'. Choices are "
                             "foreign keys and one-to-one fields", path);

@@ -386,6 +386,18 @@ int mn__no_field(mn_orm *o, const mn_model *m, const char *name, size_t len)
                         (int)len, name, mn_buf_cstr(&all) ? all.data : "");
 }
 
+int mn__no_field_in(mn_orm *o, const mn_model *m, const char *name, size_t len,
+                    const char *path)
+{
+    int rc = mn__no_field(o, m, name, len);
+    /* only when the bad name came after a relation: "question__txet" */
+    if (path && name > path && name < path + strlen(path)) {
+        size_t used = strlen(o->errmsg);
+        snprintf(o->errmsg + used, sizeof o->errmsg - used, " (in '%s')", path);
+    }
+    return rc;
+}
+
 bool mn__is_int_type(mn_ftype t)
 {
     return (t >= MN_AUTO && t <= MN_POSBIGINT) || t == MN_DURATION || t == MN_FK || t == MN_O2O;

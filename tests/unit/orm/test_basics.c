@@ -62,7 +62,7 @@ Test(orm_basics, wrong_field_name_suggests_the_closest)
     cr_assert_eq(mn_orm_errcode(t.o), MN_EFIELD);
     cr_assert_str_eq(mn_orm_error(t.o), "Question has no field 'pub_dte'; did you mean 'pub_date'?");
     cr_assert_null(mn_qs_fetch(mn_filter(mn_all(t.o, Choice), "question__txet", "x")));
-    cr_assert_str_eq(mn_orm_error(t.o), "Question has no field 'txet'; did you mean 'text'?");
+    cr_assert_str_eq(mn_orm_error(t.o), "Question has no field 'txet'; did you mean 'text'? (in 'question__txet')");
     cr_assert_null(mn_qs_fetch(mn_filter(mn_all(t.o, Question), "text__startwith", "x")));
     cr_assert(strstr(mn_orm_error(t.o), "did you mean 'startswith'?"), "%s", mn_orm_error(t.o));
     cr_assert_null(mn_qs_fetch(mn_filter(mn_all(t.o, Question), "zzzzzzzz", 1)));

@@ -179,6 +179,12 @@ Test(orm_lookups, f_expressions)
                            mn_expr_op(o, '*', mn_F(o, "pages"), mn_V(o, mn_arg_int(2)))), 2,
                  "update() across a relation filter");
     cr_expect_str_eq(BOOKS("pages", 160), "Odes 50% off_sale");
+    cr_expect_eq(mn_update(mn_filter(mn_all(o, Book), "pk", lib.emma->id), "price",
+                           mn_expr_op(o, '+', mn_F(o, "price"), mn_V(o, mn_arg_str("1.25")))), 1);
+    cr_expect_eq(mn_update(mn_filter(mn_all(o, Book), "pk", lib.dune->id), "price",
+                           mn_expr_op(o, '*', mn_F(o, "price"), mn_V(o, mn_arg_int(2)))), 1);
+    cr_expect_str_eq(BOOKS("price", "8.75"), "Emma", "decimal arithmetic stays exact");
+    cr_expect_str_eq(BOOKS("price", "39.98"), "Dune");
 }
 
 Test(orm_lookups, bad_lookups_are_precise_errors)
@@ -192,6 +198,9 @@ Test(orm_lookups, bad_lookups_are_precise_errors)
     cr_expect_str_eq(mn_orm_error(t.o), "Book has no field 'autor'; did you mean 'author'?");
     cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Author), "book__title", "x")));
     cr_expect_str_eq(mn_orm_error(t.o), "Author has no field 'book'; did you mean 'books'?");
+    cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Book), "author__mentor__nme", "x")));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Author has no field 'nme'; did you mean 'name'? (in 'author__mentor__nme')");
     cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Book), "pages", "many")));
     cr_expect_str_eq(mn_orm_error(t.o), "Field 'pages' expected a number but got 'many'.");
     cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Book), "published", "2021-13-01")));

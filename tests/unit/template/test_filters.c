@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "helper_engine.h"
 
@@ -271,6 +272,59 @@ Test(filters, object_values_through_the_class_table)
             cr_expect(strcmp(got, cases[i].expected) == 0, "%s: expected '%s', got '%s'",
                       cases[i].src, cases[i].expected, got);
         }
+        mn_template_free(t);
+        mn_arena_free(a);
+    }
+    mn_template_engine_free(e);
+}
+
+/* ---- timesince / timeuntil against the current time (Django's timesince01-13). ---- */
+
+#define NBSP "\xc2\xa0" /* avoid_wrapping() puts a no-break space between number and unit */
+
+static mn_value *datetime_from_now(mn_arena *a, int64_t delta_seconds, bool aware)
+{
+    time_t t = time(NULL) + (time_t)delta_seconds;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    mn_datetime dt = {.year = tm.tm_year + 1900, .month = tm.tm_mon + 1, .day = tm.tm_mday,
+                      .hour = tm.tm_hour, .minute = tm.tm_min, .second = tm.tm_sec,
+                      .aware = aware, .tzname = aware ? "UTC" : NULL};
+    return mn_value_datetime(a, &dt);
+}
+
+Test(filters, timesince_and_timeuntil_without_argument_use_the_clock)
+{
+    static const struct {
+        int64_t delta;
+        bool aware;
+        const char *src, *expected;
+    } cases[] = {
+        {-70, false, "{{ a|timesince }}", "1" NBSP "minute"},
+        {-(86400 + 60), false, "{{ a|timesince }}", "1" NBSP "day"},
+        {-(3600 + 25 * 60 + 10), true, "{{ a|timesince }}", "1" NBSP "hour, 25" NBSP "minutes"},
+        {-7 * 86400 - 5, true, "{{ a|timesince }}", "1" NBSP "week"},
+        {7 * 86400, false, "{{ a|timesince }}", "0" NBSP "minutes"},
+        {7 * 86400 + 30, true, "{{ a|timeuntil }}", "1" NBSP "week"},
+        {-7 * 86400, true, "{{ a|timeuntil }}", "0" NBSP "minutes"},
+        {2 * 86400 + 3 * 3600 + 30, false, "{{ a|timeuntil }}", "2" NBSP "days, 3" NBSP "hours"},
+    };
+    mn_template_engine *e = helper_engine();
+    cr_assert(e);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mn_arena *a = mn_arena_new(0);
+        mn_context *ctx = mn_context_new(a);
+        mn_context_set(ctx, "a", datetime_from_now(a, cases[i].delta, cases[i].aware));
+        mn_template_error err;
+        mn_template *t = mn_template_compile(e, "t.html", cases[i].src, strlen(cases[i].src),
+                                             &err);
+        cr_assert(t);
+        mn_buf b;
+        mn_buf_init(&b, a);
+        cr_assert_eq(mn_template_render(t, ctx, &b, &err), 0, "%s", err.message);
+        const char *got = mn_buf_cstr(&b);
+        cr_expect(strcmp(got, cases[i].expected) == 0, "%s (%+lld s): expected '%s', got '%s'",
+                  cases[i].src, (long long)cases[i].delta, cases[i].expected, got);
         mn_template_free(t);
         mn_arena_free(a);
     }

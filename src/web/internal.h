@@ -35,6 +35,8 @@ typedef struct mn__web_config {
     const char *const *allowed_hosts;
     size_t allowed_host_count;
     const char *static_url; /* local prefix ("/static/") or NULL when on another host */
+    char hsts_header[128];    /* "max-age=N; includeSubDomains; preload", made once */
+    char referrer_header[256]; /* SECURE_REFERRER_POLICY items trimmed and joined */
 } mn__web_config;
 
 struct mn_site {
@@ -59,10 +61,12 @@ typedef struct mn__req_state {
     int err_status;
     const char *err_message;
     const char *allow;      /* Allow header for a 405 */
-    void *trace[48];        /* backtrace(3) of a 5xx */
+    void **trace;           /* backtrace(3) of a 5xx, in the arena (only when one happens) */
     int trace_len;
-    int64_t start_us;
+    int64_t start_us;       /* set by the request_id middleware for the access log */
 } mn__req_state;
+
+enum { MN__TRACE_DEPTH = 48 };
 
 mn__req_state *mn__state(const mn_req *r);
 

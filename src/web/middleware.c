@@ -24,6 +24,7 @@ static const mn__web_config *cfg(const mn_req *r)
 
 static bool request_id_before(mn_req *r)
 {
+    mn__state(r)->start_us = mn__now_us();
     const char *id = mn_req_id(r);
     if (id && *id)
         mn_resp_set_header(r, "X-Request-ID", id);
@@ -51,7 +52,7 @@ static void request_id_after(mn_req *r)
     const char *id = mn_req_id(r);
     if (id && *id && !mn_resp_get_header(r, "X-Request-ID").ptr)
         mn_resp_set_header(r, "X-Request-ID", id);
-    double ms = (double)(mn__now_us() - st->start_us) / 1000.0;
+    double ms = st->start_us ? (double)(mn__now_us() - st->start_us) / 1000.0 : 0.0;
     int status = mn_resp_get_status(r);
     size_t bytes = mn_resp_is_streaming(r) ? 0 : mn_resp_body(r)->len;
     mn_str m = mn_req_method(r), p = mn_req_raw_path(r), q = mn_req_query_string(r);
@@ -222,31 +223,12 @@ static void security_after(mn_req *r)
 {
     const mn__web_config *c = cfg(r);
     if (c->hsts_seconds > 0 && mn_req_is_secure(r) &&
-        !mn_resp_get_header(r, "Strict-Transport-Security").ptr) {
-        char v[128];
-        snprintf(v, sizeof v, "max-age=%lld%s%s", (long long)c->hsts_seconds,
-                 c->hsts_subdomains ? "; includeSubDomains" : "",
-                 c->hsts_preload ? "; preload" : "");
-        mn_resp_set_header(r, "Strict-Transport-Security", v);
-    }
+        !mn_resp_get_header(r, "Strict-Transport-Security").ptr)
+        mn_resp_set_header(r, "Strict-Transport-Security", c->hsts_header);
     if (c->nosniff && !mn_resp_get_header(r, "X-Content-Type-Options").ptr)
         mn_resp_set_header(r, "X-Content-Type-Options", "nosniff");
-    if (*c->referrer_policy && !mn_resp_get_header(r, "Referrer-Policy").ptr) {
-        /* a comma list: items trimmed, as Django joins them */
-        mn_buf v;
-        mn_buf_init(&v, mn_req_arena(r));
-        for (const char *p = c->referrer_policy; *p;) {
-            size_t len = strcspn(p, ",");
-            mn_str item = mn_str_trim((mn_str){p, len});
-            if (item.len)
-                mn_buf_printf(&v, "%s%.*s", v.len ? "," : "", (int)item.len, item.ptr);
-            p += len;
-            if (*p)
-                p++;
-        }
-        if (mn_buf_cstr(&v) && v.len)
-            mn_resp_set_header(r, "Referrer-Policy", v.data);
-    }
+    if (c->referrer_header[0] && !mn_resp_get_header(r, "Referrer-Policy").ptr)
+        mn_resp_set_header(r, "Referrer-Policy", c->referrer_header);
     if (*c->coop && strcmp(c->coop, "none") != 0 &&
         !mn_resp_get_header(r, "Cross-Origin-Opener-Policy").ptr)
         mn_resp_set_header(r, "Cross-Origin-Opener-Policy", c->coop);
@@ -400,11 +382,14 @@ static void set_etag(mn_req *r)
     unsigned int mdlen = 0;
     if (!EVP_Digest(body->data ? body->data : "", body->len, md, &mdlen, EVP_md5(), NULL))
         return;
+    static const char hex[] = "0123456789abcdef";
     char tag[2 * EVP_MAX_MD_SIZE + 3];
     size_t k = 0;
     tag[k++] = '"';
-    for (unsigned i = 0; i < mdlen; i++)
-        k += (size_t)snprintf(tag + k, sizeof tag - k, "%02x", md[i]);
+    for (unsigned i = 0; i < mdlen; i++) {
+        tag[k++] = hex[md[i] >> 4];
+        tag[k++] = hex[md[i] & 15];
+    }
     tag[k++] = '"';
     tag[k] = '\0';
     mn_resp_set_header(r, "ETag", tag);

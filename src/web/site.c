@@ -187,17 +187,32 @@ static void read_config(mn_site *s)
     const char *fmt = mn_settings_str(st, "LOG_FORMAT");
     c->json_logs = strcmp(fmt, "json") == 0 || (strcmp(fmt, "auto") == 0 && !c->debug);
     c->allowed_hosts = mn_settings_allowed_hosts(st, &c->allowed_host_count);
+    /* the security headers are the same for every response: build them once */
+    snprintf(c->hsts_header, sizeof c->hsts_header, "max-age=%lld%s%s",
+             (long long)c->hsts_seconds, c->hsts_subdomains ? "; includeSubDomains" : "",
+             c->hsts_preload ? "; preload" : "");
+    size_t used = 0;
+    for (const char *p = c->referrer_policy; *p;) {
+        size_t len = strcspn(p, ",");
+        mn_str item = mn_str_trim((mn_str){p, len});
+        if (item.len && used + item.len + 2 < sizeof c->referrer_header)
+            used += (size_t)snprintf(c->referrer_header + used, sizeof c->referrer_header - used,
+                                     "%s%.*s", used ? "," : "", (int)item.len, item.ptr);
+        p += len;
+        if (*p)
+            p++;
+    }
 }
 
 /* The request a log line belongs to: the coroutine's, or (test client, no coroutine) the one
  * being handled on this thread. */
-static _Thread_local const char *current_req_id;
+static _Thread_local mn_req *current_req;
 
 static const char *log_request_id(void)
 {
     mn_coro *co = mn_coro_current();
-    mn_req *r = co ? mn_coro_get_local(co) : NULL;
-    return r ? mn_req_id(r) : current_req_id;
+    mn_req *r = co ? mn_coro_get_local(co) : current_req;
+    return r ? mn_req_id(r) : NULL; /* made only when a line is logged */
 }
 
 mn_site *mn_site_new(const mn_project *project, const mn_settings *settings, char *err,
@@ -398,8 +413,9 @@ static void run_view(mn_req *r, void *arg)
     }
     char allow[128], m[32];
     mn_str method = mn_req_method(r);
-    snprintf(m, sizeof m, "%.*s", (int)(method.len < sizeof m ? method.len : sizeof m - 1),
-             method.ptr);
+    size_t mlen = method.len < sizeof m ? method.len : sizeof m - 1;
+    memcpy(m, method.ptr, mlen);
+    m[mlen] = '\0';
     int rc = mn_router_resolve(s->router, path, m, &st->match, allow, sizeof allow);
     if (rc == MN_EUNSUPPORTED) {
         st->allow = mn_arena_strdup(mn_req_arena(r), allow);
@@ -467,18 +483,26 @@ static void handle_error(mn_req *r, mn__req_state *st, size_t from)
 void mn_site_handle(mn_req *r, void *arg)
 {
     mn_site *s = arg;
-    mn__req_state *st = mn_arena_calloc(mn_req_arena(r), 1, sizeof *st);
+    /* not calloc: the match (a few hundred bytes) is written by the router when it matches */
+    mn__req_state *st = mn_arena_alloc(mn_req_arena(r), sizeof *st);
     if (!st || mn_req_set_attr(r, "mn.web", st) != 0) {
         mn_resp_send(r, 500, "text/plain; charset=utf-8", "Server Error (500)");
         return;
     }
     st->site = s;
-    st->start_us = mn__now_us();
+    st->routed = false;
+    st->jump = NULL;
+    st->err_status = 0;
+    st->err_message = NULL;
+    st->allow = NULL;
+    st->trace = NULL;
+    st->trace_len = 0;
+    st->start_us = 0;
     mn_coro *co = mn_coro_current();
     if (co)
         mn_coro_set_local(co, r);
     else
-        current_req_id = mn_req_id(r);
+        current_req = r;
 
     size_t entered = 0; /* middleware whose before hook ran and did not answer */
     bool answered = false;
@@ -505,5 +529,5 @@ void mn_site_handle(mn_req *r, void *arg)
     if (co)
         mn_coro_set_local(co, NULL);
     else
-        current_req_id = NULL;
+        current_req = NULL;
 }

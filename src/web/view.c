@@ -29,7 +29,11 @@ void mn_abort(mn_req *r, int status, const char *fmt, ...)
     }
     st->err_status = status;
     st->err_message = msg ? msg : "";
-    st->trace_len = status >= 500 ? backtrace(st->trace, 48) : 0;
+    st->trace_len = 0;
+    if (status >= 500) {
+        st->trace = mn_arena_alloc(mn_req_arena(r), MN__TRACE_DEPTH * sizeof(void *));
+        st->trace_len = st->trace ? backtrace(st->trace, MN__TRACE_DEPTH) : 0;
+    }
     longjmp(*st->jump, 1);
 }
 

@@ -112,7 +112,7 @@ static void linger(mn__conn *c)
 static int read_more(mn__conn *c)
 {
     mn_server *s = c->server;
-    if (!c->readable_hint)
+    if (!c->readable_hint && !c->eof_hint)
         return 0;
     if (c->in_off > 0) {
         memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);

@@ -100,6 +100,7 @@ struct mn__conn {
     char *in;                /* input buffer (pooled), NULL while empty */
     size_t in_len, in_cap, in_off; /* bytes in; capacity; start of unparsed bytes */
     bool readable_hint;      /* epoll said readable while a coroutine owned the conn */
+    bool eof_hint;           /* epoll reported the peer's end (or an error): read it */
     bool closing;
     bool abort;              /* a write timed out: close with a reset */
     bool linger;             /* an error answer was sent: drain input before closing */

@@ -235,9 +235,13 @@ static void accept_all(mn_server *s)
     }
 }
 
-static void dispatch(mn_server *s, mn__conn *c)
+static void dispatch(mn_server *s, mn__conn *c, uint32_t events)
 {
     c->readable_hint = true;
+    /* A short read empties the socket of data but not of a pending end of stream, whose
+     * event may already have been consumed: so an end or an error is remembered for good. */
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->eof_hint = true;
     if (c->list == MN__LIST_BUSY)
         return; /* its coroutine reads before letting go */
     if (c->list == MN__LIST_IDLE)
@@ -298,7 +302,7 @@ static void poller(void *arg)
                 if (ev[i].data.ptr == NULL)
                     accept_all(s);
                 else
-                    dispatch(s, ev[i].data.ptr);
+                    dispatch(s, ev[i].data.ptr, ev[i].events);
             }
             if (n < MAX_EVENTS)
                 break;

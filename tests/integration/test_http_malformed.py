@@ -1,11 +1,13 @@
 """Every row of tests/data/malformed_requests.txt, sent over a real socket to build/bin/hello:
-the status the server answers, and whether the connection stays open afterwards.
+the status the server answers, and whether the connection stays open afterwards. Then 200
+fixed-seed mutations of valid requests, sent in small pieces.
 
 The parser has its own table test; this one proves the server acts on the parser's verdict
 (answers with that status, closes where framing can't be trusted, keeps the connection where
 it can) and that nothing crashes: the server must answer a plain request after all rows and
 exit cleanly on SIGTERM (under ASan that includes the leak check)."""
 import os
+import random
 import re
 import signal
 import socket
@@ -155,6 +157,56 @@ def check_row(port, lineno, expect, conn, raw):
         sock.close()
 
 
+SEEDS = [
+    b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+    b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Type: multipart/form-data; boundary=B\r\n"
+    b"Content-Length: 60\r\n\r\n--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n--B--\r\n",
+    b"GET /stream?n=3&ms=1 HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"POST /json HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
+    b"GET /cookie?show=a HTTP/1.1\r\nHost: a\r\nCookie: a=\"\\x\"; b\r\n\r\n",
+    b"GET /form?a=%zz&b=%C3 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+]
+
+
+def mutated_requests(count, seed=2026):
+    """Fixed-seed mutations of valid requests (bytes dropped, inserted, spliced, cut)."""
+    rnd = random.Random(seed)
+    for _ in range(count):
+        data = bytearray()
+        for _ in range(rnd.randint(1, 4)):
+            b = bytearray(rnd.choice(SEEDS))
+            for _ in range(rnd.randint(1, 6)):
+                op, i = rnd.randint(0, 3), rnd.randint(0, len(b))
+                if op == 0 and b:
+                    del b[min(i, len(b) - 1)]
+                elif op == 1:
+                    b[i:i] = bytes([rnd.randint(0, 255)])
+                elif op == 2:
+                    b[i:i] = rnd.choice(SEEDS)
+                else:
+                    b = b[:i]
+            data += b
+        yield bytes(data), rnd.randint(1, 64)
+
+
+def garbage(port, count=200):
+    """Mutated requests in small pieces; the client half-closes and reads whatever comes."""
+    for data, step in mutated_requests(count):
+        s = socket.create_connection(("127.0.0.1", port))
+        try:
+            for j in range(0, len(data), step):
+                s.sendall(data[j:j + step])
+            s.shutdown(socket.SHUT_WR)
+            s.settimeout(5)
+            while s.recv(65536):
+                pass
+        except OSError:
+            pass
+        s.close()
+
+
 def main():
     rows = load_table()
     assert len(rows) >= 40, f"only {len(rows)} rows in {TABLE}"
@@ -165,6 +217,7 @@ def main():
             err = check_row(port, lineno, expect, conn, raw)
             if err:
                 failures.append(err)
+        garbage(port)
         # Still alive and serving after all of it.
         sock = socket.create_connection(("127.0.0.1", port))
         sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")

@@ -518,6 +518,8 @@ mn__http_result mn__http_parse_head(mn__http_head *h, const char *buf, size_t le
     if (max_headers > h->header_cap)
         max_headers = h->header_cap;
     size_t max_line = max_target + REQUEST_LINE_SLACK;
+    if (h->scan_pos_ > len || h->head_len)
+        return fail(h, 500, "head parser reused without mn__http_head_init"); /* a caller bug */
 
     if (!h->started_) {
         /* RFC 9112 2.2: skip empty lines (CRLF) before the request line */

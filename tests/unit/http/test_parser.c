@@ -256,3 +256,11 @@ Test(parser, byte_class_table_matches_the_rfc_sets)
                      "field %#x", c);
     }
 }
+
+Test(parser, reuse_without_init_is_an_error_not_an_overread)
+{
+    const char *req = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+    cr_assert_eq(parse(req), MN__HTTP_DONE);
+    cr_expect_eq(mn__http_parse_head(&h, req, 5, NULL), MN__HTTP_ERROR);
+    cr_expect_eq(h.error.status, 500);
+}

@@ -197,9 +197,14 @@ static bool host_before(mn_req *r)
 
 /* ---- security ---- */
 
+static void security_headers(mn_req *r);
+
 static bool security_before(mn_req *r)
 {
     const mn__web_config *c = cfg(r);
+    /* set now as well as on the way out: a view that streams sends its headers before any
+     * after() hook runs */
+    security_headers(r);
     if (!c->ssl_redirect || mn_req_is_secure(r))
         return false;
     mn_str path = mn_req_path(r);
@@ -219,7 +224,9 @@ static bool security_before(mn_req *r)
     return true;
 }
 
-static void security_after(mn_req *r)
+/* Each header only when the response has none of that name (Django's setdefault), so a
+ * view can choose its own. */
+static void security_headers(mn_req *r)
 {
     const mn__web_config *c = cfg(r);
     if (c->hsts_seconds > 0 && mn_req_is_secure(r) &&
@@ -232,6 +239,12 @@ static void security_after(mn_req *r)
     if (*c->coop && strcmp(c->coop, "none") != 0 &&
         !mn_resp_get_header(r, "Cross-Origin-Opener-Policy").ptr)
         mn_resp_set_header(r, "Cross-Origin-Opener-Policy", c->coop);
+}
+
+static void security_after(mn_req *r)
+{
+    if (!mn_resp_is_streaming(r))
+        security_headers(r);
 }
 
 /* ---- gzip ---- */

@@ -279,6 +279,19 @@ static int part_header(mn__multipart *m, mn_str line, mn__multipart_part *part)
     return MN_OK;
 }
 
+/* Replaces s by a copy with U+FFFD for invalid UTF-8, when it needs one. */
+static int repair(mn__multipart *m, mn_str *s)
+{
+    if (!s->ptr || mn__utf8_valid(s->ptr, s->len))
+        return MN_OK;
+    char *fixed = mn_arena_alloc(m->arena, 3 * s->len + 1);
+    if (!fixed)
+        return MN_ENOMEM;
+    s->len = mn__utf8_repair(s->ptr, s->len, fixed);
+    s->ptr = fixed;
+    return MN_OK;
+}
+
 /* The header block is complete (it ends with CRLF CRLF, or is just CRLF). */
 static int begin_part(mn__multipart *m)
 {
@@ -296,6 +309,9 @@ static int begin_part(mn__multipart *m)
     }
     if (!part.name.ptr)
         return fail(m, MN_EPROTO, "part without a Content-Disposition name");
+    /* Django decodes these with errors="replace": views only see valid UTF-8 */
+    if (repair(m, &part.name) || repair(m, &part.filename))
+        return fail(m, MN_ENOMEM, "out of memory");
     m->part_is_file = part.filename.ptr != NULL;
     m->part_bytes = 0;
     m->state = S_DATA;

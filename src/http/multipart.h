@@ -19,7 +19,8 @@
  * characters of RFC 2046 bchars, not ending in a space). */
 int mn__multipart_boundary(mn_str content_type, mn_str *boundary);
 
-/* One part's headers, valid during the on_part_begin callback only. */
+/* One part's headers, valid during the on_part_begin callback only. Name and filename are
+ * valid UTF-8 (invalid sequences become U+FFFD, as Django decodes them). */
 typedef struct mn__multipart_part {
     mn_str name;         /* Content-Disposition name (unquoted) */
     mn_str filename;     /* ptr NULL for a plain field; filename* (RFC 5987, UTF-8) wins */

@@ -132,6 +132,16 @@ Test(multipart, filename_star_wins, .init = setup, .fini = teardown)
     cr_expect_str_eq(log, "[f|caf\xc3\xa9.txt|-]x;");
 }
 
+Test(multipart, names_are_valid_utf8, .init = setup, .fini = teardown)
+{
+    int rc;
+    const char *log = run("--XyZ\r\nContent-Disposition: form-data; name=\"n\xff\"; "
+                          "filename=\"\xc3\xa9\xc3\"\r\n\r\nx\r\n--XyZ--",
+                          &rc, NULL);
+    cr_expect_eq(rc, 0);
+    cr_expect_str_eq(log, "[n\xef\xbf\xbd|\xc3\xa9\xef\xbf\xbd|-]x;");
+}
+
 Test(multipart, malformed_bodies_say_what_is_wrong, .init = setup, .fini = teardown)
 {
     static const struct {

@@ -363,7 +363,9 @@ void mn_orm_clear_error(mn_orm *o);
 /* Every query of this session goes to log (NULL stops). For assert_num_queries. */
 void mn_orm_set_log(mn_orm *o, mn_dblog *log);
 /* In DEBUG: logs a warning (logger "orm") when one session runs the same SQL more than
- * `threshold` times: the N+1 pattern select_related/prefetch_related fix. 0 turns it off. */
+ * `threshold` times: the N+1 pattern select_related/prefetch_related fix. It names the line
+ * of the view that built the queryset (mn_all) or loaded the relation (mn_fk_get). 0 turns it
+ * off. */
 void mn_orm_warn_repeats(mn_orm *o, int threshold);
 /* How many times the most repeated statement of this session ran (for tests). */
 int mn_orm_max_repeats(const mn_orm *o);
@@ -417,7 +419,10 @@ void *mn_create_kv(mn_orm *o, const mn_model *m, const mn_kv *kv, size_t n) MN_M
     ((Model *)mn_create_kv((o), &Model##_model, MN_KVS(__VA_ARGS__), MN_NKV(__VA_ARGS__)))
 
 /* Related objects: loads (and caches in fk->obj) the instance a FK field points to. */
-void *mn_fk_get(mn_orm *o, void *obj, const char *field) MN_MAY_YIELD;
+void *mn_fk_get_at(mn_orm *o, void *obj, const char *field, const char *file,
+                   int line) MN_MAY_YIELD;
+/* (file and line name the caller in the N+1 warning) */
+#define mn_fk_get(o, obj, field) mn_fk_get_at((o), (obj), (field), __FILE__, __LINE__)
 /* A reverse or M2M relation as a queryset: mn_related(o, q, "choices"). */
 mn_qs *mn_related(mn_orm *o, const void *obj, const char *accessor);
 int mn_m2m_add(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n) MN_MAY_YIELD;
@@ -445,7 +450,9 @@ mn_q *mn_q_not(mn_orm *o, const mn_q *a);
 
 /* ---- QuerySets: every call returns a new queryset (NULL in, NULL out: errors carry). ---- */
 mn_qs *mn_qs_all(mn_orm *o, const mn_model *m);
-#define mn_all(o, Model) mn_qs_all((o), &Model##_model)
+/* The same, remembering where in the view it was built (for the N+1 warning). */
+mn_qs *mn_qs_all_at(mn_orm *o, const mn_model *m, const char *file, int line);
+#define mn_all(o, Model) mn_qs_all_at((o), &Model##_model, __FILE__, __LINE__)
 mn_qs *mn_qs_none(mn_orm *o, const mn_model *m);
 mn_qs *mn_qs_filter_kv(mn_qs *qs, const mn_kv *kv, size_t n);
 mn_qs *mn_qs_exclude_kv(mn_qs *qs, const mn_kv *kv, size_t n);

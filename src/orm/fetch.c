@@ -189,6 +189,7 @@ mn_rows *mn_qs_fetch(mn_qs *qs)
 {
     if (!qs)
         return NULL;
+    mn__where(qs);
     if (qs->cache)
         return qs->cache;
     mn_orm *o = qs->o;
@@ -225,6 +226,7 @@ int64_t mn_qs_count(mn_qs *qs)
 {
     if (!qs)
         return MN_EINVAL;
+    mn__where(qs);
     if (qs->cache)
         return (int64_t)qs->cache->len;
     if (qs->none)
@@ -250,6 +252,7 @@ int mn_qs_exists(mn_qs *qs)
 {
     if (!qs)
         return MN_EINVAL;
+    mn__where(qs);
     if (qs->cache)
         return qs->cache->len > 0;
     if (qs->none)
@@ -358,6 +361,7 @@ mn_value *mn_qs_aggregate(mn_qs *qs, const char *name, const mn_expr *e)
         return NULL;
     }
     sqlq q;
+    mn__where(qs);
     if (mn__compile_aggregate(qs, &name, &e, 1, &q) != 0)
         return NULL;
     mn_dbresult res;

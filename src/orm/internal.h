@@ -37,6 +37,8 @@ struct mn_orm {
     struct repeat { uint64_t hash; int count; } *repeats;
     size_t nrepeats, caprepeats;
     int max_repeats;
+    const char *at_file; /* where the running query was built, for the N+1 warning */
+    int at_line;
 };
 
 /* A reverse relation: another model's FK/O2O/M2M pointing here. */
@@ -115,7 +117,15 @@ struct mn_qs {
     size_t nannots;
     const char *alias;
     mn_rows *cache;
+    const char *file; /* where mn_all() was written */
+    int line;
 };
+
+static inline void mn__where(mn_qs *qs)
+{
+    qs->o->at_file = qs->file;
+    qs->o->at_line = qs->line;
+}
 
 /* ---- model.c ---- */
 int mn__orm_fail(mn_orm *o, int code, const char *fmt, ...) MN_PRINTF(3, 4);

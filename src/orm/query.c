@@ -145,6 +145,16 @@ mn_qs *mn_qs_all(mn_orm *o, const mn_model *m)
     return qs;
 }
 
+mn_qs *mn_qs_all_at(mn_orm *o, const mn_model *m, const char *file, int line)
+{
+    mn_qs *qs = mn_qs_all(o, m);
+    if (qs) {
+        qs->file = file;
+        qs->line = line;
+    }
+    return qs;
+}
+
 mn_qs *mn_qs_none(mn_orm *o, const mn_model *m)
 {
     mn_qs *qs = mn_qs_all(o, m);

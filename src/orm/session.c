@@ -167,10 +167,14 @@ static void count_repeat(mn_orm *o, const char *sql)
     r->count++;
     if (r->count > o->max_repeats)
         o->max_repeats = r->count;
-    if (o->repeat_threshold > 0 && r->count == o->repeat_threshold + 1)
+    if (o->repeat_threshold > 0 && r->count == o->repeat_threshold + 1) {
+        char where[200] = "";
+        if (o->at_file)
+            snprintf(where, sizeof where, " at %s:%d", o->at_file, o->at_line);
         mn_log(MN_LOG_WARNING, "orm",
-               "N+1 queries: this request ran the same query more than %d times (use "
-               "select_related or prefetch_related): %s", o->repeat_threshold, sql);
+               "N+1 queries: this request ran the same query more than %d times%s (use "
+               "select_related or prefetch_related): %s", o->repeat_threshold, where, sql);
+    }
 }
 
 int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p, size_t n,
@@ -178,6 +182,7 @@ int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p,
 {
     if (o->repeat_threshold > 0)
         count_repeat(o, sql);
+    o->at_file = NULL;
     mn_dbconn *c = mn_orm_conn(o, alias);
     if (!c)
         return o->errcode ? o->errcode : MN_EDB_OPERATIONAL;

@@ -36,7 +36,7 @@ static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
     if (f) {
         bool attname = (f->type == MN_FK || f->type == MN_O2O) && strcmp(n, f->name) != 0;
         if ((f->type == MN_FK || f->type == MN_O2O) && !attname) {
-            void *rel = mn_fk_get(o, self, f->name);
+            void *rel = mn_fk_get_at(o, self, f->name, NULL, 0);
             *out = rel ? mn_obj_value(o, rel) : mn_value_none();
             return 0;
         }
@@ -68,7 +68,7 @@ static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
     const revrel *r = mn__revrel(m, name.ptr, name.len, true);
     if (r) {
         if (r->field->type == MN_O2O) {
-            void *rel = mn_fk_get(o, self, n);
+            void *rel = mn_fk_get_at(o, self, n, NULL, 0);
             *out = rel ? mn_obj_value(o, rel) : mn_value_none();
             return 0;
         }

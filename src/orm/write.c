@@ -702,7 +702,7 @@ static const char *cast_type(const mn_fielddef *f, mn_dbdialect d)
 }
 
 /* ---- relations ---- */
-void *mn_fk_get(mn_orm *o, void *obj, const char *field)
+void *mn_fk_get_at(mn_orm *o, void *obj, const char *field, const char *file, int line)
 {
     mn_obj *h = obj;
     if (mn__ready(o) != 0)
@@ -724,7 +724,7 @@ void *mn_fk_get(mn_orm *o, void *obj, const char *field)
         return fk->obj;
     if (mn__is_null(obj, f))
         return NULL;
-    fk->obj = mn_qs_get(mn_qs_filter_kv(mn_qs_all(o, f->rel_model),
+    fk->obj = mn_qs_get(mn_qs_filter_kv(mn_qs_all_at(o, f->rel_model, file, line),
                                         &(mn_kv){"pk", mn_arg_int(fk->id)}, 1));
     return fk->obj;
 }

@@ -37,7 +37,8 @@ Test(orm_extras, repeated_queries_are_reported)
     mn_orm_warn_repeats(t.o, 2);
     mn_rows *books = mn_qs_fetch(mn_all(t.o, Book));
     for (size_t i = 0; i < books->len; i++)
-        mn_fk_get(t.o, books->items[i], "author");
+        mn_fk_get(t.o, books->items[i], "author"); /* the line the warning names */
+    int line = __LINE__ - 1;
     cr_expect_eq(mn_orm_max_repeats(t.o), 4);
     char buf[2048] = "";
     lseek(fd, 0, SEEK_SET);
@@ -48,6 +49,7 @@ Test(orm_extras, repeated_queries_are_reported)
     mn_log_configure(MN_LOG_INFO, false, 2);
     cr_expect(strstr(buf, "N+1 queries: this request ran the same query more than 2 times"), "%s", buf);
     cr_expect(strstr(buf, "library_author"), "%s", buf);
+    cr_expect(strstr(buf, mn_arena_printf(t.arena, "test_extras.c:%d", line)), "%s", buf);
     const char *first = strstr(buf, "N+1");
     cr_expect(first && !strstr(first + 1, "N+1"), "warned once per shape");
 }

@@ -84,6 +84,24 @@ static void iso_week(const mn_datetime *t, int64_t *iso_year, int *week)
     *week = (int)((thursday - days_from_civil(y, 1, 1)) / 7) + 1;
 }
 
+/* Appends v zero-padded to width digits (printf's %0*d without the format parsing: dates
+ * are formatted on every row of a page). */
+static int put_num(mn_buf *b, int64_t v, int width)
+{
+    char tmp[24];
+    int n = 0;
+    bool neg = v < 0;
+    uint64_t u = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do
+        tmp[sizeof tmp - 1 - n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0 && n < 20);
+    while (n < width && n < 20)
+        tmp[sizeof tmp - 1 - n++] = '0';
+    if (neg)
+        tmp[sizeof tmp - 1 - n++] = '-';
+    return mn_buf_append(b, tmp + sizeof tmp - n, (size_t)n);
+}
+
 /* What a format character may read: dates have no time fields and no zone. */
 typedef struct fmt_ctx {
     const mn_datetime *t;
@@ -127,8 +145,10 @@ static int put_f(mn_buf *b, const mn_datetime *t)
 {
     int g = t->hour % 12 ? t->hour % 12 : 12;
     if (t->minute == 0)
-        return mn_buf_printf(b, "%d", g);
-    return mn_buf_printf(b, "%d:%02d", g, t->minute);
+        return put_num(b, g, 1);
+    put_num(b, g, 1);
+    mn_buf_putc(b, ':');
+    return put_num(b, t->minute, 2);
 }
 
 static int put_iso(mn_buf *b, const fmt_ctx *f)
@@ -167,11 +187,11 @@ static int put_char(mn_buf *b, const fmt_ctx *f, char ch)
     case 'A': return mn_buf_puts(b, t->hour > 11 ? "PM" : "AM");
     case 'e': return f->has_zone && f->aware ? put_tzname(b, f) : MN_OK;
     case 'f': return put_f(b, t);
-    case 'g': return mn_buf_printf(b, "%d", g);
-    case 'G': return mn_buf_printf(b, "%d", t->hour);
-    case 'h': return mn_buf_printf(b, "%02d", g);
-    case 'H': return mn_buf_printf(b, "%02d", t->hour);
-    case 'i': return mn_buf_printf(b, "%02d", t->minute);
+    case 'g': return put_num(b, g, 1);
+    case 'G': return put_num(b, t->hour, 1);
+    case 'h': return put_num(b, g, 2);
+    case 'H': return put_num(b, t->hour, 2);
+    case 'i': return put_num(b, t->minute, 2);
     case 'O': return f->has_zone ? put_offset(b, f->offset, false) : MN_OK;
     case 'P':
         if (t->minute == 0 && t->hour == 0)
@@ -180,9 +200,9 @@ static int put_char(mn_buf *b, const fmt_ctx *f, char ch)
             return mn_buf_puts(b, "noon");
         put_f(b, t);
         return mn_buf_puts(b, t->hour > 11 ? " p.m." : " a.m.");
-    case 's': return mn_buf_printf(b, "%02d", t->second);
+    case 's': return put_num(b, t->second, 2);
     case 'T': return f->has_zone ? put_tzname(b, f) : MN_OK;
-    case 'u': return mn_buf_printf(b, "%06d", t->microsecond);
+    case 'u': return put_num(b, t->microsecond, 6);
     case 'Z': return f->has_zone ? mn_buf_printf(b, "%d", f->offset) : MN_OK;
     default: break;
     }
@@ -201,17 +221,17 @@ static int put_char(mn_buf *b, const fmt_ctx *f, char ch)
         return mn_buf_puts(b, m3);
     }
     case 'c': return put_iso(b, f);
-    case 'd': return mn_buf_printf(b, "%02d", t->day);
-    case 'D': return mn_buf_printf(b, "%.3s", day_names[weekday(t)]);
+    case 'd': return put_num(b, t->day, 2);
+    case 'D': return mn_buf_append(b, day_names[weekday(t)], 3);
     case 'E':
     case 'F': return mn_buf_puts(b, month_names[t->month - 1]);
     case 'I': return f->has_zone ? mn_buf_putc(b, '0') : MN_OK;
-    case 'j': return mn_buf_printf(b, "%d", t->day);
+    case 'j': return put_num(b, t->day, 1);
     case 'l': return mn_buf_puts(b, day_names[weekday(t)]);
     case 'L': return mn_buf_puts(b, is_leap(t->year) ? "True" : "False");
-    case 'm': return mn_buf_printf(b, "%02d", t->month);
-    case 'M': return mn_buf_printf(b, "%.3s", month_names[t->month - 1]);
-    case 'n': return mn_buf_printf(b, "%d", t->month);
+    case 'm': return put_num(b, t->month, 2);
+    case 'M': return mn_buf_append(b, month_names[t->month - 1], 3);
+    case 'n': return put_num(b, t->month, 1);
     case 'N': return mn_buf_puts(b, month_ap[t->month - 1]);
     case 'o': {
         int64_t y;
@@ -232,18 +252,18 @@ static int put_char(mn_buf *b, const fmt_ctx *f, char ch)
                               : t->day % 10 == 2 ? "nd"
                               : t->day % 10 == 3 ? "rd"
                                                  : "th");
-    case 't': return mn_buf_printf(b, "%02d", days_in_month(t->year, t->month));
+    case 't': return put_num(b, days_in_month(t->year, t->month), 2);
     case 'U': return mn_buf_printf(b, "%lld", (long long)epoch_seconds(f));
-    case 'w': return mn_buf_printf(b, "%d", (weekday(t) + 1) % 7);
+    case 'w': return put_num(b, (weekday(t) + 1) % 7, 1);
     case 'W': {
         int64_t y;
         int w;
         iso_week(t, &y, &w);
-        return mn_buf_printf(b, "%d", w);
+        return put_num(b, w, 1);
     }
-    case 'y': return mn_buf_printf(b, "%02d", (int)(t->year % 100));
-    case 'Y': return mn_buf_printf(b, "%d", t->year);
-    case 'z': return mn_buf_printf(b, "%d", day_of_year(t));
+    case 'y': return put_num(b, (int)(t->year % 100), 2);
+    case 'Y': return put_num(b, t->year, 1);
+    case 'z': return put_num(b, day_of_year(t), 1);
     default: return MN_EINVAL;
     }
 }

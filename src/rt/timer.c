@@ -154,7 +154,9 @@ mn_timer *mn_timer_start(mn_loop *loop, int64_t delay_ms, void (*cb)(void *arg),
     t->cb = cb;
     t->arg = arg;
     t->node.fire = public_fire;
-    mn__timer_add(loop, &t->node, loop->now + (delay_ms > 0 ? delay_ms : 0));
+    /* Before the loop runs, its cached time may be old: count from the real clock. */
+    int64_t base = loop->running ? loop->now : mn__clock_ms();
+    mn__timer_add(loop, &t->node, base + (delay_ms > 0 ? delay_ms : 0));
     return t;
 }
 

@@ -505,6 +505,38 @@ def dj_cases():
 
 CASES['django'] = dj_cases()
 
+# Safety matrix (the pattern of Django's chaining/escape tests): every filter, and a few
+# chains, applied to a plain and a mark_safe() string holding markup, autoescape on and off.
+SAFETY_FILTERS = ['addslashes', 'capfirst', 'center:"21"', 'cut:"b"', 'cut:";"', 'date',
+    'default:"x"', 'default_if_none:"x"', 'escape', 'escapejs', 'filesizeformat', 'first',
+    'floatformat', 'force_escape', 'get_digit:1', 'iriencode', 'join:"&"', 'json_script:"i"',
+    'last', 'length', 'linebreaks', 'linebreaksbr', 'linenumbers', 'ljust:"21"', 'lower',
+    'make_list', 'phone2numeric', 'pluralize', 'pprint', 'random', 'rjust:"21"', 'safe',
+    'safeseq', 'slice:"2:-2"', 'slugify', 'stringformat:"s"', 'striptags', 'time', 'title',
+    'truncatechars:7', 'truncatechars_html:7', 'truncatewords:2', 'truncatewords_html:2',
+    'unordered_list', 'upper', 'urlencode', 'urlize', 'urlizetrunc:9', 'wordcount',
+    'wordwrap:6', 'yesno', 'capfirst|center:"25"', 'cut:"b"|capfirst', 'escape|capfirst',
+    'force_escape|cut:";"', 'cut:";"|force_escape', 'cut:"b"|safe', 'safe|force_escape',
+    'escape|escape', 'force_escape|force_escape', 'safe|escape', 'upper|safe', 'lower|escape',
+    'linebreaksbr|upper', 'striptags|safe|truncatewords:1', 'urlize|truncatechars_html:12',
+    'slice:":4"|join:"<"', 'make_list|safeseq|join:""', 'first|force_escape']
+
+def safety_cases():
+    CTX['sa'] = '<a href="x">A&amp;b</a> & "q" \'s\' ; x@y.com www.z.com'
+    CTX['sb'] = {'__safe__': CTX['sa']}
+    CTX['sc'] = 'a < b'
+    CTX['sd'] = {'__safe__': 'a < b'}
+    out = []
+    for k, f in enumerate(SAFETY_FILTERS):
+        if f == 'random':
+            continue
+        body = '{{ sa|%s }}.{{ sb|%s }}.{{ sc|%s }}.{{ sd|%s }}' % (f, f, f, f)
+        out.append(c('safety_%d_%s' % (k, f.split(':')[0]), body))
+        out.append(c('safety_%d_%s_off' % (k, f.split(':')[0]), AE + body + EA))
+    return out
+
+CASES['safety'] = safety_cases()
+
 CASES['random'] = random_cases(1, 400)
 
 # Random numbers and dates through the number, list and date filters (fixed seeds).

@@ -37,6 +37,10 @@ struct mn__multipart {
     size_t parts;
     size_t part_bytes;
     bool part_is_file;
+    bool base64;         /* Content-Transfer-Encoding: base64 (Django decodes it) */
+    uint32_t b64_bits;   /* sextets carried over between pieces */
+    unsigned b64_count;
+    char *b64_out;       /* decoded bytes on their way to the callback */
     int error;
     const char *message;
 };
@@ -177,9 +181,10 @@ mn__multipart *mn__multipart_new(mn_arena *arena, mn_str boundary,
 }
 
 /* Data of the current part: limits, then the callback. */
-static int emit(mn__multipart *m, const char *data, size_t len)
+/* Decoded data of the current part: limits, then the callback. */
+static int deliver(mn__multipart *m, const char *data, size_t len)
 {
-    if (len == 0 || m->state == S_PREAMBLE)
+    if (len == 0)
         return MN_OK;
     m->part_bytes += len;
     size_t max = m->part_is_file ? m->limits.max_file_bytes : m->limits.max_field_bytes;
@@ -192,6 +197,89 @@ static int emit(mn__multipart *m, const char *data, size_t len)
             return fail(m, rc, "stopped by the data callback");
     }
     return MN_OK;
+}
+
+enum { B64_CHUNK = 3072 };
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Base64 body bytes: characters outside the alphabet (line breaks) are skipped, as
+ * Python's b64decode does by default; each complete quantum gives three bytes, and padding
+ * ends a short one (so concatenated encodings decode one after the other). */
+static int b64_feed(mn__multipart *m, const char *data, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int v = b64_value((unsigned char)data[i]);
+        if (v < 0 && data[i] == '=' && m->b64_count >= 2) {
+            unsigned n = m->b64_count;
+            uint32_t bits = m->b64_bits << (6 * (4 - n));
+            m->b64_out[o++] = (char)(bits >> 16);
+            if (n == 3)
+                m->b64_out[o++] = (char)(bits >> 8);
+            m->b64_count = 0;
+            m->b64_bits = 0;
+        }
+        if (v < 0) {
+            if (o + 3 > B64_CHUNK) {
+                int rc = deliver(m, m->b64_out, o);
+                if (rc)
+                    return rc;
+                o = 0;
+            }
+            continue;
+        }
+        m->b64_bits = m->b64_bits << 6 | (uint32_t)v;
+        if (++m->b64_count == 4) {
+            m->b64_out[o++] = (char)(m->b64_bits >> 16);
+            m->b64_out[o++] = (char)(m->b64_bits >> 8);
+            m->b64_out[o++] = (char)m->b64_bits;
+            m->b64_count = 0;
+            m->b64_bits = 0;
+            if (o + 3 > B64_CHUNK) {
+                int rc = deliver(m, m->b64_out, o);
+                if (rc)
+                    return rc;
+                o = 0;
+            }
+        }
+    }
+    return deliver(m, m->b64_out, o);
+}
+
+/* The part ended: a last partial quantum of 2 or 3 characters still holds bytes. */
+static int b64_finish(mn__multipart *m)
+{
+    unsigned n = m->b64_count;
+    m->b64_count = 0;
+    if (n == 0)
+        return MN_OK;
+    if (n == 1)
+        return fail(m, MN_EPROTO, "malformed base64 in a part (a stray character at its end)");
+    uint32_t bits = m->b64_bits << (6 * (4 - n));
+    char out[2] = {(char)(bits >> 16), (char)(bits >> 8)};
+    return deliver(m, out, n - 1);
+}
+
+/* Raw bytes of the current part (nothing in the preamble). */
+static int emit(mn__multipart *m, const char *data, size_t len)
+{
+    if (len == 0 || m->state == S_PREAMBLE)
+        return MN_OK;
+    return m->base64 ? b64_feed(m, data, len) : deliver(m, data, len);
 }
 
 /* Scans data (or the preamble) for the delimiter. Returns 0 and sets *used to the bytes up
@@ -218,6 +306,11 @@ static int scan(mn__multipart *m, const char *p, size_t n, size_t *used)
             i++;
             if (++m->match == m->delim_len) {
                 m->match = 0;
+                if (m->state == S_DATA && m->base64) {
+                    int rc = b64_finish(m);
+                    if (rc)
+                        return rc;
+                }
                 if (m->state == S_DATA && m->cb.on_part_end) {
                     int rc = m->cb.on_part_end(m->arg);
                     if (rc)
@@ -251,6 +344,10 @@ static int part_header(mn__multipart *m, mn_str line, mn__multipart_part *part)
     mn_str value = mn_str_trim((mn_str){colon + 1, line.len - name.len - 1});
     if (mn_str_ieq_cstr(name, "content-type")) {
         part->content_type = value;
+        return MN_OK;
+    }
+    if (mn_str_ieq_cstr(name, "content-transfer-encoding")) {
+        m->base64 = mn_str_ieq_cstr(value, "base64");
         return MN_OK;
     }
     if (!mn_str_ieq_cstr(name, "content-disposition"))
@@ -296,6 +393,9 @@ static int repair(mn__multipart *m, mn_str *s)
 static int begin_part(mn__multipart *m)
 {
     mn__multipart_part part = {.index = m->parts};
+    m->base64 = false;
+    m->b64_count = 0;
+    m->b64_bits = 0;
     if (++m->parts > m->limits.max_parts && m->limits.max_parts)
         return fail(m, MN_ETOOBIG, "too many parts in the multipart body");
     size_t i = 0, end = m->hdr_len - 2; /* the empty line */
@@ -313,6 +413,8 @@ static int begin_part(mn__multipart *m)
     if (repair(m, &part.name) || repair(m, &part.filename))
         return fail(m, MN_ENOMEM, "out of memory");
     m->part_is_file = part.filename.ptr != NULL;
+    if (m->base64 && !m->b64_out && !(m->b64_out = mn_arena_alloc(m->arena, B64_CHUNK)))
+        return fail(m, MN_ENOMEM, "out of memory");
     m->part_bytes = 0;
     m->state = S_DATA;
     if (m->cb.on_part_begin) {

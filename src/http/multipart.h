@@ -4,7 +4,8 @@
  * each part's start (with its parsed headers), for each run of its data, and at its end. So a
  * file part can be written to a temporary file as it streams and never held whole in memory.
  * Data callbacks point into the fed bytes (or into the boundary text for bytes that looked
- * like the start of a boundary and were not): copy what must outlive the callback. */
+ * like the start of a boundary and were not): copy what must outlive the callback. A part
+ * sent with Content-Transfer-Encoding: base64 is decoded on the way, as Django does. */
 #ifndef MN_HTTP_MULTIPART_H
 #define MN_HTTP_MULTIPART_H
 

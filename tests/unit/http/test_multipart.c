@@ -132,6 +132,31 @@ Test(multipart, filename_star_wins, .init = setup, .fini = teardown)
     cr_expect_str_eq(log, "[f|caf\xc3\xa9.txt|-]x;");
 }
 
+Test(multipart, base64_parts_are_decoded, .init = setup, .fini = teardown)
+{
+    /* base64("Hello, world!") = SGVsbG8sIHdvcmxkIQ== ; base64("ab") = YWI */
+    const char *body = "--XyZ\r\nContent-Disposition: form-data; name=a\r\n"
+                       "Content-Transfer-Encoding: BASE64\r\n\r\nSGVsbG8s\r\nIHdvcmxkIQ==\r\n"
+                       "--XyZ\r\nContent-Disposition: form-data; name=b\r\n"
+                       "Content-Transfer-Encoding: base64\r\n\r\nYWI\r\n"
+                       "--XyZ\r\nContent-Disposition: form-data; name=c\r\n\r\nYWI\r\n"
+                       "--XyZ\r\nContent-Disposition: form-data; name=d\r\n"
+                       "Content-Transfer-Encoding: base64\r\n\r\nYQ==Yg==\r\n--XyZ--";
+    for (size_t step = 1; step < 12; step++) {
+        int rc;
+        const char *log = run_split(body, strlen(body), step, &rc, NULL, NULL);
+        cr_assert_eq(rc, 0);
+        cr_assert_str_eq(log, "[a|-|-]Hello, world!;[b|-|-]ab;[c|-|-]YWI;[d|-|-]ab;", "step %zu", step);
+    }
+    int rc;
+    const char *msg;
+    run("--XyZ\r\nContent-Disposition: form-data; name=a\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\nYWJjZ\r\n--XyZ--",
+        &rc, &msg);
+    cr_expect_eq(rc, MN_EPROTO);
+    cr_expect(strstr(msg, "base64"), "%s", msg);
+}
+
 Test(multipart, names_are_valid_utf8, .init = setup, .fini = teardown)
 {
     int rc;

@@ -11,21 +11,44 @@
 #include <string.h>
 #include <time.h>
 
-/* str.strip() on the latin-1 text WSGI gives Django, limited to ASCII whitespace and the
- * C0 separators Python also counts as whitespace */
-static bool py_space(unsigned char c)
+/* Length of the Python whitespace character (str.isspace) at the start of s[0..n), or 0:
+ * ASCII whitespace, the C0 separators 0x1c-0x1f, and the Unicode spaces in UTF-8. */
+static size_t space_at(const unsigned char *s, size_t n)
 {
-    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+    if (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r') || (s[0] >= 0x1c && s[0] <= 0x1f))
+        return 1;
+    if (n >= 2 && s[0] == 0xc2 && (s[1] == 0x85 || s[1] == 0xa0))
+        return 2;
+    if (n < 3)
+        return 0;
+    if ((s[0] == 0xe1 && s[1] == 0x9a && s[2] == 0x80) ||             /* U+1680 */
+        (s[0] == 0xe2 && s[1] == 0x80 && (s[2] <= 0x8a || s[2] == 0xa8 || s[2] == 0xa9 ||
+                                          s[2] == 0xaf)) ||         /* U+2000-200A, 2028/9, 202F */
+        (s[0] == 0xe2 && s[1] == 0x81 && s[2] == 0x9f) ||             /* U+205F */
+        (s[0] == 0xe3 && s[1] == 0x80 && s[2] == 0x80))               /* U+3000 */
+        return 3;
+    return 0;
 }
 
+/* The same at the end of s[0..n): the start of a whitespace character ending there. */
+static size_t space_before(const unsigned char *s, size_t n)
+{
+    for (size_t k = 1; k <= 3 && k <= n; k++)
+        if (space_at(s + n - k, k) == k)
+            return k;
+    return 0;
+}
+
+/* str.strip() on the text Django decodes from the header (UTF-8, errors replaced) */
 static mn_str py_strip(const char *s, size_t n)
 {
-    while (n && py_space((unsigned char)s[0])) {
-        s++;
-        n--;
+    size_t k;
+    while (n && (k = space_at((const unsigned char *)s, n)) != 0) {
+        s += k;
+        n -= k;
     }
-    while (n && py_space((unsigned char)s[n - 1]))
-        n--;
+    while (n && (k = space_before((const unsigned char *)s, n)) != 0)
+        n -= k;
     return (mn_str){s, n};
 }
 

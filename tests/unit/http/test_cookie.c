@@ -47,6 +47,13 @@ Test(cookie, parse_as_django, .init = setup, .fini = teardown)
     check("  =  b  ;  ;  =  ;   c  =  ;  ", PAIRS("", "b", "c", ""));
 }
 
+Test(cookie, strip_is_pythons_unicode_whitespace, .init = setup, .fini = teardown)
+{
+    /* str.strip() removes NBSP, U+3000, U+2003 and the 0x1c-0x1f separators too */
+    check("\xc2\xa0" "a\x1c=\xe3\x80\x80" "b\xe2\x80\x83; c=\xc3\xa0",
+          PAIRS("a", "b", "c", "\xc3\xa0"));
+}
+
 Test(cookie, quoted_values_are_unquoted_as_python, .init = setup, .fini = teardown)
 {
     /* python3: http.cookies._unquote('"a\\073b\\"c\\\\d\\x"') == 'a;b"c\\dx' */

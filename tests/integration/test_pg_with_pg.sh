@@ -70,8 +70,9 @@ for _ in $(seq 1 100); do [ -s "$out/killed" ] && break; sleep 0.1; done
     wait "$wrapper"
 } 2>/dev/null
 read -r dir pid cmd_pid <"$out/killed"
-kill "$cmd_pid" 2>/dev/null # the command itself outlives a SIGKILLed wrapper: ours to end
 check "a killed wrapper's server is stopped by its watchdog" gone "$dir" "$pid"
+check "... and its command is ended too" sh -c "! kill -0 $cmd_pid 2>/dev/null"
+kill "$cmd_pid" 2>/dev/null # in case the check failed: ours to end
 
 # 6. Usage.
 "$withpg" >"$out/usage" 2>&1

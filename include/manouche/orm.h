@@ -217,22 +217,58 @@ typedef struct mn_obj {
 #define MN__FDECL(name, T, ...) MN__CT_##T name;
 #define MN__FDEF(fname_, T, ...) {.name = #fname_, .type = T, .offset = offsetof(mn__model_t, fname_), __VA_ARGS__},
 
-/* In a header: the typed struct and the metadata's declaration. */
-#define MN_MODEL(Name, FIELDS)                                                             \
+/* MN_MODEL(Name, FIELDS): in a header, the typed struct and the metadata's declaration
+ * (then MN_MODEL_DEFINE in one .c file).
+ * MN_MODEL(Name, app, FIELDS, meta...): everything in one line, usable in a header included
+ * by many files (the metadata is a weak definition the linker keeps once), as DESIGN.md's
+ * sketch writes it. */
+#define MN_MODEL(...) MN__CAT(MN__MODEL_, MN__NARG(__VA_ARGS__))(__VA_ARGS__)
+#define MN__MODEL_2(Name, FIELDS)                                                          \
     typedef struct Name {                                                                  \
         mn_obj _mn;                                                                        \
         FIELDS(MN__FDECL)                                                                  \
     } Name;                                                                                \
     extern mn_model Name##_model
+#define MN__MODEL_FULL(Name, App, FIELDS, ...)                                             \
+    MN__MODEL_2(Name, FIELDS);                                                             \
+    static mn_fielddef *Name##__fields_get(size_t *n)                                      \
+    {                                                                                      \
+        typedef Name mn__model_t;                                                          \
+        static mn_fielddef fields[] = {FIELDS(MN__FDEF)};                                  \
+        *n = sizeof fields / sizeof fields[0];                                             \
+        return fields;                                                                     \
+    }                                                                                      \
+    __attribute__((weak)) mn_model Name##_model = {.name = #Name, .app = #App,             \
+                                                   .size = sizeof(Name),                   \
+                                                   .fields_get = Name##__fields_get,       \
+                                                   __VA_ARGS__};                           \
+    __attribute__((constructor)) static void Name##__register(void)                        \
+    {                                                                                      \
+        mn_model_register(&Name##_model);                                                  \
+    }
+#define MN__MODEL_3(...) MN__MODEL_FULL(__VA_ARGS__, )
+#define MN__MODEL_4 MN__MODEL_FULL
+#define MN__MODEL_5 MN__MODEL_FULL
+#define MN__MODEL_6 MN__MODEL_FULL
+#define MN__MODEL_7 MN__MODEL_FULL
+#define MN__MODEL_8 MN__MODEL_FULL
+#define MN__MODEL_9 MN__MODEL_FULL
+#define MN__MODEL_10 MN__MODEL_FULL
+#define MN__MODEL_11 MN__MODEL_FULL
+#define MN__MODEL_12 MN__MODEL_FULL
+#define MN__MODEL_13 MN__MODEL_FULL
+#define MN__MODEL_14 MN__MODEL_FULL
+#define MN__MODEL_15 MN__MODEL_FULL
+#define MN__MODEL_16 MN__MODEL_FULL
 
 /* In exactly one .c file: the metadata (Meta options as designated initialisers) and its
  * registration before main(). Choices must be a named static array (C forbids compound
  * literals in a function's static initialiser). */
 #define MN_MODEL_DEFINE(Name, App, FIELDS, ...)                                            \
-    static mn_fielddef *Name##__fields_get(size_t *n)                                         \
+    static mn_fielddef *Name##__fields_get(size_t *n)                                      \
     {                                                                                      \
         typedef Name mn__model_t;                                                          \
-        static mn_fielddef fields[] = {FIELDS(MN__FDEF)};                                     \
+        static mn_fielddef fields[] = {FIELDS(MN__FDEF)};                                  \
         *n = sizeof fields / sizeof fields[0];                                             \
         return fields;                                                                     \
     }                                                                                      \

@@ -18,7 +18,6 @@ static const char *question_url(const void *obj, mn_arena *a)
 
 MN_MODEL_DEFINE(Question, polls, QUESTION_FIELDS, .str = question_str,
                 .absolute_url = question_url, .get_latest_by = "pub_date");
-MN_MODEL_DEFINE(Choice, polls, CHOICE_FIELDS);
 
 const mn_choice GENRE_CHOICES[] = {{"fi", "Fiction"}, {"nf", "Non-fiction"}, {"po", "Poetry"},
                                    {NULL, NULL}};

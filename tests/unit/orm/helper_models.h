@@ -18,7 +18,8 @@ MN_MODEL(Question, QUESTION_FIELDS);
       .related_name = "choices")                                                           \
     F(text, MN_CHAR, .max_length = 200)                                                    \
     F(votes, MN_INT, .default_int = 0)
-MN_MODEL(Choice, CHOICE_FIELDS);
+/* the one-line form of DESIGN.md (no separate MN_MODEL_DEFINE; this header is in every file) */
+MN_MODEL(Choice, polls, CHOICE_FIELDS)
 
 #define AUTHOR_FIELDS(F)                                                                   \
     F(id, MN_BIGAUTO)                                                                      \

@@ -1,0 +1,680 @@
+/* convert.c — values between the three places they live: C struct members (mn_datetime,
+ * decimal text, int64...), bound parameters (mn_dbparam) and result cells, plus template
+ * values. It fixes how each type is stored (see model.c's header comment): datetimes in UTC,
+ * decimals exact (scaled integers on SQLite, quantised NUMERIC text on PostgreSQL), uuids in
+ * canonical form. Conversions check their input and fail with Django's messages. */
+#include "internal.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+
+/* ---- dates: proleptic Gregorian day numbers (Howard Hinnant's algorithms) ---- */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int32_t *y, int32_t *m, int32_t *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int32_t)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int32_t)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int32_t)(yoe + era * 400 + (*m <= 2));
+}
+
+/* Normalises an aware datetime to UTC (naive ones are taken as UTC already). */
+static mn_datetime to_utc(const mn_datetime *in)
+{
+    mn_datetime dt = *in;
+    if (dt.aware && dt.utc_offset != 0) {
+        int64_t secs = days_from_civil(dt.year, dt.month, dt.day) * 86400 + dt.hour * 3600 +
+                       dt.minute * 60 + dt.second - dt.utc_offset;
+        int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+        int64_t rem = secs - days * 86400;
+        civil_from_days(days, &dt.year, &dt.month, &dt.day);
+        dt.hour = (int32_t)(rem / 3600);
+        dt.minute = (int32_t)(rem % 3600 / 60);
+        dt.second = (int32_t)(rem % 60);
+    }
+    dt.aware = true;
+    dt.utc_offset = 0;
+    dt.tzname = "UTC";
+    return dt;
+}
+
+int mn__format_datetime(const mn_datetime *in, mn_ftype t, mn_dbdialect d, char *buf, size_t n)
+{
+    if (t == MN_DATE)
+        return snprintf(buf, n, "%04d-%02d-%02d", in->year, in->month, in->day);
+    if (t == MN_TIME) {
+        if (in->microsecond)
+            return snprintf(buf, n, "%02d:%02d:%02d.%06d", in->hour, in->minute, in->second,
+                            in->microsecond);
+        return snprintf(buf, n, "%02d:%02d:%02d", in->hour, in->minute, in->second);
+    }
+    mn_datetime dt = to_utc(in);
+    int len = snprintf(buf, n, "%04d-%02d-%02d %02d:%02d:%02d", dt.year, dt.month, dt.day,
+                       dt.hour, dt.minute, dt.second);
+    if (dt.microsecond)
+        len += snprintf(buf + len, n - (size_t)len, ".%06d", dt.microsecond);
+    if (d == MN_DIALECT_POSTGRESQL)
+        len += snprintf(buf + len, n - (size_t)len, "+00:00");
+    return len;
+}
+
+static bool digits(const char *s, size_t len, size_t at, size_t n, int32_t *out)
+{
+    if (at + n > len)
+        return false;
+    int32_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[at + i]))
+            return false;
+        v = v * 10 + (s[at + i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static size_t parse_time_part(const char *s, size_t len, size_t i, mn_datetime *out)
+{
+    if (!digits(s, len, i, 2, &out->hour) || i + 2 >= len || s[i + 2] != ':' ||
+        !digits(s, len, i + 3, 2, &out->minute))
+        return 0;
+    i += 5;
+    if (i < len && s[i] == ':') {
+        if (!digits(s, len, i + 1, 2, &out->second))
+            return 0;
+        i += 3;
+        if (i < len && (s[i] == '.' || s[i] == ',')) {
+            i++;
+            int32_t us = 0, nd = 0;
+            while (i < len && isdigit((unsigned char)s[i])) {
+                if (nd < 6)
+                    us = us * 10 + (s[i] - '0'), nd++;
+                i++;
+            }
+            if (nd == 0)
+                return 0;
+            while (nd++ < 6)
+                us *= 10;
+            out->microsecond = us;
+        }
+    }
+    if (out->hour > 23 || out->minute > 59 || out->second > 59)
+        return 0;
+    return i;
+}
+
+int mn__parse_datetime(const char *s, size_t len, mn_ftype t, mn_datetime *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t i = 0;
+    if (t == MN_TIME) {
+        i = parse_time_part(s, len, 0, out);
+        return i && i == len ? 0 : MN_EINVAL;
+    }
+    if (!digits(s, len, 0, 4, &out->year) || len < 10 || s[4] != '-' ||
+        !digits(s, len, 5, 2, &out->month) || s[7] != '-' || !digits(s, len, 8, 2, &out->day))
+        return MN_EINVAL;
+    if (out->month < 1 || out->month > 12 || out->day < 1 || out->day > 31)
+        return MN_EINVAL;
+    i = 10;
+    if (i < len && (s[i] == ' ' || s[i] == 'T')) {
+        i = parse_time_part(s, len, i + 1, out);
+        if (!i)
+            return MN_EINVAL;
+        if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+            out->aware = true;
+            i++;
+        } else if (i < len && (s[i] == '+' || s[i] == '-')) {
+            int sign = s[i] == '-' ? -1 : 1;
+            int32_t hh = 0, mm = 0;
+            if (!digits(s, len, i + 1, 2, &hh))
+                return MN_EINVAL;
+            i += 3;
+            if (i < len && s[i] == ':')
+                i++;
+            if (i < len && digits(s, len, i, 2, &mm))
+                i += 2;
+            out->aware = true;
+            out->utc_offset = sign * (hh * 3600 + mm * 60);
+        }
+    }
+    if (i != len)
+        return MN_EINVAL;
+    if (t == MN_DATETIME)
+        *out = to_utc(out);
+    else if (t == MN_DATE)
+        out->hour = out->minute = out->second = out->microsecond = 0;
+    return 0;
+}
+
+/* ---- decimals: text <-> integer scaled by 10^places, exactly ---- */
+static int decimal_to_scaled(const char *s, int places, int64_t *out)
+{
+    const char *p = s;
+    bool neg = false;
+    while (*p == ' ')
+        p++;
+    if (*p == '-' || *p == '+')
+        neg = *p++ == '-';
+    __int128 v = 0;
+    int frac = -1, nd = 0;
+    bool round_up = false;
+    for (; *p; p++) {
+        if (*p == '.' && frac < 0) {
+            frac = 0;
+            continue;
+        }
+        if (!isdigit((unsigned char)*p))
+            return MN_EINVAL;
+        nd++;
+        if (frac >= 0) {
+            if (frac == places) {
+                if (frac == places && !round_up && *p >= '5')
+                    round_up = true;
+                frac++;
+                continue;
+            }
+            if (frac > places)
+                continue;
+            frac++;
+        }
+        v = v * 10 + (*p - '0');
+        if (v > INT64_MAX)
+            return MN_ETOOBIG;
+    }
+    if (!nd)
+        return MN_EINVAL;
+    for (int f = frac < 0 ? 0 : (frac > places ? places : frac); f < places; f++) {
+        v *= 10;
+        if (v > INT64_MAX)
+            return MN_ETOOBIG;
+    }
+    if (round_up)
+        v++;
+    *out = (int64_t)(neg ? -v : v);
+    return 0;
+}
+
+static char *scaled_to_decimal(mn_arena *a, int64_t v, int places)
+{
+    char digits_buf[32];
+    uint64_t u = v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
+    int n = snprintf(digits_buf, sizeof digits_buf, "%llu", (unsigned long long)u);
+    mn_buf b;
+    mn_buf_init(&b, a);
+    if (v < 0)
+        mn_buf_putc(&b, '-');
+    if (n <= places) {
+        mn_buf_puts(&b, "0");
+        if (places) {
+            mn_buf_putc(&b, '.');
+            for (int i = n; i < places; i++)
+                mn_buf_putc(&b, '0');
+            mn_buf_puts(&b, digits_buf);
+        }
+    } else {
+        mn_buf_append(&b, digits_buf, (size_t)(n - places));
+        if (places) {
+            mn_buf_putc(&b, '.');
+            mn_buf_puts(&b, digits_buf + n - places);
+        }
+    }
+    return mn_buf_cstr(&b);
+}
+
+/* ---- conversions ---- */
+static int uuid_normalise(mn_arena *a, const char *s, const char **out)
+{
+    char hex[33];
+    size_t n = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '-' || (*p == '{' && p == s) || (*p == '}' && !p[1]))
+            continue;
+        if (!isxdigit((unsigned char)*p) || n >= 32)
+            return MN_EINVAL;
+        hex[n++] = (char)tolower((unsigned char)*p);
+    }
+    if (n != 32)
+        return MN_EINVAL;
+    hex[32] = '\0';
+    *out = mn_arena_printf(a, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+                           hex + 20);
+    return *out ? 0 : MN_ENOMEM;
+}
+
+static int text_param(mn_orm *o, const char *s, mn_dbparam *out)
+{
+    (void)o;
+    *out = mn_dbp_text(s);
+    return 0;
+}
+
+int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_dbparam *out)
+{
+    mn_arena *ar = o->arena;
+    if (a.type == MN_ARG_NULL || (a.type == MN_ARG_STR && !a.v.s)) {
+        *out = mn_dbp_null();
+        return 0;
+    }
+    if (a.type == MN_ARG_VALUE) {
+        const mn_value *v = a.v.value;
+        switch (mn_value_kind_of(v)) {
+        case MN_VALUE_NONE: a = mn_arg_null(); break;
+        case MN_VALUE_BOOL: a = mn_arg_bool(v->u.b); break;
+        case MN_VALUE_INT: a = mn_arg_int(v->u.i); break;
+        case MN_VALUE_DOUBLE: a = mn_arg_float(v->u.d); break;
+        case MN_VALUE_DATE:
+        case MN_VALUE_DATETIME:
+        case MN_VALUE_TIME: a = mn_arg_dt(&v->u.dt); break;
+        case MN_VALUE_STRING:
+        case MN_VALUE_DECIMAL:
+            a = mn_arg_str(mn_arena_strndup(ar, v->u.str.ptr, v->u.str.len));
+            break;
+        default:
+            return mn__orm_fail(o, MN_EINVAL, "%s.%s: unsupported value type", f->model->name,
+                                f->name);
+        }
+        return mn__arg_param(o, f, a, d, out);
+    }
+    if (a.type == MN_ARG_INSTANCE) {
+        *out = mn_dbp_int(mn_obj_pk(a.v.obj));
+        return 0;
+    }
+    mn_ftype t = f->type;
+    if (t == MN_FK || t == MN_O2O)
+        t = f->rel_model && f->rel_model->pk ? f->rel_model->pk->type : MN_BIGINT;
+    if (mn__is_int_type(t)) {
+        switch (a.type) {
+        case MN_ARG_INT:
+        case MN_ARG_BOOL: *out = mn_dbp_int(a.type == MN_ARG_INT ? a.v.i : a.v.b); return 0;
+        case MN_ARG_FLOAT: *out = mn_dbp_int((int64_t)a.v.f); return 0;
+        case MN_ARG_STR: {
+            int64_t v;
+            if (mn_str_to_i64(mn_str_trim(mn_str_from(a.v.s)), &v) != 0)
+                return mn__orm_fail(o, MN_EINVAL, "Field '%s' expected a number but got '%s'.",
+                                    f->name, a.v.s);
+            *out = mn_dbp_int(v);
+            return 0;
+        }
+        default: break;
+        }
+    } else if (t == MN_FLOAT) {
+        if (a.type == MN_ARG_FLOAT || a.type == MN_ARG_INT) {
+            *out = mn_dbp_float(a.type == MN_ARG_FLOAT ? a.v.f : (double)a.v.i);
+            return 0;
+        }
+        if (a.type == MN_ARG_STR) {
+            char *end;
+            double v = strtod(a.v.s, &end);
+            if (end == a.v.s || *end)
+                return mn__orm_fail(o, MN_EINVAL, "Field '%s' expected a number but got '%s'.",
+                                    f->name, a.v.s);
+            *out = mn_dbp_float(v);
+            return 0;
+        }
+    } else if (t == MN_DECIMAL) {
+        const char *text = NULL;
+        if (a.type == MN_ARG_STR)
+            text = a.v.s;
+        else if (a.type == MN_ARG_INT)
+            text = mn_arena_printf(ar, "%lld", (long long)a.v.i);
+        else if (a.type == MN_ARG_FLOAT)
+            text = mn_arena_printf(ar, "%.*f", f->decimal_places, a.v.f);
+        if (text) {
+            if (d == MN_DIALECT_POSTGRESQL) {
+                /* quantised to decimal_places as SQLite's scaled integer is, so both
+                 * databases store (and give back) the same digits; wider ones go as given */
+                int64_t scaled;
+                int rc = decimal_to_scaled(text, f->decimal_places, &scaled);
+                if (rc == MN_EINVAL)
+                    return mn__orm_fail(o, MN_EINVAL, "'%s' value must be a decimal number.",
+                                        text);
+                if (rc == 0)
+                    text = scaled_to_decimal(ar, scaled, f->decimal_places);
+                return text_param(o, text, out);
+            }
+            int64_t v;
+            if (decimal_to_scaled(text, f->decimal_places, &v) != 0)
+                return mn__orm_fail(o, MN_EINVAL, "'%s' value must be a decimal number.", text);
+            *out = mn_dbp_int(v);
+            return 0;
+        }
+    } else if (t == MN_BOOL) {
+        if (a.type == MN_ARG_BOOL || a.type == MN_ARG_INT) {
+            *out = mn_dbp_bool(a.type == MN_ARG_BOOL ? a.v.b : a.v.i != 0);
+            return 0;
+        }
+        if (a.type == MN_ARG_STR) {
+            mn_str s = mn_str_from(a.v.s);
+            if (mn_str_ieq_cstr(s, "true") || mn_str_eq_cstr(s, "1") || mn_str_eq_cstr(s, "t"))
+                *out = mn_dbp_bool(true);
+            else if (mn_str_ieq_cstr(s, "false") || mn_str_eq_cstr(s, "0") ||
+                     mn_str_eq_cstr(s, "f"))
+                *out = mn_dbp_bool(false);
+            else
+                return mn__orm_fail(o, MN_EINVAL, "'%s' value must be either True or False.",
+                                    a.v.s);
+            return 0;
+        }
+    } else if (t == MN_DATE || t == MN_DATETIME || t == MN_TIME) {
+        mn_datetime dt;
+        if (a.type == MN_ARG_DATETIME) {
+            dt = *a.v.dt;
+        } else if (a.type == MN_ARG_STR) {
+            if (mn__parse_datetime(a.v.s, strlen(a.v.s), t == MN_DATETIME && strlen(a.v.s) == 10
+                                                             ? MN_DATE : t, &dt) != 0)
+                return mn__orm_fail(o, MN_EINVAL, "'%s' value has an invalid %s format.",
+                                    a.v.s, t == MN_DATE ? "date" : t == MN_TIME ? "time"
+                                                                                : "datetime");
+        } else {
+            goto mismatch;
+        }
+        char buf[48];
+        mn__format_datetime(&dt, t, d, buf, sizeof buf);
+        *out = mn_dbp_text(mn_arena_strdup(ar, buf));
+        return out->v.s.ptr ? 0 : MN_ENOMEM;
+    } else if (t == MN_UUID) {
+        if (a.type == MN_ARG_STR) {
+            const char *norm;
+            if (uuid_normalise(ar, a.v.s, &norm) != 0)
+                return mn__orm_fail(o, MN_EINVAL, "'%s' is not a valid UUID.", a.v.s);
+            return text_param(o, norm, out);
+        }
+    } else if (t == MN_BINARY) {
+        if (a.type == MN_ARG_BYTES) {
+            *out = mn_dbp_blob(a.v.bytes.ptr, a.v.bytes.len);
+            return 0;
+        }
+        if (a.type == MN_ARG_STR) {
+            *out = mn_dbp_blob(a.v.s, strlen(a.v.s));
+            return 0;
+        }
+    } else if (mn__is_text_type(t)) {
+        switch (a.type) {
+        case MN_ARG_STR: return text_param(o, a.v.s, out);
+        case MN_ARG_INT:
+            return text_param(o, mn_arena_printf(ar, "%lld", (long long)a.v.i), out);
+        case MN_ARG_FLOAT: return text_param(o, mn_arena_printf(ar, "%g", a.v.f), out);
+        case MN_ARG_BOOL: return text_param(o, a.v.b ? "True" : "False", out);
+        default: break;
+        }
+    }
+mismatch:
+    return mn__orm_fail(o, MN_EINVAL, "%s.%s: a value of the wrong type was given",
+                        f->model->name, f->name);
+}
+
+int mn__obj_param(mn_orm *o, const void *obj, const mn_fielddef *f, mn_dbdialect d,
+                  mn_dbparam *out)
+{
+    if (mn__is_null(obj, f)) {
+        *out = mn_dbp_null();
+        return 0;
+    }
+    const void *p = mn__fptr(obj, f);
+    switch (f->type) {
+    case MN_FK:
+    case MN_O2O: {
+        const mn_fk *fk = p;
+        if (fk->obj && !fk->id)
+            *out = mn_dbp_int(mn_obj_pk(fk->obj));
+        else
+            *out = mn_dbp_int(fk->id);
+        return 0;
+    }
+    case MN_FLOAT: *out = mn_dbp_float(*(const double *)p); return 0;
+    case MN_BOOL: *out = mn_dbp_bool(*(const bool *)p); return 0;
+    case MN_DECIMAL: {
+        const char *s = *(const char *const *)p;
+        return mn__arg_param(o, f, mn_arg_str(s ? s : "0"), d, out);
+    }
+    case MN_DATE:
+    case MN_DATETIME:
+    case MN_TIME: return mn__arg_param(o, f, mn_arg_dt(p), d, out);
+    case MN_BINARY: {
+        const mn_str *s = p;
+        *out = mn_dbp_blob(s->ptr, s->len);
+        return 0;
+    }
+    case MN_UUID: {
+        const char *s = *(const char *const *)p;
+        if (!s) {
+            *out = mn_dbp_null();
+            return 0;
+        }
+        return mn__arg_param(o, f, mn_arg_str(s), d, out);
+    }
+    case MN_M2M: return MN_EINVAL;
+    default:
+        if (mn__is_int_type(f->type)) {
+            *out = mn_dbp_int(*(const int64_t *)p);
+            return 0;
+        }
+        {
+            const char *s = *(const char *const *)p;
+            *out = mn_dbp_text(s ? s : "");
+            return 0;
+        }
+    }
+}
+
+static int cell_i64(const mn_dbcell *c, int64_t *v)
+{
+    switch (c->type) {
+    case MN_DBT_INT:
+    case MN_DBT_BOOL: *v = c->v.i; return 0;
+    case MN_DBT_FLOAT: *v = (int64_t)c->v.f; return 0;
+    case MN_DBT_TEXT:
+        if (c->v.s.len && (c->v.s.ptr[0] == 't' || c->v.s.ptr[0] == 'f') && c->v.s.len == 1) {
+            *v = c->v.s.ptr[0] == 't';
+            return 0;
+        }
+        return mn_str_to_i64(c->v.s, v);
+    default: return MN_EINVAL;
+    }
+}
+
+int mn__cell_store(mn_orm *o, void *obj, const mn_fielddef *f, const mn_dbcell *c)
+{
+    mn_arena *a = o->arena;
+    void *p = mn__fptr(obj, f);
+    mn__set_null(obj, f, c->type == MN_DBT_NULL);
+    if (c->type == MN_DBT_NULL) {
+        if (mn__is_text_type(f->type) || f->type == MN_DECIMAL)
+            *(const char **)p = NULL;
+        else if (f->type == MN_FK || f->type == MN_O2O)
+            ((mn_fk *)p)->id = 0;
+        return 0;
+    }
+    switch (f->type) {
+    case MN_FK:
+    case MN_O2O: {
+        mn_fk *fk = p;
+        int64_t v = 0;
+        int rc = cell_i64(c, &v);
+        if (fk->id != v)
+            fk->obj = NULL;
+        fk->id = v;
+        return rc;
+    }
+    case MN_FLOAT:
+        if (c->type == MN_DBT_FLOAT)
+            *(double *)p = c->v.f;
+        else if (c->type == MN_DBT_INT)
+            *(double *)p = (double)c->v.i;
+        else
+            *(double *)p = strtod(mn_arena_strndup(a, c->v.s.ptr, c->v.s.len), NULL);
+        return 0;
+    case MN_BOOL: {
+        int64_t v = 0;
+        int rc = cell_i64(c, &v);
+        *(bool *)p = v != 0;
+        return rc;
+    }
+    case MN_DECIMAL:
+        if (c->type == MN_DBT_INT && mn__dialect(o, NULL) == MN_DIALECT_SQLITE)
+            *(const char **)p = scaled_to_decimal(a, c->v.i, f->decimal_places);
+        else if (c->type == MN_DBT_TEXT)
+            *(const char **)p = mn_arena_strndup(a, c->v.s.ptr, c->v.s.len);
+        else if (c->type == MN_DBT_INT)
+            *(const char **)p = mn_arena_printf(a, "%lld", (long long)c->v.i);
+        else
+            *(const char **)p = mn_arena_printf(a, "%.*f", f->decimal_places, c->v.f);
+        return 0;
+    case MN_DATE:
+    case MN_DATETIME:
+    case MN_TIME:
+        if (c->type != MN_DBT_TEXT)
+            return MN_EINVAL;
+        return mn__parse_datetime(c->v.s.ptr, c->v.s.len, f->type, p);
+    case MN_BINARY: {
+        mn_str *s = p;
+        char *copy = mn_arena_alloc(a, c->v.s.len + 1);
+        if (!copy)
+            return MN_ENOMEM;
+        memcpy(copy, c->v.s.ptr, c->v.s.len);
+        copy[c->v.s.len] = '\0';
+        s->ptr = copy;
+        s->len = c->v.s.len;
+        return 0;
+    }
+    default:
+        if (mn__is_int_type(f->type))
+            return cell_i64(c, (int64_t *)p);
+        if (c->type == MN_DBT_TEXT || c->type == MN_DBT_BLOB)
+            *(const char **)p = c->v.s.ptr; /* already a NUL-terminated arena copy */
+        else if (c->type == MN_DBT_INT)
+            *(const char **)p = mn_arena_printf(a, "%lld", (long long)c->v.i);
+        else
+            *(const char **)p = mn_arena_printf(a, "%g", c->v.f);
+        return 0;
+    }
+}
+
+mn_value *mn__cell_value(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c)
+{
+    mn_arena *a = o->arena;
+    if (c->type == MN_DBT_NULL)
+        return mn_value_none();
+    if (f && f->type != MN_M2M) {
+        /* Store into a scratch instance, then read it back as a value. */
+        void *obj = mn_arena_calloc(a, 1, f->model->size);
+        if (!obj)
+            return NULL;
+        ((mn_obj *)obj)->model = f->model;
+        if (mn__cell_store(o, obj, f, c) != 0)
+            return mn_value_none();
+        return mn_obj_get_value(o, obj, f->name);
+    }
+    switch (c->type) {
+    case MN_DBT_INT:
+    case MN_DBT_BOOL: return mn_value_int(a, c->v.i);
+    case MN_DBT_FLOAT: return mn_value_double(a, c->v.f);
+    default: return mn_value_str(a, c->v.s.ptr, c->v.s.len);
+    }
+}
+
+mn_value *mn_obj_get_value(mn_orm *o, const void *obj, const char *field)
+{
+    const mn_obj *h = obj;
+    const mn_fielddef *f = mn_model_field(h->model, field);
+    mn_arena *a = o ? o->arena : h->orm->arena;
+    if (!f)
+        return NULL;
+    if (mn__is_null(obj, f))
+        return mn_value_none();
+    const void *p = mn__fptr(obj, f);
+    switch (f->type) {
+    case MN_FK:
+    case MN_O2O: return mn_value_int(a, ((const mn_fk *)p)->id);
+    case MN_FLOAT: return mn_value_double(a, *(const double *)p);
+    case MN_BOOL: return mn_value_bool(*(const bool *)p);
+    case MN_DECIMAL: {
+        const char *s = *(const char *const *)p;
+        return s ? mn_value_decimal(a, s, strlen(s)) : mn_value_none();
+    }
+    case MN_DATE: {
+        const mn_datetime *dt = p;
+        return mn_value_date(a, dt->year, dt->month, dt->day);
+    }
+    case MN_DATETIME: return mn_value_datetime(a, p);
+    case MN_TIME: return mn_value_time(a, p);
+    case MN_BINARY: {
+        const mn_str *s = p;
+        return mn_value_str(a, s->ptr ? s->ptr : "", s->len);
+    }
+    case MN_M2M: return mn_value_none();
+    default:
+        if (mn__is_int_type(f->type))
+            return mn_value_int(a, *(const int64_t *)p);
+        {
+            const char *s = *(const char *const *)p;
+            return mn_value_str_ref(a, s ? s : "", s ? strlen(s) : 0);
+        }
+    }
+}
+
+void mn__apply_defaults(mn_orm *o, const mn_model *m, void *obj)
+{
+    for (size_t i = 0; i < m->nfields; i++) {
+        const mn_fielddef *f = &m->fields[i];
+        void *p = mn__fptr(obj, f);
+        if (f->default_fn) {
+            f->default_fn(f, obj, o->arena);
+            continue;
+        }
+        switch (f->type) {
+        case MN_FLOAT:
+            *(double *)p = f->default_float;
+            if (f->null && f->default_float == 0)
+                mn__set_null(obj, f, true);
+            break;
+        case MN_BOOL:
+            *(bool *)p = f->default_bool;
+            if (f->null && !f->default_bool)
+                mn__set_null(obj, f, true);
+            break;
+        case MN_DATE:
+        case MN_DATETIME:
+        case MN_TIME:
+            if (f->default_str)
+                mn__parse_datetime(f->default_str, strlen(f->default_str), f->type, p);
+            else if (f->null)
+                mn__set_null(obj, f, true);
+            break;
+        case MN_BINARY:
+        case MN_M2M: break;
+        case MN_FK:
+        case MN_O2O:
+            ((mn_fk *)p)->id = f->default_int;
+            if (f->null && !f->default_int)
+                mn__set_null(obj, f, true);
+            break;
+        default:
+            if (mn__is_int_type(f->type)) {
+                *(int64_t *)p = f->default_int;
+                if (f->null && !f->default_int)
+                    mn__set_null(obj, f, true);
+            } else {
+                *(const char **)p = f->default_str;
+                if (!f->default_str && f->null)
+                    mn__set_null(obj, f, true);
+            }
+            break;
+        }
+    }
+}
+

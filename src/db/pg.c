@@ -518,6 +518,15 @@ static void conn_free(pg_dbconn *c)
     mn_free(c);
 }
 
+/* Appends key=value when value is non-empty. */
+static void add_kv(const char **k, const char **v, size_t *n, const char *key, const char *value)
+{
+    if (value && *value) {
+        k[*n] = key;
+        v[(*n)++] = value;
+    }
+}
+
 /* libpq keywords from the parsed URL; the query string's key=value pairs pass through. */
 static int conninfo(mn_db *db, mn_arena *a, const char ***keys, const char ***vals)
 {
@@ -530,32 +539,23 @@ static int conninfo(mn_db *db, mn_arena *a, const char ***keys, const char ***va
     if (!k || !v)
         return MN_ENOMEM;
     size_t n = 0;
-#define KV(key, value)                                                                         \
-    do {                                                                                       \
-        if ((value) && *(value)) {                                                             \
-            k[n] = (key);                                                                      \
-            v[n++] = (value);                                                                  \
-        }                                                                                      \
-    } while (0)
-    KV("host", u->host);
-    KV("user", u->user);
-    KV("password", u->password);
-    KV("dbname", u->name);
+    add_kv(k, v, &n, "host", u->host);
+    add_kv(k, v, &n, "user", u->user);
+    add_kv(k, v, &n, "password", u->password);
+    add_kv(k, v, &n, "dbname", u->name);
     if (u->port > 0)
-        KV("port", mn_arena_printf(a, "%d", u->port));
+        add_kv(k, v, &n, "port", mn_arena_printf(a, "%d", u->port));
     if (u->options) {
         char *opts = mn_arena_strdup(a, u->options);
         for (char *save = NULL, *kv = opts ? strtok_r(opts, "&", &save) : NULL; kv;
              kv = strtok_r(NULL, "&", &save)) {
             char *eq = strchr(kv, '=');
-            if (!eq)
+            if (!eq || n + 1 >= max)
                 continue;
             *eq = '\0';
-            if (n + 1 < max)
-                KV(kv, eq + 1);
+            add_kv(k, v, &n, kv, eq + 1);
         }
     }
-#undef KV
     *keys = k;
     *vals = v;
     return MN_OK;

@@ -133,11 +133,13 @@ static int wait_turn(mn__pool *p, int64_t timeout_ms, mn__pool_item **out, char 
         if (!w.timer)
             return MN_ENOMEM;
     }
+    /* The record lives on this coroutine's stack; every way out of the wait below unlinks
+     * it first (hand_over, on_wait_timeout), so the queue never points at a dead frame. */
     if (p->tail)
         p->tail->next = &w;
     else
-        p->head = &w;
-    p->tail = &w;
+        p->head = &w; /* cppcheck-suppress autoVariables */
+    p->tail = &w;     /* cppcheck-suppress autoVariables */
     p->nwaiting++;
 
     while (w.state == WAITING)

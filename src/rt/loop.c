@@ -220,12 +220,22 @@ int mn_wait_fd(int fd, unsigned events, int64_t timeout_ms)
     mn_loop *loop = mn__current_loop;
     if (!loop || !loop->current)
         return mn__poll_fd_until(fd, events, timeout_ms < 0 ? -1 : mn__clock_ms() + timeout_ms);
-    /* The caller may not have drained the fd, and edges are not remembered: look first. */
-    struct pollfd p = {.fd = fd,
-                       .events = (short)(((events & MN_READ) ? POLLIN : 0) |
-                                         ((events & MN_WRITE) ? POLLOUT : 0))};
-    if (poll(&p, 1, 0) > 0)
-        return (p.revents & POLLNVAL) ? MN_EINVAL : MN_OK;
+    /* The caller may not have read until EAGAIN (libpq does not), and edges are not
+     * remembered. Re-arming with EPOLL_CTL_MOD queues an event if the fd is ready now, and
+     * tells us when the fd number was closed and reused behind our back (ENOENT): one system
+     * call for both. An fd not registered yet gets the same from EPOLL_CTL_ADD. */
+    mn__fdstate *fs = mn__fd_get(loop, fd);
+    if (!fs)
+        return MN_ENOMEM;
+    if (fs->registered) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                                 .data.u64 = (uint64_t)fd};
+        if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) != 0) {
+            if (errno == EBADF)
+                return MN_EINVAL;
+            fs->registered = false; /* ENOENT: a new file behind an old number */
+        }
+    }
     return mn__wait_fd_until(loop, fd, events, timeout_ms < 0 ? -1 : loop->now + timeout_ms);
 }
 

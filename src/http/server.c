@@ -28,6 +28,7 @@
 #define SWEEP_MS 100
 #define MAX_EVENTS 256
 #define MAX_FREE_REQS 256
+#define DRAIN_GRACE_MS 1000
 
 /* ---- Lists. ---- */
 
@@ -405,7 +406,19 @@ void mn_server_drain(mn_server *s, void (*done)(void *arg), void *arg)
         s->accepting = false;
         epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
     }
-    close_waiting(s);
+    /* Closing an idle keep-alive connection races with the client sending its next request
+     * on it (which then fails). A busy client sends within milliseconds, so idle connections
+     * get a short grace: a request arriving in it is answered with Connection: close. */
+    int64_t grace = s->limits->keepalive_timeout_ms < DRAIN_GRACE_MS
+                        ? s->limits->keepalive_timeout_ms
+                        : DRAIN_GRACE_MS;
+    int64_t end = mn_now_ms() + grace;
+    for (mn__conn *c = s->idle.first; c; c = c->next)
+        if (c->deadline > end)
+            c->deadline = end;
+    for (mn__conn *c = s->head.first; c; c = c->next)
+        if (c->head_deadline > end)
+            c->head_deadline = end;
     mn__server_check_done(s);
 }
 

@@ -622,9 +622,10 @@ int mn__pg_exec(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
         if (rc == MN_OK)
             rc = collect(c, deadline, res);
         /* A table changed under a prepared statement ("cached plan must not change result
-         * type"): outside a transaction, run it unprepared once and prepare it afresh later. */
+         * type", 0A000) or the session forgot it (DEALLOCATE / DISCARD ALL in raw SQL,
+         * 26000): outside a transaction, run it unprepared once and prepare it afresh later. */
         if (rc == MN_EIO && s && s->id && attempt == 0 && !c->broken &&
-            strcmp(c->sqlstate, "0A000") == 0 &&
+            (strcmp(c->sqlstate, "0A000") == 0 || strcmp(c->sqlstate, "26000") == 0) &&
             PQtransactionStatus(c->pg) == PQTRANS_IDLE) {
             s->id = 0;
             s->uses = 0;

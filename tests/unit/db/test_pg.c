@@ -289,6 +289,21 @@ Test(pg, prepared_statement_survives_a_table_change)
     assert_text(cell(&r, 0, 1), "x");
 }
 
+Test(pg, prepared_statements_dropped_by_raw_sql_are_prepared_again)
+{
+    mn_dbparam p = mn_dbp_int(41);
+    mn_dbresult r;
+    for (int i = 0; i < 3; i++) {
+        r = query("SELECT $1::int + 1", &p, 1);
+        cr_assert_eq(cell(&r, 0, 0)->v.i, 42);
+    }
+    pgt_ok(conn, "DEALLOCATE ALL");
+    r = query("SELECT $1::int + 1", &p, 1);
+    cr_assert_eq(cell(&r, 0, 0)->v.i, 42, "the forgotten statement is prepared again");
+    r = query("SELECT $1::int + 1", &p, 1);
+    cr_assert_eq(cell(&r, 0, 0)->v.i, 42);
+}
+
 Test(pg, scripts_run_several_statements)
 {
     int rc = mn_dbconn_exec_script(conn, "CREATE TABLE t_script1 (a int);"

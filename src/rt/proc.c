@@ -338,10 +338,14 @@ int mn_proc_run(const mn_proc_config *cfg)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, &m.old_mask);
+    /* The master only writes log lines: a closed stderr pipe must not kill it. */
+    struct sigaction ignore = {.sa_handler = SIG_IGN}, old_pipe;
+    sigaction(SIGPIPE, &ignore, &old_pipe);
     m.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (m.sigfd < 0) {
         mn_log(MN_LOG_ERROR, LOGGER, "signalfd: %s", strerror(errno));
         sigprocmask(SIG_SETMASK, &m.old_mask, NULL);
+        sigaction(SIGPIPE, &old_pipe, NULL);
         goto out;
     }
     if (cfg->on_listening)
@@ -366,6 +370,7 @@ int mn_proc_run(const mn_proc_config *cfg)
     handle_signals(&m);
     close(m.sigfd);
     sigprocmask(SIG_SETMASK, &m.old_mask, NULL);
+    sigaction(SIGPIPE, &old_pipe, NULL);
 out:
     for (int i = 0; i < m.nslots; i++)
         if (m.slots[i].fd >= 0)

@@ -58,7 +58,7 @@ def concurrent_sleepers(port):
         s.close()
     print(f"{COUNT} concurrent /sleep?ms=500 requests: {statuses} in {elapsed:.2f}s")
     check(statuses.get(b"200") == COUNT, "every one of 1,000 concurrent requests answered 200")
-    check(elapsed < 5, f"they ran concurrently ({elapsed:.2f}s for 1,000 x 500 ms)")
+    check(elapsed < 10, f"they ran concurrently ({elapsed:.2f}s for 1,000 x 500 ms)")
 
 
 def wrk_1000(port):

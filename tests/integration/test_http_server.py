@@ -264,13 +264,13 @@ def test_files_and_streams(port, files_dir):
     check(h.get("content-length") == str(len(data)), "HEAD of a file: its length, no body")
     check(c.response()[2] == b"Hello, World!", "answer after HEAD of a file intact")
     # Streaming: pieces arrive while the handler is still running.
-    c.send(b"GET /stream?n=4&ms=300 HTTP/1.1\r\nHost: a\r\n\r\n")
+    c.send(b"GET /stream?n=4&ms=500 HTTP/1.1\r\nHost: a\r\n\r\n")
     t0 = time.monotonic()
     c.sock.settimeout(5)
     first = b""
     while b"piece 0" not in first:
         first += c.sock.recv(65536)
-    check(time.monotonic() - t0 < 0.25, "first streamed piece arrives before the last is made")
+    check(time.monotonic() - t0 < 1.0, "first streamed piece arrives before the last is made (1.5 s)")
     c.buf = first
     status, h, body, _ = c.response()
     check(h.get("transfer-encoding") == "chunked" and body.count(b"piece") == 4,
@@ -310,7 +310,7 @@ def test_concurrency(port):
     for t in threads:
         t.join()
     elapsed = time.monotonic() - t0
-    check(results.count(200) == 200 and elapsed < 5,
+    check(results.count(200) == 200 and elapsed < 10,
           f"200 concurrent sleeping requests in {elapsed:.2f}s")
 
 

@@ -83,7 +83,7 @@ def test_slowloris(port):
         _, rest = wait_close(s, 3)
     check(status is not None and status.startswith(b"HTTP/1.1 408"),
           f"slowloris gets 408 ({(status or b'')[:20]!r})")
-    check(HEADER_MS / 1000 - 0.1 <= elapsed <= HEADER_MS / 1000 + 1.0,
+    check(HEADER_MS / 1000 - 0.1 <= elapsed <= HEADER_MS / 1000 + 2.0,
           f"slowloris cut at the header deadline ({elapsed:.2f}s, deadline {HEADER_MS} ms)")
     s.close()
 
@@ -91,7 +91,7 @@ def test_slowloris(port):
 def test_silent_connection(port):
     s = socket.create_connection(("127.0.0.1", port))
     took, data = wait_close(s, 5)
-    check(took is not None and data == b"" and took < HEADER_MS / 1000 + 1.0,
+    check(took is not None and data == b"" and took < HEADER_MS / 1000 + 2.0,
           f"a connection that sends nothing is closed quietly ({took})")
     s.close()
 
@@ -105,7 +105,7 @@ def test_idle_keepalive(port):
         data += s.recv(65536)
     took, rest = wait_close(s, 5)
     check(took is not None and rest == b"" and
-          KEEPALIVE_MS / 1000 - 0.1 <= took <= KEEPALIVE_MS / 1000 + 1.0,
+          KEEPALIVE_MS / 1000 - 0.1 <= took <= KEEPALIVE_MS / 1000 + 2.0,
           f"idle keep-alive connection closed after the keep-alive timeout ({took})")
     s.close()
     # Activity before the timeout keeps it open.
@@ -130,7 +130,7 @@ def test_body_timeout(port):
     s.sendall(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly part")
     took, data = wait_close(s, 5)
     check(data.startswith(b"HTTP/1.1 408") and took is not None and
-          took <= BODY_MS / 1000 + 1.0, f"a body that stops arriving gets 408 ({data[:20]!r})")
+          took <= BODY_MS / 1000 + 2.0, f"a body that stops arriving gets 408 ({data[:20]!r})")
     s.close()
 
 

@@ -9,6 +9,7 @@
  * dumping the rest as text) are part of the output users see, so they are reproduced. */
 #include "template/filters_internal.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define BUF(name)                                                                              \
@@ -137,6 +138,10 @@ typedef struct hparser {
     size_t n;
     mn_buf *out;
     char cdata[8]; /* "script" / "style" while inside one */
+    /* missing[c]: a search for c from this position (or later) found nothing; hostile input
+     * ("<a<a<a...", "</</...") would otherwise rescan the tail for every '<' */
+    size_t missing[256];
+    size_t no_comment_end; /* the same for "-->" */
 } hparser;
 
 static bool hp_space(char ch)
@@ -161,9 +166,12 @@ static bool hp_hex(char ch)
 
 static long hp_find(const hparser *p, size_t from, char ch)
 {
-    if (from >= p->n)
+    size_t *miss = &((hparser *)p)->missing[(unsigned char)ch];
+    if (from >= p->n || from >= *miss)
         return -1;
     const char *f = memchr(p->s + from, ch, p->n - from);
+    if (!f)
+        *miss = from;
     return f ? (long)(f - p->s) : -1;
 }
 
@@ -327,8 +335,10 @@ static long hp_endtag(hparser *p, size_t i)
 }
 
 /* <!-- ... --\s*> */
-static long hp_comment(const hparser *p, size_t i)
+static long hp_comment(hparser *p, size_t i)
 {
+    if (i >= p->no_comment_end)
+        return -1;
     for (size_t j = i + 4; j + 1 < p->n; j++) {
         if (p->s[j] != '-' || p->s[j + 1] != '-')
             continue;
@@ -338,6 +348,7 @@ static long hp_comment(const hparser *p, size_t i)
         if (k < p->n && p->s[k] == '>')
             return (long)k + 1;
     }
+    p->no_comment_end = i;
     return -1;
 }
 
@@ -501,17 +512,41 @@ static size_t count_lt(mn_str s)
     return n;
 }
 
+/* Django's guard against quadratic parsing: an open tag running over 1000 characters
+ * without a '>' (<[a-zA-Z][^>]{1000,}) that holds 50 or more '<' is refused. */
+static bool suspicious_open_tag(mn_str s)
+{
+    for (size_t i = 0; i + 1 < s.len; i++) {
+        if (s.ptr[i] != '<' || !hp_alpha(s.ptr[i + 1]))
+            continue;
+        size_t end = i + 2, chars = 0, lts = 1;
+        while (end < s.len && s.ptr[end] != '>') {
+            chars += ((unsigned char)s.ptr[end] & 0xC0) != 0x80;
+            lts += s.ptr[end] == '<';
+            end++;
+        }
+        if (chars >= 1000 && lts >= 50)
+            return true;
+        i = end; /* later '<' in this run see a shorter run */
+    }
+    return false;
+}
+
 /* as django.utils.html.strip_tags */
 static mn_value *f_striptags(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     (void)arg;
     mn_str value = v->u.str;
+    if (suspicious_open_tag(value))
+        return mn__ffail(c, "SuspiciousOperation: open tag too long");
     for (int depth = 0; memchr(value.ptr, '<', value.len) && memchr(value.ptr, '>', value.len);
          depth++) {
         if (depth >= 50)
             return mn__ffail(c, "SuspiciousOperation: too deeply nested tags");
         BUF(b);
-        hparser p = {value.ptr, value.len, &b, {0}};
+        hparser p = {value.ptr, value.len, &b, {0}, {0}, SIZE_MAX};
+        for (size_t k = 0; k < 256; k++)
+            p.missing[k] = SIZE_MAX;
         size_t stop = hp_goahead(&p, 0, false);
         hp_goahead(&p, stop, true);
         if (mn_buf_reserve(&b, 1) < 0)
@@ -586,6 +621,7 @@ static mn_value *truncate_html(const mn_filter_call *c, mn_value *v, mn_value *a
     size_t nopen = 0, capopen = 0;
     size_t pos = 0, end_text_pos = 0;
     int64_t current_len = 0;
+    size_t no_gt_from = SIZE_MAX; /* no '>' at or after this position */
     while (current_len <= length) {
         /* the next match: a tag (its text) or one unit (char / word) */
         size_t mstart = 0, mend = 0;
@@ -595,9 +631,11 @@ static mn_value *truncate_html(const mn_filter_call *c, mn_value *v, mn_value *a
                 found = true;
                 mstart = pos;
                 const char *gt = text.ptr[pos] == '<' && pos + 1 < text.len &&
-                                         text.ptr[pos + 1] != '>'
+                                         text.ptr[pos + 1] != '>' && pos + 1 < no_gt_from
                                      ? memchr(text.ptr + pos + 1, '>', text.len - pos - 1)
                                      : NULL;
+                if (!gt && text.ptr[pos] == '<' && pos + 1 < no_gt_from)
+                    no_gt_from = pos + 1;
                 if (gt) {
                     mend = (size_t)(gt - text.ptr) + 1;
                 } else {
@@ -618,7 +656,11 @@ static mn_value *truncate_html(const mn_filter_call *c, mn_value *v, mn_value *a
                 unit = true;
                 mstart = k;
                 if (text.ptr[k] == '<') {
-                    const char *gt = memchr(text.ptr + k + 1, '>', text.len - k - 1);
+                    const char *gt = k + 1 < no_gt_from ? memchr(text.ptr + k + 1, '>',
+                                                                 text.len - k - 1)
+                                                        : NULL;
+                    if (!gt && k + 1 < no_gt_from)
+                        no_gt_from = k + 1;
                     if (gt) {
                         unit = false;
                         mend = (size_t)(gt - text.ptr) + 1;

@@ -359,7 +359,10 @@ DJ = [
                    '<p>&lt;b&gt;</p>', '<<b>>', '<sc<!-- -->ript>test<<!-- -->/script>',
                    '<script>alert()</script>&h', '><!' + '<' * 20 + 'x', '<![CDATA[<b>]]>x', '<!DOCTYPE html><p>x</p>',
                    '<?xml version="1.0"?><r>t</r>', '<a href="x>y">z</a>', '< a>x</a>', '<b/>a<b >c</b >',
-                   '&lt;script&gt;', 'x &#xZZ; y <b>z</b>', '<p>a</p\n>b', 'a<!-- c -- >b<!--d-->']),
+                   '&lt;script&gt;', 'x &#xZZ; y <b>z</b>', '<p>a</p\n>b', 'a<!-- c -- >b<!--d-->',
+                   # Django's guard against quadratic parsing (SuspiciousOperation above 49 '<')
+                   '<a' + 'x' * 1000 + '<' * 49, '<a' + 'x' * 1000 + '<' * 48 + '>y',
+                   '<a' + 'x' * 997 + '<' * 49, '<a b' * 300 + '>']),
     ('slugify', [' Jack & Jill like numbers 1,2,3 and 4 and silly characters ?%.$!/',
                  'Un \xe9l\xe9phant \xe0 l\'or\xe9e du bois', '\u0131\xe7\u011f\u015f\u0131', '  a--b__c  ',
                  'multiple---dashes', '___underscores___', '-- leading and trailing --',

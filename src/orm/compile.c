@@ -1,799 +1,13 @@
-/* compile.c — the SQL compiler: a queryset becomes one statement with bound parameters, in
- * the SQLite or PostgreSQL dialect. Lookup paths ("choices__votes__gt") are resolved against
- * the model metadata into LEFT JOINs (reused per path) and a column, then a lookup operator.
- * User values only ever become parameters; identifiers are always quoted.
+/* compile.c — the SQL compiler's statements: a queryset becomes one SELECT, COUNT, UPDATE,
+ * DELETE or aggregate with bound parameters, in the SQLite or PostgreSQL dialect (lookup.c
+ * compiles the conditions and expressions inside it).
  *
  * Placeholders are written as a marker (\x01 index \x02) while the pieces (select list,
  * joins, where, having, order) are built in whatever order paths are discovered; the final
  * pass renumbers them in textual order, so each dialect gets ?1.. or $1.. that match. */
-#include "internal.h"
+#include "compile.h"
 
-#include <ctype.h>
 #include <stdlib.h>
-
-typedef struct join {
-    const char *key;
-    int alias;
-    const mn_model *m;
-    bool multi; /* reached through a reverse FK or M2M */
-} join;
-
-typedef struct cc {
-    mn_orm *o;
-    mn_qs *qs;
-    const mn_model *m;
-    mn_dbdialect d;
-    join *joins;
-    size_t nj, capj;
-    int next_alias;
-    char prefix;      /* 'T' for the main query, 'U'.. for subqueries */
-    mn_buf from;      /* " LEFT OUTER JOIN ..." clauses */
-    mn_dbparam *params;
-    size_t np, capp;
-    int err;
-    int negated;      /* NOT depth parity while compiling where */
-    int ann_depth;    /* annotations expanded inside annotations (cycles are errors) */
-} cc;
-
-typedef struct resolved {
-    const mn_fielddef *f; /* the column's field */
-    int alias;
-    const char *rest;     /* transforms and lookup after the field ("year__gt"), or "" */
-    bool joined;
-    const annot *ann;     /* the path names an annotation */
-} resolved;
-
-static int fail(cc *c, int code, const char *fmt, ...) MN_PRINTF(3, 4);
-static int fail(cc *c, int code, const char *fmt, ...)
-{
-    if (c->err)
-        return c->err;
-    va_list ap;
-    va_start(ap, fmt);
-    char msg[400];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    c->err = code;
-    return mn__orm_fail(c->o, code, "%s", msg);
-}
-
-void mn__quote(mn_buf *b, const char *ident)
-{
-    mn_buf_putc(b, '"');
-    for (const char *p = ident; *p; p++) {
-        if (*p == '"')
-            mn_buf_putc(b, '"');
-        mn_buf_putc(b, *p);
-    }
-    mn_buf_putc(b, '"');
-}
-
-void mn__placeholder(mn_buf *b, mn_dbdialect d, size_t n)
-{
-    mn_buf_putc(b, d == MN_DIALECT_POSTGRESQL ? '$' : '?');
-    mn_buf_put_u64(b, n);
-}
-
-static void col(cc *c, mn_buf *b, int alias, const char *column)
-{
-    mn_buf_printf(b, "\"%c%d\".", c->prefix, alias);
-    mn__quote(b, column);
-}
-
-static void param(cc *c, mn_buf *b, mn_dbparam p)
-{
-    if (c->np == c->capp) {
-        size_t ncap = c->capp ? c->capp * 2 : 16;
-        mn_dbparam *n = mn_arena_realloc(c->o->arena, c->params, c->capp * sizeof *n,
-                                         ncap * sizeof *n);
-        if (!n) {
-            fail(c, MN_ENOMEM, "out of memory");
-            return;
-        }
-        c->params = n;
-        c->capp = ncap;
-    }
-    c->params[c->np] = p;
-    mn_buf_printf(b, "\x01%zu\x02", c->np);
-    c->np++;
-}
-
-/* ---- joins ---- */
-static int add_join(cc *c, const char *key, const mn_model *m, int left_alias,
-                    const char *left_col, const char *right_col, bool multi)
-{
-    for (size_t i = 0; i < c->nj; i++)
-        if (strcmp(c->joins[i].key, key) == 0)
-            return c->joins[i].alias;
-    if (c->nj == c->capj) {
-        size_t ncap = c->capj ? c->capj * 2 : 8;
-        join *n = mn_arena_realloc(c->o->arena, c->joins, c->capj * sizeof *n, ncap * sizeof *n);
-        if (!n)
-            return fail(c, MN_ENOMEM, "out of memory"), 0;
-        c->joins = n;
-        c->capj = ncap;
-    }
-    int alias = c->next_alias++;
-    c->joins[c->nj++] = (join){mn_arena_strdup(c->o->arena, key), alias, m, multi};
-    mn_buf_puts(&c->from, " LEFT OUTER JOIN ");
-    mn__quote(&c->from, mrt(m)->table);
-    mn_buf_printf(&c->from, " \"%c%d\" ON (", c->prefix, alias);
-    col(c, &c->from, left_alias, left_col);
-    mn_buf_puts(&c->from, " = ");
-    col(c, &c->from, alias, right_col);
-    mn_buf_putc(&c->from, ')');
-    return alias;
-}
-
-static const mn_fielddef *through_fk(const mn_model *through, const mn_model *to, bool second)
-{
-    /* the through model's FK to `to`; for self-referential M2M the first or second one */
-    const mn_fielddef *found = NULL;
-    for (size_t i = 0; i < through->nfields; i++) {
-        const mn_fielddef *f = &through->fields[i];
-        if ((f->type == MN_FK || f->type == MN_O2O) && f->rel_model == to) {
-            if (!second)
-                return f;
-            found = f;
-        }
-    }
-    return found;
-}
-
-static bool is_lookup_word(const char *s, size_t n);
-
-/* Resolves path against the model, creating joins; for lookups, the rest after the field. */
-static int resolve(cc *c, const char *path, bool allow_rest, resolved *out)
-{
-    memset(out, 0, sizeof *out);
-    const mn_model *m = c->m;
-    int alias = 0;
-    const char *p = path;
-    const char *seg_end;
-    if (c->qs) {
-        size_t n0 = strcspn(path, "_");
-        const char *dd = strstr(path, "__");
-        n0 = dd ? (size_t)(dd - path) : strlen(path);
-        for (size_t i = 0; i < c->qs->nannots; i++)
-            if (strlen(c->qs->annots[i].name) == n0 && strncmp(path, c->qs->annots[i].name, n0) == 0) {
-                out->ann = &c->qs->annots[i];
-                out->rest = dd ? dd + 2 : "";
-                return 0;
-            }
-    }
-    while (1) {
-        const char *dd = strstr(p, "__");
-        seg_end = dd ? dd : p + strlen(p);
-        size_t n = (size_t)(seg_end - p);
-        const char *next = dd ? dd + 2 : NULL;
-        const char *keyend = seg_end;
-        char *key = mn_arena_strndup(c->o->arena, path, (size_t)(keyend - path));
-        const mn_fielddef *f = mn__field(m, p, n);
-        if (f && (f->type == MN_FK || f->type == MN_O2O)) {
-            const mn_model *rm = f->rel_model;
-            size_t nn = next ? strcspn(next, "_") : 0;
-            const char *ndd = next ? strstr(next, "__") : NULL;
-            nn = next ? (ndd ? (size_t)(ndd - next) : strlen(next)) : 0;
-            bool next_is_field = next && (mn__field(rm, next, nn) || mn__revrel(rm, next, nn, false));
-            bool next_is_pk = next_is_field && mn__field(rm, next, nn) == rm->pk;
-            bool after_pk_more = next_is_pk && ndd &&
-                                 (mn__field(rm, ndd + 2, strcspn(ndd + 2, "_")) != NULL &&
-                                  !is_lookup_word(ndd + 2, strlen(ndd + 2)));
-            if (next_is_field && !(next_is_pk && !after_pk_more)) {
-                alias = add_join(c, key, rm, alias, f->column, rm->pk->column, false);
-                out->joined = true;
-                m = rm;
-                p = next;
-                continue;
-            }
-            out->f = f;
-            out->alias = alias;
-            out->rest = next_is_pk ? (ndd ? ndd + 2 : "") : (next ? next : "");
-            break;
-        }
-        if (f && f->type == MN_M2M) {
-            const mn_model *t = f->through_model;
-            const mn_fielddef *src = through_fk(t, m, false);
-            const mn_fielddef *dst = through_fk(t, f->rel_model, f->rel_model == m);
-            char *tkey = mn_arena_printf(c->o->arena, "%s#through", key);
-            int ta = add_join(c, tkey, t, alias, m->pk->column, src->column, true);
-            out->joined = true;
-            size_t nn = 0;
-            const char *ndd = next ? strstr(next, "__") : NULL;
-            nn = next ? (ndd ? (size_t)(ndd - next) : strlen(next)) : 0;
-            const mn_model *rm = f->rel_model;
-            bool next_is_field = next && (mn__field(rm, next, nn) || mn__revrel(rm, next, nn, false));
-            if (next_is_field && mn__field(rm, next, nn) != rm->pk) {
-                alias = add_join(c, key, rm, ta, dst->column, rm->pk->column, true);
-                m = rm;
-                p = next;
-                continue;
-            }
-            out->f = dst;
-            out->alias = ta;
-            out->rest = next_is_field ? (ndd ? ndd + 2 : "") : (next ? next : "");
-            break;
-        }
-        if (f) {
-            out->f = f;
-            out->alias = alias;
-            out->rest = next ? next : "";
-            break;
-        }
-        const revrel *r = mn__revrel(m, p, n, false);
-        if (r) {
-            const mn_model *rm = r->from;
-            int ra;
-            if (r->field->type == MN_M2M) {
-                const mn_model *t = r->field->through_model;
-                const mn_fielddef *to_here = through_fk(t, m, rm == m);
-                const mn_fielddef *to_from = through_fk(t, rm, false);
-                char *tkey = mn_arena_printf(c->o->arena, "%s#through", key);
-                int ta = add_join(c, tkey, t, alias, m->pk->column, to_here->column, true);
-                ra = add_join(c, key, rm, ta, to_from->column, rm->pk->column, true);
-            } else {
-                ra = add_join(c, key, rm, alias, m->pk->column, r->field->column,
-                              r->field->type != MN_O2O);
-            }
-            out->joined = true;
-            const char *ndd = next ? strstr(next, "__") : NULL;
-            size_t nn = next ? (ndd ? (size_t)(ndd - next) : strlen(next)) : 0;
-            if (next && (mn__field(rm, next, nn) || mn__revrel(rm, next, nn, false))) {
-                alias = ra;
-                m = rm;
-                p = next;
-                continue;
-            }
-            out->f = rm->pk;
-            out->alias = ra;
-            out->rest = next ? next : "";
-            break;
-        }
-        return mn__no_field_in(c->o, m, p, n, path) ? (c->err = MN_EFIELD) : 0;
-    }
-    if (!allow_rest && *out->rest) {
-        const mn_model *fm = out->f->model;
-        const char *r = out->rest;
-        const char *dd = strstr(r, "__");
-        return mn__no_field_in(c->o, out->f->rel_model ? out->f->rel_model : fm, r,
-                               dd ? (size_t)(dd - r) : strlen(r), path) ? (c->err = MN_EFIELD) : 0;
-    }
-    return 0;
-}
-
-/* Does the path cross a multi-valued relation (reverse FK or M2M)? No joins are made. */
-static bool path_is_multi(const mn_model *m, const char *path)
-{
-    const char *p = path;
-    while (p && *p) {
-        const char *dd = strstr(p, "__");
-        size_t n = dd ? (size_t)(dd - p) : strlen(p);
-        const mn_fielddef *f = mn__field(m, p, n);
-        if (f) {
-            if (f->type == MN_M2M)
-                return true;
-            if (f->type != MN_FK && f->type != MN_O2O)
-                return false;
-            m = f->rel_model;
-        } else {
-            const revrel *r = mn__revrel(m, p, n, false);
-            if (!r)
-                return false;
-            if (r->field->type != MN_O2O)
-                return true;
-            m = r->from;
-        }
-        p = dd ? dd + 2 : NULL;
-    }
-    return false;
-}
-
-/* ---- lookups ---- */
-static const char *const lookups[] = {"exact", "iexact", "contains", "icontains", "in", "gt",
-    "gte", "lt", "lte", "startswith", "istartswith", "endswith", "iendswith", "range", "isnull",
-    "regex", "iregex", NULL};
-static const char *const transforms[] = {"date", "time", "year", "month", "day", "week_day",
-    "iso_week_day", "week", "iso_year", "quarter", "hour", "minute", "second", NULL};
-
-static bool in_list(const char *const *list, const char *s, size_t n)
-{
-    for (size_t i = 0; list[i]; i++)
-        if (strlen(list[i]) == n && strncmp(list[i], s, n) == 0)
-            return true;
-    return false;
-}
-
-static bool is_lookup_word(const char *s, size_t n)
-{
-    return in_list(lookups, s, n) || in_list(transforms, s, n);
-}
-
-static void transform_sql(cc *c, mn_buf *b, const char *lhs, const mn_fielddef *f,
-                          const char *t)
-{
-    bool pg = c->d == MN_DIALECT_POSTGRESQL;
-    bool dt = f && f->type == MN_DATETIME;
-    const char *src = lhs;
-    if (pg && dt)
-        src = mn_arena_printf(c->o->arena, "(%s AT TIME ZONE 'UTC')", lhs);
-    if (strcmp(t, "date") == 0) {
-        mn_buf_printf(b, pg ? "(%s)::date" : "date(%s)", src);
-        return;
-    }
-    if (strcmp(t, "time") == 0) {
-        mn_buf_printf(b, pg ? "(%s)::time" : "time(%s)", src);
-        return;
-    }
-    if (pg) {
-        static const struct { const char *name, *field; } map[] = {
-            {"year", "YEAR"}, {"month", "MONTH"}, {"day", "DAY"}, {"week", "WEEK"},
-            {"iso_year", "ISOYEAR"}, {"quarter", "QUARTER"}, {"hour", "HOUR"},
-            {"minute", "MINUTE"}, {"second", "SECOND"}, {"iso_week_day", "ISODOW"}};
-        if (strcmp(t, "week_day") == 0) {
-            mn_buf_printf(b, "(CAST(EXTRACT(DOW FROM %s) AS integer) + 1)", src);
-            return;
-        }
-        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-            if (strcmp(t, map[i].name) == 0)
-                mn_buf_printf(b, "CAST(EXTRACT(%s FROM %s) AS integer)", map[i].field, src);
-        return;
-    }
-    static const struct { const char *name, *fmt; } smap[] = {
-        {"year", "%Y"}, {"month", "%m"}, {"day", "%d"}, {"hour", "%H"}, {"minute", "%M"},
-        {"second", "%S"}};
-    for (size_t i = 0; i < sizeof smap / sizeof smap[0]; i++)
-        if (strcmp(t, smap[i].name) == 0) {
-            mn_buf_printf(b, "CAST(strftime('%s', %s) AS INTEGER)", smap[i].fmt, src);
-            return;
-        }
-    if (strcmp(t, "week_day") == 0)
-        mn_buf_printf(b, "(CAST(strftime('%%w', %s) AS INTEGER) + 1)", src);
-    else if (strcmp(t, "iso_week_day") == 0)
-        mn_buf_printf(b, "((CAST(strftime('%%w', %s) AS INTEGER) + 6) %% 7 + 1)", src);
-    else if (strcmp(t, "quarter") == 0)
-        mn_buf_printf(b, "((CAST(strftime('%%m', %s) AS INTEGER) + 2) / 3)", src);
-    else if (strcmp(t, "week") == 0) /* ISO week: the week of the Thursday of this week */
-        mn_buf_printf(b, "((CAST(strftime('%%j', date(%s, '-3 days', 'weekday 4')) AS INTEGER)"
-                         " - 1) / 7 + 1)", src);
-    else if (strcmp(t, "iso_year") == 0)
-        mn_buf_printf(b, "CAST(strftime('%%Y', date(%s, '-3 days', 'weekday 4')) AS INTEGER)",
-                      src);
-}
-
-static int compile_expr(cc *c, mn_buf *b, const mn_expr *e);
-static int compile_q(cc *c, mn_buf *b, const mn_q *q);
-static int compile_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta);
-
-/* The value for a lookup's right-hand side as a parameter, typed by the column's field. */
-static void rhs_param(cc *c, mn_buf *b, const mn_fielddef *f, mn_ftype as, mn_arg v)
-{
-    mn_dbparam p;
-    if (v.type == MN_ARG_EXPR) {
-        compile_expr(c, b, v.v.expr);
-        return;
-    }
-    if (as == MN_INT) {
-        if (v.type == MN_ARG_INT || v.type == MN_ARG_BOOL) {
-            param(c, b, mn_dbp_int(v.type == MN_ARG_INT ? v.v.i : v.v.b));
-            return;
-        }
-        int64_t i;
-        if (v.type == MN_ARG_STR && mn_str_to_i64(mn_str_from(v.v.s), &i) == 0) {
-            param(c, b, mn_dbp_int(i));
-            return;
-        }
-        fail(c, MN_EINVAL, "%s: a number was expected", f->name);
-        return;
-    }
-    mn_fielddef tmp;
-    if (as != f->type) {
-        tmp = *f;
-        tmp.type = as;
-        f = &tmp;
-    }
-    int rc = mn__arg_param(c->o, f, v, c->d, &p);
-    if (rc) {
-        c->err = rc;
-        return;
-    }
-    param(c, b, p);
-}
-
-/* LIKE/GLOB pattern for contains-style lookups, with the dialect's escaping. */
-static const char *pattern(cc *c, const char *s, bool glob, bool lead, bool trail)
-{
-    mn_buf b;
-    mn_buf_init(&b, c->o->arena);
-    if (lead)
-        mn_buf_putc(&b, glob ? '*' : '%');
-    for (const char *p = s; *p; p++) {
-        if (glob) {
-            if (*p == '*' || *p == '?' || *p == '[')
-                mn_buf_printf(&b, "[%c]", *p);
-            else
-                mn_buf_putc(&b, *p);
-        } else {
-            if (*p == '%' || *p == '_' || *p == '\\')
-                mn_buf_putc(&b, '\\');
-            mn_buf_putc(&b, *p);
-        }
-    }
-    if (trail)
-        mn_buf_putc(&b, glob ? '*' : '%');
-    return mn_buf_cstr(&b);
-}
-
-static const char *arg_text(cc *c, mn_arg v)
-{
-    switch (v.type) {
-    case MN_ARG_STR: return v.v.s;
-    case MN_ARG_INT: return mn_arena_printf(c->o->arena, "%lld", (long long)v.v.i);
-    case MN_ARG_FLOAT: return mn_arena_printf(c->o->arena, "%g", v.v.f);
-    default: return NULL;
-    }
-}
-
-static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
-{
-    /* exclude() across a multi-valued relation: the row goes when ANY related row matches,
-     * as Django's split_exclude does with a subquery. */
-    if (c->negated && path_is_multi(c->m, q->lookup)) {
-        cc sub = {.o = c->o, .m = c->m, .d = c->d, .prefix = (char)(c->prefix + 1)};
-        mn_buf_init(&sub.from, c->o->arena);
-        sub.next_alias = 1;
-        sub.params = NULL;
-        mn_buf w;
-        mn_buf_init(&w, c->o->arena);
-        compile_q(&sub, &w, q);
-        if (sub.err)
-            return c->err = sub.err;
-        col(c, b, 0, c->m->pk->column);
-        mn_buf_puts(b, " IN (SELECT ");
-        col(&sub, b, 0, c->m->pk->column);
-        mn_buf_puts(b, " FROM ");
-        mn__quote(b, mrt(c->m)->table);
-        mn_buf_printf(b, " \"%c0\"", sub.prefix);
-        mn_buf_append(b, sub.from.data, sub.from.len);
-        mn_buf_puts(b, " WHERE ");
-        /* re-home the subquery's parameters into ours */
-        mn_buf_cstr(&w);
-        for (size_t i = 0; i < w.len; i++) {
-            if (w.data[i] == '\x01') {
-                size_t idx = strtoull(w.data + i + 1, NULL, 10);
-                while (w.data[i] != '\x02')
-                    i++;
-                param(c, b, sub.params[idx]);
-            } else {
-                mn_buf_putc(b, w.data[i]);
-            }
-        }
-        mn_buf_putc(b, ')');
-        return c->err;
-    }
-    resolved r;
-    if (resolve(c, q->lookup, true, &r) != 0 || c->err)
-        return c->err ? c->err : MN_EFIELD;
-    mn_buf lhs;
-    mn_buf_init(&lhs, c->o->arena);
-    const mn_fielddef *f = r.f;
-    if (r.ann) {
-        compile_expr(c, &lhs, r.ann->expr);
-        f = NULL;
-    } else {
-        col(c, &lhs, r.alias, f->column);
-    }
-    const char *rest = r.rest;
-    mn_ftype as = f ? f->type : MN_INT;
-    if (r.ann && r.ann->expr->kind == E_AGG && r.ann->expr->agg != AGG_AVG)
-        as = MN_INT;
-    while (*rest) {
-        const char *dd = strstr(rest, "__");
-        size_t n = dd ? (size_t)(dd - rest) : strlen(rest);
-        if (in_list(transforms, rest, n)) {
-            if (!f || (f->type != MN_DATE && f->type != MN_DATETIME && f->type != MN_TIME))
-                return fail(c, MN_EFIELD, "Unsupported lookup '%.*s' for %s", (int)n, rest,
-                            f ? f->name : "an annotation");
-            char *t = mn_arena_strndup(c->o->arena, rest, n);
-            mn_buf nb;
-            mn_buf_init(&nb, c->o->arena);
-            transform_sql(c, &nb, mn_buf_cstr(&lhs), f, t);
-            lhs = nb;
-            as = strcmp(t, "date") == 0 ? MN_DATE : strcmp(t, "time") == 0 ? MN_TIME : MN_INT;
-            rest = dd ? dd + 2 : "";
-            continue;
-        }
-        break;
-    }
-    const char *lk = *rest ? rest : "exact";
-    if (!in_list(lookups, lk, strlen(lk)) && f && f->rel_model && !strstr(lk, "__")) {
-        mn__no_field_in(c->o, f->rel_model, lk, strlen(lk), q->lookup);
-        return c->err = MN_EFIELD;
-    }
-    if (!in_list(lookups, lk, strlen(lk))) {
-        const char *best = NULL;
-        size_t bl = strlen(lk);
-        for (size_t i = 0; lookups[i]; i++)
-            if (strncmp(lookups[i], lk, 2) == 0 && (!best || abs((int)strlen(lookups[i]) - (int)bl) <
-                                                             abs((int)strlen(best) - (int)bl)))
-                best = lookups[i];
-        const char *mname = f ? f->model->name : c->m->name;
-        if (best)
-            return fail(c, MN_EFIELD, "Unsupported lookup '%s' for %s.%s; did you mean '%s'?",
-                        lk, mname, f ? f->name : q->lookup, best);
-        return fail(c, MN_EFIELD, "Unsupported lookup '%s' for %s.%s", lk, mname,
-                    f ? f->name : q->lookup);
-    }
-    const mn_fielddef *pf = f;
-    mn_fielddef fake = {.name = "annotation", .type = MN_BIGINT};
-    if (!pf) {
-        fake.model = c->m;
-        pf = &fake;
-    }
-    const char *L = mn_buf_cstr(&lhs);
-    bool pg = c->d == MN_DIALECT_POSTGRESQL;
-    mn_arg v = q->value;
-    bool nullable_neg = c->negated && strcmp(lk, "isnull") != 0 && (r.joined || (f && f->null));
-    if (nullable_neg)
-        mn_buf_putc(b, '(');
-    if (strcmp(lk, "isnull") == 0) {
-        bool want = v.type == MN_ARG_BOOL ? v.v.b : v.type == MN_ARG_INT ? v.v.i != 0 : true;
-        mn_buf_printf(b, "%s IS %sNULL", L, want ? "" : "NOT ");
-    } else if ((strcmp(lk, "exact") == 0 || strcmp(lk, "iexact") == 0) &&
-               v.type == MN_ARG_NULL) {
-        mn_buf_printf(b, "%s IS NULL", L);
-    } else if (strcmp(lk, "exact") == 0 || strcmp(lk, "gt") == 0 || strcmp(lk, "gte") == 0 ||
-               strcmp(lk, "lt") == 0 || strcmp(lk, "lte") == 0) {
-        const char *op = lk[0] == 'e' ? "=" : strcmp(lk, "gt") == 0 ? ">"
-                         : strcmp(lk, "gte") == 0 ? ">=" : strcmp(lk, "lt") == 0 ? "<" : "<=";
-        mn_buf_printf(b, "%s %s ", L, op);
-        rhs_param(c, b, pf, as, v);
-    } else if (strcmp(lk, "in") == 0) {
-        if (v.type == MN_ARG_QS) {
-            mn_qs *sub = (mn_qs *)v.v.qs;
-            if (sub->mode == MODE_OBJECTS) {
-                sub = mn_qs_values_list(sub, "pk", true);
-                if (!sub)
-                    return c->err = c->o->errcode;
-            }
-            cc s2 = {.o = c->o, .m = sub->m, .d = c->d, .prefix = (char)(c->prefix + 1)};
-            mn_buf_init(&s2.from, c->o->arena);
-            s2.next_alias = 1;
-            mn_buf sb;
-            mn_buf_init(&sb, c->o->arena);
-            if (compile_select(&s2, sub, SQL_SELECT, &sb, NULL) != 0)
-                return c->err = s2.err ? s2.err : MN_EINVAL;
-            mn_buf_printf(b, "%s IN (", L);
-            mn_buf_cstr(&sb);
-            for (size_t i = 0; i < sb.len; i++) {
-                if (sb.data[i] == '\x01') {
-                    size_t idx = strtoull(sb.data + i + 1, NULL, 10);
-                    while (sb.data[i] != '\x02')
-                        i++;
-                    param(c, b, s2.params[idx]);
-                } else {
-                    mn_buf_putc(b, sb.data[i]);
-                }
-            }
-            mn_buf_putc(b, ')');
-        } else if (v.type != MN_ARG_LIST) {
-            return fail(c, MN_EINVAL, "%s__in needs a list (MN_IN(...)) or a queryset", q->lookup);
-        } else if (v.v.list.n == 0) {
-            mn_buf_puts(b, "1 = 0"); /* Django: EmptyResultSet */
-        } else {
-            mn_buf_printf(b, "%s IN (", L);
-            for (size_t i = 0; i < v.v.list.n; i++) {
-                if (i)
-                    mn_buf_puts(b, ", ");
-                rhs_param(c, b, pf, as, v.v.list.items[i]);
-            }
-            mn_buf_putc(b, ')');
-        }
-    } else if (strcmp(lk, "range") == 0) {
-        if (v.type != MN_ARG_LIST || v.v.list.n != 2)
-            return fail(c, MN_EINVAL, "%s__range needs a list of two values", q->lookup);
-        mn_buf_printf(b, "%s BETWEEN ", L);
-        rhs_param(c, b, pf, as, v.v.list.items[0]);
-        mn_buf_puts(b, " AND ");
-        rhs_param(c, b, pf, as, v.v.list.items[1]);
-    } else if (strcmp(lk, "regex") == 0 || strcmp(lk, "iregex") == 0) {
-        bool ci = lk[0] == 'i';
-        const char *s = arg_text(c, v);
-        if (!s)
-            return fail(c, MN_EINVAL, "%s needs a string", q->lookup);
-        if (pg)
-            mn_buf_printf(b, "(%s)::text %s ", L, ci ? "~*" : "~");
-        else
-            mn_buf_printf(b, "%s REGEXP ", L);
-        param(c, b, mn_dbp_text(!pg && ci ? mn_arena_printf(c->o->arena, "(?i)%s", s) : s));
-    } else { /* iexact, contains, icontains, startswith, ..., iendswith */
-        bool ci = lk[0] == 'i';
-        const char *base = ci ? lk + 1 : lk;
-        bool lead = strcmp(base, "contains") == 0 || strcmp(base, "endswith") == 0;
-        bool trail = strcmp(base, "contains") == 0 || strcmp(base, "startswith") == 0;
-        if (v.type == MN_ARG_EXPR) { /* contains=F("other") */
-            mn_buf rb;
-            mn_buf_init(&rb, c->o->arena);
-            compile_expr(c, &rb, v.v.expr);
-            const char *R = mn_buf_cstr(&rb);
-            const char *wrapped = mn_arena_printf(c->o->arena, "%s%s%s", lead ? "'%' || " : "",
-                                                  R, trail ? " || '%'" : "");
-            if (pg)
-                mn_buf_printf(b, ci ? "UPPER((%s)::text) LIKE UPPER(%s)" : "(%s)::text LIKE %s",
-                              L, wrapped);
-            else
-                mn_buf_printf(b, "%s LIKE %s", L, wrapped);
-        } else {
-            const char *s = arg_text(c, v);
-            if (!s)
-                return fail(c, MN_EINVAL, "%s needs a string", q->lookup);
-            if (pg) {
-                mn_buf_printf(b, ci ? "UPPER((%s)::text) LIKE UPPER(" : "(%s)::text LIKE ", L);
-                param(c, b, mn_dbp_text(pattern(c, s, false, lead, trail)));
-                if (ci)
-                    mn_buf_putc(b, ')');
-            } else if (ci) {
-                mn_buf_printf(b, "%s LIKE ", L);
-                param(c, b, mn_dbp_text(pattern(c, s, false, lead, trail)));
-                mn_buf_puts(b, " ESCAPE '\\'");
-            } else {
-                mn_buf_printf(b, "%s GLOB ", L);
-                param(c, b, mn_dbp_text(pattern(c, s, true, lead, trail)));
-            }
-        }
-    }
-    if (nullable_neg)
-        mn_buf_printf(b, " AND %s IS NOT NULL)", L);
-    return c->err;
-}
-
-static int compile_q(cc *c, mn_buf *b, const mn_q *q)
-{
-    if (c->err)
-        return c->err;
-    switch (q->kind) {
-    case Q_LEAF: return compile_leaf(c, b, q);
-    case Q_NOT:
-        mn_buf_puts(b, "NOT (");
-        c->negated = !c->negated;
-        compile_q(c, b, q->a);
-        c->negated = !c->negated;
-        mn_buf_putc(b, ')');
-        return c->err;
-    case Q_AND:
-    case Q_OR:
-        if (!q->a) { /* Q() */
-            mn_buf_puts(b, "1 = 1");
-            return 0;
-        }
-        mn_buf_putc(b, '(');
-        compile_q(c, b, q->a);
-        mn_buf_puts(b, q->kind == Q_AND ? " AND " : " OR ");
-        compile_q(c, b, q->b);
-        mn_buf_putc(b, ')');
-        return c->err;
-    }
-    return fail(c, MN_EINVAL, "bad Q node");
-}
-
-/* ---- expressions ---- */
-static const char *agg_name(aggfn f)
-{
-    switch (f) {
-    case AGG_COUNT: return "COUNT";
-    case AGG_SUM: return "SUM";
-    case AGG_AVG: return "AVG";
-    case AGG_MIN: return "MIN";
-    case AGG_MAX: return "MAX";
-    }
-    return "COUNT";
-}
-
-static int compile_expr_(cc *c, mn_buf *b, const mn_expr *e);
-
-static int compile_expr(cc *c, mn_buf *b, const mn_expr *e)
-{
-    if (c->ann_depth > 16)
-        return fail(c, MN_EINVAL, "an annotation refers to itself");
-    c->ann_depth++;
-    int rc = compile_expr_(c, b, e);
-    c->ann_depth--;
-    return rc;
-}
-
-static int compile_expr_(cc *c, mn_buf *b, const mn_expr *e)
-{
-    if (!e)
-        return fail(c, MN_EINVAL, "missing expression");
-    switch (e->kind) {
-    case E_FIELD: {
-        resolved r;
-        if (resolve(c, e->path, false, &r) != 0 || c->err)
-            return c->err ? c->err : MN_EFIELD;
-        if (r.ann)
-            return compile_expr(c, b, r.ann->expr);
-        col(c, b, r.alias, r.f->column);
-        return 0;
-    }
-    case E_VALUE: {
-        mn_arg v = e->value;
-        switch (v.type) {
-        case MN_ARG_INT: param(c, b, mn_dbp_int(v.v.i)); break;
-        case MN_ARG_FLOAT: param(c, b, mn_dbp_float(v.v.f)); break;
-        case MN_ARG_BOOL: param(c, b, mn_dbp_bool(v.v.b)); break;
-        case MN_ARG_STR: param(c, b, mn_dbp_text(v.v.s)); break;
-        case MN_ARG_NULL: mn_buf_puts(b, "NULL"); break;
-        case MN_ARG_DATETIME: {
-            char buf[48];
-            mn__format_datetime(v.v.dt, MN_DATETIME, c->d, buf, sizeof buf);
-            param(c, b, mn_dbp_text(mn_arena_strdup(c->o->arena, buf)));
-            break;
-        }
-        default: return fail(c, MN_EINVAL, "unsupported value in an expression");
-        }
-        return 0;
-    }
-    case E_OP: {
-        /* price + "1.50": the value takes the decimal field's storage (scaled on SQLite) */
-        const mn_fielddef *df = NULL;
-        const mn_expr *sides[2] = {e->a, e->b};
-        for (int i = 0; i < 2 && (e->op == '+' || e->op == '-'); i++)
-            if (sides[i] && sides[i]->kind == E_FIELD) {
-                resolved r;
-                if (resolve(c, sides[i]->path, false, &r) == 0 && r.f && r.f->type == MN_DECIMAL)
-                    df = r.f;
-            }
-        mn_buf_putc(b, '(');
-        for (int i = 0; i < 2; i++) {
-            if (i)
-                mn_buf_printf(b, " %c ", e->op);
-            if (df && sides[i] && sides[i]->kind == E_VALUE)
-                rhs_param(c, b, df, MN_DECIMAL, sides[i]->value);
-            else
-                compile_expr(c, b, sides[i]);
-        }
-        mn_buf_putc(b, ')');
-        return c->err;
-    }
-    case E_AGG: {
-        mn_buf arg;
-        mn_buf_init(&arg, c->o->arena);
-        if (strcmp(e->path, "*") == 0) {
-            mn_buf_puts(&arg, e->filter ? "1" : "*");
-        } else {
-            resolved r;
-            if (resolve(c, e->path, false, &r) != 0 || c->err)
-                return c->err ? c->err : MN_EFIELD;
-            if (r.ann)
-                compile_expr(c, &arg, r.ann->expr);
-            else
-                col(c, &arg, r.alias, r.f->column);
-        }
-        mn_buf_printf(b, "%s(%s", agg_name(e->agg), e->distinct ? "DISTINCT " : "");
-        if (e->filter) {
-            mn_buf_puts(b, "CASE WHEN ");
-            int saved = c->negated;
-            c->negated = 0;
-            compile_q(c, b, e->filter);
-            c->negated = saved;
-            mn_buf_printf(b, " THEN %s ELSE NULL END", mn_buf_cstr(&arg));
-        } else {
-            mn_buf_append(b, arg.data, arg.len);
-        }
-        mn_buf_putc(b, ')');
-        return c->err;
-    }
-    }
-    return fail(c, MN_EINVAL, "bad expression");
-}
-
-static bool has_aggregate(const mn_expr *e)
-{
-    if (!e)
-        return false;
-    if (e->kind == E_AGG)
-        return true;
-    return e->kind == E_OP && (has_aggregate(e->a) || has_aggregate(e->b));
-}
 
 /* Which top-level conjuncts of where mention an aggregate annotation (they go to HAVING). */
 static bool q_mentions_agg(mn_qs *qs, const mn_q *q)
@@ -805,7 +19,7 @@ static bool q_mentions_agg(mn_qs *qs, const mn_q *q)
         size_t n = dd ? (size_t)(dd - q->lookup) : strlen(q->lookup);
         for (size_t i = 0; i < qs->nannots; i++)
             if (strlen(qs->annots[i].name) == n && strncmp(qs->annots[i].name, q->lookup, n) == 0)
-                return has_aggregate(qs->annots[i].expr);
+                return mn__has_aggregate(qs->annots[i].expr);
         return false;
     }
     return q_mentions_agg(qs, q->a) || q_mentions_agg(qs, q->b);
@@ -823,7 +37,7 @@ static void split_where(cc *c, mn_qs *qs, const mn_q *q, mn_buf *where, mn_buf *
     mn_buf *dst = q_mentions_agg(qs, q) ? having : where;
     if (dst->len)
         mn_buf_puts(dst, " AND ");
-    compile_q(c, dst, q);
+    mn__cc_q(c, dst, q);
 }
 
 /* ---- SELECT ---- */
@@ -857,7 +71,7 @@ static void select_model_cols(cc *c, mn_qs *qs, mn_buf *b, const mn_model *m, in
             continue;
         if (b->len)
             mn_buf_puts(b, ", ");
-        col(c, b, alias, f->column);
+        mn__cc_col(c, b, alias, f->column);
         cols[n++] = f;
     }
     *cols_out = cols;
@@ -909,12 +123,12 @@ static int order_clause(cc *c, mn_qs *qs, mn_buf *b)
         if (qs->reversed)
             desc = !desc;
         resolved r;
-        if (resolve(c, o, false, &r) != 0 || c->err)
+        if (mn__cc_resolve(c, o, false, &r) != 0 || c->err)
             return c->err ? c->err : MN_EFIELD;
         if (r.ann)
-            compile_expr(c, b, r.ann->expr);
+            mn__cc_expr(c, b, r.ann->expr);
         else
-            col(c, b, r.alias, r.f->column);
+            mn__cc_col(c, b, r.alias, r.f->column);
         /* NULLs sort as Django expects on both: first ascending on SQLite, last on PG */
         mn_buf_puts(b, desc ? " DESC" : " ASC");
     }
@@ -942,12 +156,12 @@ static int select_related_cols(cc *c, mn_qs *qs, mn_buf *sel, sqlq *meta)
             if (!f || (f->type != MN_FK && f->type != MN_O2O)) {
                 if (!f)
                     return mn__no_field_in(c->o, m, p, n, path) ? (c->err = MN_EFIELD) : 0;
-                return fail(c, MN_EFIELD,
+                return mn__cc_fail(c, MN_EFIELD,
                             "Invalid field name(s) given in select_related: '%s'. Choices are "
                             "foreign keys and one-to-one fields", path);
             }
             snprintf(keybuf, sizeof keybuf, "%.*s", (int)(p - path + (ptrdiff_t)n), path);
-            alias = add_join(c, keybuf, f->rel_model, alias, f->column, f->rel_model->pk->column,
+            alias = mn__cc_add_join(c, keybuf, f->rel_model, alias, f->column, f->rel_model->pk->column,
                              false);
             /* reuse an entry already emitted for this prefix */
             int found = -1;
@@ -956,7 +170,7 @@ static int select_related_cols(cc *c, mn_qs *qs, mn_buf *sel, sqlq *meta)
                     found = (int)k;
             if (found < 0) {
                 if (meta->nrels == cap)
-                    return fail(c, MN_ETOOBIG, "select_related nests too deeply");
+                    return mn__cc_fail(c, MN_ETOOBIG, "select_related nests too deeply");
                 struct selrel *sr = &meta->rels[meta->nrels];
                 sr->via = f;
                 sr->parent = parent;
@@ -972,7 +186,7 @@ static int select_related_cols(cc *c, mn_qs *qs, mn_buf *sel, sqlq *meta)
     return c->err;
 }
 
-static int compile_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
+int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
 {
     sqlq dummy;
     if (!meta)
@@ -987,11 +201,11 @@ static int compile_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
     mn_buf_init(&group, c->o->arena);
     bool aggregate_annots = false;
     for (size_t i = 0; i < qs->nannots; i++)
-        aggregate_annots |= has_aggregate(qs->annots[i].expr);
+        aggregate_annots |= mn__has_aggregate(qs->annots[i].expr);
 
     /* select list */
     if (kind == SQL_PKS) {
-        col(c, &sel, 0, c->m->pk->column);
+        mn__cc_col(c, &sel, 0, c->m->pk->column);
     } else if (kind == SQL_EXISTS) {
         mn_buf_puts(&sel, "1 AS \"a\"");
     } else if (qs->mode != MODE_OBJECTS) {
@@ -1009,7 +223,7 @@ static int compile_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
         } else if (qs->nannots) { /* values('genre').annotate(n=...) includes n */
             const char **all = mn_arena_alloc(c->o->arena, (n + qs->nannots) * sizeof *all);
             if (!all)
-                return fail(c, MN_ENOMEM, "out of memory");
+                return mn__cc_fail(c, MN_ENOMEM, "out of memory");
             memcpy(all, names, n * sizeof *all);
             for (size_t i = 0; i < qs->nannots; i++) {
                 bool listed = false;
@@ -1025,25 +239,25 @@ static int compile_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
         meta->nv = n;
         for (size_t i = 0; i < n; i++) {
             resolved r;
-            if (resolve(c, names[i], false, &r) != 0 || c->err)
+            if (mn__cc_resolve(c, names[i], false, &r) != 0 || c->err)
                 return c->err ? c->err : MN_EFIELD;
             if (sel.len)
                 mn_buf_puts(&sel, ", ");
             if (r.ann) {
-                compile_expr(c, &sel, r.ann->expr);
+                mn__cc_expr(c, &sel, r.ann->expr);
                 const mn_expr *e = r.ann->expr;
                 if (e->kind == E_AGG && e->agg != AGG_COUNT && e->agg != AGG_AVG) {
                     resolved rr;
-                    if (strcmp(e->path, "*") != 0 && resolve(c, e->path, false, &rr) == 0 && rr.f)
+                    if (strcmp(e->path, "*") != 0 && mn__cc_resolve(c, e->path, false, &rr) == 0 && rr.f)
                         meta->vfields[i] = rr.f;
                 }
             } else {
-                col(c, &sel, r.alias, r.f->column);
+                mn__cc_col(c, &sel, r.alias, r.f->column);
                 meta->vfields[i] = r.f;
                 if (aggregate_annots) {
                     if (group.len)
                         mn_buf_puts(&group, ", ");
-                    col(c, &group, r.alias, r.f->column);
+                    mn__cc_col(c, &group, r.alias, r.f->column);
                 }
             }
         }
@@ -1059,7 +273,7 @@ static int compile_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
         }
         for (size_t i = 0; i < qs->nannots; i++) {
             mn_buf_puts(&sel, ", ");
-            compile_expr(c, &sel, qs->annots[i].expr);
+            mn__cc_expr(c, &sel, qs->annots[i].expr);
             mn_buf_puts(&sel, " AS ");
             mn__quote(&sel, qs->annots[i].name);
         }
@@ -1107,13 +321,13 @@ static int compile_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
     } else if (qs->high >= 0 || qs->low > 0) {
         if (qs->high >= 0) {
             mn_buf_puts(out, " LIMIT ");
-            param(c, out, mn_dbp_int(qs->high - qs->low));
+            mn__cc_param(c, out, mn_dbp_int(qs->high - qs->low));
         } else if (c->d == MN_DIALECT_SQLITE) {
             mn_buf_puts(out, " LIMIT -1");
         }
         if (qs->low > 0) {
             mn_buf_puts(out, " OFFSET ");
-            param(c, out, mn_dbp_int(qs->low));
+            mn__cc_param(c, out, mn_dbp_int(qs->low));
         }
     }
     if (qs->for_update && c->d == MN_DIALECT_POSTGRESQL && kind == SQL_SELECT)
@@ -1128,10 +342,10 @@ static int finish(cc *c, mn_buf *text, sqlq *out)
     mn_buf_init(&b, c->o->arena);
     mn_dbparam *ps = c->np ? mn_arena_alloc(c->o->arena, c->np * sizeof *ps) : NULL;
     if (c->np && !ps)
-        return fail(c, MN_ENOMEM, "out of memory");
+        return mn__cc_fail(c, MN_ENOMEM, "out of memory");
     size_t n = 0;
     if (!mn_buf_cstr(text))
-        return fail(c, MN_ENOMEM, "out of memory");
+        return mn__cc_fail(c, MN_ENOMEM, "out of memory");
     for (size_t i = 0; i < text->len; i++) {
         if (text->data[i] == '\x01') {
             size_t idx = strtoull(text->data + i + 1, NULL, 10);
@@ -1146,7 +360,7 @@ static int finish(cc *c, mn_buf *text, sqlq *out)
     out->sql = mn_buf_cstr(&b);
     out->params = ps;
     out->nparams = n;
-    return out->sql ? 0 : fail(c, MN_ENOMEM, "out of memory");
+    return out->sql ? 0 : mn__cc_fail(c, MN_ENOMEM, "out of memory");
 }
 
 static void cc_init(cc *c, mn_qs *qs)
@@ -1169,7 +383,7 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
     mn_buf_init(&text, qs->o->arena);
     memset(out, 0, sizeof *out);
     if (kind == SQL_SELECT || kind == SQL_EXISTS || kind == SQL_PKS) {
-        if (compile_select(&c, qs, kind, &text, out) != 0)
+        if (mn__cc_select(&c, qs, kind, &text, out) != 0)
             return c.err;
         sqlq meta = *out;
         int rc = finish(&c, &text, out);
@@ -1188,7 +402,7 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
             tmp.order_set = true;
             tmp.norder = 0;
             tmp.reversed = false;
-            if (compile_select(&c, &tmp, SQL_SELECT, &inner, NULL) != 0)
+            if (mn__cc_select(&c, &tmp, SQL_SELECT, &inner, NULL) != 0)
                 return c.err;
             mn_buf_puts(&text, "SELECT COUNT(*) FROM (");
             mn_buf_append(&text, inner.data, inner.len);
@@ -1201,7 +415,7 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
             if (qs->where) {
                 if (w.len)
                     mn_buf_puts(&w, " AND ");
-                compile_q(&c, &w, qs->where);
+                mn__cc_q(&c, &w, qs->where);
             }
             if (c.err)
                 return c.err;
@@ -1225,7 +439,7 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
         if (qs->where) {
             if (w.len)
                 mn_buf_puts(&w, " AND ");
-            compile_q(&c, &w, qs->where);
+            mn__cc_q(&c, &w, qs->where);
         }
         if (c.err)
             return c.err;
@@ -1252,16 +466,16 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
                 mn_buf_puts(&head, " = ");
                 if (set[i].value.type == MN_ARG_EXPR) {
                     size_t before = c.nj;
-                    compile_expr(&c, &head, set[i].value.v.expr);
+                    mn__cc_expr(&c, &head, set[i].value.v.expr);
                     if (c.nj != before)
-                        return fail(&c, MN_EFIELD,
+                        return mn__cc_fail(&c, MN_EFIELD,
                                     "Joined field references are not permitted in this query");
                 } else {
                     mn_dbparam p;
                     int rc = mn__arg_param(qs->o, f, set[i].value, c.d, &p);
                     if (rc)
                         return rc;
-                    param(&c, &head, p);
+                    mn__cc_param(&c, &head, p);
                 }
                 if (c.err)
                     return c.err;
@@ -1305,20 +519,20 @@ int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, 
         mn_buf_init(&inner, qs->o->arena);
         mn_qs tmp = *qs;
         tmp.mode = MODE_OBJECTS;
-        if (compile_select(&c, &tmp, SQL_SELECT, &inner, NULL) != 0)
+        if (mn__cc_select(&c, &tmp, SQL_SELECT, &inner, NULL) != 0)
             return c.err;
         mn_buf_puts(&text, "SELECT ");
         for (size_t i = 0; i < n; i++) {
             const mn_expr *e = exprs[i];
             if (e->kind != E_AGG)
-                return fail(&c, MN_EINVAL, "aggregate() needs aggregate expressions");
+                return mn__cc_fail(&c, MN_EINVAL, "aggregate() needs aggregate expressions");
             const mn_fielddef *f = strcmp(e->path, "*") ? mn__field(qs->m, e->path, strlen(e->path)) : NULL;
             bool is_ann = false;
             for (size_t k = 0; k < qs->nannots; k++)
                 is_ann |= strcmp(qs->annots[k].name, e->path) == 0;
             if (!f && !is_ann && strcmp(e->path, "*") != 0)
                 return mn__no_field(qs->o, qs->m, e->path, strlen(e->path));
-            mn_buf_printf(&text, "%s%s(%s", i ? ", " : "", agg_name(e->agg),
+            mn_buf_printf(&text, "%s%s(%s", i ? ", " : "", mn__agg_name(e->agg),
                           e->distinct ? "DISTINCT " : "");
             if (strcmp(e->path, "*") == 0)
                 mn_buf_putc(&text, '*');
@@ -1335,7 +549,7 @@ int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, 
     for (size_t i = 0; i < n; i++) {
         if (i)
             mn_buf_puts(&sel, ", ");
-        compile_expr(&c, &sel, exprs[i]);
+        mn__cc_expr(&c, &sel, exprs[i]);
         mn_buf_puts(&sel, " AS ");
         mn__quote(&sel, names[i]);
     }
@@ -1346,7 +560,7 @@ int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, 
     if (qs->where) {
         if (w.len)
             mn_buf_puts(&w, " AND ");
-        compile_q(&c, &w, qs->where);
+        mn__cc_q(&c, &w, qs->where);
     }
     if (c.err)
         return c.err;

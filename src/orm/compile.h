@@ -1,0 +1,58 @@
+/* compile.h — the SQL compiler's shared state, between lookup.c (lookup paths, joins,
+ * WHERE conditions, expressions) and compile.c (whole statements). */
+#ifndef MN_ORM_COMPILE_H
+#define MN_ORM_COMPILE_H
+
+#include "internal.h"
+
+typedef struct join {
+    const char *key;
+    int alias;
+    const mn_model *m;
+    bool multi; /* reached through a reverse FK or M2M */
+} join;
+
+typedef struct cc {
+    mn_orm *o;
+    mn_qs *qs;
+    const mn_model *m;
+    mn_dbdialect d;
+    join *joins;
+    size_t nj, capj;
+    int next_alias;
+    char prefix;      /* 'T' for the main query, 'U'.. for subqueries */
+    mn_buf from;      /* " LEFT OUTER JOIN ..." clauses */
+    mn_dbparam *params;
+    size_t np, capp;
+    int err;
+    int negated;      /* NOT depth parity while compiling where */
+    int ann_depth;    /* annotations expanded inside annotations (cycles are errors) */
+} cc;
+
+typedef struct resolved {
+    const mn_fielddef *f; /* the column's field */
+    int alias;
+    const char *rest;     /* transforms and lookup after the field ("year__gt"), or "" */
+    bool joined;
+    const annot *ann;     /* the path names an annotation */
+} resolved;
+
+/* Records the first error (message in the session) and returns its code. */
+int mn__cc_fail(cc *c, int code, const char *fmt, ...) MN_PRINTF(3, 4);
+/* "T1"."column" for a table alias. */
+void mn__cc_col(cc *c, mn_buf *b, int alias, const char *column);
+/* A parameter marker (renumbered when the statement is finished). */
+void mn__cc_param(cc *c, mn_buf *b, mn_dbparam p);
+/* A LEFT JOIN for the path `key` (reused when the same path comes again); its alias. */
+int mn__cc_add_join(cc *c, const char *key, const mn_model *m, int left_alias,
+                    const char *left_col, const char *right_col, bool multi);
+/* Resolves a lookup path into joins and a column; with allow_rest, the lookup after it. */
+int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out);
+int mn__cc_q(cc *c, mn_buf *b, const mn_q *q);
+int mn__cc_expr(cc *c, mn_buf *b, const mn_expr *e);
+bool mn__has_aggregate(const mn_expr *e);
+const char *mn__agg_name(aggfn f); /* "COUNT", "SUM"... */
+/* A whole SELECT for qs (kind SQL_SELECT, SQL_EXISTS or SQL_PKS), with markers. */
+int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta);
+
+#endif

@@ -39,6 +39,7 @@ enum {
  *   HOST   (8)  ALPHA DIGIT and -._~!$&'()*+,;=:[]% (RFC 3986 reg-name, IP literal, port)
  * skip_class() relies on TARGET and FIELD being "everything from 0x21 (0x20) up but DEL".
  * A constant table: no start-up code, and nothing a bug could overwrite. */
+/* clang-format off */
 const unsigned char mn__http_char_class[256] = {
      0,  0,  0,  0,  0,  0,  0,  0,  0,  4,  0,  0,  0,  0,  0,  0,
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
@@ -57,6 +58,7 @@ const unsigned char mn__http_char_class[256] = {
      6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
      6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
 };
+/* clang-format on */
 #define byte_class mn__http_char_class
 
 /* Eight bytes at a time: true when any of them is below `below` or is DEL, the only bytes
@@ -85,8 +87,7 @@ static inline const char *skip_class(const char *p, const char *end, unsigned ch
         const char *stop = end - p > 8 ? p + 8 : end;
         while (p < stop && (byte_class[(unsigned char)*p] & cls))
             p++;
-        if (p < stop || p == end)
-            return p;
+        if (p < stop || p == end) return p;
     }
 }
 
@@ -111,32 +112,23 @@ mn__http_method mn__http_method_from(mn_str m)
     const char *p = m.ptr;
     switch (m.len) {
     case 3:
-        if (memcmp(p, "GET", 3) == 0)
-            return MN__HTTP_GET;
-        if (memcmp(p, "PUT", 3) == 0)
-            return MN__HTTP_PUT;
+        if (memcmp(p, "GET", 3) == 0) return MN__HTTP_GET;
+        if (memcmp(p, "PUT", 3) == 0) return MN__HTTP_PUT;
         break;
     case 4:
-        if (memcmp(p, "POST", 4) == 0)
-            return MN__HTTP_POST;
-        if (memcmp(p, "HEAD", 4) == 0)
-            return MN__HTTP_HEAD;
+        if (memcmp(p, "POST", 4) == 0) return MN__HTTP_POST;
+        if (memcmp(p, "HEAD", 4) == 0) return MN__HTTP_HEAD;
         break;
     case 5:
-        if (memcmp(p, "PATCH", 5) == 0)
-            return MN__HTTP_PATCH;
-        if (memcmp(p, "TRACE", 5) == 0)
-            return MN__HTTP_TRACE;
+        if (memcmp(p, "PATCH", 5) == 0) return MN__HTTP_PATCH;
+        if (memcmp(p, "TRACE", 5) == 0) return MN__HTTP_TRACE;
         break;
     case 6:
-        if (memcmp(p, "DELETE", 6) == 0)
-            return MN__HTTP_DELETE;
+        if (memcmp(p, "DELETE", 6) == 0) return MN__HTTP_DELETE;
         break;
     case 7:
-        if (memcmp(p, "OPTIONS", 7) == 0)
-            return MN__HTTP_OPTIONS;
-        if (memcmp(p, "CONNECT", 7) == 0)
-            return MN__HTTP_CONNECT;
+        if (memcmp(p, "OPTIONS", 7) == 0) return MN__HTTP_OPTIONS;
+        if (memcmp(p, "CONNECT", 7) == 0) return MN__HTTP_CONNECT;
         break;
     default:
         break;
@@ -184,11 +176,9 @@ typedef struct framing {
  * a-z, and only a byte onto itself for '-' and the digits: one OR and compare per byte. */
 static inline bool name_is(mn_str n, const char *lit, size_t len)
 {
-    if (n.len != len)
-        return false;
+    if (n.len != len) return false;
     for (size_t i = 0; i < len; i++)
-        if (((unsigned char)n.ptr[i] | 0x20) != (unsigned char)lit[i])
-            return false;
+        if (((unsigned char)n.ptr[i] | 0x20) != (unsigned char)lit[i]) return false;
     return true;
 }
 #define NAME_IS(n, lit) name_is((n), (lit), sizeof(lit) - 1)
@@ -205,8 +195,7 @@ static int each_token(mn_str v, int (*fn)(mn_str tok, void *arg), void *arg)
         mn_str tok = mn_str_trim((mn_str){v.ptr + i, j - i});
         if (tok.len) {
             int rc = fn(tok, arg);
-            if (rc)
-                return rc;
+            if (rc) return rc;
         }
         i = j + 1;
     }
@@ -230,8 +219,7 @@ static int te_token(mn_str tok, void *arg)
     framing *f = arg;
     if (!NAME_IS(tok, "chunked"))
         return TE_UNKNOWN; /* gzip, deflate, compress, parameters: none implemented */
-    if (f->te_chunked)
-        return TE_CHUNKED_TWICE;
+    if (f->te_chunked) return TE_CHUNKED_TWICE;
     f->te_chunked = true;
     return 0;
 }
@@ -251,17 +239,13 @@ static bool parse_content_length(mn_str v, int64_t *out)
                 return false; /* absurdly large: a smuggling probe, not a body */
             n = n * 10 + (uint64_t)(v.ptr[i] - '0');
         }
-        if (i == start)
-            return false;
-        if (value >= 0 && (int64_t)n != value)
-            return false;
+        if (i == start) return false;
+        if (value >= 0 && (int64_t)n != value) return false;
         value = (int64_t)n;
         while (i < v.len && (v.ptr[i] == ' ' || v.ptr[i] == '\t'))
             i++;
-        if (i == v.len)
-            break;
-        if (v.ptr[i] != ',')
-            return false;
+        if (i == v.len) break;
+        if (v.ptr[i] != ',') return false;
         i++;
     }
     *out = value;
@@ -271,8 +255,7 @@ static bool parse_content_length(mn_str v, int64_t *out)
 static bool valid_host(mn_str v)
 {
     for (size_t i = 0; i < v.len; i++)
-        if (!(byte_class[(unsigned char)v.ptr[i]] & C_HOST))
-            return false;
+        if (!(byte_class[(unsigned char)v.ptr[i]] & C_HOST)) return false;
     return true;
 }
 
@@ -283,30 +266,24 @@ static mn__http_result framing_header(mn__http_head *h, framing *f, mn_str name,
     switch (name.len) {
     case 4:
         if (NAME_IS(name, "host")) {
-            if (++f->hosts > 1)
-                return fail(h, 400, "more than one Host header");
-            if (!valid_host(value))
-                return fail(h, 400, "invalid character in the Host header");
+            if (++f->hosts > 1) return fail(h, 400, "more than one Host header");
+            if (!valid_host(value)) return fail(h, 400, "invalid character in the Host header");
             f->host_header = value;
         }
         break;
     case 6:
-        if (NAME_IS(name, "expect") && NAME_IS(value, "100-continue"))
-            h->expect_continue = true;
+        if (NAME_IS(name, "expect") && NAME_IS(value, "100-continue")) h->expect_continue = true;
         break;
     case 7:
-        if (NAME_IS(name, "upgrade"))
-            h->upgrade_proto = value;
+        if (NAME_IS(name, "upgrade")) h->upgrade_proto = value;
         break;
     case 10:
-        if (NAME_IS(name, "connection"))
-            each_token(value, connection_token, f);
+        if (NAME_IS(name, "connection")) each_token(value, connection_token, f);
         break;
     case 14:
         if (NAME_IS(name, "content-length")) {
             int64_t n;
-            if (!parse_content_length(value, &n))
-                return fail(h, 400, "invalid Content-Length");
+            if (!parse_content_length(value, &n)) return fail(h, 400, "invalid Content-Length");
             if (h->content_length >= 0 && h->content_length != n)
                 return fail(h, 400, "differing Content-Length headers");
             h->content_length = n;
@@ -316,8 +293,7 @@ static mn__http_result framing_header(mn__http_head *h, framing *f, mn_str name,
         if (NAME_IS(name, "transfer-encoding")) {
             /* judged once all fields are in: with a Content-Length too, it is a 400 */
             f->te_seen = true;
-            if (!f->te_error)
-                f->te_error = each_token(value, te_token, f);
+            if (!f->te_error) f->te_error = each_token(value, te_token, f);
         }
         break;
     default:
@@ -370,8 +346,7 @@ static mn__http_result parse_target(mn__http_head *h, mn_str *authority)
         h->path = (mn_str)MN_STR_LIT("/"); /* "http://host" or "http://host?q" */
     else
         h->path = (mn_str){t + i, path_end - i};
-    if (q)
-        h->query = (mn_str){q + 1, n - path_end - 1};
+    if (q) h->query = (mn_str){q + 1, n - path_end - 1};
     return MN__HTTP_DONE;
 }
 
@@ -399,20 +374,18 @@ static mn__http_result parse_request_line(mn__http_head *h, const char *p, const
     h->method_id = mn__http_method_from(h->method);
     s = ++p;
     p = skip_class(p, end, C_TARGET, 0x21);
-    if (p == s || p == end || *p != ' ')
-        return fail(h, 400, "malformed request target");
+    if (p == s || p == end || *p != ' ') return fail(h, 400, "malformed request target");
     h->target = (mn_str){s, (size_t)(p - s)};
     if (memchr(s, '#', h->target.len))
         return fail(h, 400, "fragment in the request target"); /* never sent: RFC 9112 3.2 */
-    if (h->target.len > max_target)
-        return fail(h, 414, "request target too long");
+    if (h->target.len > max_target) return fail(h, 414, "request target too long");
     p++;
     return parse_version(h, p, (size_t)(end - p));
 }
 
 /* Parses header lines in [p, end), end pointing at the CR of the final empty line. */
-static mn__http_result parse_fields(mn__http_head *h, framing *f, const char *p,
-                                    const char *end, size_t max_headers)
+static mn__http_result parse_fields(mn__http_head *h, framing *f, const char *p, const char *end,
+                                    size_t max_headers)
 {
     while (p < end) {
         const char *s = p;
@@ -425,8 +398,7 @@ static mn__http_result parse_fields(mn__http_head *h, framing *f, const char *p,
                 return fail(h, 400, "whitespace between a header name and the colon");
             return fail(h, 400, "invalid character in a header name");
         }
-        if (p == s)
-            return fail(h, 400, "empty header name");
+        if (p == s) return fail(h, 400, "empty header name");
         mn_str name = {s, (size_t)(p - s)};
         p++;
         while (*p == ' ' || *p == '\t')
@@ -440,11 +412,9 @@ static mn__http_result parse_fields(mn__http_head *h, framing *f, const char *p,
             ve--;
         mn_str value = {s, (size_t)(ve - s)};
         p += 2;
-        if (h->header_count >= max_headers)
-            return fail(h, 431, "too many headers");
+        if (h->header_count >= max_headers) return fail(h, 431, "too many headers");
         h->headers[h->header_count++] = (mn_field){name, value};
-        if (framing_header(h, f, name, value) == MN__HTTP_ERROR)
-            return MN__HTTP_ERROR;
+        if (framing_header(h, f, name, value) == MN__HTTP_ERROR) return MN__HTTP_ERROR;
     }
     return MN__HTTP_DONE;
 }
@@ -454,26 +424,20 @@ static mn__http_result finish_head(mn__http_head *h, framing *f, mn_str authorit
     if (f->te_seen) {
         if (h->content_length >= 0)
             return fail(h, 400, "both Content-Length and Transfer-Encoding");
-        if (h->minor == 0)
-            return fail(h, 400, "Transfer-Encoding in an HTTP/1.0 request");
-        if (f->te_error == TE_UNKNOWN)
-            return fail(h, 501, "unsupported transfer coding");
-        if (f->te_error == TE_CHUNKED_TWICE)
-            return fail(h, 400, "chunked applied more than once");
-        if (!f->te_chunked)
-            return fail(h, 400, "empty Transfer-Encoding");
+        if (h->minor == 0) return fail(h, 400, "Transfer-Encoding in an HTTP/1.0 request");
+        if (f->te_error == TE_UNKNOWN) return fail(h, 501, "unsupported transfer coding");
+        if (f->te_error == TE_CHUNKED_TWICE) return fail(h, 400, "chunked applied more than once");
+        if (!f->te_chunked) return fail(h, 400, "empty Transfer-Encoding");
         h->chunked = true;
     }
-    if (h->minor == 1 && f->hosts == 0)
-        return fail(h, 400, "missing Host header");
+    if (h->minor == 1 && f->hosts == 0) return fail(h, 400, "missing Host header");
     /* RFC 9112 3.2.2: the absolute-form authority replaces the Host header */
     h->host = authority.ptr ? authority : f->host_header;
     if (h->minor == 1)
         h->keep_alive = !f->conn_close;
     else
         h->keep_alive = f->conn_keep_alive && !f->conn_close;
-    if (h->minor == 0)
-        h->expect_continue = false;
+    if (h->minor == 0) h->expect_continue = false;
     h->upgrade = f->conn_upgrade && h->upgrade_proto.ptr;
     return MN__HTTP_DONE;
 }
@@ -483,14 +447,11 @@ static mn__http_result parse_complete(mn__http_head *h, const char *buf, size_t 
 {
     const char *line = buf + h->start_;
     const char *line_end = (const char *)memchr(line, '\n', h->head_len - h->start_) - 1; /* CR */
-    if (parse_request_line(h, line, line_end, max_target) == MN__HTTP_ERROR)
-        return MN__HTTP_ERROR;
+    if (parse_request_line(h, line, line_end, max_target) == MN__HTTP_ERROR) return MN__HTTP_ERROR;
     framing f = {0};
     mn_str authority;
-    if (parse_target(h, &authority) == MN__HTTP_ERROR)
-        return MN__HTTP_ERROR;
-    if (parse_fields(h, &f, line_end + 2, buf + h->head_len - 2, max_headers) ==
-        MN__HTTP_ERROR)
+    if (parse_target(h, &authority) == MN__HTTP_ERROR) return MN__HTTP_ERROR;
+    if (parse_fields(h, &f, line_end + 2, buf + h->head_len - 2, max_headers) == MN__HTTP_ERROR)
         return MN__HTTP_ERROR;
     return finish_head(h, &f, authority);
 }
@@ -502,8 +463,7 @@ static mn__http_result parse_complete(mn__http_head *h, const char *buf, size_t 
 static mn__http_result long_request_line(mn__http_head *h, const char *line, size_t n)
 {
     const char *sp = memchr(line, ' ', n < 32 ? n : 32);
-    if (sp)
-        return fail(h, 414, "request target too long");
+    if (sp) return fail(h, 414, "request target too long");
     return fail(h, 400, "malformed request line");
 }
 
@@ -511,12 +471,10 @@ mn__http_result mn__http_parse_head(mn__http_head *h, const char *buf, size_t le
                                     const mn_http_limits *limits)
 {
     size_t max_target = limits && limits->max_target ? limits->max_target : DEFAULT_MAX_TARGET;
-    size_t max_hbytes = limits && limits->max_header_bytes ? limits->max_header_bytes
-                                                           : DEFAULT_MAX_HEADER_BYTES;
-    size_t max_headers = limits && limits->max_headers ? limits->max_headers
-                                                       : DEFAULT_MAX_HEADERS;
-    if (max_headers > h->header_cap)
-        max_headers = h->header_cap;
+    size_t max_hbytes =
+        limits && limits->max_header_bytes ? limits->max_header_bytes : DEFAULT_MAX_HEADER_BYTES;
+    size_t max_headers = limits && limits->max_headers ? limits->max_headers : DEFAULT_MAX_HEADERS;
+    if (max_headers > h->header_cap) max_headers = h->header_cap;
     size_t max_line = max_target + REQUEST_LINE_SLACK;
     if (h->scan_pos_ > len || h->head_len)
         return fail(h, 500, "head parser reused without mn__http_head_init"); /* a caller bug */
@@ -528,12 +486,9 @@ mn__http_result mn__http_parse_head(mn__http_head *h, const char *buf, size_t le
             i += 2;
         if (i > MAX_LEADING_EMPTY_BYTES)
             return fail(h, 400, "too many empty lines before the request line");
-        if (i < len && buf[i] == '\n')
-            return fail(h, 400, "bare LF before the request line");
-        if (i == len || (buf[i] == '\r' && i + 1 == len))
-            return MN__HTTP_NEED_MORE;
-        if (buf[i] == '\r')
-            return fail(h, 400, "bare CR before the request line");
+        if (i < len && buf[i] == '\n') return fail(h, 400, "bare LF before the request line");
+        if (i == len || (buf[i] == '\r' && i + 1 == len)) return MN__HTTP_NEED_MORE;
+        if (buf[i] == '\r') return fail(h, 400, "bare CR before the request line");
         h->start_ = h->line_start_ = h->scan_pos_ = i;
         h->started_ = true;
     }
@@ -573,8 +528,7 @@ mn__http_result mn__http_parse_head(mn__http_head *h, const char *buf, size_t le
                        ? MN__HTTP_ERROR
                        : MN__HTTP_DONE;
         }
-        if (++h->lines_ - 1 > max_headers)
-            return fail(h, 431, "too many headers");
+        if (++h->lines_ - 1 > max_headers) return fail(h, 431, "too many headers");
         if (lf + 1 - h->fields_start_ > max_hbytes)
             return fail(h, 431, "request header fields too large");
     }

@@ -60,34 +60,34 @@ typedef enum mn__http_method {
 
 /* The parsed head. Slices point into the buffer that was parsed. */
 typedef struct mn__http_head {
-    mn_str method;              /* as sent (methods are case-sensitive) */
+    mn_str method; /* as sent (methods are case-sensitive) */
     mn__http_method method_id;
-    mn_str target;              /* raw request target */
-    mn_str path;                /* raw (undecoded) path: "/a%20b"; "*" for asterisk-form,
-                                   empty for authority-form (CONNECT) */
-    mn_str query;               /* after '?', without it; ptr NULL when there was no '?' */
-    mn_str host;                /* absolute-form authority, else the Host header; ptr NULL
-                                   when neither */
-    int minor;                  /* 0: HTTP/1.0, 1: HTTP/1.1 */
-    mn_field *headers;          /* storage given to mn__http_head_init, in arrival order */
+    mn_str target;     /* raw request target */
+    mn_str path;       /* raw (undecoded) path: "/a%20b"; "*" for asterisk-form,
+                          empty for authority-form (CONNECT) */
+    mn_str query;      /* after '?', without it; ptr NULL when there was no '?' */
+    mn_str host;       /* absolute-form authority, else the Host header; ptr NULL
+                          when neither */
+    int minor;         /* 0: HTTP/1.0, 1: HTTP/1.1 */
+    mn_field *headers; /* storage given to mn__http_head_init, in arrival order */
     size_t header_count;
     size_t header_cap;
-    int64_t content_length;     /* -1 when absent */
-    bool chunked;               /* Transfer-Encoding: chunked */
-    bool keep_alive;            /* after Connection tokens and version defaults */
-    bool expect_continue;       /* Expect: 100-continue (HTTP/1.1 only) */
-    bool upgrade;               /* Connection: upgrade and an Upgrade header */
-    mn_str upgrade_proto;       /* the Upgrade header value (ptr NULL when absent) */
-    size_t head_len;            /* bytes consumed on DONE, leading empty lines and the final
-                                   empty line included: the body starts there */
-    mn__http_error error;       /* set on MN__HTTP_ERROR */
+    int64_t content_length; /* -1 when absent */
+    bool chunked;           /* Transfer-Encoding: chunked */
+    bool keep_alive;        /* after Connection tokens and version defaults */
+    bool expect_continue;   /* Expect: 100-continue (HTTP/1.1 only) */
+    bool upgrade;           /* Connection: upgrade and an Upgrade header */
+    mn_str upgrade_proto;   /* the Upgrade header value (ptr NULL when absent) */
+    size_t head_len;        /* bytes consumed on DONE, leading empty lines and the final
+                               empty line included: the body starts there */
+    mn__http_error error;   /* set on MN__HTTP_ERROR */
     /* incremental scan state (private): offsets, so that the buffer may move between calls */
-    size_t scan_pos_;           /* where the search for the next LF resumes */
-    size_t line_start_;         /* start of the line being scanned */
-    size_t start_;              /* start of the request line (after leading empty lines) */
-    size_t fields_start_;       /* start of the first header line */
-    bool started_;              /* leading empty lines skipped */
-    size_t lines_;              /* complete lines seen (request line included) */
+    size_t scan_pos_;     /* where the search for the next LF resumes */
+    size_t line_start_;   /* start of the line being scanned */
+    size_t start_;        /* start of the request line (after leading empty lines) */
+    size_t fields_start_; /* start of the first header line */
+    bool started_;        /* leading empty lines skipped */
+    size_t lines_;        /* complete lines seen (request line included) */
 } mn__http_head;
 
 /* Prepares head for a new request, with room for header_cap headers (more than
@@ -116,11 +116,11 @@ mn__http_method mn__http_method_from(mn_str method);
  * Django exposes no trailers, and merging them into the headers after the fact is a
  * smuggling path (RFC 9110 section 6.5.1). */
 typedef struct mn__chunked {
-    int state_;                 /* private */
-    uint64_t remaining_;        /* data bytes left in the current chunk */
-    uint64_t total;             /* decoded body bytes so far */
-    uint64_t max_body;          /* more: 413 (0: no limit) */
-    size_t line_len_;           /* bytes in the current size or trailer line */
+    int state_;          /* private */
+    uint64_t remaining_; /* data bytes left in the current chunk */
+    uint64_t total;      /* decoded body bytes so far */
+    uint64_t max_body;   /* more: 413 (0: no limit) */
+    size_t line_len_;    /* bytes in the current size or trailer line */
     size_t trailer_bytes_;
     unsigned size_digits_;
     mn__http_error error;
@@ -193,23 +193,23 @@ int mn__cookie_parse(const char *header, size_t len, mn__field_list *out);
 typedef struct mn__set_cookie {
     mn_str name;
     mn_str value;
-    int64_t max_age;       /* < 0: none */
-    int64_t expires;       /* unix time, < 0: none; with max_age and no expires, expires is
-                              now + max_age, as Django's set_cookie does */
-    mn_str path;           /* ptr NULL: no attribute */
-    mn_str domain;         /* ptr NULL: no attribute */
+    int64_t max_age; /* < 0: none */
+    int64_t expires; /* unix time, < 0: none; with max_age and no expires, expires is
+                        now + max_age, as Django's set_cookie does */
+    mn_str path;     /* ptr NULL: no attribute */
+    mn_str domain;   /* ptr NULL: no attribute */
     bool secure;
     bool http_only;
-    mn_str same_site;      /* "Lax", "Strict", "None" (any case) or ptr NULL */
+    mn_str same_site; /* "Lax", "Strict", "None" (any case) or ptr NULL */
 } mn__set_cookie;
 
 /* Appends the header value (no "Set-Cookie: ", no CRLF) to out, formatted as Django (Python's
  * Morsel): "name=value; Domain=d; expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly;
  * Max-Age=0; Path=/; SameSite=Lax; Secure". A value with characters outside the cookie token
  * set is quoted and escaped as Python does (a UTF-8 character up to U+00FF as one \ooo of its
- * code, any other non-ASCII byte as its own \ooo), so the output is printable ASCII. MN_EINVAL: empty or illegal name, a reserved
- * attribute name, CR/LF/';'/control characters in path or domain, a bad same_site. now is the
- * unix time used for expires (0: time(NULL)). */
+ * code, any other non-ASCII byte as its own \ooo), so the output is printable ASCII. MN_EINVAL:
+ * empty or illegal name, a reserved attribute name, CR/LF/';'/control characters in path or domain,
+ * a bad same_site. now is the unix time used for expires (0: time(NULL)). */
 int mn__cookie_format(mn_buf *out, const mn__set_cookie *c, int64_t now);
 
 /* "Thu, 01 Jan 1970 00:00:00 GMT" (IMF-fixdate) for unix time t into out (30 bytes incl. NUL).*/

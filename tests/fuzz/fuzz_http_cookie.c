@@ -10,8 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
-        if (!(c))                                                                                  \
-            __builtin_trap();                                                                      \
+        if (!(c)) __builtin_trap();                                                                \
     } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -32,10 +31,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t rest_len = size - (size_t)(rest - in);
     const char *s2 = memchr(rest, 0xff, rest_len);
     size_t n2 = s2 ? (size_t)(s2 - rest) : rest_len;
-    mn__set_cookie c = {.name = {in, n1}, .value = {rest, n2}, .max_age = (int64_t)size - 10,
-                        .expires = -1, .http_only = size & 1, .secure = size & 2};
-    if (s2)
-        c.path = (mn_str){s2 + 1, rest_len - n2 - 1};
+    mn__set_cookie c = {.name = {in, n1},
+                        .value = {rest, n2},
+                        .max_age = (int64_t)size - 10,
+                        .expires = -1,
+                        .http_only = size & 1,
+                        .secure = size & 2};
+    if (s2) c.path = (mn_str){s2 + 1, rest_len - n2 - 1};
     mn_buf out;
     mn_buf_init(&out, arena);
     if (mn__cookie_format(&out, &c, 1000000) == MN_OK) {

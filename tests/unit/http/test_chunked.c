@@ -25,8 +25,7 @@ Test(chunked, decodes_in_place_and_stops_at_the_next_request)
     mn__chunked c;
     mn__chunked_init(&c, 0);
     size_t out_len, used;
-    cr_assert_eq(mn__chunked_decode(&c, buf, sizeof body - 1, buf, &out_len, &used),
-                 MN__HTTP_DONE);
+    cr_assert_eq(mn__chunked_decode(&c, buf, sizeof body - 1, buf, &out_len, &used), MN__HTTP_DONE);
     cr_expect_eq(used, body_end());
     cr_expect_eq(out_len, strlen(decoded));
     cr_expect_arr_eq(buf, decoded, out_len);
@@ -66,8 +65,7 @@ Test(chunked, one_byte_at_a_time)
         r = mn__chunked_decode(&c, body + i, 1, out + total, &o, &u);
         total += o;
         cr_assert_eq(u, 1);
-        if (i + 1 < n)
-            cr_assert_eq(r, MN__HTTP_NEED_MORE);
+        if (i + 1 < n) cr_assert_eq(r, MN__HTTP_NEED_MORE);
     }
     cr_expect_eq(r, MN__HTTP_DONE);
     cr_expect_arr_eq(out, decoded, total);
@@ -89,13 +87,13 @@ static mn__chunked run(const char *in, uint64_t max)
 Test(chunked, bad_framing_is_400)
 {
     const char *bad[] = {
-        "g\r\n",                 /* not hex */
-        "\r\n",                  /* empty size */
+        "g\r\n",                    /* not hex */
+        "\r\n",                     /* empty size */
         " 5\r\nhello\r\n0\r\n\r\n", /* leading space */
-        "5\nhello\r\n0\r\n\r\n", /* bare LF after the size */
-        "5\r\nhello\n0\r\n\r\n", /* bare LF after the data */
-        "5\r\nhelloX\r\n",       /* data longer than its size */
-        "10000000000000000\r\n", /* 17 hex digits: overflow */
+        "5\nhello\r\n0\r\n\r\n",    /* bare LF after the size */
+        "5\r\nhello\n0\r\n\r\n",    /* bare LF after the data */
+        "5\r\nhelloX\r\n",          /* data longer than its size */
+        "10000000000000000\r\n",    /* 17 hex digits: overflow */
         "0\r\nbad name: x\r\n\r\n",
         "0\r\nX: \x01\r\n\r\n",
         "0\r\nX: y\r\r\n",

@@ -6,8 +6,14 @@
 #include "http/parser.h"
 
 static mn_arena *a;
-static void setup(void) { a = mn_arena_new(0); }
-static void teardown(void) { mn_arena_free(a); }
+static void setup(void)
+{
+    a = mn_arena_new(0);
+}
+static void teardown(void)
+{
+    mn_arena_free(a);
+}
 
 /* Parses header and checks the pairs, given as "name", "value", ..., NULL. */
 static void check(const char *header, const char *const *want)
@@ -50,7 +56,9 @@ Test(cookie, parse_as_django, .init = setup, .fini = teardown)
 Test(cookie, strip_is_pythons_unicode_whitespace, .init = setup, .fini = teardown)
 {
     /* str.strip() removes NBSP, U+3000, U+2003 and the 0x1c-0x1f separators too */
-    check("\xc2\xa0" "a\x1c=\xe3\x80\x80" "b\xe2\x80\x83; c=\xc3\xa0",
+    check("\xc2\xa0"
+          "a\x1c=\xe3\x80\x80"
+          "b\xe2\x80\x83; c=\xc3\xa0",
           PAIRS("a", "b", "c", "\xc3\xa0"));
 }
 
@@ -81,45 +89,57 @@ static const char *fmt(const mn__set_cookie *c, int64_t now)
 {
     mn_buf b;
     mn_buf_init(&b, a);
-    if (mn__cookie_format(&b, c, now) != MN_OK)
-        return NULL;
+    if (mn__cookie_format(&b, c, now) != MN_OK) return NULL;
     return mn_buf_cstr(&b);
 }
 
 Test(cookie, set_cookie_as_django, .init = setup, .fini = teardown)
 {
-    mn__set_cookie c = {.name = MN_STR_LIT("sessionid"), .value = MN_STR_LIT("abc123"),
-                        .max_age = 1209600, .expires = -1, .path = MN_STR_LIT("/"),
-                        .http_only = true, .same_site = MN_STR_LIT("Lax")};
+    mn__set_cookie c = {.name = MN_STR_LIT("sessionid"),
+                        .value = MN_STR_LIT("abc123"),
+                        .max_age = 1209600,
+                        .expires = -1,
+                        .path = MN_STR_LIT("/"),
+                        .http_only = true,
+                        .same_site = MN_STR_LIT("Lax")};
     cr_expect_str_eq(fmt(&c, 1700000000),
                      "sessionid=abc123; expires=Tue, 28 Nov 2023 22:13:20 GMT; HttpOnly; "
                      "Max-Age=1209600; Path=/; SameSite=Lax");
     /* python3: c['n']='a b;"\\\xe9'; ... c.output() */
-    mn__set_cookie q = {.name = MN_STR_LIT("n"), .value = MN_STR_LIT("a b;\"\\\xc3\xa9"),
+    mn__set_cookie q = {.name = MN_STR_LIT("n"),
+                        .value = MN_STR_LIT("a b;\"\\\xc3\xa9"),
                         .max_age = 10,
-                        .expires = -1, .path = MN_STR_LIT("/"), .domain = MN_STR_LIT("x.org"),
-                        .secure = true, .http_only = true, .same_site = MN_STR_LIT("Lax")};
-    cr_expect_str_eq(fmt(&q, 0 + 1),
-                     "n=\"a b\\073\\\"\\\\\\351\"; Domain=x.org; expires=Thu, 01 Jan 1970 00:00:11 GMT;"
-                     " HttpOnly; Max-Age=10; Path=/; SameSite=Lax; Secure");
+                        .expires = -1,
+                        .path = MN_STR_LIT("/"),
+                        .domain = MN_STR_LIT("x.org"),
+                        .secure = true,
+                        .http_only = true,
+                        .same_site = MN_STR_LIT("Lax")};
+    cr_expect_str_eq(
+        fmt(&q, 0 + 1),
+        "n=\"a b\\073\\\"\\\\\\351\"; Domain=x.org; expires=Thu, 01 Jan 1970 00:00:11 GMT;"
+        " HttpOnly; Max-Age=10; Path=/; SameSite=Lax; Secure");
 }
 
 Test(cookie, delete_cookie_shape, .init = setup, .fini = teardown)
 {
     /* django's delete_cookie: max_age=0 and the epoch as expires; an empty value is "" */
-    mn__set_cookie c = {.name = MN_STR_LIT("sessionid"), .value = MN_STR_LIT(""), .max_age = 0,
-                        .expires = 0, .path = MN_STR_LIT("/")};
+    mn__set_cookie c = {.name = MN_STR_LIT("sessionid"),
+                        .value = MN_STR_LIT(""),
+                        .max_age = 0,
+                        .expires = 0,
+                        .path = MN_STR_LIT("/")};
     cr_expect_str_eq(fmt(&c, 5),
                      "sessionid=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/");
-    mn__set_cookie s = {.name = MN_STR_LIT("s"), .value = MN_STR_LIT("v"), .max_age = -1,
-                        .expires = -1};
+    mn__set_cookie s = {
+        .name = MN_STR_LIT("s"), .value = MN_STR_LIT("v"), .max_age = -1, .expires = -1};
     cr_expect_str_eq(fmt(&s, 5), "s=v", "a session cookie has no dates");
 }
 
 Test(cookie, set_cookie_refuses_injection, .init = setup, .fini = teardown)
 {
-    mn__set_cookie base = {.name = MN_STR_LIT("n"), .value = MN_STR_LIT("v"), .max_age = -1,
-                           .expires = -1};
+    mn__set_cookie base = {
+        .name = MN_STR_LIT("n"), .value = MN_STR_LIT("v"), .max_age = -1, .expires = -1};
     mn__set_cookie c = base;
     c.name = (mn_str)MN_STR_LIT("a b");
     cr_expect_null(fmt(&c, 1));

@@ -7,8 +7,14 @@
 #include "http/parser.h"
 
 static mn_arena *a;
-static void setup(void) { a = mn_arena_new(0); }
-static void teardown(void) { mn_arena_free(a); }
+static void setup(void)
+{
+    a = mn_arena_new(0);
+}
+static void teardown(void)
+{
+    mn_arena_free(a);
+}
 
 Test(form, urlencoded_body_fields, .init = setup, .fini = teardown)
 {

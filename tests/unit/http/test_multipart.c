@@ -6,8 +6,14 @@
 #include "http/multipart.h"
 
 static mn_arena *a;
-static void setup(void) { a = mn_arena_new(0); }
-static void teardown(void) { mn_arena_free(a); }
+static void setup(void)
+{
+    a = mn_arena_new(0);
+}
+static void teardown(void)
+{
+    mn_arena_free(a);
+}
 
 /* Events as text: "[name|filename|type]data;" per part, NULL slices shown as '-'. */
 static void put(mn_buf *log, mn_str s)
@@ -69,10 +75,8 @@ static const char *run_split(const char *body, size_t len, size_t step, int *rc,
     *rc = 0;
     for (size_t i = 0; i < len && *rc == 0; i += step)
         *rc = mn__multipart_feed(m, body + i, len - i < step ? len - i : step);
-    if (*rc == 0)
-        *rc = mn__multipart_finish(m);
-    if (msg)
-        *msg = mn__multipart_error(m);
+    if (*rc == 0) *rc = mn__multipart_finish(m);
+    if (msg) *msg = mn__multipart_error(m);
     return mn_buf_cstr(log);
 }
 
@@ -103,18 +107,20 @@ Test(multipart, any_feed_size_gives_the_same_events, .init = setup, .fini = tear
 Test(multipart, boundary_from_content_type, .init = setup, .fini = teardown)
 {
     mn_str b;
-    cr_assert_eq(mn__multipart_boundary(
-                     (mn_str)MN_STR_LIT("multipart/form-data; boundary=----WebKitFormBoundary7MA4"),
-                     &b),
-                 MN_OK);
+    cr_assert_eq(
+        mn__multipart_boundary(
+            (mn_str)MN_STR_LIT("multipart/form-data; boundary=----WebKitFormBoundary7MA4"), &b),
+        MN_OK);
     cr_expect(mn_str_eq_cstr(b, "----WebKitFormBoundary7MA4"));
-    cr_assert_eq(mn__multipart_boundary(
-                     (mn_str)MN_STR_LIT("Multipart/Form-Data; charset=utf-8; BOUNDARY=\"a b:c\""),
-                     &b),
-                 MN_OK);
+    cr_assert_eq(
+        mn__multipart_boundary(
+            (mn_str)MN_STR_LIT("Multipart/Form-Data; charset=utf-8; BOUNDARY=\"a b:c\""), &b),
+        MN_OK);
     cr_expect(mn_str_eq_cstr(b, "a b:c"));
-    const char *bad[] = {"multipart/form-data", "multipart/form-data; boundary=",
-                         "multipart/mixed; boundary=x", "text/plain; boundary=x",
+    const char *bad[] = {"multipart/form-data",
+                         "multipart/form-data; boundary=",
+                         "multipart/mixed; boundary=x",
+                         "text/plain; boundary=x",
                          "multipart/form-data; boundary=\"ends in space \"",
                          "multipart/form-data; boundary=a\x01z"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -146,7 +152,8 @@ Test(multipart, base64_parts_are_decoded, .init = setup, .fini = teardown)
         int rc;
         const char *log = run_split(body, strlen(body), step, &rc, NULL, NULL);
         cr_assert_eq(rc, 0);
-        cr_assert_str_eq(log, "[a|-|-]Hello, world!;[b|-|-]ab;[c|-|-]YWI;[d|-|-]ab;", "step %zu", step);
+        cr_assert_str_eq(log, "[a|-|-]Hello, world!;[b|-|-]ab;[c|-|-]YWI;[d|-|-]ab;", "step %zu",
+                         step);
     }
     int rc;
     const char *msg;

@@ -108,8 +108,7 @@ Test(parser, keep_alive_follows_version_and_connection_tokens)
 
 Test(parser, framing_flags)
 {
-    cr_assert_eq(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 42\r\n\r\n"),
-                 MN__HTTP_DONE);
+    cr_assert_eq(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 42\r\n\r\n"), MN__HTTP_DONE);
     cr_expect_eq(h.content_length, 42);
     cr_assert_eq(parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"),
                  MN__HTTP_DONE);
@@ -130,8 +129,7 @@ Test(parser, upgrade_needs_both_headers)
                  MN__HTTP_DONE);
     cr_expect(h.upgrade);
     cr_expect(eq(h.upgrade_proto, "websocket"));
-    cr_assert_eq(parse("GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n"),
-                 MN__HTTP_DONE);
+    cr_assert_eq(parse("GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n"), MN__HTTP_DONE);
     cr_expect_not(h.upgrade);
 }
 
@@ -193,8 +191,7 @@ Test(parser, incremental_feeding_survives_a_moving_buffer)
         copy = malloc(n); /* a new address each time, as a grown buffer would have */
         memcpy(copy, req, n);
         r = mn__http_parse_head(&h, copy, n, NULL);
-        if (n < len)
-            cr_assert_eq(r, MN__HTTP_NEED_MORE, "at %zu", n);
+        if (n < len) cr_assert_eq(r, MN__HTTP_NEED_MORE, "at %zu", n);
     }
     cr_assert_eq(r, MN__HTTP_DONE);
     cr_expect(eq(h.path, "/moving"));
@@ -252,8 +249,8 @@ Test(parser, byte_class_table_matches_the_rfc_sets)
         cr_expect_eq(!!(k & MN__HTTP_C_TCHAR), alnum || (c && strchr(tchar, c)), "tchar %#x", c);
         cr_expect_eq(!!(k & MN__HTTP_C_HOST), alnum || (c && strchr(host, c)), "host %#x", c);
         cr_expect_eq(!!(k & MN__HTTP_C_TARGET), c > 0x20 && c != 0x7f, "target %#x", c);
-        cr_expect_eq(!!(k & MN__HTTP_C_FIELD), c == '\t' || (c >= 0x20 && c != 0x7f),
-                     "field %#x", c);
+        cr_expect_eq(!!(k & MN__HTTP_C_FIELD), c == '\t' || (c >= 0x20 && c != 0x7f), "field %#x",
+                     c);
     }
 }
 

@@ -6,15 +6,20 @@
 #include "http/parser.h"
 
 static mn_arena *a;
-static void setup(void) { a = mn_arena_new(0); }
-static void teardown(void) { mn_arena_free(a); }
+static void setup(void)
+{
+    a = mn_arena_new(0);
+}
+static void teardown(void)
+{
+    mn_arena_free(a);
+}
 
 static const char *norm(const char *in)
 {
     size_t n = strlen(in), out_len;
     char *buf = mn_arena_alloc(a, n + 1);
-    if (mn__url_path_normalize(in, n, buf, &out_len) != MN_OK)
-        return NULL;
+    if (mn__url_path_normalize(in, n, buf, &out_len) != MN_OK) return NULL;
     buf[out_len] = '\0';
     return buf;
 }
@@ -28,8 +33,8 @@ Test(url, decode_strict_rejects_bad_escapes, .init = setup, .fini = teardown)
     cr_expect_arr_eq(out, "a b/c\xc3\xa9", 7);
     const char *bad[] = {"%", "%4", "%zz", "a%g1", "%%41"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        cr_expect_eq(mn__url_decode(bad[i], strlen(bad[i]), out, &n, false, true), MN_EINVAL,
-                     "%s", bad[i]);
+        cr_expect_eq(mn__url_decode(bad[i], strlen(bad[i]), out, &n, false, true), MN_EINVAL, "%s",
+                     bad[i]);
     cr_assert_eq(mn__url_decode("%zz+%4", 6, out, &n, true, false), MN_OK);
     cr_expect_arr_eq(out, "%zz %4", 6, "lenient keeps a broken escape as it is");
 }
@@ -95,9 +100,14 @@ Test(url, query_string_as_django_querydict, .init = setup, .fini = teardown)
 {
     /* python3: parse_qsl("a=1&a=2&&b&c=%zz&d=%E9&e=x+y%2B&=v&f=%e2%82", keep_blank_values=True) */
     mn__field_list l = parse_qs("a=1&a=2&&b&c=%zz&d=%E9&e=x+y%2B&=v&f=%e2%82", 0);
-    static const char *want[][2] = {{"a", "1"},   {"a", "2"},      {"b", ""},
-                                    {"c", "%zz"}, {"d", "\xef\xbf\xbd"}, {"e", "x y+"},
-                                    {"", "v"},    {"f", "\xef\xbf\xbd"}};
+    static const char *want[][2] = {{"a", "1"},
+                                    {"a", "2"},
+                                    {"b", ""},
+                                    {"c", "%zz"},
+                                    {"d", "\xef\xbf\xbd"},
+                                    {"e", "x y+"},
+                                    {"", "v"},
+                                    {"f", "\xef\xbf\xbd"}};
     cr_assert_eq(l.len, 8);
     for (size_t i = 0; i < 8; i++) {
         cr_expect(mn_str_eq_cstr(l.items[i].name, want[i][0]), "name %zu", i);

@@ -582,9 +582,13 @@ static int pool_open(void *ctx, mn__pool_item **out, char *err, size_t errlen)
     mn_arena_free(a);
     if (rc != MN_OK) {
         mn_free(c);
-        if (rc == MN_ENOMEM)
+        if (rc == MN_ENOMEM) {
             snprintf(err, errlen, "out of memory");
-        return rc;
+            return rc;
+        }
+        /* Refused, unreachable or silent past connect_timeout: the server cannot be
+         * reached. MN_ETIMEDOUT stays reserved for waiting on a busy pool. */
+        return MN_EDB_OPERATIONAL;
     }
     mn_buf_init(&c->text, NULL);
     *out = &c->link;

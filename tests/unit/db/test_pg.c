@@ -5,6 +5,9 @@
 #include "helper_pg.h"
 
 #include <math.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <string.h>
@@ -479,6 +482,36 @@ Test(pg, an_unreachable_server_is_an_operational_error_naming_the_reason)
     /* The failed attempt gave its slot back: the next one tries again. */
     rc = mn_db_acquire(db, -1, &c);
     cr_assert_eq(rc, MN_EDB_OPERATIONAL);
+}
+
+Test(pg, a_server_that_never_answers_fails_after_the_connect_timeout)
+{
+    mn_db_release(conn);
+    conn = NULL;
+    mn_db_free(db);
+    /* A socket that listens but never accepts: the kernel completes the handshake, then
+     * nothing ever answers libpq's first message. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(listen(fd, 8), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    char url[128];
+    snprintf(url, sizeof url, "postgres://mn@127.0.0.1:%d/silent", ntohs(sa.sin_port));
+    mn_dbconfig cfg = {.url = url, .connect_timeout_ms = 300};
+    char err[256];
+    db = mn_db_new(&cfg, err, sizeof err);
+    cr_assert_not_null(db, "%s", err);
+    mn_dbconn *c = NULL;
+    double t0 = pgt_now_s();
+    int rc = mn_db_acquire(db, -1, &c);
+    double took = pgt_now_s() - t0;
+    close(fd);
+    cr_assert_eq(rc, MN_EDB_OPERATIONAL, "got %s", mn_db_strerror(rc));
+    cr_assert_geq(took, 0.25, "took %.3f s", took);
+    cr_assert_lt(took, 2.0, "took %.3f s: the connect timeout was not honoured", took);
+    cr_assert(strstr(mn_db_errmsg(db), "timed out"), "%s", mn_db_errmsg(db));
 }
 
 Test(pg, url_options_reach_libpq)

@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 /* The boundary parameter of a multipart/form-data Content-Type (quotes removed), or MN_EINVAL
- * when the type is not multipart/form-data or the boundary is missing or invalid (1-70
- * characters of RFC 2046 bchars, not ending in a space). */
+ * when the type is not multipart/form-data or the boundary is missing or invalid (Django's
+ * rule: 1 to 201 printable ASCII characters, not ending in a space). */
 int mn__multipart_boundary(mn_str content_type, mn_str *boundary);
 
 /* One part's headers, valid during the on_part_begin callback only. Name and filename are

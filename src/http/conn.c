@@ -561,7 +561,10 @@ static int serve(mn__conn *c, mn_req *r)
         bool keep = handle(c, r);
         mn_arena_reset(r->arena);
         if (!keep) {
-            flush(c, r);
+            /* Input the client sent after this request (pipelined) is unread: a plain close
+             * would answer it with a reset that can destroy the answers just sent. */
+            if (flush(c, r) == MN_OK && !c->closing)
+                c->linger = true;
             return CLOSE;
         }
         c->head_deadline = mn_now_ms() + s->limits->header_timeout_ms;

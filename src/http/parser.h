@@ -30,7 +30,7 @@ typedef enum mn__http_result {
 
 /* What to answer to input that was rejected. */
 typedef struct mn__http_error {
-    int status;          /* 400, 413, 414, 431, 501, 505 */
+    int status;          /* 400, 413, 414, 431, 501, 505 (500: the caller misused the API) */
     bool close;          /* framing can't be trusted: close after answering */
     const char *message; /* static English text naming what was wrong */
 } mn__http_error;
@@ -63,8 +63,8 @@ typedef struct mn__http_head {
     mn_str method; /* as sent (methods are case-sensitive) */
     mn__http_method method_id;
     mn_str target;     /* raw request target */
-    mn_str path;       /* raw (undecoded) path: "/a%20b"; "*" for asterisk-form,
-                          empty for authority-form (CONNECT) */
+    mn_str path;       /* raw (undecoded) path: "/a%20b"; "/" (static) for "http://h";
+                          "*" for asterisk-form; empty for authority-form (CONNECT) */
     mn_str query;      /* after '?', without it; ptr NULL when there was no '?' */
     mn_str host;       /* absolute-form authority, else the Host header; ptr NULL
                           when neither */
@@ -97,7 +97,10 @@ void mn__http_head_init(mn__http_head *head, mn_field *header_storage, size_t he
 /* Parses the request head at the start of buf[0..len). Call with the same head and the same
  * bytes (plus more) after NEED_MORE; buf may have moved (a grown buffer): the parser keeps
  * offsets only. DONE: head is filled and head->head_len bytes were consumed. ERROR:
- * head->error says what to answer. limits NULL means the defaults. */
+ * head->error says what to answer; every head error closes the connection. The answer does
+ * not depend on how the bytes were split across calls (the fuzzer checks it). limits NULL,
+ * or a zero max_target / max_header_bytes / max_headers, means 8190 / 16384 / 100. A target
+ * with '#' is a 400 (fragments are never sent). */
 mn__http_result mn__http_parse_head(mn__http_head *head, const char *buf, size_t len,
                                     const mn_http_limits *limits);
 

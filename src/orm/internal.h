@@ -184,7 +184,13 @@ void mn__quote(mn_buf *b, const char *ident);
 /* Appends the placeholder for parameter number n (1-based). */
 void mn__placeholder(mn_buf *b, mn_dbdialect d, size_t n);
 
-/* ---- exec.c ---- */
+/* ---- write.c ---- */
+const char *mn__write_alias(mn_orm *o, const mn_model *m);
+bool mn__auto_pk(const mn_model *m);
+void mn__sync_fks(void *obj, const mn_model *m);
+void mn__touch_auto_now(void *obj, const mn_model *m, bool adding);
+
+/* ---- session.c, fetch.c ---- */
 int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p, size_t n,
              mn_dbresult *res);
 mn_qs *mn__qs_clone(mn_qs *qs);

@@ -1,0 +1,296 @@
+/* bulk.c — bulk_create and bulk_update: rows go in fixed-size batches (well under each
+ * database's parameter limit), every batch statement is sent at once (pipelined on
+ * PostgreSQL), all inside one atomic block, so the work stays linear in the row count. */
+#include "internal.h"
+
+/* ---- bulk ---- */
+static const char *cast_type(const mn_fielddef *f, mn_dbdialect d);
+
+/* Sends every batch statement at once (one round trip in PostgreSQL's pipeline mode), all or
+ * nothing inside an atomic block, as Django's bulk operations. */
+static int run_batches(mn_orm *o, const char *alias, mn_arena *arena, mn_dbbatch_item *items,
+                       size_t n)
+{
+    if (n == 0)
+        return 0;
+    mn_dbconn *c = mn_orm_conn(o, alias);
+    if (!c)
+        return o->errcode ? o->errcode : MN_EDB_OPERATIONAL;
+    bool own = alias == NULL; /* atomic() works on the default database */
+    int rc = own ? mn_atomic_begin(o) : 0;
+    if (rc)
+        return rc;
+    rc = mn_dbconn_exec_batch(c, arena, items, n);
+    if (rc)
+        mn__orm_fail(o, rc, "%s", *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
+    if (own) {
+        int end = mn_atomic_end(o, rc == 0);
+        if (rc == 0)
+            rc = end;
+    }
+    return rc;
+}
+
+int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn_bulk_opts *opts)
+{
+    if (mn__ready(o) != 0)
+        return o->errcode;
+    mn_bulk_opts defaults = {0};
+    if (!opts)
+        opts = &defaults;
+    const char *alias = mn__write_alias(o, m);
+    mn_dbdialect d = mn__dialect(o, alias);
+    const mn_fielddef *cols[64];
+    size_t ncols = 0;
+    for (size_t i = 0; i < m->nfields; i++) {
+        const mn_fielddef *f = &m->fields[i];
+        if (mn__has_column(f) && !(f == m->pk && mn__auto_pk(m)))
+            cols[ncols++] = f;
+    }
+    if (ncols == 0)
+        return mn__orm_fail(o, MN_EINVAL, "bulk_create needs at least one column");
+    /* stay under SQLite's 32766 and PostgreSQL's 65535 parameters per statement */
+    size_t batch = opts->batch_size ? opts->batch_size : 1000;
+    if (batch * ncols > 30000)
+        batch = 30000 / ncols;
+    for (size_t i = 0; i < n; i++) {
+        mn__sync_fks(objs[i], m);
+        mn__touch_auto_now(objs[i], m, true);
+    }
+    mn_arena *saved = o->arena;
+    mn_arena *scratch = mn_arena_new(0);
+    if (!scratch)
+        return MN_ENOMEM;
+    int rc = 0;
+    mn_dbbatch_item *items = NULL;
+    size_t nitems = 0, capitems = 0;
+    for (size_t start = 0; rc == 0 && start < n; start += batch) {
+        size_t end = start + batch < n ? start + batch : n;
+        o->arena = scratch; /* SQL text and parameters of the batches */
+        mn_buf sql;
+        mn_buf_init(&sql, scratch);
+        mn_dbparam *ps = mn_arena_alloc(scratch, (end - start) * ncols * sizeof *ps);
+        if (!ps) {
+            rc = MN_ENOMEM;
+            break;
+        }
+        size_t np = 0;
+        mn_buf_puts(&sql, "INSERT INTO ");
+        mn__quote(&sql, mrt(m)->table);
+        for (size_t k = 0; k < ncols; k++) {
+            mn_buf_puts(&sql, k ? ", " : " (");
+            mn__quote(&sql, cols[k]->column);
+        }
+        mn_buf_puts(&sql, ") VALUES ");
+        for (size_t i = start; rc == 0 && i < end; i++) {
+            mn_buf_puts(&sql, i > start ? ", (" : "(");
+            for (size_t k = 0; rc == 0 && k < ncols; k++) {
+                rc = mn__obj_param(o, objs[i], cols[k], d, &ps[np]);
+                if (k)
+                    mn_buf_puts(&sql, ", ");
+                mn__placeholder(&sql, d, ++np);
+            }
+            mn_buf_putc(&sql, ')');
+        }
+        if (opts->ignore_conflicts) {
+            mn_buf_puts(&sql, " ON CONFLICT DO NOTHING");
+        } else if (opts->update_conflicts_fields) {
+            mn_buf_printf(&sql, " ON CONFLICT (");
+            const char *u = opts->unique_fields ? opts->unique_fields : "pk";
+            size_t k = 0;
+            for (const char *p = u; *p;) {
+                while (*p == ' ' || *p == ',')
+                    p++;
+                size_t len = strcspn(p, ", ");
+                if (len) {
+                    const mn_fielddef *f = mn__field(m, p, len);
+                    if (!f) {
+                        rc = mn__no_field(o, m, p, len);
+                        break;
+                    }
+                    if (k++)
+                        mn_buf_puts(&sql, ", ");
+                    mn__quote(&sql, f->column);
+                }
+                p += len;
+            }
+            mn_buf_puts(&sql, ") DO UPDATE SET ");
+            k = 0;
+            for (const char *p = opts->update_conflicts_fields; rc == 0 && *p;) {
+                while (*p == ' ' || *p == ',')
+                    p++;
+                size_t len = strcspn(p, ", ");
+                if (len) {
+                    const mn_fielddef *f = mn__field(m, p, len);
+                    if (!f) {
+                        rc = mn__no_field(o, m, p, len);
+                        break;
+                    }
+                    if (k++)
+                        mn_buf_puts(&sql, ", ");
+                    mn__quote(&sql, f->column);
+                    mn_buf_puts(&sql, " = EXCLUDED.");
+                    mn__quote(&sql, f->column);
+                }
+                p += len;
+            }
+        }
+        bool want_pks = mn__auto_pk(m) && !opts->ignore_conflicts && !opts->update_conflicts_fields;
+        if (want_pks) {
+            mn_buf_puts(&sql, " RETURNING ");
+            mn__quote(&sql, m->pk->column);
+        }
+        if (rc)
+            break;
+        if (!mn_buf_cstr(&sql)) {
+            rc = MN_ENOMEM;
+            break;
+        }
+        if (nitems == capitems) {
+            size_t nc = capitems ? capitems * 2 : 8;
+            mn_dbbatch_item *ni = mn_arena_realloc(scratch, items, capitems * sizeof *ni,
+                                                   nc * sizeof *ni);
+            if (!ni) {
+                rc = MN_ENOMEM;
+                break;
+            }
+            items = ni;
+            capitems = nc;
+        }
+        items[nitems++] = (mn_dbbatch_item){.sql = sql.data, .params = ps, .nparams = np};
+    }
+    o->arena = saved;
+    if (rc == 0)
+        rc = run_batches(o, alias, scratch, items, nitems);
+    for (size_t b = 0; rc == 0 && b < nitems; b++) {
+        size_t start = b * batch, end = start + batch < n ? start + batch : n;
+        const mn_dbresult *res = &items[b].result;
+        bool want_pks = mn__auto_pk(m) && !opts->ignore_conflicts && !opts->update_conflicts_fields;
+        if (want_pks && res->nrows == end - start)
+            for (size_t i = start; i < end; i++)
+                mn__cell_store(o, objs[i], m->pk, &res->cells[(i - start) * res->ncols]);
+        for (size_t i = start; i < end; i++)
+            ((mn_obj *)objs[i])->persisted = true;
+    }
+    mn_arena_free(scratch);
+    return rc;
+}
+
+int64_t mn_bulk_update(mn_orm *o, const mn_model *m, void **objs, size_t n, const char *fields,
+                       size_t batch_size)
+{
+    if (mn__ready(o) != 0)
+        return o->errcode;
+    const char *alias = mn__write_alias(o, m);
+    mn_dbdialect d = mn__dialect(o, alias);
+    const mn_fielddef *fs[64];
+    size_t nf = 0;
+    for (const char *p = fields ? fields : ""; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ", ");
+        if (len) {
+            const mn_fielddef *f = mn__field(m, p, len);
+            if (!f)
+                return mn__no_field(o, m, p, len);
+            if (f == m->pk || !mn__has_column(f))
+                return mn__orm_fail(o, MN_EINVAL, "bulk_update() can only be used with concrete "
+                                    "fields that are not primary keys (%s)", f->name);
+            fs[nf++] = f;
+        }
+        p += len;
+    }
+    if (nf == 0)
+        return mn__orm_fail(o, MN_EINVAL, "Field names must be given to bulk_update().");
+    /* CASE WHEN pk = ? THEN ? per row: a fixed batch keeps the statement (and its work) linear */
+    size_t batch = batch_size ? batch_size : 100;
+    int64_t total = 0;
+    mn_arena *saved = o->arena;
+    mn_arena *scratch = mn_arena_new(0);
+    if (!scratch)
+        return MN_ENOMEM;
+    int rc = 0;
+    mn_dbbatch_item *items = NULL;
+    size_t nitems = 0, capitems = 0;
+    for (size_t start = 0; rc == 0 && start < n; start += batch) {
+        size_t end = start + batch < n ? start + batch : n;
+        o->arena = scratch;
+        mn_buf sql;
+        mn_buf_init(&sql, scratch);
+        mn_dbparam *ps = mn_arena_alloc(scratch, ((end - start) * (2 * nf + 1)) * sizeof *ps);
+        size_t np = 0;
+        if (!ps) {
+            rc = MN_ENOMEM;
+            break;
+        }
+        mn_buf_puts(&sql, "UPDATE ");
+        mn__quote(&sql, mrt(m)->table);
+        for (size_t k = 0; rc == 0 && k < nf; k++) {
+            mn_buf_puts(&sql, k ? ", " : " SET ");
+            mn__quote(&sql, fs[k]->column);
+            mn_buf_puts(&sql, " = CASE");
+            for (size_t i = start; rc == 0 && i < end; i++) {
+                mn_buf_puts(&sql, " WHEN ");
+                mn__quote(&sql, m->pk->column);
+                mn_buf_puts(&sql, " = ");
+                ps[np] = mn_dbp_int(mn_obj_pk(objs[i]));
+                mn__placeholder(&sql, d, ++np);
+                mn_buf_puts(&sql, " THEN CAST(");
+                rc = mn__obj_param(o, objs[i], fs[k], d, &ps[np]);
+                mn__placeholder(&sql, d, ++np);
+                mn_buf_printf(&sql, " AS %s)", cast_type(fs[k], d));
+            }
+            mn_buf_puts(&sql, " ELSE ");
+            mn__quote(&sql, fs[k]->column);
+            mn_buf_puts(&sql, " END");
+        }
+        mn_buf_puts(&sql, " WHERE ");
+        mn__quote(&sql, m->pk->column);
+        mn_buf_puts(&sql, " IN (");
+        for (size_t i = start; i < end; i++) {
+            if (i > start)
+                mn_buf_puts(&sql, ", ");
+            ps[np] = mn_dbp_int(mn_obj_pk(objs[i]));
+            mn__placeholder(&sql, d, ++np);
+        }
+        mn_buf_putc(&sql, ')');
+        if (rc == 0 && !mn_buf_cstr(&sql))
+            rc = MN_ENOMEM;
+        if (rc == 0 && nitems == capitems) {
+            size_t nc = capitems ? capitems * 2 : 8;
+            mn_dbbatch_item *ni = mn_arena_realloc(scratch, items, capitems * sizeof *ni,
+                                                   nc * sizeof *ni);
+            if (!ni)
+                rc = MN_ENOMEM;
+            items = ni ? ni : items;
+            capitems = ni ? nc : capitems;
+        }
+        if (rc == 0)
+            items[nitems++] = (mn_dbbatch_item){.sql = sql.data, .params = ps, .nparams = np};
+    }
+    o->arena = saved;
+    if (rc == 0)
+        rc = run_batches(o, alias, scratch, items, nitems);
+    for (size_t b = 0; rc == 0 && b < nitems; b++)
+        total += items[b].result.rows_affected;
+    mn_arena_free(scratch);
+    return rc ? rc : total;
+}
+
+static const char *cast_type(const mn_fielddef *f, mn_dbdialect d)
+{
+    bool pg = d == MN_DIALECT_POSTGRESQL;
+    switch (f->type) {
+    case MN_FLOAT: return pg ? "double precision" : "REAL";
+    case MN_BOOL: return pg ? "boolean" : "INTEGER";
+    case MN_DECIMAL: return pg ? "numeric" : "INTEGER";
+    case MN_DATE: return pg ? "date" : "TEXT";
+    case MN_DATETIME: return pg ? "timestamp with time zone" : "TEXT";
+    case MN_TIME: return pg ? "time" : "TEXT";
+    case MN_UUID: return pg ? "uuid" : "TEXT";
+    case MN_JSON: return pg ? "jsonb" : "TEXT";
+    case MN_BINARY: return pg ? "bytea" : "BLOB";
+    default: return mn__is_int_type(f->type) ? (pg ? "bigint" : "INTEGER") : (pg ? "text" : "TEXT");
+    }
+}
+

@@ -86,7 +86,7 @@ void mn__pg_set_error(mn__pg_conn *c, const char *sqlstate, const char *fmt, ...
 }
 
 /* The connection is gone or out of sync: record why, and make the pool drop it. */
-static int lost(mn__pg_conn *c, int code)
+int mn__pg_lost(mn__pg_conn *c, int code)
 {
     c->broken = true;
     track_socket(c);
@@ -104,7 +104,7 @@ static int lost(mn__pg_conn *c, int code)
     return code == MN_ETIMEDOUT || code == MN_ECANCELED ? code : MN_EIO;
 }
 
-static int result_error(mn__pg_conn *c, const PGresult *res)
+int mn__pg_result_error(mn__pg_conn *c, const PGresult *res)
 {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -171,31 +171,31 @@ static int wait_socket(mn__pg_conn *c, unsigned events, int64_t deadline)
 
 /* Sends whatever libpq has buffered, reading meanwhile so that a server busy writing back
  * to us cannot deadlock the exchange (as the libpq documentation for PQflush asks). */
-static int flush(mn__pg_conn *c, int64_t deadline)
+int mn__pg_flush(mn__pg_conn *c, int64_t deadline)
 {
     for (;;) {
         int r = PQflush(c->pg);
         if (r == 0)
             return MN_OK;
         if (r < 0)
-            return lost(c, MN_EIO);
+            return mn__pg_lost(c, MN_EIO);
         int w = wait_socket(c, MN_READ | MN_WRITE, deadline);
         if (w != MN_OK)
-            return lost(c, w);
+            return mn__pg_lost(c, w);
         if (!PQconsumeInput(c->pg))
-            return lost(c, MN_EIO);
+            return mn__pg_lost(c, MN_EIO);
     }
 }
 
 /* Waits until PQgetResult() would not block. */
-static int await_result(mn__pg_conn *c, int64_t deadline)
+int mn__pg_await(mn__pg_conn *c, int64_t deadline)
 {
     while (PQisBusy(c->pg)) {
         int w = wait_socket(c, MN_READ, deadline);
         if (w != MN_OK)
-            return lost(c, w);
+            return mn__pg_lost(c, w);
         if (!PQconsumeInput(c->pg))
-            return lost(c, MN_EIO);
+            return mn__pg_lost(c, MN_EIO);
     }
     return MN_OK;
 }
@@ -207,7 +207,7 @@ static int collect(mn__pg_conn *c, int64_t deadline, PGresult **out)
     PGresult *keep = NULL;
     int rc = MN_OK;
     for (;;) {
-        int w = await_result(c, deadline);
+        int w = mn__pg_await(c, deadline);
         if (w != MN_OK) {
             PQclear(keep);
             return w;
@@ -221,7 +221,7 @@ static int collect(mn__pg_conn *c, int64_t deadline, PGresult **out)
             continue;
         }
         if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
-            rc = result_error(c, res);
+            rc = mn__pg_result_error(c, res);
             PQclear(keep);
             keep = NULL;
             PQclear(res);
@@ -249,7 +249,7 @@ static int collect(mn__pg_conn *c, int64_t deadline, PGresult **out)
     return rc;
 }
 
-static int64_t io_deadline(mn__pg_conn *c)
+int64_t mn__pg_io_deadline(mn__pg_conn *c)
 {
     return deadline_after(c->io_timeout_ms);
 }
@@ -496,11 +496,9 @@ bool mn__pg_alive(mn__pg_conn *c)
     return true; /* a stream of notices: still a live connection */
 }
 
-static void stmts_forget(mn__pg_conn *c);
-
 /* Replaces the session with a fresh one on the same PGconn (new socket, empty statement
  * cache): cheaper than reading an abandoned result to its end. */
-static void reconnect(mn__pg_conn *c)
+void mn__pg_reconnect(mn__pg_conn *c)
 {
     track_socket(c);
     forget_fd(c->fd);
@@ -553,7 +551,7 @@ static mn__pg_stmt *stmt_lookup(mn__pg_conn *c, const char *sql)
 
 /* ---- statements ---- */
 
-static int send_unnamed(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
+int mn__pg_send_unnamed(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
                         const char *const *values, const int *lengths, const int *formats,
                         bool allow_multi)
 {
@@ -562,7 +560,7 @@ static int send_unnamed(mn__pg_conn *c, const char *sql, int nparams, const Oid 
                  : PQsendQueryParams(c->pg, sql, nparams, types, values, lengths, formats, 0);
     if (!ok) {
         if (PQstatus(c->pg) == CONNECTION_BAD)
-            return lost(c, MN_EIO);
+            return mn__pg_lost(c, MN_EIO);
         mn__pg_set_error(c, "08000", "cannot send the query: %s", PQerrorMessage(c->pg));
         return MN_EIO;
     }
@@ -577,11 +575,11 @@ static int send_prepare(mn__pg_conn *c, mn__pg_stmt *s, int nparams, const Oid *
     snprintf(name, sizeof name, "mn_%u", id);
     if (!PQsendPrepare(c->pg, name, s->sql, nparams, types)) {
         if (PQstatus(c->pg) == CONNECTION_BAD)
-            return lost(c, MN_EIO);
+            return mn__pg_lost(c, MN_EIO);
         mn__pg_set_error(c, "08000", "cannot send the query: %s", PQerrorMessage(c->pg));
         return MN_EIO;
     }
-    int rc = flush(c, deadline);
+    int rc = mn__pg_flush(c, deadline);
     if (rc == MN_OK)
         rc = collect(c, deadline, NULL);
     if (rc == MN_OK)
@@ -599,7 +597,7 @@ int mn__pg_exec(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
         mn__pg_set_error(c, "08003", "the connection to the PostgreSQL server is broken");
         return MN_EIO;
     }
-    int64_t deadline = io_deadline(c);
+    int64_t deadline = mn__pg_io_deadline(c);
     mn__pg_stmt *s = allow_multi && nparams == 0 ? NULL : stmt_lookup(c, sql);
     if (s && !s->id && ++s->uses >= PREPARE_AFTER_USES) {
         int rc = send_prepare(c, s, nparams, types, deadline);
@@ -613,12 +611,12 @@ int mn__pg_exec(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
             snprintf(name, sizeof name, "mn_%u", s->id);
             rc = PQsendQueryPrepared(c->pg, name, nparams, values, lengths, formats, 0)
                      ? MN_OK
-                     : lost(c, MN_EIO);
+                     : mn__pg_lost(c, MN_EIO);
         } else {
-            rc = send_unnamed(c, sql, nparams, types, values, lengths, formats, allow_multi);
+            rc = mn__pg_send_unnamed(c, sql, nparams, types, values, lengths, formats, allow_multi);
         }
         if (rc == MN_OK)
-            rc = flush(c, deadline);
+            rc = mn__pg_flush(c, deadline);
         if (rc == MN_OK)
             rc = collect(c, deadline, res);
         /* A table changed under a prepared statement ("cached plan must not change result
@@ -633,197 +631,4 @@ int mn__pg_exec(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
         }
         return rc;
     }
-}
-
-/* ---- streaming ---- */
-
-enum { DRAIN_LIMIT = 1000 }; /* rows of an abandoned stream read before starting afresh */
-
-int mn__pg_stream_open(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
-                       const char *const *values, const int *lengths, const int *formats)
-{
-    c->sqlstate[0] = c->message[0] = '\0';
-    if (c->broken) {
-        mn__pg_set_error(c, "08003", "the connection to the PostgreSQL server is broken");
-        return MN_EIO;
-    }
-    c->stream_in_txn = PQtransactionStatus(c->pg) != PQTRANS_IDLE;
-    int rc = send_unnamed(c, sql, nparams, types, values, lengths, formats, false);
-    if (rc != MN_OK)
-        return rc;
-    if (!PQsetSingleRowMode(c->pg)) {
-        /* Only fails if called at the wrong moment: a bug here, not the server's. */
-        mn__pg_set_error(c, "XX000", "cannot stream this query (single-row mode refused)");
-        c->broken = true;
-        return MN_EIO;
-    }
-    rc = flush(c, io_deadline(c));
-    if (rc == MN_OK)
-        c->streaming = true;
-    return rc;
-}
-
-/* Reads results until the NULL that ends the query (discarding them). With give_up, stops
- * after DRAIN_LIMIT rows and returns MN_ETOOBIG instead. */
-static int drain(mn__pg_conn *c, int64_t deadline, bool give_up)
-{
-    for (long n = 0;; n++) {
-        if (give_up && n == DRAIN_LIMIT)
-            return MN_ETOOBIG;
-        int w = await_result(c, deadline);
-        if (w != MN_OK)
-            return w;
-        PGresult *res = PQgetResult(c->pg);
-        if (!res)
-            return MN_OK;
-        PQclear(res);
-    }
-}
-
-int mn__pg_stream_next(mn__pg_conn *c, PGresult **row)
-{
-    *row = NULL;
-    if (!c->streaming)
-        return MN_OK;
-    int64_t deadline = io_deadline(c);
-    int w = await_result(c, deadline);
-    if (w != MN_OK) {
-        c->streaming = false;
-        return w;
-    }
-    PGresult *res = PQgetResult(c->pg);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_TUPLES_OK;
-    if (st == PGRES_SINGLE_TUPLE) {
-        *row = res;
-        return MN_OK;
-    }
-    /* The end (PGRES_TUPLES_OK with no rows) or an error: finish the query either way. */
-    c->streaming = false;
-    int rc = MN_OK;
-    if (res && st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-        rc = result_error(c, res);
-    PQclear(res);
-    if (res) {
-        int d = drain(c, deadline, false);
-        if (d != MN_OK)
-            return d;
-    }
-    return rc;
-}
-
-void mn__pg_stream_close(mn__pg_conn *c)
-{
-    if (!c->streaming)
-        return;
-    c->streaming = false;
-    /* Inside a transaction the rest must be read (a new session would lose the transaction);
-     * outside one, a large remainder is cheaper to drop with the session than to read. */
-    int rc = drain(c, io_deadline(c), !c->stream_in_txn);
-    if (rc == MN_ETOOBIG)
-        reconnect(c);
-    else if (rc != MN_OK)
-        c->broken = true;
-    c->sqlstate[0] = c->message[0] = '\0';
-}
-
-/* ---- pipelined batches ---- */
-
-int mn__pg_pipeline_send(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
-                         const char *const *values, const int *lengths, const int *formats)
-{
-    if (!PQsendQueryParams(c->pg, sql, nparams, types, values, lengths, formats, 0))
-        return lost(c, MN_EIO);
-    /* Keep the socket moving so a long batch never waits on a full buffer at the end. */
-    if (PQflush(c->pg) < 0)
-        return lost(c, MN_EIO);
-    return MN_OK;
-}
-
-int mn__pg_batch(mn__pg_conn *c, int n, int (*send)(void *arg, int i), void *arg,
-                 PGresult **results)
-{
-    c->sqlstate[0] = c->message[0] = '\0';
-    for (int i = 0; i < n; i++)
-        results[i] = NULL;
-    if (n == 0)
-        return MN_OK;
-    if (c->broken) {
-        mn__pg_set_error(c, "08003", "the connection to the PostgreSQL server is broken");
-        return MN_EIO;
-    }
-    int64_t deadline = io_deadline(c);
-    if (!PQenterPipelineMode(c->pg)) {
-        mn__pg_set_error(c, "08000", "cannot enter pipeline mode: %s", PQerrorMessage(c->pg));
-        return MN_EIO;
-    }
-    int rc = MN_OK, sent = 0;
-    for (; sent < n && rc == MN_OK; sent++)
-        rc = send(arg, sent);
-    if (rc != MN_OK) {
-        /* The caller could not queue an item (out of memory): what was queued cannot be
-         * taken back, so give up the session. */
-        c->broken = true;
-        return rc;
-    }
-    if (rc == MN_OK && !PQpipelineSync(c->pg))
-        rc = lost(c, MN_EIO);
-    if (rc == MN_OK)
-        rc = flush(c, deadline);
-
-    /* Each statement yields its result then NULL; the sync yields PGRES_PIPELINE_SYNC. */
-    int first_error = MN_OK;
-    for (int i = 0; i <= n && rc == MN_OK; i++) {
-        int w = await_result(c, deadline);
-        if (w != MN_OK) {
-            rc = w;
-            break;
-        }
-        PGresult *r = PQgetResult(c->pg);
-        if (!r) {
-            rc = lost(c, MN_EPROTO);
-            break;
-        }
-        ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_PIPELINE_SYNC) {
-            PQclear(r);
-            if (i != n)
-                rc = lost(c, MN_EPROTO);
-            break;
-        }
-        if (i == n) { /* more results than statements: out of sync */
-            PQclear(r);
-            rc = lost(c, MN_EPROTO);
-            break;
-        }
-        if (st == PGRES_PIPELINE_ABORTED) {
-            PQclear(r);
-        } else {
-            results[i] = r;
-            if (st == PGRES_FATAL_ERROR && first_error == MN_OK)
-                first_error = result_error(c, r);
-        }
-        /* The NULL that ends this statement's results. */
-        w = await_result(c, deadline);
-        if (w != MN_OK) {
-            rc = w;
-            break;
-        }
-        PGresult *end = PQgetResult(c->pg);
-        if (end) {
-            PQclear(end);
-            rc = lost(c, MN_EPROTO);
-            break;
-        }
-    }
-    if (rc == MN_OK && !PQexitPipelineMode(c->pg))
-        rc = lost(c, MN_EPROTO);
-    if (rc != MN_OK) {
-        c->broken = true;
-        for (int i = 0; i < n; i++) {
-            PQclear(results[i]);
-            results[i] = NULL;
-        }
-        return rc;
-    }
-    return first_error;
 }

@@ -88,6 +88,23 @@ bool mn__pg_alive(mn__pg_conn *c);
 void mn__pg_set_error(mn__pg_conn *c, const char *sqlstate, const char *fmt, ...)
     MN_PRINTF(3, 4);
 
+/* ---- Shared by pg_conn.c and pg_stream.c (not for the driver). ---- */
+/* Marks the connection lost (or timed out), records why; returns the code to pass up. */
+int mn__pg_lost(mn__pg_conn *c, int code);
+/* Records an error result's SQLSTATE and message; returns MN_EIO. */
+int mn__pg_result_error(mn__pg_conn *c, const PGresult *res);
+/* Sends what libpq has buffered / waits until PQgetResult would not block; park meanwhile. */
+int mn__pg_flush(mn__pg_conn *c, int64_t deadline) MN_MAY_YIELD;
+int mn__pg_await(mn__pg_conn *c, int64_t deadline) MN_MAY_YIELD;
+/* The absolute deadline of one round trip from now (-1: none). */
+int64_t mn__pg_io_deadline(mn__pg_conn *c);
+/* Queues one statement with the unnamed statement (or, allow_multi, the simple protocol). */
+int mn__pg_send_unnamed(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
+                        const char *const *values, const int *lengths, const int *formats,
+                        bool allow_multi);
+/* Replaces the session with a fresh one on the same PGconn (broken if that fails). */
+void mn__pg_reconnect(mn__pg_conn *c) MN_MAY_YIELD;
+
 /* The class of a SQLSTATE as the PEP 249 exceptions psycopg raises for it. */
 typedef enum mn__pg_errclass {
     MN__PG_ERR_NONE,

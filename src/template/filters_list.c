@@ -6,8 +6,10 @@
  * '') where Python's comparison would raise TypeError. */
 #include "template/filters_internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define BUF(name)                                                                              \
     mn_buf name;                                                                               \
@@ -237,6 +239,19 @@ static mn_value *f_slice(const mn_filter_call *c, mn_value *v, mn_value *arg)
     return out;
 }
 
+/* A random number for random.choice: the clock's nanoseconds mixed (splitmix64) with a
+ * per-call address, so no generator state is shared between renders or threads. */
+static uint64_t pick_random(uintptr_t salt)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t z = ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec ^ (uint64_t)salt;
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 static mn_value *f_random(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     (void)arg;
@@ -246,7 +261,7 @@ static mn_value *f_random(const mn_filter_call *c, mn_value *v, mn_value *arg)
     size_t n = mn_value_list_len(l);
     if (!n)
         return mn__ffail(c, "Cannot choose from an empty sequence");
-    return mn_value_list_get(l, (size_t)rand() % n);
+    return mn_value_list_get(l, (size_t)(pick_random((uintptr_t)l) % n));
 }
 
 /* ---- dictsort: sorted(value, key=_property_resolver(arg)). ---- */

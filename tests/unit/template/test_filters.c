@@ -330,3 +330,23 @@ Test(filters, timesince_and_timeuntil_without_argument_use_the_clock)
     }
     mn_template_engine_free(e);
 }
+
+/* random picks an item of the sequence, and over many renders more than one of them. */
+Test(filters, random_picks_every_item_eventually)
+{
+    mn_template_engine *e = helper_engine();
+    cr_assert(e);
+    bool seen[3] = {false, false, false};
+    for (int i = 0; i < 200; i++) {
+        mn_arena *a = mn_arena_new(0);
+        char *out = NULL;
+        mn_template_error err;
+        int rc = helper_render(e, a, "{{ l|random }}", "{\"l\": [\"0\", \"1\", \"2\"]}", &out, &err);
+        cr_assert_eq(rc, 0, "%s", err.message);
+        cr_assert(out[0] >= '0' && out[0] <= '2' && out[1] == 0, "got '%s'", out);
+        seen[out[0] - '0'] = true;
+        mn_arena_free(a);
+    }
+    mn_template_engine_free(e);
+    cr_expect(seen[0] && seen[1] && seen[2], "200 renders never picked some item");
+}

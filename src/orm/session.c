@@ -187,10 +187,19 @@ int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p,
     if (!c)
         return o->errcode ? o->errcode : MN_EDB_OPERATIONAL;
     int rc = mn_dbconn_exec(c, o->arena, sql, p, n, res);
-    if (rc != 0)
-        return mn__orm_fail(o, rc, "%s", *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c)
-                                                              : mn_db_strerror(rc));
-    return 0;
+    if (rc == 0)
+        return 0;
+    mn__orm_fail(o, rc, "%s", *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
+    if (c->broken && o->atomic_depth == 0) {
+        /* The server went away: give the connection back (the pool closes it) so this
+         * session's next query borrows a fresh one instead of failing forever. */
+        int i = db_index(o, alias);
+        if (i >= 0 && o->conns[i] == c) {
+            mn_db_release(c);
+            o->conns[i] = NULL;
+        }
+    }
+    return rc;
 }
 
 /* ---- arguments ---- */

@@ -288,21 +288,51 @@ static void clear_result(void *res)
     PQclear(res);
 }
 
-/* Appends the rows of res to out (cells grown in the arena). Takes ownership of res. */
-static int append_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *out,
-                       size_t *cap)
+static int fill_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *out,
+                     size_t *cap, bool copy);
+
+/* A copy of s[0..n) in the arena, NUL-terminated. */
+static const char *arena_copy(mn_arena *arena, const char *s, size_t n)
 {
-    if (mn_arena_defer(arena, clear_result, res) != MN_OK) {
+    char *p = mn_arena_alloc(arena, n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/* Appends the rows of res to out (cells grown in the arena) and takes ownership of res.
+ * Without copy, text cells point into res, which the arena keeps until it is reset (one
+ * result holding many rows); with copy, text is copied and res freed at once (the one-row
+ * results of a stream, each of which costs libpq a whole block). */
+static int append_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *out,
+                       size_t *cap, bool copy)
+{
+    int rc = copy ? MN_OK : mn_arena_defer(arena, clear_result, res);
+    if (rc != MN_OK) {
         PQclear(res);
         return MN_ENOMEM;
     }
+    rc = fill_rows(c, arena, res, out, cap, copy);
+    if (copy)
+        PQclear(res);
+    return rc;
+}
+
+static int fill_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *out,
+                     size_t *cap, bool copy)
+{
     size_t nrows = (size_t)PQntuples(res), ncols = (size_t)PQnfields(res);
     if (!out->colnames && ncols) {
         mn_str *names = mn_arena_alloc(arena, ncols * sizeof *names);
         if (!names)
             return MN_ENOMEM;
-        for (size_t j = 0; j < ncols; j++)
+        for (size_t j = 0; j < ncols; j++) {
             names[j] = mn_str_from(PQfname(res, (int)j));
+            if (copy && !(names[j].ptr = arena_copy(arena, names[j].ptr, names[j].len)))
+                return MN_ENOMEM;
+        }
         out->colnames = names;
         out->ncols = ncols;
     }
@@ -330,6 +360,9 @@ static int append_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult
             const char *s = PQgetvalue(res, (int)i, (int)j);
             size_t n = (size_t)PQgetlength(res, (int)i, (int)j);
             int rc = decode_cell(arena, PQftype(res, (int)j), s, n, &row[j]);
+            if (rc == MN_OK && copy && row[j].type == MN_DBT_TEXT &&
+                !(row[j].v.s.ptr = arena_copy(arena, s, n)))
+                rc = MN_ENOMEM;
             if (rc == MN_ENOMEM)
                 return rc;
             if (rc != MN_OK)
@@ -371,7 +404,7 @@ static int pg_exec(mn_dbconn *conn, mn_arena *arena, const char *sql, const mn_d
         return MN_OK;
     }
     size_t cap = 0;
-    return append_rows(c, arena, res, out, &cap);
+    return append_rows(c, arena, res, out, &cap, false);
 }
 
 static int pg_exec_script(mn_dbconn *conn, const char *sql)
@@ -419,7 +452,7 @@ static int pg_cursor_fetch(mn_dbconn *conn, mn_arena *arena, size_t max_rows, mn
             PQclear(res);
             continue;
         }
-        rc = append_rows(c, arena, res, out, &cap);
+        rc = append_rows(c, arena, res, out, &cap, true);
         if (rc != MN_OK)
             return rc == MN_ENOMEM ? fail(c, rc) : rc;
     }
@@ -493,7 +526,7 @@ static int pg_exec_batch(mn_dbconn *conn, mn_arena *arena, mn_dbbatch_item *item
             continue;
         }
         size_t cap = 0;
-        int r = append_rows(c, arena, res, &items[i].result, &cap);
+        int r = append_rows(c, arena, res, &items[i].result, &cap, false);
         if (r != MN_OK) {
             items[i].status = r;
             if (first == MN_OK)

@@ -392,6 +392,10 @@ Test(pg, cursors_stream_in_chunks)
         cr_assert_eq(r.ncols, 2);
         for (size_t i = 0; i < r.nrows; i++)
             sum += cell(&r, i, 0)->v.i;
+        char want[32];
+        snprintf(want, sizeof want, "x%lld", (long long)cell(&r, r.nrows - 1, 0)->v.i);
+        assert_text(cell(&r, r.nrows - 1, 1), want);
+        cr_assert(mn_str_eq_cstr(r.colnames[0], "g"));
         rows += (int64_t)r.nrows;
         chunks++;
         mn_arena_reset(arena); /* bounded memory: each chunk freed before the next */

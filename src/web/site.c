@@ -228,6 +228,17 @@ mn_site *mn_site_new(const mn_project *project, const mn_settings *settings, cha
     mn_log_set_request_id_source(log_request_id);
     resolve_dir(s);
     read_config(s);
+    for (size_t i = 0; project->apps && project->apps[i]; i++) {
+        const mn_setting_def *defs = project->apps[i]->settings;
+        for (size_t j = 0; defs && defs[j].name; j++)
+            if (!mn_settings_find(settings, defs[j].name)) {
+                err_out(err, errlen,
+                        "app %s: setting %s is not registered (register the app's settings "
+                        "before loading them; mn_main does)",
+                        project->apps[i]->name, defs[j].name);
+                goto fail;
+            }
+    }
     char rerr[512];
     s->router = mn_router_new(project->urls, project->converters, rerr, sizeof rerr);
     if (!s->router) {

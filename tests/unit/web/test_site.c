@@ -258,3 +258,36 @@ Test(site, debug_500_shows_get_and_post_with_secrets_masked, .fini = done)
     mn_assert_contains(r, "<tr><th>password</th><td><pre>********************</pre>");
     mn_assert_not_contains(r, "hunter2");
 }
+
+Test(site, settings_become_server_limits, .fini = done)
+{
+    static const char *const env[] = {"DATA_UPLOAD_MAX_MEMORY_SIZE", "1K",
+                                      "HTTP_HEADER_TIMEOUT_MS", "1500", NULL};
+    c = test_client(&test_project, env);
+    mn_http_limits l;
+    mn_site_http_limits(mn_req_site(mn_client_get(c, "/polls/1/")), &l);
+    cr_assert_eq(l.max_body, 1024);
+    cr_assert_eq(l.header_timeout_ms, 1500);
+    cr_assert_eq(l.max_form_fields, 1000);
+}
+
+Test(site, app_settings_must_be_registered)
+{
+    static const mn_setting_def defs[] = {
+        {"SHOP_X", MN_SETTING_INT, "1", "x", 0, 0, NULL, false, NULL, NULL},
+        {NULL, MN_SETTING_BOOL, NULL, NULL, 0, 0, NULL, false, NULL, NULL},
+    };
+    static const mn_app app = {"shop", NULL, NULL, NULL, defs, NULL, NULL, NULL};
+    static const mn_app *const apps[] = {&app, NULL};
+    static const mn_route none[] = {MN_END};
+    const mn_project p = {"shop", none, apps, NULL, NULL, NULL, NULL, NULL, NULL};
+    mn_settings *s = mn_settings_new();
+    char err[256];
+    cr_assert_null(mn_site_new(&p, s, err, sizeof err));
+    cr_assert(strncmp(err, "app shop: setting SHOP_X is not registered", 42) == 0, "%s", err);
+    cr_assert_eq(mn_settings_register_table(s, defs), 0);
+    mn_site *site = mn_site_new(&p, s, err, sizeof err);
+    cr_assert_not_null(site, "%s", err);
+    mn_site_free(site);
+    mn_settings_free(s);
+}

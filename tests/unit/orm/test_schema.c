@@ -7,6 +7,15 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+/* An abstract base (its field list is reused by Note) and a db_column rename. */
+#define NOTE_BASE_FIELDS(F) F(created, MN_DATETIME, .auto_now_add = true)
+#define NOTE_FIELDS(F)                                                                     \
+    F(id, MN_BIGAUTO)                                                                      \
+    NOTE_BASE_FIELDS(F)                                                                    \
+    F(body, MN_TEXT, .db_column = "note_text")
+MN_MODEL(NoteBase, notes, NOTE_BASE_FIELDS, .abstract = true)
+MN_MODEL(Note, notes, NOTE_FIELDS)
+
 static testdb t;
 static void setup(void) { tdb_open(&t); }
 static void teardown(void) { tdb_close(&t); }
@@ -98,4 +107,20 @@ Test(orm_schema, select_for_update_only_on_postgresql)
     cr_assert_not_null(sql);
     cr_expect_eq(strstr(sql, "FOR UPDATE") != NULL, tdb_is_pg(&t), "%s", sql);
     cr_expect_not_null(mn_qs_fetch(mn_qs_select_for_update(mn_all(t.o, Tag))), "%s", mn_orm_error(t.o));
+}
+
+Test(orm_schema, abstract_bases_and_db_column)
+{
+    cr_expect_null(mn_all(t.o, NoteBase));
+    cr_expect_str_eq(mn_orm_error(t.o), "NoteBase is abstract: it cannot be queried");
+    Note *n = mn_create(t.o, Note, "body", "hello");
+    cr_assert_not_null(n, "%s", mn_orm_error(t.o));
+    cr_expect(n->created.year >= 2024, "the inherited field works");
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Note), "body__contains", "ell")), 1);
+    mn_rows *r = mn_raw(t.o, &Note_model, "SELECT id, note_text FROM notes_note", NULL, 0);
+    cr_assert_not_null(r, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(((Note *)r->items[0])->body, "hello", "stored in the db_column");
+    mn_buf b;
+    mn_buf_init(&b, t.arena);
+    cr_expect_eq(mn_schema_sql(&NoteBase_model, MN_DIALECT_SQLITE, t.arena, &b), MN_EINVAL);
 }

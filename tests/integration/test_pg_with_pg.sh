@@ -14,7 +14,7 @@ check() { # check NAME COMMAND...: runs COMMAND, reports
 }
 gone() { # gone DIR PID: the directory is removed and the postmaster has exited
     local i
-    for i in $(seq 1 50); do
+    for i in $(seq 1 150); do # 15 s: a loaded machine is slow to stop a server
         # A zombie has exited: only its parent (init, here) has yet to collect it.
         if [ ! -e "$1" ] && { ! kill -0 "$2" 2>/dev/null ||
             [ "$(awk '{print $3}' "/proc/$2/stat" 2>/dev/null)" = Z ]; }; then return 0; fi

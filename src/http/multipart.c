@@ -254,48 +254,62 @@ static int emit(mn__multipart *m, const char *data, size_t len)
     return m->base64 ? b64_feed(m, data, len) : deliver(m, data, len);
 }
 
+/* The delimiter is complete: the part (if any) ends. */
+static int delimiter_done(mn__multipart *m)
+{
+    m->match = 0;
+    if (m->state == S_DATA && m->base64) {
+        int rc = b64_finish(m);
+        if (rc) return rc;
+    }
+    if (m->state == S_DATA && m->cb.on_part_end) {
+        int rc = m->cb.on_part_end(m->arg);
+        if (rc) return fail(m, rc, "stopped by the part end callback");
+    }
+    m->state = S_AFTER_DELIM;
+    return MN_OK;
+}
+
 /* Scans data (or the preamble) for the delimiter. Returns 0 and sets *used to the bytes up
- * to and including a complete delimiter, or all of them. */
+ * to and including a complete delimiter, or all of them.
+ *
+ * Data goes out in one callback per feed where it can: a CR that turns out not to start the
+ * delimiter stays inside the current run (binary files are full of them, and each callback
+ * may be a write(2) to a temporary file). Only a match begun in an earlier feed is emitted
+ * separately, from the delimiter string, since those bytes are no longer at hand. */
 static int scan(mn__multipart *m, const char *p, size_t n, size_t *used)
 {
-    size_t i = 0;
+    const size_t held = SIZE_MAX; /* mstart when the match began in an earlier feed */
+    size_t i = 0, run = 0, mstart = m->match ? held : 0;
+    int rc;
     while (i < n) {
         if (m->match == 0) {
             const char *cr = memchr(p + i, '\r', n - i);
-            size_t end = cr ? (size_t)(cr - p) : n;
-            int rc = emit(m, p + i, end - i);
-            if (rc) return rc;
             if (!cr) {
                 i = n;
                 break;
             }
-            i = end + 1;
+            mstart = (size_t)(cr - p);
+            i = mstart + 1;
             m->match = 1;
             continue;
         }
         if (p[i] == m->delim[m->match]) {
             i++;
-            if (++m->match == m->delim_len) {
-                m->match = 0;
-                if (m->state == S_DATA && m->base64) {
-                    int rc = b64_finish(m);
-                    if (rc) return rc;
-                }
-                if (m->state == S_DATA && m->cb.on_part_end) {
-                    int rc = m->cb.on_part_end(m->arg);
-                    if (rc) return fail(m, rc, "stopped by the part end callback");
-                }
-                m->state = S_AFTER_DELIM;
-                break;
-            }
-            continue;
+            if (++m->match < m->delim_len) continue;
+            if (mstart != held && (rc = emit(m, p + run, mstart - run))) return rc;
+            if ((rc = delimiter_done(m))) return rc;
+            *used = i;
+            return MN_OK;
         }
-        /* not a delimiter after all: what was held is data (p[i] is looked at again) */
-        int rc = emit(m, m->delim, m->match);
+        /* not a delimiter after all; p[i] is looked at again */
+        if (mstart == held && (rc = emit(m, m->delim, m->match - i))) return rc;
         m->match = 0;
-        if (rc) return rc;
     }
-    *used = i;
+    /* the end of this piece: a match still open is held back (it may be the delimiter) */
+    size_t end = m->match == 0 ? n : mstart == held ? run : mstart;
+    if ((rc = emit(m, p + run, end - run))) return rc;
+    *used = n;
     return MN_OK;
 }
 

@@ -164,6 +164,29 @@ Test(multipart, base64_parts_are_decoded, .init = setup, .fini = teardown)
     cr_expect(strstr(msg, "base64"), "%s", msg);
 }
 
+static int count_data(void *arg, const char *d, size_t n)
+{
+    (*(int *)arg)++;
+    return 0;
+}
+
+Test(multipart, carriage_returns_in_data_do_not_split_it, .init = setup, .fini = teardown)
+{
+    /* binary files hold many CRs; each data callback may be a write(2) */
+    mn_buf body;
+    mn_buf_init(&body, a);
+    mn_buf_puts(&body, "--XyZ\r\nContent-Disposition: form-data; name=f; filename=b\r\n\r\n");
+    for (int i = 0; i < 1000; i++)
+        mn_buf_puts(&body, "ab\r\n-\rc\r\n--XyY");
+    mn_buf_puts(&body, "\r\n--XyZ--");
+    int calls = 0;
+    mn__multipart_callbacks cb = {NULL, count_data, NULL};
+    mn__multipart *m = mn__multipart_new(a, (mn_str)MN_STR_LIT("XyZ"), NULL, &cb, &calls);
+    cr_assert_eq(mn__multipart_feed(m, body.data, body.len), 0);
+    cr_assert_eq(mn__multipart_finish(m), 0);
+    cr_expect_eq(calls, 1, "one callback for the whole part, got %d", calls);
+}
+
 Test(multipart, names_are_valid_utf8, .init = setup, .fini = teardown)
 {
     int rc;

@@ -697,13 +697,10 @@ static mn_value *truncate_html(const mn_filter_call *c, mn_value *v, mn_value *a
                        &self_closing) ||
             current_len >= truncate_len)
             continue;
-        char *lower = mn_arena_alloc(c->arena, name.len + 1);
-        if (!lower)
+        BUF(lower); /* tagname.lower(): Python's full lower-casing */
+        if (mn__uni_lower_str(&lower, name) < 0 || mn_buf_reserve(&lower, 1) < 0)
             return NULL;
-        for (size_t k = 0; k < name.len; k++)
-            lower[k] = name.ptr[k] >= 'A' && name.ptr[k] <= 'Z' ? (char)(name.ptr[k] + 32)
-                                                                 : name.ptr[k];
-        mn_str tag = {lower, name.len};
+        mn_str tag = {lower.data, lower.len};
         bool singlet = false;
         for (size_t k = 0; k < sizeof singlets / sizeof singlets[0]; k++)
             singlet |= mn_str_eq_cstr(tag, singlets[k]);

@@ -217,6 +217,8 @@ static mn_value *f_floatformat(const mn_filter_call *c, mn_value *v, mn_value *a
                 l10n = false, a.len--;
             }
         }
+        if (arg->kind == MN_VALUE_STRING && !arg->u.str.len)
+            return input_val(c, v); /* int('') */
         if (a.len) {
             mn_value *av = mn_value_str_ref(c->arena, a.ptr, a.len);
             if (!av)
@@ -327,25 +329,28 @@ static mn_value *f_get_digit(const mn_filter_call *c, mn_value *v, mn_value *arg
 {
     int64_t n, x;
     mn_value_kind k = mn_value_kind_of(v), ka = mn_value_kind_of(arg);
-    if (k != MN_VALUE_INT && k != MN_VALUE_BOOL && k != MN_VALUE_DOUBLE &&
-        k != MN_VALUE_DECIMAL && k != MN_VALUE_STRING)
-        return mn__ffail(c, "TypeError: int() argument must be a string or a number");
+    /* int(arg) then int(value): a ValueError gives the value back, a TypeError raises */
     if (ka != MN_VALUE_INT && ka != MN_VALUE_BOOL && ka != MN_VALUE_DOUBLE &&
         ka != MN_VALUE_DECIMAL && ka != MN_VALUE_STRING)
         return mn__ffail(c, "TypeError: int() argument must be a string or a number");
-    char tmp[400];
-    int len;
     if (!to_int(arg, &n))
         return v;
+    if (k != MN_VALUE_INT && k != MN_VALUE_BOOL && k != MN_VALUE_DOUBLE &&
+        k != MN_VALUE_DECIMAL && k != MN_VALUE_STRING)
+        return mn__ffail(c, "TypeError: int() argument must be a string or a number");
+    char tmp[400];
+    int len;
+    bool big = false;
     if (k == MN_VALUE_DOUBLE && isfinite(v->u.d) && fabs(v->u.d) >= 9e18) {
         len = snprintf(tmp, sizeof tmp, "%.0f", trunc(v->u.d)); /* int() of a big float */
+        big = true;
     } else {
         if (!to_int(v, &x))
             return v;
         len = snprintf(tmp, sizeof tmp, "%lld", (long long)x);
     }
-    if (n < 1)
-        return v;
+    if (n < 1) /* Django returns the value after its int() conversion */
+        return big ? mn_value_decimal(c->arena, tmp, (size_t)len) : mn_value_int(c->arena, x);
     if (n > len)
         return mn_value_int(c->arena, 0);
     char d = tmp[len - n];

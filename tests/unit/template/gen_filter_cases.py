@@ -631,6 +631,39 @@ def random_structures(seed, n):
 
 CASES['random_structures'] = random_structures(5, 300)
 
+# Random chains of one to four filters with random arguments on random text (fixed seed).
+def random_chains(seed, n):
+    import random
+    rnd = random.Random(seed)
+    ALPHA = list('<>/&;#ab xyzé."\'()[].:@!,\n-_') + ['<b>', '</b>', '&amp;', 'http://a.com/x', 'www.b.org', 'c@d.com', 'The ', 'quick ', 'Ω', 'ß', '\u2026', '12', '3.5', '-']
+    NUM = ['0', '1', '2', '3', '5', '8', '13', '-1', '-3', '"4"', '"x"', '""', '"-2"', '2.5']
+    F0 = ['upper', 'lower', 'title', 'capfirst', 'escape', 'force_escape', 'safe', 'striptags', 'linebreaks', 'linebreaksbr', 'urlize', 'slugify', 'wordcount', 'length', 'first', 'last', 'make_list', 'addslashes', 'escapejs', 'iriencode', 'urlencode', 'phone2numeric', 'yesno', 'pluralize', 'default:"D"', 'floatformat', 'filesizeformat', 'safeseq', 'unordered_list', 'pprint', 'json_script:"j"', 'linenumbers']
+    F1 = ['truncatechars', 'truncatewords', 'truncatechars_html', 'truncatewords_html', 'center', 'ljust', 'rjust', 'wordwrap', 'urlizetrunc', 'get_digit', 'floatformat', 'add', 'divisibleby']
+    out = []
+    for k in range(n):
+        text = ''.join(rnd.choice(ALPHA) for _ in range(rnd.randint(0, 12)))
+        name = 'ch%d' % k
+        CTX[name] = text if rnd.random() < 0.85 else rnd.choice(
+            [3, -2.5, 0, 1024, None, True, ['a', '<b>'], {'__safe__': text}])
+        chain = []
+        for _ in range(rnd.randint(1, 3)):
+            if rnd.random() < 0.5:
+                chain.append(rnd.choice(F0))
+            else:
+                chain.append(rnd.choice(F1) + ':' + rnd.choice(NUM))
+        if rnd.random() < 0.2:
+            chain.append(rnd.choice(['slice:"%s"' % rnd.choice(['1:', ':-1', '::2', '-2:', '1:3', '::-1']),
+                                     'join:"|"', 'cut:"a"', 'length', 'upper']))
+        elif rnd.random() < 0.1:
+            chain.append('safe')
+        src = '{{ %s|%s }}' % (name, '|'.join(chain))
+        if rnd.random() < 0.3:
+            src = AE + src + EA
+        out.append(c('randchain_%d' % k, src))
+    return out
+
+CASES['random_chains'] = random_chains(3, 400)
+
 MANUAL = [
     # escapeseq (Django 5.0): conditional_escape on each item.
     ('escapeseq', '{{ lmix|escapeseq|join:"," }}', '&lt;a&gt;,<b>,3', False),

@@ -150,7 +150,7 @@ static int add_file(upload *u)
         r->file_cap = cap;
     }
     const char *data = NULL;
-    if (u->fd < 0) {
+    if (!u->path) {
         data = mn_buf_cstr(&u->data);
         if (!data)
             return MN_ENOMEM;
@@ -177,9 +177,6 @@ static int on_part_end(void *arg)
         if (u->fd >= 0) {
             close(u->fd);
             u->fd = -1;
-            int rc = add_file(u);
-            r->files[r->file_count - 1].data = NULL;
-            return rc;
         }
         return add_file(u);
     }

@@ -307,3 +307,43 @@ Test(request, arena_belongs_to_the_request)
     cr_assert_str_eq(s, "scratch");
     mn_req_free(r);
 }
+
+static void busy_view(mn_req *r, void *arg)
+{
+    (void)arg;
+    mn_req_query(r, "a");
+    mn_req_cookie(r, "sid");
+    mn_req_form(r, "title");
+    mn_req_files(r, NULL);
+    mn_req_id(r);
+    mn_req_set_attr(r, "k", r);
+    mn_resp_set_header(r, "X-A", "1");
+    mn_cookie c = {.name = "sid", .value = "v", .max_age = 60};
+    mn_resp_set_cookie(r, &c);
+    mn_resp_printf(r, "%s", "hello");
+}
+
+/* Every allocation in turn fails: each path must give an error, never a crash or a leak. */
+Test(request, out_of_memory_anywhere_is_survived)
+{
+    const char *body = "--B\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHi\r\n"
+                       "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\"\r\n\r\n"
+                       "data\r\n--B--\r\n";
+    mn_field h[] = {F("Content-Type", "multipart/form-data; boundary=B"),
+                    F("Cookie", "sid=1; x=2")};
+    mn_req_init init = {.method = "POST", .target = "/p/../q?a=1&a=2", .headers = h,
+                        .header_count = 2, .body = body, .body_len = strlen(body)};
+    for (long n = 1; n < 200; n++) {
+        mn_alloc_fail_after(n);
+        mn_req *r = mn_req_new(&init);
+        if (r) {
+            mn_req_run(r, busy_view, NULL);
+            mn_buf out;
+            mn_buf_init(&out, NULL);
+            mn_resp_serialize(r, &out);
+            mn_buf_free(&out);
+            mn_req_free(r);
+        }
+        mn_alloc_fail_after(0);
+    }
+}

@@ -78,7 +78,9 @@ static void select_model_cols(cc *c, mn_qs *qs, mn_buf *b, const mn_model *m, in
     *ncols = n;
 }
 
-static int order_clause(cc *c, mn_qs *qs, mn_buf *b)
+/* ORDER BY into b; the bare ordering expressions also into cols (DISTINCT needs them
+ * selected on PostgreSQL). */
+static int order_clause(cc *c, mn_qs *qs, mn_buf *b, mn_buf *cols)
 {
     const char **order = qs->order;
     size_t norder = qs->norder;
@@ -125,10 +127,15 @@ static int order_clause(cc *c, mn_qs *qs, mn_buf *b)
         resolved r;
         if (mn__cc_resolve(c, o, false, &r) != 0 || c->err)
             return c->err ? c->err : MN_EFIELD;
+        size_t start = b->len;
         if (r.ann)
             mn__cc_expr(c, b, r.ann->expr);
         else
             mn__cc_col(c, b, r.alias, r.f->column);
+        if (!r.ann) {
+            mn_buf_puts(cols, ", ");
+            mn_buf_append(cols, b->data + start, b->len - start);
+        }
         /* NULLs sort as Django expects on both: first ascending on SQLite, last on PG */
         mn_buf_puts(b, desc ? " DESC" : " ASC");
     }
@@ -287,13 +294,15 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
     split_where(c, qs, qs->where, &where, &having);
     if (c->err)
         return c->err;
+    mn_buf ordercols;
+    mn_buf_init(&ordercols, c->o->arena);
     if (kind == SQL_SELECT || kind == SQL_PKS)
-        if (order_clause(c, qs, &order) != 0)
+        if (order_clause(c, qs, &order, &ordercols) != 0)
             return c->err;
-    if (qs->distinct && kind == SQL_SELECT && order.len) {
-        /* PostgreSQL wants ORDER BY expressions in a DISTINCT select list; they are
-         * already there for the model's own columns, which is what users order by. */
-    }
+    if (qs->distinct && kind == SQL_SELECT && ordercols.len)
+        /* PostgreSQL wants ORDER BY expressions in a DISTINCT select list, as Django adds
+         * them; the extra trailing columns are never read back */
+        mn_buf_append(&sel, ordercols.data, ordercols.len);
 
     mn_buf_puts(out, "SELECT ");
     if (qs->distinct && kind != SQL_EXISTS)

@@ -82,6 +82,12 @@ Test(orm_qs, slicing_and_distinct)
     cr_expect_eq(mn_qs_count(tags), 5, "joins repeat rows, as in Django");
     cr_expect_eq(mn_qs_count(mn_qs_distinct(tags)), 3);
     cr_expect_str_eq(list(mn_qs_distinct(tags)), "classic,poetry,tech");
+    mn_qs *by_author = mn_qs_order_by(mn_qs_distinct(mn_filter(mn_all(t.o, Book), "tags__name__in",
+                                                                MN_IN_STR("classic", "poetry"))),
+                                      "-author__name,title");
+    cr_expect_str_eq(list(by_author), "Odes 50% off_sale,Dune,Emma",
+                     "DISTINCT with ORDER BY across a relation");
+    cr_expect_eq(mn_qs_count(by_author), 3);
 }
 
 Test(orm_qs, values_and_values_list)

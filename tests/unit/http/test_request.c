@@ -347,3 +347,57 @@ Test(request, out_of_memory_anywhere_is_survived)
         mn_alloc_fail_after(0);
     }
 }
+
+static mn_req *multipart_req(const char *body, const mn_http_limits *lim)
+{
+    static mn_field h[] = {F("Content-Type", "multipart/form-data; boundary=B")};
+    mn_req_init init = {.method = "POST", .target = "/", .headers = h, .header_count = 1,
+                        .body = body, .body_len = strlen(body), .limits = lim};
+    mn_req *r = mn_req_new(&init);
+    cr_assert_not_null(r);
+    return r;
+}
+
+Test(request, multipart_limits_name_what_was_exceeded)
+{
+    const char *two = "--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n"
+                      "--B\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\n2\r\n--B--\r\n";
+    mn_http_limits lim;
+    mn_http_limits_default(&lim);
+    lim.max_multipart_parts = 1;
+    mn_req *r = multipart_req(two, &lim);
+    mn_req_form(r, "a");
+    cr_assert(*mn_req_error(r), "too many parts must be reported");
+    mn_req_free(r);
+
+    mn_http_limits_default(&lim);
+    lim.max_form_fields = 1;
+    r = multipart_req(two, &lim);
+    mn_req_form(r, "a");
+    cr_assert(strstr(mn_req_error(r), "DATA_UPLOAD_MAX_NUMBER_FIELDS") != NULL, "%s",
+              mn_req_error(r));
+    mn_req_free(r);
+
+    const char *file = "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n\r\n"
+                       "12345\r\n--B--\r\n";
+    mn_http_limits_default(&lim);
+    lim.max_upload = 4;
+    r = multipart_req(file, &lim);
+    size_t n = 9;
+    mn_req_files(r, &n);
+    cr_assert_eq(n, 0);
+    cr_assert(*mn_req_error(r), "a file over max_upload must be reported");
+    mn_req_free(r);
+}
+
+Test(request, empty_file_input_is_ignored_as_django_does)
+{
+    const char *body = "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"\"\r\n\r\n"
+                       "\r\n--B--\r\n";
+    mn_req *r = multipart_req(body, NULL);
+    size_t n = 9;
+    mn_req_files(r, &n);
+    cr_assert_eq(n, 0);
+    cr_assert_str_eq(mn_req_error(r), "");
+    mn_req_free(r);
+}

@@ -74,6 +74,23 @@ check "a killed wrapper's server is stopped by its watchdog" gone "$dir" "$pid"
 check "... and its command is ended too" sh -c "! kill -0 $cmd_pid 2>/dev/null"
 kill "$cmd_pid" 2>/dev/null # in case the check failed: ours to end
 
+# 5b. ctest's timeout kills the wrapper's whole process tree: the watchdog must not be in it.
+treekill() {
+    local child
+    for child in $(pgrep -P "$1"); do treekill "$child"; done
+    kill -9 "$1" 2>/dev/null
+}
+"$withpg" sh -c 'echo "$MN_TEST_PGHOST $(head -1 "$MN_TEST_PGDATA/postmaster.pid")" \
+    >'"$out/tree.tmp"' && mv '"$out/tree.tmp $out/tree"' && exec sleep 60' &
+wrapper=$!
+for _ in $(seq 1 100); do [ -s "$out/tree" ] && break; sleep 0.1; done
+{
+    treekill "$wrapper"
+    wait "$wrapper"
+} 2>/dev/null
+read -r dir pid <"$out/tree"
+check "killing the wrapper's whole process tree still stops the server" gone "$dir" "$pid"
+
 # 6. Usage.
 "$withpg" >"$out/usage" 2>&1
 check "no command: exit 2 with usage" test $? -eq 2

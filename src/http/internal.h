@@ -130,6 +130,7 @@ struct mn_server {
     bool freed;                 /* mn_server_free was called: last one out frees */
     bool poller_alive;
     int64_t next_sweep;
+    int64_t next_fd_warning;    /* EMFILE is logged at most this often */
     void (*drain_done)(void *arg);
     void *drain_arg;
 };

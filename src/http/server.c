@@ -210,8 +210,12 @@ static void accept_all(mn_server *s)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno == EMFILE || errno == ENFILE)
-                mn_log(MN_LOG_WARNING, "http", "accept: out of file descriptors");
+            if ((errno == EMFILE || errno == ENFILE) && mn_now_ms() >= s->next_fd_warning) {
+                s->next_fd_warning = mn_now_ms() + 10000; /* once per 10 s, not per retry */
+                mn_log(MN_LOG_WARNING, "manouche.http",
+                       "accept: out of file descriptors (%zu connections open)",
+                       s->idle.count + s->head.count + s->busy.count);
+            }
             return; /* EAGAIN, or retried on the next sweep */
         }
         int one = 1;

@@ -7,6 +7,7 @@
 
 #include <manouche/rt.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,9 +139,11 @@ int mn__cmd_runserver(mn_cli *cli, int argc, char **argv)
         return rc;
     s.dev = true;
     s.workers = 1;
+    errno = 0;
     int fd = mn_tcp_listen(host, port, 1024, false);
     if (fd < 0)
-        return mn_cli_fail(cli, "cannot listen on %s:%d: %s", host, port, mn_strerror(fd));
+        return mn_cli_fail(cli, "cannot listen on %s:%d: %s", host, port,
+                           fd == MN_EIO && errno ? strerror(errno) : mn_strerror(fd));
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

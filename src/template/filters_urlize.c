@@ -62,7 +62,9 @@ static int html_unescape(mn_buf *b, mn_str s)
         const char *name;
         const char *text;
     } names[] = {{"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"},
-                 {"nbsp", "\xc2\xa0"}};
+                 {"nbsp", "\xc2\xa0"}, {"AMP", "&"}, {"LT", "<"}, {"GT", ">"},
+                 {"QUOT", "\""}, {"copy", "\xc2\xa9"}, {"reg", "\xc2\xae"},
+                 {"COPY", "\xc2\xa9"}, {"REG", "\xc2\xae"}};
     for (size_t i = 0; i < s.len; i++) {
         if (s.ptr[i] != '&') {
             mn_buf_putc(b, s.ptr[i]);
@@ -101,7 +103,9 @@ static int html_unescape(mn_buf *b, mn_str s)
         bool done = false;
         for (size_t n = 0; n < sizeof names / sizeof names[0] && !done; n++) {
             size_t len = strlen(names[n].name);
-            if (k + len <= s.len && memcmp(s.ptr + k, names[n].name, len) == 0) {
+            bool needs_semicolon = names[n].name[0] == 'a' && names[n].name[1] == 'p'; /* apos */
+            if (k + len <= s.len && memcmp(s.ptr + k, names[n].name, len) == 0 &&
+                (!needs_semicolon || (k + len < s.len && s.ptr[k + len] == ';'))) {
                 mn_buf_puts(b, names[n].text);
                 i = k + len - 1;
                 if (k + len < s.len && s.ptr[k + len] == ';')

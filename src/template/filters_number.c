@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define BUF(name)                                                                              \
-    mn_buf name;                                                                               \
+#define BUF(name)                                                                                  \
+    mn_buf name;                                                                                   \
     mn_buf_init(&name, c->arena)
 
 /* as django.utils.numberformat.format with the en locale: '.' decimal separator, ',' every
@@ -26,12 +26,10 @@ int mn__number_format(mn_buf *out, mn_str s, int decimal_pos, bool grouping)
     size_t int_len = dot ? (size_t)(dot - s.ptr) : s.len;
     mn_str dec = dot ? (mn_str){dot + 1, s.len - int_len - 1} : (mn_str){"", 0};
     for (size_t i = 0; i < int_len; i++) {
-        if (grouping && i && (int_len - i) % 3 == 0)
-            mn_buf_putc(out, ',');
+        if (grouping && i && (int_len - i) % 3 == 0) mn_buf_putc(out, ',');
         mn_buf_putc(out, s.ptr[i]);
     }
-    if (decimal_pos >= 0 && dec.len > (size_t)decimal_pos)
-        dec.len = (size_t)decimal_pos;
+    if (decimal_pos >= 0 && dec.len > (size_t)decimal_pos) dec.len = (size_t)decimal_pos;
     size_t want = decimal_pos >= 0 ? (size_t)decimal_pos : dec.len;
     if (want) {
         mn_buf_putc(out, '.');
@@ -55,42 +53,33 @@ static bool dec_parse(mn_arena *a, mn_str s, decnum *d)
 {
     memset(d, 0, sizeof *d);
     d->digits = mn_arena_alloc(a, s.len + 2);
-    if (!d->digits)
-        return false;
+    if (!d->digits) return false;
     size_t i = 0;
-    if (i < s.len && (s.ptr[i] == '-' || s.ptr[i] == '+'))
-        d->neg = s.ptr[i++] == '-';
+    if (i < s.len && (s.ptr[i] == '-' || s.ptr[i] == '+')) d->neg = s.ptr[i++] == '-';
     bool any = false, point = false;
     for (; i < s.len; i++) {
         char ch = s.ptr[i];
         if (ch >= '0' && ch <= '9') {
             any = true;
-            if (d->n || ch != '0')
-                d->digits[d->n++] = ch;
-            if (point)
-                d->exp--;
+            if (d->n || ch != '0') d->digits[d->n++] = ch;
+            if (point) d->exp--;
         } else if (ch == '.' && !point) {
             point = true;
         } else {
             break;
         }
     }
-    if (!any)
-        return false;
+    if (!any) return false;
     if (i < s.len && (s.ptr[i] == 'e' || s.ptr[i] == 'E')) {
         int64_t e = 0;
         mn_str es = {s.ptr + i + 1, s.len - i - 1};
-        if (es.len && es.ptr[0] == '+')
-            es.ptr++, es.len--;
-        if (mn_str_to_i64(es, &e) < 0 || e > 100000 || e < -100000)
-            return false;
+        if (es.len && es.ptr[0] == '+') es.ptr++, es.len--;
+        if (mn_str_to_i64(es, &e) < 0 || e > 100000 || e < -100000) return false;
         d->exp += e;
         i = s.len;
     }
-    if (i != s.len)
-        return false;
-    if (!d->n)
-        d->digits[d->n++] = '0';
+    if (i != s.len) return false;
+    if (!d->n) d->digits[d->n++] = '0';
     return true;
 }
 
@@ -98,8 +87,7 @@ static bool dec_parse(mn_arena *a, mn_str s, decnum *d)
 static int dec_digit(const decnum *d, int64_t pos)
 {
     int64_t idx = (int64_t)d->n - 1 - (pos - d->exp);
-    if (pos < d->exp || idx < 0)
-        return 0;
+    if (pos < d->exp || idx < 0) return 0;
     return d->digits[idx] - '0';
 }
 
@@ -107,12 +95,10 @@ static int dec_digit(const decnum *d, int64_t pos)
 static int dec_quantize(mn_buf *out, const decnum *d, int places)
 {
     int64_t top = d->exp + (int64_t)d->n - 1; /* highest power present */
-    if (top < 0)
-        top = 0;
+    if (top < 0) top = 0;
     int64_t ndig = top + places + 1;
     char *buf = mn_arena_alloc(out->arena, (size_t)ndig + 2);
-    if (!buf)
-        return MN_ENOMEM;
+    if (!buf) return MN_ENOMEM;
     /* digits from 10^top down to 10^-places, plus one carry slot in front */
     buf[0] = '0';
     for (int64_t k = 0; k < ndig; k++)
@@ -127,10 +113,8 @@ static int dec_quantize(mn_buf *out, const decnum *d, int places)
     size_t int_digits = (size_t)(top + 1) + (start ? 0 : 1);
     bool zero = true;
     for (int64_t k = 0; k <= ndig; k++)
-        if (buf[k] != '0')
-            zero = false;
-    if (d->neg && !zero)
-        mn_buf_putc(out, '-');
+        if (buf[k] != '0') zero = false;
+    if (d->neg && !zero) mn_buf_putc(out, '-');
     /* strip leading zeros of the integer part, keep one */
     size_t p = start, int_end = start + int_digits;
     while (p + 1 < int_end && buf[p] == '0')
@@ -152,8 +136,7 @@ static bool floatformat_input(const mn_filter_call *c, const mn_value *v, mn_str
     switch (mn_value_kind_of(v)) {
     case MN_VALUE_INT:
     case MN_VALUE_DOUBLE:
-        if (mn_value_write_text(v, c->arena, &b) < 0)
-            return false;
+        if (mn_value_write_text(v, c->arena, &b) < 0) return false;
         break;
     case MN_VALUE_DECIMAL: {
         /* Django 3.2 reads a Decimal through float(): repr(Decimal) is no number */
@@ -169,11 +152,9 @@ static bool floatformat_input(const mn_filter_call *c, const mn_value *v, mn_str
         break;
     case MN_VALUE_STRING: {
         double d;
-        if (mn_value_to_double(v, &d) < 0)
-            return false;
+        if (mn_value_to_double(v, &d) < 0) return false;
         mn_value *dv = mn_value_double(c->arena, d);
-        if (!dv || mn_value_write_text(dv, c->arena, &b) < 0)
-            return false;
+        if (!dv || mn_value_write_text(dv, c->arena, &b) < 0) return false;
         break;
     }
     default:
@@ -201,12 +182,10 @@ static mn_value *f_floatformat(const mn_filter_call *c, mn_value *v, mn_value *a
     bool grouping = false, l10n = true;
     int64_t p = -1;
     mn_str input;
-    if (!floatformat_input(c, v, &input))
-        return mn_value_empty_string();
+    if (!floatformat_input(c, v, &input)) return mn_value_empty_string();
     if (arg) {
         mn_str a;
-        if (mn__ftext(c, arg, &a) < 0)
-            return NULL;
+        if (mn__ftext(c, arg, &a) < 0) return NULL;
         if (arg->kind == MN_VALUE_STRING) {
             if (a.len >= 2 && (mn_str_eq_cstr((mn_str){a.ptr + a.len - 2, 2}, "gu") ||
                                mn_str_eq_cstr((mn_str){a.ptr + a.len - 2, 2}, "ug"))) {
@@ -217,29 +196,21 @@ static mn_value *f_floatformat(const mn_filter_call *c, mn_value *v, mn_value *a
                 l10n = false, a.len--;
             }
         }
-        if (arg->kind == MN_VALUE_STRING && !arg->u.str.len)
-            return input_val(c, v); /* int('') */
+        if (arg->kind == MN_VALUE_STRING && !arg->u.str.len) return input_val(c, v); /* int('') */
         if (a.len) {
             mn_value *av = mn_value_str_ref(c->arena, a.ptr, a.len);
-            if (!av)
-                return NULL;
-            if (!mn__fint(arg->kind == MN_VALUE_STRING ? av : arg, &p))
-                return input_val(c, v);
+            if (!av) return NULL;
+            if (!mn__fint(arg->kind == MN_VALUE_STRING ? av : arg, &p)) return input_val(c, v);
         }
     }
-    if (!l10n)
-        grouping = false; /* NUMBER_GROUPING is 0 outside the locale */
+    if (!l10n) grouping = false; /* NUMBER_GROUPING is 0 outside the locale */
     decnum d;
-    if (!dec_parse(c->arena, input, &d))
-        return input_val(c, v); /* inf, nan */
-    if ((int64_t)d.n + (d.exp < 0 ? -d.exp : d.exp) > 200)
-        return input_val(c, v);
+    if (!dec_parse(c->arena, input, &d)) return input_val(c, v); /* inf, nan */
+    if ((int64_t)d.n + (d.exp < 0 ? -d.exp : d.exp) > 200) return input_val(c, v);
     bool has_fraction = false;
     for (int64_t k = d.exp; k < 0; k++)
-        if (dec_digit(&d, k))
-            has_fraction = true;
-    if (p < -1000 || p > 1000)
-        return input_val(c, v);
+        if (dec_digit(&d, k)) has_fraction = true;
+    if (p < -1000 || p > 1000) return input_val(c, v);
     BUF(num);
     BUF(out);
     if (!has_fraction && p < 0) {
@@ -249,10 +220,8 @@ static mn_value *f_floatformat(const mn_filter_call *c, mn_value *v, mn_value *a
         return mn__fresult(c, &out, true);
     }
     int places = (int)(p < 0 ? -p : p);
-    if (dec_quantize(&num, &d, places) < 0)
-        return NULL;
-    if (mn__number_format(&out, (mn_str){num.data, num.len}, places, grouping) < 0)
-        return NULL;
+    if (dec_quantize(&num, &d, places) < 0) return NULL;
+    if (mn__number_format(&out, (mn_str){num.data, num.len}, places, grouping) < 0) return NULL;
     return mn__fresult(c, &out, true);
 }
 
@@ -267,13 +236,14 @@ static mn_value *f_add(const mn_filter_call *c, mn_value *v, mn_value *arg)
     int64_t x, y;
     mn_value_kind kv = mn_value_kind_of(v), ka = mn_value_kind_of(arg);
     bool vi = (kv == MN_VALUE_INT || kv == MN_VALUE_BOOL || kv == MN_VALUE_DOUBLE ||
-               kv == MN_VALUE_DECIMAL || kv == MN_VALUE_STRING) && to_int(v, &x);
+               kv == MN_VALUE_DECIMAL || kv == MN_VALUE_STRING) &&
+              to_int(v, &x);
     bool ai = (ka == MN_VALUE_INT || ka == MN_VALUE_BOOL || ka == MN_VALUE_DOUBLE ||
-               ka == MN_VALUE_DECIMAL || ka == MN_VALUE_STRING) && to_int(arg, &y);
+               ka == MN_VALUE_DECIMAL || ka == MN_VALUE_STRING) &&
+              to_int(arg, &y);
     if (vi && ai) {
         int64_t sum;
-        if (!__builtin_add_overflow(x, y, &sum))
-            return mn_value_int(c->arena, sum);
+        if (!__builtin_add_overflow(x, y, &sum)) return mn_value_int(c->arena, sum);
         /* Python's ints do not overflow: write the exact sum as a decimal number */
         __int128 big = (__int128)x + y;
         char tmp[48], *p = tmp + sizeof tmp;
@@ -282,21 +252,18 @@ static mn_value *f_add(const mn_filter_call *c, mn_value *v, mn_value *arg)
         do
             *--p = (char)('0' + (int)(u % 10));
         while ((u /= 10) != 0);
-        if (neg)
-            *--p = '-';
+        if (neg) *--p = '-';
         return mn_value_decimal(c->arena, p, (size_t)(tmp + sizeof tmp - p));
     }
     if (kv == MN_VALUE_STRING && ka == MN_VALUE_STRING) {
         BUF(b);
         mn_buf_put_str(&b, v->u.str);
-        if (mn_buf_put_str(&b, arg->u.str) < 0 || mn_buf_reserve(&b, 1) < 0)
-            return NULL;
+        if (mn_buf_put_str(&b, arg->u.str) < 0 || mn_buf_reserve(&b, 1) < 0) return NULL;
         return mn__fresult(c, &b, v->safe && arg->safe);
     }
     if (kv == MN_VALUE_LIST && ka == MN_VALUE_LIST) {
         mn_value *l = mn_value_list(c->arena, v->u.list.len + arg->u.list.len);
-        if (!l)
-            return NULL;
+        if (!l) return NULL;
         for (size_t i = 0; i < v->u.list.len; i++)
             mn_value_list_append(c->arena, l, v->u.list.items[i]);
         for (size_t i = 0; i < arg->u.list.len; i++)
@@ -319,8 +286,7 @@ static mn_value *f_divisibleby(const mn_filter_call *c, mn_value *v, mn_value *a
     int64_t x, y;
     if (!to_int(v, &x) || !to_int(arg, &y))
         return mn__ffail(c, "invalid literal for int() with base 10");
-    if (y == 0)
-        return mn__ffail(c, "integer division or modulo by zero");
+    if (y == 0) return mn__ffail(c, "integer division or modulo by zero");
     return mn_value_bool(y == -1 || x % y == 0);
 }
 
@@ -333,10 +299,9 @@ static mn_value *f_get_digit(const mn_filter_call *c, mn_value *v, mn_value *arg
     if (ka != MN_VALUE_INT && ka != MN_VALUE_BOOL && ka != MN_VALUE_DOUBLE &&
         ka != MN_VALUE_DECIMAL && ka != MN_VALUE_STRING)
         return mn__ffail(c, "TypeError: int() argument must be a string or a number");
-    if (!to_int(arg, &n))
-        return v;
-    if (k != MN_VALUE_INT && k != MN_VALUE_BOOL && k != MN_VALUE_DOUBLE &&
-        k != MN_VALUE_DECIMAL && k != MN_VALUE_STRING)
+    if (!to_int(arg, &n)) return v;
+    if (k != MN_VALUE_INT && k != MN_VALUE_BOOL && k != MN_VALUE_DOUBLE && k != MN_VALUE_DECIMAL &&
+        k != MN_VALUE_STRING)
         return mn__ffail(c, "TypeError: int() argument must be a string or a number");
     char tmp[400];
     int len;
@@ -345,17 +310,14 @@ static mn_value *f_get_digit(const mn_filter_call *c, mn_value *v, mn_value *arg
         len = snprintf(tmp, sizeof tmp, "%.0f", trunc(v->u.d)); /* int() of a big float */
         big = true;
     } else {
-        if (!to_int(v, &x))
-            return v;
+        if (!to_int(v, &x)) return v;
         len = snprintf(tmp, sizeof tmp, "%lld", (long long)x);
     }
     if (n < 1) /* Django returns the value after its int() conversion */
         return big ? mn_value_decimal(c->arena, tmp, (size_t)len) : mn_value_int(c->arena, x);
-    if (n > len)
-        return mn_value_int(c->arena, 0);
+    if (n > len) return mn_value_int(c->arena, 0);
     char d = tmp[len - n];
-    if (d == '-')
-        return mn__ffail(c, "invalid literal for int() with base 10: '-'");
+    if (d == '-') return mn__ffail(c, "invalid literal for int() with base 10: '-'");
     return mn_value_int(c->arena, d - '0');
 }
 
@@ -365,14 +327,12 @@ static mn_value *f_filesizeformat(const mn_filter_call *c, mn_value *v, mn_value
     (void)arg;
     int64_t bytes;
     BUF(b);
-    if (!to_int(v, &bytes) || mn_value_kind_of(v) == MN_VALUE_LIST)
-        bytes = 0;
+    if (!to_int(v, &bytes) || mn_value_kind_of(v) == MN_VALUE_LIST) bytes = 0;
     bool neg = bytes < 0;
     double mag = neg ? -(double)bytes : (double)bytes;
     uint64_t ub = neg ? (uint64_t)0 - (uint64_t)bytes : (uint64_t)bytes;
     static const char *const units[] = {"KB", "MB", "GB", "TB", "PB"};
-    if (neg)
-        mn_buf_putc(&b, '-');
+    if (neg) mn_buf_putc(&b, '-');
     if (ub < 1024) {
         mn_buf_printf(&b, "%llu\xc2\xa0%s", (unsigned long long)ub, ub == 1 ? "byte" : "bytes");
     } else {
@@ -384,8 +344,7 @@ static mn_value *f_filesizeformat(const mn_filter_call *c, mn_value *v, mn_value
         }
         mn_buf_printf(&b, "%.1f\xc2\xa0%s", scaled, units[u]);
     }
-    if (mn_buf_reserve(&b, 1) < 0)
-        return NULL;
+    if (mn_buf_reserve(&b, 1) < 0) return NULL;
     return mn__fresult(c, &b, false);
 }
 
@@ -393,15 +352,13 @@ static mn_value *f_filesizeformat(const mn_filter_call *c, mn_value *v, mn_value
 static mn_value *f_pluralize(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     mn_str a = {"s", 1};
-    if (arg && mn__ftext(c, arg, &a) < 0)
-        return NULL;
+    if (arg && mn__ftext(c, arg, &a) < 0) return NULL;
     const char *comma = memchr(a.ptr, ',', a.len);
     mn_str singular = {"", 0}, plural = a;
     if (comma) {
         singular = (mn_str){a.ptr, (size_t)(comma - a.ptr)};
         plural = (mn_str){comma + 1, a.len - singular.len - 1};
-        if (memchr(plural.ptr, ',', plural.len))
-            return mn_value_empty_string();
+        if (memchr(plural.ptr, ',', plural.len)) return mn_value_empty_string();
     }
     bool one;
     double d;
@@ -414,16 +371,14 @@ static mn_value *f_pluralize(const mn_filter_call *c, mn_value *v, mn_value *arg
         one = d == 1.0;
         break;
     case MN_VALUE_STRING:
-        if (mn_value_to_double(v, &d) < 0)
-            return mn_value_empty_string();
+        if (mn_value_to_double(v, &d) < 0) return mn_value_empty_string();
         one = d == 1.0;
         break;
     case MN_VALUE_LIST:
     case MN_VALUE_DICT:
     case MN_VALUE_OBJECT: {
         int64_t n;
-        if (mn_value_length(v, c->arena, &n) < 0)
-            return mn_value_empty_string();
+        if (mn_value_length(v, c->arena, &n) < 0) return mn_value_empty_string();
         one = n == 1;
         break;
     }
@@ -438,30 +393,24 @@ static mn_value *f_pluralize(const mn_filter_call *c, mn_value *v, mn_value *arg
 static mn_value *f_yesno(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     mn_str a = {"yes,no,maybe", 12};
-    if (arg && mn__ftext(c, arg, &a) < 0)
-        return NULL;
+    if (arg && mn__ftext(c, arg, &a) < 0) return NULL;
     mn_str bits[3];
     int n = 0;
     size_t start = 0;
     for (size_t i = 0; i <= a.len; i++) {
-        if (i < a.len && a.ptr[i] != ',')
-            continue;
-        if (n < 3)
-            bits[n] = (mn_str){a.ptr + start, i - start};
+        if (i < a.len && a.ptr[i] != ',') continue;
+        if (n < 3) bits[n] = (mn_str){a.ptr + start, i - start};
         n++;
         start = i + 1;
     }
-    if (n < 2)
-        return v;
-    if (n != 3)
-        bits[2] = bits[1];
+    if (n < 2) return v;
+    if (n != 3) bits[2] = bits[1];
     mn_str r;
     if (mn_value_is_none(v)) {
         r = bits[2];
     } else {
         int t = mn_value_truth(v, c->arena);
-        if (t < 0)
-            return mn__ffail(c, "evaluating the value failed");
+        if (t < 0) return mn__ffail(c, "evaluating the value failed");
         r = t ? bits[0] : bits[1];
     }
     return mn_value_str_ref(c->arena, r.ptr, r.len);
@@ -470,8 +419,7 @@ static mn_value *f_yesno(const mn_filter_call *c, mn_value *v, mn_value *arg)
 static mn_value *f_default(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     int t = mn_value_truth(v, c->arena);
-    if (t < 0)
-        return mn__ffail(c, "evaluating the value failed");
+    if (t < 0) return mn__ffail(c, "evaluating the value failed");
     return t ? v : arg;
 }
 

@@ -11,16 +11,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#define BUF(name)                                                                              \
-    mn_buf name;                                                                               \
+#define BUF(name)                                                                                  \
+    mn_buf name;                                                                                   \
     mn_buf_init(&name, c->arena)
 
 /* The argument as Python's str(); an absent argument is the empty string. */
 static mn_str arg_text(const mn_filter_call *c, const mn_value *arg)
 {
     mn_str t = {"", 0};
-    if (arg && mn__ftext(c, arg, &t) < 0)
-        t = (mn_str){"", 0};
+    if (arg && mn__ftext(c, arg, &t) < 0) t = (mn_str){"", 0};
     return t;
 }
 
@@ -32,10 +31,8 @@ static mn_value *f_addslashes(const mn_filter_call *c, mn_value *v, mn_value *ar
     mn_str s = v->u.str;
     for (size_t i = 0; i < s.len; i++) {
         char ch = s.ptr[i];
-        if (ch == '\\' || ch == '"' || ch == '\'')
-            mn_buf_putc(&b, '\\');
-        if (mn_buf_putc(&b, ch) < 0)
-            return NULL;
+        if (ch == '\\' || ch == '"' || ch == '\'') mn_buf_putc(&b, '\\');
+        if (mn_buf_putc(&b, ch) < 0) return NULL;
     }
     return mn__fresult(c, &b, false);
 }
@@ -44,14 +41,12 @@ static mn_value *f_capfirst(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     (void)arg;
     mn_str s = v->u.str;
-    if (!s.len)
-        return v;
+    if (!s.len) return v;
     BUF(b);
     size_t i = 0;
     uint32_t first = mn__utf8_next(s.ptr, s.len, &i);
     mn__uni_put_case(&b, first, 'u');
-    if (mn_buf_append(&b, s.ptr + i, s.len - i) < 0)
-        return NULL;
+    if (mn_buf_append(&b, s.ptr + i, s.len - i) < 0) return NULL;
     return mn__fresult(c, &b, false);
 }
 
@@ -59,14 +54,11 @@ static mn_value *f_capfirst(const mn_filter_call *c, mn_value *v, mn_value *arg)
 static mn_value *pad(const mn_filter_call *c, mn_value *v, mn_value *arg, char how)
 {
     int64_t width;
-    if (!mn__fint(arg, &width))
-        return mn__ffail(c, "invalid literal for int() with base 10");
+    if (!mn__fint(arg, &width)) return mn__ffail(c, "invalid literal for int() with base 10");
     mn_str s = v->u.str;
     int64_t len = (int64_t)mn__utf8_count(s);
-    if (width <= len)
-        return v;
-    if (width - len > 100000000)
-        return mn__ffail(c, "width too large");
+    if (width <= len) return v;
+    if (width - len > 100000000) return mn__ffail(c, "width too large");
     int64_t marg = width - len, left;
     if (how == 'l')
         left = 0;
@@ -75,8 +67,7 @@ static mn_value *pad(const mn_filter_call *c, mn_value *v, mn_value *arg, char h
     else
         left = marg / 2 + (marg & width & 1);
     BUF(b);
-    if (mn_buf_reserve(&b, s.len + (size_t)marg) < 0)
-        return NULL;
+    if (mn_buf_reserve(&b, s.len + (size_t)marg) < 0) return NULL;
     for (int64_t i = 0; i < left; i++)
         mn_buf_putc(&b, ' ');
     mn_buf_put_str(&b, s);
@@ -103,16 +94,14 @@ static mn_value *f_cut(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     mn_str s = v->u.str, what = arg_text(c, arg);
     bool safe = v->safe && !(what.len == 1 && what.ptr[0] == ';');
-    if (!what.len)
-        return safe ? v : mn_value_str_ref(c->arena, s.ptr, s.len);
+    if (!what.len) return safe ? v : mn_value_str_ref(c->arena, s.ptr, s.len);
     BUF(b);
     for (size_t i = 0; i < s.len;) {
         if (i + what.len <= s.len && memcmp(s.ptr + i, what.ptr, what.len) == 0) {
             i += what.len;
             continue;
         }
-        if (mn_buf_putc(&b, s.ptr[i++]) < 0)
-            return NULL;
+        if (mn_buf_putc(&b, s.ptr[i++]) < 0) return NULL;
     }
     return mn__fresult(c, &b, safe);
 }
@@ -132,8 +121,7 @@ static mn_value *f_escapejs(const mn_filter_call *c, mn_value *v, mn_value *arg)
             rc = mn_buf_printf(&b, "\\u%04X", cp);
         else
             rc = mn_buf_append(&b, s.ptr + at, i - at);
-        if (rc < 0)
-            return NULL;
+        if (rc < 0) return NULL;
     }
     return mn__fresult(c, &b, true);
 }
@@ -144,11 +132,10 @@ static int quote(mn_buf *b, mn_str s, const char *safe, size_t nsafe)
     for (size_t i = 0; i < s.len; i++) {
         unsigned char ch = (unsigned char)s.ptr[i];
         bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                    (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-' ||
-                    ch == '~' || (ch < 128 && ch && memchr(safe, ch, nsafe));
+                    (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-' || ch == '~' ||
+                    (ch < 128 && ch && memchr(safe, ch, nsafe));
         int rc = keep ? mn_buf_putc(b, (char)ch) : mn_buf_printf(b, "%%%02X", ch);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
     }
     return MN_OK;
 }
@@ -159,8 +146,7 @@ static mn_value *f_iriencode(const mn_filter_call *c, mn_value *v, mn_value *arg
     (void)arg;
     static const char safe[] = "/#%[]=:;$&()+,!?*@'~";
     BUF(b);
-    if (quote(&b, v->u.str, safe, sizeof safe - 1) < 0)
-        return NULL;
+    if (quote(&b, v->u.str, safe, sizeof safe - 1) < 0) return NULL;
     return mn__fresult(c, &b, false);
 }
 
@@ -168,8 +154,7 @@ static mn_value *f_urlencode(const mn_filter_call *c, mn_value *v, mn_value *arg
 {
     mn_str safe = arg ? arg_text(c, arg) : (mn_str){"/", 1};
     BUF(b);
-    if (quote(&b, v->u.str, safe.ptr, safe.len) < 0)
-        return NULL;
+    if (quote(&b, v->u.str, safe.ptr, safe.len) < 0) return NULL;
     return mn__fresult(c, &b, false);
 }
 
@@ -187,15 +172,12 @@ static mn_value *f_linenumbers(const mn_filter_call *c, mn_value *v, mn_value *a
     BUF(b);
     size_t start = 0, n = 0;
     for (size_t i = 0; i <= s.len; i++) {
-        if (i < s.len && s.ptr[i] != '\n')
-            continue;
-        if (n)
-            mn_buf_putc(&b, '\n');
+        if (i < s.len && s.ptr[i] != '\n') continue;
+        if (n) mn_buf_putc(&b, '\n');
         mn_buf_printf(&b, "%0*zu. ", width, ++n);
         mn_str line = {s.ptr + start, i - start};
         int rc = esc ? mn__fescape(&b, line) : mn_buf_put_str(&b, line);
-        if (rc < 0)
-            return NULL;
+        if (rc < 0) return NULL;
         start = i + 1;
     }
     return mn__fresult(c, &b, true);
@@ -205,8 +187,7 @@ static mn_value *f_lower(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     (void)arg;
     BUF(b);
-    if (mn__uni_lower_str(&b, v->u.str) < 0)
-        return NULL;
+    if (mn__uni_lower_str(&b, v->u.str) < 0) return NULL;
     return mn__fresult(c, &b, false);
 }
 
@@ -214,8 +195,7 @@ static mn_value *f_upper(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     (void)arg;
     BUF(b);
-    if (mn__uni_upper_str(&b, v->u.str) < 0)
-        return NULL;
+    if (mn__uni_upper_str(&b, v->u.str) < 0) return NULL;
     return mn__fresult(c, &b, false);
 }
 
@@ -225,14 +205,12 @@ static mn_value *f_make_list(const mn_filter_call *c, mn_value *v, mn_value *arg
     (void)arg;
     mn_str s = v->u.str;
     mn_value *l = mn_value_list(c->arena, s.len);
-    if (!l)
-        return NULL;
+    if (!l) return NULL;
     for (size_t i = 0; i < s.len;) {
         size_t at = i;
         mn__utf8_next(s.ptr, s.len, &i);
         mn_value *ch = mn_value_str_ref(c->arena, s.ptr + at, i - at);
-        if (!ch || mn_value_list_append(c->arena, l, ch) < 0)
-            return NULL;
+        if (!ch || mn_value_list_append(c->arena, l, ch) < 0) return NULL;
     }
     return l;
 }
@@ -246,8 +224,7 @@ static mn_value *f_phone2numeric(const mn_filter_call *c, mn_value *v, mn_value 
         return mn__ffail(c, "AttributeError: object has no attribute 'lower'");
     mn_str s = v->u.str;
     BUF(lowered);
-    if (mn__uni_lower_str(&lowered, s) < 0)
-        return NULL;
+    if (mn__uni_lower_str(&lowered, s) < 0) return NULL;
     for (size_t i = 0; i < lowered.len; i++)
         if (lowered.data[i] >= 'a' && lowered.data[i] <= 'z')
             lowered.data[i] = keys[lowered.data[i] - 'a'];
@@ -271,8 +248,7 @@ static mn_value *f_slugify(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     (void)arg;
     BUF(ascii);
-    if (mn__uni_ascii_fold(&ascii, v->u.str) < 0)
-        return NULL;
+    if (mn__uni_ascii_fold(&ascii, v->u.str) < 0) return NULL;
     BUF(b);
     bool in_sep = false;
     for (size_t i = 0; i < ascii.len; i++) {
@@ -281,16 +257,12 @@ static mn_value *f_slugify(const mn_filter_call *c, mn_value *v, mn_value *arg)
             in_sep = true;
             continue;
         }
-        if (!is_word_ascii(ch))
-            continue;
-        if (in_sep)
-            mn_buf_putc(&b, '-');
+        if (!is_word_ascii(ch)) continue;
+        if (in_sep) mn_buf_putc(&b, '-');
         in_sep = false;
-        if (mn_buf_putc(&b, ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch) < 0)
-            return NULL;
+        if (mn_buf_putc(&b, ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch) < 0) return NULL;
     }
-    if (in_sep)
-        mn_buf_putc(&b, '-');
+    if (in_sep) mn_buf_putc(&b, '-');
     size_t start = 0, end = b.len;
     while (start < end && (b.data[start] == '-' || b.data[start] == '_'))
         start++;
@@ -304,8 +276,8 @@ static mn_value *f_slugify(const mn_filter_call *c, mn_value *v, mn_value *arg)
 typedef struct spec {
     char flags[8];
     int nflags;
-    int width;      /* -1: none */
-    int precision;  /* -1: none */
+    int width;     /* -1: none */
+    int precision; /* -1: none */
     char conv;
 } spec;
 
@@ -315,14 +287,12 @@ static bool parse_spec(mn_str f, size_t *i, spec *sp)
     memset(sp, 0, sizeof *sp);
     sp->width = sp->precision = -1;
     while (*i < f.len && strchr("-+ #0", f.ptr[*i]) && f.ptr[*i]) {
-        if (sp->nflags < 6)
-            sp->flags[sp->nflags++] = f.ptr[*i];
+        if (sp->nflags < 6) sp->flags[sp->nflags++] = f.ptr[*i];
         (*i)++;
     }
     while (*i < f.len && f.ptr[*i] >= '0' && f.ptr[*i] <= '9') {
         sp->width = (sp->width < 0 ? 0 : sp->width) * 10 + (f.ptr[*i] - '0');
-        if (sp->width > 100000)
-            return false;
+        if (sp->width > 100000) return false;
         (*i)++;
     }
     if (*i < f.len && f.ptr[*i] == '.') {
@@ -330,15 +300,13 @@ static bool parse_spec(mn_str f, size_t *i, spec *sp)
         sp->precision = 0;
         while (*i < f.len && f.ptr[*i] >= '0' && f.ptr[*i] <= '9') {
             sp->precision = sp->precision * 10 + (f.ptr[*i] - '0');
-            if (sp->precision > 100000)
-                return false;
+            if (sp->precision > 100000) return false;
             (*i)++;
         }
     }
     while (*i < f.len && strchr("hlL", f.ptr[*i]) && f.ptr[*i]) /* Python ignores them */
         (*i)++;
-    if (*i >= f.len)
-        return false;
+    if (*i >= f.len) return false;
     sp->conv = f.ptr[(*i)++];
     return true;
 }
@@ -386,8 +354,7 @@ static int put_cnum(mn_buf *b, const spec *sp, char conv, bool is_int, int64_t i
     int p = sp->precision < 0 ? (is_int ? 1 : 6) : sp->precision;
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    if (!with_prec)
-        return mn_buf_printf(b, fmt, w, (long long)iv);
+    if (!with_prec) return mn_buf_printf(b, fmt, w, (long long)iv);
     return is_int ? mn_buf_printf(b, fmt, w, p, (long long)iv) : mn_buf_printf(b, fmt, w, p, dv);
 #pragma GCC diagnostic pop
 }
@@ -421,18 +388,15 @@ static int put_alt_octal(mn_buf *b, const spec *sp, int64_t iv)
 static int put_int_conv(mn_buf *b, const spec *sp, int64_t iv)
 {
     char conv = sp->conv == 'i' || sp->conv == 'u' ? 'd' : sp->conv;
-    if (conv == 'o' && has_flag(sp, '#'))
-        return put_alt_octal(b, sp, iv);
-    if (iv >= 0 || conv == 'd')
-        return put_cnum(b, sp, conv, true, iv, 0);
+    if (conv == 'o' && has_flag(sp, '#')) return put_alt_octal(b, sp, iv);
+    if (iv >= 0 || conv == 'd') return put_cnum(b, sp, conv, true, iv, 0);
     /* Format the magnitude, then put the sign in front of the digits (or the padding). */
     mn_buf tmp;
     mn_buf_init(&tmp, b->arena);
     spec inner = *sp;
     inner.width = -1;
     inner.nflags = 0;
-    if (has_flag(sp, '#'))
-        inner.flags[inner.nflags++] = '#';
+    if (has_flag(sp, '#')) inner.flags[inner.nflags++] = '#';
     put_cnum(&tmp, &inner, conv, true, iv == INT64_MIN ? INT64_MAX : -iv, 0);
     int64_t len = (int64_t)tmp.len + 1;
     int64_t padn = sp->width > len ? sp->width - len : 0;
@@ -451,11 +415,11 @@ static int put_int_conv(mn_buf *b, const spec *sp, int64_t iv)
 /* Python's float formatting of inf/nan ("inf", "nan") with padding. */
 static int put_float_conv(mn_buf *b, const spec *sp, double d)
 {
-    if (isfinite(d))
-        return put_cnum(b, sp, sp->conv, false, 0, d);
+    if (isfinite(d)) return put_cnum(b, sp, sp->conv, false, 0, d);
     bool up = sp->conv >= 'A' && sp->conv <= 'Z';
-    const char *t = isnan(d) ? (up ? "NAN" : "nan") : d > 0 ? (up ? "INF" : "inf")
-                                                            : (up ? "-INF" : "-inf");
+    const char *t = isnan(d) ? (up ? "NAN" : "nan")
+                    : d > 0  ? (up ? "INF" : "inf")
+                             : (up ? "-INF" : "-inf");
     char tmp[8];
     size_t n = 0;
     if (!(d < 0) && has_flag(sp, '+'))
@@ -470,25 +434,22 @@ static int put_float_conv(mn_buf *b, const spec *sp, double d)
 static bool format_one(const mn_filter_call *c, mn_buf *b, const spec *sp, mn_value *v)
 {
     mn_value_kind k = mn_value_kind_of(v);
-    bool numeric = k == MN_VALUE_BOOL || k == MN_VALUE_INT || k == MN_VALUE_DOUBLE ||
-                   k == MN_VALUE_DECIMAL;
+    bool numeric =
+        k == MN_VALUE_BOOL || k == MN_VALUE_INT || k == MN_VALUE_DOUBLE || k == MN_VALUE_DECIMAL;
     switch (sp->conv) {
     case 's':
     case 'r':
     case 'a': {
         mn_str t;
         if (sp->conv == 's') {
-            if (mn__ftext(c, v, &t) < 0)
-                return false;
+            if (mn__ftext(c, v, &t) < 0) return false;
         } else {
             mn_buf rb;
             mn_buf_init(&rb, c->arena);
-            if (mn_value_write_repr(v, c->arena, &rb) < 0)
-                return false;
+            if (mn_value_write_repr(v, c->arena, &rb) < 0) return false;
             t = (mn_str){rb.data ? rb.data : "", rb.len};
         }
-        if (sp->precision >= 0)
-            t.len = mn__utf8_offset(t, (size_t)sp->precision);
+        if (sp->precision >= 0) t.len = mn__utf8_offset(t, (size_t)sp->precision);
         return put_padded(b, t, sp) == MN_OK;
     }
     case 'd':
@@ -497,14 +458,12 @@ static bool format_one(const mn_filter_call *c, mn_buf *b, const spec *sp, mn_va
     case 'x':
     case 'X':
     case 'o': {
-        if (!numeric)
-            return false;
+        if (!numeric) return false;
         if (k != MN_VALUE_INT && k != MN_VALUE_BOOL &&
             (sp->conv == 'x' || sp->conv == 'X' || sp->conv == 'o'))
             return false; /* these need an integer (__index__), not a float or Decimal */
         int64_t iv;
-        if (mn_value_to_int(v, &iv) < 0)
-            return false;
+        if (mn_value_to_int(v, &iv) < 0) return false;
         return put_int_conv(b, sp, iv) == MN_OK;
     }
     case 'e':
@@ -514,16 +473,14 @@ static bool format_one(const mn_filter_call *c, mn_buf *b, const spec *sp, mn_va
     case 'g':
     case 'G': {
         double d;
-        if (!numeric || mn_value_to_double(v, &d) < 0)
-            return false;
+        if (!numeric || mn_value_to_double(v, &d) < 0) return false;
         return put_float_conv(b, sp, d) == MN_OK;
     }
     case 'c': {
         int64_t iv;
         BUF(ch);
         if (k == MN_VALUE_INT || k == MN_VALUE_BOOL) {
-            if (mn_value_to_int(v, &iv) < 0 || iv < 0 || iv > 0x10FFFF)
-                return false;
+            if (mn_value_to_int(v, &iv) < 0 || iv < 0 || iv > 0x10FFFF) return false;
             mn__utf8_put(&ch, (uint32_t)iv);
         } else if (k == MN_VALUE_STRING && mn__utf8_count(v->u.str) == 1) {
             mn_buf_put_str(&ch, v->u.str);
@@ -574,8 +531,7 @@ static mn_value *f_title(const mn_filter_call *c, mn_value *v, mn_value *arg)
         size_t at = i;
         uint32_t cp = mn__utf8_next(s.ptr, s.len, &i);
         int rc = prev_cased ? mn__uni_lower_at(&b, s, at, i, cp) : mn__uni_put_case(&b, cp, 't');
-        if (rc < 0)
-            return NULL;
+        if (rc < 0) return NULL;
         prev_cased = mn__uni_cased(cp);
     }
     char *t = b.data;
@@ -599,11 +555,9 @@ static mn_value *f_title(const mn_filter_call *c, mn_value *v, mn_value *arg)
 static mn_value *f_truncatechars(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     int64_t length;
-    if (!mn__fint(arg, &length))
-        return v;
+    if (!mn__fint(arg, &length)) return v;
     BUF(nfc);
-    if (mn__uni_nfc(&nfc, v->u.str) < 0)
-        return NULL;
+    if (mn__uni_nfc(&nfc, v->u.str) < 0) return NULL;
     mn_str t = {nfc.data ? nfc.data : "", nfc.len};
     int64_t truncate_len = length - 1;
     int64_t s_len = 0;
@@ -612,8 +566,7 @@ static mn_value *f_truncatechars(const mn_filter_call *c, mn_value *v, mn_value 
     for (size_t i = 0; i < t.len;) {
         size_t at = i;
         uint32_t cp = mn__utf8_next(t.ptr, t.len, &i);
-        if (mn__uni_combining(cp))
-            continue;
+        if (mn__uni_combining(cp)) continue;
         s_len++;
         if (!have_end && s_len > truncate_len) {
             end_index = at;
@@ -622,8 +575,7 @@ static mn_value *f_truncatechars(const mn_filter_call *c, mn_value *v, mn_value 
         if (s_len > length) {
             BUF(b);
             mn_buf_append(&b, t.ptr, end_index);
-            if (mn_buf_puts(&b, "\xe2\x80\xa6") < 0)
-                return NULL;
+            if (mn_buf_puts(&b, "\xe2\x80\xa6") < 0) return NULL;
             return mn__fresult(c, &b, false);
         }
     }
@@ -634,21 +586,18 @@ static mn_value *f_truncatechars(const mn_filter_call *c, mn_value *v, mn_value 
 static mn_value *f_truncatewords(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     int64_t length;
-    if (!mn__fint(arg, &length))
-        return v;
+    if (!mn__fint(arg, &length)) return v;
     mn_str s = v->u.str;
     int64_t nwords = 0;
     bool in_word = false;
     for (size_t i = 0; i < s.len;) {
         bool sp = mn__uni_space(mn__utf8_next(s.ptr, s.len, &i));
-        if (!sp && !in_word)
-            nwords++;
+        if (!sp && !in_word) nwords++;
         in_word = !sp;
     }
     int64_t keep = nwords;
     bool truncated = nwords > length;
-    if (truncated)
-        keep = length >= 0 ? length : (nwords + length > 0 ? nwords + length : 0);
+    if (truncated) keep = length >= 0 ? length : (nwords + length > 0 ? nwords + length : 0);
     BUF(b);
     int64_t n = 0;
     in_word = false;
@@ -656,14 +605,11 @@ static mn_value *f_truncatewords(const mn_filter_call *c, mn_value *v, mn_value 
         size_t at = i;
         bool sp = mn__uni_space(mn__utf8_next(s.ptr, s.len, &i));
         if (!sp && !in_word) {
-            if (n == keep)
-                break;
-            if (n++)
-                mn_buf_putc(&b, ' ');
+            if (n == keep) break;
+            if (n++) mn_buf_putc(&b, ' ');
         }
         in_word = !sp;
-        if (!sp)
-            mn_buf_append(&b, s.ptr + at, i - at);
+        if (!sp) mn_buf_append(&b, s.ptr + at, i - at);
     }
     if (truncated) {
         static const char tail[] = " \xe2\x80\xa6";
@@ -671,8 +617,7 @@ static mn_value *f_truncatewords(const mn_filter_call *c, mn_value *v, mn_value 
               memcmp(b.data + b.len - (sizeof tail - 1), tail, sizeof tail - 1) == 0))
             mn_buf_puts(&b, tail);
     }
-    if (mn_buf_reserve(&b, 1) < 0)
-        return NULL;
+    if (mn_buf_reserve(&b, 1) < 0) return NULL;
     return mn__fresult(c, &b, false);
 }
 
@@ -684,8 +629,7 @@ static mn_value *f_wordcount(const mn_filter_call *c, mn_value *v, mn_value *arg
     bool in_word = false;
     for (size_t i = 0; i < s.len;) {
         bool sp = mn__uni_space(mn__utf8_next(s.ptr, s.len, &i));
-        if (!sp && !in_word)
-            n++;
+        if (!sp && !in_word) n++;
         in_word = !sp;
     }
     return mn_value_int(c->arena, n);
@@ -733,8 +677,7 @@ static int wrap_line(mn_arena *a, mn_str line, int64_t width, mn_buf *out, size_
     }
     size_t nch = 0, cap = m.len + 1;
     chunk *ch = mn_arena_alloc(a, cap * sizeof *ch);
-    if (!ch)
-        return MN_ENOMEM;
+    if (!ch) return MN_ENOMEM;
     for (size_t i = 0; i < m.len;) {
         bool sp = m.data[i] == ' ';
         size_t start = i, w = 0;
@@ -746,25 +689,20 @@ static int wrap_line(mn_arena *a, mn_str line, int64_t width, mn_buf *out, size_
     }
     size_t next = 0, made = 0;
     while (next < nch) {
-        if (ch[next].space && made)
-            next++;
+        if (ch[next].space && made) next++;
         size_t first = next;
         int64_t cur = 0;
         while (next < nch && cur + (int64_t)ch[next].width <= width)
             cur += (int64_t)ch[next++].width;
-        if (next < nch && (int64_t)ch[next].width > width && next == first)
-            next++;
+        if (next < nch && (int64_t)ch[next].width > width && next == first) next++;
         size_t last = next;
-        if (last > first && ch[last - 1].space)
-            last--;
+        if (last > first && ch[last - 1].space) last--;
         if (last > first) {
-            if (*nlines)
-                mn_buf_putc(out, '\n');
+            if (*nlines) mn_buf_putc(out, '\n');
             (*nlines)++;
             made++;
             size_t from = ch[first].off, to = ch[last - 1].off + ch[last - 1].len;
-            if (mn_buf_append(out, m.data + from, to - from) < 0)
-                return MN_ENOMEM;
+            if (mn_buf_append(out, m.data + from, to - from) < 0) return MN_ENOMEM;
         }
     }
     return MN_OK;
@@ -773,19 +711,15 @@ static int wrap_line(mn_arena *a, mn_str line, int64_t width, mn_buf *out, size_
 static mn_value *f_wordwrap(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     int64_t width;
-    if (!mn__fint(arg, &width))
-        return mn__ffail(c, "invalid literal for int() with base 10");
+    if (!mn__fint(arg, &width)) return mn__ffail(c, "invalid literal for int() with base 10");
     mn_str s = v->u.str;
     BUF(b);
     size_t nlines = 0, start = 0;
-    if (s.len && width <= 0)
-        return mn__ffail(c, "invalid width (must be > 0)");
+    if (s.len && width <= 0) return mn__ffail(c, "invalid width (must be > 0)");
     for (size_t i = 0; i < s.len;) {
         uint32_t cp = mn__utf8_next(s.ptr, s.len, &i);
-        if (!is_splitlines_break(cp))
-            continue;
-        if (cp == '\r' && i < s.len && s.ptr[i] == '\n')
-            i++;
+        if (!is_splitlines_break(cp)) continue;
+        if (cp == '\r' && i < s.len && s.ptr[i] == '\n') i++;
         if (wrap_line(c->arena, (mn_str){s.ptr + start, i - start}, width, &b, &nlines) < 0)
             return NULL;
         start = i;

@@ -36,8 +36,8 @@ static void set_named_vars(mn_context *ctx, const mn_value *vars, const char *sr
             p++;
         mn_value *v = mn_value_dict_get(vars, start, (size_t)(p - start));
         if (v)
-            mn_context_set(ctx, mn_arena_strndup(mn_context_arena(ctx), start,
-                                                 (size_t)(p - start)), v);
+            mn_context_set(ctx, mn_arena_strndup(mn_context_arena(ctx), start, (size_t)(p - start)),
+                           v);
     }
 }
 
@@ -47,16 +47,14 @@ static int render_case(mn_template_engine *e, mn_arena *a, const mn_value *vars,
 {
     memset(err, 0, sizeof *err);
     mn_template *t = mn_template_compile(e, "test.html", src, strlen(src), err);
-    if (!t)
-        return err->code ? err->code : -1;
+    if (!t) return err->code ? err->code : -1;
     mn_context *ctx = mn_context_new(a);
     set_named_vars(ctx, vars, src);
     mn_buf b;
     mn_buf_init(&b, a);
     int rc = mn_template_render(t, ctx, &b, err);
     mn_template_free(t);
-    if (rc == 0)
-        *out = mn_buf_cstr(&b);
+    if (rc == 0) *out = mn_buf_cstr(&b);
     return rc;
 }
 
@@ -88,8 +86,8 @@ static int run_cases(mn_template_engine *e, const struct filter_case *cases, siz
             cr_log_error("%s: expected '%s', got error '%s'", c->name, c->expected, err.message);
             failures++;
         } else if (strcmp(out, c->expected) != 0) {
-            cr_log_error("%s:\n  template: %s\n  expected: '%s'\n  got:      '%s'", c->name,
-                         c->src, c->expected, out);
+            cr_log_error("%s:\n  template: %s\n  expected: '%s'\n  got:      '%s'", c->name, c->src,
+                         c->expected, out);
             failures++;
         }
         mn_arena_free(a);
@@ -126,8 +124,7 @@ Test(filters, match_django_output)
 static char *read_file(mn_arena *a, const char *path)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     mn_buf b;
     mn_buf_init(&b, a);
     char chunk[4096];
@@ -156,8 +153,7 @@ Test(filters, pages_match_django_output)
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
         size_t len = strlen(ent->d_name);
-        if (len < 6 || strcmp(ent->d_name + len - 5, ".html") != 0)
-            continue;
+        if (len < 6 || strcmp(ent->d_name + len - 5, ".html") != 0) continue;
         mn_arena *a = mn_arena_new(0);
         char *base = mn_arena_strndup(a, ent->d_name, len - 5);
         char *json = read_file(a, mn_arena_printf(a, "%s/%s.json", dir, base));
@@ -212,8 +208,8 @@ static int item_to_string(void *self, mn_arena *a, mn_buf *out)
     return mn_buf_puts(out, ((struct item *)self)->name);
 }
 
-static const mn_value_class item_class = {.name = "Item", .get = item_get,
-                                          .to_string = item_to_string};
+static const mn_value_class item_class = {
+    .name = "Item", .get = item_get, .to_string = item_to_string};
 
 static struct item items[] = {{"Bob", 30}, {"<Ann>", 10}, {"Cy", 20}};
 
@@ -244,7 +240,8 @@ Test(filters, object_values_through_the_class_table)
         {"{{ qs|slice:\":2\"|join:\"+\" }}|{{ qs|slice:\"::-1\"|first }}", "Bob+&lt;Ann&gt;|Cy"},
         {"item{{ qs|pluralize }} item{{ one|pluralize }} item{{ none|pluralize }}",
          "items item items"},
-        {"{{ none|default:\"nothing\" }}|{{ qs|yesno:\"full,empty\" }}|{{ none|yesno:\"full,empty\" }}",
+        {"{{ none|default:\"nothing\" }}|{{ qs|yesno:\"full,empty\" }}|{{ "
+         "none|yesno:\"full,empty\" }}",
          "nothing|full|empty"},
         {"{{ qs|unordered_list }}", "\t<li>Bob</li>\n\t<li>&lt;Ann&gt;</li>\n\t<li>Cy</li>"},
         {"{{ qs|first|lower }}|{{ qs|first|length }}|{{ qs|last|slugify }}", "bob|0|cy"},
@@ -260,8 +257,8 @@ Test(filters, object_values_through_the_class_table)
         mn_context_set(ctx, "none", mn_value_object(a, &qs_class, &zero));
         mn_context_set(ctx, "one", mn_value_object(a, &qs_class, &one_n));
         mn_template_error err;
-        mn_template *t = mn_template_compile(e, "obj.html", cases[i].src, strlen(cases[i].src),
-                                             &err);
+        mn_template *t =
+            mn_template_compile(e, "obj.html", cases[i].src, strlen(cases[i].src), &err);
         cr_assert(t, "%s: %s", cases[i].src, err.message);
         mn_buf b;
         mn_buf_init(&b, a);
@@ -287,9 +284,14 @@ static mn_value *datetime_from_now(mn_arena *a, int64_t delta_seconds, bool awar
     time_t t = time(NULL) + (time_t)delta_seconds;
     struct tm tm;
     gmtime_r(&t, &tm);
-    mn_datetime dt = {.year = tm.tm_year + 1900, .month = tm.tm_mon + 1, .day = tm.tm_mday,
-                      .hour = tm.tm_hour, .minute = tm.tm_min, .second = tm.tm_sec,
-                      .aware = aware, .tzname = aware ? "UTC" : NULL};
+    mn_datetime dt = {.year = tm.tm_year + 1900,
+                      .month = tm.tm_mon + 1,
+                      .day = tm.tm_mday,
+                      .hour = tm.tm_hour,
+                      .minute = tm.tm_min,
+                      .second = tm.tm_sec,
+                      .aware = aware,
+                      .tzname = aware ? "UTC" : NULL};
     return mn_value_datetime(a, &dt);
 }
 
@@ -316,8 +318,7 @@ Test(filters, timesince_and_timeuntil_without_argument_use_the_clock)
         mn_context *ctx = mn_context_new(a);
         mn_context_set(ctx, "a", datetime_from_now(a, cases[i].delta, cases[i].aware));
         mn_template_error err;
-        mn_template *t = mn_template_compile(e, "t.html", cases[i].src, strlen(cases[i].src),
-                                             &err);
+        mn_template *t = mn_template_compile(e, "t.html", cases[i].src, strlen(cases[i].src), &err);
         cr_assert(t);
         mn_buf b;
         mn_buf_init(&b, a);
@@ -341,7 +342,8 @@ Test(filters, random_picks_every_item_eventually)
         mn_arena *a = mn_arena_new(0);
         char *out = NULL;
         mn_template_error err;
-        int rc = helper_render(e, a, "{{ l|random }}", "{\"l\": [\"0\", \"1\", \"2\"]}", &out, &err);
+        int rc =
+            helper_render(e, a, "{{ l|random }}", "{\"l\": [\"0\", \"1\", \"2\"]}", &out, &err);
         cr_assert_eq(rc, 0, "%s", err.message);
         cr_assert(out[0] >= '0' && out[0] <= '2' && out[1] == 0, "got '%s'", out);
         seen[out[0] - '0'] = true;

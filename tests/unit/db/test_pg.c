@@ -429,7 +429,7 @@ Test(pg, closing_a_cursor_early_inside_a_transaction_keeps_the_transaction)
     pgt_ok(conn, "CREATE TABLE t_cursor_txn (v int)");
     cr_assert_eq(mn_dbconn_begin(conn), 0);
     pgt_ok(conn, "INSERT INTO t_cursor_txn VALUES (1)");
-    cr_assert_eq(mn_dbconn_cursor_open(conn, "SELECT generate_series(1, 20000)", NULL, 0), 0);
+    cr_assert_eq(mn_dbconn_cursor_open(conn, "SELECT generate_series(1, 5000)", NULL, 0), 0);
     mn_dbresult r;
     cr_assert_eq(mn_dbconn_cursor_fetch(conn, arena, 5, &r), 0);
     cr_assert_eq(r.nrows, 5);

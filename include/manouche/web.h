@@ -211,10 +211,20 @@ const char *mn_render_to_string(mn_req *r, const char *template_name, const mn_c
 /* 302 (or 301) with Location. */
 void mn_redirect(mn_req *r, const char *location);
 void mn_redirect_permanent(mn_req *r, const char *location);
-/* Reverse from a view: arguments follow the route's converters in order: int64_t for <int:>,
- * const char * for every other converter and for re_path groups. A name or arguments that do
+/* Reverse from a view: mn_reverse(r, "polls:results", q->id). In C, mn_reverse is a macro
+ * that passes each argument with its type (any integer, or a string; up to 8), so a string
+ * for <int:> or a number for <str:> is converted, not misread. A name or arguments that do
  * not match end the view with 500 (NoReverseMatch). The path is in the request's arena. */
-const char *mn_reverse(mn_req *r, const char *name, ...);
+typedef struct mn_url_arg {
+    const char *str; /* NULL: the argument is num */
+    int64_t num;
+} mn_url_arg;
+mn_url_arg mn_url_arg_str(const char *s);
+mn_url_arg mn_url_arg_int(int64_t i);
+const char *mn_reverse_typed(mn_req *r, const char *name, size_t argc, const mn_url_arg *args);
+/* The plain variadic form (what C++ calls): arguments follow the route's converters in
+ * order, int64_t for <int:>, const char * for every other converter and re_path group. */
+const char *(mn_reverse)(mn_req *r, const char *name, ...);
 /* The same with string arguments; NULL (no error raised) when nothing matches. */
 const char *mn_reverse_args(mn_req *r, const char *name, size_t argc, const char *const *argv);
 /* A JSON response: takes a reference to value (jansson's json_t; stolen). */
@@ -240,9 +250,46 @@ const char *mn_error_message(const mn_req *r);
 }
 #endif
 
-/* MN_CTX("name", value, "name2", value2, ...): up to 12 pairs; values may be mn_value *,
- * C strings, integers, doubles or bools. C only (uses _Generic and compound literals). */
+/* mn_reverse (above) and MN_CTX("name", value, "name2", value2, ...): up to 12 pairs; values
+ * may be mn_value *, C strings, integers, doubles or bools. C only (_Generic and compound
+ * literals). */
 #if !defined(__cplusplus)
+#define MN__URL_ARG(v)                                                                        \
+    _Generic((v), char *: mn_url_arg_str, const char *: mn_url_arg_str, default: mn_url_arg_int)(v)
+#define MN__REV0(r, n) mn_reverse_typed((r), (n), 0, NULL)
+#define MN__REV1(r, n, a) mn_reverse_typed((r), (n), 1, (const mn_url_arg[]){MN__URL_ARG(a)})
+#define MN__REV2(r, n, a, b)                                                                  \
+    mn_reverse_typed((r), (n), 2, (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b)})
+#define MN__REV3(r, n, a, b, c)                                                               \
+    mn_reverse_typed((r), (n), 3,                                                             \
+                     (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c)})
+#define MN__REV4(r, n, a, b, c, d)                                                            \
+    mn_reverse_typed((r), (n), 4,                                                             \
+                     (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c),     \
+                                          MN__URL_ARG(d)})
+#define MN__REV5(r, n, a, b, c, d, e)                                                         \
+    mn_reverse_typed((r), (n), 5,                                                             \
+                     (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c),     \
+                                          MN__URL_ARG(d), MN__URL_ARG(e)})
+#define MN__REV6(r, n, a, b, c, d, e, f)                                                      \
+    mn_reverse_typed((r), (n), 6,                                                             \
+                     (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c),     \
+                                          MN__URL_ARG(d), MN__URL_ARG(e), MN__URL_ARG(f)})
+#define MN__REV7(r, n, a, b, c, d, e, f, g)                                                   \
+    mn_reverse_typed((r), (n), 7,                                                             \
+                     (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c),     \
+                                          MN__URL_ARG(d), MN__URL_ARG(e), MN__URL_ARG(f),     \
+                                          MN__URL_ARG(g)})
+#define MN__REV8(r, n, a, b, c, d, e, f, g, h)                                                \
+    mn_reverse_typed((r), (n), 8,                                                             \
+                     (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c),     \
+                                          MN__URL_ARG(d), MN__URL_ARG(e), MN__URL_ARG(f),     \
+                                          MN__URL_ARG(g), MN__URL_ARG(h)})
+#define MN__REV_PICK(n, a1, a2, a3, a4, a5, a6, a7, a8, macro, ...) macro
+#define mn_reverse(r, ...)                                                                    \
+    MN__REV_PICK(__VA_ARGS__, MN__REV8, MN__REV7, MN__REV6, MN__REV5, MN__REV4, MN__REV3,     \
+                 MN__REV2, MN__REV1, MN__REV0)(r, __VA_ARGS__)
+
 #define MN__CTX_ITEM(k, v)                                                                    \
     _Generic((v),                                                                             \
         char *: mn_ctx_cstr, const char *: mn_ctx_cstr,                                       \

@@ -222,7 +222,41 @@ const char *mn_reverse_args(mn_req *r, const char *name, size_t argc, const char
     return mn_buf_cstr(&out);
 }
 
-const char *mn_reverse(mn_req *r, const char *name, ...)
+mn_url_arg mn_url_arg_str(const char *s)
+{
+    mn_url_arg a = {s ? s : "", 0};
+    return a;
+}
+
+mn_url_arg mn_url_arg_int(int64_t i)
+{
+    mn_url_arg a = {NULL, i};
+    return a;
+}
+
+const char *mn_reverse_typed(mn_req *r, const char *name, size_t argc, const mn_url_arg *args)
+{
+    mn_site *s = mn_req_site(r);
+    if (!s)
+        mn_abort(r, 500, "mn_reverse(%s) outside a site", name);
+    if (argc > MN_ROUTE_MAX_PARAMS)
+        mn_abort(r, 500, "NoReverseMatch: %zu arguments for '%s'", argc, name);
+    const char *vals[MN_ROUTE_MAX_PARAMS];
+    for (size_t i = 0; i < argc; i++)
+        vals[i] = args[i].str ? args[i].str
+                              : mn_arena_printf(mn_req_arena(r), "%lld", (long long)args[i].num);
+    char err[1024];
+    mn_buf out;
+    mn_buf_init(&out, mn_req_arena(r));
+    if (mn_router_reverse(s->router, name, argc, NULL, vals, &out, err, sizeof err) != 0)
+        mn_abort(r, 500, "NoReverseMatch: %s", err);
+    const char *path = mn_buf_cstr(&out);
+    if (!path)
+        mn_abort(r, 500, "out of memory");
+    return path;
+}
+
+const char *(mn_reverse)(mn_req *r, const char *name, ...)
 {
     mn_site *s = mn_req_site(r);
     if (!s)

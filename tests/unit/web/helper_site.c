@@ -97,8 +97,11 @@ static void v_bits(mn_req *r)
 
 static void v_archive(mn_req *r)
 {
-    mn_resp_printf(r, "%s-%s %s", mn_path_str(r, "year"), mn_path_str(r, "month"),
-                   mn_reverse(r, "archive", "1999", "12"));
+    int year = 1999;        /* any integer type, or a string, for any converter */
+    unsigned char day = 12;
+    mn_resp_printf(r, "%s-%s %s %s %s", mn_path_str(r, "year"), mn_path_str(r, "month"),
+                   mn_reverse(r, "archive", "1999", "12"), mn_reverse(r, "archive", year, day),
+                   mn_reverse(r, "polls:detail", "42"));
 }
 
 static void v_stream(mn_req *r)

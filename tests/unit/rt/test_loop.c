@@ -1,0 +1,93 @@
+/* Tests for src/rt/loop.c basics: out-of-memory paths, misuse, the cached clock, and a loop
+ * that only has timers. */
+#include <criterion/criterion.h>
+#include <manouche/rt.h>
+
+static void nothing(void *arg)
+{
+}
+
+Test(loop, out_of_memory_in_new_returns_null_and_leaks_nothing)
+{
+    bool succeeded = false;
+    for (long n = 1; n < 20 && !succeeded; n++) {
+        mn_alloc_fail_after(n);
+        mn_loop *loop = mn_loop_new();
+        mn_alloc_fail_after(0);
+        if (loop) {
+            succeeded = true;
+            mn_loop_free(loop);
+        }
+    }
+    cr_assert(succeeded, "mn_loop_new never succeeded");
+}
+
+Test(loop, out_of_memory_in_timer_start_returns_null)
+{
+    mn_loop *loop = mn_loop_new();
+    mn_alloc_fail_after(1);
+    cr_assert_null(mn_timer_start(loop, 10, nothing, NULL));
+    mn_alloc_fail_after(0);
+    cr_assert_not_null(mn_timer_start(loop, 10, nothing, NULL));
+    mn_loop_free(loop);
+}
+
+Test(loop, misuse_is_refused)
+{
+    cr_assert_eq(mn_loop_run(NULL), MN_EINVAL);
+    cr_assert_null(mn_coro_spawn(NULL, nothing, NULL));
+    mn_loop *loop = mn_loop_new();
+    cr_assert_null(mn_coro_spawn(loop, NULL, NULL));
+    cr_assert_null(mn_timer_start(loop, 1, NULL, NULL));
+    mn_coro_park();  /* off a coroutine: returns at once */
+    mn_coro_yield(); /* likewise */
+    mn_coro_wake(NULL);
+    cr_assert_null(mn_coro_get_local(NULL));
+    mn_loop_free(loop);
+    mn_loop_free(NULL);
+}
+
+Test(loop, current_loop_follows_new_and_free)
+{
+    cr_assert_null(mn_loop_current());
+    mn_loop *loop = mn_loop_new();
+    cr_assert_eq(mn_loop_current(), loop);
+    mn_loop_free(loop);
+    cr_assert_null(mn_loop_current());
+}
+
+static int64_t seen[2];
+
+static void read_clock_twice(void *arg)
+{
+    seen[0] = mn_now_ms();
+    for (volatile long i = 0; i < 3000000; i++) {
+    }
+    seen[1] = mn_now_ms(); /* same iteration: the cached value */
+}
+
+Test(loop, now_is_cached_within_an_iteration)
+{
+    mn_loop *loop = mn_loop_new();
+    mn_coro_spawn(loop, read_clock_twice, NULL);
+    mn_loop_stop(loop);
+    mn_loop_run(loop);
+    cr_assert_eq(seen[0], seen[1]);
+    cr_assert_geq(mn_now_ms(), seen[1]);
+    mn_loop_free(loop);
+}
+
+static void stop_it(void *arg)
+{
+    mn_loop_stop(arg);
+}
+
+Test(loop, a_loop_with_only_timers_runs_until_stopped)
+{
+    mn_loop *loop = mn_loop_new();
+    int64_t start = mn_now_ms();
+    mn_timer_start(loop, 30, stop_it, loop);
+    cr_assert_eq(mn_loop_run(loop), 0);
+    cr_assert_geq(mn_now_ms() - start, 30);
+    mn_loop_free(loop);
+}

@@ -207,3 +207,42 @@ Test(server, start_refuses_bad_arguments)
     cr_assert_null(mn_server_start(loop, -1, &cfg), "no socket");
     mn_loop_free(loop);
 }
+
+typedef struct oom_ctx {
+    test_ctx t;
+    long fail_at;
+    int answered;
+} oom_ctx;
+
+static void oom_client(void *arg)
+{
+    oom_ctx *o = arg;
+    test_ctx *t = &o->t;
+    for (int i = 0; i < 3; i++) {
+        int fd = mn_tcp_connect("127.0.0.1", t->port, 2000);
+        if (fd < 0)
+            continue;
+        if (i == 0)
+            mn_alloc_fail_after(o->fail_at);
+        exchange(t, fd, "POST /x?a=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc");
+        mn_alloc_fail_after(0);
+        if (strstr(t->reply, "\r\n\r\nhi"))
+            o->answered++;
+        mn_sock_close(fd);
+    }
+    mn_server_drain(t->server, on_drained, t);
+}
+
+/* The n-th allocation after a request arrives fails: the request may fail, the server must
+ * neither crash nor leak, and must answer again once memory is back. */
+Test(server, out_of_memory_while_serving_is_survived)
+{
+    for (long n = 1; n <= 24; n++) {
+        oom_ctx o = {.fail_at = n};
+        setup_server(&o.t);
+        mn_coro_spawn(o.t.loop, oom_client, &o);
+        cr_assert_eq(mn_loop_run(o.t.loop), 0);
+        cr_assert(o.answered >= 2, "fail_at %ld: requests after the failure not answered", n);
+        teardown_server(&o.t);
+    }
+}

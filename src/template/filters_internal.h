@@ -38,6 +38,8 @@ size_t mn__utf8_offset(mn_str s, size_t n);
 uint32_t mn__uni_lower(uint32_t cp);
 uint32_t mn__uni_upper(uint32_t cp);
 bool mn__uni_cased(uint32_t cp);
+/* \d of a str pattern (Unicode category Nd). */
+bool mn__uni_decimal(uint32_t cp);
 /* Appends Python's full mapping of cp: which is 'l' lower, 'u' upper, 't' title. */
 int mn__uni_put_case(mn_buf *b, uint32_t cp, char which);
 /* Lower-cases cp found at s[at..after) (U+03A3 becomes final sigma where Python's does). */

@@ -541,9 +541,11 @@ static mn_value *f_title(const mn_filter_call *c, mn_value *v, mn_value *arg)
             i += 2;
         }
     }
-    for (size_t i = 0; i + 1 < b.len; i++) {
-        if (t[i] >= '0' && t[i] <= '9' && t[i + 1] >= 'A' && t[i + 1] <= 'Z') {
-            t[i + 1] = (char)(t[i + 1] + 32);
+    /* re.sub(r'\d([A-Z])', lower): \d is any Unicode decimal digit */
+    for (size_t i = 0; i < b.len;) {
+        uint32_t cp = mn__utf8_next(t, b.len, &i);
+        if (i < b.len && t[i] >= 'A' && t[i] <= 'Z' && mn__uni_decimal(cp)) {
+            t[i] = (char)(t[i] + 32);
             i++;
         }
     }

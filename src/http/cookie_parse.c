@@ -87,6 +87,7 @@ static mn_str unquote(mn_arena *a, mn_str v)
 
 int mn__cookie_parse(const char *header, size_t len, mn__field_list *out)
 {
+    if (len == 0) return MN_OK;
     if (!mn__utf8_valid(header, len)) {
         char *fixed = mn_arena_alloc(out->arena, 3 * len + 1);
         if (!fixed) return MN_ENOMEM;

@@ -243,6 +243,7 @@ static int decode_component(mn_arena *a, const char *s, size_t n, bool latin1, m
  * what django.http.QueryDict calls */
 int mn__query_parse(const char *qs, size_t len, size_t max_fields, mn__field_list *out)
 {
+    if (len == 0) return MN_OK; /* also when qs is NULL: an absent query */
     if (max_fields) {
         size_t fields = 1;
         for (const char *p = qs, *end = qs + len; (p = memchr(p, '&', (size_t)(end - p))); p++)

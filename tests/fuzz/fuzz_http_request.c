@@ -99,6 +99,29 @@ static void body(const char *buf, size_t len)
     free(out);
 }
 
+/* What the server does next with a parsed head: path, query and cookies. */
+static void request_parts(const char *buf, size_t len)
+{
+    mn__http_head h;
+    mn__http_head_init(&h, fields, 128);
+    CHECK(mn__http_parse_head(&h, buf, len, NULL) == MN__HTTP_DONE);
+    mn_arena *a = mn_arena_new(0);
+    char *path = mn_arena_alloc(a, h.path.len + 1);
+    size_t n;
+    if (h.path.len && h.path.ptr[0] == '/' &&
+        mn__url_path_normalize(h.path.ptr, h.path.len, path, &n) == MN_OK)
+        CHECK(n >= 1 && n <= h.path.len && path[0] == '/');
+    mn__field_list l;
+    mn__field_list_init(&l, a);
+    int rc = mn__query_parse(h.query.ptr, h.query.len, 1000, &l);
+    CHECK(rc == MN_OK || rc == MN_ETOOBIG);
+    size_t pos = 0;
+    const mn_field *f;
+    while ((f = mn__http_head_next(&h, "cookie", &pos)) != NULL)
+        CHECK(mn__cookie_parse(f->value.ptr, f->value.len, &l) == MN_OK);
+    mn_arena_free(a);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
@@ -113,5 +136,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (whole.r == MN__HTTP_DONE && whole.chunked)
         body(buf + whole.head_len, size - whole.head_len);
+    if (whole.r == MN__HTTP_DONE) request_parts(buf, size);
     return 0;
 }

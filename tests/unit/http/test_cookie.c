@@ -82,6 +82,7 @@ Test(cookie, empty_header_gives_nothing, .init = setup, .fini = teardown)
     mn__field_list l;
     mn__field_list_init(&l, a);
     cr_assert_eq(mn__cookie_parse("", 0, &l), MN_OK);
+    cr_assert_eq(mn__cookie_parse(NULL, 0, &l), MN_OK);
     cr_expect_eq(l.len, 0);
 }
 

@@ -152,4 +152,5 @@ Test(url, query_field_limit_counts_like_django, .init = setup, .fini = teardown)
     cr_expect_eq(mn__query_parse("a=1&&", 5, 2, &l), MN_ETOOBIG);
     cr_expect_eq(mn__query_parse("a=1&b", 5, 2, &l), MN_OK);
     cr_expect_eq(mn__query_parse("", 0, 1, &l), MN_OK);
+    cr_expect_eq(mn__query_parse(NULL, 0, 1, &l), MN_OK, "an absent query (ptr NULL)");
 }

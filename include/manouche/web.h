@@ -152,7 +152,12 @@ void mn_site_handle(mn_req *r, void *site);
 const mn_router *mn_site_router(const mn_site *site);
 const mn_settings *mn_site_settings(const mn_site *site);
 mn_template_engine *mn_site_templates(mn_site *site);
+/* The static files (finders, manifest, STATIC_ROOT) built from the settings and the apps. */
+struct mn_static *mn_site_static(mn_site *site);
 const mn_project *mn_site_project(const mn_site *site);
+/* The project folder the site resolved (mn_project.dir): relative paths in settings, such as
+ * sqlite:///db.sqlite3, are taken from here. */
+const char *mn_site_dir(const mn_site *site);
 /* Fills the server limits from the settings. */
 void mn_site_http_limits(const mn_site *site, mn_http_limits *limits);
 /* The site handling r (NULL outside mn_site_handle). */

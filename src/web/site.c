@@ -303,9 +303,19 @@ mn_template_engine *mn_site_templates(mn_site *s)
     return s->engine;
 }
 
+mn_static *mn_site_static(mn_site *s)
+{
+    return s->statics;
+}
+
 const mn_project *mn_site_project(const mn_site *s)
 {
     return s->project;
+}
+
+const char *mn_site_dir(const mn_site *s)
+{
+    return s->dir;
 }
 
 void mn_site_http_limits(const mn_site *s, mn_http_limits *l)

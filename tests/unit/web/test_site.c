@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <string.h>
+#include <unistd.h>
 
 static mn_client *c;
 
@@ -269,6 +270,10 @@ Test(site, settings_become_server_limits, .fini = done)
     cr_assert_eq(l.max_body, 1024);
     cr_assert_eq(l.header_timeout_ms, 1500);
     cr_assert_eq(l.max_form_fields, 1000);
+    /* no project dir given: the current directory */
+    char cwd[4096];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    cr_assert_str_eq(mn_site_dir(mn_req_site(mn_client_get(c, "/polls/1/"))), cwd);
 }
 
 Test(site, app_settings_must_be_registered)

@@ -343,6 +343,43 @@ def test_trusted_proxy():
         stop_server(proc)
 
 
+def test_master_reload():
+    """Under the master (2 workers): a request in flight across SIGHUP still gets its answer,
+    new requests are served by the new workers, and SIGTERM ends everything with status 0."""
+    proc = subprocess.Popen([os.path.join(BIN, "hello"), "--port", "0", "--workers", "2"],
+                            stdout=subprocess.PIPE, text=True)
+    m = re.search(r":(\d+)$", proc.stdout.readline().strip())
+    if not m:
+        proc.kill()
+        check(False, "hello with a master starts")
+        return
+    port = int(m.group(1))
+    try:
+        c = Conn(port)
+        c.send(b"GET /sleep?ms=800 HTTP/1.1\r\nHost: a\r\n\r\n")
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGHUP)
+        status, h, body, _ = c.response(timeout=10)
+        check(status == 200 and body == b"slept" and h.get("connection") == "close",
+              "request in flight across SIGHUP answered (with Connection: close)")
+        c.close()
+        ok = 0
+        for _ in range(20):
+            c = Conn(port)
+            c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            ok += c.response()[2] == b"Hello, World!"
+            c.close()
+        check(ok == 20, f"served after the reload ({ok}/20)")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = "timeout"
+        check(rc == 0, f"master exits 0 after SIGTERM (got {rc})")
+
+
 def main():
     files_dir = tempfile.mkdtemp(prefix="mn-http-files-")
     proc, port = start_server("--files", files_dir)
@@ -360,6 +397,7 @@ def main():
             os.unlink(os.path.join(files_dir, name))
         os.rmdir(files_dir)
     test_trusted_proxy()
+    test_master_reload()
     print(f"{len(FAILURES)} failure(s)")
     sys.exit(1 if FAILURES else 0)
 

@@ -29,6 +29,9 @@ typedef struct mn_static mn_static;
  * when never collecting). Both are copied. NULL on ENOMEM. */
 mn_static *mn_static_new(const char *static_url, const char *static_root);
 void mn_static_free(mn_static *st);
+/* STATIC_ROOT as given (NULL when unset) and STATIC_URL (always ending with '/'). */
+const char *mn_static_root(const mn_static *st);
+const char *mn_static_prefix(const mn_static *st);
 
 /* Finders, searched in the order added: STATICFILES_DIRS entries, then apps' static/ folders
  * (the AppDirectoriesFinder order). A missing folder is skipped when searching. */

@@ -9,5 +9,6 @@ int mn__cmd_serve(mn_cli *cli, int argc, char **argv);
 int mn__cmd_urls(mn_cli *cli, int argc, char **argv);
 int mn__cmd_check(mn_cli *cli, int argc, char **argv);
 int mn__cmd_settings(mn_cli *cli, int argc, char **argv);
+int mn__cmd_collectstatic(mn_cli *cli, int argc, char **argv);
 
 #endif

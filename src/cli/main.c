@@ -26,6 +26,8 @@ struct mn_cli {
 static const mn_command builtin_commands[] = {
     {"check", "Checks the settings, URL patterns and templates for problems.", "[--deploy]",
      mn__cmd_check, false},
+    {"collectstatic", "Copies the static files into STATIC_ROOT with hashed names and a "
+     "manifest.", "[--noinput] [--clear]", mn__cmd_collectstatic, false},
     {"help", "Lists the commands, or shows how to use one.", "[command]", NULL, false},
     {"runserver", "Starts a development server (one process, DEBUG on unless set).",
      "[addr:port]", mn__cmd_runserver, false},

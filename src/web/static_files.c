@@ -275,3 +275,13 @@ const char *mn__static_url_prefix(const mn_static *st)
 {
     return st->url;
 }
+
+const char *mn_static_root(const mn_static *st)
+{
+    return st->root;
+}
+
+const char *mn_static_prefix(const mn_static *st)
+{
+    return st->url;
+}

@@ -78,8 +78,9 @@ const mn_field *mn_req_headers(const mn_req *r, size_t *count);
 /* Cookies from the Cookie header (parsed as Django's parse_cookie); NULL when absent. */
 const char *mn_req_cookie(mn_req *r, const char *name);
 
-/* The client: the socket peer, or the left-most untrusted X-Forwarded-For address when the
- * peer is a trusted proxy (mn_server_config.trusted_proxies). */
+/* The client: the socket peer, or the right-most X-Forwarded-For address that is not a
+ * trusted proxy when the peer is one (mn_server_config.trusted_proxies); addresses left of
+ * it were written by the client and can be forged. */
 const char *mn_req_client_ip(const mn_req *r);
 /* True for HTTPS: on a TLS socket, or X-Forwarded-Proto: https from a trusted proxy. */
 bool mn_req_is_secure(const mn_req *r);
@@ -201,8 +202,9 @@ typedef struct mn_server mn_server;
 /* Serves listen_fd on loop: accepts connections and runs one coroutine per request being
  * handled. The config is copied. */
 mn_server *mn_server_start(mn_loop *loop, int listen_fd, const mn_server_config *config);
-/* Stops accepting, closes idle connections, lets in-flight requests finish (their responses
- * carry Connection: close); calls done(arg) once the last connection is gone. */
+/* Stops accepting, lets in-flight requests finish (their responses carry Connection: close)
+ * and closes idle connections after a short grace (a request already on its way is still
+ * answered); calls done(arg) once the last connection is gone. */
 void mn_server_drain(mn_server *server, void (*done)(void *arg), void *arg);
 /* Frees the server (after the drain finished, or to abort: open connections are closed). */
 void mn_server_free(mn_server *server);

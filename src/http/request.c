@@ -363,13 +363,14 @@ static void ensure_client(mn_req *r)
     r->secure = r->secure_socket;
     if (!peer_is_trusted(r))
         return;
-    /* The left-most address that is not one of our proxies (http.h). */
+    /* The right-most address that is not one of our proxies (http.h): each proxy appends
+     * the address it saw, so everything left of that was written by the client and may be
+     * forged. */
     size_t pos = 0;
     const mn_field *f;
-    bool found = false;
-    while (!found && (f = mn__http_head_next(&r->head, "X-Forwarded-For", &pos)) != NULL) {
+    while ((f = mn__http_head_next(&r->head, "X-Forwarded-For", &pos)) != NULL) {
         const char *p = f->value.ptr, *end = p + f->value.len;
-        while (p < end && !found) {
+        while (p < end) {
             const char *start = p;
             while (p < end && *p != ',')
                 p++;
@@ -380,7 +381,6 @@ static void ensure_client(mn_req *r)
                 char *copy = mn_arena_strndup(r->arena, ip.ptr, ip.len);
                 if (copy)
                     r->client_ip = copy;
-                found = true;
             }
         }
     }

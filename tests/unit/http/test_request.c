@@ -152,6 +152,18 @@ Test(request, client_ip_from_a_trusted_proxy)
     mn_req_free(r);
 }
 
+Test(request, client_ip_is_the_rightmost_untrusted_address)
+{
+    /* The client can put anything on the left; our proxy appended what it really saw. */
+    mn_field h[] = {F("X-Forwarded-For", "6.6.6.6, 198.51.100.4"),
+                    F("X-Forwarded-For", "10.0.0.2")};
+    mn_req_init init = {.target = "/", .headers = h, .header_count = 2, .client_ip = "10.0.0.1"};
+    mn_req *r = mn_req_new(&init);
+    r->trusted_proxies = "10.0.0.1,10.0.0.2";
+    cr_assert_str_eq(mn_req_client_ip(r), "198.51.100.4");
+    mn_req_free(r);
+}
+
 Test(request, secure_flag_from_init)
 {
     mn_req_init init = {.target = "/", .secure = true};

@@ -2,7 +2,7 @@
 #   make            build everything into build/ (programs in build/bin/)
 #   make demo       build and run the demo site on 127.0.0.1:$(PORT)
 #   make test       unit + integration tests, the same under ASan+UBSan, then short fuzz runs
-#   make bench      side-by-side benchmarks (release build), prints ratios, writes bench/results.json
+#   make bench      side-by-side benchmarks (release build), prints ratios, writes build/bench-results.json
 #   make techempower  the TechEmpower benchmark app in the foreground ($(PORT), $(WORKERS))
 #   make install    library, headers, pkg-config file and CMake package into $(PREFIX)
 #   make format     clang-format every C file we own

@@ -4,6 +4,7 @@
  * SQLite (WAL, foreign keys on, busy timeout) and keeps a small LRU cache of prepared
  * statements keyed by SQL text, since the ORM emits the same few shapes again and again. */
 #include <manouche/db.h>
+#include <manouche/rt.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { STMT_CACHE_SIZE = 64 };
 
@@ -27,6 +29,7 @@ typedef struct sqlite_conn {
     cached_stmt cache[STMT_CACHE_SIZE];
     uint64_t clock;
     sqlite3_stmt *cursor; /* the open cursor's statement (from the cache) */
+    int64_t busy_since_ms; /* when the current lock wait began */
 } sqlite_conn;
 
 typedef struct sqlite_pool {
@@ -72,6 +75,30 @@ static void regexp_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_int(ctx, rc >= 0);
 }
 
+/* ---- lock waits ----
+ * SQLite's own busy_timeout sleeps the thread, and with it every coroutine of the worker,
+ * including the one holding the lock: a writer waiting on a transaction that another request
+ * keeps open across a yield could never succeed. This handler parks only the waiting
+ * coroutine (mn_sleep), so the lock holder runs, commits, and the waiter then proceeds. */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int busy_wait(void *arg, int count)
+{
+    sqlite_conn *c = arg;
+    int64_t now = mono_ms();
+    if (count == 0)
+        c->busy_since_ms = now;
+    if (now - c->busy_since_ms >= c->base.db->config.busy_timeout_ms)
+        return 0; /* give up: SQLITE_BUSY, "database is locked" */
+    mn_sleep(count < 10 ? 1 : 5);
+    return 1;
+}
+
 /* ---- errors ---- */
 static int set_sqlite_error(mn_dbconn *conn, sqlite3 *h, int rc)
 {
@@ -115,7 +142,8 @@ static int open_conn(mn_db *db, sqlite_pool *pool, sqlite_conn **out)
         mn_free(c);
         return MN_EDB_OPERATIONAL;
     }
-    sqlite3_busy_timeout(c->handle, (int)db->config.busy_timeout_ms);
+    c->base.db = db;
+    sqlite3_busy_handler(c->handle, busy_wait, c);
     sqlite3_extended_result_codes(c->handle, 1);
     bool memory = strcmp(db->url.path, ":memory:") == 0;
     const char *setup = memory ? "PRAGMA foreign_keys=ON;"

@@ -2,6 +2,7 @@
  * busy timeout), bound parameters of every type, result cells and column names, error kinds,
  * transactions and savepoints, cursors, the statement cache and the query log. */
 #include <manouche/db.h>
+#include <manouche/rt.h>
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -57,14 +58,12 @@ static mn_dbresult query(const char *sql, const mn_dbparam *p, size_t n)
     return res;
 }
 
-Test(sqlite, connections_use_wal_foreign_keys_and_a_busy_timeout)
+Test(sqlite, connections_use_wal_and_foreign_keys)
 {
     mn_dbresult r = query("PRAGMA journal_mode", NULL, 0);
     cr_assert_str_eq(r.cells[0].v.s.ptr, "wal");
     r = query("PRAGMA foreign_keys", NULL, 0);
     cr_assert_eq(r.cells[0].v.i, 1);
-    r = query("PRAGMA busy_timeout", NULL, 0);
-    cr_assert_eq(r.cells[0].v.i, 5000);
     cr_assert_eq(mn_db_placeholder(db), '?');
     cr_assert_eq(mn_dbconn_dialect(conn), MN_DIALECT_SQLITE);
 }
@@ -246,4 +245,70 @@ Test(sqlite, memory_database_is_shared_by_the_pool)
     mn_db_release(a);
     mn_db_release(b);
     mn_db_free(mem);
+}
+
+/* ---- lock waits park the coroutine, not the worker ---- */
+static mn_db *lockdb;
+static int order[4], norder;
+
+static void holder(void *arg)
+{
+    (void)arg;
+    mn_dbconn *c;
+    cr_assert_eq(mn_db_acquire(lockdb, -1, &c), 0);
+    cr_assert_eq(mn_dbconn_begin(c), 0);
+    cr_assert_eq(mn_dbconn_exec(c, NULL, "INSERT INTO t VALUES (1)", NULL, 0, NULL), 0);
+    mn_sleep(100); /* a request that yields with its write transaction open */
+    order[norder++] = 1;
+    cr_assert_eq(mn_dbconn_commit(c), 0);
+    mn_db_release(c);
+}
+
+static void waiter(void *arg)
+{
+    (void)arg;
+    mn_dbconn *c;
+    mn_sleep(10);
+    cr_assert_eq(mn_db_acquire(lockdb, -1, &c), 0);
+    int rc = mn_dbconn_exec(c, NULL, "INSERT INTO t VALUES (2)", NULL, 0, NULL);
+    cr_assert_eq(rc, 0, "the writer waited for the lock: %s", mn_dbconn_errmsg(c));
+    order[norder++] = 2;
+    mn_db_release(c);
+}
+
+Test(sqlite, a_writer_waits_for_the_lock_without_blocking_the_holder)
+{
+    ok("CREATE TABLE t (v INTEGER)");
+    lockdb = db;
+    norder = 0;
+    mn_loop *loop = mn_loop_new();
+    cr_assert_not_null(loop);
+    cr_assert_not_null(mn_coro_spawn(loop, holder, NULL));
+    cr_assert_not_null(mn_coro_spawn(loop, waiter, NULL));
+    mn_loop_stop(loop);
+    cr_assert_eq(mn_loop_run(loop), 0);
+    mn_loop_free(loop);
+    cr_assert_eq(norder, 2);
+    cr_expect_eq(order[0], 1, "the holder committed first");
+    cr_expect_eq(order[1], 2);
+    mn_dbresult r = query("SELECT count(*) FROM t", NULL, 0);
+    cr_expect_eq(r.cells[0].v.i, 2);
+}
+
+Test(sqlite, a_lock_held_too_long_is_an_operational_error)
+{
+    char err[200];
+    mn_db *quick = mn_db_new(&(mn_dbconfig){.url = url, .busy_timeout_ms = 50}, err, sizeof err);
+    cr_assert_not_null(quick, "%s", err);
+    ok("CREATE TABLE t (v INTEGER)");
+    cr_assert_eq(mn_dbconn_begin(conn), 0);
+    ok("INSERT INTO t VALUES (1)");
+    mn_dbconn *other;
+    cr_assert_eq(mn_db_acquire(quick, -1, &other), 0);
+    int rc = mn_dbconn_exec(other, NULL, "INSERT INTO t VALUES (2)", NULL, 0, NULL);
+    cr_expect_eq(rc, MN_EDB_OPERATIONAL);
+    cr_expect_str_eq(mn_dbconn_errmsg(other), "database is locked");
+    mn_db_release(other);
+    mn_db_free(quick);
+    cr_assert_eq(mn_dbconn_rollback(conn), 0);
 }

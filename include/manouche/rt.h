@@ -59,6 +59,8 @@ void *mn_coro_get_local(mn_coro *coro);
 /* ---- Waiting. All return 0, MN_ETIMEDOUT, MN_ECANCELED (the loop is shutting down) or
  * another negative code. A timeout_ms < 0 waits without a deadline. ---- */
 enum { MN_READ = 1, MN_WRITE = 2 };
+/* Waits until fd is readable/writable. One coroutine per fd and direction at a time. A return
+ * of 0 can be early (an old edge): do the operation and wait again on EAGAIN. */
 int mn_wait_fd(int fd, unsigned events, int64_t timeout_ms) MN_MAY_YIELD;
 int mn_sleep(int64_t ms) MN_MAY_YIELD;
 
@@ -71,7 +73,8 @@ typedef struct mn_timer mn_timer;
 mn_timer *mn_timer_start(mn_loop *loop, int64_t delay_ms, void (*cb)(void *arg), void *arg);
 void mn_timer_stop(mn_timer *timer); /* a timer that has fired or been stopped is gone */
 
-/* ---- Sockets. Read/write calls park the coroutine while the socket is not ready. ---- */
+/* ---- Sockets. Read/write calls park the coroutine while the socket is not ready. Every
+ * socket these calls create is non-blocking; an fd made elsewhere must be made so too. ---- */
 /* A non-blocking listening TCP socket; reuseport sets SO_REUSEPORT. An fd or negative code. */
 int mn_tcp_listen(const char *host, int port, int backlog, bool reuseport);
 /* The port a socket is bound to (useful after listening on port 0). */

@@ -1258,7 +1258,8 @@ static int resolve_list(mn_template_state *r, mn_template_expr **x, int n, mn_va
 
 static int render_url(mn_template_state *r, const node *n, mn_buf *out)
 {
-    mn_value *view, **args, **kwvals;
+    /* NULL-initialised: gcc -O2 cannot see that resolve_list sets args on success. */
+    mn_value *view = NULL, **args = NULL, **kwvals;
     int rc = mn__resolve(r, n->u.url.view, false, &view);
     if (rc == 0)
         rc = resolve_list(r, n->u.url.args, n->u.url.nargs, &args);

@@ -588,6 +588,12 @@ int mn_on_commit(mn_orm *o, void (*fn)(void *arg), void *arg);
 /* Runs fn inside an atomic block: committed when fn returns 0, rolled back otherwise. */
 int mn_atomic(mn_orm *o, int (*fn)(mn_orm *o, void *arg), void *arg) MN_MAY_YIELD;
 
+/* The request cycle, for the layer that owns requests: begin opens an atomic block when
+ * atomic_requests (Django's ATOMIC_REQUESTS); end commits it when the view succeeded (ok) and
+ * rolls back everything the view left open otherwise, then gives the connections back. */
+int mn_orm_request_begin(mn_orm *o, bool atomic_requests) MN_MAY_YIELD;
+int mn_orm_request_end(mn_orm *o, bool ok) MN_MAY_YIELD;
+
 /* ---- Signals ---- */
 typedef enum mn_signal {
     MN_PRE_SAVE = 1, MN_POST_SAVE, MN_PRE_DELETE, MN_POST_DELETE, MN_M2M_CHANGED

@@ -37,6 +37,7 @@ struct mn_orm {
     struct repeat { uint64_t hash; int count; } *repeats;
     size_t nrepeats, caprepeats;
     int max_repeats;
+    bool request_atomic;  /* ATOMIC_REQUESTS opened the outermost block */
     const char *at_file; /* where the running query was built, for the N+1 warning */
     int at_line;
 };

@@ -112,6 +112,25 @@ int mn_atomic(mn_orm *o, int (*fn)(mn_orm *o, void *arg), void *arg)
     return res ? res : rc;
 }
 
+int mn_orm_request_begin(mn_orm *o, bool atomic_requests)
+{
+    o->request_atomic = atomic_requests;
+    return atomic_requests ? mn_atomic_begin(o) : 0;
+}
+
+int mn_orm_request_end(mn_orm *o, bool ok)
+{
+    int rc = 0;
+    /* a view that returned normally but left inner blocks open is a bug: roll those back */
+    while (o->atomic_depth > (o->request_atomic ? 1 : 0))
+        mn_atomic_end(o, false);
+    if (o->request_atomic && o->atomic_depth == 1)
+        rc = mn_atomic_end(o, ok);
+    o->request_atomic = false;
+    mn_orm_close(o);
+    return rc;
+}
+
 /* ---- signals: a small process-wide table, set up at start-up like Django's receivers ---- */
 enum { MAX_RECEIVERS = 128 };
 static struct receiver {

@@ -173,3 +173,24 @@ Test(orm_txn, query_log_counts_queries)
     cr_expect_eq(log.entries[0].nparams, 0);
     mn_orm_set_log(t.o, NULL);
 }
+
+Test(orm_txn, atomic_requests_commit_or_roll_back_the_whole_view)
+{
+    mn_arena *a = mn_arena_new(0);
+    mn_orm *o = tdb_session(&t, a);
+    cr_assert_eq(mn_orm_request_begin(o, true), 0, "%s", mn_orm_error(o));
+    cr_assert_not_null(mn_create(o, Tag, "name", "kept"));
+    cr_assert_eq(mn_orm_request_end(o, true), 0);
+    o = tdb_session(&t, a);
+    cr_assert_eq(mn_orm_request_begin(o, true), 0);
+    cr_assert_not_null(mn_create(o, Tag, "name", "view-failed"));
+    cr_assert_eq(mn_atomic_begin(o), 0); /* an inner block the view forgot to close */
+    cr_assert_eq(mn_orm_request_end(o, false), 0);
+    o = tdb_session(&t, a);
+    cr_assert_eq(mn_orm_request_begin(o, false), 0);
+    cr_assert_not_null(mn_create(o, Tag, "name", "autocommit"));
+    cr_assert_eq(mn_orm_request_end(o, false), 0, "without ATOMIC_REQUESTS each query commits");
+    mn_arena_free(a);
+    cr_expect_eq(tags(), 2);
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Tag), "name", "view-failed")), 0);
+}

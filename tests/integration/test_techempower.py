@@ -28,7 +28,10 @@ def check(cond, what):
 
 def env():
     e = os.environ.copy()
-    e.update({"DEBUG": "0", "SECRET_KEY": "techempower-test-key", "LOG_LEVEL": "WARNING"})
+    e.update({"DEBUG": "0", "SECRET_KEY": "techempower-test-key", "LOG_LEVEL": "WARNING",
+              # These endpoints need no rows: an in-memory database keeps the source tree clean
+              # (test_techempower_db.py tests the database endpoints).
+              "DATABASE_URL": "sqlite://:memory:"})
     return e
 
 

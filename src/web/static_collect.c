@@ -348,103 +348,84 @@ static bool ci_prefix(const char *s, const char *end, const char *lit)
     return (size_t)(end - s) >= n && strncasecmp(s, lit, n) == 0;
 }
 
-/* Pass 1 of Django's patterns: url(<quote>? ws* URL <same quote>) -> url("NEW"). */
-static int rewrite_urls(collector *c, const file_rec *f, const char *s, size_t len, mn_buf *out)
+/* Where a reference found at a keyword lies: the URL is [url, url_end), the whole match
+ * ends at after. */
+typedef struct css_ref {
+    const char *url, *url_end, *after;
+} css_ref;
+
+/* Django's first pattern: url(<quote>? ws* URL <same quote>), the shortest URL on one line. */
+static bool match_url(const char *m, const char *end, css_ref *ref)
 {
-    const char *p = s, *end = s + len;
-    while (p < end) {
-        const char *m = p;
-        while (m < end && !ci_prefix(m, end, "url("))
-            m++;
-        if (mn_buf_append(out, p, (size_t)(m - p)) < 0)
-            return MN_ENOMEM;
-        if (m >= end)
-            break;
-        const char *q = m + 4;
-        char quote = (q < end && (*q == '"' || *q == '\'')) ? *q++ : 0;
-        while (q < end && (*q == ' ' || *q == '\t' || *q == '\f' || *q == '\r' || *q == '\v'))
-            q++;
-        /* The shortest URL (no newline) followed by the same quote and ')'. */
-        const char *u = q, *close = NULL;
-        for (const char *e = u; e < end && *e != '\n'; e++) {
-            if (quote ? (*e == quote && e + 1 < end && e[1] == ')') : *e == ')') {
-                close = e;
-                break;
-            }
+    const char *q = m + 4;
+    char quote = (q < end && (*q == '"' || *q == '\'')) ? *q++ : 0;
+    while (q < end && (*q == ' ' || *q == '\t' || *q == '\f' || *q == '\r' || *q == '\v'))
+        q++;
+    for (const char *e = q; e < end && *e != '\n'; e++) {
+        if (quote ? (*e == quote && e + 1 < end && e[1] == ')') : *e == ')') {
+            *ref = (css_ref){q, e, e + (quote ? 2 : 1)};
+            return true;
         }
-        if (!close) {
-            if (mn_buf_append(out, m, 4) < 0)
-                return MN_ENOMEM;
-            p = m + 4;
-            continue;
-        }
-        const char *after = close + (quote ? 2 : 1);
-        size_t mark = out->len;
-        if (mn_buf_puts(out, "url(\"") < 0)
-            return MN_ENOMEM;
-        int rc = convert(c, f, u, (size_t)(close - u), out);
-        if (rc < 0)
-            return rc;
-        if (rc == 0) {
-            out->len = mark;
-            if (mn_buf_append(out, m, (size_t)(after - m)) < 0)
-                return MN_ENOMEM;
-        } else if (mn_buf_puts(out, "\")") < 0) {
-            return MN_ENOMEM;
-        }
-        p = after;
     }
-    return MN_OK;
+    return false;
 }
 
-/* Pass 2: @import ws* <quote> ws* URL <quote> -> @import url("NEW"). */
-static int rewrite_imports(collector *c, const file_rec *f, const char *s, size_t len,
-                           mn_buf *out)
+/* The second: @import ws* <quote> ws* URL <quote>. */
+static bool match_import(const char *m, const char *end, css_ref *ref)
 {
+    const char *q = m + 7;
+    while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' || *q == '\f'))
+        q++;
+    if (q >= end || (*q != '"' && *q != '\''))
+        return false;
+    const char *u = q + 1;
+    while (u < end && (*u == ' ' || *u == '\t' || *u == '\n' || *u == '\r'))
+        u++;
+    for (const char *e = u; e < end && *e != '\n'; e++)
+        if (*e == '"' || *e == '\'') {
+            *ref = (css_ref){u, e, e + 1};
+            return true;
+        }
+    return false;
+}
+
+/* One pass over s for one of Django's patterns: each reference to a static file becomes
+ * open + hashed URL + '")'; the rest is copied as it is. */
+static int rewrite_refs(collector *c, const file_rec *f, const char *s, size_t len, mn_buf *out,
+                        const char *keyword, bool (*match)(const char *, const char *, css_ref *),
+                        const char *open)
+{
+    size_t kl = strlen(keyword);
     const char *p = s, *end = s + len;
     while (p < end) {
         const char *m = p;
-        while (m < end && !ci_prefix(m, end, "@import"))
+        while (m < end && !ci_prefix(m, end, keyword))
             m++;
         if (mn_buf_append(out, p, (size_t)(m - p)) < 0)
             return MN_ENOMEM;
         if (m >= end)
             break;
-        const char *q = m + 7;
-        while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' || *q == '\f'))
-            q++;
-        const char *close = NULL;
-        const char *u = NULL;
-        if (q < end && (*q == '"' || *q == '\'')) {
-            u = q + 1;
-            while (u < end && (*u == ' ' || *u == '\t' || *u == '\n' || *u == '\r'))
-                u++;
-            for (const char *e = u; e < end && *e != '\n'; e++)
-                if (*e == '"' || *e == '\'') {
-                    close = e;
-                    break;
-                }
-        }
-        if (!close) {
-            if (mn_buf_append(out, m, 7) < 0)
+        css_ref ref;
+        if (!match(m, end, &ref)) {
+            if (mn_buf_append(out, m, kl) < 0)
                 return MN_ENOMEM;
-            p = m + 7;
+            p = m + kl;
             continue;
         }
         size_t mark = out->len;
-        if (mn_buf_puts(out, "@import url(\"") < 0)
+        if (mn_buf_puts(out, open) < 0)
             return MN_ENOMEM;
-        int rc = convert(c, f, u, (size_t)(close - u), out);
+        int rc = convert(c, f, ref.url, (size_t)(ref.url_end - ref.url), out);
         if (rc < 0)
             return rc;
         if (rc == 0) {
             out->len = mark;
-            if (mn_buf_append(out, m, (size_t)(close + 1 - m)) < 0)
+            if (mn_buf_append(out, m, (size_t)(ref.after - m)) < 0)
                 return MN_ENOMEM;
         } else if (mn_buf_puts(out, "\")") < 0) {
             return MN_ENOMEM;
         }
-        p = close + 1;
+        p = ref.after;
     }
     return MN_OK;
 }
@@ -455,9 +436,10 @@ static int rewrite_css(collector *c, file_rec *f, const mn_buf *orig)
     mn_buf mid;
     mn_buf_init(&mid, NULL);
     mn_buf_reset(&f->content);
-    int rc = rewrite_urls(c, f, orig->data, orig->len, &mid);
+    int rc = rewrite_refs(c, f, orig->data, orig->len, &mid, "url(", match_url, "url(\"");
     if (rc == MN_OK)
-        rc = rewrite_imports(c, f, mid.data, mid.len, &f->content);
+        rc = rewrite_refs(c, f, mid.data, mid.len, &f->content, "@import", match_import,
+                          "@import url(\"");
     mn_buf_free(&mid);
     return rc;
 }

@@ -22,16 +22,29 @@ static const mn_route urls[] = {
     MN_END,
 };
 
-/* `polls questions`: an app's own management command */
+/* `polls questions`: an app's own management command (a session outside any request) */
 static int list_questions(mn_cli *cli, int argc, char **argv)
 {
     if (argc > 0)
         return mn_cli_usage_error(cli, "unexpected argument '%s'", argv[0]);
-    const poll_question *qs[16];
-    size_t n = polls_latest_questions(qs, 16);
-    for (size_t i = 0; i < n; i++)
-        printf("%lld\t%s\n", (long long)qs[i]->id, qs[i]->question_text);
-    return MN_EXIT_OK;
+    mn_site *site = mn_cli_site(cli);
+    char err[512];
+    if (!site)
+        return MN_EXIT_FAILURE;
+    if (mn_site_create_tables(site, err, sizeof err) != 0)
+        return mn_cli_fail(cli, "%s", err);
+    mn_arena *a = mn_arena_new(0);
+    mn_orm *o = a ? mn_orm_new(a, mn_site_db(site, NULL, err, sizeof err)) : NULL;
+    if (o && polls_seed_if_empty(o) != 0)
+        o = NULL;
+    mn_rows *rows = o ? mn_qs_fetch(mn_qs_order_by(mn_all(o, Question), "-pub_date")) : NULL;
+    int rc = rows ? MN_EXIT_OK : mn_cli_fail(cli, "%s", o ? mn_orm_error(o) : "out of memory");
+    for (size_t i = 0; rows && i < rows->len; i++) {
+        const Question *q = rows->items[i];
+        printf("%lld\t%s\n", (long long)q->id, q->text);
+    }
+    mn_arena_free(a);
+    return rc;
 }
 
 static const mn_command polls_commands[] = {

@@ -1,66 +1,109 @@
-/* store.c — the in-memory polls data (see store.h), seeded with the tutorial's questions. */
+/* store.c — the polls queries (see store.h) and the tutorial's sample data, written when the
+ * database has no question yet. */
 #include "store.h"
 
-static poll_question questions[] = {
-    {1, "What's up?", 1764460800},        /* 2025-11-30 */
+#include <time.h>
+
+static mn_datetime utc(time_t t)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    mn_datetime dt = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                      tm.tm_sec, 0, 0, true, "UTC"};
+    return dt;
+}
+
+/* Fixed ids, so that the tutorial's links (/polls/1/, choice=2) mean the same everywhere. */
+static const struct {
+    int64_t id;
+    const char *text;
+    time_t pub_date;
+} questions[] = {
+    {1, "What's up?", 1764460800}, /* 2025-11-30 */
     {2, "What's your favourite framework?", 1764547200},
     {3, "Tabs or spaces?", 1764633600},
     {4, "A question from the future", 4102444800}, /* 2100: never listed, as the tutorial */
 };
 
-static poll_choice choices[] = {
-    {1, 1, "Not much", 0},
-    {2, 1, "The sky", 0},
-    {3, 1, "Just hacking again", 0},
-    {4, 2, "Manouche", 0},
-    {5, 2, "Django", 0},
-    {6, 3, "Tabs", 0},
-    {7, 3, "Spaces", 0},
-    {8, 4, "Who knows", 0},
+static const struct {
+    int64_t id, question;
+    const char *text;
+} choices[] = {
+    {1, 1, "Not much"},  {2, 1, "The sky"}, {3, 1, "Just hacking again"},
+    {4, 2, "Manouche"},  {5, 2, "Django"},  {6, 3, "Tabs"},
+    {7, 3, "Spaces"},    {8, 4, "Who knows"},
 };
 
-enum {
-    QUESTION_COUNT = sizeof questions / sizeof questions[0],
-    CHOICE_COUNT = sizeof choices / sizeof choices[0],
-};
-
-static int published(const poll_question *q)
+static int seed(mn_orm *o, void *arg)
 {
-    return q->pub_date <= time(NULL);
+    (void)arg;
+    for (size_t i = 0; i < sizeof questions / sizeof questions[0]; i++) {
+        mn_datetime when = utc(questions[i].pub_date);
+        if (!mn_create(o, Question, "id", questions[i].id, "text", questions[i].text,
+                       "pub_date", &when))
+            return mn_orm_errcode(o);
+    }
+    for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++)
+        if (!mn_create(o, Choice, "id", choices[i].id, "question", choices[i].question, "text",
+                       choices[i].text))
+            return mn_orm_errcode(o);
+    return 0;
 }
 
-size_t polls_latest_questions(const poll_question **out, size_t max)
+int polls_seed_if_empty(mn_orm *o)
 {
-    size_t n = 0;
-    for (size_t i = QUESTION_COUNT; i-- > 0 && n < max;)
-        if (published(&questions[i]))
-            out[n++] = &questions[i];
-    return n;
+    int64_t n = mn_qs_count(mn_all(o, Question));
+    if (n < 0)
+        return (int)n;
+    int rc = n == 0 ? mn_atomic(o, seed, NULL) : 0;
+    if (rc == MN_EDB_INTEGRITY) /* another worker seeded first */
+        rc = 0;
+    if (rc == 0)
+        mn_orm_clear_error(o);
+    return rc;
 }
 
-const poll_question *polls_question_get(int64_t id)
+mn_orm *polls_orm(mn_req *r)
 {
-    for (size_t i = 0; i < QUESTION_COUNT; i++)
-        if (questions[i].id == id && published(&questions[i]))
-            return &questions[i];
-    return NULL;
+    static bool seeded; /* once per worker process */
+    mn_orm *o = mn_req_orm(r);
+    if (!seeded && polls_seed_if_empty(o) != 0)
+        mn_http_500(r, mn_orm_error(o));
+    seeded = true;
+    return o;
 }
 
-size_t polls_choices_of(int64_t question_id, const poll_choice **out, size_t max)
+static mn_qs *published(mn_req *r)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < CHOICE_COUNT && n < max; i++)
-        if (choices[i].question_id == question_id)
-            out[n++] = &choices[i];
-    return n;
+    /* the queryset is lazy and keeps the pointer: the value must outlive this frame */
+    mn_datetime *now = mn_arena_alloc(mn_req_arena(r), sizeof *now);
+    if (!now)
+        mn_http_500(r, "out of memory");
+    *now = utc(time(NULL));
+    mn_orm *o = polls_orm(r);
+    return mn_filter(mn_all(o, Question), "pub_date__lte", now);
 }
 
-int polls_vote(int64_t question_id, int64_t choice_id)
+mn_qs *polls_latest_questions(mn_req *r, int64_t max)
 {
-    for (size_t i = 0; i < CHOICE_COUNT; i++)
-        if (choices[i].id == choice_id && choices[i].question_id == question_id) {
-            choices[i].votes++;
-            return 0;
-        }
-    return -1;
+    return mn_qs_slice(mn_qs_order_by(published(r), "-pub_date"), 0, max);
+}
+
+Question *polls_question_or_404(mn_req *r, int64_t id)
+{
+    polls_orm(r);
+    mn_datetime now = utc(time(NULL)); /* get_or_404 runs the query before returning */
+    return mn_get_or_404(r, Question, "pk", id, "pub_date__lte", &now);
+}
+
+mn_qs *polls_choices_of(mn_req *r, const Question *q)
+{
+    return mn_qs_order_by(mn_related(polls_orm(r), q, "choices"), "id");
+}
+
+int64_t polls_vote(mn_req *r, const Question *q, int64_t choice_id)
+{
+    mn_orm *o = polls_orm(r);
+    return mn_update(mn_filter(mn_all(o, Choice), "pk", choice_id, "question", q->id), "votes",
+                     mn_F_add(o, "votes", 1));
 }

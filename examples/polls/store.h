@@ -1,34 +1,44 @@
-/* store.h — the polls data: questions and their choices.
+/* store.h — the polls data: the Question and Choice models and the few queries the views run.
  *
- * In memory for now, behind these few calls, so the views read like the Django tutorial's and
- * the move to the ORM touches this module only. Each worker process has its own copy. */
+ * The models are DESIGN.md's X-macro lists, the single source of truth the ORM (and later
+ * migrations, forms and the admin) reads. The data lives in DATABASE_URL (default: the SQLite
+ * file db.sqlite3 in this folder); the tables are made at the first request and seeded with
+ * the tutorial's questions when empty. Every query goes through the request's session
+ * (mn_req_orm), so it is logged, counted by tests and, on PostgreSQL, parks the coroutine. */
 #ifndef POLLS_STORE_H
 #define POLLS_STORE_H
 
+#include <manouche/manouche.h>
+
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
-typedef struct poll_question {
-    int64_t id;
-    const char *question_text;
-    time_t pub_date;
-} poll_question;
+#define QUESTION_FIELDS(F)                                   \
+    F(id,       MN_BIGAUTO)                                  \
+    F(text,     MN_CHAR,     .max_length = 200)              \
+    F(pub_date, MN_DATETIME, .verbose_name = "date published")
+MN_MODEL(Question, polls, QUESTION_FIELDS)
 
-typedef struct poll_choice {
-    int64_t id;
-    int64_t question_id;
-    const char *choice_text;
-    int64_t votes;
-} poll_choice;
+#define CHOICE_FIELDS(F)                                     \
+    F(id,       MN_BIGAUTO)                                  \
+    F(question, MN_FK,  .to = "polls.Question", .on_delete = MN_CASCADE, \
+                        .related_name = "choices")           \
+    F(text,     MN_CHAR, .max_length = 200)                  \
+    F(votes,    MN_INT,  .default_int = 0)
+MN_MODEL(Choice, polls, CHOICE_FIELDS)
 
-/* The latest questions published up to now, newest first: fills out, returns how many. */
-size_t polls_latest_questions(const poll_question **out, size_t max);
-/* A question by id, NULL when there is none (or it is not published yet). */
-const poll_question *polls_question_get(int64_t id);
-/* The choices of a question in id order: fills out, returns how many. */
-size_t polls_choices_of(int64_t question_id, const poll_choice **out, size_t max);
-/* Adds one vote to choice_id of question_id: 0, or -1 when that choice is not the question's. */
-int polls_vote(int64_t question_id, int64_t choice_id);
+/* Writes the tutorial's questions and choices when there is no question yet: 0 or negative. */
+int polls_seed_if_empty(mn_orm *o) MN_MAY_YIELD;
+/* The request's session, after seeding an empty database once per process. */
+mn_orm *polls_orm(mn_req *r) MN_MAY_YIELD;
+/* The questions published up to now, newest first (lazy: runs when iterated). */
+mn_qs *polls_latest_questions(mn_req *r, int64_t max);
+/* A published question; ends the view with 404 when there is none. */
+Question *polls_question_or_404(mn_req *r, int64_t id) MN_MAY_YIELD;
+/* The choices of q in id order (lazy). */
+mn_qs *polls_choices_of(mn_req *r, const Question *q);
+/* Adds one vote to choice_id of q in one UPDATE (F("votes") + 1, no lost votes under
+ * concurrency): 1, 0 when that choice is not q's, negative on a database error. */
+int64_t polls_vote(mn_req *r, const Question *q, int64_t choice_id) MN_MAY_YIELD;
 
 #endif

@@ -13,6 +13,7 @@
 #include <manouche/orm.h>
 #include <manouche/staticfiles.h>
 #include <manouche/web.h>
+#include <manouche/webdb.h>
 #include <manouche/cli.h>
 #include <manouche/testing.h>
 

@@ -17,6 +17,7 @@
 #include <manouche/core.h>
 #include <manouche/http.h>
 #include <manouche/web.h>
+#include <manouche/webdb.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -98,6 +99,10 @@ bool mn_resp_contains(mn_req *resp, const char *text);
     } while (0)
 #define mn_assert_no_header(resp, name)                                                       \
     cr_assert_null(mn_resp_get_header((resp), (name)).ptr, "header %s is present", (name))
+/* assertNumQueries: the request behind resp ran exactly `want` database queries. */
+#define mn_assert_num_queries(resp, want)                                                     \
+    cr_assert_eq(mn_req_num_queries(resp), (size_t)(want), "%zu queries, want %zu",          \
+                 mn_req_num_queries(resp), (size_t)(want))
 #define mn_assert_redirects(resp, status, location)                                           \
     do {                                                                                      \
         mn_assert_status((resp), (status));                                                   \

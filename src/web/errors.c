@@ -255,6 +255,7 @@ void mn__debug_500(mn_req *r, int status, const char *message)
         free(syms);
         mn_buf_puts(b, "</pre></div>\n");
     }
+    mn__webdb_debug_html(r, b);
     request_table(b, r);
     settings_table(b, st->site->settings);
     explanation(b, status);

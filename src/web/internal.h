@@ -50,6 +50,7 @@ struct mn_site {
     const mn_middleware *mw[MN__MAX_MIDDLEWARE];
     size_t mw_count;
     bool testing; /* the test client's site: "testserver" is an allowed host, as Django's */
+    struct mn__webdb_site *webdb; /* this worker's databases (webdb.c), made on first use */
 };
 
 /* Per-request state of the dispatcher (request attribute "mn.web"). */
@@ -87,5 +88,14 @@ bool mn__protected(mn_req *r, void (*fn)(mn_req *r, void *arg), void *arg);
 bool mn__host_valid(mn_str host, const char *const *allowed, size_t count, bool testing);
 /* The request host (Host or X-Forwarded-Host), port included. */
 mn_str mn__req_host(mn_req *r);
+
+/* webdb.c: the database's part of a request. view_done() ends ATOMIC_REQUESTS' transaction
+ * once the view has run (ok: it returned normally) and returns false when the view's outcome
+ * becomes an error (commit failed; 503 for a pool timeout); request_end() closes the session;
+ * debug_html() adds the query log to the DEBUG page; site_free() closes the databases. */
+bool mn__webdb_view_done(mn_req *r, bool ok);
+void mn__webdb_request_end(mn_req *r);
+void mn__webdb_debug_html(mn_req *r, mn_buf *b);
+void mn__webdb_site_free(mn_site *s);
 
 #endif

@@ -282,6 +282,7 @@ void mn_site_free(mn_site *s)
 {
     if (!s)
         return;
+    mn__webdb_site_free(s);
     mn_template_engine_free(s->engine);
     mn_static_free(s->statics);
     mn_router_free(s->router);
@@ -540,13 +541,14 @@ void mn_site_handle(mn_req *r, void *arg)
         if (answered)
             break; /* this one answered: only the ones before it see the response */
     }
-    if (!answered && !mn__protected(r, run_view, st))
+    if (!answered && !mn__webdb_view_done(r, mn__protected(r, run_view, st)))
         handle_error(r, st, entered);
     for (size_t i = entered; i-- > 0;) {
         hook_call h = {s->mw[i], false};
         if (h.mw->after && !mn__protected(r, call_after, &h))
             mn__error_response(r, st->err_status, st->err_message);
     }
+    mn__webdb_request_end(r); /* the connection goes back before the response is written */
     if (co)
         mn_coro_set_local(co, NULL);
     else

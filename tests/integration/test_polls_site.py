@@ -25,8 +25,13 @@ def check(cond, what):
 def env_with(**extra):
     env = {k: v for k, v in os.environ.items()
            if k not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "WORKERS", "PORT", "LOG_FORMAT")}
+    # the demo keeps its data in DATABASE_URL: a temporary one, fresh for each run
+    env["DATABASE_URL"] = "sqlite:///%s/db.sqlite3" % DB_DIR.name
     env.update(extra)
     return env
+
+
+DB_DIR = tempfile.TemporaryDirectory()
 
 
 def start(args, env):

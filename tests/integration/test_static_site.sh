@@ -13,6 +13,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 cd "$work"
 
 export STATIC_ROOT=$work/collected
+export DATABASE_URL=sqlite:///$work/db.sqlite3 # the demo's data, outside the source tree
 "$bin/polls" collectstatic --noinput >out.txt || fail "collectstatic failed"
 grep -q "static file.* copied to '$STATIC_ROOT'" out.txt || fail "report: $(cat out.txt)"
 hashed=$(python3 -c "import json,sys; print(json.load(open('$STATIC_ROOT/staticfiles.json'))['paths']['polls/style.css'])")

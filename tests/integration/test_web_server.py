@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 
 BIN = os.path.join(os.environ.get("MN_BIN_DIR", "build/bin"), "polls")
 failures = []
@@ -48,6 +49,8 @@ def main():
     env = {k: v for k, v in os.environ.items()}
     env.update(DEBUG="false", SECRET_KEY="web-server-test-secret", ALLOWED_HOSTS="127.0.0.1",
                LOG_FORMAT="json")
+    db_dir = tempfile.TemporaryDirectory()  # the demo's data, outside the source tree
+    env["DATABASE_URL"] = "sqlite:///%s/db.sqlite3" % db_dir.name
     p = subprocess.Popen([BIN, "runserver", "127.0.0.1:0"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env, text=True)
     line = p.stdout.readline()

@@ -1,0 +1,454 @@
+/* webdb.c — the database in a web request (webdb.h): this worker's databases, the request's
+ * ORM session, ATOMIC_REQUESTS, the shortcuts that end a view, and the query log.
+ *
+ * The idea: everything is lazy. A worker opens its databases on the first request that calls
+ * mn_req_orm() (after fork: the process id is checked, so a master never shares connections
+ * with its workers), and a request makes its session only when it asks for one, so a view
+ * that never touches the database pays nothing. The dispatcher (site.c) calls back twice:
+ * when the view has run (commit or roll back the ATOMIC_REQUESTS transaction, as Django's
+ * BaseHandler.make_view_atomic does) and when the request ends (close the session, which
+ * gives the connection back before the response is written). */
+#include "web/internal.h"
+
+#include <manouche/webdb.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { MAX_DATABASES = 8 };
+
+typedef const char *(*router_fn)(const mn_model *m, bool write, void *user);
+
+/* One per site, valid in the process that made it (pid). */
+typedef struct mn__webdb_site {
+    pid_t pid;
+    mn_db *dbs[MAX_DATABASES]; /* [0] is "default" */
+    size_t ndbs;
+    bool opened;
+    bool tables_ready;
+    router_fn route;
+    void *route_user;
+} mn__webdb_site;
+
+/* Per request (attribute "mn.webdb"): made by mn_req_orm. */
+typedef struct webdb_req {
+    mn_orm *orm;
+    mn_dblog log;
+    bool atomic;    /* ATOMIC_REQUESTS opened the outermost block */
+} webdb_req;
+
+/* Marks a request whose view has run, so a session made later (after hooks, error handler)
+ * does not open the ATOMIC_REQUESTS transaction. */
+static char view_done_mark;
+
+static mn__webdb_site *site_state(mn_site *s)
+{
+    mn__webdb_site *w = s->webdb;
+    if (w && w->pid != getpid()) {
+        /* Inherited across fork: the parent's connections are not ours to use or close (a
+         * PostgreSQL Terminate would end the parent's session). Forget them. */
+        s->webdb = NULL;
+        w = NULL;
+    }
+    if (!w) {
+        w = mn_calloc(1, sizeof *w);
+        if (!w)
+            return NULL;
+        w->pid = getpid();
+        s->webdb = w;
+    }
+    return w;
+}
+
+void mn__webdb_site_free(mn_site *s)
+{
+    mn__webdb_site *w = s->webdb;
+    if (!w || w->pid != getpid())
+        return;
+    for (size_t i = 0; i < w->ndbs; i++)
+        mn_db_free(w->dbs[i]);
+    mn_free(w);
+    s->webdb = NULL;
+}
+
+void mn_site_set_db_router(mn_site *s, router_fn route, void *user)
+{
+    mn__webdb_site *w = site_state(s);
+    if (!w)
+        return;
+    w->route = route;
+    w->route_user = user;
+}
+
+/* A relative SQLite path is relative to the project folder (DESIGN.md section 7), not to
+ * wherever the binary was started. */
+static const char *resolve_url(mn_site *s, const char *url, char *buf, size_t cap)
+{
+    const char *p = strncmp(url, "sqlite:///", 10) == 0 ? url + 10 : NULL;
+    if (!p || p[0] == '/' || !*p || strcmp(url, "sqlite://:memory:") == 0)
+        return url;
+    snprintf(buf, cap, "sqlite:///%s/%s", mn_site_dir(s), p);
+    return buf;
+}
+
+static mn_db *open_db(mn_site *s, const char *alias, const char *url, char *err, size_t errlen)
+{
+    const mn_settings *st = mn_site_settings(s);
+    char path[4200];
+    mn_dbconfig cfg = {
+        .alias = alias,
+        .url = resolve_url(s, url, path, sizeof path),
+        .pool_size = (int)mn_settings_int(st, "DB_POOL_SIZE"),
+        .pool_timeout_ms = mn_settings_int(st, "DB_POOL_TIMEOUT"),
+        .statement_timeout_ms = mn_settings_int(st, "DB_STATEMENT_TIMEOUT"),
+    };
+    char why[256] = "";
+    mn_db *db = mn_db_new(&cfg, why, sizeof why);
+    if (!db && err && errlen)
+        snprintf(err, errlen, "database '%s': %s", alias, why[0] ? why : "out of memory");
+    return db;
+}
+
+/* Opens "default" (DATABASE_URL) and every DATABASES entry ("alias=url"). */
+static int open_all(mn_site *s, mn__webdb_site *w, char *err, size_t errlen)
+{
+    if (w->opened)
+        return 0;
+    const mn_settings *st = mn_site_settings(s);
+    mn_db *db = open_db(s, "default", mn_settings_str(st, "DATABASE_URL"), err, errlen);
+    if (!db)
+        return MN_EINVAL;
+    w->dbs[w->ndbs++] = db;
+    size_t n;
+    const char *const *extra = mn_settings_list(st, "DATABASES", &n);
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(extra[i], '=');
+        char alias[64];
+        if (!eq || eq == extra[i] || (size_t)(eq - extra[i]) >= sizeof alias) {
+            snprintf(err, errlen, "DATABASES: '%s' is not alias=URL", extra[i]);
+            return MN_EINVAL;
+        }
+        snprintf(alias, sizeof alias, "%.*s", (int)(eq - extra[i]), extra[i]);
+        if (strcmp(alias, "default") == 0 || w->ndbs == MAX_DATABASES) {
+            snprintf(err, errlen, "DATABASES: '%s': %s", alias,
+                     w->ndbs == MAX_DATABASES ? "too many databases" : "default is DATABASE_URL");
+            return MN_EINVAL;
+        }
+        db = open_db(s, alias, eq + 1, err, errlen);
+        if (!db)
+            return MN_EINVAL;
+        w->dbs[w->ndbs++] = db;
+    }
+    w->opened = true;
+    return 0;
+}
+
+mn_db *mn_site_db(mn_site *s, const char *alias, char *err, size_t errlen)
+{
+    mn__webdb_site *w = site_state(s);
+    if (!w || open_all(s, w, err, errlen) != 0)
+        return NULL;
+    for (size_t i = 0; i < w->ndbs; i++)
+        if (!alias || strcmp(mn_db_alias(w->dbs[i]), alias) == 0)
+            return w->dbs[i];
+    if (err && errlen)
+        snprintf(err, errlen, "no database '%s' (DATABASES lists the others)", alias);
+    return NULL;
+}
+
+static mn_orm *session_new(mn__webdb_site *w, mn_arena *arena)
+{
+    mn_orm *o = mn_orm_new(arena, w->dbs[0]);
+    for (size_t i = 1; o && i < w->ndbs; i++)
+        if (mn_orm_add_db(o, w->dbs[i]) != 0)
+            return NULL;
+    if (o && w->route)
+        mn_orm_set_router(o, w->route, w->route_user);
+    return o;
+}
+
+/* The one place tables come from until migrations exist: the migrations issue replaces this
+ * body with "apply the migrations" and keeps the call sites. */
+int mn_site_create_tables(mn_site *s, char *err, size_t errlen)
+{
+    mn__webdb_site *w = site_state(s);
+    if (!w)
+        return MN_ENOMEM;
+    int rc = open_all(s, w, err, errlen);
+    if (rc != 0)
+        return rc;
+    mn_arena *a = mn_arena_new(0);
+    if (!a)
+        return MN_ENOMEM;
+    for (size_t i = 0; i < w->ndbs && rc == 0; i++) {
+        mn_orm *o = mn_orm_new(a, w->dbs[i]);
+        rc = o ? mn_orm_create_tables(o, true) : MN_ENOMEM;
+        if (rc != 0 && err && errlen)
+            snprintf(err, errlen, "creating the tables in '%s': %s", mn_db_alias(w->dbs[i]),
+                     o ? mn_orm_error(o) : "out of memory");
+        if (o)
+            mn_orm_close(o);
+    }
+    mn_arena_free(a);
+    if (rc == 0)
+        w->tables_ready = true;
+    return rc;
+}
+
+/* Ends the view for a database failure: 503 when the pool stayed full, else 500. Outside a
+ * protected call (no view to end) it only returns. */
+static void fail(mn_req *r, int code, const char *what)
+{
+    mn__req_state *st = mn__state(r);
+    if (!st || !st->jump)
+        return;
+    if (code == MN_ETIMEDOUT)
+        mn_abort(r, 503, "Service Unavailable: no database connection free in time (%s)", what);
+    mn_abort(r, 500, "database error: %s", what);
+}
+
+static bool in_view(mn_req *r)
+{
+    mn__req_state *st = mn__state(r);
+    return st && st->routed && mn_req_attr(r, "mn.webdb.done") != &view_done_mark;
+}
+
+mn_orm *mn_req_orm(mn_req *r)
+{
+    webdb_req *q = mn_req_attr(r, "mn.webdb");
+    if (q && q->orm)
+        return q->orm;
+    mn_site *s = mn_req_site(r);
+    if (!s)
+        return NULL;
+    const mn_settings *st = mn_site_settings(s);
+    mn__webdb_site *w = site_state(s);
+    char err[512] = "";
+    if (!w || open_all(s, w, err, sizeof err) != 0) {
+        fail(r, MN_EINVAL, err[0] ? err : "out of memory");
+        return NULL;
+    }
+    if (!w->tables_ready && mn_settings_bool(st, "DB_CREATE_TABLES") &&
+        mn_site_create_tables(s, err, sizeof err) != 0) {
+        fail(r, MN_EDB_OPERATIONAL, err);
+        return NULL;
+    }
+    mn_arena *a = mn_req_arena(r);
+    q = mn_arena_calloc(a, 1, sizeof *q);
+    mn_orm *o = q ? session_new(w, a) : NULL;
+    if (!o || mn_req_set_attr(r, "mn.webdb", q) != 0) {
+        fail(r, MN_ENOMEM, "out of memory");
+        return NULL;
+    }
+    q->orm = o;
+    mn_dblog_init(&q->log, a);
+    mn_orm_set_log(o, &q->log);
+    int64_t repeats = mn_settings_int(st, "DB_WARN_REPEATS");
+    if (mn_settings_bool(st, "DEBUG") && repeats > 0)
+        mn_orm_warn_repeats(o, (int)repeats);
+    /* Borrow now: a full pool or a server that is gone ends the view here, with the right
+     * status, rather than as a NULL from some later query. */
+    if (!mn_orm_conn(o, NULL)) {
+        fail(r, mn_orm_errcode(o), mn_orm_error(o));
+        return o;
+    }
+    bool atomic = mn_settings_bool(st, "ATOMIC_REQUESTS") && in_view(r);
+    if (mn_orm_request_begin(o, atomic) != 0) {
+        fail(r, mn_orm_errcode(o), mn_orm_error(o));
+        return o;
+    }
+    q->atomic = atomic;
+    return o;
+}
+
+bool mn__webdb_view_done(mn_req *r, bool ok)
+{
+    webdb_req *q = mn_req_attr(r, "mn.webdb");
+    if (!q || !q->orm) {
+        mn_req_set_attr(r, "mn.webdb.done", &view_done_mark);
+        return ok;
+    }
+    mn_req_set_attr(r, "mn.webdb.done", &view_done_mark);
+    mn__req_state *st = mn__state(r);
+    mn_orm *o = q->orm;
+    int code = mn_orm_errcode(o);
+    if (!ok && st->err_status == 500 && code == MN_ETIMEDOUT) {
+        /* the view gave up on a NULL from a query that found the pool full */
+        st->err_status = 503;
+        st->err_message = mn_arena_printf(mn_req_arena(r), "Service Unavailable: %s (%s)",
+                                          mn_orm_error(o), st->err_message);
+        st->trace_len = 0;
+    } else if (!ok && st->err_status >= 500 && code == MN_EDB_OPERATIONAL) {
+        st->err_message = mn_arena_printf(mn_req_arena(r), "%s (database: %s)",
+                                          st->err_message, mn_orm_error(o));
+    }
+    bool commit = ok && mn_resp_get_status(r) < 500;
+    bool atomic = q->atomic && mn_atomic_depth(o) > 0;
+    /* Django's ATOMIC_REQUESTS: commit only when the view succeeded; blocks the view left
+     * open are undone either way. The connection goes back to the pool now: after hooks or
+     * an error handler that query again borrow afresh. */
+    q->atomic = false;
+    if (mn_orm_request_end(o, commit) != 0 && atomic && commit) {
+        st->err_status = mn_orm_errcode(o) == MN_ETIMEDOUT ? 503 : 500;
+        st->err_message =
+            mn_arena_printf(mn_req_arena(r), "committing the request's transaction failed: %s",
+                            mn_orm_error(o));
+        st->trace_len = 0;
+        mn__web_resp_reset(r);
+        return false;
+    }
+    return ok;
+}
+
+void mn__webdb_request_end(mn_req *r)
+{
+    webdb_req *q = mn_req_attr(r, "mn.webdb");
+    if (q && q->orm)
+        mn_orm_close(q->orm);
+}
+
+const mn_dblog *mn_req_queries(const mn_req *r)
+{
+    webdb_req *q = mn_req_attr(r, "mn.webdb");
+    return q && q->orm ? &q->log : NULL;
+}
+
+size_t mn_req_num_queries(const mn_req *r)
+{
+    const mn_dblog *log = mn_req_queries(r);
+    return log ? log->count : 0;
+}
+
+/* ---- Shortcuts. ---- */
+
+static void get_failed(mn_req *r, mn_orm *o, const char *model)
+{
+    int code = mn_orm_errcode(o);
+    if (code == MN_EDOES_NOT_EXIST)
+        mn_abort(r, 404, "No %s matches the given query.", model);
+    if (code == MN_EMULTIPLE)
+        mn_abort(r, 500, "MultipleObjectsReturned: %s", mn_orm_error(o));
+    if (code == MN_ETIMEDOUT)
+        fail(r, code, mn_orm_error(o));
+    mn_abort(r, 500, "%s", *mn_orm_error(o) ? mn_orm_error(o) : mn_orm_strerror(code));
+}
+
+static const char *qs_model_name(mn_qs *qs, const mn_model *m)
+{
+    (void)qs;
+    return m ? m->name : "object";
+}
+
+static void *get_or_404(mn_req *r, mn_orm *o, mn_qs *qs, const mn_model *m)
+{
+    mn_orm_clear_error(o);
+    void *obj = mn_qs_get(qs);
+    if (!obj)
+        get_failed(r, o, qs_model_name(qs, m));
+    return obj;
+}
+
+static mn_rows *list_or_404(mn_req *r, mn_orm *o, mn_qs *qs, const mn_model *m)
+{
+    mn_orm_clear_error(o);
+    mn_rows *rows = mn_qs_fetch(qs);
+    if (!rows)
+        get_failed(r, o, qs_model_name(qs, m));
+    if (rows->len == 0)
+        mn_abort(r, 404, "No %s matches the given query.", qs_model_name(qs, m));
+    return rows;
+}
+
+void *mn_qs_get_or_404(mn_req *r, mn_qs *qs)
+{
+    return get_or_404(r, mn_req_orm(r), qs, NULL);
+}
+
+mn_rows *mn_qs_list_or_404(mn_req *r, mn_qs *qs)
+{
+    return list_or_404(r, mn_req_orm(r), qs, NULL);
+}
+
+void *mn_get_or_404_kv(mn_req *r, const mn_model *m, const mn_kv *kv, size_t n,
+                       const char *file, int line)
+{
+    mn_orm *o = mn_req_orm(r);
+    if (!o)
+        return NULL;
+    return get_or_404(r, o, mn_qs_filter_kv(mn_qs_all_at(o, m, file, line), kv, n), m);
+}
+
+mn_rows *mn_get_list_or_404_kv(mn_req *r, const mn_model *m, const mn_kv *kv, size_t n,
+                               const char *file, int line)
+{
+    mn_orm *o = mn_req_orm(r);
+    if (!o)
+        return NULL;
+    return list_or_404(r, o, mn_qs_filter_kv(mn_qs_all_at(o, m, file, line), kv, n), m);
+}
+
+/* ---- The DEBUG page's SQL section (as django-debug-toolbar's SQL panel, in short). ---- */
+
+static void esc(mn_buf *b, const char *s, size_t n)
+{
+    mn_template_escape(b, s, n);
+}
+
+static void param_text(mn_buf *b, const mn_dbparam *p)
+{
+    switch (p->type) {
+    case MN_DBT_NULL:
+        mn_buf_puts(b, "NULL");
+        break;
+    case MN_DBT_INT:
+        mn_buf_printf(b, "%lld", (long long)p->v.i);
+        break;
+    case MN_DBT_BOOL:
+        mn_buf_puts(b, p->v.i ? "true" : "false");
+        break;
+    case MN_DBT_FLOAT:
+        mn_buf_printf(b, "%g", p->v.f);
+        break;
+    case MN_DBT_TEXT:
+        mn_buf_putc(b, '\'');
+        esc(b, p->v.s.ptr, p->v.s.len < 200 ? p->v.s.len : 200);
+        mn_buf_putc(b, '\'');
+        break;
+    case MN_DBT_BLOB:
+        mn_buf_printf(b, "<%zu bytes>", p->v.s.len);
+        break;
+    }
+}
+
+void mn__webdb_debug_html(mn_req *r, mn_buf *b)
+{
+    const mn_dblog *log = mn_req_queries(r);
+    if (!log)
+        return;
+    int64_t total = 0;
+    for (size_t i = 0; i < log->count; i++)
+        total += log->entries[i].duration_us;
+    mn_buf_printf(b,
+                  "<div id=\"sql\"><h2>SQL queries (%zu, %.3f ms)</h2>\n<table><tr><th>#</th>"
+                  "<th>ms</th><th>SQL</th><th>Parameters</th><th>Result</th></tr>\n",
+                  log->count, (double)total / 1000.0);
+    for (size_t i = 0; i < log->count; i++) {
+        const mn_dblog_entry *e = &log->entries[i];
+        mn_buf_printf(b, "<tr><td>%zu</td><td>%.3f</td><td><pre>", i + 1,
+                      (double)e->duration_us / 1000.0);
+        esc(b, e->sql, strlen(e->sql));
+        mn_buf_puts(b, "</pre></td><td>");
+        for (size_t j = 0; j < e->nparams; j++) {
+            if (j)
+                mn_buf_puts(b, ", ");
+            param_text(b, &e->params[j]);
+        }
+        mn_buf_puts(b, "</td><td>");
+        const char *what = e->status == 0 ? "ok" : mn_db_strerror(e->status);
+        esc(b, what, strlen(what));
+        mn_buf_puts(b, "</td></tr>\n");
+    }
+    mn_buf_puts(b, "</table></div>\n");
+}

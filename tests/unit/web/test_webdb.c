@@ -1,0 +1,361 @@
+/* The database in a web request (webdb.h) through the test client: the lazy per-request
+ * session, ATOMIC_REQUESTS (commit, rollback on an error helper, an exception-like 500 or a
+ * 5xx status, on_commit), get_or_404 / get_list_or_404, the query log and the DEBUG page,
+ * a database that is gone and comes back, named databases, and (on PostgreSQL, where a pool
+ * can be full) 503. SQLite by default; MN_TEST_DATABASE_URL (scripts/with-pg) switches to
+ * PostgreSQL, as tests/integration/test_polls_db.sh does. */
+#include "helper_site.h"
+
+#include <manouche/orm.h>
+#include <manouche/webdb.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NOTE_FIELDS(F)                                                                        \
+    F(id, MN_BIGAUTO)                                                                         \
+    F(text, MN_CHAR, .max_length = 100)                                                       \
+    F(n, MN_INT, .default_int = 0)
+MN_MODEL(Note, webdbtest, NOTE_FIELDS);
+
+static char dir[256];
+static char url[512];
+static bool on_pg;
+
+static void db_setup(void)
+{
+    const char *pg = getenv("MN_TEST_DATABASE_URL");
+    snprintf(dir, sizeof dir, "/tmp/mn-webdb-%d-XXXXXX", (int)getpid());
+    cr_assert_not_null(mkdtemp(dir));
+    on_pg = pg && *pg;
+    if (on_pg)
+        snprintf(url, sizeof url, "%s", pg);
+    else
+        snprintf(url, sizeof url, "sqlite:///%s/db.sqlite3", dir);
+}
+
+static void rm_dir(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* ---- Views. ---- */
+
+static void v_nodb(mn_req *r)
+{
+    mn_resp_puts(r, "no database here");
+}
+
+static void v_count(mn_req *r)
+{
+    mn_orm *o = mn_req_orm(r);
+    mn_resp_printf(r, "notes=%lld", (long long)mn_qs_count(mn_all(o, Note)));
+}
+
+static void v_add(mn_req *r)
+{
+    const char *text = mn_path_str(r, "text");
+    Note *n = mn_create(mn_req_orm(r), Note, "text", text);
+    if (!n)
+        mn_http_500(r, mn_orm_error(mn_req_orm(r)));
+    mn_resp_printf(r, "added %lld", (long long)n->id);
+}
+
+static void v_add_then_500(mn_req *r)
+{
+    mn_create(mn_req_orm(r), Note, "text", "doomed");
+    mn_http_500(r, "the view failed after writing");
+}
+
+static void v_add_then_404(mn_req *r)
+{
+    mn_create(mn_req_orm(r), Note, "text", "doomed");
+    mn_http_404(r, "gone");
+}
+
+static void v_add_then_503_status(mn_req *r)
+{
+    mn_create(mn_req_orm(r), Note, "text", "doomed");
+    mn_resp_send(r, 503, "text/plain", "try later"); /* returns normally, with a 5xx */
+}
+
+static int committed_flag;
+static void on_commit_cb(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+static void v_add_on_commit(mn_req *r)
+{
+    mn_orm *o = mn_req_orm(r);
+    mn_create(o, Note, "text", "kept");
+    mn_on_commit(o, on_commit_cb, &committed_flag);
+    /* inside ATOMIC_REQUESTS the callback waits for the commit after the view */
+    mn_resp_printf(r, "depth=%d flag=%d", mn_atomic_depth(o), committed_flag);
+}
+
+static void v_get(mn_req *r)
+{
+    Note *n = mn_get_or_404(r, Note, "pk", mn_path_int(r, "id"));
+    mn_resp_printf(r, "note %s", n->text);
+}
+
+static void v_list(mn_req *r)
+{
+    mn_rows *rows = mn_get_list_or_404(r, Note, "text", mn_path_str(r, "text"));
+    mn_resp_printf(r, "%zu notes", rows->len);
+}
+
+static void v_query_then_boom(mn_req *r)
+{
+    mn_orm *o = mn_req_orm(r);
+    mn_qs_count(mn_filter(mn_all(o, Note), "text", "needle-<b>"));
+    mn_http_500(r, "boom after a query");
+}
+
+static void v_other(mn_req *r)
+{
+    mn_orm *o = mn_req_orm(r);
+    int64_t before = mn_qs_count(mn_qs_using(mn_all(o, Note), "other"));
+    mn_resp_printf(r, "other=%lld default=%lld", (long long)before,
+                   (long long)mn_qs_count(mn_all(o, Note)));
+}
+
+static void release_conn(void *arg)
+{
+    mn_db_release(arg);
+}
+
+/* Holds the only connection of a pool of one, then asks for a session. */
+static void v_hog(mn_req *r)
+{
+    mn_db *db = mn_site_db(mn_req_site(r), NULL, NULL, 0);
+    mn_dbconn *c = NULL;
+    cr_assert_eq(mn_db_acquire(db, 100, &c), 0, "%s", mn_db_errmsg(db));
+    mn_arena_defer(mn_req_arena(r), release_conn, c);
+    mn_req_orm(r);
+    mn_resp_puts(r, "should not get here");
+}
+
+static const mn_route urls[] = {
+    MN_PATH("nodb/", v_nodb, "nodb"),
+    MN_PATH("count/", v_count, "count"),
+    MN_PATH("add/<str:text>/", v_add, "add"),
+    MN_PATH("add500/", v_add_then_500, "add500"),
+    MN_PATH("add404/", v_add_then_404, "add404"),
+    MN_PATH("add503/", v_add_then_503_status, "add503"),
+    MN_PATH("oncommit/", v_add_on_commit, "oncommit"),
+    MN_PATH("note/<int:id>/", v_get, "note"),
+    MN_PATH("list/<str:text>/", v_list, "list"),
+    MN_PATH("boom/", v_query_then_boom, "boom"),
+    MN_PATH("other/", v_other, "other"),
+    MN_PATH("hog/", v_hog, "hog"),
+    MN_END,
+};
+
+static const mn_project project = {.name = "webdbtest", .urls = urls};
+
+static mn_client *client(const char *const *extra)
+{
+    const char *env[24];
+    size_t n = 0;
+    env[n++] = "DATABASE_URL";
+    env[n++] = url;
+    for (size_t i = 0; extra && extra[i] && n < 22; i++)
+        env[n++] = extra[i];
+    env[n] = NULL;
+    return test_client(&project, env);
+}
+
+/* Drops the test table on PostgreSQL, where the database outlives the test. */
+static void drop_notes(mn_client *c)
+{
+    (void)c;
+    if (!on_pg)
+        return;
+    mn_dbconfig cfg = {.url = url};
+    mn_db *db = mn_db_new(&cfg, NULL, 0);
+    mn_dbconn *conn = NULL;
+    if (db && mn_db_acquire(db, 1000, &conn) == 0) {
+        mn_dbconn_exec_script(conn, "DROP TABLE IF EXISTS \"webdbtest_note\"");
+        mn_db_release(conn);
+    }
+    mn_db_free(db);
+}
+
+static int64_t count_notes(mn_client *c)
+{
+    mn_req *resp = mn_client_get(c, "/count/");
+    cr_assert_eq(mn_resp_get_status(resp), 200, "%s", mn_resp_text(resp));
+    long long n = -1;
+    sscanf(mn_resp_text(resp), "notes=%lld", &n);
+    return n;
+}
+
+static void fresh(void)
+{
+    db_setup();
+    mn_client *c = client(NULL);
+    drop_notes(c);
+    test_client_done(c);
+}
+
+static void cleanup(void)
+{
+    mn_client *c = client(NULL);
+    drop_notes(c);
+    test_client_done(c);
+    rm_dir();
+}
+
+TestSuite(webdb, .init = fresh, .fini = cleanup, .timeout = 20);
+
+Test(webdb, request_without_database_makes_no_session)
+{
+    mn_client *c = client(NULL);
+    mn_req *resp = mn_client_get(c, "/nodb/");
+    mn_assert_status(resp, 200);
+    cr_assert_null(mn_req_queries(resp));
+    mn_assert_num_queries(resp, 0);
+    test_client_done(c);
+}
+
+Test(webdb, session_creates_tables_and_logs_queries)
+{
+    mn_client *c = client(NULL);
+    mn_req *resp = mn_client_get(c, "/count/");
+    mn_assert_status(resp, 200);
+    mn_assert_contains(resp, "notes=0");
+    mn_assert_num_queries(resp, 1); /* table creation is not the request's query */
+    const mn_dblog *log = mn_req_queries(resp);
+    cr_assert(strstr(log->entries[0].sql, "webdbtest_note"), "%s", log->entries[0].sql);
+    resp = mn_client_get(c, "/add/hello/");
+    mn_assert_status(resp, 200);
+    cr_assert_eq(count_notes(c), 1);
+    test_client_done(c);
+}
+
+Test(webdb, without_atomic_requests_a_failing_view_keeps_its_writes)
+{
+    mn_client *c = client(NULL);
+    mn_assert_status(mn_client_get(c, "/add500/"), 500);
+    cr_assert_eq(count_notes(c), 1);
+    test_client_done(c);
+}
+
+Test(webdb, atomic_requests_roll_back_on_error_helpers_and_5xx)
+{
+    const char *env[] = {"ATOMIC_REQUESTS", "true", NULL};
+    mn_client *c = client(env);
+    mn_assert_status(mn_client_get(c, "/add500/"), 500);
+    mn_assert_status(mn_client_get(c, "/add404/"), 404);
+    mn_assert_status(mn_client_get(c, "/add503/"), 503);
+    cr_assert_eq(count_notes(c), 0);
+    mn_assert_status(mn_client_get(c, "/add/kept/"), 200);
+    cr_assert_eq(count_notes(c), 1);
+    test_client_done(c);
+}
+
+Test(webdb, atomic_requests_run_on_commit_after_the_view)
+{
+    const char *env[] = {"ATOMIC_REQUESTS", "true", NULL};
+    mn_client *c = client(env);
+    committed_flag = 0;
+    mn_req *resp = mn_client_get(c, "/oncommit/");
+    mn_assert_status(resp, 200);
+    mn_assert_contains(resp, "depth=1 flag=0");
+    cr_assert_eq(committed_flag, 1, "on_commit ran after the commit");
+    cr_assert_eq(count_notes(c), 1);
+    test_client_done(c);
+}
+
+Test(webdb, get_or_404_and_get_list_or_404)
+{
+    mn_client *c = client(NULL);
+    mn_assert_status(mn_client_get(c, "/add/first/"), 200);
+    mn_req *resp = mn_client_get(c, "/note/1/");
+    mn_assert_status(resp, 200);
+    mn_assert_contains(resp, "note first");
+    mn_assert_num_queries(resp, 1);
+    mn_assert_status(mn_client_get(c, "/note/999/"), 404);
+    mn_assert_status(mn_client_get(c, "/list/nothing/"), 404);
+    resp = mn_client_get(c, "/list/first/");
+    mn_assert_status(resp, 200);
+    mn_assert_contains(resp, "1 notes");
+    test_client_done(c);
+}
+
+Test(webdb, debug_page_lists_the_request_queries)
+{
+    const char *env[] = {"DEBUG", "true", NULL};
+    mn_client *c = client(env);
+    mn_req *resp = mn_client_get(c, "/boom/");
+    mn_assert_status(resp, 500);
+    mn_assert_contains(resp, "SQL queries (1,");
+    mn_assert_contains(resp, "webdbtest_note");
+    mn_assert_contains(resp, "'needle-&lt;b&gt;'"); /* parameters, escaped */
+    test_client_done(c);
+}
+
+Test(webdb, database_gone_is_500_then_recovers)
+{
+    if (on_pg)
+        cr_skip_test("SQLite: a database folder that appears later");
+    char missing[400], env_url[512];
+    snprintf(missing, sizeof missing, "%s/later", dir);
+    snprintf(env_url, sizeof env_url, "sqlite:///%s/db.sqlite3", missing);
+    const char *env[] = {"DATABASE_URL", env_url, "DEBUG", "true", NULL};
+    mn_client *c = client(env);
+    mn_req *resp = mn_client_get(c, "/count/");
+    mn_assert_status(resp, 500);
+    mn_assert_contains(resp, "database error");
+    cr_assert_eq(mkdir(missing, 0700), 0);
+    resp = mn_client_get(c, "/count/");
+    mn_assert_status(resp, 200);
+    mn_assert_contains(resp, "notes=0");
+    test_client_done(c);
+}
+
+Test(webdb, named_databases_from_DATABASES)
+{
+    if (on_pg)
+        cr_skip_test("the second database is a SQLite file");
+    char other[600];
+    snprintf(other, sizeof other, "other=sqlite:///%s/other.sqlite3", dir);
+    const char *env[] = {"DATABASES", other, NULL};
+    mn_client *c = client(env);
+    mn_assert_status(mn_client_get(c, "/add/x/"), 200);
+    mn_req *resp = mn_client_get(c, "/other/");
+    mn_assert_status(resp, 200);
+    mn_assert_contains(resp, "other=0 default=1");
+    test_client_done(c);
+}
+
+Test(webdb, bad_DATABASES_entry_is_a_500_naming_it)
+{
+    const char *env[] = {"DATABASES", "nourl", "DEBUG", "true", NULL};
+    mn_client *c = client(env);
+    mn_req *resp = mn_client_get(c, "/count/");
+    mn_assert_status(resp, 500);
+    mn_assert_contains(resp, "DATABASES: &#x27;nourl&#x27; is not alias=URL");
+    test_client_done(c);
+}
+
+Test(webdb, full_pool_is_503_not_a_hang)
+{
+    if (!on_pg)
+        cr_skip_test("SQLite has no connection limit; run under scripts/with-pg");
+    const char *env[] = {"DB_POOL_SIZE", "1", "DB_POOL_TIMEOUT", "200", NULL};
+    mn_client *c = client(env);
+    mn_assert_status(mn_client_get(c, "/count/"), 200); /* tables exist */
+    mn_req *resp = mn_client_get(c, "/hog/");
+    mn_assert_status(resp, 503);
+    mn_assert_status(mn_client_get(c, "/count/"), 200); /* the connection came back */
+    test_client_done(c);
+}

@@ -5,7 +5,8 @@
  * connection: the same single-threaded model, and for SQLite the same work, as one Manouche
  * worker; on PostgreSQL Manouche overlaps requests over a pool (which the floor does not).
  * /updates writes back in one statement per request on PostgreSQL (UPDATE ... FROM unnest) and
- * in one transaction of prepared single-row UPDATEs on SQLite, as the rules allow.
+ * in one transaction of prepared single-row UPDATEs on SQLite, as the rules allow. SQLite runs
+ * with the settings Manouche's driver uses (WAL, synchronous=NORMAL).
  *
  *   bench-dbfloor PORT DATABASE_URL     (sqlite:////abs/path.db or postgres://...; the tables
  *                                        world and fortune must exist: the app creates them) */
@@ -168,7 +169,7 @@ static void db_open(const char *url)
 {
     if (strncmp(url, "sqlite:///", 10) == 0) {
         if (sqlite3_open(url + 10, &lite) != SQLITE_OK ||
-            sqlite3_exec(lite, "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000", NULL, NULL,
+            sqlite3_exec(lite, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000", NULL, NULL,
                          NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(lite, "SELECT id, randomnumber FROM world WHERE id = ?1", -1,
                                &lite_get, NULL) != SQLITE_OK ||

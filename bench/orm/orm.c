@@ -221,8 +221,17 @@ static double time_bulk(mn_db *db, size_t n)
 static int bench_bulk(const char *url)
 {
     mn_db *db = open_db(url, 1);
-    double t10 = time_bulk(db, 10000);
-    double t100 = time_bulk(db, 100000);
+    /* The best of a few runs each: 10,000 rows take milliseconds, where one hiccup from
+     * other work on the machine would otherwise decide the ratio. */
+    double t10 = 1e9, t100 = 1e9;
+    for (int i = 0; i < 3; i++) {
+        double t = time_bulk(db, 10000);
+        t10 = t < t10 ? t : t10;
+    }
+    for (int i = 0; i < 2; i++) {
+        double t = time_bulk(db, 100000);
+        t100 = t < t100 ? t : t100;
+    }
     reset_table(db, 0);
     mn_db_free(db);
     printf("RESULT {\"test\":\"bulk\",\"vendor\":\"%s\",\"s_10k\":%.4f,\"s_100k\":%.4f,"
@@ -236,7 +245,8 @@ typedef struct sleeper {
     mn_db *db;
     int remaining;
     int ok;
-    const char *error;
+    bool failed;
+    char *error; /* the first failure's message */
 } sleeper;
 
 static void sleep_one(void *arg)
@@ -251,7 +261,9 @@ static void sleep_one(void *arg)
     if (rows && rows->len == 1)
         s->ok++;
     else if (!s->error)
-        s->error = o ? mn_arena_strdup(mn_arena_new(256), mn_orm_error(o)) : "no memory";
+        s->error = o ? strdup(mn_orm_error(o)) : NULL;
+    if (!rows)
+        s->failed = true;
     mn_arena_free(a); /* gives the connection back to the pool */
     if (--s->remaining == 0)
         mn_loop_stop(mn_loop_current());
@@ -273,10 +285,11 @@ static int bench_sleep(const char *url, int n, int pool)
     mn_loop_free(loop);
     mn_db_free(db);
     printf("RESULT {\"test\":\"sleep\",\"requests\":%d,\"pool\":%d,\"ok\":%d,\"seconds\":%.3f,"
-           "\"ideal_seconds\":%.3f,\"error\":\"%s\"}\n",
-           n, pool, s.ok, t, n * 0.05 / pool, s.error ? "see stderr" : "");
-    if (s.error)
-        fprintf(stderr, "bench-orm sleep: %s\n", s.error);
+           "\"ideal_seconds\":%.3f}\n",
+           n, pool, s.ok, t, n * 0.05 / pool);
+    if (s.error || s.failed)
+        fprintf(stderr, "bench-orm sleep: %s\n", s.error ? s.error : "no memory");
+    free(s.error);
     return s.ok == n ? 0 : 1;
 }
 

@@ -4,26 +4,17 @@ First 1,000 connections each ask for /sleep?ms=500 at the same moment: every one
 200, and all of them within a small multiple of 500 ms, which only holds if the requests run
 concurrently on coroutines. Then wrk drives 1,000 keep-alive connections for two seconds and
 must see no socket error and no non-2xx answer."""
-import os
 import re
 import resource
 import selectors
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 
-BIN = os.environ.get("MN_BIN_DIR", "build/bin")
+from hellolib import check, finish, start_server, stop_server
+
 COUNT = 1000
-FAILURES = []
-
-
-def check(cond, what):
-    print("ok  " if cond else "FAIL", what)
-    if not cond:
-        FAILURES.append(what)
 
 
 def concurrent_sleepers(port):
@@ -80,26 +71,13 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 4096:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
-    proc = subprocess.Popen([os.path.join(BIN, "hello"), "--single", "--port", "0"],
-                            stdout=subprocess.PIPE, text=True)
-    m = re.search(r":(\d+)$", proc.stdout.readline().strip())
-    if not m:
-        proc.kill()
-        sys.exit("hello did not start")
-    port = int(m.group(1))
+    proc, port = start_server()
     try:
         concurrent_sleepers(port)
         wrk_1000(port)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = "timeout"
-        check(rc == 0, f"hello exits 0 after SIGTERM (got {rc})")
-    print(f"{len(FAILURES)} failure(s)")
-    sys.exit(1 if FAILURES else 0)
+        stop_server(proc, "hello", timeout=20)
+    finish()
 
 
 if __name__ == "__main__":

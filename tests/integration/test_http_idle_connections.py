@@ -5,8 +5,6 @@ socket) and then stays open doing nothing. The worker's resident memory is read 
 before and after, printed, and must stay under 100 MiB; the server must still answer a new
 client at once. (These machines cap open files at 20,000 per process, so 10,000 + the
 server's own stay below it on both sides.)"""
-import os
-import re
 import resource
 import selectors
 import signal
@@ -15,7 +13,8 @@ import subprocess
 import sys
 import time
 
-BIN = os.environ.get("MN_BIN_DIR", "build/bin")
+from hellolib import start_server
+
 COUNT = 10000
 LIMIT_MIB = 100
 
@@ -34,15 +33,7 @@ def main():
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     count = min(COUNT, want - 200)
-    proc = subprocess.Popen([os.path.join(BIN, "hello"), "--single", "--port", "0",
-                             "--keepalive", "120000", "--header-timeout", "120000"],
-                            stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    m = re.search(r":(\d+)$", line.strip())
-    if not m:
-        proc.kill()
-        sys.exit(f"hello did not start: {line!r}")
-    port = int(m.group(1))
+    proc, port = start_server("--keepalive", "120000", "--header-timeout", "120000")
     failures = []
     socks = []
     try:

@@ -9,37 +9,14 @@ exit cleanly on SIGTERM (under ASan that includes the leak check)."""
 import os
 import random
 import re
-import signal
 import socket
-import subprocess
 import sys
 import time
 
 SRC = os.environ.get("MN_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-BIN = os.environ.get("MN_BIN_DIR", "build/bin")
+from hellolib import start_server, stop_server
+
 TABLE = os.path.join(SRC, "tests", "data", "malformed_requests.txt")
-
-
-def start_server(*args):
-    proc = subprocess.Popen([os.path.join(BIN, "hello"), "--single", "--port", "0", *args],
-                            stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    m = re.search(r":(\d+)$", line.strip())
-    if not m:
-        proc.kill()
-        sys.exit(f"hello did not start: {line!r}")
-    return proc, int(m.group(1))
-
-
-def stop_server(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        rc = proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        sys.exit("hello did not exit after SIGTERM")
-    if rc != 0:
-        sys.exit(f"hello exited with {rc} after SIGTERM (crash or leak?)")
 
 
 def unescape(text):
@@ -226,7 +203,8 @@ def main():
         if got is None or got[0] != 200 or got[2] != b"Hello, World!":
             failures.append("the server does not answer a plain request after the table")
     finally:
-        stop_server(proc)
+        if not stop_server(proc):
+            failures.append("hello did not exit 0 after SIGTERM (crash or leak?)")
     for f in failures:
         print("FAIL", f)
     print(f"{len(rows) - len(failures)} of {len(rows)} rows answered as expected")

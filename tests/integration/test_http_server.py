@@ -7,43 +7,11 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 
-BIN = os.environ.get("MN_BIN_DIR", "build/bin")
-FAILURES = []
-
-
-def check(cond, what):
-    if cond:
-        print("ok  ", what)
-    else:
-        print("FAIL", what)
-        FAILURES.append(what)
-
-
-def start_server(*args):
-    proc = subprocess.Popen([os.path.join(BIN, "hello"), "--single", "--port", "0", *args],
-                            stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    m = re.search(r":(\d+)$", line.strip())
-    if not m:
-        proc.kill()
-        sys.exit(f"hello did not start: {line!r}")
-    return proc, int(m.group(1))
-
-
-def stop_server(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        rc = proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        rc = "timeout"
-    check(rc == 0, f"hello exits 0 after SIGTERM (got {rc})")
+from hellolib import check, curl, finish, start_server, stop_server
 
 
 class Conn:
@@ -118,11 +86,6 @@ class Conn:
 
     def close(self):
         self.sock.close()
-
-
-def curl(*args):
-    r = subprocess.run(["curl", "-s", "-S", "--max-time", "20", *args], capture_output=True)
-    return r.returncode, r.stdout, r.stderr.decode(errors="replace")
 
 
 def test_keepalive_and_pipelining(port):
@@ -346,14 +309,7 @@ def test_trusted_proxy():
 def test_master_reload():
     """Under the master (2 workers): a request in flight across SIGHUP still gets its answer,
     new requests are served by the new workers, and SIGTERM ends everything with status 0."""
-    proc = subprocess.Popen([os.path.join(BIN, "hello"), "--port", "0", "--workers", "2"],
-                            stdout=subprocess.PIPE, text=True)
-    m = re.search(r":(\d+)$", proc.stdout.readline().strip())
-    if not m:
-        proc.kill()
-        check(False, "hello with a master starts")
-        return
-    port = int(m.group(1))
+    proc, port = start_server("--workers", "2", single=False)
     try:
         c = Conn(port)
         c.send(b"GET /sleep?ms=800 HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -371,13 +327,7 @@ def test_master_reload():
             c.close()
         check(ok == 20, f"served after the reload ({ok}/20)")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = "timeout"
-        check(rc == 0, f"master exits 0 after SIGTERM (got {rc})")
+        stop_server(proc, "master", timeout=20)
 
 
 def main():
@@ -398,8 +348,7 @@ def main():
         os.rmdir(files_dir)
     test_trusted_proxy()
     test_master_reload()
-    print(f"{len(FAILURES)} failure(s)")
-    sys.exit(1 if FAILURES else 0)
+    finish()
 
 
 if __name__ == "__main__":

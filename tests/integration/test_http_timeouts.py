@@ -3,38 +3,16 @@
 connection are closed at their timeouts; a body that stops arriving gets 408; a client that
 stops reading is dropped at the write timeout, and the server keeps serving others meanwhile.
 Short timeouts are set with hello's flags so the test stays quick."""
-import os
-import re
-import signal
 import socket
-import subprocess
-import sys
 import time
 
-BIN = os.environ.get("MN_BIN_DIR", "build/bin")
-FAILURES = []
+from hellolib import check, finish, start_server, stop_server
+
 
 HEADER_MS = 1500
 KEEPALIVE_MS = 1000
 BODY_MS = 1000
 WRITE_MS = 1000
-
-
-def check(cond, what):
-    print("ok  " if cond else "FAIL", what)
-    if not cond:
-        FAILURES.append(what)
-
-
-def start_server(*args):
-    proc = subprocess.Popen([os.path.join(BIN, "hello"), "--single", "--port", "0", *args],
-                            stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    m = re.search(r":(\d+)$", line.strip())
-    if not m:
-        proc.kill()
-        sys.exit(f"hello did not start: {line!r}")
-    return proc, int(m.group(1))
 
 
 def wait_close(sock, limit):
@@ -163,15 +141,8 @@ def main():
         test_body_timeout(port)
         test_write_timeout(port)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = "timeout"
-        check(rc == 0, f"hello exits 0 after SIGTERM (got {rc})")
-    print(f"{len(FAILURES)} failure(s)")
-    sys.exit(1 if FAILURES else 0)
+        stop_server(proc, "hello", timeout=15)
+    finish()
 
 
 if __name__ == "__main__":

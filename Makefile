@@ -80,7 +80,7 @@ techempower: build
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
-format:
+format: deps
 	@git ls-files '*.c' '*.h' | grep -v '^tests/fuzz/corpus/' | xargs clang-format -i
 
 clean:

@@ -225,7 +225,7 @@ static void put_fixed2(double v)
     *o++ = (char)('0' + cents % 10);
 }
 
-static void render_floor(const page_data *d)
+__attribute__((noinline)) static void render_floor(const page_data *d)
 {
     LIT("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
     put_title(d->title);

@@ -660,39 +660,48 @@ int mn_template_error_format(const mn_template_error *err, mn_buf *out)
     return rc;
 }
 
+/* Bytes escape() grows: & < > " ' become 5, 4, 4, 6, 6 bytes. */
+static const unsigned char escape_extra[256] = {['&'] = 4, ['<'] = 3, ['>'] = 3, ['"'] = 5,
+                                                ['\''] = 5};
+
+/* Two passes: measure, reserve once, then write in place (no append call per run). */
 int mn_template_escape(mn_buf *out, const char *s, size_t len)
 {
-    size_t start = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t extra = 0;
+    for (size_t i = 0; i < len; i++)
+        extra += escape_extra[u[i]];
+    if (mn_buf_reserve(out, len + extra) < 0)
+        return MN_ENOMEM;
+    char *o = out->data + out->len;
+    if (!extra) {
+        if (len)
+            memcpy(o, s, len);
+        out->len += len;
+        return MN_OK;
+    }
     for (size_t i = 0; i < len; i++) {
-        const char *rep;
-        size_t rlen;
         switch (s[i]) {
         case '&':
-            rep = "&amp;", rlen = 5;
+            memcpy(o, "&amp;", 5), o += 5;
             break;
         case '<':
-            rep = "&lt;", rlen = 4;
+            memcpy(o, "&lt;", 4), o += 4;
             break;
         case '>':
-            rep = "&gt;", rlen = 4;
+            memcpy(o, "&gt;", 4), o += 4;
             break;
         case '"':
-            rep = "&quot;", rlen = 6;
+            memcpy(o, "&quot;", 6), o += 6;
             break;
         case '\'':
-            rep = "&#x27;", rlen = 6;
+            memcpy(o, "&#x27;", 6), o += 6;
             break;
         default:
-            continue;
+            *o++ = s[i];
         }
-        if (i > start && mn_buf_append(out, s + start, i - start) < 0)
-            return MN_ENOMEM;
-        if (mn_buf_append(out, rep, rlen) < 0)
-            return MN_ENOMEM;
-        start = i + 1;
     }
-    if (len > start)
-        return mn_buf_append(out, s + start, len - start);
+    out->len = (size_t)(o - out->data);
     return MN_OK;
 }
 

@@ -109,8 +109,9 @@ static mn_value *f_join(const mn_filter_call *c, mn_value *v, mn_value *arg)
             if (mn_value_kind_of(mn_value_list_get(l, i)) != MN_VALUE_STRING)
                 return v; /* str.join raises TypeError */
     }
+    if (n == 0) return mn_value_safe_ref(c->arena, "", 0);
     BUF(sep);
-    if (mn__fcond_escape(c, arg, &sep) < 0) return NULL;
+    if (n > 1 && mn__fcond_escape(c, arg, &sep) < 0) return NULL; /* only between items */
     BUF(b);
     for (size_t i = 0; i < n; i++) {
         if (i) mn_buf_append(&b, sep.data, sep.len);

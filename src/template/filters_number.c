@@ -5,6 +5,7 @@
  * float, so 1.005 is exactly 1.005) and rounds with ROUND_HALF_UP, so it must not go through
  * C's binary printf. It is done here on the decimal digits, as text. */
 #include "template/filters_internal.h"
+#include "template/internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -97,7 +98,9 @@ static int dec_quantize(mn_buf *out, const decnum *d, int places)
     int64_t top = d->exp + (int64_t)d->n - 1; /* highest power present */
     if (top < 0) top = 0;
     int64_t ndig = top + places + 1;
-    char *buf = mn_arena_alloc(out->arena, (size_t)ndig + 2);
+    char small[64];
+    char *buf = ndig + 2 <= (int64_t)sizeof small ? small
+                                                  : mn_arena_alloc(out->arena, (size_t)ndig + 2);
     if (!buf) return MN_ENOMEM;
     /* digits from 10^top down to 10^-places, plus one carry slot in front */
     buf[0] = '0';
@@ -181,9 +184,13 @@ static mn_value *f_floatformat(const mn_filter_call *c, mn_value *v, mn_value *a
 {
     bool grouping = false, l10n = true;
     int64_t p = -1;
-    mn_str input;
-    if (!floatformat_input(c, v, &input)) return mn_value_empty_string();
-    if (arg) {
+    mn_str input = {"", 0};
+    if (!(mn_value_kind_of(v) == MN_VALUE_DOUBLE && isfinite(v->u.d)) &&
+        !floatformat_input(c, v, &input))
+        return mn_value_empty_string();
+    if (arg && arg->kind == MN_VALUE_INT) {
+        p = arg->u.i; /* floatformat:2, the common form: no text round trip */
+    } else if (arg) {
         mn_str a;
         if (mn__ftext(c, arg, &a) < 0) return NULL;
         if (arg->kind == MN_VALUE_STRING) {
@@ -205,7 +212,19 @@ static mn_value *f_floatformat(const mn_filter_call *c, mn_value *v, mn_value *a
     }
     if (!l10n) grouping = false; /* NUMBER_GROUPING is 0 outside the locale */
     decnum d;
-    if (!dec_parse(c->arena, input, &d)) return input_val(c, v); /* inf, nan */
+    char dbuf[24];
+    if (mn_value_kind_of(v) == MN_VALUE_DOUBLE && isfinite(v->u.d)) {
+        /* repr()'s digits straight from the double, without printing and re-parsing them */
+        int e10;
+        memset(&d, 0, sizeof d);
+        d.neg = signbit(v->u.d) != 0;
+        d.digits = dbuf;
+        d.n = (size_t)mn__double_digits(v->u.d, dbuf, &e10);
+        d.exp = (int64_t)e10 - (int64_t)d.n + 1;
+        if (d.n == 1 && dbuf[0] == '0') d.exp = 0;
+    } else if (!dec_parse(c->arena, input, &d)) {
+        return input_val(c, v); /* inf, nan */
+    }
     if ((int64_t)d.n + (d.exp < 0 ? -d.exp : d.exp) > 200) return input_val(c, v);
     bool has_fraction = false;
     for (int64_t k = d.exp; k < 0; k++)
@@ -221,6 +240,8 @@ static mn_value *f_floatformat(const mn_filter_call *c, mn_value *v, mn_value *a
     }
     int places = (int)(p < 0 ? -p : p);
     if (dec_quantize(&num, &d, places) < 0) return NULL;
+    if (!grouping) /* dec_quantize's text is already numberformat's without grouping */
+        return mn__fresult(c, &num, true);
     if (mn__number_format(&out, (mn_str){num.data, num.len}, places, grouping) < 0) return NULL;
     return mn__fresult(c, &out, true);
 }

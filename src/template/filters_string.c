@@ -526,8 +526,19 @@ static mn_value *f_title(const mn_filter_call *c, mn_value *v, mn_value *arg)
     (void)arg;
     mn_str s = v->u.str;
     BUF(b);
+    if (mn_buf_reserve(&b, s.len) < 0) return NULL;
     bool prev_cased = false;
     for (size_t i = 0; i < s.len;) {
+        unsigned char ch = (unsigned char)s.ptr[i];
+        if (ch < 0x80) { /* ASCII: no tables; title case of a letter is its upper case */
+            bool alpha = (ch | 32) >= 'a' && (ch | 32) <= 'z';
+            if (alpha) ch = prev_cased ? (unsigned char)(ch | 32) : (unsigned char)(ch & ~32);
+            if (b.len + 1 >= b.cap && mn_buf_reserve(&b, s.len - i) < 0) return NULL;
+            b.data[b.len++] = (char)ch;
+            prev_cased = alpha;
+            i++;
+            continue;
+        }
         size_t at = i;
         uint32_t cp = mn__utf8_next(s.ptr, s.len, &i);
         int rc = prev_cased ? mn__uni_lower_at(&b, s, at, i, cp) : mn__uni_put_case(&b, cp, 't');
@@ -543,7 +554,13 @@ static mn_value *f_title(const mn_filter_call *c, mn_value *v, mn_value *arg)
     }
     /* re.sub(r'\d([A-Z])', lower): \d is any Unicode decimal digit */
     for (size_t i = 0; i < b.len;) {
-        uint32_t cp = mn__utf8_next(t, b.len, &i);
+        uint32_t cp;
+        if ((unsigned char)t[i] < 0x80) {
+            cp = (unsigned char)t[i++];
+            if (cp > '9' || cp < '0') continue;
+        } else {
+            cp = mn__utf8_next(t, b.len, &i);
+        }
         if (i < b.len && t[i] >= 'A' && t[i] <= 'Z' && mn__uni_decimal(cp)) {
             t[i] = (char)(t[i] + 32);
             i++;

@@ -393,6 +393,10 @@ struct mn_template_state {
     char filter_error[256];
 };
 
+/* The shortest round-tripping decimal digits of |d| (finite), as Python's repr picks them:
+ * returns how many (no trailing zeros), with d = 0.DIGITS * 10^(exp10+1). */
+int mn__double_digits(double d, char digits[24], int *exp10);
+
 int mn__render_nodelist(mn_template_state *r, const nodelist *nl, mn_buf *out);
 int mn__render_fail(mn_template_state *r, int code, const char *fmt, ...) MN_PRINTF(3, 4);
 /* Resolves an expression; ignore_failures gives none for a missing variable (if/for/...).

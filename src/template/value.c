@@ -5,6 +5,9 @@
  * template contexts and rows are small, and insertion order must be kept as Python's. */
 #include <manouche/value.h>
 
+#include "template/internal.h"
+
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -478,32 +481,66 @@ int mn_value_to_double(const mn_value *v, double *out)
 
 /* Python's repr(float): the shortest digits that round-trip, fixed notation for exponents in
  * [-4, 16), scientific otherwise ("1e+16", "1.5e-05"). */
+int mn__double_digits(double d, char digits[24], int *exp10)
+{
+    static const double p10[18] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
+                                   1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
+    double a = fabs(d);
+    /* Fast path, exact for these magnitudes: m / 10^k with m < 2^50 and k <= 17 is one
+     * correctly rounded division of two exact doubles, so it equals strtod("m e-k"); the
+     * smallest k whose rounded m gives back `a` has the fewest digits, and only one m can
+     * (the round-trip interval is narrower than 1/8 in units of m). */
+    if (a >= 1e-4 && a < 1e15) {
+        for (int k = 0; k < 18; k++) {
+            double y = a * p10[k];
+            if (y >= 1125899906842624.0) /* 2^50 */
+                break;
+            double m = floor(y + 0.5);
+            if (m / p10[k] != a)
+                continue;
+            uint64_t u = (uint64_t)m;
+            char tmp[24];
+            int n = 0;
+            do
+                tmp[n++] = (char)('0' + u % 10);
+            while ((u /= 10) != 0);
+            *exp10 = n - 1 - k;
+            int nd = 0;
+            while (n > 0)
+                digits[nd++] = tmp[--n];
+            while (nd > 1 && digits[nd - 1] == '0')
+                nd--;
+            return nd;
+        }
+    }
+    char tmp[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, a);
+        if (strtod(tmp, NULL) == a)
+            break;
+    }
+    /* tmp: D[.DDD]e[+-]XX */
+    int nd = 0;
+    const char *p = tmp;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9')
+            digits[nd++] = *p;
+    *exp10 = atoi(p + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    return nd;
+}
+
 static int write_double(mn_buf *out, double d)
 {
     if (isnan(d))
         return mn_buf_puts(out, "nan");
     if (isinf(d))
         return mn_buf_puts(out, d < 0 ? "-inf" : "inf");
-    char tmp[40];
-    int prec;
-    for (prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
-        if (strtod(tmp, NULL) == d)
-            break;
-    }
-    /* tmp: [-]D[.DDD]e[+-]XX */
     char digits[24];
-    size_t nd = 0;
-    const char *p = tmp;
-    bool neg = false;
-    if (*p == '-')
-        neg = true, p++;
-    for (; *p && *p != 'e'; p++)
-        if (*p >= '0' && *p <= '9')
-            digits[nd++] = *p;
-    int exp = atoi(p + 1);
-    while (nd > 1 && digits[nd - 1] == '0')
-        nd--;
+    int exp;
+    size_t nd = (size_t)mn__double_digits(d, digits, &exp);
+    bool neg = signbit(d) != 0;
     int rc = 0;
     if (neg)
         rc |= mn_buf_putc(out, '-');

@@ -2,6 +2,10 @@
  * Python's str(): float repr, list/dict repr, dates, truth, equality, ordering, lookups, and
  * the JSON converter used by `manouche render`. Expected strings come from CPython. */
 #include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <manouche/value.h>
@@ -28,9 +32,57 @@ Test(value, double_str_is_python_repr, .init = setup, .fini = teardown)
         {123456789012345680.0, "1.2345678901234568e+17"},  {1e22, "1e+22"},
         {0.0001, "0.0001"},  {2.5, "2.5"},        {1e-7, "1e-07"},
         {9999999999999998.0, "9999999999999998.0"},
+        /* the exact-division fast path and its edges (outputs from CPython's repr) */
+        {435.54, "435.54"},  {0.30000000000000004, "0.30000000000000004"},
+        {999999999999999.9, "999999999999999.9"},  {1000000000000000.0, "1000000000000000.0"},
+        {123456.789, "123456.789"},  {0.00012345, "0.00012345"},  {2.675, "2.675"},
+        {5e-324, "5e-324"},  {1.7976931348623157e+308, "1.7976931348623157e+308"},
+        {1234567890123.4568, "1234567890123.4568"},  {100000000000000.5, "100000000000000.5"},
+        {100.10000000000001, "100.10000000000001"},  {-868.35, "-868.35"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         cr_expect_str_eq(text(mn_value_double(a, cases[i].d)), cases[i].s);
+}
+
+/* repr is the shortest "%.{p}e" that reads back, whichever way it is computed */
+Test(value, double_str_round_trips_shortest, .init = setup, .fini = teardown)
+{
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double d;
+        if (i % 2) {
+            d = (double)(x % 100000000) / 100.0 * pow(10, (int)(x >> 40) % 12 - 6);
+        } else {
+            uint64_t bits = x & 0x7fefffffffffffffull;
+            memcpy(&d, &bits, sizeof d);
+        }
+        char want[40];
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(want, sizeof want, "%.*e", prec - 1, d);
+            if (strtod(want, NULL) == d)
+                break;
+        }
+        const char *got = text(mn_value_double(a, d));
+        cr_assert_eq(strtod(got, NULL), d, "%s does not read back as %.17g", got, d);
+        /* same significant digits as the reference */
+        char gd[40], wd[40];
+        size_t ng = 0, nw = 0;
+        const char *e = strpbrk(got, "e");
+        for (const char *p = got; *p && p != e; p++)
+            if (*p >= '0' && *p <= '9' && (ng || *p != '0'))
+                gd[ng++] = *p;
+        while (ng > 1 && gd[ng - 1] == '0')
+            ng--;
+        for (const char *p = want; *p && *p != 'e'; p++)
+            if (*p >= '0' && *p <= '9')
+                wd[nw++] = *p;
+        while (nw > 1 && wd[nw - 1] == '0')
+            nw--;
+        gd[ng] = wd[nw] = 0;
+        if (d != 0)
+            cr_assert_str_eq(gd, wd, "repr %s of %.17g", got, d);
+    }
 }
 
 Test(value, containers_str_is_python_repr, .init = setup, .fini = teardown)

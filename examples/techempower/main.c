@@ -18,7 +18,8 @@
  * The database is DATABASE_URL (default sqlite:///db.sqlite3 in this folder). On start, before
  * the workers fork, the app creates the tables World and Fortune when they are missing and
  * fills them as TechEmpower's setup scripts do (10,000 worlds, the 12 fortunes), on SQLite or
- * PostgreSQL alike. Each worker then opens its own pool lazily on its first request.
+ * PostgreSQL alike. Views use the request's session (mn_req_orm): each worker opens its own
+ * pool on its first request.
  *
  * This app only changes three defaults, each still overridable by the environment: no
  * middleware (the benchmark measures the framework's floor; access logging is off as the rules
@@ -27,6 +28,7 @@
 #include <manouche/http.h>
 #include <manouche/orm.h>
 #include <manouche/web.h>
+#include <manouche/webdb.h>
 
 #include <jansson.h>
 #include <stdio.h>
@@ -73,17 +75,16 @@ static const char fortunes_html[] =
     "{% for f in fortunes %}<tr><td>{{ f.id }}</td><td>{{ f.message }}</td></tr>{% endfor %}"
     "</table></body></html>";
 
-/* ---- The database: one mn_db per worker process, made on its first request. ---- */
+/* ---- The database ---- */
 static char db_url[4096];
-static mn_db *worker_db;
-static pid_t worker_pid;
+static pid_t rng_pid;
 static uint64_t rng_state;
 
-/* DATABASE_URL, with a relative SQLite path taken from the project folder (as Django's
- * BASE_DIR / "db.sqlite3"), so the database is the same whatever the current directory. */
+/* DATABASE_URL as the site reads it, with a relative SQLite path taken from the project folder
+ * (as the request sessions of webdb.h do), for the set-up before the workers fork. */
 static int resolve_url(mn_site *site)
 {
-    const char *url = getenv("DATABASE_URL");
+    const char *url = mn_settings_str(mn_site_settings(site), "DATABASE_URL");
     if (!url || !*url)
         url = "sqlite:///db.sqlite3";
     mn_arena *a = mn_arena_new(1024);
@@ -102,40 +103,21 @@ static int resolve_url(mn_site *site)
     return rc;
 }
 
-static mn_db *open_db(void)
+/* Each worker draws its own sequence (seeded after the fork). */
+static int64_t random_id(void)
 {
-    char err[256] = "";
-    mn_dbconfig cfg = {.url = db_url};
-    mn_db *db = mn_db_new(&cfg, err, sizeof err);
-    if (!db)
-        fprintf(stderr, "techempower: %s\n", err);
-    return db;
-}
-
-static uint32_t rnd(void)
-{
+    if (rng_pid != getpid()) {
+        rng_pid = getpid();
+        rng_state = ((uint64_t)rng_pid << 32) ^ (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15u;
+    }
     rng_state ^= rng_state << 13;
     rng_state ^= rng_state >> 7;
     rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 32);
+    return (int64_t)((rng_state >> 32) % WORLD_ROWS) + 1;
 }
 
-static int64_t random_id(void) { return (int64_t)(rnd() % WORLD_ROWS) + 1; }
-
-static mn_orm *orm(mn_req *r)
-{
-    if (!worker_db || worker_pid != getpid()) {
-        worker_pid = getpid();
-        rng_state = ((uint64_t)worker_pid << 32) ^ (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15u;
-        worker_db = open_db();
-        if (!worker_db)
-            mn_http_500(r, "cannot configure the database");
-    }
-    mn_orm *o = mn_orm_new(mn_req_arena(r), worker_db);
-    if (!o)
-        mn_http_500(r, "out of memory");
-    return o;
-}
+/* The request's session (webdb.h): this worker's pool, opened on its first request. */
+static mn_orm *orm(mn_req *r) { return mn_req_orm(r); }
 
 /* Creates and fills the tables when missing (before the workers fork; PostgreSQL calls block
  * here since no coroutine runs yet). */
@@ -144,9 +126,13 @@ static int setup_db(mn_site *site)
     int rc = resolve_url(site);
     if (rc != 0)
         return rc;
-    mn_db *db = open_db();
-    if (!db)
+    char err[256] = "";
+    mn_dbconfig cfg = {.url = db_url};
+    mn_db *db = mn_db_new(&cfg, err, sizeof err);
+    if (!db) {
+        fprintf(stderr, "techempower: %s\n", err);
         return MN_EINVAL;
+    }
     mn_arena *a = mn_arena_new(1 << 16);
     mn_orm *o = a ? mn_orm_new(a, db) : NULL;
     rc = o ? mn_orm_create_tables(o, true) : MN_ENOMEM;

@@ -39,10 +39,6 @@ typedef struct webdb_req {
     bool atomic;    /* ATOMIC_REQUESTS opened the outermost block */
 } webdb_req;
 
-/* Marks a request whose view has run, so a session made later (after hooks, error handler)
- * does not open the ATOMIC_REQUESTS transaction. */
-static char view_done_mark;
-
 static mn__webdb_site *site_state(mn_site *s)
 {
     mn__webdb_site *w = s->webdb;
@@ -209,10 +205,10 @@ static void fail(mn_req *r, int code, const char *what)
     mn_abort(r, 500, "database error: %s", what);
 }
 
-static bool in_view(mn_req *r)
+static bool routed(mn_req *r)
 {
     mn__req_state *st = mn__state(r);
-    return st && st->routed && mn_req_attr(r, "mn.webdb.done") != &view_done_mark;
+    return st && st->routed;
 }
 
 mn_orm *mn_req_orm(mn_req *r)
@@ -254,7 +250,9 @@ mn_orm *mn_req_orm(mn_req *r)
         fail(r, mn_orm_errcode(o), mn_orm_error(o));
         return o;
     }
-    bool atomic = mn_settings_bool(st, "ATOMIC_REQUESTS") && in_view(r);
+    /* (a session first made after the view, by an after hook or an error handler, gets its
+     * block committed by mn__webdb_request_end) */
+    bool atomic = mn_settings_bool(st, "ATOMIC_REQUESTS") && routed(r);
     if (mn_orm_request_begin(o, atomic) != 0) {
         fail(r, mn_orm_errcode(o), mn_orm_error(o));
         return o;
@@ -266,11 +264,8 @@ mn_orm *mn_req_orm(mn_req *r)
 bool mn__webdb_view_done(mn_req *r, bool ok)
 {
     webdb_req *q = mn_req_attr(r, "mn.webdb");
-    if (!q || !q->orm) {
-        mn_req_set_attr(r, "mn.webdb.done", &view_done_mark);
+    if (!q || !q->orm)
         return ok;
-    }
-    mn_req_set_attr(r, "mn.webdb.done", &view_done_mark);
     mn__req_state *st = mn__state(r);
     mn_orm *o = q->orm;
     int code = mn_orm_errcode(o);
@@ -305,8 +300,12 @@ bool mn__webdb_view_done(mn_req *r, bool ok)
 void mn__webdb_request_end(mn_req *r)
 {
     webdb_req *q = mn_req_attr(r, "mn.webdb");
-    if (q && q->orm)
-        mn_orm_close(q->orm);
+    if (!q || !q->orm)
+        return;
+    if (q->atomic) /* opened after the view: it ends with the response */
+        mn_orm_request_end(q->orm, mn_resp_get_status(r) < 500);
+    q->atomic = false;
+    mn_orm_close(q->orm);
 }
 
 const mn_dblog *mn_req_queries(const mn_req *r)

@@ -156,6 +156,24 @@ static const mn_route urls[] = {
 
 static const mn_project project = {.name = "webdbtest", .urls = urls};
 
+/* An app whose ready() installs a router: reads go to "other", writes to "default". */
+static const char *reads_to_other(const mn_model *m, bool write, void *user)
+{
+    (void)m;
+    (void)user;
+    return write ? NULL : "other";
+}
+
+static int routed_ready(mn_site *site)
+{
+    mn_site_set_db_router(site, reads_to_other, NULL);
+    return 0;
+}
+
+static const mn_app routed_app = {.name = "routed", .ready = routed_ready};
+static const mn_app *const routed_apps[] = {&routed_app, NULL};
+static const mn_project routed_project = {.name = "webdbtest", .urls = urls, .apps = routed_apps};
+
 static mn_client *client(const char *const *extra)
 {
     const char *env[24];
@@ -353,5 +371,20 @@ Test(webdb, full_pool_is_503_not_a_hang)
     mn_assert_status(resp, 503);
     mn_db_release(hogged);
     mn_assert_status(mn_client_get(c, "/count/"), 200); /* the connection came back */
+    test_client_done(c);
+}
+
+Test(webdb, router_sends_reads_to_the_replica)
+{
+    if (on_pg)
+        cr_skip_test("the replica is a SQLite file");
+    char other[600];
+    snprintf(other, sizeof other, "other=sqlite:///%s/other.sqlite3", dir);
+    const char *env[] = {"DATABASE_URL", url, "DATABASES", other, NULL};
+    mn_client *c = test_client(&routed_project, env);
+    mn_assert_status(mn_client_get(c, "/add/x/"), 200);  /* a write: default */
+    mn_req *resp = mn_client_get(c, "/count/");          /* a read: the replica, still empty */
+    mn_assert_status(resp, 200);
+    mn_assert_contains(resp, "notes=0");
     test_client_done(c);
 }

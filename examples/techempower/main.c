@@ -65,8 +65,7 @@ static const char *const fortunes_seed[] = {
     "Feature: A bug with seniority.",
     "Computers make very fast, very accurate mistakes.",
     "<script>alert(\"This should not be displayed in a browser alert box.\");</script>",
-    "\xe3\x83\x95\xe3\x83\xac\xe3\x83\xbc\xe3\x83\xa0\xe3\x83\xaf\xe3\x83\xbc\xe3\x82\xaf\xe3"
-    "\x81\xae\xe3\x83\x99\xe3\x83\xb3\xe3\x83\x81\xe3\x83\x9e\xe3\x83\xbc\xe3\x82\xaf",
+    "フレームワークのベンチマーク", /* UTF-8, as this file */
 };
 
 static const char fortunes_html[] =

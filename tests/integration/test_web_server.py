@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import tempfile
 
 BIN = os.path.join(os.environ.get("MN_BIN_DIR", "build/bin"), "polls")
 failures = []
@@ -47,8 +48,11 @@ def read_responses(sock, count):
 
 def main():
     env = {k: v for k, v in os.environ.items()}
+    db_dir = tempfile.TemporaryDirectory()
     env.update(DEBUG="false", SECRET_KEY="web-server-test-secret", ALLOWED_HOSTS="127.0.0.1",
-               LOG_FORMAT="json")
+               LOG_FORMAT="json",
+               # the demo's data goes to a throw-away database, not the source tree
+               DATABASE_URL="sqlite:///%s/db.sqlite3" % db_dir.name)
     db_dir = tempfile.TemporaryDirectory()  # the demo's data, outside the source tree
     env["DATABASE_URL"] = "sqlite:///%s/db.sqlite3" % db_dir.name
     p = subprocess.Popen([BIN, "runserver", "127.0.0.1:0"], stdout=subprocess.PIPE,

@@ -202,6 +202,15 @@ static void drop_notes(mn_client *c)
     mn_db_free(db);
 }
 
+/* One request (the assertion macros evaluate their arguments more than once). */
+static mn_req *expect(mn_client *c, const char *path, int status)
+{
+    mn_req *resp = mn_client_get(c, path);
+    cr_assert_not_null(resp);
+    mn_assert_status(resp, status);
+    return resp;
+}
+
 static int64_t count_notes(mn_client *c)
 {
     mn_req *resp = mn_client_get(c, "/count/");
@@ -257,7 +266,7 @@ Test(webdb, session_creates_tables_and_logs_queries)
 Test(webdb, without_atomic_requests_a_failing_view_keeps_its_writes)
 {
     mn_client *c = client(NULL);
-    mn_assert_status(mn_client_get(c, "/add500/"), 500);
+    expect(c, "/add500/", 500);
     cr_assert_eq(count_notes(c), 1);
     test_client_done(c);
 }
@@ -266,11 +275,11 @@ Test(webdb, atomic_requests_roll_back_on_error_helpers_and_5xx)
 {
     const char *env[] = {"ATOMIC_REQUESTS", "true", NULL};
     mn_client *c = client(env);
-    mn_assert_status(mn_client_get(c, "/add500/"), 500);
-    mn_assert_status(mn_client_get(c, "/add404/"), 404);
-    mn_assert_status(mn_client_get(c, "/add503/"), 503);
+    expect(c, "/add500/", 500);
+    expect(c, "/add404/", 404);
+    expect(c, "/add503/", 503);
     cr_assert_eq(count_notes(c), 0);
-    mn_assert_status(mn_client_get(c, "/add/kept/"), 200);
+    expect(c, "/add/kept/", 200);
     cr_assert_eq(count_notes(c), 1);
     test_client_done(c);
 }
@@ -291,13 +300,13 @@ Test(webdb, atomic_requests_run_on_commit_after_the_view)
 Test(webdb, get_or_404_and_get_list_or_404)
 {
     mn_client *c = client(NULL);
-    mn_assert_status(mn_client_get(c, "/add/first/"), 200);
+    expect(c, "/add/first/", 200);
     mn_req *resp = mn_client_get(c, "/note/1/");
     mn_assert_status(resp, 200);
     mn_assert_contains(resp, "note first");
     mn_assert_num_queries(resp, 1);
-    mn_assert_status(mn_client_get(c, "/note/999/"), 404);
-    mn_assert_status(mn_client_get(c, "/list/nothing/"), 404);
+    expect(c, "/note/999/", 404);
+    expect(c, "/list/nothing/", 404);
     resp = mn_client_get(c, "/list/first/");
     mn_assert_status(resp, 200);
     mn_assert_contains(resp, "1 notes");
@@ -343,7 +352,7 @@ Test(webdb, named_databases_from_DATABASES)
     snprintf(other, sizeof other, "other=sqlite:///%s/other.sqlite3", dir);
     const char *env[] = {"DATABASES", other, NULL};
     mn_client *c = client(env);
-    mn_assert_status(mn_client_get(c, "/add/x/"), 200);
+    expect(c, "/add/x/", 200);
     mn_req *resp = mn_client_get(c, "/other/");
     mn_assert_status(resp, 200);
     mn_assert_contains(resp, "other=0 default=1");
@@ -366,11 +375,11 @@ Test(webdb, full_pool_is_503_not_a_hang)
         cr_skip_test("SQLite has no connection limit; run under scripts/with-pg");
     const char *env[] = {"DB_POOL_SIZE", "1", "DB_POOL_TIMEOUT", "200", NULL};
     mn_client *c = client(env);
-    mn_assert_status(mn_client_get(c, "/count/"), 200); /* tables exist */
+    expect(c, "/count/", 200); /* tables exist */
     mn_req *resp = mn_client_get(c, "/hog/");
     mn_assert_status(resp, 503);
     mn_db_release(hogged);
-    mn_assert_status(mn_client_get(c, "/count/"), 200); /* the connection came back */
+    expect(c, "/count/", 200); /* the connection came back */
     test_client_done(c);
 }
 
@@ -382,7 +391,7 @@ Test(webdb, router_sends_reads_to_the_replica)
     snprintf(other, sizeof other, "other=sqlite:///%s/other.sqlite3", dir);
     const char *env[] = {"DATABASE_URL", url, "DATABASES", other, NULL};
     mn_client *c = test_client(&routed_project, env);
-    mn_assert_status(mn_client_get(c, "/add/x/"), 200);  /* a write: default */
+    expect(c, "/add/x/", 200);  /* a write: default */
     mn_req *resp = mn_client_get(c, "/count/");          /* a read: the replica, still empty */
     mn_assert_status(resp, 200);
     mn_assert_contains(resp, "notes=0");

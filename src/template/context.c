@@ -38,8 +38,7 @@ int mn__context_set_ref(mn_context *c, mn_str name, mn_value *v)
         v = mn_value_none();
     for (int i = 0; i < f->n; i++) {
         if (f->vars[i].name.len == name.len &&
-            (name.len == 0 || f->vars[i].name.ptr[0] == name.ptr[0]) &&
-            memcmp(f->vars[i].name.ptr, name.ptr, name.len) == 0) {
+            mn__name_eq(f->vars[i].name.ptr, name.ptr, name.len)) {
             f->vars[i].value = v;
             return MN_OK;
         }
@@ -84,8 +83,7 @@ mn_value *mn__context_lookup(const mn_context *c, mn_str name)
         const ctx_frame *fr = &c->frames[f];
         for (int i = fr->n - 1; i >= 0; i--)
             if (fr->vars[i].name.len == name.len &&
-                (name.len == 0 || fr->vars[i].name.ptr[0] == name.ptr[0]) &&
-                memcmp(fr->vars[i].name.ptr, name.ptr, name.len) == 0)
+                mn__name_eq(fr->vars[i].name.ptr, name.ptr, name.len))
                 return fr->vars[i].value;
     }
     if (mn_str_eq_cstr(name, "True"))

@@ -526,44 +526,53 @@ static mn_value *f_title(const mn_filter_call *c, mn_value *v, mn_value *arg)
     (void)arg;
     mn_str s = v->u.str;
     BUF(b);
-    if (mn_buf_reserve(&b, s.len) < 0) return NULL;
-    bool prev_cased = false;
-    for (size_t i = 0; i < s.len;) {
-        unsigned char ch = (unsigned char)s.ptr[i];
-        if (ch < 0x80) { /* ASCII: no tables; title case of a letter is its upper case */
-            bool alpha = (ch | 32) >= 'a' && (ch | 32) <= 'z';
-            if (alpha) ch = prev_cased ? (unsigned char)(ch | 32) : (unsigned char)(ch & ~32);
-            if (b.len + 1 >= b.cap && mn_buf_reserve(&b, s.len - i) < 0) return NULL;
-            b.data[b.len++] = (char)ch;
+    bool prev_cased = false, ascii = true;
+    size_t i = 0;
+    while (i < s.len) {
+        /* ASCII runs: no tables, title case of a letter is its upper case */
+        if (mn_buf_reserve(&b, s.len - i) < 0) return NULL;
+        char *o = b.data + b.len;
+        for (; i < s.len && (unsigned char)s.ptr[i] < 0x80; i++) {
+            char ch = s.ptr[i];
+            bool alpha = (unsigned char)((ch | 32) - 'a') < 26;
+            if (alpha) ch = prev_cased ? (char)(ch | 32) : (char)(ch & ~32);
+            *o++ = ch;
             prev_cased = alpha;
-            i++;
-            continue;
         }
+        b.len = (size_t)(o - b.data);
+        if (i == s.len) break;
+        ascii = false;
         size_t at = i;
         uint32_t cp = mn__utf8_next(s.ptr, s.len, &i);
         int rc = prev_cased ? mn__uni_lower_at(&b, s, at, i, cp) : mn__uni_put_case(&b, cp, 't');
         if (rc < 0) return NULL;
         prev_cased = mn__uni_cased(cp);
     }
+    if (mn_buf_reserve(&b, 1) < 0) return NULL;
     char *t = b.data;
-    for (size_t i = 0; i + 2 < b.len; i++) {
-        if (t[i] >= 'a' && t[i] <= 'z' && t[i + 1] == '\'' && t[i + 2] >= 'A' && t[i + 2] <= 'Z') {
-            t[i + 2] = (char)(t[i + 2] + 32);
-            i += 2;
-        }
-    }
-    /* re.sub(r'\d([A-Z])', lower): \d is any Unicode decimal digit */
-    for (size_t i = 0; i < b.len;) {
-        uint32_t cp;
-        if ((unsigned char)t[i] < 0x80) {
-            cp = (unsigned char)t[i++];
-            if (cp > '9' || cp < '0') continue;
-        } else {
-            cp = mn__utf8_next(t, b.len, &i);
-        }
-        if (i < b.len && t[i] >= 'A' && t[i] <= 'Z' && mn__uni_decimal(cp)) {
-            t[i] = (char)(t[i] + 32);
-            i++;
+    /* re.sub("([a-z])'([A-Z])", ...) and re.sub(r'\d([A-Z])', ...): both need an ASCII
+     * capital after a lower-case letter and ' or after a digit; a title-cased word has its
+     * capital right after a non-letter, so scan for capitals only */
+    /* re.sub's matches do not overlap ("Ab'C'D" gives "Ab'c'D"), and the quote rule runs
+     * before the digit rule (the A of "1A'B" is still a capital when the quote rule looks) */
+    size_t quote_end = 0, digit_lowered = 0;
+    for (size_t k = 1; k < b.len; k++) {
+        if (t[k] < 'A' || t[k] > 'Z') continue;
+        if (t[k - 1] == '\'' && k >= 2 + quote_end && t[k - 2] >= 'a' && t[k - 2] <= 'z' &&
+            (digit_lowered == 0 || digit_lowered != k - 2)) {
+            t[k] = (char)(t[k] + 32);
+            quote_end = k + 1; /* where the next match may start at the earliest */
+        } else if (t[k - 1] >= '0' && t[k - 1] <= '9') {
+            t[k] = (char)(t[k] + 32);
+            digit_lowered = k;
+        } else if (!ascii && ((unsigned char)t[k - 1] & 0x80)) {
+            /* \d is any Unicode decimal digit: decode the code point that ends at k */
+            size_t st = k - 1;
+            while (st > 0 && ((unsigned char)t[st] & 0xC0) == 0x80)
+                st--;
+            size_t j = st;
+            uint32_t cp = mn__utf8_next(t, b.len, &j);
+            if (j == k && mn__uni_decimal(cp)) t[k] = (char)(t[k] + 32), digit_lowered = k;
         }
     }
     return mn__fresult(c, &b, false);

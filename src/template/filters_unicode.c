@@ -1212,15 +1212,17 @@ int mn__uni_lower_at(mn_buf *b, mn_str s, size_t at, size_t after, uint32_t cp)
  * goes through the Unicode tables (bench: lower was 7% of a page through them). */
 int mn__uni_lower_str(mn_buf *b, mn_str s)
 {
-    if (mn_buf_reserve(b, s.len) < 0) return MN_ENOMEM;
-    for (size_t i = 0; i < s.len;) {
-        unsigned char ch = (unsigned char)s.ptr[i];
-        if (ch < 0x80) {
-            if (b->len + 1 >= b->cap && mn_buf_reserve(b, s.len - i) < 0) return MN_ENOMEM;
-            b->data[b->len++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-            i++;
-            continue;
+    size_t i = 0;
+    while (i < s.len) {
+        /* room for the rest as ASCII: the run below then writes without checks */
+        if (mn_buf_reserve(b, s.len - i) < 0) return MN_ENOMEM;
+        char *o = b->data + b->len;
+        for (; i < s.len && (unsigned char)s.ptr[i] < 0x80; i++) {
+            char ch = s.ptr[i];
+            *o++ = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
         }
+        b->len = (size_t)(o - b->data);
+        if (i == s.len) break;
         size_t at = i;
         uint32_t c = mn__utf8_next(s.ptr, s.len, &i);
         if (mn__uni_lower_at(b, s, at, i, c) < 0) return MN_ENOMEM;
@@ -1230,15 +1232,16 @@ int mn__uni_lower_str(mn_buf *b, mn_str s)
 
 int mn__uni_upper_str(mn_buf *b, mn_str s)
 {
-    if (mn_buf_reserve(b, s.len) < 0) return MN_ENOMEM;
-    for (size_t i = 0; i < s.len;) {
-        unsigned char ch = (unsigned char)s.ptr[i];
-        if (ch < 0x80) {
-            if (b->len + 1 >= b->cap && mn_buf_reserve(b, s.len - i) < 0) return MN_ENOMEM;
-            b->data[b->len++] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
-            i++;
-            continue;
+    size_t i = 0;
+    while (i < s.len) {
+        if (mn_buf_reserve(b, s.len - i) < 0) return MN_ENOMEM;
+        char *o = b->data + b->len;
+        for (; i < s.len && (unsigned char)s.ptr[i] < 0x80; i++) {
+            char ch = s.ptr[i];
+            *o++ = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
         }
+        b->len = (size_t)(o - b->data);
+        if (i == s.len) break;
         uint32_t c = mn__utf8_next(s.ptr, s.len, &i);
         if (mn__uni_put_case(b, c, 'u') < 0) return MN_ENOMEM;
     }

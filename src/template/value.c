@@ -208,7 +208,7 @@ static mn_value_dict_entry *dict_find(const mn_value *dict, const char *key, siz
 {
     for (size_t i = 0; i < dict->u.dict.len; i++) {
         mn_value_dict_entry *e = &dict->u.dict.entries[i];
-        if (e->key.len == len && memcmp(e->key.ptr, key, len) == 0)
+        if (e->key.len == len && mn__name_eq(e->key.ptr, key, len))
             return e;
     }
     return NULL;

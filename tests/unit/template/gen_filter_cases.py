@@ -326,6 +326,10 @@ DJ = [
                      '1e200', -1.323297138040798e35, 1.5e-15, None, [], {}]),
     ('floatformat:0', [7.7, -0.499, '0.00', {'__decimal__': '0.00'}]),
     ('floatformat:3', [7.7, 6.0, 6.2, 8.2798]),
+    # repr digits straight from the double: the bench's prices and the fast path's edges
+    ('floatformat:2', [435.54, 868.355, 0.125, 2.675, 1e-05, 0.0001, 999999999999999.9, 1e15,
+                       1e16, 123456.789, -0.001, -868.35, 0.30000000000000004]),
+    ('floatformat', [0.0001, 999999999999999.9, 100.0, 1e16, 5e-324, -0.0]),
     ('floatformat:-3', [6.2, 13.1031]),
     ('floatformat:-2', [11.1197, 11.0, 11.000001, -1.323297138040798e35]),
     ('floatformat:2', [5555.555, 1.3, 0.12345, {'__decimal__': '555.555'}, 18.125, '0.0000',
@@ -454,6 +458,10 @@ DJ = [
     ('title', ['\u01c6emal \u01c4EMAL', '\u03c3\u03bf\u03c6\u03bf\u03c3 \u03a3\u039f\u03a6\u039f\u03a3',
                '\ufb01ne \u00dfa', '\u0561\u0562\u0563 \u10d0\u10d1', 'o\u2019neil a\u0301b',
                '\u0663RD \u096bTH 2ND x\uff11Y']),
+    # the one-pass fix-ups: re.sub's matches do not overlap, digits and quotes next to
+    # non-ASCII text, a capital at the very start or end
+    ('title', ["ab'c'd", "a'b'c'd ab'cd'ef", "joe's 1st x'y'z 3RD o'NEIL", "l'\xe9t\xe9 2\xe8me",
+               "\xe9'A \xe9a'B 9'A", "'A 1A'B 2'3C", "A", "1", "'", "x1", "\u0663A\u0663", "\xe91A"]),
     ('capfirst', ['\ufb01x', '\u01c6a', '\u1f80b']),
     ('phone2numeric', ['0800 flowers', '1-800-FLOWERS-NOW']),
     ('escape', ['<some html & special characters > here', '<some html & special characters > here \u0111\xc5\u20ac\xa3', 'x"\'y']),

@@ -127,6 +127,15 @@ static void v_other(mn_req *r)
                    (long long)mn_qs_count(mn_all(o, Note)));
 }
 
+/* The N+1 pattern: one query per loop turn. */
+static void v_repeat(mn_req *r)
+{
+    mn_orm *o = mn_req_orm(r);
+    for (int i = 0; i < 4; i++)
+        mn_qs_count(mn_filter(mn_all(o, Note), "n", i));
+    mn_resp_puts(r, "repeated");
+}
+
 /* Holds the only connection of a pool of one (the test gives it back), then asks for a
  * session. */
 static mn_dbconn *hogged;
@@ -151,6 +160,7 @@ static const mn_route urls[] = {
     MN_PATH("boom/", v_query_then_boom, "boom"),
     MN_PATH("other/", v_other, "other"),
     MN_PATH("hog/", v_hog, "hog"),
+    MN_PATH("repeat/", v_repeat, "repeat"),
     MN_END,
 };
 
@@ -395,5 +405,44 @@ Test(webdb, router_sends_reads_to_the_replica)
     mn_req *resp = mn_client_get(c, "/count/");          /* a read: the replica, still empty */
     mn_assert_status(resp, 200);
     mn_assert_contains(resp, "notes=0");
+    test_client_done(c);
+}
+
+/* What the site logged while c requested path (a temporary file as the log's fd). */
+static char *logged_during(mn_client *c, const char *path)
+{
+    char name[300];
+    snprintf(name, sizeof name, "%s/log.txt", dir);
+    FILE *f = fopen(name, "w+");
+    cr_assert_not_null(f);
+    mn_log_configure(MN_LOG_WARNING, false, fileno(f));
+    expect(c, path, 200);
+    mn_log_configure(MN_LOG_ERROR, false, 2);
+    static char text[8192];
+    rewind(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+Test(webdb, debug_warns_about_n_plus_one_naming_the_view_line)
+{
+    const char *env[] = {"DEBUG", "true", "DB_WARN_REPEATS", "3", NULL};
+    mn_client *c = client(env);
+    expect(c, "/count/", 200); /* tables made */
+    const char *log = logged_during(c, "/repeat/");
+    cr_assert(strstr(log, "N+1 queries"), "no N+1 warning in: %s", log);
+    cr_assert(strstr(log, "test_webdb.c:"), "the warning does not name the line: %s", log);
+    test_client_done(c);
+}
+
+Test(webdb, no_n_plus_one_warning_without_debug)
+{
+    const char *env[] = {"DB_WARN_REPEATS", "3", NULL};
+    mn_client *c = client(env);
+    expect(c, "/count/", 200);
+    const char *log = logged_during(c, "/repeat/");
+    cr_assert_null(strstr(log, "N+1 queries"), "%s", log);
     test_client_done(c);
 }

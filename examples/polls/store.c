@@ -47,6 +47,15 @@ static int seed(mn_orm *o, void *arg)
         if (!mn_create(o, Choice, "id", choices[i].id, "question", choices[i].question, "text",
                        choices[i].text))
             return mn_orm_errcode(o);
+    /* PostgreSQL's identity sequences do not see explicit ids: move them past the seed, so
+     * that the next question or choice created gets a free id (SQLite's AUTOINCREMENT does). */
+    mn_dbconn *c = mn_orm_conn(o, NULL);
+    if (c && mn_dbconn_dialect(c) == MN_DIALECT_POSTGRESQL)
+        return mn_dbconn_exec_script(
+            c, "SELECT setval(pg_get_serial_sequence('polls_question', 'id'), "
+               "(SELECT max(id) FROM polls_question));"
+               "SELECT setval(pg_get_serial_sequence('polls_choice', 'id'), "
+               "(SELECT max(id) FROM polls_choice))");
     return 0;
 }
 

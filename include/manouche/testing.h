@@ -67,6 +67,9 @@ bool mn_client_redirect_at(const mn_client *c, size_t i, int *status, const char
 /* A cookie in the client's jar, NULL when absent. Set one by hand (value NULL deletes). */
 const char *mn_client_cookie(const mn_client *c, const char *name);
 int mn_client_set_cookie(mn_client *c, const char *name, const char *value);
+/* How many database queries the last request ran (the last hop when following redirects);
+ * mn_assert_num_queries(resp, n) checks one response. */
+size_t mn_client_num_queries(const mn_client *c);
 /* Why the last request could not be built. */
 const char *mn_client_error(const mn_client *c);
 

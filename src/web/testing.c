@@ -182,6 +182,11 @@ static int keep(mn_client *c, mn_req *r)
     return 0;
 }
 
+size_t mn_client_num_queries(const mn_client *c)
+{
+    return c->response_count ? mn_req_num_queries(c->responses[c->response_count - 1]) : 0;
+}
+
 static mn_req *run_once(mn_client *c, const mn_client_request *q)
 {
     mn_field headers[64];

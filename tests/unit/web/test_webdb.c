@@ -253,6 +253,7 @@ Test(webdb, request_without_database_makes_no_session)
     mn_client *c = client(NULL);
     mn_req *resp = mn_client_get(c, "/nodb/");
     mn_assert_status(resp, 200);
+    cr_assert_eq(mn_client_num_queries(c), 0);
     cr_assert_null(mn_req_queries(resp));
     mn_assert_num_queries(resp, 0);
     test_client_done(c);
@@ -265,6 +266,7 @@ Test(webdb, session_creates_tables_and_logs_queries)
     mn_assert_status(resp, 200);
     mn_assert_contains(resp, "notes=0");
     mn_assert_num_queries(resp, 1); /* table creation is not the request's query */
+    cr_assert_eq(mn_client_num_queries(c), 1);
     const mn_dblog *log = mn_req_queries(resp);
     cr_assert(strstr(log->entries[0].sql, "webdbtest_note"), "%s", log->entries[0].sql);
     resp = mn_client_get(c, "/add/hello/");

@@ -107,6 +107,85 @@ int mn_datetime_parse(const char *s, size_t len, mn_datetime *out, mn_value_kind
 
 static mn_value *convert(mn_arena *a, const json_t *j, int depth);
 
+/* str(Decimal(s)) as Python writes it: leading zeros and '+' dropped, the exponent folded in,
+ * scientific notation with a capital E when the exponent is positive or the number is
+ * smaller than 1E-6 ("1e-10" -> "1E-10", "1.5e3" -> "1.5E+3", "1e-6" -> "0.000001"). Text
+ * that is no finite decimal is kept as given. */
+static mn_value *decimal_value(mn_arena *a, const char *s, size_t len)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (i < len && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    char *digits = mn_arena_alloc(a, len + 1);
+    if (!digits)
+        return NULL;
+    size_t nd = 0, ndigits = 0;
+    int64_t exp = 0;
+    bool point = false;
+    for (; i < len; i++) {
+        if (s[i] >= '0' && s[i] <= '9') {
+            ndigits++;
+            if (nd || s[i] != '0')
+                digits[nd++] = s[i];
+            if (point)
+                exp--;
+        } else if (s[i] == '.' && !point) {
+            point = true;
+        } else {
+            break;
+        }
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E') && ndigits) {
+        int64_t e = 0;
+        mn_str es = {s + i + 1, len - i - 1};
+        if (es.len && es.ptr[0] == '+')
+            es.ptr++, es.len--;
+        size_t d0 = es.len && es.ptr[0] == '-' ? 1 : 0; /* a digit must follow the sign */
+        if (es.len <= d0 || es.ptr[d0] < '0' || es.ptr[d0] > '9')
+            return mn_value_decimal(a, s, len);
+        if (mn_str_to_i64(es, &e) < 0 || e > 1000000 || e < -1000000)
+            return mn_value_decimal(a, s, len);
+        exp += e;
+        i = len;
+    }
+    if (i != len || !ndigits)
+        return mn_value_decimal(a, s, len);
+    if (!nd)
+        digits[nd++] = '0';
+    int64_t adjusted = exp + (int64_t)nd - 1;
+    mn_buf b;
+    mn_buf_init(&b, a);
+    if (neg)
+        mn_buf_putc(&b, '-');
+    if (exp <= 0 && adjusted >= -6) {
+        int64_t dot = (int64_t)nd + exp; /* digits before the point */
+        if (exp == 0) {
+            mn_buf_append(&b, digits, nd);
+        } else if (dot > 0) {
+            mn_buf_append(&b, digits, (size_t)dot);
+            mn_buf_putc(&b, '.');
+            mn_buf_append(&b, digits + dot, nd - (size_t)dot);
+        } else {
+            mn_buf_puts(&b, "0.");
+            for (int64_t k = 0; k < -dot; k++)
+                mn_buf_putc(&b, '0');
+            mn_buf_append(&b, digits, nd);
+        }
+    } else {
+        mn_buf_putc(&b, digits[0]);
+        if (nd > 1) {
+            mn_buf_putc(&b, '.');
+            mn_buf_append(&b, digits + 1, nd - 1);
+        }
+        mn_buf_printf(&b, "E%c%lld", adjusted < 0 ? '-' : '+',
+                      (long long)(adjusted < 0 ? -adjusted : adjusted));
+    }
+    if (mn_buf_reserve(&b, 1) < 0)
+        return NULL;
+    return mn_value_decimal(a, b.data, b.len);
+}
+
 static mn_value *tagged(mn_arena *a, const json_t *j)
 {
     if (json_object_size(j) != 1)
@@ -120,7 +199,7 @@ static mn_value *tagged(mn_arena *a, const json_t *j)
     if (strcmp(key, "__safe__") == 0)
         return mn_value_safe(a, s, len);
     if (strcmp(key, "__decimal__") == 0)
-        return mn_value_decimal(a, s, len);
+        return decimal_value(a, s, len);
     mn_value_kind want;
     if (strcmp(key, "__date__") == 0)
         want = MN_VALUE_DATE;

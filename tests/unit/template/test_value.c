@@ -93,6 +93,30 @@ Test(value, containers_str_is_python_repr, .init = setup, .fini = teardown)
     cr_assert_str_eq(text(v), "['a', \"it's\", 'q\"', 1, 1.5, None, True, {'k': [1]}]");
 }
 
+/* {"__decimal__": TEXT} is Decimal(TEXT): str() of it as CPython's decimal module writes it */
+Test(value, decimal_str_as_python, .init = setup, .fini = teardown)
+{
+    static const char *const cases[][2] = {
+        {"1e-10", "1E-10"},     {"1.5e3", "1.5E+3"},   {"0.00001", "0.00001"},
+        {"1E2", "1E+2"},        {"12.50", "12.50"},    {"-0", "-0"},
+        {"0.0000001", "1E-7"},  {"+1.5", "1.5"},       {"001.5", "1.5"},
+        {"0E-10", "0E-10"},     {"0.000", "0.000"},    {"1.0E+2", "1.0E+2"},
+        {"-1.23e-2", "-0.0123"}, {"123e0", "123"},     {"5e+0", "5"},
+        {"0.0000010", "0.0000010"}, {"-00.00e5", "-0E+3"}, {"1e-6", "0.000001"},
+        {"1e-7", "1E-7"},       {".5", "0.5"},         {"5.", "5"},
+        {"12345678901234567890e-25", "0.0000012345678901234567890"},
+        {"NaN", "NaN"},         {"1e", "1e"}, /* not finite decimals: kept as given */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char json[128];
+        snprintf(json, sizeof json, "{\"__decimal__\": \"%s\"}", cases[i][0]);
+        mn_value *v = mn_value_from_json(a, json, strlen(json), NULL, 0);
+        cr_assert(v, "%s", json);
+        cr_expect_eq(mn_value_kind_of(v), MN_VALUE_DECIMAL);
+        cr_expect_str_eq(text(v), cases[i][1], "Decimal('%s')", cases[i][0]);
+    }
+}
+
 Test(value, dates_str_as_python, .init = setup, .fini = teardown)
 {
     const char *json = "[{\"__datetime__\": \"2008-01-02T03:04:05.000006\"}, {\"__time__\": \"03:04\"},"

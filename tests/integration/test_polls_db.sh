@@ -5,7 +5,8 @@
 # across a server restart; 10 concurrent votes all count (one UPDATE with F("votes") + 1);
 # a missing or unpublished question is 404; `polls questions` reads the same database. On
 # PostgreSQL also: the server stopped under a running site gives 500 (the driver's reason on
-# the DEBUG page) and requests succeed again once it is back; and the webdb unit tests
+# the DEBUG page) and requests succeed again once it is back; a full pool (DB_POOL_SIZE=1,
+# its connection held by a vote waiting on a row lock) answers 503; and the webdb unit tests
 # (ATOMIC_REQUESTS, get_or_404, a full pool answering 503) run against it.
 set -euo pipefail
 bin=${MN_BIN_DIR:?}
@@ -118,6 +119,40 @@ done
 stop
 echo "ok   postgresql: server gone gives 500, back gives 200 [${SECONDS}s]"
 
+# A full pool is 503, not a hang: with one connection per worker, a vote blocked on a row
+# that psql holds locked keeps it; a page asked for meanwhile waits DB_POOL_TIMEOUT and gets
+# 503; once the lock goes, the vote completes and pages are served again.
+DB_POOL_SIZE=1 DB_POOL_TIMEOUT=300 start
+[ "$(status "$base/polls/1/")" = 200 ] || fail "postgresql: detail with a pool of one"
+mkfifo lock.fifo
+psql "$DATABASE_URL" -q <lock.fifo >/dev/null 2>&1 &
+locker=$!
+exec 3>lock.fifo
+echo "BEGIN; SELECT id FROM polls_choice WHERE id = 2 FOR UPDATE;" >&3
+until_pg() { # until_pg SQL: waits (up to 10 s) until the query returns 1
+    local _
+    for _ in $(seq 100); do
+        [ "$(psql "$DATABASE_URL" -tAc "$1" 2>/dev/null)" = 1 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+until_pg "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'" ||
+    fail "postgresql: psql did not lock the row"
+curl -s -o vote.out -w '%{http_code}' --max-time 20 -X POST -d choice=2 "$base/polls/1/vote/" >vote.code &
+voter=$!
+until_pg "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE%'" ||
+    fail "postgresql: the vote did not wait for the row lock"
+[ "$(status "$base/polls/2/")" = 503 ] || fail "postgresql: a page while the only connection is busy is not 503"
+echo "COMMIT;" >&3
+exec 3>&-
+wait "$locker" || true
+wait "$voter" || true
+[ "$(cat vote.code)" = 302 ] || fail "postgresql: the blocked vote did not complete ($(cat vote.code))"
+[ "$(status "$base/polls/2/")" = 200 ] || fail "postgresql: pages are not served once the pool is free"
+stop
+echo "ok   postgresql: a full pool answers 503, then serves again [${SECONDS}s]"
+
 # The webdb unit tests through the test client on PostgreSQL (a pool of one held by the view
 # answers 503 there; SQLite has no connection limit to exhaust).
 "$build/tests/unit_web_test_webdb" --jobs 1 >unit.log 2>&1 || {
@@ -126,4 +161,4 @@ echo "ok   postgresql: server gone gives 500, back gives 200 [${SECONDS}s]"
 }
 grep -q 'Failing: 0' unit.log || fail "postgresql: webdb unit tests: $(tail -1 unit.log)"
 echo "ok   postgresql: webdb unit tests ($(tail -1 unit.log))"
-echo "3 passed, 0 failed"
+echo "4 passed, 0 failed"

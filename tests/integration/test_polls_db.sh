@@ -6,12 +6,11 @@
 # a missing or unpublished question is 404; `polls questions` reads the same database. On
 # PostgreSQL also: the server stopped under a running site gives 500 (the driver's reason on
 # the DEBUG page) and requests succeed again once it is back; a full pool (DB_POOL_SIZE=1,
-# its connection held by a vote waiting on a row lock) answers 503; and the webdb unit tests
-# (ATOMIC_REQUESTS, get_or_404, a full pool answering 503) run against it.
+# its connection held by a vote waiting on a row lock) answers 503. (test_polls_db_webdb_pg.sh
+# runs the webdb unit tests on PostgreSQL.)
 set -euo pipefail
 bin=${MN_BIN_DIR:?}
 src=${MN_SOURCE_DIR:?}
-build=${MN_BUILD_DIR:?}
 work=$(mktemp -d)
 pid=
 cleanup() {
@@ -153,12 +152,4 @@ wait "$voter" || true
 stop
 echo "ok   postgresql: a full pool answers 503, then serves again [${SECONDS}s]"
 
-# The webdb unit tests through the test client on PostgreSQL (a pool of one held by the view
-# answers 503 there; SQLite has no connection limit to exhaust).
-"$build/tests/unit_web_test_webdb" --jobs 1 >unit.log 2>&1 || {
-    cat unit.log >&2
-    fail "postgresql: the webdb unit tests"
-}
-grep -q 'Failing: 0' unit.log || fail "postgresql: webdb unit tests: $(tail -1 unit.log)"
-echo "ok   postgresql: webdb unit tests ($(tail -1 unit.log))"
-echo "4 passed, 0 failed"
+echo "3 passed, 0 failed"

@@ -226,10 +226,13 @@ mn_orm *mn_req_orm(mn_req *r)
         fail(r, MN_EINVAL, err[0] ? err : "out of memory");
         return NULL;
     }
-    if (!w->tables_ready && mn_settings_bool(st, "DB_CREATE_TABLES") &&
-        mn_site_create_tables(s, err, sizeof err) != 0) {
-        fail(r, MN_EDB_OPERATIONAL, err);
-        return NULL;
+    if (!w->tables_ready && mn_settings_bool(st, "DB_CREATE_TABLES")) {
+        int rc = mn_site_create_tables(s, err, sizeof err);
+        if (rc != 0) {
+            /* (not marked done: the next request tries again, e.g. once the server is up) */
+            fail(r, rc, err);
+            return NULL;
+        }
     }
     mn_arena *a = mn_req_arena(r);
     q = mn_arena_calloc(a, 1, sizeof *q);

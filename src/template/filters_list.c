@@ -116,7 +116,13 @@ static mn_value *f_join(const mn_filter_call *c, mn_value *v, mn_value *arg)
     for (size_t i = 0; i < n; i++) {
         if (i) mn_buf_append(&b, sep.data, sep.len);
         mn_value *it = mn_value_list_get(l, i);
-        int rc = c->autoescape ? mn__fcond_escape(c, it, &b) : mn_buf_put_str(&b, it->u.str);
+        int rc;
+        if (!c->autoescape)
+            rc = mn_buf_put_str(&b, it->u.str);
+        else if (it->kind == MN_VALUE_STRING && !it->safe) /* the usual item: escape it */
+            rc = mn_template_escape(&b, it->u.str.ptr, it->u.str.len);
+        else
+            rc = mn__fcond_escape(c, it, &b);
         if (rc < 0) return NULL;
     }
     if (mn_buf_reserve(&b, 1) < 0) return NULL;

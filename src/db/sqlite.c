@@ -18,6 +18,7 @@ enum { STMT_CACHE_SIZE = 64 };
 
 typedef struct cached_stmt {
     char *sql;
+    uint64_t hash; /* of sql: a lookup compares one word per entry, not 64 strings */
     sqlite3_stmt *stmt;
     uint64_t last_used;
 } cached_stmt;
@@ -243,13 +244,22 @@ static void sq_pool_free(mn_db *db)
 }
 
 /* ---- statements ---- */
+static uint64_t sql_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
 static int prepare(sqlite_conn *c, const char *sql, sqlite3_stmt **out)
 {
     c->clock++;
+    uint64_t hash = sql_hash(sql);
     cached_stmt *victim = &c->cache[0];
     for (int i = 0; i < STMT_CACHE_SIZE; i++) {
         cached_stmt *e = &c->cache[i];
-        if (e->sql && strcmp(e->sql, sql) == 0) {
+        if (e->sql && e->hash == hash && strcmp(e->sql, sql) == 0) {
             e->last_used = c->clock;
             *out = e->stmt;
             return 0;
@@ -272,6 +282,7 @@ static int prepare(sqlite_conn *c, const char *sql, sqlite3_stmt **out)
     sqlite3_finalize(victim->stmt);
     mn_free(victim->sql);
     victim->sql = copy;
+    victim->hash = hash;
     victim->stmt = stmt;
     victim->last_used = c->clock;
     *out = stmt;

@@ -185,6 +185,96 @@ static int read_values(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_rows
 
 static int run_prefetch(mn_qs *qs, mn_rows *rows);
 
+/* ---- The query cache ----
+ * Looking a row up by primary key is what views do most (/queries does 20 per request), and
+ * compiling its SQL cost more than running it on SQLite. The SQL of such a query depends
+ * only on the model, the dialect and the shape, so it is compiled once and reused:
+ *   where: model_rt.sql_cache (internal.h), one slot per dialect and shape;
+ *   key:   model + dialect + shape, the shape being filter(pk=<integer>) (or the pk's own
+ *          name, with or without __exact) on a plain queryset (objects, no distinct, annotations,
+ *          only/defer, select_related or prefetch, not for update), sliced [0:n], with no
+ *          ordering (SHAPE_PK_GET, as get() runs it) or ordered by "pk" (SHAPE_PK_FIRST).
+ * Its parameters are then always (pk, n). The entry is the compiler's own output, checked to
+ * have exactly those parameters before it is kept, so a cached query is the same statement
+ * as an uncached one (and the driver's prepared-statement cache finds it by its text). */
+static int pk_shape(const mn_qs *qs, int64_t *pk)
+{
+    const mn_q *w = qs->where;
+    const mn_fielddef *pkf = qs->m->pk;
+    if (!w || w->kind != Q_LEAF || w->value.type != MN_ARG_INT || !pkf ||
+        !mn__is_int_type(pkf->type) || qs->mode != MODE_OBJECTS || qs->distinct || qs->none ||
+        qs->for_update || qs->low != 0 || qs->high < 0 || qs->nvfields || qs->nonly ||
+        qs->ndefer || qs->nrelated || qs->nprefetch || qs->nannots || !qs->order_set ||
+        qs->reversed)
+        return -1;
+    const char *l = w->lookup;
+    size_t n = strncmp(l, "pk", 2) == 0 && (l[2] == '\0' || l[2] == '_') ? 2 : strlen(pkf->name);
+    if (n != 2 && strncmp(l, pkf->name, n) != 0)
+        return -1;
+    if (l[n] != '\0' && strcmp(l + n, "__exact") != 0)
+        return -1;
+    *pk = w->value.v.i;
+    if (qs->norder == 0)
+        return SHAPE_PK_GET;
+    if (qs->norder == 1 && strcmp(qs->order[0], "pk") == 0)
+        return SHAPE_PK_FIRST;
+    return -1;
+}
+
+static bool int_param(const mn_dbparam *p, int64_t v)
+{
+    return p->type == MN_DBT_INT && p->v.i == v;
+}
+
+/* Keeps a freshly compiled query of the shape in the cache (best effort: no memory, or an
+ * unexpected statement, only means the next one compiles again). */
+static void cache_put(_Atomic(cached_sql *) *slot, const sqlq *q, int64_t pk, int64_t limit)
+{
+    if (q->nparams != 2 || !int_param(&q->params[0], pk) || !int_param(&q->params[1], limit) ||
+        q->nrels || q->nannots || q->nv)
+        return;
+    size_t cols = q->ncols * sizeof *q->cols, len = strlen(q->sql) + 1;
+    cached_sql *e = mn_malloc(sizeof *e + cols + len);
+    if (!e)
+        return;
+    e->cols = (const mn_fielddef **)(void *)(e + 1);
+    memcpy(e->cols, q->cols, cols);
+    e->ncols = q->ncols;
+    e->sql = memcpy((char *)e->cols + cols, q->sql, len);
+    cached_sql *none = NULL;
+    if (!atomic_compare_exchange_strong(slot, &none, e))
+        mn_free(e); /* another thread kept the same statement first */
+}
+
+/* mn__compile for a SELECT, through the query cache when the queryset has a known shape. */
+static int compile_select(mn_qs *qs, sqlq *q)
+{
+    int64_t pk;
+    int shape = pk_shape(qs, &pk);
+    if (shape < 0)
+        return mn__compile(qs, SQL_SELECT, NULL, 0, q);
+    bool pg = mn__dialect(qs->o, qs->alias) == MN_DIALECT_POSTGRESQL;
+    _Atomic(cached_sql *) *slot = &mrt(qs->m)->sql_cache[pg][shape];
+    const cached_sql *e = atomic_load_explicit(slot, memory_order_acquire);
+    if (!e) {
+        int rc = mn__compile(qs, SQL_SELECT, NULL, 0, q);
+        if (rc == 0)
+            cache_put(slot, q, pk, qs->high);
+        return rc;
+    }
+    memset(q, 0, sizeof *q);
+    q->params = mn_arena_alloc(qs->o->arena, 2 * sizeof *q->params);
+    if (!q->params)
+        return mn__orm_fail(qs->o, MN_ENOMEM, "out of memory");
+    q->params[0] = mn_dbp_int(pk);
+    q->params[1] = mn_dbp_int(qs->high);
+    q->nparams = 2;
+    q->sql = e->sql;
+    q->cols = e->cols;
+    q->ncols = e->ncols;
+    return 0;
+}
+
 mn_rows *mn_qs_fetch(mn_qs *qs)
 {
     if (!qs)
@@ -201,7 +291,7 @@ mn_rows *mn_qs_fetch(mn_qs *qs)
         return out;
     }
     sqlq q;
-    if (mn__compile(qs, SQL_SELECT, NULL, 0, &q) != 0)
+    if (compile_select(qs, &q) != 0)
         return NULL;
     mn_dbresult res;
     if (mn__exec(o, qs_alias(qs, false), q.sql, q.params, q.nparams, &res) != 0)

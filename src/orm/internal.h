@@ -6,6 +6,7 @@
 
 #include <manouche/orm.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,10 +52,25 @@ typedef struct revrel {
     struct revrel *next;
 } revrel;
 
+/* A compiled SELECT kept for reuse (see fetch.c, "the query cache"): its text with
+ * numbered placeholders, and the base-model columns it reads back, in order. */
+typedef struct cached_sql {
+    const char *sql;
+    const mn_fielddef **cols;
+    size_t ncols;
+} cached_sql;
+
+/* The query shapes the cache knows: filter(pk=<integer>) with a LIMIT, unordered (get) or
+ * ordered by pk (first). */
+enum { SHAPE_PK_GET, SHAPE_PK_FIRST, NSHAPES };
+
 typedef struct model_rt {
     revrel *reverse;
     const char *table;
     const char *label; /* "polls.Question" */
+    /* The query cache, by [dialect == PostgreSQL][shape]; filled on first use, published
+     * atomically (worker threads share the models), never freed (lives as the registry). */
+    _Atomic(cached_sql *) sql_cache[2][NSHAPES];
 } model_rt;
 
 static inline model_rt *mrt(const mn_model *m) { return (model_rt *)m->rt_; }

@@ -40,7 +40,11 @@ void mn__placeholder(mn_buf *b, mn_dbdialect d, size_t n)
 
 void mn__cc_col(cc *c, mn_buf *b, int alias, const char *column)
 {
-    mn_buf_printf(b, "\"%c%d\".", c->prefix, alias);
+    /* by hand, not printf: this runs for every column of every query */
+    mn_buf_putc(b, '"');
+    mn_buf_putc(b, c->prefix);
+    mn_buf_put_i64(b, alias);
+    mn_buf_puts(b, "\".");
     mn__quote(b, column);
 }
 
@@ -58,7 +62,9 @@ void mn__cc_param(cc *c, mn_buf *b, mn_dbparam p)
         c->capp = ncap;
     }
     c->params[c->np] = p;
-    mn_buf_printf(b, "\x01%zu\x02", c->np);
+    mn_buf_putc(b, '\x01');
+    mn_buf_put_u64(b, c->np);
+    mn_buf_putc(b, '\x02');
     c->np++;
 }
 

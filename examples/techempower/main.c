@@ -26,11 +26,11 @@
  * allow), any Host accepted, and a fixed SECRET_KEY, since nothing here is signed. */
 #include <manouche/cli.h>
 #include <manouche/http.h>
+#include <manouche/json.h>
 #include <manouche/orm.h>
 #include <manouche/web.h>
 #include <manouche/webdb.h>
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,15 +178,35 @@ static void plaintext(mn_req *r)
     mn_resp_send(r, 200, "text/plain", "Hello, World!");
 }
 
+/* JSON responses are written straight into the response body by the streaming writer
+ * (manouche/json.h), serialised afresh on every request as the rules require. */
+static void json_begin(mn_req *r, mn_json_writer *w)
+{
+    mn_resp_set_header(r, "Server", "Manouche");
+    mn_resp_status(r, 200);
+    mn_resp_set_header(r, "Content-Type", "application/json");
+    mn_buf *body = mn_resp_body(r);
+    mn_buf_reset(body);
+    mn_json_writer_init(w, body);
+}
+
+static void json_end(mn_req *r, mn_json_writer *w)
+{
+    if (mn_json_writer_finish(w) != 0) {
+        mn_buf_reset(mn_resp_body(r));
+        mn_http_500(r, "out of memory building the JSON response");
+    }
+}
+
 static void json(mn_req *r)
 {
-    json_t *obj = json_object();
-    if (!obj || json_object_set_new(obj, "message", json_string("Hello, World!")) != 0) {
-        json_decref(obj);
-        mn_http_500(r, "out of memory building the JSON object");
-    }
-    mn_resp_set_header(r, "Server", "Manouche");
-    mn_json(r, 200, obj);
+    mn_json_writer w;
+    json_begin(r, &w);
+    mn_json_begin_object(&w);
+    mn_json_key(&w, "message");
+    mn_json_write_string(&w, "Hello, World!");
+    mn_json_end_object(&w);
+    json_end(r, &w);
 }
 
 /* The rules: a missing, empty or non-numeric value is 1; below 1 is 1; above 500 is 500. */
@@ -210,36 +230,35 @@ static World *get_world(mn_req *r, mn_orm *o)
     return w;
 }
 
-static json_t *world_json(const World *w)
+static void world_json(mn_json_writer *w, const World *world)
 {
-    return json_pack("{sIsI}", "id", (json_int_t)w->id, "randomNumber",
-                     (json_int_t)w->randomNumber);
-}
-
-static void send_json(mn_req *r, json_t *v)
-{
-    if (!v)
-        mn_http_500(r, "out of memory building the JSON response");
-    mn_resp_set_header(r, "Server", "Manouche");
-    mn_json(r, 200, v);
+    mn_json_begin_object(w);
+    mn_json_key(w, "id");
+    mn_json_write_int(w, world->id);
+    mn_json_key(w, "randomNumber");
+    mn_json_write_int(w, world->randomNumber);
+    mn_json_end_object(w);
 }
 
 static void db(mn_req *r)
 {
     mn_orm *o = orm(r);
-    send_json(r, world_json(get_world(r, o)));
+    World *world = get_world(r, o);
+    mn_json_writer w;
+    json_begin(r, &w);
+    world_json(&w, world);
+    json_end(r, &w);
 }
 
-static json_t *worlds_json(World **ws, int n)
+static void send_worlds(mn_req *r, World **ws, int n)
 {
-    json_t *arr = json_array();
-    for (int i = 0; arr && i < n; i++) {
-        if (json_array_append_new(arr, world_json(ws[i])) != 0) {
-            json_decref(arr);
-            return NULL;
-        }
-    }
-    return arr;
+    mn_json_writer w;
+    json_begin(r, &w);
+    mn_json_begin_array(&w);
+    for (int i = 0; i < n; i++)
+        world_json(&w, ws[i]);
+    mn_json_end_array(&w);
+    json_end(r, &w);
 }
 
 static World **read_worlds(mn_req *r, mn_orm *o, int n)
@@ -256,7 +275,7 @@ static void queries(mn_req *r)
 {
     int n = queries_param(r);
     mn_orm *o = orm(r);
-    send_json(r, worlds_json(read_worlds(r, o, n), n));
+    send_worlds(r, read_worlds(r, o, n), n);
 }
 
 static void updates(mn_req *r)
@@ -273,7 +292,7 @@ static void updates(mn_req *r)
     }
     if (mn_bulk_update(o, &World_model, (void **)ws, (size_t)n, "randomNumber", 0) < 0)
         mn_http_500(r, mn_orm_error(o));
-    send_json(r, worlds_json(ws, n));
+    send_worlds(r, ws, n);
 }
 
 static int by_message(const void *a, const void *b)

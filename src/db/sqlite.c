@@ -29,6 +29,7 @@ typedef struct sqlite_conn {
     struct sqlite_conn *next_idle;
     cached_stmt cache[STMT_CACHE_SIZE];
     uint64_t clock;
+    int last; /* the entry used last: a view repeating one query finds it with one strcmp */
     sqlite3_stmt *cursor; /* the open cursor's statement (from the cache) */
     int64_t busy_since_ms; /* when the current lock wait began */
 } sqlite_conn;
@@ -255,11 +256,18 @@ static uint64_t sql_hash(const char *s)
 static int prepare(sqlite_conn *c, const char *sql, sqlite3_stmt **out)
 {
     c->clock++;
+    cached_stmt *last = &c->cache[c->last];
+    if (last->sql && strcmp(last->sql, sql) == 0) {
+        last->last_used = c->clock;
+        *out = last->stmt;
+        return 0;
+    }
     uint64_t hash = sql_hash(sql);
     cached_stmt *victim = &c->cache[0];
     for (int i = 0; i < STMT_CACHE_SIZE; i++) {
         cached_stmt *e = &c->cache[i];
         if (e->sql && e->hash == hash && strcmp(e->sql, sql) == 0) {
+            c->last = i;
             e->last_used = c->clock;
             *out = e->stmt;
             return 0;
@@ -284,6 +292,7 @@ static int prepare(sqlite_conn *c, const char *sql, sqlite3_stmt **out)
     victim->sql = copy;
     victim->hash = hash;
     victim->stmt = stmt;
+    c->last = (int)(victim - c->cache);
     victim->last_used = c->clock;
     *out = stmt;
     return 0;

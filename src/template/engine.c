@@ -671,7 +671,8 @@ int mn_template_escape(mn_buf *out, const char *s, size_t len)
     size_t extra = 0;
     for (size_t i = 0; i < len; i++)
         extra += escape_extra[u[i]];
-    if (mn_buf_reserve(out, len + extra) < 0)
+    /* room is nearly always there already: skip the call (mn_buf_reserve keeps one spare byte) */
+    if (out->cap - out->len <= len + extra && mn_buf_reserve(out, len + extra) < 0)
         return MN_ENOMEM;
     char *o = out->data + out->len;
     if (!extra) {

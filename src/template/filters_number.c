@@ -117,17 +117,27 @@ static int dec_quantize(mn_buf *out, const decnum *d, int places)
     bool zero = true;
     for (int64_t k = 0; k <= ndig; k++)
         if (buf[k] != '0') zero = false;
-    if (d->neg && !zero) mn_buf_putc(out, '-');
     /* strip leading zeros of the integer part, keep one */
     size_t p = start, int_end = start + int_digits;
     while (p + 1 < int_end && buf[p] == '0')
         p++;
-    mn_buf_append(out, buf + p, int_end - p);
+    /* sign, integer digits, point and decimals assembled in place, then one append (was four
+     * appends each checking room) */
+    bool minus = d->neg && !zero;
     if (places > 0) {
-        mn_buf_putc(out, '.');
-        mn_buf_append(out, buf + int_end, (size_t)places);
+        /* buf has ndig + 2 bytes: the decimals move right by one for the point */
+        memmove(buf + int_end + 1, buf + int_end, (size_t)places);
+        buf[int_end] = '.';
     }
-    return mn_buf_reserve(out, 1);
+    size_t end = int_end + (places > 0 ? (size_t)places + 1 : 0);
+    if (minus) {
+        if (p > 0) {
+            buf[--p] = '-';
+        } else {
+            if (mn_buf_putc(out, '-') < 0) return MN_ENOMEM;
+        }
+    }
+    return mn_buf_append(out, buf + p, end - p);
 }
 
 /* The text Django builds its Decimal from: repr() of an int or float, str() of a Decimal,

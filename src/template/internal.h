@@ -74,6 +74,10 @@ void mn__register_builtin_tags(mn_template_library *lib);
 typedef struct arg_expr {
     mn_value *literal; /* a constant (string literals are safe), or NULL */
     mn_str *path;      /* variable: segments */
+    /* per segment: the entry index its key was last found at in a dict. Only a guess, checked
+     * before use, so renders sharing the template (coroutines, threads) never depend on it;
+     * rows of one list have the same key order, so it is nearly always right. */
+    uint32_t *hint;
     int npath;
     mn_str text;       /* as written (for string_if_invalid's %s) */
 } arg_expr;

@@ -299,7 +299,8 @@ static int compile_variable(parser *p, const token *tok, mn_str var, arg_expr *o
     for (size_t i = 0; i < var.len; i++)
         n += var.ptr[i] == '.';
     out->path = mn_arena_alloc(p->arena, (size_t)n * sizeof(mn_str));
-    if (!out->path)
+    out->hint = mn_arena_calloc(p->arena, (size_t)n, sizeof *out->hint);
+    if (!out->path || !out->hint)
         return MN_ENOMEM;
     out->npath = 0;
     size_t start = 0;

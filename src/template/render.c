@@ -169,6 +169,30 @@ static int lookup_path(mn_template_state *r, const arg_expr *a, mn_value **out)
         return MN_ENOTFOUND;
     for (int i = 1; i < a->npath; i++) {
         mn_value *next = NULL;
+        if (v->kind == MN_VALUE_DICT && a->hint) {
+            /* the key where it was last time, else a scan that remembers where it was;
+             * relaxed atomics: the hint may be shared with renders on other threads */
+            mn_str key = a->path[i];
+            size_t len = v->u.dict.len;
+            const mn_value_dict_entry *es = v->u.dict.entries;
+            uint32_t h = __atomic_load_n(&a->hint[i], __ATOMIC_RELAXED);
+            if (h < len && es[h].key.len == key.len && mn__name_eq(es[h].key.ptr, key.ptr, key.len)) {
+                next = es[h].value;
+            } else {
+                for (size_t k = 0; k < len; k++) {
+                    if (es[k].key.len == key.len && mn__name_eq(es[k].key.ptr, key.ptr, key.len)) {
+                        next = es[k].value;
+                        if (k <= UINT32_MAX)
+                            __atomic_store_n(&a->hint[i], (uint32_t)k, __ATOMIC_RELAXED);
+                        break;
+                    }
+                }
+            }
+            if (next) {
+                v = next;
+                continue;
+            }
+        }
         int rc = mn_value_lookup(v, a->path[i], r->arena, &next);
         if (rc < 0)
             return rc;

@@ -558,3 +558,15 @@ Test(rendering, context_autoescape_off_renders_raw, .init = setup, .fini = teard
     cr_assert_eq(mn_template_render(t, c, &out, &err), 0);
     cr_assert_str_eq(mn_buf_cstr(&out), "<");
 }
+
+/* Dict lookups remember where each key was last found; rows whose keys come in another
+ * order, lack the key or nest differently must still get their own values. */
+Test(rendering, attribute_lookups_follow_each_dicts_own_key_order, .init = setup, .fini = teardown)
+{
+    char *out = render("{% for r in rows %}{{ r.a }}/{{ r.b }}/{{ r.x.y }};{% endfor %}",
+                       "{\"rows\": [{\"a\": 1, \"b\": 2, \"x\": {\"y\": 3, \"z\": 0}},"
+                       " {\"b\": 4, \"a\": 5, \"x\": {\"z\": 0, \"y\": 6}},"
+                       " {\"b\": 7}, {\"c\": 8, \"a\": 9, \"x\": {\"z\": 10}},"
+                       " {\"x\": {\"y\": 11}, \"a\": 12}]}");
+    cr_assert_str_eq(out, "1/2/3;5/4/6;/7/;9//;12//11;");
+}

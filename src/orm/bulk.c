@@ -38,13 +38,30 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
     mn_bulk_opts defaults = {0};
     if (!opts)
         opts = &defaults;
+    /* As Django: objects whose automatic pk is already set are inserted with it, the others
+     * get one from the database; a mixed list becomes the two groups, each in its order. */
+    size_t with_pk = 0;
+    if (mn__auto_pk(m))
+        for (size_t i = 0; i < n; i++)
+            with_pk += mn_obj_pk(objs[i]) != 0;
+    if (with_pk && with_pk < n) {
+        void **groups = mn_arena_alloc(o->arena, n * sizeof *groups);
+        if (!groups)
+            return MN_ENOMEM;
+        size_t a = 0, b = with_pk;
+        for (size_t i = 0; i < n; i++)
+            groups[mn_obj_pk(objs[i]) != 0 ? a++ : b++] = objs[i];
+        int rc = mn_bulk_create(o, m, groups, with_pk, opts);
+        return rc ? rc : mn_bulk_create(o, m, groups + with_pk, n - with_pk, opts);
+    }
+    bool db_pk = mn__auto_pk(m) && with_pk == 0; /* the database numbers the rows */
     const char *alias = mn__write_alias(o, m);
     mn_dbdialect d = mn__dialect(o, alias);
     const mn_fielddef *cols[64];
     size_t ncols = 0;
     for (size_t i = 0; i < m->nfields; i++) {
         const mn_fielddef *f = &m->fields[i];
-        if (mn__has_column(f) && !(f == m->pk && mn__auto_pk(m)))
+        if (mn__has_column(f) && !(f == m->pk && db_pk))
             cols[ncols++] = f;
     }
     if (ncols == 0)
@@ -135,7 +152,7 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
                 p += len;
             }
         }
-        bool want_pks = mn__auto_pk(m) && !opts->ignore_conflicts && !opts->update_conflicts_fields;
+        bool want_pks = db_pk && !opts->ignore_conflicts && !opts->update_conflicts_fields;
         if (want_pks) {
             mn_buf_puts(&sql, " RETURNING ");
             mn__quote(&sql, m->pk->column);
@@ -165,7 +182,7 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
     for (size_t b = 0; rc == 0 && b < nitems; b++) {
         size_t start = b * batch, end = start + batch < n ? start + batch : n;
         const mn_dbresult *res = &items[b].result;
-        bool want_pks = mn__auto_pk(m) && !opts->ignore_conflicts && !opts->update_conflicts_fields;
+        bool want_pks = db_pk && !opts->ignore_conflicts && !opts->update_conflicts_fields;
         if (want_pks && res->nrows == end - start)
             for (size_t i = start; i < end; i++)
                 mn__cell_store(o, objs[i], m->pk, &res->cells[(i - start) * res->ncols]);

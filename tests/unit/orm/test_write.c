@@ -240,6 +240,32 @@ Test(orm_write, bulk_create_returns_pks_and_handles_conflicts)
     cr_expect_str_eq(((Author *)mn_get(mn_all(t.o, Author), "name", "Same"))->email, "merged@x.org");
 }
 
+Test(orm_write, bulk_create_keeps_pks_that_are_set)
+{
+    /* As Django: a set pk is inserted as it is; the others are numbered by the database. */
+    Tag *tags[4];
+    for (int i = 0; i < 4; i++) {
+        tags[i] = mn_new(t.o, Tag);
+        tags[i]->name = mn_arena_printf(t.arena, "k%d", i);
+    }
+    tags[0]->id = 500;
+    tags[2]->id = 700;
+    cr_assert_eq(mn_bulk_create(t.o, &Tag_model, (void **)tags, 4, NULL), 0, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(count(&Tag_model), 4);
+    cr_expect_str_eq(((Tag *)mn_get(mn_all(t.o, Tag), "pk", 500))->name, "k0");
+    cr_expect_str_eq(((Tag *)mn_get(mn_all(t.o, Tag), "pk", 700))->name, "k2");
+    cr_expect(tags[1]->id != 0 && tags[3]->id != 0 && tags[1]->id != tags[3]->id,
+              "the others got pks from the database (%lld, %lld)", (long long)tags[1]->id,
+              (long long)tags[3]->id);
+    cr_expect_str_eq(((Tag *)mn_get(mn_all(t.o, Tag), "pk", tags[3]->id))->name, "k3");
+    /* Inserting a taken pk again is the database's IntegrityError, not a silent renumbering. */
+    Tag *again = mn_new(t.o, Tag);
+    again->id = 500;
+    again->name = "other";
+    cr_expect_eq(mn_bulk_create(t.o, &Tag_model, (void **)&again, 1, NULL), MN_EDB_INTEGRITY);
+}
+
 Test(orm_write, bulk_update_sets_fields_in_batches)
 {
     library lib;

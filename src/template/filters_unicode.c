@@ -9,6 +9,7 @@
 #include "template/filters_internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* Generated from Python 3.11's unicodedata (Unicode 14.0.0) by the generator at the end of
  * this file. */
@@ -1217,6 +1218,19 @@ int mn__uni_lower_str(mn_buf *b, mn_str s)
         /* room for the rest as ASCII: the run below then writes without checks */
         if (mn_buf_reserve(b, s.len - i) < 0) return MN_ENOMEM;
         char *o = b->data + b->len;
+        /* eight ASCII bytes at a time: bit 7 of each byte of w + 0x3f is set from 'A' up,
+         * of w + 0x25 from '[' up (no carry between bytes below 0x80); the difference
+         * marks A-Z, whose 0x20 bit is then set */
+        while (i + 8 <= s.len) {
+            uint64_t w;
+            memcpy(&w, s.ptr + i, 8);
+            if (w & 0x8080808080808080u) break;
+            uint64_t upper = (w + 0x3f3f3f3f3f3f3f3fu) & ~(w + 0x2525252525252525u) &
+                             0x8080808080808080u;
+            w |= upper >> 2;
+            memcpy(o, &w, 8);
+            o += 8, i += 8;
+        }
         for (; i < s.len && (unsigned char)s.ptr[i] < 0x80; i++) {
             char ch = s.ptr[i];
             *o++ = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);

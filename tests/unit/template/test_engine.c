@@ -570,3 +570,14 @@ Test(rendering, attribute_lookups_follow_each_dicts_own_key_order, .init = setup
                        " {\"x\": {\"y\": 11}, \"a\": 12}]}");
     cr_assert_str_eq(out, "1/2/3;5/4/6;/7/;9//;12//11;");
 }
+
+/* lower takes ASCII eight bytes at a time: the letters' neighbours ('@' '[' '`' '{') stay,
+ * and a non-ASCII letter inside or after a run of eight is still lowered. */
+Test(rendering, lower_maps_only_letters_in_long_ascii_runs, .init = setup, .fini = teardown)
+{
+    char *out = render("{{ s|lower }}|{{ t|lower }}",
+                       "{\"s\": \"ABCDEFGHIJKLMNOPQRSTUVWXYZ@[`{ 0123456789 ~\\u007f\","
+                       " \"t\": \"ABCD\\u00c9FGHIJKLMN\\u00c0\"}");
+    cr_assert_str_eq(out, "abcdefghijklmnopqrstuvwxyz@[`{ 0123456789 ~\x7f|abcd\xc3\xa9"
+                          "fghijklmn\xc3\xa0");
+}

@@ -77,15 +77,8 @@ int mn_context_update(mn_context *c, const mn_value *dict)
     return MN_OK;
 }
 
-mn_value *mn__context_lookup(const mn_context *c, mn_str name)
+mn_value *mn__context_builtin(mn_str name)
 {
-    for (int f = c->nframes - 1; f >= 0; f--) {
-        const ctx_frame *fr = &c->frames[f];
-        for (int i = fr->n - 1; i >= 0; i--)
-            if (fr->vars[i].name.len == name.len &&
-                mn__name_eq(fr->vars[i].name.ptr, name.ptr, name.len))
-                return fr->vars[i].value;
-    }
     if (mn_str_eq_cstr(name, "True"))
         return mn_value_true();
     if (mn_str_eq_cstr(name, "False"))

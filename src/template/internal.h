@@ -463,7 +463,21 @@ struct mn_context {
 
 /* Sets without copying the name (it must outlive the context: template text). */
 int mn__context_set_ref(mn_context *c, mn_str name, mn_value *v);
-mn_value *mn__context_lookup(const mn_context *c, mn_str name);
+/* True, False, None or NULL: what a name no frame holds resolves to. */
+mn_value *mn__context_builtin(mn_str name);
+/* Inline: every variable of a page starts here, and the call's frame setup cost as much as
+ * the search (the loop variable is nearly always in the top frame). */
+static inline mn_value *mn__context_lookup(const mn_context *c, mn_str name)
+{
+    for (int f = c->nframes - 1; f >= 0; f--) {
+        const ctx_frame *fr = &c->frames[f];
+        for (int i = fr->n - 1; i >= 0; i--)
+            if (fr->vars[i].name.len == name.len &&
+                mn__name_eq(fr->vars[i].name.ptr, name.ptr, name.len))
+                return fr->vars[i].value;
+    }
+    return mn__context_builtin(name);
+}
 /* A fresh context sharing nothing but the arena (include ... only, inclusion tags). */
 mn_context *mn__context_new_like(const mn_context *c);
 

@@ -7,6 +7,7 @@
  * server actually does, because a framing header that lies is a response-splitting bug. */
 #include "http/internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,25 +40,28 @@ static const bool TCHAR[256] = {
     ['y'] = 1, ['z'] = 1,
 };
 
-static bool is_tchar(unsigned char c)
+/* The length of name when it is a valid field name (RFC 9110 token), else 0. */
+static size_t name_len(const char *name)
 {
-    return TCHAR[c];
+    if (!name)
+        return 0;
+    const unsigned char *p = (const unsigned char *)name;
+    while (TCHAR[*p]) /* TCHAR['\0'] is 0 */
+        p++;
+    return *p ? 0 : (size_t)(p - (const unsigned char *)name);
 }
 
-static bool valid_name(const char *name)
+/* The length of value when it can be a field value, else SIZE_MAX: NUL cannot occur inside a C
+ * string; CR and LF would start a new header line. One pass, as values are short. */
+static size_t value_len(const char *value)
 {
-    if (!name || !*name)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        if (!is_tchar(*p))
-            return false;
-    return true;
-}
-
-static bool valid_value(const char *value)
-{
-    /* NUL cannot occur inside a C string; CR and LF would start a new header line. */
-    return value && strpbrk(value, "\r\n") == NULL;
+    if (!value)
+        return SIZE_MAX;
+    const char *p = value;
+    for (; *p; p++)
+        if (*p == '\r' || *p == '\n')
+            return SIZE_MAX;
+    return (size_t)(p - value);
 }
 
 static int push_header(mn_req *r, mn_str name, mn_str value)
@@ -76,33 +80,51 @@ static int push_header(mn_req *r, mn_str name, mn_str value)
     return MN_OK;
 }
 
-int mn_resp_add_header(mn_req *r, const char *name, const char *value)
+/* Copies a checked name and value into the arena (one allocation) and appends them. */
+static int add_checked(mn_req *r, const char *name, size_t nlen, const char *value, size_t vlen)
 {
-    if (!valid_name(name) || !valid_value(value))
-        return MN_EINVAL;
-    size_t nlen = strlen(name), vlen = strlen(value);
-    char *n = mn_arena_strndup(r->arena, name, nlen);
-    char *v = mn_arena_strndup(r->arena, value, vlen);
-    if (!n || !v)
+    char *n = mn_arena_alloc(r->arena, nlen + vlen + 2);
+    if (!n)
         return MN_ENOMEM;
+    memcpy(n, name, nlen);
+    n[nlen] = '\0';
+    char *v = n + nlen + 1;
+    memcpy(v, value, vlen);
+    v[vlen] = '\0';
     return push_header(r, (mn_str){n, nlen}, (mn_str){v, vlen});
 }
 
-void mn_resp_remove_header(mn_req *r, const char *name)
+int mn_resp_add_header(mn_req *r, const char *name, const char *value)
+{
+    size_t nlen = name_len(name), vlen = value_len(value);
+    if (nlen == 0 || vlen == SIZE_MAX)
+        return MN_EINVAL;
+    return add_checked(r, name, nlen, value, vlen);
+}
+
+static void remove_named(mn_req *r, mn_str name)
 {
     size_t kept = 0;
     for (size_t i = 0; i < r->resp_header_count; i++)
-        if (!mn_str_ieq_cstr(r->resp_headers[i].name, name))
+        if (!mn_str_ieq(r->resp_headers[i].name, name))
             r->resp_headers[kept++] = r->resp_headers[i];
     r->resp_header_count = kept;
 }
 
+void mn_resp_remove_header(mn_req *r, const char *name)
+{
+    remove_named(r, mn_str_from(name));
+}
+
+/* Every response sets a header or two (Content-Type, by mn_resp_send): checked once, the old
+ * value dropped in place, one arena allocation for the copy. */
 int mn_resp_set_header(mn_req *r, const char *name, const char *value)
 {
-    if (!valid_name(name) || !valid_value(value))
+    size_t nlen = name_len(name), vlen = value_len(value);
+    if (nlen == 0 || vlen == SIZE_MAX)
         return MN_EINVAL;
-    mn_resp_remove_header(r, name);
-    return mn_resp_add_header(r, name, value);
+    remove_named(r, (mn_str){name, nlen});
+    return add_checked(r, name, nlen, value, vlen);
 }
 
 mn_str mn_resp_get_header(const mn_req *r, const char *name)
@@ -353,14 +375,42 @@ static int put_header(mn_buf *out, mn_str name, mn_str value)
     return MN_OK;
 }
 
+static char *put_raw(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static char *put_field(char *p, mn_str name, mn_str value)
+{
+    p = put_raw(p, name.ptr, name.len);
+    *p++ = ':';
+    *p++ = ' ';
+    p = put_raw(p, value.ptr, value.len);
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+/* Runs once per response: the room for everything after the status line is reserved at once
+ * and the header block is then plain copying. */
 int mn__resp_head(mn_req *r, mn_buf *out, int64_t body_len, const char *server_name)
 {
     int status = r->status;
-    int rc = put_status_line(out, status);
-    if (server_name && *server_name)
-        rc |= put_header(out, (mn_str)MN_STR_LIT("Server"), mn_str_from(server_name));
+    if (put_status_line(out, status) != MN_OK)
+        return MN_ENOMEM;
+    size_t slen = server_name ? strlen(server_name) : 0;
     mn_str date = mn__date_header();
-    rc |= mn_buf_append(out, date.ptr, date.len);
+    size_t need = 8 + slen + 2 + date.len;
+    for (size_t i = 0; i < r->resp_header_count; i++)
+        need += r->resp_headers[i].name.len + r->resp_headers[i].value.len + 4;
+    need += 16 + 20 + 2 + 28 + 24 + 2; /* Content-Length or Transfer-Encoding, Connection */
+    if (mn_buf_reserve(out, need) != MN_OK)
+        return MN_ENOMEM;
+    char *p = out->data + out->len;
+    if (slen)
+        p = put_field(p, (mn_str)MN_STR_LIT("Server"), (mn_str){server_name, slen});
+    p = put_raw(p, date.ptr, date.len);
     for (size_t i = 0; i < r->resp_header_count; i++) {
         mn_field *h = &r->resp_headers[i];
         if (server_owned(h->name)) {
@@ -368,25 +418,33 @@ int mn__resp_head(mn_req *r, mn_buf *out, int64_t body_len, const char *server_n
                 r->close_after = true;
             continue;
         }
-        rc |= put_header(out, h->name, h->value);
+        p = put_field(p, h->name, h->value);
     }
     if (body_len >= 0) {
         if (!status_has_no_body(status)) {
-            rc |= mn_buf_append(out, "Content-Length: ", 16);
-            rc |= mn_buf_put_i64(out, body_len);
-            rc |= mn_buf_append(out, "\r\n", 2);
+            p = put_raw(p, "Content-Length: ", 16);
+            char digits[20];
+            size_t n = 0;
+            uint64_t v = (uint64_t)body_len;
+            do {
+                digits[sizeof digits - 1 - n++] = (char)('0' + v % 10);
+                v /= 10;
+            } while (v);
+            p = put_raw(p, digits + sizeof digits - n, n);
+            p = put_raw(p, "\r\n", 2);
         }
     } else if (r->stream_chunked) {
-        rc |= mn_buf_append(out, "Transfer-Encoding: chunked\r\n", 28);
+        p = put_raw(p, "Transfer-Encoding: chunked\r\n", 28);
     } else {
         r->close_after = true; /* HTTP/1.0 stream: the end of the body is the close */
     }
     if (r->close_after)
-        rc |= mn_buf_append(out, "Connection: close\r\n", 19);
+        p = put_raw(p, "Connection: close\r\n", 19);
     else if (r->head.minor == 0)
-        rc |= mn_buf_append(out, "Connection: keep-alive\r\n", 24);
-    rc |= mn_buf_append(out, "\r\n", 2);
-    return rc ? MN_ENOMEM : MN_OK;
+        p = put_raw(p, "Connection: keep-alive\r\n", 24);
+    p = put_raw(p, "\r\n", 2);
+    out->len = (size_t)(p - out->data);
+    return MN_OK;
 }
 
 void mn__resp_finish(mn_req *r)

@@ -4,6 +4,7 @@
 #define MANOUCHE_MANOUCHE_H
 
 #include <manouche/core.h>
+#include <manouche/json.h>
 #include <manouche/settings.h>
 #include <manouche/rt.h>
 #include <manouche/http.h>

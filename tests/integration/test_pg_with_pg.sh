@@ -23,6 +23,16 @@ gone() { # gone DIR PID: the directory is removed and the postmaster has exited
     echo "  still there: dir $1 $( [ -e "$1" ] && echo exists) pid $2 $(kill -0 "$2" 2>/dev/null && echo alive)" >&2
     return 1
 }
+ended() { # ended PID: the process has exited (a zombie counts: its new parent reaps it late)
+    local i
+    for i in $(seq 1 50); do
+        if ! kill -0 "$1" 2>/dev/null ||
+            [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; then return 0; fi
+        sleep 0.1
+    done
+    echo "  still running: pid $1" >&2
+    return 1
+}
 if ! command -v psql >/dev/null; then
     echo "SKIP: psql is not installed (scripts/install-deps installs postgresql)"
     exit 0
@@ -71,7 +81,7 @@ for _ in $(seq 1 100); do [ -s "$out/killed" ] && break; sleep 0.1; done
 } 2>/dev/null
 read -r dir pid cmd_pid <"$out/killed"
 check "a killed wrapper's server is stopped by its watchdog" gone "$dir" "$pid"
-check "... and its command is ended too" sh -c "! kill -0 $cmd_pid 2>/dev/null"
+check "... and its command is ended too" ended "$cmd_pid"
 kill "$cmd_pid" 2>/dev/null # in case the check failed: ours to end
 
 # 5b. ctest's timeout kills the wrapper's whole process tree: the watchdog must not be in it.

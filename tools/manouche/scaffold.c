@@ -85,7 +85,7 @@ static const scaffold_file project_files[] = {
      "DEBUG=1\n"
      "SECRET_KEY={{secret_key}}\n"
      "ALLOWED_HOSTS=localhost,127.0.0.1,[::1]\n"},
-    {".gitignore", "build/\n.env\ndb.sqlite3\nstaticfiles/\n"},
+    {".gitignore", "build/\n.env\ndb.sqlite3\ndb.sqlite3-*\nstaticfiles/\n"},
     {"templates/base.html",
      "{% load static %}<!DOCTYPE html>\n"
      "<html lang=\"en\">\n"

@@ -464,7 +464,7 @@ static bool safe_name(const char *name)
     return true;
 }
 
-static char *read_file(const char *path, size_t *len, time_t *mtime)
+static char *read_file(const char *path, size_t *len, struct stat *stamp)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -483,7 +483,7 @@ static char *read_file(const char *path, size_t *len, time_t *mtime)
     fclose(f);
     buf[n] = 0;
     *len = n;
-    *mtime = st.st_mtime;
+    *stamp = st;
     return buf;
 }
 
@@ -523,8 +523,10 @@ static bool stale(const mn_template *t)
 {
     if (!t->origin)
         return false;
+    /* Nanoseconds and size too: an editor saving twice within one second is still seen. */
     struct stat st;
-    return stat(t->origin, &st) != 0 || st.st_mtime != t->mtime;
+    return stat(t->origin, &st) != 0 || st.st_mtim.tv_sec != t->mtime.tv_sec ||
+           st.st_mtim.tv_nsec != t->mtime.tv_nsec || st.st_size != t->size;
 }
 
 static mn_template *load_whole(mn_template_engine *e, const char *name, mn_template_error *err)
@@ -543,8 +545,8 @@ static mn_template *load_whole(mn_template_engine *e, const char *name, mn_templ
                 if (n < 0 || (size_t)n >= sizeof path)
                     continue;
                 size_t len;
-                time_t mtime;
-                char *src = read_file(path, &len, &mtime);
+                struct stat stamp;
+                char *src = read_file(path, &len, &stamp);
                 if (!src)
                     continue;
                 mn_template *t = compile(e, name, src, len, true, err);
@@ -552,7 +554,8 @@ static mn_template *load_whole(mn_template_engine *e, const char *name, mn_templ
                 if (!t)
                     return NULL;
                 t->origin = mn_strdup(path);
-                t->mtime = mtime;
+                t->mtime = stamp.st_mtim;
+                t->size = stamp.st_size;
                 c = cache_put(e, name, nlen);
                 if (c)
                     c->tpl = t;

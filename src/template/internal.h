@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 
 /* ---- Tokens (lexer.c). ---- */
@@ -286,7 +287,8 @@ struct mn_template {
     mn_template_engine *engine;
     char *name;
     char *origin;      /* file path, or NULL */
-    time_t mtime;      /* of origin when loaded */
+    struct timespec mtime; /* of origin when loaded (DEBUG reload compares it and size) */
+    off_t size;
     mn_arena *arena;   /* nodes, source copy */
     const char *source;
     size_t source_len;

@@ -393,6 +393,13 @@ Test(loaders, debug_picks_up_a_changed_file_without_restart, .init = setup, .fin
     mn_buf_init(&out, a);
     cr_assert_eq(mn_template_render(t2, ctx, &out, &err), 0);
     cr_assert_str_eq(mn_buf_cstr(&out), "two");
+    /* Saved again within the same second (same whole-second mtime): still picked up. */
+    write_file(p, "three!", 2000);
+    mn_template *t3 = mn_template_engine_get(e, "t.html", &err);
+    cr_assert(t3 && t3 != t2, "a change within one second is seen");
+    mn_buf_reset(&out);
+    cr_assert_eq(mn_template_render(t3, ctx, &out, &err), 0);
+    cr_assert_str_eq(mn_buf_cstr(&out), "three!");
     snprintf(p, sizeof p, "rm -rf %s", dir);
     cr_assert_eq(system(p), 0);
 }

@@ -31,6 +31,33 @@ static int run_batches(mn_orm *o, const char *alias, mn_arena *arena, mn_dbbatch
     return rc;
 }
 
+/* Writes the columns of a comma-separated field list ("name, email"), each as
+ * `"col" = EXCLUDED."col"` when excluded is set. 0, or a field error naming the bad name. */
+static int put_columns(mn_orm *o, const mn_model *m, const char *list, mn_buf *sql,
+                       bool excluded)
+{
+    size_t k = 0;
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ", ");
+        if (len) {
+            const mn_fielddef *f = mn__field(m, p, len);
+            if (!f)
+                return mn__no_field(o, m, p, len);
+            if (k++)
+                mn_buf_puts(sql, ", ");
+            mn__quote(sql, f->column);
+            if (excluded) {
+                mn_buf_puts(sql, " = EXCLUDED.");
+                mn__quote(sql, f->column);
+            }
+        }
+        p += len;
+    }
+    return 0;
+}
+
 int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn_bulk_opts *opts)
 {
     if (mn__ready(o) != 0)
@@ -112,45 +139,12 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
         if (opts->ignore_conflicts) {
             mn_buf_puts(&sql, " ON CONFLICT DO NOTHING");
         } else if (opts->update_conflicts_fields) {
-            mn_buf_printf(&sql, " ON CONFLICT (");
-            const char *u = opts->unique_fields ? opts->unique_fields : "pk";
-            size_t k = 0;
-            for (const char *p = u; *p;) {
-                while (*p == ' ' || *p == ',')
-                    p++;
-                size_t len = strcspn(p, ", ");
-                if (len) {
-                    const mn_fielddef *f = mn__field(m, p, len);
-                    if (!f) {
-                        rc = mn__no_field(o, m, p, len);
-                        break;
-                    }
-                    if (k++)
-                        mn_buf_puts(&sql, ", ");
-                    mn__quote(&sql, f->column);
-                }
-                p += len;
-            }
+            mn_buf_puts(&sql, " ON CONFLICT (");
+            rc = put_columns(o, m, opts->unique_fields ? opts->unique_fields : "pk", &sql,
+                             false);
             mn_buf_puts(&sql, ") DO UPDATE SET ");
-            k = 0;
-            for (const char *p = opts->update_conflicts_fields; rc == 0 && *p;) {
-                while (*p == ' ' || *p == ',')
-                    p++;
-                size_t len = strcspn(p, ", ");
-                if (len) {
-                    const mn_fielddef *f = mn__field(m, p, len);
-                    if (!f) {
-                        rc = mn__no_field(o, m, p, len);
-                        break;
-                    }
-                    if (k++)
-                        mn_buf_puts(&sql, ", ");
-                    mn__quote(&sql, f->column);
-                    mn_buf_puts(&sql, " = EXCLUDED.");
-                    mn__quote(&sql, f->column);
-                }
-                p += len;
-            }
+            if (rc == 0)
+                rc = put_columns(o, m, opts->update_conflicts_fields, &sql, true);
         }
         bool want_pks = db_pk && !opts->ignore_conflicts && !opts->update_conflicts_fields;
         if (want_pks) {

@@ -8,7 +8,9 @@
  *       writes the same bytes with hand-written C and no template engine: the floor.
  *
  * Each renders for SECONDS, prints "RENDERS n SECONDS s" and writes the last page to OUT;
- * bench/run checks that both pages are byte-identical to Django's.
+ * bench/run checks that both pages are byte-identical to Django's. SECONDS written as "Nx"
+ * (e.g. "100x") renders exactly N times instead, so that instruction counts under callgrind
+ * can be divided by a known number of renders.
  *
  * The floor does per render the work the template asks for (escaping, title case, lower
  * case, two-decimal formatting, joins, cycle, counters); only the JSON parsing is done once,
@@ -66,7 +68,8 @@ static int write_out(const char *path, const char *data, size_t len)
 
 /* ---- Manouche ---- */
 
-static int run_manouche(const char *dir, const char *ctx_path, double seconds, const char *out)
+static int run_manouche(const char *dir, const char *ctx_path, double seconds, long count,
+                        const char *out)
 {
     size_t len;
     char *json = slurp(ctx_path, &len);
@@ -94,7 +97,7 @@ static int run_manouche(const char *dir, const char *ctx_path, double seconds, c
         goto error;
     long n = 0;
     double start = now_s(), elapsed = 0;
-    while (elapsed < seconds || n < 3) {
+    while (count > 0 ? n < count : (elapsed < seconds || n < 3)) {
         mn_arena_reset(arena);
         mn_buf_reset(&page);
         mn_context *ctx = mn_context_new(arena);
@@ -281,7 +284,7 @@ __attribute__((noinline)) static void render_floor(const page_data *d)
     LIT("</footer>\n</body>\n</html>\n");
 }
 
-static int run_floor(const char *ctx_path, double seconds, const char *out)
+static int run_floor(const char *ctx_path, double seconds, long count, const char *out)
 {
     json_error_t jerr;
     json_t *root = json_load_file(ctx_path, 0, &jerr);
@@ -334,7 +337,7 @@ static int run_floor(const char *ctx_path, double seconds, const char *out)
     }
     long n = 0;
     double start = now_s(), elapsed = 0;
-    while (elapsed < seconds || n < 3) {
+    while (count > 0 ? n < count : (elapsed < seconds || n < 3)) {
         o = buf;
         render_floor(&d);
         n++;
@@ -351,14 +354,23 @@ static int run_floor(const char *ctx_path, double seconds, const char *out)
 int main(int argc, char **argv)
 {
     if (argc != 6) {
-        fprintf(stderr, "usage: bench-template manouche|floor DIR CONTEXT.json SECONDS OUT\n");
+        fprintf(stderr, "usage: bench-template manouche|floor DIR CONTEXT.json SECONDS|Nx OUT\n");
         return 2;
     }
-    double seconds = strtod(argv[4], NULL);
+    char *end;
+    double seconds = strtod(argv[4], &end);
+    long count = 0;
+    if (*end == 'x' && !end[1]) {
+        count = (long)seconds;
+        if (count < 1) {
+            fprintf(stderr, "bench-template: a render count must be at least 1x\n");
+            return 2;
+        }
+    }
     if (!strcmp(argv[1], "manouche"))
-        return run_manouche(argv[2], argv[3], seconds, argv[5]);
+        return run_manouche(argv[2], argv[3], seconds, count, argv[5]);
     if (!strcmp(argv[1], "floor"))
-        return run_floor(argv[3], seconds, argv[5]);
+        return run_floor(argv[3], seconds, count, argv[5]);
     fprintf(stderr, "bench-template: unknown contestant '%s' (manouche or floor)\n", argv[1]);
     return 2;
 }

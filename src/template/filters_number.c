@@ -189,6 +189,40 @@ static mn_value *input_val(const mn_filter_call *c, const mn_value *v)
     return mn__fresult(c, &b, false);
 }
 
+/* floatformat of a double to 1..15 places without the decimal detour, when that is exact:
+ * r = round(v * 10^places) is the answer whenever r / 10^places, correctly rounded (IEEE
+ * division of two exact operands is), gives v back. Then r * 10^-places is a decimal that
+ * round-trips to v, and while |v| * 10^places < 1e15 the double's rounding interval is
+ * narrower than 10^-places, so it is the only multiple of 10^-places in it and repr(v), the
+ * shortest round-tripping decimal, is that number with fewer or equal decimals: quantizing
+ * repr(v) to `places` decimals loses nothing and gives r. Writes "-123.45" into buf (at least
+ * 48 bytes) and returns its length, or 0 when the exact path must decide (zero, large,
+ * more decimals than asked: rounding cases). */
+static size_t fixed_fast(double v, int places, char *buf)
+{
+    static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    if (places < 1 || places > 15) return 0;
+    double scale = pow10[places], c = v * scale;
+    if (!(fabs(c) < 1e15)) return 0; /* also NaN */
+    double rr = nearbyint(c);
+    if (rr == 0 || rr / scale != v) return 0;
+    uint64_t r = (uint64_t)fabs(rr);
+    char tmp[24];
+    int i = (int)sizeof tmp;
+    int k = 0;
+    do { /* at least places + 1 digits: "0.05" */
+        if (k == places) tmp[--i] = '.';
+        tmp[--i] = (char)('0' + r % 10);
+        r /= 10;
+        k++;
+    } while (r || k <= places);
+    size_t n = 0;
+    if (rr < 0) buf[n++] = '-';
+    memcpy(buf + n, tmp + i, sizeof tmp - (size_t)i);
+    return n + sizeof tmp - (size_t)i;
+}
+
 /* as django.template.defaultfilters.floatformat (with Django 4's 'u' suffix too) */
 static mn_value *f_floatformat(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
@@ -221,6 +255,11 @@ static mn_value *f_floatformat(const mn_filter_call *c, mn_value *v, mn_value *a
         }
     }
     if (!l10n) grouping = false; /* NUMBER_GROUPING is 0 outside the locale */
+    if (!grouping && p > 0 && mn_value_kind_of(v) == MN_VALUE_DOUBLE) {
+        char fb[48];
+        size_t fn = fixed_fast(v->u.d, (int)p, fb);
+        if (fn) return mn_value_safe(c->arena, fb, fn);
+    }
     decnum d;
     char dbuf[24];
     if (mn_value_kind_of(v) == MN_VALUE_DOUBLE && isfinite(v->u.d)) {

@@ -74,6 +74,17 @@ const filter_def *mn__library_filter(const mn_template_library *lib, mn_str name
     return NULL;
 }
 
+int mn__library_set_filter_writer(mn_template_library *lib, const char *name, filter_write_fn w)
+{
+    for (size_t i = 0; i < lib->nfilters; i++) {
+        if (strcmp(lib->filters[i].name, name) == 0) {
+            lib->filters[i].write = w;
+            return MN_OK;
+        }
+    }
+    return MN_ENOTFOUND;
+}
+
 const tag_def *mn__library_tag(const mn_template_library *lib, mn_str name)
 {
     for (size_t i = lib->ntags; i-- > 0;)
@@ -91,6 +102,7 @@ int mn_template_library_add_filter(mn_template_library *lib, const char *name, m
         if (strcmp(lib->filters[i].name, name) == 0) {
             lib->filters[i].fn = fn;
             lib->filters[i].flags = flags;
+            lib->filters[i].write = NULL; /* the built-in's writer is not the new fn's */
             return MN_OK;
         }
     }
@@ -105,7 +117,7 @@ int mn_template_library_add_filter(mn_template_library *lib, const char *name, m
     char *copy = mn_strdup(name);
     if (!copy)
         return MN_ENOMEM;
-    lib->filters[lib->nfilters++] = (filter_def){copy, fn, flags};
+    lib->filters[lib->nfilters++] = (filter_def){copy, fn, flags, NULL};
     return MN_OK;
 }
 
@@ -663,9 +675,8 @@ int mn_template_error_format(const mn_template_error *err, mn_buf *out)
     return rc;
 }
 
-/* Bytes escape() grows: & < > " ' become 5, 4, 4, 6, 6 bytes. */
-static const unsigned char escape_extra[256] = {['&'] = 4, ['<'] = 3, ['>'] = 3, ['"'] = 5,
-                                                ['\''] = 5};
+const unsigned char mn__escape_extra[256] = {['&'] = 4, ['<'] = 3, ['>'] = 3, ['"'] = 5,
+                                             ['\''] = 5};
 
 /* Two passes: measure, reserve once, then write in place (no append call per run). */
 int mn_template_escape(mn_buf *out, const char *s, size_t len)
@@ -673,7 +684,7 @@ int mn_template_escape(mn_buf *out, const char *s, size_t len)
     const unsigned char *u = (const unsigned char *)s;
     size_t extra = 0;
     for (size_t i = 0; i < len; i++)
-        extra += escape_extra[u[i]];
+        extra += mn__escape_extra[u[i]];
     /* room is nearly always there already: skip the call (mn_buf_reserve keeps one spare byte) */
     if (out->cap - out->len <= len + extra && mn_buf_reserve(out, len + extra) < 0)
         return MN_ENOMEM;

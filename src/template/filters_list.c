@@ -5,6 +5,7 @@
  * slices take negative indices and steps, sorting is stable and fails (Django then returns
  * '') where Python's comparison would raise TypeError. */
 #include "template/filters_internal.h"
+#include "template/internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -623,6 +624,30 @@ static mn_value *f_pprint(const mn_filter_call *c, mn_value *v, mn_value *arg)
     return mn__fresult(c, &b, false);
 }
 
+/* join's writer: a list of strings joined by a string under autoescape (the usual tags
+ * list), each piece escaped on its way to the output; the result is safe, so nothing more
+ * is escaped. Everything else declines to f_join. */
+static int w_join(const mn_filter_call *c, mn_value *v, mn_value *arg, bool escape, mn_buf *out)
+{
+    (void)escape;
+    if (!c->autoescape || v->kind != MN_VALUE_LIST || !arg || arg->kind != MN_VALUE_STRING)
+        return MN_FILTER_DECLINE;
+    size_t n = v->u.list.len;
+    for (size_t i = 0; i < n; i++)
+        if (v->u.list.items[i]->kind != MN_VALUE_STRING) return MN_FILTER_DECLINE;
+    for (size_t i = 0; i < n; i++) {
+        const mn_value *it = v->u.list.items[i];
+        int rc;
+        if (i && (rc = arg->safe ? mn_buf_append(out, arg->u.str.ptr, arg->u.str.len)
+                                 : mn_template_escape(out, arg->u.str.ptr, arg->u.str.len)) < 0)
+            return rc;
+        rc = it->safe ? mn_buf_append(out, it->u.str.ptr, it->u.str.len)
+                      : mn_template_escape(out, it->u.str.ptr, it->u.str.len);
+        if (rc < 0) return rc;
+    }
+    return MN_OK;
+}
+
 void mn__filters_register_list(mn_template_library *lib)
 {
     enum { SAFE = MN_FILTER_IS_SAFE, A = MN_FILTER_ARG };
@@ -630,6 +655,7 @@ void mn__filters_register_list(mn_template_library *lib)
     mn_template_library_add_filter(lib, "last", f_last, SAFE);
     mn_template_library_add_filter(lib, "length", f_length, 0);
     mn_template_library_add_filter(lib, "join", f_join, SAFE | A | MN_FILTER_NEEDS_AUTOESCAPE);
+    mn__library_set_filter_writer(lib, "join", w_join);
     mn_template_library_add_filter(lib, "slice", f_slice, SAFE | A);
     mn_template_library_add_filter(lib, "random", f_random, SAFE);
     mn_template_library_add_filter(lib, "dictsort", f_dictsort, A);

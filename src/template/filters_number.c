@@ -499,6 +499,69 @@ static mn_value *f_default_if_none(const mn_filter_call *c, mn_value *v, mn_valu
     return mn_value_is_none(v) ? arg : v;
 }
 
+/* ---- Writers (internal.h). ---- */
+
+/* floatformat:N (N > 0) of a double that fixed_fast can do; the rest declines. The digits
+ * need no escaping. */
+static int w_floatformat(const mn_filter_call *c, mn_value *v, mn_value *arg, bool escape,
+                         mn_buf *out)
+{
+    (void)c, (void)escape;
+    if (v->kind != MN_VALUE_DOUBLE || !arg || arg->kind != MN_VALUE_INT || arg->u.i < 1 ||
+        arg->u.i > 15)
+        return MN_FILTER_DECLINE;
+    if (mn_buf_reserve(out, 48) < 0) return MN_ENOMEM;
+    size_t n = fixed_fast(v->u.d, (int)arg->u.i, out->data + out->len);
+    if (!n) return MN_FILTER_DECLINE;
+    out->len += n;
+    return MN_OK;
+}
+
+static int w_yesno(const mn_filter_call *c, mn_value *v, mn_value *arg, bool escape, mn_buf *out)
+{
+    mn_str a = {"yes,no,maybe", 12};
+    if (arg) {
+        if (arg->kind != MN_VALUE_STRING) return MN_FILTER_DECLINE;
+        a = arg->u.str;
+    }
+    mn_str bits[3];
+    int n = 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= a.len; i++) {
+        if (i < a.len && a.ptr[i] != ',') continue;
+        if (n < 3) bits[n] = (mn_str){a.ptr + start, i - start};
+        n++;
+        start = i + 1;
+    }
+    if (n < 2) return MN_FILTER_DECLINE; /* the value itself */
+    if (n != 3) bits[2] = bits[1];
+    mn_str r;
+    if (mn_value_is_none(v)) {
+        r = bits[2];
+    } else {
+        int t = mn_value_truth(v, c->arena);
+        if (t < 0) {
+            mn_filter_fail(c, "evaluating the value failed");
+            return t;
+        }
+        r = t ? bits[0] : bits[1];
+    }
+    return escape ? mn_template_escape(out, r.ptr, r.len) : mn_buf_append(out, r.ptr, r.len);
+}
+
+/* default is not is_safe: the chosen value is written as itself */
+static int w_default(const mn_filter_call *c, mn_value *v, mn_value *arg, bool escape,
+                     mn_buf *out)
+{
+    (void)escape;
+    int t = mn_value_truth(v, c->arena);
+    if (t < 0) {
+        mn_filter_fail(c, "evaluating the value failed");
+        return t;
+    }
+    return mn_template_write_value(c->render, t ? v : arg, out);
+}
+
 void mn__filters_register_number(mn_template_library *lib)
 {
     enum { SAFE = MN_FILTER_IS_SAFE, A = MN_FILTER_ARG, O = MN_FILTER_ARG_OPTIONAL };
@@ -510,5 +573,8 @@ void mn__filters_register_number(mn_template_library *lib)
     mn_template_library_add_filter(lib, "pluralize", f_pluralize, O);
     mn_template_library_add_filter(lib, "yesno", f_yesno, O);
     mn_template_library_add_filter(lib, "default", f_default, A);
+    mn__library_set_filter_writer(lib, "floatformat", w_floatformat);
+    mn__library_set_filter_writer(lib, "yesno", w_yesno);
+    mn__library_set_filter_writer(lib, "default", w_default);
     mn_template_library_add_filter(lib, "default_if_none", f_default_if_none, A);
 }

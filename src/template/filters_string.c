@@ -6,6 +6,7 @@
  * whitespace splits words, and an argument Python's int() rejects either fails silently or
  * aborts the render exactly where Django's filter raises. */
 #include "template/filters_internal.h"
+#include "template/internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -758,6 +759,97 @@ static mn_value *f_wordwrap(const mn_filter_call *c, mn_value *v, mn_value *arg)
     return mn__fresult(c, &b, false);
 }
 
+/* ---- Writers (internal.h): the ASCII texts nearly every page has, cased and escaped in one
+ * pass straight into the output. Other text declines to the filters above. ---- */
+
+/* Room for s cased and escaped; false when s is not all ASCII. *escape is cleared when s has
+ * nothing to escape. */
+static bool ascii_reserve(mn_str s, bool *escape, mn_buf *out, int *rc)
+{
+    size_t extra = 0;
+    unsigned char high = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char ch = (unsigned char)s.ptr[i];
+        high |= ch;
+        extra += mn__escape_extra[ch];
+    }
+    if (high & 0x80) return false;
+    if (!extra) *escape = false;
+    *rc = out->cap - out->len > s.len + extra ? MN_OK : mn_buf_reserve(out, s.len + extra);
+    return true;
+}
+
+static int w_title(const mn_filter_call *c, mn_value *v, mn_value *arg, bool escape, mn_buf *out)
+{
+    (void)c, (void)arg;
+    if (v->kind != MN_VALUE_STRING) return MN_FILTER_DECLINE;
+    mn_str s = v->u.str;
+    int rc;
+    if (!ascii_reserve(s, &escape, out, &rc)) return MN_FILTER_DECLINE;
+    if (rc < 0) return rc;
+    char *o = out->data + out->len;
+    /* f_title's two passes in one: p1 and p2 are the two bytes before, as already written */
+    bool prev_cased = false;
+    size_t quote_end = 0, digit_lowered = 0;
+    char p1 = 0, p2 = 0;
+    for (size_t k = 0; k < s.len; k++) {
+        char ch = s.ptr[k];
+        bool alpha = (unsigned char)((ch | 32) - 'a') < 26;
+        if (alpha) ch = prev_cased ? (char)(ch | 32) : (char)(ch & ~32);
+        prev_cased = alpha;
+        if (k && ch >= 'A' && ch <= 'Z') {
+            if (p1 == '\'' && k >= 2 + quote_end && p2 >= 'a' && p2 <= 'z' &&
+                (digit_lowered == 0 || digit_lowered != k - 2)) {
+                ch = (char)(ch + 32);
+                quote_end = k + 1;
+            } else if (p1 >= '0' && p1 <= '9') {
+                ch = (char)(ch + 32);
+                digit_lowered = k;
+            }
+        }
+        p2 = p1, p1 = ch;
+        if (escape)
+            o = mn__escape_put(o, ch);
+        else
+            *o++ = ch;
+    }
+    out->len = (size_t)(o - out->data);
+    return MN_OK;
+}
+
+static int write_case(mn_value *v, bool escape, mn_buf *out, bool upper)
+{
+    if (v->kind != MN_VALUE_STRING) return MN_FILTER_DECLINE;
+    mn_str s = v->u.str;
+    int rc;
+    if (!ascii_reserve(s, &escape, out, &rc)) return MN_FILTER_DECLINE;
+    if (rc < 0) return rc;
+    char *o = out->data + out->len;
+    char from = upper ? 'a' : 'A';
+    for (size_t k = 0; k < s.len; k++) {
+        char ch = s.ptr[k];
+        if ((unsigned char)(ch - from) < 26) ch = (char)(ch ^ 32);
+        if (escape)
+            o = mn__escape_put(o, ch);
+        else
+            *o++ = ch;
+    }
+    out->len = (size_t)(o - out->data);
+    return MN_OK;
+}
+
+static int w_lower(const mn_filter_call *c, mn_value *v, mn_value *arg, bool escape, mn_buf *out)
+{
+    (void)c, (void)arg;
+    return write_case(v, escape, out, false);
+}
+
+static int w_upper(const mn_filter_call *c, mn_value *v, mn_value *arg, bool escape, mn_buf *out)
+{
+    (void)c, (void)arg;
+    return write_case(v, escape, out, true);
+}
+
 void mn__filters_register_string(mn_template_library *lib)
 {
     enum { S = MN_FILTER_STRING, SAFE = MN_FILTER_IS_SAFE, A = MN_FILTER_ARG };
@@ -783,4 +875,7 @@ void mn__filters_register_string(mn_template_library *lib)
     mn_template_library_add_filter(lib, "truncatewords", f_truncatewords, SAFE | S | A);
     mn_template_library_add_filter(lib, "wordcount", f_wordcount, S);
     mn_template_library_add_filter(lib, "wordwrap", f_wordwrap, SAFE | S | A);
+    mn__library_set_filter_writer(lib, "title", w_title);
+    mn__library_set_filter_writer(lib, "lower", w_lower);
+    mn__library_set_filter_writer(lib, "upper", w_upper);
 }

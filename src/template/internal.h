@@ -33,10 +33,21 @@ int mn__template_smart_split(mn_arena *a, mn_str s, mn_str **bits);
 /* ---- Libraries. ---- */
 typedef enum tag_kind { TAG_BUILTIN, TAG_CUSTOM, TAG_SIMPLE, TAG_INCLUSION } tag_kind;
 
+/* A built-in filter's second form, for the last filter of {{ var|...|f }}: writes what
+ * writing fn's result would write, straight into out, without making the result value (no
+ * arena string, no second escaping pass). `escape` is true when a non-safe result would be
+ * escaped there (autoescape on, and not is_safe with a safe input). Returns 0 once written,
+ * MN_FILTER_DECLINE having written nothing (fn then runs as usual: the writer handles only
+ * the common inputs), or a negative code. */
+#define MN_FILTER_DECLINE 1
+typedef int (*filter_write_fn)(const mn_filter_call *c, mn_value *v, mn_value *arg, bool escape,
+                               mn_buf *out) MN_MAY_YIELD;
+
 typedef struct filter_def {
     const char *name;
     mn_filter_fn fn;
     unsigned flags;
+    filter_write_fn write; /* NULL: fn only (every filter registered through the public API) */
 } filter_def;
 
 struct node;
@@ -67,6 +78,26 @@ struct mn_template_library {
 };
 
 const filter_def *mn__library_filter(const mn_template_library *lib, mn_str name);
+/* Gives the built-in filter `name` its writer. 0 or MN_ENOTFOUND. */
+int mn__library_set_filter_writer(mn_template_library *lib, const char *name, filter_write_fn w);
+
+/* Bytes Django's escape() adds for each byte: & < > " ' become 5, 4, 4, 6, 6 bytes. */
+extern const unsigned char mn__escape_extra[256];
+/* Writes c escaped at o (room for 6 bytes) and returns the position after it. */
+static inline char *mn__escape_put(char *o, char c)
+{
+    if (__builtin_expect(!mn__escape_extra[(unsigned char)c], 1)) {
+        *o = c;
+        return o + 1;
+    }
+    switch (c) {
+    case '&': memcpy(o, "&amp;", 5); return o + 5;
+    case '<': memcpy(o, "&lt;", 4); return o + 4;
+    case '>': memcpy(o, "&gt;", 4); return o + 4;
+    case '"': memcpy(o, "&quot;", 6); return o + 6;
+    default: memcpy(o, "&#x27;", 6); return o + 6;
+    }
+}
 const tag_def *mn__library_tag(const mn_template_library *lib, mn_str name);
 int mn__library_add_builtin_tag(mn_template_library *lib, const char *name,
                                 builtin_compile_fn fn);

@@ -218,27 +218,35 @@ static int resolve_arg(mn_template_state *r, const arg_expr *a, mn_value **out)
     return rc;
 }
 
-static int apply_filter(mn_template_state *r, const filter_call *fc, mn_value *obj,
-                        mn_value **out)
+/* The argument resolved and the input prepared as the filter's flags ask. */
+static int filter_inputs(mn_template_state *r, const filter_call *fc, mn_value **obj,
+                         mn_value **arg)
 {
     const filter_def *f = fc->def;
-    mn_value *arg = NULL;
+    *arg = NULL;
     if (fc->has_arg) {
-        int rc = resolve_arg(r, &fc->arg, &arg);
+        int rc = resolve_arg(r, &fc->arg, arg);
         if (rc < 0)
             return rc;
     }
     if (f->flags & MN_FILTER_EXPECTS_LOCALTIME)
-        obj = to_localtime(r, obj);
-    if ((f->flags & MN_FILTER_STRING) && obj->kind != MN_VALUE_STRING) {
+        *obj = to_localtime(r, *obj);
+    if ((f->flags & MN_FILTER_STRING) && (*obj)->kind != MN_VALUE_STRING) {
         mn_str text;
-        int rc = mn_value_to_text(obj, r->arena, &text);
+        int rc = mn_value_to_text(*obj, r->arena, &text);
         if (rc < 0)
             return mn__render_fail(r, rc, "Filter '%s': converting its input failed", f->name);
-        obj = mn_value_str_ref(r->arena, text.ptr, text.len);
-        if (!obj)
+        *obj = mn_value_str_ref(r->arena, text.ptr, text.len);
+        if (!*obj)
             return MN_ENOMEM;
     }
+    return MN_OK;
+}
+
+static int call_filter(mn_template_state *r, const filter_call *fc, mn_value *obj,
+                       mn_value *arg, mn_value **out)
+{
+    const filter_def *f = fc->def;
     mn_filter_call call = {r->arena, r->autoescape, fc->has_arg, r, r->opt};
     r->filter_error[0] = 0;
     mn_value *res = f->fn(&call, obj, arg);
@@ -255,8 +263,17 @@ static int apply_filter(mn_template_state *r, const filter_call *fc, mn_value *o
     return MN_OK;
 }
 
-int mn__resolve(mn_template_state *r, const mn_template_expr *x, bool ignore_failures,
-                mn_value **out)
+static int apply_filter(mn_template_state *r, const filter_call *fc, mn_value *obj,
+                        mn_value **out)
+{
+    mn_value *arg;
+    int rc = filter_inputs(r, fc, &obj, &arg);
+    return rc < 0 ? rc : call_filter(r, fc, obj, arg, out);
+}
+
+/* The variable with its first nfilters filters applied. */
+static int resolve_upto(mn_template_state *r, const mn_template_expr *x, bool ignore_failures,
+                        int nfilters, mn_value **out)
 {
     mn_value *obj;
     if (x->var.literal) {
@@ -290,13 +307,19 @@ int mn__resolve(mn_template_state *r, const mn_template_expr *x, bool ignore_fai
                                    x->var.text.ptr, mn_strerror(rc));
         }
     }
-    for (int i = 0; i < x->nfilters; i++) {
+    for (int i = 0; i < nfilters; i++) {
         int rc = apply_filter(r, &x->filters[i], obj, &obj);
         if (rc < 0)
             return rc;
     }
     *out = obj;
     return MN_OK;
+}
+
+int mn__resolve(mn_template_state *r, const mn_template_expr *x, bool ignore_failures,
+                mn_value **out)
+{
+    return resolve_upto(r, x, ignore_failures, x->nfilters, out);
 }
 
 /* ---- Writing values (render_value_in_context). ---- */
@@ -577,10 +600,35 @@ int mn__render_nodelist(mn_template_state *r, const nodelist *nl, mn_buf *out)
 
 static int render_var(mn_template_state *r, const node *n, mn_buf *out)
 {
+    const mn_template_expr *x = n->u.expr;
     mn_value *v;
-    int rc = mn__resolve(r, n->u.expr, false, &v);
-    if (rc < 0)
+    int rc;
+    const filter_call *last = x->nfilters ? &x->filters[x->nfilters - 1] : NULL;
+    /* (string_if_invalid replaces a missing variable with the filters not applied) */
+    if (last && last->def->write && !(r->opt->string_if_invalid && *r->opt->string_if_invalid)) {
+        /* the last filter writes its result itself: no result value, no second pass */
+        if ((rc = resolve_upto(r, x, false, x->nfilters - 1, &v)) < 0)
+            return rc;
+        mn_value *arg;
+        if ((rc = filter_inputs(r, last, &v, &arg)) < 0)
+            return rc;
+        const filter_def *f = last->def;
+        bool escape =
+            r->autoescape && !((f->flags & MN_FILTER_IS_SAFE) && mn_value_is_safe(v));
+        mn_filter_call call = {r->arena, r->autoescape, last->has_arg, r, r->opt};
+        r->filter_error[0] = 0;
+        rc = f->write(&call, v, arg, escape, out);
+        if (rc == MN_OK)
+            return check_output(r, out);
+        if (rc < 0)
+            return mn__render_fail(r, rc, "Filter '%s' failed: %s", f->name,
+                                   r->filter_error[0] ? r->filter_error : mn_strerror(rc));
+        /* declined: the filter's value, written as usual */
+        if ((rc = call_filter(r, last, v, arg, &v)) < 0)
+            return rc;
+    } else if ((rc = mn__resolve(r, x, false, &v)) < 0) {
         return rc;
+    }
     rc = mn_template_write_value(r, v, out);
     return rc < 0 ? rc : check_output(r, out);
 }

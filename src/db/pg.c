@@ -13,9 +13,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Type OIDs from the server's pg_type.dat, stable across versions. */
@@ -43,6 +45,7 @@ typedef struct pg_dbconn {
     size_t *offs;        /* where each text parameter starts in text (SIZE_MAX: NULL) */
     /* The open cursor: the query runs in single-row mode and rows are read as fetched. */
     bool streaming;
+    int64_t released_ms; /* when it last went back to the pool (CLOCK_MONOTONIC) */
 } pg_dbconn;
 
 typedef struct pg_pool {
@@ -628,6 +631,19 @@ static int pool_open(void *ctx, mn__pool_item **out, char *err, size_t errlen)
     return MN_OK;
 }
 
+static int64_t clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A connection given back this recently is not polled before it is handed out again. A
+ * server that goes away in that window makes the next query fail (connection lost) instead
+ * of the acquire, which a caller handles the same way; a busy worker, which reuses its
+ * connections within microseconds, saves a poll() per request. */
+enum { FRESH_MS = 10 };
+
 static void pool_close(void *ctx, mn__pool_item *item)
 {
     pg_pool *pp = ctx;
@@ -642,17 +658,36 @@ static void pool_close(void *ctx, mn__pool_item *item)
 static bool pool_alive(void *ctx, mn__pool_item *item)
 {
     (void)ctx;
-    return mn__pg_alive(CONN_OF(item)->pg);
+    pg_dbconn *c = CONN_OF(item);
+    if (!c->pg->broken && clock_ms() - c->released_ms < FRESH_MS)
+        return true;
+    return mn__pg_alive(c->pg);
 }
 
 static const mn__pool_ops pg_pool_ops = {pool_open, pool_close, pool_alive};
 
 static void pg_pool_free(mn_db *db);
 
+/* getpid() is a system call (glibc no longer caches it) and every acquire asks: keep it,
+ * forgotten in a forked child. */
+static pid_t self_pid;
+static void forget_pid(void) { self_pid = 0; }
+static void register_forget_pid(void) { pthread_atfork(NULL, NULL, forget_pid); }
+
+static pid_t current_pid(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    if (!self_pid) {
+        pthread_once(&once, register_forget_pid);
+        self_pid = getpid();
+    }
+    return self_pid;
+}
+
 static pg_pool *get_pool(mn_db *db)
 {
     pg_pool *old = db->pool;
-    if (old && old->pid == getpid())
+    if (old && old->pid == current_pid())
         return old;
     if (old) {
         /* A worker forked from a process that had used the database: the idle connections
@@ -664,7 +699,7 @@ static pg_pool *get_pool(mn_db *db)
     if (!pp)
         return NULL;
     pp->db = db;
-    pp->pid = getpid();
+    pp->pid = current_pid();
     pp->pool = mn__pool_new(&pg_pool_ops, pp, db->config.pool_size);
     if (!pp->pool) {
         mn_free(pp);
@@ -708,6 +743,7 @@ static void pg_release(mn_db *db, mn_dbconn *conn)
             c->pg->broken = true;
         PQclear(res);
     }
+    c->released_ms = clock_ms();
     mn__pool_release(pp->pool, &c->link, c->base.broken || c->pg->broken);
 }
 

@@ -15,6 +15,7 @@ typedef struct mn__pg_stmt {
     uint64_t hash;
     uint32_t uses;
     uint32_t id;       /* server-side name "mn_<id>" once prepared, 0 before */
+    char name[16];     /* that name, formatted once (not on every run) */
 } mn__pg_stmt;
 
 typedef struct mn__pg_conn {

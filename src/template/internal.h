@@ -389,7 +389,16 @@ typedef struct parser {
     node **partial_refs;
     int npartial_refs;
     bool seen_nontext;
+    mn_str *names; /* interned variable names (mn__intern_name) */
+    int nnames, cap_names;
 } parser;
+
+/* "forloop", as the for tag binds it: the name every template's forloop.x points at. */
+extern const char mn__forloop_name[];
+/* The one copy of a variable name within a template ("forloop" is mn__forloop_name), so
+ * that a loop variable and the paths that read it have the same pointer and the context's
+ * hinted lookup compares pointers. Names past the first 256 are kept as they are. */
+mn_str mn__intern_name(parser *p, mn_str name);
 
 int mn__parser_error(parser *p, const token *tok, const char *fmt, ...) MN_PRINTF(3, 4);
 int mn__parse_nodelist(parser *p, const char *const *until, nodelist *out, const token **end);

@@ -310,6 +310,7 @@ static int compile_variable(parser *p, const token *tok, mn_str var, arg_expr *o
             start = i + 1;
         }
     }
+    out->path[0] = mn__intern_name(p, out->path[0]);
     return MN_OK;
 underscore:
     return mn__parser_error(p, tok,
@@ -893,4 +894,28 @@ int mn_tag_parser_error(mn_tag_parser *tp, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return mn__parser_error(p, p->cur, "%s", msg);
+}
+
+const char mn__forloop_name[] = "forloop";
+
+mn_str mn__intern_name(parser *p, mn_str name)
+{
+    if (name.len == 7 && memcmp(name.ptr, mn__forloop_name, 7) == 0)
+        return (mn_str){mn__forloop_name, 7};
+    for (int i = 0; i < p->nnames; i++)
+        if (mn_str_eq(p->names[i], name))
+            return p->names[i];
+    if (p->nnames >= 256) /* a compile stays linear for hostile templates */
+        return name;
+    if (p->nnames == p->cap_names) {
+        int cap = p->cap_names ? p->cap_names * 2 : 16;
+        mn_str *g = mn_arena_realloc(p->arena, p->names, (size_t)p->cap_names * sizeof *g,
+                                     (size_t)cap * sizeof *g);
+        if (!g)
+            return name; /* only slower */
+        p->names = g;
+        p->cap_names = cap;
+    }
+    p->names[p->nnames++] = name;
+    return name;
 }

@@ -162,9 +162,39 @@ static mn_value *to_localtime(mn_template_state *r, mn_value *v)
 
 /* ---- Resolving variables and applying filters. ---- */
 
-static int lookup_path(mn_template_state *r, const arg_expr *a, mn_value **out)
+/* The context's value for the path's first name. hint[0] holds where it was found last
+ * (frame << 16 | index): when that is in the top frame it is the answer if the name is
+ * there, as names are unique within a frame and the top frame is searched first. The
+ * loop variables always are, so a loop body finds them without a search. */
+static mn_value *context_lookup_hinted(const mn_context *c, const arg_expr *a)
 {
-    mn_value *v = mn__context_lookup(r->ctx, a->path[0]);
+    mn_str name = a->path[0];
+    uint32_t h = __atomic_load_n(&a->hint[0], __ATOMIC_RELAXED);
+    int top = c->nframes - 1;
+    if ((int)(h >> 16) == top && (int)(h & 0xffff) < c->frames[top].n) {
+        const ctx_var *v = &c->frames[top].vars[h & 0xffff];
+        if (v->name.len == name.len &&
+            (v->name.ptr == name.ptr || mn__name_eq(v->name.ptr, name.ptr, name.len)))
+            return v->value;
+    }
+    for (int f = top; f >= 0; f--) {
+        const ctx_frame *fr = &c->frames[f];
+        for (int i = fr->n - 1; i >= 0; i--) {
+            if (fr->vars[i].name.len == name.len &&
+                mn__name_eq(fr->vars[i].name.ptr, name.ptr, name.len)) {
+                if (f <= 0xffff && i <= 0xffff)
+                    __atomic_store_n(&a->hint[0], (uint32_t)f << 16 | (uint32_t)i,
+                                     __ATOMIC_RELAXED);
+                return fr->vars[i].value;
+            }
+        }
+    }
+    return mn__context_builtin(name);
+}
+
+__attribute__((noinline)) static int lookup_path_slow(mn_template_state *r, const arg_expr *a, mn_value **out)
+{
+    mn_value *v = context_lookup_hinted(r->ctx, a);
     if (!v)
         return MN_ENOTFOUND;
     for (int i = 1; i < a->npath; i++) {
@@ -200,6 +230,39 @@ static int lookup_path(mn_template_state *r, const arg_expr *a, mn_value **out)
     }
     *out = v;
     return MN_OK;
+}
+
+/* The common lookups without a search: a name of the top frame (the loop variable) found
+ * where it was last, by its interned pointer, and one key of a dict found at the entry it
+ * had last time. Anything else takes lookup_path_slow, which refreshes the hints. */
+static inline int lookup_path(mn_template_state *r, const arg_expr *a, mn_value **out)
+{
+    const mn_context *c = r->ctx;
+    uint32_t h = __atomic_load_n(&a->hint[0], __ATOMIC_RELAXED);
+    uint32_t top = (uint32_t)c->nframes - 1;
+    const ctx_frame *fr = &c->frames[top];
+    if ((h >> 16) == top && (h & 0xffff) < (uint32_t)fr->n && a->npath <= 2) {
+        const ctx_var *cv = &fr->vars[h & 0xffff];
+        if (cv->name.ptr == a->path[0].ptr && cv->name.len == a->path[0].len) {
+            mn_value *v = cv->value;
+            if (a->npath == 1) {
+                *out = v;
+                return MN_OK;
+            }
+            if (v->kind == MN_VALUE_DICT) {
+                uint32_t k = __atomic_load_n(&a->hint[1], __ATOMIC_RELAXED);
+                mn_str key = a->path[1];
+                if (k < v->u.dict.len) {
+                    const mn_value_dict_entry *e = &v->u.dict.entries[k];
+                    if (e->key.len == key.len && mn__name_eq(e->key.ptr, key.ptr, key.len)) {
+                        *out = e->value;
+                        return MN_OK;
+                    }
+                }
+            }
+        }
+    }
+    return lookup_path_slow(r, a, out);
 }
 
 static int resolve_arg(mn_template_state *r, const arg_expr *a, mn_value **out)
@@ -647,7 +710,7 @@ static int render_to_value(mn_template_state *r, const nodelist *nl, mn_value **
 static int render_for(mn_template_state *r, const node *n, mn_buf *out)
 {
     mn_context *ctx = r->ctx;
-    mn_value *parent = mn__context_lookup(ctx, (mn_str){"forloop", 7});
+    mn_value *parent = mn__context_lookup(ctx, (mn_str){mn__forloop_name, 7});
     mn_value *seq;
     int rc = mn__resolve(r, n->u.forloop.seq, true, &seq);
     if (rc < 0)
@@ -687,7 +750,7 @@ static int render_for(mn_template_state *r, const node *n, mn_buf *out)
             return MN_ENOMEM;
         loop->u.dict.entries[0].value = empty;
     }
-    rc = mn__context_set_ref(ctx, (mn_str){"forloop", 7}, loop);
+    rc = mn__context_set_ref(ctx, (mn_str){mn__forloop_name, 7}, loop);
     int nvars = n->u.forloop.nvars;
     for (size_t i = 0; i < len && rc == 0; i++) {
         if (++r->iterations > r->opt->max_loop_iterations) {
@@ -1063,7 +1126,7 @@ static int render_ifchanged(mn_template_state *r, const node *n, mn_buf *out)
             return MN_ENOMEM;
         *slot = m;
     }
-    mn_value *loop = mn__context_lookup(r->ctx, (mn_str){"forloop", 7});
+    mn_value *loop = mn__context_lookup(r->ctx, (mn_str){mn__forloop_name, 7});
     if (m->loop != loop) {
         m->loop = loop;
         m->last = NULL;

@@ -367,7 +367,7 @@ static int t_for(parser *p, const token *tok, mn_str *bits, int nbits, node **ou
             if (bad)
                 return mn__parser_error(p, tok, "'for' tag received an invalid argument: %.*s",
                                         (int)tok->contents.len, tok->contents.ptr);
-            n->u.forloop.vars[n->u.forloop.nvars++] = v;
+            n->u.forloop.vars[n->u.forloop.nvars++] = mn__intern_name(p, v);
             s = i + 1;
         }
     }

@@ -779,20 +779,59 @@ static bool ascii_reserve(mn_str s, bool *escape, mn_buf *out, int *rc)
     return true;
 }
 
+static inline uint64_t has_byte(uint64_t w, unsigned char c);
+static inline uint64_t has_escapable(uint64_t w);
+
+/* High bit of each byte of an ASCII word that is in [lo, hi). */
+static inline uint64_t in_range(uint64_t w, unsigned char lo, unsigned char hi)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    return ((w | high) - ones * lo) & ~((w | high) - ones * hi) & high;
+}
+
 static int w_title(const mn_filter_call *c, mn_value *v, mn_value *arg, bool escape, mn_buf *out)
 {
     (void)c, (void)arg;
     if (v->kind != MN_VALUE_STRING) return MN_FILTER_DECLINE;
     mn_str s = v->u.str;
-    int rc;
-    if (!ascii_reserve(s, &escape, out, &rc)) return MN_FILTER_DECLINE;
-    if (rc < 0) return rc;
+    const uint64_t high = 0x8080808080808080u;
+    if (out->cap - out->len <= s.len && mn_buf_reserve(out, s.len) < 0) return MN_ENOMEM;
     char *o = out->data + out->len;
-    /* f_title's two passes in one: p1 and p2 are the two bytes before, as already written */
+    size_t k = 0;
     bool prev_cased = false;
+    /* eight bytes at a time while they are ASCII with no quote, digit or byte to escape
+     * (then the re.sub fixes cannot apply): a letter after a letter is lowered, any other
+     * letter raised */
+    for (; k + 8 <= s.len; k += 8) {
+        uint64_t w;
+        memcpy(&w, s.ptr + k, 8);
+        if ((w & high) || has_byte(w, '\'') || in_range(w, '0', '9' + 1) ||
+            (escape && has_escapable(w)))
+            break;
+        uint64_t alpha = in_range(w | 0x2020202020202020u, 'a', 'z' + 1);
+        uint64_t prev = (alpha << 8) | (prev_cased ? 0x80u : 0);
+        w |= (alpha & prev) >> 2;
+        w &= ~((alpha & ~prev) >> 2);
+        prev_cased = (alpha >> 63) != 0;
+        memcpy(o, &w, 8);
+        o += 8;
+    }
+    size_t at = out->len;
+    out->len = (size_t)(o - out->data);
+    if (k == s.len) return MN_OK;
+    mn_str rest = {s.ptr + k, s.len - k};
+    int rc;
+    if (!ascii_reserve(rest, &escape, out, &rc)) {
+        out->len = at;
+        return MN_FILTER_DECLINE;
+    }
+    if (rc < 0) return rc;
+    o = out->data + out->len;
+    /* f_title's two passes in one: p1 and p2 are the two bytes before, as already written
+     * (the word loop above made no re.sub fix, so the fix positions start unset) */
     size_t quote_end = 0, digit_lowered = 0;
-    char p1 = 0, p2 = 0;
-    for (size_t k = 0; k < s.len; k++) {
+    char p1 = k >= 1 ? o[-1] : 0, p2 = k >= 2 ? o[-2] : 0;
+    for (; k < s.len; k++) {
         char ch = s.ptr[k];
         bool alpha = (unsigned char)((ch | 32) - 'a') < 26;
         if (alpha) ch = prev_cased ? (char)(ch | 32) : (char)(ch & ~32);
@@ -817,16 +856,64 @@ static int w_title(const mn_filter_call *c, mn_value *v, mn_value *arg, bool esc
     return MN_OK;
 }
 
+/* Bytes of w with the high bit set where w has byte c (exact: no false positives). */
+static inline uint64_t has_byte(uint64_t w, unsigned char c)
+{
+    uint64_t x = w ^ (0x0101010101010101u * c);
+    return (x - 0x0101010101010101u) & ~x & 0x8080808080808080u;
+}
+
+/* The bytes that escape() changes, in an ASCII word. */
+static inline uint64_t has_escapable(uint64_t w)
+{
+    return has_byte(w, '&') | has_byte(w, '<') | has_byte(w, '>') | has_byte(w, '"') |
+           has_byte(w, '\'');
+}
+
 static int write_case(mn_value *v, bool escape, mn_buf *out, bool upper)
 {
     if (v->kind != MN_VALUE_STRING) return MN_FILTER_DECLINE;
     mn_str s = v->u.str;
-    int rc;
-    if (!ascii_reserve(s, &escape, out, &rc)) return MN_FILTER_DECLINE;
-    if (rc < 0) return rc;
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    /* eight bytes at a time while they are ASCII with nothing to escape: the case of the
+     * letters flipped with word arithmetic (bit 5 of each byte in [from, from + 25]) */
+    if (out->cap - out->len <= s.len && mn_buf_reserve(out, s.len) < 0) return MN_ENOMEM;
     char *o = out->data + out->len;
+    size_t k = 0;
+    uint64_t lo = ones * (unsigned char)(upper ? 'a' : 'A');
+    uint64_t hi = ones * (unsigned char)((upper ? 'z' : 'Z') + 1);
+    for (; k + 8 <= s.len; k += 8) {
+        uint64_t w;
+        memcpy(&w, s.ptr + k, 8);
+        if ((w & high) || (escape && has_escapable(w))) break;
+        /* per byte: b >= lo and b < hi, as high bits of (b + 128 - lo) and (b + 128 - hi) */
+        uint64_t ge = (w | high) - lo, lt = ~((w | high) - hi);
+        uint64_t in = ge & lt & high;
+        w ^= in >> 2; /* 0x80 >> 2 = 0x20 */
+        memcpy(o, &w, 8);
+        o += 8;
+    }
+    if (k < s.len) {
+        mn_str rest = {s.ptr + k, s.len - k};
+        size_t done = (size_t)(o - out->data) - out->len;
+        int rc;
+        /* the tail, or the rest of a text that is not plain: bytes one by one */
+        size_t at = out->len;
+        out->len += done;
+        if (!ascii_reserve(rest, &escape, out, &rc)) {
+            out->len = at;
+            return MN_FILTER_DECLINE;
+        }
+        if (rc < 0) return rc;
+        o = out->data + out->len;
+        s = rest;
+        k = 0;
+    } else {
+        out->len = (size_t)(o - out->data);
+        return MN_OK;
+    }
     char from = upper ? 'a' : 'A';
-    for (size_t k = 0; k < s.len; k++) {
+    for (; k < s.len; k++) {
         char ch = s.ptr[k];
         if ((unsigned char)(ch - from) < 26) ch = (char)(ch ^ 32);
         if (escape)

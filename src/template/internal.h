@@ -443,7 +443,8 @@ struct mn_template_state {
 
 /* Equal names of equal length n: the short names templates use (row, price, forloop) are
  * compared inline; a memcmp call per candidate was a tenth of a bench page. */
-static inline bool mn__name_eq(const char *a, const char *b, size_t n)
+__attribute__((always_inline)) static inline bool mn__name_eq(const char *a, const char *b,
+                                                                size_t n)
 {
     if (n == 0)
         return true;

@@ -54,9 +54,14 @@ static const char *const texts_json =
     "{\"plain\": \"ken hopper\", \"quote\": \"joe's o'NEIL 1st 2ND x'Y'Z 1A'B ab'C'D\","
     " \"html\": \"<b>fish & \\\"chips\\\"</b> 'q'\", \"safe\": {\"__safe__\": \"<i>it's</i>\"},"
     " \"uni\": \"\\u00e9cole \\u00df \\u03a3A\\u03a3 <\\u00e9>\", \"empty\": \"\", \"num\": 42,"
-    " \"none\": null, \"list\": [\"a\", \"<b>\"], \"mixed\": \"MiXeD cAsE-words_9x\"}";
+    " \"none\": null, \"list\": [\"a\", \"<b>\"], \"mixed\": \"MiXeD cAsE-words_9x\","
+    " \"long\": \"THE QUICK brown fOX jumps over the lazy dog again and AGAIN\","
+    " \"edges\": \"a@b[c`d{e}f_g^h\\\\i|j~k@@ZZ[[zz{{AA``aa/:;=?\","
+    " \"late\": \"twelve bytes then it's 3rd <&> and o'neil\","
+    " \"lateuni\": \"eight by\u00e9tes plus MORE text\"}";
 static const char *const text_names[] = {"plain", "quote", "html",  "safe", "uni",
                                          "empty", "num",   "none",  "list", "mixed",
+                                         "long",  "edges", "late",  "lateuni",
                                          "missing", NULL};
 
 Test(writers, title_lower_upper_match_their_values, .init = setup, .fini = teardown)

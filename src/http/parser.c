@@ -63,10 +63,11 @@ const unsigned char mn__http_char_class[256] = {
 /* clang-format on */
 #define byte_class mn__http_char_class
 
-/* Eight bytes at a time: true when any of them is below `below` or is DEL, the only bytes
- * that can end a target (space, CR) or a field value (CR, or a control: rejected). The
- * classic "has a byte less than n" word trick; obs-text (>= 0x80) never matches. */
-static inline bool swar_special(const char *p, uint64_t below)
+/* Eight bytes at a time: a mask with the high bit of each byte that is below `below` or is
+ * DEL, the only bytes that can end a target (space, CR) or a field value (CR, or a control:
+ * rejected). The classic "has a byte less than n" word trick: a borrow can only mark bytes
+ * above a marked one, so the lowest mark is exact; obs-text (>= 0x80) is never marked. */
+static inline uint64_t swar_special(const char *p, uint64_t below)
 {
     uint64_t x;
     memcpy(&x, p, 8);
@@ -74,22 +75,36 @@ static inline bool swar_special(const char *p, uint64_t below)
     uint64_t lt = (x - ones * below) & ~x & highs;
     uint64_t d = x ^ (ones * 0x7f);
     uint64_t del = (d - ones) & ~d & highs;
-    return (lt | del) != 0;
+    return lt | del;
 }
 
 /* Skips bytes of class cls from p, never reading at or past end. Whole words are skipped
- * while they hold no byte below `below` (nor DEL); the table decides the rest, so a tab in
- * a value only costs one word of byte-wise scanning. */
+ * while they hold no byte below `below` (nor DEL); the first marked byte of a word is found
+ * by counting zero bits (bytes are loaded little-endian on every target we build for, and
+ * the big-endian case falls back to the table) and the table decides whether it ends the
+ * run: a tab in a value is in the class and the scan goes on after it. */
 static inline const char *skip_class(const char *p, const char *end, unsigned char cls,
                                      uint64_t below)
 {
     for (;;) {
-        while (end - p >= 8 && !swar_special(p, below))
+        while (end - p >= 8) {
+            uint64_t m = swar_special(p, below);
+            if (m) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                p += __builtin_ctzll(m) >> 3;
+#else
+                while ((unsigned char)*p >= below && (unsigned char)*p != 0x7f)
+                    p++;
+#endif
+                if (!(byte_class[(unsigned char)*p] & cls)) return p;
+                p++;
+                continue;
+            }
             p += 8;
-        const char *stop = end - p > 8 ? p + 8 : end;
-        while (p < stop && (byte_class[(unsigned char)*p] & cls))
+        }
+        while (p < end && (byte_class[(unsigned char)*p] & cls))
             p++;
-        if (p < stop || p == end) return p;
+        return p;
     }
 }
 
@@ -175,12 +190,37 @@ typedef struct framing {
 
 /* n equals lit (lower-case letters, digits, '-') ignoring ASCII case. Among the bytes a
  * field name or value can hold (no controls but HTAB), OR-ing 0x20 maps only A-Z and a-z onto
- * a-z, and only a byte onto itself for '-' and the digits: one OR and compare per byte. */
+ * a-z, and only a byte onto itself for '-' and the digits: so whole words are folded with one
+ * OR and compared at once, the last word overlapping the one before it. */
+static inline uint64_t load64(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+static inline uint32_t load32(const char *p)
+{
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return x;
+}
+
 static inline bool name_is(mn_str n, const char *lit, size_t len)
 {
     if (n.len != len) return false;
+    const char *p = n.ptr;
+    if (len >= 8) {
+        const uint64_t fold = 0x2020202020202020ull;
+        for (size_t i = 0; i + 8 < len; i += 8)
+            if ((load64(p + i) | fold) != load64(lit + i)) return false;
+        return (load64(p + len - 8) | fold) == load64(lit + len - 8);
+    }
+    if (len >= 4)
+        return (load32(p) | 0x20202020u) == load32(lit) &&
+               (load32(p + len - 4) | 0x20202020u) == load32(lit + len - 4);
     for (size_t i = 0; i < len; i++)
-        if (((unsigned char)n.ptr[i] | 0x20) != (unsigned char)lit[i]) return false;
+        if (((unsigned char)p[i] | 0x20) != (unsigned char)lit[i]) return false;
     return true;
 }
 #define NAME_IS(n, lit) name_is((n), (lit), sizeof(lit) - 1)
@@ -256,8 +296,14 @@ static bool parse_content_length(mn_str v, int64_t *out)
 
 static bool valid_host(mn_str v)
 {
-    for (size_t i = 0; i < v.len; i++)
-        if (!(byte_class[(unsigned char)v.ptr[i]] & C_HOST)) return false;
+    const unsigned char *p = (const unsigned char *)v.ptr;
+    size_t i = 0;
+    for (; i + 4 <= v.len; i += 4) /* four lookups, one test */
+        if (!(byte_class[p[i]] & byte_class[p[i + 1]] & byte_class[p[i + 2]] &
+              byte_class[p[i + 3]] & C_HOST))
+            return false;
+    for (; i < v.len; i++)
+        if (!(byte_class[p[i]] & C_HOST)) return false;
     return true;
 }
 
@@ -280,7 +326,13 @@ static mn__http_result framing_header(mn__http_head *h, framing *f, mn_str name,
         if (NAME_IS(name, "upgrade")) h->upgrade_proto = value;
         break;
     case 10:
-        if (NAME_IS(name, "connection")) each_token(value, connection_token, f);
+        if (!NAME_IS(name, "connection")) break;
+        if (NAME_IS(value, "keep-alive")) /* what nearly every client sends */
+            f->conn_keep_alive = true;
+        else if (NAME_IS(value, "close"))
+            f->conn_close = true;
+        else
+            each_token(value, connection_token, f);
         break;
     case 14:
         if (NAME_IS(name, "content-length")) {
@@ -385,14 +437,25 @@ static mn__http_result parse_request_line(mn__http_head *h, const char *p, const
     return parse_version(h, p, (size_t)(end - p));
 }
 
-/* Parses header lines in [p, end), end pointing at the CR of the final empty line. */
-static mn__http_result parse_fields(mn__http_head *h, framing *f, const char *p, const char *end,
-                                    size_t max_headers)
+/* Parses header lines from p through the empty line that ends the head, reading nothing at
+ * or past bufend. DONE: *head_end is just past that empty line. NEED_MORE: the bytes ran out
+ * first, which only the single-pass path can see (the two-phase path hands over a head whose
+ * every line is known to end in CRLF). */
+static mn__http_result parse_fields(mn__http_head *h, framing *f, const char *p,
+                                    const char *bufend, size_t max_headers,
+                                    const char **head_end)
 {
-    while (p < end) {
+    for (;;) {
+        if (bufend - p < 2) return MN__HTTP_NEED_MORE;
+        if (p[0] == '\r') {
+            if (p[1] != '\n') return fail(h, 400, "bare CR in the request head");
+            *head_end = p + 2;
+            return MN__HTTP_DONE;
+        }
         const char *s = p;
-        while (byte_class[(unsigned char)*p] & C_TCHAR)
+        while (p < bufend && (byte_class[(unsigned char)*p] & C_TCHAR))
             p++;
+        if (p == bufend) return MN__HTTP_NEED_MORE;
         if (*p != ':') {
             if (p == s && (*p == ' ' || *p == '\t'))
                 return fail(h, 400, "obsolete line folding in a header");
@@ -403,11 +466,12 @@ static mn__http_result parse_fields(mn__http_head *h, framing *f, const char *p,
         if (p == s) return fail(h, 400, "empty header name");
         mn_str name = {s, (size_t)(p - s)};
         p++;
-        while (*p == ' ' || *p == '\t')
+        while (p < bufend && (*p == ' ' || *p == '\t'))
             p++;
         s = p;
-        p = skip_class(p, end, C_FIELD, 0x20);
-        if (p == end || p[0] != '\r' || p[1] != '\n')
+        p = skip_class(p, bufend, C_FIELD, 0x20);
+        if (bufend - p < 2) return MN__HTTP_NEED_MORE;
+        if (p[0] != '\r' || p[1] != '\n')
             return fail(h, 400, "invalid character in a header value");
         const char *ve = p;
         while (ve > s && (ve[-1] == ' ' || ve[-1] == '\t'))
@@ -418,7 +482,6 @@ static mn__http_result parse_fields(mn__http_head *h, framing *f, const char *p,
         h->headers[h->header_count++] = (mn_field){name, value};
         if (framing_header(h, f, name, value) == MN__HTTP_ERROR) return MN__HTTP_ERROR;
     }
-    return MN__HTTP_DONE;
 }
 
 static mn__http_result finish_head(mn__http_head *h, framing *f, mn_str authority)
@@ -453,9 +516,39 @@ static mn__http_result parse_complete(mn__http_head *h, const char *buf, size_t 
     framing f = {0};
     mn_str authority;
     if (parse_target(h, &authority) == MN__HTTP_ERROR) return MN__HTTP_ERROR;
-    if (parse_fields(h, &f, line_end + 2, buf + h->head_len - 2, max_headers) == MN__HTTP_ERROR)
-        return MN__HTTP_ERROR;
+    const char *head_end;
+    mn__http_result res =
+        parse_fields(h, &f, line_end + 2, buf + h->head_len, max_headers, &head_end);
+    if (res == MN__HTTP_ERROR) return MN__HTTP_ERROR;
+    if (res != MN__HTTP_DONE || head_end != buf + h->head_len)
+        return fail(h, 400, "malformed request head"); /* phase 1 rules this out */
     return finish_head(h, &f, authority);
+}
+
+/* ---- The single pass: a whole, well-formed head in the first call. ----
+ * Nearly every request arrives whole in one read, and then finding the line ends first
+ * (phase 1) only repeats what the validating scans find anyway: the value scan stops at the
+ * CR. So the first call parses in one pass, bounded by len, and answers only when the head
+ * is complete and valid within every limit: then phase 1 would have found the same lines and
+ * no error, and phase 2 the same fields. Anything else (bytes missing, an error, a limit,
+ * empty lines first) starts over on the two-phase path, which decides the answer. */
+static bool parse_single_pass(mn__http_head *h, const char *buf, size_t len, size_t max_target,
+                              size_t max_line, size_t max_hbytes, size_t max_headers)
+{
+    const char *nl = memchr(buf, '\n', len < max_line + 1 ? len : max_line + 1);
+    if (!nl || nl == buf || nl[-1] != '\r') return false;
+    const char *line_end = nl - 1;
+    if (parse_request_line(h, buf, line_end, max_target) == MN__HTTP_ERROR) return false;
+    framing f = {0};
+    mn_str authority;
+    if (parse_target(h, &authority) == MN__HTTP_ERROR) return false;
+    const char *fields = nl + 1, *head_end;
+    if (parse_fields(h, &f, fields, buf + len, max_headers, &head_end) != MN__HTTP_DONE)
+        return false;
+    if ((size_t)(head_end - 2 - fields) > max_hbytes) return false;
+    if (finish_head(h, &f, authority) == MN__HTTP_ERROR) return false;
+    h->head_len = (size_t)(head_end - buf);
+    return true;
 }
 
 /* ---- Phase 1: find the end of the head, enforcing limits as bytes arrive. ---- */
@@ -481,6 +574,11 @@ mn__http_result mn__http_parse_head(mn__http_head *h, const char *buf, size_t le
     if (h->scan_pos_ > len || h->head_len)
         return fail(h, 500, "head parser reused without mn__http_head_init"); /* a caller bug */
 
+    if (!h->started_ && h->scan_pos_ == 0 && len > 0 && buf[0] != '\r' && buf[0] != '\n') {
+        if (parse_single_pass(h, buf, len, max_target, max_line, max_hbytes, max_headers))
+            return MN__HTTP_DONE;
+        mn__http_head_init(h, h->headers, h->header_cap);
+    }
     if (!h->started_) {
         /* RFC 9112 2.2: skip empty lines (CRLF) before the request line */
         size_t i = 0;

@@ -468,6 +468,16 @@ int mn_template_write_value(mn_template_state *r, const mn_value *cv, mn_buf *ou
     case MN_VALUE_STRING:
         return write_text(r, v->u.str, v->safe, out);
     case MN_VALUE_INT:
+        if (v->u.i >= 0 && v->u.i < 10000 && out->cap - out->len > 4) {
+            /* counters and quantities: up to four digits without the general conversion */
+            char *o = out->data + out->len;
+            unsigned i = (unsigned)v->u.i;
+            size_t n = i < 10 ? 1 : i < 100 ? 2 : i < 1000 ? 3 : 4;
+            for (size_t k = n; k-- > 0; i /= 10)
+                o[k] = (char)('0' + i % 10);
+            out->len += n;
+            return MN_OK;
+        }
         return mn_buf_put_i64(out, v->u.i);
     case MN_VALUE_DOUBLE:
     case MN_VALUE_DECIMAL:
@@ -687,23 +697,37 @@ static int render_var(mn_template_state *r, const node *n, mn_buf *out)
     const mn_template_expr *x = n->u.expr;
     mn_value *v;
     int rc;
+    if (x->nfilters == 0 && !x->var.literal) {
+        /* {{ row.note }} */
+        if ((rc = lookup_path(r, &x->var, &v)) != MN_OK &&
+            (rc = resolve_upto(r, x, false, 0, &v)) < 0)
+            return rc;
+        return mn_template_write_value(r, v, out);
+    }
     const filter_call *last = x->nfilters ? &x->filters[x->nfilters - 1] : NULL;
     /* (string_if_invalid replaces a missing variable with the filters not applied) */
     if (last && last->def->write && !(r->opt->string_if_invalid && *r->opt->string_if_invalid)) {
         /* the last filter writes its result itself: no result value, no second pass */
-        if ((rc = resolve_upto(r, x, false, x->nfilters - 1, &v)) < 0)
+        if (x->nfilters == 1 && !x->var.literal) {
+            /* {{ row.name|title }}: the lookup alone (a miss goes the long way for its
+             * error or none) */
+            if ((rc = lookup_path(r, &x->var, &v)) != MN_OK &&
+                (rc = resolve_upto(r, x, false, 0, &v)) < 0)
+                return rc;
+        } else if ((rc = resolve_upto(r, x, false, x->nfilters - 1, &v)) < 0) {
             return rc;
+        }
         mn_value *arg;
         if ((rc = filter_inputs(r, last, &v, &arg)) < 0)
             return rc;
         const filter_def *f = last->def;
-        bool escape =
-            r->autoescape && !((f->flags & MN_FILTER_IS_SAFE) && mn_value_is_safe(v));
+        bool safe_in = v->kind == MN_VALUE_STRING ? v->safe : mn_value_is_safe(v);
+        bool escape = r->autoescape && !((f->flags & MN_FILTER_IS_SAFE) && safe_in);
         mn_filter_call call = {r->arena, r->autoescape, last->has_arg, r, r->opt};
         r->filter_error[0] = 0;
         rc = f->write(&call, v, arg, escape, out);
         if (rc == MN_OK)
-            return check_output(r, out);
+            return MN_OK; /* the node list checks the output's size */
         if (rc < 0)
             return mn__render_fail(r, rc, "Filter '%s' failed: %s", f->name,
                                    r->filter_error[0] ? r->filter_error : mn_strerror(rc));
@@ -713,8 +737,7 @@ static int render_var(mn_template_state *r, const node *n, mn_buf *out)
     } else if ((rc = mn__resolve(r, x, false, &v)) < 0) {
         return rc;
     }
-    rc = mn_template_write_value(r, v, out);
-    return rc < 0 ? rc : check_output(r, out);
+    return mn_template_write_value(r, v, out);
 }
 
 static int render_to_value(mn_template_state *r, const nodelist *nl, mn_value **out)

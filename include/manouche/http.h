@@ -121,6 +121,11 @@ const char *mn_req_error(const mn_req *r);
  * session middleware the session, ...). Keys are compared as strings. */
 int mn_req_set_attr(mn_req *r, const char *key, void *value);
 void *mn_req_attr(const mn_req *r, const char *key);
+/* The web layer's dispatcher state has a slot of its own: it is read several times per
+ * request, and an attribute would cost a key copy and string compares each time. NULL until
+ * set; every new request starts with NULL. */
+void mn_req_set_web_state(mn_req *r, void *state);
+void *mn_req_web_state(const mn_req *r);
 
 /* A request id (from X-Request-ID when the setting trusts it, else generated), for logs. */
 const char *mn_req_id(mn_req *r);

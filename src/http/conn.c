@@ -505,7 +505,43 @@ static bool handle(mn__conn *c, mn_req *r)
 }
 
 /* What serve() decided about the connection. */
-enum { KEEP, CLOSE };
+enum { KEEP, CLOSE, MORE };
+
+/* Writes the answers waiting in r->out and reads more input: MORE when bytes came, else what
+ * becomes of the connection (KEEP: it waits on the idle or head list, with no coroutine). */
+static int refill(mn__conn *c, mn_req *r)
+{
+    mn_server *s = c->server;
+    if (flush(c, r))
+        return CLOSE;
+    int rd = read_more(c);
+    if (rd == MN_ETOOBIG) {
+        send_error(c, r, 431, "the request head is too large");
+        return CLOSE;
+    }
+    if (rd < 0)
+        return CLOSE;
+    if (rd > 0)
+        return MORE;
+    if (s->draining)
+        return CLOSE;
+    if (c->in_len == c->in_off) {
+        mn__server_release_buf(s, c);
+        c->got_bytes = false;
+        c->deadline = mn_now_ms() + s->limits->keepalive_timeout_ms;
+        mn__list_remove(&s->busy, c);
+        mn__list_push(&s->idle, c, MN__LIST_IDLE);
+        return KEEP;
+    }
+    if (mn_now_ms() >= c->head_deadline) {
+        send_error(c, r, 408, "the request head did not arrive in time");
+        return CLOSE;
+    }
+    c->deadline = c->head_deadline;
+    mn__list_remove(&s->busy, c);
+    mn__list_push(&s->head, c, MN__LIST_HEAD);
+    return KEEP;
+}
 
 static int serve(mn__conn *c, mn_req *r)
 {
@@ -514,42 +550,22 @@ static int serve(mn__conn *c, mn_req *r)
     for (;;) {
         if (c->closing || s->freed)
             return CLOSE;
-        mn__req_clear(r);
-        mn__http_result res = MN__HTTP_NEED_MORE;
-        if (c->in_len > c->in_off)
-            res = mn__http_parse_head(&r->head, c->in + c->in_off, c->in_len - c->in_off,
-                                      s->limits);
-        while (res == MN__HTTP_NEED_MORE) {
-            if (flush(c, r))
-                return CLOSE;
+        /* Nothing buffered (the usual end of a keep-alive request): read before the request
+         * object is cleared, as it often goes back unused. */
+        if (c->in_len == c->in_off) {
+            int outcome = refill(c, r);
+            if (outcome != MORE)
+                return outcome;
             waiting = 0;
-            int rd = read_more(c);
-            if (rd == MN_ETOOBIG) {
-                send_error(c, r, 431, "the request head is too large");
-                return CLOSE;
-            }
-            if (rd < 0)
-                return CLOSE;
-            if (rd == 0) {
-                if (s->draining)
-                    return CLOSE;
-                if (c->in_len == c->in_off) {
-                    mn__server_release_buf(s, c);
-                    c->got_bytes = false;
-                    c->deadline = mn_now_ms() + s->limits->keepalive_timeout_ms;
-                    mn__list_remove(&s->busy, c);
-                    mn__list_push(&s->idle, c, MN__LIST_IDLE);
-                    return KEEP;
-                }
-                if (mn_now_ms() >= c->head_deadline) {
-                    send_error(c, r, 408, "the request head did not arrive in time");
-                    return CLOSE;
-                }
-                c->deadline = c->head_deadline;
-                mn__list_remove(&s->busy, c);
-                mn__list_push(&s->head, c, MN__LIST_HEAD);
-                return KEEP;
-            }
+        }
+        mn__req_clear(r);
+        mn__http_result res =
+            mn__http_parse_head(&r->head, c->in + c->in_off, c->in_len - c->in_off, s->limits);
+        while (res == MN__HTTP_NEED_MORE) {
+            int outcome = refill(c, r);
+            if (outcome != MORE)
+                return outcome;
+            waiting = 0;
             res = mn__http_parse_head(&r->head, c->in + c->in_off, c->in_len - c->in_off,
                                       s->limits);
         }

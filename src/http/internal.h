@@ -25,6 +25,8 @@ struct mn__attr {
     void *value;
 };
 
+#define MN__RESP_INLINE 8
+
 /* A request and the response built for it. Reused: the server resets it (and its arena)
  * between requests; the header storage for the head parser lives here, outside the arena. */
 struct mn_req {
@@ -63,10 +65,11 @@ struct mn_req {
     const char *error;
     const char *id;
     mn__attr *attrs;
+    void *web_state;             /* mn_req_web_state: the web layer's dispatcher state */
 
     /* ---- Response. ---- */
     int status;
-    mn_field *resp_headers;
+    mn_field *resp_headers;      /* resp_inline until more are set, then the arena */
     size_t resp_header_count, resp_header_cap;
     mn_buf resp_body;
     int file_fd;                 /* sendfile body, -1 when none */
@@ -84,6 +87,7 @@ struct mn_req {
     char *carry;                 /* arena: bytes read past a chunked body (next request) */
     size_t carry_len;
     void *upload;                /* upload.c state while a multipart body streams in */
+    mn_field resp_inline[MN__RESP_INLINE]; /* room for the usual few response headers */
 };
 
 /* Which list of the server a connection is on. */

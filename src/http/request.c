@@ -55,6 +55,7 @@ void mn__req_clear(mn_req *r)
     r->error = "";
     r->id = NULL;
     r->attrs = NULL;
+    r->web_state = NULL;
     r->upload = NULL;
     r->carry = NULL;
     r->carry_len = 0;
@@ -418,6 +419,16 @@ int mn_req_set_attr(mn_req *r, const char *key, void *value)
     *a = (mn__attr){r->attrs, k, value};
     r->attrs = a;
     return MN_OK;
+}
+
+void mn_req_set_web_state(mn_req *r, void *state)
+{
+    r->web_state = state;
+}
+
+void *mn_req_web_state(const mn_req *r)
+{
+    return r->web_state;
 }
 
 void *mn_req_attr(const mn_req *r, const char *key)

@@ -64,15 +64,15 @@ static size_t value_len(const char *value)
     return (size_t)(p - value);
 }
 
+/* The first MN__RESP_INLINE headers live in the request itself; more move to the arena. */
 static int push_header(mn_req *r, mn_str name, mn_str value)
 {
     if (r->resp_header_count == r->resp_header_cap) {
-        size_t cap = r->resp_header_cap ? r->resp_header_cap * 2 : 8;
-        mn_field *grown = mn_arena_realloc(r->arena, r->resp_headers,
-                                           r->resp_header_cap * sizeof(mn_field),
-                                           cap * sizeof(mn_field));
+        size_t cap = r->resp_header_cap ? r->resp_header_cap * 2 : MN__RESP_INLINE;
+        mn_field *grown = mn_arena_alloc(r->arena, cap * sizeof(mn_field));
         if (!grown)
             return MN_ENOMEM;
+        memcpy(grown, r->resp_headers, r->resp_header_count * sizeof(mn_field));
         r->resp_headers = grown;
         r->resp_header_cap = cap;
     }
@@ -105,9 +105,11 @@ int mn_resp_add_header(mn_req *r, const char *name, const char *value)
 static void remove_named(mn_req *r, mn_str name)
 {
     size_t kept = 0;
-    for (size_t i = 0; i < r->resp_header_count; i++)
-        if (!mn_str_ieq(r->resp_headers[i].name, name))
+    for (size_t i = 0; i < r->resp_header_count; i++) {
+        mn_str n = r->resp_headers[i].name;
+        if (n.len != name.len || !mn_str_ieq(n, name))
             r->resp_headers[kept++] = r->resp_headers[i];
+    }
     r->resp_header_count = kept;
 }
 
@@ -397,17 +399,28 @@ static char *put_field(char *p, mn_str name, mn_str value)
 int mn__resp_head(mn_req *r, mn_buf *out, int64_t body_len, const char *server_name)
 {
     int status = r->status;
-    if (put_status_line(out, status) != MN_OK)
-        return MN_ENOMEM;
+    if (status < 100 || status > 999)
+        status = 500;
+    const char *reason = status == 200 ? "OK" : mn_http_reason(status);
+    size_t rlen = status == 200 ? 2 : strlen(reason);
     size_t slen = server_name ? strlen(server_name) : 0;
     mn_str date = mn__date_header();
-    size_t need = 8 + slen + 2 + date.len;
+    size_t need = 15 + rlen + 8 + slen + 2 + date.len;
     for (size_t i = 0; i < r->resp_header_count; i++)
         need += r->resp_headers[i].name.len + r->resp_headers[i].value.len + 4;
     need += 16 + 20 + 2 + 28 + 24 + 2; /* Content-Length or Transfer-Encoding, Connection */
     if (mn_buf_reserve(out, need) != MN_OK)
         return MN_ENOMEM;
     char *p = out->data + out->len;
+    memcpy(p, "HTTP/1.1 ", 9);
+    p[9] = (char)('0' + status / 100);
+    p[10] = (char)('0' + status / 10 % 10);
+    p[11] = (char)('0' + status % 10);
+    p[12] = ' ';
+    p = put_raw(p + 13, reason, rlen);
+    *p++ = '\r';
+    *p++ = '\n';
+    status = r->status; /* the framing below looks at the status the view set */
     if (slen)
         p = put_field(p, (mn_str)MN_STR_LIT("Server"), (mn_str){server_name, slen});
     p = put_raw(p, date.ptr, date.len);
@@ -505,8 +518,9 @@ int mn_resp_serialize(mn_req *r, mn_buf *out)
 int mn__resp_reset(mn_req *r)
 {
     r->status = 200;
-    r->resp_headers = NULL;
-    r->resp_header_count = r->resp_header_cap = 0;
+    r->resp_headers = r->resp_inline;
+    r->resp_header_count = 0;
+    r->resp_header_cap = MN__RESP_INLINE;
     mn_buf_init(&r->resp_body, r->arena);
     r->file_fd = -1;
     r->streaming = r->stream_ended = r->stream_chunked = r->stream_failed = false;

@@ -53,7 +53,7 @@ struct mn_site {
     struct mn__webdb_site *webdb; /* this worker's databases (webdb.c), made on first use */
 };
 
-/* Per-request state of the dispatcher (request attribute "mn.web"). */
+/* Per-request state of the dispatcher (mn_req_web_state). */
 typedef struct mn__req_state {
     mn_site *site;
     mn_route_match match;
@@ -65,6 +65,7 @@ typedef struct mn__req_state {
     void **trace;           /* backtrace(3) of a 5xx, in the arena (only when one happens) */
     int trace_len;
     int64_t start_us;       /* set by the request_id middleware for the access log */
+    void *webdb;            /* the request's database session (webdb.c), NULL until used */
 } mn__req_state;
 
 enum { MN__TRACE_DEPTH = 48 };

@@ -48,6 +48,10 @@ typedef struct croute {
     part *rev;
     size_t rev_count;
     bool reversible;
+    /* a path() chain of literals only ("json", "api/v1/"): matched as one string */
+    bool exact;
+    const char *exact_text;
+    size_t exact_len;
 } croute;
 
 struct mn_router {
@@ -428,8 +432,23 @@ static int add_endpoint(build *b, const chain *ch, const mn_route *rt_entry)
                                                   cr->full_pattern)))
             return MN_EINVAL;
     rt->count++; /* from here on mn_router_free releases what this route holds */
-    if (!is_re && !user)
+    if (!is_re && !user) {
+        bool literal = cr->param_count == 0;
+        for (size_t i = 0; i < cr->part_count; i++)
+            literal &= cr->parts[i].literal;
+        if (literal) {
+            mn_buf_init(&t, rt->arena);
+            for (size_t i = 0; i < cr->part_count; i++)
+                if (mn_buf_append(&t, cr->parts[i].text, cr->parts[i].len) != 0)
+                    return MN_ENOMEM;
+            if (!mn_buf_cstr(&t))
+                return MN_ENOMEM;
+            cr->exact = true;
+            cr->exact_text = t.data;
+            cr->exact_len = t.len;
+        }
         return 0;
+    }
 
     /* the regex form: prefix parts as named groups, then the endpoint */
     mn_buf re;
@@ -663,6 +682,8 @@ static bool method_in(const char *methods, const char *method)
 {
     if (!methods || !method)
         return true;
+    if (strcmp(methods, method) == 0) /* "GET" for GET: the common case */
+        return true;
     size_t n = strlen(method);
     bool get = false;
     for (const char *p = methods; *p;) {
@@ -726,8 +747,16 @@ int mn_router_resolve(const mn_router *rt, mn_str path, const char *method,
     bool wrong_method = false;
     for (size_t i = 0; i < rt->count; i++) {
         const croute *cr = &rt->routes[i];
-        if (!match_route(cr, path, m))
+        if (cr->exact) { /* most routes of most sites: rejected on the length alone */
+            if (path.len != cr->exact_len || memcmp(path.ptr, cr->exact_text, path.len) != 0)
+                continue;
+            m->route = cr->route;
+            m->full_name = cr->full_name;
+            m->full_pattern = cr->full_pattern;
+            m->param_count = 0;
+        } else if (!match_route(cr, path, m)) {
             continue;
+        }
         if (method_in(cr->methods, method))
             return 0;
         wrong_method = true;

@@ -344,7 +344,7 @@ void mn_site_http_limits(const mn_site *s, mn_http_limits *l)
 
 mn__req_state *mn__state(const mn_req *r)
 {
-    return mn_req_attr(r, "mn.web");
+    return mn_req_web_state(r);
 }
 
 mn_site *mn_req_site(const mn_req *r)
@@ -507,11 +507,13 @@ void mn_site_handle(mn_req *r, void *arg)
     mn_site *s = arg;
     /* not calloc: the match (a few hundred bytes) is written by the router when it matches */
     mn__req_state *st = mn_arena_alloc(mn_req_arena(r), sizeof *st);
-    if (!st || mn_req_set_attr(r, "mn.web", st) != 0) {
+    if (!st) {
         mn_resp_send(r, 500, "text/plain; charset=utf-8", "Server Error (500)");
         return;
     }
+    mn_req_set_web_state(r, st);
     st->site = s;
+    st->webdb = NULL;
     st->routed = false;
     st->jump = NULL;
     st->err_status = 0;

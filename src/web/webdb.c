@@ -242,6 +242,9 @@ mn_orm *mn_req_orm(mn_req *r)
         return NULL;
     }
     q->orm = o;
+    mn__req_state *rs = mn__state(r);
+    if (rs)
+        rs->webdb = q;
     mn_dblog_init(&q->log, a);
     mn_orm_set_log(o, &q->log);
     int64_t repeats = mn_settings_int(st, "DB_WARN_REPEATS");
@@ -264,12 +267,14 @@ mn_orm *mn_req_orm(mn_req *r)
     return o;
 }
 
+/* The hooks find the session in the dispatcher state (a view that used no database made
+ * none, and then they cost a load and a test). */
 bool mn__webdb_view_done(mn_req *r, bool ok)
 {
-    webdb_req *q = mn_req_attr(r, "mn.webdb");
+    mn__req_state *st = mn__state(r);
+    webdb_req *q = st ? st->webdb : NULL;
     if (!q || !q->orm)
         return ok;
-    mn__req_state *st = mn__state(r);
     mn_orm *o = q->orm;
     int code = mn_orm_errcode(o);
     if (!ok && st->err_status == 500 && code == MN_ETIMEDOUT) {
@@ -302,7 +307,8 @@ bool mn__webdb_view_done(mn_req *r, bool ok)
 
 void mn__webdb_request_end(mn_req *r)
 {
-    webdb_req *q = mn_req_attr(r, "mn.webdb");
+    mn__req_state *st = mn__state(r);
+    webdb_req *q = st ? st->webdb : NULL;
     if (!q || !q->orm)
         return;
     if (q->atomic) /* opened after the view: it ends with the response */

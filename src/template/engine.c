@@ -681,6 +681,29 @@ const unsigned char mn__escape_extra[256] = {['&'] = 4, ['<'] = 3, ['>'] = 3, ['
 /* Two passes: measure, reserve once, then write in place (no append call per run). */
 int mn_template_escape(mn_buf *out, const char *s, size_t len)
 {
+    if (len <= 256) {
+        /* short texts in one pass, room for the worst case: each word is stored as it is and
+         * moved on unless it holds a byte to escape, then it is redone byte by byte */
+        if (out->cap - out->len <= 6 * len && mn_buf_reserve(out, 6 * len) < 0)
+            return MN_ENOMEM;
+        char *o = out->data + out->len;
+        size_t i = 0;
+        for (; i + 8 <= len; i += 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            memcpy(o, &w, 8);
+            if (!mn__has_escapable(w)) {
+                o += 8;
+                continue;
+            }
+            for (size_t k = 0; k < 8; k++)
+                o = mn__escape_put(o, s[i + k]);
+        }
+        for (; i < len; i++)
+            o = mn__escape_put(o, s[i]);
+        out->len = (size_t)(o - out->data);
+        return MN_OK;
+    }
     const unsigned char *u = (const unsigned char *)s;
     size_t extra = 0;
     for (size_t i = 0; i < len; i++)

@@ -208,19 +208,19 @@ static size_t fixed_fast(double v, int places, char *buf)
     double rr = nearbyint(c);
     if (rr == 0 || rr / scale != v) return 0;
     uint64_t r = (uint64_t)fabs(rr);
-    char tmp[24];
-    int i = (int)sizeof tmp;
-    int k = 0;
-    do { /* at least places + 1 digits: "0.05" */
-        if (k == places) tmp[--i] = '.';
-        tmp[--i] = (char)('0' + r % 10);
+    int digits = 1; /* of r, and at least places + 1: "0.05" */
+    for (uint64_t t = r; t >= 10; t /= 10)
+        digits++;
+    if (digits < places + 1) digits = places + 1;
+    size_t n = rr < 0 ? 1 : 0, len = n + (size_t)digits + 1;
+    if (n) buf[0] = '-';
+    char *o = buf + len; /* written backwards, straight into place */
+    for (int k = 0; k < digits; k++) {
+        if (k == places) *--o = '.';
+        *--o = (char)('0' + r % 10);
         r /= 10;
-        k++;
-    } while (r || k <= places);
-    size_t n = 0;
-    if (rr < 0) buf[n++] = '-';
-    memcpy(buf + n, tmp + i, sizeof tmp - (size_t)i);
-    return n + sizeof tmp - (size_t)i;
+    }
+    return len;
 }
 
 /* as django.template.defaultfilters.floatformat (with Django 4's 'u' suffix too) */
@@ -524,17 +524,16 @@ static int w_yesno(const mn_filter_call *c, mn_value *v, mn_value *arg, bool esc
         if (arg->kind != MN_VALUE_STRING) return MN_FILTER_DECLINE;
         a = arg->u.str;
     }
+    /* "yes,no[,maybe]": more than two commas is Django's ValueError, handled by f_yesno */
+    const char *c1 = memchr(a.ptr, ',', a.len);
+    if (!c1) return MN_FILTER_DECLINE; /* the value itself */
+    const char *end = a.ptr + a.len;
+    const char *c2 = memchr(c1 + 1, ',', (size_t)(end - c1 - 1));
+    if (c2 && memchr(c2 + 1, ',', (size_t)(end - c2 - 1))) return MN_FILTER_DECLINE;
     mn_str bits[3];
-    int n = 0;
-    size_t start = 0;
-    for (size_t i = 0; i <= a.len; i++) {
-        if (i < a.len && a.ptr[i] != ',') continue;
-        if (n < 3) bits[n] = (mn_str){a.ptr + start, i - start};
-        n++;
-        start = i + 1;
-    }
-    if (n < 2) return MN_FILTER_DECLINE; /* the value itself */
-    if (n != 3) bits[2] = bits[1];
+    bits[0] = (mn_str){a.ptr, (size_t)(c1 - a.ptr)};
+    bits[1] = (mn_str){c1 + 1, (size_t)((c2 ? c2 : end) - c1 - 1)};
+    bits[2] = c2 ? (mn_str){c2 + 1, (size_t)(end - c2 - 1)} : bits[1];
     mn_str r;
     if (mn_value_is_none(v)) {
         r = bits[2];

@@ -779,8 +779,6 @@ static bool ascii_reserve(mn_str s, bool *escape, mn_buf *out, int *rc)
     return true;
 }
 
-static inline uint64_t has_byte(uint64_t w, unsigned char c);
-static inline uint64_t has_escapable(uint64_t w);
 
 /* High bit of each byte of an ASCII word that is in [lo, hi). */
 static inline uint64_t in_range(uint64_t w, unsigned char lo, unsigned char hi)
@@ -805,8 +803,8 @@ static int w_title(const mn_filter_call *c, mn_value *v, mn_value *arg, bool esc
     for (; k + 8 <= s.len; k += 8) {
         uint64_t w;
         memcpy(&w, s.ptr + k, 8);
-        if ((w & high) || has_byte(w, '\'') || in_range(w, '0', '9' + 1) ||
-            (escape && has_escapable(w)))
+        if ((w & high) || mn__has_byte(w, '\'') || in_range(w, '0', '9' + 1) ||
+            (escape && mn__has_escapable(w)))
             break;
         uint64_t alpha = in_range(w | 0x2020202020202020u, 'a', 'z' + 1);
         uint64_t prev = (alpha << 8) | (prev_cased ? 0x80u : 0);
@@ -856,20 +854,6 @@ static int w_title(const mn_filter_call *c, mn_value *v, mn_value *arg, bool esc
     return MN_OK;
 }
 
-/* Bytes of w with the high bit set where w has byte c (exact: no false positives). */
-static inline uint64_t has_byte(uint64_t w, unsigned char c)
-{
-    uint64_t x = w ^ (0x0101010101010101u * c);
-    return (x - 0x0101010101010101u) & ~x & 0x8080808080808080u;
-}
-
-/* The bytes that escape() changes, in an ASCII word. */
-static inline uint64_t has_escapable(uint64_t w)
-{
-    return has_byte(w, '&') | has_byte(w, '<') | has_byte(w, '>') | has_byte(w, '"') |
-           has_byte(w, '\'');
-}
-
 static int write_case(mn_value *v, bool escape, mn_buf *out, bool upper)
 {
     if (v->kind != MN_VALUE_STRING) return MN_FILTER_DECLINE;
@@ -885,7 +869,7 @@ static int write_case(mn_value *v, bool escape, mn_buf *out, bool upper)
     for (; k + 8 <= s.len; k += 8) {
         uint64_t w;
         memcpy(&w, s.ptr + k, 8);
-        if ((w & high) || (escape && has_escapable(w))) break;
+        if ((w & high) || (escape && mn__has_escapable(w))) break;
         /* per byte: b >= lo and b < hi, as high bits of (b + 128 - lo) and (b + 128 - hi) */
         uint64_t ge = (w | high) - lo, lt = ~((w | high) - hi);
         uint64_t in = ge & lt & high;

@@ -83,6 +83,19 @@ int mn__library_set_filter_writer(mn_template_library *lib, const char *name, fi
 
 /* Bytes Django's escape() adds for each byte: & < > " ' become 5, 4, 4, 6, 6 bytes. */
 extern const unsigned char mn__escape_extra[256];
+/* Word-at-a-time tests: nonzero when the 8 bytes of w hold byte c (exact, any bytes). */
+static inline uint64_t mn__has_byte(uint64_t w, unsigned char c)
+{
+    uint64_t x = w ^ (0x0101010101010101u * c);
+    return (x - 0x0101010101010101u) & ~x & 0x8080808080808080u;
+}
+/* Nonzero when w holds a byte that escape() changes. */
+static inline uint64_t mn__has_escapable(uint64_t w)
+{
+    return mn__has_byte(w, '&') | mn__has_byte(w, '<') | mn__has_byte(w, '>') |
+           mn__has_byte(w, '"') | mn__has_byte(w, '\'');
+}
+
 /* Writes c escaped at o (room for 6 bytes) and returns the position after it. */
 static inline char *mn__escape_put(char *o, char c)
 {

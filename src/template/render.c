@@ -264,7 +264,8 @@ static inline int lookup_path(mn_template_state *r, const arg_expr *a, mn_value 
                 mn_str key = a->path[1];
                 if (k < v->u.dict.len) {
                     const mn_value_dict_entry *e = &v->u.dict.entries[k];
-                    if (e->key.len == key.len && mn__name_eq(e->key.ptr, key.ptr, key.len)) {
+                    if (e->key.len == key.len && mn__name_eq(e->key.ptr, key.ptr, key.len) &&
+                        e->value) {
                         *out = e->value;
                         return MN_OK;
                     }
@@ -659,7 +660,28 @@ static int eval(mn_template_state *r, const cond *c, mn_value **out)
 int mn__eval_cond(mn_template_state *r, const cond *c, int *truth)
 {
     mn_value *v;
-    int rc = eval(r, c, &v);
+    int rc;
+    if (c->op == C_VALUE && !c->value->nfilters && !c->value->var.literal &&
+        lookup_path(r, &c->value->var, &v) == MN_OK) {
+        /* {% if row.active %}: the lookup and the truth of a plain value */
+        switch (v->kind) {
+        case MN_VALUE_BOOL:
+            *truth = v->u.b;
+            return MN_OK;
+        case MN_VALUE_NONE:
+            *truth = 0;
+            return MN_OK;
+        case MN_VALUE_INT:
+            *truth = v->u.i != 0;
+            return MN_OK;
+        case MN_VALUE_STRING:
+            *truth = v->u.str.len != 0;
+            return MN_OK;
+        default:
+            break;
+        }
+    }
+    rc = eval(r, c, &v);
     if (rc < 0)
         return rc;
     int t = mn_value_truth(v, r->arena);
@@ -796,6 +818,8 @@ static int render_for(mn_template_state *r, const node *n, mn_buf *out)
     }
     rc = mn__context_set_ref(ctx, (mn_str){mn__forloop_name, 7}, loop);
     int nvars = n->u.forloop.nvars;
+    mn_str var0 = n->u.forloop.vars[0];
+    int var_slot = -1;
     for (size_t i = 0; i < len && rc == 0; i++) {
         if (++r->iterations > r->opt->max_loop_iterations) {
             rc = mn__render_fail(r, MN_ETOOBIG, "More than %lld loop iterations in one render",
@@ -822,7 +846,19 @@ static int render_for(mn_template_state *r, const node *n, mn_buf *out)
         e[5].value = mn_value_bool(i == 0);
         e[6].value = mn_value_bool(i == len - 1);
         if (nvars == 1) {
-            rc = mn__context_set_ref(ctx, n->u.forloop.vars[0], item);
+            /* the loop's own frame: after the first set the name keeps its slot (the body
+             * may add names to this frame, never remove one) */
+            ctx_frame *fr = &ctx->frames[ctx->nframes - 1];
+            if (var_slot >= 0 && var_slot < fr->n && fr->vars[var_slot].name.ptr == var0.ptr) {
+                fr->vars[var_slot].value = item ? item : mn_value_none();
+            } else {
+                rc = mn__context_set_ref(ctx, var0, item);
+                for (int k = fr->n - 1; k >= 0 && rc == 0; k--)
+                    if (fr->vars[k].name.ptr == var0.ptr && fr->vars[k].name.len == var0.len) {
+                        var_slot = k;
+                        break;
+                    }
+            }
         } else {
             mn_value *parts = NULL;
             int64_t ilen = 1;
@@ -871,6 +907,9 @@ static int render_cycle(mn_template_state *r, const node *n, mn_buf *out)
     intptr_t pos = (intptr_t)*slot;
     mn_template_expr *x = c->u.cycle.values[pos % c->u.cycle.nvalues];
     *slot = (void *)((pos + 1) % c->u.cycle.nvalues);
+    if (!c->u.cycle.as_name.len && !c->u.cycle.silent && x->var.literal && !x->nfilters &&
+        x->var.literal->kind == MN_VALUE_STRING) /* {% cycle 'odd' 'even' %} */
+        return write_text(r, x->var.literal->u.str, x->var.literal->safe, out);
     mn_value *v;
     int rc = mn__resolve(r, x, false, &v);
     if (rc < 0)

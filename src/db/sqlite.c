@@ -21,6 +21,13 @@ typedef struct cached_stmt {
     uint64_t hash; /* of sql: a lookup compares one word per entry, not 64 strings */
     sqlite3_stmt *stmt;
     uint64_t last_used;
+    /* Its column names, read once (NULL until a result first needs them): every result
+     * gets a copy in its arena with one allocation and one memcpy instead of a
+     * sqlite3_column_name() and a strdup per column. `names` is one block of names_size
+     * bytes: ncols mn_str, then their NUL-terminated text. */
+    mn_str *names;
+    size_t ncols, names_size;
+    int reprepared; /* SQLITE_STMTSTATUS_REPREPARE when the names were read */
 } cached_stmt;
 
 typedef struct sqlite_conn {
@@ -30,6 +37,8 @@ typedef struct sqlite_conn {
     cached_stmt cache[STMT_CACHE_SIZE];
     uint64_t clock;
     int last; /* the entry used last: a view repeating one query finds it with one strcmp */
+    cached_stmt *current; /* the entry of the statement being run */
+    cached_stmt *cursor_entry; /* ... and of the open cursor's */
     sqlite3_stmt *cursor; /* the open cursor's statement (from the cache) */
     int64_t busy_since_ms; /* when the current lock wait began */
 } sqlite_conn;
@@ -124,6 +133,7 @@ static void close_conn(sqlite_conn *c)
     for (int i = 0; i < STMT_CACHE_SIZE; i++) {
         sqlite3_finalize(c->cache[i].stmt);
         mn_free(c->cache[i].sql);
+        mn_free(c->cache[i].names);
     }
     sqlite3_close_v2(c->handle);
     mn_free(c);
@@ -259,6 +269,7 @@ static int prepare(sqlite_conn *c, const char *sql, sqlite3_stmt **out)
     cached_stmt *last = &c->cache[c->last];
     if (last->sql && strcmp(last->sql, sql) == 0) {
         last->last_used = c->clock;
+        c->current = last;
         *out = last->stmt;
         return 0;
     }
@@ -269,6 +280,7 @@ static int prepare(sqlite_conn *c, const char *sql, sqlite3_stmt **out)
         if (e->sql && e->hash == hash && strcmp(e->sql, sql) == 0) {
             c->last = i;
             e->last_used = c->clock;
+            c->current = e;
             *out = e->stmt;
             return 0;
         }
@@ -289,11 +301,14 @@ static int prepare(sqlite_conn *c, const char *sql, sqlite3_stmt **out)
     }
     sqlite3_finalize(victim->stmt);
     mn_free(victim->sql);
+    mn_free(victim->names);
+    victim->names = NULL;
     victim->sql = copy;
     victim->hash = hash;
     victim->stmt = stmt;
     c->last = (int)(victim - c->cache);
     victim->last_used = c->clock;
+    c->current = victim;
     *out = stmt;
     return 0;
 }
@@ -328,30 +343,61 @@ static int bind_params(sqlite_conn *c, sqlite3_stmt *st, const mn_dbparam *param
     return 0;
 }
 
+/* Bindings are left in place: every run binds all the parameters again (bind_params
+ * refuses any other count), so clearing them would be work for nothing. */
 static void done_with(sqlite3_stmt *st)
 {
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
 }
 
-static int column_names(sqlite_conn *c, sqlite3_stmt *st, mn_arena *arena, mn_dbresult *out)
+/* Reads the statement's column names into its cache entry (once per prepared statement). */
+static int cache_names(cached_stmt *e, sqlite3_stmt *st, size_t ncols)
+{
+    size_t size = ncols * sizeof(mn_str);
+    for (size_t i = 0; i < ncols; i++) {
+        const char *n = sqlite3_column_name(st, (int)i);
+        size += (n ? strlen(n) : 0) + 1;
+    }
+    mn_str *names = mn_malloc(size);
+    if (!names)
+        return MN_ENOMEM;
+    char *text = (char *)(names + ncols);
+    for (size_t i = 0; i < ncols; i++) {
+        const char *n = sqlite3_column_name(st, (int)i);
+        size_t len = n ? strlen(n) : 0;
+        memcpy(text, n ? n : "", len + 1);
+        names[i] = (mn_str){text, len};
+        text += len + 1;
+    }
+    e->names = names;
+    e->ncols = ncols;
+    e->names_size = size;
+    e->reprepared = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_REPREPARE, 0);
+    return 0;
+}
+
+static int column_names(cached_stmt *e, sqlite3_stmt *st, mn_arena *arena, mn_dbresult *out)
 {
     size_t ncols = (size_t)sqlite3_column_count(st);
     out->ncols = ncols;
     if (!ncols || !arena)
         return 0;
-    mn_str *names = mn_arena_alloc(arena, ncols * sizeof *names);
+    /* A statement SQLite re-prepared after a schema change (SELECT * after a column was
+     * added or renamed) may have other columns. */
+    if (e->names && (e->ncols != ncols ||
+                     e->reprepared != sqlite3_stmt_status(st, SQLITE_STMTSTATUS_REPREPARE, 0))) {
+        mn_free(e->names);
+        e->names = NULL;
+    }
+    if (!e->names && cache_names(e, st, ncols) != 0)
+        return MN_ENOMEM;
+    mn_str *names = mn_arena_alloc(arena, e->names_size);
     if (!names)
         return MN_ENOMEM;
-    for (size_t i = 0; i < ncols; i++) {
-        const char *n = sqlite3_column_name(st, (int)i);
-        names[i].ptr = mn_arena_strdup(arena, n ? n : "");
-        names[i].len = n ? strlen(n) : 0;
-        if (!names[i].ptr)
-            return MN_ENOMEM;
-    }
+    memcpy(names, e->names, e->names_size);
+    for (size_t i = 0; i < ncols; i++) /* the same place in the copy */
+        names[i].ptr = (const char *)names + (e->names[i].ptr - (const char *)e->names);
     out->colnames = names;
-    (void)c;
     return 0;
 }
 
@@ -386,20 +432,26 @@ static int read_cell(sqlite3_stmt *st, int col, mn_arena *arena, mn_dbcell *cell
 }
 
 /* Steps up to max_rows rows of st into out (rows appended); *done when the statement ended. */
-static int step_rows(sqlite_conn *c, sqlite3_stmt *st, mn_arena *arena, size_t max_rows,
-                     mn_dbresult *out, bool *done)
+/* The columns (count and names) are read after the first step: a statement that SQLite
+ * re-prepares after a schema change (SELECT * once a column was added) only has its new
+ * columns from then on. */
+static int step_rows(sqlite_conn *c, cached_stmt *e, sqlite3_stmt *st, mn_arena *arena,
+                     size_t max_rows, mn_dbresult *out, bool *done)
 {
     size_t cap = 0;
     mn_dbcell *cells = NULL;
     *done = false;
-    while (out->nrows < max_rows) {
+    for (bool first = true; out->nrows < max_rows; first = false) {
         int rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+            return set_sqlite_error(&c->base, c->handle, rc);
+        int names = first ? column_names(e, st, arena, out) : 0;
+        if (names != 0)
+            return names;
         if (rc == SQLITE_DONE) {
             *done = true;
             break;
         }
-        if (rc != SQLITE_ROW)
-            return set_sqlite_error(&c->base, c->handle, rc);
         if (!arena)
             continue; /* rows not wanted */
         size_t need = (out->nrows + 1) * out->ncols;
@@ -434,11 +486,9 @@ static int sq_exec(mn_dbconn *conn, mn_arena *arena, const char *sql, const mn_d
     if (rc)
         return rc;
     rc = bind_params(c, st, params, nparams);
-    if (rc == 0)
-        rc = column_names(c, st, arena, out);
     bool done = false;
     if (rc == 0)
-        rc = step_rows(c, st, arena, SIZE_MAX, out, &done);
+        rc = step_rows(c, c->current, st, arena, SIZE_MAX, out, &done);
     done_with(st);
     if (rc == 0) {
         out->rows_affected = sqlite3_stmt_readonly(st) ? 0 : sqlite3_changes64(c->handle);
@@ -472,6 +522,7 @@ static int sq_cursor_open(mn_dbconn *conn, const char *sql, const mn_dbparam *pa
         return rc;
     }
     c->cursor = st;
+    c->cursor_entry = c->current;
     return 0;
 }
 
@@ -480,10 +531,8 @@ static int sq_cursor_fetch(mn_dbconn *conn, mn_arena *arena, size_t max_rows, mn
     sqlite_conn *c = (sqlite_conn *)conn;
     if (!c->cursor)
         return 0; /* already exhausted */
-    int rc = column_names(c, c->cursor, arena, out);
     bool done = false;
-    if (rc == 0)
-        rc = step_rows(c, c->cursor, arena, max_rows, out, &done);
+    int rc = step_rows(c, c->cursor_entry, c->cursor, arena, max_rows, out, &done);
     if (rc || done) {
         done_with(c->cursor);
         c->cursor = NULL;

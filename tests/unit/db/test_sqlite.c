@@ -312,3 +312,30 @@ Test(sqlite, a_lock_held_too_long_is_an_operational_error)
     mn_db_free(quick);
     cr_assert_eq(mn_dbconn_rollback(conn), 0);
 }
+
+/* Column names are kept with each cached statement; a statement SQLite re-prepares after a
+ * schema change must report its new columns, and every result owns its copy of the names. */
+Test(sqlite, cached_statements_report_columns_after_a_schema_change)
+{
+    ok("CREATE TABLE cn (a INTEGER, b TEXT)");
+    ok("INSERT INTO cn VALUES (1, 'x')");
+    mn_dbresult first = query("SELECT * FROM cn", NULL, 0);
+    mn_dbresult again = query("SELECT * FROM cn", NULL, 0);
+    cr_assert_eq(again.ncols, 2);
+    cr_assert(mn_str_eq_cstr(again.colnames[1], "b"));
+    cr_assert_neq(first.colnames, again.colnames, "each result has its own copy");
+    ok("ALTER TABLE cn RENAME COLUMN b TO renamed");
+    mn_dbresult r = query("SELECT * FROM cn", NULL, 0);
+    cr_assert_eq(r.ncols, 2);
+    cr_assert(mn_str_eq_cstr(r.colnames[1], "renamed"), "%.*s", (int)r.colnames[1].len,
+              r.colnames[1].ptr);
+    cr_assert_eq(mn_dbresult_col(&r, "renamed"), 1);
+    ok("ALTER TABLE cn ADD COLUMN c INTEGER DEFAULT 7");
+    r = query("SELECT * FROM cn", NULL, 0);
+    cr_assert_eq(r.ncols, 3);
+    cr_assert(mn_str_eq_cstr(r.colnames[2], "c"));
+    cr_assert_eq(mn_dbresult_cell(&r, 0, 2)->v.i, 7);
+    /* The first result's names are still readable (they were copied into the arena). */
+    cr_assert(mn_str_eq_cstr(first.colnames[0], "a"));
+    cr_assert(mn_str_eq_cstr(first.colnames[1], "b"));
+}

@@ -5,16 +5,20 @@
  *       one World row by primary key, the raw driver (sqlite3 / libpq, a prepared statement
  *       reused, as a hand-written program would) against the ORM the way a view uses it (a
  *       session in a request arena, mn_get(mn_all(o, World), "pk", id), the arena reset).
- *       Alternating rounds of each, so both see the same machine load. Target: ORM <= 1.3x.
- *   bench-orm bulk DATABASE_URL
- *       mn_bulk_create of 10,000 then 100,000 rows into an empty table, both timed: linear
- *       means the second takes ~10x the first.
+ *       After a warm-up, alternating rounds of 200 of each, so both see the same machine
+ *       load; the figures are the medians over the rounds. Target: ORM <= 1.3x (aim: 1.2x).
+ *   bench-orm bulk DATABASE_URL [SMALL LARGE]
+ *       mn_bulk_create of SMALL (10,000) and LARGE (100,000) rows into a freshly created
+ *       table, one warm-up run then five of each size interleaved, the median of each timed:
+ *       linear means the same cost per row at both sizes (bench/run: within 1.5x).
+ *   bench-orm pkloop DATABASE_URL raw|orm N,  bench-orm bulkone DATABASE_URL N
+ *       one side of the pk comparison, or one bulk_create, for profilers (see below).
  *   bench-orm sleep DATABASE_URL [REQUESTS] [POOL]
  *       PostgreSQL: REQUESTS (1,000) coroutines in one loop, each a session running
  *       SELECT pg_sleep(0.05) through the ORM over a pool of POOL (10) connections: no thread
  *       per request, so ~REQUESTS * 50 ms / POOL (5 s) in all.
  *
- * The table is bench_world (not the app's world), created when missing. */
+ * The table is bench_world (not the app's world), dropped and created afresh for each run. */
 #include <manouche/db.h>
 #include <manouche/orm.h>
 #include <manouche/rt.h>
@@ -66,15 +70,17 @@ static mn_db *open_db(const char *url, int pool)
     return db;
 }
 
-/* Empties (or creates) bench_world; with fill, puts ROWS rows in. */
+/* Creates bench_world afresh (dropped first: every timed run starts from the same empty
+ * table, not one holding the dead rows of the last run); with fill, puts ROWS rows in. */
 static void reset_table(mn_db *db, size_t fill)
 {
     mn_arena *a = mn_arena_new(1 << 20);
     mn_orm *o = mn_orm_new(a, db);
+    mn_dbconn *c = mn_orm_conn(o, NULL);
+    if (!c || mn_dbconn_exec_script(c, "DROP TABLE IF EXISTS bench_world") != 0)
+        die("drop table", c ? mn_dbconn_errmsg(c) : mn_orm_error(o));
     if (mn_orm_create_tables(o, true) != 0)
         die("create table", mn_orm_error(o));
-    if (mn_qs_delete(mn_all(o, BWorld), NULL) < 0)
-        die("empty table", mn_orm_error(o));
     if (fill) {
         void **objs = mn_arena_alloc(a, sizeof(void *) * fill);
         for (size_t i = 0; i < fill; i++) {
@@ -148,6 +154,20 @@ static void raw_close(raw *r)
         PQfinish(r->pg);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof v[0], cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+enum { PK_ROUND = 200, PK_MAX_ROUNDS = 100000 };
+
 static int bench_pk(const char *url, double seconds)
 {
     mn_db *db = open_db(url, 1);
@@ -155,21 +175,37 @@ static int bench_pk(const char *url, double seconds)
     raw r;
     raw_open(&r, db, url);
     mn_arena *a = mn_arena_new(8192);
-    double t_raw = 0, t_orm = 0;
-    long n_raw = 0, n_orm = 0;
+    /* Per round: the raw and the ORM time of PK_ROUND lookups each, and their ratio. */
+    double *rraw = malloc(PK_MAX_ROUNDS * sizeof *rraw);
+    double *rorm = malloc(PK_MAX_ROUNDS * sizeof *rorm);
+    double *rratio = malloc(PK_MAX_ROUNDS * sizeof *rratio);
+    if (!rraw || !rorm || !rratio)
+        die("memory", "no memory");
+    size_t rounds = 0;
     int64_t sum = 0;
+    /* A warm-up round of each: the statements get prepared, the caches filled. */
+    for (int i = 0; i < 2 * PK_ROUND; i++) {
+        sum += raw_get(&r, rid());
+        mn_orm *o = mn_orm_new(a, db);
+        BWorld *w = o ? mn_get(mn_all(o, BWorld), "pk", rid()) : NULL;
+        if (!w)
+            die("orm lookup", o ? mn_orm_error(o) : "no memory");
+        sum += w->randomNumber;
+        mn_arena_reset(a);
+    }
     double end = now_s() + seconds;
-    /* Short alternating rounds: load from other work on the machine hits both alike. */
-    while (now_s() < end) {
+    /* Short alternating rounds, so load from other work on the machine hits both alike; the
+     * median round is the figure, so a burst of such load does not decide it either. */
+    while (now_s() < end && rounds < PK_MAX_ROUNDS) {
         double t0 = now_s();
-        for (int i = 0; i < 500; i++) {
+        for (int i = 0; i < PK_ROUND; i++) {
             int64_t v = raw_get(&r, rid());
             if (v < 0)
                 die("raw lookup", "no row");
             sum += v;
         }
         double t1 = now_s();
-        for (int i = 0; i < 500; i++) {
+        for (int i = 0; i < PK_ROUND; i++) {
             mn_orm *o = mn_orm_new(a, db);
             BWorld *w = o ? mn_get(mn_all(o, BWorld), "pk", rid()) : NULL;
             if (!w)
@@ -178,19 +214,61 @@ static int bench_pk(const char *url, double seconds)
             mn_arena_reset(a); /* as the end of a request: gives the connection back */
         }
         double t2 = now_s();
-        t_raw += t1 - t0;
-        t_orm += t2 - t1;
-        n_raw += 500;
-        n_orm += 500;
+        rraw[rounds] = (t1 - t0) / PK_ROUND * 1e6;
+        rorm[rounds] = (t2 - t1) / PK_ROUND * 1e6;
+        rratio[rounds] = rorm[rounds] / rraw[rounds];
+        rounds++;
     }
     mn_arena_free(a);
     raw_close(&r);
     mn_db_free(db);
-    double raw_us = t_raw / (double)n_raw * 1e6, orm_us = t_orm / (double)n_orm * 1e6;
+    double raw_us = median(rraw, rounds), orm_us = median(rorm, rounds);
+    double ratio = median(rratio, rounds);
     printf("RESULT {\"test\":\"pk\",\"vendor\":\"%s\",\"raw_us\":%.3f,\"orm_us\":%.3f,"
-           "\"ratio\":%.3f,\"lookups\":%ld,\"checksum\":%lld}\n",
-           strncmp(url, "sqlite", 6) == 0 ? "sqlite" : "postgresql", raw_us, orm_us,
-           orm_us / raw_us, n_raw + n_orm, (long long)sum);
+           "\"ratio\":%.3f,\"rounds\":%zu,\"lookups\":%zu,\"checksum\":%lld}\n",
+           strncmp(url, "sqlite", 6) == 0 ? "sqlite" : "postgresql", raw_us, orm_us, ratio,
+           rounds, 2 * rounds * PK_ROUND, (long long)sum);
+    free(rraw);
+    free(rorm);
+    free(rratio);
+    return 0;
+}
+
+/* One side only, n lookups, for profilers: `valgrind --tool=callgrind --collect-atstart=no
+ * --toggle-collect=pk_loop bench-orm pkloop URL raw|orm N`, or strace -c. */
+__attribute__((noinline)) static int64_t pk_loop(raw *r, mn_db *db, mn_arena *a, bool orm,
+                                                 long n)
+{
+    int64_t sum = 0;
+    for (long i = 0; i < n; i++) {
+        if (!orm) {
+            sum += raw_get(r, rid());
+            continue;
+        }
+        mn_orm *o = mn_orm_new(a, db);
+        BWorld *w = o ? mn_get(mn_all(o, BWorld), "pk", rid()) : NULL;
+        if (!w)
+            die("orm lookup", o ? mn_orm_error(o) : "no memory");
+        sum += w->randomNumber;
+        mn_arena_reset(a);
+    }
+    return sum;
+}
+
+static int bench_pkloop(const char *url, const char *side, long n)
+{
+    mn_db *db = open_db(url, 1);
+    reset_table(db, ROWS);
+    raw r;
+    raw_open(&r, db, url);
+    mn_arena *a = mn_arena_new(8192);
+    bool orm = strcmp(side, "orm") == 0;
+    pk_loop(&r, db, a, orm, n / 10 + 1); /* warm-up: statements prepared, caches filled */
+    int64_t sum = pk_loop(&r, db, a, orm, n);
+    mn_arena_free(a);
+    raw_close(&r);
+    mn_db_free(db);
+    printf("checksum %lld\n", (long long)sum);
     return 0;
 }
 
@@ -218,25 +296,43 @@ static double time_bulk(mn_db *db, size_t n)
     return t;
 }
 
-static int bench_bulk(const char *url)
+enum { BULK_RUNS = 5 };
+
+/* The median of BULK_RUNS runs of each size, the sizes interleaved (small, large, small...)
+ * after one warm-up run, so that load from elsewhere on the machine and the first run's
+ * costs (page faults of a new arena, the server's first inserts into a new table) hit
+ * neither figure alone. Linear means the same cost per row at both sizes. */
+static int bench_bulk(const char *url, size_t small, size_t large)
 {
     mn_db *db = open_db(url, 1);
-    /* The best of a few runs each: 10,000 rows take milliseconds, where one hiccup from
-     * other work on the machine would otherwise decide the ratio. */
-    double t10 = 1e9, t100 = 1e9;
-    for (int i = 0; i < 3; i++) {
-        double t = time_bulk(db, 10000);
-        t10 = t < t10 ? t : t10;
-    }
-    for (int i = 0; i < 2; i++) {
-        double t = time_bulk(db, 100000);
-        t100 = t < t100 ? t : t100;
+    double ts[BULK_RUNS], tl[BULK_RUNS];
+    time_bulk(db, small);
+    for (int i = 0; i < BULK_RUNS; i++) {
+        ts[i] = time_bulk(db, small);
+        tl[i] = time_bulk(db, large);
     }
     reset_table(db, 0);
     mn_db_free(db);
-    printf("RESULT {\"test\":\"bulk\",\"vendor\":\"%s\",\"s_10k\":%.4f,\"s_100k\":%.4f,"
-           "\"ratio\":%.2f}\n",
-           strncmp(url, "sqlite", 6) == 0 ? "sqlite" : "postgresql", t10, t100, t100 / t10);
+    double t10 = median(ts, BULK_RUNS), t100 = median(tl, BULK_RUNS);
+    double us_small = t10 / (double)small * 1e6, us_large = t100 / (double)large * 1e6;
+    printf("RESULT {\"test\":\"bulk\",\"vendor\":\"%s\",\"rows_small\":%zu,"
+           "\"rows_large\":%zu,\"runs\":%d,\"s_10k\":%.4f,\"s_100k\":%.4f,\"ratio\":%.2f,"
+           "\"us_per_row_10k\":%.3f,\"us_per_row_100k\":%.3f,\"per_row_ratio\":%.3f}\n",
+           strncmp(url, "sqlite", 6) == 0 ? "sqlite" : "postgresql", small, large, BULK_RUNS,
+           t10, t100, t100 / t10, us_small, us_large, us_large / us_small);
+    return 0;
+}
+
+/* One bulk_create of n rows after a small warm-up, for profilers: `valgrind
+ * --tool=callgrind --collect-atstart=no --toggle-collect=mn_bulk_create bench-orm bulkone URL
+ * N` counts the instructions of the n-row call (and of the warm-up's 1,000). */
+static int bench_bulkone(const char *url, size_t n)
+{
+    mn_db *db = open_db(url, 1);
+    time_bulk(db, 1000);
+    printf("seconds %.4f\n", time_bulk(db, n));
+    reset_table(db, 0);
+    mn_db_free(db);
     return 0;
 }
 
@@ -297,10 +393,16 @@ int main(int argc, char **argv)
 {
     if (argc >= 4 && strcmp(argv[1], "pk") == 0)
         return bench_pk(argv[2], atof(argv[3]));
+    if (argc >= 5 && strcmp(argv[1], "pkloop") == 0)
+        return bench_pkloop(argv[2], argv[3], atol(argv[4]));
     if (argc >= 3 && strcmp(argv[1], "bulk") == 0)
-        return bench_bulk(argv[2]);
+        return bench_bulk(argv[2], argc > 3 ? (size_t)atol(argv[3]) : 10000,
+                          argc > 4 ? (size_t)atol(argv[4]) : 100000);
+    if (argc >= 4 && strcmp(argv[1], "bulkone") == 0)
+        return bench_bulkone(argv[2], (size_t)atol(argv[3]));
     if (argc >= 3 && strcmp(argv[1], "sleep") == 0)
         return bench_sleep(argv[2], argc > 3 ? atoi(argv[3]) : 1000, argc > 4 ? atoi(argv[4]) : 10);
-    fprintf(stderr, "usage: bench-orm pk URL SECONDS | bulk URL | sleep URL [N [POOL]]\n");
+    fprintf(stderr, "usage: bench-orm pk URL SECONDS | bulk URL [SMALL LARGE] | sleep URL [N [POOL]]\n"
+                    "       bench-orm pkloop URL raw|orm N | bulkone URL N  (for profilers)\n");
     return 2;
 }

@@ -800,20 +800,35 @@ static int w_title(const mn_filter_call *c, mn_value *v, mn_value *arg, bool esc
     /* eight bytes at a time while they are ASCII with no quote, digit or byte to escape
      * (then the re.sub fixes cannot apply): a letter after a letter is lowered, any other
      * letter raised */
-    for (; k + 8 <= s.len; k += 8) {
+    for (;; k += 8) {
+        bool tail = k + 8 > s.len;
+        /* the last bytes: the word that ends the text, overlapping what is written (its
+         * first bytes come out the same again: a byte's case depends on it and on whether
+         * the byte before is a letter) */
+        if (tail && (k == s.len || s.len < 8)) break;
+        size_t j = tail ? s.len - 8 : k;
+        bool before_cased = prev_cased;
+        if (tail) {
+            char before = s.ptr[j - 1]; /* j >= 1: a tail follows at least one word */
+            before_cased = (unsigned char)((before | 32) - 'a') < 26;
+        }
         uint64_t w;
-        memcpy(&w, s.ptr + k, 8);
+        memcpy(&w, s.ptr + j, 8);
         if ((w & high) || mn__has_byte(w, '\'') || in_range(w, '0', '9' + 1) ||
             (escape && mn__has_escapable(w)))
             break;
         uint64_t alpha = in_range(w | 0x2020202020202020u, 'a', 'z' + 1);
-        uint64_t prev = (alpha << 8) | (prev_cased ? 0x80u : 0);
+        uint64_t prev = (alpha << 8) | (before_cased ? 0x80u : 0);
         w |= (alpha & prev) >> 2;
         w &= ~((alpha & ~prev) >> 2);
         prev_cased = (alpha >> 63) != 0;
-        memcpy(o, &w, 8);
-        o += 8;
+        memcpy(out->data + out->len + j, &w, 8);
+        if (tail) {
+            k = s.len;
+            break;
+        }
     }
+    o = out->data + out->len + k;
     size_t at = out->len;
     out->len = (size_t)(o - out->data);
     if (k == s.len) return MN_OK;
@@ -866,17 +881,24 @@ static int write_case(mn_value *v, bool escape, mn_buf *out, bool upper)
     size_t k = 0;
     uint64_t lo = ones * (unsigned char)(upper ? 'a' : 'A');
     uint64_t hi = ones * (unsigned char)((upper ? 'z' : 'Z') + 1);
-    for (; k + 8 <= s.len; k += 8) {
+    for (;; k += 8) {
+        bool tail = k + 8 > s.len; /* the last word overlaps what is written, as in w_title */
+        if (tail && (k == s.len || s.len < 8)) break;
+        size_t j = tail ? s.len - 8 : k;
         uint64_t w;
-        memcpy(&w, s.ptr + k, 8);
+        memcpy(&w, s.ptr + j, 8);
         if ((w & high) || (escape && mn__has_escapable(w))) break;
         /* per byte: b >= lo and b < hi, as high bits of (b + 128 - lo) and (b + 128 - hi) */
         uint64_t ge = (w | high) - lo, lt = ~((w | high) - hi);
         uint64_t in = ge & lt & high;
         w ^= in >> 2; /* 0x80 >> 2 = 0x20 */
-        memcpy(o, &w, 8);
-        o += 8;
+        memcpy(out->data + out->len + j, &w, 8);
+        if (tail) {
+            k = s.len;
+            break;
+        }
     }
+    o = out->data + out->len + k;
     if (k < s.len) {
         mn_str rest = {s.ptr + k, s.len - k};
         size_t done = (size_t)(o - out->data) - out->len;

@@ -58,11 +58,16 @@ static const char *const texts_json =
     " \"long\": \"THE QUICK brown fOX jumps over the lazy dog again and AGAIN\","
     " \"edges\": \"a@b[c`d{e}f_g^h\\\\i|j~k@@ZZ[[zz{{AA``aa/:;=?\","
     " \"late\": \"twelve bytes then it's 3rd <&> and o'neil\","
-    " \"lateuni\": \"eight by\u00e9tes plus MORE text\"}";
+    " \"lateuni\": \"eight by\u00e9tes plus MORE text\", \"t1\": \"abcdefgh ij'k\","
+    " \"t2\": \"ABCDEFGHIJ<k\", \"t3\": \"abcdefghi9x\", \"t4\": \"ABCDEFGH\","
+    " \"t5\": \"abcdefgh\u00e9\", \"t6\": \"abcdefg<hi\", \"t7\": \"Abcdefgh'S\","
+    " \"t8\": \"x1234567Ab\", \"t9\": \"ABCDEFGHI jKLMNOPQ rsTUVW\"}";
 static const char *const text_names[] = {"plain", "quote", "html",  "safe", "uni",
                                          "empty", "num",   "none",  "list", "mixed",
                                          "long",  "edges", "late",  "lateuni",
-                                         "missing", NULL};
+                                         "t1",    "t2",    "t3",    "t4",
+                                         "t5",    "t6",    "t7",    "t8",
+                                         "t9",    "missing", NULL};
 
 Test(writers, title_lower_upper_match_their_values, .init = setup, .fini = teardown)
 {

@@ -203,8 +203,8 @@ static void json(mn_req *r)
     mn_json_writer w;
     json_begin(r, &w);
     mn_json_begin_object(&w);
-    mn_json_key(&w, "message");
-    mn_json_write_string(&w, "Hello, World!");
+    mn_json_key_n(&w, "message", sizeof "message" - 1); /* lengths known: no strlen */
+    mn_json_write_string_n(&w, "Hello, World!", sizeof "Hello, World!" - 1);
     mn_json_end_object(&w);
     json_end(r, &w);
 }

@@ -52,16 +52,13 @@ static size_t name_len(const char *name)
 }
 
 /* The length of value when it can be a field value, else SIZE_MAX: NUL cannot occur inside a C
- * string; CR and LF would start a new header line. One pass, as values are short. */
+ * string; CR and LF would start a new header line. */
 static size_t value_len(const char *value)
 {
     if (!value)
         return SIZE_MAX;
-    const char *p = value;
-    for (; *p; p++)
-        if (*p == '\r' || *p == '\n')
-            return SIZE_MAX;
-    return (size_t)(p - value);
+    size_t n = strcspn(value, "\r\n"); /* a vectorised scan in the C library */
+    return value[n] ? SIZE_MAX : n;
 }
 
 /* The first MN__RESP_INLINE headers live in the request itself; more move to the arena. */
@@ -107,7 +104,8 @@ static void remove_named(mn_req *r, mn_str name)
     size_t kept = 0;
     for (size_t i = 0; i < r->resp_header_count; i++) {
         mn_str n = r->resp_headers[i].name;
-        if (n.len != name.len || !mn_str_ieq(n, name))
+        /* names are usually set in the same case: one memcmp, case folding only if not */
+        if (n.len != name.len || (memcmp(n.ptr, name.ptr, n.len) != 0 && !mn_str_ieq(n, name)))
             r->resp_headers[kept++] = r->resp_headers[i];
     }
     r->resp_header_count = kept;

@@ -433,11 +433,16 @@ static void run_view(mn_req *r, void *arg)
         mn_static_serve(r, s->statics, rest);
         return;
     }
-    char allow[128], m[32];
+    char allow[128], buf[32];
     mn_str method = mn_req_method(r);
-    size_t mlen = method.len < sizeof m ? method.len : sizeof m - 1;
-    memcpy(m, method.ptr, mlen);
-    m[mlen] = '\0';
+    const char *m = buf;
+    if (method.len == 3 && memcmp(method.ptr, "GET", 3) == 0) {
+        m = "GET"; /* most requests: no copy */
+    } else {
+        size_t mlen = method.len < sizeof buf ? method.len : sizeof buf - 1;
+        memcpy(buf, method.ptr, mlen);
+        buf[mlen] = '\0';
+    }
     int rc = mn_router_resolve(s->router, path, m, &st->match, allow, sizeof allow);
     if (rc == MN_EUNSUPPORTED) {
         st->allow = mn_arena_strdup(mn_req_arena(r), allow);

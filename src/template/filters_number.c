@@ -205,11 +205,19 @@ static size_t fixed_fast(double v, int places, char *buf)
     if (places < 1 || places > 15) return 0;
     double scale = pow10[places], c = v * scale;
     if (!(fabs(c) < 1e15)) return 0; /* also NaN */
-    double rr = nearbyint(c);
-    if (rr == 0 || rr / scale != v) return 0;
+    /* round to an integer by adding and taking away 1.5 * 2^52 (|c| < 2^50); how it rounds a
+     * half does not matter, as only an rr that gives v back is used */
+    const double magic = 6755399441055744.0;
+    double rr = c < 0 ? -((-c + magic) - magic) : (c + magic) - magic;
+    if (rr == 0 || (double)(int64_t)rr != rr || rr / scale != v) return 0;
     uint64_t r = (uint64_t)fabs(rr);
+    static const uint64_t p10[] = {1u,           10u,           100u,          1000u,
+                                   10000u,       100000u,       1000000u,      10000000u,
+                                   100000000u,   1000000000u,   10000000000u,  100000000000u,
+                                   1000000000000u, 10000000000000u, 100000000000000u,
+                                   1000000000000000u};
     int digits = 1; /* of r, and at least places + 1: "0.05" */
-    for (uint64_t t = r; t >= 10; t /= 10)
+    while (digits < 16 && r >= p10[digits])
         digits++;
     if (digits < places + 1) digits = places + 1;
     size_t n = rr < 0 ? 1 : 0, len = n + (size_t)digits + 1;
@@ -545,7 +553,7 @@ static int w_yesno(const mn_filter_call *c, mn_value *v, mn_value *arg, bool esc
         }
         r = t ? bits[0] : bits[1];
     }
-    return escape ? mn_template_escape(out, r.ptr, r.len) : mn_buf_append(out, r.ptr, r.len);
+    return escape ? mn_template_escape(out, r.ptr, r.len) : mn__put(out, r.ptr, r.len);
 }
 
 /* default is not is_safe: the chosen value is written as itself */

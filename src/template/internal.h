@@ -81,6 +81,27 @@ const filter_def *mn__library_filter(const mn_template_library *lib, mn_str name
 /* Gives the built-in filter `name` its writer. 0 or MN_ENOTFOUND. */
 int mn__library_set_filter_writer(mn_template_library *lib, const char *name, filter_write_fn w);
 
+/* mn_buf_append with the common case (room left) inlined: rendering is mostly appends. */
+static inline int mn__put(mn_buf *out, const char *p, size_t n)
+{
+    if (out->cap - out->len > n) {
+        char *d = out->data + out->len;
+        /* the short pieces between tags ("</td><td>") as two overlapping moves, not a call */
+        if (n >= 8 && n <= 16) {
+            memcpy(d, p, 8);
+            memcpy(d + n - 8, p + n - 8, 8);
+        } else if (n >= 4 && n < 8) {
+            memcpy(d, p, 4);
+            memcpy(d + n - 4, p + n - 4, 4);
+        } else {
+            memcpy(d, p, n);
+        }
+        out->len += n;
+        return MN_OK;
+    }
+    return mn_buf_append(out, p, n);
+}
+
 /* Bytes Django's escape() adds for each byte: & < > " ' become 5, 4, 4, 6, 6 bytes. */
 extern const unsigned char mn__escape_extra[256];
 /* Word-at-a-time tests: nonzero when the 8 bytes of w hold byte c (exact, any bytes). */

@@ -20,26 +20,6 @@
 
 static int render_node(mn_template_state *r, const node *n, mn_buf *out);
 
-/* mn_buf_append with the common case (room left) inlined: rendering is mostly appends. */
-static inline int put(mn_buf *out, const char *p, size_t n)
-{
-    if (out->cap - out->len > n) {
-        char *d = out->data + out->len;
-        /* the short pieces between tags ("</td><td>") as two overlapping moves, not a call */
-        if (n >= 8 && n <= 16) {
-            memcpy(d, p, 8);
-            memcpy(d + n - 8, p + n - 8, 8);
-        } else if (n >= 4 && n < 8) {
-            memcpy(d, p, 4);
-            memcpy(d + n - 4, p + n - 4, 4);
-        } else {
-            memcpy(d, p, n);
-        }
-        out->len += n;
-        return MN_OK;
-    }
-    return mn_buf_append(out, p, n);
-}
 
 /* ---- Errors. ---- */
 
@@ -406,7 +386,7 @@ static const filter_def *builtin_filter(mn_template_state *r, const char *name)
 static int write_text(mn_template_state *r, mn_str s, bool safe, mn_buf *out)
 {
     if (safe || !r->autoescape)
-        return put(out, s.ptr, s.len);
+        return mn__put(out, s.ptr, s.len);
     return mn_template_escape(out, s.ptr, s.len);
 }
 
@@ -424,7 +404,7 @@ static int write_number(mn_template_state *r, const mn_value *v, mn_buf *out)
         if (t.ptr[i] == 'e' || t.ptr[i] == 'E')
             e = t.ptr + i;
     if (!e)
-        return put(out, t.ptr, t.len);
+        return mn__put(out, t.ptr, t.len);
     char digits[64];
     size_t nd = 0, point = 0;
     bool neg = false, seen_point = false;
@@ -441,7 +421,7 @@ static int write_number(mn_template_state *r, const mn_value *v, mn_buf *out)
     }
     long exp = strtol(e + 1, NULL, 10);
     if (labs(exp) + (long)nd > 200 || nd == 0)
-        return put(out, t.ptr, t.len);
+        return mn__put(out, t.ptr, t.len);
     long pos = (long)point + exp; /* digits before the decimal point */
     if (neg)
         mn_buf_putc(out, '-');
@@ -701,7 +681,7 @@ int mn__render_nodelist(mn_template_state *r, const nodelist *nl, mn_buf *out)
     for (int i = 0; i < nl->n; i++) {
         const node *n = nl->items[i];
         if (n->type == N_TEXT) {
-            if (put(out, n->u.text.ptr, n->u.text.len) < 0) {
+            if (mn__put(out, n->u.text.ptr, n->u.text.len) < 0) {
                 r->cur = n;
                 return mn__render_fail(r, MN_ENOMEM, "out of memory while rendering");
             }
@@ -1819,7 +1799,7 @@ static int render_node(mn_template_state *r, const node *n, mn_buf *out)
     int rc = MN_OK;
     switch (n->type) {
     case N_TEXT:
-        rc = put(out, n->u.text.ptr, n->u.text.len);
+        rc = mn__put(out, n->u.text.ptr, n->u.text.len);
         break;
     case N_VAR:
         rc = render_var(r, n, out);

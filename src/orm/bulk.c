@@ -6,11 +6,38 @@
 /* ---- bulk ---- */
 static const char *cast_type(const mn_fielddef *f, mn_dbdialect d);
 
+/* The statements of one bulk operation, built before any is sent. */
+typedef struct batches {
+    mn_arena *scratch; /* their SQL text, parameters and results */
+    mn_dbbatch_item *items;
+    size_t n, cap;
+} batches;
+
+/* Appends the statement in sql (text in b->scratch) with its ps[0..np). */
+static int add_batch(batches *b, mn_buf *sql, const mn_dbparam *ps, size_t np)
+{
+    if (!mn_buf_cstr(sql))
+        return MN_ENOMEM;
+    if (b->n == b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 8;
+        mn_dbbatch_item *ni = mn_arena_realloc(b->scratch, b->items, b->cap * sizeof *ni,
+                                               nc * sizeof *ni);
+        if (!ni)
+            return MN_ENOMEM;
+        b->items = ni;
+        b->cap = nc;
+    }
+    b->items[b->n++] = (mn_dbbatch_item){.sql = sql->data, .params = ps, .nparams = np};
+    return 0;
+}
+
 /* Sends every batch statement at once (one round trip in PostgreSQL's pipeline mode), all or
  * nothing inside an atomic block, as Django's bulk operations. */
-static int run_batches(mn_orm *o, const char *alias, mn_arena *arena, mn_dbbatch_item *items,
-                       size_t n)
+static int run_batches(mn_orm *o, const char *alias, batches *b)
 {
+    mn_arena *arena = b->scratch;
+    mn_dbbatch_item *items = b->items;
+    size_t n = b->n;
     if (n == 0)
         return 0;
     mn_dbconn *c = mn_orm_conn(o, alias);
@@ -102,12 +129,11 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
         mn__touch_auto_now(objs[i], m, true);
     }
     mn_arena *saved = o->arena;
-    mn_arena *scratch = mn_arena_new(0);
+    batches b = {.scratch = mn_arena_new(0)};
+    mn_arena *scratch = b.scratch;
     if (!scratch)
         return MN_ENOMEM;
     int rc = 0;
-    mn_dbbatch_item *items = NULL;
-    size_t nitems = 0, capitems = 0;
     for (size_t start = 0; rc == 0 && start < n; start += batch) {
         size_t end = start + batch < n ? start + batch : n;
         o->arena = scratch; /* SQL text and parameters of the batches */
@@ -151,31 +177,15 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
             mn_buf_puts(&sql, " RETURNING ");
             mn__quote(&sql, m->pk->column);
         }
-        if (rc)
-            break;
-        if (!mn_buf_cstr(&sql)) {
-            rc = MN_ENOMEM;
-            break;
-        }
-        if (nitems == capitems) {
-            size_t nc = capitems ? capitems * 2 : 8;
-            mn_dbbatch_item *ni = mn_arena_realloc(scratch, items, capitems * sizeof *ni,
-                                                   nc * sizeof *ni);
-            if (!ni) {
-                rc = MN_ENOMEM;
-                break;
-            }
-            items = ni;
-            capitems = nc;
-        }
-        items[nitems++] = (mn_dbbatch_item){.sql = sql.data, .params = ps, .nparams = np};
+        if (rc == 0)
+            rc = add_batch(&b, &sql, ps, np);
     }
     o->arena = saved;
     if (rc == 0)
-        rc = run_batches(o, alias, scratch, items, nitems);
-    for (size_t b = 0; rc == 0 && b < nitems; b++) {
-        size_t start = b * batch, end = start + batch < n ? start + batch : n;
-        const mn_dbresult *res = &items[b].result;
+        rc = run_batches(o, alias, &b);
+    for (size_t k = 0; rc == 0 && k < b.n; k++) {
+        size_t start = k * batch, end = start + batch < n ? start + batch : n;
+        const mn_dbresult *res = &b.items[k].result;
         bool want_pks = db_pk && !opts->ignore_conflicts && !opts->update_conflicts_fields;
         if (want_pks && res->nrows == end - start)
             for (size_t i = start; i < end; i++)
@@ -217,12 +227,11 @@ int64_t mn_bulk_update(mn_orm *o, const mn_model *m, void **objs, size_t n, cons
     size_t batch = batch_size ? batch_size : 100;
     int64_t total = 0;
     mn_arena *saved = o->arena;
-    mn_arena *scratch = mn_arena_new(0);
+    batches b = {.scratch = mn_arena_new(0)};
+    mn_arena *scratch = b.scratch;
     if (!scratch)
         return MN_ENOMEM;
     int rc = 0;
-    mn_dbbatch_item *items = NULL;
-    size_t nitems = 0, capitems = 0;
     for (size_t start = 0; rc == 0 && start < n; start += batch) {
         size_t end = start + batch < n ? start + batch : n;
         o->arena = scratch;
@@ -265,25 +274,14 @@ int64_t mn_bulk_update(mn_orm *o, const mn_model *m, void **objs, size_t n, cons
             mn__placeholder(&sql, d, ++np);
         }
         mn_buf_putc(&sql, ')');
-        if (rc == 0 && !mn_buf_cstr(&sql))
-            rc = MN_ENOMEM;
-        if (rc == 0 && nitems == capitems) {
-            size_t nc = capitems ? capitems * 2 : 8;
-            mn_dbbatch_item *ni = mn_arena_realloc(scratch, items, capitems * sizeof *ni,
-                                                   nc * sizeof *ni);
-            if (!ni)
-                rc = MN_ENOMEM;
-            items = ni ? ni : items;
-            capitems = ni ? nc : capitems;
-        }
         if (rc == 0)
-            items[nitems++] = (mn_dbbatch_item){.sql = sql.data, .params = ps, .nparams = np};
+            rc = add_batch(&b, &sql, ps, np);
     }
     o->arena = saved;
     if (rc == 0)
-        rc = run_batches(o, alias, scratch, items, nitems);
-    for (size_t b = 0; rc == 0 && b < nitems; b++)
-        total += items[b].result.rows_affected;
+        rc = run_batches(o, alias, &b);
+    for (size_t k = 0; rc == 0 && k < b.n; k++)
+        total += b.items[k].result.rows_affected;
     mn_arena_free(scratch);
     return rc ? rc : total;
 }

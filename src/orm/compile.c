@@ -193,6 +193,43 @@ static int select_related_cols(cc *c, mn_qs *qs, mn_buf *sel, sqlq *meta)
     return c->err;
 }
 
+/* The WHERE of a query without GROUP BY: none() as "1 = 0", then the filters. 0 or the
+ * compiler's error. */
+static int plain_where(cc *c, mn_qs *qs, mn_buf *w)
+{
+    if (qs->none)
+        mn_buf_puts(w, "1 = 0");
+    if (qs->where) {
+        if (w->len)
+            mn_buf_puts(w, " AND ");
+        mn__cc_q(c, w, qs->where);
+    }
+    return c->err;
+}
+
+/* ` FROM "table" "T0"`, the joins the filters and columns needed, and ` WHERE ...` when
+ * there is a condition: the tail that SELECT, COUNT, aggregates and the pk subquery of
+ * UPDATE/DELETE share. */
+static void put_from_where(cc *c, mn_buf *out, const mn_buf *where)
+{
+    mn_buf_puts(out, " FROM ");
+    mn__quote(out, mrt(c->m)->table);
+    mn_buf_printf(out, " \"%c0\"", c->prefix);
+    mn_buf_append(out, c->from.data, c->from.len);
+    if (where->len) {
+        mn_buf_puts(out, " WHERE ");
+        mn_buf_append(out, where->data, where->len);
+    }
+}
+
+/* ` FROM (inner) "subquery"`: COUNT and aggregates over sliced, distinct or annotated rows. */
+static void put_subquery(mn_buf *out, const mn_buf *inner)
+{
+    mn_buf_puts(out, " FROM (");
+    mn_buf_append(out, inner->data, inner->len);
+    mn_buf_puts(out, ") \"subquery\"");
+}
+
 int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
 {
     sqlq dummy;
@@ -308,14 +345,7 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
     if (qs->distinct && kind != SQL_EXISTS)
         mn_buf_puts(out, "DISTINCT ");
     mn_buf_append(out, sel.data, sel.len);
-    mn_buf_puts(out, " FROM ");
-    mn__quote(out, mrt(c->m)->table);
-    mn_buf_printf(out, " \"%c0\"", c->prefix);
-    mn_buf_append(out, c->from.data, c->from.len);
-    if (where.len) {
-        mn_buf_puts(out, " WHERE ");
-        mn_buf_append(out, where.data, where.len);
-    }
+    put_from_where(c, out, &where);
     if (group.len) {
         mn_buf_puts(out, " GROUP BY ");
         mn_buf_append(out, group.data, group.len);
@@ -413,29 +443,15 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
             tmp.reversed = false;
             if (mn__cc_select(&c, &tmp, SQL_SELECT, &inner, NULL) != 0)
                 return c.err;
-            mn_buf_puts(&text, "SELECT COUNT(*) FROM (");
-            mn_buf_append(&text, inner.data, inner.len);
-            mn_buf_puts(&text, ") \"subquery\"");
+            mn_buf_puts(&text, "SELECT COUNT(*)");
+            put_subquery(&text, &inner);
         } else {
             mn_buf w;
             mn_buf_init(&w, qs->o->arena);
-            if (qs->none)
-                mn_buf_puts(&w, "1 = 0");
-            if (qs->where) {
-                if (w.len)
-                    mn_buf_puts(&w, " AND ");
-                mn__cc_q(&c, &w, qs->where);
-            }
-            if (c.err)
+            if (plain_where(&c, qs, &w) != 0)
                 return c.err;
-            mn_buf_puts(&text, "SELECT COUNT(*) FROM ");
-            mn__quote(&text, mrt(qs->m)->table);
-            mn_buf_puts(&text, " \"T0\"");
-            mn_buf_append(&text, c.from.data, c.from.len);
-            if (w.len) {
-                mn_buf_puts(&text, " WHERE ");
-                mn_buf_append(&text, w.data, w.len);
-            }
+            mn_buf_puts(&text, "SELECT COUNT(*)");
+            put_from_where(&c, &text, &w);
         }
         return finish(&c, &text, out);
     }
@@ -443,14 +459,7 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
         /* Filters are compiled first into a pk subquery when they need joins. */
         mn_buf w;
         mn_buf_init(&w, qs->o->arena);
-        if (qs->none)
-            mn_buf_puts(&w, "1 = 0");
-        if (qs->where) {
-            if (w.len)
-                mn_buf_puts(&w, " AND ");
-            mn__cc_q(&c, &w, qs->where);
-        }
-        if (c.err)
+        if (plain_where(&c, qs, &w) != 0)
             return c.err;
         mn_buf head;
         mn_buf_init(&head, qs->o->arena);
@@ -496,12 +505,7 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
             mn__quote(&text, qs->m->pk->column);
             mn_buf_puts(&text, " IN (SELECT \"T0\".");
             mn__quote(&text, qs->m->pk->column);
-            mn_buf_puts(&text, " FROM ");
-            mn__quote(&text, mrt(qs->m)->table);
-            mn_buf_puts(&text, " \"T0\"");
-            mn_buf_append(&text, c.from.data, c.from.len);
-            mn_buf_puts(&text, " WHERE ");
-            mn_buf_append(&text, w.data, w.len);
+            put_from_where(&c, &text, &w);
             mn_buf_putc(&text, ')');
         } else if (w.len) {
             mn_buf_puts(&text, " WHERE ");
@@ -550,9 +554,7 @@ int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, 
             mn_buf_puts(&text, ") AS ");
             mn__quote(&text, names[i]);
         }
-        mn_buf_puts(&text, " FROM (");
-        mn_buf_append(&text, inner.data, inner.len);
-        mn_buf_puts(&text, ") \"subquery\"");
+        put_subquery(&text, &inner);
         return finish(&c, &text, out);
     }
     for (size_t i = 0; i < n; i++) {
@@ -564,25 +566,11 @@ int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, 
     }
     mn_buf w;
     mn_buf_init(&w, qs->o->arena);
-    if (qs->none)
-        mn_buf_puts(&w, "1 = 0");
-    if (qs->where) {
-        if (w.len)
-            mn_buf_puts(&w, " AND ");
-        mn__cc_q(&c, &w, qs->where);
-    }
-    if (c.err)
+    if (plain_where(&c, qs, &w) != 0)
         return c.err;
     mn_buf_puts(&text, "SELECT ");
     mn_buf_append(&text, sel.data, sel.len);
-    mn_buf_puts(&text, " FROM ");
-    mn__quote(&text, mrt(qs->m)->table);
-    mn_buf_puts(&text, " \"T0\"");
-    mn_buf_append(&text, c.from.data, c.from.len);
-    if (w.len) {
-        mn_buf_puts(&text, " WHERE ");
-        mn_buf_append(&text, w.data, w.len);
-    }
+    put_from_where(&c, &text, &w);
     return finish(&c, &text, out);
 }
 

@@ -277,6 +277,10 @@ struct mn_dbconn {
 /* For drivers: records the error kind and message on conn and returns mn_dberr_code(kind). */
 int mn__dbconn_set_error(mn_dbconn *conn, mn_dberr_kind kind, const char *sqlstate,
                          const char *fmt, ...) MN_PRINTF(4, 5);
+/* For drivers: room for nrows more rows at the end of out's cells (out->ncols set), grown in
+ * arena by doubling (*cap: the cells allocated so far, 0 at first). The first new row, or
+ * NULL when out of memory. The caller fills the rows, then adds nrows to out->nrows. */
+mn_dbcell *mn__dbresult_grow(mn_dbresult *out, mn_arena *arena, size_t *cap, size_t nrows);
 /* For drivers: sets db->errmsg. */
 void mn__db_set_errmsg(mn_db *db, const char *fmt, ...) MN_PRINTF(2, 3);
 

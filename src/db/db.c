@@ -93,6 +93,26 @@ int mn_dbresult_col(const mn_dbresult *res, const char *name)
     return -1;
 }
 
+mn_dbcell *mn__dbresult_grow(mn_dbresult *out, mn_arena *arena, size_t *cap, size_t nrows)
+{
+    static mn_dbcell no_cells; /* rows of no columns (SELECT FROM t) still count as rows */
+    size_t need = (out->nrows + nrows) * out->ncols;
+    if (need == 0)
+        return &no_cells;
+    mn_dbcell *cells = (mn_dbcell *)out->cells;
+    if (need > *cap) {
+        size_t ncap = *cap ? *cap * 2 : need;
+        while (ncap < need)
+            ncap *= 2;
+        cells = mn_arena_realloc(arena, cells, *cap * sizeof *cells, ncap * sizeof *cells);
+        if (!cells)
+            return NULL;
+        *cap = ncap;
+        out->cells = cells;
+    }
+    return cells + out->nrows * out->ncols;
+}
+
 /* ---- configuration ---- */
 static void put_err(char *err, size_t errlen, const char *fmt, ...) MN_PRINTF(3, 4);
 static void put_err(char *err, size_t errlen, const char *fmt, ...)

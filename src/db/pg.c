@@ -7,6 +7,7 @@
  * bytea are decoded into typed cells; exact types (numeric, dates, uuid, json) stay text, as
  * db.h asks. Every session runs in UTC with ISO dates, so what the ORM parses is stable. */
 #include <manouche/db.h>
+#include <manouche/rt.h>
 
 #include "pg_internal.h"
 #include "pool.h"
@@ -17,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Type OIDs from the server's pg_type.dat, stable across versions. */
@@ -45,7 +45,7 @@ typedef struct pg_dbconn {
     size_t *offs;        /* where each text parameter starts in text (SIZE_MAX: NULL) */
     /* The open cursor: the query runs in single-row mode and rows are read as fetched. */
     bool streaming;
-    int64_t released_ms; /* when it last went back to the pool (CLOCK_MONOTONIC) */
+    int64_t released_ms; /* when it last went back to the pool (mn_now_ms) */
 } pg_dbconn;
 
 typedef struct pg_pool {
@@ -294,17 +294,6 @@ static void clear_result(void *res)
 static int fill_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *out,
                      size_t *cap, bool copy);
 
-/* A copy of s[0..n) in the arena, NUL-terminated. */
-static const char *arena_copy(mn_arena *arena, const char *s, size_t n)
-{
-    char *p = mn_arena_alloc(arena, n + 1);
-    if (p) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
 /* Appends the rows of res to out (cells grown in the arena) and takes ownership of res.
  * Without copy, text cells point into res, which the arena keeps until it is reset (one
  * result holding many rows); with copy, text is copied and res freed at once (the one-row
@@ -333,7 +322,7 @@ static int fill_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *
             return MN_ENOMEM;
         for (size_t j = 0; j < ncols; j++) {
             names[j] = mn_str_from(PQfname(res, (int)j));
-            if (copy && !(names[j].ptr = arena_copy(arena, names[j].ptr, names[j].len)))
+            if (copy && !(names[j].ptr = mn_arena_strndup(arena, names[j].ptr, names[j].len)))
                 return MN_ENOMEM;
         }
         out->colnames = names;
@@ -341,20 +330,11 @@ static int fill_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *
     }
     if (nrows == 0)
         return MN_OK;
-    size_t need = (out->nrows + nrows) * ncols;
-    mn_dbcell *cells = (mn_dbcell *)out->cells;
-    if (need > *cap) {
-        size_t ncap = *cap ? *cap * 2 : need;
-        while (ncap < need)
-            ncap *= 2;
-        cells = mn_arena_realloc(arena, cells, *cap * sizeof *cells, ncap * sizeof *cells);
-        if (!cells)
-            return MN_ENOMEM;
-        *cap = ncap;
-        out->cells = cells;
-    }
+    mn_dbcell *rows = mn__dbresult_grow(out, arena, cap, nrows);
+    if (!rows)
+        return MN_ENOMEM;
     for (size_t i = 0; i < nrows; i++) {
-        mn_dbcell *row = cells + (out->nrows + i) * ncols;
+        mn_dbcell *row = rows + i * ncols;
         for (size_t j = 0; j < ncols; j++) {
             if (PQgetisnull(res, (int)i, (int)j)) {
                 row[j] = (mn_dbcell){.type = MN_DBT_NULL};
@@ -364,7 +344,7 @@ static int fill_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *
             size_t n = (size_t)PQgetlength(res, (int)i, (int)j);
             int rc = decode_cell(arena, PQftype(res, (int)j), s, n, &row[j]);
             if (rc == MN_OK && copy && row[j].type == MN_DBT_TEXT &&
-                !(row[j].v.s.ptr = arena_copy(arena, s, n)))
+                !(row[j].v.s.ptr = mn_arena_strndup(arena, s, n)))
                 rc = MN_ENOMEM;
             if (rc == MN_ENOMEM)
                 return rc;
@@ -631,13 +611,6 @@ static int pool_open(void *ctx, mn__pool_item **out, char *err, size_t errlen)
     return MN_OK;
 }
 
-static int64_t clock_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A connection given back this recently is not polled before it is handed out again. A
  * server that goes away in that window makes the next query fail (connection lost) instead
  * of the acquire, which a caller handles the same way; a busy worker, which reuses its
@@ -659,7 +632,7 @@ static bool pool_alive(void *ctx, mn__pool_item *item)
 {
     (void)ctx;
     pg_dbconn *c = CONN_OF(item);
-    if (!c->pg->broken && clock_ms() - c->released_ms < FRESH_MS)
+    if (!c->pg->broken && mn_now_ms() - c->released_ms < FRESH_MS)
         return true;
     return mn__pg_alive(c->pg);
 }
@@ -743,7 +716,7 @@ static void pg_release(mn_db *db, mn_dbconn *conn)
             c->pg->broken = true;
         PQclear(res);
     }
-    c->released_ms = clock_ms();
+    c->released_ms = mn_now_ms();
     mn__pool_release(pp->pool, &c->link, c->base.broken || c->pg->broken);
 }
 

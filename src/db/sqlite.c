@@ -417,12 +417,9 @@ static int read_cell(sqlite3_stmt *st, int col, mn_arena *arena, mn_dbcell *cell
         bool blob = sqlite3_column_type(st, col) == SQLITE_BLOB;
         const void *p = blob ? sqlite3_column_blob(st, col) : sqlite3_column_text(st, col);
         size_t n = (size_t)sqlite3_column_bytes(st, col);
-        char *copy = mn_arena_alloc(arena, n + 1);
+        char *copy = mn_arena_strndup(arena, p, n); /* NUL-terminated, blobs too */
         if (!copy)
             return MN_ENOMEM;
-        if (n)
-            memcpy(copy, p, n);
-        copy[n] = '\0';
         cell->type = blob ? MN_DBT_BLOB : MN_DBT_TEXT;
         cell->v.s.ptr = copy;
         cell->v.s.len = n;
@@ -439,7 +436,6 @@ static int step_rows(sqlite_conn *c, cached_stmt *e, sqlite3_stmt *st, mn_arena 
                      size_t max_rows, mn_dbresult *out, bool *done)
 {
     size_t cap = 0;
-    mn_dbcell *cells = NULL;
     *done = false;
     for (bool first = true; out->nrows < max_rows; first = false) {
         int rc = sqlite3_step(st);
@@ -454,26 +450,16 @@ static int step_rows(sqlite_conn *c, cached_stmt *e, sqlite3_stmt *st, mn_arena 
         }
         if (!arena)
             continue; /* rows not wanted */
-        size_t need = (out->nrows + 1) * out->ncols;
-        if (need > cap) {
-            size_t ncap = cap ? cap * 2 : out->ncols * 16;
-            while (ncap < need)
-                ncap *= 2;
-            mn_dbcell *n = mn_arena_realloc(arena, cells, cap * sizeof *cells,
-                                            ncap * sizeof *cells);
-            if (!n)
-                return MN_ENOMEM;
-            cells = n;
-            cap = ncap;
-        }
+        mn_dbcell *row = mn__dbresult_grow(out, arena, &cap, 1);
+        if (!row)
+            return MN_ENOMEM;
         for (size_t i = 0; i < out->ncols; i++) {
-            int r = read_cell(st, (int)i, arena, &cells[out->nrows * out->ncols + i]);
+            int r = read_cell(st, (int)i, arena, &row[i]);
             if (r)
                 return r;
         }
         out->nrows++;
     }
-    out->cells = cells;
     return 0;
 }
 

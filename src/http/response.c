@@ -77,8 +77,9 @@ static int push_header(mn_req *r, mn_str name, mn_str value)
     return MN_OK;
 }
 
-/* Copies a checked name and value into the arena (one allocation) and appends them. */
-static int add_checked(mn_req *r, const char *name, size_t nlen, const char *value, size_t vlen)
+/* Copies a checked name and value into the arena (one allocation). */
+static int copy_field(mn_req *r, const char *name, size_t nlen, const char *value, size_t vlen,
+                      mn_field *out)
 {
     char *n = mn_arena_alloc(r->arena, nlen + vlen + 2);
     if (!n)
@@ -88,7 +89,16 @@ static int add_checked(mn_req *r, const char *name, size_t nlen, const char *val
     char *v = n + nlen + 1;
     memcpy(v, value, vlen);
     v[vlen] = '\0';
-    return push_header(r, (mn_str){n, nlen}, (mn_str){v, vlen});
+    *out = (mn_field){{n, nlen}, {v, vlen}};
+    return MN_OK;
+}
+
+static int add_checked(mn_req *r, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    mn_field f;
+    if (copy_field(r, name, nlen, value, vlen, &f) != MN_OK)
+        return MN_ENOMEM;
+    return push_header(r, f.name, f.value);
 }
 
 int mn_resp_add_header(mn_req *r, const char *name, const char *value)
@@ -99,15 +109,23 @@ int mn_resp_add_header(mn_req *r, const char *name, const char *value)
     return add_checked(r, name, nlen, value, vlen);
 }
 
+/* Names are usually set in the same case: one memcmp, case folding only when it fails. */
+static bool same_name(mn_str a, mn_str b)
+{
+    return a.len == b.len && (memcmp(a.ptr, b.ptr, a.len) == 0 || mn_str_ieq(a, b));
+}
+
 static void remove_named(mn_req *r, mn_str name)
 {
-    size_t kept = 0;
-    for (size_t i = 0; i < r->resp_header_count; i++) {
-        mn_str n = r->resp_headers[i].name;
-        /* names are usually set in the same case: one memcmp, case folding only if not */
-        if (n.len != name.len || (memcmp(n.ptr, name.ptr, n.len) != 0 && !mn_str_ieq(n, name)))
+    size_t n = r->resp_header_count, i = 0;
+    while (i < n && !same_name(r->resp_headers[i].name, name))
+        i++;
+    if (i == n)
+        return; /* the usual case for a new name: nothing moves */
+    size_t kept = i;
+    for (i++; i < n; i++)
+        if (!same_name(r->resp_headers[i].name, name))
             r->resp_headers[kept++] = r->resp_headers[i];
-    }
     r->resp_header_count = kept;
 }
 
@@ -116,15 +134,29 @@ void mn_resp_remove_header(mn_req *r, const char *name)
     remove_named(r, mn_str_from(name));
 }
 
-/* Every response sets a header or two (Content-Type, by mn_resp_send): checked once, the old
- * value dropped in place, one arena allocation for the copy. */
+/* Every response sets a header or two (Content-Type, by mn_resp_send): checked once, one
+ * arena allocation for the copy. A header that is already there keeps its place, as a key
+ * assigned again in Django's header mapping (a dict) does; repeats of it after that place
+ * (mn_resp_add_header) go. */
 int mn_resp_set_header(mn_req *r, const char *name, const char *value)
 {
     size_t nlen = name_len(name), vlen = value_len(value);
     if (nlen == 0 || vlen == SIZE_MAX)
         return MN_EINVAL;
-    remove_named(r, (mn_str){name, nlen});
-    return add_checked(r, name, nlen, value, vlen);
+    mn_str n = {name, nlen};
+    size_t count = r->resp_header_count, i = 0;
+    while (i < count && !same_name(r->resp_headers[i].name, n))
+        i++;
+    if (i == count)
+        return add_checked(r, name, nlen, value, vlen);
+    if (copy_field(r, name, nlen, value, vlen, &r->resp_headers[i]) != MN_OK)
+        return MN_ENOMEM;
+    size_t kept = i + 1;
+    for (size_t j = i + 1; j < count; j++)
+        if (!same_name(r->resp_headers[j].name, n))
+            r->resp_headers[kept++] = r->resp_headers[j];
+    r->resp_header_count = kept;
+    return MN_OK;
 }
 
 mn_str mn_resp_get_header(const mn_req *r, const char *name)

@@ -182,7 +182,8 @@ static mn_value *context_lookup_hinted(const mn_context *c, const arg_expr *a)
     return mn__context_builtin(name);
 }
 
-__attribute__((noinline)) static int lookup_path_slow(mn_template_state *r, const arg_expr *a, mn_value **out)
+__attribute__((noinline)) static int lookup_path_slow(mn_template_state *r, const arg_expr *a,
+                                                      mn_value **out)
 {
     mn_value *v = context_lookup_hinted(r->ctx, a);
     if (!v)
@@ -490,6 +491,15 @@ int mn_template_write_value(mn_template_state *r, const mn_value *cv, mn_buf *ou
     return write_text(r, text, mn_value_is_safe(v), out);
 }
 
+/* mn_template_write_value for the values a page is mostly made of, without the general
+ * function's frame (it also handles dates, numbers and objects). */
+static inline int write_value_fast(mn_template_state *r, const mn_value *v, mn_buf *out)
+{
+    if (v && v->kind == MN_VALUE_STRING)
+        return write_text(r, v->u.str, v->safe, out);
+    return mn_template_write_value(r, v, out);
+}
+
 /* The value as render_value_in_context's string, for `as var` forms (a safe string). */
 static int value_to_output(mn_template_state *r, mn_value *v, mn_value **out)
 {
@@ -704,7 +714,7 @@ static int render_var(mn_template_state *r, const node *n, mn_buf *out)
         if ((rc = lookup_path(r, &x->var, &v)) != MN_OK &&
             (rc = resolve_upto(r, x, false, 0, &v)) < 0)
             return rc;
-        return mn_template_write_value(r, v, out);
+        return write_value_fast(r, v, out);
     }
     const filter_call *last = x->nfilters ? &x->filters[x->nfilters - 1] : NULL;
     /* (string_if_invalid replaces a missing variable with the filters not applied) */
@@ -800,6 +810,8 @@ static int render_for(mn_template_state *r, const node *n, mn_buf *out)
     int nvars = n->u.forloop.nvars;
     mn_str var0 = n->u.forloop.vars[0];
     int var_slot = -1;
+    mn_value *ints_block = NULL, *vtrue = mn_value_true(), *vfalse = mn_value_false();
+    size_t ints_left = 0;
     for (size_t i = 0; i < len && rc == 0; i++) {
         if (++r->iterations > r->opt->max_loop_iterations) {
             rc = mn__render_fail(r, MN_ETOOBIG, "More than %lld loop iterations in one render",
@@ -809,12 +821,20 @@ static int render_for(mn_template_state *r, const node *n, mn_buf *out)
         size_t idx = n->u.forloop.reversed ? len - 1 - i : i;
         mn_value *item = items->u.list.items[idx];
         mn_value_dict_entry *e = loop->u.dict.entries;
-        /* fresh values each time: a template may keep one ({% with c=forloop.counter %}) */
-        mn_value *ints = mn_arena_alloc(r->arena, 4 * sizeof *ints);
-        if (!ints) {
-            rc = MN_ENOMEM;
-            break;
+        /* fresh values each time: a template may keep one ({% with c=forloop.counter %});
+         * taken sixteen iterations' worth at a time */
+        if (ints_left == 0) {
+            size_t batch = len - i < 16 ? len - i : 16;
+            ints_block = mn_arena_alloc(r->arena, 4 * batch * sizeof *ints_block);
+            if (!ints_block) {
+                rc = MN_ENOMEM;
+                break;
+            }
+            ints_left = batch;
         }
+        mn_value *ints = ints_block;
+        ints_block += 4;
+        ints_left--;
         const int64_t counts[4] = {(int64_t)i, (int64_t)i + 1, (int64_t)(len - i),
                                    (int64_t)(len - i - 1)};
         for (int k = 0; k < 4; k++) {
@@ -823,8 +843,8 @@ static int render_for(mn_template_state *r, const node *n, mn_buf *out)
             ints[k].u.i = counts[k];
             e[k + 1].value = &ints[k];
         }
-        e[5].value = mn_value_bool(i == 0);
-        e[6].value = mn_value_bool(i == len - 1);
+        e[5].value = i == 0 ? vtrue : vfalse;
+        e[6].value = i == len - 1 ? vtrue : vfalse;
         if (nvars == 1) {
             /* the loop's own frame: after the first set the name keeps its slot (the body
              * may add names to this frame, never remove one) */

@@ -423,6 +423,8 @@ static void stmts_forget(mn__pg_conn *c)
         c->stmts[i] = (mn__pg_stmt){0};
     }
     c->stmt_count = 0;
+    c->last_sql = NULL;
+    c->last_stmt = NULL;
 }
 
 static void stmts_free(mn__pg_conn *c)
@@ -434,6 +436,8 @@ static void stmts_free(mn__pg_conn *c)
     mn_free(c->stmts);
     c->stmts = NULL;
     c->stmt_cap = c->stmt_count = 0;
+    c->last_sql = NULL;
+    c->last_stmt = NULL;
 }
 
 void mn__pg_close(mn__pg_conn *c)
@@ -535,6 +539,9 @@ static mn__pg_stmt *stmt_lookup(mn__pg_conn *c, const char *sql)
 {
     if (c->stmt_cap == UINT32_MAX)
         return NULL;
+    /* The ORM runs its cached statements from the same text pointer: one strcmp then. */
+    if (sql == c->last_sql && c->last_stmt->sql && strcmp(c->last_stmt->sql, sql) == 0)
+        return c->last_stmt;
     if (!c->stmts) {
         c->stmts = mn_calloc(STMT_CACHE_MAX * 2, sizeof *c->stmts);
         if (!c->stmts)
@@ -555,10 +562,15 @@ static mn__pg_stmt *stmt_lookup(mn__pg_conn *c, const char *sql)
             memcpy(s->sql, sql, len + 1);
             s->hash = h;
             c->stmt_count++;
+            c->last_sql = sql;
+            c->last_stmt = s;
             return s;
         }
-        if (s->hash == h && strcmp(s->sql, sql) == 0)
+        if (s->hash == h && strcmp(s->sql, sql) == 0) {
+            c->last_sql = sql;
+            c->last_stmt = s;
             return s;
+        }
     }
 }
 

@@ -27,6 +27,8 @@ typedef struct mn__pg_conn {
     int64_t io_timeout_ms;       /* client-side deadline for one round trip (< 0: none) */
     int64_t connect_timeout_ms;
     mn__pg_stmt *stmts;          /* open addressing, power-of-two capacity */
+    const char *last_sql;        /* the text pointer of the statement run last... */
+    mn__pg_stmt *last_stmt;      /* ... and its entry (checked with strcmp, not trusted) */
     uint32_t stmt_cap, stmt_count, next_id;
     char sqlstate[6];            /* of the last error ("" when none) */
     char message[512];           /* of the last error, one line */

@@ -66,6 +66,18 @@ static bool would_block(int e)
     return e == EAGAIN || e == EWOULDBLOCK;
 }
 
+/* After a system call on fd failed with errno e: MN_OK to try it again (interrupted, or fd
+ * has become ready for events), else the code the call returns. Every retry loop below ends
+ * in this. */
+static int io_retry(const io_ctx *io, int fd, unsigned events, int e)
+{
+    if (e == EINTR)
+        return MN_OK;
+    if (!would_block(e))
+        return errno_code(e);
+    return io_wait(io, fd, events);
+}
+
 /* A brand-new fd: whatever the table remembers about an earlier fd with this number is stale. */
 static void fd_fresh(int fd)
 {
@@ -145,11 +157,7 @@ int mn_sock_accept(int listen_fd, int64_t timeout_ms)
             return fd;
         }
         int e = errno;
-        if (e == EINTR || e == ECONNABORTED)
-            continue;
-        if (!would_block(e))
-            return errno_code(e);
-        int rc = io_wait(&io, listen_fd, MN_READ);
+        int rc = e == ECONNABORTED ? MN_OK : io_retry(&io, listen_fd, MN_READ, e);
         if (rc != MN_OK)
             return rc;
     }
@@ -239,12 +247,7 @@ ssize_t mn_sock_read(int fd, void *buf, size_t n, int64_t timeout_ms)
         ssize_t r = read(fd, buf, n);
         if (r >= 0)
             return r;
-        int e = errno;
-        if (e == EINTR)
-            continue;
-        if (!would_block(e))
-            return errno_code(e);
-        int rc = io_wait(&io, fd, MN_READ);
+        int rc = io_retry(&io, fd, MN_READ, errno);
         if (rc != MN_OK)
             return rc;
     }
@@ -277,12 +280,7 @@ int mn_sock_writev_all(int fd, struct iovec *iov, int iovcnt, int64_t timeout_ms
             w = writev(fd, iov, cnt);
         }
         if (w < 0) {
-            int e = errno;
-            if (e == EINTR)
-                continue;
-            if (!would_block(e))
-                return errno_code(e);
-            int rc = io_wait(&io, fd, MN_WRITE);
+            int rc = io_retry(&io, fd, MN_WRITE, errno);
             if (rc != MN_OK)
                 return rc;
             continue;
@@ -320,12 +318,7 @@ int mn_sock_sendfile(int fd, int file_fd, off_t offset, size_t count, int64_t ti
         }
         if (w == 0)
             return MN_EIO; /* the file is shorter than promised */
-        int e = errno;
-        if (e == EINTR)
-            continue;
-        if (!would_block(e))
-            return errno_code(e);
-        int rc = io_wait(&io, fd, MN_WRITE);
+        int rc = io_retry(&io, fd, MN_WRITE, errno);
         if (rc != MN_OK)
             return rc;
     }

@@ -15,11 +15,19 @@ static void done(void)
 
 static const char *const debug_env[] = {"DEBUG", "true", NULL};
 
+/* A client for the test project (env: settings over the defaults, NULL for none) and its
+ * answer to GET path, which must have that status. */
+static mn_req *get(const char *const *env, const char *path, int status)
+{
+    c = test_client(&test_project, env);
+    mn_req *r = mn_client_get(c, path);
+    mn_assert_status(r, status);
+    return r;
+}
+
 Test(site, renders_template_with_extends_and_url_tag, .fini = done)
 {
-    c = test_client(&test_project, NULL);
-    mn_req *r = mn_client_get(c, "/polls/");
-    mn_assert_status(r, 200);
+    mn_req *r = get(NULL, "/polls/", 200);
     mn_assert_contains(r, "<title>Polls &amp; more</title>");
     mn_assert_contains(r, "<a href=\"/polls/3/\">3</a>");
     mn_assert_header(r, "Content-Type", "text/html; charset=utf-8");
@@ -27,9 +35,7 @@ Test(site, renders_template_with_extends_and_url_tag, .fini = done)
 
 Test(site, path_parameters_reach_the_view, .fini = done)
 {
-    c = test_client(&test_project, NULL);
-    mn_req *r = mn_client_get(c, "/polls/42/");
-    mn_assert_status(r, 200);
+    mn_req *r = get(NULL, "/polls/42/", 200);
     cr_assert_str_eq(mn_resp_text(r), "question 42");
     r = mn_client_get(c, "/polls/42/results/");
     cr_assert_str_eq(mn_resp_text(r), "results of 42");
@@ -37,9 +43,7 @@ Test(site, path_parameters_reach_the_view, .fini = done)
 
 Test(site, unknown_path_is_plain_404_in_production, .fini = done)
 {
-    c = test_client(&test_project, NULL);
-    mn_req *r = mn_client_get(c, "/nowhere/");
-    mn_assert_status(r, 404);
+    mn_req *r = get(NULL, "/nowhere/", 404);
     mn_assert_contains(r, "<h1>Not Found</h1><p>The requested resource was not found on this "
                           "server.</p>");
     mn_assert_not_contains(r, "polls/");
@@ -47,9 +51,7 @@ Test(site, unknown_path_is_plain_404_in_production, .fini = done)
 
 Test(site, debug_404_lists_the_patterns, .fini = done)
 {
-    c = test_client(&test_project, debug_env);
-    mn_req *r = mn_client_get(c, "/nowhere/");
-    mn_assert_status(r, 404);
+    mn_req *r = get(debug_env, "/nowhere/", 404);
     mn_assert_contains(r, "Page not found");
     mn_assert_contains(r, "polls/&lt;int:question_id&gt;/ [name='polls:detail']");
     mn_assert_contains(r, "The current path, nowhere/, didn&#x27;t match any of these.");
@@ -57,9 +59,7 @@ Test(site, debug_404_lists_the_patterns, .fini = done)
 
 Test(site, view_404_helper_ends_the_view, .fini = done)
 {
-    c = test_client(&test_project, debug_env);
-    mn_req *r = mn_client_get(c, "/polls/101/");
-    mn_assert_status(r, 404);
+    mn_req *r = get(debug_env, "/polls/101/", 404);
     mn_assert_contains(r, "No Question matches the given query.");
     mn_assert_not_contains(r, "question 101");
 }
@@ -74,9 +74,7 @@ Test(site, custom_404_handler, .fini = done)
 
 Test(site, wrong_method_is_405_with_allow, .fini = done)
 {
-    c = test_client(&test_project, NULL);
-    mn_req *r = mn_client_get(c, "/polls/1/vote/");
-    mn_assert_status(r, 405);
+    mn_req *r = get(NULL, "/polls/1/vote/", 405);
     mn_assert_header(r, "Allow", "POST");
     r = mn_client_post_form(c, "/only-get/", "");
     mn_assert_status(r, 405);
@@ -143,9 +141,7 @@ Test(site, append_slash_post_in_debug_explains, .fini = done)
 
 Test(site, debug_500_page_masks_secrets_and_shows_backtrace, .fini = done)
 {
-    c = test_client(&test_project, debug_env);
-    mn_req *r = mn_client_get(c, "/boom/");
-    mn_assert_status(r, 500);
+    mn_req *r = get(debug_env, "/boom/", 500);
     mn_assert_contains(r, "the frobnicator broke");
     mn_assert_contains(r, "Backtrace");
     mn_assert_contains(r, "SECRET_KEY");
@@ -155,9 +151,7 @@ Test(site, debug_500_page_masks_secrets_and_shows_backtrace, .fini = done)
 
 Test(site, production_500_is_plain, .fini = done)
 {
-    c = test_client(&test_project, NULL);
-    mn_req *r = mn_client_get(c, "/boom/");
-    mn_assert_status(r, 500);
+    mn_req *r = get(NULL, "/boom/", 500);
     mn_assert_contains(r, "<h1>Server Error (500)</h1>");
     mn_assert_not_contains(r, "frobnicator");
     mn_assert_status(mn_client_get(c, "/forbidden/"), 403);
@@ -165,17 +159,13 @@ Test(site, production_500_is_plain, .fini = done)
 
 Test(site, no_reverse_match_is_a_500_naming_the_route, .fini = done)
 {
-    c = test_client(&test_project, debug_env);
-    mn_req *r = mn_client_get(c, "/bad-reverse/");
-    mn_assert_status(r, 500);
+    mn_req *r = get(debug_env, "/bad-reverse/", 500);
     mn_assert_contains(r, "NoReverseMatch: Reverse for &#x27;polls:nope&#x27; not found.");
 }
 
 Test(site, template_error_shows_in_debug, .fini = done)
 {
-    c = test_client(&test_project, debug_env);
-    mn_req *r = mn_client_get(c, "/broken/");
-    mn_assert_status(r, 500);
+    mn_req *r = get(debug_env, "/broken/", 500);
     mn_assert_contains(r, "broken.html");
 }
 
@@ -218,9 +208,7 @@ Test(site, unknown_middleware_is_reported)
 
 Test(site, ctx_values_render_to_string_and_json_text, .fini = done)
 {
-    c = test_client(&test_project, NULL);
-    mn_req *r = mn_client_get(c, "/bits/");
-    mn_assert_status(r, 201);
+    mn_req *r = get(NULL, "/bits/", 201);
     mn_assert_header(r, "Content-Type", "application/json");
     cr_assert_str_eq(mn_resp_text(r), "{\"flag\": \"True\", \"ratio\": 0.5, \"n\": 43, "
                                       "\"s\": \"&lt;b&gt;\", \"url\": \"/archive/2001/02/\"}");
@@ -228,9 +216,7 @@ Test(site, ctx_values_render_to_string_and_json_text, .fini = done)
 
 Test(site, re_path_params_and_reverse_in_a_view, .fini = done)
 {
-    c = test_client(&test_project, NULL);
-    mn_req *r = mn_client_get(c, "/archive/2024/05/");
-    mn_assert_status(r, 200);
+    mn_req *r = get(NULL, "/archive/2024/05/", 200);
     cr_assert_str_eq(mn_resp_text(r), "2024-05 /archive/1999/12/ /archive/1999/12/ /polls/42/");
     mn_assert_status(mn_client_get(c, "/archive/2024/5/"), 404);
 }

@@ -48,14 +48,16 @@ int mn_static_find(const mn_static *st, const char *path, char *out, size_t cap)
 
 /* ---- collectstatic ---- */
 typedef struct mn_static_report {
-    size_t copied;     /* files copied (or already up to date) */
-    size_t hashed;     /* hashed copies written */
-    size_t rewritten;  /* CSS files whose url()/@import references were rewritten */
+    size_t copied;     /* files copied */
+    size_t unmodified; /* files whose copy in STATIC_ROOT was already as new as the source */
+    size_t hashed;     /* hashed copies written: Django's "post-processed" count */
+    size_t rewritten;  /* CSS and JS files whose references were rewritten */
 } mn_static_report;
 
 /* Copies every file the finders see into STATIC_ROOT (the first finder holding a path wins,
  * as Django's), then writes a hashed copy of each ("css/site.css" -> "css/site.<12 hex of
- * md5>.css") with CSS url() and @import references rewritten to their hashed names, and the
+ * md5>.css") with CSS url()/@import/sourceMappingURL and JS sourceMappingURL references
+ * rewritten to their hashed names (Django's default patterns), and the
  * manifest STATIC_ROOT/staticfiles.json. 0 or a negative code with a message naming the
  * file in err (e.g. a CSS file referring to a file that does not exist). */
 int mn_static_collect(mn_static *st, mn_static_report *report, mn_buf *err);

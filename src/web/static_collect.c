@@ -3,11 +3,14 @@
  * 1. Every file the finders see is copied into STATIC_ROOT (the first finder that holds a
  *    relative path wins; dotfiles and editor backups "*~" are skipped, as Django's default
  *    ignore patterns).
+ * 1a. A file whose copy in STATIC_ROOT is at least as new (to the second) is left alone and
+ *    counted as unmodified, as Django's collectstatic does.
  * 2. Each file gets a hashed copy, name.<first 12 hex of md5(content)>.ext. CSS files first
- *    have their url(...), @import "..." and sourceMappingURL references rewritten to the
- *    hashed names of their targets; since a CSS file can refer to another CSS file, whose
- *    hash depends on its own rewriting, the CSS hashes are recomputed until they settle (at
- *    most five passes, as Django's max_post_process_passes).
+ *    have their url(...), @import "..." and sourceMappingURL comment references
+ *    rewritten to the hashed names of their targets, JavaScript files their
+ *    "//# sourceMappingURL=..." line (Django's default patterns); since a CSS file can refer
+ *    to another CSS file, whose hash depends on its own rewriting, these hashes are
+ *    recomputed until they settle (at most five passes, as Django's max_post_process_passes).
  * 3. STATIC_ROOT/staticfiles.json maps each name to its hashed name. */
 #define _GNU_SOURCE
 #include "web/static_internal.h"
@@ -33,8 +36,8 @@ typedef struct file_rec {
     char *name;   /* relative, "css/site.css" */
     char *source; /* absolute path in the finder folder */
     char *hashed; /* hashed relative name, once known */
-    bool css;
-    mn_buf content; /* CSS only: the rewritten content of the latest pass */
+    enum { PLAIN, CSS, JS } kind;
+    mn_buf content; /* CSS and JS: the rewritten content of the latest pass */
 } file_rec;
 
 typedef struct collector {
@@ -91,7 +94,7 @@ static int add_file(collector *c, const char *rel, const char *abs)
     c->n++;
     if (!f->name || !f->source)
         return MN_ENOMEM;
-    f->css = ends_with_ci(rel, ".css");
+    f->kind = ends_with_ci(rel, ".css") ? CSS : ends_with_ci(rel, ".js") ? JS : PLAIN;
     return MN_OK;
 }
 
@@ -430,17 +433,85 @@ static int rewrite_refs(collector *c, const file_rec *f, const char *s, size_t l
     return MN_OK;
 }
 
-/* Rewrites f's original content into f->content with the current hashed names. */
-static int rewrite_css(collector *c, file_rec *f, const mn_buf *orig)
+static bool is_space(char ch)
 {
-    mn_buf mid;
-    mn_buf_init(&mid, NULL);
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v';
+}
+
+/* Django's sourceMappingURL patterns match whole lines: in CSS a line that is exactly
+ * slash-star-hash, a space or tab, "sourceMappingURL=", the URL, optional blanks and
+ * star-slash; in
+ * JavaScript a line that starts with "//# sourceMappingURL=" and runs to its end. The name
+ * is case-sensitive. The URL is looked up without surrounding white space (as Django strips
+ * the name it hashes), and a rewritten line takes the pattern's own spelling. */
+static int rewrite_source_maps(collector *c, const file_rec *f, const char *s, size_t len,
+                               mn_buf *out)
+{
+    static const char css_prefix[] = "/*# sourceMappingURL=", js_prefix[] = "//# sourceMappingURL=";
+    const size_t plen = sizeof css_prefix - 1; /* both prefixes are this long */
+    const char *p = s, *end = s + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        const char *url = NULL, *url_end = eol;
+        size_t line_len = (size_t)(eol - p);
+        if (f->kind == CSS) {
+            if (line_len >= plen + 2 && memcmp(p, "/*#", 3) == 0 && (p[3] == ' ' || p[3] == '\t') &&
+                memcmp(p + 4, css_prefix + 4, plen - 4) == 0 && memcmp(eol - 2, "*/", 2) == 0) {
+                url = p + plen;
+                url_end = eol - 2;
+            }
+        } else if (line_len >= plen && memcmp(p, js_prefix, plen) == 0) {
+            url = p + plen;
+        }
+        while (url && url < url_end && is_space(*url))
+            url++;
+        while (url && url_end > url && is_space(url_end[-1]))
+            url_end--;
+        int rc = 0;
+        size_t mark = out->len;
+        if (url) {
+            if (mn_buf_puts(out, f->kind == CSS ? css_prefix : js_prefix) < 0)
+                return MN_ENOMEM;
+            rc = convert(c, f, url, (size_t)(url_end - url), out);
+            if (rc < 0)
+                return rc;
+            if (rc > 0 && f->kind == CSS && mn_buf_puts(out, " */") < 0)
+                return MN_ENOMEM;
+        }
+        if (rc == 0) {
+            out->len = mark;
+            if (mn_buf_append(out, p, line_len) < 0)
+                return MN_ENOMEM;
+        }
+        if (nl && mn_buf_append(out, "\n", 1) < 0)
+            return MN_ENOMEM;
+        p = nl ? nl + 1 : end;
+    }
+    return MN_OK;
+}
+
+/* Rewrites f's original content into f->content with the current hashed names, applying
+ * Django's patterns for the file's type one after the other, each to the previous result. */
+static int rewrite_adjustable(collector *c, file_rec *f, const mn_buf *orig)
+{
+    mn_buf a, b;
+    mn_buf_init(&a, NULL);
+    mn_buf_init(&b, NULL);
     mn_buf_reset(&f->content);
-    int rc = rewrite_refs(c, f, orig->data, orig->len, &mid, "url(", match_url, "url(\"");
+    int rc = MN_OK;
+    const mn_buf *maps_from = orig;
+    if (f->kind == CSS) {
+        rc = rewrite_refs(c, f, orig->data, orig->len, &a, "url(", match_url, "url(\"");
+        if (rc == MN_OK)
+            rc = rewrite_refs(c, f, a.data, a.len, &b, "@import", match_import,
+                              "@import url(\"");
+        maps_from = &b;
+    }
     if (rc == MN_OK)
-        rc = rewrite_refs(c, f, mid.data, mid.len, &f->content, "@import", match_import,
-                          "@import url(\"");
-    mn_buf_free(&mid);
+        rc = rewrite_source_maps(c, f, maps_from->data, maps_from->len, &f->content);
+    mn_buf_free(&a);
+    mn_buf_free(&b);
     return rc;
 }
 
@@ -482,6 +553,18 @@ static void free_collector(collector *c)
     mn_free(c->files);
 }
 
+/* Django skips a file whose copy in STATIC_ROOT was modified in the same second as the
+ * source or later. */
+static bool copy_is_current(const char *root, const file_rec *f)
+{
+    char dst[4096];
+    struct stat src_st, dst_st;
+    if (mn__static_join(dst, sizeof dst, root, f->name) < 0 || stat(f->source, &src_st) < 0 ||
+        stat(dst, &dst_st) < 0 || !S_ISREG(dst_st.st_mode))
+        return false;
+    return dst_st.st_mtim.tv_sec >= src_st.st_mtim.tv_sec;
+}
+
 static int collect(collector *c, mn_static_report *report)
 {
     mn_static *st = c->st;
@@ -491,26 +574,30 @@ static int collect(collector *c, mn_static_report *report)
             return rc;
     mn_buf data;
     mn_buf_init(&data, NULL);
-    /* Copies, and the hashes of everything that is not CSS (final at once). */
+    /* Copies, and the hashes of everything that is not CSS or JavaScript (final at once). */
     for (size_t i = 0; i < c->n; i++) {
         file_rec *f = &c->files[i];
+        bool unmodified = copy_is_current(st->root, f);
         if ((rc = read_file(f->source, &data)) < 0 ||
-            (rc = write_file(st->root, f->name, data.data, data.len)) < 0) {
+            (!unmodified && (rc = write_file(st->root, f->name, data.data, data.len)) < 0)) {
             mn_buf_free(&data);
             return fail(c, rc, "cannot copy %s into %s", f->source, st->root);
         }
-        report->copied++;
-        set_hashed(f, data.data, data.len); /* CSS: a first guess, refined below */
+        if (unmodified)
+            report->unmodified++;
+        else
+            report->copied++;
+        set_hashed(f, data.data, data.len); /* CSS and JS: a first guess, refined below */
     }
-    /* CSS: rewrite with the current names and rehash until nothing changes. */
+    /* CSS and JS: rewrite with the current names and rehash until nothing changes. */
     bool settled = false;
     for (int pass = 0; pass < MAX_PASSES && !settled; pass++) {
         settled = true;
         for (size_t i = 0; i < c->n; i++) {
             file_rec *f = &c->files[i];
-            if (!f->css)
+            if (f->kind == PLAIN)
                 continue;
-            if ((rc = read_file(f->source, &data)) < 0 || (rc = rewrite_css(c, f, &data)) < 0) {
+            if ((rc = read_file(f->source, &data)) < 0 || (rc = rewrite_adjustable(c, f, &data)) < 0) {
                 mn_buf_free(&data);
                 return rc;
             }
@@ -523,16 +610,21 @@ static int collect(collector *c, mn_static_report *report)
     }
     mn_buf_free(&data);
     if (!settled)
-        return fail(c, MN_EINVAL, "CSS files refer to each other in a cycle: max post-process passes exceeded");
+        return fail(c, MN_EINVAL, "static files refer to each other in a cycle: max post-process passes exceeded");
     for (size_t i = 0; i < c->n; i++) {
         file_rec *f = &c->files[i];
-        if (f->css) {
+        if (f->kind != PLAIN) {
             rc = write_file(st->root, f->hashed, f->content.data, f->content.len);
             report->rewritten++;
         } else {
             char dst[4096], src[4096];
             mn__static_join(src, sizeof src, st->root, f->name);
             mn__static_join(dst, sizeof dst, st->root, f->hashed);
+            struct stat sb;
+            /* The name holds the content's hash: an existing copy is this very content,
+             * and Django does not count it as post-processed. */
+            if (stat(dst, &sb) == 0 && S_ISREG(sb.st_mode))
+                continue;
             mkdirs_for(dst);
             unlink(dst);
             rc = link(src, dst) == 0 ? MN_OK : MN_EIO;

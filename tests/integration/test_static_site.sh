@@ -16,6 +16,11 @@ export STATIC_ROOT=$work/collected
 export DATABASE_URL=sqlite:///$work/db.sqlite3 # the demo's data, outside the source tree
 "$bin/polls" collectstatic --noinput >out.txt || fail "collectstatic failed"
 grep -q "static file.* copied to '$STATIC_ROOT'" out.txt || fail "report: $(cat out.txt)"
+# A second run copies nothing: every copy is current (Django's "unmodified"); without a
+# terminal on stdin and without --noinput it must not wait for an answer either.
+n=$(python3 -c "import json; print(len(json.load(open('$STATIC_ROOT/staticfiles.json'))['paths']))")
+timeout 10 "$bin/polls" collectstatic </dev/null >out2.txt || fail "second collectstatic failed"
+grep -q "^0 static files copied to '$STATIC_ROOT', $n unmodified" out2.txt || fail "second report: $(cat out2.txt)"
 hashed=$(python3 -c "import json,sys; print(json.load(open('$STATIC_ROOT/staticfiles.json'))['paths']['polls/style.css'])")
 [[ $hashed =~ ^polls/style\.[0-9a-f]{12}\.css$ ]] || fail "hashed name: $hashed"
 gzip -k "$STATIC_ROOT/$hashed"

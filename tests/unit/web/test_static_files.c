@@ -93,7 +93,9 @@ Test(static_files, collectstatic_matches_django)
     mn_buf_init(&err, arena);
     int rc = mn_static_collect(st, &rep, &err);
     cr_assert_eq(rc, MN_OK, "collect failed: %.*s", (int)err.len, err.data);
-    cr_expect_eq(rep.copied, 7, "copied %zu", rep.copied);
+    cr_expect_eq(rep.copied, 12, "copied %zu", rep.copied);
+    cr_expect_eq(rep.unmodified, 0);
+    cr_expect_eq(rep.rewritten, 6, "rewritten %zu", rep.rewritten); /* 4 CSS, 2 JS */
 
     /* The manifest's paths are Django's, name for name and hash for hash. */
     char path[2048];
@@ -107,7 +109,7 @@ Test(static_files, collectstatic_matches_django)
     cr_expect(json_equal(want, got), "manifest differs: %s", json_dumps(got, JSON_SORT_KEYS));
     cr_expect_str_eq(json_string_value(json_object_get(got_doc, "version")), "1.1");
 
-    /* Rewritten CSS, byte for byte, and the originals kept as they were. */
+    /* Rewritten CSS and JS (source maps), byte for byte, and the originals kept as they were. */
     const char *key;
     json_t *val;
     json_object_foreach(want, key, val) {
@@ -117,7 +119,10 @@ Test(static_files, collectstatic_matches_django)
         cr_expect_eq(stat(path, &sb), 0, "%s missing", hashed);
         snprintf(path, sizeof path, "%s/%s", root, key);
         cr_expect_eq(stat(path, &sb), 0, "%s missing", key);
-        if (!strstr(key, ".css"))
+        size_t kl = strlen(key);
+        bool adjustable = (kl > 4 && !strcmp(key + kl - 4, ".css")) ||
+                          (kl > 3 && !strcmp(key + kl - 3, ".js"));
+        if (!adjustable)
             continue;
         char flat[512];
         snprintf(flat, sizeof flat, "%s", hashed);
@@ -142,6 +147,19 @@ Test(static_files, collectstatic_matches_django)
     cr_expect_neq(stat(path, &sb), 0);
     json_decref(want);
     json_decref(got_doc);
+}
+
+Test(static_files, second_collect_leaves_current_copies_alone)
+{
+    cr_assert_eq(mn_static_collect(st, NULL, NULL), MN_OK);
+    mn_static_report rep;
+    cr_assert_eq(mn_static_collect(st, &rep, NULL), MN_OK);
+    /* As Django's: nothing copied, every file unmodified; only the files whose references are
+     * rewritten (4 CSS, 2 JS) count as post-processed, the other hashed copies exist. */
+    cr_expect_eq(rep.copied, 0, "copied %zu", rep.copied);
+    cr_expect_eq(rep.unmodified, 12, "unmodified %zu", rep.unmodified);
+    cr_expect_eq(rep.hashed, 6, "post-processed %zu", rep.hashed);
+    cr_expect_str_eq(mn_static_hashed_name(st, "js/app.js"), "js/app.2aa082a92a13.js");
 }
 
 Test(static_files, urls_follow_the_manifest)
@@ -183,6 +201,27 @@ Test(static_files, css_reference_to_a_missing_file_names_both)
     cr_expect_eq(mn_static_collect(s2, NULL, &err), MN_ENOTFOUND);
     char *msg = mn_buf_cstr(&err);
     cr_expect(strstr(msg, "broken.css") && strstr(msg, "missing.png"), "message: %s", msg);
+    mn_static_free(s2);
+    unlink(file);
+    rmdir(dir);
+}
+
+Test(static_files, js_source_map_to_a_missing_file_names_both)
+{
+    char dir[1100], file[1200];
+    snprintf(dir, sizeof dir, "%s.src3", root);
+    mkdir(dir, 0755);
+    snprintf(file, sizeof file, "%s/lib.js", dir);
+    FILE *f = fopen(file, "w");
+    fputs("x();\n//# sourceMappingURL=lib.js.map\n", f);
+    fclose(f);
+    mn_static *s2 = mn_static_new("/static/", root);
+    mn_static_add_dir(s2, dir);
+    mn_buf err;
+    mn_buf_init(&err, arena);
+    cr_expect_eq(mn_static_collect(s2, NULL, &err), MN_ENOTFOUND);
+    char *msg = mn_buf_cstr(&err);
+    cr_expect(strstr(msg, "lib.js") && strstr(msg, "lib.js.map"), "message: %s", msg);
     mn_static_free(s2);
     unlink(file);
     rmdir(dir);

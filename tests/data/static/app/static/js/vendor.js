@@ -1,0 +1,2 @@
+var cdn = 1;
+//# sourceMappingURL=https://cdn.example.com/vendor.js.map

@@ -1,0 +1,2 @@
+console.log("app");
+//# sourceMappingURL=app.js.ca8eaa6cc1b1.map

@@ -53,6 +53,14 @@ echo '{"a": ' >"$tmp/bad.json"
     bad "bad JSON exited 0" || { grep -q "invalid JSON" "$tmp/err" && ok || bad "bad JSON message"; }
 "$BIN" render --help | grep -q "render TEMPLATE" && ok || bad "--help"
 
+# {% load static %} as in a project without a manifest (Django: STATIC_URL + quoted path)
+printf '{%% load static %%}<link href="{%% static "css/a b.css" %%}">{%% get_static_prefix %%}' >"$tmp/s.html"
+[ "$("$BIN" render "$tmp/s.html")" = '<link href="/static/css/a%20b.css">/static/' ] && ok ||
+    bad "load static: $("$BIN" render "$tmp/s.html" 2>&1)"
+[ "$(STATIC_URL=https://cdn.example.com/s "$BIN" render "$tmp/s.html")" = \
+    '<link href="https://cdn.example.com/s/css/a%20b.css">https://cdn.example.com/s/' ] && ok ||
+    bad "load static with STATIC_URL"
+
 # standard input, and the speed of a big loop (1,000 rows x 50 renders well under a second)
 printf '{%% for i in l %%}<tr><td>{{ i }}</td><td>{{ s }}</td></tr>{%% endfor %%}' >"$tmp/t.html"
 python3 -c 'import json; print(json.dumps({"l": list(range(1000)), "s": "<x>"}))' >"$tmp/c.json"

@@ -4,6 +4,7 @@
  * project and app (scaffold.c). */
 #include "commands.h"
 
+#include <manouche/staticfiles.h>
 #include <manouche/template.h>
 #include <manouche/value.h>
 
@@ -31,7 +32,8 @@ static const char usage[] =
     "      {\"__datetime__\": ...}, {\"__time__\": ...}, {\"__decimal__\": \"1.50\"} and\n"
     "      {\"__safe__\": \"<b>\"} make dates, decimals and safe strings). On a template\n"
     "      error the error (template, line, column, source line) goes to stderr and the\n"
-    "      exit status is 1.\n"
+    "      exit status is 1. {% load static %} is available; {% static %} URLs start with\n"
+    "      $STATIC_URL (default /static/).\n"
     "\n"
     "options:\n"
     "  -h, --help   show this help\n";
@@ -128,7 +130,10 @@ static int render_command(int argc, char **argv)
     mn_arena *arena = mn_arena_new(1 << 16);       /* one render's memory, reset each repeat */
     mn_arena *data_arena = mn_arena_new(1 << 16);  /* the context values, kept */
     mn_template_engine *e = mn_template_engine_new();
-    if (!arena || !data_arena || !e) {
+    /* {% load static %} works as in a project without a manifest: STATIC_URL + the path. */
+    const char *static_url = getenv("STATIC_URL");
+    mn_static *st = mn_static_new(static_url && *static_url ? static_url : "/static/", NULL);
+    if (!arena || !data_arena || !e || !st || mn_static_install_tag(st, e) < 0) {
         fprintf(stderr, "manouche render: out of memory\n");
         goto done;
     }
@@ -232,6 +237,7 @@ error: {
 }
 done:
     mn_template_engine_free(e);
+    mn_static_free(st);
     mn_arena_free(arena);
     mn_arena_free(data_arena);
     return status;

@@ -51,6 +51,12 @@ cmake -S . -B build -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_C_FLAGS=
     >"$work/cmake.log" 2>&1 || { cat "$work/cmake.log"; fail "cmake configure failed"; }
 cmake --build build >"$work/build.log" 2>&1 || { cat "$work/build.log"; fail "build failed"; }
 
+# A second build folder beside the first (a release build, say) must not pick up the first
+# folder's CMake probe sources as project sources.
+cmake -S . -B build-release -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_C_FLAGS="$cflags" \
+    -DCMAKE_BUILD_TYPE=Release >"$work/cmake2.log" 2>&1 || { cat "$work/cmake2.log"; fail "second configure failed"; }
+cmake --build build-release >"$work/build2.log" 2>&1 || { cat "$work/build2.log"; fail "second build folder failed"; }
+
 ./build/mysite help >"$work/help.txt" || fail "help failed"
 grep -q runserver "$work/help.txt" || fail "help lists no runserver"
 ./build/mysite urls >"$work/urls.txt" || fail "urls failed"

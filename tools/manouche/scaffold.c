@@ -32,7 +32,8 @@ static const scaffold_file project_files[] = {
      "project({{name}} C)\n"
      "find_package(manouche REQUIRED)\n"
      "file(GLOB_RECURSE sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.c)\n"
-     "list(FILTER sources EXCLUDE REGEX \"^${CMAKE_CURRENT_BINARY_DIR}/\")\n"
+     "# Any build folder (build/, build-release/, ...) holds CMake's own probe sources.\n"
+     "list(FILTER sources EXCLUDE REGEX \"^${CMAKE_CURRENT_BINARY_DIR}/|/CMakeFiles/\")\n"
      "add_executable({{name}} ${sources})\n"
      "target_link_libraries({{name}} PRIVATE manouche::manouche)\n"},
     {"main.c",

@@ -193,6 +193,11 @@ int mn__conn_stream_start(mn_req *r) MN_MAY_YIELD;
 int mn__conn_stream_write(mn_req *r, const void *data, size_t len) MN_MAY_YIELD;
 int mn__conn_stream_end(mn_req *r) MN_MAY_YIELD;
 
+/* ---- From the runtime (src/rt/loop.c; see rt/internal.h). ---- */
+/* mn_wait_fd for an fd the caller has drained: the poller, after harvesting its epoll set
+ * until it came back short, waits for the next edge without the re-arming system call. */
+int mn__wait_fd_drained(int fd, unsigned events, int64_t timeout_ms) MN_MAY_YIELD;
+
 /* ---- date.c ---- */
 /* "Date: <IMF-fixdate>\r\n", rebuilt at most once per second (37 bytes, no NUL needed). */
 mn_str mn__date_header(void);

@@ -322,7 +322,9 @@ static void poller(void *arg)
             break;
         if (s->freed)
             break;
-        int rc = mn_wait_fd(s->epfd, MN_READ, SWEEP_MS);
+        /* Harvested until short (edge-triggered entries leave the ready list as they are
+         * reported): any later event re-signals the set, so no re-arming is needed. */
+        int rc = mn__wait_fd_drained(s->epfd, MN_READ, SWEEP_MS);
         if (rc == MN_ECANCELED)
             break;
     }

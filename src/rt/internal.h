@@ -168,6 +168,11 @@ void mn__fd_reset(mn_loop *loop, int fd, int result);
 /* Parks the current coroutine until fd is ready for events, the deadline (absolute ms,
  * < 0 none) passes, or the fd is closed with mn_sock_close. Must run on a coroutine. */
 int mn__wait_fd_until(mn_loop *loop, int fd, unsigned events, int64_t deadline);
+/* mn_wait_fd for a caller that has drained fd (read or accepted until EAGAIN, or an epoll
+ * set harvested until it came back short): no edge can be pending, so waiting for the next
+ * one needs no EPOLL_CTL_MOD. The HTTP server's poller uses it (declared again in
+ * http/internal.h, as no public header offers it). */
+int mn__wait_fd_drained(int fd, unsigned events, int64_t timeout_ms) MN_MAY_YIELD;
 /* Off-coroutine: poll(2) with a deadline. */
 int mn__poll_fd_until(int fd, unsigned events, int64_t deadline);
 int64_t mn__clock_ms(void);

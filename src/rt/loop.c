@@ -239,6 +239,14 @@ int mn_wait_fd(int fd, unsigned events, int64_t timeout_ms)
     return mn__wait_fd_until(loop, fd, events, timeout_ms < 0 ? -1 : loop->now + timeout_ms);
 }
 
+int mn__wait_fd_drained(int fd, unsigned events, int64_t timeout_ms)
+{
+    mn_loop *loop = mn__current_loop;
+    if (!loop || !loop->current)
+        return mn_wait_fd(fd, events, timeout_ms);
+    return mn__wait_fd_until(loop, fd, events, timeout_ms < 0 ? -1 : loop->now + timeout_ms);
+}
+
 int mn_sleep(int64_t ms)
 {
     mn_loop *loop = mn__current_loop;

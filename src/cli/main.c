@@ -122,7 +122,11 @@ int mn_cli_parse_addr(const char *arg, const char *default_host, int default_por
         size_t hl = colon ? (size_t)(colon - arg) : strlen(arg);
         if (hl == 0 || hl >= cap)
             return MN_EINVAL;
-        snprintf(host, cap, "%.*s", (int)hl, arg);
+        /* Django's shorthand: "0:8000" is every IPv4 address, and is shown as such. */
+        if (hl == 1 && arg[0] == '0')
+            snprintf(host, cap, "0.0.0.0");
+        else
+            snprintf(host, cap, "%.*s", (int)hl, arg);
         port_text = colon ? colon + 1 : NULL;
     }
     if (port_text) {

@@ -64,14 +64,21 @@ static const char debug_style[] =
     "#explanation{background:#f6f6f6;padding:10px 20px;border-top:1px solid #ddd}"
     "</style>";
 
-static void page_head(mn_buf *b, const char *title)
+/* The page's head; the title is title_prefix followed by title_rest (both escaped). */
+static void page_head2(mn_buf *b, const char *title_prefix, mn_str title_rest)
 {
     mn_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                    "<meta name=\"robots\" content=\"NONE,NOARCHIVE\">\n<title>");
-    esc_c(b, title);
+    esc_c(b, title_prefix);
+    esc(b, title_rest.ptr, title_rest.len);
     mn_buf_puts(b, "</title>\n");
     mn_buf_puts(b, debug_style);
     mn_buf_puts(b, "\n</head>\n<body>\n");
+}
+
+static void page_head(mn_buf *b, const char *title)
+{
+    page_head2(b, title, (mn_str){"", 0});
 }
 
 /* as SafeExceptionReporterFilter: a field whose name looks secret is masked */
@@ -176,7 +183,7 @@ void mn__debug_404(mn_req *r, const char *message)
     mn_buf *b = mn_resp_body(r);
     mn_resp_set_body(r, "", 0);
     mn_resp_status(r, 404);
-    page_head(b, "Page not found at /");
+    page_head2(b, "Page not found at ", mn_req_path(r)); /* Django: request.path_info */
     mn_str raw = mn_req_raw_path(r);
     mn_buf_puts(b, "<div id=\"summary\"><h1>Page not found <span>(404)</span></h1>\n<table>"
                    "<tr><th>Request Method:</th><td>");

@@ -231,6 +231,10 @@ Test(cli_addr, parses_django_forms)
                  0);
     cr_assert_str_eq(host, "0.0.0.0");
     cr_assert_eq(port, 81);
+    /* Django's shorthand "0:8000" means every IPv4 address and is shown as such. */
+    cr_assert_eq(mn_cli_parse_addr("0:8001", "127.0.0.1", 8000, host, sizeof host, &port), 0);
+    cr_assert_str_eq(host, "0.0.0.0");
+    cr_assert_eq(port, 8001);
     cr_assert_eq(mn_cli_parse_addr("[::1]:82", "127.0.0.1", 8000, host, sizeof host, &port), 0);
     cr_assert_str_eq(host, "::1");
     cr_assert_eq(port, 82);

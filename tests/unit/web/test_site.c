@@ -52,7 +52,7 @@ Test(site, unknown_path_is_plain_404_in_production, .fini = done)
 Test(site, debug_404_lists_the_patterns, .fini = done)
 {
     mn_req *r = get(debug_env, "/nowhere/", 404);
-    mn_assert_contains(r, "Page not found");
+    mn_assert_contains(r, "<title>Page not found at /nowhere/</title>");
     mn_assert_contains(r, "polls/&lt;int:question_id&gt;/ [name='polls:detail']");
     mn_assert_contains(r, "The current path, nowhere/, didn&#x27;t match any of these.");
 }

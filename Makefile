@@ -14,6 +14,10 @@ DEMO ?= polls
 CMAKE_FLAGS ?=
 ifneq ($(CI),)
 CMAKE_FLAGS += -DMN_WERROR=ON
+# A build folder configured earlier without CI keeps its cache: set the flags again on it.
+RECONFIGURE = cmake $(1) $(CMAKE_FLAGS) >/dev/null
+else
+RECONFIGURE = true
 endif
 
 BUILD := build
@@ -33,12 +37,14 @@ $(BUILD)/build.ninja: | deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
 
 build: $(BUILD)/build.ninja
+	@$(call RECONFIGURE,$(BUILD))
 	cmake --build $(BUILD)
 
 $(ASAN_BUILD)/build.ninja: | deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMN_SANITIZE=ON $(CMAKE_FLAGS)
 
 asan: $(ASAN_BUILD)/build.ninja
+	@$(call RECONFIGURE,$(ASAN_BUILD))
 	cmake --build $(ASAN_BUILD)
 
 $(FUZZ_BUILD)/build.ninja: | deps
@@ -46,6 +52,7 @@ $(FUZZ_BUILD)/build.ninja: | deps
 	    -DMN_FUZZ=ON $(CMAKE_FLAGS)
 
 fuzz: $(FUZZ_BUILD)/build.ninja
+	@$(call RECONFIGURE,$(FUZZ_BUILD))
 	cmake --build $(FUZZ_BUILD)
 
 demo: build

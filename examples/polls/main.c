@@ -37,7 +37,8 @@ static int list_questions(mn_cli *cli, int argc, char **argv)
     mn_orm *o = a ? mn_orm_new(a, mn_site_db(site, NULL, err, sizeof err)) : NULL;
     if (o && polls_seed_if_empty(o) != 0)
         o = NULL;
-    mn_rows *rows = o ? mn_qs_fetch(mn_qs_order_by(mn_all(o, Question), "-pub_date")) : NULL;
+    mn_qs *published = o ? polls_published(o, a) : NULL;
+    mn_rows *rows = published ? mn_qs_fetch(mn_qs_order_by(published, "-pub_date")) : NULL;
     int rc = rows ? MN_EXIT_OK : mn_cli_fail(cli, "%s", o ? mn_orm_error(o) : "out of memory");
     for (size_t i = 0; rows && i < rows->len; i++) {
         const Question *q = rows->items[i];

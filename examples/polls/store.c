@@ -82,15 +82,22 @@ mn_orm *polls_orm(mn_req *r)
     return o;
 }
 
-static mn_qs *published(mn_req *r)
+mn_qs *polls_published(mn_orm *o, mn_arena *a)
 {
     /* the queryset is lazy and keeps the pointer: the value must outlive this frame */
-    mn_datetime *now = mn_arena_alloc(mn_req_arena(r), sizeof *now);
+    mn_datetime *now = mn_arena_alloc(a, sizeof *now);
     if (!now)
-        mn_http_500(r, "out of memory");
+        return NULL;
     *now = utc(time(NULL));
-    mn_orm *o = polls_orm(r);
     return mn_filter(mn_all(o, Question), "pub_date__lte", now);
+}
+
+static mn_qs *published(mn_req *r)
+{
+    mn_qs *qs = polls_published(polls_orm(r), mn_req_arena(r));
+    if (!qs)
+        mn_http_500(r, "out of memory");
+    return qs;
 }
 
 mn_qs *polls_latest_questions(mn_req *r, int64_t max)

@@ -31,6 +31,8 @@ MN_MODEL(Choice, polls, CHOICE_FIELDS)
 int polls_seed_if_empty(mn_orm *o) MN_MAY_YIELD;
 /* The request's session, after seeding an empty database once per process. */
 mn_orm *polls_orm(mn_req *r) MN_MAY_YIELD;
+/* The questions published up to now (lazy; `now` is kept in a), or NULL without memory. */
+mn_qs *polls_published(mn_orm *o, mn_arena *a);
 /* The questions published up to now, newest first (lazy: runs when iterated). */
 mn_qs *polls_latest_questions(mn_req *r, int64_t max);
 /* A published question; ends the view with 404 when there is none. */

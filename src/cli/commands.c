@@ -46,7 +46,29 @@ typedef struct checker {
     int errors;
     int templates;
     mn_buf messages;
+    mn_buf seen; /* names already compiled, each ending in '\0' */
 } checker;
+
+/* Compiles one template by name, as a view would load it, once per name: a project template
+ * that overrides an app's is the one the engine loads, so the second sighting adds nothing. */
+static void check_template(checker *c, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t off = 0; off < c->seen.len; off += strlen(c->seen.data + off) + 1)
+        if (strcmp(c->seen.data + off, name) == 0)
+            return;
+    mn_buf_append(&c->seen, name, len + 1);
+    mn_template_error err;
+    memset(&err, 0, sizeof err);
+    c->templates++;
+    if (!mn_template_engine_get(c->engine, name, &err)) {
+        c->errors++;
+        mn_buf_printf(&c->messages, "?: (templates.E001) %s: ", name);
+        mn_template_error_format(&err, &c->messages);
+        if (c->messages.len && c->messages.data[c->messages.len - 1] != '\n')
+            mn_buf_putc(&c->messages, '\n');
+    }
+}
 
 static checker *walk_ctx; /* nftw has no user pointer */
 
@@ -63,16 +85,7 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
     const char *rel = path + c->root_len;
     while (*rel == '/')
         rel++;
-    mn_template_error err;
-    memset(&err, 0, sizeof err);
-    c->templates++;
-    if (!mn_template_engine_get(c->engine, rel, &err)) {
-        c->errors++;
-        mn_buf_printf(&c->messages, "?: (templates.E001) %s: ", rel);
-        mn_template_error_format(&err, &c->messages);
-        if (c->messages.len && c->messages.data[c->messages.len - 1] != '\n')
-            mn_buf_putc(&c->messages, '\n');
-    }
+    check_template(c, rel);
     return 0;
 }
 
@@ -160,6 +173,7 @@ int mn__cmd_check(mn_cli *cli, int argc, char **argv)
     memset(&c, 0, sizeof c);
     c.engine = mn_site_templates(site);
     mn_buf_init(&c.messages, NULL);
+    mn_buf_init(&c.seen, NULL);
     char path[PATH_MAX];
     size_t n;
     const char *const *dirs = mn_settings_list(s, "TEMPLATES_DIRS", &n);
@@ -173,17 +187,8 @@ int mn__cmd_check(mn_cli *cli, int argc, char **argv)
             project_path(p, app->templates_dir, path, sizeof path);
             check_dir(&c, path);
         }
-        for (size_t j = 0; app->templates && app->templates[j].name; j++) {
-            mn_template_error err;
-            memset(&err, 0, sizeof err);
-            c.templates++;
-            if (!mn_template_engine_get(c.engine, app->templates[j].name, &err)) {
-                c.errors++;
-                mn_buf_printf(&c.messages, "?: (templates.E001) %s: ", app->templates[j].name);
-                mn_template_error_format(&err, &c.messages);
-                mn_buf_putc(&c.messages, '\n');
-            }
-        }
+        for (size_t j = 0; app->templates && app->templates[j].name; j++)
+            check_template(&c, app->templates[j].name);
     }
     int warnings = 0;
     mn_buf w;
@@ -207,6 +212,7 @@ int mn__cmd_check(mn_cli *cli, int argc, char **argv)
         printf("System check identified no issues (0 silenced).\n");
     }
     mn_buf_free(&c.messages);
+    mn_buf_free(&c.seen);
     mn_buf_free(&w);
     return rc;
 }

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void v(mn_req *r)
 {
@@ -179,6 +181,27 @@ Test(cli, check_reports_template_errors)
 {
     cr_assert_eq(run(&broken_project, "check", NULL, NULL), MN_EXIT_FAILURE);
     fflush(stderr);
+}
+
+Test(cli, check_reports_an_overridden_template_once)
+{
+    /* A project folder's shop/broken.html overrides the app's: one template, one issue. */
+    char dir[] = "/tmp/mn-check-XXXXXX", sub[64], file[96];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(sub, sizeof sub, "%s/shop", dir);
+    mkdir(sub, 0755);
+    snprintf(file, sizeof file, "%s/broken.html", sub);
+    FILE *f = fopen(file, "w");
+    fputs("{% if x %}never closed", f);
+    fclose(f);
+    setenv("TEMPLATES_DIRS", dir, 1);
+    cr_expect_eq(run(&broken_project, "check", NULL, NULL), MN_EXIT_FAILURE);
+    unsetenv("TEMPLATES_DIRS");
+    unlink(file);
+    rmdir(sub);
+    rmdir(dir);
+    cr_expect(strstr(captured_stdout(), "System check identified 1 issue (0 silenced)."),
+              "stdout: %s", captured_stdout());
 }
 
 Test(cli, bad_setting_stops_with_one_line)

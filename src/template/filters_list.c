@@ -639,10 +639,10 @@ static int w_join(const mn_filter_call *c, mn_value *v, mn_value *arg, bool esca
         const mn_value *it = v->u.list.items[i];
         int rc;
         if (i && (rc = arg->safe ? mn__put(out, arg->u.str.ptr, arg->u.str.len)
-                                 : mn_template_escape(out, arg->u.str.ptr, arg->u.str.len)) < 0)
+                                 : mn__escape(out, arg->u.str.ptr, arg->u.str.len)) < 0)
             return rc;
         rc = it->safe ? mn__put(out, it->u.str.ptr, it->u.str.len)
-                      : mn_template_escape(out, it->u.str.ptr, it->u.str.len);
+                      : mn__escape(out, it->u.str.ptr, it->u.str.len);
         if (rc < 0) return rc;
     }
     return MN_OK;

@@ -553,7 +553,7 @@ static int w_yesno(const mn_filter_call *c, mn_value *v, mn_value *arg, bool esc
         }
         r = t ? bits[0] : bits[1];
     }
-    return escape ? mn_template_escape(out, r.ptr, r.len) : mn__put(out, r.ptr, r.len);
+    return escape ? mn__escape(out, r.ptr, r.len) : mn__put(out, r.ptr, r.len);
 }
 
 /* default is not is_safe: the chosen value is written as itself */

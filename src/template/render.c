@@ -388,7 +388,7 @@ static int write_text(mn_template_state *r, mn_str s, bool safe, mn_buf *out)
 {
     if (safe || !r->autoescape)
         return mn__put(out, s.ptr, s.len);
-    return mn_template_escape(out, s.ptr, s.len);
+    return mn__escape(out, s.ptr, s.len);
 }
 
 /* localize(float/Decimal) as django.utils.numberformat.format: exponent notation is written

@@ -35,7 +35,9 @@ static const scaffold_file project_files[] = {
      "# Any build folder (build/, build-release/, ...) holds CMake's own probe sources.\n"
      "list(FILTER sources EXCLUDE REGEX \"^${CMAKE_CURRENT_BINARY_DIR}/|/CMakeFiles/\")\n"
      "add_executable({{name}} ${sources})\n"
-     "target_link_libraries({{name}} PRIVATE manouche::manouche)\n"},
+     "target_link_libraries({{name}} PRIVATE manouche::manouche)\n"
+     "# -rdynamic: the DEBUG error page's backtrace names the functions\n"
+     "set_target_properties({{name}} PROPERTIES ENABLE_EXPORTS ON)\n"},
     {"main.c",
      "/* {{name}} — a Manouche project. Its binary is its management CLI, as manage.py is:\n"
      " *   ./build/{{name}} runserver          development server on 127.0.0.1:8000\n"

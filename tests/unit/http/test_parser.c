@@ -199,6 +199,82 @@ Test(parser, incremental_feeding_survives_a_moving_buffer)
     free(copy);
 }
 
+/* What a parse decided, for comparing two ways of feeding the same bytes. */
+typedef struct outcome {
+    mn__http_result r;
+    int status;
+    size_t head_len, headers;
+    int64_t content_length;
+    bool chunked, keep_alive, expect_continue;
+    char path[64];
+} outcome;
+
+static outcome outcome_of(mn__http_result r)
+{
+    outcome o = {.r = r, .status = r == MN__HTTP_ERROR ? h.error.status : 0};
+    if (r != MN__HTTP_DONE) return o;
+    o.head_len = h.head_len;
+    o.headers = h.header_count;
+    o.content_length = h.content_length;
+    o.chunked = h.chunked;
+    o.keep_alive = h.keep_alive;
+    o.expect_continue = h.expect_continue;
+    snprintf(o.path, sizeof o.path, "%.*s", (int)h.path.len, h.path.ptr);
+    return o;
+}
+
+Test(parser, a_head_in_one_read_and_in_two_get_the_same_answer)
+{
+    /* One read takes the single pass, a split feed the two-phase path: they must agree,
+     * errors and limits included. */
+    static const char *const heads[] = {
+        "GET /json HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAccept: text/plain,*/*;q=0.7\r\n"
+        "Connection: keep-alive\r\n\r\n",
+        "POST /a?b=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello",
+        "GET / HTTP/1.0\r\nConnection: Keep-Alive, Upgrade\r\nX:\t tab\tinside \r\n\r\n",
+        "PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "\r\nGET /after-empty-line HTTP/1.1\r\nHost: h\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nBad Name: 1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\nX: 1\r\n\r\n",
+        "GET / HTTP/1.1\r\n Folded: 1\r\nHost: h\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        "GET /0123456789abc HTTP/1.1\r\nHost: h\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nA: 0123456789012345678901234567890\r\n\r\n",
+        "GET / HTTP/2.0\r\nHost: h\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+    };
+    static const mn_http_limits tight = {.max_target = 12, .max_header_bytes = 60,
+                                         .max_headers = 4};
+    size_t done = 0;
+    for (size_t k = 0; k < 2 * sizeof heads / sizeof *heads; k++) {
+        size_t i = k / 2;
+        const mn_http_limits *lim = k % 2 ? &tight : NULL;
+        const char *req = heads[i];
+        size_t len = strlen(req);
+        mn__http_head_init(&h, fields, 128);
+        outcome whole = outcome_of(mn__http_parse_head(&h, req, len, lim));
+        done += whole.r == MN__HTTP_DONE;
+        cr_assert_neq(whole.r, MN__HTTP_NEED_MORE, "head %zu", i);
+        for (size_t split = 1; split < len; split++) {
+            mn__http_head_init(&h, fields, 128);
+            mn__http_result r = mn__http_parse_head(&h, req, split, lim);
+            if (r == MN__HTTP_NEED_MORE) r = mn__http_parse_head(&h, req, len, lim);
+            outcome part = outcome_of(r);
+            cr_assert(part.r == whole.r && part.status == whole.status &&
+                          part.head_len == whole.head_len && part.headers == whole.headers &&
+                          part.content_length == whole.content_length &&
+                          part.chunked == whole.chunked && part.keep_alive == whole.keep_alive &&
+                          part.expect_continue == whole.expect_continue &&
+                          strcmp(part.path, whole.path) == 0,
+                      "head %zu (%s limits) split at %zu: %d/%d vs %d/%d", i,
+                      lim ? "tight" : "default", split, part.r, part.status, whole.r,
+                      whole.status);
+        }
+    }
+    cr_expect_geq(done, 6, "the successes are compared too");
+}
+
 Test(parser, limits_are_settable)
 {
     mn_http_limits lim = {.max_target = 10, .max_header_bytes = 40, .max_headers = 2};

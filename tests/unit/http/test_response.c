@@ -94,6 +94,32 @@ Test(response, headers_add_set_remove_and_injection_refused)
     mn_req_free(r);
 }
 
+Test(response, set_header_keeps_the_place_of_the_header_it_replaces)
+{
+    mn_req *r = req(NULL, false);
+    cr_assert_eq(mn_resp_set_header(r, "Server", "Manouche"), MN_OK);
+    cr_assert_eq(mn_resp_add_header(r, "X-A", "1"), MN_OK);
+    cr_assert_eq(mn_resp_add_header(r, "x-a", "2"), MN_OK);
+    cr_assert_eq(mn_resp_set_header(r, "X-B", "b"), MN_OK);
+    /* as assigning an existing key of Django's header mapping (a dict): same place, the new
+     * spelling of the name; later repeats of it are gone */
+    cr_assert_eq(mn_resp_set_header(r, "content-type", "application/json"), MN_OK);
+    cr_assert_eq(mn_resp_set_header(r, "X-a", "3"), MN_OK);
+    size_t n;
+    const mn_field *h = mn_resp_headers(r, &n);
+    cr_assert_eq(n, 4);
+    const char *names[] = {"content-type", "Server", "X-a", "X-B"};
+    const char *values[] = {"application/json", "Manouche", "3", "b"};
+    for (size_t i = 0; i < n; i++) {
+        cr_expect(mn_str_eq_cstr(h[i].name, names[i]), "header %zu: %.*s", i,
+                  (int)h[i].name.len, h[i].name.ptr);
+        cr_expect(mn_str_eq_cstr(h[i].value, values[i]), "header %zu", i);
+    }
+    cr_expect(strstr(wire(r), "content-type: application/json\r\nServer: Manouche\r\n"
+                              "X-a: 3\r\nX-B: b\r\n"), "%s", wire(r));
+    mn_req_free(r);
+}
+
 Test(response, framing_headers_belong_to_the_server)
 {
     mn_req *r = req(NULL, false);

@@ -566,7 +566,7 @@ static int w_default(const mn_filter_call *c, mn_value *v, mn_value *arg, bool e
         mn_filter_fail(c, "evaluating the value failed");
         return t;
     }
-    return mn_template_write_value(c->render, t ? v : arg, out);
+    return mn__write_value(c->render, t ? v : arg, out);
 }
 
 void mn__filters_register_number(mn_template_library *lib)

@@ -526,6 +526,33 @@ __attribute__((always_inline)) static inline bool mn__name_eq(const char *a, con
  * returns how many (no trailing zeros), with d = 0.DIGITS * 10^(exp10+1). */
 int mn__double_digits(double d, char digits[24], int *exp10);
 
+/* Non-negative ints below 10,000 (counters, quantities) written digit by digit in place;
+ * false (nothing written) for others or without room. */
+static inline bool mn__put_small_int(mn_buf *out, int64_t v)
+{
+    if (v < 0 || v >= 10000 || out->cap - out->len <= 4)
+        return false;
+    char *o = out->data + out->len;
+    unsigned i = (unsigned)v;
+    size_t n = i < 10 ? 1 : i < 100 ? 2 : i < 1000 ? 3 : 4;
+    for (size_t k = n; k-- > 0; i /= 10)
+        o[k] = (char)('0' + i % 10);
+    out->len += n;
+    return true;
+}
+
+/* mn_template_write_value for the values a page is mostly made of (strings, small ints),
+ * without the general function's frame (it also does dates, numbers and objects). */
+static inline int mn__write_value(mn_template_state *r, const mn_value *v, mn_buf *out)
+{
+    if (v && v->kind == MN_VALUE_STRING)
+        return v->safe || !r->autoescape ? mn__put(out, v->u.str.ptr, v->u.str.len)
+                                         : mn__escape(out, v->u.str.ptr, v->u.str.len);
+    if (v && v->kind == MN_VALUE_INT && mn__put_small_int(out, v->u.i))
+        return MN_OK;
+    return mn_template_write_value(r, v, out);
+}
+
 int mn__render_nodelist(mn_template_state *r, const nodelist *nl, mn_buf *out);
 int mn__render_fail(mn_template_state *r, int code, const char *fmt, ...) MN_PRINTF(3, 4);
 /* Resolves an expression; ignore_failures gives none for a missing variable (if/for/...).

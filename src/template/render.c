@@ -450,16 +450,8 @@ int mn_template_write_value(mn_template_state *r, const mn_value *cv, mn_buf *ou
     case MN_VALUE_STRING:
         return write_text(r, v->u.str, v->safe, out);
     case MN_VALUE_INT:
-        if (v->u.i >= 0 && v->u.i < 10000 && out->cap - out->len > 4) {
-            /* counters and quantities: up to four digits without the general conversion */
-            char *o = out->data + out->len;
-            unsigned i = (unsigned)v->u.i;
-            size_t n = i < 10 ? 1 : i < 100 ? 2 : i < 1000 ? 3 : 4;
-            for (size_t k = n; k-- > 0; i /= 10)
-                o[k] = (char)('0' + i % 10);
-            out->len += n;
+        if (mn__put_small_int(out, v->u.i))
             return MN_OK;
-        }
         return mn_buf_put_i64(out, v->u.i);
     case MN_VALUE_DOUBLE:
     case MN_VALUE_DECIMAL:

@@ -108,7 +108,13 @@ static int read_objects(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_row
             return MN_ENOMEM;
         uint64_t loaded = 0;
         for (size_t i = 0; i < q->ncols; i++) {
-            int rc = mn__cell_store(o, obj, q->cols[i], &cells[ci++]);
+            const mn_fielddef *f = q->cols[i];
+            const mn_dbcell *c = &cells[ci++];
+            /* Integers (every pk) straight into the fresh instance, whose null bits are clear:
+             * the integer field types are all int64_t members. */
+            int rc = c->type == MN_DBT_INT && f->type >= MN_AUTO && f->type <= MN_POSBIGINT
+                         ? (*(int64_t *)mn__fptr(obj, f) = c->v.i, 0)
+                         : mn__cell_store(o, obj, f, c);
             if (rc)
                 return mn__orm_fail(o, rc, "%s.%s: cannot read the value from the database",
                                     qs->m->name, q->cols[i]->name);
@@ -208,7 +214,7 @@ static int pk_shape(const mn_qs *qs, int64_t *pk)
         qs->reversed)
         return -1;
     const char *l = w->lookup;
-    size_t n = strncmp(l, "pk", 2) == 0 && (l[2] == '\0' || l[2] == '_') ? 2 : strlen(pkf->name);
+    size_t n = l[0] == 'p' && l[1] == 'k' && (l[2] == '\0' || l[2] == '_') ? 2 : strlen(pkf->name);
     if (n != 2 && strncmp(l, pkf->name, n) != 0)
         return -1;
     if (l[n] != '\0' && strcmp(l + n, "__exact") != 0)
@@ -360,11 +366,12 @@ void *mn_qs_get(mn_qs *qs)
 {
     if (!qs)
         return NULL;
-    mn_qs *lim = qs;
+    mn_qs *lim = qs, limited;
     if (qs->high < 0 && qs->low == 0) {
-        lim = mn__qs_clone(qs);
-        if (!lim)
-            return NULL;
+        /* A copy on the stack: nothing keeps the limited queryset past this call. */
+        limited = *qs;
+        limited.cache = NULL;
+        lim = &limited;
         lim->high = 21; /* as Django's MAX_GET_RESULTS */
         lim->order_set = true; /* ordering is pointless for get() */
         lim->norder = 0;

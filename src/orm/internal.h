@@ -26,7 +26,6 @@ struct mn_orm {
     const char *(*route)(const mn_model *m, bool write, void *user);
     void *route_user;
     int errcode;
-    char errmsg[512];
     mn_dblog *log;
     int atomic_depth;
     int atomic_alias; /* which database the open atomic block is on */
@@ -41,6 +40,7 @@ struct mn_orm {
     bool request_atomic;  /* ATOMIC_REQUESTS opened the outermost block */
     const char *at_file; /* where the running query was built, for the N+1 warning */
     int at_line;
+    char errmsg[512]; /* last: mn_orm_new zeroes only what comes before it */
 };
 
 /* A reverse relation: another model's FK/O2O/M2M pointing here. */

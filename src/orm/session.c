@@ -43,9 +43,12 @@ static void close_on_reset(void *arg) { mn_orm_close(arg); }
 
 mn_orm *mn_orm_new(mn_arena *arena, mn_db *db)
 {
-    mn_orm *o = mn_arena_calloc(arena, 1, sizeof *o);
+    /* One per request: the message buffer is most of it and needs only its first byte. */
+    mn_orm *o = mn_arena_alloc(arena, sizeof *o);
     if (!o)
         return NULL;
+    memset(o, 0, offsetof(mn_orm, errmsg));
+    o->errmsg[0] = '\0';
     o->arena = arena;
     if (db)
         o->dbs[o->ndbs++] = db;

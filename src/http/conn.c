@@ -379,21 +379,21 @@ static int send_response(mn__conn *c, mn_req *r)
         return send_file(c, r);
     }
     mn_buf *body = &r->resp_body;
+    if (body->len <= DIRECT_BODY) /* copied after the head: one write for the batch */
+        return mn__resp_head_body(r, &r->out, server_name) ? MN_ENOMEM : MN_OK;
     if (mn__resp_head(r, &r->out, (int64_t)body->len, server_name))
         return MN_ENOMEM;
-    if (r->is_head || body->len == 0)
+    if (r->is_head)
         return MN_OK;
-    if (body->len > DIRECT_BODY) { /* pending answers, this head and the body in one call */
-        struct iovec iov[2] = {{r->out.data, r->out.len}, {body->data, body->len}};
-        int rc = note_timeout(c, mn_sock_writev_all(c->fd, iov, 2,
-                                                    c->server->limits->write_timeout_ms));
-        r->bytes_sent += r->out.len + body->len;
-        mn_buf_reset(&r->out);
-        if (rc)
-            c->closing = true;
-        return rc;
-    }
-    return mn_buf_append(&r->out, body->data, body->len);
+    /* a big body: pending answers, this head and the body in one call, the body not copied */
+    struct iovec iov[2] = {{r->out.data, r->out.len}, {body->data, body->len}};
+    int rc = note_timeout(c, mn_sock_writev_all(c->fd, iov, 2,
+                                                c->server->limits->write_timeout_ms));
+    r->bytes_sent += r->out.len + body->len;
+    mn_buf_reset(&r->out);
+    if (rc)
+        c->closing = true;
+    return rc;
 }
 
 /* ---- Streaming (response.c calls these). ---- */

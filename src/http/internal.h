@@ -173,6 +173,8 @@ int mn__resp_reset(mn_req *r);
 /* Appends status line and headers (with Date, Content-Length or Transfer-Encoding and
  * Connection) for a finished or starting response. body_len < 0: streaming. */
 int mn__resp_head(mn_req *r, mn_buf *out, int64_t body_len, const char *server_name);
+/* The head for the body in r->resp_body and (unless HEAD) the body, in one reservation. */
+int mn__resp_head_body(mn_req *r, mn_buf *out, const char *server_name);
 /* Settles the response after the handler returned: HEAD drops the body, status fixes. */
 void mn__resp_finish(mn_req *r);
 /* Appends a short text error response with Connection: close. */

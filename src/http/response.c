@@ -440,9 +440,30 @@ static char *put_field(char *p, mn_str name, mn_str value)
     return p;
 }
 
-/* Runs once per response: the room for everything after the status line is reserved at once
- * and the header block is then plain copying. */
+static int put_head(mn_req *r, mn_buf *out, int64_t body_len, const char *server_name,
+                    size_t extra);
+
 int mn__resp_head(mn_req *r, mn_buf *out, int64_t body_len, const char *server_name)
+{
+    return put_head(r, out, body_len, server_name, 0);
+}
+
+int mn__resp_head_body(mn_req *r, mn_buf *out, const char *server_name)
+{
+    size_t n = r->is_head ? 0 : r->resp_body.len;
+    if (put_head(r, out, (int64_t)r->resp_body.len, server_name, n) != MN_OK)
+        return MN_ENOMEM;
+    if (n) {
+        memcpy(out->data + out->len, r->resp_body.data, n);
+        out->len += n;
+    }
+    return MN_OK;
+}
+
+/* Runs once per response: the room for everything after the status line (and extra bytes
+ * after the head) is reserved at once and the header block is then plain copying. */
+static int put_head(mn_req *r, mn_buf *out, int64_t body_len, const char *server_name,
+                    size_t extra)
 {
     int status = r->status;
     if (status < 100 || status > 999)
@@ -455,7 +476,7 @@ int mn__resp_head(mn_req *r, mn_buf *out, int64_t body_len, const char *server_n
     for (size_t i = 0; i < r->resp_header_count; i++)
         need += r->resp_headers[i].name.len + r->resp_headers[i].value.len + 4;
     need += 16 + 20 + 2 + 28 + 24 + 2; /* Content-Length or Transfer-Encoding, Connection */
-    if (mn_buf_reserve(out, need) != MN_OK)
+    if (mn_buf_reserve(out, need + extra) != MN_OK)
         return MN_ENOMEM;
     char *p = out->data + out->len;
     memcpy(p, "HTTP/1.1 ", 9);
@@ -555,10 +576,7 @@ int mn_resp_serialize(mn_req *r, mn_buf *out)
         return MN_OK;
     }
     /* Without a socket a stream has been collected whole: send it with a length. */
-    int rc = mn__resp_head(r, out, (int64_t)r->resp_body.len, NULL);
-    if (rc || r->is_head)
-        return rc;
-    return mn_buf_append(out, r->resp_body.data, r->resp_body.len);
+    return mn__resp_head_body(r, out, NULL);
 }
 
 int mn__resp_reset(mn_req *r)

@@ -166,6 +166,45 @@ Test(orm_write, delete_follows_on_delete_rules)
     cr_expect(mn_obj_is_null(bob, "mentor"));
 }
 
+/* The collector keeps an index of the rows it has gathered (it used to search a list, which
+ * made deleting n rows quadratic): hundreds of rows, past the index's first resizes, are each
+ * deleted once with their cascades and counted once. */
+Test(orm_write, deleting_many_rows_cascades_each_row_once)
+{
+    enum { N = 700 };
+    static Question *qs[N];
+    static Choice *cs[2 * N];
+    mn_datetime now = {.year = 2024, .month = 1, .day = 1, .aware = true};
+    for (int i = 0; i < N; i++) {
+        qs[i] = mn_new(t.o, Question);
+        qs[i]->text = "q";
+        qs[i]->pub_date = now;
+    }
+    cr_assert_eq(mn_bulk_create(t.o, &Question_model, (void **)qs, N, NULL), 0, "%s",
+                 mn_orm_error(t.o));
+    for (int i = 0; i < 2 * N; i++) {
+        cs[i] = mn_new(t.o, Choice);
+        cs[i]->question.id = qs[i / 2]->id;
+        cs[i]->text = "c";
+    }
+    cr_assert_eq(mn_bulk_create(t.o, &Choice_model, (void **)cs, 2 * N, NULL), 0, "%s",
+                 mn_orm_error(t.o));
+    int64_t some[N + 2];
+    some[0] = qs[0]->id;
+    for (int i = 0; i < N; i++)
+        some[i + 1] = qs[i]->id;
+    some[N + 1] = qs[N - 1]->id; /* a pk listed twice */
+    mn_delete_report rep;
+    cr_assert_eq(mn_qs_delete(mn_filter(mn_all(t.o, Question), "pk__in",
+                                        mn_arg_ints(some, N + 2, t.arena)),
+                              &rep),
+                 3 * N, "%s", mn_orm_error(t.o));
+    cr_expect_eq(report_count(&rep, "polls.Question"), N);
+    cr_expect_eq(report_count(&rep, "polls.Choice"), 2 * N);
+    cr_expect_eq(count(&Question_model), 0);
+    cr_expect_eq(count(&Choice_model), 0);
+}
+
 Test(orm_write, queryset_delete_and_update)
 {
     library lib;

@@ -425,7 +425,10 @@ static void run_view(mn_req *r, void *arg)
     mn_str path = mn_req_path(r);
     const mn__web_config *c = &s->cfg;
     /* STATIC_URL on this host: the static files app (development and production) */
-    if (c->static_url && mn_str_starts_with(path, c->static_url)) {
+    /* the byte after the leading '/' tells most paths from STATIC_URL without a strlen */
+    if (c->static_url &&
+        (c->static_url[1] == '\0' || (path.len > 1 && path.ptr[1] == c->static_url[1])) &&
+        mn_str_starts_with(path, c->static_url)) {
         size_t plen = strlen(c->static_url);
         char *rest = mn_arena_strndup(mn_req_arena(r), path.ptr + plen, path.len - plen);
         if (!rest)

@@ -7,7 +7,6 @@
  * bytea are decoded into typed cells; exact types (numeric, dates, uuid, json) stay text, as
  * db.h asks. Every session runs in UTC with ISO dates, so what the ORM parses is stable. */
 #include <manouche/db.h>
-#include <manouche/rt.h>
 
 #include "pg_internal.h"
 #include "pool.h"
@@ -45,7 +44,8 @@ typedef struct pg_dbconn {
     size_t *offs;        /* where each text parameter starts in text (SIZE_MAX: NULL) */
     /* The open cursor: the query runs in single-row mode and rows are read as fetched. */
     bool streaming;
-    int64_t released_ms; /* when it last went back to the pool (mn_now_ms) */
+    int64_t released_ms; /* when it last went back to the pool (mn__pg_clock_ms: the real
+                            clock, as a loop iteration may block for a long time) */
 } pg_dbconn;
 
 typedef struct pg_pool {
@@ -672,7 +672,7 @@ static bool pool_alive(void *ctx, mn__pool_item *item)
 {
     (void)ctx;
     pg_dbconn *c = CONN_OF(item);
-    if (!c->pg->broken && mn_now_ms() - c->released_ms < FRESH_MS)
+    if (!c->pg->broken && mn__pg_clock_ms() - c->released_ms < FRESH_MS)
         return true;
     return mn__pg_alive(c->pg);
 }
@@ -756,7 +756,7 @@ static void pg_release(mn_db *db, mn_dbconn *conn)
             c->pg->broken = true;
         PQclear(res);
     }
-    c->released_ms = mn_now_ms();
+    c->released_ms = mn__pg_clock_ms();
     mn__pool_release(pp->pool, &c->link, c->base.broken || c->pg->broken);
 }
 

@@ -28,7 +28,7 @@ enum {
     PREPARE_AFTER_USES = 2, /* prepare a statement on its second run */
 };
 
-static int64_t clock_ms(void)
+int64_t mn__pg_clock_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -37,7 +37,7 @@ static int64_t clock_ms(void)
 
 static int64_t deadline_after(int64_t timeout_ms)
 {
-    return timeout_ms < 0 ? -1 : clock_ms() + timeout_ms;
+    return timeout_ms < 0 ? -1 : mn__pg_clock_ms() + timeout_ms;
 }
 
 /* Tells the loop that fd's registration is stale (libpq closed or replaced the socket). */
@@ -162,7 +162,7 @@ static int wait_socket(mn__pg_conn *c, unsigned events, int64_t deadline)
         return MN_EIO;
     int64_t timeout = -1;
     if (deadline >= 0) {
-        timeout = deadline - clock_ms();
+        timeout = deadline - mn__pg_clock_ms();
         if (timeout <= 0)
             return MN_ETIMEDOUT;
     }

@@ -99,6 +99,8 @@ int mn__pg_result_error(mn__pg_conn *c, const PGresult *res);
 /* Sends what libpq has buffered / waits until PQgetResult would not block; park meanwhile. */
 int mn__pg_flush(mn__pg_conn *c, int64_t deadline) MN_MAY_YIELD;
 int mn__pg_await(mn__pg_conn *c, int64_t deadline) MN_MAY_YIELD;
+/* Monotonic milliseconds now (the clock itself, not the loop's cached time). */
+int64_t mn__pg_clock_ms(void);
 /* The absolute deadline of one round trip from now (-1: none). */
 int64_t mn__pg_io_deadline(mn__pg_conn *c);
 /* Queues one statement with the unnamed statement (or, allow_multi, the simple protocol). */

@@ -89,6 +89,14 @@ static void conductor(void *arg)
 {
     restart_case *t = arg;
     mn_sleep(400); /* the warm-up is done and the slow query is running */
+    /* A connection used and given back just before the server goes, in the same loop
+     * iteration: the acquire below must still find it dead (the pool skips its liveness
+     * check only for connections given back within the last few milliseconds of real time). */
+    mn_dbconn *fresh = NULL;
+    if (mn_db_acquire(t->db, -1, &fresh) == 0) {
+        mn_dbconn_exec(fresh, NULL, "SELECT 1", NULL, 0, NULL);
+        mn_db_release(fresh);
+    }
     /* Blocks the loop while the server shuts down (fast mode ends the sessions). */
     t->stop_status = pg_ctl("stop");
 

@@ -486,6 +486,7 @@ struct mn_template_state {
     const node *cur;        /* the node being rendered */
     block_stack *blocks;    /* extends: the block stacks */
     int nblocks, cap_blocks;
+    bool writers;           /* filter writers may run: no string_if_invalid to honour */
     state_slot *slots;      /* per-node state: cycles, ifchanged */
     size_t nslots, cap_slots;
     char filter_error[256];

@@ -710,7 +710,7 @@ static int render_var(mn_template_state *r, const node *n, mn_buf *out)
     }
     const filter_call *last = x->nfilters ? &x->filters[x->nfilters - 1] : NULL;
     /* (string_if_invalid replaces a missing variable with the filters not applied) */
-    if (last && last->def->write && !(r->opt->string_if_invalid && *r->opt->string_if_invalid)) {
+    if (r->writers && last && last->def->write) {
         /* the last filter writes its result itself: no result value, no second pass */
         if (x->nfilters == 1 && !x->var.literal) {
             /* {{ row.name|title }}: the lookup alone (a miss goes the long way for its
@@ -1948,6 +1948,7 @@ int mn_template_render(const mn_template *t, mn_context *ctx, mn_buf *out,
     r.autoescape = ctx->autoescape && opt.autoescape;
     r.err = err;
     r.tpl = t;
+    r.writers = !(opt.string_if_invalid && *opt.string_if_invalid);
     int frames = ctx->nframes;
     int rc = mn__render_nodelist(&r, &t->root, out);
     while (ctx->nframes > frames)

@@ -414,8 +414,41 @@ static void cc_init(cc *c, mn_qs *qs)
     mn_buf_init(&c->from, qs->o->arena);
 }
 
+int mn__check_names(mn_qs *qs, const char *const *names, size_t n, bool ordering)
+{
+    cc c;
+    bool started = false;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = names[i];
+        if (ordering && strcmp(name, "?") == 0)
+            continue;
+        if (ordering && (*name == '-' || *name == '+'))
+            name++;
+        if (!strstr(name, "__") && mn__field(qs->m, name, strlen(name)))
+            continue; /* the common case needs no compiler */
+        if (!started) {
+            /* a scratch compiler: its joins are thrown away, only its verdict counts */
+            memset(&c, 0, sizeof c);
+            c.o = qs->o;
+            c.qs = qs;
+            c.m = qs->m;
+            c.prefix = 'T';
+            c.next_alias = 1;
+            mn_buf_init(&c.from, qs->o->arena);
+            started = true;
+        }
+        resolved r;
+        if (mn__cc_resolve(&c, name, false, &r) != 0 || c.err)
+            return c.err ? c.err : MN_EFIELD;
+    }
+    return 0;
+}
+
 int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
 {
+    /* mn_orm_error() is the error of the call that just ran: a query that compiles and runs
+     * leaves "" there, not an earlier call's failure */
+    mn_orm_clear_error(qs->o);
     cc c;
     cc_init(&c, qs);
     mn_buf text;
@@ -519,6 +552,7 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
 int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, size_t n,
                           sqlq *out)
 {
+    mn_orm_clear_error(qs->o);
     cc c;
     cc_init(&c, qs);
     memset(out, 0, sizeof *out);

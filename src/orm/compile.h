@@ -54,5 +54,13 @@ bool mn__has_aggregate(const mn_expr *e);
 const char *mn__agg_name(aggfn f); /* "COUNT", "SUM"... */
 /* A whole SELECT for qs (kind SQL_SELECT, SQL_EXISTS or SQL_PKS), with markers. */
 int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta);
+/* Optimal string alignment distance (model.c): how close a misspelt name is to a valid one. */
+size_t mn__edit_distance(const char *a, size_t la, const char *b, size_t lb);
+/* Django's class name for a field type ("CharField"), for FieldError-style messages. */
+const char *mn__django_class(mn_ftype t);
+/* Checks that each of names (an order_by, values, only or defer list) resolves on qs's model
+ * or its annotations, so a misspelt name fails where it is written, as Django's order_by
+ * does; with ordering, "?" and a leading "-"/"+" are allowed. 0 or MN_EFIELD (message set). */
+int mn__check_names(mn_qs *qs, const char *const *names, size_t n, bool ordering);
 
 #endif

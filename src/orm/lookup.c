@@ -111,6 +111,28 @@ static const mn_fielddef *through_fk(const mn_model *through, const mn_model *to
 }
 
 static bool is_lookup_word(const char *s, size_t n);
+static int bad_lookup(cc *c, const mn_fielddef *f, mn_ftype as, const char *applied,
+                      const char *name, size_t n, const char *path);
+
+/* The length of the first "__"-separated segment of s. */
+static size_t seg_len(const char *s)
+{
+    const char *dd = strstr(s, "__");
+    return dd ? (size_t)(dd - s) : strlen(s);
+}
+
+/* After a relation, next names neither a field of rm nor (in a filter) a lookup: the
+ * mistake is a field name of the related model ("author__nam__icontains"). */
+static bool bad_after_relation(cc *c, const mn_model *rm, const char *next, bool allow_rest,
+                               const char *path)
+{
+    size_t nn = seg_len(next);
+    if (allow_rest && is_lookup_word(next, nn))
+        return false;
+    if (mn__no_field_in(c->o, rm, next, nn, path))
+        c->err = MN_EFIELD;
+    return true;
+}
 
 /* Resolves path against the model, creating joins; for lookups, the rest after the field. */
 int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
@@ -156,6 +178,11 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
                 p = next;
                 continue;
             }
+            if (next && !next_is_field && bad_after_relation(c, rm, next, allow_rest, path))
+                return c->err;
+            if (allow_rest && next_is_pk && ndd && !is_lookup_word(ndd + 2, seg_len(ndd + 2)))
+                /* "author__id__bogus": a lookup of the related primary key */
+                return bad_lookup(c, rm->pk, rm->pk->type, "", ndd + 2, seg_len(ndd + 2), path);
             out->f = f;
             out->alias = alias;
             out->rest = next_is_pk ? (ndd ? ndd + 2 : "") : (next ? next : "");
@@ -179,6 +206,8 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
                 p = next;
                 continue;
             }
+            if (next && !next_is_field && bad_after_relation(c, rm, next, allow_rest, path))
+                return c->err;
             out->f = dst;
             out->alias = ta;
             out->rest = next_is_field ? (ndd ? ndd + 2 : "") : (next ? next : "");
@@ -214,19 +243,40 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
                 p = next;
                 continue;
             }
+            if (next && bad_after_relation(c, rm, next, allow_rest, path))
+                return c->err;
             out->f = rm->pk;
             out->alias = ra;
             out->rest = next ? next : "";
             break;
         }
+        if (p == path && c->qs && c->qs->nannots) {
+            /* order_by("-nrevs") after annotate(nrev=...): the annotation is the closest */
+            const char *best = NULL;
+            size_t best_d = 99, limit = n <= 4 ? 1 : n / 3 + 1;
+            for (size_t i = 0; i < c->qs->nannots; i++) {
+                const char *a = c->qs->annots[i].name;
+                size_t d = mn__edit_distance(p, n, a, strlen(a));
+                if (d < best_d)
+                    best_d = d, best = a;
+            }
+            if (best && best_d <= limit)
+                return mn__cc_fail(c, MN_EFIELD, "%s has no field '%.*s'; did you mean '%s'?",
+                                   m->name, (int)n, p, best);
+        }
         return mn__no_field_in(c->o, m, p, n, path) ? (c->err = MN_EFIELD) : 0;
     }
     if (!allow_rest && *out->rest) {
-        const mn_model *fm = out->f->model;
         const char *r = out->rest;
-        const char *dd = strstr(r, "__");
-        return mn__no_field_in(c->o, out->f->rel_model ? out->f->rel_model : fm, r,
-                               dd ? (size_t)(dd - r) : strlen(r), path) ? (c->err = MN_EFIELD) : 0;
+        if (out->f->rel_model)
+            return mn__no_field_in(c->o, out->f->rel_model, r, seg_len(r), path)
+                       ? (c->err = MN_EFIELD) : 0;
+        /* order_by("title__bogus"): a plain field has nothing to join to */
+        return mn__cc_fail(c, MN_EFIELD,
+                           "Cannot resolve keyword '%.*s' into field. Join on '%s' not permitted"
+                           " (%s.%s is a %s; in '%s')", (int)seg_len(r), r, out->f->name,
+                           out->f->model->name, out->f->name, mn__django_class(out->f->type),
+                           path);
     }
     return 0;
 }
@@ -276,6 +326,60 @@ static bool in_list(const char *const *list, const char *s, size_t n)
 static bool is_lookup_word(const char *s, size_t n)
 {
     return in_list(lookups, s, n) || in_list(transforms, s, n);
+}
+
+static bool is_temporal(mn_ftype t) { return t == MN_DATE || t == MN_DATETIME || t == MN_TIME; }
+
+/* Django's class name for a field type, as its FieldError messages say it. */
+const char *mn__django_class(mn_ftype t)
+{
+    static const char *const names[] = {
+        [MN_AUTO] = "AutoField", [MN_BIGAUTO] = "BigAutoField",
+        [MN_SMALLAUTO] = "SmallAutoField", [MN_SMALLINT] = "SmallIntegerField",
+        [MN_INT] = "IntegerField", [MN_BIGINT] = "BigIntegerField",
+        [MN_POSSMALLINT] = "PositiveSmallIntegerField", [MN_POSINT] = "PositiveIntegerField",
+        [MN_POSBIGINT] = "PositiveBigIntegerField", [MN_FLOAT] = "FloatField",
+        [MN_DECIMAL] = "DecimalField", [MN_BOOL] = "BooleanField", [MN_CHAR] = "CharField",
+        [MN_TEXT] = "TextField", [MN_EMAIL] = "EmailField", [MN_URL] = "URLField",
+        [MN_SLUG] = "SlugField", [MN_FILEPATH] = "FilePathField",
+        [MN_GENERICIP] = "GenericIPAddressField", [MN_DATE] = "DateField",
+        [MN_DATETIME] = "DateTimeField", [MN_TIME] = "TimeField",
+        [MN_DURATION] = "DurationField", [MN_UUID] = "UUIDField", [MN_JSON] = "JSONField",
+        [MN_BINARY] = "BinaryField", [MN_FK] = "ForeignKey", [MN_O2O] = "OneToOneField",
+        [MN_M2M] = "ManyToManyField"};
+    if ((size_t)t < sizeof names / sizeof names[0] && names[t])
+        return names[t];
+    return "Field";
+}
+
+/* Django's FieldError for a lookup or transform the field (after the transforms already
+ * applied, typed `as`) does not have, with the model, the path and the closest valid name. */
+static int bad_lookup(cc *c, const mn_fielddef *f, mn_ftype as, const char *applied,
+                      const char *name, size_t n, const char *path)
+{
+    const char *best = NULL;
+    size_t best_d = 99;
+    for (int pass = 0; pass < 2; pass++) {
+        const char *const *list = pass ? transforms : lookups;
+        if (pass && !is_temporal(as))
+            break;
+        for (size_t i = 0; list[i]; i++) {
+            size_t d = mn__edit_distance(name, n, list[i], strlen(list[i]));
+            if (d < best_d)
+                best_d = d, best = list[i];
+        }
+    }
+    size_t limit = n <= 4 ? 1 : n / 3 + 1;
+    char hint[48] = "";
+    if (best && best_d <= limit)
+        snprintf(hint, sizeof hint, "; did you mean '%s'?", best);
+    if (!f)
+        return mn__cc_fail(c, MN_EFIELD, "Unsupported lookup '%.*s' for an annotation of %s%s"
+                           " (in '%s')", (int)n, name, c->m->name, hint, path);
+    return mn__cc_fail(c, MN_EFIELD,
+                       "Unsupported lookup '%.*s' for %s %s.%s%s or join on the field not "
+                       "permitted%s (in '%s')", (int)n, name, mn__django_class(as),
+                       f->model->name, f->name, applied, hint, path);
 }
 
 static void transform_sql(cc *c, mn_buf *b, const char *lhs, const mn_fielddef *f,
@@ -400,6 +504,14 @@ static const char *arg_text(cc *c, mn_arg v)
     }
 }
 
+/* "__year" when the transforms from applied to rest were applied, for the messages. */
+static const char *applied_text(cc *c, const char *applied, const char *rest)
+{
+    if (rest == applied)
+        return "";
+    return mn_arena_printf(c->o->arena, "__%.*s", (int)(rest - applied - 2), applied);
+}
+
 static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
 {
     /* exclude() across a multi-valued relation: the row goes when ANY related row matches,
@@ -453,13 +565,13 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
     mn_ftype as = f ? f->type : MN_INT;
     if (r.ann && r.ann->expr->kind == E_AGG && r.ann->expr->agg != AGG_AVG)
         as = MN_INT;
+    const char *applied = rest; /* the transforms applied so far end where rest starts */
     while (*rest) {
         const char *dd = strstr(rest, "__");
         size_t n = dd ? (size_t)(dd - rest) : strlen(rest);
         if (in_list(transforms, rest, n)) {
-            if (!f || (f->type != MN_DATE && f->type != MN_DATETIME && f->type != MN_TIME))
-                return mn__cc_fail(c, MN_EFIELD, "Unsupported lookup '%.*s' for %s", (int)n, rest,
-                            f ? f->name : "an annotation");
+            if (!f || !is_temporal(as))
+                return bad_lookup(c, f, as, applied_text(c, applied, rest), rest, n, q->lookup);
             char *t = mn_arena_strndup(c->o->arena, rest, n);
             mn_buf nb;
             mn_buf_init(&nb, c->o->arena);
@@ -472,23 +584,18 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
         break;
     }
     const char *lk = *rest ? rest : "exact";
-    if (!in_list(lookups, lk, strlen(lk)) && f && f->rel_model && !strstr(lk, "__")) {
-        mn__no_field_in(c->o, f->rel_model, lk, strlen(lk), q->lookup);
-        return c->err = MN_EFIELD;
-    }
     if (!in_list(lookups, lk, strlen(lk))) {
-        const char *best = NULL;
-        size_t bl = strlen(lk);
-        for (size_t i = 0; lookups[i]; i++)
-            if (strncmp(lookups[i], lk, 2) == 0 && (!best || abs((int)strlen(lookups[i]) - (int)bl) <
-                                                             abs((int)strlen(best) - (int)bl)))
-                best = lookups[i];
-        const char *mname = f ? f->model->name : c->m->name;
-        if (best)
-            return mn__cc_fail(c, MN_EFIELD, "Unsupported lookup '%s' for %s.%s; did you mean '%s'?",
-                        lk, mname, f ? f->name : q->lookup, best);
-        return mn__cc_fail(c, MN_EFIELD, "Unsupported lookup '%s' for %s.%s", lk, mname,
-                    f ? f->name : q->lookup);
+        size_t n = seg_len(lk);
+        if (f && f->rel_model && rest == applied && !is_lookup_word(lk, n)) {
+            mn__no_field_in(c->o, f->rel_model, lk, n, q->lookup);
+            return c->err = MN_EFIELD;
+        }
+        /* a lookup followed by more ("exact__gt") is wrong at the word after it */
+        if (in_list(lookups, lk, n)) {
+            lk += n + 2;
+            n = seg_len(lk);
+        }
+        return bad_lookup(c, f, as, applied_text(c, applied, rest), lk, n, q->lookup);
     }
     const mn_fielddef *pf = f;
     mn_fielddef fake = {.name = "annotation", .type = MN_BIGINT};

@@ -6,7 +6,7 @@
  * on PostgreSQL, an integer scaled by 10^decimal_places on SQLite (so comparisons and SUM stay
  * exact); datetimes in UTC as text on SQLite ("YYYY-MM-DD HH:MM:SS[.ffffff]") and timestamptz
  * on PostgreSQL; durations as microseconds; uuids as canonical text. */
-#include "internal.h"
+#include "compile.h" /* mn__edit_distance, shared with the lookup suggestions */
 
 #include <ctype.h>
 #include <math.h>
@@ -335,7 +335,7 @@ const revrel *mn__revrel(const mn_model *m, const char *name, size_t len, bool a
 }
 
 /* Optimal string alignment distance: edits plus adjacent swaps ("txet" is 1 from "text"). */
-static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
+size_t mn__edit_distance(const char *a, size_t la, const char *b, size_t lb)
 {
     if (la > 64 || lb > 64)
         return 99;
@@ -367,13 +367,13 @@ int mn__no_field(mn_orm *o, const mn_model *m, const char *name, size_t len)
     mn_buf_init(&all, o->arena);
     for (size_t i = 0; i < m->nfields; i++) {
         const char *n = m->fields[i].name;
-        size_t d = edit_distance(name, len, n, strlen(n));
+        size_t d = mn__edit_distance(name, len, n, strlen(n));
         if (d < best_d)
             best_d = d, best = n;
         mn_buf_printf(&all, "%s%s", all.len ? ", " : "", n);
     }
     for (const revrel *r = mrt(m)->reverse; r; r = r->next) {
-        size_t d = edit_distance(name, len, r->query_name, strlen(r->query_name));
+        size_t d = mn__edit_distance(name, len, r->query_name, strlen(r->query_name));
         if (d < best_d)
             best_d = d, best = r->query_name;
         mn_buf_printf(&all, "%s%s", all.len ? ", " : "", r->query_name);

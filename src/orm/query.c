@@ -1,7 +1,7 @@
 /* query.c — building querysets, Q objects and expressions. Nothing here touches the
  * database: every chained call copies the queryset (a few pointers) and adds one thing, so a
  * queryset can be shared and refined without surprises, as Django's clone-per-call. */
-#include "internal.h"
+#include "compile.h" /* mn__check_names */
 
 static mn_arg copy_arg(mn_orm *o, mn_arg a)
 {
@@ -235,6 +235,8 @@ mn_qs *mn_qs_order_by(mn_qs *qs, const char *fields)
     if (!c)
         return NULL;
     c->order = split_names(qs->o, fields, &c->norder);
+    if (mn__check_names(c, c->order, c->norder, true) != 0)
+        return NULL; /* as Django's order_by, a name that resolves to nothing fails here */
     c->order_set = true;
     c->reversed = false;
     return c;
@@ -286,6 +288,8 @@ static mn_qs *with_values(mn_qs *qs, const char *fields, qsmode mode)
         return NULL;
     c->mode = mode;
     c->vfields = split_names(qs->o, fields, &c->nvfields);
+    if (mn__check_names(c, c->vfields, c->nvfields, false) != 0)
+        return NULL;
     if (mode == MODE_FLAT && c->nvfields > 1) {
         mn__orm_fail(qs->o, MN_EINVAL,
                      "'flat' is not valid when values_list is called with more than one field.");
@@ -299,12 +303,22 @@ mn_qs *mn_qs_values_list(mn_qs *qs, const char *f, bool flat)
     return with_values(qs, f, flat ? MODE_FLAT : MODE_VALUES_LIST);
 }
 
+/* only() and defer() take the model's own fields (a misspelt one would silently load or
+ * skip the wrong columns), checked as Django does when the query is built. */
+static int check_own_fields(mn_qs *qs, const char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strstr(names[i], "__") && !mn__field(qs->m, names[i], strlen(names[i])))
+            return mn__no_field(qs->o, qs->m, names[i], strlen(names[i]));
+    return mn__check_names(qs, names, n, false);
+}
+
 mn_qs *mn_qs_only(mn_qs *qs, const char *fields)
 {
     mn_qs *c = mn__qs_clone(qs);
     if (c)
         c->only = split_names(qs->o, fields, &c->nonly);
-    return c;
+    return c && check_own_fields(c, c->only, c->nonly) == 0 ? c : NULL;
 }
 
 mn_qs *mn_qs_defer(mn_qs *qs, const char *fields)
@@ -312,7 +326,38 @@ mn_qs *mn_qs_defer(mn_qs *qs, const char *fields)
     mn_qs *c = mn__qs_clone(qs);
     if (c)
         c->defer = split_names(qs->o, fields, &c->ndefer);
-    return c;
+    return c && check_own_fields(c, c->defer, c->ndefer) == 0 ? c : NULL;
+}
+
+/* Each segment of a select_related path must be a forward FK or one-to-one. */
+static int check_related(mn_qs *qs, const char **paths, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const mn_model *m = qs->m;
+        for (const char *p = paths[i]; p && *p;) {
+            const char *dd = strstr(p, "__");
+            size_t len = dd ? (size_t)(dd - p) : strlen(p);
+            const mn_fielddef *f = mn__field(m, p, len);
+            if (!f)
+                return mn__no_field_in(qs->o, m, p, len, paths[i]);
+            if (f->type != MN_FK && f->type != MN_O2O) {
+                mn_buf choices;
+                mn_buf_init(&choices, qs->o->arena);
+                for (size_t k = 0; k < m->nfields; k++)
+                    if (m->fields[k].type == MN_FK || m->fields[k].type == MN_O2O)
+                        mn_buf_printf(&choices, "%s%s", choices.len ? ", " : "",
+                                      m->fields[k].name);
+                return mn__orm_fail(qs->o, MN_EFIELD,
+                                    "Invalid field name(s) given in select_related: '%.*s' "
+                                    "(%s.%s is a %s, not a relation; in '%s'). Choices are: %s",
+                                    (int)len, p, m->name, f->name, mn__django_class(f->type),
+                                    paths[i], choices.len ? mn_buf_cstr(&choices) : "(none)");
+            }
+            m = f->rel_model;
+            p = dd ? dd + 2 : NULL;
+        }
+    }
+    return 0;
 }
 
 mn_qs *mn_qs_select_related(mn_qs *qs, const char *paths)
@@ -320,7 +365,7 @@ mn_qs *mn_qs_select_related(mn_qs *qs, const char *paths)
     mn_qs *c = mn__qs_clone(qs);
     if (c)
         c->related = split_names(qs->o, paths, &c->nrelated);
-    return c;
+    return c && check_related(c, c->related, c->nrelated) == 0 ? c : NULL;
 }
 
 mn_qs *mn_qs_prefetch(mn_qs *qs, const char *accessor, mn_qs *custom)

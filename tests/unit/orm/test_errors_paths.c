@@ -1,0 +1,243 @@
+/* test_errors_paths.c — a wrong field, relation or lookup name anywhere a path is written
+ * (filter, order_by, values, only, defer, select_related) fails with a message that names the
+ * model, the path and the closest valid name; mn_orm_error() is the error of the last call.
+ * Same messages on SQLite and PostgreSQL. */
+#include "helper_data.h"
+#include "helper_db.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+static testdb t;
+static library lib;
+static void setup(void)
+{
+    tdb_open(&t);
+    library_fill(t.o, &lib);
+}
+static void teardown(void) { tdb_close(&t); }
+TestSuite(orm_errors_paths, .init = setup, .fini = teardown);
+
+/* The message a filter on Book with this lookup fails with ("" if it does not fail). */
+static const char *filter_error(const char *lookup, mn_arg v)
+{
+    mn_qs *qs = mn_qs_filter_kv(mn_all(t.o, Book), &(mn_kv){lookup, v}, 1);
+    if (mn_qs_fetch(qs))
+        return "";
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EFIELD, "%s: %s", lookup, mn_orm_error(t.o));
+    const char *fetched = mn_arena_strdup(t.arena, mn_orm_error(t.o));
+    /* count() compiles the same condition and must say the same */
+    cr_expect_lt(mn_qs_count(mn_qs_filter_kv(mn_all(t.o, Book), &(mn_kv){lookup, v}, 1)), 0);
+    cr_expect_str_eq(mn_orm_error(t.o), fetched, "count() and fetch() disagree on %s", lookup);
+    return fetched;
+}
+#define FERR(lookup, v) filter_error((lookup), MN_ARG(v))
+
+Test(orm_errors_paths, a_wrong_field_after_a_relation_names_the_related_model)
+{
+    cr_expect_str_eq(FERR("autor__name", "x"), "Book has no field 'autor'; did you mean 'author'?");
+    cr_expect_str_eq(FERR("author__nam", "x"),
+                     "Author has no field 'nam'; did you mean 'name'? (in 'author__nam')");
+    cr_expect_str_eq(FERR("author__nam__icontains", "x"),
+                     "Author has no field 'nam'; did you mean 'name'? (in 'author__nam__icontains')");
+    /* through the reverse accessor the model reached is Book again */
+    cr_expect_str_eq(FERR("author__books__titel", "x"),
+                     "Book has no field 'titel'; did you mean 'title'? (in 'author__books__titel')");
+    cr_expect_str_eq(FERR("author__books__titel__iexact", "x"),
+                     "Book has no field 'titel'; did you mean 'title'? (in 'author__books__titel__iexact')");
+    cr_expect_str_eq(FERR("tags__nme", "x"),
+                     "Tag has no field 'nme'; did you mean 'name'? (in 'tags__nme')");
+    cr_expect_str_eq(FERR("reviews__strs__gt", 1),
+                     "Review has no field 'strs'; did you mean 'stars'? (in 'reviews__strs__gt')");
+    cr_expect_str_eq(FERR("author__mentor__nme__startswith", "x"),
+                     "Author has no field 'nme'; did you mean 'name'? (in 'author__mentor__nme__startswith')");
+    /* nothing close: the choices are listed */
+    const char *e = FERR("author__zzzzzzzz", "x");
+    cr_expect(strncmp(e, "Author has no field 'zzzzzzzz'; choices are: id, name, email, mentor, ",
+                      69) == 0, "%s", e);
+    cr_expect(strstr(e, "books") && strstr(e, "mentees") && strstr(e, "clubs"), "%s", e);
+    cr_expect(strstr(e, " (in 'author__zzzzzzzz')"), "%s", e);
+}
+
+Test(orm_errors_paths, a_wrong_lookup_names_the_field_class_model_and_path)
+{
+    cr_expect_str_eq(FERR("title__year", 2021),
+                     "Unsupported lookup 'year' for CharField Book.title or join on the field not "
+                     "permitted (in 'title__year')");
+    cr_expect_str_eq(FERR("title__bogus", "x"),
+                     "Unsupported lookup 'bogus' for CharField Book.title or join on the field not "
+                     "permitted (in 'title__bogus')");
+    cr_expect_str_eq(FERR("title__icontans", "x"),
+                     "Unsupported lookup 'icontans' for CharField Book.title or join on the field "
+                     "not permitted; did you mean 'icontains'? (in 'title__icontans')");
+    cr_expect_str_eq(FERR("author__name__strtswith", "x"),
+                     "Unsupported lookup 'strtswith' for CharField Author.name or join on the "
+                     "field not permitted; did you mean 'startswith'? (in 'author__name__strtswith')");
+    /* transforms are suggested for dates, and after one the field is an integer */
+    cr_expect_str_eq(FERR("published__yaer", 2021),
+                     "Unsupported lookup 'yaer' for DateField Book.published or join on the field "
+                     "not permitted; did you mean 'year'? (in 'published__yaer')");
+    cr_expect_str_eq(FERR("published__year__gtee", 2021),
+                     "Unsupported lookup 'gtee' for IntegerField Book.published__year or join on "
+                     "the field not permitted; did you mean 'gte'? (in 'published__year__gtee')");
+    cr_expect_str_eq(FERR("pages__isnul", true),
+                     "Unsupported lookup 'isnul' for PositiveIntegerField Book.pages or join on "
+                     "the field not permitted; did you mean 'isnull'? (in 'pages__isnul')");
+    /* after a relation's primary key, the next word is a lookup of that key */
+    cr_expect_str_eq(FERR("author__id__bogus", 1),
+                     "Unsupported lookup 'bogus' for BigAutoField Author.id or join on the field "
+                     "not permitted (in 'author__id__bogus')");
+    cr_expect_str_eq(FERR("pk__bogus", 1),
+                     "Unsupported lookup 'bogus' for BigAutoField Book.id or join on the field "
+                     "not permitted (in 'pk__bogus')");
+    cr_expect_str_eq(FERR("author__year", 1),
+                     "Unsupported lookup 'year' for ForeignKey Book.author or join on the field "
+                     "not permitted (in 'author__year')");
+}
+
+Test(orm_errors_paths, valid_paths_still_work)
+{
+    cr_expect_str_eq(FERR("author__name__icontains", "AN"), "");
+    cr_expect_str_eq(FERR("author__books__title", "Dune"), "");
+    cr_expect_str_eq(FERR("author__books__in", MN_IN(lib.dune->id)), "");
+    cr_expect_str_eq(FERR("author__books__isnull", false), "");
+    cr_expect_str_eq(FERR("author__id__gt", 0), "");
+    cr_expect_str_eq(FERR("author__pk", lib.ann->id), "");
+    cr_expect_str_eq(FERR("tags__name__startswith", "c"), "");
+    cr_expect_str_eq(FERR("published__year__gte", 2000), "");
+    cr_expect_str_eq(FERR("author__mentor__name", "Ann"), "");
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Book), "author__books__title", "Dune")), 2);
+}
+
+Test(orm_errors_paths, order_by_a_wrong_name_fails_where_it_is_written)
+{
+    mn_qs *all = mn_all(t.o, Book);
+    mn_qs *bad = mn_qs_order_by(all, "-titel");
+    cr_expect_null(bad, "a misspelt ordering must not sort by nothing");
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EFIELD);
+    cr_expect_str_eq(mn_orm_error(t.o), "Book has no field 'titel'; did you mean 'title'?");
+    /* the error carries through the chain: nothing is counted or fetched */
+    cr_expect_lt(mn_qs_count(bad), 0);
+    cr_expect_null(mn_qs_fetch(mn_qs_slice(bad, 0, 2)));
+    cr_expect_str_eq(mn_orm_error(t.o), "Book has no field 'titel'; did you mean 'title'?");
+
+    cr_expect_null(mn_qs_order_by(all, "pages, author__nme"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Author has no field 'nme'; did you mean 'name'? (in 'author__nme')");
+    cr_expect_null(mn_qs_order_by(all, "author__books__titel"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Book has no field 'titel'; did you mean 'title'? (in 'author__books__titel')");
+    cr_expect_null(mn_qs_order_by(all, "title__bogus"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Cannot resolve keyword 'bogus' into field. Join on 'title' not permitted "
+                     "(Book.title is a CharField; in 'title__bogus')");
+    cr_expect_null(mn_get(mn_qs_order_by(all, "+titel"), "pk", lib.dune->id));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EFIELD);
+
+    /* every valid form still orders */
+    const char *good[] = {"-title", "?", "pk", "-pk", "author__name,title", "author", "author_id",
+                          "-author__mentor__name", "tags__name", "+pages"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        mn_qs *qs = mn_qs_order_by(all, good[i]);
+        cr_expect_not_null(qs, "%s: %s", good[i], mn_orm_error(t.o));
+        cr_expect_not_null(mn_qs_fetch(qs), "%s: %s", good[i], mn_orm_error(t.o));
+    }
+    mn_rows *rows = mn_qs_fetch(mn_qs_order_by(all, "-author__name,title"));
+    cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(((Book *)rows->items[0])->title, "Odes 50% off_sale"); /* bob's first */
+    /* an annotation is a valid ordering once it exists */
+    mn_qs *ann = mn_qs_annotate(all, "nrev", mn_Count(t.o, "reviews", false, NULL));
+    cr_expect_not_null(mn_qs_fetch(mn_qs_order_by(ann, "-nrev,title")), "%s", mn_orm_error(t.o));
+    cr_expect_null(mn_qs_order_by(ann, "-nrevs"));
+    cr_expect_str_eq(mn_orm_error(t.o), "Book has no field 'nrevs'; did you mean 'nrev'?");
+    cr_expect_null(mn_qs_order_by(ann, "-nrevs__gt"));
+    cr_expect_null(mn_qs_order_by(ann, "zzzzzzzzzz"));
+    cr_expect(strstr(mn_orm_error(t.o), "Book has no field 'zzzzzzzzzz'; choices are: id, title,"),
+              "%s", mn_orm_error(t.o));
+}
+
+Test(orm_errors_paths, values_only_defer_and_select_related_check_their_names)
+{
+    mn_qs *all = mn_all(t.o, Book);
+    cr_expect_null(mn_qs_values(all, "title, autor__name"));
+    cr_expect_str_eq(mn_orm_error(t.o), "Book has no field 'autor'; did you mean 'author'?");
+    cr_expect_null(mn_qs_values(all, "author__nam"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Author has no field 'nam'; did you mean 'name'? (in 'author__nam')");
+    cr_expect_null(mn_qs_values_list(all, "titel", true));
+    cr_expect_str_eq(mn_orm_error(t.o), "Book has no field 'titel'; did you mean 'title'?");
+    cr_expect_null(mn_qs_only(all, "title,pgaes"));
+    cr_expect_str_eq(mn_orm_error(t.o), "Book has no field 'pgaes'; did you mean 'pages'?");
+    cr_expect_null(mn_qs_defer(all, "ratng"));
+    cr_expect_str_eq(mn_orm_error(t.o), "Book has no field 'ratng'; did you mean 'rating'?");
+    cr_expect_null(mn_qs_select_related(all, "autor"));
+    cr_expect_str_eq(mn_orm_error(t.o), "Book has no field 'autor'; did you mean 'author'?");
+    cr_expect_null(mn_qs_select_related(all, "author__mentr"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Author has no field 'mentr'; did you mean 'mentor'? (in 'author__mentr')");
+    cr_expect_null(mn_qs_select_related(all, "title"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Invalid field name(s) given in select_related: 'title' (Book.title is a "
+                     "CharField, not a relation; in 'title'). Choices are: author");
+    cr_expect_null(mn_qs_select_related(all, "author__name"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Invalid field name(s) given in select_related: 'name' (Author.name is a "
+                     "CharField, not a relation; in 'author__name'). Choices are: mentor");
+    cr_expect_lt(mn_qs_count(mn_qs_only(all, "pgaes")), 0);
+
+    /* and the right names still load what they name */
+    mn_rows *rows = mn_qs_fetch(mn_qs_values(mn_qs_order_by(all, "title"), "title,author__name"));
+    cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
+    cr_expect_eq(rows->len, 4);
+    cr_expect_not_null(mn_qs_fetch(mn_qs_only(all, "title,author")), "%s", mn_orm_error(t.o));
+    cr_expect_not_null(mn_qs_fetch(mn_qs_defer(all, "rating,author_id")), "%s", mn_orm_error(t.o));
+    cr_expect_not_null(mn_qs_fetch(mn_qs_values_list(all, "pk", true)), "%s", mn_orm_error(t.o));
+    cr_expect_not_null(mn_qs_fetch(mn_qs_select_related(all, "author__mentor")), "%s",
+                       mn_orm_error(t.o));
+}
+
+Test(orm_errors_paths, the_error_is_the_last_calls)
+{
+    cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Book), "autor", 1)));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EFIELD);
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Book)), 4);
+    cr_expect_str_eq(mn_orm_error(t.o), "", "a successful count leaves no stale message");
+    cr_expect_eq(mn_orm_errcode(t.o), 0);
+
+    cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Book), "title__bogus", 1)));
+    cr_expect_not_null(mn_qs_fetch(mn_filter(mn_all(t.o, Book), "title", "Dune")));
+    cr_expect_str_eq(mn_orm_error(t.o), "");
+
+    /* first() returns NULL for "empty" and for "failed": the code tells them apart */
+    cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Book), "pages__bogus", 1)));
+    cr_expect_null(mn_qs_first(mn_filter(mn_all(t.o, Book), "title", "No such book")));
+    cr_expect_eq(mn_orm_errcode(t.o), 0, "%s", mn_orm_error(t.o));
+
+    cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Book), "autor", 1)));
+    cr_expect_eq(mn_qs_exists(mn_filter(mn_all(t.o, Book), "title", "Dune")), 1);
+    cr_expect_eq(mn_orm_errcode(t.o), 0);
+
+    cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Book), "autor", 1)));
+    cr_expect_not_null(mn_qs_aggregate(mn_all(t.o, Book), "n", mn_Count(t.o, NULL, false, NULL)));
+    cr_expect_str_eq(mn_orm_error(t.o), "");
+
+    /* a failure is still there when read right after it */
+    cr_expect_null(mn_get(mn_all(t.o, Book), "pk", 999999));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EDOES_NOT_EXIST);
+    cr_expect_str_eq(mn_orm_error(t.o), "Book matching query does not exist.");
+}
+
+Test(orm_errors_paths, expressions_and_aggregates_name_the_path)
+{
+    mn_orm *o = t.o;
+    cr_expect_null(mn_qs_fetch(mn_filter(mn_all(o, Book), "pages__gt", mn_F(o, "author__nam"))));
+    cr_expect_str_eq(mn_orm_error(o),
+                     "Author has no field 'nam'; did you mean 'name'? (in 'author__nam')");
+    cr_expect_null(mn_qs_fetch(mn_qs_annotate(mn_all(o, Author), "n",
+                                              mn_Count(o, "books__titel", false, NULL))));
+    cr_expect_str_eq(mn_orm_error(o),
+                     "Book has no field 'titel'; did you mean 'title'? (in 'books__titel')");
+    cr_expect_null(mn_qs_fetch(mn_qs_annotate(mn_all(o, Author), "n",
+                                              mn_Count(o, "boks", false, NULL))));
+    cr_expect_str_eq(mn_orm_error(o), "Author has no field 'boks'; did you mean 'books'?");
+}

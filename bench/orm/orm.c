@@ -156,6 +156,19 @@ static void raw_close(raw *r)
         PQfinish(r->pg);
 }
 
+/* One lookup the way a view makes it: a session in the request arena, get by pk, and the
+ * arena reset as at the end of a request (which gives the connection back). */
+static int64_t orm_get(mn_db *db, mn_arena *a)
+{
+    mn_orm *o = mn_orm_new(a, db);
+    BWorld *w = o ? mn_get(mn_all(o, BWorld), "pk", rid()) : NULL;
+    if (!w)
+        die("orm lookup", o ? mn_orm_error(o) : "no memory");
+    int64_t v = w->randomNumber;
+    mn_arena_reset(a);
+    return v;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -186,15 +199,8 @@ static int bench_pk(const char *url, double seconds)
     size_t rounds = 0;
     int64_t sum = 0;
     /* A warm-up round of each: the statements get prepared, the caches filled. */
-    for (int i = 0; i < 2 * PK_ROUND; i++) {
-        sum += raw_get(&r, rid());
-        mn_orm *o = mn_orm_new(a, db);
-        BWorld *w = o ? mn_get(mn_all(o, BWorld), "pk", rid()) : NULL;
-        if (!w)
-            die("orm lookup", o ? mn_orm_error(o) : "no memory");
-        sum += w->randomNumber;
-        mn_arena_reset(a);
-    }
+    for (int i = 0; i < 2 * PK_ROUND; i++)
+        sum += raw_get(&r, rid()) + orm_get(db, a);
     double end = now_s() + seconds;
     /* Short alternating rounds, so load from other work on the machine hits both alike; the
      * median round is the figure, so a burst of such load does not decide it either. */
@@ -207,14 +213,8 @@ static int bench_pk(const char *url, double seconds)
             sum += v;
         }
         double t1 = now_s();
-        for (int i = 0; i < PK_ROUND; i++) {
-            mn_orm *o = mn_orm_new(a, db);
-            BWorld *w = o ? mn_get(mn_all(o, BWorld), "pk", rid()) : NULL;
-            if (!w)
-                die("orm lookup", o ? mn_orm_error(o) : "no memory");
-            sum += w->randomNumber;
-            mn_arena_reset(a); /* as the end of a request: gives the connection back */
-        }
+        for (int i = 0; i < PK_ROUND; i++)
+            sum += orm_get(db, a);
         double t2 = now_s();
         rraw[rounds] = (t1 - t0) / PK_ROUND * 1e6;
         rorm[rounds] = (t2 - t1) / PK_ROUND * 1e6;
@@ -242,18 +242,8 @@ __attribute__((noinline)) static int64_t pk_loop(raw *r, mn_db *db, mn_arena *a,
                                                  long n)
 {
     int64_t sum = 0;
-    for (long i = 0; i < n; i++) {
-        if (!orm) {
-            sum += raw_get(r, rid());
-            continue;
-        }
-        mn_orm *o = mn_orm_new(a, db);
-        BWorld *w = o ? mn_get(mn_all(o, BWorld), "pk", rid()) : NULL;
-        if (!w)
-            die("orm lookup", o ? mn_orm_error(o) : "no memory");
-        sum += w->randomNumber;
-        mn_arena_reset(a);
-    }
+    for (long i = 0; i < n; i++)
+        sum += orm ? orm_get(db, a) : raw_get(r, rid());
     return sum;
 }
 

@@ -268,6 +268,7 @@ static int compile_select(mn_qs *qs, sqlq *q)
             cache_put(slot, q, pk, qs->high);
         return rc;
     }
+    mn_orm_clear_error(qs->o); /* as mn__compile does: the error is the last call's */
     memset(q, 0, sizeof *q);
     q->params = mn_arena_alloc(qs->o->arena, 2 * sizeof *q->params);
     if (!q->params)

@@ -241,3 +241,20 @@ Test(orm_errors_paths, expressions_and_aggregates_name_the_path)
                                               mn_Count(o, "boks", false, NULL))));
     cr_expect_str_eq(mn_orm_error(o), "Author has no field 'boks'; did you mean 'books'?");
 }
+
+Test(orm_errors_paths, the_error_is_the_last_calls_on_the_cached_pk_path_too)
+{
+    /* get() and first() by integer pk reuse the compiled statement: the second of each runs
+     * without compiling, and must still not report an earlier call's failure */
+    for (int round = 0; round < 2; round++) {
+        cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Book), "autor", 1)));
+        cr_expect_not_null(mn_get(mn_all(t.o, Book), "pk", lib.dune->id));
+        cr_expect_eq(mn_orm_errcode(t.o), 0, "round %d: %s", round, mn_orm_error(t.o));
+        cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Book), "autor", 1)));
+        cr_expect_null(mn_qs_first(mn_filter(mn_all(t.o, Book), "pk", 999999)));
+        cr_expect_eq(mn_orm_errcode(t.o), 0, "round %d: %s", round, mn_orm_error(t.o));
+        cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Book), "autor", 1)));
+        cr_expect_not_null(mn_qs_first(mn_filter(mn_all(t.o, Book), "pk", lib.emma->id)));
+        cr_expect_eq(mn_orm_errcode(t.o), 0, "round %d: %s", round, mn_orm_error(t.o));
+    }
+}

@@ -9,19 +9,37 @@
 
 #include <stdlib.h>
 
+static bool names_agg_annotation(mn_qs *qs, const char *path, int depth);
+
+/* Does e aggregate, itself or through an annotation it names (F("n") * 2 with n=Count)? */
+static bool expr_aggregates(mn_qs *qs, const mn_expr *e, int depth)
+{
+    if (!e || depth > 16)
+        return false;
+    if (e->kind == E_AGG)
+        return true;
+    if (e->kind == E_FIELD)
+        return names_agg_annotation(qs, e->path, depth + 1);
+    return e->kind == E_OP && (expr_aggregates(qs, e->a, depth) || expr_aggregates(qs, e->b, depth));
+}
+
+static bool names_agg_annotation(mn_qs *qs, const char *path, int depth)
+{
+    const char *dd = strstr(path, "__");
+    size_t n = dd ? (size_t)(dd - path) : strlen(path);
+    for (size_t i = 0; i < qs->nannots; i++)
+        if (strlen(qs->annots[i].name) == n && strncmp(qs->annots[i].name, path, n) == 0)
+            return expr_aggregates(qs, qs->annots[i].expr, depth);
+    return false;
+}
+
 /* Which top-level conjuncts of where mention an aggregate annotation (they go to HAVING). */
 static bool q_mentions_agg(mn_qs *qs, const mn_q *q)
 {
     if (!q)
         return false;
-    if (q->kind == Q_LEAF) {
-        const char *dd = strstr(q->lookup, "__");
-        size_t n = dd ? (size_t)(dd - q->lookup) : strlen(q->lookup);
-        for (size_t i = 0; i < qs->nannots; i++)
-            if (strlen(qs->annots[i].name) == n && strncmp(qs->annots[i].name, q->lookup, n) == 0)
-                return mn__has_aggregate(qs->annots[i].expr);
-        return false;
-    }
+    if (q->kind == Q_LEAF)
+        return names_agg_annotation(qs, q->lookup, 0);
     return q_mentions_agg(qs, q->a) || q_mentions_agg(qs, q->b);
 }
 
@@ -414,6 +432,30 @@ static void cc_init(cc *c, mn_qs *qs)
     mn_buf_init(&c->from, qs->o->arena);
 }
 
+/* A scratch compiler for checking names: its joins and SQL are thrown away, only its
+ * verdict counts. */
+static void scratch_init(cc *c, mn_qs *qs)
+{
+    memset(c, 0, sizeof *c);
+    c->o = qs->o;
+    c->qs = qs;
+    c->m = qs->m;
+    c->d = MN_DIALECT_SQLITE; /* the names resolve alike in both dialects */
+    c->prefix = 'T';
+    c->next_alias = 1;
+    mn_buf_init(&c->from, qs->o->arena);
+}
+
+int mn__check_expr(mn_qs *qs, const mn_expr *e)
+{
+    cc c;
+    scratch_init(&c, qs);
+    mn_buf b;
+    mn_buf_init(&b, qs->o->arena);
+    mn__cc_expr(&c, &b, e);
+    return c.err;
+}
+
 int mn__check_names(mn_qs *qs, const char *const *names, size_t n, bool ordering)
 {
     cc c;
@@ -427,14 +469,7 @@ int mn__check_names(mn_qs *qs, const char *const *names, size_t n, bool ordering
         if (!strstr(name, "__") && mn__field(qs->m, name, strlen(name)))
             continue; /* the common case needs no compiler */
         if (!started) {
-            /* a scratch compiler: its joins are thrown away, only its verdict counts */
-            memset(&c, 0, sizeof c);
-            c.o = qs->o;
-            c.qs = qs;
-            c.m = qs->m;
-            c.prefix = 'T';
-            c.next_alias = 1;
-            mn_buf_init(&c.from, qs->o->arena);
+            scratch_init(&c, qs);
             started = true;
         }
         resolved r;

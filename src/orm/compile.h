@@ -62,5 +62,8 @@ const char *mn__django_class(mn_ftype t);
  * or its annotations, so a misspelt name fails where it is written, as Django's order_by
  * does; with ordering, "?" and a leading "-"/"+" are allowed. 0 or MN_EFIELD (message set). */
 int mn__check_names(mn_qs *qs, const char *const *names, size_t n, bool ordering);
+/* Resolves every path of an annotation's expression (and its filter) against qs, as Django's
+ * annotate() does when called. 0 or the error (message set). */
+int mn__check_expr(mn_qs *qs, const mn_expr *e);
 
 #endif

@@ -416,6 +416,9 @@ mn_qs *mn_qs_annotate(mn_qs *qs, const char *name, const mn_expr *e)
     a[c->nannots].name = mn_arena_strdup(qs->o->arena, name);
     a[c->nannots].expr = e;
     c->annots = a;
+    /* checked against the annotations before it: it may build on them, not on itself */
+    if (mn__check_expr(c, e) != 0)
+        return NULL;
     c->nannots++;
     return c;
 }

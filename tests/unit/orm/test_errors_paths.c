@@ -258,3 +258,28 @@ Test(orm_errors_paths, the_error_is_the_last_calls_on_the_cached_pk_path_too)
         cr_expect_eq(mn_orm_errcode(t.o), 0, "round %d: %s", round, mn_orm_error(t.o));
     }
 }
+
+Test(orm_errors_paths, annotate_checks_its_expression_when_called)
+{
+    mn_orm *o = t.o;
+    mn_qs *authors = mn_all(o, Author);
+    cr_expect_null(mn_qs_annotate(authors, "n", mn_Count(o, "boks", false, NULL)));
+    cr_expect_str_eq(mn_orm_error(o), "Author has no field 'boks'; did you mean 'books'?");
+    cr_expect_null(mn_qs_annotate(authors, "n", mn_Sum(o, "books__pgaes", NULL)));
+    cr_expect_str_eq(mn_orm_error(o),
+                     "Book has no field 'pgaes'; did you mean 'pages'? (in 'books__pgaes')");
+    cr_expect_null(mn_qs_annotate(authors, "n",
+                                  mn_Count(o, "books", false, mn_Q(o, "books__pages__gtt", 100))));
+    cr_expect_str_eq(mn_orm_error(o),
+                     "Unsupported lookup 'gtt' for PositiveIntegerField Book.pages or join on the "
+                     "field not permitted; did you mean 'gt'? (in 'books__pages__gtt')");
+    /* an annotation may build on an earlier one, and the right names count */
+    mn_qs *qs = mn_qs_annotate(authors, "n", mn_Count(o, "books", false, NULL));
+    cr_assert_not_null(qs, "%s", mn_orm_error(o));
+    qs = mn_qs_annotate(qs, "n2", mn_expr_op(o, '*', mn_F(o, "n"), mn_V(o, mn_arg_int(2))));
+    cr_assert_not_null(qs, "%s", mn_orm_error(o));
+    cr_expect_null(mn_qs_annotate(qs, "n3", mn_F(o, "n4")));
+    mn_rows *rows = mn_qs_fetch(mn_filter(mn_qs_order_by(qs, "-n2,name"), "n2__gt", 0));
+    cr_assert_not_null(rows, "%s", mn_orm_error(o));
+    cr_expect_eq(rows->len, 2);
+}

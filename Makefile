@@ -21,11 +21,14 @@ RECONFIGURE = true
 endif
 
 BUILD := build
+RELEASE_BUILD := build/release
+# What make bench and make techempower run: optimised (-O3, NDEBUG), nothing else built.
+RELEASE_TARGETS := techempower bench-floor bench-dbfloor bench-template bench-orm
 ASAN_BUILD := build/asan
 FUZZ_BUILD := build/fuzz
 CTEST := ctest --output-on-failure --timeout 600
 
-.PHONY: all deps build asan fuzz demo test test-unit test-asan test-fuzz bench techempower \
+.PHONY: all deps build release asan fuzz demo test test-unit test-asan test-fuzz bench techempower \
         install format clean
 
 all: build
@@ -39,6 +42,13 @@ $(BUILD)/build.ninja: | deps
 build: $(BUILD)/build.ninja
 	@$(call RECONFIGURE,$(BUILD))
 	cmake --build $(BUILD)
+
+$(RELEASE_BUILD)/build.ninja: | deps
+	cmake -S . -B $(RELEASE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+release: $(RELEASE_BUILD)/build.ninja
+	@$(call RECONFIGURE,$(RELEASE_BUILD))
+	cmake --build $(RELEASE_BUILD) --target $(RELEASE_TARGETS)
 
 $(ASAN_BUILD)/build.ninja: | deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMN_SANITIZE=ON $(CMAKE_FLAGS)
@@ -78,11 +88,11 @@ test:
 	@awk '{p += $$2; f += $$3; print "  " $$1 ": " $$2 " passed, " $$3 " failed"} \
 	     END {print "total: " p " passed, " f " failed"; exit (f > 0)}' $(TALLY)
 
-bench: build
-	bench/run
+bench: release
+	bench/run --build $(RELEASE_BUILD) --out $(BUILD)/bench-results.json
 
-techempower: build
-	PORT=$(PORT) WORKERS=$(WORKERS) $(BUILD)/bin/techempower serve 0.0.0.0:$(PORT) --workers $(WORKERS)
+techempower: release
+	PORT=$(PORT) WORKERS=$(WORKERS) $(RELEASE_BUILD)/bin/techempower serve 0.0.0.0:$(PORT) --workers $(WORKERS)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

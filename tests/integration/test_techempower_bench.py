@@ -24,7 +24,7 @@ def check(cond, what):
 
 def main():
     out = subprocess.run([sys.executable, os.path.join(SOURCE, "bench", "run"), "--build", BUILD,
-                          "--duration", "1", "--connections", "64", "--idle", "1000", "--idle-on", "manouche",
+                          "--duration", "1", "--rounds", "1", "--connections", "64", "--idle", "1000", "--idle-on", "manouche",
                           "--tests", "plaintext-pipelined,json",
                           "--template-seconds", "0.1", "--skip", "db,orm"],
                          capture_output=True, text=True, timeout=120)

@@ -441,9 +441,8 @@ static mn__http_result parse_request_line(mn__http_head *h, const char *p, const
  * or past bufend. DONE: *head_end is just past that empty line. NEED_MORE: the bytes ran out
  * first, which only the single-pass path can see (the two-phase path hands over a head whose
  * every line is known to end in CRLF). */
-static mn__http_result parse_fields(mn__http_head *h, framing *f, const char *p,
-                                    const char *bufend, size_t max_headers,
-                                    const char **head_end)
+static mn__http_result parse_fields(mn__http_head *h, framing *f, const char *p, const char *bufend,
+                                    size_t max_headers, const char **head_end)
 {
     for (;;) {
         if (bufend - p < 2) return MN__HTTP_NEED_MORE;

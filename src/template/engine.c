@@ -404,11 +404,15 @@ static mn_template *compile(mn_template_engine *e, const char *name, const char 
                 if (mn_str_eq(t->partials[k].name, ref->u.partial.name))
                     ref->u.partial.def = t->partials[k].n;
             if (!ref->u.partial.def) {
+                /* the tag's token again, from its line and column, for the source line */
+                token at = {.line = ref->line};
+                for (int l = 1; l < ref->line && at.offset < t->source_len; at.offset++)
+                    if (t->source[at.offset] == '\n')
+                        l++;
+                at.offset += (size_t)(ref->column - 1);
                 p.cur = NULL;
-                mn__parser_error(&p, NULL, "Partial '%.*s' is not defined in the current template.",
+                mn__parser_error(&p, &at, "Partial '%.*s' is not defined in the current template.",
                                  (int)ref->u.partial.name.len, ref->u.partial.name.ptr);
-                err->line = ref->line;
-                err->column = ref->column;
                 rc = MN_EINVAL;
                 break;
             }
@@ -654,20 +658,49 @@ mn_template *mn_template_engine_get(mn_template_engine *e, const char *name,
 
 /* ---- Errors and escaping. ---- */
 
+/* The exception a message names itself with ("NoReverseMatch: ...", "TemplateDoesNotExist:
+ * x"): a CamelCase word ending as Django's exception names do, then ": ". Its length, or 0. */
+static size_t message_label(const char *m)
+{
+    static const char *const ends[] = {"Error", "DoesNotExist", "Match", "Exception"};
+    size_t n = 0;
+    if (m[0] < 'A' || m[0] > 'Z')
+        return 0;
+    while ((m[n] >= 'A' && m[n] <= 'Z') || (m[n] >= 'a' && m[n] <= 'z'))
+        n++;
+    if (m[n] != ':' || m[n + 1] != ' ')
+        return 0;
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        size_t k = strlen(ends[i]);
+        if (n > k && memcmp(m + n - k, ends[i], k) == 0)
+            return n;
+    }
+    return 0;
+}
+
+/* "Kind: where: message" for every error, where = name:line:column of the tag at fault. A
+ * template that is missing on its own has no place (Django: "TemplateDoesNotExist: name"). */
 int mn_template_error_format(const mn_template_error *err, mn_buf *out)
 {
+    const char *msg = err->message;
+    size_t label = message_label(msg);
     const char *kind = err->code == MN_ENOTFOUND ? "TemplateDoesNotExist"
                        : err->code == MN_EINVAL  ? "TemplateSyntaxError"
                                                  : "TemplateError";
+    int klen = (int)strlen(kind);
+    if (label) {
+        kind = msg;
+        klen = (int)label;
+        msg += label + 2;
+    }
     int rc;
-    if (strncmp(err->message, kind, strlen(kind)) == 0)
-        kind = NULL;
     if (err->line > 0)
-        rc = mn_buf_printf(out, "%s%s%s:%d:%d: %s\n", kind ? kind : "", kind ? ": " : "",
-                           err->template_name, err->line, err->column, err->message);
+        rc = mn_buf_printf(out, "%.*s: %s:%d:%d: %s\n", klen, kind, err->template_name,
+                           err->line, err->column, msg);
+    else if (err->code != MN_ENOTFOUND && err->template_name[0])
+        rc = mn_buf_printf(out, "%.*s: %s: %s\n", klen, kind, err->template_name, msg);
     else
-        rc = mn_buf_printf(out, "%s%s%s%s%s\n", kind ? kind : "", kind ? ": " : "",
-                           err->template_name, err->template_name[0] ? ": " : "", err->message);
+        rc = mn_buf_printf(out, "%.*s: %s\n", klen, kind, msg);
     if (!rc && err->line > 0 && err->source_line[0]) {
         rc = mn_buf_printf(out, "%5d | %s\n      | %*s^\n", err->line, err->source_line,
                            err->column > 1 ? err->column - 1 : 0, "");

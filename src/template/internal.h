@@ -445,6 +445,8 @@ typedef struct parser {
 
 /* "forloop", as the for tag binds it: the name every template's forloop.x points at. */
 extern const char mn__forloop_name[];
+/* {% debug %} (debug_tag.c): nothing unless the engine's debug option is on. */
+int mn__render_debug(mn_template_state *r, mn_buf *out);
 /* The one copy of a variable name within a template ("forloop" is mn__forloop_name), so
  * that a loop variable and the paths that read it have the same pointer and the context's
  * hinted lookup compares pointers. Names past the first 256 are kept as they are. */

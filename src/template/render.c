@@ -783,12 +783,13 @@ static int render_for(mn_template_state *r, const node *n, mn_buf *out)
     rc = mn_context_push(ctx);
     if (rc < 0)
         return rc;
-    mn_value *loop = mn_value_dict(r->arena, 7);
-    static const char *const keys[] = {"parentloop", "counter0",  "counter", "revcounter",
-                                       "revcounter0", "first", "last"};
+    /* Django 6's key order: parentloop and length first, then the per-iteration values */
+    mn_value *loop = mn_value_dict(r->arena, 8);
+    static const char *const keys[] = {"parentloop",  "length", "counter0", "counter",
+                                       "revcounter", "revcounter0", "first",  "last"};
     if (!loop)
         return MN_ENOMEM;
-    for (int k = 0; k < 7; k++)
+    for (int k = 0; k < 8; k++)
         if (mn_value_dict_set(r->arena, loop, keys[k], strlen(keys[k]),
                               k == 0 && parent ? parent : NULL) < 0)
             return MN_ENOMEM;
@@ -798,6 +799,11 @@ static int render_for(mn_template_state *r, const node *n, mn_buf *out)
             return MN_ENOMEM;
         loop->u.dict.entries[0].value = empty;
     }
+    /* one value for the whole loop: the length does not change between iterations */
+    mn_value *length = mn_value_int(r->arena, (int64_t)len);
+    if (!length)
+        return MN_ENOMEM;
+    loop->u.dict.entries[1].value = length;
     rc = mn__context_set_ref(ctx, (mn_str){mn__forloop_name, 7}, loop);
     int nvars = n->u.forloop.nvars;
     mn_str var0 = n->u.forloop.vars[0];
@@ -833,10 +839,10 @@ static int render_for(mn_template_state *r, const node *n, mn_buf *out)
             ints[k].kind = MN_VALUE_INT;
             ints[k].safe = false;
             ints[k].u.i = counts[k];
-            e[k + 1].value = &ints[k];
+            e[k + 2].value = &ints[k];
         }
-        e[5].value = i == 0 ? vtrue : vfalse;
-        e[6].value = i == len - 1 ? vtrue : vfalse;
+        e[6].value = i == 0 ? vtrue : vfalse;
+        e[7].value = i == len - 1 ? vtrue : vfalse;
         if (nvars == 1) {
             /* the loop's own frame: after the first set the name keeps its slot (the body
              * may add names to this frame, never remove one) */
@@ -1594,9 +1600,33 @@ static int quote_plus(mn_buf *out, mn_str s)
     return MN_OK;
 }
 
+/* The values an iterable (not a string) sets for one key, None items dropped, as Django 6's
+ * querystring does; an empty result leaves the key without values. */
+static int qs_values(mn_template_state *r, mn_value **v)
+{
+    mn_value *items;
+    int rc = mn_value_iterate(*v, r->arena, &items);
+    if (rc < 0)
+        return rc;
+    mn_value *kept = mn_value_list(r->arena, items->u.list.len);
+    if (!kept)
+        return MN_ENOMEM;
+    for (size_t i = 0; i < items->u.list.len; i++)
+        if (items->u.list.items[i] && !mn_value_is_none(items->u.list.items[i]) &&
+            mn_value_list_append(r->arena, kept, items->u.list.items[i]) < 0)
+            return MN_ENOMEM;
+    *v = kept;
+    return MN_OK;
+}
+
 static int qs_set(mn_template_state *r, mn_value *params, mn_str key, mn_value *v)
 {
-    /* None removes the key; a list sets every value; anything else one value */
+    /* None removes the key; an iterable sets each of its values; anything else one value */
+    if (v->kind == MN_VALUE_LIST || v->kind == MN_VALUE_DICT) {
+        int rc = qs_values(r, &v);
+        if (rc < 0)
+            return rc;
+    }
     mn_value *nd = mn_value_dict(r->arena, params->u.dict.len + 1);
     if (!nd)
         return MN_ENOMEM;
@@ -1688,26 +1718,6 @@ static int render_querystring(mn_template_state *r, const node *n, mn_buf *out)
         return s ? mn__context_set_ref(r->ctx, n->u.querystring.as_name, s) : MN_ENOMEM;
     }
     return write_text(r, (mn_str){q.data, q.len}, false, out);
-}
-
-static int render_debug(mn_template_state *r, mn_buf *out)
-{
-    mn_buf b;
-    mn_buf_init(&b, r->arena);
-    for (int f = 0; f < r->ctx->nframes; f++) {
-        const ctx_frame *fr = &r->ctx->frames[f];
-        mn_buf_putc(&b, '{');
-        for (int i = 0; i < fr->n; i++) {
-            if (i)
-                mn_buf_puts(&b, ", ");
-            mn_value key = {.kind = MN_VALUE_STRING, .u.str = fr->vars[i].name};
-            mn_value_write_repr(&key, r->arena, &b);
-            mn_buf_puts(&b, ": ");
-            mn_value_write_repr(fr->vars[i].value, r->arena, &b);
-        }
-        mn_buf_puts(&b, "}");
-    }
-    return mn_template_escape(out, b.data ? b.data : "", b.len);
 }
 
 static int tag_call_args(mn_template_state *r, const node *n, mn_tag_call *call)
@@ -1838,7 +1848,7 @@ static int render_node(mn_template_state *r, const node *n, mn_buf *out)
         rc = render_cycle(r, n, out);
         break;
     case N_DEBUG:
-        rc = render_debug(r, out);
+        rc = mn__render_debug(r, out);
         break;
     case N_EXTENDS:
         rc = render_extends(r, n, out);

@@ -61,6 +61,14 @@ printf '{%% load static %%}<link href="{%% static "css/a b.css" %%}">{%% get_sta
     '<link href="https://cdn.example.com/s/css/a%20b.css">https://cdn.example.com/s/' ] && ok ||
     bad "load static with STATIC_URL"
 
+# Django 6: forloop.length; querystring drops None items of a list
+printf '{%% for x in l %%}{{ forloop.length }}{%% endfor %%}' >"$tmp/fl.html"
+[ "$(echo '{"l":[1,2,3]}' | "$BIN" render "$tmp/fl.html" --context -)" = 333 ] && ok ||
+    bad "forloop.length: $(echo '{"l":[1,2,3]}' | "$BIN" render "$tmp/fl.html" --context - 2>&1)"
+printf '{%% querystring c=l %%}' >"$tmp/qs.html"
+[ "$(echo '{"l":["a",null,"b"],"request":{"GET":{}}}' | "$BIN" render "$tmp/qs.html" --context -)" = \
+    '?c=a&amp;c=b' ] && ok || bad "querystring with None in a list"
+
 # standard input, and the speed of a big loop (1,000 rows x 50 renders well under a second)
 printf '{%% for i in l %%}<tr><td>{{ i }}</td><td>{{ s }}</td></tr>{%% endfor %%}' >"$tmp/t.html"
 python3 -c 'import json; print(json.dumps({"l": list(range(1000)), "s": "<x>"}))' >"$tmp/c.json"

@@ -1,0 +1,211 @@
+/* test_django6.c — behaviour Django changed after 3.2 (the Django on this machine), written
+ * from Django 6's source: forloop.length, querystring dropping None items of a list, the
+ * debug tag honouring DEBUG, error labels, and integers wider than 64 bits. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "helper_engine.h"
+
+static mn_template_engine *e;
+static mn_arena *a;
+
+static void setup(void)
+{
+    e = helper_engine();
+    a = mn_arena_new(0);
+}
+
+static void teardown(void)
+{
+    mn_template_engine_free(e);
+    mn_arena_free(a);
+}
+
+static char *render(const char *src, const char *json)
+{
+    char *out;
+    mn_template_error err;
+    int rc = helper_render(e, a, src, json, &out, &err);
+    cr_assert_eq(rc, 0, "render of '%s' failed: %s", src, err.message);
+    return out;
+}
+
+/* ---- forloop.length (Django 6.0: ForNode puts len(values) in the loop dict) ---- */
+
+Test(forloop_length, is_the_number_of_items_on_every_iteration, .init = setup, .fini = teardown)
+{
+    cr_assert_str_eq(render("{% for x in l %}{{ forloop.length }}{% endfor %}", "{\"l\": [1, 2, 3]}"),
+                     "333");
+    cr_assert_str_eq(render("{% for x in l reversed %}{{ x }}/{{ forloop.length }} {% endfor %}",
+                            "{\"l\": [1, 2]}"),
+                     "2/2 1/2 ");
+    cr_assert_str_eq(render("{% for k, v in d.items %}{{ forloop.length }}{% endfor %}",
+                            "{\"d\": {\"a\": 1, \"b\": 2}}"),
+                     "22");
+    /* more than one batch of counters (they are taken sixteen iterations at a time) */
+    cr_assert_str_eq(render("{% for x in l %}{% if forloop.last %}{{ forloop.counter }}/"
+                            "{{ forloop.length }}{% endif %}{% endfor %}",
+                            "{\"l\": [0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19]}"),
+                     "20/20");
+}
+
+Test(forloop_length, nested_loops_and_parentloop, .init = setup, .fini = teardown)
+{
+    cr_assert_str_eq(render("{% for a in n %}{% for b in a %}{{ forloop.length }}"
+                            "{{ forloop.parentloop.length }},{% endfor %}{{ forloop.length }};"
+                            "{% endfor %}",
+                            "{\"n\": [[1, 2, 3], [4]]}"),
+                     "32,32,32,2;12,2;");
+    /* a top-level loop's parentloop is {} as in Django: its length is missing */
+    cr_assert_str_eq(render("{% for x in l %}[{{ forloop.parentloop.length }}]{% endfor %}",
+                            "{\"l\": [1]}"),
+                     "[]");
+}
+
+Test(forloop_length, empty_branch_and_outside_have_no_forloop, .init = setup, .fini = teardown)
+{
+    cr_assert_str_eq(render("{% for x in l %}{{ x }}{% empty %}[{{ forloop.length }}]{% endfor %}"
+                            "[{{ forloop.length }}]",
+                            "{\"l\": []}"),
+                     "[][]");
+    /* {% empty %} inside another loop sees the outer loop */
+    cr_assert_str_eq(render("{% for a in n %}{% for b in a %}{{ b }}{% empty %}"
+                            "e{{ forloop.length }}{% endfor %}{% endfor %}",
+                            "{\"n\": [[], [7]]}"),
+                     "e27");
+}
+
+Test(forloop_length, printed_forloop_lists_length_after_parentloop, .init = setup, .fini = teardown)
+{
+    cr_assert_str_eq(render("{% for x in l %}{{ forloop }}{% endfor %}", "{\"l\": [1]}"),
+                     "{&#x27;parentloop&#x27;: {}, &#x27;length&#x27;: 1, &#x27;counter0&#x27;: 0, "
+                     "&#x27;counter&#x27;: 1, &#x27;revcounter&#x27;: 1, &#x27;revcounter0&#x27;: 0, "
+                     "&#x27;first&#x27;: True, &#x27;last&#x27;: True}");
+}
+
+/* ---- querystring (Django 6: None items of an iterable are dropped) ---- */
+
+Test(querystring6, none_items_of_a_list_are_dropped, .init = setup, .fini = teardown)
+{
+    const char *ctx = "{\"l\": [\"a\", null, \"b\"], \"n\": [null, null], \"e\": [],"
+                      " \"request\": {\"GET\": {\"c\": \"1\", \"x\": \"2\"}}}";
+    cr_assert_str_eq(render("{% querystring c=l %}", ctx), "?c=a&amp;c=b&amp;x=2");
+    /* all None (or empty): no value left, so the key disappears from the output */
+    cr_assert_str_eq(render("{% querystring c=n %}", ctx), "?x=2");
+    cr_assert_str_eq(render("{% querystring c=e %}", ctx), "?x=2");
+    cr_assert_str_eq(render("{% querystring c=n x=None %}", ctx), "?");
+    /* a plain None removes the key; a positional mapping's list is filtered too */
+    cr_assert_str_eq(render("{% querystring c=None %}", ctx), "?x=2");
+    cr_assert_str_eq(render("{% querystring d %}", "{\"d\": {\"k\": [null, 1, null, 2]}}"),
+                     "?k=1&amp;k=2");
+    /* a mapping value is iterated as Python does: its keys */
+    cr_assert_str_eq(render("{% querystring k=d %}", "{\"d\": {\"p\": 1, \"q\": null}}"),
+                     "?k=p&amp;k=q");
+}
+
+/* ---- {% debug %} (DebugNode: "" unless settings.DEBUG) ---- */
+
+Test(debug_tag, prints_nothing_unless_debug, .init = setup, .fini = teardown)
+{
+    cr_assert_str_eq(render("[{% debug %}]", "{\"a\": 1}"), "[]");
+    cr_assert_str_eq(render("{% for x in l %}[{% debug %}]{% endfor %}", "{\"l\": [1]}"), "[]");
+}
+
+Test(debug_tag, with_debug_prints_frames_innermost_first_as_pformat, .init = setup,
+     .fini = teardown)
+{
+    mn_template_engine_options(e)->debug = true;
+    /* Django 6 with DEBUG = True prints exactly this before the modules */
+    const char *expected =
+        "{&#x27;forloop&#x27;: {&#x27;counter&#x27;: 1,\n"
+        "             &#x27;counter0&#x27;: 0,\n"
+        "             &#x27;first&#x27;: True,\n"
+        "             &#x27;last&#x27;: True,\n"
+        "             &#x27;length&#x27;: 1,\n"
+        "             &#x27;parentloop&#x27;: {},\n"
+        "             &#x27;revcounter&#x27;: 1,\n"
+        "             &#x27;revcounter0&#x27;: 0},\n"
+        " &#x27;x&#x27;: 1}{&#x27;l&#x27;: [1], &#x27;s&#x27;: &#x27;a&lt;b&#x27;}"
+        "{&#x27;False&#x27;: False, &#x27;None&#x27;: None, &#x27;True&#x27;: True}\n\n{";
+    char *out = render("{% for x in l %}{% debug %}{% endfor %}", "{\"l\": [1], \"s\": \"a<b\"}");
+    cr_assert(strncmp(out, expected, strlen(expected)) == 0, "got:\n%s", out);
+    cr_assert(strstr(out, "&#x27;builtins&#x27;: &lt;library &#x27;builtins&#x27;&gt;"), "%s", out);
+}
+
+/* ---- error labels: "Kind: where: message", as Django names the exception ---- */
+
+static const char *formatted(const mn_template_error *err)
+{
+    mn_buf b;
+    mn_buf_init(&b, a);
+    cr_assert_eq(mn_template_error_format(err, &b), 0);
+    return mn_buf_cstr(&b);
+}
+
+static int norev(void *ud, const char *name, size_t argc, mn_value *const *argv, size_t kwargc,
+                 const mn_str *kwnames, mn_value *const *kwvals, mn_buf *out)
+{
+    (void)ud, (void)name, (void)argc, (void)argv, (void)kwargc, (void)kwnames, (void)kwvals,
+        (void)out;
+    return MN_ENOTFOUND;
+}
+
+Test(error_labels, missing_template_is_named_without_a_place, .init = setup, .fini = teardown)
+{
+    mn_template_error err;
+    cr_assert_null(mn_template_engine_get(e, "nope.html", &err));
+    cr_assert_eq(err.code, MN_ENOTFOUND);
+    cr_assert_str_eq(formatted(&err), "TemplateDoesNotExist: nope.html\n");
+}
+
+Test(error_labels, missing_include_points_at_the_including_tag, .init = setup, .fini = teardown)
+{
+    static const char inc[] = "a\n  {% include \"missing.html\" %}\n";
+    mn_template_engine_add_embedded(e, "incmiss.html", inc, strlen(inc));
+    mn_template_error err;
+    mn_template *t = mn_template_engine_get(e, "incmiss.html", &err);
+    cr_assert(t, "%s", err.message);
+    mn_buf out;
+    mn_buf_init(&out, a);
+    cr_assert_neq(mn_template_render(t, mn_context_new(a), &out, &err), 0);
+    cr_assert_str_eq(formatted(&err), "TemplateDoesNotExist: incmiss.html:2:3: missing.html\n"
+                                      "    2 |   {% include \"missing.html\" %}\n"
+                                      "      |   ^\n");
+}
+
+Test(error_labels, syntax_errors_keep_their_label, .init = setup, .fini = teardown)
+{
+    mn_template_error err;
+    const char *src = "a\n{{ x|bad }}";
+    cr_assert_null(mn_template_compile(e, "f.html", src, strlen(src), &err));
+    cr_assert_str_eq(formatted(&err), "TemplateSyntaxError: f.html:2:1: Invalid filter: 'bad'\n"
+                                      "    2 | {{ x|bad }}\n"
+                                      "      | ^\n");
+}
+
+Test(error_labels, failing_url_is_no_reverse_match_only, .init = setup, .fini = teardown)
+{
+    mn_template_engine_set_reverse(e, norev, NULL);
+    mn_template_error err;
+    const char *src = "{% url \"x\" %}";
+    mn_template *t = mn_template_compile(e, "u.html", src, strlen(src), &err);
+    cr_assert(t, "%s", err.message);
+    mn_buf out;
+    mn_buf_init(&out, a);
+    cr_assert_neq(mn_template_render(t, mn_context_new(a), &out, &err), 0);
+    const char *f = formatted(&err);
+    cr_assert(strncmp(f, "NoReverseMatch: u.html:1:1: Reverse for 'x' not found.", 54) == 0, "%s",
+              f);
+    cr_assert_null(strstr(f, "TemplateDoesNotExist"), "%s", f);
+}
+
+Test(error_labels, missing_partial_shows_its_source_line, .init = setup, .fini = teardown)
+{
+    mn_template_error err;
+    const char *src = "hi\n {% partial nope %}\n";
+    cr_assert_null(mn_template_compile(e, "p.html", src, strlen(src), &err));
+    cr_assert_str_eq(formatted(&err), "TemplateSyntaxError: p.html:2:2: Partial 'nope' is not "
+                                      "defined in the current template.\n"
+                                      "    2 |  {% partial nope %}\n"
+                                      "      |  ^\n");
+}

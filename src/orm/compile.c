@@ -612,8 +612,16 @@ int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, 
             bool is_ann = false;
             for (size_t k = 0; k < qs->nannots; k++)
                 is_ann |= strcmp(qs->annots[k].name, e->path) == 0;
-            if (!f && !is_ann && strcmp(e->path, "*") != 0)
-                return mn__no_field(qs->o, qs->m, e->path, strlen(e->path));
+            if (!f && !is_ann && strcmp(e->path, "*") != 0) {
+                /* a misspelt path says so; a right one across a relation is not read from
+                 * the subquery's columns */
+                if (mn__check_names(qs, &e->path, 1, false) != 0)
+                    return qs->o->errcode;
+                return mn__cc_fail(&c, MN_EUNSUPPORTED,
+                                   "aggregate() over a sliced, distinct or annotated %s queryset "
+                                   "takes %s's own fields and annotations, not '%s'",
+                                   qs->m->name, qs->m->name, e->path);
+            }
             mn_buf_printf(&text, "%s%s(%s", i ? ", " : "", mn__agg_name(e->agg),
                           e->distinct ? "DISTINCT " : "");
             if (strcmp(e->path, "*") == 0)

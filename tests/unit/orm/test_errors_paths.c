@@ -283,3 +283,24 @@ Test(orm_errors_paths, annotate_checks_its_expression_when_called)
     cr_assert_not_null(rows, "%s", mn_orm_error(o));
     cr_expect_eq(rows->len, 2);
 }
+
+Test(orm_errors_paths, aggregate_names_the_path)
+{
+    mn_orm *o = t.o;
+    mn_qs *few = mn_qs_slice(mn_qs_order_by(mn_all(o, Book), "title"), 0, 2);
+    cr_expect_null(mn_qs_aggregate(mn_all(o, Book), "s", mn_Sum(o, "pgaes", NULL)));
+    cr_expect_str_eq(mn_orm_error(o), "Book has no field 'pgaes'; did you mean 'pages'?");
+    cr_expect_null(mn_qs_aggregate(few, "s", mn_Sum(o, "pgaes", NULL)));
+    cr_expect_str_eq(mn_orm_error(o), "Book has no field 'pgaes'; did you mean 'pages'?");
+    cr_expect_null(mn_qs_aggregate(few, "s", mn_Max(o, "author__nme", NULL)));
+    cr_expect_str_eq(mn_orm_error(o),
+                     "Author has no field 'nme'; did you mean 'name'? (in 'author__nme')");
+    cr_expect_null(mn_qs_aggregate(few, "s", mn_Max(o, "author__name", NULL)));
+    cr_expect_eq(mn_orm_errcode(o), MN_EUNSUPPORTED);
+    cr_expect_str_eq(mn_orm_error(o), "aggregate() over a sliced, distinct or annotated Book "
+                                      "queryset takes Book's own fields and annotations, not "
+                                      "'author__name'");
+    cr_expect_not_null(mn_qs_aggregate(few, "s", mn_Sum(o, "pages", NULL)), "%s", mn_orm_error(o));
+    cr_expect_not_null(mn_qs_aggregate(mn_all(o, Book), "s", mn_Max(o, "author__name", NULL)),
+                       "%s", mn_orm_error(o));
+}

@@ -56,6 +56,9 @@ typedef struct mn_value_dict_entry mn_value_dict_entry;
 struct mn_value {
     mn_value_kind kind;
     bool safe; /* strings: already HTML-safe (mark_safe); never escaped again */
+    /* DECIMAL: a Python int too wide for int64 (from JSON), kept as its digits; its repr
+     * is the digits, not Decimal('...') */
+    bool wide_int;
     union {
         bool b;
         int64_t i;

@@ -687,7 +687,7 @@ static int write_value(const mn_value *v, mn_arena *a, mn_buf *out, bool repr, i
     case MN_VALUE_DOUBLE:
         return write_double(out, v->u.d);
     case MN_VALUE_DECIMAL:
-        if (repr) {
+        if (repr && !v->wide_int) {
             int rc = mn_buf_puts(out, "Decimal('");
             rc |= mn_buf_put_str(out, v->u.str);
             rc |= mn_buf_puts(out, "')");

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int digits(const char *s, size_t len, size_t *pos, int n, int32_t *out)
@@ -222,6 +223,113 @@ static mn_value *tagged(mn_arena *a, const json_t *j)
     return kind == MN_VALUE_TIME ? mn_value_time(a, &dt) : mn_value_datetime(a, &dt);
 }
 
+/* Python's int has no width limit but jansson's stops at 64 bits: a document with a wider
+ * integer literal is read again with each such literal turned into a string that starts
+ * with this marker (a NUL byte no JSON text of ours begins a string with), and the marker
+ * string becomes a DECIMAL value that prints its digits. */
+static const char wide_marker[] = "\\u0000mn-wide-int:";
+#define WIDE_PREFIX "\0mn-wide-int:"
+
+static bool fits_int64(const char *s, size_t n)
+{
+    bool neg = s[0] == '-';
+    size_t nd = n - neg;
+    static const char max[] = "9223372036854775807", min[] = "9223372036854775808";
+    if (nd != 19)
+        return nd < 19;
+    return memcmp(s + neg, neg ? min : max, 19) <= 0;
+}
+
+/* The text with every integer literal wider than 64 bits quoted behind the marker; NULL when
+ * there is none (or on ENOMEM). */
+static char *quote_wide_ints(const char *json, size_t len, size_t *out_len)
+{
+    mn_buf b;
+    mn_arena *a = NULL;
+    (void)a;
+    char *out = NULL;
+    size_t cap = 0, n = 0;
+    bool found = false, in_str = false;
+    for (size_t i = 0; i < len;) {
+        size_t start = i, end = i;
+        if (in_str) {
+            if (json[i] == '\\')
+                end = i + 2 <= len ? i + 2 : len;
+            else {
+                in_str = json[i] != '"';
+                end = i + 1;
+            }
+        } else if (json[i] == '"') {
+            in_str = true;
+            end = i + 1;
+        } else if (json[i] == '-' || (json[i] >= '0' && json[i] <= '9')) {
+            bool integer = true;
+            end = i + 1;
+            while (end < len && (json[end] == '-' || json[end] == '+' || json[end] == '.' ||
+                                 json[end] == 'e' || json[end] == 'E' ||
+                                 (json[end] >= '0' && json[end] <= '9'))) {
+                if (json[end] == '.' || json[end] == 'e' || json[end] == 'E')
+                    integer = false;
+                end++;
+            }
+            if (integer && !fits_int64(json + start, end - start)) {
+                found = true;
+                size_t need = n + (end - start) + sizeof wide_marker + 2;
+                if (need > cap) {
+                    cap = need * 2 + len;
+                    char *p = realloc(out, cap);
+                    if (!p) {
+                        free(out);
+                        return NULL;
+                    }
+                    out = p;
+                }
+                out[n++] = '"';
+                memcpy(out + n, wide_marker, sizeof wide_marker - 1);
+                n += sizeof wide_marker - 1;
+                memcpy(out + n, json + start, end - start);
+                n += end - start;
+                out[n++] = '"';
+                i = end;
+                continue;
+            }
+        } else {
+            end = i + 1;
+        }
+        if (n + (end - start) > cap) {
+            cap = (n + (end - start)) * 2 + 64;
+            char *p = realloc(out, cap);
+            if (!p) {
+                free(out);
+                return NULL;
+            }
+            out = p;
+        }
+        memcpy(out + n, json + start, end - start);
+        n += end - start;
+        i = end;
+    }
+    (void)b;
+    if (!found) {
+        free(out);
+        return NULL;
+    }
+    *out_len = n;
+    return out;
+}
+
+static mn_value *string_value(mn_arena *a, const char *s, size_t len)
+{
+    size_t pl = sizeof WIDE_PREFIX - 1;
+    if (len > pl && s[0] == 0 && memcmp(s, WIDE_PREFIX, pl) == 0) {
+        mn_value *v = mn_value_decimal(a, s + pl, len - pl);
+        if (v)
+            v->wide_int = true;
+        return v;
+    }
+    return mn_value_str(a, s, len);
+}
+
 static mn_value *convert(mn_arena *a, const json_t *j, int depth)
 {
     if (depth > 200)
@@ -238,7 +346,7 @@ static mn_value *convert(mn_arena *a, const json_t *j, int depth)
     case JSON_REAL:
         return mn_value_double(a, json_real_value(j));
     case JSON_STRING:
-        return mn_value_str(a, json_string_value(j), json_string_length(j));
+        return string_value(a, json_string_value(j), json_string_length(j));
     case JSON_ARRAY: {
         mn_value *l = mn_value_list(a, json_array_size(j));
         if (!l)
@@ -281,6 +389,14 @@ mn_value *mn_value_from_json(mn_arena *a, const char *json, size_t len, char *er
 {
     json_error_t jerr;
     json_t *j = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!j && strstr(jerr.text, "too big")) {
+        size_t wide_len;
+        char *wide = quote_wide_ints(json, len, &wide_len);
+        if (wide) {
+            j = json_loadb(wide, wide_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+            free(wide);
+        }
+    }
     if (!j) {
         if (errbuf && errbuf_size)
             snprintf(errbuf, errbuf_size, "invalid JSON at line %d, column %d: %s", jerr.line,

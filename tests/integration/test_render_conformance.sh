@@ -69,6 +69,12 @@ printf '{%% querystring c=l %%}' >"$tmp/qs.html"
 [ "$(echo '{"l":["a",null,"b"],"request":{"GET":{}}}' | "$BIN" render "$tmp/qs.html" --context -)" = \
     '?c=a&amp;c=b' ] && ok || bad "querystring with None in a list"
 
+# integers wider than 64 bits print their digits, as Python's int does
+printf '{{ n }} {{ l }}' >"$tmp/big.html"
+[ "$(echo '{"n":123456789012345678901234567890,"l":[-18446744073709551616]}' |
+    "$BIN" render "$tmp/big.html" --context -)" = \
+    '123456789012345678901234567890 [-18446744073709551616]' ] && ok || bad "wide JSON integers"
+
 # standard input, and the speed of a big loop (1,000 rows x 50 renders well under a second)
 printf '{%% for i in l %%}<tr><td>{{ i }}</td><td>{{ s }}</td></tr>{%% endfor %%}' >"$tmp/t.html"
 python3 -c 'import json; print(json.dumps({"l": list(range(1000)), "s": "<x>"}))' >"$tmp/c.json"

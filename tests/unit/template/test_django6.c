@@ -209,3 +209,34 @@ Test(error_labels, missing_partial_shows_its_source_line, .init = setup, .fini =
                                       "    2 |  {% partial nope %}\n"
                                       "      |  ^\n");
 }
+
+/* ---- JSON integers beyond 64 bits (Python's int has no limit; Django prints the digits) */
+
+Test(big_ints, print_as_their_digits, .init = setup, .fini = teardown)
+{
+    const char *ctx = "{\"n\": 123456789012345678901234567890, \"m\": -98765432109876543210,"
+                      " \"l\": [1, 18446744073709551616], \"s\": \"123456789012345678901234567890\","
+                      " \"max\": 9223372036854775807, \"min\": -9223372036854775808}";
+    cr_assert_str_eq(render("{{ n }} {{ m }} {{ l }} {{ max }} {{ min }}", ctx),
+                     "123456789012345678901234567890 -98765432109876543210 "
+                     "[1, 18446744073709551616] 9223372036854775807 -9223372036854775808");
+    cr_assert_str_eq(render("{% if n == n %}eq{% endif %} {% if n > max %}gt{% endif %} "
+                            "{% if m < min %}lt{% endif %} {% if n %}true{% endif %}",
+                            ctx),
+                     "eq gt lt true");
+    cr_assert_str_eq(render("{{ n|stringformat:'s' }} {{ n|length }}{{ s|length }}", ctx),
+                     "123456789012345678901234567890 030");
+}
+
+Test(big_ints, inside_strings_and_keys_nothing_changes, .init = setup, .fini = teardown)
+{
+    const char *ctx = "{\"a\\\"99999999999999999999\": \"x 99999999999999999999 \\\\\", "
+                      "\"b\": [99999999999999999999, \"99999999999999999999\"]}";
+    cr_assert_str_eq(render("{% for k, v in a.items %}{% endfor %}{{ b.0 }}|{{ b.1 }}", ctx),
+                     "99999999999999999999|99999999999999999999");
+    mn_value *v = mn_value_from_json(a, ctx, strlen(ctx), NULL, 0);
+    cr_assert(v);
+    cr_assert_eq(v->u.dict.entries[0].value->kind, MN_VALUE_STRING);
+    cr_assert_eq(v->u.dict.entries[1].value->u.list.items[0]->kind, MN_VALUE_DECIMAL);
+    cr_assert_eq(v->u.dict.entries[1].value->u.list.items[1]->kind, MN_VALUE_STRING);
+}

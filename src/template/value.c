@@ -1023,6 +1023,45 @@ static int64_t moment_key(const mn_datetime *t, bool with_date)
     return secs * 1000000 + t->microsecond;
 }
 
+/* Comparisons with a wide int (an integer JSON gave beyond int64) are exact, as Python's:
+ * two wide ints by their digits, a wide int and an int by the wide one's sign (it lies
+ * outside int64's range). Through doubles, 2**63 would equal 2**63 - 1. False when neither
+ * side is a wide int or the other side is no integer. */
+static int cmp_i64(int64_t a, int64_t b) { return (a > b) - (a < b); }
+
+static bool is_wide(const mn_value *v) { return v->kind == MN_VALUE_DECIMAL && v->wide_int; }
+
+static bool wide_compare(const mn_value *x, const mn_value *y, int *out)
+{
+    if (!is_wide(x) && !is_wide(y))
+        return false;
+    if (!is_wide(y)) {
+        if (y->kind != MN_VALUE_INT && y->kind != MN_VALUE_BOOL)
+            return false;
+        *out = x->u.str.ptr[0] == '-' ? -1 : 1;
+        return true;
+    }
+    if (!is_wide(x)) {
+        if (!wide_compare(y, x, out))
+            return false;
+        *out = -*out;
+        return true;
+    }
+    bool xneg = x->u.str.ptr[0] == '-', yneg = y->u.str.ptr[0] == '-';
+    if (xneg != yneg) {
+        *out = xneg ? -1 : 1;
+        return true;
+    }
+    /* same sign, no leading zeros: the longer is larger in magnitude, then digit order */
+    int mag = cmp_i64((int64_t)x->u.str.len, (int64_t)y->u.str.len);
+    if (!mag) {
+        int c = memcmp(x->u.str.ptr, y->u.str.ptr, x->u.str.len);
+        mag = (c > 0) - (c < 0);
+    }
+    *out = xneg ? -mag : mag;
+    return true;
+}
+
 bool mn_value_equal(const mn_value *x, const mn_value *y)
 {
     if (!x)
@@ -1034,6 +1073,9 @@ bool mn_value_equal(const mn_value *x, const mn_value *y)
     double a, b;
     if (x->kind == MN_VALUE_INT && y->kind == MN_VALUE_INT)
         return x->u.i == y->u.i;
+    int wide;
+    if (wide_compare(x, y, &wide))
+        return wide == 0;
     if (numeric(x, &a) && numeric(y, &b))
         return a == b;
     if (x->kind != y->kind)
@@ -1080,7 +1122,6 @@ bool mn_value_equal(const mn_value *x, const mn_value *y)
     }
 }
 
-static int cmp_i64(int64_t a, int64_t b) { return (a > b) - (a < b); }
 
 int mn_value_compare(const mn_value *x, const mn_value *y, int *out)
 {
@@ -1093,6 +1134,8 @@ int mn_value_compare(const mn_value *x, const mn_value *y, int *out)
         *out = cmp_i64(x->u.i, y->u.i);
         return MN_OK;
     }
+    if (wide_compare(x, y, out))
+        return MN_OK;
     if (numeric(x, &a) && numeric(y, &b)) {
         if (isnan(a) || isnan(b))
             return MN_EINVAL;

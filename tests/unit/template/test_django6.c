@@ -240,3 +240,18 @@ Test(big_ints, inside_strings_and_keys_nothing_changes, .init = setup, .fini = t
     cr_assert_eq(v->u.dict.entries[1].value->u.list.items[0]->kind, MN_VALUE_DECIMAL);
     cr_assert_eq(v->u.dict.entries[1].value->u.list.items[1]->kind, MN_VALUE_STRING);
 }
+
+Test(big_ints, compare_exactly_not_through_doubles, .init = setup, .fini = teardown)
+{
+    const char *ctx = "{\"a\": 123456789012345678901234567890, \"b\": 123456789012345678901234567891,"
+                      " \"c\": -123456789012345678901234567891, \"p63\": 9223372036854775808,"
+                      " \"max\": 9223372036854775807, \"n64\": -9223372036854775809,"
+                      " \"min\": -9223372036854775808}";
+    cr_assert_str_eq(render("{% if a == b %}bad{% endif %}{% if b > a %}1{% endif %}"
+                            "{% if c < a %}2{% endif %}{% if p63 != max %}3{% endif %}"
+                            "{% if p63 > max %}4{% endif %}{% if max < p63 %}5{% endif %}"
+                            "{% if n64 < min %}6{% endif %}{% if a == a %}7{% endif %}"
+                            "{% if c < -1 %}8{% endif %}",
+                            ctx),
+                     "12345678");
+}

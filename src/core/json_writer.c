@@ -1,8 +1,9 @@
 /* json_writer.c — the streaming JSON writer of manouche/json.h.
  *
  * The state is two bit sets indexed by depth, so a writer lives on the stack and writing a
- * value is a few branches and one append; strings are copied in runs of bytes that need no
- * escape, so the common ASCII case costs one reserve and one memcpy per run. */
+ * value is a few branches and one append; single bytes are stored straight into the
+ * buffer's spare room, and a string that needs no escape (the common case) costs one
+ * reserve, one scan and one memcpy, its quotes (and a key's comma and colon) included. */
 #include <manouche/json.h>
 
 #include <math.h>
@@ -34,6 +35,17 @@ static uint64_t bit(unsigned depth)
     return (uint64_t)1 << (depth - 1);
 }
 
+/* One byte: stored directly while the buffer has room (mn_buf keeps one spare byte). */
+static inline int put1(mn_json_writer *w, char c)
+{
+    mn_buf *b = w->out;
+    if (b->len + 1 < b->cap) {
+        b->data[b->len++] = c;
+        return MN_OK;
+    }
+    return mn_buf_putc(b, c) != 0 ? fail(w, MN_ENOMEM) : MN_OK;
+}
+
 /* Writes the separator a value needs where it stands, refusing a value where none may go. */
 static int before_value(mn_json_writer *w)
 {
@@ -47,10 +59,8 @@ static int before_value(mn_json_writer *w)
         w->key_pending = false;
         return MN_OK;
     }
-    if (w->has_items & bit(w->depth)) {
-        if (mn_buf_putc(w->out, ',') != 0)
-            return fail(w, MN_ENOMEM);
-    }
+    if ((w->has_items & bit(w->depth)) && put1(w, ',') != 0)
+        return w->err;
     w->has_items |= bit(w->depth);
     return MN_OK;
 }
@@ -119,18 +129,48 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return k;
 }
 
-static int put_quoted(mn_json_writer *w, const char *str, size_t n)
+/* byte_class() != 0, as a table for the byte-at-a-time tail. */
+static const bool needs_care[256] = {
+    [0 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x80 ... 0xff] = true,
+};
+
+static inline bool word_is_plain(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t x;
+    memcpy(&x, p, 8);
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+    uint64_t hit = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | x;
+    return (hit & highs) == 0;
+}
+
+/* How many bytes at the start of s need no escape. Eight bytes at a time first: a word is
+ * plain when none of its bytes is below 0x20, a quote, a backslash or above 0x7f (the zero-
+ * byte tests may flag a byte above a true hit, never miss one; a flagged word is re-read
+ * byte by byte). */
+static inline size_t plain_prefix(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        if (!word_is_plain(s + i))
+            break;
+    /* The last few bytes: one overlapping word when the string has eight. */
+    if (i + 8 > n && n >= 8 && i < n && word_is_plain(s + n - 8))
+        return n;
+    while (i < n && !needs_care[s[i]])
+        i++;
+    return i;
+}
+
+/* The rest of a quoted string from its first byte that needs attention (escapes, UTF-8
+ * checks); the opening quote and the plain bytes before are written. */
+static int put_quoted_slow(mn_json_writer *w, const unsigned char *s, size_t i, size_t n)
 {
     static const char HEX[] = "0123456789abcdef";
-    const unsigned char *s = (const unsigned char *)str;
-    if (mn_buf_reserve(w->out, n + 2) != 0)
-        return fail(w, MN_ENOMEM);
-    w->out->data[w->out->len++] = '"';
-    size_t i = 0;
+    const char *str = (const char *)s;
     while (i < n) {
         size_t start = i;
-        while (i < n && byte_class(s[i]) == 0)
-            i++;
+        i += plain_prefix(s + i, n - i);
         if (i > start && put(w, str + start, i - start) != 0)
             return w->err;
         if (i == n)
@@ -166,7 +206,28 @@ static int put_quoted(mn_json_writer *w, const char *str, size_t n)
             return w->err;
         i++;
     }
-    return put(w, "\"", 1);
+    return put1(w, '"');
+}
+
+/* prefix (0-1 byte), the quoted string, then suffix (0-1 byte): one reserve and one copy
+ * when the string needs no escape. */
+static int put_quoted(mn_json_writer *w, char prefix, const char *str, size_t n, char suffix)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    mn_buf *b = w->out;
+    if (n > SIZE_MAX - 4 || mn_buf_reserve(b, n + 4) != 0)
+        return fail(w, MN_ENOMEM);
+    if (prefix)
+        b->data[b->len++] = prefix;
+    b->data[b->len++] = '"';
+    size_t plain = plain_prefix(s, n);
+    memcpy(b->data + b->len, str, plain);
+    b->len += plain;
+    if (plain < n && put_quoted_slow(w, s, plain, n) != 0)
+        return w->err;
+    if (plain == n)
+        b->data[b->len++] = '"';
+    return suffix ? put1(w, suffix) : MN_OK;
 }
 
 int mn_json_key_n(mn_json_writer *w, const char *key, size_t n)
@@ -175,10 +236,9 @@ int mn_json_key_n(mn_json_writer *w, const char *key, size_t n)
         return w->err;
     if (!key || w->depth == 0 || !(w->is_object & bit(w->depth)) || w->key_pending)
         return fail(w, MN_EINVAL);
-    if ((w->has_items & bit(w->depth)) && put(w, ",", 1) != 0)
-        return w->err;
+    char comma = (w->has_items & bit(w->depth)) ? ',' : 0;
     w->has_items |= bit(w->depth);
-    if (put_quoted(w, key, n) != 0 || put(w, ":", 1) != 0)
+    if (put_quoted(w, comma, key, n, ':') != 0)
         return w->err;
     w->key_pending = true;
     return MN_OK;
@@ -196,7 +256,7 @@ static int begin(mn_json_writer *w, bool object)
         return rc;
     if (w->depth == MN_JSON_MAX_DEPTH)
         return fail(w, MN_EINVAL);
-    if (put(w, object ? "{" : "[", 1) != 0)
+    if (put1(w, object ? '{' : '[') != 0)
         return w->err;
     w->depth++;
     w->has_items &= ~bit(w->depth);
@@ -213,7 +273,7 @@ static int end(mn_json_writer *w, bool object)
         return w->err;
     if (w->depth == 0 || !(w->is_object & bit(w->depth)) != !object || w->key_pending)
         return fail(w, MN_EINVAL);
-    if (put(w, object ? "}" : "]", 1) != 0)
+    if (put1(w, object ? '}' : ']') != 0)
         return w->err;
     w->depth--;
     after_value(w);
@@ -247,7 +307,7 @@ int mn_json_write_string_n(mn_json_writer *w, const char *s, size_t n)
     int rc = before_value(w);
     if (rc)
         return rc;
-    rc = put_quoted(w, s, n);
+    rc = put_quoted(w, 0, s, n, 0);
     if (!rc)
         after_value(w);
     return rc;

@@ -164,3 +164,44 @@ Test(json_writer, appends_after_existing_content_on_the_heap)
     cr_assert_eq(memcmp(heap.data, "x=[\"0123456789\",", 16), 0);
     mn_buf_free(&heap);
 }
+
+/* Plain runs are scanned eight bytes at a time: a byte that needs care must be found at every
+ * position of a word and of the tail, in keys and in values, and read back unchanged. */
+Test(json_writer, finds_special_bytes_at_every_position)
+{
+    static const char specials[] = {'"', '\\', '\n', '\x01', '\x1f'};
+    for (size_t len = 1; len <= 40; len++) {
+        for (size_t pos = 0; pos < len; pos++) {
+            for (size_t k = 0; k < sizeof specials + 1; k++) {
+                char text[41];
+                memset(text, 'a', len);
+                text[len] = '\0';
+                /* the last kind: a two-byte UTF-8 letter cut short at the end is invalid,
+                 * whole elsewhere valid */
+                if (k < sizeof specials)
+                    text[pos] = specials[k];
+                else if (pos + 1 < len)
+                    text[pos] = '\xc3', text[pos + 1] = '\xa9';
+                out.len = 0;
+                mn_json_writer_init(&w, &out);
+                mn_json_begin_object(&w);
+                mn_json_key_n(&w, text, len);
+                mn_json_write_string_n(&w, text, len);
+                mn_json_end_object(&w);
+                cr_assert_eq(mn_json_writer_finish(&w), MN_OK, "len %zu pos %zu kind %zu", len,
+                             pos, k);
+                json_error_t e;
+                json_t *doc = json_loadb(out.data, out.len, 0, &e);
+                cr_assert_not_null(doc, "len %zu pos %zu kind %zu: %s", len, pos, k, e.text);
+                const char *key;
+                json_t *val;
+                json_object_foreach(doc, key, val) {
+                    cr_expect_str_eq(key, text);
+                    cr_expect_str_eq(json_string_value(val), text);
+                }
+                cr_expect_eq(json_object_size(doc), 1);
+                json_decref(doc);
+            }
+        }
+    }
+}

@@ -483,23 +483,24 @@ static void common_after(mn_req *r)
     if (mn_resp_get_status(r) != 404 || !should_append_slash(r))
         return;
     mn_str raw = mn_req_raw_path(r), q = mn_req_query_string(r);
-    mn_str m = mn_req_method(r);
-    if (cfg(r)->debug && (mn_str_eq_cstr(m, "POST") || mn_str_eq_cstr(m, "PUT") ||
-                          mn_str_eq_cstr(m, "PATCH"))) {
-        mn_str host = mn__req_host(r);
-        mn_abort(r, 500,
-                 "RuntimeError: You called this URL via %.*s, but the URL doesn't end in a "
-                 "slash and you have APPEND_SLASH set. Manouche can't redirect to the slash URL "
-                 "while maintaining %.*s data. Change your form to point to %.*s%.*s/ (note the "
-                 "trailing slash), or set APPEND_SLASH=False in your settings.",
-                 (int)m.len, m.ptr, (int)m.len, m.ptr, (int)host.len, host.ptr, (int)raw.len,
-                 raw.ptr);
-    }
     /* as django.utils.http.escape_leading_slashes: "//evil.com" must stay on this site */
     const char *lead = raw.len >= 2 && raw.ptr[1] == '/' ? "/%2F" : "/";
     size_t skip = raw.len >= 2 && raw.ptr[1] == '/' ? 2 : 1;
     char *loc = mn_arena_printf(mn_req_arena(r), "%s%.*s/%s%.*s", lead, (int)(raw.len - skip),
                                 raw.ptr + skip, q.len ? "?" : "", (int)q.len, q.ptr);
+    mn_str m = mn_req_method(r);
+    /* A redirect would turn these into a GET and lose their body: in DEBUG, say so. */
+    if (cfg(r)->debug && (mn_str_eq_cstr(m, "POST") || mn_str_eq_cstr(m, "PUT") ||
+                          mn_str_eq_cstr(m, "PATCH") || mn_str_eq_cstr(m, "DELETE"))) {
+        mn_str host = mn__req_host(r);
+        mn_abort(r, 500,
+                 "RuntimeError: You called this URL via %.*s, but the URL doesn't end in a "
+                 "slash and you have APPEND_SLASH set. Manouche can't redirect to the slash URL "
+                 "while maintaining %.*s data. Change your form to point to %.*s%s (note the "
+                 "trailing slash), or set APPEND_SLASH=False in your settings.",
+                 (int)m.len, m.ptr, (int)m.len, m.ptr, (int)host.len, host.ptr,
+                 loc ? loc : "");
+    }
     mn__web_resp_reset(r);
     if (loc && mn_resp_set_header(r, "Location", loc) == 0)
         mn_resp_status(r, 301);

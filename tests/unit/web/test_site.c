@@ -139,6 +139,18 @@ Test(site, append_slash_post_in_debug_explains, .fini = done)
     mn_assert_contains(r, "testserver/polls/5/vote/ (note the trailing slash)");
 }
 
+Test(site, append_slash_delete_in_debug_explains_but_options_redirects, .fini = done)
+{
+    /* As Django: DELETE, POST, PUT and PATCH would lose their data; other methods redirect. */
+    c = test_client(&test_project, debug_env);
+    mn_req *r = mn_client_delete(c, "/polls/5/vote?x=1");
+    mn_assert_status(r, 500);
+    mn_assert_contains(r, "You called this URL via DELETE");
+    mn_assert_contains(r, "testserver/polls/5/vote/?x=1 (note the trailing slash)");
+    r = mn_client_request_run(c, &(mn_client_request){.method = "OPTIONS", .path = "/polls/5"});
+    mn_assert_redirects(r, 301, "/polls/5/");
+}
+
 Test(site, debug_500_page_masks_secrets_and_shows_backtrace, .fini = done)
 {
     mn_req *r = get(debug_env, "/boom/", 500);

@@ -167,7 +167,8 @@ int mn_resp_sendfile(mn_req *r, int fd, off_t offset, size_t len);
 bool mn_resp_is_file(const mn_req *r);
 
 /* Cookies with secure defaults: HttpOnly and SameSite=Lax unless turned off, Secure when the
- * request is HTTPS or force_secure (SESSION_COOKIE_SECURE-style setting) is set. */
+ * request is HTTPS, the server says so for every cookie (the COOKIE_SECURE setting) or
+ * force_secure is set for this one. */
 typedef struct mn_cookie {
     const char *name;
     const char *value;
@@ -198,6 +199,9 @@ typedef struct mn_server_config {
     const char *trusted_proxies;
     /* Server header value, NULL for none (the default: say nothing about ourselves). */
     const char *server_name;
+    /* Mark every cookie Secure, also on requests that arrived over plain HTTP (the
+     * COOKIE_SECURE setting: TLS ends at a proxy the server is not told about). */
+    bool cookie_secure;
     /* Called once per finished request (access log): status, bytes sent, duration. */
     void (*on_response)(mn_req *r, int status, size_t bytes, int64_t duration_us, void *arg);
 } mn_server_config;
@@ -228,6 +232,7 @@ typedef struct mn_req_init {
     const char *client_ip;    /* NULL: "127.0.0.1" */
     bool secure;              /* as if received over HTTPS */
     const mn_http_limits *limits; /* NULL: defaults */
+    bool cookie_secure;       /* as mn_server_config.cookie_secure */
 } mn_req_init;
 
 /* Builds a request as the server would after parsing (body parsed lazily as with the

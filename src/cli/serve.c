@@ -104,6 +104,7 @@ static int prepare(mn_cli *cli, serve_ctx *s)
         used += (size_t)snprintf(s->proxies + used, sizeof s->proxies - used, "%s%s",
                                  i ? "," : "", proxies[i]);
     s->cfg.trusted_proxies = n ? s->proxies : NULL;
+    s->cfg.cookie_secure = mn_settings_bool(st, "COOKIE_SECURE");
     s->sigfd = -1;
     return 0;
 }

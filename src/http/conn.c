@@ -467,6 +467,7 @@ static bool handle(mn__conn *c, mn_req *r)
     r->conn = c;
     r->peer_ip = c->peer;
     r->trusted_proxies = s->config.trusted_proxies;
+    r->cookie_secure = s->config.cookie_secure;
     if (s->config.on_response)
         r->start_us = now_us();
     int status = mn__req_from_head(r);

@@ -48,6 +48,7 @@ struct mn_req {
     mn_str body;
     const char *peer_ip;
     bool secure_socket;
+    bool cookie_secure; /* every cookie Secure (mn_server_config.cookie_secure) */
     bool is_head;
     bool multipart_streamed;     /* the server fed the body to the multipart parser */
     int64_t start_us;

@@ -578,6 +578,7 @@ mn_req *mn_req_new(const mn_req_init *init)
     const char *ip = init && init->client_ip ? init->client_ip : "127.0.0.1";
     r->peer_ip = mn_arena_strdup(a, ip);
     r->secure_socket = init && init->secure;
+    r->cookie_secure = init && init->cookie_secure;
     r->start_us = 0;
     return r;
 fail:

@@ -307,7 +307,7 @@ int mn_resp_set_cookie(mn_req *r, const mn_cookie *cookie)
         .expires = -1,
         .path = mn_str_from(cookie->path ? cookie->path : "/"),
         .domain = cookie->domain ? mn_str_from(cookie->domain) : (mn_str){NULL, 0},
-        .secure = cookie->force_secure || mn_req_is_secure(r),
+        .secure = cookie->force_secure || r->cookie_secure || mn_req_is_secure(r),
         .http_only = !cookie->not_http_only,
         .same_site = *same_site ? mn_str_from(same_site) : (mn_str){NULL, 0},
     };

@@ -216,7 +216,8 @@ static mn_req *run_once(mn_client *c, const mn_client_request *q)
     mn_http_limits limits;
     mn_site_http_limits(c->site, &limits);
     mn_req_init init = {q->method, q->path, headers, n, q->body, body_len, NULL, q->secure,
-                        &limits};
+                        &limits,
+                        mn_settings_bool(mn_site_settings(c->site), "COOKIE_SECURE")};
     mn_req *r = mn_req_new(&init);
     mn_buf_free(&jar);
     if (!r) {

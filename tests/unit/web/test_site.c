@@ -192,6 +192,18 @@ Test(site, cookies_are_kept_across_requests, .fini = done)
     cr_assert_str_eq(mn_resp_text(r), "seen=chocolate");
 }
 
+Test(site, cookies_are_secure_over_https_or_when_the_setting_says_so, .fini = done)
+{
+    c = test_client(&test_project, NULL);
+    mn_assert_header(mn_client_get(c, "/cookie/"), "Set-Cookie",
+                     "flavour=chocolate; HttpOnly; Path=/; SameSite=Lax");
+    test_client_done(c);
+    static const char *const env[] = {"COOKIE_SECURE", "true", NULL};
+    c = test_client(&test_project, env);
+    mn_assert_header(mn_client_get(c, "/cookie/"), "Set-Cookie",
+                     "flavour=chocolate; HttpOnly; Path=/; SameSite=Lax; Secure");
+}
+
 Test(site, json_in_and_out, .fini = done)
 {
     c = test_client(&test_project, NULL);

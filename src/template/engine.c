@@ -93,6 +93,19 @@ const tag_def *mn__library_tag(const mn_template_library *lib, mn_str name)
     return NULL;
 }
 
+/* Room for one more of n items of `size` bytes in a heap array that doubles from `first`:
+ * the (maybe moved) array, *cap updated; NULL on ENOMEM with the array unchanged. */
+static void *grow(void *items, size_t *cap, size_t n, size_t size, size_t first)
+{
+    if (n < *cap)
+        return items;
+    size_t c = *cap ? *cap * 2 : first;
+    void *g = mn_realloc(items, c * size);
+    if (g)
+        *cap = c;
+    return g;
+}
+
 int mn_template_library_add_filter(mn_template_library *lib, const char *name, mn_filter_fn fn,
                                    unsigned flags)
 {
@@ -106,14 +119,10 @@ int mn_template_library_add_filter(mn_template_library *lib, const char *name, m
             return MN_OK;
         }
     }
-    if (lib->nfilters == lib->cap_filters) {
-        size_t cap = lib->cap_filters ? lib->cap_filters * 2 : 64;
-        filter_def *g = mn_realloc(lib->filters, cap * sizeof *g);
-        if (!g)
-            return MN_ENOMEM;
-        lib->filters = g;
-        lib->cap_filters = cap;
-    }
+    filter_def *g = grow(lib->filters, &lib->cap_filters, lib->nfilters, sizeof *g, 64);
+    if (!g)
+        return MN_ENOMEM;
+    lib->filters = g;
     char *copy = mn_strdup(name);
     if (!copy)
         return MN_ENOMEM;
@@ -134,14 +143,10 @@ static tag_def *add_tag(mn_template_library *lib, const char *name)
             return &lib->tags[i];
         }
     }
-    if (lib->ntags == lib->cap_tags) {
-        size_t cap = lib->cap_tags ? lib->cap_tags * 2 : 32;
-        tag_def *g = mn_realloc(lib->tags, cap * sizeof *g);
-        if (!g)
-            return NULL;
-        lib->tags = g;
-        lib->cap_tags = cap;
-    }
+    tag_def *g = grow(lib->tags, &lib->cap_tags, lib->ntags, sizeof *g, 32);
+    if (!g)
+        return NULL;
+    lib->tags = g;
     char *copy = mn_strdup(name);
     if (!copy)
         return NULL;
@@ -296,14 +301,10 @@ int mn_template_engine_add_embedded(mn_template_engine *e, const char *name, con
 {
     if (!name || !source)
         return MN_EINVAL;
-    if (e->nembedded == e->cap_embedded) {
-        size_t cap = e->cap_embedded ? e->cap_embedded * 2 : 16;
-        embedded_tpl *g = mn_realloc(e->embedded, cap * sizeof *g);
-        if (!g)
-            return MN_ENOMEM;
-        e->embedded = g;
-        e->cap_embedded = cap;
-    }
+    embedded_tpl *g = grow(e->embedded, &e->cap_embedded, e->nembedded, sizeof *g, 16);
+    if (!g)
+        return MN_ENOMEM;
+    e->embedded = g;
     e->embedded[e->nembedded++] = (embedded_tpl){name, source, len};
     return MN_OK;
 }
@@ -516,14 +517,10 @@ static cache_entry *cache_put(mn_template_engine *e, const char *name, size_t le
     cache_entry *c = cache_find(e, name, len);
     if (c)
         return c;
-    if (e->ncache == e->cap_cache) {
-        size_t cap = e->cap_cache ? e->cap_cache * 2 : 32;
-        cache_entry *g = mn_realloc(e->cache, cap * sizeof *g);
-        if (!g)
-            return NULL;
-        e->cache = g;
-        e->cap_cache = cap;
-    }
+    cache_entry *g = grow(e->cache, &e->cap_cache, e->ncache, sizeof *g, 32);
+    if (!g)
+        return NULL;
+    e->cache = g;
     c = &e->cache[e->ncache];
     c->name = mn_malloc(len + 1);
     if (!c->name)

@@ -29,6 +29,9 @@ typedef struct token {
 int mn__template_tokenize(mn_arena *a, const char *src, size_t len, token **out);
 /* Django's smart_split: whitespace-separated bits, quoted strings kept whole. */
 int mn__template_smart_split(mn_arena *a, mn_str s, mn_str **bits);
+/* A quoted string starting at s.ptr[i] (a quote, backslash escapes inside): the index after
+ * its closing quote, or 0 when it does not close. */
+size_t mn__quoted_end(mn_str s, size_t i);
 
 /* ---- Libraries. ---- */
 typedef enum tag_kind { TAG_BUILTIN, TAG_CUSTOM, TAG_SIMPLE, TAG_INCLUSION } tag_kind;

@@ -127,9 +127,7 @@ int mn__template_tokenize(mn_arena *a, const char *src, size_t len, token **out)
     return v.n;
 }
 
-/* A quoted string starting at s[i] (a quote); returns the index after the closing quote,
- * or 0 when it does not close. */
-static size_t quoted_end(mn_str s, size_t i)
+size_t mn__quoted_end(mn_str s, size_t i)
 {
     char q = s.ptr[i];
     for (size_t j = i + 1; j < s.len; j++) {
@@ -162,7 +160,7 @@ int mn__template_smart_split(mn_arena *a, mn_str s, mn_str **bits)
             while (j < s.len && !is_space(s.ptr[j]) && s.ptr[j] != '"' && s.ptr[j] != '\'')
                 j++;
             if (j < s.len && (s.ptr[j] == '"' || s.ptr[j] == '\'')) {
-                size_t e = quoted_end(s, j);
+                size_t e = mn__quoted_end(s, j);
                 if (!e)
                     break;
                 j = e;

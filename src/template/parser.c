@@ -113,16 +113,7 @@ static size_t match_quoted(mn_str s, size_t i)
 {
     if (i >= s.len || (s.ptr[i] != '"' && s.ptr[i] != '\''))
         return 0;
-    char q = s.ptr[i];
-    for (size_t j = i + 1; j < s.len; j++) {
-        if (s.ptr[j] == '\\') {
-            j++;
-            continue;
-        }
-        if (s.ptr[j] == q)
-            return j + 1;
-    }
-    return 0;
+    return mn__quoted_end(s, i);
 }
 
 /* constant: _("...") | _('...') | "..." | '...' */

@@ -1472,6 +1472,24 @@ static int resolve_list(mn_template_state *r, mn_template_expr **x, int n, mn_va
     return MN_OK;
 }
 
+/* A tag's keyword arguments: their names and resolved values, as two arrays (never NULL,
+ * even for none) for the url and simple-tag callbacks. */
+static int resolve_kwargs(mn_template_state *r, const kwarg *kw, int nk, mn_str **names,
+                          mn_value ***vals)
+{
+    *names = mn_arena_alloc(r->arena, (size_t)(nk ? nk : 1) * sizeof **names);
+    *vals = mn_arena_alloc(r->arena, (size_t)(nk ? nk : 1) * sizeof **vals);
+    if (!*names || !*vals)
+        return MN_ENOMEM;
+    for (int i = 0; i < nk; i++) {
+        (*names)[i] = kw[i].name;
+        int rc = mn__resolve(r, kw[i].value, false, &(*vals)[i]);
+        if (rc < 0)
+            return rc;
+    }
+    return MN_OK;
+}
+
 static int render_url(mn_template_state *r, const node *n, mn_buf *out)
 {
     /* NULL-initialised: gcc -O2 cannot see that resolve_list sets args on success. */
@@ -1482,16 +1500,10 @@ static int render_url(mn_template_state *r, const node *n, mn_buf *out)
     if (rc < 0)
         return rc;
     int nk = n->u.url.nkwargs;
-    mn_str *names = mn_arena_alloc(r->arena, (size_t)(nk ? nk : 1) * sizeof *names);
-    kwvals = mn_arena_alloc(r->arena, (size_t)(nk ? nk : 1) * sizeof *kwvals);
-    if (!names || !kwvals)
-        return MN_ENOMEM;
-    for (int i = 0; i < nk; i++) {
-        names[i] = n->u.url.kwargs[i].name;
-        rc = mn__resolve(r, n->u.url.kwargs[i].value, false, &kwvals[i]);
-        if (rc < 0)
-            return rc;
-    }
+    mn_str *names;
+    rc = resolve_kwargs(r, n->u.url.kwargs, nk, &names, &kwvals);
+    if (rc < 0)
+        return rc;
     mn_str vname;
     rc = mn_value_to_text(view, r->arena, &vname);
     if (rc < 0)
@@ -1727,32 +1739,38 @@ static int tag_call_args(mn_template_state *r, const node *n, mn_tag_call *call)
     if (rc < 0)
         return rc;
     int nk = n->u.simple.nkwargs;
-    mn_str *names = mn_arena_alloc(r->arena, (size_t)(nk ? nk : 1) * sizeof *names);
-    kwvals = mn_arena_alloc(r->arena, (size_t)(nk ? nk : 1) * sizeof *kwvals);
-    if (!names || !kwvals)
-        return MN_ENOMEM;
-    for (int i = 0; i < nk; i++) {
-        names[i] = n->u.simple.kwargs[i].name;
-        rc = mn__resolve(r, n->u.simple.kwargs[i].value, false, &kwvals[i]);
-        if (rc < 0)
-            return rc;
-    }
+    mn_str *names;
+    rc = resolve_kwargs(r, n->u.simple.kwargs, nk, &names, &kwvals);
+    if (rc < 0)
+        return rc;
     *call = (mn_tag_call){r->arena, r->ctx, r->autoescape, n->u.simple.def->userdata, r,
                           (size_t)n->u.simple.nargs, args, (size_t)nk, names, kwvals};
     return MN_OK;
 }
 
-static int render_simple(mn_template_state *r, const node *n, mn_buf *out)
+/* Runs a simple or inclusion tag's callback: its value (for an inclusion tag, the dict of
+ * its template's context), or the tag's failure as the render's error. */
+static int call_tag(mn_template_state *r, const node *n, mn_value **out)
 {
     mn_tag_call call;
     int rc = tag_call_args(r, n, &call);
     if (rc < 0)
         return rc;
     r->filter_error[0] = 0;
-    mn_value *v = n->u.simple.def->simple(&call);
-    if (!v)
-        return mn__render_fail(r, MN_EINVAL, "Tag '%s' failed: %s", n->u.simple.def->name,
+    const tag_def *def = n->u.simple.def;
+    *out = def->kind == TAG_SIMPLE ? def->simple(&call) : def->inclusion(&call);
+    if (!*out)
+        return mn__render_fail(r, MN_EINVAL, "Tag '%s' failed: %s", def->name,
                                r->filter_error[0] ? r->filter_error : "error");
+    return MN_OK;
+}
+
+static int render_simple(mn_template_state *r, const node *n, mn_buf *out)
+{
+    mn_value *v;
+    int rc = call_tag(r, n, &v);
+    if (rc < 0)
+        return rc;
     if (n->u.simple.as_name.len)
         return mn__context_set_ref(r->ctx, n->u.simple.as_name, v);
     mn_str text;
@@ -1764,15 +1782,10 @@ static int render_simple(mn_template_state *r, const node *n, mn_buf *out)
 
 static int render_inclusion(mn_template_state *r, const node *n, mn_buf *out)
 {
-    mn_tag_call call;
-    int rc = tag_call_args(r, n, &call);
+    mn_value *d;
+    int rc = call_tag(r, n, &d);
     if (rc < 0)
         return rc;
-    r->filter_error[0] = 0;
-    mn_value *d = n->u.simple.def->inclusion(&call);
-    if (!d)
-        return mn__render_fail(r, MN_EINVAL, "Tag '%s' failed: %s", n->u.simple.def->name,
-                               r->filter_error[0] ? r->filter_error : "error");
     mn_template_error lerr;
     memset(&lerr, 0, sizeof lerr);
     const char *tn = n->u.simple.def->template_name;

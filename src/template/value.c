@@ -419,12 +419,8 @@ int mn_value_to_int(const mn_value *v, int64_t *out)
         *out = v->u.i;
         return MN_OK;
     case MN_VALUE_DOUBLE:
-        if (!isfinite(v->u.d) || fabs(v->u.d) >= 9.2e18)
-            return MN_EINVAL;
-        *out = (int64_t)v->u.d;
-        return MN_OK;
     case MN_VALUE_DECIMAL: {
-        double d = decimal_value(v->u.str);
+        double d = v->kind == MN_VALUE_DOUBLE ? v->u.d : decimal_value(v->u.str);
         if (!isfinite(d) || fabs(d) >= 9.2e18)
             return MN_EINVAL;
         *out = (int64_t)d;

@@ -75,6 +75,14 @@ printf '{{ n }} {{ l }}' >"$tmp/big.html"
     "$BIN" render "$tmp/big.html" --context -)" = \
     '123456789012345678901234567890 [-18446744073709551616]' ] && ok || bad "wide JSON integers"
 
+# {% debug %}: nothing unless DEBUG (--debug), then the context as pformat prints it
+printf '[{%% debug %%}]' >"$tmp/dbg.html"
+[ "$(echo '{"a":"<b>"}' | "$BIN" render "$tmp/dbg.html" --context -)" = '[]' ] && ok ||
+    bad "debug tag without DEBUG"
+echo '{"a":"<b>"}' | "$BIN" render "$tmp/dbg.html" --context - --debug | head -1 | grep -qF \
+    "[{&#x27;a&#x27;: &#x27;&lt;b&gt;&#x27;}{&#x27;False&#x27;: False, &#x27;None&#x27;: None, &#x27;True&#x27;: True}" &&
+    ok || bad "debug tag with --debug: $(echo '{"a":"<b>"}' | "$BIN" render "$tmp/dbg.html" --context - --debug 2>&1 | head -2)"
+
 # standard input, and the speed of a big loop (1,000 rows x 50 renders well under a second)
 printf '{%% for i in l %%}<tr><td>{{ i }}</td><td>{{ s }}</td></tr>{%% endfor %%}' >"$tmp/t.html"
 python3 -c 'import json; print(json.dumps({"l": list(range(1000)), "s": "<x>"}))' >"$tmp/c.json"

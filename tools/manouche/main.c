@@ -25,7 +25,7 @@ static const char usage[] =
     "  startapp NAME [DIRECTORY]\n"
     "      Creates an app in a project: views.c, urls.c, app.c, templates/NAME/, static/NAME/.\n"
     "  render TEMPLATE [--context FILE.json] [--dir DIR ...] [--string-if-invalid TEXT]\n"
-    "         [--autoescape on|off] [--repeat N]\n"
+    "         [--autoescape on|off] [--debug] [--repeat N]\n"
     "      Renders a Django template and prints the result to stdout. TEMPLATE is a name found\n"
     "      in a --dir (for {% extends %}/{% include %} to work), or a file path, or - for\n"
     "      standard input. The context is a JSON object ({\"__date__\": \"2024-01-02\"},\n"
@@ -33,7 +33,8 @@ static const char usage[] =
     "      {\"__safe__\": \"<b>\"} make dates, decimals and safe strings). On a template\n"
     "      error the error (template, line, column, source line) goes to stderr and the\n"
     "      exit status is 1. {% load static %} is available; {% static %} URLs start with\n"
-    "      $STATIC_URL (default /static/).\n"
+    "      $STATIC_URL (default /static/). --debug renders as under DEBUG = True: {% debug %}\n"
+    "      prints the context (without it, nothing, as in Django).\n"
     "\n"
     "options:\n"
     "  -h, --help   show this help\n";
@@ -82,7 +83,7 @@ static int render_command(int argc, char **argv)
     const char *dirs[64];
     int ndirs = 0;
     long repeat = 1;
-    bool autoescape = true;
+    bool autoescape = true, debug = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -108,6 +109,8 @@ static int render_command(int argc, char **argv)
             sii = argv[++i];
         else if (!strcmp(a, "--autoescape"))
             autoescape = strcmp(argv[++i], "off") != 0;
+        else if (!strcmp(a, "--debug"))
+            debug = true;
         else if (!strcmp(a, "--repeat"))
             repeat = strtol(argv[++i], NULL, 10);
         else if (a[0] == '-' && a[1]) {
@@ -141,6 +144,7 @@ static int render_command(int argc, char **argv)
     if (sii)
         opt->string_if_invalid = sii;
     opt->autoescape = autoescape;
+    opt->debug = debug;
     for (int i = 0; i < ndirs; i++)
         mn_template_engine_add_dir(e, dirs[i]);
 
@@ -213,9 +217,11 @@ static int render_command(int argc, char **argv)
             fprintf(stderr, "manouche render: out of memory\n");
             goto done;
         }
-        if (ctx_value) {
-            mn_context_update(ctx, ctx_value);
-            mn_context_push(ctx);
+        /* one frame holding the JSON's names, as Django's Context(dict) has (what
+         * {% debug %} shows) */
+        if (ctx_value && mn_context_update(ctx, ctx_value) < 0) {
+            fprintf(stderr, "manouche render: out of memory\n");
+            goto done;
         }
         if (mn_template_render(t, ctx, &out, &err) < 0)
             goto error;

@@ -777,12 +777,17 @@ static int render_for(mn_template_state *r, const node *n, mn_buf *out)
                                    (int)n->u.forloop.seq->var.text.len,
                                    n->u.forloop.seq->var.text.ptr, mn_strerror(rc));
     }
-    size_t len = items ? items->u.list.len : 0;
-    if (!len)
-        return mn__render_nodelist(r, &n->u.forloop.empty, out);
+    /* the {% empty %} body too runs in the loop's own frame, as Django's: what it sets
+     * ({% firstof "a" as v %}) is gone after the loop */
     rc = mn_context_push(ctx);
     if (rc < 0)
         return rc;
+    size_t len = items ? items->u.list.len : 0;
+    if (!len) {
+        rc = mn__render_nodelist(r, &n->u.forloop.empty, out);
+        mn_context_pop(ctx);
+        return rc;
+    }
     /* Django 6's key order: parentloop and length first, then the per-iteration values */
     mn_value *loop = mn_value_dict(r->arena, 8);
     static const char *const keys[] = {"parentloop",  "length", "counter0", "counter",

@@ -255,3 +255,12 @@ Test(big_ints, compare_exactly_not_through_doubles, .init = setup, .fini = teard
                             ctx),
                      "12345678");
 }
+
+Test(forloop_length, empty_branch_sets_names_in_the_loops_frame, .init = setup, .fini = teardown)
+{
+    /* Django's ForNode renders {% empty %} inside its context.push() */
+    cr_assert_str_eq(render("{% for x in e %}{% empty %}{% firstof \"a\" as v %}({{ v }})"
+                            "{% endfor %}[{{ v }}]",
+                            "{\"e\": []}"),
+                     "(a)[]");
+}

@@ -264,3 +264,18 @@ Test(forloop_length, empty_branch_sets_names_in_the_loops_frame, .init = setup, 
                             "{\"e\": []}"),
                      "(a)[]");
 }
+
+Test(error_labels, missing_parent_points_at_the_extends_tag, .init = setup, .fini = teardown)
+{
+    static const char child[] = "x\n  {% extends \"nobase.html\" %}\n";
+    mn_template_engine_add_embedded(e, "child6.html", child, strlen(child));
+    mn_template_error err;
+    mn_template *t = mn_template_engine_get(e, "child6.html", &err);
+    mn_buf out;
+    mn_buf_init(&out, a);
+    if (t)
+        cr_assert_neq(mn_template_render(t, mn_context_new(a), &out, &err), 0);
+    cr_assert_str_eq(formatted(&err), "TemplateDoesNotExist: child6.html:2:3: nobase.html\n"
+                                      "    2 |   {% extends \"nobase.html\" %}\n"
+                                      "      |   ^\n");
+}

@@ -37,8 +37,10 @@ static void db_open(const char *url)
 {
     if (strncmp(url, "sqlite:///", 10) == 0) {
         if (sqlite3_open(url + 10, &lite) != SQLITE_OK ||
-            sqlite3_exec(lite, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000", NULL, NULL,
-                         NULL) != SQLITE_OK ||
+            sqlite3_exec(
+                lite,
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000",
+                NULL, NULL, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(lite, "SELECT id, randomnumber FROM world WHERE id = ?1", -1,
                                &lite_get, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(lite, "UPDATE world SET randomnumber = ?1 WHERE id = ?2", -1,
@@ -56,9 +58,11 @@ static void db_open(const char *url)
         exit(1);
     }
     PGresult *a = PQprepare(pg, "get", "SELECT id, randomnumber FROM world WHERE id = $1", 1, NULL);
-    PGresult *b = PQprepare(pg, "set", "UPDATE world SET randomnumber = v.r FROM "
+    PGresult *b = PQprepare(pg, "set",
+                            "UPDATE world SET randomnumber = v.r FROM "
                             "(SELECT unnest($1::int[]) AS id, unnest($2::int[]) AS r) AS v "
-                            "WHERE world.id = v.id", 2, NULL);
+                            "WHERE world.id = v.id",
+                            2, NULL);
     if (PQresultStatus(a) != PGRES_COMMAND_OK || PQresultStatus(b) != PGRES_COMMAND_OK) {
         fprintf(stderr, "bench-dbfloor: %s", PQerrorMessage(pg));
         exit(1);
@@ -113,8 +117,7 @@ static bool db_set(const int64_t *ids, const int64_t *values, int n)
     b[lb++] = '{';
     for (int i = 0; i < n; i++) {
         la += (size_t)snprintf(a + la, sizeof a - la, "%s%lld", i ? "," : "", (long long)ids[i]);
-        lb += (size_t)snprintf(b + lb, sizeof b - lb, "%s%lld", i ? "," : "",
-                               (long long)values[i]);
+        lb += (size_t)snprintf(b + lb, sizeof b - lb, "%s%lld", i ? "," : "", (long long)values[i]);
     }
     a[la++] = '}';
     b[lb++] = '}';
@@ -221,7 +224,8 @@ int main(int argc, char **argv)
     char *endp;
     long port = strtol(argv[1], &endp, 10);
     if (*endp || port < 0 || port > 65535) {
-        fprintf(stderr, "bench-dbfloor: PORT must be a number from 0 to 65535, not '%s'\n", argv[1]);
+        fprintf(stderr, "bench-dbfloor: PORT must be a number from 0 to 65535, not '%s'\n",
+                argv[1]);
         return 2;
     }
     const char *host = "127.0.0.1";

@@ -29,9 +29,9 @@
 #include <unistd.h>
 
 enum {
-    READ_CHUNK = 64 * 1024,   /* one read() at most */
-    OUT_SIZE = 256 * 1024,    /* shared output buffer, flushed when nearly full */
-    MAX_REQUEST = 64 * 1024,  /* a request head larger than this is refused */
+    READ_CHUNK = 64 * 1024,  /* one read() at most */
+    OUT_SIZE = 256 * 1024,   /* shared output buffer, flushed when nearly full */
+    MAX_REQUEST = 64 * 1024, /* a request head larger than this is refused */
     MAX_EVENTS = 1024,
 };
 
@@ -39,10 +39,10 @@ enum {
  * bytes; unsent is NULL unless a write could not finish (then EPOLLOUT is armed). */
 typedef struct conn {
     int fd;
-    bool want_close;     /* close once unsent output is flushed */
-    char *pending;       /* bytes of an incomplete request */
+    bool want_close; /* close once unsent output is flushed */
+    char *pending;   /* bytes of an incomplete request */
     size_t pending_len;
-    char *unsent;        /* output the socket would not take yet */
+    char *unsent; /* output the socket would not take yet */
     size_t unsent_len, unsent_off;
 } conn;
 
@@ -416,7 +416,6 @@ static int listen_on(const char *host, int port)
     }
     return fd;
 }
-
 
 /* Listens on host:port, prints the address, and serves forever (returns only on error). */
 static int floor_serve(const char *host, int port)

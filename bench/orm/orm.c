@@ -32,9 +32,11 @@
 #include <string.h>
 #include <time.h>
 
+/* clang-format off */
 #define BWORLD_FIELDS(F)                                                                   \
     F(id, MN_AUTO)                                                                         \
     F(randomNumber, MN_INT, .db_column = "randomnumber", .default_int = 0)
+/* clang-format on */
 MN_MODEL(BWorld, BWORLD_FIELDS);
 MN_MODEL_DEFINE(BWorld, bench, BWORLD_FIELDS, .db_table = "bench_world");
 
@@ -118,8 +120,8 @@ static void raw_open(raw *r, mn_db *db, const char *url)
     r->pg = PQconnectdb(url);
     if (PQstatus(r->pg) != CONNECTION_OK)
         die("libpq", PQerrorMessage(r->pg));
-    PGresult *res = PQprepare(r->pg, "w", "SELECT id, randomnumber FROM bench_world WHERE id = $1",
-                              1, NULL);
+    PGresult *res =
+        PQprepare(r->pg, "w", "SELECT id, randomnumber FROM bench_world WHERE id = $1", 1, NULL);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         die("libpq prepare", PQerrorMessage(r->pg));
     PQclear(res);
@@ -228,8 +230,8 @@ static int bench_pk(const char *url, double seconds)
     double ratio = median(rratio, rounds);
     printf("RESULT {\"test\":\"pk\",\"vendor\":\"%s\",\"raw_us\":%.3f,\"orm_us\":%.3f,"
            "\"ratio\":%.3f,\"rounds\":%zu,\"lookups\":%zu,\"checksum\":%lld}\n",
-           strncmp(url, "sqlite", 6) == 0 ? "sqlite" : "postgresql", raw_us, orm_us, ratio,
-           rounds, 2 * rounds * PK_ROUND, (long long)sum);
+           strncmp(url, "sqlite", 6) == 0 ? "sqlite" : "postgresql", raw_us, orm_us, ratio, rounds,
+           2 * rounds * PK_ROUND, (long long)sum);
     free(rraw);
     free(rorm);
     free(rratio);
@@ -238,8 +240,7 @@ static int bench_pk(const char *url, double seconds)
 
 /* One side only, n lookups, for profilers: `valgrind --tool=callgrind --collect-atstart=no
  * --toggle-collect=pk_loop bench-orm pkloop URL raw|orm N`, or strace -c. */
-__attribute__((noinline)) static int64_t pk_loop(raw *r, mn_db *db, mn_arena *a, bool orm,
-                                                 long n)
+__attribute__((noinline)) static int64_t pk_loop(raw *r, mn_db *db, mn_arena *a, bool orm, long n)
 {
     int64_t sum = 0;
     for (long i = 0; i < n; i++)
@@ -299,7 +300,10 @@ static double time_bulk_cpu(mn_db *db, size_t n, double *cpu)
     return t;
 }
 
-static double time_bulk(mn_db *db, size_t n) { return time_bulk_cpu(db, n, NULL); }
+static double time_bulk(mn_db *db, size_t n)
+{
+    return time_bulk_cpu(db, n, NULL);
+}
 
 enum { BULK_RUNS = 5 };
 
@@ -418,7 +422,8 @@ int main(int argc, char **argv)
         return bench_bulkone(argv[2], (size_t)atol(argv[3]));
     if (argc >= 3 && strcmp(argv[1], "sleep") == 0)
         return bench_sleep(argv[2], argc > 3 ? atoi(argv[3]) : 1000, argc > 4 ? atoi(argv[4]) : 10);
-    fprintf(stderr, "usage: bench-orm pk URL SECONDS | bulk URL [SMALL LARGE] | sleep URL [N [POOL]]\n"
-                    "       bench-orm pkloop URL raw|orm N | bulkone URL N  (for profilers)\n");
+    fprintf(stderr,
+            "usage: bench-orm pk URL SECONDS | bulk URL [SMALL LARGE] | sleep URL [N [POOL]]\n"
+            "       bench-orm pkloop URL raw|orm N | bulkone URL N  (for profilers)\n");
     return 2;
 }

@@ -113,7 +113,7 @@ static int run_manouche(const char *dir, const char *ctx_path, double seconds, l
     printf("RENDERS %ld SECONDS %.6f\n", n, elapsed);
     status = write_out(out, page.data, page.len);
     goto done;
-error: {
+error : {
     mn_buf m;
     mn_buf_init(&m, NULL);
     mn_template_error_format(&err, &m);
@@ -301,8 +301,7 @@ static int run_floor(const char *ctx_path, double seconds, long count, const cha
     d.nrows = json_array_size(rows);
     d.rows = calloc(d.nrows ? d.nrows : 1, sizeof *d.rows);
     if (!d.site_name || !d.title || !d.rows) {
-        fprintf(stderr, "bench-template: %s lacks site_name/title, or out of memory\n",
-                ctx_path);
+        fprintf(stderr, "bench-template: %s lacks site_name/title, or out of memory\n", ctx_path);
         return 1;
     }
     for (size_t i = 0; i < d.nrows; i++) {

@@ -63,8 +63,8 @@ static void echo(mn_req *r)
     size_t n;
     const mn_field *h = mn_req_headers(r, &n);
     for (size_t i = 0; i < n; i++)
-        mn_resp_printf(r, "%.*s: %.*s\n", (int)h[i].name.len, h[i].name.ptr,
-                       (int)h[i].value.len, h[i].value.ptr);
+        mn_resp_printf(r, "%.*s: %.*s\n", (int)h[i].name.len, h[i].name.ptr, (int)h[i].value.len,
+                       h[i].value.ptr);
     mn_resp_puts(r, "\n");
     mn_str body = mn_req_body(r);
     mn_resp_write(r, body.ptr, body.len);
@@ -139,8 +139,8 @@ static void form(mn_req *r)
     size_t n;
     const mn_field *f = mn_req_form_fields(r, &n);
     for (size_t i = 0; i < n; i++)
-        mn_resp_printf(r, "%.*s=%.*s\n", (int)f[i].name.len, f[i].name.ptr,
-                       (int)f[i].value.len, f[i].value.ptr);
+        mn_resp_printf(r, "%.*s=%.*s\n", (int)f[i].name.len, f[i].name.ptr, (int)f[i].value.len,
+                       f[i].value.ptr);
     if (*mn_req_error(r))
         mn_resp_printf(r, "error: %s\n", mn_req_error(r));
 }
@@ -177,10 +177,9 @@ static void upload_route(mn_req *r)
             if (fp)
                 fclose(fp);
         }
-        mn_resp_printf(r, "file %s name=%s type=%s size=%zu fnv=%016llx where=%s%s\n",
-                       u[i].field, u[i].filename, u[i].content_type, u[i].size,
-                       (unsigned long long)h, u[i].data ? "memory" : "disk",
-                       u[i].path ? u[i].path : "");
+        mn_resp_printf(r, "file %s name=%s type=%s size=%zu fnv=%016llx where=%s%s\n", u[i].field,
+                       u[i].filename, u[i].content_type, u[i].size, (unsigned long long)h,
+                       u[i].data ? "memory" : "disk", u[i].path ? u[i].path : "");
     }
     if (*mn_req_error(r))
         mn_resp_printf(r, "error: %s\n", mn_req_error(r));
@@ -394,8 +393,7 @@ int main(int argc, char **argv)
     if (o.single) {
         int fd = mn_tcp_listen(o.host, o.port, 4096, false);
         if (fd < 0) {
-            fprintf(stderr, "hello: cannot listen on %s:%d: %s\n", o.host, o.port,
-                    mn_strerror(fd));
+            fprintf(stderr, "hello: cannot listen on %s:%d: %s\n", o.host, o.port, mn_strerror(fd));
             return 1;
         }
         sigset_t set;

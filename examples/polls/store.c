@@ -8,8 +8,16 @@ static mn_datetime utc(time_t t)
 {
     struct tm tm;
     gmtime_r(&t, &tm);
-    mn_datetime dt = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                      tm.tm_sec, 0, 0, true, "UTC"};
+    mn_datetime dt = {tm.tm_year + 1900,
+                      tm.tm_mon + 1,
+                      tm.tm_mday,
+                      tm.tm_hour,
+                      tm.tm_min,
+                      tm.tm_sec,
+                      0,
+                      0,
+                      true,
+                      "UTC"};
     return dt;
 }
 
@@ -29,9 +37,9 @@ static const struct {
     int64_t id, question;
     const char *text;
 } choices[] = {
-    {1, 1, "Not much"},  {2, 1, "The sky"}, {3, 1, "Just hacking again"},
-    {4, 2, "Manouche"},  {5, 2, "Django"},  {6, 3, "Tabs"},
-    {7, 3, "Spaces"},    {8, 4, "Who knows"},
+    {1, 1, "Not much"}, {2, 1, "The sky"},   {3, 1, "Just hacking again"},
+    {4, 2, "Manouche"}, {5, 2, "Django"},    {6, 3, "Tabs"},
+    {7, 3, "Spaces"},   {8, 4, "Who knows"},
 };
 
 static int seed(mn_orm *o, void *arg)
@@ -39,8 +47,8 @@ static int seed(mn_orm *o, void *arg)
     (void)arg;
     for (size_t i = 0; i < sizeof questions / sizeof questions[0]; i++) {
         mn_datetime when = utc(questions[i].pub_date);
-        if (!mn_create(o, Question, "id", questions[i].id, "text", questions[i].text,
-                       "pub_date", &when))
+        if (!mn_create(o, Question, "id", questions[i].id, "text", questions[i].text, "pub_date",
+                       &when))
             return mn_orm_errcode(o);
     }
     for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++)

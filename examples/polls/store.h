@@ -13,18 +13,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* clang-format off */
 #define QUESTION_FIELDS(F)                                   \
     F(id,       MN_BIGAUTO)                                  \
     F(text,     MN_CHAR,     .max_length = 200)              \
     F(pub_date, MN_DATETIME, .verbose_name = "date published")
+/* clang-format on */
 MN_MODEL(Question, polls, QUESTION_FIELDS)
 
+/* clang-format off */
 #define CHOICE_FIELDS(F)                                     \
     F(id,       MN_BIGAUTO)                                  \
     F(question, MN_FK,  .to = "polls.Question", .on_delete = MN_CASCADE, \
                         .related_name = "choices")           \
     F(text,     MN_CHAR, .max_length = 200)                  \
     F(votes,    MN_INT,  .default_int = 0)
+/* clang-format on */
 MN_MODEL(Choice, polls, CHOICE_FIELDS)
 
 /* Writes the tutorial's questions and choices when there is no question yet: 0 or negative. */

@@ -47,12 +47,14 @@ static void vote(mn_req *r)
 static void api_questions(mn_req *r)
 {
     json_t *list = json_array();
-    MN_FOREACH(Question, q, polls_latest_questions(r, 5)) {
+    MN_FOREACH(Question, q, polls_latest_questions(r, 5))
+    {
         json_t *choices = json_array();
-        MN_FOREACH(Choice, c, polls_choices_of(r, q)) {
-            json_array_append_new(choices, json_pack("{s:I, s:s, s:I}", "id", (json_int_t)c->id,
-                                                     "choice_text", c->text, "votes",
-                                                     (json_int_t)c->votes));
+        MN_FOREACH(Choice, c, polls_choices_of(r, q))
+        {
+            json_array_append_new(choices,
+                                  json_pack("{s:I, s:s, s:I}", "id", (json_int_t)c->id,
+                                            "choice_text", c->text, "votes", (json_int_t)c->votes));
         }
         json_array_append_new(list, json_pack("{s:I, s:s, s:o}", "id", (json_int_t)q->id,
                                               "question_text", q->text, "choices", choices));

@@ -39,12 +39,16 @@
 
 /* TechEmpower's schema: tables World and Fortune, PostgreSQL folds the unquoted names to
  * world, fortune and randomnumber (SQLite compares identifiers case-insensitively). */
+/* clang-format off */
 #define WORLD_FIELDS(F)                                                                    \
     F(id, MN_AUTO)                                                                         \
     F(randomNumber, MN_INT, .db_column = "randomnumber", .default_int = 0)
+/* clang-format on */
+/* clang-format off */
 #define FORTUNE_FIELDS(F)                                                                  \
     F(id, MN_AUTO)                                                                         \
     F(message, MN_CHAR, .max_length = 2048)
+/* clang-format on */
 MN_MODEL(World, WORLD_FIELDS);
 MN_MODEL(Fortune, FORTUNE_FIELDS);
 MN_MODEL_DEFINE(World, techempower, WORLD_FIELDS, .db_table = "world");
@@ -116,7 +120,10 @@ static int64_t random_id(void)
 }
 
 /* The request's session (webdb.h): this worker's pool, opened on its first request. */
-static mn_orm *orm(mn_req *r) { return mn_req_orm(r); }
+static mn_orm *orm(mn_req *r)
+{
+    return mn_req_orm(r);
+}
 
 /* Creates and fills the tables when missing (before the workers fork; PostgreSQL calls block
  * here since no coroutine runs yet). */

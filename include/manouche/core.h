@@ -33,16 +33,16 @@ extern "C" {
 /* ---- Errors: functions return 0 or one of these negative codes. ---- */
 enum {
     MN_OK = 0,
-    MN_ENOMEM = -1,     /* out of memory */
-    MN_EINVAL = -2,     /* invalid argument or input */
-    MN_EIO = -3,        /* I/O error (errno has detail) */
-    MN_ETIMEDOUT = -4,  /* a deadline passed */
-    MN_ECLOSED = -5,    /* the peer closed the connection */
-    MN_ETOOBIG = -6,    /* over a configured limit */
-    MN_ENOTFOUND = -7,  /* no such thing */
-    MN_ECANCELED = -8,  /* the operation was cancelled (shutdown) */
-    MN_EAGAIN = -9,     /* try again later */
-    MN_EPROTO = -10,    /* protocol violation by the peer */
+    MN_ENOMEM = -1,        /* out of memory */
+    MN_EINVAL = -2,        /* invalid argument or input */
+    MN_EIO = -3,           /* I/O error (errno has detail) */
+    MN_ETIMEDOUT = -4,     /* a deadline passed */
+    MN_ECLOSED = -5,       /* the peer closed the connection */
+    MN_ETOOBIG = -6,       /* over a configured limit */
+    MN_ENOTFOUND = -7,     /* no such thing */
+    MN_ECANCELED = -8,     /* the operation was cancelled (shutdown) */
+    MN_EAGAIN = -9,        /* try again later */
+    MN_EPROTO = -10,       /* protocol violation by the peer */
     MN_EUNSUPPORTED = -11, /* valid but not supported */
 };
 
@@ -65,7 +65,10 @@ typedef struct mn_str {
     size_t len;
 } mn_str;
 
-#define MN_STR_LIT(lit) {(lit), sizeof(lit) - 1}
+#define MN_STR_LIT(lit)                                                                            \
+    {                                                                                              \
+        (lit), sizeof(lit) - 1                                                                     \
+    }
 mn_str mn_str_from(const char *cstr); /* NULL gives the empty slice */
 bool mn_str_eq(mn_str a, mn_str b);
 bool mn_str_eq_cstr(mn_str a, const char *b);
@@ -103,10 +106,10 @@ size_t mn_arena_reserved(const mn_arena *a);
 
 /* ---- Byte buffers: growable, backed by the heap (arena NULL) or by an arena. ---- */
 typedef struct mn_buf {
-    char *data;       /* len bytes of content; NUL-terminated only after mn_buf_cstr() */
+    char *data; /* len bytes of content; NUL-terminated only after mn_buf_cstr() */
     size_t len;
     size_t cap;
-    mn_arena *arena;  /* NULL: heap memory, released by mn_buf_free() */
+    mn_arena *arena; /* NULL: heap memory, released by mn_buf_free() */
 } mn_buf;
 
 void mn_buf_init(mn_buf *b, mn_arena *arena);
@@ -142,8 +145,8 @@ void mn_log_set_request_id_source(const char *(*current_request_id)(void));
 /* One line (no trailing newline needed): time, level, logger, request id and message. */
 void mn_log(mn_log_level level, const char *logger, const char *fmt, ...) MN_PRINTF(3, 4);
 /* A line with extra JSON fields already formatted as `"k":v,"k2":v2` (may be NULL). */
-void mn_log_fields(mn_log_level level, const char *logger, const char *fields_json,
-                   const char *fmt, ...) MN_PRINTF(4, 5);
+void mn_log_fields(mn_log_level level, const char *logger, const char *fields_json, const char *fmt,
+                   ...) MN_PRINTF(4, 5);
 const char *mn_log_level_name(mn_log_level level);
 
 #ifdef __cplusplus

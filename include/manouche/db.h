@@ -19,10 +19,10 @@ extern "C" {
 
 /* ---- Error codes (in addition to core.h's), mirroring PEP 249's exception classes. ---- */
 enum {
-    MN_EDB_INTEGRITY = -100,   /* IntegrityError: unique, foreign key, not-null, check */
-    MN_EDB_OPERATIONAL = -101, /* OperationalError: connection lost, locked, server down */
-    MN_EDB_PROGRAMMING = -102, /* ProgrammingError: bad SQL, missing table, wrong arity */
-    MN_EDB_DATA = -103,        /* DataError: value out of range, bad text for a type */
+    MN_EDB_INTEGRITY = -100,     /* IntegrityError: unique, foreign key, not-null, check */
+    MN_EDB_OPERATIONAL = -101,   /* OperationalError: connection lost, locked, server down */
+    MN_EDB_PROGRAMMING = -102,   /* ProgrammingError: bad SQL, missing table, wrong arity */
+    MN_EDB_DATA = -103,          /* DataError: value out of range, bad text for a type */
     MN_EDB_NOT_SUPPORTED = -104, /* NotSupportedError */
 };
 /* Like mn_strerror() but also names the MN_EDB_* codes. Never NULL. */
@@ -31,11 +31,11 @@ const char *mn_db_strerror(int err);
 /* ---- Values: one type for bound parameters and for result cells. ---- */
 typedef enum mn_dbtype {
     MN_DBT_NULL = 0,
-    MN_DBT_INT,    /* int64 (integers and booleans read back from the database) */
-    MN_DBT_FLOAT,  /* double */
-    MN_DBT_TEXT,   /* UTF-8 text slice (exact decimals, dates, uuids, JSON travel as text) */
-    MN_DBT_BLOB,   /* bytes slice */
-    MN_DBT_BOOL,   /* parameters only: a boolean (SQLite binds 0/1, PostgreSQL 't'/'f') */
+    MN_DBT_INT,   /* int64 (integers and booleans read back from the database) */
+    MN_DBT_FLOAT, /* double */
+    MN_DBT_TEXT,  /* UTF-8 text slice (exact decimals, dates, uuids, JSON travel as text) */
+    MN_DBT_BLOB,  /* bytes slice */
+    MN_DBT_BOOL,  /* parameters only: a boolean (SQLite binds 0/1, PostgreSQL 't'/'f') */
 } mn_dbtype;
 
 typedef struct mn_dbval {
@@ -62,10 +62,10 @@ mn_dbparam mn_dbp_blob(const void *p, size_t len);
 typedef struct mn_dbresult {
     size_t nrows;
     size_t ncols;
-    const mn_str *colnames;   /* ncols names (NUL-terminated) */
-    const mn_dbcell *cells;   /* nrows * ncols cells, row-major */
-    int64_t rows_affected;    /* INSERT/UPDATE/DELETE: rows changed; else 0 */
-    int64_t last_insert_id;   /* SQLite: rowid of the last INSERT; PostgreSQL: 0 (use RETURNING) */
+    const mn_str *colnames; /* ncols names (NUL-terminated) */
+    const mn_dbcell *cells; /* nrows * ncols cells, row-major */
+    int64_t rows_affected;  /* INSERT/UPDATE/DELETE: rows changed; else 0 */
+    int64_t last_insert_id; /* SQLite: rowid of the last INSERT; PostgreSQL: 0 (use RETURNING) */
 } mn_dbresult;
 
 /* The cell at (row, col), or NULL out of range. */
@@ -86,13 +86,13 @@ typedef enum mn_dbdialect {
  *   postgres://user:pw@host:port/name?sslmode=disable (also postgresql://, pgsql://) */
 typedef struct mn_dburl {
     mn_dbdialect dialect;
-    const char *path;     /* SQLite file path */
-    const char *user;     /* PostgreSQL fields, percent-decoded */
+    const char *path; /* SQLite file path */
+    const char *user; /* PostgreSQL fields, percent-decoded */
     const char *password;
-    const char *host;     /* may be a socket directory (%2F-encoded in the URL) */
-    int port;             /* 0: the driver's default */
-    const char *name;     /* database name */
-    const char *options;  /* the raw query string after '?', or NULL */
+    const char *host;    /* may be a socket directory (%2F-encoded in the URL) */
+    int port;            /* 0: the driver's default */
+    const char *name;    /* database name */
+    const char *options; /* the raw query string after '?', or NULL */
 } mn_dburl;
 
 /* Parses url into out. 0, or MN_EINVAL with a one-line reason in *why (static text). */
@@ -198,8 +198,8 @@ int mn_dberr_code(mn_dberr_kind kind);
 
 /* ---- Query log: a hook per connection (the request installs its own while it holds the
  * connection), called after every statement with its SQL, parameters and duration. ---- */
-typedef void (*mn_dblog_fn)(void *user, const char *sql, const mn_dbparam *params,
-                            size_t nparams, int64_t duration_us, int status);
+typedef void (*mn_dblog_fn)(void *user, const char *sql, const mn_dbparam *params, size_t nparams,
+                            int64_t duration_us, int status);
 /* Installs (fn, user) on conn; NULL fn removes it. Returns the previous hook in *prev_fn and
  * *prev_user when those are not NULL, so nested users can restore it. */
 void mn_dbconn_set_log(mn_dbconn *conn, mn_dblog_fn fn, void *user, mn_dblog_fn *prev_fn,
@@ -230,9 +230,9 @@ void mn_dblog_record(void *log, const char *sql, const mn_dbparam *params, size_
  * statement and calls the query log. The PostgreSQL driver is `const mn_dbdriver
  * mn__pg_driver` defined in src/db/pg.c; SQLite's is mn__sqlite_driver. */
 typedef struct mn_dbdriver {
-    const char *vendor;   /* "sqlite", "postgresql" */
+    const char *vendor; /* "sqlite", "postgresql" */
     mn_dbdialect dialect;
-    char placeholder;     /* '?' or '$' */
+    char placeholder; /* '?' or '$' */
     /* Pool: acquire parks up to timeout_ms; release takes the connection back (db.c has
      * already rolled back an open transaction and reset the hook). */
     int (*acquire)(mn_db *db, int64_t timeout_ms, mn_dbconn **out);
@@ -242,8 +242,7 @@ typedef struct mn_dbdriver {
     int (*exec)(mn_dbconn *conn, mn_arena *arena, const char *sql, const mn_dbparam *params,
                 size_t nparams, mn_dbresult *out);
     int (*exec_script)(mn_dbconn *conn, const char *sql);
-    int (*cursor_open)(mn_dbconn *conn, const char *sql, const mn_dbparam *params,
-                       size_t nparams);
+    int (*cursor_open)(mn_dbconn *conn, const char *sql, const mn_dbparam *params, size_t nparams);
     int (*cursor_fetch)(mn_dbconn *conn, mn_arena *arena, size_t max_rows, mn_dbresult *out);
     void (*cursor_close)(mn_dbconn *conn);
     /* Optional (NULL: db.c runs exec for each item): the whole batch at once, filling each
@@ -254,18 +253,18 @@ typedef struct mn_dbdriver {
 struct mn_db {
     const mn_dbdriver *driver;
     char *alias;
-    mn_dburl url;         /* strings in arena */
-    mn_arena *arena;      /* the database's long-lived memory */
-    mn_dbconfig config;   /* with defaults filled in (alias/url point into arena) */
-    void *pool;           /* the driver's pool state */
-    char errmsg[256];     /* why the last acquire failed */
+    mn_dburl url;       /* strings in arena */
+    mn_arena *arena;    /* the database's long-lived memory */
+    mn_dbconfig config; /* with defaults filled in (alias/url point into arena) */
+    void *pool;         /* the driver's pool state */
+    char errmsg[256];   /* why the last acquire failed */
 };
 
 struct mn_dbconn {
     mn_db *db;
     const mn_dbdriver *driver;
-    int txn_depth;            /* 0 outside a transaction; savepoints count above 1 */
-    bool broken;              /* set by the driver when the connection is unusable */
+    int txn_depth; /* 0 outside a transaction; savepoints count above 1 */
+    bool broken;   /* set by the driver when the connection is unusable */
     bool cursor_open;
     mn_dberr_kind err_kind;
     char sqlstate[6];
@@ -275,8 +274,8 @@ struct mn_dbconn {
 };
 
 /* For drivers: records the error kind and message on conn and returns mn_dberr_code(kind). */
-int mn__dbconn_set_error(mn_dbconn *conn, mn_dberr_kind kind, const char *sqlstate,
-                         const char *fmt, ...) MN_PRINTF(4, 5);
+int mn__dbconn_set_error(mn_dbconn *conn, mn_dberr_kind kind, const char *sqlstate, const char *fmt,
+                         ...) MN_PRINTF(4, 5);
 /* For drivers: room for nrows more rows at the end of out's cells (out->ncols set), grown in
  * arena by doubling (*cap: the cells allocated so far, 0 at first). The first new row, or
  * NULL when out of memory. The caller fills the rows, then adds nrows to out->nrows. */

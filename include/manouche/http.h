@@ -34,18 +34,18 @@ typedef struct mn_field {
 
 /* ---- Limits and timeouts: all are settings (web layer), with Django-like defaults. ---- */
 typedef struct mn_http_limits {
-    size_t max_target;          /* request target bytes; longer: 414 (default 8190) */
-    size_t max_header_bytes;    /* whole header block; larger: 431 (default 16384) */
-    size_t max_headers;         /* header count; more: 431 (default 100) */
-    size_t max_body;            /* DATA_UPLOAD_MAX_MEMORY_SIZE, 413 above (default 2621440) */
-    size_t max_form_fields;     /* DATA_UPLOAD_MAX_NUMBER_FIELDS (default 1000) */
-    size_t max_multipart_parts; /* parts in one multipart body (default 1000) */
-    size_t max_upload;          /* one uploaded file (default 64 MiB; 0: no limit) */
-    size_t upload_memory;       /* FILE_UPLOAD_MAX_MEMORY_SIZE: bigger files go to a temp
-                                   file (default 2621440) */
-    const char *upload_temp_dir; /* FILE_UPLOAD_TEMP_DIR (NULL: $TMPDIR or /tmp) */
-    int64_t header_timeout_ms;   /* whole head must arrive in this time: 408 (default 10000) */
-    int64_t body_timeout_ms;     /* gap between body reads (default 30000) */
+    size_t max_target;            /* request target bytes; longer: 414 (default 8190) */
+    size_t max_header_bytes;      /* whole header block; larger: 431 (default 16384) */
+    size_t max_headers;           /* header count; more: 431 (default 100) */
+    size_t max_body;              /* DATA_UPLOAD_MAX_MEMORY_SIZE, 413 above (default 2621440) */
+    size_t max_form_fields;       /* DATA_UPLOAD_MAX_NUMBER_FIELDS (default 1000) */
+    size_t max_multipart_parts;   /* parts in one multipart body (default 1000) */
+    size_t max_upload;            /* one uploaded file (default 64 MiB; 0: no limit) */
+    size_t upload_memory;         /* FILE_UPLOAD_MAX_MEMORY_SIZE: bigger files go to a temp
+                                     file (default 2621440) */
+    const char *upload_temp_dir;  /* FILE_UPLOAD_TEMP_DIR (NULL: $TMPDIR or /tmp) */
+    int64_t header_timeout_ms;    /* whole head must arrive in this time: 408 (default 10000) */
+    int64_t body_timeout_ms;      /* gap between body reads (default 30000) */
     int64_t keepalive_timeout_ms; /* idle connection closed after this (default 5000) */
     int64_t write_timeout_ms;     /* a client that stops reading is dropped (default 30000) */
     size_t max_pipeline;          /* parsed-but-unanswered requests per connection (16) */
@@ -56,12 +56,12 @@ void mn_http_limits_default(mn_http_limits *limits);
 
 /* ---- The request. ---- */
 mn_arena *mn_req_arena(mn_req *r);
-mn_str mn_req_method(const mn_req *r);      /* "GET", "POST", ... as sent (case kept) */
+mn_str mn_req_method(const mn_req *r); /* "GET", "POST", ... as sent (case kept) */
 bool mn_req_method_is(const mn_req *r, const char *method);
-mn_str mn_req_path(const mn_req *r);        /* percent-decoded, normalised, starts with '/' */
-mn_str mn_req_raw_path(const mn_req *r);    /* as sent, without the query */
+mn_str mn_req_path(const mn_req *r);         /* percent-decoded, normalised, starts with '/' */
+mn_str mn_req_raw_path(const mn_req *r);     /* as sent, without the query */
 mn_str mn_req_query_string(const mn_req *r); /* after '?', undecoded; empty when none */
-int mn_req_http_minor(const mn_req *r);     /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
+int mn_req_http_minor(const mn_req *r);      /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
 
 /* Query parameters as Django's request.GET: decoded, '+' is a space, multi-valued.
  * mn_req_query() gives the last value (as QueryDict.get), NULL when absent (C string in the
@@ -103,12 +103,12 @@ struct json_t *mn_req_json(mn_req *r);
 /* Uploaded files (request.FILES). Small files are in memory (data), big ones in a temporary
  * file (path) removed when the request ends. */
 typedef struct mn_upload {
-    const char *field;        /* form field name */
-    const char *filename;     /* as the client sent it: never trust it for a path */
+    const char *field;    /* form field name */
+    const char *filename; /* as the client sent it: never trust it for a path */
     const char *content_type;
     size_t size;
-    const char *data;         /* in memory, or NULL */
-    const char *path;         /* temporary file, or NULL */
+    const char *data; /* in memory, or NULL */
+    const char *path; /* temporary file, or NULL */
 } mn_upload;
 const mn_upload *mn_req_file(mn_req *r, const char *field);
 const mn_upload *mn_req_files(mn_req *r, size_t *count);
@@ -223,16 +223,16 @@ size_t mn_server_active_requests(const mn_server *server);
 
 /* ---- Requests without a socket (the test client, CLI tools). ---- */
 typedef struct mn_req_init {
-    const char *method;       /* NULL: "GET" */
-    const char *target;       /* path with optional ?query, e.g. "/polls/?page=2" */
-    const mn_field *headers;  /* Host, Cookie, Content-Type, ... */
+    const char *method;      /* NULL: "GET" */
+    const char *target;      /* path with optional ?query, e.g. "/polls/?page=2" */
+    const mn_field *headers; /* Host, Cookie, Content-Type, ... */
     size_t header_count;
     const void *body;
     size_t body_len;
-    const char *client_ip;    /* NULL: "127.0.0.1" */
-    bool secure;              /* as if received over HTTPS */
+    const char *client_ip;        /* NULL: "127.0.0.1" */
+    bool secure;                  /* as if received over HTTPS */
     const mn_http_limits *limits; /* NULL: defaults */
-    bool cookie_secure;       /* as mn_server_config.cookie_secure */
+    bool cookie_secure;           /* as mn_server_config.cookie_secure */
 } mn_req_init;
 
 /* Builds a request as the server would after parsing (body parsed lazily as with the

@@ -53,12 +53,35 @@ const char *mn_orm_strerror(int err); /* also knows core.h's and db.h's codes */
 
 /* ---- Field types. ---- */
 typedef enum mn_ftype {
-    MN_AUTO = 1, MN_BIGAUTO, MN_SMALLAUTO,
-    MN_SMALLINT, MN_INT, MN_BIGINT, MN_POSSMALLINT, MN_POSINT, MN_POSBIGINT,
-    MN_FLOAT, MN_DECIMAL, MN_BOOL,
-    MN_CHAR, MN_TEXT, MN_EMAIL, MN_URL, MN_SLUG, MN_FILEPATH, MN_GENERICIP,
-    MN_DATE, MN_DATETIME, MN_TIME, MN_DURATION, MN_UUID, MN_JSON, MN_BINARY,
-    MN_FK, MN_O2O, MN_M2M
+    MN_AUTO = 1,
+    MN_BIGAUTO,
+    MN_SMALLAUTO,
+    MN_SMALLINT,
+    MN_INT,
+    MN_BIGINT,
+    MN_POSSMALLINT,
+    MN_POSINT,
+    MN_POSBIGINT,
+    MN_FLOAT,
+    MN_DECIMAL,
+    MN_BOOL,
+    MN_CHAR,
+    MN_TEXT,
+    MN_EMAIL,
+    MN_URL,
+    MN_SLUG,
+    MN_FILEPATH,
+    MN_GENERICIP,
+    MN_DATE,
+    MN_DATETIME,
+    MN_TIME,
+    MN_DURATION,
+    MN_UUID,
+    MN_JSON,
+    MN_BINARY,
+    MN_FK,
+    MN_O2O,
+    MN_M2M
 } mn_ftype;
 
 /* The C type of each field in the model struct. Integers are int64_t; decimals are exact
@@ -66,8 +89,8 @@ typedef enum mn_ftype {
  * microseconds; uuid is its canonical 36-character text; JSON is its text; binary a slice.
  * A foreign key holds the related primary key and, once loaded, the related instance. */
 typedef struct mn_fk {
-    int64_t id;  /* the related row's primary key (Django's question_id) */
-    void *obj;   /* the related instance once loaded (select_related, mn_fk_get), or NULL */
+    int64_t id; /* the related row's primary key (Django's question_id) */
+    void *obj;  /* the related instance once loaded (select_related, mn_fk_get), or NULL */
 } mn_fk;
 typedef struct mn_m2m {
     char unused_; /* M2M has no column: use mn_m2m_all/add/remove/set/clear */
@@ -103,15 +126,20 @@ typedef struct mn_m2m {
 #define MN__CT_MN_M2M mn_m2m
 
 typedef enum mn_on_delete {
-    MN_CASCADE = 1, MN_PROTECT, MN_RESTRICT, MN_SET_NULL, MN_SET_DEFAULT, MN_DO_NOTHING
+    MN_CASCADE = 1,
+    MN_PROTECT,
+    MN_RESTRICT,
+    MN_SET_NULL,
+    MN_SET_DEFAULT,
+    MN_DO_NOTHING
 } mn_on_delete;
 
 /* Django's editable=True default expressed so that a zero-initialised option means "unset". */
 typedef enum mn_tristate { MN_UNSET = 0, MN_YES = 1, MN_NO = 2 } mn_tristate;
 
 typedef struct mn_choice {
-    const char *value;  /* stored value (as text; integers as "1") */
-    const char *label;  /* human label (get_FOO_display) */
+    const char *value; /* stored value (as text; integers as "1") */
+    const char *label; /* human label (get_FOO_display) */
 } mn_choice;
 
 struct mn_orm;
@@ -135,14 +163,14 @@ struct mn_fielddef {
     mn_ftype type;
     size_t offset;
     /* options (Django's Field arguments) */
-    int max_length;          /* CharField etc.; 0: unlimited for TEXT, error for CHAR */
+    int max_length; /* CharField etc.; 0: unlimited for TEXT, error for CHAR */
     bool null, blank, unique, db_index, primary_key;
-    mn_tristate editable;    /* MN_NO for editable=False */
+    mn_tristate editable; /* MN_NO for editable=False */
     const char *verbose_name;
     const char *help_text;
     const char *db_column;
     const mn_choice *choices; /* array ending with {NULL, NULL} */
-    int64_t default_int;     /* default for integer, bool, duration fields */
+    int64_t default_int;      /* default for integer, bool, duration fields */
     double default_float;
     const char *default_str; /* default for text-like, decimal, uuid, json, date fields */
     bool default_bool;
@@ -151,48 +179,51 @@ struct mn_fielddef {
     int max_digits, decimal_places; /* DecimalField */
     bool auto_now, auto_now_add;    /* DateField/DateTimeField */
     /* relations */
-    const char *to;           /* "app.Model", "Model" (same app) or "self" */
+    const char *to; /* "app.Model", "Model" (same app) or "self" */
     mn_on_delete on_delete;
     const char *related_name; /* reverse accessor; default "<model>_set"; "+" for none */
     const char *through;      /* M2M explicit through model "app.Model" */
     /* resolved by the registry (read-only for users) */
     const mn_model *model;
-    const mn_model *rel_model;   /* FK/O2O/M2M target */
+    const mn_model *rel_model;     /* FK/O2O/M2M target */
     const mn_model *through_model; /* M2M: auto-created or explicit */
-    const char *column;          /* db_column or name (FK: name_id) */
-    int index;                   /* position in the model's field array */
+    const char *column;            /* db_column or name (FK: name_id) */
+    int index;                     /* position in the model's field array */
 };
 
 /* Meta: constraints and indexes. */
-typedef enum mn_constraint_kind { MN_CONSTRAINT_UNIQUE = 1, MN_CONSTRAINT_CHECK } mn_constraint_kind;
+typedef enum mn_constraint_kind {
+    MN_CONSTRAINT_UNIQUE = 1,
+    MN_CONSTRAINT_CHECK
+} mn_constraint_kind;
 typedef struct mn_constraint {
     mn_constraint_kind kind;
     const char *name;
-    const char *fields;     /* UNIQUE: comma-separated field names */
-    const char *check;      /* CHECK: a condition as lookups, "price__gte=0,price__lte=100" */
+    const char *fields; /* UNIQUE: comma-separated field names */
+    const char *check;  /* CHECK: a condition as lookups, "price__gte=0,price__lte=100" */
 } mn_constraint;
 typedef struct mn_index {
-    const char *name;       /* NULL: generated */
-    const char *fields;     /* comma-separated, "-" prefix for descending */
+    const char *name;   /* NULL: generated */
+    const char *fields; /* comma-separated, "-" prefix for descending */
 } mn_index;
 
 /* A model's metadata; MN_MODEL_DEFINE fills it. Meta options are designated initialisers. */
 struct mn_model {
-    const char *name;        /* "Question" */
-    const char *app;         /* "polls" */
-    size_t size;             /* sizeof(Question) */
+    const char *name; /* "Question" */
+    const char *app;  /* "polls" */
+    size_t size;      /* sizeof(Question) */
     mn_fielddef *(*fields_get)(size_t *n);
     /* Meta */
-    const char *db_table;    /* default "<app>_<model lowercased>" */
-    const char *ordering;    /* comma-separated, "-" for descending, "?" random */
+    const char *db_table; /* default "<app>_<model lowercased>" */
+    const char *ordering; /* comma-separated, "-" for descending, "?" random */
     const char *verbose_name;
     const char *verbose_name_plural;
-    const char *unique_together; /* "a,b;c,d" */
+    const char *unique_together;      /* "a,b;c,d" */
     const mn_constraint *constraints; /* ends with a zeroed entry */
     const mn_index *indexes;          /* ends with a zeroed entry */
     const char *get_latest_by;
     bool abstract;
-    bool managed_no;         /* managed=False: schema code skips it */
+    bool managed_no; /* managed=False: schema code skips it */
     /* __str__ and get_absolute_url (optional) */
     const char *(*str)(const void *obj, mn_arena *arena);
     const char *(*absolute_url)(const void *obj, mn_arena *arena);
@@ -200,22 +231,23 @@ struct mn_model {
     mn_fielddef *fields;
     size_t nfields;
     const mn_fielddef *pk;
-    bool auto_created;       /* an implicit M2M through table */
-    void *rt_;               /* internal */
+    bool auto_created; /* an implicit M2M through table */
+    void *rt_;         /* internal */
 };
 
 /* Every instance starts with this header (the struct's first member, `_mn`). */
 typedef struct mn_obj {
     const mn_model *model;
-    mn_orm *orm;             /* the session it was loaded in (lazy relations, templates) */
-    uint64_t nulls;          /* bit i: field i is NULL */
-    uint64_t deferred;       /* bit i: field i was not loaded (only/defer) */
-    bool persisted;          /* loaded from or saved to the database (not _state.adding) */
-    void *extra;             /* internal: annotations, prefetch caches */
+    mn_orm *orm;       /* the session it was loaded in (lazy relations, templates) */
+    uint64_t nulls;    /* bit i: field i is NULL */
+    uint64_t deferred; /* bit i: field i was not loaded (only/defer) */
+    bool persisted;    /* loaded from or saved to the database (not _state.adding) */
+    void *extra;       /* internal: annotations, prefetch caches */
 } mn_obj;
 
 #define MN__FDECL(name, T, ...) MN__CT_##T name;
-#define MN__FDEF(fname_, T, ...) {.name = #fname_, .type = T, .offset = offsetof(mn__model_t, fname_), __VA_ARGS__},
+#define MN__FDEF(fname_, T, ...)                                                                   \
+    {.name = #fname_, .type = T, .offset = offsetof(mn__model_t, fname_), __VA_ARGS__},
 
 /* MN_MODEL(Name, FIELDS): in a header, the typed struct and the metadata's declaration
  * (then MN_MODEL_DEFINE in one .c file).
@@ -223,28 +255,29 @@ typedef struct mn_obj {
  * by many files (the metadata is a weak definition the linker keeps once), as DESIGN.md's
  * sketch writes it. */
 #define MN_MODEL(...) MN__CAT(MN__MODEL_, MN__NARG(__VA_ARGS__))(__VA_ARGS__)
-#define MN__MODEL_2(Name, FIELDS)                                                          \
-    typedef struct Name {                                                                  \
-        mn_obj _mn;                                                                        \
-        FIELDS(MN__FDECL)                                                                  \
-    } Name;                                                                                \
+#define MN__MODEL_2(Name, FIELDS)                                                                  \
+    typedef struct Name {                                                                          \
+        mn_obj _mn;                                                                                \
+        FIELDS(MN__FDECL)                                                                          \
+    } Name;                                                                                        \
     extern mn_model Name##_model
-#define MN__MODEL_FULL(Name, App, FIELDS, ...)                                             \
-    MN__MODEL_2(Name, FIELDS);                                                             \
-    static mn_fielddef *Name##__fields_get(size_t *n)                                      \
-    {                                                                                      \
-        typedef Name mn__model_t;                                                          \
-        static mn_fielddef fields[] = {FIELDS(MN__FDEF)};                                  \
-        *n = sizeof fields / sizeof fields[0];                                             \
-        return fields;                                                                     \
-    }                                                                                      \
-    __attribute__((weak)) mn_model Name##_model = {.name = #Name, .app = #App,             \
-                                                   .size = sizeof(Name),                   \
-                                                   .fields_get = Name##__fields_get,       \
-                                                   __VA_ARGS__};                           \
-    __attribute__((constructor)) static void Name##__register(void)                        \
-    {                                                                                      \
-        mn_model_register(&Name##_model);                                                  \
+#define MN__MODEL_FULL(Name, App, FIELDS, ...)                                                     \
+    MN__MODEL_2(Name, FIELDS);                                                                     \
+    static mn_fielddef *Name##__fields_get(size_t *n)                                              \
+    {                                                                                              \
+        typedef Name mn__model_t;                                                                  \
+        static mn_fielddef fields[] = {FIELDS(MN__FDEF)};                                          \
+        *n = sizeof fields / sizeof fields[0];                                                     \
+        return fields;                                                                             \
+    }                                                                                              \
+    __attribute__((weak)) mn_model Name##_model = {.name = #Name,                                  \
+                                                   .app = #App,                                    \
+                                                   .size = sizeof(Name),                           \
+                                                   .fields_get = Name##__fields_get,               \
+                                                   __VA_ARGS__};                                   \
+    __attribute__((constructor)) static void Name##__register(void)                                \
+    {                                                                                              \
+        mn_model_register(&Name##_model);                                                          \
     }
 #define MN__MODEL_3(...) MN__MODEL_FULL(__VA_ARGS__, )
 #define MN__MODEL_4 MN__MODEL_FULL
@@ -264,20 +297,23 @@ typedef struct mn_obj {
 /* In exactly one .c file: the metadata (Meta options as designated initialisers) and its
  * registration before main(). Choices must be a named static array (C forbids compound
  * literals in a function's static initialiser). */
-#define MN_MODEL_DEFINE(Name, App, FIELDS, ...)                                            \
-    static mn_fielddef *Name##__fields_get(size_t *n)                                      \
-    {                                                                                      \
-        typedef Name mn__model_t;                                                          \
-        static mn_fielddef fields[] = {FIELDS(MN__FDEF)};                                  \
-        *n = sizeof fields / sizeof fields[0];                                             \
-        return fields;                                                                     \
-    }                                                                                      \
-    mn_model Name##_model = {.name = #Name, .app = #App, .size = sizeof(Name),             \
-                             .fields_get = Name##__fields_get, __VA_ARGS__};              \
-    __attribute__((constructor)) static void Name##__register(void)                        \
-    {                                                                                      \
-        mn_model_register(&Name##_model);                                                  \
-    }                                                                                      \
+#define MN_MODEL_DEFINE(Name, App, FIELDS, ...)                                                    \
+    static mn_fielddef *Name##__fields_get(size_t *n)                                              \
+    {                                                                                              \
+        typedef Name mn__model_t;                                                                  \
+        static mn_fielddef fields[] = {FIELDS(MN__FDEF)};                                          \
+        *n = sizeof fields / sizeof fields[0];                                                     \
+        return fields;                                                                             \
+    }                                                                                              \
+    mn_model Name##_model = {.name = #Name,                                                        \
+                             .app = #App,                                                          \
+                             .size = sizeof(Name),                                                 \
+                             .fields_get = Name##__fields_get,                                     \
+                             __VA_ARGS__};                                                         \
+    __attribute__((constructor)) static void Name##__register(void)                                \
+    {                                                                                              \
+        mn_model_register(&Name##_model);                                                          \
+    }                                                                                              \
     typedef int Name##__define_needs_semicolon
 
 /* ---- Registry ---- */
@@ -287,7 +323,7 @@ void mn_model_register(mn_model *model);
 int mn_models_ready(const char **why);
 const mn_model *mn_model_lookup(const char *app_dot_model); /* "polls.Question" or NULL */
 size_t mn_model_count(void);
-const mn_model *mn_model_at(size_t i);    /* registration order; auto-created ones last */
+const mn_model *mn_model_at(size_t i); /* registration order; auto-created ones last */
 const mn_fielddef *mn_model_field(const mn_model *m, const char *name); /* "pk" works too */
 const char *mn_model_table(const mn_model *m);
 const char *mn_model_verbose_name(const mn_model *m, bool plural, mn_arena *arena);
@@ -301,8 +337,18 @@ typedef struct mn_expr mn_expr;
 typedef struct mn_q mn_q;
 
 typedef enum mn_argtype {
-    MN_ARG_NULL = 0, MN_ARG_INT, MN_ARG_FLOAT, MN_ARG_BOOL, MN_ARG_STR, MN_ARG_DATETIME,
-    MN_ARG_INSTANCE, MN_ARG_EXPR, MN_ARG_QS, MN_ARG_LIST, MN_ARG_BYTES, MN_ARG_VALUE
+    MN_ARG_NULL = 0,
+    MN_ARG_INT,
+    MN_ARG_FLOAT,
+    MN_ARG_BOOL,
+    MN_ARG_STR,
+    MN_ARG_DATETIME,
+    MN_ARG_INSTANCE,
+    MN_ARG_EXPR,
+    MN_ARG_QS,
+    MN_ARG_LIST,
+    MN_ARG_BYTES,
+    MN_ARG_VALUE
 } mn_argtype;
 typedef struct mn_arg {
     mn_argtype type;
@@ -312,10 +358,13 @@ typedef struct mn_arg {
         bool b;
         const char *s;
         const mn_datetime *dt;
-        const void *obj;            /* an instance (its primary key is used) */
+        const void *obj; /* an instance (its primary key is used) */
         const mn_expr *expr;
-        const mn_qs *qs;            /* a subquery (in) */
-        struct { const struct mn_arg *items; size_t n; } list;
+        const mn_qs *qs; /* a subquery (in) */
+        struct {
+            const struct mn_arg *items;
+            size_t n;
+        } list;
         mn_str bytes;
         const mn_value *value;
     } v;
@@ -326,7 +375,7 @@ mn_arg mn_arg_int(int64_t i);
 mn_arg mn_arg_uint(uint64_t u);
 mn_arg mn_arg_float(double f);
 mn_arg mn_arg_bool(bool b);
-mn_arg mn_arg_str(const char *s);     /* NULL gives SQL NULL */
+mn_arg mn_arg_str(const char *s); /* NULL gives SQL NULL */
 mn_arg mn_arg_dt(const mn_datetime *dt);
 mn_arg mn_arg_obj(const void *instance);
 mn_arg mn_arg_expr(const mn_expr *e);
@@ -338,7 +387,7 @@ mn_arg mn_arg_ints(const int64_t *items, size_t n, mn_arena *arena);
 mn_arg mn_arg_strs(const char *const *items, size_t n, mn_arena *arena);
 
 #ifndef __cplusplus
-#define MN_ARG(x)                                                                          \
+#define MN_ARG(x)                                                                                  \
     _Generic((x), _Bool: mn_arg_bool, char: mn_arg_int, signed char: mn_arg_int,           \
              unsigned char: mn_arg_int, short: mn_arg_int, unsigned short: mn_arg_int,     \
              int: mn_arg_int, unsigned: mn_arg_int, long: mn_arg_int,                      \
@@ -352,8 +401,12 @@ mn_arg mn_arg_strs(const char *const *items, size_t n, mn_arena *arena);
 #endif
 mn_arg mn_arg_id_(mn_arg a);
 /* `"pk__in", MN_IN(1, 2, 3)` and `MN_IN_STR("a", "b")`. */
-#define MN_IN(...) mn_arg_ints((const int64_t[]){__VA_ARGS__}, sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t), NULL)
-#define MN_IN_STR(...) mn_arg_strs((const char *const[]){__VA_ARGS__}, sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *), NULL)
+#define MN_IN(...)                                                                                 \
+    mn_arg_ints((const int64_t[]){__VA_ARGS__},                                                    \
+                sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t), NULL)
+#define MN_IN_STR(...)                                                                             \
+    mn_arg_strs((const char *const[]){__VA_ARGS__},                                                \
+                sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *), NULL)
 
 /* A (name, value) pair: lookups for filter, field values for create/update. */
 typedef struct mn_kv {
@@ -362,7 +415,10 @@ typedef struct mn_kv {
 } mn_kv;
 
 /* Pairs from a flat `"key", value, "key2", value2` list (up to 8 pairs). */
-#define MN__KV(k, v) {(k), MN_ARG(v)}
+#define MN__KV(k, v)                                                                               \
+    {                                                                                              \
+        (k), MN_ARG(v)                                                                             \
+    }
 #define MN__P2(k, v) MN__KV(k, v)
 #define MN__P4(k, v, ...) MN__KV(k, v), MN__P2(__VA_ARGS__)
 #define MN__P6(k, v, ...) MN__KV(k, v), MN__P4(__VA_ARGS__)
@@ -388,7 +444,7 @@ int mn_orm_add_db(mn_orm *o, mn_db *db);
 /* A router: the alias for reading (write=false) or writing a model; NULL for "default". */
 void mn_orm_set_router(mn_orm *o, const char *(*route)(const mn_model *m, bool write, void *u),
                        void *user);
-void mn_orm_close(mn_orm *o) MN_MAY_YIELD;   /* rolls back an open transaction */
+void mn_orm_close(mn_orm *o) MN_MAY_YIELD; /* rolls back an open transaction */
 mn_arena *mn_orm_arena(mn_orm *o);
 mn_db *mn_orm_db(mn_orm *o, const char *alias); /* NULL alias: default */
 /* The connection for alias (NULL: default), borrowing it now if needed. NULL on failure. */
@@ -442,7 +498,10 @@ int mn_refresh(mn_orm *o, void *obj) MN_MAY_YIELD;
 typedef struct mn_delete_report {
     int64_t total;
     size_t n;
-    struct { const char *label; int64_t count; } *items;
+    struct {
+        const char *label;
+        int64_t count;
+    } * items;
 } mn_delete_report;
 /* Deletes obj and what its relations' on_delete says; report may be NULL. Returns rows
  * deleted or a negative code (MN_EPROTECTED/MN_ERESTRICTED with the blocking objects named
@@ -451,7 +510,7 @@ int64_t mn_delete(mn_orm *o, void *obj, mn_delete_report *report) MN_MAY_YIELD;
 
 /* Creates and saves an instance from (field, value) pairs. NULL on failure. */
 void *mn_create_kv(mn_orm *o, const mn_model *m, const mn_kv *kv, size_t n) MN_MAY_YIELD;
-#define mn_create(o, Model, ...)                                                           \
+#define mn_create(o, Model, ...)                                                                   \
     ((Model *)mn_create_kv((o), &Model##_model, MN_KVS(__VA_ARGS__), MN_NKV(__VA_ARGS__)))
 
 /* Related objects: loads (and caches in fk->obj) the instance a FK field points to. */
@@ -461,16 +520,19 @@ void *mn_fk_get_at(mn_orm *o, void *obj, const char *field, const char *file,
 #define mn_fk_get(o, obj, field) mn_fk_get_at((o), (obj), (field), __FILE__, __LINE__)
 /* A reverse or M2M relation as a queryset: mn_related(o, q, "choices"). */
 mn_qs *mn_related(mn_orm *o, const void *obj, const char *accessor);
-int mn_m2m_add(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n) MN_MAY_YIELD;
-int mn_m2m_remove(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n) MN_MAY_YIELD;
+int mn_m2m_add(mn_orm *o, void *obj, const char *field, const void *const *others,
+               size_t n) MN_MAY_YIELD;
+int mn_m2m_remove(mn_orm *o, void *obj, const char *field, const void *const *others,
+                  size_t n) MN_MAY_YIELD;
 int mn_m2m_clear(mn_orm *o, void *obj, const char *field) MN_MAY_YIELD;
-int mn_m2m_set(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n) MN_MAY_YIELD;
+int mn_m2m_set(mn_orm *o, void *obj, const char *field, const void *const *others,
+               size_t n) MN_MAY_YIELD;
 
 /* ---- Expressions: F(), values, arithmetic, aggregates. Allocated in the session. ---- */
 mn_expr *mn_F(mn_orm *o, const char *field_path);
 mn_expr *mn_V(mn_orm *o, mn_arg value);
 mn_expr *mn_expr_op(mn_orm *o, char op, const mn_expr *a, const mn_expr *b); /* + - * / */
-mn_expr *mn_F_add(mn_orm *o, const char *field_path, int64_t n);  /* F(field) + n */
+mn_expr *mn_F_add(mn_orm *o, const char *field_path, int64_t n);             /* F(field) + n */
 mn_expr *mn_Count(mn_orm *o, const char *field_path, bool distinct, const mn_q *filter);
 mn_expr *mn_Sum(mn_orm *o, const char *field_path, const mn_q *filter);
 mn_expr *mn_Avg(mn_orm *o, const char *field_path, const mn_q *filter);
@@ -502,11 +564,11 @@ mn_qs *mn_qs_reverse(mn_qs *qs);
 mn_qs *mn_qs_distinct(mn_qs *qs);
 /* Python's qs[start:stop] (stop < 0: no upper bound). */
 mn_qs *mn_qs_slice(mn_qs *qs, int64_t start, int64_t stop);
-mn_qs *mn_qs_values(mn_qs *qs, const char *fields);            /* rows as dicts */
+mn_qs *mn_qs_values(mn_qs *qs, const char *fields);                 /* rows as dicts */
 mn_qs *mn_qs_values_list(mn_qs *qs, const char *fields, bool flat); /* rows as lists */
 mn_qs *mn_qs_only(mn_qs *qs, const char *fields);
 mn_qs *mn_qs_defer(mn_qs *qs, const char *fields);
-mn_qs *mn_qs_select_related(mn_qs *qs, const char *paths);  /* "question", "a__b" */
+mn_qs *mn_qs_select_related(mn_qs *qs, const char *paths);   /* "question", "a__b" */
 mn_qs *mn_qs_prefetch_related(mn_qs *qs, const char *paths); /* reverse FK and M2M */
 /* Prefetches one accessor with a custom queryset (Prefetch("choices", queryset=...)). */
 mn_qs *mn_qs_prefetch(mn_qs *qs, const char *accessor, mn_qs *custom);
@@ -516,20 +578,20 @@ mn_qs *mn_qs_select_for_update(mn_qs *qs);
 
 /* Evaluation. Results live in the session's arena; a queryset caches its rows. */
 typedef struct mn_rows {
-    void **items;     /* instances, or mn_value* rows for values()/values_list() */
+    void **items; /* instances, or mn_value* rows for values()/values_list() */
     size_t len;
 } mn_rows;
 mn_rows *mn_qs_fetch(mn_qs *qs) MN_MAY_YIELD; /* NULL on error */
-#define MN_FOREACH(Type, var, qs)                                                          \
-    for (mn_rows *var##_rows_ = mn_qs_fetch(qs); var##_rows_; var##_rows_ = NULL)          \
-        for (size_t var##_i_ = 0; var##_i_ < var##_rows_->len; var##_i_++)                 \
+#define MN_FOREACH(Type, var, qs)                                                                  \
+    for (mn_rows *var##_rows_ = mn_qs_fetch(qs); var##_rows_; var##_rows_ = NULL)                  \
+        for (size_t var##_i_ = 0; var##_i_ < var##_rows_->len; var##_i_++)                         \
             for (Type *var = (Type *)var##_rows_->items[var##_i_]; var; var = NULL)
-int64_t mn_qs_count(mn_qs *qs) MN_MAY_YIELD;          /* negative code on error */
-int mn_qs_exists(mn_qs *qs) MN_MAY_YIELD;             /* 1, 0 or negative */
+int64_t mn_qs_count(mn_qs *qs) MN_MAY_YIELD; /* negative code on error */
+int mn_qs_exists(mn_qs *qs) MN_MAY_YIELD;    /* 1, 0 or negative */
 /* The only row: NULL with MN_EDOES_NOT_EXIST or MN_EMULTIPLE in mn_orm_errcode. */
 void *mn_qs_get(mn_qs *qs) MN_MAY_YIELD;
 #define mn_get(qs, ...) mn_qs_get(mn_filter((qs), __VA_ARGS__))
-void *mn_qs_first(mn_qs *qs) MN_MAY_YIELD;           /* NULL when empty (no error) */
+void *mn_qs_first(mn_qs *qs) MN_MAY_YIELD; /* NULL when empty (no error) */
 void *mn_qs_last(mn_qs *qs) MN_MAY_YIELD;
 void *mn_qs_latest(mn_qs *qs, const char *field) MN_MAY_YIELD; /* NULL field: get_latest_by */
 void *mn_qs_earliest(mn_qs *qs, const char *field) MN_MAY_YIELD;
@@ -596,7 +658,11 @@ int mn_orm_request_end(mn_orm *o, bool ok) MN_MAY_YIELD;
 
 /* ---- Signals ---- */
 typedef enum mn_signal {
-    MN_PRE_SAVE = 1, MN_POST_SAVE, MN_PRE_DELETE, MN_POST_DELETE, MN_M2M_CHANGED
+    MN_PRE_SAVE = 1,
+    MN_POST_SAVE,
+    MN_PRE_DELETE,
+    MN_POST_DELETE,
+    MN_M2M_CHANGED
 } mn_signal;
 /* A receiver; for post_save `created` says insert vs update. A non-zero return from a pre_
  * receiver aborts the operation with that code. sender NULL: every model. */
@@ -607,7 +673,7 @@ void mn_signal_disconnect(mn_signal sig, const mn_model *sender, mn_receiver_fn 
 
 /* ---- Validation ---- */
 typedef struct mn_field_error {
-    const char *field;   /* NULL: a non-field error (constraints) */
+    const char *field; /* NULL: a non-field error (constraints) */
     const char *message;
 } mn_field_error;
 typedef struct mn_validation {

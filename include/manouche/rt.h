@@ -102,11 +102,11 @@ int mn_sock_sendfile(int fd, int file_fd, off_t offset, size_t count,
  * It restarts a crashed worker (with backoff, logged); on SIGTERM/SIGINT it asks every worker
  * to drain and exits 0 when they have; on SIGHUP it starts new workers and drains the old. */
 typedef struct mn_proc_config {
-    const char *host;            /* address to bind, e.g. "127.0.0.1" */
-    int port;                    /* 0 picks a free port */
-    int workers;                 /* <= 0: one per core */
-    int backlog;                 /* listen backlog (0: a sensible default) */
-    int64_t drain_timeout_ms;    /* how long a draining worker may finish in-flight work */
+    const char *host;         /* address to bind, e.g. "127.0.0.1" */
+    int port;                 /* 0 picks a free port */
+    int workers;              /* <= 0: one per core */
+    int backlog;              /* listen backlog (0: a sensible default) */
+    int64_t drain_timeout_ms; /* how long a draining worker may finish in-flight work */
     /* Runs in each worker process; listen_fd is that slot's socket. Return the exit code. */
     int (*worker_main)(int listen_fd, int worker_index, void *arg);
     void *arg;

@@ -42,7 +42,7 @@ typedef enum mn_setting_source {
 
 /* A setting's definition; strings are not copied (static storage). */
 typedef struct mn_setting_def {
-    const char *name;          /* UPPER_CASE, also the environment variable's name */
+    const char *name; /* UPPER_CASE, also the environment variable's name */
     mn_setting_type type;
     const char *default_value; /* in the same text form as the environment; NULL: "" */
     const char *help;          /* one line for `check --list` and docs */

@@ -30,12 +30,12 @@ typedef struct mn_template_state mn_template_state; /* one render in progress (o
 
 /* ---- Errors: a syntax error names the template, line, column and source line. ---- */
 typedef struct mn_template_error {
-    int code;               /* MN_EINVAL syntax, MN_ENOTFOUND missing template, ... */
+    int code; /* MN_EINVAL syntax, MN_ENOTFOUND missing template, ... */
     char template_name[256];
-    int line;               /* 1-based; 0 when not tied to a place */
-    int column;             /* 1-based */
+    int line;   /* 1-based; 0 when not tied to a place */
+    int column; /* 1-based */
     char message[512];
-    char source_line[512];  /* the template line holding the error, without its newline */
+    char source_line[512]; /* the template line holding the error, without its newline */
 } mn_template_error;
 
 /* Formats an error as users see it:
@@ -80,9 +80,8 @@ int mn_template_engine_add_embedded_table(mn_template_engine *e, const mn_templa
  * with positional and keyword arguments to out. 0, MN_ENOTFOUND (NoReverseMatch) or another
  * negative code. */
 typedef int (*mn_template_reverse_fn)(void *userdata, const char *name, size_t argc,
-                                      mn_value *const *argv, size_t kwargc,
-                                      const mn_str *kwnames, mn_value *const *kwvals,
-                                      mn_buf *out);
+                                      mn_value *const *argv, size_t kwargc, const mn_str *kwnames,
+                                      mn_value *const *kwvals, mn_buf *out);
 void mn_template_engine_set_reverse(mn_template_engine *e, mn_template_reverse_fn fn,
                                     void *userdata);
 
@@ -120,15 +119,14 @@ void mn_context_set_autoescape(mn_context *c, bool on);
 int mn_template_render(const mn_template *t, mn_context *ctx, mn_buf *out,
                        mn_template_error *err) MN_MAY_YIELD;
 /* Loads (cached) and renders template `name`. */
-int mn_template_render_name(mn_template_engine *e, const char *name, mn_context *ctx,
-                            mn_buf *out, mn_template_error *err) MN_MAY_YIELD;
+int mn_template_render_name(mn_template_engine *e, const char *name, mn_context *ctx, mn_buf *out,
+                            mn_template_error *err) MN_MAY_YIELD;
 
 /* Appends s with Django's escape(): & < > " ' become &amp; &lt; &gt; &quot; &#x27;. */
 int mn_template_escape(mn_buf *out, const char *s, size_t len);
 /* Appends Python str() of v, escaped unless v is safe or autoescape is off (Django's
  * render_value_in_context, with localization of numbers and dates). */
-int mn_template_write_value(mn_template_state *r, const mn_value *v, mn_buf *out)
-    MN_MAY_YIELD;
+int mn_template_write_value(mn_template_state *r, const mn_value *v, mn_buf *out) MN_MAY_YIELD;
 
 /* ---- Libraries. ---- */
 /* The library called name in e, made on first use ("" is the built-in library). {% load name %}
@@ -148,9 +146,9 @@ enum {
 };
 
 typedef struct mn_filter_call {
-    mn_arena *arena;         /* allocate results here */
-    bool autoescape;         /* the autoescape state where the filter runs */
-    bool has_arg;            /* an argument was written */
+    mn_arena *arena; /* allocate results here */
+    bool autoescape; /* the autoescape state where the filter runs */
+    bool has_arg;    /* an argument was written */
     mn_template_state *render;
     const mn_template_options *options; /* time zone, string_if_invalid ... */
 } mn_filter_call;
@@ -160,8 +158,8 @@ typedef struct mn_filter_call {
  * MN_FILTER_STRING, `value` is always a string (Python's str() of the original; its `safe`
  * flag kept). The engine applies is_safe: with MN_FILTER_IS_SAFE a string result of a safe
  * input is marked safe. */
-typedef mn_value *(*mn_filter_fn)(const mn_filter_call *call, mn_value *value, mn_value *arg)
-    MN_MAY_YIELD;
+typedef mn_value *(*mn_filter_fn)(const mn_filter_call *call, mn_value *value,
+                                  mn_value *arg)MN_MAY_YIELD;
 
 /* 0, MN_ENOMEM or MN_EINVAL (bad name). A later registration of the same name wins. */
 int mn_template_library_add_filter(mn_template_library *lib, const char *name, mn_filter_fn fn,
@@ -174,21 +172,21 @@ typedef struct mn_tag_call {
     mn_arena *arena;
     mn_context *context; /* takes_context: read (or set) variables */
     bool autoescape;
-    void *userdata;      /* given at registration */
+    void *userdata; /* given at registration */
     mn_template_state *render;
     size_t argc;
-    mn_value *const *argv;      /* positional arguments, resolved */
+    mn_value *const *argv; /* positional arguments, resolved */
     size_t kwargc;
-    const mn_str *kwnames;      /* keyword arguments (name=value), in written order */
+    const mn_str *kwnames; /* keyword arguments (name=value), in written order */
     mn_value *const *kwvals;
 } mn_tag_call;
 
 /* A simple tag's result is rendered (escaped unless safe, as conditional_escape) or stored
  * with `{% tag args as var %}`. NULL after mn_tag_fail() aborts the render. */
-typedef mn_value *(*mn_simple_tag_fn)(const mn_tag_call *call) MN_MAY_YIELD;
+typedef mn_value *(*mn_simple_tag_fn)(const mn_tag_call *call)MN_MAY_YIELD;
 /* An inclusion tag returns the dict of variables the template `template_name` renders with
  * (a new context, as Django's). NULL after mn_tag_fail(). */
-typedef mn_value *(*mn_inclusion_tag_fn)(const mn_tag_call *call) MN_MAY_YIELD;
+typedef mn_value *(*mn_inclusion_tag_fn)(const mn_tag_call *call)MN_MAY_YIELD;
 
 /* min_args/max_args bound the positional count (max -1: any); keyword arguments are always
  * allowed. A wrong count is a syntax error at compile time. */
@@ -201,20 +199,18 @@ int mn_template_library_add_inclusion_tag(mn_template_library *lib, const char *
 void mn_tag_fail(const mn_tag_call *call, const char *fmt, ...) MN_PRINTF(2, 3);
 
 /* ---- Tags with their own parser (Django's @register.tag with a compile function). ---- */
-typedef struct mn_tag_parser mn_tag_parser;   /* the parser, during compile */
+typedef struct mn_tag_parser mn_tag_parser; /* the parser, during compile */
 typedef struct mn_template_nodelist mn_template_nodelist;
 typedef struct mn_template_expr mn_template_expr; /* a compiled `var|filter:arg` */
 
 /* compile: called with the tag's contents (`name arg1 arg2`), stores its node data in *node.
  * 0, or a negative code after mn_tag_parser_error(). */
-typedef int (*mn_tag_compile_fn)(mn_tag_parser *p, mn_str contents, void *userdata,
-                                 void **node);
+typedef int (*mn_tag_compile_fn)(mn_tag_parser *p, mn_str contents, void *userdata, void **node);
 /* render: appends the node's output to out. 0 or a negative code (mn_tag_render_fail). */
 typedef int (*mn_tag_render_fn)(mn_template_state *r, void *node, mn_buf *out) MN_MAY_YIELD;
 
 int mn_template_library_add_tag(mn_template_library *lib, const char *name,
-                                mn_tag_compile_fn compile, mn_tag_render_fn render,
-                                void *userdata);
+                                mn_tag_compile_fn compile, mn_tag_render_fn render, void *userdata);
 
 /* Parser helpers for compile functions. */
 mn_arena *mn_tag_parser_arena(mn_tag_parser *p); /* lives as long as the template */
@@ -234,11 +230,11 @@ int mn_tag_parser_error(mn_tag_parser *p, const char *fmt, ...) MN_PRINTF(2, 3);
 mn_context *mn_tag_render_context(mn_template_state *r);
 mn_arena *mn_tag_render_arena(mn_template_state *r);
 bool mn_tag_render_autoescape(mn_template_state *r);
-int mn_tag_render_nodelist(mn_template_state *r, const mn_template_nodelist *nl, mn_buf *out)
-    MN_MAY_YIELD;
+int mn_tag_render_nodelist(mn_template_state *r, const mn_template_nodelist *nl,
+                           mn_buf *out) MN_MAY_YIELD;
 /* Resolves an expression (filters applied); *out is never NULL on success. */
-int mn_tag_render_expr(mn_template_state *r, const mn_template_expr *x, mn_value **out)
-    MN_MAY_YIELD;
+int mn_tag_render_expr(mn_template_state *r, const mn_template_expr *x,
+                       mn_value **out) MN_MAY_YIELD;
 int mn_tag_render_fail(mn_template_state *r, const char *fmt, ...) MN_PRINTF(2, 3);
 
 #ifdef __cplusplus

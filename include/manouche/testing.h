@@ -35,15 +35,15 @@ void mn_client_free(mn_client *c);
 
 /* Everything a request can carry; zeroed fields take the defaults. */
 typedef struct mn_client_request {
-    const char *method;        /* NULL: GET */
-    const char *path;          /* "/polls/?page=2" */
-    const mn_field *headers;   /* extra headers (Host overrides "testserver") */
+    const char *method;      /* NULL: GET */
+    const char *path;        /* "/polls/?page=2" */
+    const mn_field *headers; /* extra headers (Host overrides "testserver") */
     size_t header_count;
     const void *body;
-    size_t body_len;           /* 0 with a body: strlen(body) */
-    const char *content_type;  /* Content-Type of the body */
-    bool follow;               /* follow redirects (up to 20), as Client(follow=True) */
-    bool secure;               /* as if over HTTPS */
+    size_t body_len;          /* 0 with a body: strlen(body) */
+    const char *content_type; /* Content-Type of the body */
+    bool follow;              /* follow redirects (up to 20), as Client(follow=True) */
+    bool secure;              /* as if over HTTPS */
 } mn_client_request;
 
 /* Runs one request (and its redirects when follow is set); the final response, or NULL when
@@ -56,8 +56,7 @@ mn_req *mn_client_delete(mn_client *c, const char *path);
 mn_req *mn_client_post_form(mn_client *c, const char *path, const char *form);
 /* POST (or PUT/PATCH via method) a JSON body given as text. */
 mn_req *mn_client_post_json(mn_client *c, const char *path, const char *json);
-mn_req *mn_client_send_json(mn_client *c, const char *method, const char *path,
-                            const char *json);
+mn_req *mn_client_send_json(mn_client *c, const char *method, const char *path, const char *json);
 /* Follows redirects for the requests that follow (Client(follow=True)). */
 void mn_client_set_follow(mn_client *c, bool follow);
 
@@ -86,30 +85,30 @@ bool mn_resp_contains(mn_req *resp, const char *text);
 #endif
 
 /* Assertions for Criterion tests (the macros use cr_assert and only expand in test code). */
-#define mn_assert_status(resp, want)                                                          \
-    cr_assert_eq(mn_resp_get_status(resp), (want), "status %d, want %d; body: %.300s",        \
+#define mn_assert_status(resp, want)                                                               \
+    cr_assert_eq(mn_resp_get_status(resp), (want), "status %d, want %d; body: %.300s",             \
                  mn_resp_get_status(resp), (want), mn_resp_text(resp))
-#define mn_assert_contains(resp, text)                                                        \
-    cr_assert(mn_resp_contains((resp), (text)), "body does not contain '%s': %.500s", (text), \
+#define mn_assert_contains(resp, text)                                                             \
+    cr_assert(mn_resp_contains((resp), (text)), "body does not contain '%s': %.500s", (text),      \
               mn_resp_text(resp))
-#define mn_assert_not_contains(resp, text)                                                    \
+#define mn_assert_not_contains(resp, text)                                                         \
     cr_assert(!mn_resp_contains((resp), (text)), "body contains '%s'", (text))
-#define mn_assert_header(resp, name, want)                                                    \
-    do {                                                                                      \
-        mn_str mn__h = mn_resp_get_header((resp), (name));                                    \
-        cr_assert(mn__h.ptr && mn_str_eq_cstr(mn__h, (want)), "header %s is '%.*s', want '%s'", \
-                  (name), (int)mn__h.len, mn__h.ptr ? mn__h.ptr : "", (want));                \
+#define mn_assert_header(resp, name, want)                                                         \
+    do {                                                                                           \
+        mn_str mn__h = mn_resp_get_header((resp), (name));                                         \
+        cr_assert(mn__h.ptr &&mn_str_eq_cstr(mn__h, (want)), "header %s is '%.*s', want '%s'",     \
+                  (name), (int)mn__h.len, mn__h.ptr ? mn__h.ptr : "", (want));                     \
     } while (0)
-#define mn_assert_no_header(resp, name)                                                       \
+#define mn_assert_no_header(resp, name)                                                            \
     cr_assert_null(mn_resp_get_header((resp), (name)).ptr, "header %s is present", (name))
 /* assertNumQueries: the request behind resp ran exactly `want` database queries. */
-#define mn_assert_num_queries(resp, want)                                                     \
-    cr_assert_eq(mn_req_num_queries(resp), (size_t)(want), "%zu queries, want %zu",          \
+#define mn_assert_num_queries(resp, want)                                                          \
+    cr_assert_eq(mn_req_num_queries(resp), (size_t)(want), "%zu queries, want %zu",                \
                  mn_req_num_queries(resp), (size_t)(want))
-#define mn_assert_redirects(resp, status, location)                                           \
-    do {                                                                                      \
-        mn_assert_status((resp), (status));                                                   \
-        mn_assert_header((resp), "Location", (location));                                     \
+#define mn_assert_redirects(resp, status, location)                                                \
+    do {                                                                                           \
+        mn_assert_status((resp), (status));                                                        \
+        mn_assert_header((resp), "Location", (location));                                          \
     } while (0)
 
 #endif

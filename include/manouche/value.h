@@ -46,7 +46,7 @@ typedef struct mn_datetime {
     int32_t microsecond; /* 0..999999 */
     int32_t utc_offset;  /* seconds east of UTC, meaningful when aware */
     bool aware;
-    const char *tzname;  /* "UTC", "CET", ... or NULL (then the offset names it: "+0100") */
+    const char *tzname; /* "UTC", "CET", ... or NULL (then the offset names it: "+0100") */
 } mn_datetime;
 
 typedef struct mn_value mn_value;
@@ -145,11 +145,10 @@ mn_value *mn_value_object(mn_arena *a, const mn_value_class *cls, void *self);
 /* ---- Lists and dicts. ---- */
 /* Appends item (not copied) to a list value. 0 or MN_ENOMEM / MN_EINVAL (not a list). */
 int mn_value_list_append(mn_arena *a, mn_value *list, mn_value *item);
-size_t mn_value_list_len(const mn_value *list);    /* 0 for a non-list */
+size_t mn_value_list_len(const mn_value *list);              /* 0 for a non-list */
 mn_value *mn_value_list_get(const mn_value *list, size_t i); /* NULL out of range */
 /* Sets key (copied) to val; replaces an existing key in place (order kept, as Python's). */
-int mn_value_dict_set(mn_arena *a, mn_value *dict, const char *key, size_t key_len,
-                      mn_value *val);
+int mn_value_dict_set(mn_arena *a, mn_value *dict, const char *key, size_t key_len, mn_value *val);
 int mn_value_dict_set_cstr(mn_arena *a, mn_value *dict, const char *key, mn_value *val);
 mn_value *mn_value_dict_get(const mn_value *dict, const char *key, size_t key_len);
 size_t mn_value_dict_len(const mn_value *dict);
@@ -160,9 +159,9 @@ mn_value *mn_value_dict_value(const mn_value *dict, size_t i);
 mn_value_kind mn_value_kind_of(const mn_value *v); /* NULL counts as none */
 bool mn_value_is_none(const mn_value *v);
 bool mn_value_is_string(const mn_value *v);
-bool mn_value_is_safe(const mn_value *v);            /* a safe string (or safe object) */
-bool mn_value_is_number(const mn_value *v);          /* bool, int, double or decimal */
-mn_str mn_value_string(const mn_value *v);           /* a string's text; empty otherwise */
+bool mn_value_is_safe(const mn_value *v);   /* a safe string (or safe object) */
+bool mn_value_is_number(const mn_value *v); /* bool, int, double or decimal */
+mn_str mn_value_string(const mn_value *v);  /* a string's text; empty otherwise */
 /* Python's bool(v): 1 true, 0 false, or a negative code (an object's query failed). */
 int mn_value_truth(const mn_value *v, mn_arena *a) MN_MAY_YIELD;
 /* Python's int(v) for bool/int/double/decimal/numeric strings. 0 or MN_EINVAL. */

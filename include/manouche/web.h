@@ -57,14 +57,27 @@ typedef struct mn_route {
     const char *methods;             /* "GET,POST": others get 405 with Allow; NULL: any */
 } mn_route;
 
-#define MN_PATH(pattern, view, name) {MN_ROUTE_PATH, (pattern), (view), (name), NULL, NULL}
-#define MN_PATH_METHODS(pattern, view, name, methods)                                        \
-    {MN_ROUTE_PATH, (pattern), (view), (name), NULL, (methods)}
-#define MN_RE_PATH(pattern, view, name) {MN_ROUTE_RE_PATH, (pattern), (view), (name), NULL, NULL}
+#define MN_PATH(pattern, view, name)                                                               \
+    {                                                                                              \
+        MN_ROUTE_PATH, (pattern), (view), (name), NULL, NULL                                       \
+    }
+#define MN_PATH_METHODS(pattern, view, name, methods)                                              \
+    {                                                                                              \
+        MN_ROUTE_PATH, (pattern), (view), (name), NULL, (methods)                                  \
+    }
+#define MN_RE_PATH(pattern, view, name)                                                            \
+    {                                                                                              \
+        MN_ROUTE_RE_PATH, (pattern), (view), (name), NULL, NULL                                    \
+    }
 /* include(): `namespace` (may be NULL) prefixes the names inside: "polls:detail". */
-#define MN_INCLUDE(prefix, table, namespace_)                                                 \
-    {MN_ROUTE_INCLUDE, (prefix), NULL, (namespace_), (table), NULL}
-#define MN_END {MN_ROUTE_END, NULL, NULL, NULL, NULL, NULL}
+#define MN_INCLUDE(prefix, table, namespace_)                                                      \
+    {                                                                                              \
+        MN_ROUTE_INCLUDE, (prefix), NULL, (namespace_), (table), NULL                              \
+    }
+#define MN_END                                                                                     \
+    {                                                                                              \
+        MN_ROUTE_END, NULL, NULL, NULL, NULL, NULL                                                 \
+    }
 
 /* ---- The router: a route table compiled once, read by every request. ---- */
 typedef struct mn_router mn_router;
@@ -80,9 +93,9 @@ enum { MN_ROUTE_MAX_PARAMS = 16 };
 
 /* The result of resolving a path: no allocation; slices point into the path matched. */
 typedef struct mn_route_match {
-    const mn_route *route;       /* the endpoint */
-    const char *full_name;       /* "polls:detail", or NULL when unnamed */
-    const char *full_pattern;    /* "polls/<int:question_id>/" */
+    const mn_route *route;    /* the endpoint */
+    const char *full_name;    /* "polls:detail", or NULL when unnamed */
+    const char *full_pattern; /* "polls/<int:question_id>/" */
     size_t param_count;
     const char *param_names[MN_ROUTE_MAX_PARAMS]; /* NULL for a positional re_path group */
     mn_str params[MN_ROUTE_MAX_PARAMS];
@@ -99,8 +112,8 @@ int mn_router_resolve(const mn_router *router, mn_str path, const char *method,
  * percent-encoded (as django.urls.reverse). 0, or MN_ENOTFOUND with a message in err:
  * "Reverse for 'polls:detail' with arguments ('x') not found. 1 pattern(s) tried: [...]". */
 int mn_router_reverse(const mn_router *router, const char *name, size_t argc,
-                      const char *const *names, const char *const *values, mn_buf *out,
-                      char *err, size_t errlen);
+                      const char *const *names, const char *const *values, mn_buf *out, char *err,
+                      size_t errlen);
 
 /* Iteration for `urls`: the i-th endpoint's full pattern, name and methods; false past the
  * end. */
@@ -113,23 +126,23 @@ typedef struct mn_site mn_site;
 typedef struct mn_middleware mn_middleware;
 
 typedef struct mn_app {
-    const char *name;             /* "polls" */
-    const char *templates_dir;    /* its templates folder, relative to the project dir */
-    const char *static_dir;       /* its static folder, relative to the project dir */
-    const mn_template_embedded *templates; /* templates compiled in, NULL-name-terminated */
-    const mn_setting_def *settings;        /* its own settings, NULL-name-terminated */
-    const struct mn_command *commands;     /* its management commands, NULL-name-terminated */
+    const char *name;                       /* "polls" */
+    const char *templates_dir;              /* its templates folder, relative to the project dir */
+    const char *static_dir;                 /* its static folder, relative to the project dir */
+    const mn_template_embedded *templates;  /* templates compiled in, NULL-name-terminated */
+    const mn_setting_def *settings;         /* its own settings, NULL-name-terminated */
+    const struct mn_command *commands;      /* its management commands, NULL-name-terminated */
     const mn_middleware *const *middleware; /* middleware it provides (named in MIDDLEWARE) */
     /* Runs once when the site is built (registers template filters, ...). 0 or an error. */
     int (*ready)(mn_site *site);
 } mn_app;
 
 typedef struct mn_project {
-    const char *name;                  /* the binary's name in messages: "polls" */
-    const mn_route *urls;              /* ROOT_URLCONF */
-    const mn_app *const *apps;         /* INSTALLED_APPS, NULL-terminated */
-    const mn_converter *converters;    /* user-defined path converters, NULL-name-terminated */
-    mn_view handler404;                /* NULL: the built-in page */
+    const char *name;               /* the binary's name in messages: "polls" */
+    const mn_route *urls;           /* ROOT_URLCONF */
+    const mn_app *const *apps;      /* INSTALLED_APPS, NULL-terminated */
+    const mn_converter *converters; /* user-defined path converters, NULL-name-terminated */
+    mn_view handler404;             /* NULL: the built-in page */
     mn_view handler500;
     mn_view handler403;
     mn_view handler400;
@@ -191,7 +204,13 @@ const mn_route_match *mn_req_route(const mn_req *r);
 
 /* ---- View helpers. ---- */
 /* One context variable for MN_CTX; built by the MN_CTX macro, rarely by hand. */
-typedef enum mn_ctx_kind { MN_CTX_VALUE, MN_CTX_CSTR, MN_CTX_INT, MN_CTX_DOUBLE, MN_CTX_BOOL } mn_ctx_kind;
+typedef enum mn_ctx_kind {
+    MN_CTX_VALUE,
+    MN_CTX_CSTR,
+    MN_CTX_INT,
+    MN_CTX_DOUBLE,
+    MN_CTX_BOOL
+} mn_ctx_kind;
 typedef struct mn_ctx_item {
     const char *name;
     mn_ctx_kind kind;
@@ -211,8 +230,8 @@ mn_ctx_item mn_ctx_bool(const char *name, bool b);
  * ctx is an array ending with a NULL name (MN_CTX builds one), or NULL. */
 void mn_render(mn_req *r, const char *template_name, const mn_ctx_item *ctx) MN_MAY_YIELD;
 /* The same into a string in the request's arena (for emails, fragments); NULL on error. */
-const char *mn_render_to_string(mn_req *r, const char *template_name, const mn_ctx_item *ctx)
-    MN_MAY_YIELD;
+const char *mn_render_to_string(mn_req *r, const char *template_name,
+                                const mn_ctx_item *ctx) MN_MAY_YIELD;
 /* 302 (or 301) with Location. */
 void mn_redirect(mn_req *r, const char *location);
 void mn_redirect_permanent(mn_req *r, const char *location);
@@ -259,43 +278,44 @@ const char *mn_error_message(const mn_req *r);
  * may be mn_value *, C strings, integers, doubles or bools. C only (_Generic and compound
  * literals). */
 #if !defined(__cplusplus)
-#define MN__URL_ARG(v)                                                                        \
+#define MN__URL_ARG(v)                                                                             \
     _Generic((v), char *: mn_url_arg_str, const char *: mn_url_arg_str, default: mn_url_arg_int)(v)
 #define MN__REV0(r, n) mn_reverse_typed((r), (n), 0, NULL)
 #define MN__REV1(r, n, a) mn_reverse_typed((r), (n), 1, (const mn_url_arg[]){MN__URL_ARG(a)})
-#define MN__REV2(r, n, a, b)                                                                  \
+#define MN__REV2(r, n, a, b)                                                                       \
     mn_reverse_typed((r), (n), 2, (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b)})
-#define MN__REV3(r, n, a, b, c)                                                               \
-    mn_reverse_typed((r), (n), 3,                                                             \
+#define MN__REV3(r, n, a, b, c)                                                                    \
+    mn_reverse_typed((r), (n), 3,                                                                  \
                      (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c)})
-#define MN__REV4(r, n, a, b, c, d)                                                            \
-    mn_reverse_typed((r), (n), 4,                                                             \
-                     (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c),     \
-                                          MN__URL_ARG(d)})
-#define MN__REV5(r, n, a, b, c, d, e)                                                         \
-    mn_reverse_typed((r), (n), 5,                                                             \
-                     (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c),     \
+#define MN__REV4(r, n, a, b, c, d)                                                                 \
+    mn_reverse_typed(                                                                              \
+        (r), (n), 4,                                                                               \
+        (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c), MN__URL_ARG(d)})
+#define MN__REV5(r, n, a, b, c, d, e)                                                              \
+    mn_reverse_typed((r), (n), 5,                                                                  \
+                     (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c),          \
                                           MN__URL_ARG(d), MN__URL_ARG(e)})
-#define MN__REV6(r, n, a, b, c, d, e, f)                                                      \
-    mn_reverse_typed((r), (n), 6,                                                             \
-                     (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c),     \
+#define MN__REV6(r, n, a, b, c, d, e, f)                                                           \
+    mn_reverse_typed((r), (n), 6,                                                                  \
+                     (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c),          \
                                           MN__URL_ARG(d), MN__URL_ARG(e), MN__URL_ARG(f)})
-#define MN__REV7(r, n, a, b, c, d, e, f, g)                                                   \
-    mn_reverse_typed((r), (n), 7,                                                             \
-                     (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c),     \
-                                          MN__URL_ARG(d), MN__URL_ARG(e), MN__URL_ARG(f),     \
+#define MN__REV7(r, n, a, b, c, d, e, f, g)                                                        \
+    mn_reverse_typed((r), (n), 7,                                                                  \
+                     (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c),          \
+                                          MN__URL_ARG(d), MN__URL_ARG(e), MN__URL_ARG(f),          \
                                           MN__URL_ARG(g)})
-#define MN__REV8(r, n, a, b, c, d, e, f, g, h)                                                \
-    mn_reverse_typed((r), (n), 8,                                                             \
-                     (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c),     \
-                                          MN__URL_ARG(d), MN__URL_ARG(e), MN__URL_ARG(f),     \
+#define MN__REV8(r, n, a, b, c, d, e, f, g, h)                                                     \
+    mn_reverse_typed((r), (n), 8,                                                                  \
+                     (const mn_url_arg[]){MN__URL_ARG(a), MN__URL_ARG(b), MN__URL_ARG(c),          \
+                                          MN__URL_ARG(d), MN__URL_ARG(e), MN__URL_ARG(f),          \
                                           MN__URL_ARG(g), MN__URL_ARG(h)})
 #define MN__REV_PICK(n, a1, a2, a3, a4, a5, a6, a7, a8, macro, ...) macro
-#define mn_reverse(r, ...)                                                                    \
-    MN__REV_PICK(__VA_ARGS__, MN__REV8, MN__REV7, MN__REV6, MN__REV5, MN__REV4, MN__REV3,     \
-                 MN__REV2, MN__REV1, MN__REV0)(r, __VA_ARGS__)
+#define mn_reverse(r, ...)                                                                         \
+    MN__REV_PICK(__VA_ARGS__, MN__REV8, MN__REV7, MN__REV6, MN__REV5, MN__REV4, MN__REV3,          \
+                 MN__REV2, MN__REV1, MN__REV0)                                                     \
+    (r, __VA_ARGS__)
 
-#define MN__CTX_ITEM(k, v)                                                                    \
+#define MN__CTX_ITEM(k, v)                                                                         \
     _Generic((v),                                                                             \
         char *: mn_ctx_cstr, const char *: mn_ctx_cstr,                                       \
         mn_value *: mn_ctx_value, const mn_value *: mn_ctx_value,                             \
@@ -314,16 +334,16 @@ const char *mn_error_message(const mn_req *r);
 #define MN__CTX_10(k, v, ...) MN__CTX_ITEM(k, v), MN__CTX_9(__VA_ARGS__)
 #define MN__CTX_11(k, v, ...) MN__CTX_ITEM(k, v), MN__CTX_10(__VA_ARGS__)
 #define MN__CTX_12(k, v, ...) MN__CTX_ITEM(k, v), MN__CTX_11(__VA_ARGS__)
-#define MN__CTX_PICK(a1, b1, a2, b2, a3, b3, a4, b4, a5, b5, a6, b6, a7, b7, a8, b8, a9, b9,   \
-                     a10, b10, a11, b11, a12, b12, name, ...)                                 \
+#define MN__CTX_PICK(a1, b1, a2, b2, a3, b3, a4, b4, a5, b5, a6, b6, a7, b7, a8, b8, a9, b9, a10,  \
+                     b10, a11, b11, a12, b12, name, ...)                                           \
     name
-#define MN_CTX(...)                                                                           \
-    ((const mn_ctx_item[]){                                                                   \
-        MN__CTX_PICK(__VA_ARGS__, MN__CTX_12, MN__CTX_ERR, MN__CTX_11, MN__CTX_ERR,           \
-                     MN__CTX_10, MN__CTX_ERR, MN__CTX_9, MN__CTX_ERR, MN__CTX_8, MN__CTX_ERR, \
-                     MN__CTX_7, MN__CTX_ERR, MN__CTX_6, MN__CTX_ERR, MN__CTX_5, MN__CTX_ERR,  \
-                     MN__CTX_4, MN__CTX_ERR, MN__CTX_3, MN__CTX_ERR, MN__CTX_2, MN__CTX_ERR,  \
-                     MN__CTX_1, MN__CTX_ERR)(__VA_ARGS__),                                    \
+#define MN_CTX(...)                                                                                \
+    ((const mn_ctx_item[]){                                                                        \
+        MN__CTX_PICK(__VA_ARGS__, MN__CTX_12, MN__CTX_ERR, MN__CTX_11, MN__CTX_ERR, MN__CTX_10,    \
+                     MN__CTX_ERR, MN__CTX_9, MN__CTX_ERR, MN__CTX_8, MN__CTX_ERR, MN__CTX_7,       \
+                     MN__CTX_ERR, MN__CTX_6, MN__CTX_ERR, MN__CTX_5, MN__CTX_ERR, MN__CTX_4,       \
+                     MN__CTX_ERR, MN__CTX_3, MN__CTX_ERR, MN__CTX_2, MN__CTX_ERR, MN__CTX_1,       \
+                     MN__CTX_ERR)(__VA_ARGS__),                                                    \
         {NULL, MN_CTX_VALUE, NULL, NULL, 0, 0.0}})
 #endif
 

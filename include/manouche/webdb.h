@@ -66,8 +66,8 @@ void *mn_qs_get_or_404(mn_req *r, mn_qs *qs) MN_MAY_YIELD;
 /* get_list_or_404(queryset): the rows of qs, 404 when there are none. */
 mn_rows *mn_qs_list_or_404(mn_req *r, mn_qs *qs) MN_MAY_YIELD;
 /* The same from a model and (lookup, value) pairs; file and line feed the N+1 warning. */
-void *mn_get_or_404_kv(mn_req *r, const mn_model *m, const mn_kv *kv, size_t n,
-                       const char *file, int line) MN_MAY_YIELD;
+void *mn_get_or_404_kv(mn_req *r, const mn_model *m, const mn_kv *kv, size_t n, const char *file,
+                       int line) MN_MAY_YIELD;
 mn_rows *mn_get_list_or_404_kv(mn_req *r, const mn_model *m, const mn_kv *kv, size_t n,
                                const char *file, int line) MN_MAY_YIELD;
 
@@ -77,13 +77,13 @@ mn_rows *mn_get_list_or_404_kv(mn_req *r, const mn_model *m, const mn_kv *kv, si
 
 #if !defined(__cplusplus)
 /* Question *q = mn_get_or_404(r, Question, "pk", mn_path_int(r, "question_id")); */
-#define mn_get_or_404(r, Model, ...)                                                          \
-    ((Model *)mn_get_or_404_kv((r), &Model##_model, MN_KVS(__VA_ARGS__), MN_NKV(__VA_ARGS__), \
+#define mn_get_or_404(r, Model, ...)                                                               \
+    ((Model *)mn_get_or_404_kv((r), &Model##_model, MN_KVS(__VA_ARGS__), MN_NKV(__VA_ARGS__),      \
                                __FILE__, __LINE__))
 /* mn_rows *rows = mn_get_list_or_404(r, Choice, "question", q); */
-#define mn_get_list_or_404(r, Model, ...)                                                     \
-    mn_get_list_or_404_kv((r), &Model##_model, MN_KVS(__VA_ARGS__), MN_NKV(__VA_ARGS__),      \
-                          __FILE__, __LINE__)
+#define mn_get_list_or_404(r, Model, ...)                                                          \
+    mn_get_list_or_404_kv((r), &Model##_model, MN_KVS(__VA_ARGS__), MN_NKV(__VA_ARGS__), __FILE__, \
+                          __LINE__)
 #endif
 
 #endif

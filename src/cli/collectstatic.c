@@ -27,8 +27,9 @@ static bool confirmed(const char *root, bool clear)
     printf("\nYou asked to collect static files into the folder named by STATIC_ROOT:\n\n"
            "    %s\n\n%s\nAre you sure you want to do this?\n\n"
            "Type 'yes' to continue, or 'no' to cancel: ",
-           root, clear ? "This will DELETE ALL FILES in this location!"
-                       : "This will overwrite existing files!");
+           root,
+           clear ? "This will DELETE ALL FILES in this location!"
+                 : "This will overwrite existing files!");
     fflush(stdout);
     char answer[64];
     if (!fgets(answer, sizeof answer, stdin))

@@ -30,8 +30,7 @@ int mn__cmd_urls(mn_cli *cli, int argc, char **argv)
         if (strlen(pat) > width)
             width = strlen(pat);
     for (size_t i = 0; mn_router_route_at(rt, i, &pat, &name, &methods, NULL); i++)
-        printf("/%-*s  %-24s  %s\n", (int)width, pat, name ? name : "-",
-               methods ? methods : "ANY");
+        printf("/%-*s  %-24s  %s\n", (int)width, pat, name ? name : "-", methods ? methods : "ANY");
     if (spat[0])
         printf("/%-*s  %-24s  %s\n", (int)width, spat, "static", "GET,HEAD");
     return MN_EXIT_OK;

@@ -26,12 +26,15 @@ struct mn_cli {
 static const mn_command builtin_commands[] = {
     {"check", "Checks the settings, URL patterns and templates for problems.", "[--deploy]",
      mn__cmd_check, false},
-    {"collectstatic", "Copies the static files into STATIC_ROOT with hashed names and a "
-     "manifest.", "[--noinput] [--clear]", mn__cmd_collectstatic, false},
+    {"collectstatic",
+     "Copies the static files into STATIC_ROOT with hashed names and a "
+     "manifest.",
+     "[--noinput] [--clear]", mn__cmd_collectstatic, false},
     {"help", "Lists the commands, or shows how to use one.", "[command]", NULL, false},
-    {"runserver", "Starts a development server (one process, DEBUG on unless set).",
-     "[addr:port]", mn__cmd_runserver, false},
-    {"serve", "Starts the production server: a master and worker processes (DEBUG off "
+    {"runserver", "Starts a development server (one process, DEBUG on unless set).", "[addr:port]",
+     mn__cmd_runserver, false},
+    {"serve",
+     "Starts the production server: a master and worker processes (DEBUG off "
      "unless set).",
      "[addr:port] [--workers N]", mn__cmd_serve, true},
     {"settings", "Shows every setting, its value (secrets masked) and where it came from.",
@@ -196,8 +199,7 @@ static int help(mn_cli *cli, int argc, char **argv)
     const mn_command *c = find_command(cli->project, argv[0], NULL);
     if (!c) {
         cli->command = NULL;
-        return mn_cli_usage_error(cli, "unknown command '%s' (see '%s help')", argv[0],
-                                  cli->prog);
+        return mn_cli_usage_error(cli, "unknown command '%s' (see '%s help')", argv[0], cli->prog);
     }
     print_usage(cli->prog, c);
     return MN_EXIT_OK;
@@ -267,8 +269,7 @@ int mn_main(int argc, char **argv, const mn_project *project)
     }
     cli.command = find_command(project, argv[1], NULL);
     if (!cli.command) {
-        fprintf(stderr, "%s: unknown command '%s' (see '%s help')\n", cli.prog, argv[1],
-                cli.prog);
+        fprintf(stderr, "%s: unknown command '%s' (see '%s help')\n", cli.prog, argv[1], cli.prog);
         return MN_EXIT_FAILURE;
     }
     for (int i = 2; i < argc; i++)

@@ -21,7 +21,7 @@ typedef struct serve_ctx {
     char proxies[1024];
     mn_server *server;
     mn_loop *loop;
-    int sigfd;  /* runserver: SIGTERM/SIGINT arrive here; -1 under the master */
+    int sigfd; /* runserver: SIGTERM/SIGINT arrive here; -1 under the master */
     int workers;
     bool dev;
 } serve_ctx;
@@ -101,8 +101,8 @@ static int prepare(mn_cli *cli, serve_ctx *s)
     const char *const *proxies = mn_settings_list(st, "TRUSTED_PROXIES", &n);
     size_t used = 0;
     for (size_t i = 0; i < n && used < sizeof s->proxies; i++)
-        used += (size_t)snprintf(s->proxies + used, sizeof s->proxies - used, "%s%s",
-                                 i ? "," : "", proxies[i]);
+        used += (size_t)snprintf(s->proxies + used, sizeof s->proxies - used, "%s%s", i ? "," : "",
+                                 proxies[i]);
     s->cfg.trusted_proxies = n ? s->proxies : NULL;
     s->cfg.cookie_secure = mn_settings_bool(st, "COOKIE_SECURE");
     s->sigfd = -1;
@@ -115,8 +115,7 @@ static int parse_addr_arg(mn_cli *cli, const char *arg, const char *default_host
 {
     int default_port = (int)mn_settings_int(mn_cli_settings(cli), "PORT");
     if (mn_cli_parse_addr(arg, default_host, default_port, host, cap, port) != 0)
-        return mn_cli_usage_error(cli,
-                                  "'%s' is not a valid port number or address:port pair", arg);
+        return mn_cli_usage_error(cli, "'%s' is not a valid port number or address:port pair", arg);
     return 0;
 }
 

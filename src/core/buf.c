@@ -34,8 +34,8 @@ int mn_buf_reserve(mn_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *data = b->arena ? mn_arena_realloc(b->arena, b->data, b->cap, cap)
-                          : mn_realloc(b->data, cap);
+    char *data =
+        b->arena ? mn_arena_realloc(b->arena, b->data, b->cap, cap) : mn_realloc(b->data, cap);
     if (!data)
         return MN_ENOMEM;
     b->data = data;

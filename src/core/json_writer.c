@@ -131,7 +131,10 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 
 /* byte_class() != 0, as a table for the byte-at-a-time tail. */
 static const bool needs_care[256] = {
-    [0 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x80 ... 0xff] = true,
+    [0 ... 0x1f] = true,
+    ['"'] = true,
+    ['\\'] = true,
+    [0x80 ... 0xff] = true,
 };
 
 static inline bool word_is_plain(const unsigned char *p)

@@ -123,8 +123,8 @@ void mn_log(mn_log_level level, const char *logger, const char *fmt, ...)
     va_end(ap);
 }
 
-void mn_log_fields(mn_log_level level, const char *logger, const char *fields_json,
-                   const char *fmt, ...)
+void mn_log_fields(mn_log_level level, const char *logger, const char *fields_json, const char *fmt,
+                   ...)
 {
     va_list ap;
     va_start(ap, fmt);

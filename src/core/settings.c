@@ -17,11 +17,11 @@
 
 typedef struct entry {
     mn_setting_def def;
-    char *raw;               /* heap copy of the text value */
+    char *raw; /* heap copy of the text value */
     mn_setting_source source;
     bool b;
     int64_t i;
-    char **items;            /* LIST: heap array of heap strings, NULL-terminated */
+    char **items; /* LIST: heap array of heap strings, NULL-terminated */
     size_t item_count;
 } entry;
 
@@ -56,9 +56,15 @@ static bool check_url_prefix(const char *v)
 /* as django.middleware.security: REFERRER_POLICY_VALUES, comma-separated */
 static bool check_referrer_policy(const char *v)
 {
-    static const char *const policies[] = {
-        "no-referrer", "no-referrer-when-downgrade", "origin", "origin-when-cross-origin",
-        "same-origin", "strict-origin", "strict-origin-when-cross-origin", "unsafe-url", NULL};
+    static const char *const policies[] = {"no-referrer",
+                                           "no-referrer-when-downgrade",
+                                           "origin",
+                                           "origin-when-cross-origin",
+                                           "same-origin",
+                                           "strict-origin",
+                                           "strict-origin-when-cross-origin",
+                                           "unsafe-url",
+                                           NULL};
     const char *p = v;
     while (*p) {
         const char *end = strchr(p, ',');
@@ -77,89 +83,88 @@ static bool check_referrer_policy(const char *v)
 
 static const mn_setting_def builtins[] = {
     {"DEBUG", MN_SETTING_BOOL, "true",
-     "development mode: detailed error pages (off by default for `serve`)",
-     0, 0, NULL, false, NULL, NULL},
-    {"SECRET_KEY", MN_SETTING_STRING, "", "key for signing; required when DEBUG is off", 0, 0,
-     NULL, true, NULL, NULL},
+     "development mode: detailed error pages (off by default for `serve`)", 0, 0, NULL, false, NULL,
+     NULL},
+    {"SECRET_KEY", MN_SETTING_STRING, "", "key for signing; required when DEBUG is off", 0, 0, NULL,
+     true, NULL, NULL},
     {"ALLOWED_HOSTS", MN_SETTING_LIST, "",
-     "host names this site serves ('.example.com' includes subdomains, '*' any)", 0, 0, NULL,
-     false, NULL, NULL},
-    {"DATABASE_URL", MN_SETTING_STRING, "sqlite:///db.sqlite3",
-     "database in dj-database-url form", 0, 0, NULL, false, check_database_url,
+     "host names this site serves ('.example.com' includes subdomains, '*' any)", 0, 0, NULL, false,
+     NULL, NULL},
+    {"DATABASE_URL", MN_SETTING_STRING, "sqlite:///db.sqlite3", "database in dj-database-url form",
+     0, 0, NULL, false, check_database_url,
      "a database URL (sqlite:///path.db, sqlite:////abs/path.db or "
      "postgres://user:password@host:port/name)"},
     {"DATABASES", MN_SETTING_LIST, "",
-     "more databases for using()/routers: alias=URL entries ('replica=postgres://...')", 0, 0,
-     NULL, true, NULL, NULL},
+     "more databases for using()/routers: alias=URL entries ('replica=postgres://...')", 0, 0, NULL,
+     true, NULL, NULL},
     {"DB_POOL_SIZE", MN_SETTING_INT, "10", "database connections per worker (per database)", 1,
      10000, NULL, false, NULL, NULL},
     {"DB_POOL_TIMEOUT", MN_SETTING_INT, "5000",
      "ms a request waits for a free database connection (503 after)", 1, 0, NULL, false, NULL,
      NULL},
-    {"DB_STATEMENT_TIMEOUT", MN_SETTING_INT, "0",
-     "ms a PostgreSQL statement may run (0: no limit)", 0, 0, NULL, false, NULL, NULL},
+    {"DB_STATEMENT_TIMEOUT", MN_SETTING_INT, "0", "ms a PostgreSQL statement may run (0: no limit)",
+     0, 0, NULL, false, NULL, NULL},
     {"ATOMIC_REQUESTS", MN_SETTING_BOOL, "false",
-     "run each view in a transaction (rolled back on an error or a 5xx)", 0, 0, NULL, false,
-     NULL, NULL},
+     "run each view in a transaction (rolled back on an error or a 5xx)", 0, 0, NULL, false, NULL,
+     NULL},
     {"DB_WARN_REPEATS", MN_SETTING_INT, "10",
      "in DEBUG, warn when a request runs one query shape more often (N+1; 0: off)", 0, 0, NULL,
      false, NULL, NULL},
     {"DB_CREATE_TABLES", MN_SETTING_BOOL, "true",
-     "create missing model tables at the first request (until migrations)", 0, 0, NULL, false,
-     NULL, NULL},
-    {"REDIS_URL", MN_SETTING_STRING, "", "Redis for cache, sessions, channels (redis://...)", 0,
-     0, NULL, false, check_redis_url, "a Redis URL (redis://host:port/db)"},
+     "create missing model tables at the first request (until migrations)", 0, 0, NULL, false, NULL,
+     NULL},
+    {"REDIS_URL", MN_SETTING_STRING, "", "Redis for cache, sessions, channels (redis://...)", 0, 0,
+     NULL, false, check_redis_url, "a Redis URL (redis://host:port/db)"},
     {"PORT", MN_SETTING_INT, "8000", "TCP port runserver and serve listen on", 0, 65535, NULL,
      false, NULL, NULL},
-    {"WORKERS", MN_SETTING_INT, NULL, "worker processes for serve (default: one per core)", 1,
-     0, NULL, false, NULL, NULL},
+    {"WORKERS", MN_SETTING_INT, NULL, "worker processes for serve (default: one per core)", 1, 0,
+     NULL, false, NULL, NULL},
     {"DRAIN_TIMEOUT_MS", MN_SETTING_INT, "30000",
      "how long SIGTERM/SIGHUP lets in-flight requests finish", 0, 0, NULL, false, NULL, NULL},
     {"DATA_UPLOAD_MAX_MEMORY_SIZE", MN_SETTING_SIZE, "2621440",
      "largest request body in bytes (413 above)", 0, 0, NULL, false, NULL, NULL},
-    {"DATA_UPLOAD_MAX_NUMBER_FIELDS", MN_SETTING_INT, "1000", "most form fields in one request",
-     1, 0, NULL, false, NULL, NULL},
-    {"DATA_UPLOAD_MAX_NUMBER_PARTS", MN_SETTING_INT, "1000", "most parts in a multipart body", 1,
+    {"DATA_UPLOAD_MAX_NUMBER_FIELDS", MN_SETTING_INT, "1000", "most form fields in one request", 1,
      0, NULL, false, NULL, NULL},
+    {"DATA_UPLOAD_MAX_NUMBER_PARTS", MN_SETTING_INT, "1000", "most parts in a multipart body", 1, 0,
+     NULL, false, NULL, NULL},
     {"FILE_UPLOAD_MAX_MEMORY_SIZE", MN_SETTING_SIZE, "2621440",
      "uploaded files above this go to a temporary file", 0, 0, NULL, false, NULL, NULL},
     {"FILE_UPLOAD_MAX_SIZE", MN_SETTING_SIZE, "64M", "largest uploaded file (0: no limit)", 0, 0,
      NULL, false, NULL, NULL},
-    {"FILE_UPLOAD_TEMP_DIR", MN_SETTING_STRING, "", "folder for big uploads ($TMPDIR or /tmp)",
-     0, 0, NULL, false, NULL, NULL},
-    {"HTTP_MAX_TARGET", MN_SETTING_SIZE, "8190", "longest request target (414 above)", 16, 0,
-     NULL, false, NULL, NULL},
-    {"HTTP_MAX_HEADER_BYTES", MN_SETTING_SIZE, "16384", "largest header block (431 above)", 256,
+    {"FILE_UPLOAD_TEMP_DIR", MN_SETTING_STRING, "", "folder for big uploads ($TMPDIR or /tmp)", 0,
      0, NULL, false, NULL, NULL},
-    {"HTTP_MAX_HEADERS", MN_SETTING_INT, "100", "most header fields (431 above)", 1, 10000,
+    {"HTTP_MAX_TARGET", MN_SETTING_SIZE, "8190", "longest request target (414 above)", 16, 0, NULL,
+     false, NULL, NULL},
+    {"HTTP_MAX_HEADER_BYTES", MN_SETTING_SIZE, "16384", "largest header block (431 above)", 256, 0,
      NULL, false, NULL, NULL},
-    {"HTTP_MAX_PIPELINE", MN_SETTING_INT, "16", "pipelined requests held per connection", 1,
-     1024, NULL, false, NULL, NULL},
-    {"HTTP_HEADER_TIMEOUT_MS", MN_SETTING_INT, "10000", "request head deadline (408 after)", 1,
-     0, NULL, false, NULL, NULL},
-    {"HTTP_BODY_TIMEOUT_MS", MN_SETTING_INT, "30000", "longest gap between body reads", 1, 0,
+    {"HTTP_MAX_HEADERS", MN_SETTING_INT, "100", "most header fields (431 above)", 1, 10000, NULL,
+     false, NULL, NULL},
+    {"HTTP_MAX_PIPELINE", MN_SETTING_INT, "16", "pipelined requests held per connection", 1, 1024,
      NULL, false, NULL, NULL},
-    {"HTTP_KEEPALIVE_TIMEOUT_MS", MN_SETTING_INT, "5000", "idle keep-alive connection lifetime",
-     0, 0, NULL, false, NULL, NULL},
-    {"HTTP_WRITE_TIMEOUT_MS", MN_SETTING_INT, "30000", "a client that stops reading is dropped",
-     1, 0, NULL, false, NULL, NULL},
-    {"APPEND_SLASH", MN_SETTING_BOOL, "true", "redirect /path to /path/ when only that matches",
-     0, 0, NULL, false, NULL, NULL},
-    {"SECURE_SSL_REDIRECT", MN_SETTING_BOOL, "false", "redirect plain HTTP requests to HTTPS", 0,
+    {"HTTP_HEADER_TIMEOUT_MS", MN_SETTING_INT, "10000", "request head deadline (408 after)", 1, 0,
+     NULL, false, NULL, NULL},
+    {"HTTP_BODY_TIMEOUT_MS", MN_SETTING_INT, "30000", "longest gap between body reads", 1, 0, NULL,
+     false, NULL, NULL},
+    {"HTTP_KEEPALIVE_TIMEOUT_MS", MN_SETTING_INT, "5000", "idle keep-alive connection lifetime", 0,
      0, NULL, false, NULL, NULL},
+    {"HTTP_WRITE_TIMEOUT_MS", MN_SETTING_INT, "30000", "a client that stops reading is dropped", 1,
+     0, NULL, false, NULL, NULL},
+    {"APPEND_SLASH", MN_SETTING_BOOL, "true", "redirect /path to /path/ when only that matches", 0,
+     0, NULL, false, NULL, NULL},
+    {"SECURE_SSL_REDIRECT", MN_SETTING_BOOL, "false", "redirect plain HTTP requests to HTTPS", 0, 0,
+     NULL, false, NULL, NULL},
     {"SECURE_SSL_HOST", MN_SETTING_STRING, "", "host to redirect HTTPS requests to", 0, 0, NULL,
      false, NULL, NULL},
     {"SECURE_REDIRECT_EXEMPT", MN_SETTING_LIST, "",
-     "path prefixes (without leading /) not redirected to HTTPS", 0, 0, NULL, false, NULL,
-     NULL},
-    {"SECURE_HSTS_SECONDS", MN_SETTING_INT, "0", "Strict-Transport-Security max-age (0: off)", 0,
-     0, NULL, false, NULL, NULL},
+     "path prefixes (without leading /) not redirected to HTTPS", 0, 0, NULL, false, NULL, NULL},
+    {"SECURE_HSTS_SECONDS", MN_SETTING_INT, "0", "Strict-Transport-Security max-age (0: off)", 0, 0,
+     NULL, false, NULL, NULL},
     {"SECURE_HSTS_INCLUDE_SUBDOMAINS", MN_SETTING_BOOL, "false", "HSTS includeSubDomains", 0, 0,
      NULL, false, NULL, NULL},
     {"SECURE_HSTS_PRELOAD", MN_SETTING_BOOL, "false", "HSTS preload", 0, 0, NULL, false, NULL,
      NULL},
-    {"SECURE_CONTENT_TYPE_NOSNIFF", MN_SETTING_BOOL, "true", "X-Content-Type-Options: nosniff",
-     0, 0, NULL, false, NULL, NULL},
+    {"SECURE_CONTENT_TYPE_NOSNIFF", MN_SETTING_BOOL, "true", "X-Content-Type-Options: nosniff", 0,
+     0, NULL, false, NULL, NULL},
     {"SECURE_REFERRER_POLICY", MN_SETTING_STRING, "same-origin", "Referrer-Policy header", 0, 0,
      NULL, false, check_referrer_policy,
      "a Referrer-Policy list (no-referrer, no-referrer-when-downgrade, origin, "
@@ -169,27 +174,26 @@ static const mn_setting_def builtins[] = {
      "Cross-Origin-Opener-Policy header (\"none\": left out)", 0, 0,
      "same-origin|same-origin-allow-popups|unsafe-none|none", false, NULL, NULL},
     {"TRUSTED_PROXIES", MN_SETTING_LIST, "",
-     "proxy addresses whose X-Forwarded-For/-Proto are believed", 0, 0, NULL, false, NULL,
-     NULL},
+     "proxy addresses whose X-Forwarded-For/-Proto are believed", 0, 0, NULL, false, NULL, NULL},
     {"COOKIE_SECURE", MN_SETTING_BOOL, "false",
-     "mark every cookie Secure, also over plain HTTP (TLS ends at an untrusted proxy)", 0, 0,
+     "mark every cookie Secure, also over plain HTTP (TLS ends at an untrusted proxy)", 0, 0, NULL,
+     false, NULL, NULL},
+    {"USE_X_FORWARDED_HOST", MN_SETTING_BOOL, "false", "take the host from X-Forwarded-Host", 0, 0,
      NULL, false, NULL, NULL},
-    {"USE_X_FORWARDED_HOST", MN_SETTING_BOOL, "false", "take the host from X-Forwarded-Host", 0,
-     0, NULL, false, NULL, NULL},
     {"LOG_FORMAT", MN_SETTING_STRING, "auto", "log lines: text, json, or auto (json unless DEBUG)",
      0, 0, "auto|text|json", false, NULL, NULL},
     {"LOG_LEVEL", MN_SETTING_STRING, "INFO", "lowest level logged", 0, 0,
      "DEBUG|INFO|WARNING|ERROR", false, NULL, NULL},
     {"MIDDLEWARE", MN_SETTING_LIST, "request_id,host,security,gzip,conditional_get,common",
      "middleware names, outermost first", 0, 0, NULL, false, NULL, NULL},
-    {"TEMPLATES_DIRS", MN_SETTING_LIST, "", "folders searched for templates before the apps'", 0,
-     0, NULL, false, NULL, NULL},
-    {"STATIC_URL", MN_SETTING_STRING, "/static/", "URL prefix of static files", 0, 0, NULL,
-     false, check_url_prefix, "a URL prefix ending in '/'"},
+    {"TEMPLATES_DIRS", MN_SETTING_LIST, "", "folders searched for templates before the apps'", 0, 0,
+     NULL, false, NULL, NULL},
+    {"STATIC_URL", MN_SETTING_STRING, "/static/", "URL prefix of static files", 0, 0, NULL, false,
+     check_url_prefix, "a URL prefix ending in '/'"},
     {"STATIC_ROOT", MN_SETTING_STRING, "", "folder collectstatic fills and serve serves", 0, 0,
      NULL, false, NULL, NULL},
-    {"STATICFILES_DIRS", MN_SETTING_LIST, "", "extra folders of static files", 0, 0, NULL,
-     false, NULL, NULL},
+    {"STATICFILES_DIRS", MN_SETTING_LIST, "", "extra folders of static files", 0, 0, NULL, false,
+     NULL, NULL},
     {NULL, 0, NULL, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
@@ -247,8 +251,10 @@ static bool parse_size(const char *v, int64_t *out)
             s.len--;
             last = (char)toupper((unsigned char)s.ptr[s.len - 1]);
         }
-        mult = last == 'K' ? 1024 : last == 'M' ? 1024 * 1024 : last == 'G' ? 1024 * 1024 * 1024
-                                                                          : 1;
+        mult = last == 'K'   ? 1024
+               : last == 'M' ? 1024 * 1024
+               : last == 'G' ? 1024 * 1024 * 1024
+                             : 1;
         if (mult != 1)
             s.len--;
     }
@@ -262,8 +268,7 @@ static bool parse_size(const char *v, int64_t *out)
 static void describe_int(const mn_setting_def *d, char *buf, size_t n)
 {
     if (d->max > 0)
-        snprintf(buf, n, "an integer between %lld and %lld", (long long)d->min,
-                 (long long)d->max);
+        snprintf(buf, n, "an integer between %lld and %lld", (long long)d->min, (long long)d->max);
     else
         snprintf(buf, n, "an integer >= %lld", (long long)d->min);
 }
@@ -325,8 +330,8 @@ static int assign(mn_settings *s, entry *e, const char *v, mn_setting_source sou
     switch (d->type) {
     case MN_SETTING_BOOL:
         if (!parse_bool(v, &e->b))
-            return fail(s, "%s: '%s' is not a boolean (true/false, yes/no, on/off, 1/0)",
-                        d->name, v);
+            return fail(s, "%s: '%s' is not a boolean (true/false, yes/no, on/off, 1/0)", d->name,
+                        v);
         break;
     case MN_SETTING_INT: {
         int64_t n;
@@ -677,8 +682,7 @@ bool mn_settings_is_secret(const mn_settings *s, const char *name)
     const entry *e = find(s, name);
     if (e && e->def.secret)
         return true;
-    static const char *const marks[] = {"API", "KEY", "PASS", "SECRET", "SIGNATURE", "TOKEN",
-                                        NULL};
+    static const char *const marks[] = {"API", "KEY", "PASS", "SECRET", "SIGNATURE", "TOKEN", NULL};
     for (size_t i = 0; marks[i]; i++)
         if (strstr(name, marks[i]))
             return true;

@@ -190,12 +190,30 @@ void mn_db_free(mn_db *db)
     mn_arena_free(db->arena);
 }
 
-const char *mn_db_alias(const mn_db *db) { return db->alias; }
-mn_dbdialect mn_db_dialect(const mn_db *db) { return db->driver->dialect; }
-const char *mn_db_vendor(const mn_db *db) { return db->driver->vendor; }
-const mn_dburl *mn_db_url(const mn_db *db) { return &db->url; }
-char mn_db_placeholder(const mn_db *db) { return db->driver->placeholder; }
-const char *mn_db_errmsg(const mn_db *db) { return db->errmsg; }
+const char *mn_db_alias(const mn_db *db)
+{
+    return db->alias;
+}
+mn_dbdialect mn_db_dialect(const mn_db *db)
+{
+    return db->driver->dialect;
+}
+const char *mn_db_vendor(const mn_db *db)
+{
+    return db->driver->vendor;
+}
+const mn_dburl *mn_db_url(const mn_db *db)
+{
+    return &db->url;
+}
+char mn_db_placeholder(const mn_db *db)
+{
+    return db->driver->placeholder;
+}
+const char *mn_db_errmsg(const mn_db *db)
+{
+    return db->errmsg;
+}
 
 void mn__db_set_errmsg(mn_db *db, const char *fmt, ...)
 {
@@ -238,8 +256,8 @@ void mn_db_release(mn_dbconn *conn)
 }
 
 /* ---- errors ---- */
-int mn__dbconn_set_error(mn_dbconn *conn, mn_dberr_kind kind, const char *sqlstate,
-                         const char *fmt, ...)
+int mn__dbconn_set_error(mn_dbconn *conn, mn_dberr_kind kind, const char *sqlstate, const char *fmt,
+                         ...)
 {
     conn->err_kind = kind;
     snprintf(conn->sqlstate, sizeof conn->sqlstate, "%s", sqlstate ? sqlstate : "");
@@ -250,12 +268,30 @@ int mn__dbconn_set_error(mn_dbconn *conn, mn_dberr_kind kind, const char *sqlsta
     return mn_dberr_code(kind);
 }
 
-mn_dberr_kind mn_dbconn_errkind(const mn_dbconn *conn) { return conn->err_kind; }
-const char *mn_dbconn_errmsg(const mn_dbconn *conn) { return conn->errmsg; }
-const char *mn_dbconn_sqlstate(const mn_dbconn *conn) { return conn->sqlstate; }
-mn_db *mn_dbconn_db(const mn_dbconn *conn) { return conn->db; }
-mn_dbdialect mn_dbconn_dialect(const mn_dbconn *conn) { return conn->driver->dialect; }
-bool mn_dbconn_in_transaction(const mn_dbconn *conn) { return conn->txn_depth > 0; }
+mn_dberr_kind mn_dbconn_errkind(const mn_dbconn *conn)
+{
+    return conn->err_kind;
+}
+const char *mn_dbconn_errmsg(const mn_dbconn *conn)
+{
+    return conn->errmsg;
+}
+const char *mn_dbconn_sqlstate(const mn_dbconn *conn)
+{
+    return conn->sqlstate;
+}
+mn_db *mn_dbconn_db(const mn_dbconn *conn)
+{
+    return conn->db;
+}
+mn_dbdialect mn_dbconn_dialect(const mn_dbconn *conn)
+{
+    return conn->driver->dialect;
+}
+bool mn_dbconn_in_transaction(const mn_dbconn *conn)
+{
+    return conn->txn_depth > 0;
+}
 
 /* ---- executing ---- */
 static int64_t now_us(void)
@@ -408,8 +444,7 @@ static bool valid_ident(const char *name)
 static int savepoint_cmd(mn_dbconn *conn, const char *verb, const char *name, int depth_change)
 {
     if (!valid_ident(name))
-        return mn__dbconn_set_error(conn, MN_DBERR_PROGRAMMING, NULL,
-                                    "invalid savepoint name");
+        return mn__dbconn_set_error(conn, MN_DBERR_PROGRAMMING, NULL, "invalid savepoint name");
     if (conn->txn_depth == 0)
         return mn__dbconn_set_error(conn, MN_DBERR_PROGRAMMING, NULL,
                                     "savepoint outside a transaction");
@@ -465,8 +500,8 @@ void mn_dblog_record(void *user, const char *sql, const mn_dbparam *params, size
     mn_dblog *log = user;
     if (log->count == log->cap) {
         size_t ncap = log->cap ? log->cap * 2 : 16;
-        mn_dblog_entry *n = mn_arena_realloc(log->arena, log->entries,
-                                             log->cap * sizeof *n, ncap * sizeof *n);
+        mn_dblog_entry *n =
+            mn_arena_realloc(log->arena, log->entries, log->cap * sizeof *n, ncap * sizeof *n);
         if (!n)
             return;
         log->entries = n;

@@ -32,16 +32,16 @@ enum {
 };
 
 typedef struct pg_dbconn {
-    mn_dbconn base;      /* first: db.c casts between the two */
-    mn__pool_item link;  /* the pool's idle list */
+    mn_dbconn base;     /* first: db.c casts between the two */
+    mn__pool_item link; /* the pool's idle list */
     mn__pg_conn *pg;
     /* Scratch for binding parameters, reused across statements. */
-    mn_buf text;         /* every text parameter, NUL-terminated, back to back */
-    size_t cap;          /* capacity of the arrays below */
+    mn_buf text; /* every text parameter, NUL-terminated, back to back */
+    size_t cap;  /* capacity of the arrays below */
     const char **values;
     int *lengths, *formats;
     Oid *types;
-    size_t *offs;        /* where each text parameter starts in text (SIZE_MAX: NULL) */
+    size_t *offs; /* where each text parameter starts in text (SIZE_MAX: NULL) */
     /* The open cursor: the query runs in single-row mode and rows are read as fetched. */
     bool streaming;
     int64_t released_ms; /* when it last went back to the pool (mn__pg_clock_ms: the real
@@ -55,7 +55,7 @@ typedef struct pg_pool {
     bool abandoning; /* freeing connections inherited across fork() */
 } pg_pool;
 
-#define CONN_OF(item) ((pg_dbconn *)((char *)(item) - offsetof(pg_dbconn, link)))
+#define CONN_OF(item) ((pg_dbconn *)((char *)(item)-offsetof(pg_dbconn, link)))
 
 /* ---- errors ---- */
 
@@ -302,9 +302,7 @@ static int decode_cell(mn_arena *arena, Oid type, const char *s, size_t n, mn_db
     case OID_INT2:
     case OID_INT4:
     case OID_INT8:
-    case OID_OID:
-        cell->type = MN_DBT_INT;
-        return parse_int(s, n, &cell->v.i);
+    case OID_OID: cell->type = MN_DBT_INT; return parse_int(s, n, &cell->v.i);
     case OID_BOOL:
         cell->type = MN_DBT_INT;
         cell->v.i = s[0] == 't';
@@ -331,15 +329,15 @@ static void clear_result(void *res)
     PQclear(res);
 }
 
-static int fill_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *out,
-                     size_t *cap, bool copy);
+static int fill_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *out, size_t *cap,
+                     bool copy);
 
 /* Appends the rows of res to out (cells grown in the arena) and takes ownership of res.
  * Without copy, text cells point into res, which the arena keeps until it is reset (one
  * result holding many rows); with copy, text is copied and res freed at once (the one-row
  * results of a stream, each of which costs libpq a whole block). */
-static int append_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *out,
-                       size_t *cap, bool copy)
+static int append_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *out, size_t *cap,
+                       bool copy)
 {
     int rc = copy ? MN_OK : mn_arena_defer(arena, clear_result, res);
     if (rc != MN_OK) {
@@ -352,8 +350,8 @@ static int append_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult
     return rc;
 }
 
-static int fill_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *out,
-                     size_t *cap, bool copy)
+static int fill_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *out, size_t *cap,
+                     bool copy)
 {
     size_t nrows = (size_t)PQntuples(res), ncols = (size_t)PQnfields(res);
     if (!out->colnames && ncols) {
@@ -417,8 +415,8 @@ static int pg_exec(mn_dbconn *conn, mn_arena *arena, const char *sql, const mn_d
     if (bind(c, params, nparams) != MN_OK)
         return fail(c, MN_ENOMEM);
     PGresult *res = NULL;
-    rc = mn__pg_exec(c->pg, sql, (int)nparams, c->types, c->values, c->lengths, c->formats,
-                     false, &res);
+    rc = mn__pg_exec(c->pg, sql, (int)nparams, c->types, c->values, c->lengths, c->formats, false,
+                     &res);
     if (rc != MN_OK)
         return fail(c, rc);
     out->rows_affected = affected(res);
@@ -448,8 +446,7 @@ static int pg_cursor_open(mn_dbconn *conn, const char *sql, const mn_dbparam *pa
         return rc;
     if (bind(c, params, nparams) != MN_OK)
         return fail(c, MN_ENOMEM);
-    rc = mn__pg_stream_open(c->pg, sql, (int)nparams, c->types, c->values, c->lengths,
-                            c->formats);
+    rc = mn__pg_stream_open(c->pg, sql, (int)nparams, c->types, c->values, c->lengths, c->formats);
     if (rc != MN_OK)
         return fail(c, rc);
     c->streaming = true;
@@ -504,8 +501,8 @@ static int batch_send(void *arg, int i)
     mn_dbbatch_item *it = &b->items[i];
     if (bind(b->c, it->params, it->nparams) != MN_OK)
         return MN_ENOMEM;
-    return mn__pg_pipeline_send(b->c->pg, it->sql, (int)it->nparams, b->c->types,
-                                b->c->values, b->c->lengths, b->c->formats);
+    return mn__pg_pipeline_send(b->c->pg, it->sql, (int)it->nparams, b->c->types, b->c->values,
+                                b->c->lengths, b->c->formats);
 }
 
 static int pg_exec_batch(mn_dbconn *conn, mn_arena *arena, mn_dbbatch_item *items, size_t n)
@@ -684,8 +681,14 @@ static void pg_pool_free(mn_db *db);
 /* getpid() is a system call (glibc no longer caches it) and every acquire asks: keep it,
  * forgotten in a forked child. */
 static pid_t self_pid;
-static void forget_pid(void) { self_pid = 0; }
-static void register_forget_pid(void) { pthread_atfork(NULL, NULL, forget_pid); }
+static void forget_pid(void)
+{
+    self_pid = 0;
+}
+static void register_forget_pid(void)
+{
+    pthread_atfork(NULL, NULL, forget_pid);
+}
 
 static pid_t current_pid(void)
 {

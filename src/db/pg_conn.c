@@ -316,8 +316,7 @@ static int finish_connect(mn__pg_conn *c, bool reset, char *err, size_t errlen)
 }
 
 int mn__pg_connect_params(const char *const *keys, const char *const *vals,
-                          const mn__pg_options *opt, mn__pg_conn **out, char *err,
-                          size_t errlen)
+                          const mn__pg_options *opt, mn__pg_conn **out, char *err, size_t errlen)
 {
     *out = NULL;
     mn__pg_options o = opt ? *opt : (mn__pg_options){.prepare = true};
@@ -612,8 +611,8 @@ static int send_prepare(mn__pg_conn *c, mn__pg_stmt *s, int nparams, const Oid *
 }
 
 int mn__pg_exec(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
-                const char *const *values, const int *lengths, const int *formats,
-                bool allow_multi, PGresult **res)
+                const char *const *values, const int *lengths, const int *formats, bool allow_multi,
+                PGresult **res)
 {
     *res = NULL;
     c->sqlstate[0] = c->message[0] = '\0';

@@ -11,27 +11,27 @@
 /* A statement seen on this connection: prepared once it has run twice (as psycopg's
  * prepare_threshold), so one-off statements (DDL, ad-hoc SQL) do not fill the server's cache. */
 typedef struct mn__pg_stmt {
-    char *sql;         /* NULL: empty slot */
+    char *sql; /* NULL: empty slot */
     uint64_t hash;
     uint32_t uses;
-    uint32_t id;       /* server-side name "mn_<id>" once prepared, 0 before */
-    char name[16];     /* that name, formatted once (not on every run) */
+    uint32_t id;   /* server-side name "mn_<id>" once prepared, 0 before */
+    char name[16]; /* that name, formatted once (not on every run) */
 } mn__pg_stmt;
 
 typedef struct mn__pg_conn {
     PGconn *pg;
-    int fd;                      /* libpq's socket as the loop knows it (-1: none) */
-    bool broken;                 /* the connection is unusable: the pool must drop it */
-    bool streaming;              /* a single-row-mode query is being read */
-    bool stream_in_txn;          /* ... inside a transaction block (never cancel it) */
-    int64_t io_timeout_ms;       /* client-side deadline for one round trip (< 0: none) */
+    int fd;                /* libpq's socket as the loop knows it (-1: none) */
+    bool broken;           /* the connection is unusable: the pool must drop it */
+    bool streaming;        /* a single-row-mode query is being read */
+    bool stream_in_txn;    /* ... inside a transaction block (never cancel it) */
+    int64_t io_timeout_ms; /* client-side deadline for one round trip (< 0: none) */
     int64_t connect_timeout_ms;
-    mn__pg_stmt *stmts;          /* open addressing, power-of-two capacity */
-    const char *last_sql;        /* the text pointer of the statement run last... */
-    mn__pg_stmt *last_stmt;      /* ... and its entry (checked with strcmp, not trusted) */
+    mn__pg_stmt *stmts;     /* open addressing, power-of-two capacity */
+    const char *last_sql;   /* the text pointer of the statement run last... */
+    mn__pg_stmt *last_stmt; /* ... and its entry (checked with strcmp, not trusted) */
     uint32_t stmt_cap, stmt_count, next_id;
-    char sqlstate[6];            /* of the last error ("" when none) */
-    char message[512];           /* of the last error, one line */
+    char sqlstate[6];  /* of the last error ("" when none) */
+    char message[512]; /* of the last error, one line */
 } mn__pg_conn;
 
 /* The options of a connection. */
@@ -59,8 +59,8 @@ void mn__pg_abandon(mn__pg_conn *c);
  * is lost), MN_ETIMEDOUT (and broken), MN_ENOMEM. With nparams == 0 and allow_multi the simple
  * protocol runs several ;-separated statements and *res is the last result. */
 int mn__pg_exec(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
-                const char *const *values, const int *lengths, const int *formats,
-                bool allow_multi, PGresult **res) MN_MAY_YIELD;
+                const char *const *values, const int *lengths, const int *formats, bool allow_multi,
+                PGresult **res) MN_MAY_YIELD;
 
 /* Streaming (a cursor): the statement runs in single-row mode and rows are read one result
  * at a time, so memory stays bounded whatever the result size. stream_next gives the next
@@ -88,8 +88,7 @@ int mn__pg_pipeline_send(mn__pg_conn *c, const char *sql, int nparams, const Oid
 bool mn__pg_alive(mn__pg_conn *c);
 
 /* Records an error on the connection (printf-style message). */
-void mn__pg_set_error(mn__pg_conn *c, const char *sqlstate, const char *fmt, ...)
-    MN_PRINTF(3, 4);
+void mn__pg_set_error(mn__pg_conn *c, const char *sqlstate, const char *fmt, ...) MN_PRINTF(3, 4);
 
 /* ---- Shared by pg_conn.c and pg_stream.c (not for the driver). ---- */
 /* Marks the connection lost (or timed out), records why; returns the code to pass up. */
@@ -113,12 +112,12 @@ void mn__pg_reconnect(mn__pg_conn *c) MN_MAY_YIELD;
 /* The class of a SQLSTATE as the PEP 249 exceptions psycopg raises for it. */
 typedef enum mn__pg_errclass {
     MN__PG_ERR_NONE,
-    MN__PG_ERR_INTEGRITY,   /* 23xxx */
-    MN__PG_ERR_OPERATIONAL, /* 08, 53, 54, 55, 57, 58, 40, HV, F0, P0... */
-    MN__PG_ERR_PROGRAMMING, /* 42, 3D, 3F, 26, 2F, 34, 44, 2B (and unknown syntax) */
-    MN__PG_ERR_DATA,        /* 22xxx */
+    MN__PG_ERR_INTEGRITY,     /* 23xxx */
+    MN__PG_ERR_OPERATIONAL,   /* 08, 53, 54, 55, 57, 58, 40, HV, F0, P0... */
+    MN__PG_ERR_PROGRAMMING,   /* 42, 3D, 3F, 26, 2F, 34, 44, 2B (and unknown syntax) */
+    MN__PG_ERR_DATA,          /* 22xxx */
     MN__PG_ERR_NOT_SUPPORTED, /* 0Axxx */
-    MN__PG_ERR_INTERNAL,    /* 25, 2D, XX, and anything unrecognised */
+    MN__PG_ERR_INTERNAL,      /* 25, 2D, XX, and anything unrecognised */
 } mn__pg_errclass;
 mn__pg_errclass mn__pg_classify(const char *sqlstate);
 

@@ -30,11 +30,11 @@ typedef struct waiter {
 struct mn__pool {
     const mn__pool_ops *ops;
     void *ctx;
-    int size;              /* most connections at once */
-    int open;              /* connections in existence, plus slots reserved for opening */
+    int size; /* most connections at once */
+    int open; /* connections in existence, plus slots reserved for opening */
     int nidle;
-    mn__pool_item *idle;   /* LIFO: the most recently used connection is the warmest */
-    waiter *head, *tail;   /* FIFO of parked acquirers */
+    mn__pool_item *idle; /* LIFO: the most recently used connection is the warmest */
+    waiter *head, *tail; /* FIFO of parked acquirers */
     int nwaiting;
     uint64_t timeouts, reconnects;
 };
@@ -124,8 +124,7 @@ static int open_in_slot(mn__pool *p, mn__pool_item **out, char *err, size_t errl
 }
 
 /* Parks until something is handed over or the timeout passes. */
-static int wait_turn(mn__pool *p, int64_t timeout_ms, mn__pool_item **out, char *err,
-                     size_t errlen)
+static int wait_turn(mn__pool *p, int64_t timeout_ms, mn__pool_item **out, char *err, size_t errlen)
 {
     waiter w = {.pool = p, .coro = mn_coro_current(), .state = WAITING, .prev = p->tail};
     if (timeout_ms >= 0) {
@@ -146,12 +145,8 @@ static int wait_turn(mn__pool *p, int64_t timeout_ms, mn__pool_item **out, char 
         mn_coro_park();
 
     switch (w.state) {
-    case GOT_ITEM:
-        *out = w.item;
-        return MN_OK;
-    case GOT_SLOT:
-        p->reconnects++;
-        return open_in_slot(p, out, err, errlen);
+    case GOT_ITEM: *out = w.item; return MN_OK;
+    case GOT_SLOT: p->reconnects++; return open_in_slot(p, out, err, errlen);
     default:
         if (err && errlen)
             snprintf(err, errlen,
@@ -161,8 +156,7 @@ static int wait_turn(mn__pool *p, int64_t timeout_ms, mn__pool_item **out, char 
     }
 }
 
-int mn__pool_acquire(mn__pool *p, int64_t timeout_ms, mn__pool_item **out, char *err,
-                     size_t errlen)
+int mn__pool_acquire(mn__pool *p, int64_t timeout_ms, mn__pool_item **out, char *err, size_t errlen)
 {
     *out = NULL;
     /* Newcomers queue behind existing waiters even if a connection is idle at this instant

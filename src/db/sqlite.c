@@ -37,10 +37,10 @@ typedef struct sqlite_conn {
     cached_stmt cache[STMT_CACHE_SIZE];
     uint64_t clock;
     int last; /* the entry used last: a view repeating one query finds it with one strcmp */
-    cached_stmt *current; /* the entry of the statement being run */
+    cached_stmt *current;      /* the entry of the statement being run */
     cached_stmt *cursor_entry; /* ... and of the open cursor's */
-    sqlite3_stmt *cursor; /* the open cursor's statement (from the cache) */
-    int64_t busy_since_ms; /* when the current lock wait began */
+    sqlite3_stmt *cursor;      /* the open cursor's statement (from the cache) */
+    int64_t busy_since_ms;     /* when the current lock wait began */
 } sqlite_conn;
 
 typedef struct sqlite_pool {
@@ -50,7 +50,10 @@ typedef struct sqlite_pool {
 } sqlite_pool;
 
 /* ---- REGEXP, which SQLite leaves to the application; PCRE2 as RegexValidator uses. ---- */
-static void free_code(void *p) { pcre2_code_free(p); }
+static void free_code(void *p)
+{
+    pcre2_code_free(p);
+}
 
 static void regexp_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -144,8 +147,7 @@ static int open_conn(mn_db *db, sqlite_pool *pool, sqlite_conn **out)
     sqlite_conn *c = mn_calloc(1, sizeof *c);
     if (!c)
         return MN_ENOMEM;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI |
-                SQLITE_OPEN_NOMUTEX;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(pool->filename, &c->handle, flags, NULL);
     if (rc != SQLITE_OK) {
         mn__db_set_errmsg(db, "cannot open SQLite database '%s': %s", db->url.path,
@@ -164,9 +166,8 @@ static int open_conn(mn_db *db, sqlite_pool *pool, sqlite_conn **out)
     char *msg = NULL;
     rc = sqlite3_exec(c->handle, setup, NULL, NULL, &msg);
     if (rc == SQLITE_OK)
-        rc = sqlite3_create_function(c->handle, "regexp", 2,
-                                     SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, regexp_fn, NULL,
-                                     NULL);
+        rc = sqlite3_create_function(c->handle, "regexp", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                     NULL, regexp_fn, NULL, NULL);
     if (rc != SQLITE_OK) {
         mn__db_set_errmsg(db, "cannot set up SQLite database '%s': %s", db->url.path,
                           msg ? msg : sqlite3_errstr(rc));
@@ -292,8 +293,7 @@ static int prepare(sqlite_conn *c, const char *sql, sqlite3_stmt **out)
     if (rc != SQLITE_OK)
         return set_sqlite_error(&c->base, c->handle, rc);
     if (!stmt)
-        return mn__dbconn_set_error(&c->base, MN_DBERR_PROGRAMMING, NULL,
-                                    "empty SQL statement");
+        return mn__dbconn_set_error(&c->base, MN_DBERR_PROGRAMMING, NULL, "empty SQL statement");
     char *copy = mn_strdup(sql);
     if (!copy) {
         sqlite3_finalize(stmt);

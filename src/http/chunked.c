@@ -47,9 +47,11 @@ static mn__http_result fail(mn__chunked *c, int status, const char *message)
 
 static int hex_value(unsigned char ch)
 {
-    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
     ch |= 0x20;
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
     return -1;
 }
 
@@ -72,12 +74,14 @@ static mn__http_result framing_byte(mn__chunked *c, unsigned char ch)
             /* leading zeros are legal and don't count; the line length still bounds them */
             if ((c->remaining_ || v) && ++c->size_digits_ > MAX_SIZE_DIGITS)
                 return fail(c, 400, "chunk size overflows");
-            if (++c->line_len_ > MAX_SIZE_LINE) return fail(c, 400, "chunk size line too long");
+            if (++c->line_len_ > MAX_SIZE_LINE)
+                return fail(c, 400, "chunk size line too long");
             c->remaining_ = (c->remaining_ << 4) | (uint64_t)v;
             c->state_ = S_SIZE;
             return MN__HTTP_NEED_MORE;
         }
-        if (c->state_ == S_SIZE_START) return fail(c, 400, "chunk size is not a hex number");
+        if (c->state_ == S_SIZE_START)
+            return fail(c, 400, "chunk size is not a hex number");
         if (ch == ' ' || ch == '\t')
             c->state_ = S_SIZE_WS;
         else if (ch == ';')
@@ -105,21 +109,23 @@ static mn__http_result framing_byte(mn__chunked *c, unsigned char ch)
             return fail(c, 400, "chunk extension too long");
         return MN__HTTP_NEED_MORE;
     case S_SIZE_LF:
-        if (ch != '\n') return fail(c, 400, "chunk size line must end with CRLF");
+        if (ch != '\n')
+            return fail(c, 400, "chunk size line must end with CRLF");
         c->state_ = c->remaining_ ? S_DATA : S_TRAILER_START;
         c->line_len_ = 0;
         c->size_digits_ = 0;
         return MN__HTTP_NEED_MORE;
     case S_DATA_CR:
-        if (ch != '\r') return fail(c, 400, "chunk data longer than its size");
+        if (ch != '\r')
+            return fail(c, 400, "chunk data longer than its size");
         c->state_ = S_DATA_LF;
         return MN__HTTP_NEED_MORE;
     case S_DATA_LF:
-        if (ch != '\n') return fail(c, 400, "chunk data must end with CRLF");
+        if (ch != '\n')
+            return fail(c, 400, "chunk data must end with CRLF");
         c->state_ = S_SIZE_START;
         return MN__HTTP_NEED_MORE;
-    default:
-        break;
+    default: break;
     }
     /* trailer section */
     if (++c->trailer_bytes_ > MAX_TRAILER_BYTES)
@@ -146,15 +152,16 @@ static mn__http_result framing_byte(mn__chunked *c, unsigned char ch)
             return fail(c, 400, "invalid character in a trailer field value");
         return MN__HTTP_NEED_MORE;
     case S_TRAILER_LF:
-        if (ch != '\n') return fail(c, 400, "trailer field must end with CRLF");
+        if (ch != '\n')
+            return fail(c, 400, "trailer field must end with CRLF");
         c->state_ = S_TRAILER_START;
         return MN__HTTP_NEED_MORE;
     case S_END_LF:
-        if (ch != '\n') return fail(c, 400, "chunked body must end with CRLF");
+        if (ch != '\n')
+            return fail(c, 400, "chunked body must end with CRLF");
         c->state_ = S_DONE;
         return MN__HTTP_DONE;
-    default:
-        return fail(c, 400, "chunked decoder used after the end");
+    default: return fail(c, 400, "chunked decoder used after the end");
     }
 }
 
@@ -163,17 +170,21 @@ mn__http_result mn__chunked_decode(mn__chunked *c, const char *in, size_t in_len
 {
     size_t i = 0, o = 0;
     mn__http_result rc = MN__HTTP_NEED_MORE;
-    if (c->state_ == S_DONE) rc = MN__HTTP_DONE;
+    if (c->state_ == S_DONE)
+        rc = MN__HTTP_DONE;
     while (rc == MN__HTTP_NEED_MORE && i < in_len) {
         if (c->state_ == S_DATA) {
             size_t n = in_len - i;
-            if (n > c->remaining_) n = (size_t)c->remaining_;
-            if (out + o != in + i) memmove(out + o, in + i, n);
+            if (n > c->remaining_)
+                n = (size_t)c->remaining_;
+            if (out + o != in + i)
+                memmove(out + o, in + i, n);
             i += n;
             o += n;
             c->remaining_ -= n;
             c->total += n;
-            if (c->remaining_ == 0) c->state_ = S_DATA_CR;
+            if (c->remaining_ == 0)
+                c->state_ = S_DATA_CR;
             continue;
         }
         rc = framing_byte(c, (unsigned char)in[i++]);

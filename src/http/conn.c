@@ -22,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DIRECT_BODY 16384   /* bigger bodies are written from where they are, not copied */
-#define FLUSH_AT 65536      /* pending output that is written without waiting for more */
-#define SCRATCH 65536       /* body bytes read per call when streaming a body */
+#define DIRECT_BODY 16384 /* bigger bodies are written from where they are, not copied */
+#define FLUSH_AT 65536    /* pending output that is written without waiting for more */
+#define SCRATCH 65536     /* body bytes read per call when streaming a body */
 
 static int64_t now_us(void)
 {
@@ -56,8 +56,8 @@ static int write_bytes(mn__conn *c, const char *p, size_t n)
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return note_timeout(c, mn_sock_write_all(c->fd, p, n,
-                                                     c->server->limits->write_timeout_ms));
+            return note_timeout(
+                c, mn_sock_write_all(c->fd, p, n, c->server->limits->write_timeout_ms));
         return MN_ECLOSED;
     }
     return MN_OK;
@@ -156,7 +156,7 @@ static ssize_t read_socket(mn__conn *c, char *buf, size_t n)
 
 typedef struct body_sink {
     mn_req *r;
-    mn_buf buf;      /* collected body, in the arena */
+    mn_buf buf; /* collected body, in the arena */
     bool multipart;
 } body_sink;
 
@@ -272,8 +272,8 @@ static int read_body(mn__conn *c, mn_req *r, bool multipart, size_t *consumed)
 {
     body_sink b = {.r = r, .multipart = multipart};
     mn_buf_init(&b.buf, r->arena);
-    int rc = r->head.chunked ? body_from_chunks(c, &b, consumed)
-                             : body_from_length(c, &b, consumed);
+    int rc =
+        r->head.chunked ? body_from_chunks(c, &b, consumed) : body_from_length(c, &b, consumed);
     if (rc == MN_OK && multipart)
         rc = mn__upload_finish(r);
     if (rc == MN_OK && !multipart && r->head.chunked) {
@@ -324,26 +324,15 @@ static bool receive_body(mn__conn *c, mn_req *r, size_t *consumed)
     }
     int rc = read_body(c, r, multipart, consumed);
     switch (rc) {
-    case MN_OK:
-        return true;
-    case MN_ETIMEDOUT:
-        send_error(c, r, 408, "the body did not arrive in time");
-        return false;
+    case MN_OK: return true;
+    case MN_ETIMEDOUT: send_error(c, r, 408, "the body did not arrive in time"); return false;
     case MN_ETOOBIG:
         send_error(c, r, 413, *r->error ? r->error : "the body is larger than the limit");
         return false;
-    case MN_EPROTO:
-        send_error(c, r, 400, mn_req_error(r));
-        return false;
-    case -431:
-        send_error(c, r, 431, mn_req_error(r));
-        return false;
-    case MN_ENOMEM:
-        send_error(c, r, 500, "out of memory");
-        return false;
-    default: /* the peer went away */
-        c->closing = true;
-        return false;
+    case MN_EPROTO: send_error(c, r, 400, mn_req_error(r)); return false;
+    case -431: send_error(c, r, 431, mn_req_error(r)); return false;
+    case MN_ENOMEM: send_error(c, r, 500, "out of memory"); return false;
+    default: /* the peer went away */ c->closing = true; return false;
     }
 }
 
@@ -387,8 +376,8 @@ static int send_response(mn__conn *c, mn_req *r)
         return MN_OK;
     /* a big body: pending answers, this head and the body in one call, the body not copied */
     struct iovec iov[2] = {{r->out.data, r->out.len}, {body->data, body->len}};
-    int rc = note_timeout(c, mn_sock_writev_all(c->fd, iov, 2,
-                                                c->server->limits->write_timeout_ms));
+    int rc =
+        note_timeout(c, mn_sock_writev_all(c->fd, iov, 2, c->server->limits->write_timeout_ms));
     r->bytes_sent += r->out.len + body->len;
     mn_buf_reset(&r->out);
     if (rc)
@@ -428,8 +417,8 @@ int mn__conn_stream_write(mn_req *r, const void *data, size_t len)
             {(void *)data, len},
             {(void *)"\r\n", 2},
         };
-        rc = note_timeout(c, mn_sock_writev_all(c->fd, iov, 3,
-                                                c->server->limits->write_timeout_ms));
+        rc =
+            note_timeout(c, mn_sock_writev_all(c->fd, iov, 3, c->server->limits->write_timeout_ms));
     } else {
         rc = write_bytes(c, data, len);
     }
@@ -484,8 +473,8 @@ static bool handle(mn__conn *c, mn_req *r)
     s->active--;
     int rc = c->closing ? MN_ECLOSED : send_response(c, r);
     if (s->config.on_response)
-        s->config.on_response(r, r->status, r->bytes_sent + r->out.len,
-                              now_us() - r->start_us, s->config.arg);
+        s->config.on_response(r, r->status, r->bytes_sent + r->out.len, now_us() - r->start_us,
+                              s->config.arg);
     /* The request's slices are dead from here: consume its bytes, take back any carry. */
     c->in_off += consumed;
     if (rc != MN_OK) {
@@ -567,8 +556,8 @@ static int serve(mn__conn *c, mn_req *r)
             if (outcome != MORE)
                 return outcome;
             waiting = 0;
-            res = mn__http_parse_head(&r->head, c->in + c->in_off, c->in_len - c->in_off,
-                                      s->limits);
+            res =
+                mn__http_parse_head(&r->head, c->in + c->in_off, c->in_len - c->in_off, s->limits);
         }
         if (res == MN__HTTP_ERROR) {
             send_error(c, r, r->head.error.status ? r->head.error.status : 400,

@@ -15,9 +15,12 @@
  * ASCII whitespace, the C0 separators 0x1c-0x1f, and the Unicode spaces in UTF-8. */
 static size_t space_at(const unsigned char *s, size_t n)
 {
-    if (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r') || (s[0] >= 0x1c && s[0] <= 0x1f)) return 1;
-    if (n >= 2 && s[0] == 0xc2 && (s[1] == 0x85 || s[1] == 0xa0)) return 2;
-    if (n < 3) return 0;
+    if (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r') || (s[0] >= 0x1c && s[0] <= 0x1f))
+        return 1;
+    if (n >= 2 && s[0] == 0xc2 && (s[1] == 0x85 || s[1] == 0xa0))
+        return 2;
+    if (n < 3)
+        return 0;
     if ((s[0] == 0xe1 && s[1] == 0x9a && s[2] == 0x80) || /* U+1680 */
         (s[0] == 0xe2 && s[1] == 0x80 &&
          (s[2] <= 0x8a || s[2] == 0xa8 || s[2] == 0xa9 ||
@@ -32,7 +35,8 @@ static size_t space_at(const unsigned char *s, size_t n)
 static size_t space_before(const unsigned char *s, size_t n)
 {
     for (size_t k = 1; k <= 3 && k <= n; k++)
-        if (space_at(s + n - k, k) == k) return k;
+        if (space_at(s + n - k, k) == k)
+            return k;
     return 0;
 }
 
@@ -53,11 +57,13 @@ static mn_str py_strip(const char *s, size_t n)
  * \X is X. */
 static mn_str unquote(mn_arena *a, mn_str v)
 {
-    if (v.len < 2 || v.ptr[0] != '"' || v.ptr[v.len - 1] != '"') return v;
+    if (v.len < 2 || v.ptr[0] != '"' || v.ptr[v.len - 1] != '"')
+        return v;
     const char *s = v.ptr + 1;
     size_t n = v.len - 2;
     char *out = mn_arena_alloc(a, n + 1);
-    if (!out) return (mn_str){NULL, 0};
+    if (!out)
+        return (mn_str){NULL, 0};
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] != '\\' || i + 1 == n || s[i + 1] == '\n') {
@@ -87,10 +93,12 @@ static mn_str unquote(mn_arena *a, mn_str v)
 
 int mn__cookie_parse(const char *header, size_t len, mn__field_list *out)
 {
-    if (len == 0) return MN_OK;
+    if (len == 0)
+        return MN_OK;
     if (!mn__utf8_valid(header, len)) {
         char *fixed = mn_arena_alloc(out->arena, 3 * len + 1);
-        if (!fixed) return MN_ENOMEM;
+        if (!fixed)
+            return MN_ENOMEM;
         len = mn__utf8_repair(header, len, fixed);
         header = fixed;
     }
@@ -112,20 +120,24 @@ int mn__cookie_parse(const char *header, size_t len, mn__field_list *out)
         }
         if (key.len || val.len) {
             val = unquote(out->arena, val);
-            if (!val.ptr) return MN_ENOMEM;
+            if (!val.ptr)
+                return MN_ENOMEM;
             /* a dict: a repeated name keeps its first place and takes the last value */
             mn_field *existing = NULL;
             for (size_t k = 0; k < out->len && !existing; k++)
-                if (mn_str_eq(out->items[k].name, key)) existing = &out->items[k];
+                if (mn_str_eq(out->items[k].name, key))
+                    existing = &out->items[k];
             if (existing) {
                 char *v = mn_arena_strndup(out->arena, val.ptr, val.len);
-                if (!v) return MN_ENOMEM;
+                if (!v)
+                    return MN_ENOMEM;
                 existing->value = (mn_str){v, val.len};
             } else if (mn__field_list_add(out, key, val) != MN_OK) {
                 return MN_ENOMEM;
             }
         }
-        if (!semi) break;
+        if (!semi)
+            break;
         i = end + 1;
     }
     return MN_OK;
@@ -148,16 +160,19 @@ static bool unescaped_char(unsigned char c)
 
 static bool all_legal(mn_str s)
 {
-    if (s.len == 0) return false; /* Python quotes the empty value: name="" */
+    if (s.len == 0)
+        return false; /* Python quotes the empty value: name="" */
     for (size_t i = 0; i < s.len; i++)
-        if (!legal_char((unsigned char)s.ptr[i])) return false;
+        if (!legal_char((unsigned char)s.ptr[i]))
+            return false;
     return true;
 }
 
 /* as http.cookies._quote */
 static int put_value(mn_buf *out, mn_str v)
 {
-    if (all_legal(v)) return mn_buf_put_str(out, v);
+    if (all_legal(v))
+        return mn_buf_put_str(out, v);
     int rc = mn_buf_putc(out, '"');
     for (size_t i = 0; i < v.len && rc == MN_OK; i++) {
         unsigned char c = (unsigned char)v.ptr[i];
@@ -184,7 +199,8 @@ static bool reserved_name(mn_str n)
                                            "max-age",  "secure",     "httponly", "version",
                                            "samesite", "partitioned"};
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-        if (mn_str_ieq_cstr(n, reserved[i])) return true;
+        if (mn_str_ieq_cstr(n, reserved[i]))
+            return true;
     return false;
 }
 
@@ -193,7 +209,8 @@ static bool safe_attr(mn_str s)
 {
     for (size_t i = 0; i < s.len; i++) {
         unsigned char c = (unsigned char)s.ptr[i];
-        if (c < 0x20 || c >= 0x7f || c == ';') return false;
+        if (c < 0x20 || c >= 0x7f || c == ';')
+            return false;
     }
     return true;
 }
@@ -237,14 +254,16 @@ void mn__http_date(int64_t t, char out[30])
 
 int mn__cookie_format(mn_buf *out, const mn__set_cookie *c, int64_t now)
 {
-    if (!all_legal(c->name) || reserved_name(c->name)) return MN_EINVAL;
+    if (!all_legal(c->name) || reserved_name(c->name))
+        return MN_EINVAL;
     if ((c->path.ptr && !safe_attr(c->path)) || (c->domain.ptr && !safe_attr(c->domain)))
         return MN_EINVAL;
     if (c->same_site.ptr && !mn_str_ieq_cstr(c->same_site, "lax") &&
         !mn_str_ieq_cstr(c->same_site, "strict") && !mn_str_ieq_cstr(c->same_site, "none"))
         return MN_EINVAL;
     int64_t expires = c->expires;
-    if (expires < 0 && c->max_age >= 0) expires = (now ? now : (int64_t)time(NULL)) + c->max_age;
+    if (expires < 0 && c->max_age >= 0)
+        expires = (now ? now : (int64_t)time(NULL)) + c->max_age;
     /* Morsel.OutputString: name=value, then attributes sorted by their lower-case key */
     int rc = mn_buf_put_str(out, c->name);
     rc |= mn_buf_putc(out, '=');
@@ -258,8 +277,10 @@ int mn__cookie_format(mn_buf *out, const mn__set_cookie *c, int64_t now)
         mn__http_date(expires, date);
         rc |= mn_buf_printf(out, "; expires=%s", date);
     }
-    if (c->http_only) rc |= mn_buf_puts(out, "; HttpOnly");
-    if (c->max_age >= 0) rc |= mn_buf_printf(out, "; Max-Age=%lld", (long long)c->max_age);
+    if (c->http_only)
+        rc |= mn_buf_puts(out, "; HttpOnly");
+    if (c->max_age >= 0)
+        rc |= mn_buf_printf(out, "; Max-Age=%lld", (long long)c->max_age);
     if (c->path.ptr && c->path.len) {
         rc |= mn_buf_puts(out, "; Path=");
         rc |= mn_buf_put_str(out, c->path);
@@ -268,6 +289,7 @@ int mn__cookie_format(mn_buf *out, const mn__set_cookie *c, int64_t now)
         rc |= mn_buf_puts(out, "; SameSite=");
         rc |= mn_buf_put_str(out, c->same_site);
     }
-    if (c->secure) rc |= mn_buf_puts(out, "; Secure");
+    if (c->secure)
+        rc |= mn_buf_puts(out, "; Secure");
     return rc ? MN_ENOMEM : MN_OK;
 }

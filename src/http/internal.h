@@ -31,12 +31,12 @@ struct mn__attr {
  * between requests; the header storage for the head parser lives here, outside the arena. */
 struct mn_req {
     mn_arena *arena;
-    mn__conn *conn;              /* NULL for mn_req_new */
+    mn__conn *conn; /* NULL for mn_req_new */
     const mn_http_limits *limits;
     const char *trusted_proxies; /* NULL: none */
     mn_field *header_storage;    /* limits->max_headers + 1 entries, heap */
     size_t header_cap;
-    mn_req *next_free;           /* server pool link */
+    mn_req *next_free; /* server pool link */
 
     /* ---- Request (slices into the connection buffer or the arena). ---- */
     mn__http_head head;
@@ -50,7 +50,7 @@ struct mn_req {
     bool secure_socket;
     bool cookie_secure; /* every cookie Secure (mn_server_config.cookie_secure) */
     bool is_head;
-    bool multipart_streamed;     /* the server fed the body to the multipart parser */
+    bool multipart_streamed; /* the server fed the body to the multipart parser */
     int64_t start_us;
 
     /* Lazily parsed. */
@@ -66,28 +66,28 @@ struct mn_req {
     const char *error;
     const char *id;
     mn__attr *attrs;
-    void *web_state;             /* mn_req_web_state: the web layer's dispatcher state */
+    void *web_state; /* mn_req_web_state: the web layer's dispatcher state */
 
     /* ---- Response. ---- */
     int status;
-    mn_field *resp_headers;      /* resp_inline until more are set, then the arena */
+    mn_field *resp_headers; /* resp_inline until more are set, then the arena */
     size_t resp_header_count, resp_header_cap;
     mn_buf resp_body;
-    int file_fd;                 /* sendfile body, -1 when none */
+    int file_fd; /* sendfile body, -1 when none */
     off_t file_offset;
     size_t file_len;
-    bool streaming;              /* mn_resp_stream_start was called */
+    bool streaming; /* mn_resp_stream_start was called */
     bool stream_ended;
-    bool stream_chunked;         /* pieces go out with chunked framing */
-    bool stream_failed;          /* a write failed: the connection is closing */
-    bool close_after;            /* Connection: close on this response */
-    bool owns_limits;            /* mn_req_new: limits is a heap copy */
+    bool stream_chunked; /* pieces go out with chunked framing */
+    bool stream_failed;  /* a write failed: the connection is closing */
+    bool close_after;    /* Connection: close on this response */
+    bool owns_limits;    /* mn_req_new: limits is a heap copy */
     size_t bytes_sent;
-    mn_buf out;                  /* heap: responses waiting to be written (kept across
-                                    requests so pipelined answers go out in one write) */
-    char *carry;                 /* arena: bytes read past a chunked body (next request) */
+    mn_buf out;  /* heap: responses waiting to be written (kept across
+                    requests so pipelined answers go out in one write) */
+    char *carry; /* arena: bytes read past a chunked body (next request) */
     size_t carry_len;
-    void *upload;                /* upload.c state while a multipart body streams in */
+    void *upload;                          /* upload.c state while a multipart body streams in */
     mn_field resp_inline[MN__RESP_INLINE]; /* room for the usual few response headers */
 };
 
@@ -97,19 +97,19 @@ enum { MN__LIST_NONE = 0, MN__LIST_IDLE, MN__LIST_HEAD, MN__LIST_BUSY };
 /* One client connection. Small on purpose: 10,000 idle ones must cost little. */
 struct mn__conn {
     int fd;
-    int list;                /* MN__LIST_* */
+    int list; /* MN__LIST_* */
     mn_server *server;
-    mn__conn *prev, *next;   /* in the server list named by list */
-    int64_t deadline;        /* idle: keep-alive end; head: header deadline */
-    int64_t head_deadline;   /* when the head of the request being received must be in */
-    char *in;                /* input buffer (pooled), NULL while empty */
+    mn__conn *prev, *next;         /* in the server list named by list */
+    int64_t deadline;              /* idle: keep-alive end; head: header deadline */
+    int64_t head_deadline;         /* when the head of the request being received must be in */
+    char *in;                      /* input buffer (pooled), NULL while empty */
     size_t in_len, in_cap, in_off; /* bytes in; capacity; start of unparsed bytes */
-    bool readable_hint;      /* epoll said readable while a coroutine owned the conn */
-    bool eof_hint;           /* epoll reported the peer's end (or an error): read it */
+    bool readable_hint;            /* epoll said readable while a coroutine owned the conn */
+    bool eof_hint;                 /* epoll reported the peer's end (or an error): read it */
     bool closing;
-    bool abort;              /* a write timed out: close with a reset */
-    bool linger;             /* an error answer was sent: drain input before closing */
-    bool got_bytes;          /* some bytes of the current request head have arrived */
+    bool abort;     /* a write timed out: close with a reset */
+    bool linger;    /* an error answer was sent: drain input before closing */
+    bool got_bytes; /* some bytes of the current request head have arrived */
     char peer[46];
 };
 
@@ -121,21 +121,21 @@ typedef struct mn__list {
 struct mn_server {
     mn_loop *loop;
     int listen_fd;
-    int epfd;                   /* this server's own epoll set: idle connections + listener */
-    mn_server_config config;    /* copied; strings duplicated */
-    mn_http_limits *limits;     /* &config.limits */
+    int epfd;                /* this server's own epoll set: idle connections + listener */
+    mn_server_config config; /* copied; strings duplicated */
+    mn_http_limits *limits;  /* &config.limits */
     mn__list idle, head, busy;
-    size_t active;              /* requests in handlers now */
+    size_t active; /* requests in handlers now */
     mn_req *free_reqs;
     size_t free_req_count;
-    char *free_bufs[64];        /* pooled input buffers of MN__IN_BUF bytes */
+    char *free_bufs[64]; /* pooled input buffers of MN__IN_BUF bytes */
     size_t free_buf_count;
     bool accepting;
     bool draining;
-    bool freed;                 /* mn_server_free was called: last one out frees */
+    bool freed; /* mn_server_free was called: last one out frees */
     bool poller_alive;
     int64_t next_sweep;
-    int64_t next_fd_warning;    /* EMFILE is logged at most this often */
+    int64_t next_fd_warning; /* EMFILE is logged at most this often */
     void (*drain_done)(void *arg);
     void *drain_arg;
 };

@@ -54,9 +54,11 @@ static bool is_space(char c)
  * laxer than RFC 2046's bchars, and enough to keep CR and LF out of the delimiter. */
 static bool valid_boundary(mn_str b)
 {
-    if (b.len == 0 || b.len > 201 || b.ptr[b.len - 1] == ' ') return false;
+    if (b.len == 0 || b.len > 201 || b.ptr[b.len - 1] == ' ')
+        return false;
     for (size_t i = 0; i < b.len; i++)
-        if (b.ptr[i] < ' ' || b.ptr[i] > '~') return false;
+        if (b.ptr[i] < ' ' || b.ptr[i] > '~')
+            return false;
     return true;
 }
 
@@ -66,7 +68,8 @@ static bool valid_boundary(mn_str b)
 static bool next_param(mn_str s, size_t *pos, mn_str *piece)
 {
     size_t i = *pos;
-    if (i >= s.len) return false;
+    if (i >= s.len)
+        return false;
     bool quoted = false;
     size_t start = i;
     for (; i < s.len; i++) {
@@ -83,11 +86,13 @@ static bool next_param(mn_str s, size_t *pos, mn_str *piece)
 /* Unquotes a parameter value in place ("a\"b" -> a"b), as django's parse_header_parameters. */
 static mn_str unquote_value(mn_str v)
 {
-    if (v.len < 2 || v.ptr[0] != '"' || v.ptr[v.len - 1] != '"') return v;
+    if (v.len < 2 || v.ptr[0] != '"' || v.ptr[v.len - 1] != '"')
+        return v;
     char *p = (char *)v.ptr; /* points into our own header copy */
     size_t o = 0;
     for (size_t i = 1; i + 1 < v.len; i++) {
-        if (p[i] == '\\' && i + 2 < v.len && (p[i + 1] == '\\' || p[i + 1] == '"')) i++;
+        if (p[i] == '\\' && i + 2 < v.len && (p[i + 1] == '\\' || p[i + 1] == '"'))
+            i++;
         p[o++] = p[i];
     }
     return (mn_str){p, o};
@@ -98,12 +103,15 @@ static mn_str unquote_value(mn_str v)
 static bool ext_value(mn_str v, mn_str *out)
 {
     const char *q1 = memchr(v.ptr, '\'', v.len);
-    if (!q1) return false;
+    if (!q1)
+        return false;
     const char *q2 = memchr(q1 + 1, '\'', v.len - (size_t)(q1 + 1 - v.ptr));
-    if (!q2) return false;
+    if (!q2)
+        return false;
     const char *s = q2 + 1;
     size_t n = v.len - (size_t)(s - v.ptr), len;
-    if (mn__url_decode(s, n, (char *)s, &len, false, true) != MN_OK) return false;
+    if (mn__url_decode(s, n, (char *)s, &len, false, true) != MN_OK)
+        return false;
     *out = (mn_str){s, len};
     return true;
 }
@@ -116,13 +124,16 @@ int mn__multipart_boundary(mn_str content_type, mn_str *boundary)
         return MN_EINVAL;
     while (next_param(content_type, &pos, &piece)) {
         const char *eq = memchr(piece.ptr, '=', piece.len);
-        if (!eq) continue;
+        if (!eq)
+            continue;
         mn_str key = mn_str_trim((mn_str){piece.ptr, (size_t)(eq - piece.ptr)});
         mn_str val = mn_str_trim((mn_str){eq + 1, piece.len - (size_t)(eq + 1 - piece.ptr)});
-        if (!mn_str_ieq_cstr(key, "boundary")) continue;
+        if (!mn_str_ieq_cstr(key, "boundary"))
+            continue;
         if (val.len >= 2 && val.ptr[0] == '"' && val.ptr[val.len - 1] == '"')
             val = (mn_str){val.ptr + 1, val.len - 2};
-        if (!valid_boundary(val)) return MN_EINVAL;
+        if (!valid_boundary(val))
+            return MN_EINVAL;
         *boundary = val;
         return MN_OK;
     }
@@ -143,19 +154,25 @@ mn__multipart *mn__multipart_new(mn_arena *arena, mn_str boundary,
                                  const mn__multipart_limits *limits,
                                  const mn__multipart_callbacks *callbacks, void *arg)
 {
-    if (!valid_boundary(boundary)) return NULL;
+    if (!valid_boundary(boundary))
+        return NULL;
     mn__multipart *m = mn_arena_calloc(arena, 1, sizeof *m);
-    if (!m) return NULL;
+    if (!m)
+        return NULL;
     m->arena = arena;
     m->delim_len = boundary.len + 4;
     m->delim = mn_arena_alloc(arena, m->delim_len);
-    if (limits) m->limits = *limits;
-    if (!m->limits.max_header_bytes) m->limits.max_header_bytes = 8192;
+    if (limits)
+        m->limits = *limits;
+    if (!m->limits.max_header_bytes)
+        m->limits.max_header_bytes = 8192;
     m->hdr = mn_arena_alloc(arena, m->limits.max_header_bytes);
-    if (!m->delim || !m->hdr) return NULL;
+    if (!m->delim || !m->hdr)
+        return NULL;
     memcpy(m->delim, "\r\n--", 4);
     memcpy(m->delim + 4, boundary.ptr, boundary.len);
-    if (callbacks) m->cb = *callbacks;
+    if (callbacks)
+        m->cb = *callbacks;
     m->arg = arg;
     m->state = S_PREAMBLE;
     m->match = 2; /* the body may start with "--boundary", without the CRLF */
@@ -167,7 +184,8 @@ mn__multipart *mn__multipart_new(mn_arena *arena, mn_str boundary,
 /* Decoded data of the current part: limits, then the callback. */
 static int deliver(mn__multipart *m, const char *data, size_t len)
 {
-    if (len == 0) return MN_OK;
+    if (len == 0)
+        return MN_OK;
     m->part_bytes += len;
     size_t max = m->part_is_file ? m->limits.max_file_bytes : m->limits.max_field_bytes;
     if (max && m->part_bytes > max)
@@ -176,7 +194,8 @@ static int deliver(mn__multipart *m, const char *data, size_t len)
                                     : "form field larger than the limit");
     if (m->cb.on_part_data) {
         int rc = m->cb.on_part_data(m->arg, data, len);
-        if (rc) return fail(m, rc, "stopped by the data callback");
+        if (rc)
+            return fail(m, rc, "stopped by the data callback");
     }
     return MN_OK;
 }
@@ -185,11 +204,16 @@ enum { B64_CHUNK = 3072 };
 
 static int b64_value(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
     return -1;
 }
 
@@ -205,14 +229,16 @@ static int b64_feed(mn__multipart *m, const char *data, size_t len)
             unsigned n = m->b64_count;
             uint32_t bits = m->b64_bits << (6 * (4 - n));
             m->b64_out[o++] = (char)(bits >> 16);
-            if (n == 3) m->b64_out[o++] = (char)(bits >> 8);
+            if (n == 3)
+                m->b64_out[o++] = (char)(bits >> 8);
             m->b64_count = 0;
             m->b64_bits = 0;
         }
         if (v < 0) {
             if (o + 3 > B64_CHUNK) {
                 int rc = deliver(m, m->b64_out, o);
-                if (rc) return rc;
+                if (rc)
+                    return rc;
                 o = 0;
             }
             continue;
@@ -226,7 +252,8 @@ static int b64_feed(mn__multipart *m, const char *data, size_t len)
             m->b64_bits = 0;
             if (o + 3 > B64_CHUNK) {
                 int rc = deliver(m, m->b64_out, o);
-                if (rc) return rc;
+                if (rc)
+                    return rc;
                 o = 0;
             }
         }
@@ -239,7 +266,8 @@ static int b64_finish(mn__multipart *m)
 {
     unsigned n = m->b64_count;
     m->b64_count = 0;
-    if (n == 0) return MN_OK;
+    if (n == 0)
+        return MN_OK;
     if (n == 1)
         return fail(m, MN_EPROTO, "malformed base64 in a part (a stray character at its end)");
     uint32_t bits = m->b64_bits << (6 * (4 - n));
@@ -250,7 +278,8 @@ static int b64_finish(mn__multipart *m)
 /* Raw bytes of the current part (nothing in the preamble). */
 static int emit(mn__multipart *m, const char *data, size_t len)
 {
-    if (len == 0 || m->state == S_PREAMBLE) return MN_OK;
+    if (len == 0 || m->state == S_PREAMBLE)
+        return MN_OK;
     return m->base64 ? b64_feed(m, data, len) : deliver(m, data, len);
 }
 
@@ -260,11 +289,13 @@ static int delimiter_done(mn__multipart *m)
     m->match = 0;
     if (m->state == S_DATA && m->base64) {
         int rc = b64_finish(m);
-        if (rc) return rc;
+        if (rc)
+            return rc;
     }
     if (m->state == S_DATA && m->cb.on_part_end) {
         int rc = m->cb.on_part_end(m->arg);
-        if (rc) return fail(m, rc, "stopped by the part end callback");
+        if (rc)
+            return fail(m, rc, "stopped by the part end callback");
     }
     m->state = S_AFTER_DELIM;
     return MN_OK;
@@ -296,19 +327,24 @@ static int scan(mn__multipart *m, const char *p, size_t n, size_t *used)
         }
         if (p[i] == m->delim[m->match]) {
             i++;
-            if (++m->match < m->delim_len) continue;
-            if (mstart != held && (rc = emit(m, p + run, mstart - run))) return rc;
-            if ((rc = delimiter_done(m))) return rc;
+            if (++m->match < m->delim_len)
+                continue;
+            if (mstart != held && (rc = emit(m, p + run, mstart - run)))
+                return rc;
+            if ((rc = delimiter_done(m)))
+                return rc;
             *used = i;
             return MN_OK;
         }
         /* not a delimiter after all; p[i] is looked at again */
-        if (mstart == held && (rc = emit(m, m->delim, m->match - i))) return rc;
+        if (mstart == held && (rc = emit(m, m->delim, m->match - i)))
+            return rc;
         m->match = 0;
     }
     /* the end of this piece: a match still open is held back (it may be the delimiter) */
     size_t end = m->match == 0 ? n : mstart == held ? run : mstart;
-    if ((rc = emit(m, p + run, end - run))) return rc;
+    if ((rc = emit(m, p + run, end - run)))
+        return rc;
     *used = n;
     return MN_OK;
 }
@@ -317,7 +353,8 @@ static int scan(mn__multipart *m, const char *p, size_t n, size_t *used)
 static int part_header(mn__multipart *m, mn_str line, mn__multipart_part *part)
 {
     const char *colon = memchr(line.ptr, ':', line.len);
-    if (!colon || colon == line.ptr) return fail(m, MN_EPROTO, "malformed part header line");
+    if (!colon || colon == line.ptr)
+        return fail(m, MN_EPROTO, "malformed part header line");
     mn_str name = {line.ptr, (size_t)(colon - line.ptr)};
     for (size_t i = 0; i < name.len; i++)
         if (!(mn__http_char_class[(unsigned char)name.ptr[i]] & MN__HTTP_C_TCHAR))
@@ -331,14 +368,16 @@ static int part_header(mn__multipart *m, mn_str line, mn__multipart_part *part)
         m->base64 = mn_str_ieq_cstr(value, "base64");
         return MN_OK;
     }
-    if (!mn_str_ieq_cstr(name, "content-disposition")) return MN_OK;
+    if (!mn_str_ieq_cstr(name, "content-disposition"))
+        return MN_OK;
     size_t pos = 0;
     mn_str piece, ext_filename = {NULL, 0};
     if (!next_param(value, &pos, &piece) || !mn_str_ieq_cstr(piece, "form-data"))
         return fail(m, MN_EPROTO, "part Content-Disposition is not form-data");
     while (next_param(value, &pos, &piece)) {
         const char *eq = memchr(piece.ptr, '=', piece.len);
-        if (!eq) continue;
+        if (!eq)
+            continue;
         mn_str key = mn_str_trim((mn_str){piece.ptr, (size_t)(eq - piece.ptr)});
         mn_str val = mn_str_trim((mn_str){eq + 1, piece.len - (size_t)(eq + 1 - piece.ptr)});
         if (mn_str_ieq_cstr(key, "name")) {
@@ -350,16 +389,19 @@ static int part_header(mn__multipart *m, mn_str line, mn__multipart_part *part)
                 return fail(m, MN_EPROTO, "malformed filename* parameter");
         }
     }
-    if (ext_filename.ptr) part->filename = ext_filename;
+    if (ext_filename.ptr)
+        part->filename = ext_filename;
     return MN_OK;
 }
 
 /* Replaces s by a copy with U+FFFD for invalid UTF-8, when it needs one. */
 static int repair(mn__multipart *m, mn_str *s)
 {
-    if (!s->ptr || mn__utf8_valid(s->ptr, s->len)) return MN_OK;
+    if (!s->ptr || mn__utf8_valid(s->ptr, s->len))
+        return MN_OK;
     char *fixed = mn_arena_alloc(m->arena, 3 * s->len + 1);
-    if (!fixed) return MN_ENOMEM;
+    if (!fixed)
+        return MN_ENOMEM;
     s->len = mn__utf8_repair(s->ptr, s->len, fixed);
     s->ptr = fixed;
     return MN_OK;
@@ -379,10 +421,12 @@ static int begin_part(mn__multipart *m)
         const char *cr = memchr(m->hdr + i, '\r', end - i);
         size_t e = (size_t)(cr - m->hdr); /* every line ends with CRLF: checked on arrival */
         int rc = part_header(m, (mn_str){m->hdr + i, e - i}, &part);
-        if (rc) return rc;
+        if (rc)
+            return rc;
         i = e + 2;
     }
-    if (!part.name.ptr) return fail(m, MN_EPROTO, "part without a Content-Disposition name");
+    if (!part.name.ptr)
+        return fail(m, MN_EPROTO, "part without a Content-Disposition name");
     /* Django decodes these with errors="replace": views only see valid UTF-8 */
     if (repair(m, &part.name) || repair(m, &part.filename))
         return fail(m, MN_ENOMEM, "out of memory");
@@ -393,7 +437,8 @@ static int begin_part(mn__multipart *m)
     m->state = S_DATA;
     if (m->cb.on_part_begin) {
         int rc = m->cb.on_part_begin(m->arg, &part);
-        if (rc) return fail(m, rc, "stopped by the part begin callback");
+        if (rc)
+            return fail(m, rc, "stopped by the part begin callback");
     }
     return MN_OK;
 }
@@ -408,7 +453,8 @@ static int header_byte(mn__multipart *m, char c)
         return fail(m, MN_EPROTO, "bare CR in part headers");
     if (c == '\n' && (n == 0 || m->hdr[n - 1] != '\r'))
         return fail(m, MN_EPROTO, "bare LF in part headers");
-    if (c == '\0') return fail(m, MN_EPROTO, "NUL in part headers");
+    if (c == '\0')
+        return fail(m, MN_EPROTO, "NUL in part headers");
     m->hdr[m->hdr_len++] = c;
     n = m->hdr_len;
     if (is_space(c) && (n == 1 || m->hdr[n - 2] == '\n'))
@@ -424,15 +470,14 @@ int mn__multipart_feed(mn__multipart *m, const char *data, size_t len)
     while (i < len) {
         char c = data[i];
         switch (m->state) {
-        case S_ERROR:
-            return m->error;
-        case S_EPILOGUE:
-            return MN_OK;
+        case S_ERROR: return m->error;
+        case S_EPILOGUE: return MN_OK;
         case S_PREAMBLE:
         case S_DATA: {
             size_t used;
             int rc = scan(m, data + i, len - i, &used);
-            if (rc) return rc;
+            if (rc)
+                return rc;
             i += used;
             continue;
         }
@@ -447,7 +492,8 @@ int mn__multipart_feed(mn__multipart *m, const char *data, size_t len)
                 return fail(m, MN_EPROTO, "boundary followed by something else than CRLF or --");
             break;
         case S_DASH2:
-            if (c != '-') return fail(m, MN_EPROTO, "malformed closing boundary");
+            if (c != '-')
+                return fail(m, MN_EPROTO, "malformed closing boundary");
             m->state = S_EPILOGUE;
             return MN_OK;
         case S_PADDING:
@@ -457,13 +503,15 @@ int mn__multipart_feed(mn__multipart *m, const char *data, size_t len)
                 return fail(m, MN_EPROTO, "boundary followed by something else than CRLF or --");
             break;
         case S_DELIM_LF:
-            if (c != '\n') return fail(m, MN_EPROTO, "boundary line must end with CRLF");
+            if (c != '\n')
+                return fail(m, MN_EPROTO, "boundary line must end with CRLF");
             m->state = S_HEADERS;
             m->hdr_len = 0;
             break;
         case S_HEADERS: {
             int rc = header_byte(m, c);
-            if (rc) return rc;
+            if (rc)
+                return rc;
             break;
         }
         }
@@ -474,7 +522,8 @@ int mn__multipart_feed(mn__multipart *m, const char *data, size_t len)
 
 int mn__multipart_finish(mn__multipart *m)
 {
-    if (m->state == S_ERROR) return m->error;
+    if (m->state == S_ERROR)
+        return m->error;
     if (m->state != S_EPILOGUE)
         return fail(m, MN_EPROTO, "multipart body ended before the closing boundary");
     return MN_OK;

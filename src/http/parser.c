@@ -96,7 +96,8 @@ static inline const char *skip_class(const char *p, const char *end, unsigned ch
                 while ((unsigned char)*p >= below && (unsigned char)*p != 0x7f)
                     p++;
 #endif
-                if (!(byte_class[(unsigned char)*p] & cls)) return p;
+                if (!(byte_class[(unsigned char)*p] & cls))
+                    return p;
                 p++;
                 continue;
             }
@@ -129,26 +130,34 @@ mn__http_method mn__http_method_from(mn_str m)
     const char *p = m.ptr;
     switch (m.len) {
     case 3:
-        if (memcmp(p, "GET", 3) == 0) return MN__HTTP_GET;
-        if (memcmp(p, "PUT", 3) == 0) return MN__HTTP_PUT;
+        if (memcmp(p, "GET", 3) == 0)
+            return MN__HTTP_GET;
+        if (memcmp(p, "PUT", 3) == 0)
+            return MN__HTTP_PUT;
         break;
     case 4:
-        if (memcmp(p, "POST", 4) == 0) return MN__HTTP_POST;
-        if (memcmp(p, "HEAD", 4) == 0) return MN__HTTP_HEAD;
+        if (memcmp(p, "POST", 4) == 0)
+            return MN__HTTP_POST;
+        if (memcmp(p, "HEAD", 4) == 0)
+            return MN__HTTP_HEAD;
         break;
     case 5:
-        if (memcmp(p, "PATCH", 5) == 0) return MN__HTTP_PATCH;
-        if (memcmp(p, "TRACE", 5) == 0) return MN__HTTP_TRACE;
+        if (memcmp(p, "PATCH", 5) == 0)
+            return MN__HTTP_PATCH;
+        if (memcmp(p, "TRACE", 5) == 0)
+            return MN__HTTP_TRACE;
         break;
     case 6:
-        if (memcmp(p, "DELETE", 6) == 0) return MN__HTTP_DELETE;
+        if (memcmp(p, "DELETE", 6) == 0)
+            return MN__HTTP_DELETE;
         break;
     case 7:
-        if (memcmp(p, "OPTIONS", 7) == 0) return MN__HTTP_OPTIONS;
-        if (memcmp(p, "CONNECT", 7) == 0) return MN__HTTP_CONNECT;
+        if (memcmp(p, "OPTIONS", 7) == 0)
+            return MN__HTTP_OPTIONS;
+        if (memcmp(p, "CONNECT", 7) == 0)
+            return MN__HTTP_CONNECT;
         break;
-    default:
-        break;
+    default: break;
     }
     return MN__HTTP_OTHER;
 }
@@ -208,19 +217,22 @@ static inline uint32_t load32(const char *p)
 
 static inline bool name_is(mn_str n, const char *lit, size_t len)
 {
-    if (n.len != len) return false;
+    if (n.len != len)
+        return false;
     const char *p = n.ptr;
     if (len >= 8) {
         const uint64_t fold = 0x2020202020202020ull;
         for (size_t i = 0; i + 8 < len; i += 8)
-            if ((load64(p + i) | fold) != load64(lit + i)) return false;
+            if ((load64(p + i) | fold) != load64(lit + i))
+                return false;
         return (load64(p + len - 8) | fold) == load64(lit + len - 8);
     }
     if (len >= 4)
         return (load32(p) | 0x20202020u) == load32(lit) &&
                (load32(p + len - 4) | 0x20202020u) == load32(lit + len - 4);
     for (size_t i = 0; i < len; i++)
-        if (((unsigned char)p[i] | 0x20) != (unsigned char)lit[i]) return false;
+        if (((unsigned char)p[i] | 0x20) != (unsigned char)lit[i])
+            return false;
     return true;
 }
 #define NAME_IS(n, lit) name_is((n), (lit), sizeof(lit) - 1)
@@ -237,7 +249,8 @@ static int each_token(mn_str v, int (*fn)(mn_str tok, void *arg), void *arg)
         mn_str tok = mn_str_trim((mn_str){v.ptr + i, j - i});
         if (tok.len) {
             int rc = fn(tok, arg);
-            if (rc) return rc;
+            if (rc)
+                return rc;
         }
         i = j + 1;
     }
@@ -261,7 +274,8 @@ static int te_token(mn_str tok, void *arg)
     framing *f = arg;
     if (!NAME_IS(tok, "chunked"))
         return TE_UNKNOWN; /* gzip, deflate, compress, parameters: none implemented */
-    if (f->te_chunked) return TE_CHUNKED_TWICE;
+    if (f->te_chunked)
+        return TE_CHUNKED_TWICE;
     f->te_chunked = true;
     return 0;
 }
@@ -281,13 +295,17 @@ static bool parse_content_length(mn_str v, int64_t *out)
                 return false; /* absurdly large: a smuggling probe, not a body */
             n = n * 10 + (uint64_t)(v.ptr[i] - '0');
         }
-        if (i == start) return false;
-        if (value >= 0 && (int64_t)n != value) return false;
+        if (i == start)
+            return false;
+        if (value >= 0 && (int64_t)n != value)
+            return false;
         value = (int64_t)n;
         while (i < v.len && (v.ptr[i] == ' ' || v.ptr[i] == '\t'))
             i++;
-        if (i == v.len) break;
-        if (v.ptr[i] != ',') return false;
+        if (i == v.len)
+            break;
+        if (v.ptr[i] != ',')
+            return false;
         i++;
     }
     *out = value;
@@ -303,7 +321,8 @@ static bool valid_host(mn_str v)
               byte_class[p[i + 3]] & C_HOST))
             return false;
     for (; i < v.len; i++)
-        if (!(byte_class[p[i]] & C_HOST)) return false;
+        if (!(byte_class[p[i]] & C_HOST))
+            return false;
     return true;
 }
 
@@ -314,19 +333,24 @@ static mn__http_result framing_header(mn__http_head *h, framing *f, mn_str name,
     switch (name.len) {
     case 4:
         if (NAME_IS(name, "host")) {
-            if (++f->hosts > 1) return fail(h, 400, "more than one Host header");
-            if (!valid_host(value)) return fail(h, 400, "invalid character in the Host header");
+            if (++f->hosts > 1)
+                return fail(h, 400, "more than one Host header");
+            if (!valid_host(value))
+                return fail(h, 400, "invalid character in the Host header");
             f->host_header = value;
         }
         break;
     case 6:
-        if (NAME_IS(name, "expect") && NAME_IS(value, "100-continue")) h->expect_continue = true;
+        if (NAME_IS(name, "expect") && NAME_IS(value, "100-continue"))
+            h->expect_continue = true;
         break;
     case 7:
-        if (NAME_IS(name, "upgrade")) h->upgrade_proto = value;
+        if (NAME_IS(name, "upgrade"))
+            h->upgrade_proto = value;
         break;
     case 10:
-        if (!NAME_IS(name, "connection")) break;
+        if (!NAME_IS(name, "connection"))
+            break;
         if (NAME_IS(value, "keep-alive")) /* what nearly every client sends */
             f->conn_keep_alive = true;
         else if (NAME_IS(value, "close"))
@@ -337,7 +361,8 @@ static mn__http_result framing_header(mn__http_head *h, framing *f, mn_str name,
     case 14:
         if (NAME_IS(name, "content-length")) {
             int64_t n;
-            if (!parse_content_length(value, &n)) return fail(h, 400, "invalid Content-Length");
+            if (!parse_content_length(value, &n))
+                return fail(h, 400, "invalid Content-Length");
             if (h->content_length >= 0 && h->content_length != n)
                 return fail(h, 400, "differing Content-Length headers");
             h->content_length = n;
@@ -347,11 +372,11 @@ static mn__http_result framing_header(mn__http_head *h, framing *f, mn_str name,
         if (NAME_IS(name, "transfer-encoding")) {
             /* judged once all fields are in: with a Content-Length too, it is a 400 */
             f->te_seen = true;
-            if (!f->te_error) f->te_error = each_token(value, te_token, f);
+            if (!f->te_error)
+                f->te_error = each_token(value, te_token, f);
         }
         break;
-    default:
-        break;
+    default: break;
     }
     return MN__HTTP_DONE;
 }
@@ -400,7 +425,8 @@ static mn__http_result parse_target(mn__http_head *h, mn_str *authority)
         h->path = (mn_str)MN_STR_LIT("/"); /* "http://host" or "http://host?q" */
     else
         h->path = (mn_str){t + i, path_end - i};
-    if (q) h->query = (mn_str){q + 1, n - path_end - 1};
+    if (q)
+        h->query = (mn_str){q + 1, n - path_end - 1};
     return MN__HTTP_DONE;
 }
 
@@ -428,11 +454,13 @@ static mn__http_result parse_request_line(mn__http_head *h, const char *p, const
     h->method_id = mn__http_method_from(h->method);
     s = ++p;
     p = skip_class(p, end, C_TARGET, 0x21);
-    if (p == s || p == end || *p != ' ') return fail(h, 400, "malformed request target");
+    if (p == s || p == end || *p != ' ')
+        return fail(h, 400, "malformed request target");
     h->target = (mn_str){s, (size_t)(p - s)};
     if (memchr(s, '#', h->target.len))
         return fail(h, 400, "fragment in the request target"); /* never sent: RFC 9112 3.2 */
-    if (h->target.len > max_target) return fail(h, 414, "request target too long");
+    if (h->target.len > max_target)
+        return fail(h, 414, "request target too long");
     p++;
     return parse_version(h, p, (size_t)(end - p));
 }
@@ -445,16 +473,19 @@ static mn__http_result parse_fields(mn__http_head *h, framing *f, const char *p,
                                     size_t max_headers, const char **head_end)
 {
     for (;;) {
-        if (bufend - p < 2) return MN__HTTP_NEED_MORE;
+        if (bufend - p < 2)
+            return MN__HTTP_NEED_MORE;
         if (p[0] == '\r') {
-            if (p[1] != '\n') return fail(h, 400, "bare CR in the request head");
+            if (p[1] != '\n')
+                return fail(h, 400, "bare CR in the request head");
             *head_end = p + 2;
             return MN__HTTP_DONE;
         }
         const char *s = p;
         while (p < bufend && (byte_class[(unsigned char)*p] & C_TCHAR))
             p++;
-        if (p == bufend) return MN__HTTP_NEED_MORE;
+        if (p == bufend)
+            return MN__HTTP_NEED_MORE;
         if (*p != ':') {
             if (p == s && (*p == ' ' || *p == '\t'))
                 return fail(h, 400, "obsolete line folding in a header");
@@ -462,14 +493,16 @@ static mn__http_result parse_fields(mn__http_head *h, framing *f, const char *p,
                 return fail(h, 400, "whitespace between a header name and the colon");
             return fail(h, 400, "invalid character in a header name");
         }
-        if (p == s) return fail(h, 400, "empty header name");
+        if (p == s)
+            return fail(h, 400, "empty header name");
         mn_str name = {s, (size_t)(p - s)};
         p++;
         while (p < bufend && (*p == ' ' || *p == '\t'))
             p++;
         s = p;
         p = skip_class(p, bufend, C_FIELD, 0x20);
-        if (bufend - p < 2) return MN__HTTP_NEED_MORE;
+        if (bufend - p < 2)
+            return MN__HTTP_NEED_MORE;
         if (p[0] != '\r' || p[1] != '\n')
             return fail(h, 400, "invalid character in a header value");
         const char *ve = p;
@@ -477,9 +510,11 @@ static mn__http_result parse_fields(mn__http_head *h, framing *f, const char *p,
             ve--;
         mn_str value = {s, (size_t)(ve - s)};
         p += 2;
-        if (h->header_count >= max_headers) return fail(h, 431, "too many headers");
+        if (h->header_count >= max_headers)
+            return fail(h, 431, "too many headers");
         h->headers[h->header_count++] = (mn_field){name, value};
-        if (framing_header(h, f, name, value) == MN__HTTP_ERROR) return MN__HTTP_ERROR;
+        if (framing_header(h, f, name, value) == MN__HTTP_ERROR)
+            return MN__HTTP_ERROR;
     }
 }
 
@@ -488,20 +523,26 @@ static mn__http_result finish_head(mn__http_head *h, framing *f, mn_str authorit
     if (f->te_seen) {
         if (h->content_length >= 0)
             return fail(h, 400, "both Content-Length and Transfer-Encoding");
-        if (h->minor == 0) return fail(h, 400, "Transfer-Encoding in an HTTP/1.0 request");
-        if (f->te_error == TE_UNKNOWN) return fail(h, 501, "unsupported transfer coding");
-        if (f->te_error == TE_CHUNKED_TWICE) return fail(h, 400, "chunked applied more than once");
-        if (!f->te_chunked) return fail(h, 400, "empty Transfer-Encoding");
+        if (h->minor == 0)
+            return fail(h, 400, "Transfer-Encoding in an HTTP/1.0 request");
+        if (f->te_error == TE_UNKNOWN)
+            return fail(h, 501, "unsupported transfer coding");
+        if (f->te_error == TE_CHUNKED_TWICE)
+            return fail(h, 400, "chunked applied more than once");
+        if (!f->te_chunked)
+            return fail(h, 400, "empty Transfer-Encoding");
         h->chunked = true;
     }
-    if (h->minor == 1 && f->hosts == 0) return fail(h, 400, "missing Host header");
+    if (h->minor == 1 && f->hosts == 0)
+        return fail(h, 400, "missing Host header");
     /* RFC 9112 3.2.2: the absolute-form authority replaces the Host header */
     h->host = authority.ptr ? authority : f->host_header;
     if (h->minor == 1)
         h->keep_alive = !f->conn_close;
     else
         h->keep_alive = f->conn_keep_alive && !f->conn_close;
-    if (h->minor == 0) h->expect_continue = false;
+    if (h->minor == 0)
+        h->expect_continue = false;
     h->upgrade = f->conn_upgrade && h->upgrade_proto.ptr;
     return MN__HTTP_DONE;
 }
@@ -511,14 +552,17 @@ static mn__http_result parse_complete(mn__http_head *h, const char *buf, size_t 
 {
     const char *line = buf + h->start_;
     const char *line_end = (const char *)memchr(line, '\n', h->head_len - h->start_) - 1; /* CR */
-    if (parse_request_line(h, line, line_end, max_target) == MN__HTTP_ERROR) return MN__HTTP_ERROR;
+    if (parse_request_line(h, line, line_end, max_target) == MN__HTTP_ERROR)
+        return MN__HTTP_ERROR;
     framing f = {0};
     mn_str authority;
-    if (parse_target(h, &authority) == MN__HTTP_ERROR) return MN__HTTP_ERROR;
+    if (parse_target(h, &authority) == MN__HTTP_ERROR)
+        return MN__HTTP_ERROR;
     const char *head_end;
     mn__http_result res =
         parse_fields(h, &f, line_end + 2, buf + h->head_len, max_headers, &head_end);
-    if (res == MN__HTTP_ERROR) return MN__HTTP_ERROR;
+    if (res == MN__HTTP_ERROR)
+        return MN__HTTP_ERROR;
     if (res != MN__HTTP_DONE || head_end != buf + h->head_len)
         return fail(h, 400, "malformed request head"); /* phase 1 rules this out */
     return finish_head(h, &f, authority);
@@ -535,17 +579,22 @@ static bool parse_single_pass(mn__http_head *h, const char *buf, size_t len, siz
                               size_t max_line, size_t max_hbytes, size_t max_headers)
 {
     const char *nl = memchr(buf, '\n', len < max_line + 1 ? len : max_line + 1);
-    if (!nl || nl == buf || nl[-1] != '\r') return false;
+    if (!nl || nl == buf || nl[-1] != '\r')
+        return false;
     const char *line_end = nl - 1;
-    if (parse_request_line(h, buf, line_end, max_target) == MN__HTTP_ERROR) return false;
+    if (parse_request_line(h, buf, line_end, max_target) == MN__HTTP_ERROR)
+        return false;
     framing f = {0};
     mn_str authority;
-    if (parse_target(h, &authority) == MN__HTTP_ERROR) return false;
+    if (parse_target(h, &authority) == MN__HTTP_ERROR)
+        return false;
     const char *fields = nl + 1, *head_end;
     if (parse_fields(h, &f, fields, buf + len, max_headers, &head_end) != MN__HTTP_DONE)
         return false;
-    if ((size_t)(head_end - 2 - fields) > max_hbytes) return false;
-    if (finish_head(h, &f, authority) == MN__HTTP_ERROR) return false;
+    if ((size_t)(head_end - 2 - fields) > max_hbytes)
+        return false;
+    if (finish_head(h, &f, authority) == MN__HTTP_ERROR)
+        return false;
     h->head_len = (size_t)(head_end - buf);
     return true;
 }
@@ -557,7 +606,8 @@ static bool parse_single_pass(mn__http_head *h, const char *buf, size_t len, siz
 static mn__http_result long_request_line(mn__http_head *h, const char *line, size_t n)
 {
     const char *sp = memchr(line, ' ', n < 32 ? n : 32);
-    if (sp) return fail(h, 414, "request target too long");
+    if (sp)
+        return fail(h, 414, "request target too long");
     return fail(h, 400, "malformed request line");
 }
 
@@ -568,7 +618,8 @@ mn__http_result mn__http_parse_head(mn__http_head *h, const char *buf, size_t le
     size_t max_hbytes =
         limits && limits->max_header_bytes ? limits->max_header_bytes : DEFAULT_MAX_HEADER_BYTES;
     size_t max_headers = limits && limits->max_headers ? limits->max_headers : DEFAULT_MAX_HEADERS;
-    if (max_headers > h->header_cap) max_headers = h->header_cap;
+    if (max_headers > h->header_cap)
+        max_headers = h->header_cap;
     size_t max_line = max_target + REQUEST_LINE_SLACK;
     if (h->scan_pos_ > len || h->head_len)
         return fail(h, 500, "head parser reused without mn__http_head_init"); /* a caller bug */
@@ -585,9 +636,12 @@ mn__http_result mn__http_parse_head(mn__http_head *h, const char *buf, size_t le
             i += 2;
         if (i > MAX_LEADING_EMPTY_BYTES)
             return fail(h, 400, "too many empty lines before the request line");
-        if (i < len && buf[i] == '\n') return fail(h, 400, "bare LF before the request line");
-        if (i == len || (buf[i] == '\r' && i + 1 == len)) return MN__HTTP_NEED_MORE;
-        if (buf[i] == '\r') return fail(h, 400, "bare CR before the request line");
+        if (i < len && buf[i] == '\n')
+            return fail(h, 400, "bare LF before the request line");
+        if (i == len || (buf[i] == '\r' && i + 1 == len))
+            return MN__HTTP_NEED_MORE;
+        if (buf[i] == '\r')
+            return fail(h, 400, "bare CR before the request line");
         h->start_ = h->line_start_ = h->scan_pos_ = i;
         h->started_ = true;
     }
@@ -627,7 +681,8 @@ mn__http_result mn__http_parse_head(mn__http_head *h, const char *buf, size_t le
                        ? MN__HTTP_ERROR
                        : MN__HTTP_DONE;
         }
-        if (++h->lines_ - 1 > max_headers) return fail(h, 431, "too many headers");
+        if (++h->lines_ - 1 > max_headers)
+            return fail(h, 431, "too many headers");
         if (lf + 1 - h->fields_start_ > max_hbytes)
             return fail(h, 431, "request header fields too large");
     }

@@ -191,11 +191,12 @@ static void ensure_query(mn_req *r)
         return;
     r->query_done = true;
     mn__field_list_init(&r->query, r->arena);
-    int rc = mn__query_parse(r->query_string.ptr, r->query_string.len, max_fields(r),
-                             &r->query);
+    int rc = mn__query_parse(r->query_string.ptr, r->query_string.len, max_fields(r), &r->query);
     if (rc == MN_ETOOBIG)
-        mn__req_set_error(r, "the query string has more than %zu fields "
-                             "(DATA_UPLOAD_MAX_NUMBER_FIELDS)", max_fields(r));
+        mn__req_set_error(r,
+                          "the query string has more than %zu fields "
+                          "(DATA_UPLOAD_MAX_NUMBER_FIELDS)",
+                          max_fields(r));
     else if (rc)
         mn__req_set_error(r, "the query string could not be parsed: %s", mn_strerror(rc));
 }
@@ -244,8 +245,10 @@ static void ensure_form(mn_req *r)
     if (content_type_is(r, "application/x-www-form-urlencoded")) {
         int rc = mn__form_parse(r->body.ptr, r->body.len, max_fields(r), &r->form);
         if (rc == MN_ETOOBIG)
-            mn__req_set_error(r, "the form has more than %zu fields "
-                                 "(DATA_UPLOAD_MAX_NUMBER_FIELDS)", max_fields(r));
+            mn__req_set_error(r,
+                              "the form has more than %zu fields "
+                              "(DATA_UPLOAD_MAX_NUMBER_FIELDS)",
+                              max_fields(r));
         else if (rc)
             mn__req_set_error(r, "the form could not be parsed: %s", mn_strerror(rc));
     } else if (content_type_is(r, "multipart/form-data")) {

@@ -205,8 +205,7 @@ static void accept_all(mn_server *s)
     while (s->accepting) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
-        int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &len,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
@@ -346,7 +345,9 @@ static void fill_limits(mn_http_limits *l)
         *l = d;
         return;
     }
-#define DEF(f) if (!l->f) l->f = d.f
+#define DEF(f)                                                                                     \
+    if (!l->f)                                                                                     \
+    l->f = d.f
     DEF(max_target);
     DEF(max_header_bytes);
     DEF(max_headers);
@@ -374,12 +375,10 @@ mn_server *mn_server_start(mn_loop *loop, int listen_fd, const mn_server_config 
     s->config = *config;
     s->limits = &s->config.limits;
     fill_limits(s->limits);
-    s->config.trusted_proxies = config->trusted_proxies ? mn_strdup(config->trusted_proxies)
-                                                        : NULL;
+    s->config.trusted_proxies = config->trusted_proxies ? mn_strdup(config->trusted_proxies) : NULL;
     s->config.server_name = config->server_name ? mn_strdup(config->server_name) : NULL;
-    s->config.limits.upload_temp_dir = config->limits.upload_temp_dir
-                                           ? mn_strdup(config->limits.upload_temp_dir)
-                                           : NULL;
+    s->config.limits.upload_temp_dir =
+        config->limits.upload_temp_dir ? mn_strdup(config->limits.upload_temp_dir) : NULL;
     s->accepting = true;
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     int fl = fcntl(listen_fd, F_GETFL);

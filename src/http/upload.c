@@ -20,15 +20,15 @@ typedef struct upload {
     /* The part being received. */
     bool in_part;
     bool is_file;
-    bool skip;           /* a file input left empty (no filename): Django ignores it */
+    bool skip; /* a file input left empty (no filename): Django ignores it */
     const char *name;
     const char *filename;
     const char *content_type;
-    mn_buf data;         /* field value, or file content while in memory */
-    int fd;              /* temporary file, -1 while in memory */
+    mn_buf data; /* field value, or file content while in memory */
+    int fd;      /* temporary file, -1 while in memory */
     const char *path;
     size_t size;
-    size_t field_bytes;  /* all non-file bytes so far (DATA_UPLOAD_MAX_MEMORY_SIZE) */
+    size_t field_bytes; /* all non-file bytes so far (DATA_UPLOAD_MAX_MEMORY_SIZE) */
 } upload;
 
 static void unlink_temp(void *arg)
@@ -113,8 +113,10 @@ static int on_part_data(void *arg, const char *data, size_t len)
     if (!u->is_file) {
         u->field_bytes += len;
         if (u->field_bytes > lim->max_body) {
-            mn__req_set_error(u->r, "the form fields are larger than the limit "
-                                    "(DATA_UPLOAD_MAX_MEMORY_SIZE, %zu bytes)", lim->max_body);
+            mn__req_set_error(u->r,
+                              "the form fields are larger than the limit "
+                              "(DATA_UPLOAD_MAX_MEMORY_SIZE, %zu bytes)",
+                              lim->max_body);
             return MN_ETOOBIG;
         }
         return mn_buf_append(&u->data, data, len);
@@ -142,8 +144,8 @@ static int add_file(upload *u)
     mn_req *r = u->r;
     if (r->file_count == r->file_cap) {
         size_t cap = r->file_cap ? r->file_cap * 2 : 4;
-        mn_upload *grown = mn_arena_realloc(r->arena, r->files, r->file_cap * sizeof *grown,
-                                            cap * sizeof *grown);
+        mn_upload *grown =
+            mn_arena_realloc(r->arena, r->files, r->file_cap * sizeof *grown, cap * sizeof *grown);
         if (!grown)
             return MN_ENOMEM;
         r->files = grown;

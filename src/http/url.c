@@ -11,9 +11,11 @@
 
 static int hex_digit(unsigned char c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= '0' && c <= '9')
+        return c - '0';
     c |= 0x20;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
     return -1;
 }
 
@@ -31,7 +33,8 @@ int mn__url_decode(const char *src, size_t len, char *out, size_t *out_len, bool
                 i += 2;
                 continue;
             }
-            if (strict) return MN_EINVAL;
+            if (strict)
+                return MN_EINVAL;
         } else if (c == '+' && plus_is_space) {
             c = ' ';
         }
@@ -44,7 +47,8 @@ int mn__url_decode(const char *src, size_t len, char *out, size_t *out_len, bool
 int mn__url_path_normalize(const char *in, size_t len, char *out, size_t *out_len)
 {
     size_t n;
-    if (len == 0 || in[0] != '/') return MN_EINVAL;
+    if (len == 0 || in[0] != '/')
+        return MN_EINVAL;
     if (mn__url_decode(in, len, out, &n, false, true) != MN_OK || memchr(out, '\0', n))
         return MN_EINVAL;
     /* In place: the write index w never passes the read index r. Invariant: out[0..w) is a
@@ -59,7 +63,8 @@ int mn__url_path_normalize(const char *in, size_t len, char *out, size_t *out_le
         while (r < n && out[r] != '/')
             r++;
         size_t seg = r - s;
-        if (seg == 1 && out[s] == '.') continue;
+        if (seg == 1 && out[s] == '.')
+            continue;
         if (seg == 2 && out[s] == '.' && out[s + 1] == '.') {
             if (w > 1) {
                 w--; /* the '/' closing the last segment */
@@ -70,7 +75,8 @@ int mn__url_path_normalize(const char *in, size_t len, char *out, size_t *out_le
         }
         memmove(out + w, out + s, seg);
         w += seg;
-        if (r < n) out[w++] = '/';
+        if (r < n)
+            out[w++] = '/';
     }
     *out_len = w;
     return MN_OK;
@@ -86,7 +92,8 @@ static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
     unsigned char c = s[0];
     size_t need;
     unsigned char lo = 0x80, hi = 0xbf;
-    if (c < 0x80) return 1;
+    if (c < 0x80)
+        return 1;
     if (c >= 0xc2 && c <= 0xdf)
         need = 1;
     else if (c >= 0xe0 && c <= 0xef) {
@@ -108,11 +115,13 @@ static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
     size_t i = 1;
     for (; i <= need && i < n; i++) {
         unsigned char b = s[i];
-        if (b < lo || b > hi) break;
+        if (b < lo || b > hi)
+            break;
         lo = 0x80;
         hi = 0xbf;
     }
-    if (i == need + 1) return i;
+    if (i == need + 1)
+        return i;
     *bad = i;
     return 0;
 }
@@ -126,7 +135,8 @@ bool mn__utf8_valid(const char *s, size_t n)
             continue;
         }
         size_t k = utf8_seq((const unsigned char *)s + i, n - i, &bad);
-        if (!k) return false;
+        if (!k)
+            return false;
         i += k;
     }
     return true;
@@ -164,7 +174,8 @@ static int list_push(mn__field_list *l, mn_str name, mn_str value)
         size_t cap = l->cap ? l->cap * 2 : 8;
         mn_field *items =
             mn_arena_realloc(l->arena, l->items, l->cap * sizeof *items, cap * sizeof *items);
-        if (!items) return MN_ENOMEM;
+        if (!items)
+            return MN_ENOMEM;
         l->items = items;
         l->cap = cap;
     }
@@ -176,14 +187,16 @@ int mn__field_list_add(mn__field_list *l, mn_str name, mn_str value)
 {
     char *n = mn_arena_strndup(l->arena, name.ptr ? name.ptr : "", name.len);
     char *v = mn_arena_strndup(l->arena, value.ptr ? value.ptr : "", value.len);
-    if (!n || !v) return MN_ENOMEM;
+    if (!n || !v)
+        return MN_ENOMEM;
     return list_push(l, (mn_str){n, name.len}, (mn_str){v, value.len});
 }
 
 const mn_field *mn__field_list_get(const mn__field_list *l, mn_str name)
 {
     for (size_t i = l->len; i-- > 0;)
-        if (mn_str_eq(l->items[i].name, name)) return &l->items[i];
+        if (mn_str_eq(l->items[i].name, name))
+            return &l->items[i];
     return NULL;
 }
 
@@ -191,8 +204,10 @@ size_t mn__field_list_get_all(const mn__field_list *l, mn_str name, mn_str *out,
 {
     size_t found = 0;
     for (size_t i = 0; i < l->len; i++) {
-        if (!mn_str_eq(l->items[i].name, name)) continue;
-        if (found < max) out[found] = l->items[i].value;
+        if (!mn_str_eq(l->items[i].name, name))
+            continue;
+        if (found < max)
+            out[found] = l->items[i].value;
         found++;
     }
     return found;
@@ -208,7 +223,8 @@ static int decode_component(mn_arena *a, const char *s, size_t n, bool latin1, m
     /* Output is at most 2n bytes (an escape: 3 bytes in, at most one U+FFFD out; a latin-1
      * byte: 2 out); the escaped bytes of the current run go after it (n / 3 at most). */
     char *buf = mn_arena_alloc(a, 2 * n + 1 + n / 3 + 1);
-    if (!buf) return MN_ENOMEM;
+    if (!buf)
+        return MN_ENOMEM;
     char *run = buf + 2 * n + 1;
     size_t o = 0, i = 0;
     while (i < n) {
@@ -226,7 +242,8 @@ static int decode_component(mn_arena *a, const char *s, size_t n, bool latin1, m
             continue;
         }
         unsigned char c = (unsigned char)s[i++];
-        if (c == '+') c = ' ';
+        if (c == '+')
+            c = ' ';
         if (c >= 0x80 && latin1) {
             buf[o++] = (char)(0xc0 | c >> 6);
             buf[o++] = (char)(0x80 | (c & 0x3f));
@@ -243,11 +260,13 @@ static int decode_component(mn_arena *a, const char *s, size_t n, bool latin1, m
  * what django.http.QueryDict calls */
 int mn__query_parse(const char *qs, size_t len, size_t max_fields, mn__field_list *out)
 {
-    if (len == 0) return MN_OK; /* also when qs is NULL: an absent query */
+    if (len == 0)
+        return MN_OK; /* also when qs is NULL: an absent query */
     if (max_fields) {
         size_t fields = 1;
         for (const char *p = qs, *end = qs + len; (p = memchr(p, '&', (size_t)(end - p))); p++)
-            if (++fields > max_fields) return MN_ETOOBIG;
+            if (++fields > max_fields)
+                return MN_ETOOBIG;
     }
     bool latin1 = !mn__utf8_valid(qs, len);
     size_t i = 0;
@@ -264,8 +283,10 @@ int mn__query_parse(const char *qs, size_t len, size_t max_fields, mn__field_lis
             if (rc == MN_OK)
                 rc = eq ? decode_component(out->arena, eq + 1, flen - nlen - 1, latin1, &value)
                         : decode_component(out->arena, "", 0, latin1, &value);
-            if (rc == MN_OK) rc = list_push(out, name, value);
-            if (rc != MN_OK) return rc;
+            if (rc == MN_OK)
+                rc = list_push(out, name, value);
+            if (rc != MN_OK)
+                return rc;
         }
         i = end + 1;
     }

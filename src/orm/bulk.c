@@ -20,8 +20,8 @@ static int add_batch(batches *b, mn_buf *sql, const mn_dbparam *ps, size_t np)
         return MN_ENOMEM;
     if (b->n == b->cap) {
         size_t nc = b->cap ? b->cap * 2 : 8;
-        mn_dbbatch_item *ni = mn_arena_realloc(b->scratch, b->items, b->cap * sizeof *ni,
-                                               nc * sizeof *ni);
+        mn_dbbatch_item *ni =
+            mn_arena_realloc(b->scratch, b->items, b->cap * sizeof *ni, nc * sizeof *ni);
         if (!ni)
             return MN_ENOMEM;
         b->items = ni;
@@ -60,8 +60,7 @@ static int run_batches(mn_orm *o, const char *alias, batches *b)
 
 /* Writes the columns of a comma-separated field list ("name, email"), each as
  * `"col" = EXCLUDED."col"` when excluded is set. 0, or a field error naming the bad name. */
-static int put_columns(mn_orm *o, const mn_model *m, const char *list, mn_buf *sql,
-                       bool excluded)
+static int put_columns(mn_orm *o, const mn_model *m, const char *list, mn_buf *sql, bool excluded)
 {
     size_t k = 0;
     for (const char *p = list; *p;) {
@@ -166,8 +165,7 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
             mn_buf_puts(&sql, " ON CONFLICT DO NOTHING");
         } else if (opts->update_conflicts_fields) {
             mn_buf_puts(&sql, " ON CONFLICT (");
-            rc = put_columns(o, m, opts->unique_fields ? opts->unique_fields : "pk", &sql,
-                             false);
+            rc = put_columns(o, m, opts->unique_fields ? opts->unique_fields : "pk", &sql, false);
             mn_buf_puts(&sql, ") DO UPDATE SET ");
             if (rc == 0)
                 rc = put_columns(o, m, opts->update_conflicts_fields, &sql, true);
@@ -215,8 +213,10 @@ int64_t mn_bulk_update(mn_orm *o, const mn_model *m, void **objs, size_t n, cons
             if (!f)
                 return mn__no_field(o, m, p, len);
             if (f == m->pk || !mn__has_column(f))
-                return mn__orm_fail(o, MN_EINVAL, "bulk_update() can only be used with concrete "
-                                    "fields that are not primary keys (%s)", f->name);
+                return mn__orm_fail(o, MN_EINVAL,
+                                    "bulk_update() can only be used with concrete "
+                                    "fields that are not primary keys (%s)",
+                                    f->name);
             fs[nf++] = f;
         }
         p += len;
@@ -302,4 +302,3 @@ static const char *cast_type(const mn_fielddef *f, mn_dbdialect d)
     default: return mn__is_int_type(f->type) ? (pg ? "bigint" : "INTEGER") : (pg ? "text" : "TEXT");
     }
 }
-

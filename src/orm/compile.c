@@ -20,7 +20,8 @@ static bool expr_aggregates(mn_qs *qs, const mn_expr *e, int depth)
         return true;
     if (e->kind == E_FIELD)
         return names_agg_annotation(qs, e->path, depth + 1);
-    return e->kind == E_OP && (expr_aggregates(qs, e->a, depth) || expr_aggregates(qs, e->b, depth));
+    return e->kind == E_OP &&
+           (expr_aggregates(qs, e->a, depth) || expr_aggregates(qs, e->b, depth));
 }
 
 static bool names_agg_annotation(mn_qs *qs, const char *path, int depth)
@@ -78,8 +79,8 @@ static bool field_loaded(mn_qs *qs, const mn_fielddef *f)
     return true;
 }
 
-static void select_model_cols(cc *c, mn_qs *qs, mn_buf *b, const mn_model *m, int alias,
-                              bool base, const mn_fielddef ***cols_out, size_t *ncols)
+static void select_model_cols(cc *c, mn_qs *qs, mn_buf *b, const mn_model *m, int alias, bool base,
+                              const mn_fielddef ***cols_out, size_t *ncols)
 {
     const mn_fielddef **cols = mn_arena_alloc(c->o->arena, (m->nfields + 1) * sizeof *cols);
     size_t n = 0;
@@ -181,13 +182,15 @@ static int select_related_cols(cc *c, mn_qs *qs, mn_buf *sel, sqlq *meta)
             if (!f || (f->type != MN_FK && f->type != MN_O2O)) {
                 if (!f)
                     return mn__no_field_in(c->o, m, p, n, path) ? (c->err = MN_EFIELD) : 0;
-                return mn__cc_fail(c, MN_EFIELD,
-                            "Invalid field name(s) given in select_related: '%s'. Choices are "
-                            "foreign keys and one-to-one fields", path);
+                return mn__cc_fail(
+                    c, MN_EFIELD,
+                    "Invalid field name(s) given in select_related: '%s'. Choices are "
+                    "foreign keys and one-to-one fields",
+                    path);
             }
             snprintf(keybuf, sizeof keybuf, "%.*s", (int)(p - path + (ptrdiff_t)n), path);
-            alias = mn__cc_add_join(c, keybuf, f->rel_model, alias, f->column, f->rel_model->pk->column,
-                             false);
+            alias = mn__cc_add_join(c, keybuf, f->rel_model, alias, f->column,
+                                    f->rel_model->pk->column, false);
             /* reuse an entry already emitted for this prefix */
             int found = -1;
             for (size_t k = 0; k < meta->nrels; k++)
@@ -310,7 +313,8 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
                 const mn_expr *e = r.ann->expr;
                 if (e->kind == E_AGG && e->agg != AGG_COUNT && e->agg != AGG_AVG) {
                     resolved rr;
-                    if (strcmp(e->path, "*") != 0 && mn__cc_resolve(c, e->path, false, &rr) == 0 && rr.f)
+                    if (strcmp(e->path, "*") != 0 && mn__cc_resolve(c, e->path, false, &rr) == 0 &&
+                        rr.f)
                         meta->vfields[i] = rr.f;
                 }
             } else {
@@ -500,8 +504,8 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
         return rc;
     }
     if (kind == SQL_COUNT) {
-        bool wrap = qs->distinct || qs->low > 0 || qs->high >= 0 || qs->nannots ||
-                    qs->mode != MODE_OBJECTS;
+        bool wrap =
+            qs->distinct || qs->low > 0 || qs->high >= 0 || qs->nannots || qs->mode != MODE_OBJECTS;
         if (wrap) {
             mn_buf inner;
             mn_buf_init(&inner, qs->o->arena);
@@ -554,8 +558,9 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
                     size_t before = c.nj;
                     mn__cc_expr(&c, &head, set[i].value.v.expr);
                     if (c.nj != before)
-                        return mn__cc_fail(&c, MN_EFIELD,
-                                    "Joined field references are not permitted in this query");
+                        return mn__cc_fail(
+                            &c, MN_EFIELD,
+                            "Joined field references are not permitted in this query");
                 } else {
                     mn_dbparam p;
                     int rc = mn__arg_param(qs->o, f, set[i].value, c.d, &p);
@@ -584,8 +589,7 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
     return MN_EINVAL;
 }
 
-int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, size_t n,
-                          sqlq *out)
+int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, size_t n, sqlq *out)
 {
     mn_orm_clear_error(qs->o);
     cc c;
@@ -608,7 +612,8 @@ int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, 
             const mn_expr *e = exprs[i];
             if (e->kind != E_AGG)
                 return mn__cc_fail(&c, MN_EINVAL, "aggregate() needs aggregate expressions");
-            const mn_fielddef *f = strcmp(e->path, "*") ? mn__field(qs->m, e->path, strlen(e->path)) : NULL;
+            const mn_fielddef *f =
+                strcmp(e->path, "*") ? mn__field(qs->m, e->path, strlen(e->path)) : NULL;
             bool is_ann = false;
             for (size_t k = 0; k < qs->nannots; k++)
                 is_ann |= strcmp(qs->annots[k].name, e->path) == 0;

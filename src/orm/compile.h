@@ -20,21 +20,21 @@ typedef struct cc {
     join *joins;
     size_t nj, capj;
     int next_alias;
-    char prefix;      /* 'T' for the main query, 'U'.. for subqueries */
-    mn_buf from;      /* " LEFT OUTER JOIN ..." clauses */
+    char prefix; /* 'T' for the main query, 'U'.. for subqueries */
+    mn_buf from; /* " LEFT OUTER JOIN ..." clauses */
     mn_dbparam *params;
     size_t np, capp;
     int err;
-    int negated;      /* NOT depth parity while compiling where */
-    int ann_depth;    /* annotations expanded inside annotations (cycles are errors) */
+    int negated;   /* NOT depth parity while compiling where */
+    int ann_depth; /* annotations expanded inside annotations (cycles are errors) */
 } cc;
 
 typedef struct resolved {
     const mn_fielddef *f; /* the column's field */
     int alias;
-    const char *rest;     /* transforms and lookup after the field ("year__gt"), or "" */
+    const char *rest; /* transforms and lookup after the field ("year__gt"), or "" */
     bool joined;
-    const annot *ann;     /* the path names an annotation */
+    const annot *ann; /* the path names an annotation */
 } resolved;
 
 /* Records the first error (message in the session) and returns its code. */
@@ -44,8 +44,8 @@ void mn__cc_col(cc *c, mn_buf *b, int alias, const char *column);
 /* A parameter marker (renumbered when the statement is finished). */
 void mn__cc_param(cc *c, mn_buf *b, mn_dbparam p);
 /* A LEFT JOIN for the path `key` (reused when the same path comes again); its alias. */
-int mn__cc_add_join(cc *c, const char *key, const mn_model *m, int left_alias,
-                    const char *left_col, const char *right_col, bool multi);
+int mn__cc_add_join(cc *c, const char *key, const mn_model *m, int left_alias, const char *left_col,
+                    const char *right_col, bool multi);
 /* Resolves a lookup path into joins and a column; with allow_rest, the lookup after it. */
 int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out);
 int mn__cc_q(cc *c, mn_buf *b, const mn_q *q);

@@ -63,8 +63,8 @@ int mn__format_datetime(const mn_datetime *in, mn_ftype t, mn_dbdialect d, char 
         return snprintf(buf, n, "%02d:%02d:%02d", in->hour, in->minute, in->second);
     }
     mn_datetime dt = to_utc(in);
-    int len = snprintf(buf, n, "%04d-%02d-%02d %02d:%02d:%02d", dt.year, dt.month, dt.day,
-                       dt.hour, dt.minute, dt.second);
+    int len = snprintf(buf, n, "%04d-%02d-%02d %02d:%02d:%02d", dt.year, dt.month, dt.day, dt.hour,
+                       dt.minute, dt.second);
     if (dt.microsecond)
         len += snprintf(buf + len, n - (size_t)len, ".%06d", dt.microsecond);
     if (d == MN_DIALECT_POSTGRESQL)
@@ -250,8 +250,8 @@ static int uuid_normalise(mn_arena *a, const char *s, const char **out)
     if (n != 32)
         return MN_EINVAL;
     hex[32] = '\0';
-    *out = mn_arena_printf(a, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
-                           hex + 20);
+    *out =
+        mn_arena_printf(a, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
     return *out ? 0 : MN_ENOMEM;
 }
 
@@ -340,8 +340,7 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
                 int64_t scaled;
                 int rc = decimal_to_scaled(text, f->decimal_places, &scaled);
                 if (rc == MN_EINVAL)
-                    return mn__orm_fail(o, MN_EINVAL, "'%s' value must be a decimal number.",
-                                        text);
+                    return mn__orm_fail(o, MN_EINVAL, "'%s' value must be a decimal number.", text);
                 if (rc == 0)
                     text = scaled_to_decimal(ar, scaled, f->decimal_places);
                 return text_param(o, text, out);
@@ -374,11 +373,12 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
         if (a.type == MN_ARG_DATETIME) {
             dt = *a.v.dt;
         } else if (a.type == MN_ARG_STR) {
-            if (mn__parse_datetime(a.v.s, strlen(a.v.s), t == MN_DATETIME && strlen(a.v.s) == 10
-                                                             ? MN_DATE : t, &dt) != 0)
-                return mn__orm_fail(o, MN_EINVAL, "'%s' value has an invalid %s format.",
-                                    a.v.s, t == MN_DATE ? "date" : t == MN_TIME ? "time"
-                                                                                : "datetime");
+            if (mn__parse_datetime(a.v.s, strlen(a.v.s),
+                                   t == MN_DATETIME && strlen(a.v.s) == 10 ? MN_DATE : t, &dt) != 0)
+                return mn__orm_fail(o, MN_EINVAL, "'%s' value has an invalid %s format.", a.v.s,
+                                    t == MN_DATE   ? "date"
+                                    : t == MN_TIME ? "time"
+                                                   : "datetime");
         } else {
             goto mismatch;
         }
@@ -405,20 +405,18 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
     } else if (mn__is_text_type(t)) {
         switch (a.type) {
         case MN_ARG_STR: return text_param(o, a.v.s, out);
-        case MN_ARG_INT:
-            return text_param(o, mn_arena_printf(ar, "%lld", (long long)a.v.i), out);
+        case MN_ARG_INT: return text_param(o, mn_arena_printf(ar, "%lld", (long long)a.v.i), out);
         case MN_ARG_FLOAT: return text_param(o, mn_arena_printf(ar, "%g", a.v.f), out);
         case MN_ARG_BOOL: return text_param(o, a.v.b ? "True" : "False", out);
         default: break;
         }
     }
 mismatch:
-    return mn__orm_fail(o, MN_EINVAL, "%s.%s: a value of the wrong type was given",
-                        f->model->name, f->name);
+    return mn__orm_fail(o, MN_EINVAL, "%s.%s: a value of the wrong type was given", f->model->name,
+                        f->name);
 }
 
-int mn__obj_param(mn_orm *o, const void *obj, const mn_fielddef *f, mn_dbdialect d,
-                  mn_dbparam *out)
+int mn__obj_param(mn_orm *o, const void *obj, const mn_fielddef *f, mn_dbdialect d, mn_dbparam *out)
 {
     if (mn__is_null(obj, f)) {
         *out = mn_dbp_null();
@@ -677,4 +675,3 @@ void mn__apply_defaults(mn_orm *o, const mn_model *m, void *obj)
         }
     }
 }
-

@@ -113,7 +113,8 @@ int mn_paginate_cursor(mn_qs *qs, const char *field, int64_t per_page, const cha
         return MN_EINVAL;
     mn_orm *o = qs->o;
     if (per_page <= 0 || !field || !*field || !secret || !*secret)
-        return mn__orm_fail(o, MN_EINVAL, "cursor pagination needs a field, per_page > 0 and a secret");
+        return mn__orm_fail(o, MN_EINVAL,
+                            "cursor pagination needs a field, per_page > 0 and a secret");
     bool desc = field[0] == '-';
     const char *name = desc ? field + 1 : field;
     const mn_fielddef *f = mn__field(qs->m, name, strlen(name));
@@ -147,7 +148,8 @@ int mn_paginate_cursor(mn_qs *qs, const char *field, int64_t per_page, const cha
     if (out->has_next)
         rows->len = (size_t)per_page;
     out->rows = rows;
-    if (out->has_next && !(out->next_cursor = make_cursor(o, field, rows->items[rows->len - 1], secret)))
+    if (out->has_next &&
+        !(out->next_cursor = make_cursor(o, field, rows->items[rows->len - 1], secret)))
         return MN_ENOMEM;
     return 0;
 }

@@ -40,17 +40,17 @@ typedef struct collector {
     size_t nres, capres;
 } collector;
 
-#define GROW(arr, n, cap)                                                                  \
-    do {                                                                                   \
-        if ((n) == (cap)) {                                                                \
-            size_t nc_ = (cap) ? (cap) * 2 : 8;                                            \
-            void *p_ = mn_arena_realloc(col->o->arena, (arr), (cap) * sizeof *(arr),       \
-                                        nc_ * sizeof *(arr));                              \
-            if (!p_)                                                                       \
-                return MN_ENOMEM;                                                          \
-            (arr) = p_;                                                                    \
-            (cap) = nc_;                                                                   \
-        }                                                                                  \
+#define GROW(arr, n, cap)                                                                          \
+    do {                                                                                           \
+        if ((n) == (cap)) {                                                                        \
+            size_t nc_ = (cap) ? (cap)*2 : 8;                                                      \
+            void *p_ = mn_arena_realloc(col->o->arena, (arr), (cap) * sizeof *(arr),               \
+                                        nc_ * sizeof *(arr));                                      \
+            if (!p_)                                                                               \
+                return MN_ENOMEM;                                                                  \
+            (arr) = p_;                                                                            \
+            (cap) = nc_;                                                                           \
+        }                                                                                          \
     } while (0)
 
 static delset *set_for(collector *col, const mn_model *m)
@@ -115,8 +115,9 @@ static int referencing(collector *col, const mn_fielddef *f, const int64_t *pks,
         mn_qs *qs = mn_qs_all(o, f->model);
         if (qs) {
             qs->order_set = true; /* no ORDER BY needed */
-            qs = mn_qs_values_list(mn_qs_filter_kv(qs, &(mn_kv){in, mn_arg_ints(pks + start, cnt, o->arena)}, 1),
-                                   "pk", true);
+            qs = mn_qs_values_list(
+                mn_qs_filter_kv(qs, &(mn_kv){in, mn_arg_ints(pks + start, cnt, o->arena)}, 1), "pk",
+                true);
         }
         mn_rows *rows = mn_qs_fetch(qs);
         if (!rows)
@@ -213,13 +214,14 @@ static int add_count(mn_orm *o, mn_delete_report *rep, const char *label, int64_
 }
 
 /* Deletes rows of m whose `field` (a name) is in ids, in batches; adds to *deleted. */
-static int delete_in(mn_orm *o, const mn_model *m, const char *field, const int64_t *ids,
-                     size_t n, int64_t *deleted)
+static int delete_in(mn_orm *o, const mn_model *m, const char *field, const int64_t *ids, size_t n,
+                     int64_t *deleted)
 {
     char *in = mn_arena_printf(o->arena, "%s__in", field);
     for (size_t start = 0; start < n; start += IN_BATCH) {
         size_t cnt = n - start < IN_BATCH ? n - start : IN_BATCH;
-        mn_qs *qs = mn_qs_filter_kv(mn_qs_all(o, m), &(mn_kv){in, mn_arg_ints(ids + start, cnt, o->arena)}, 1);
+        mn_qs *qs = mn_qs_filter_kv(mn_qs_all(o, m),
+                                    &(mn_kv){in, mn_arg_ints(ids + start, cnt, o->arena)}, 1);
         if (!qs)
             return o->errcode;
         sqlq q;
@@ -261,9 +263,11 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
         for (size_t start = 0; start < nk; start += IN_BATCH) {
             size_t cnt = nk - start < IN_BATCH ? nk - start : IN_BATCH;
             mn_arg v = fx->f->on_delete == MN_SET_NULL || !fx->f->default_int
-                           ? mn_arg_null() : mn_arg_int(fx->f->default_int);
-            mn_qs *qs = mn_qs_filter_kv(mn_qs_all(o, fx->f->model),
-                                        &(mn_kv){"pk__in", mn_arg_ints(keep + start, cnt, o->arena)}, 1);
+                           ? mn_arg_null()
+                           : mn_arg_int(fx->f->default_int);
+            mn_qs *qs =
+                mn_qs_filter_kv(mn_qs_all(o, fx->f->model),
+                                &(mn_kv){"pk__in", mn_arg_ints(keep + start, cnt, o->arena)}, 1);
             int64_t r = mn_qs_update_kv(qs, &(mn_kv){fx->f->name, v}, 1);
             if (r < 0)
                 return (int)r;
@@ -291,12 +295,12 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
     }
     for (size_t i = col->nsets; i-- > 0;) { /* children were collected after their parents */
         const delset *s = &col->sets[i];
-        bool signals = mn__has_receivers(MN_PRE_DELETE, s->m) ||
-                       mn__has_receivers(MN_POST_DELETE, s->m);
+        bool signals =
+            mn__has_receivers(MN_PRE_DELETE, s->m) || mn__has_receivers(MN_POST_DELETE, s->m);
         mn_rows *objs = NULL;
         if (signals) {
-            objs = mn_qs_fetch(mn_qs_filter_kv(mn_qs_all(o, s->m),
-                                               &(mn_kv){"pk__in", mn_arg_ints(s->pks, s->n, o->arena)}, 1));
+            objs = mn_qs_fetch(mn_qs_filter_kv(
+                mn_qs_all(o, s->m), &(mn_kv){"pk__in", mn_arg_ints(s->pks, s->n, o->arena)}, 1));
             for (size_t k = 0; objs && k < objs->len; k++) {
                 int rc = mn__signal(o, MN_PRE_DELETE, s->m, objs->items[k], false);
                 if (rc)
@@ -346,8 +350,10 @@ int64_t mn_delete(mn_orm *o, void *obj, mn_delete_report *report)
         return o->errcode;
     int64_t pk = mn_obj_pk(obj);
     if (!pk && !h->persisted)
-        return mn__orm_fail(o, MN_EINVAL, "%s object can't be deleted because its id attribute "
-                            "is set to None.", h->model->name);
+        return mn__orm_fail(o, MN_EINVAL,
+                            "%s object can't be deleted because its id attribute "
+                            "is set to None.",
+                            h->model->name);
     int64_t r = delete_pks(o, h->model, &pk, 1, report);
     if (r >= 0)
         h->persisted = false;

@@ -10,7 +10,11 @@ typedef struct obj_extra {
     const char **names;
     mn_value **values;
     size_t n;
-    struct pcache { const char *accessor; mn_rows *rows; struct pcache *next; } *prefetched;
+    struct pcache {
+        const char *accessor;
+        mn_rows *rows;
+        struct pcache *next;
+    } * prefetched;
 } obj_extra;
 
 static const char *qs_alias(mn_qs *qs, bool write)
@@ -52,8 +56,9 @@ static mn_value *expr_value(mn_orm *o, const mn_model *m, const mn_expr *e, cons
         return mn_value_none();
     if (e->kind == E_AGG && e->agg == AGG_AVG) {
         double d = c->type == MN_DBT_FLOAT ? c->v.f
-                   : c->type == MN_DBT_INT ? (double)c->v.i
-                                           : strtod(mn_arena_strndup(o->arena, c->v.s.ptr, c->v.s.len), NULL);
+                   : c->type == MN_DBT_INT
+                       ? (double)c->v.i
+                       : strtod(mn_arena_strndup(o->arena, c->v.s.ptr, c->v.s.len), NULL);
         const mn_fielddef *af = strcmp(e->path, "*") ? path_field(m, e->path) : NULL;
         if (af && af->type == MN_DECIMAL && mn__dialect(o, NULL) == MN_DIALECT_SQLITE)
             for (int i = 0; i < af->decimal_places; i++) /* SQLite averaged the scaled integers */
@@ -67,7 +72,8 @@ static mn_value *expr_value(mn_orm *o, const mn_model *m, const mn_expr *e, cons
         return mn_value_int(o->arena, v);
     }
     const mn_fielddef *f = (e->kind == E_AGG || e->kind == E_FIELD) && strcmp(e->path, "*")
-                               ? path_field(m, e->path) : NULL;
+                               ? path_field(m, e->path)
+                               : NULL;
     if (e->kind == E_OP) {
         const mn_expr *x = e->a;
         while (x && x->kind == E_OP)
@@ -166,8 +172,9 @@ static int read_values(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_rows
     mn_orm *o = qs->o;
     for (size_t r = 0; r < res->nrows; r++) {
         const mn_dbcell *cells = &res->cells[r * res->ncols];
-        mn_value *row = qs->mode == MODE_VALUES ? mn_value_dict(o->arena, q->nv)
-                        : qs->mode == MODE_VALUES_LIST ? mn_value_list(o->arena, q->nv) : NULL;
+        mn_value *row = qs->mode == MODE_VALUES        ? mn_value_dict(o->arena, q->nv)
+                        : qs->mode == MODE_VALUES_LIST ? mn_value_list(o->arena, q->nv)
+                                                       : NULL;
         for (size_t i = 0; i < q->nv; i++) {
             const annot *an = NULL;
             for (size_t k = 0; k < qs->nannots; k++)
@@ -209,9 +216,8 @@ static int pk_shape(const mn_qs *qs, int64_t *pk)
     const mn_fielddef *pkf = qs->m->pk;
     if (!w || w->kind != Q_LEAF || w->value.type != MN_ARG_INT || !pkf ||
         !mn__is_int_type(pkf->type) || qs->mode != MODE_OBJECTS || qs->distinct || qs->none ||
-        qs->for_update || qs->low != 0 || qs->high < 0 || qs->nvfields || qs->nonly ||
-        qs->ndefer || qs->nrelated || qs->nprefetch || qs->nannots || !qs->order_set ||
-        qs->reversed)
+        qs->for_update || qs->low != 0 || qs->high < 0 || qs->nvfields || qs->nonly || qs->ndefer ||
+        qs->nrelated || qs->nprefetch || qs->nannots || !qs->order_set || qs->reversed)
         return -1;
     const char *l = w->lookup;
     size_t n = l[0] == 'p' && l[1] == 'k' && (l[2] == '\0' || l[2] == '_') ? 2 : strlen(pkf->name);
@@ -306,8 +312,8 @@ mn_rows *mn_qs_fetch(mn_qs *qs)
     out->items = mn_arena_alloc(o->arena, (res.nrows ? res.nrows : 1) * sizeof *out->items);
     if (!out->items)
         return NULL;
-    int rc = qs->mode == MODE_OBJECTS ? read_objects(qs, &q, &res, out)
-                                      : read_values(qs, &q, &res, out);
+    int rc =
+        qs->mode == MODE_OBJECTS ? read_objects(qs, &q, &res, out) : read_values(qs, &q, &res, out);
     if (rc == 0 && qs->nprefetch && qs->mode == MODE_OBJECTS)
         rc = run_prefetch(qs, out);
     if (rc != 0) {
@@ -373,7 +379,7 @@ void *mn_qs_get(mn_qs *qs)
         limited = *qs;
         limited.cache = NULL;
         lim = &limited;
-        lim->high = 21; /* as Django's MAX_GET_RESULTS */
+        lim->high = 21;        /* as Django's MAX_GET_RESULTS */
         lim->order_set = true; /* ordering is pointless for get() */
         lim->norder = 0;
     }
@@ -409,8 +415,14 @@ static void *first_of(mn_qs *qs, bool last)
         return NULL;
     return rows->items[0];
 }
-void *mn_qs_first(mn_qs *qs) { return first_of(qs, false); }
-void *mn_qs_last(mn_qs *qs) { return first_of(qs, true); }
+void *mn_qs_first(mn_qs *qs)
+{
+    return first_of(qs, false);
+}
+void *mn_qs_last(mn_qs *qs)
+{
+    return first_of(qs, true);
+}
 
 static void *latest_of(mn_qs *qs, const char *field, bool latest)
 {
@@ -424,12 +436,19 @@ static void *latest_of(mn_qs *qs, const char *field, bool latest)
                      "or 'get_latest_by' in the model's Meta.");
         return NULL;
     }
-    const char *ord = latest ? (field[0] == '-' ? field + 1 : mn_arena_printf(qs->o->arena, "-%s", field))
-                             : field;
+    const char *ord =
+        latest ? (field[0] == '-' ? field + 1 : mn_arena_printf(qs->o->arena, "-%s", field))
+               : field;
     return mn_qs_get(mn_qs_slice(mn_qs_order_by(qs, ord), 0, 1));
 }
-void *mn_qs_latest(mn_qs *qs, const char *f) { return latest_of(qs, f, true); }
-void *mn_qs_earliest(mn_qs *qs, const char *f) { return latest_of(qs, f, false); }
+void *mn_qs_latest(mn_qs *qs, const char *f)
+{
+    return latest_of(qs, f, true);
+}
+void *mn_qs_earliest(mn_qs *qs, const char *f)
+{
+    return latest_of(qs, f, false);
+}
 
 mn_value *mn_qs_in_bulk(mn_qs *qs, const int64_t *pks, size_t n)
 {
@@ -573,8 +592,8 @@ static int append_row(mn_orm *o, mn_rows *r, void *item)
         cap *= 2;
     if (r->len == 0 || r->len == cap) {
         size_t ncap = r->len ? r->len * 2 : 4;
-        void **n = mn_arena_realloc(o->arena, r->items, (r->len ? cap : 0) * sizeof *n,
-                                    ncap * sizeof *n);
+        void **n =
+            mn_arena_realloc(o->arena, r->items, (r->len ? cap : 0) * sizeof *n, ncap * sizeof *n);
         if (!n)
             return MN_ENOMEM;
         r->items = n;
@@ -619,7 +638,8 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
         if (!r && !f)
             return mn__orm_fail(o, MN_EFIELD,
                                 "Cannot find '%s' on %s object, '%s' is an invalid parameter to "
-                                "prefetch_related()", acc, qs->m->name, acc);
+                                "prefetch_related()",
+                                acc, qs->m->name, acc);
         if (f && (f->type == MN_FK || f->type == MN_O2O)) {
             int64_t *ids = mn_arena_alloc(o->arena, rows->len * sizeof *ids);
             if (!ids)
@@ -627,8 +647,8 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
             for (size_t i = 0; i < rows->len; i++)
                 ids[i] = ((mn_fk *)mn__fptr(rows->items[i], f))->id;
             mn_qs *rq = custom ? custom : mn_qs_all(o, f->rel_model);
-            mn_rows *rel = mn_qs_fetch(mn_qs_filter_kv(rq, &(mn_kv){"pk__in",
-                                             mn_arg_ints(ids, rows->len, o->arena)}, 1));
+            mn_rows *rel = mn_qs_fetch(
+                mn_qs_filter_kv(rq, &(mn_kv){"pk__in", mn_arg_ints(ids, rows->len, o->arena)}, 1));
             if (!rel)
                 return o->errcode;
             for (size_t i = 0; i < rows->len; i++) {
@@ -723,8 +743,8 @@ mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *par
         }
     }
     if (k != n) {
-        mn__orm_fail(o, MN_EINVAL, "raw(): the query has %zu %%s placeholders, %zu parameters given",
-                     k, n);
+        mn__orm_fail(o, MN_EINVAL,
+                     "raw(): the query has %zu %%s placeholders, %zu parameters given", k, n);
         return NULL;
     }
     mn_dbparam *ps = mn_arena_alloc(o->arena, (n ? n : 1) * sizeof *ps);
@@ -750,7 +770,8 @@ mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *par
         return NULL;
     for (size_t c = 0; c < res.ncols; c++)
         for (size_t i = 0; i < m->nfields; i++)
-            if (mn__has_column(&m->fields[i]) && mn_str_eq_cstr(res.colnames[c], m->fields[i].column))
+            if (mn__has_column(&m->fields[i]) &&
+                mn_str_eq_cstr(res.colnames[c], m->fields[i].column))
                 map[c] = &m->fields[i];
     for (size_t r = 0; r < res.nrows; r++) {
         mn_obj *obj = new_instance(o, m);
@@ -785,8 +806,8 @@ const char *mn_qs_explain(mn_qs *qs)
     if (mn__compile(qs, SQL_SELECT, NULL, 0, &q) != 0)
         return NULL;
     bool pg = mn__dialect(qs->o, qs->alias) == MN_DIALECT_POSTGRESQL;
-    const char *sql = mn_arena_printf(qs->o->arena, "%s %s", pg ? "EXPLAIN" : "EXPLAIN QUERY PLAN",
-                                      q.sql);
+    const char *sql =
+        mn_arena_printf(qs->o->arena, "%s %s", pg ? "EXPLAIN" : "EXPLAIN QUERY PLAN", q.sql);
     mn_dbresult res;
     if (!sql || mn__exec(qs->o, qs_alias(qs, false), sql, q.params, q.nparams, &res) != 0)
         return NULL;

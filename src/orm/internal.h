@@ -33,11 +33,14 @@ struct mn_orm {
     oncommit *oncommit;
     size_t noncommit, oncommit_cap;
     bool closed;
-    int repeat_threshold;   /* N+1 warning; 0: off */
-    struct repeat { uint64_t hash; int count; } *repeats;
+    int repeat_threshold; /* N+1 warning; 0: off */
+    struct repeat {
+        uint64_t hash;
+        int count;
+    } * repeats;
     size_t nrepeats, caprepeats;
     int max_repeats;
-    bool request_atomic;  /* ATOMIC_REQUESTS opened the outermost block */
+    bool request_atomic; /* ATOMIC_REQUESTS opened the outermost block */
     const char *at_file; /* where the running query was built, for the N+1 warning */
     int at_line;
     char errmsg[512]; /* last: mn_orm_new zeroes only what comes before it */
@@ -73,7 +76,10 @@ typedef struct model_rt {
     _Atomic(cached_sql *) sql_cache[2][NSHAPES];
 } model_rt;
 
-static inline model_rt *mrt(const mn_model *m) { return (model_rt *)m->rt_; }
+static inline model_rt *mrt(const mn_model *m)
+{
+    return (model_rt *)m->rt_;
+}
 
 typedef enum qkind { Q_LEAF = 1, Q_AND, Q_OR, Q_NOT } qkind;
 struct mn_q {
@@ -115,7 +121,7 @@ struct mn_qs {
     const mn_q *where;
     const char **order;
     size_t norder;
-    bool order_set;  /* order_by() called (else Meta.ordering applies) */
+    bool order_set; /* order_by() called (else Meta.ordering applies) */
     bool reversed;
     bool distinct;
     bool none;
@@ -152,8 +158,7 @@ const revrel *mn__revrel(const mn_model *m, const char *name, size_t len, bool a
 /* "Question has no field 'pub_dte'; did you mean 'pub_date'?" */
 int mn__no_field(mn_orm *o, const mn_model *m, const char *name, size_t len);
 /* The same, naming the whole lookup path when the bad name is part of a longer one. */
-int mn__no_field_in(mn_orm *o, const mn_model *m, const char *name, size_t len,
-                    const char *path);
+int mn__no_field_in(mn_orm *o, const mn_model *m, const char *name, size_t len, const char *path);
 bool mn__is_int_type(mn_ftype t);
 bool mn__is_text_type(mn_ftype t);
 bool mn__has_column(const mn_fielddef *f);
@@ -183,8 +188,13 @@ typedef struct sqlq {
     /* for reading rows back */
     const mn_fielddef **cols; /* base-model fields selected, in order */
     size_t ncols;
-    struct selrel { const mn_fielddef *via; int parent; const mn_model *m;
-                    const mn_fielddef **cols; size_t ncols; } *rels; /* select_related */
+    struct selrel {
+        const mn_fielddef *via;
+        int parent;
+        const mn_model *m;
+        const mn_fielddef **cols;
+        size_t ncols;
+    } * rels; /* select_related */
     size_t nrels;
     size_t nannots;
     /* values() columns */

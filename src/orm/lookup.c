@@ -52,8 +52,8 @@ void mn__cc_param(cc *c, mn_buf *b, mn_dbparam p)
 {
     if (c->np == c->capp) {
         size_t ncap = c->capp ? c->capp * 2 : 16;
-        mn_dbparam *n = mn_arena_realloc(c->o->arena, c->params, c->capp * sizeof *n,
-                                         ncap * sizeof *n);
+        mn_dbparam *n =
+            mn_arena_realloc(c->o->arena, c->params, c->capp * sizeof *n, ncap * sizeof *n);
         if (!n) {
             mn__cc_fail(c, MN_ENOMEM, "out of memory");
             return;
@@ -69,8 +69,8 @@ void mn__cc_param(cc *c, mn_buf *b, mn_dbparam p)
 }
 
 /* ---- joins ---- */
-int mn__cc_add_join(cc *c, const char *key, const mn_model *m, int left_alias,
-                    const char *left_col, const char *right_col, bool multi)
+int mn__cc_add_join(cc *c, const char *key, const mn_model *m, int left_alias, const char *left_col,
+                    const char *right_col, bool multi)
 {
     for (size_t i = 0; i < c->nj; i++)
         if (strcmp(c->joins[i].key, key) == 0)
@@ -147,7 +147,8 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
         const char *dd = strstr(path, "__");
         n0 = dd ? (size_t)(dd - path) : strlen(path);
         for (size_t i = 0; i < c->qs->nannots; i++)
-            if (strlen(c->qs->annots[i].name) == n0 && strncmp(path, c->qs->annots[i].name, n0) == 0) {
+            if (strlen(c->qs->annots[i].name) == n0 &&
+                strncmp(path, c->qs->annots[i].name, n0) == 0) {
                 out->ann = &c->qs->annots[i];
                 out->rest = dd ? dd + 2 : "";
                 return 0;
@@ -166,7 +167,8 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
             size_t nn = next ? strcspn(next, "_") : 0;
             const char *ndd = next ? strstr(next, "__") : NULL;
             nn = next ? (ndd ? (size_t)(ndd - next) : strlen(next)) : 0;
-            bool next_is_field = next && (mn__field(rm, next, nn) || mn__revrel(rm, next, nn, false));
+            bool next_is_field =
+                next && (mn__field(rm, next, nn) || mn__revrel(rm, next, nn, false));
             bool next_is_pk = next_is_field && mn__field(rm, next, nn) == rm->pk;
             bool after_pk_more = next_is_pk && ndd &&
                                  (mn__field(rm, ndd + 2, strcspn(ndd + 2, "_")) != NULL &&
@@ -199,7 +201,8 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
             const char *ndd = next ? strstr(next, "__") : NULL;
             nn = next ? (ndd ? (size_t)(ndd - next) : strlen(next)) : 0;
             const mn_model *rm = f->rel_model;
-            bool next_is_field = next && (mn__field(rm, next, nn) || mn__revrel(rm, next, nn, false));
+            bool next_is_field =
+                next && (mn__field(rm, next, nn) || mn__revrel(rm, next, nn, false));
             if (next_is_field && mn__field(rm, next, nn) != rm->pk) {
                 alias = mn__cc_add_join(c, key, rm, ta, dst->column, rm->pk->column, true);
                 m = rm;
@@ -232,7 +235,7 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
                 ra = mn__cc_add_join(c, key, rm, ta, to_from->column, rm->pk->column, true);
             } else {
                 ra = mn__cc_add_join(c, key, rm, alias, m->pk->column, r->field->column,
-                              r->field->type != MN_O2O);
+                                     r->field->type != MN_O2O);
             }
             out->joined = true;
             const char *ndd = next ? strstr(next, "__") : NULL;
@@ -270,13 +273,14 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
         const char *r = out->rest;
         if (out->f->rel_model)
             return mn__no_field_in(c->o, out->f->rel_model, r, seg_len(r), path)
-                       ? (c->err = MN_EFIELD) : 0;
+                       ? (c->err = MN_EFIELD)
+                       : 0;
         /* order_by("title__bogus"): a plain field has nothing to join to */
         return mn__cc_fail(c, MN_EFIELD,
                            "Cannot resolve keyword '%.*s' into field. Join on '%s' not permitted"
-                           " (%s.%s is a %s; in '%s')", (int)seg_len(r), r, out->f->name,
-                           out->f->model->name, out->f->name, mn__django_class(out->f->type),
-                           path);
+                           " (%s.%s is a %s; in '%s')",
+                           (int)seg_len(r), r, out->f->name, out->f->model->name, out->f->name,
+                           mn__django_class(out->f->type), path);
     }
     return 0;
 }
@@ -309,11 +313,13 @@ static bool path_is_multi(const mn_model *m, const char *path)
 }
 
 /* ---- lookups ---- */
-static const char *const lookups[] = {"exact", "iexact", "contains", "icontains", "in", "gt",
-    "gte", "lt", "lte", "startswith", "istartswith", "endswith", "iendswith", "range", "isnull",
-    "regex", "iregex", NULL};
-static const char *const transforms[] = {"date", "time", "year", "month", "day", "week_day",
-    "iso_week_day", "week", "iso_year", "quarter", "hour", "minute", "second", NULL};
+static const char *const lookups[] = {
+    "exact",     "iexact", "contains", "icontains",  "in",          "gt",
+    "gte",       "lt",     "lte",      "startswith", "istartswith", "endswith",
+    "iendswith", "range",  "isnull",   "regex",      "iregex",      NULL};
+static const char *const transforms[] = {
+    "date", "time",     "year",    "month", "day",    "week_day", "iso_week_day",
+    "week", "iso_year", "quarter", "hour",  "minute", "second",   NULL};
 
 static bool in_list(const char *const *list, const char *s, size_t n)
 {
@@ -328,25 +334,43 @@ static bool is_lookup_word(const char *s, size_t n)
     return in_list(lookups, s, n) || in_list(transforms, s, n);
 }
 
-static bool is_temporal(mn_ftype t) { return t == MN_DATE || t == MN_DATETIME || t == MN_TIME; }
+static bool is_temporal(mn_ftype t)
+{
+    return t == MN_DATE || t == MN_DATETIME || t == MN_TIME;
+}
 
 /* Django's class name for a field type, as its FieldError messages say it. */
 const char *mn__django_class(mn_ftype t)
 {
-    static const char *const names[] = {
-        [MN_AUTO] = "AutoField", [MN_BIGAUTO] = "BigAutoField",
-        [MN_SMALLAUTO] = "SmallAutoField", [MN_SMALLINT] = "SmallIntegerField",
-        [MN_INT] = "IntegerField", [MN_BIGINT] = "BigIntegerField",
-        [MN_POSSMALLINT] = "PositiveSmallIntegerField", [MN_POSINT] = "PositiveIntegerField",
-        [MN_POSBIGINT] = "PositiveBigIntegerField", [MN_FLOAT] = "FloatField",
-        [MN_DECIMAL] = "DecimalField", [MN_BOOL] = "BooleanField", [MN_CHAR] = "CharField",
-        [MN_TEXT] = "TextField", [MN_EMAIL] = "EmailField", [MN_URL] = "URLField",
-        [MN_SLUG] = "SlugField", [MN_FILEPATH] = "FilePathField",
-        [MN_GENERICIP] = "GenericIPAddressField", [MN_DATE] = "DateField",
-        [MN_DATETIME] = "DateTimeField", [MN_TIME] = "TimeField",
-        [MN_DURATION] = "DurationField", [MN_UUID] = "UUIDField", [MN_JSON] = "JSONField",
-        [MN_BINARY] = "BinaryField", [MN_FK] = "ForeignKey", [MN_O2O] = "OneToOneField",
-        [MN_M2M] = "ManyToManyField"};
+    static const char *const names[] = {[MN_AUTO] = "AutoField",
+                                        [MN_BIGAUTO] = "BigAutoField",
+                                        [MN_SMALLAUTO] = "SmallAutoField",
+                                        [MN_SMALLINT] = "SmallIntegerField",
+                                        [MN_INT] = "IntegerField",
+                                        [MN_BIGINT] = "BigIntegerField",
+                                        [MN_POSSMALLINT] = "PositiveSmallIntegerField",
+                                        [MN_POSINT] = "PositiveIntegerField",
+                                        [MN_POSBIGINT] = "PositiveBigIntegerField",
+                                        [MN_FLOAT] = "FloatField",
+                                        [MN_DECIMAL] = "DecimalField",
+                                        [MN_BOOL] = "BooleanField",
+                                        [MN_CHAR] = "CharField",
+                                        [MN_TEXT] = "TextField",
+                                        [MN_EMAIL] = "EmailField",
+                                        [MN_URL] = "URLField",
+                                        [MN_SLUG] = "SlugField",
+                                        [MN_FILEPATH] = "FilePathField",
+                                        [MN_GENERICIP] = "GenericIPAddressField",
+                                        [MN_DATE] = "DateField",
+                                        [MN_DATETIME] = "DateTimeField",
+                                        [MN_TIME] = "TimeField",
+                                        [MN_DURATION] = "DurationField",
+                                        [MN_UUID] = "UUIDField",
+                                        [MN_JSON] = "JSONField",
+                                        [MN_BINARY] = "BinaryField",
+                                        [MN_FK] = "ForeignKey",
+                                        [MN_O2O] = "OneToOneField",
+                                        [MN_M2M] = "ManyToManyField"};
     if ((size_t)t < sizeof names / sizeof names[0] && names[t])
         return names[t];
     return "Field";
@@ -374,16 +398,18 @@ static int bad_lookup(cc *c, const mn_fielddef *f, mn_ftype as, const char *appl
     if (best && best_d <= limit)
         snprintf(hint, sizeof hint, "; did you mean '%s'?", best);
     if (!f)
-        return mn__cc_fail(c, MN_EFIELD, "Unsupported lookup '%.*s' for an annotation of %s%s"
-                           " (in '%s')", (int)n, name, c->m->name, hint, path);
+        return mn__cc_fail(c, MN_EFIELD,
+                           "Unsupported lookup '%.*s' for an annotation of %s%s"
+                           " (in '%s')",
+                           (int)n, name, c->m->name, hint, path);
     return mn__cc_fail(c, MN_EFIELD,
                        "Unsupported lookup '%.*s' for %s %s.%s%s or join on the field not "
-                       "permitted%s (in '%s')", (int)n, name, mn__django_class(as),
-                       f->model->name, f->name, applied, hint, path);
+                       "permitted%s (in '%s')",
+                       (int)n, name, mn__django_class(as), f->model->name, f->name, applied, hint,
+                       path);
 }
 
-static void transform_sql(cc *c, mn_buf *b, const char *lhs, const mn_fielddef *f,
-                          const char *t)
+static void transform_sql(cc *c, mn_buf *b, const char *lhs, const mn_fielddef *f, const char *t)
 {
     bool pg = c->d == MN_DIALECT_POSTGRESQL;
     bool dt = f && f->type == MN_DATETIME;
@@ -399,10 +425,12 @@ static void transform_sql(cc *c, mn_buf *b, const char *lhs, const mn_fielddef *
         return;
     }
     if (pg) {
-        static const struct { const char *name, *field; } map[] = {
-            {"year", "YEAR"}, {"month", "MONTH"}, {"day", "DAY"}, {"week", "WEEK"},
-            {"iso_year", "ISOYEAR"}, {"quarter", "QUARTER"}, {"hour", "HOUR"},
-            {"minute", "MINUTE"}, {"second", "SECOND"}, {"iso_week_day", "ISODOW"}};
+        static const struct {
+            const char *name, *field;
+        } map[] = {{"year", "YEAR"},          {"month", "MONTH"},      {"day", "DAY"},
+                   {"week", "WEEK"},          {"iso_year", "ISOYEAR"}, {"quarter", "QUARTER"},
+                   {"hour", "HOUR"},          {"minute", "MINUTE"},    {"second", "SECOND"},
+                   {"iso_week_day", "ISODOW"}};
         if (strcmp(t, "week_day") == 0) {
             mn_buf_printf(b, "(CAST(EXTRACT(DOW FROM %s) AS integer) + 1)", src);
             return;
@@ -412,9 +440,10 @@ static void transform_sql(cc *c, mn_buf *b, const char *lhs, const mn_fielddef *
                 mn_buf_printf(b, "CAST(EXTRACT(%s FROM %s) AS integer)", map[i].field, src);
         return;
     }
-    static const struct { const char *name, *fmt; } smap[] = {
-        {"year", "%Y"}, {"month", "%m"}, {"day", "%d"}, {"hour", "%H"}, {"minute", "%M"},
-        {"second", "%S"}};
+    static const struct {
+        const char *name, *fmt;
+    } smap[] = {{"year", "%Y"}, {"month", "%m"},  {"day", "%d"},
+                {"hour", "%H"}, {"minute", "%M"}, {"second", "%S"}};
     for (size_t i = 0; i < sizeof smap / sizeof smap[0]; i++)
         if (strcmp(t, smap[i].name) == 0) {
             mn_buf_printf(b, "CAST(strftime('%s', %s) AS INTEGER)", smap[i].fmt, src);
@@ -427,13 +456,13 @@ static void transform_sql(cc *c, mn_buf *b, const char *lhs, const mn_fielddef *
     else if (strcmp(t, "quarter") == 0)
         mn_buf_printf(b, "((CAST(strftime('%%m', %s) AS INTEGER) + 2) / 3)", src);
     else if (strcmp(t, "week") == 0) /* ISO week: the week of the Thursday of this week */
-        mn_buf_printf(b, "((CAST(strftime('%%j', date(%s, '-3 days', 'weekday 4')) AS INTEGER)"
-                         " - 1) / 7 + 1)", src);
-    else if (strcmp(t, "iso_year") == 0)
-        mn_buf_printf(b, "CAST(strftime('%%Y', date(%s, '-3 days', 'weekday 4')) AS INTEGER)",
+        mn_buf_printf(b,
+                      "((CAST(strftime('%%j', date(%s, '-3 days', 'weekday 4')) AS INTEGER)"
+                      " - 1) / 7 + 1)",
                       src);
+    else if (strcmp(t, "iso_year") == 0)
+        mn_buf_printf(b, "CAST(strftime('%%Y', date(%s, '-3 days', 'weekday 4')) AS INTEGER)", src);
 }
-
 
 /* The value for a lookup's right-hand side as a parameter, typed by the column's field. */
 static void rhs_param(cc *c, mn_buf *b, const mn_fielddef *f, mn_ftype as, mn_arg v)
@@ -612,13 +641,15 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
     if (strcmp(lk, "isnull") == 0) {
         bool want = v.type == MN_ARG_BOOL ? v.v.b : v.type == MN_ARG_INT ? v.v.i != 0 : true;
         mn_buf_printf(b, "%s IS %sNULL", L, want ? "" : "NOT ");
-    } else if ((strcmp(lk, "exact") == 0 || strcmp(lk, "iexact") == 0) &&
-               v.type == MN_ARG_NULL) {
+    } else if ((strcmp(lk, "exact") == 0 || strcmp(lk, "iexact") == 0) && v.type == MN_ARG_NULL) {
         mn_buf_printf(b, "%s IS NULL", L);
     } else if (strcmp(lk, "exact") == 0 || strcmp(lk, "gt") == 0 || strcmp(lk, "gte") == 0 ||
                strcmp(lk, "lt") == 0 || strcmp(lk, "lte") == 0) {
-        const char *op = lk[0] == 'e' ? "=" : strcmp(lk, "gt") == 0 ? ">"
-                         : strcmp(lk, "gte") == 0 ? ">=" : strcmp(lk, "lt") == 0 ? "<" : "<=";
+        const char *op = lk[0] == 'e'             ? "="
+                         : strcmp(lk, "gt") == 0  ? ">"
+                         : strcmp(lk, "gte") == 0 ? ">="
+                         : strcmp(lk, "lt") == 0  ? "<"
+                                                  : "<=";
         mn_buf_printf(b, "%s %s ", L, op);
         rhs_param(c, b, pf, as, v);
     } else if (strcmp(lk, "in") == 0) {
@@ -650,7 +681,8 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
             }
             mn_buf_putc(b, ')');
         } else if (v.type != MN_ARG_LIST) {
-            return mn__cc_fail(c, MN_EINVAL, "%s__in needs a list (MN_IN(...)) or a queryset", q->lookup);
+            return mn__cc_fail(c, MN_EINVAL, "%s__in needs a list (MN_IN(...)) or a queryset",
+                               q->lookup);
         } else if (v.v.list.n == 0) {
             mn_buf_puts(b, "1 = 0"); /* Django: EmptyResultSet */
         } else {
@@ -689,11 +721,11 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
             mn_buf_init(&rb, c->o->arena);
             mn__cc_expr(c, &rb, v.v.expr);
             const char *R = mn_buf_cstr(&rb);
-            const char *wrapped = mn_arena_printf(c->o->arena, "%s%s%s", lead ? "'%' || " : "",
-                                                  R, trail ? " || '%'" : "");
+            const char *wrapped = mn_arena_printf(c->o->arena, "%s%s%s", lead ? "'%' || " : "", R,
+                                                  trail ? " || '%'" : "");
             if (pg)
-                mn_buf_printf(b, ci ? "UPPER((%s)::text) LIKE UPPER(%s)" : "(%s)::text LIKE %s",
-                              L, wrapped);
+                mn_buf_printf(b, ci ? "UPPER((%s)::text) LIKE UPPER(%s)" : "(%s)::text LIKE %s", L,
+                              wrapped);
             else
                 mn_buf_printf(b, "%s LIKE %s", L, wrapped);
         } else {
@@ -813,7 +845,8 @@ static int expr_sql(cc *c, mn_buf *b, const mn_expr *e)
         for (int i = 0; i < 2 && (e->op == '+' || e->op == '-'); i++)
             if (sides[i] && sides[i]->kind == E_FIELD) {
                 resolved r;
-                if (mn__cc_resolve(c, sides[i]->path, false, &r) == 0 && r.f && r.f->type == MN_DECIMAL)
+                if (mn__cc_resolve(c, sides[i]->path, false, &r) == 0 && r.f &&
+                    r.f->type == MN_DECIMAL)
                     df = r.f;
             }
         mn_buf_putc(b, '(');
@@ -868,4 +901,3 @@ bool mn__has_aggregate(const mn_expr *e)
         return true;
     return e->kind == E_OP && (mn__has_aggregate(e->a) || mn__has_aggregate(e->b));
 }
-

@@ -51,7 +51,10 @@ static char *lower_dup(mn_arena *a, const char *s)
     return d;
 }
 
-const char *mn__label(const mn_model *m) { return mrt(m)->label; }
+const char *mn__label(const mn_model *m)
+{
+    return mrt(m)->label;
+}
 const char *mn_model_table(const mn_model *m)
 {
     mn_models_ready(NULL);
@@ -86,8 +89,8 @@ static const mn_model *resolve_to(const mn_model *from, const char *to)
         for (size_t i = 0; i < nregistry; i++) {
             const mn_model *m = registry[i];
             const char *dot = strchr(to, '.');
-            if (strlen(m->app) == (size_t)(dot - to) && strncmp(m->app, to, (size_t)(dot - to)) == 0 &&
-                strcmp(m->name, dot + 1) == 0)
+            if (strlen(m->app) == (size_t)(dot - to) &&
+                strncmp(m->app, to, (size_t)(dot - to)) == 0 && strcmp(m->name, dot + 1) == 0)
                 return m;
         }
         return NULL;
@@ -118,15 +121,21 @@ static int make_through(mn_model *m, mn_fielddef *f)
         return MN_ENOMEM;
     const mn_model *target = f->rel_model;
     bool self = target == m;
-    char *from_name = self ? mn_arena_printf(a, "from_%s", lower_dup(a, m->name))
-                           : lower_dup(a, m->name);
-    char *to_name = self ? mn_arena_printf(a, "to_%s", lower_dup(a, target->name))
-                         : lower_dup(a, target->name);
+    char *from_name =
+        self ? mn_arena_printf(a, "from_%s", lower_dup(a, m->name)) : lower_dup(a, m->name);
+    char *to_name =
+        self ? mn_arena_printf(a, "to_%s", lower_dup(a, target->name)) : lower_dup(a, target->name);
     fs[0] = (mn_fielddef){.name = "id", .type = MN_BIGAUTO, .offset = offsetof(through_row, id)};
-    fs[1] = (mn_fielddef){.name = from_name, .type = MN_FK, .offset = offsetof(through_row, from),
-                          .on_delete = MN_CASCADE, .related_name = "+"};
-    fs[2] = (mn_fielddef){.name = to_name, .type = MN_FK, .offset = offsetof(through_row, to),
-                          .on_delete = MN_CASCADE, .related_name = "+"};
+    fs[1] = (mn_fielddef){.name = from_name,
+                          .type = MN_FK,
+                          .offset = offsetof(through_row, from),
+                          .on_delete = MN_CASCADE,
+                          .related_name = "+"};
+    fs[2] = (mn_fielddef){.name = to_name,
+                          .type = MN_FK,
+                          .offset = offsetof(through_row, to),
+                          .on_delete = MN_CASCADE,
+                          .related_name = "+"};
     fs[1].rel_model = m;
     fs[2].rel_model = target;
     t->name = mn_arena_printf(a, "%s_%s", m->name, f->name);
@@ -154,7 +163,7 @@ static int add_reverse(const mn_model *from, const mn_fielddef *f)
         return MN_ENOMEM;
     char *low = lower_dup(a, from->name);
     r->query_name = f->related_name ? f->related_name : low;
-    r->accessor = f->related_name ? f->related_name
+    r->accessor = f->related_name     ? f->related_name
                   : f->type == MN_O2O ? low
                                       : mn_arena_printf(a, "%s_set", low);
     r->from = from;
@@ -187,8 +196,8 @@ static int prepare_model(mn_model *m)
         return MN_ENOMEM;
     m->rt_ = rt;
     rt->label = mn_arena_printf(a, "%s.%s", m->app, m->name);
-    rt->table = m->db_table ? m->db_table
-                            : mn_arena_printf(a, "%s_%s", m->app, lower_dup(a, m->name));
+    rt->table =
+        m->db_table ? m->db_table : mn_arena_printf(a, "%s_%s", m->app, lower_dup(a, m->name));
     m->pk = NULL;
     for (size_t i = 0; i < m->nfields; i++) {
         mn_fielddef *f = &m->fields[i];
@@ -242,9 +251,8 @@ int mn_models_ready(const char **why)
                 continue;
             f->rel_model = resolve_to(m, f->to);
             if (!f->rel_model) {
-                fail_ready(mn_arena_printf(registry_arena,
-                                           "%s.%s points to unknown model '%s'", m->name,
-                                           f->name, f->to ? f->to : "(none: set .to)"));
+                fail_ready(mn_arena_printf(registry_arena, "%s.%s points to unknown model '%s'",
+                                           m->name, f->name, f->to ? f->to : "(none: set .to)"));
                 break;
             }
             if (f->type == MN_FK || f->type == MN_O2O) {
@@ -382,12 +390,11 @@ int mn__no_field(mn_orm *o, const mn_model *m, const char *name, size_t len)
     if (best && best_d <= limit)
         return mn__orm_fail(o, MN_EFIELD, "%s has no field '%.*s'; did you mean '%s'?", m->name,
                             (int)len, name, best);
-    return mn__orm_fail(o, MN_EFIELD, "%s has no field '%.*s'; choices are: %s", m->name,
-                        (int)len, name, mn_buf_cstr(&all) ? all.data : "");
+    return mn__orm_fail(o, MN_EFIELD, "%s has no field '%.*s'; choices are: %s", m->name, (int)len,
+                        name, mn_buf_cstr(&all) ? all.data : "");
 }
 
-int mn__no_field_in(mn_orm *o, const mn_model *m, const char *name, size_t len,
-                    const char *path)
+int mn__no_field_in(mn_orm *o, const mn_model *m, const char *name, size_t len, const char *path)
 {
     int rc = mn__no_field(o, m, name, len);
     /* only when the bad name came after a relation: "question__txet" */
@@ -408,9 +415,15 @@ bool mn__is_text_type(mn_ftype t)
     return (t >= MN_CHAR && t <= MN_GENERICIP) || t == MN_UUID || t == MN_JSON;
 }
 
-bool mn__has_column(const mn_fielddef *f) { return f->type != MN_M2M; }
+bool mn__has_column(const mn_fielddef *f)
+{
+    return f->type != MN_M2M;
+}
 
-void *mn__fptr(const void *obj, const mn_fielddef *f) { return (char *)obj + f->offset; }
+void *mn__fptr(const void *obj, const mn_fielddef *f)
+{
+    return (char *)obj + f->offset;
+}
 
 /* NULL is what C already says where it can (a NULL pointer, a foreign key with no id, a
  * date with year 0), so assigning struct members directly just works; numbers, booleans,

@@ -58,9 +58,18 @@ mn_q *mn_Q_kv(mn_orm *o, const mn_kv *kv, size_t n)
     }
     return acc;
 }
-mn_q *mn_q_and(mn_orm *o, const mn_q *a, const mn_q *b) { return node(o, Q_AND, a, b); }
-mn_q *mn_q_or(mn_orm *o, const mn_q *a, const mn_q *b) { return node(o, Q_OR, a, b); }
-mn_q *mn_q_not(mn_orm *o, const mn_q *a) { return node(o, Q_NOT, a, NULL); }
+mn_q *mn_q_and(mn_orm *o, const mn_q *a, const mn_q *b)
+{
+    return node(o, Q_AND, a, b);
+}
+mn_q *mn_q_or(mn_orm *o, const mn_q *a, const mn_q *b)
+{
+    return node(o, Q_OR, a, b);
+}
+mn_q *mn_q_not(mn_orm *o, const mn_q *a)
+{
+    return node(o, Q_NOT, a, NULL);
+}
 
 /* ---- expressions ---- */
 static mn_expr *expr(mn_orm *o, ekind k)
@@ -122,10 +131,22 @@ mn_expr *mn_Count(mn_orm *o, const char *p, bool distinct, const mn_q *filter)
 {
     return agg(o, AGG_COUNT, p, distinct, filter);
 }
-mn_expr *mn_Sum(mn_orm *o, const char *p, const mn_q *f) { return agg(o, AGG_SUM, p, false, f); }
-mn_expr *mn_Avg(mn_orm *o, const char *p, const mn_q *f) { return agg(o, AGG_AVG, p, false, f); }
-mn_expr *mn_Min(mn_orm *o, const char *p, const mn_q *f) { return agg(o, AGG_MIN, p, false, f); }
-mn_expr *mn_Max(mn_orm *o, const char *p, const mn_q *f) { return agg(o, AGG_MAX, p, false, f); }
+mn_expr *mn_Sum(mn_orm *o, const char *p, const mn_q *f)
+{
+    return agg(o, AGG_SUM, p, false, f);
+}
+mn_expr *mn_Avg(mn_orm *o, const char *p, const mn_q *f)
+{
+    return agg(o, AGG_AVG, p, false, f);
+}
+mn_expr *mn_Min(mn_orm *o, const char *p, const mn_q *f)
+{
+    return agg(o, AGG_MIN, p, false, f);
+}
+mn_expr *mn_Max(mn_orm *o, const char *p, const mn_q *f)
+{
+    return agg(o, AGG_MAX, p, false, f);
+}
 
 /* ---- querysets ---- */
 mn_qs *mn_qs_all(mn_orm *o, const mn_model *m)
@@ -190,7 +211,10 @@ static mn_qs *add_where(mn_qs *qs, const mn_q *q)
     return c->where ? c : NULL;
 }
 
-mn_qs *mn_qs_filter_q(mn_qs *qs, const mn_q *q) { return add_where(qs, q); }
+mn_qs *mn_qs_filter_q(mn_qs *qs, const mn_q *q)
+{
+    return add_where(qs, q);
+}
 mn_qs *mn_qs_exclude_q(mn_qs *qs, const mn_q *q)
 {
     return qs ? add_where(qs, mn_q_not(qs->o, q)) : NULL;
@@ -297,7 +321,10 @@ static mn_qs *with_values(mn_qs *qs, const char *fields, qsmode mode)
     }
     return c;
 }
-mn_qs *mn_qs_values(mn_qs *qs, const char *f) { return with_values(qs, f, MODE_VALUES); }
+mn_qs *mn_qs_values(mn_qs *qs, const char *f)
+{
+    return with_values(qs, f, MODE_VALUES);
+}
 mn_qs *mn_qs_values_list(mn_qs *qs, const char *f, bool flat)
 {
     return with_values(qs, f, flat ? MODE_FLAT : MODE_VALUES_LIST);
@@ -345,8 +372,7 @@ static int check_related(mn_qs *qs, const char **paths, size_t n)
                 mn_buf_init(&choices, qs->o->arena);
                 for (size_t k = 0; k < m->nfields; k++)
                     if (m->fields[k].type == MN_FK || m->fields[k].type == MN_O2O)
-                        mn_buf_printf(&choices, "%s%s", choices.len ? ", " : "",
-                                      m->fields[k].name);
+                        mn_buf_printf(&choices, "%s%s", choices.len ? ", " : "", m->fields[k].name);
                 return mn__orm_fail(qs->o, MN_EFIELD,
                                     "Invalid field name(s) given in select_related: '%.*s' "
                                     "(%s.%s is a %s, not a relation; in '%s'). Choices are: %s",

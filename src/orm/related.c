@@ -60,8 +60,8 @@ mn_qs *mn_related(mn_orm *o, const void *obj, const char *accessor)
                 dst = tf;
         }
         if (!src || !dst) {
-            mn__orm_fail(o, MN_EINVAL, "%s.%s: the through model lacks its foreign keys",
-                         m->name, f->name);
+            mn__orm_fail(o, MN_EINVAL, "%s.%s: the through model lacks its foreign keys", m->name,
+                         f->name);
             return NULL;
         }
         mn_qs *ids = mn_qs_values_list(
@@ -97,8 +97,10 @@ static int m2m_parts(mn_orm *o, void *obj, const char *field, const mn_model **t
             *dst = tf;
     }
     if (!mn_obj_pk(obj))
-        return mn__orm_fail(o, MN_EINVAL, "\"%s\" needs to have a value for field \"id\" before "
-                            "this many-to-many relationship can be used.", mn_obj_str(o, obj));
+        return mn__orm_fail(o, MN_EINVAL,
+                            "\"%s\" needs to have a value for field \"id\" before "
+                            "this many-to-many relationship can be used.",
+                            mn_obj_str(o, obj));
     return *src && *dst ? 0 : MN_EINVAL;
 }
 
@@ -165,7 +167,8 @@ int mn_m2m_clear(mn_orm *o, void *obj, const char *field)
     if (rc)
         return rc;
     mn__signal(o, MN_M2M_CHANGED, t, obj, false);
-    int64_t r = mn_qs_delete(mn_qs_filter_kv(mn_qs_all(o, t), &(mn_kv){src->name, mn_arg_obj(obj)}, 1), NULL);
+    int64_t r = mn_qs_delete(
+        mn_qs_filter_kv(mn_qs_all(o, t), &(mn_kv){src->name, mn_arg_obj(obj)}, 1), NULL);
     return r < 0 ? (int)r : 0;
 }
 
@@ -174,4 +177,3 @@ int mn_m2m_set(mn_orm *o, void *obj, const char *field, const void *const *other
     int rc = mn_m2m_clear(o, obj, field);
     return rc ? rc : mn_m2m_add(o, obj, field, others, n);
 }
-

@@ -25,9 +25,10 @@ static void column_type(mn_buf *b, const mn_fielddef *f, mn_dbdialect d)
     bool pg = d == MN_DIALECT_POSTGRESQL;
     mn_ftype t = f->type;
     if (t == MN_FK || t == MN_O2O)
-        t = f->rel_model->pk->type == MN_AUTO ? MN_INT
+        t = f->rel_model->pk->type == MN_AUTO        ? MN_INT
             : f->rel_model->pk->type == MN_SMALLAUTO ? MN_SMALLINT
-            : f->rel_model->pk->type == MN_BIGAUTO ? MN_BIGINT : f->rel_model->pk->type;
+            : f->rel_model->pk->type == MN_BIGAUTO   ? MN_BIGINT
+                                                     : f->rel_model->pk->type;
     switch (t) {
     case MN_AUTO: mn_buf_puts(b, pg ? "integer" : "integer"); break;
     case MN_BIGAUTO: mn_buf_puts(b, pg ? "bigint" : "integer"); break;
@@ -111,15 +112,19 @@ static int check_sql(mn_buf *b, const mn_model *m, const char *cond, mn_dbdialec
         if (!f)
             return MN_EFIELD;
         mn_str lk = dd ? (mn_str){dd + 2, lhs.len - flen - 2} : (mn_str)MN_STR_LIT("exact");
-        const char *op = mn_str_eq_cstr(lk, "exact") ? "=" : mn_str_eq_cstr(lk, "gt") ? ">"
-                         : mn_str_eq_cstr(lk, "gte") ? ">=" : mn_str_eq_cstr(lk, "lt") ? "<"
-                         : mn_str_eq_cstr(lk, "lte") ? "<=" : NULL;
+        const char *op = mn_str_eq_cstr(lk, "exact") ? "="
+                         : mn_str_eq_cstr(lk, "gt")  ? ">"
+                         : mn_str_eq_cstr(lk, "gte") ? ">="
+                         : mn_str_eq_cstr(lk, "lt")  ? "<"
+                         : mn_str_eq_cstr(lk, "lte") ? "<="
+                                                     : NULL;
         if (k++)
             mn_buf_puts(b, " AND ");
         mn__quote(b, f->column);
         if (mn_str_eq_cstr(lk, "isnull")) {
-            mn_buf_puts(b, mn_str_eq_cstr(val, "true") || mn_str_eq_cstr(val, "1") ? " IS NULL"
-                                                                                   : " IS NOT NULL");
+            mn_buf_puts(b, mn_str_eq_cstr(val, "true") || mn_str_eq_cstr(val, "1")
+                               ? " IS NULL"
+                               : " IS NOT NULL");
         } else {
             if (!op)
                 return MN_EINVAL;
@@ -360,8 +365,10 @@ int mn_orm_create_tables(mn_orm *o, bool if_not_exists)
         mn_buf_init(&b, o->arena);
         int rc = model_sql(models[i], d, if_not_exists, o->arena, &b);
         if (rc)
-            return mn__orm_fail(o, rc, "%s: invalid Meta (unique_together, constraints or "
-                                "indexes name an unknown field or lookup)", models[i]->name);
+            return mn__orm_fail(o, rc,
+                                "%s: invalid Meta (unique_together, constraints or "
+                                "indexes name an unknown field or lookup)",
+                                models[i]->name);
         if (!mn_buf_cstr(&b))
             return MN_ENOMEM;
         rc = mn_dbconn_exec_script(c, b.data);

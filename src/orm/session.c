@@ -30,16 +30,28 @@ int mn__orm_fail(mn_orm *o, int code, const char *fmt, ...)
     return code;
 }
 
-const char *mn_orm_error(const mn_orm *o) { return o ? o->errmsg : "no session"; }
-int mn_orm_errcode(const mn_orm *o) { return o ? o->errcode : MN_EINVAL; }
+const char *mn_orm_error(const mn_orm *o)
+{
+    return o ? o->errmsg : "no session";
+}
+int mn_orm_errcode(const mn_orm *o)
+{
+    return o ? o->errcode : MN_EINVAL;
+}
 void mn_orm_clear_error(mn_orm *o)
 {
     o->errcode = 0;
     o->errmsg[0] = '\0';
 }
-mn_arena *mn_orm_arena(mn_orm *o) { return o->arena; }
+mn_arena *mn_orm_arena(mn_orm *o)
+{
+    return o->arena;
+}
 
-static void close_on_reset(void *arg) { mn_orm_close(arg); }
+static void close_on_reset(void *arg)
+{
+    mn_orm_close(arg);
+}
 
 mn_orm *mn_orm_new(mn_arena *arena, mn_db *db)
 {
@@ -140,8 +152,14 @@ void mn_orm_close(mn_orm *o)
     o->noncommit = 0;
 }
 
-void mn_orm_warn_repeats(mn_orm *o, int threshold) { o->repeat_threshold = threshold; }
-int mn_orm_max_repeats(const mn_orm *o) { return o->max_repeats; }
+void mn_orm_warn_repeats(mn_orm *o, int threshold)
+{
+    o->repeat_threshold = threshold;
+}
+int mn_orm_max_repeats(const mn_orm *o)
+{
+    return o->max_repeats;
+}
 
 /* Counts statements by their text (the "shape": values are parameters, so a loop issuing
  * one query per row repeats the very same text). */
@@ -157,8 +175,8 @@ static void count_repeat(mn_orm *o, const char *sql)
     if (!r) {
         if (o->nrepeats == o->caprepeats) {
             size_t nc = o->caprepeats ? o->caprepeats * 2 : 16;
-            struct repeat *n = mn_arena_realloc(o->arena, o->repeats, o->caprepeats * sizeof *n,
-                                                nc * sizeof *n);
+            struct repeat *n =
+                mn_arena_realloc(o->arena, o->repeats, o->caprepeats * sizeof *n, nc * sizeof *n);
             if (!n)
                 return;
             o->repeats = n;
@@ -176,7 +194,8 @@ static void count_repeat(mn_orm *o, const char *sql)
             snprintf(where, sizeof where, " at %s:%d", o->at_file, o->at_line);
         mn_log(MN_LOG_WARNING, "orm",
                "N+1 queries: this request ran the same query more than %d times%s (use "
-               "select_related or prefetch_related): %s", o->repeat_threshold, where, sql);
+               "select_related or prefetch_related): %s",
+               o->repeat_threshold, where, sql);
     }
 }
 
@@ -206,11 +225,26 @@ int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p,
 }
 
 /* ---- arguments ---- */
-mn_arg mn_arg_null(void) { return (mn_arg){.type = MN_ARG_NULL}; }
-mn_arg mn_arg_int(int64_t i) { return (mn_arg){.type = MN_ARG_INT, .v.i = i}; }
-mn_arg mn_arg_uint(uint64_t u) { return (mn_arg){.type = MN_ARG_INT, .v.i = (int64_t)u}; }
-mn_arg mn_arg_float(double f) { return (mn_arg){.type = MN_ARG_FLOAT, .v.f = f}; }
-mn_arg mn_arg_bool(bool b) { return (mn_arg){.type = MN_ARG_BOOL, .v.b = b}; }
+mn_arg mn_arg_null(void)
+{
+    return (mn_arg){.type = MN_ARG_NULL};
+}
+mn_arg mn_arg_int(int64_t i)
+{
+    return (mn_arg){.type = MN_ARG_INT, .v.i = i};
+}
+mn_arg mn_arg_uint(uint64_t u)
+{
+    return (mn_arg){.type = MN_ARG_INT, .v.i = (int64_t)u};
+}
+mn_arg mn_arg_float(double f)
+{
+    return (mn_arg){.type = MN_ARG_FLOAT, .v.f = f};
+}
+mn_arg mn_arg_bool(bool b)
+{
+    return (mn_arg){.type = MN_ARG_BOOL, .v.b = b};
+}
 mn_arg mn_arg_str(const char *s)
 {
     return s ? (mn_arg){.type = MN_ARG_STR, .v.s = s} : mn_arg_null();
@@ -223,8 +257,14 @@ mn_arg mn_arg_obj(const void *o)
 {
     return o ? (mn_arg){.type = MN_ARG_INSTANCE, .v.obj = o} : mn_arg_null();
 }
-mn_arg mn_arg_expr(const mn_expr *e) { return (mn_arg){.type = MN_ARG_EXPR, .v.expr = e}; }
-mn_arg mn_arg_qs(const mn_qs *qs) { return (mn_arg){.type = MN_ARG_QS, .v.qs = qs}; }
+mn_arg mn_arg_expr(const mn_expr *e)
+{
+    return (mn_arg){.type = MN_ARG_EXPR, .v.expr = e};
+}
+mn_arg mn_arg_qs(const mn_qs *qs)
+{
+    return (mn_arg){.type = MN_ARG_QS, .v.qs = qs};
+}
 mn_arg mn_arg_list(const mn_arg *items, size_t n)
 {
     return (mn_arg){.type = MN_ARG_LIST, .v.list = {items, n}};
@@ -233,8 +273,14 @@ mn_arg mn_arg_bytes(const void *p, size_t n)
 {
     return (mn_arg){.type = MN_ARG_BYTES, .v.bytes = {p ? (const char *)p : "", n}};
 }
-mn_arg mn_arg_value(const mn_value *v) { return (mn_arg){.type = MN_ARG_VALUE, .v.value = v}; }
-mn_arg mn_arg_id_(mn_arg a) { return a; }
+mn_arg mn_arg_value(const mn_value *v)
+{
+    return (mn_arg){.type = MN_ARG_VALUE, .v.value = v};
+}
+mn_arg mn_arg_id_(mn_arg a)
+{
+    return a;
+}
 
 /* The list lives in `arena`, or (arena NULL, as MN_IN uses it) in a per-thread ring that
  * survives until the queryset has been built from it. */

@@ -109,8 +109,8 @@ static int qs_iterate(void *self, mn_arena *arena, mn_value **out)
     if (!list)
         return MN_ENOMEM;
     for (size_t i = 0; i < rows->len; i++) {
-        mn_value *v = qs->mode == MODE_OBJECTS ? mn_obj_value(qs->o, rows->items[i])
-                                               : rows->items[i];
+        mn_value *v =
+            qs->mode == MODE_OBJECTS ? mn_obj_value(qs->o, rows->items[i]) : rows->items[i];
         if (!v || mn_value_list_append(arena, list, v) != 0)
             return MN_ENOMEM;
     }

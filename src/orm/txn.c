@@ -2,11 +2,15 @@
  * run only once the outermost block commits, and model signals. */
 #include "internal.h"
 
-static mn_dbconn *atomic_conn(mn_orm *o) { return mn_orm_conn(o, NULL); }
+static mn_dbconn *atomic_conn(mn_orm *o)
+{
+    return mn_orm_conn(o, NULL);
+}
 
 static int db_fail(mn_orm *o, mn_dbconn *c, int rc)
 {
-    return mn__orm_fail(o, rc, "%s", *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
+    return mn__orm_fail(o, rc, "%s",
+                        *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
 }
 
 int mn_atomic_begin(mn_orm *o)
@@ -81,7 +85,10 @@ int mn_atomic_end(mn_orm *o, bool ok)
     return rc ? db_fail(o, c, rc) : 0;
 }
 
-int mn_atomic_depth(const mn_orm *o) { return o->atomic_depth; }
+int mn_atomic_depth(const mn_orm *o)
+{
+    return o->atomic_depth;
+}
 
 int mn_on_commit(mn_orm *o, void (*fn)(void *arg), void *arg)
 {
@@ -91,8 +98,8 @@ int mn_on_commit(mn_orm *o, void (*fn)(void *arg), void *arg)
     }
     if (o->noncommit == o->oncommit_cap) {
         size_t ncap = o->oncommit_cap ? o->oncommit_cap * 2 : 8;
-        oncommit *n = mn_arena_realloc(o->arena, o->oncommit, o->oncommit_cap * sizeof *n,
-                                       ncap * sizeof *n);
+        oncommit *n =
+            mn_arena_realloc(o->arena, o->oncommit, o->oncommit_cap * sizeof *n, ncap * sizeof *n);
         if (!n)
             return MN_ENOMEM;
         o->oncommit = n;

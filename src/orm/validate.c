@@ -19,8 +19,8 @@ static int add(errs *e, const char *field, const char *msg)
 {
     if (e->out->n == e->cap) {
         size_t nc = e->cap ? e->cap * 2 : 8;
-        mn_field_error *n = mn_arena_realloc(e->o->arena, e->out->errors,
-                                             e->cap * sizeof *n, nc * sizeof *n);
+        mn_field_error *n =
+            mn_arena_realloc(e->o->arena, e->out->errors, e->cap * sizeof *n, nc * sizeof *n);
         if (!n)
             return MN_ENOMEM;
         e->out->errors = n;
@@ -171,14 +171,15 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
         for (const mn_choice *c = f->choices; c->value && !found; c++)
             found = mn_str_eq_cstr(text, c->value);
         if (!found) {
-            int rc = add(e, name, mn_arena_printf(o->arena, "Value '%.*s' is not a valid choice.",
-                                                  (int)text.len, text.ptr));
+            int rc = add(e, name,
+                         mn_arena_printf(o->arena, "Value '%.*s' is not a valid choice.",
+                                         (int)text.len, text.ptr));
             if (rc)
                 return rc;
         }
     }
-    int64_t iv = mn__is_int_type(f->type) && f->type != MN_FK && f->type != MN_O2O
-                     ? *(const int64_t *)p : 0;
+    int64_t iv =
+        mn__is_int_type(f->type) && f->type != MN_FK && f->type != MN_O2O ? *(const int64_t *)p : 0;
     switch (f->type) {
     case MN_CHAR:
     case MN_EMAIL:
@@ -186,20 +187,24 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
     case MN_SLUG:
     case MN_FILEPATH: {
         size_t n = utf8_len(s);
-        int max = f->max_length ? f->max_length
-                  : f->type == MN_EMAIL ? 254 : f->type == MN_URL ? 200
-                  : f->type == MN_SLUG ? 50 : f->type == MN_FILEPATH ? 100 : 0;
+        int max = f->max_length            ? f->max_length
+                  : f->type == MN_EMAIL    ? 254
+                  : f->type == MN_URL      ? 200
+                  : f->type == MN_SLUG     ? 50
+                  : f->type == MN_FILEPATH ? 100
+                                           : 0;
         if (max && n > (size_t)max)
-            add(e, name, mn_arena_printf(o->arena,
-                                         "Ensure this value has at most %d characters (it has %zu).",
-                                         max, n));
+            add(e, name,
+                mn_arena_printf(
+                    o->arena, "Ensure this value has at most %d characters (it has %zu).", max, n));
         if (f->type == MN_EMAIL && !valid_email(s))
             add(e, name, "Enter a valid email address.");
         if (f->type == MN_URL && !valid_url(s))
             add(e, name, "Enter a valid URL.");
         if (f->type == MN_SLUG && !valid_slug(s))
-            add(e, name, "Enter a valid \xe2\x80\x9cslug\xe2\x80\x9d consisting of letters, "
-                         "numbers, underscores or hyphens.");
+            add(e, name,
+                "Enter a valid \xe2\x80\x9cslug\xe2\x80\x9d consisting of letters, "
+                "numbers, underscores or hyphens.");
         break;
     }
     case MN_GENERICIP: {
@@ -218,7 +223,8 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
                 ok = false;
         }
         if (!ok || hex != 32)
-            add(e, name, mn_arena_printf(o->arena, "\xe2\x80\x9c%s\xe2\x80\x9d is not a valid UUID.", s));
+            add(e, name,
+                mn_arena_printf(o->arena, "\xe2\x80\x9c%s\xe2\x80\x9d is not a valid UUID.", s));
         break;
     }
     case MN_JSON: {
@@ -232,21 +238,32 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
     case MN_DECIMAL: {
         int whole, frac;
         if (!decimal_digits(s, &whole, &frac)) {
-            add(e, name, mn_arena_printf(o->arena, "\xe2\x80\x9c%s\xe2\x80\x9d value must be a "
-                                                   "decimal number.", s));
+            add(e, name,
+                mn_arena_printf(o->arena,
+                                "\xe2\x80\x9c%s\xe2\x80\x9d value must be a "
+                                "decimal number.",
+                                s));
             break;
         }
         int md = f->max_digits ? f->max_digits : 18, dp = f->decimal_places;
         if (whole + frac > md)
-            add(e, name, mn_arena_printf(o->arena, "Ensure that there are no more than %d digit%s "
-                                                   "in total.", md, md == 1 ? "" : "s"));
+            add(e, name,
+                mn_arena_printf(o->arena,
+                                "Ensure that there are no more than %d digit%s "
+                                "in total.",
+                                md, md == 1 ? "" : "s"));
         else if (frac > dp)
-            add(e, name, mn_arena_printf(o->arena, "Ensure that there are no more than %d decimal "
-                                                   "place%s.", dp, dp == 1 ? "" : "s"));
+            add(e, name,
+                mn_arena_printf(o->arena,
+                                "Ensure that there are no more than %d decimal "
+                                "place%s.",
+                                dp, dp == 1 ? "" : "s"));
         else if (whole > md - dp)
-            add(e, name, mn_arena_printf(o->arena, "Ensure that there are no more than %d digit%s "
-                                                   "before the decimal point.", md - dp,
-                                         md - dp == 1 ? "" : "s"));
+            add(e, name,
+                mn_arena_printf(o->arena,
+                                "Ensure that there are no more than %d digit%s "
+                                "before the decimal point.",
+                                md - dp, md - dp == 1 ? "" : "s"));
         break;
     }
     case MN_POSINT:
@@ -275,14 +292,15 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
     case MN_O2O: {
         const mn_fk *fk = p;
         if (!fk->obj || mn_obj_pk(fk->obj) != fk->id) {
-            int ex = mn_qs_exists(mn_qs_filter_kv(mn_qs_all(o, f->rel_model),
-                                                  &(mn_kv){"pk", mn_arg_int(fk->id)}, 1));
+            int ex = mn_qs_exists(
+                mn_qs_filter_kv(mn_qs_all(o, f->rel_model), &(mn_kv){"pk", mn_arg_int(fk->id)}, 1));
             if (ex < 0)
                 return ex;
             if (ex == 0) {
                 const char *vn = mn_model_verbose_name(f->rel_model, false, o->arena);
-                add(e, name, mn_arena_printf(o->arena, "%s instance with id %lld does not exist.",
-                                             vn, (long long)fk->id));
+                add(e, name,
+                    mn_arena_printf(o->arena, "%s instance with id %lld does not exist.", vn,
+                                    (long long)fk->id));
             }
         }
         break;
@@ -406,9 +424,12 @@ static int check_holds(mn_orm *o, void *obj, const char *cond)
         int cmp = 0;
         if (!have || !lit || mn_value_compare(have, lit, &cmp) != 0)
             return MN_EINVAL;
-        bool ok = mn_str_eq_cstr(lk, "exact") ? cmp == 0 : mn_str_eq_cstr(lk, "gt") ? cmp > 0
-                  : mn_str_eq_cstr(lk, "gte") ? cmp >= 0 : mn_str_eq_cstr(lk, "lt") ? cmp < 0
-                  : mn_str_eq_cstr(lk, "lte") ? cmp <= 0 : false;
+        bool ok = mn_str_eq_cstr(lk, "exact") ? cmp == 0
+                  : mn_str_eq_cstr(lk, "gt")  ? cmp > 0
+                  : mn_str_eq_cstr(lk, "gte") ? cmp >= 0
+                  : mn_str_eq_cstr(lk, "lt")  ? cmp < 0
+                  : mn_str_eq_cstr(lk, "lte") ? cmp <= 0
+                                              : false;
         if (!ok)
             return 0;
     }
@@ -465,13 +486,16 @@ int mn_full_clean(mn_orm *o, void *obj, mn_validation *out)
         int ok = check_holds(o, obj, c->check);
         if (ok < 0)
             return ok;
-        if (!ok && add(&e, NULL, mn_arena_printf(o->arena, "Constraint \xe2\x80\x9c%s\xe2\x80\x9d is "
-                                                          "violated.", c->name ? c->name : "check")))
+        if (!ok && add(&e, NULL,
+                       mn_arena_printf(o->arena,
+                                       "Constraint \xe2\x80\x9c%s\xe2\x80\x9d is "
+                                       "violated.",
+                                       c->name ? c->name : "check")))
             return MN_ENOMEM;
     }
     if (out->n)
-        return mn__orm_fail(o, MN_EVALIDATION, "%s: %s", out->errors[0].field ? out->errors[0].field
-                                                                              : "__all__",
+        return mn__orm_fail(o, MN_EVALIDATION, "%s: %s",
+                            out->errors[0].field ? out->errors[0].field : "__all__",
                             out->errors[0].message);
     return 0;
 }

@@ -53,8 +53,10 @@ int mn_obj_set(mn_orm *o, void *obj, const char *field, mn_arg a)
         fk->obj = NULL;
     }
     if (f->type == MN_M2M)
-        return mn__orm_fail(o, MN_EINVAL, "Direct assignment to the forward side of a many-to-many "
-                            "set is prohibited. Use %s.set() instead.", f->name);
+        return mn__orm_fail(o, MN_EINVAL,
+                            "Direct assignment to the forward side of a many-to-many "
+                            "set is prohibited. Use %s.set() instead.",
+                            f->name);
     /* convert through the parameter path, then store as if read back from the database */
     mn_dbdialect d = mn__dialect(o, NULL);
     mn_dbparam prm;
@@ -86,8 +88,16 @@ static void now_utc(mn_datetime *dt)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    *dt = (mn_datetime){tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                        tm.tm_sec, (int32_t)(ts.tv_nsec / 1000), 0, true, "UTC"};
+    *dt = (mn_datetime){tm.tm_year + 1900,
+                        tm.tm_mon + 1,
+                        tm.tm_mday,
+                        tm.tm_hour,
+                        tm.tm_min,
+                        tm.tm_sec,
+                        (int32_t)(ts.tv_nsec / 1000),
+                        0,
+                        true,
+                        "UTC"};
 }
 
 void mn__touch_auto_now(void *obj, const mn_model *m, bool adding)
@@ -189,8 +199,8 @@ static int do_insert(mn_orm *o, void *obj, const mn_model *m, const char *alias)
     return 0;
 }
 
-static int do_update(mn_orm *o, void *obj, const mn_model *m, const char *fields,
-                     const char *alias, int64_t *affected)
+static int do_update(mn_orm *o, void *obj, const mn_model *m, const char *fields, const char *alias,
+                     int64_t *affected)
 {
     mn_dbdialect d = mn__dialect(o, alias);
     mn_buf sql;
@@ -251,7 +261,8 @@ static int save(mn_orm *o, void *obj, const char *fields)
                 if (f->type == MN_M2M)
                     return mn__orm_fail(o, MN_EINVAL,
                                         "The following fields do not exist in this model, are "
-                                        "m2m fields, or are non-concrete fields: %s", f->name);
+                                        "m2m fields, or are non-concrete fields: %s",
+                                        f->name);
             }
             p += k;
         }
@@ -266,7 +277,8 @@ static int save(mn_orm *o, void *obj, const char *fields)
     bool created = false;
     if (!h->persisted && mn__auto_pk(m) && mn_obj_pk(obj) == 0) {
         if (fields)
-            return mn__orm_fail(o, MN_EINVAL, "Cannot force an update in save() with no primary key.");
+            return mn__orm_fail(o, MN_EINVAL,
+                                "Cannot force an update in save() with no primary key.");
         rc = do_insert(o, obj, m, alias);
         created = true;
     } else {
@@ -274,7 +286,8 @@ static int save(mn_orm *o, void *obj, const char *fields)
         rc = do_update(o, obj, m, fields, alias, &affected);
         if (rc == 0 && affected == 0) {
             if (fields)
-                return mn__orm_fail(o, MN_EDOES_NOT_EXIST, "Save with update_fields did not affect any rows.");
+                return mn__orm_fail(o, MN_EDOES_NOT_EXIST,
+                                    "Save with update_fields did not affect any rows.");
             rc = do_insert(o, obj, m, alias);
             created = true;
         }
@@ -285,7 +298,10 @@ static int save(mn_orm *o, void *obj, const char *fields)
     return mn__signal(o, MN_POST_SAVE, m, obj, created);
 }
 
-int mn_save(mn_orm *o, void *obj) { return save(o, obj, NULL); }
+int mn_save(mn_orm *o, void *obj)
+{
+    return save(o, obj, NULL);
+}
 int mn_save_fields(mn_orm *o, void *obj, const char *fields)
 {
     return save(o, obj, fields ? fields : "");
@@ -380,8 +396,8 @@ void *mn_qs_get_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def
     return NULL;
 }
 
-void *mn_qs_update_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def,
-                             size_t nd, bool *created)
+void *mn_qs_update_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def, size_t nd,
+                             bool *created)
 {
     if (created)
         *created = false;
@@ -436,6 +452,5 @@ const char *mn_obj_str(mn_orm *o, const void *obj)
         return h->model->str(obj, o->arena);
     if (!h->persisted && !mn_obj_pk(obj))
         return mn_arena_printf(o->arena, "%s object (None)", h->model->name);
-    return mn_arena_printf(o->arena, "%s object (%lld)", h->model->name,
-                           (long long)mn_obj_pk(obj));
+    return mn_arena_printf(o->arena, "%s object (%lld)", h->model->name, (long long)mn_obj_pk(obj));
 }

@@ -87,9 +87,9 @@ static void ctx_init(mn_coro *c, char *stack_top)
     uintptr_t top = (uintptr_t)stack_top & ~(uintptr_t)15;
     void **sp = (void **)(top - 72);
     memset(sp, 0, 72);
-    sp[3] = c;                           /* r12 */
-    sp[5] = NULL;                        /* rbp: ends backtraces */
-    sp[6] = (void *)mn__ctx_trampoline;  /* return address */
+    sp[3] = c;                          /* r12 */
+    sp[5] = NULL;                       /* rbp: ends backtraces */
+    sp[6] = (void *)mn__ctx_trampoline; /* return address */
     c->ctx = sp;
 }
 #elif defined(__aarch64__)
@@ -316,8 +316,7 @@ void mn__coro_release(mn_loop *loop, mn_coro *c)
     /* Frames that never returned (an abandoned coroutine) leave poisoned redzones behind. */
     ASAN_UNPOISON_MEMORY_REGION(stack_bottom(c), c->stack_size);
 #endif
-    if (loop->nfree >= POOL_MAX || c->map_size != map_size_for(loop->stack_size) ||
-        loop->freeing) {
+    if (loop->nfree >= POOL_MAX || c->map_size != map_size_for(loop->stack_size) || loop->freeing) {
         munmap(c->map, c->map_size);
         return;
     }

@@ -35,16 +35,19 @@ struct mn__tnode {
 };
 
 typedef struct mn__wheel {
-    mn__tnode slots[MN__WHEEL_SLOTS];              /* list heads (circular, sentinel) */
-    uint64_t busy[MN__WHEEL_SLOTS / 64];           /* bit per non-empty slot */
-    int64_t processed;                             /* every deadline <= this has fired */
+    mn__tnode slots[MN__WHEEL_SLOTS];    /* list heads (circular, sentinel) */
+    uint64_t busy[MN__WHEEL_SLOTS / 64]; /* bit per non-empty slot */
+    int64_t processed;                   /* every deadline <= this has fired */
     size_t count;
 } mn__wheel;
 
 void mn__wheel_init(mn__wheel *w, int64_t now);
 void mn__timer_add(mn_loop *loop, mn__tnode *node, int64_t deadline);
 void mn__timer_del(mn_loop *loop, mn__tnode *node);
-static inline bool mn__timer_pending(const mn__tnode *node) { return node->prev != NULL; }
+static inline bool mn__timer_pending(const mn__tnode *node)
+{
+    return node->prev != NULL;
+}
 /* Fires every timer due at now. */
 void mn__wheel_advance(mn_loop *loop, int64_t now);
 /* Milliseconds until the nearest slot with a timer (0 if due), or -1 when there is none. */
@@ -55,18 +58,18 @@ void mn__timers_free(mn_loop *loop);
 enum { MN__CORO_READY = 1, MN__CORO_RUNNING, MN__CORO_PARKED, MN__CORO_DONE };
 
 struct mn_coro {
-    void *ctx;            /* asm: saved stack pointer; ucontext: ucontext_t in the mapping */
+    void *ctx; /* asm: saved stack pointer; ucontext: ucontext_t in the mapping */
     mn_loop *loop;
     mn_coro_fn fn;
     void *arg;
     void *local;
-    mn_coro *next_ready;  /* ready queue link */
+    mn_coro *next_ready;            /* ready queue link */
     mn_coro *prev_live, *next_live; /* every coroutine not yet finished */
-    mn_coro *next_free;   /* the loop's pool of finished mappings */
-    char *map;            /* the whole mapping: guard page, stack, this struct */
+    mn_coro *next_free;             /* the loop's pool of finished mappings */
+    char *map;                      /* the whole mapping: guard page, stack, this struct */
     size_t map_size;
-    size_t stack_size;    /* usable bytes below this struct */
-    void *fake_stack;     /* ASan's fake stack while switched away */
+    size_t stack_size; /* usable bytes below this struct */
+    void *fake_stack;  /* ASan's fake stack while switched away */
     int state;
 };
 
@@ -81,7 +84,7 @@ typedef struct mn__waiter {
 
 typedef struct mn__fdstate {
     mn__waiter *reader, *writer;
-    bool registered;  /* added to epoll (edge-triggered, in and out) */
+    bool registered; /* added to epoll (edge-triggered, in and out) */
 } mn__fdstate;
 
 /* ---- Offload (offload.c). ---- */
@@ -96,12 +99,12 @@ struct mn__job {
 typedef struct mn__pool {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    mn__job *head, *tail;     /* queued, not started */
-    mn__job *done;            /* finished, waiting for the loop */
+    mn__job *head, *tail; /* queued, not started */
+    mn__job *done;        /* finished, waiting for the loop */
     pthread_t threads[8];
     int nthreads;
     bool quit;
-    int eventfd;              /* -1 until the pool starts */
+    int eventfd; /* -1 until the pool starts */
 } mn__pool;
 
 typedef struct mn__drain_cb {
@@ -112,19 +115,19 @@ typedef struct mn__drain_cb {
 struct mn_loop {
     int epfd;
     int64_t now;
-    int64_t polled_at;     /* now at the last epoll_wait */
+    int64_t polled_at; /* now at the last epoll_wait */
     bool stopping;
     bool running;
     bool freeing;
     /* Ready queue (FIFO). */
     mn_coro *ready_head, *ready_tail;
     mn_coro *current;
-    mn_coro *live;         /* doubly linked list of unfinished coroutines */
+    mn_coro *live; /* doubly linked list of unfinished coroutines */
     size_t nlive;
-    mn_coro *free_coros;   /* pooled mappings */
+    mn_coro *free_coros; /* pooled mappings */
     size_t nfree;
     size_t stack_size;
-    void *sched_ctx;       /* the loop's own context (asm: sp, ucontext: ucontext_t *) */
+    void *sched_ctx; /* the loop's own context (asm: sp, ucontext: ucontext_t *) */
     /* ASan: the loop stack's bounds, learnt on the first switch back. */
     const void *sched_stack_bottom;
     size_t sched_stack_size;
@@ -146,8 +149,8 @@ extern _Thread_local mn_loop *mn__current_loop;
 /* coro.c */
 int mn__coro_sched_init(mn_loop *loop);
 void mn__coro_sched_fini(mn_loop *loop);
-void mn__coro_resume(mn_loop *loop, mn_coro *coro); /* returns when it parks or ends */
-void mn__coro_release(mn_loop *loop, mn_coro *coro);  /* finished or abandoned: to the pool */
+void mn__coro_resume(mn_loop *loop, mn_coro *coro);  /* returns when it parks or ends */
+void mn__coro_release(mn_loop *loop, mn_coro *coro); /* finished or abandoned: to the pool */
 void mn__coro_pool_clear(mn_loop *loop);
 
 static inline void mn__ready_push(mn_loop *loop, mn_coro *c)

@@ -25,15 +25,15 @@ static const char *LOGGER = "manouche.proc";
 enum {
     BACKOFF_FIRST_MS = 50,
     BACKOFF_MAX_MS = 10000,
-    STABLE_MS = 10000,       /* a worker that lived this long resets its slot's backoff */
+    STABLE_MS = 10000, /* a worker that lived this long resets its slot's backoff */
     DEFAULT_DRAIN_MS = 30000,
 };
 
 typedef struct slot {
     int fd;
-    pid_t pid;           /* 0: none running */
+    pid_t pid; /* 0: none running */
     int64_t started_at;
-    int64_t restart_at;  /* when pid == 0 and not shutting down */
+    int64_t restart_at; /* when pid == 0 and not shutting down */
     int failures;
 } slot;
 
@@ -150,8 +150,8 @@ static void on_child_exit(master *m, pid_t pid, int status)
             delay = BACKOFF_MAX_MS;
         s->failures++;
         s->restart_at = now + delay;
-        mn_log(MN_LOG_WARNING, LOGGER, "worker %d (pid %d) %s; restarting in %lld ms", i,
-               (int)pid, what, (long long)delay);
+        mn_log(MN_LOG_WARNING, LOGGER, "worker %d (pid %d) %s; restarting in %lld ms", i, (int)pid,
+               what, (long long)delay);
         return;
     }
 }
@@ -238,14 +238,9 @@ static void handle_signals(master *m)
     while (read(m->sigfd, &info, sizeof info) == (ssize_t)sizeof info) {
         switch (info.ssi_signo) {
         case SIGTERM:
-        case SIGINT:
-            begin_shutdown(m, (int)info.ssi_signo);
-            break;
-        case SIGHUP:
-            reload(m);
-            break;
-        default: /* SIGCHLD: reap() below handles every exited child at once */
-            break;
+        case SIGINT: begin_shutdown(m, (int)info.ssi_signo); break;
+        case SIGHUP: reload(m); break;
+        default: /* SIGCHLD: reap() below handles every exited child at once */ break;
         }
     }
 }
@@ -254,11 +249,11 @@ static void handle_signals(master *m)
 static int run_deadlines(master *m)
 {
     int64_t now = mn__clock_ms(), next = -1;
-#define CONSIDER(at) \
-    do { \
-        int64_t left_ = (at) - now; \
-        if (next < 0 || left_ < next) \
-            next = left_ < 0 ? 0 : left_; \
+#define CONSIDER(at)                                                                               \
+    do {                                                                                           \
+        int64_t left_ = (at)-now;                                                                  \
+        if (next < 0 || left_ < next)                                                              \
+            next = left_ < 0 ? 0 : left_;                                                          \
     } while (0)
     for (int i = 0; i < m->nslots && !m->shutting_down; i++) {
         slot *s = &m->slots[i];

@@ -45,19 +45,14 @@ static int errno_code(int e)
 {
     switch (e) {
     case EPIPE:
-    case ECONNRESET:
-        return MN_ECLOSED;
-    case ETIMEDOUT:
-        return MN_ETIMEDOUT;
+    case ECONNRESET: return MN_ECLOSED;
+    case ETIMEDOUT: return MN_ETIMEDOUT;
     case ENOMEM:
-    case ENOBUFS:
-        return MN_ENOMEM;
+    case ENOBUFS: return MN_ENOMEM;
     case EBADF:
     case EINVAL:
-    case ENOTSOCK:
-        return MN_EINVAL;
-    default:
-        return MN_EIO;
+    case ENOTSOCK: return MN_EINVAL;
+    default: return MN_EIO;
     }
 }
 

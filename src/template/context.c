@@ -28,8 +28,14 @@ mn_context *mn__context_new_like(const mn_context *c)
     return n;
 }
 
-mn_arena *mn_context_arena(const mn_context *c) { return c->arena; }
-void mn_context_set_autoescape(mn_context *c, bool on) { c->autoescape = on; }
+mn_arena *mn_context_arena(const mn_context *c)
+{
+    return c->arena;
+}
+void mn_context_set_autoescape(mn_context *c, bool on)
+{
+    c->autoescape = on;
+}
 
 int mn__context_set_ref(mn_context *c, mn_str name, mn_value *v)
 {

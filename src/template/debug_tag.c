@@ -117,8 +117,8 @@ static int pformat(const mn_value *v, mn_arena *a, mn_buf *out, size_t indent, s
             at += chars(out->data + before, out->len - before) + 2;
             mn_buf_puts(out, ": ");
         }
-        rc = pformat(dict ? it[i].value : v->u.list.items[i], a, out, at,
-                     last ? allowance + 1 : 1, raw);
+        rc = pformat(dict ? it[i].value : v->u.list.items[i], a, out, at, last ? allowance + 1 : 1,
+                     raw);
         if (rc == 0 && !last) {
             mn_buf_puts(out, ",\n");
             rc = spaces(out, indent + 1);
@@ -133,8 +133,8 @@ static int frame_dict(const ctx_frame *fr, mn_arena *a, mn_value **out)
     if (!d)
         return MN_ENOMEM;
     for (int i = 0; i < fr->n; i++)
-        if (mn_value_dict_set(a, d, fr->vars[i].name.ptr, fr->vars[i].name.len,
-                              fr->vars[i].value) < 0)
+        if (mn_value_dict_set(a, d, fr->vars[i].name.ptr, fr->vars[i].name.len, fr->vars[i].value) <
+            0)
             return MN_ENOMEM;
     *out = d;
     return MN_OK;

@@ -202,8 +202,7 @@ int mn_template_library_add_inclusion_tag(mn_template_library *lib, const char *
 }
 
 int mn_template_library_add_tag(mn_template_library *lib, const char *name,
-                                mn_tag_compile_fn compile, mn_tag_render_fn render,
-                                void *userdata)
+                                mn_tag_compile_fn compile, mn_tag_render_fn render, void *userdata)
 {
     if (!compile || !render)
         return MN_EINVAL;
@@ -270,7 +269,10 @@ void mn_template_engine_free(mn_template_engine *e)
     mn_free(e);
 }
 
-mn_template_options *mn_template_engine_options(mn_template_engine *e) { return &e->options; }
+mn_template_options *mn_template_engine_options(mn_template_engine *e)
+{
+    return &e->options;
+}
 
 static int push_str(char ***v, size_t *n, const char *s)
 {
@@ -358,8 +360,8 @@ static void destroy(mn_template *t)
     mn_free(t);
 }
 
-static mn_template *compile(mn_template_engine *e, const char *name, const char *source,
-                            size_t len, bool copy, mn_template_error *err)
+static mn_template *compile(mn_template_engine *e, const char *name, const char *source, size_t len,
+                            bool copy, mn_template_error *err)
 {
     mn_template_error local;
     if (!err)
@@ -460,7 +462,10 @@ void mn_template_free(mn_template *t)
     destroy(t);
 }
 
-const char *mn_template_name(const mn_template *t) { return t ? t->name : NULL; }
+const char *mn_template_name(const mn_template *t)
+{
+    return t ? t->name : NULL;
+}
 
 /* ---- Loading. ---- */
 
@@ -578,7 +583,8 @@ static mn_template *load_whole(mn_template_engine *e, const char *name, mn_templ
     }
     for (size_t i = 0; i < e->nembedded; i++) {
         if (strcmp(e->embedded[i].name, name) == 0) {
-            mn_template *t = compile(e, name, e->embedded[i].source, e->embedded[i].len, false, err);
+            mn_template *t =
+                compile(e, name, e->embedded[i].source, e->embedded[i].len, false, err);
             if (!t)
                 return NULL;
             c = cache_put(e, name, nlen);
@@ -636,13 +642,12 @@ mn_template *mn__engine_load(mn_template_engine *e, const char *name, size_t len
             return t;
         }
     }
-    set_error(err, MN_ENOTFOUND, buf, "TemplateDoesNotExist: %s (partial '%s' is not defined)",
-              buf, part);
+    set_error(err, MN_ENOTFOUND, buf, "TemplateDoesNotExist: %s (partial '%s' is not defined)", buf,
+              part);
     return NULL;
 }
 
-mn_template *mn_template_engine_get(mn_template_engine *e, const char *name,
-                                    mn_template_error *err)
+mn_template *mn_template_engine_get(mn_template_engine *e, const char *name, mn_template_error *err)
 {
     if (err)
         memset(err, 0, sizeof *err);
@@ -692,8 +697,8 @@ int mn_template_error_format(const mn_template_error *err, mn_buf *out)
     }
     int rc;
     if (err->line > 0)
-        rc = mn_buf_printf(out, "%.*s: %s:%d:%d: %s\n", klen, kind, err->template_name,
-                           err->line, err->column, msg);
+        rc = mn_buf_printf(out, "%.*s: %s:%d:%d: %s\n", klen, kind, err->template_name, err->line,
+                           err->column, msg);
     else if (err->code != MN_ENOTFOUND && err->template_name[0])
         rc = mn_buf_printf(out, "%.*s: %s: %s\n", klen, kind, err->template_name, msg);
     else
@@ -705,8 +710,8 @@ int mn_template_error_format(const mn_template_error *err, mn_buf *out)
     return rc;
 }
 
-const unsigned char mn__escape_extra[256] = {['&'] = 4, ['<'] = 3, ['>'] = 3, ['"'] = 5,
-                                             ['\''] = 5};
+const unsigned char mn__escape_extra[256] = {
+    ['&'] = 4, ['<'] = 3, ['>'] = 3, ['"'] = 5, ['\''] = 5};
 
 /* Two passes: measure, reserve once, then write in place (no append call per run). */
 int mn_template_escape(mn_buf *out, const char *s, size_t len)
@@ -750,23 +755,12 @@ int mn_template_escape(mn_buf *out, const char *s, size_t len)
     }
     for (size_t i = 0; i < len; i++) {
         switch (s[i]) {
-        case '&':
-            memcpy(o, "&amp;", 5), o += 5;
-            break;
-        case '<':
-            memcpy(o, "&lt;", 4), o += 4;
-            break;
-        case '>':
-            memcpy(o, "&gt;", 4), o += 4;
-            break;
-        case '"':
-            memcpy(o, "&quot;", 6), o += 6;
-            break;
-        case '\'':
-            memcpy(o, "&#x27;", 6), o += 6;
-            break;
-        default:
-            *o++ = s[i];
+        case '&': memcpy(o, "&amp;", 5), o += 5; break;
+        case '<': memcpy(o, "&lt;", 4), o += 4; break;
+        case '>': memcpy(o, "&gt;", 4), o += 4; break;
+        case '"': memcpy(o, "&quot;", 6), o += 6; break;
+        case '\'': memcpy(o, "&#x27;", 6), o += 6; break;
+        default: *o++ = s[i];
         }
     }
     out->len = (size_t)(o - out->data);

@@ -46,8 +46,10 @@ int mn__fcond_escape(const mn_filter_call *c, const mn_value *v, mn_buf *b)
 {
     mn_str t;
     int rc = mn__ftext(c, v, &t);
-    if (rc < 0) return rc;
-    if (mn_value_is_safe(v)) return mn_buf_put_str(b, t);
+    if (rc < 0)
+        return rc;
+    if (mn_value_is_safe(v))
+        return mn_buf_put_str(b, t);
     return mn__fescape(b, t);
 }
 

@@ -3050,7 +3050,8 @@ static const case_pair *find_pair(uint32_t cp)
     size_t lo = 0, hi = sizeof case_pairs / sizeof case_pairs[0];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (case_pairs[mid].cp == cp) return &case_pairs[mid];
+        if (case_pairs[mid].cp == cp)
+            return &case_pairs[mid];
         if (case_pairs[mid].cp < cp)
             lo = mid + 1;
         else
@@ -3064,7 +3065,8 @@ static const case_multi *find_multi(uint32_t cp)
     size_t lo = 0, hi = sizeof case_multis / sizeof case_multis[0];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (case_multis[mid].cp == cp) return &case_multis[mid];
+        if (case_multis[mid].cp == cp)
+            return &case_multis[mid];
         if (case_multis[mid].cp < cp)
             lo = mid + 1;
         else
@@ -3075,21 +3077,24 @@ static const case_multi *find_multi(uint32_t cp)
 
 uint32_t mn__uni_lower(uint32_t cp)
 {
-    if (cp < 0x80) return cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
+    if (cp < 0x80)
+        return cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
     const case_pair *p = find_pair(cp);
     return p && p->lower ? p->lower : cp;
 }
 
 uint32_t mn__uni_upper(uint32_t cp)
 {
-    if (cp < 0x80) return cp >= 'a' && cp <= 'z' ? cp - 32 : cp;
+    if (cp < 0x80)
+        return cp >= 'a' && cp <= 'z' ? cp - 32 : cp;
     const case_pair *p = find_pair(cp);
     return p && p->upper ? p->upper : cp;
 }
 
 bool mn__uni_cased(uint32_t cp)
 {
-    if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
+    if (cp < 0x80)
+        return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
     size_t lo = 0, hi = sizeof cased_ranges / sizeof cased_ranges[0];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -3113,11 +3118,14 @@ int mn__uni_put_case(mn_buf *b, uint32_t cp, char which)
         return mn_buf_putc(b, (char)cp);
     }
     const case_pair *p = find_pair(cp);
-    if (!p) return mn__utf8_put(b, cp);
+    if (!p)
+        return mn__utf8_put(b, cp);
     uint32_t m = which == 'l' ? p->lower : which == 'u' ? p->upper : p->title;
-    if (m) return mn__utf8_put(b, m);
+    if (m)
+        return mn__utf8_put(b, m);
     const case_multi *x = find_multi(cp);
-    if (!x) return mn__utf8_put(b, cp);
+    if (!x)
+        return mn__utf8_put(b, cp);
     return mn_buf_puts(b, which == 'l' ? x->lower : which == 'u' ? x->upper : x->title);
 }
 
@@ -3143,7 +3151,8 @@ static const uint32_t digit_ranges[][2] = {
 
 bool mn__uni_decimal(uint32_t cp)
 {
-    if (cp < 0x80) return cp >= '0' && cp <= '9';
+    if (cp < 0x80)
+        return cp >= '0' && cp <= '9';
     size_t lo = 0, hi = sizeof digit_ranges / sizeof digit_ranges[0];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;

@@ -97,7 +97,8 @@ static int put_num(mn_buf *b, int64_t v, int width)
     while ((u /= 10) != 0 && n < 20);
     while (n < width && n < 20)
         tmp[sizeof tmp - 1 - n++] = '0';
-    if (neg) tmp[sizeof tmp - 1 - n++] = '-';
+    if (neg)
+        tmp[sizeof tmp - 1 - n++] = '-';
     return mn_buf_append(b, tmp + sizeof tmp - n, (size_t)n);
 }
 
@@ -131,8 +132,10 @@ static int put_offset(mn_buf *b, int32_t off, bool colon)
 
 static int put_tzname(mn_buf *b, const fmt_ctx *f)
 {
-    if (f->tzname) return mn_buf_puts(b, f->tzname);
-    if (!f->offset) return mn_buf_puts(b, "UTC");
+    if (f->tzname)
+        return mn_buf_puts(b, f->tzname);
+    if (!f->offset)
+        return mn_buf_puts(b, "UTC");
     mn_buf_puts(b, "UTC");
     return put_offset(b, f->offset, true);
 }
@@ -141,7 +144,8 @@ static int put_tzname(mn_buf *b, const fmt_ctx *f)
 static int put_f(mn_buf *b, const mn_datetime *t)
 {
     int g = t->hour % 12 ? t->hour % 12 : 12;
-    if (t->minute == 0) return put_num(b, g, 1);
+    if (t->minute == 0)
+        return put_num(b, g, 1);
     put_num(b, g, 1);
     mn_buf_putc(b, ':');
     return put_num(b, t->minute, 2);
@@ -150,12 +154,17 @@ static int put_f(mn_buf *b, const mn_datetime *t)
 static int put_iso(mn_buf *b, const fmt_ctx *f)
 {
     const mn_datetime *t = f->t;
-    if (f->kind != MN_VALUE_TIME) mn_buf_printf(b, "%04d-%02d-%02d", t->year, t->month, t->day);
-    if (f->kind == MN_VALUE_DATE) return MN_OK;
-    if (f->kind == MN_VALUE_DATETIME) mn_buf_putc(b, 'T');
+    if (f->kind != MN_VALUE_TIME)
+        mn_buf_printf(b, "%04d-%02d-%02d", t->year, t->month, t->day);
+    if (f->kind == MN_VALUE_DATE)
+        return MN_OK;
+    if (f->kind == MN_VALUE_DATETIME)
+        mn_buf_putc(b, 'T');
     mn_buf_printf(b, "%02d:%02d:%02d", t->hour, t->minute, t->second);
-    if (t->microsecond) mn_buf_printf(b, ".%06d", t->microsecond);
-    if (f->aware) return put_offset(b, t->utc_offset, true);
+    if (t->microsecond)
+        mn_buf_printf(b, ".%06d", t->microsecond);
+    if (f->aware)
+        return put_offset(b, t->utc_offset, true);
     return MN_OK;
 }
 
@@ -163,7 +172,8 @@ static int64_t epoch_seconds(const fmt_ctx *f)
 {
     const mn_datetime *t = f->t;
     int64_t s = days_from_civil(t->year, t->month, t->day) * 86400;
-    if (f->kind == MN_VALUE_DATETIME) s += t->hour * 3600 + t->minute * 60 + t->second;
+    if (f->kind == MN_VALUE_DATETIME)
+        s += t->hour * 3600 + t->minute * 60 + t->second;
     return s - f->offset;
 }
 
@@ -173,46 +183,35 @@ static int put_char(mn_buf *b, const fmt_ctx *f, char ch)
     const mn_datetime *t = f->t;
     int g = t->hour % 12 ? t->hour % 12 : 12;
     switch (ch) {
-    case 'a':
-        return mn_buf_puts(b, t->hour > 11 ? "p.m." : "a.m.");
-    case 'A':
-        return mn_buf_puts(b, t->hour > 11 ? "PM" : "AM");
-    case 'e':
-        return f->has_zone && f->aware ? put_tzname(b, f) : MN_OK;
-    case 'f':
-        return put_f(b, t);
-    case 'g':
-        return put_num(b, g, 1);
-    case 'G':
-        return put_num(b, t->hour, 1);
-    case 'h':
-        return put_num(b, g, 2);
-    case 'H':
-        return put_num(b, t->hour, 2);
-    case 'i':
-        return put_num(b, t->minute, 2);
-    case 'O':
-        return f->has_zone ? put_offset(b, f->offset, false) : MN_OK;
+    case 'a': return mn_buf_puts(b, t->hour > 11 ? "p.m." : "a.m.");
+    case 'A': return mn_buf_puts(b, t->hour > 11 ? "PM" : "AM");
+    case 'e': return f->has_zone && f->aware ? put_tzname(b, f) : MN_OK;
+    case 'f': return put_f(b, t);
+    case 'g': return put_num(b, g, 1);
+    case 'G': return put_num(b, t->hour, 1);
+    case 'h': return put_num(b, g, 2);
+    case 'H': return put_num(b, t->hour, 2);
+    case 'i': return put_num(b, t->minute, 2);
+    case 'O': return f->has_zone ? put_offset(b, f->offset, false) : MN_OK;
     case 'P':
-        if (t->minute == 0 && t->hour == 0) return mn_buf_puts(b, "midnight");
-        if (t->minute == 0 && t->hour == 12) return mn_buf_puts(b, "noon");
+        if (t->minute == 0 && t->hour == 0)
+            return mn_buf_puts(b, "midnight");
+        if (t->minute == 0 && t->hour == 12)
+            return mn_buf_puts(b, "noon");
         put_f(b, t);
         return mn_buf_puts(b, t->hour > 11 ? " p.m." : " a.m.");
-    case 's':
-        return put_num(b, t->second, 2);
-    case 'T':
-        return f->has_zone ? put_tzname(b, f) : MN_OK;
-    case 'u':
-        return put_num(b, t->microsecond, 6);
-    case 'Z':
-        return f->has_zone ? mn_buf_printf(b, "%d", f->offset) : MN_OK;
-    default:
-        break;
+    case 's': return put_num(b, t->second, 2);
+    case 'T': return f->has_zone ? put_tzname(b, f) : MN_OK;
+    case 'u': return put_num(b, t->microsecond, 6);
+    case 'Z': return f->has_zone ? mn_buf_printf(b, "%d", f->offset) : MN_OK;
+    default: break;
     }
-    if (f->kind == MN_VALUE_TIME && ch == 'c') return put_iso(b, f);
+    if (f->kind == MN_VALUE_TIME && ch == 'c')
+        return put_iso(b, f);
     if (f->kind == MN_VALUE_TIME && ch == 'I')
-        return MN_OK;                               /* no zone: '' before any date field is read */
-    if (f->kind == MN_VALUE_TIME) return MN_EINVAL; /* a time has no date fields: AttributeError */
+        return MN_OK; /* no zone: '' before any date field is read */
+    if (f->kind == MN_VALUE_TIME)
+        return MN_EINVAL; /* a time has no date fields: AttributeError */
     switch (ch) {
     case 'b': {
         char m3[4];
@@ -221,31 +220,19 @@ static int put_char(mn_buf *b, const fmt_ctx *f, char ch)
         m3[3] = 0;
         return mn_buf_puts(b, m3);
     }
-    case 'c':
-        return put_iso(b, f);
-    case 'd':
-        return put_num(b, t->day, 2);
-    case 'D':
-        return mn_buf_append(b, day_names[weekday(t)], 3);
+    case 'c': return put_iso(b, f);
+    case 'd': return put_num(b, t->day, 2);
+    case 'D': return mn_buf_append(b, day_names[weekday(t)], 3);
     case 'E':
-    case 'F':
-        return mn_buf_puts(b, month_names[t->month - 1]);
-    case 'I':
-        return f->has_zone ? mn_buf_putc(b, '0') : MN_OK;
-    case 'j':
-        return put_num(b, t->day, 1);
-    case 'l':
-        return mn_buf_puts(b, day_names[weekday(t)]);
-    case 'L':
-        return mn_buf_puts(b, is_leap(t->year) ? "True" : "False");
-    case 'm':
-        return put_num(b, t->month, 2);
-    case 'M':
-        return mn_buf_append(b, month_names[t->month - 1], 3);
-    case 'n':
-        return put_num(b, t->month, 1);
-    case 'N':
-        return mn_buf_puts(b, month_ap[t->month - 1]);
+    case 'F': return mn_buf_puts(b, month_names[t->month - 1]);
+    case 'I': return f->has_zone ? mn_buf_putc(b, '0') : MN_OK;
+    case 'j': return put_num(b, t->day, 1);
+    case 'l': return mn_buf_puts(b, day_names[weekday(t)]);
+    case 'L': return mn_buf_puts(b, is_leap(t->year) ? "True" : "False");
+    case 'm': return put_num(b, t->month, 2);
+    case 'M': return mn_buf_append(b, month_names[t->month - 1], 3);
+    case 'n': return put_num(b, t->month, 1);
+    case 'N': return mn_buf_puts(b, month_ap[t->month - 1]);
     case 'o': {
         int64_t y;
         int w;
@@ -259,31 +246,25 @@ static int put_char(mn_buf *b, const fmt_ctx *f, char ch)
         return put_offset(b, f->offset, false);
     }
     case 'S':
-        if (t->day >= 11 && t->day <= 13) return mn_buf_puts(b, "th");
+        if (t->day >= 11 && t->day <= 13)
+            return mn_buf_puts(b, "th");
         return mn_buf_puts(b, t->day % 10 == 1   ? "st"
                               : t->day % 10 == 2 ? "nd"
                               : t->day % 10 == 3 ? "rd"
                                                  : "th");
-    case 't':
-        return put_num(b, days_in_month(t->year, t->month), 2);
-    case 'U':
-        return mn_buf_printf(b, "%lld", (long long)epoch_seconds(f));
-    case 'w':
-        return put_num(b, (weekday(t) + 1) % 7, 1);
+    case 't': return put_num(b, days_in_month(t->year, t->month), 2);
+    case 'U': return mn_buf_printf(b, "%lld", (long long)epoch_seconds(f));
+    case 'w': return put_num(b, (weekday(t) + 1) % 7, 1);
     case 'W': {
         int64_t y;
         int w;
         iso_week(t, &y, &w);
         return put_num(b, w, 1);
     }
-    case 'y':
-        return put_num(b, (int)(t->year % 100), 2);
-    case 'Y':
-        return put_num(b, t->year, 1);
-    case 'z':
-        return put_num(b, day_of_year(t), 1);
-    default:
-        return MN_EINVAL;
+    case 'y': return put_num(b, (int)(t->year % 100), 2);
+    case 'Y': return put_num(b, t->year, 1);
+    case 'z': return put_num(b, day_of_year(t), 1);
+    default: return MN_EINVAL;
     }
 }
 
@@ -300,7 +281,8 @@ static mn_str named_format(mn_str fmt)
         {"SHORT_DATETIME_FORMAT", "m/d/Y P"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (mn_str_eq_cstr(fmt, names[i][0])) return mn_str_from(names[i][1]);
+        if (mn_str_eq_cstr(fmt, names[i][0]))
+            return mn_str_from(names[i][1]);
     return fmt;
 }
 
@@ -308,8 +290,10 @@ static mn_str named_format(mn_str fmt)
 static int put_literal(mn_buf *b, mn_str s)
 {
     for (size_t i = 0; i < s.len; i++) {
-        if (s.ptr[i] == '\\' && i + 1 < s.len) i++;
-        if (mn_buf_putc(b, s.ptr[i]) < 0) return MN_ENOMEM;
+        if (s.ptr[i] == '\\' && i + 1 < s.len)
+            i++;
+        if (mn_buf_putc(b, s.ptr[i]) < 0)
+            return MN_ENOMEM;
     }
     return MN_OK;
 }
@@ -318,7 +302,8 @@ int mn__date_format(const mn_filter_call *c, const mn_value *v, mn_str fmt, bool
                     mn_buf *out)
 {
     mn_value_kind k = mn_value_kind_of(v);
-    if (k != MN_VALUE_DATE && k != MN_VALUE_DATETIME && k != MN_VALUE_TIME) return MN_EINVAL;
+    if (k != MN_VALUE_DATE && k != MN_VALUE_DATETIME && k != MN_VALUE_TIME)
+        return MN_EINVAL;
     fmt = named_format(fmt);
     const mn_datetime *t = &v->u.dt;
     fmt_ctx f = {t, k, false, 0, NULL, false};
@@ -333,15 +318,21 @@ int mn__date_format(const mn_filter_call *c, const mn_value *v, mn_str fmt, bool
     size_t lit = 0;
     for (size_t i = 0; i < fmt.len; i++) {
         char ch = fmt.ptr[i];
-        if (!is_format_char(ch) || (i > 0 && fmt.ptr[i - 1] == '\\')) continue;
-        if (put_literal(out, (mn_str){fmt.ptr + lit, i - lit}) < 0) return MN_ENOMEM;
+        if (!is_format_char(ch) || (i > 0 && fmt.ptr[i - 1] == '\\'))
+            continue;
+        if (put_literal(out, (mn_str){fmt.ptr + lit, i - lit}) < 0)
+            return MN_ENOMEM;
         lit = i + 1;
-        if (time_only && !is_time_char(ch)) return MN_EINVAL; /* TimeFormat has no such method */
-        if (k == MN_VALUE_DATE && (is_time_char(ch) || ch == 'r')) return MN_EUNSUPPORTED;
+        if (time_only && !is_time_char(ch))
+            return MN_EINVAL; /* TimeFormat has no such method */
+        if (k == MN_VALUE_DATE && (is_time_char(ch) || ch == 'r'))
+            return MN_EUNSUPPORTED;
         int rc = put_char(out, &f, ch);
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
     }
-    if (put_literal(out, (mn_str){fmt.ptr + lit, fmt.len - lit}) < 0) return MN_ENOMEM;
+    if (put_literal(out, (mn_str){fmt.ptr + lit, fmt.len - lit}) < 0)
+        return MN_ENOMEM;
     return mn_buf_reserve(out, 1);
 }
 
@@ -356,7 +347,8 @@ static mn_str format_arg(const mn_filter_call *c, const mn_value *arg, const cha
     mn_str f = mn_str_from(dflt);
     if (arg && !mn_value_is_none(arg)) {
         mn_str t;
-        if (mn__ftext(c, arg, &t) == 0 && t.len) f = t;
+        if (mn__ftext(c, arg, &t) == 0 && t.len)
+            f = t;
     }
     return f;
 }
@@ -366,39 +358,46 @@ static mn_str format_arg(const mn_filter_call *c, const mn_value *arg, const cha
 static bool format_has_chars(mn_str fmt)
 {
     for (size_t i = 0; i < fmt.len; i++)
-        if (is_format_char(fmt.ptr[i]) && !(i > 0 && fmt.ptr[i - 1] == '\\')) return true;
+        if (is_format_char(fmt.ptr[i]) && !(i > 0 && fmt.ptr[i - 1] == '\\'))
+            return true;
     return false;
 }
 
 static mn_value *f_date(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
-    if (empty_or_none(v)) return mn_value_empty_string();
+    if (empty_or_none(v))
+        return mn_value_empty_string();
     mn_str fmt = named_format(format_arg(c, arg, "DATE_FORMAT"));
     BUF(b);
     mn_value_kind k = mn_value_kind_of(v);
     if (k != MN_VALUE_DATE && k != MN_VALUE_DATETIME && k != MN_VALUE_TIME) {
-        if (format_has_chars(fmt) || put_literal(&b, fmt) < 0) return mn_value_empty_string();
+        if (format_has_chars(fmt) || put_literal(&b, fmt) < 0)
+            return mn_value_empty_string();
         return mn__fresult(c, &b, false);
     }
     int rc = mn__date_format(c, v, fmt, false, &b);
     if (rc == MN_EUNSUPPORTED)
         return mn__ffail(c, "The format for date objects may not contain time-related format "
                             "specifiers.");
-    if (rc < 0) return mn_value_empty_string();
+    if (rc < 0)
+        return mn_value_empty_string();
     return mn__fresult(c, &b, false);
 }
 
 static mn_value *f_time(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
-    if (empty_or_none(v)) return mn_value_empty_string();
+    if (empty_or_none(v))
+        return mn_value_empty_string();
     mn_str fmt = named_format(format_arg(c, arg, "TIME_FORMAT"));
     BUF(b);
     mn_value_kind k = mn_value_kind_of(v);
     if (k != MN_VALUE_DATETIME && k != MN_VALUE_TIME) {
-        if (format_has_chars(fmt) || put_literal(&b, fmt) < 0) return mn_value_empty_string();
+        if (format_has_chars(fmt) || put_literal(&b, fmt) < 0)
+            return mn_value_empty_string();
         return mn__fresult(c, &b, false);
     }
-    if (mn__date_format(c, v, fmt, true, &b) < 0) return mn_value_empty_string();
+    if (mn__date_format(c, v, fmt, true, &b) < 0)
+        return mn_value_empty_string();
     return mn__fresult(c, &b, false);
 }
 
@@ -410,7 +409,8 @@ static int64_t instant_us(const mn_datetime *t, bool datetime)
     int64_t s = days_from_civil(t->year, t->month, t->day) * 86400;
     if (datetime) {
         s += t->hour * 3600 + t->minute * 60 + t->second;
-        if (t->aware) s -= t->utc_offset;
+        if (t->aware)
+            s -= t->utc_offset;
         return s * 1000000 + t->microsecond;
     }
     return s * 1000000;
@@ -427,7 +427,8 @@ static int64_t leapdays(int64_t y1, int64_t y2)
 static mn_value *timesince(const mn_filter_call *c, mn_value *v, mn_value *arg, bool reversed)
 {
     int truth = mn_value_truth(v, c->arena);
-    if (truth <= 0) return mn_value_empty_string();
+    if (truth <= 0)
+        return mn_value_empty_string();
     mn_value_kind k = mn_value_kind_of(v);
     if (k != MN_VALUE_DATE && k != MN_VALUE_DATETIME)
         return mn__ffail(c, "object has no attribute 'year'");
@@ -447,7 +448,8 @@ static mn_value *timesince(const mn_filter_call *c, mn_value *v, mn_value *arg, 
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         int64_t secs = (int64_t)ts.tv_sec;
-        if (!d_aware) secs += zone_offset(c);
+        if (!d_aware)
+            secs += zone_offset(c);
         int64_t days = secs / 86400, rem = secs % 86400;
         /* civil_from_days */
         int64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
@@ -464,7 +466,8 @@ static mn_value *timesince(const mn_filter_call *c, mn_value *v, mn_value *arg, 
         now.aware = d_aware;
         now_aware = d_aware;
     }
-    if (d_aware != now_aware) return mn_value_empty_string(); /* naive - aware: TypeError */
+    if (d_aware != now_aware)
+        return mn_value_empty_string(); /* naive - aware: TypeError */
     const mn_datetime *d = &v->u.dt;
     const mn_datetime *n = &now;
     bool d_dt = k == MN_VALUE_DATETIME, n_dt = now_dt;
@@ -500,12 +503,15 @@ static mn_value *timesince(const mn_filter_call *c, mn_value *v, mn_value *arg, 
     }
     for (int depth = 0; i < 6 && depth < 2; i++, depth++) {
         int64_t count = since / chunk_secs[i];
-        if (count == 0) break;
-        if (depth) mn_buf_puts(&b, ", ");
+        if (count == 0)
+            break;
+        if (depth)
+            mn_buf_puts(&b, ", ");
         mn_buf_printf(&b, "%lld\xc2\xa0%s%s", (long long)count, names[i], count == 1 ? "" : "s");
         since -= chunk_secs[i] * count;
     }
-    if (mn_buf_reserve(&b, 1) < 0) return NULL;
+    if (mn_buf_reserve(&b, 1) < 0)
+        return NULL;
     return mn__fresult(c, &b, false);
 }
 

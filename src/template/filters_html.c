@@ -19,9 +19,11 @@
 static mn_value *f_escape(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     (void)arg;
-    if (v->safe) return v;
+    if (v->safe)
+        return v;
     BUF(b);
-    if (mn__fescape(&b, v->u.str) < 0 || mn_buf_reserve(&b, 1) < 0) return NULL;
+    if (mn__fescape(&b, v->u.str) < 0 || mn_buf_reserve(&b, 1) < 0)
+        return NULL;
     return mn__fresult(c, &b, true);
 }
 
@@ -29,7 +31,8 @@ static mn_value *f_force_escape(const mn_filter_call *c, mn_value *v, mn_value *
 {
     (void)arg;
     BUF(b);
-    if (mn__fescape(&b, v->u.str) < 0 || mn_buf_reserve(&b, 1) < 0) return NULL;
+    if (mn__fescape(&b, v->u.str) < 0 || mn_buf_reserve(&b, 1) < 0)
+        return NULL;
     return mn__fresult(c, &b, true);
 }
 
@@ -45,10 +48,12 @@ static int put_normalized(mn_buf *b, mn_str s)
     for (size_t i = 0; i < s.len; i++) {
         char ch = s.ptr[i];
         if (ch == '\r') {
-            if (i + 1 < s.len && s.ptr[i + 1] == '\n') i++;
+            if (i + 1 < s.len && s.ptr[i + 1] == '\n')
+                i++;
             ch = '\n';
         }
-        if (mn_buf_putc(b, ch) < 0) return MN_ENOMEM;
+        if (mn_buf_putc(b, ch) < 0)
+            return MN_ENOMEM;
     }
     return mn_buf_reserve(b, 1);
 }
@@ -58,11 +63,14 @@ static int put_br(mn_buf *b, mn_str s, bool esc)
 {
     size_t start = 0;
     for (size_t i = 0; i <= s.len; i++) {
-        if (i < s.len && s.ptr[i] != '\n') continue;
+        if (i < s.len && s.ptr[i] != '\n')
+            continue;
         mn_str piece = {s.ptr + start, i - start};
         int rc = esc ? mn__fescape(b, piece) : mn_buf_put_str(b, piece);
-        if (rc < 0) return rc;
-        if (i < s.len) mn_buf_puts(b, "<br>");
+        if (rc < 0)
+            return rc;
+        if (i < s.len)
+            mn_buf_puts(b, "<br>");
         start = i + 1;
     }
     return MN_OK;
@@ -74,7 +82,8 @@ static mn_value *f_linebreaks(const mn_filter_call *c, mn_value *v, mn_value *ar
     (void)arg;
     bool esc = c->autoescape && !v->safe;
     BUF(norm);
-    if (put_normalized(&norm, v->u.str) < 0) return NULL;
+    if (put_normalized(&norm, v->u.str) < 0)
+        return NULL;
     mn_str s = {norm.data ? norm.data : "", norm.len};
     BUF(b);
     size_t start = 0;
@@ -89,17 +98,22 @@ static mn_value *f_linebreaks(const mn_filter_call *c, mn_value *v, mn_value *ar
             run = 0;
             while (j + run < s.len && s.ptr[j + run] == '\n')
                 run++;
-            if (run >= 2) break;
+            if (run >= 2)
+                break;
             j += run;
         }
-        if (!first) mn_buf_puts(&b, "\n\n");
+        if (!first)
+            mn_buf_puts(&b, "\n\n");
         mn_buf_puts(&b, "<p>");
-        if (put_br(&b, (mn_str){s.ptr + start, j - start}, esc) < 0) return NULL;
+        if (put_br(&b, (mn_str){s.ptr + start, j - start}, esc) < 0)
+            return NULL;
         mn_buf_puts(&b, "</p>");
-        if (j >= s.len) break;
+        if (j >= s.len)
+            break;
         start = j + run;
     }
-    if (mn_buf_reserve(&b, 1) < 0) return NULL;
+    if (mn_buf_reserve(&b, 1) < 0)
+        return NULL;
     return mn__fresult(c, &b, true);
 }
 
@@ -108,7 +122,8 @@ static mn_value *f_linebreaksbr(const mn_filter_call *c, mn_value *v, mn_value *
     (void)arg;
     bool esc = c->autoescape && !v->safe;
     BUF(norm);
-    if (put_normalized(&norm, v->u.str) < 0) return NULL;
+    if (put_normalized(&norm, v->u.str) < 0)
+        return NULL;
     BUF(b);
     if (put_br(&b, (mn_str){norm.data ? norm.data : "", norm.len}, esc) < 0 ||
         mn_buf_reserve(&b, 1) < 0)
@@ -152,20 +167,25 @@ static bool hp_hex(char ch)
 static long hp_find(const hparser *p, size_t from, char ch)
 {
     size_t *miss = &((hparser *)p)->missing[(unsigned char)ch];
-    if (from >= p->n || from >= *miss) return -1;
+    if (from >= p->n || from >= *miss)
+        return -1;
     const char *f = memchr(p->s + from, ch, p->n - from);
-    if (!f) *miss = from;
+    if (!f)
+        *miss = from;
     return f ? (long)(f - p->s) : -1;
 }
 
 static bool hp_ieq(const hparser *p, size_t at, const char *word)
 {
     size_t len = strlen(word);
-    if (at + len > p->n) return false;
+    if (at + len > p->n)
+        return false;
     for (size_t i = 0; i < len; i++) {
         char ch = p->s[at + i];
-        if (ch >= 'A' && ch <= 'Z') ch = (char)(ch + 32);
-        if (ch != word[i]) return false;
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch + 32);
+        if (ch != word[i])
+            return false;
     }
     return true;
 }
@@ -226,18 +246,23 @@ static long hp_starttag_end(const hparser *p, size_t i)
     }
     while (j < n && hp_space(s[j]))
         j++;
-    if (j >= n) return -1;
+    if (j >= n)
+        return -1;
     char next = s[j];
-    if (next == '>') return (long)j + 1;
-    if (next == '/') return j + 1 < n && s[j + 1] == '>' ? (long)j + 2 : -1;
-    if (hp_alpha(next) || next == '=' || next == '/') return -1;
+    if (next == '>')
+        return (long)j + 1;
+    if (next == '/')
+        return j + 1 < n && s[j + 1] == '>' ? (long)j + 2 : -1;
+    if (hp_alpha(next) || next == '=' || next == '/')
+        return -1;
     return j > i ? (long)j : (long)i + 1;
 }
 
 static long hp_starttag(hparser *p, size_t i)
 {
     long end = hp_starttag_end(p, i);
-    if (end < 0) return end;
+    if (end < 0)
+        return end;
     size_t name_end = hp_tagname_end(p, i + 1);
     if (p->s[end - 1] != '>') {
         /* attributes did not reach a '>': Python hands the text over as data */
@@ -260,14 +285,16 @@ static bool hp_endtagfind(const hparser *p, size_t i, size_t *ns, size_t *ne, si
     size_t j = i + 2;
     while (j < p->n && hp_space(p->s[j]))
         j++;
-    if (j >= p->n || !hp_alpha(p->s[j])) return false;
+    if (j >= p->n || !hp_alpha(p->s[j]))
+        return false;
     *ns = j;
     while (j < p->n && (hp_alnum(p->s[j]) || strchr("-.:_", p->s[j])) && p->s[j])
         j++;
     *ne = j;
     while (j < p->n && hp_space(p->s[j]))
         j++;
-    if (j >= p->n || p->s[j] != '>') return false;
+    if (j >= p->n || p->s[j] != '>')
+        return false;
     *end = j + 1;
     return true;
 }
@@ -275,7 +302,8 @@ static bool hp_endtagfind(const hparser *p, size_t i, size_t *ns, size_t *ne, si
 static long hp_endtag(hparser *p, size_t i)
 {
     long gt = hp_find(p, i + 1, '>');
-    if (gt < 0) return -1;
+    if (gt < 0)
+        return -1;
     size_t gtpos = (size_t)gt + 1, ns, ne, end;
     if (!hp_endtagfind(p, i, &ns, &ne, &end)) {
         if (p->cdata[0]) {
@@ -290,7 +318,8 @@ static long hp_endtag(hparser *p, size_t i)
             long g = hp_find(p, e, '>');
             return g + 1;
         }
-        if (i + 2 < p->n && p->s[i + 2] == '>') return (long)i + 3;
+        if (i + 2 < p->n && p->s[i + 2] == '>')
+            return (long)i + 3;
         long g = hp_find(p, i + 2, '>'); /* bogus comment */
         return g < 0 ? -1 : g + 1;
     }
@@ -308,13 +337,16 @@ static long hp_endtag(hparser *p, size_t i)
 /* <!-- ... --\s*> */
 static long hp_comment(hparser *p, size_t i)
 {
-    if (i >= p->no_comment_end) return -1;
+    if (i >= p->no_comment_end)
+        return -1;
     for (size_t j = i + 4; j + 1 < p->n; j++) {
-        if (p->s[j] != '-' || p->s[j + 1] != '-') continue;
+        if (p->s[j] != '-' || p->s[j + 1] != '-')
+            continue;
         size_t k = j + 2;
         while (k < p->n && hp_space(p->s[k]))
             k++;
-        if (k < p->n && p->s[k] == '>') return (long)k + 1;
+        if (k < p->n && p->s[k] == '>')
+            return (long)k + 1;
     }
     p->no_comment_end = i;
     return -1;
@@ -325,7 +357,8 @@ static long hp_declaration(const hparser *p, size_t i)
     if (i + 3 <= p->n && p->s[i + 2] == '[') {
         /* a marked section (<![CDATA[ ... ]]>): ]\s*]\s*> */
         for (size_t j = i + 3; j < p->n; j++) {
-            if (p->s[j] != ']') continue;
+            if (p->s[j] != ']')
+                continue;
             size_t k = j + 1;
             while (k < p->n && hp_space(p->s[k]))
                 k++;
@@ -333,7 +366,8 @@ static long hp_declaration(const hparser *p, size_t i)
                 k++;
                 while (k < p->n && hp_space(p->s[k]))
                     k++;
-                if (k < p->n && p->s[k] == '>') return (long)k + 1;
+                if (k < p->n && p->s[k] == '>')
+                    return (long)k + 1;
             }
         }
         return -1;
@@ -347,15 +381,18 @@ static long hp_find_cdata_end(const hparser *p, size_t i)
 {
     size_t len = strlen(p->cdata);
     for (size_t j = i; j + 1 < p->n; j++) {
-        if (p->s[j] != '<' || p->s[j + 1] != '/') continue;
+        if (p->s[j] != '<' || p->s[j + 1] != '/')
+            continue;
         size_t k = j + 2;
         while (k < p->n && hp_space(p->s[k]))
             k++;
-        if (!hp_ieq(p, k, p->cdata)) continue;
+        if (!hp_ieq(p, k, p->cdata))
+            continue;
         k += len;
         while (k < p->n && hp_space(p->s[k]))
             k++;
-        if (k < p->n && p->s[k] == '>') return (long)j;
+        if (k < p->n && p->s[k] == '>')
+            return (long)j;
     }
     return -1;
 }
@@ -369,16 +406,19 @@ static size_t hp_goahead(hparser *p, size_t i, bool end)
         size_t j;
         if (p->cdata[0]) {
             long m = hp_find_cdata_end(p, i);
-            if (m < 0) break;
+            if (m < 0)
+                break;
             j = (size_t)m;
         } else {
             j = i;
             while (j < n && s[j] != '&' && s[j] != '<')
                 j++;
         }
-        if (i < j) mn_buf_append(p->out, s + i, j - i);
+        if (i < j)
+            mn_buf_append(p->out, s + i, j - i);
         i = j;
-        if (i == n) break;
+        if (i == n)
+            break;
         if (s[i] == '<') {
             long k;
             if (i + 1 < n && hp_alpha(s[i + 1]))
@@ -398,7 +438,8 @@ static size_t hp_goahead(hparser *p, size_t i, bool end)
             } else
                 break;
             if (k < 0) {
-                if (!end) break;
+                if (!end)
+                    break;
                 long g = hp_find(p, i + 1, '>');
                 if (g < 0) {
                     g = hp_find(p, i + 1, '<');
@@ -445,7 +486,8 @@ static size_t hp_goahead(hparser *p, size_t i, bool end)
                 }
             }
             if (i + 1 < n && (hp_alpha(s[i + 1]) || s[i + 1] == '#')) {
-                if (end && i + 2 == n) i++;
+                if (end && i + 2 == n)
+                    i++;
                 break;
             } else if (i + 1 < n) {
                 mn_buf_putc(p->out, '&');
@@ -475,14 +517,16 @@ static size_t count_lt(mn_str s)
 static bool suspicious_open_tag(mn_str s)
 {
     for (size_t i = 0; i + 1 < s.len; i++) {
-        if (s.ptr[i] != '<' || !hp_alpha(s.ptr[i + 1])) continue;
+        if (s.ptr[i] != '<' || !hp_alpha(s.ptr[i + 1]))
+            continue;
         size_t end = i + 2, chars = 0, lts = 1;
         while (end < s.len && s.ptr[end] != '>') {
             chars += ((unsigned char)s.ptr[end] & 0xC0) != 0x80;
             lts += s.ptr[end] == '<';
             end++;
         }
-        if (chars >= 1000 && lts >= 50) return true;
+        if (chars >= 1000 && lts >= 50)
+            return true;
         i = end; /* later '<' in this run see a shorter run */
     }
     return false;
@@ -493,19 +537,23 @@ static mn_value *f_striptags(const mn_filter_call *c, mn_value *v, mn_value *arg
 {
     (void)arg;
     mn_str value = v->u.str;
-    if (suspicious_open_tag(value)) return mn__ffail(c, "SuspiciousOperation: open tag too long");
+    if (suspicious_open_tag(value))
+        return mn__ffail(c, "SuspiciousOperation: open tag too long");
     for (int depth = 0; memchr(value.ptr, '<', value.len) && memchr(value.ptr, '>', value.len);
          depth++) {
-        if (depth >= 50) return mn__ffail(c, "SuspiciousOperation: too deeply nested tags");
+        if (depth >= 50)
+            return mn__ffail(c, "SuspiciousOperation: too deeply nested tags");
         BUF(b);
         hparser p = {value.ptr, value.len, &b, {0}, {0}, SIZE_MAX};
         for (size_t k = 0; k < 256; k++)
             p.missing[k] = SIZE_MAX;
         size_t stop = hp_goahead(&p, 0, false);
         hp_goahead(&p, stop, true);
-        if (mn_buf_reserve(&b, 1) < 0) return NULL;
+        if (mn_buf_reserve(&b, 1) < 0)
+            return NULL;
         mn_str next = {b.data, b.len};
-        if (count_lt(value) == count_lt(next)) break;
+        if (count_lt(value) == count_lt(next))
+            break;
         value = next;
     }
     return mn_value_str_ref(c->arena, value.ptr, value.len);
@@ -517,7 +565,8 @@ static bool uspace_at(mn_str s, size_t i, size_t *next)
 {
     size_t k = i;
     uint32_t cp = mn__utf8_next(s.ptr, s.len, &k);
-    if (next) *next = k;
+    if (next)
+        *next = k;
     return mn__uni_space(cp);
 }
 
@@ -534,7 +583,8 @@ static bool match_tag(mn_str t, bool *closing, mn_str *name, bool *self_closing)
     }
     size_t start = i, e = i, next;
     for (;;) {
-        if (e >= t.len || uspace_at(t, e, &next)) return false; /* \S+? cannot grow */
+        if (e >= t.len || uspace_at(t, e, &next))
+            return false; /* \S+? cannot grow */
         e = next;
         size_t k = e;
         while (k < t.len && uspace_at(t, k, &next))
@@ -543,7 +593,8 @@ static bool match_tag(mn_str t, bool *closing, mn_str *name, bool *self_closing)
             *self_closing = true;
             break;
         }
-        if (e < t.len && (t.ptr[e] == '>' || uspace_at(t, e, NULL))) break;
+        if (e < t.len && (t.ptr[e] == '>' || uspace_at(t, e, NULL)))
+            break;
     }
     *name = (mn_str){t.ptr + start, e - start};
     return true;
@@ -552,12 +603,15 @@ static bool match_tag(mn_str t, bool *closing, mn_str *name, bool *self_closing)
 static mn_value *truncate_html(const mn_filter_call *c, mn_value *v, mn_value *arg, bool words)
 {
     int64_t length;
-    if (!mn__fint(arg, &length)) return v;
-    if (words && length <= 0) return mn_value_empty_string();
+    if (!mn__fint(arg, &length))
+        return v;
+    if (words && length <= 0)
+        return mn_value_empty_string();
     mn_str text = v->u.str;
     BUF(nfc);
     if (!words) {
-        if (mn__uni_nfc(&nfc, text) < 0) return NULL;
+        if (mn__uni_nfc(&nfc, text) < 0)
+            return NULL;
         text = (mn_str){nfc.data ? nfc.data : "", nfc.len};
     }
     int64_t truncate_len = words ? length : length - 1;
@@ -580,7 +634,8 @@ static mn_value *truncate_html(const mn_filter_call *c, mn_value *v, mn_value *a
                                          text.ptr[pos + 1] != '>' && pos + 1 < no_gt_from
                                      ? memchr(text.ptr + pos + 1, '>', text.len - pos - 1)
                                      : NULL;
-                if (!gt && text.ptr[pos] == '<' && pos + 1 < no_gt_from) no_gt_from = pos + 1;
+                if (!gt && text.ptr[pos] == '<' && pos + 1 < no_gt_from)
+                    no_gt_from = pos + 1;
                 if (gt) {
                     mend = (size_t)(gt - text.ptr) + 1;
                 } else {
@@ -603,7 +658,8 @@ static mn_value *truncate_html(const mn_filter_call *c, mn_value *v, mn_value *a
                 if (text.ptr[k] == '<') {
                     const char *gt =
                         k + 1 < no_gt_from ? memchr(text.ptr + k + 1, '>', text.len - k - 1) : NULL;
-                    if (!gt && k + 1 < no_gt_from) no_gt_from = k + 1;
+                    if (!gt && k + 1 < no_gt_from)
+                        no_gt_from = k + 1;
                     if (gt) {
                         unit = false;
                         mend = (size_t)(gt - text.ptr) + 1;
@@ -625,11 +681,13 @@ static mn_value *truncate_html(const mn_filter_call *c, mn_value *v, mn_value *a
                 }
             }
         }
-        if (!found) break;
+        if (!found)
+            break;
         pos = mend;
         if (unit) {
             current_len++;
-            if (current_len == truncate_len) end_text_pos = pos;
+            if (current_len == truncate_len)
+                end_text_pos = pos;
             continue;
         }
         bool closing, self_closing;
@@ -639,32 +697,38 @@ static mn_value *truncate_html(const mn_filter_call *c, mn_value *v, mn_value *a
             current_len >= truncate_len)
             continue;
         BUF(lower); /* tagname.lower(): Python's full lower-casing */
-        if (mn__uni_lower_str(&lower, name) < 0 || mn_buf_reserve(&lower, 1) < 0) return NULL;
+        if (mn__uni_lower_str(&lower, name) < 0 || mn_buf_reserve(&lower, 1) < 0)
+            return NULL;
         mn_str tag = {lower.data, lower.len};
         bool singlet = false;
         for (size_t k = 0; k < sizeof singlets / sizeof singlets[0]; k++)
             singlet |= mn_str_eq_cstr(tag, singlets[k]);
-        if (self_closing || singlet) continue;
+        if (self_closing || singlet)
+            continue;
         if (closing) {
-            if (nopen && mn_str_eq(open[nopen - 1], tag)) nopen--;
+            if (nopen && mn_str_eq(open[nopen - 1], tag))
+                nopen--;
             continue;
         }
         if (nopen == capopen) {
             size_t nc = capopen ? capopen * 2 : 8;
             mn_str *grown =
                 mn_arena_realloc(c->arena, open, capopen * sizeof *open, nc * sizeof *open);
-            if (!grown) return NULL;
+            if (!grown)
+                return NULL;
             open = grown, capopen = nc;
         }
         open[nopen++] = tag; /* the most recent is last */
     }
-    if (current_len <= length) return mn_value_str_ref(c->arena, text.ptr, text.len);
+    if (current_len <= length)
+        return mn_value_str_ref(c->arena, text.ptr, text.len);
     BUF(b);
     mn_buf_append(&b, text.ptr, end_text_pos);
     mn_buf_puts(&b, words ? " \xe2\x80\xa6" : "\xe2\x80\xa6");
     for (size_t k = nopen; k-- > 0;)
         mn_buf_printf(&b, "</%.*s>", (int)open[k].len, open[k].ptr);
-    if (mn_buf_reserve(&b, 1) < 0) return NULL;
+    if (mn_buf_reserve(&b, 1) < 0)
+        return NULL;
     return mn__fresult(c, &b, false);
 }
 
@@ -686,38 +750,17 @@ static int json_string(mn_buf *b, mn_str s)
     for (size_t i = 0; i < s.len;) {
         uint32_t cp = mn__utf8_next(s.ptr, s.len, &i);
         switch (cp) {
-        case '"':
-            mn_buf_puts(b, "\\\"");
-            continue;
-        case '\\':
-            mn_buf_puts(b, "\\\\");
-            continue;
-        case '\n':
-            mn_buf_puts(b, "\\n");
-            continue;
-        case '\r':
-            mn_buf_puts(b, "\\r");
-            continue;
-        case '\t':
-            mn_buf_puts(b, "\\t");
-            continue;
-        case '\b':
-            mn_buf_puts(b, "\\b");
-            continue;
-        case '\f':
-            mn_buf_puts(b, "\\f");
-            continue;
-        case '<':
-            mn_buf_puts(b, "\\u003C");
-            continue;
-        case '>':
-            mn_buf_puts(b, "\\u003E");
-            continue;
-        case '&':
-            mn_buf_puts(b, "\\u0026");
-            continue;
-        default:
-            break;
+        case '"': mn_buf_puts(b, "\\\""); continue;
+        case '\\': mn_buf_puts(b, "\\\\"); continue;
+        case '\n': mn_buf_puts(b, "\\n"); continue;
+        case '\r': mn_buf_puts(b, "\\r"); continue;
+        case '\t': mn_buf_puts(b, "\\t"); continue;
+        case '\b': mn_buf_puts(b, "\\b"); continue;
+        case '\f': mn_buf_puts(b, "\\f"); continue;
+        case '<': mn_buf_puts(b, "\\u003C"); continue;
+        case '>': mn_buf_puts(b, "\\u003E"); continue;
+        case '&': mn_buf_puts(b, "\\u0026"); continue;
+        default: break;
         }
         if (cp < 0x20 || (cp >= 0x7F && cp < 0x10000)) {
             mn_buf_printf(b, "\\u%04x", cp);
@@ -733,25 +776,24 @@ static int json_string(mn_buf *b, mn_str s)
 
 static int json_value(const mn_filter_call *c, const mn_value *v, mn_buf *b, int depth)
 {
-    if (depth > 200) return MN_ETOOBIG;
+    if (depth > 200)
+        return MN_ETOOBIG;
     switch (mn_value_kind_of(v)) {
-    case MN_VALUE_NONE:
-        return mn_buf_puts(b, "null");
-    case MN_VALUE_BOOL:
-        return mn_buf_puts(b, v->u.b ? "true" : "false");
-    case MN_VALUE_INT:
-        return mn_buf_put_i64(b, v->u.i);
+    case MN_VALUE_NONE: return mn_buf_puts(b, "null");
+    case MN_VALUE_BOOL: return mn_buf_puts(b, v->u.b ? "true" : "false");
+    case MN_VALUE_INT: return mn_buf_put_i64(b, v->u.i);
     case MN_VALUE_DOUBLE: {
         double d = v->u.d;
-        if (d != d) return mn_buf_puts(b, "NaN");
-        if (d > 1.7976931348623157e308) return mn_buf_puts(b, "Infinity");
-        if (d < -1.7976931348623157e308) return mn_buf_puts(b, "-Infinity");
+        if (d != d)
+            return mn_buf_puts(b, "NaN");
+        if (d > 1.7976931348623157e308)
+            return mn_buf_puts(b, "Infinity");
+        if (d < -1.7976931348623157e308)
+            return mn_buf_puts(b, "-Infinity");
         return mn_value_write_text(v, c->arena, b);
     }
-    case MN_VALUE_STRING:
-        return json_string(b, v->u.str);
-    case MN_VALUE_DECIMAL:
-        return json_string(b, v->u.str);
+    case MN_VALUE_STRING: return json_string(b, v->u.str);
+    case MN_VALUE_DECIMAL: return json_string(b, v->u.str);
     case MN_VALUE_DATE:
     case MN_VALUE_DATETIME:
     case MN_VALUE_TIME: {
@@ -760,12 +802,14 @@ static int json_value(const mn_filter_call *c, const mn_value *v, mn_buf *b, int
         mn_buf_init(&s, c->arena);
         if (v->kind != MN_VALUE_TIME)
             mn_buf_printf(&s, "%04d-%02d-%02d", t->year, t->month, t->day);
-        if (v->kind == MN_VALUE_DATETIME) mn_buf_putc(&s, 'T');
+        if (v->kind == MN_VALUE_DATETIME)
+            mn_buf_putc(&s, 'T');
         if (v->kind != MN_VALUE_DATE) {
             if (v->kind == MN_VALUE_TIME && t->aware)
                 return MN_EINVAL; /* JSON can't represent timezone-aware times */
             mn_buf_printf(&s, "%02d:%02d:%02d", t->hour, t->minute, t->second);
-            if (t->microsecond) mn_buf_printf(&s, ".%03d", t->microsecond / 1000);
+            if (t->microsecond)
+                mn_buf_printf(&s, ".%03d", t->microsecond / 1000);
             if (v->kind == MN_VALUE_DATETIME && t->aware) {
                 if (t->utc_offset == 0) {
                     mn_buf_putc(&s, 'Z');
@@ -785,20 +829,24 @@ static int json_value(const mn_filter_call *c, const mn_value *v, mn_buf *b, int
             return MN_EINVAL; /* not JSON serializable */
         mn_buf_putc(b, '[');
         for (size_t i = 0; i < mn_value_list_len(l); i++) {
-            if (i) mn_buf_puts(b, ", ");
+            if (i)
+                mn_buf_puts(b, ", ");
             int rc = json_value(c, mn_value_list_get(l, i), b, depth + 1);
-            if (rc < 0) return rc;
+            if (rc < 0)
+                return rc;
         }
         return mn_buf_putc(b, ']');
     }
     case MN_VALUE_DICT:
         mn_buf_putc(b, '{');
         for (size_t i = 0; i < v->u.dict.len; i++) {
-            if (i) mn_buf_puts(b, ", ");
+            if (i)
+                mn_buf_puts(b, ", ");
             json_string(b, v->u.dict.entries[i].key);
             mn_buf_puts(b, ": ");
             int rc = json_value(c, v->u.dict.entries[i].value, b, depth + 1);
-            if (rc < 0) return rc;
+            if (rc < 0)
+                return rc;
         }
         return mn_buf_putc(b, '}');
     }
@@ -812,13 +860,15 @@ static mn_value *f_json_script(const mn_filter_call *c, mn_value *v, mn_value *a
     mn_buf_puts(&b, "<script");
     if (arg && !mn_value_is_none(arg)) {
         mn_buf_puts(&b, " id=\"");
-        if (mn__fcond_escape(c, arg, &b) < 0) return NULL;
+        if (mn__fcond_escape(c, arg, &b) < 0)
+            return NULL;
         mn_buf_putc(&b, '"');
     }
     mn_buf_puts(&b, " type=\"application/json\">");
     if (json_value(c, v, &b, 0) < 0)
         return mn__ffail(c, "TypeError: Object is not JSON serializable");
-    if (mn_buf_puts(&b, "</script>") < 0 || mn_buf_reserve(&b, 1) < 0) return NULL;
+    if (mn_buf_puts(&b, "</script>") < 0 || mn_buf_reserve(&b, 1) < 0)
+        return NULL;
     return mn__fresult(c, &b, true);
 }
 
@@ -830,7 +880,8 @@ static mn_value *items_or_chars(const mn_filter_call *c, mn_value *v)
     if (k == MN_VALUE_STRING) {
         mn_str s = v->u.str;
         mn_value *l = mn_value_list(c->arena, s.len);
-        if (!l) return NULL;
+        if (!l)
+            return NULL;
         for (size_t i = 0; i < s.len;) {
             size_t at = i;
             mn__utf8_next(s.ptr, s.len, &i);
@@ -838,21 +889,24 @@ static mn_value *items_or_chars(const mn_filter_call *c, mn_value *v)
         }
         return l;
     }
-    if (k != MN_VALUE_LIST && k != MN_VALUE_DICT && k != MN_VALUE_OBJECT) return NULL;
+    if (k != MN_VALUE_LIST && k != MN_VALUE_DICT && k != MN_VALUE_OBJECT)
+        return NULL;
     mn_value *l;
     return mn_value_iterate(v, c->arena, &l) < 0 ? NULL : l;
 }
 
 static int list_formatter(const mn_filter_call *c, mn_value *list, int tabs, mn_buf *b)
 {
-    if (tabs > 100) return MN_ETOOBIG;
+    if (tabs > 100)
+        return MN_ETOOBIG;
     size_t n = mn_value_list_len(list);
     bool firstline = true;
     for (size_t i = 0; i < n; i++) {
         mn_value *item = mn_value_list_get(list, i), *children = NULL;
         if (i + 1 < n && mn_value_kind_of(mn_value_list_get(list, i + 1)) == MN_VALUE_LIST)
             children = mn_value_list_get(list, ++i);
-        if (!firstline) mn_buf_putc(b, '\n');
+        if (!firstline)
+            mn_buf_putc(b, '\n');
         firstline = false;
         for (int t = 0; t < tabs; t++)
             mn_buf_putc(b, '\t');
@@ -863,14 +917,16 @@ static int list_formatter(const mn_filter_call *c, mn_value *list, int tabs, mn_
         } else {
             rc = mn_value_write_text(item, c->arena, b);
         }
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
         if (children && mn_value_list_len(children)) {
             mn_buf_putc(b, '\n');
             for (int t = 0; t < tabs; t++)
                 mn_buf_putc(b, '\t');
             mn_buf_puts(b, "<ul>\n");
             rc = list_formatter(c, children, tabs + 1, b);
-            if (rc < 0) return rc;
+            if (rc < 0)
+                return rc;
             mn_buf_putc(b, '\n');
             for (int t = 0; t < tabs; t++)
                 mn_buf_putc(b, '\t');
@@ -888,7 +944,8 @@ static mn_value *f_unordered_list(const mn_filter_call *c, mn_value *v, mn_value
 {
     (void)arg;
     mn_value *l = items_or_chars(c, v);
-    if (!l) return mn__ffail(c, "TypeError: object is not iterable");
+    if (!l)
+        return mn__ffail(c, "TypeError: object is not iterable");
     BUF(b);
     if (list_formatter(c, l, 1, &b) < 0 || mn_buf_reserve(&b, 1) < 0)
         return mn__ffail(c, "unordered_list: nesting too deep");

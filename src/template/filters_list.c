@@ -20,12 +20,14 @@
 static mn_value *chars_of(const mn_filter_call *c, mn_str s)
 {
     mn_value *l = mn_value_list(c->arena, s.len);
-    if (!l) return NULL;
+    if (!l)
+        return NULL;
     for (size_t i = 0; i < s.len;) {
         size_t at = i;
         mn__utf8_next(s.ptr, s.len, &i);
         mn_value *ch = mn_value_str_ref(c->arena, s.ptr + at, i - at);
-        if (!ch || mn_value_list_append(c->arena, l, ch) < 0) return NULL;
+        if (!ch || mn_value_list_append(c->arena, l, ch) < 0)
+            return NULL;
     }
     return l;
 }
@@ -36,7 +38,8 @@ static mn_value *index_end(const mn_filter_call *c, mn_value *v, bool last)
     switch (mn_value_kind_of(v)) {
     case MN_VALUE_STRING: {
         mn_str s = v->u.str;
-        if (!s.len) return mn_value_empty_string();
+        if (!s.len)
+            return mn_value_empty_string();
         size_t at = 0, i = 0;
         if (last) {
             at = s.len - 1;
@@ -54,13 +57,12 @@ static mn_value *index_end(const mn_filter_call *c, mn_value *v, bool last)
         if (mn_value_iterate(v, c->arena, &l) < 0)
             return mn__ffail(c, "object is not subscriptable");
         size_t n = mn_value_list_len(l);
-        if (!n) return mn_value_empty_string();
+        if (!n)
+            return mn_value_empty_string();
         return mn_value_list_get(l, last ? n - 1 : 0);
     }
-    case MN_VALUE_DICT:
-        return mn__ffail(c, last ? "KeyError: -1" : "KeyError: 0");
-    default:
-        return mn__ffail(c, "object is not subscriptable");
+    case MN_VALUE_DICT: return mn__ffail(c, last ? "KeyError: -1" : "KeyError: 0");
+    default: return mn__ffail(c, "object is not subscriptable");
     }
 }
 
@@ -82,7 +84,8 @@ static mn_value *f_length(const mn_filter_call *c, mn_value *v, mn_value *arg)
     int64_t n = 0;
     mn_value_kind k = mn_value_kind_of(v);
     if (k == MN_VALUE_STRING || k == MN_VALUE_LIST || k == MN_VALUE_DICT || k == MN_VALUE_OBJECT) {
-        if (mn_value_length(v, c->arena, &n) < 0) n = 0;
+        if (mn_value_length(v, c->arena, &n) < 0)
+            n = 0;
     }
     return mn_value_int(c->arena, n);
 }
@@ -90,11 +93,14 @@ static mn_value *f_length(const mn_filter_call *c, mn_value *v, mn_value *arg)
 /* The items of an iterable (a string gives its characters); NULL when not iterable. */
 static mn_value *items_of(const mn_filter_call *c, mn_value *v)
 {
-    if (mn_value_kind_of(v) == MN_VALUE_STRING) return chars_of(c, v->u.str);
+    if (mn_value_kind_of(v) == MN_VALUE_STRING)
+        return chars_of(c, v->u.str);
     mn_value_kind k = mn_value_kind_of(v);
-    if (k != MN_VALUE_LIST && k != MN_VALUE_DICT && k != MN_VALUE_OBJECT) return NULL;
+    if (k != MN_VALUE_LIST && k != MN_VALUE_DICT && k != MN_VALUE_OBJECT)
+        return NULL;
     mn_value *l;
-    if (mn_value_iterate(v, c->arena, &l) < 0) return NULL;
+    if (mn_value_iterate(v, c->arena, &l) < 0)
+        return NULL;
     return l;
 }
 
@@ -103,19 +109,23 @@ static mn_value *items_of(const mn_filter_call *c, mn_value *v)
 static mn_value *f_join(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     mn_value *l = items_of(c, v);
-    if (!l) return v;
+    if (!l)
+        return v;
     size_t n = mn_value_list_len(l);
     if (!c->autoescape) {
         for (size_t i = 0; i < n; i++)
             if (mn_value_kind_of(mn_value_list_get(l, i)) != MN_VALUE_STRING)
                 return v; /* str.join raises TypeError */
     }
-    if (n == 0) return mn_value_safe_ref(c->arena, "", 0);
+    if (n == 0)
+        return mn_value_safe_ref(c->arena, "", 0);
     BUF(sep);
-    if (n > 1 && mn__fcond_escape(c, arg, &sep) < 0) return NULL; /* only between items */
+    if (n > 1 && mn__fcond_escape(c, arg, &sep) < 0)
+        return NULL; /* only between items */
     BUF(b);
     for (size_t i = 0; i < n; i++) {
-        if (i) mn_buf_append(&b, sep.data, sep.len);
+        if (i)
+            mn_buf_append(&b, sep.data, sep.len);
         mn_value *it = mn_value_list_get(l, i);
         int rc;
         if (!c->autoescape)
@@ -124,9 +134,11 @@ static mn_value *f_join(const mn_filter_call *c, mn_value *v, mn_value *arg)
             rc = mn_template_escape(&b, it->u.str.ptr, it->u.str.len);
         else
             rc = mn__fcond_escape(c, it, &b);
-        if (rc < 0) return NULL;
+        if (rc < 0)
+            return NULL;
     }
-    if (mn_buf_reserve(&b, 1) < 0) return NULL;
+    if (mn_buf_reserve(&b, 1) < 0)
+        return NULL;
     return mn__fresult(c, &b, true);
 }
 
@@ -137,13 +149,16 @@ static bool parse_slice_bits(mn_str s, bool have[3], int64_t vals[3], int *nbits
     int n = 0;
     size_t start = 0;
     for (size_t i = 0; i <= s.len; i++) {
-        if (i < s.len && s.ptr[i] != ':') continue;
-        if (n == 3) return false; /* slice() takes at most 3 arguments */
+        if (i < s.len && s.ptr[i] != ':')
+            continue;
+        if (n == 3)
+            return false; /* slice() takes at most 3 arguments */
         mn_str part = {s.ptr + start, i - start};
         have[n] = part.len > 0;
         if (have[n]) {
             mn_value tmp = {.kind = MN_VALUE_STRING, .u.str = part};
-            if (mn_value_to_int(&tmp, &vals[n]) < 0) return false;
+            if (mn_value_to_int(&tmp, &vals[n]) < 0)
+                return false;
         }
         n++;
         start = i + 1;
@@ -159,7 +174,8 @@ static void slice_indices(int64_t len, bool has_start, int64_t start, bool has_s
     if (!has_start) {
         start = step < 0 ? len - 1 : 0;
     } else {
-        if (start < 0) start += len;
+        if (start < 0)
+            start += len;
         if (start < 0)
             start = step < 0 ? -1 : 0;
         else if (start >= len)
@@ -168,7 +184,8 @@ static void slice_indices(int64_t len, bool has_start, int64_t start, bool has_s
     if (!has_stop) {
         stop = step < 0 ? -1 : len;
     } else {
-        if (stop < 0) stop += len;
+        if (stop < 0)
+            stop += len;
         if (stop < 0)
             stop = step < 0 ? -1 : 0;
         else if (stop >= len)
@@ -181,11 +198,13 @@ static void slice_indices(int64_t len, bool has_start, int64_t start, bool has_s
 static mn_value *f_slice(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     mn_str a;
-    if (mn__ftext(c, arg, &a) < 0) return NULL;
+    if (mn__ftext(c, arg, &a) < 0)
+        return NULL;
     bool have[3] = {false, false, false};
     int64_t vals[3] = {0, 0, 1};
     int nbits;
-    if (!parse_slice_bits(a, have, vals, &nbits)) return v;
+    if (!parse_slice_bits(a, have, vals, &nbits))
+        return v;
     bool hs, he, hp;
     int64_t start, stop, step;
     if (nbits == 1) { /* slice(stop) */
@@ -195,7 +214,8 @@ static mn_value *f_slice(const mn_filter_call *c, mn_value *v, mn_value *arg)
         hs = have[0], he = have[1], hp = nbits == 3 && have[2];
         start = vals[0], stop = vals[1], step = hp ? vals[2] : 1;
     }
-    if (step == 0) return v; /* ValueError: slice step cannot be zero */
+    if (step == 0)
+        return v; /* ValueError: slice step cannot be zero */
     mn_value_kind k = mn_value_kind_of(v);
     mn_value *items;
     if (k == MN_VALUE_STRING)
@@ -204,18 +224,21 @@ static mn_value *f_slice(const mn_filter_call *c, mn_value *v, mn_value *arg)
         items = items_of(c, v);
     else
         return v; /* TypeError */
-    if (!items) return v;
+    if (!items)
+        return v;
     int64_t len = (int64_t)mn_value_list_len(items), s0, s1;
     slice_indices(len, hs, start, he, stop, step, &s0, &s1);
     if (k == MN_VALUE_STRING) {
         BUF(b);
         for (int64_t i = s0; step > 0 ? i < s1 : i > s1; i += step)
             mn_buf_put_str(&b, mn_value_list_get(items, (size_t)i)->u.str);
-        if (mn_buf_reserve(&b, 1) < 0) return NULL;
+        if (mn_buf_reserve(&b, 1) < 0)
+            return NULL;
         return mn__fresult(c, &b, false);
     }
     mn_value *out = mn_value_list(c->arena, 0);
-    if (!out) return NULL;
+    if (!out)
+        return NULL;
     for (int64_t i = s0; step > 0 ? i < s1 : i > s1; i += step)
         if (mn_value_list_append(c->arena, out, mn_value_list_get(items, (size_t)i)) < 0)
             return NULL;
@@ -239,9 +262,11 @@ static mn_value *f_random(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     (void)arg;
     mn_value *l = items_of(c, v);
-    if (!l || mn_value_kind_of(v) == MN_VALUE_DICT) return mn__ffail(c, "object has no len()");
+    if (!l || mn_value_kind_of(v) == MN_VALUE_DICT)
+        return mn__ffail(c, "object has no len()");
     size_t n = mn_value_list_len(l);
-    if (!n) return mn__ffail(c, "Cannot choose from an empty sequence");
+    if (!n)
+        return mn__ffail(c, "Cannot choose from an empty sequence");
     return mn_value_list_get(l, (size_t)(pick_random((uintptr_t)l) % n));
 }
 
@@ -254,14 +279,16 @@ typedef struct keyed {
 /* A stable merge sort with Python's comparison; false when two keys do not compare. */
 static bool merge_sort(keyed *a, keyed *tmp, size_t n, bool reverse)
 {
-    if (n < 2) return true;
+    if (n < 2)
+        return true;
     size_t mid = n / 2;
     if (!merge_sort(a, tmp, mid, reverse) || !merge_sort(a + mid, tmp, n - mid, reverse))
         return false;
     size_t i = 0, j = mid, k = 0;
     while (i < mid && j < n) {
         int cmp;
-        if (mn_value_compare(a[j].key, a[i].key, &cmp) < 0) return false;
+        if (mn_value_compare(a[j].key, a[i].key, &cmp) < 0)
+            return false;
         bool take_right = reverse ? cmp > 0 : cmp < 0;
         tmp[k++] = take_right ? a[j++] : a[i++];
     }
@@ -283,22 +310,28 @@ static int sort_key(const mn_filter_call *c, mn_value *item, mn_value *arg, bool
     mn_value_kind k = mn_value_kind_of(item);
     if (numeric) {
         if (arg->kind == MN_VALUE_STRING) {
-            if (k != MN_VALUE_DICT) return 0; /* list/str indices must be integers */
+            if (k != MN_VALUE_DICT)
+                return 0; /* list/str indices must be integers */
             *out = mn_value_dict_get(item, arg->u.str.ptr, arg->u.str.len);
             return *out ? 1 : -1;
         }
-        if (arg->kind != MN_VALUE_INT && arg->kind != MN_VALUE_BOOL) return 0;
+        if (arg->kind != MN_VALUE_INT && arg->kind != MN_VALUE_BOOL)
+            return 0;
         int64_t idx = arg->kind == MN_VALUE_INT ? arg->u.i : arg->u.b;
-        if (k == MN_VALUE_DICT) return -1; /* KeyError: dict keys here are strings */
+        if (k == MN_VALUE_DICT)
+            return -1; /* KeyError: dict keys here are strings */
         mn_value *l = item;
         if (k == MN_VALUE_STRING) {
-            if (mn_value_iterate(item, c->arena, &l) < 0) return -1;
+            if (mn_value_iterate(item, c->arena, &l) < 0)
+                return -1;
         } else if (k != MN_VALUE_LIST) {
             return 0;
         }
         int64_t n = (int64_t)mn_value_list_len(l);
-        if (idx < 0) idx += n;
-        if (idx < 0 || idx >= n) return -1; /* IndexError */
+        if (idx < 0)
+            idx += n;
+        if (idx < 0 || idx >= n)
+            return -1; /* IndexError */
         *out = mn_value_list_get(l, (size_t)idx);
         return 1;
     }
@@ -306,7 +339,8 @@ static int sort_key(const mn_filter_call *c, mn_value *item, mn_value *arg, bool
     mn_value *cur = item;
     size_t start = 0;
     for (size_t i = 0; i <= path.len; i++) {
-        if (i < path.len && path.ptr[i] != '.') continue;
+        if (i < path.len && path.ptr[i] != '.')
+            continue;
         mn_str part = {path.ptr + start, i - start};
         start = i + 1;
         mn_value_kind kc = mn_value_kind_of(cur);
@@ -315,9 +349,11 @@ static int sort_key(const mn_filter_call *c, mn_value *item, mn_value *arg, bool
             next = mn_value_dict_get(cur, part.ptr, part.len);
         } else if (kc == MN_VALUE_OBJECT || kc == MN_VALUE_DATE || kc == MN_VALUE_DATETIME ||
                    kc == MN_VALUE_TIME) {
-            if (mn_value_lookup(cur, part, c->arena, &next) < 0) next = NULL;
+            if (mn_value_lookup(cur, part, c->arena, &next) < 0)
+                next = NULL;
         }
-        if (!next) return 0;
+        if (!next)
+            return 0;
         cur = next;
     }
     *out = cur;
@@ -327,31 +363,41 @@ static int sort_key(const mn_filter_call *c, mn_value *item, mn_value *arg, bool
 static mn_value *dictsort(const mn_filter_call *c, mn_value *v, mn_value *arg, bool reverse)
 {
     mn_value *l = items_of(c, v);
-    if (!l) return mn_value_empty_string();
+    if (!l)
+        return mn_value_empty_string();
     double dummy;
     bool numeric = mn_value_to_double(arg, &dummy) == MN_OK && arg->kind != MN_VALUE_NONE;
     if (!numeric) {
-        if (arg->kind != MN_VALUE_STRING || !arg->u.str.len) return mn_value_empty_string();
+        if (arg->kind != MN_VALUE_STRING || !arg->u.str.len)
+            return mn_value_empty_string();
         mn_str p = arg->u.str;
-        if (p.ptr[0] == '_') return mn_value_empty_string();
+        if (p.ptr[0] == '_')
+            return mn_value_empty_string();
         for (size_t i = 0; i + 1 < p.len; i++)
-            if (p.ptr[i] == '.' && p.ptr[i + 1] == '_') return mn_value_empty_string();
+            if (p.ptr[i] == '.' && p.ptr[i + 1] == '_')
+                return mn_value_empty_string();
     }
     size_t n = mn_value_list_len(l);
     keyed *a = mn_arena_alloc(c->arena, (n + 1) * sizeof *a);
     keyed *tmp = mn_arena_alloc(c->arena, (n + 1) * sizeof *tmp);
-    if (!a || !tmp) return NULL;
+    if (!a || !tmp)
+        return NULL;
     for (size_t i = 0; i < n; i++) {
         a[i].item = mn_value_list_get(l, i);
         int found = sort_key(c, a[i].item, arg, numeric, &a[i].key);
-        if (found < 0) return mn__ffail(c, "KeyError/IndexError looking up the sort key");
-        if (found == 0) return mn_value_empty_string();
+        if (found < 0)
+            return mn__ffail(c, "KeyError/IndexError looking up the sort key");
+        if (found == 0)
+            return mn_value_empty_string();
     }
-    if (!merge_sort(a, tmp, n, reverse)) return mn_value_empty_string();
+    if (!merge_sort(a, tmp, n, reverse))
+        return mn_value_empty_string();
     mn_value *out = mn_value_list(c->arena, n);
-    if (!out) return NULL;
+    if (!out)
+        return NULL;
     for (size_t i = 0; i < n; i++)
-        if (mn_value_list_append(c->arena, out, a[i].item) < 0) return NULL;
+        if (mn_value_list_append(c->arena, out, a[i].item) < 0)
+            return NULL;
     return out;
 }
 
@@ -369,20 +415,24 @@ static mn_value *f_dictsortreversed(const mn_filter_call *c, mn_value *v, mn_val
 static mn_value *each_item(const mn_filter_call *c, mn_value *v, bool escape)
 {
     mn_value *l = items_of(c, v);
-    if (!l) return mn__ffail(c, "object is not iterable");
+    if (!l)
+        return mn__ffail(c, "object is not iterable");
     size_t n = mn_value_list_len(l);
     mn_value *out = mn_value_list(c->arena, n);
-    if (!out) return NULL;
+    if (!out)
+        return NULL;
     for (size_t i = 0; i < n; i++) {
         mn_value *it = mn_value_list_get(l, i), *r;
         if (escape) {
             BUF(b);
-            if (mn__fcond_escape(c, it, &b) < 0 || mn_buf_reserve(&b, 1) < 0) return NULL;
+            if (mn__fcond_escape(c, it, &b) < 0 || mn_buf_reserve(&b, 1) < 0)
+                return NULL;
             r = mn__fresult(c, &b, true);
         } else {
             r = mn_value_mark_safe(c->arena, it);
         }
-        if (!r || mn_value_list_append(c->arena, out, r) < 0) return NULL;
+        if (!r || mn_value_list_append(c->arena, out, r) < 0)
+            return NULL;
     }
     return out;
 }
@@ -413,8 +463,10 @@ static mn_value_dict_entry *sorted_entries(mn_arena *a, const mn_value *d)
 {
     size_t n = d->u.dict.len;
     mn_value_dict_entry *e = mn_arena_alloc(a, (n + 1) * sizeof *e);
-    if (!e) return NULL;
-    if (n) memcpy(e, d->u.dict.entries, n * sizeof *e);
+    if (!e)
+        return NULL;
+    if (n)
+        memcpy(e, d->u.dict.entries, n * sizeof *e);
     qsort(e, n, sizeof *e, cmp_entries);
     return e;
 }
@@ -422,28 +474,34 @@ static mn_value_dict_entry *sorted_entries(mn_arena *a, const mn_value *d)
 /* pprint's _safe_repr: repr() with dict keys sorted at every level. */
 static int safe_repr(mn_arena *a, const mn_value *v, mn_buf *out, int depth)
 {
-    if (depth > 100) return MN_ETOOBIG;
+    if (depth > 100)
+        return MN_ETOOBIG;
     mn_value_kind k = mn_value_kind_of(v);
     if (k == MN_VALUE_DICT) {
         mn_value_dict_entry *e = sorted_entries(a, v);
-        if (!e) return MN_ENOMEM;
+        if (!e)
+            return MN_ENOMEM;
         mn_buf_putc(out, '{');
         for (size_t i = 0; i < v->u.dict.len; i++) {
-            if (i) mn_buf_puts(out, ", ");
+            if (i)
+                mn_buf_puts(out, ", ");
             mn_value key = {.kind = MN_VALUE_STRING, .u.str = e[i].key};
             mn_value_write_repr(&key, a, out);
             mn_buf_puts(out, ": ");
             int rc = safe_repr(a, e[i].value, out, depth + 1);
-            if (rc < 0) return rc;
+            if (rc < 0)
+                return rc;
         }
         return mn_buf_putc(out, '}');
     }
     if (k == MN_VALUE_LIST) {
         mn_buf_putc(out, '[');
         for (size_t i = 0; i < v->u.list.len; i++) {
-            if (i) mn_buf_puts(out, ", ");
+            if (i)
+                mn_buf_puts(out, ", ");
             int rc = safe_repr(a, v->u.list.items[i], out, depth + 1);
-            if (rc < 0) return rc;
+            if (rc < 0)
+                return rc;
         }
         return mn_buf_putc(out, ']');
     }
@@ -455,7 +513,8 @@ static int64_t repr_width(mn_arena *a, mn_str s, mn_str *rep)
     mn_value tmp = {.kind = MN_VALUE_STRING, .u.str = s};
     mn_buf b;
     mn_buf_init(&b, a);
-    if (mn_value_write_repr(&tmp, a, &b) < 0) return -1;
+    if (mn_value_write_repr(&tmp, a, &b) < 0)
+        return -1;
     *rep = (mn_str){b.data ? b.data : "", b.len};
     return (int64_t)mn__utf8_count(*rep);
 }
@@ -474,7 +533,8 @@ static int pprint_str(mn_arena *a, mn_str s, mn_buf *out, int64_t indent, int64_
     mn_str rep;
     if (!s.len || repr_width(a, s, &rep) < 0)
         return mn_value_write_repr(&(mn_value){.kind = MN_VALUE_STRING, .u.str = s}, a, out);
-    if (level == 1) indent++, allowance++;
+    if (level == 1)
+        indent++, allowance++;
     int64_t max_width = 80 - indent, max_width1 = max_width;
     mn_str *chunks = NULL;
     size_t nchunks = 0, cap = 0;
@@ -483,7 +543,8 @@ static int pprint_str(mn_arena *a, mn_str s, mn_buf *out, int64_t indent, int64_
         if (nchunks == cap) {                                                                      \
             size_t nc = cap ? cap * 2 : 8;                                                         \
             mn_str *g = mn_arena_realloc(a, chunks, cap * sizeof *g, nc * sizeof *g);              \
-            if (!g) return MN_ENOMEM;                                                              \
+            if (!g)                                                                                \
+                return MN_ENOMEM;                                                                  \
             chunks = g, cap = nc;                                                                  \
         }                                                                                          \
         chunks[nchunks++] = (x);                                                                   \
@@ -495,15 +556,18 @@ static int pprint_str(mn_arena *a, mn_str s, mn_buf *out, int64_t indent, int64_
         while (le < s.len) {
             uint32_t cp = mn__utf8_next(s.ptr, s.len, &le);
             if (is_line_break(cp)) {
-                if (cp == '\r' && le < s.len && s.ptr[le] == '\n') le++;
+                if (cp == '\r' && le < s.len && s.ptr[le] == '\n')
+                    le++;
                 break;
             }
         }
         mn_str line = {s.ptr + ls, le - ls};
         bool last_line = le >= s.len;
         ls = le;
-        if (repr_width(a, line, &last_rep) < 0) return MN_ENOMEM;
-        if (last_line) max_width1 -= allowance;
+        if (repr_width(a, line, &last_rep) < 0)
+            return MN_ENOMEM;
+        if (last_line)
+            max_width1 -= allowance;
         if ((int64_t)mn__utf8_count(last_rep) <= max_width1) {
             PUSH(last_rep);
             continue;
@@ -515,18 +579,21 @@ static int pprint_str(mn_arena *a, mn_str s, mn_buf *out, int64_t indent, int64_
             size_t pe = ps;
             while (pe < line.len) {
                 size_t nx = pe;
-                if (mn__uni_space(mn__utf8_next(line.ptr, line.len, &nx))) break;
+                if (mn__uni_space(mn__utf8_next(line.ptr, line.len, &nx)))
+                    break;
                 pe = nx;
             }
             while (pe < line.len) {
                 size_t nx = pe;
-                if (!mn__uni_space(mn__utf8_next(line.ptr, line.len, &nx))) break;
+                if (!mn__uni_space(mn__utf8_next(line.ptr, line.len, &nx)))
+                    break;
                 pe = nx;
             }
             mn_str part = {line.ptr + ps, pe - ps};
             ps = pe;
             mn_str candidate = {current.len ? current.ptr : part.ptr, current.len + part.len};
-            if (ps >= line.len && last_line) max_width2 -= allowance;
+            if (ps >= line.len && last_line)
+                max_width2 -= allowance;
             mn_str crep;
             if (repr_width(a, candidate, &crep) > max_width2) {
                 if (current.len) {
@@ -546,8 +613,10 @@ static int pprint_str(mn_arena *a, mn_str s, mn_buf *out, int64_t indent, int64_
         }
     }
 #undef PUSH
-    if (nchunks == 1) return mn_buf_put_str(out, last_rep);
-    if (level == 1) mn_buf_putc(out, '(');
+    if (nchunks == 1)
+        return mn_buf_put_str(out, last_rep);
+    if (level == 1)
+        mn_buf_putc(out, '(');
     for (size_t i = 0; i < nchunks; i++) {
         if (i) {
             mn_buf_putc(out, '\n');
@@ -556,7 +625,8 @@ static int pprint_str(mn_arena *a, mn_str s, mn_buf *out, int64_t indent, int64_
         }
         mn_buf_put_str(out, chunks[i]);
     }
-    if (level == 1) mn_buf_putc(out, ')');
+    if (level == 1)
+        mn_buf_putc(out, ')');
     return MN_OK;
 }
 
@@ -567,18 +637,22 @@ static int pformat(mn_arena *a, const mn_value *v, mn_buf *out, int64_t indent, 
     mn_buf rep;
     mn_buf_init(&rep, a);
     int rc = safe_repr(a, v, &rep, depth);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     int64_t max_width = 80 - indent - allowance;
     mn_value_kind k = mn_value_kind_of(v);
     mn_str r = {rep.data ? rep.data : "", rep.len};
-    if ((int64_t)mn__utf8_count(r) <= max_width) return mn_buf_put_str(out, r);
-    if (k == MN_VALUE_STRING) return pprint_str(a, v->u.str, out, indent, allowance, depth + 1);
+    if ((int64_t)mn__utf8_count(r) <= max_width)
+        return mn_buf_put_str(out, r);
+    if (k == MN_VALUE_STRING)
+        return pprint_str(a, v->u.str, out, indent, allowance, depth + 1);
     if ((k != MN_VALUE_DICT && k != MN_VALUE_LIST) ||
         (k == MN_VALUE_DICT ? v->u.dict.len : v->u.list.len) == 0)
         return mn_buf_put_str(out, r);
     if (k == MN_VALUE_DICT) {
         mn_value_dict_entry *e = sorted_entries(a, v);
-        if (!e) return MN_ENOMEM;
+        if (!e)
+            return MN_ENOMEM;
         mn_buf_putc(out, '{');
         int64_t in = indent + 1;
         for (size_t i = 0; i < v->u.dict.len; i++) {
@@ -591,7 +665,8 @@ static int pformat(mn_arena *a, const mn_value *v, mn_buf *out, int64_t indent, 
             mn_buf_puts(out, ": ");
             int64_t klen = (int64_t)mn__utf8_count((mn_str){krep.data, krep.len});
             rc = pformat(a, e[i].value, out, in + klen + 2, last ? allowance + 1 : 1, depth + 1);
-            if (rc < 0) return rc;
+            if (rc < 0)
+                return rc;
             if (!last) {
                 mn_buf_puts(out, ",\n");
                 for (int64_t s = 0; s < in; s++)
@@ -610,7 +685,8 @@ static int pformat(mn_arena *a, const mn_value *v, mn_buf *out, int64_t indent, 
                 mn_buf_putc(out, ' ');
         }
         rc = pformat(a, v->u.list.items[i], out, in, last ? allowance + 1 : 1, depth + 1);
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
     }
     return mn_buf_putc(out, ']');
 }
@@ -620,7 +696,8 @@ static mn_value *f_pprint(const mn_filter_call *c, mn_value *v, mn_value *arg)
     (void)arg;
     BUF(b);
     int rc = pformat(c->arena, v, &b, 0, 0, 0);
-    if (rc < 0 || mn_buf_reserve(&b, 1) < 0) return mn__ffail(c, "Error in formatting");
+    if (rc < 0 || mn_buf_reserve(&b, 1) < 0)
+        return mn__ffail(c, "Error in formatting");
     return mn__fresult(c, &b, false);
 }
 
@@ -634,7 +711,8 @@ static int w_join(const mn_filter_call *c, mn_value *v, mn_value *arg, bool esca
         return MN_FILTER_DECLINE;
     size_t n = v->u.list.len;
     for (size_t i = 0; i < n; i++)
-        if (v->u.list.items[i]->kind != MN_VALUE_STRING) return MN_FILTER_DECLINE;
+        if (v->u.list.items[i]->kind != MN_VALUE_STRING)
+            return MN_FILTER_DECLINE;
     for (size_t i = 0; i < n; i++) {
         const mn_value *it = v->u.list.items[i];
         int rc;
@@ -643,7 +721,8 @@ static int w_join(const mn_filter_call *c, mn_value *v, mn_value *arg, bool esca
             return rc;
         rc = it->safe ? mn__put(out, it->u.str.ptr, it->u.str.len)
                       : mn__escape(out, it->u.str.ptr, it->u.str.len);
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
     }
     return MN_OK;
 }

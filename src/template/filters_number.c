@@ -27,10 +27,12 @@ int mn__number_format(mn_buf *out, mn_str s, int decimal_pos, bool grouping)
     size_t int_len = dot ? (size_t)(dot - s.ptr) : s.len;
     mn_str dec = dot ? (mn_str){dot + 1, s.len - int_len - 1} : (mn_str){"", 0};
     for (size_t i = 0; i < int_len; i++) {
-        if (grouping && i && (int_len - i) % 3 == 0) mn_buf_putc(out, ',');
+        if (grouping && i && (int_len - i) % 3 == 0)
+            mn_buf_putc(out, ',');
         mn_buf_putc(out, s.ptr[i]);
     }
-    if (decimal_pos >= 0 && dec.len > (size_t)decimal_pos) dec.len = (size_t)decimal_pos;
+    if (decimal_pos >= 0 && dec.len > (size_t)decimal_pos)
+        dec.len = (size_t)decimal_pos;
     size_t want = decimal_pos >= 0 ? (size_t)decimal_pos : dec.len;
     if (want) {
         mn_buf_putc(out, '.');
@@ -54,33 +56,42 @@ static bool dec_parse(mn_arena *a, mn_str s, decnum *d)
 {
     memset(d, 0, sizeof *d);
     d->digits = mn_arena_alloc(a, s.len + 2);
-    if (!d->digits) return false;
+    if (!d->digits)
+        return false;
     size_t i = 0;
-    if (i < s.len && (s.ptr[i] == '-' || s.ptr[i] == '+')) d->neg = s.ptr[i++] == '-';
+    if (i < s.len && (s.ptr[i] == '-' || s.ptr[i] == '+'))
+        d->neg = s.ptr[i++] == '-';
     bool any = false, point = false;
     for (; i < s.len; i++) {
         char ch = s.ptr[i];
         if (ch >= '0' && ch <= '9') {
             any = true;
-            if (d->n || ch != '0') d->digits[d->n++] = ch;
-            if (point) d->exp--;
+            if (d->n || ch != '0')
+                d->digits[d->n++] = ch;
+            if (point)
+                d->exp--;
         } else if (ch == '.' && !point) {
             point = true;
         } else {
             break;
         }
     }
-    if (!any) return false;
+    if (!any)
+        return false;
     if (i < s.len && (s.ptr[i] == 'e' || s.ptr[i] == 'E')) {
         int64_t e = 0;
         mn_str es = {s.ptr + i + 1, s.len - i - 1};
-        if (es.len && es.ptr[0] == '+') es.ptr++, es.len--;
-        if (mn_str_to_i64(es, &e) < 0 || e > 100000 || e < -100000) return false;
+        if (es.len && es.ptr[0] == '+')
+            es.ptr++, es.len--;
+        if (mn_str_to_i64(es, &e) < 0 || e > 100000 || e < -100000)
+            return false;
         d->exp += e;
         i = s.len;
     }
-    if (i != s.len) return false;
-    if (!d->n) d->digits[d->n++] = '0';
+    if (i != s.len)
+        return false;
+    if (!d->n)
+        d->digits[d->n++] = '0';
     return true;
 }
 
@@ -88,7 +99,8 @@ static bool dec_parse(mn_arena *a, mn_str s, decnum *d)
 static int dec_digit(const decnum *d, int64_t pos)
 {
     int64_t idx = (int64_t)d->n - 1 - (pos - d->exp);
-    if (pos < d->exp || idx < 0) return 0;
+    if (pos < d->exp || idx < 0)
+        return 0;
     return d->digits[idx] - '0';
 }
 
@@ -96,12 +108,14 @@ static int dec_digit(const decnum *d, int64_t pos)
 static int dec_quantize(mn_buf *out, const decnum *d, int places)
 {
     int64_t top = d->exp + (int64_t)d->n - 1; /* highest power present */
-    if (top < 0) top = 0;
+    if (top < 0)
+        top = 0;
     int64_t ndig = top + places + 1;
     char small[64];
-    char *buf = ndig + 2 <= (int64_t)sizeof small ? small
-                                                  : mn_arena_alloc(out->arena, (size_t)ndig + 2);
-    if (!buf) return MN_ENOMEM;
+    char *buf =
+        ndig + 2 <= (int64_t)sizeof small ? small : mn_arena_alloc(out->arena, (size_t)ndig + 2);
+    if (!buf)
+        return MN_ENOMEM;
     /* digits from 10^top down to 10^-places, plus one carry slot in front */
     buf[0] = '0';
     for (int64_t k = 0; k < ndig; k++)
@@ -116,7 +130,8 @@ static int dec_quantize(mn_buf *out, const decnum *d, int places)
     size_t int_digits = (size_t)(top + 1) + (start ? 0 : 1);
     bool zero = true;
     for (int64_t k = 0; k <= ndig; k++)
-        if (buf[k] != '0') zero = false;
+        if (buf[k] != '0')
+            zero = false;
     /* strip leading zeros of the integer part, keep one */
     size_t p = start, int_end = start + int_digits;
     while (p + 1 < int_end && buf[p] == '0')
@@ -134,7 +149,8 @@ static int dec_quantize(mn_buf *out, const decnum *d, int places)
         if (p > 0) {
             buf[--p] = '-';
         } else {
-            if (mn_buf_putc(out, '-') < 0) return MN_ENOMEM;
+            if (mn_buf_putc(out, '-') < 0)
+                return MN_ENOMEM;
         }
     }
     return mn_buf_append(out, buf + p, end - p);
@@ -149,7 +165,8 @@ static bool floatformat_input(const mn_filter_call *c, const mn_value *v, mn_str
     switch (mn_value_kind_of(v)) {
     case MN_VALUE_INT:
     case MN_VALUE_DOUBLE:
-        if (mn_value_write_text(v, c->arena, &b) < 0) return false;
+        if (mn_value_write_text(v, c->arena, &b) < 0)
+            return false;
         break;
     case MN_VALUE_DECIMAL: {
         /* Django 3.2 reads a Decimal through float(): repr(Decimal) is no number */
@@ -160,18 +177,17 @@ static bool floatformat_input(const mn_filter_call *c, const mn_value *v, mn_str
             return false;
         break;
     }
-    case MN_VALUE_BOOL:
-        mn_buf_puts(&b, v->u.b ? "1.0" : "0.0");
-        break;
+    case MN_VALUE_BOOL: mn_buf_puts(&b, v->u.b ? "1.0" : "0.0"); break;
     case MN_VALUE_STRING: {
         double d;
-        if (mn_value_to_double(v, &d) < 0) return false;
+        if (mn_value_to_double(v, &d) < 0)
+            return false;
         mn_value *dv = mn_value_double(c->arena, d);
-        if (!dv || mn_value_write_text(dv, c->arena, &b) < 0) return false;
+        if (!dv || mn_value_write_text(dv, c->arena, &b) < 0)
+            return false;
         break;
     }
-    default:
-        return false;
+    default: return false;
     }
     *text = (mn_str){b.data ? b.data : "", b.len};
     return true;
@@ -202,29 +218,46 @@ static size_t fixed_fast(double v, int places, char *buf)
 {
     static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-    if (places < 1 || places > 15) return 0;
+    if (places < 1 || places > 15)
+        return 0;
     double scale = pow10[places], c = v * scale;
-    if (!(fabs(c) < 1e15)) return 0; /* also NaN */
+    if (!(fabs(c) < 1e15))
+        return 0; /* also NaN */
     /* round to an integer by adding and taking away 1.5 * 2^52 (|c| < 2^50); how it rounds a
      * half does not matter, as only an rr that gives v back is used */
     const double magic = 6755399441055744.0;
     double rr = c < 0 ? -((-c + magic) - magic) : (c + magic) - magic;
-    if (rr == 0 || (double)(int64_t)rr != rr || rr / scale != v) return 0;
+    if (rr == 0 || (double)(int64_t)rr != rr || rr / scale != v)
+        return 0;
     uint64_t r = (uint64_t)fabs(rr);
-    static const uint64_t p10[] = {1u,           10u,           100u,          1000u,
-                                   10000u,       100000u,       1000000u,      10000000u,
-                                   100000000u,   1000000000u,   10000000000u,  100000000000u,
-                                   1000000000000u, 10000000000000u, 100000000000000u,
+    static const uint64_t p10[] = {1u,
+                                   10u,
+                                   100u,
+                                   1000u,
+                                   10000u,
+                                   100000u,
+                                   1000000u,
+                                   10000000u,
+                                   100000000u,
+                                   1000000000u,
+                                   10000000000u,
+                                   100000000000u,
+                                   1000000000000u,
+                                   10000000000000u,
+                                   100000000000000u,
                                    1000000000000000u};
     int digits = 1; /* of r, and at least places + 1: "0.05" */
     while (digits < 16 && r >= p10[digits])
         digits++;
-    if (digits < places + 1) digits = places + 1;
+    if (digits < places + 1)
+        digits = places + 1;
     size_t n = rr < 0 ? 1 : 0, len = n + (size_t)digits + 1;
-    if (n) buf[0] = '-';
+    if (n)
+        buf[0] = '-';
     char *o = buf + len; /* written backwards, straight into place */
     for (int k = 0; k < digits; k++) {
-        if (k == places) *--o = '.';
+        if (k == places)
+            *--o = '.';
         *--o = (char)('0' + r % 10);
         r /= 10;
     }
@@ -244,7 +277,8 @@ static mn_value *f_floatformat(const mn_filter_call *c, mn_value *v, mn_value *a
         p = arg->u.i; /* floatformat:2, the common form: no text round trip */
     } else if (arg) {
         mn_str a;
-        if (mn__ftext(c, arg, &a) < 0) return NULL;
+        if (mn__ftext(c, arg, &a) < 0)
+            return NULL;
         if (arg->kind == MN_VALUE_STRING) {
             if (a.len >= 2 && (mn_str_eq_cstr((mn_str){a.ptr + a.len - 2, 2}, "gu") ||
                                mn_str_eq_cstr((mn_str){a.ptr + a.len - 2, 2}, "ug"))) {
@@ -255,18 +289,23 @@ static mn_value *f_floatformat(const mn_filter_call *c, mn_value *v, mn_value *a
                 l10n = false, a.len--;
             }
         }
-        if (arg->kind == MN_VALUE_STRING && !arg->u.str.len) return input_val(c, v); /* int('') */
+        if (arg->kind == MN_VALUE_STRING && !arg->u.str.len)
+            return input_val(c, v); /* int('') */
         if (a.len) {
             mn_value *av = mn_value_str_ref(c->arena, a.ptr, a.len);
-            if (!av) return NULL;
-            if (!mn__fint(arg->kind == MN_VALUE_STRING ? av : arg, &p)) return input_val(c, v);
+            if (!av)
+                return NULL;
+            if (!mn__fint(arg->kind == MN_VALUE_STRING ? av : arg, &p))
+                return input_val(c, v);
         }
     }
-    if (!l10n) grouping = false; /* NUMBER_GROUPING is 0 outside the locale */
+    if (!l10n)
+        grouping = false; /* NUMBER_GROUPING is 0 outside the locale */
     if (!grouping && p > 0 && mn_value_kind_of(v) == MN_VALUE_DOUBLE) {
         char fb[48];
         size_t fn = fixed_fast(v->u.d, (int)p, fb);
-        if (fn) return mn_value_safe(c->arena, fb, fn);
+        if (fn)
+            return mn_value_safe(c->arena, fb, fn);
     }
     decnum d;
     char dbuf[24];
@@ -278,15 +317,19 @@ static mn_value *f_floatformat(const mn_filter_call *c, mn_value *v, mn_value *a
         d.digits = dbuf;
         d.n = (size_t)mn__double_digits(v->u.d, dbuf, &e10);
         d.exp = (int64_t)e10 - (int64_t)d.n + 1;
-        if (d.n == 1 && dbuf[0] == '0') d.exp = 0;
+        if (d.n == 1 && dbuf[0] == '0')
+            d.exp = 0;
     } else if (!dec_parse(c->arena, input, &d)) {
         return input_val(c, v); /* inf, nan */
     }
-    if ((int64_t)d.n + (d.exp < 0 ? -d.exp : d.exp) > 200) return input_val(c, v);
+    if ((int64_t)d.n + (d.exp < 0 ? -d.exp : d.exp) > 200)
+        return input_val(c, v);
     bool has_fraction = false;
     for (int64_t k = d.exp; k < 0; k++)
-        if (dec_digit(&d, k)) has_fraction = true;
-    if (p < -1000 || p > 1000) return input_val(c, v);
+        if (dec_digit(&d, k))
+            has_fraction = true;
+    if (p < -1000 || p > 1000)
+        return input_val(c, v);
     BUF(num);
     BUF(out);
     if (!has_fraction && p < 0) {
@@ -296,10 +339,12 @@ static mn_value *f_floatformat(const mn_filter_call *c, mn_value *v, mn_value *a
         return mn__fresult(c, &out, true);
     }
     int places = (int)(p < 0 ? -p : p);
-    if (dec_quantize(&num, &d, places) < 0) return NULL;
+    if (dec_quantize(&num, &d, places) < 0)
+        return NULL;
     if (!grouping) /* dec_quantize's text is already numberformat's without grouping */
         return mn__fresult(c, &num, true);
-    if (mn__number_format(&out, (mn_str){num.data, num.len}, places, grouping) < 0) return NULL;
+    if (mn__number_format(&out, (mn_str){num.data, num.len}, places, grouping) < 0)
+        return NULL;
     return mn__fresult(c, &out, true);
 }
 
@@ -321,7 +366,8 @@ static mn_value *f_add(const mn_filter_call *c, mn_value *v, mn_value *arg)
               to_int(arg, &y);
     if (vi && ai) {
         int64_t sum;
-        if (!__builtin_add_overflow(x, y, &sum)) return mn_value_int(c->arena, sum);
+        if (!__builtin_add_overflow(x, y, &sum))
+            return mn_value_int(c->arena, sum);
         /* Python's ints do not overflow: write the exact sum as a decimal number */
         __int128 big = (__int128)x + y;
         char tmp[48], *p = tmp + sizeof tmp;
@@ -330,18 +376,21 @@ static mn_value *f_add(const mn_filter_call *c, mn_value *v, mn_value *arg)
         do
             *--p = (char)('0' + (int)(u % 10));
         while ((u /= 10) != 0);
-        if (neg) *--p = '-';
+        if (neg)
+            *--p = '-';
         return mn_value_decimal(c->arena, p, (size_t)(tmp + sizeof tmp - p));
     }
     if (kv == MN_VALUE_STRING && ka == MN_VALUE_STRING) {
         BUF(b);
         mn_buf_put_str(&b, v->u.str);
-        if (mn_buf_put_str(&b, arg->u.str) < 0 || mn_buf_reserve(&b, 1) < 0) return NULL;
+        if (mn_buf_put_str(&b, arg->u.str) < 0 || mn_buf_reserve(&b, 1) < 0)
+            return NULL;
         return mn__fresult(c, &b, v->safe && arg->safe);
     }
     if (kv == MN_VALUE_LIST && ka == MN_VALUE_LIST) {
         mn_value *l = mn_value_list(c->arena, v->u.list.len + arg->u.list.len);
-        if (!l) return NULL;
+        if (!l)
+            return NULL;
         for (size_t i = 0; i < v->u.list.len; i++)
             mn_value_list_append(c->arena, l, v->u.list.items[i]);
         for (size_t i = 0; i < arg->u.list.len; i++)
@@ -364,7 +413,8 @@ static mn_value *f_divisibleby(const mn_filter_call *c, mn_value *v, mn_value *a
     int64_t x, y;
     if (!to_int(v, &x) || !to_int(arg, &y))
         return mn__ffail(c, "invalid literal for int() with base 10");
-    if (y == 0) return mn__ffail(c, "integer division or modulo by zero");
+    if (y == 0)
+        return mn__ffail(c, "integer division or modulo by zero");
     return mn_value_bool(y == -1 || x % y == 0);
 }
 
@@ -377,7 +427,8 @@ static mn_value *f_get_digit(const mn_filter_call *c, mn_value *v, mn_value *arg
     if (ka != MN_VALUE_INT && ka != MN_VALUE_BOOL && ka != MN_VALUE_DOUBLE &&
         ka != MN_VALUE_DECIMAL && ka != MN_VALUE_STRING)
         return mn__ffail(c, "TypeError: int() argument must be a string or a number");
-    if (!to_int(arg, &n)) return v;
+    if (!to_int(arg, &n))
+        return v;
     if (k != MN_VALUE_INT && k != MN_VALUE_BOOL && k != MN_VALUE_DOUBLE && k != MN_VALUE_DECIMAL &&
         k != MN_VALUE_STRING)
         return mn__ffail(c, "TypeError: int() argument must be a string or a number");
@@ -388,14 +439,17 @@ static mn_value *f_get_digit(const mn_filter_call *c, mn_value *v, mn_value *arg
         len = snprintf(tmp, sizeof tmp, "%.0f", trunc(v->u.d)); /* int() of a big float */
         big = true;
     } else {
-        if (!to_int(v, &x)) return v;
+        if (!to_int(v, &x))
+            return v;
         len = snprintf(tmp, sizeof tmp, "%lld", (long long)x);
     }
     if (n < 1) /* Django returns the value after its int() conversion */
         return big ? mn_value_decimal(c->arena, tmp, (size_t)len) : mn_value_int(c->arena, x);
-    if (n > len) return mn_value_int(c->arena, 0);
+    if (n > len)
+        return mn_value_int(c->arena, 0);
     char d = tmp[len - n];
-    if (d == '-') return mn__ffail(c, "invalid literal for int() with base 10: '-'");
+    if (d == '-')
+        return mn__ffail(c, "invalid literal for int() with base 10: '-'");
     return mn_value_int(c->arena, d - '0');
 }
 
@@ -405,12 +459,14 @@ static mn_value *f_filesizeformat(const mn_filter_call *c, mn_value *v, mn_value
     (void)arg;
     int64_t bytes;
     BUF(b);
-    if (!to_int(v, &bytes) || mn_value_kind_of(v) == MN_VALUE_LIST) bytes = 0;
+    if (!to_int(v, &bytes) || mn_value_kind_of(v) == MN_VALUE_LIST)
+        bytes = 0;
     bool neg = bytes < 0;
     double mag = neg ? -(double)bytes : (double)bytes;
     uint64_t ub = neg ? (uint64_t)0 - (uint64_t)bytes : (uint64_t)bytes;
     static const char *const units[] = {"KB", "MB", "GB", "TB", "PB"};
-    if (neg) mn_buf_putc(&b, '-');
+    if (neg)
+        mn_buf_putc(&b, '-');
     if (ub < 1024) {
         mn_buf_printf(&b, "%llu\xc2\xa0%s", (unsigned long long)ub, ub == 1 ? "byte" : "bytes");
     } else {
@@ -422,7 +478,8 @@ static mn_value *f_filesizeformat(const mn_filter_call *c, mn_value *v, mn_value
         }
         mn_buf_printf(&b, "%.1f\xc2\xa0%s", scaled, units[u]);
     }
-    if (mn_buf_reserve(&b, 1) < 0) return NULL;
+    if (mn_buf_reserve(&b, 1) < 0)
+        return NULL;
     return mn__fresult(c, &b, false);
 }
 
@@ -430,13 +487,15 @@ static mn_value *f_filesizeformat(const mn_filter_call *c, mn_value *v, mn_value
 static mn_value *f_pluralize(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     mn_str a = {"s", 1};
-    if (arg && mn__ftext(c, arg, &a) < 0) return NULL;
+    if (arg && mn__ftext(c, arg, &a) < 0)
+        return NULL;
     const char *comma = memchr(a.ptr, ',', a.len);
     mn_str singular = {"", 0}, plural = a;
     if (comma) {
         singular = (mn_str){a.ptr, (size_t)(comma - a.ptr)};
         plural = (mn_str){comma + 1, a.len - singular.len - 1};
-        if (memchr(plural.ptr, ',', plural.len)) return mn_value_empty_string();
+        if (memchr(plural.ptr, ',', plural.len))
+            return mn_value_empty_string();
     }
     bool one;
     double d;
@@ -449,19 +508,20 @@ static mn_value *f_pluralize(const mn_filter_call *c, mn_value *v, mn_value *arg
         one = d == 1.0;
         break;
     case MN_VALUE_STRING:
-        if (mn_value_to_double(v, &d) < 0) return mn_value_empty_string();
+        if (mn_value_to_double(v, &d) < 0)
+            return mn_value_empty_string();
         one = d == 1.0;
         break;
     case MN_VALUE_LIST:
     case MN_VALUE_DICT:
     case MN_VALUE_OBJECT: {
         int64_t n;
-        if (mn_value_length(v, c->arena, &n) < 0) return mn_value_empty_string();
+        if (mn_value_length(v, c->arena, &n) < 0)
+            return mn_value_empty_string();
         one = n == 1;
         break;
     }
-    default:
-        return mn_value_empty_string();
+    default: return mn_value_empty_string();
     }
     mn_str r = one ? singular : plural;
     return mn_value_str_ref(c->arena, r.ptr, r.len);
@@ -471,24 +531,30 @@ static mn_value *f_pluralize(const mn_filter_call *c, mn_value *v, mn_value *arg
 static mn_value *f_yesno(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     mn_str a = {"yes,no,maybe", 12};
-    if (arg && mn__ftext(c, arg, &a) < 0) return NULL;
+    if (arg && mn__ftext(c, arg, &a) < 0)
+        return NULL;
     mn_str bits[3];
     int n = 0;
     size_t start = 0;
     for (size_t i = 0; i <= a.len; i++) {
-        if (i < a.len && a.ptr[i] != ',') continue;
-        if (n < 3) bits[n] = (mn_str){a.ptr + start, i - start};
+        if (i < a.len && a.ptr[i] != ',')
+            continue;
+        if (n < 3)
+            bits[n] = (mn_str){a.ptr + start, i - start};
         n++;
         start = i + 1;
     }
-    if (n < 2) return v;
-    if (n != 3) bits[2] = bits[1];
+    if (n < 2)
+        return v;
+    if (n != 3)
+        bits[2] = bits[1];
     mn_str r;
     if (mn_value_is_none(v)) {
         r = bits[2];
     } else {
         int t = mn_value_truth(v, c->arena);
-        if (t < 0) return mn__ffail(c, "evaluating the value failed");
+        if (t < 0)
+            return mn__ffail(c, "evaluating the value failed");
         r = t ? bits[0] : bits[1];
     }
     return mn_value_str_ref(c->arena, r.ptr, r.len);
@@ -497,7 +563,8 @@ static mn_value *f_yesno(const mn_filter_call *c, mn_value *v, mn_value *arg)
 static mn_value *f_default(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     int t = mn_value_truth(v, c->arena);
-    if (t < 0) return mn__ffail(c, "evaluating the value failed");
+    if (t < 0)
+        return mn__ffail(c, "evaluating the value failed");
     return t ? v : arg;
 }
 
@@ -518,9 +585,11 @@ static int w_floatformat(const mn_filter_call *c, mn_value *v, mn_value *arg, bo
     if (v->kind != MN_VALUE_DOUBLE || !arg || arg->kind != MN_VALUE_INT || arg->u.i < 1 ||
         arg->u.i > 15)
         return MN_FILTER_DECLINE;
-    if (mn_buf_reserve(out, 48) < 0) return MN_ENOMEM;
+    if (mn_buf_reserve(out, 48) < 0)
+        return MN_ENOMEM;
     size_t n = fixed_fast(v->u.d, (int)arg->u.i, out->data + out->len);
-    if (!n) return MN_FILTER_DECLINE;
+    if (!n)
+        return MN_FILTER_DECLINE;
     out->len += n;
     return MN_OK;
 }
@@ -529,15 +598,18 @@ static int w_yesno(const mn_filter_call *c, mn_value *v, mn_value *arg, bool esc
 {
     mn_str a = {"yes,no,maybe", 12};
     if (arg) {
-        if (arg->kind != MN_VALUE_STRING) return MN_FILTER_DECLINE;
+        if (arg->kind != MN_VALUE_STRING)
+            return MN_FILTER_DECLINE;
         a = arg->u.str;
     }
     /* "yes,no[,maybe]": more than two commas is Django's ValueError, handled by f_yesno */
     const char *c1 = memchr(a.ptr, ',', a.len);
-    if (!c1) return MN_FILTER_DECLINE; /* the value itself */
+    if (!c1)
+        return MN_FILTER_DECLINE; /* the value itself */
     const char *end = a.ptr + a.len;
     const char *c2 = memchr(c1 + 1, ',', (size_t)(end - c1 - 1));
-    if (c2 && memchr(c2 + 1, ',', (size_t)(end - c2 - 1))) return MN_FILTER_DECLINE;
+    if (c2 && memchr(c2 + 1, ',', (size_t)(end - c2 - 1)))
+        return MN_FILTER_DECLINE;
     mn_str bits[3];
     bits[0] = (mn_str){a.ptr, (size_t)(c1 - a.ptr)};
     bits[1] = (mn_str){c1 + 1, (size_t)((c2 ? c2 : end) - c1 - 1)};
@@ -557,8 +629,7 @@ static int w_yesno(const mn_filter_call *c, mn_value *v, mn_value *arg, bool esc
 }
 
 /* default is not is_safe: the chosen value is written as itself */
-static int w_default(const mn_filter_call *c, mn_value *v, mn_value *arg, bool escape,
-                     mn_buf *out)
+static int w_default(const mn_filter_call *c, mn_value *v, mn_value *arg, bool escape, mn_buf *out)
 {
     (void)escape;
     int t = mn_value_truth(v, c->arena);

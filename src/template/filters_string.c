@@ -20,7 +20,8 @@
 static mn_str arg_text(const mn_filter_call *c, const mn_value *arg)
 {
     mn_str t = {"", 0};
-    if (arg && mn__ftext(c, arg, &t) < 0) t = (mn_str){"", 0};
+    if (arg && mn__ftext(c, arg, &t) < 0)
+        t = (mn_str){"", 0};
     return t;
 }
 
@@ -32,8 +33,10 @@ static mn_value *f_addslashes(const mn_filter_call *c, mn_value *v, mn_value *ar
     mn_str s = v->u.str;
     for (size_t i = 0; i < s.len; i++) {
         char ch = s.ptr[i];
-        if (ch == '\\' || ch == '"' || ch == '\'') mn_buf_putc(&b, '\\');
-        if (mn_buf_putc(&b, ch) < 0) return NULL;
+        if (ch == '\\' || ch == '"' || ch == '\'')
+            mn_buf_putc(&b, '\\');
+        if (mn_buf_putc(&b, ch) < 0)
+            return NULL;
     }
     return mn__fresult(c, &b, false);
 }
@@ -42,12 +45,14 @@ static mn_value *f_capfirst(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     (void)arg;
     mn_str s = v->u.str;
-    if (!s.len) return v;
+    if (!s.len)
+        return v;
     BUF(b);
     size_t i = 0;
     uint32_t first = mn__utf8_next(s.ptr, s.len, &i);
     mn__uni_put_case(&b, first, 'u');
-    if (mn_buf_append(&b, s.ptr + i, s.len - i) < 0) return NULL;
+    if (mn_buf_append(&b, s.ptr + i, s.len - i) < 0)
+        return NULL;
     return mn__fresult(c, &b, false);
 }
 
@@ -55,11 +60,14 @@ static mn_value *f_capfirst(const mn_filter_call *c, mn_value *v, mn_value *arg)
 static mn_value *pad(const mn_filter_call *c, mn_value *v, mn_value *arg, char how)
 {
     int64_t width;
-    if (!mn__fint(arg, &width)) return mn__ffail(c, "invalid literal for int() with base 10");
+    if (!mn__fint(arg, &width))
+        return mn__ffail(c, "invalid literal for int() with base 10");
     mn_str s = v->u.str;
     int64_t len = (int64_t)mn__utf8_count(s);
-    if (width <= len) return v;
-    if (width - len > 100000000) return mn__ffail(c, "width too large");
+    if (width <= len)
+        return v;
+    if (width - len > 100000000)
+        return mn__ffail(c, "width too large");
     int64_t marg = width - len, left;
     if (how == 'l')
         left = 0;
@@ -68,7 +76,8 @@ static mn_value *pad(const mn_filter_call *c, mn_value *v, mn_value *arg, char h
     else
         left = marg / 2 + (marg & width & 1);
     BUF(b);
-    if (mn_buf_reserve(&b, s.len + (size_t)marg) < 0) return NULL;
+    if (mn_buf_reserve(&b, s.len + (size_t)marg) < 0)
+        return NULL;
     for (int64_t i = 0; i < left; i++)
         mn_buf_putc(&b, ' ');
     mn_buf_put_str(&b, s);
@@ -95,14 +104,16 @@ static mn_value *f_cut(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     mn_str s = v->u.str, what = arg_text(c, arg);
     bool safe = v->safe && !(what.len == 1 && what.ptr[0] == ';');
-    if (!what.len) return safe ? v : mn_value_str_ref(c->arena, s.ptr, s.len);
+    if (!what.len)
+        return safe ? v : mn_value_str_ref(c->arena, s.ptr, s.len);
     BUF(b);
     for (size_t i = 0; i < s.len;) {
         if (i + what.len <= s.len && memcmp(s.ptr + i, what.ptr, what.len) == 0) {
             i += what.len;
             continue;
         }
-        if (mn_buf_putc(&b, s.ptr[i++]) < 0) return NULL;
+        if (mn_buf_putc(&b, s.ptr[i++]) < 0)
+            return NULL;
     }
     return mn__fresult(c, &b, safe);
 }
@@ -122,7 +133,8 @@ static mn_value *f_escapejs(const mn_filter_call *c, mn_value *v, mn_value *arg)
             rc = mn_buf_printf(&b, "\\u%04X", cp);
         else
             rc = mn_buf_append(&b, s.ptr + at, i - at);
-        if (rc < 0) return NULL;
+        if (rc < 0)
+            return NULL;
     }
     return mn__fresult(c, &b, true);
 }
@@ -136,7 +148,8 @@ static int quote(mn_buf *b, mn_str s, const char *safe, size_t nsafe)
                     (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-' || ch == '~' ||
                     (ch < 128 && ch && memchr(safe, ch, nsafe));
         int rc = keep ? mn_buf_putc(b, (char)ch) : mn_buf_printf(b, "%%%02X", ch);
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
     }
     return MN_OK;
 }
@@ -147,7 +160,8 @@ static mn_value *f_iriencode(const mn_filter_call *c, mn_value *v, mn_value *arg
     (void)arg;
     static const char safe[] = "/#%[]=:;$&()+,!?*@'~";
     BUF(b);
-    if (quote(&b, v->u.str, safe, sizeof safe - 1) < 0) return NULL;
+    if (quote(&b, v->u.str, safe, sizeof safe - 1) < 0)
+        return NULL;
     return mn__fresult(c, &b, false);
 }
 
@@ -155,7 +169,8 @@ static mn_value *f_urlencode(const mn_filter_call *c, mn_value *v, mn_value *arg
 {
     mn_str safe = arg ? arg_text(c, arg) : (mn_str){"/", 1};
     BUF(b);
-    if (quote(&b, v->u.str, safe.ptr, safe.len) < 0) return NULL;
+    if (quote(&b, v->u.str, safe.ptr, safe.len) < 0)
+        return NULL;
     return mn__fresult(c, &b, false);
 }
 
@@ -173,12 +188,15 @@ static mn_value *f_linenumbers(const mn_filter_call *c, mn_value *v, mn_value *a
     BUF(b);
     size_t start = 0, n = 0;
     for (size_t i = 0; i <= s.len; i++) {
-        if (i < s.len && s.ptr[i] != '\n') continue;
-        if (n) mn_buf_putc(&b, '\n');
+        if (i < s.len && s.ptr[i] != '\n')
+            continue;
+        if (n)
+            mn_buf_putc(&b, '\n');
         mn_buf_printf(&b, "%0*zu. ", width, ++n);
         mn_str line = {s.ptr + start, i - start};
         int rc = esc ? mn__fescape(&b, line) : mn_buf_put_str(&b, line);
-        if (rc < 0) return NULL;
+        if (rc < 0)
+            return NULL;
         start = i + 1;
     }
     return mn__fresult(c, &b, true);
@@ -188,7 +206,8 @@ static mn_value *f_lower(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     (void)arg;
     BUF(b);
-    if (mn__uni_lower_str(&b, v->u.str) < 0) return NULL;
+    if (mn__uni_lower_str(&b, v->u.str) < 0)
+        return NULL;
     return mn__fresult(c, &b, false);
 }
 
@@ -196,7 +215,8 @@ static mn_value *f_upper(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     (void)arg;
     BUF(b);
-    if (mn__uni_upper_str(&b, v->u.str) < 0) return NULL;
+    if (mn__uni_upper_str(&b, v->u.str) < 0)
+        return NULL;
     return mn__fresult(c, &b, false);
 }
 
@@ -206,12 +226,14 @@ static mn_value *f_make_list(const mn_filter_call *c, mn_value *v, mn_value *arg
     (void)arg;
     mn_str s = v->u.str;
     mn_value *l = mn_value_list(c->arena, s.len);
-    if (!l) return NULL;
+    if (!l)
+        return NULL;
     for (size_t i = 0; i < s.len;) {
         size_t at = i;
         mn__utf8_next(s.ptr, s.len, &i);
         mn_value *ch = mn_value_str_ref(c->arena, s.ptr + at, i - at);
-        if (!ch || mn_value_list_append(c->arena, l, ch) < 0) return NULL;
+        if (!ch || mn_value_list_append(c->arena, l, ch) < 0)
+            return NULL;
     }
     return l;
 }
@@ -225,7 +247,8 @@ static mn_value *f_phone2numeric(const mn_filter_call *c, mn_value *v, mn_value 
         return mn__ffail(c, "AttributeError: object has no attribute 'lower'");
     mn_str s = v->u.str;
     BUF(lowered);
-    if (mn__uni_lower_str(&lowered, s) < 0) return NULL;
+    if (mn__uni_lower_str(&lowered, s) < 0)
+        return NULL;
     for (size_t i = 0; i < lowered.len; i++)
         if (lowered.data[i] >= 'a' && lowered.data[i] <= 'z')
             lowered.data[i] = keys[lowered.data[i] - 'a'];
@@ -249,7 +272,8 @@ static mn_value *f_slugify(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     (void)arg;
     BUF(ascii);
-    if (mn__uni_ascii_fold(&ascii, v->u.str) < 0) return NULL;
+    if (mn__uni_ascii_fold(&ascii, v->u.str) < 0)
+        return NULL;
     BUF(b);
     bool in_sep = false;
     for (size_t i = 0; i < ascii.len; i++) {
@@ -258,12 +282,16 @@ static mn_value *f_slugify(const mn_filter_call *c, mn_value *v, mn_value *arg)
             in_sep = true;
             continue;
         }
-        if (!is_word_ascii(ch)) continue;
-        if (in_sep) mn_buf_putc(&b, '-');
+        if (!is_word_ascii(ch))
+            continue;
+        if (in_sep)
+            mn_buf_putc(&b, '-');
         in_sep = false;
-        if (mn_buf_putc(&b, ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch) < 0) return NULL;
+        if (mn_buf_putc(&b, ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch) < 0)
+            return NULL;
     }
-    if (in_sep) mn_buf_putc(&b, '-');
+    if (in_sep)
+        mn_buf_putc(&b, '-');
     size_t start = 0, end = b.len;
     while (start < end && (b.data[start] == '-' || b.data[start] == '_'))
         start++;
@@ -288,12 +316,14 @@ static bool parse_spec(mn_str f, size_t *i, spec *sp)
     memset(sp, 0, sizeof *sp);
     sp->width = sp->precision = -1;
     while (*i < f.len && strchr("-+ #0", f.ptr[*i]) && f.ptr[*i]) {
-        if (sp->nflags < 6) sp->flags[sp->nflags++] = f.ptr[*i];
+        if (sp->nflags < 6)
+            sp->flags[sp->nflags++] = f.ptr[*i];
         (*i)++;
     }
     while (*i < f.len && f.ptr[*i] >= '0' && f.ptr[*i] <= '9') {
         sp->width = (sp->width < 0 ? 0 : sp->width) * 10 + (f.ptr[*i] - '0');
-        if (sp->width > 100000) return false;
+        if (sp->width > 100000)
+            return false;
         (*i)++;
     }
     if (*i < f.len && f.ptr[*i] == '.') {
@@ -301,13 +331,15 @@ static bool parse_spec(mn_str f, size_t *i, spec *sp)
         sp->precision = 0;
         while (*i < f.len && f.ptr[*i] >= '0' && f.ptr[*i] <= '9') {
             sp->precision = sp->precision * 10 + (f.ptr[*i] - '0');
-            if (sp->precision > 100000) return false;
+            if (sp->precision > 100000)
+                return false;
             (*i)++;
         }
     }
     while (*i < f.len && strchr("hlL", f.ptr[*i]) && f.ptr[*i]) /* Python ignores them */
         (*i)++;
-    if (*i >= f.len) return false;
+    if (*i >= f.len)
+        return false;
     sp->conv = f.ptr[(*i)++];
     return true;
 }
@@ -355,7 +387,8 @@ static int put_cnum(mn_buf *b, const spec *sp, char conv, bool is_int, int64_t i
     int p = sp->precision < 0 ? (is_int ? 1 : 6) : sp->precision;
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    if (!with_prec) return mn_buf_printf(b, fmt, w, (long long)iv);
+    if (!with_prec)
+        return mn_buf_printf(b, fmt, w, (long long)iv);
     return is_int ? mn_buf_printf(b, fmt, w, p, (long long)iv) : mn_buf_printf(b, fmt, w, p, dv);
 #pragma GCC diagnostic pop
 }
@@ -389,15 +422,18 @@ static int put_alt_octal(mn_buf *b, const spec *sp, int64_t iv)
 static int put_int_conv(mn_buf *b, const spec *sp, int64_t iv)
 {
     char conv = sp->conv == 'i' || sp->conv == 'u' ? 'd' : sp->conv;
-    if (conv == 'o' && has_flag(sp, '#')) return put_alt_octal(b, sp, iv);
-    if (iv >= 0 || conv == 'd') return put_cnum(b, sp, conv, true, iv, 0);
+    if (conv == 'o' && has_flag(sp, '#'))
+        return put_alt_octal(b, sp, iv);
+    if (iv >= 0 || conv == 'd')
+        return put_cnum(b, sp, conv, true, iv, 0);
     /* Format the magnitude, then put the sign in front of the digits (or the padding). */
     mn_buf tmp;
     mn_buf_init(&tmp, b->arena);
     spec inner = *sp;
     inner.width = -1;
     inner.nflags = 0;
-    if (has_flag(sp, '#')) inner.flags[inner.nflags++] = '#';
+    if (has_flag(sp, '#'))
+        inner.flags[inner.nflags++] = '#';
     put_cnum(&tmp, &inner, conv, true, iv == INT64_MIN ? INT64_MAX : -iv, 0);
     int64_t len = (int64_t)tmp.len + 1;
     int64_t padn = sp->width > len ? sp->width - len : 0;
@@ -416,7 +452,8 @@ static int put_int_conv(mn_buf *b, const spec *sp, int64_t iv)
 /* Python's float formatting of inf/nan ("inf", "nan") with padding. */
 static int put_float_conv(mn_buf *b, const spec *sp, double d)
 {
-    if (isfinite(d)) return put_cnum(b, sp, sp->conv, false, 0, d);
+    if (isfinite(d))
+        return put_cnum(b, sp, sp->conv, false, 0, d);
     bool up = sp->conv >= 'A' && sp->conv <= 'Z';
     const char *t = isnan(d) ? (up ? "NAN" : "nan")
                     : d > 0  ? (up ? "INF" : "inf")
@@ -443,14 +480,17 @@ static bool format_one(const mn_filter_call *c, mn_buf *b, const spec *sp, mn_va
     case 'a': {
         mn_str t;
         if (sp->conv == 's') {
-            if (mn__ftext(c, v, &t) < 0) return false;
+            if (mn__ftext(c, v, &t) < 0)
+                return false;
         } else {
             mn_buf rb;
             mn_buf_init(&rb, c->arena);
-            if (mn_value_write_repr(v, c->arena, &rb) < 0) return false;
+            if (mn_value_write_repr(v, c->arena, &rb) < 0)
+                return false;
             t = (mn_str){rb.data ? rb.data : "", rb.len};
         }
-        if (sp->precision >= 0) t.len = mn__utf8_offset(t, (size_t)sp->precision);
+        if (sp->precision >= 0)
+            t.len = mn__utf8_offset(t, (size_t)sp->precision);
         return put_padded(b, t, sp) == MN_OK;
     }
     case 'd':
@@ -459,12 +499,14 @@ static bool format_one(const mn_filter_call *c, mn_buf *b, const spec *sp, mn_va
     case 'x':
     case 'X':
     case 'o': {
-        if (!numeric) return false;
+        if (!numeric)
+            return false;
         if (k != MN_VALUE_INT && k != MN_VALUE_BOOL &&
             (sp->conv == 'x' || sp->conv == 'X' || sp->conv == 'o'))
             return false; /* these need an integer (__index__), not a float or Decimal */
         int64_t iv;
-        if (mn_value_to_int(v, &iv) < 0) return false;
+        if (mn_value_to_int(v, &iv) < 0)
+            return false;
         return put_int_conv(b, sp, iv) == MN_OK;
     }
     case 'e':
@@ -474,14 +516,16 @@ static bool format_one(const mn_filter_call *c, mn_buf *b, const spec *sp, mn_va
     case 'g':
     case 'G': {
         double d;
-        if (!numeric || mn_value_to_double(v, &d) < 0) return false;
+        if (!numeric || mn_value_to_double(v, &d) < 0)
+            return false;
         return put_float_conv(b, sp, d) == MN_OK;
     }
     case 'c': {
         int64_t iv;
         BUF(ch);
         if (k == MN_VALUE_INT || k == MN_VALUE_BOOL) {
-            if (mn_value_to_int(v, &iv) < 0 || iv < 0 || iv > 0x10FFFF) return false;
+            if (mn_value_to_int(v, &iv) < 0 || iv < 0 || iv > 0x10FFFF)
+                return false;
             mn__utf8_put(&ch, (uint32_t)iv);
         } else if (k == MN_VALUE_STRING && mn__utf8_count(v->u.str) == 1) {
             mn_buf_put_str(&ch, v->u.str);
@@ -490,8 +534,7 @@ static bool format_one(const mn_filter_call *c, mn_buf *b, const spec *sp, mn_va
         }
         return put_padded(b, (mn_str){ch.data, ch.len}, sp) == MN_OK;
     }
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -531,25 +574,30 @@ static mn_value *f_title(const mn_filter_call *c, mn_value *v, mn_value *arg)
     size_t i = 0;
     while (i < s.len) {
         /* ASCII runs: no tables, title case of a letter is its upper case */
-        if (mn_buf_reserve(&b, s.len - i) < 0) return NULL;
+        if (mn_buf_reserve(&b, s.len - i) < 0)
+            return NULL;
         char *o = b.data + b.len;
         for (; i < s.len && (unsigned char)s.ptr[i] < 0x80; i++) {
             char ch = s.ptr[i];
             bool alpha = (unsigned char)((ch | 32) - 'a') < 26;
-            if (alpha) ch = prev_cased ? (char)(ch | 32) : (char)(ch & ~32);
+            if (alpha)
+                ch = prev_cased ? (char)(ch | 32) : (char)(ch & ~32);
             *o++ = ch;
             prev_cased = alpha;
         }
         b.len = (size_t)(o - b.data);
-        if (i == s.len) break;
+        if (i == s.len)
+            break;
         ascii = false;
         size_t at = i;
         uint32_t cp = mn__utf8_next(s.ptr, s.len, &i);
         int rc = prev_cased ? mn__uni_lower_at(&b, s, at, i, cp) : mn__uni_put_case(&b, cp, 't');
-        if (rc < 0) return NULL;
+        if (rc < 0)
+            return NULL;
         prev_cased = mn__uni_cased(cp);
     }
-    if (mn_buf_reserve(&b, 1) < 0) return NULL;
+    if (mn_buf_reserve(&b, 1) < 0)
+        return NULL;
     char *t = b.data;
     /* re.sub("([a-z])'([A-Z])", ...) and re.sub(r'\d([A-Z])', ...): both need an ASCII
      * capital after a lower-case letter and ' or after a digit; a title-cased word has its
@@ -558,7 +606,8 @@ static mn_value *f_title(const mn_filter_call *c, mn_value *v, mn_value *arg)
      * before the digit rule (the A of "1A'B" is still a capital when the quote rule looks) */
     size_t quote_end = 0, digit_lowered = 0;
     for (size_t k = 1; k < b.len; k++) {
-        if (t[k] < 'A' || t[k] > 'Z') continue;
+        if (t[k] < 'A' || t[k] > 'Z')
+            continue;
         if (t[k - 1] == '\'' && k >= 2 + quote_end && t[k - 2] >= 'a' && t[k - 2] <= 'z' &&
             (digit_lowered == 0 || digit_lowered != k - 2)) {
             t[k] = (char)(t[k] + 32);
@@ -573,7 +622,8 @@ static mn_value *f_title(const mn_filter_call *c, mn_value *v, mn_value *arg)
                 st--;
             size_t j = st;
             uint32_t cp = mn__utf8_next(t, b.len, &j);
-            if (j == k && mn__uni_decimal(cp)) t[k] = (char)(t[k] + 32), digit_lowered = k;
+            if (j == k && mn__uni_decimal(cp))
+                t[k] = (char)(t[k] + 32), digit_lowered = k;
         }
     }
     return mn__fresult(c, &b, false);
@@ -584,9 +634,11 @@ static mn_value *f_title(const mn_filter_call *c, mn_value *v, mn_value *arg)
 static mn_value *f_truncatechars(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     int64_t length;
-    if (!mn__fint(arg, &length)) return v;
+    if (!mn__fint(arg, &length))
+        return v;
     BUF(nfc);
-    if (mn__uni_nfc(&nfc, v->u.str) < 0) return NULL;
+    if (mn__uni_nfc(&nfc, v->u.str) < 0)
+        return NULL;
     mn_str t = {nfc.data ? nfc.data : "", nfc.len};
     int64_t truncate_len = length - 1;
     int64_t s_len = 0;
@@ -595,7 +647,8 @@ static mn_value *f_truncatechars(const mn_filter_call *c, mn_value *v, mn_value 
     for (size_t i = 0; i < t.len;) {
         size_t at = i;
         uint32_t cp = mn__utf8_next(t.ptr, t.len, &i);
-        if (mn__uni_combining(cp)) continue;
+        if (mn__uni_combining(cp))
+            continue;
         s_len++;
         if (!have_end && s_len > truncate_len) {
             end_index = at;
@@ -604,7 +657,8 @@ static mn_value *f_truncatechars(const mn_filter_call *c, mn_value *v, mn_value 
         if (s_len > length) {
             BUF(b);
             mn_buf_append(&b, t.ptr, end_index);
-            if (mn_buf_puts(&b, "\xe2\x80\xa6") < 0) return NULL;
+            if (mn_buf_puts(&b, "\xe2\x80\xa6") < 0)
+                return NULL;
             return mn__fresult(c, &b, false);
         }
     }
@@ -615,18 +669,21 @@ static mn_value *f_truncatechars(const mn_filter_call *c, mn_value *v, mn_value 
 static mn_value *f_truncatewords(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     int64_t length;
-    if (!mn__fint(arg, &length)) return v;
+    if (!mn__fint(arg, &length))
+        return v;
     mn_str s = v->u.str;
     int64_t nwords = 0;
     bool in_word = false;
     for (size_t i = 0; i < s.len;) {
         bool sp = mn__uni_space(mn__utf8_next(s.ptr, s.len, &i));
-        if (!sp && !in_word) nwords++;
+        if (!sp && !in_word)
+            nwords++;
         in_word = !sp;
     }
     int64_t keep = nwords;
     bool truncated = nwords > length;
-    if (truncated) keep = length >= 0 ? length : (nwords + length > 0 ? nwords + length : 0);
+    if (truncated)
+        keep = length >= 0 ? length : (nwords + length > 0 ? nwords + length : 0);
     BUF(b);
     int64_t n = 0;
     in_word = false;
@@ -634,11 +691,14 @@ static mn_value *f_truncatewords(const mn_filter_call *c, mn_value *v, mn_value 
         size_t at = i;
         bool sp = mn__uni_space(mn__utf8_next(s.ptr, s.len, &i));
         if (!sp && !in_word) {
-            if (n == keep) break;
-            if (n++) mn_buf_putc(&b, ' ');
+            if (n == keep)
+                break;
+            if (n++)
+                mn_buf_putc(&b, ' ');
         }
         in_word = !sp;
-        if (!sp) mn_buf_append(&b, s.ptr + at, i - at);
+        if (!sp)
+            mn_buf_append(&b, s.ptr + at, i - at);
     }
     if (truncated) {
         static const char tail[] = " \xe2\x80\xa6";
@@ -646,7 +706,8 @@ static mn_value *f_truncatewords(const mn_filter_call *c, mn_value *v, mn_value 
               memcmp(b.data + b.len - (sizeof tail - 1), tail, sizeof tail - 1) == 0))
             mn_buf_puts(&b, tail);
     }
-    if (mn_buf_reserve(&b, 1) < 0) return NULL;
+    if (mn_buf_reserve(&b, 1) < 0)
+        return NULL;
     return mn__fresult(c, &b, false);
 }
 
@@ -658,7 +719,8 @@ static mn_value *f_wordcount(const mn_filter_call *c, mn_value *v, mn_value *arg
     bool in_word = false;
     for (size_t i = 0; i < s.len;) {
         bool sp = mn__uni_space(mn__utf8_next(s.ptr, s.len, &i));
-        if (!sp && !in_word) n++;
+        if (!sp && !in_word)
+            n++;
         in_word = !sp;
     }
     return mn_value_int(c->arena, n);
@@ -706,7 +768,8 @@ static int wrap_line(mn_arena *a, mn_str line, int64_t width, mn_buf *out, size_
     }
     size_t nch = 0, cap = m.len + 1;
     chunk *ch = mn_arena_alloc(a, cap * sizeof *ch);
-    if (!ch) return MN_ENOMEM;
+    if (!ch)
+        return MN_ENOMEM;
     for (size_t i = 0; i < m.len;) {
         bool sp = m.data[i] == ' ';
         size_t start = i, w = 0;
@@ -718,20 +781,25 @@ static int wrap_line(mn_arena *a, mn_str line, int64_t width, mn_buf *out, size_
     }
     size_t next = 0, made = 0;
     while (next < nch) {
-        if (ch[next].space && made) next++;
+        if (ch[next].space && made)
+            next++;
         size_t first = next;
         int64_t cur = 0;
         while (next < nch && cur + (int64_t)ch[next].width <= width)
             cur += (int64_t)ch[next++].width;
-        if (next < nch && (int64_t)ch[next].width > width && next == first) next++;
+        if (next < nch && (int64_t)ch[next].width > width && next == first)
+            next++;
         size_t last = next;
-        if (last > first && ch[last - 1].space) last--;
+        if (last > first && ch[last - 1].space)
+            last--;
         if (last > first) {
-            if (*nlines) mn_buf_putc(out, '\n');
+            if (*nlines)
+                mn_buf_putc(out, '\n');
             (*nlines)++;
             made++;
             size_t from = ch[first].off, to = ch[last - 1].off + ch[last - 1].len;
-            if (mn_buf_append(out, m.data + from, to - from) < 0) return MN_ENOMEM;
+            if (mn_buf_append(out, m.data + from, to - from) < 0)
+                return MN_ENOMEM;
         }
     }
     return MN_OK;
@@ -740,15 +808,19 @@ static int wrap_line(mn_arena *a, mn_str line, int64_t width, mn_buf *out, size_
 static mn_value *f_wordwrap(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     int64_t width;
-    if (!mn__fint(arg, &width)) return mn__ffail(c, "invalid literal for int() with base 10");
+    if (!mn__fint(arg, &width))
+        return mn__ffail(c, "invalid literal for int() with base 10");
     mn_str s = v->u.str;
     BUF(b);
     size_t nlines = 0, start = 0;
-    if (s.len && width <= 0) return mn__ffail(c, "invalid width (must be > 0)");
+    if (s.len && width <= 0)
+        return mn__ffail(c, "invalid width (must be > 0)");
     for (size_t i = 0; i < s.len;) {
         uint32_t cp = mn__utf8_next(s.ptr, s.len, &i);
-        if (!is_splitlines_break(cp)) continue;
-        if (cp == '\r' && i < s.len && s.ptr[i] == '\n') i++;
+        if (!is_splitlines_break(cp))
+            continue;
+        if (cp == '\r' && i < s.len && s.ptr[i] == '\n')
+            i++;
         if (wrap_line(c->arena, (mn_str){s.ptr + start, i - start}, width, &b, &nlines) < 0)
             return NULL;
         start = i;
@@ -773,12 +845,13 @@ static bool ascii_reserve(mn_str s, bool *escape, mn_buf *out, int *rc)
         high |= ch;
         extra += mn__escape_extra[ch];
     }
-    if (high & 0x80) return false;
-    if (!extra) *escape = false;
+    if (high & 0x80)
+        return false;
+    if (!extra)
+        *escape = false;
     *rc = out->cap - out->len > s.len + extra ? MN_OK : mn_buf_reserve(out, s.len + extra);
     return true;
 }
-
 
 /* High bit of each byte of an ASCII word that is in [lo, hi). */
 static inline uint64_t in_range(uint64_t w, unsigned char lo, unsigned char hi)
@@ -790,10 +863,12 @@ static inline uint64_t in_range(uint64_t w, unsigned char lo, unsigned char hi)
 static int w_title(const mn_filter_call *c, mn_value *v, mn_value *arg, bool escape, mn_buf *out)
 {
     (void)c, (void)arg;
-    if (v->kind != MN_VALUE_STRING) return MN_FILTER_DECLINE;
+    if (v->kind != MN_VALUE_STRING)
+        return MN_FILTER_DECLINE;
     mn_str s = v->u.str;
     const uint64_t high = 0x8080808080808080u;
-    if (out->cap - out->len <= s.len && mn_buf_reserve(out, s.len) < 0) return MN_ENOMEM;
+    if (out->cap - out->len <= s.len && mn_buf_reserve(out, s.len) < 0)
+        return MN_ENOMEM;
     char *o = out->data + out->len;
     size_t k = 0;
     bool prev_cased = false;
@@ -805,7 +880,8 @@ static int w_title(const mn_filter_call *c, mn_value *v, mn_value *arg, bool esc
         /* the last bytes: the word that ends the text, overlapping what is written (its
          * first bytes come out the same again: a byte's case depends on it and on whether
          * the byte before is a letter) */
-        if (tail && (k == s.len || s.len < 8)) break;
+        if (tail && (k == s.len || s.len < 8))
+            break;
         size_t j = tail ? s.len - 8 : k;
         bool before_cased = prev_cased;
         if (tail) {
@@ -831,14 +907,16 @@ static int w_title(const mn_filter_call *c, mn_value *v, mn_value *arg, bool esc
     o = out->data + out->len + k;
     size_t at = out->len;
     out->len = (size_t)(o - out->data);
-    if (k == s.len) return MN_OK;
+    if (k == s.len)
+        return MN_OK;
     mn_str rest = {s.ptr + k, s.len - k};
     int rc;
     if (!ascii_reserve(rest, &escape, out, &rc)) {
         out->len = at;
         return MN_FILTER_DECLINE;
     }
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     o = out->data + out->len;
     /* f_title's two passes in one: p1 and p2 are the two bytes before, as already written
      * (the word loop above made no re.sub fix, so the fix positions start unset) */
@@ -847,7 +925,8 @@ static int w_title(const mn_filter_call *c, mn_value *v, mn_value *arg, bool esc
     for (; k < s.len; k++) {
         char ch = s.ptr[k];
         bool alpha = (unsigned char)((ch | 32) - 'a') < 26;
-        if (alpha) ch = prev_cased ? (char)(ch | 32) : (char)(ch & ~32);
+        if (alpha)
+            ch = prev_cased ? (char)(ch | 32) : (char)(ch & ~32);
         prev_cased = alpha;
         if (k && ch >= 'A' && ch <= 'Z') {
             if (p1 == '\'' && k >= 2 + quote_end && p2 >= 'a' && p2 <= 'z' &&
@@ -871,23 +950,27 @@ static int w_title(const mn_filter_call *c, mn_value *v, mn_value *arg, bool esc
 
 static int write_case(mn_value *v, bool escape, mn_buf *out, bool upper)
 {
-    if (v->kind != MN_VALUE_STRING) return MN_FILTER_DECLINE;
+    if (v->kind != MN_VALUE_STRING)
+        return MN_FILTER_DECLINE;
     mn_str s = v->u.str;
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
     /* eight bytes at a time while they are ASCII with nothing to escape: the case of the
      * letters flipped with word arithmetic (bit 5 of each byte in [from, from + 25]) */
-    if (out->cap - out->len <= s.len && mn_buf_reserve(out, s.len) < 0) return MN_ENOMEM;
+    if (out->cap - out->len <= s.len && mn_buf_reserve(out, s.len) < 0)
+        return MN_ENOMEM;
     char *o = out->data + out->len;
     size_t k = 0;
     uint64_t lo = ones * (unsigned char)(upper ? 'a' : 'A');
     uint64_t hi = ones * (unsigned char)((upper ? 'z' : 'Z') + 1);
     for (;; k += 8) {
         bool tail = k + 8 > s.len; /* the last word overlaps what is written, as in w_title */
-        if (tail && (k == s.len || s.len < 8)) break;
+        if (tail && (k == s.len || s.len < 8))
+            break;
         size_t j = tail ? s.len - 8 : k;
         uint64_t w;
         memcpy(&w, s.ptr + j, 8);
-        if ((w & high) || (escape && mn__has_escapable(w))) break;
+        if ((w & high) || (escape && mn__has_escapable(w)))
+            break;
         /* per byte: b >= lo and b < hi, as high bits of (b + 128 - lo) and (b + 128 - hi) */
         uint64_t ge = (w | high) - lo, lt = ~((w | high) - hi);
         uint64_t in = ge & lt & high;
@@ -910,7 +993,8 @@ static int write_case(mn_value *v, bool escape, mn_buf *out, bool upper)
             out->len = at;
             return MN_FILTER_DECLINE;
         }
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
         o = out->data + out->len;
         s = rest;
         k = 0;
@@ -921,7 +1005,8 @@ static int write_case(mn_value *v, bool escape, mn_buf *out, bool upper)
     char from = upper ? 'a' : 'A';
     for (; k < s.len; k++) {
         char ch = s.ptr[k];
-        if ((unsigned char)(ch - from) < 26) ch = (char)(ch ^ 32);
+        if ((unsigned char)(ch - from) < 26)
+            ch = (char)(ch ^ 32);
         if (escape)
             o = mn__escape_put(o, ch);
         else

@@ -1154,7 +1154,8 @@ bool mn__uni_space(uint32_t c)
 
 bool mn__uni_combining(uint32_t c)
 {
-    if (c < 0x300) return false;
+    if (c < 0x300)
+        return false;
     size_t lo = 0, hi = sizeof combining_ranges / sizeof combining_ranges[0];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -1195,17 +1196,20 @@ static uint32_t sigma_at(mn_str s, size_t at, size_t after)
             break;
         }
     }
-    if (!found || !mn__uni_cased(c)) return 0x3C3;
+    if (!found || !mn__uni_cased(c))
+        return 0x3C3;
     for (size_t i = after; i < s.len;) {
         c = mn__utf8_next(s.ptr, s.len, &i);
-        if (!case_ignorable(c)) return mn__uni_cased(c) ? 0x3C3 : 0x3C2;
+        if (!case_ignorable(c))
+            return mn__uni_cased(c) ? 0x3C3 : 0x3C2;
     }
     return 0x3C2;
 }
 
 int mn__uni_lower_at(mn_buf *b, mn_str s, size_t at, size_t after, uint32_t cp)
 {
-    if (cp == 0x3A3) return mn__utf8_put(b, sigma_at(s, at, after));
+    if (cp == 0x3A3)
+        return mn__utf8_put(b, sigma_at(s, at, after));
     return mn__uni_put_case(b, cp, 'l');
 }
 
@@ -1216,7 +1220,8 @@ int mn__uni_lower_str(mn_buf *b, mn_str s)
     size_t i = 0;
     while (i < s.len) {
         /* room for the rest as ASCII: the run below then writes without checks */
-        if (mn_buf_reserve(b, s.len - i) < 0) return MN_ENOMEM;
+        if (mn_buf_reserve(b, s.len - i) < 0)
+            return MN_ENOMEM;
         char *o = b->data + b->len;
         /* eight ASCII bytes at a time: bit 7 of each byte of w + 0x3f is set from 'A' up,
          * of w + 0x25 from '[' up (no carry between bytes below 0x80); the difference
@@ -1224,9 +1229,10 @@ int mn__uni_lower_str(mn_buf *b, mn_str s)
         while (i + 8 <= s.len) {
             uint64_t w;
             memcpy(&w, s.ptr + i, 8);
-            if (w & 0x8080808080808080u) break;
-            uint64_t upper = (w + 0x3f3f3f3f3f3f3f3fu) & ~(w + 0x2525252525252525u) &
-                             0x8080808080808080u;
+            if (w & 0x8080808080808080u)
+                break;
+            uint64_t upper =
+                (w + 0x3f3f3f3f3f3f3f3fu) & ~(w + 0x2525252525252525u) & 0x8080808080808080u;
             w |= upper >> 2;
             memcpy(o, &w, 8);
             o += 8, i += 8;
@@ -1236,10 +1242,12 @@ int mn__uni_lower_str(mn_buf *b, mn_str s)
             *o++ = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
         }
         b->len = (size_t)(o - b->data);
-        if (i == s.len) break;
+        if (i == s.len)
+            break;
         size_t at = i;
         uint32_t c = mn__utf8_next(s.ptr, s.len, &i);
-        if (mn__uni_lower_at(b, s, at, i, c) < 0) return MN_ENOMEM;
+        if (mn__uni_lower_at(b, s, at, i, c) < 0)
+            return MN_ENOMEM;
     }
     return MN_OK;
 }
@@ -1248,16 +1256,19 @@ int mn__uni_upper_str(mn_buf *b, mn_str s)
 {
     size_t i = 0;
     while (i < s.len) {
-        if (mn_buf_reserve(b, s.len - i) < 0) return MN_ENOMEM;
+        if (mn_buf_reserve(b, s.len - i) < 0)
+            return MN_ENOMEM;
         char *o = b->data + b->len;
         for (; i < s.len && (unsigned char)s.ptr[i] < 0x80; i++) {
             char ch = s.ptr[i];
             *o++ = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
         }
         b->len = (size_t)(o - b->data);
-        if (i == s.len) break;
+        if (i == s.len)
+            break;
         uint32_t c = mn__utf8_next(s.ptr, s.len, &i);
-        if (mn__uni_put_case(b, c, 'u') < 0) return MN_ENOMEM;
+        if (mn__uni_put_case(b, c, 'u') < 0)
+            return MN_ENOMEM;
     }
     return MN_OK;
 }
@@ -1279,9 +1290,11 @@ int mn__uni_ascii_fold(mn_buf *b, mn_str s)
             const struct ascii_fold *f =
                 bsearch(&c, ascii_folds, sizeof ascii_folds / sizeof ascii_folds[0],
                         sizeof ascii_folds[0], cmp_fold);
-            if (f) rc = mn_buf_puts(b, f->ascii);
+            if (f)
+                rc = mn_buf_puts(b, f->ascii);
         }
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
     }
     return MN_OK;
 }
@@ -1292,7 +1305,8 @@ static uint32_t compose(uint32_t base, uint32_t mark)
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         const struct composition *e = &compositions[mid];
-        if (e->base == base && e->mark == mark) return e->composed;
+        if (e->base == base && e->mark == mark)
+            return e->composed;
         if (e->base < base || (e->base == base && e->mark < mark))
             lo = mid + 1;
         else
@@ -1306,7 +1320,8 @@ static uint32_t singleton(uint32_t c)
     size_t lo = 0, hi = sizeof singletons / sizeof singletons[0];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (singletons[mid][0] == c) return singletons[mid][1];
+        if (singletons[mid][0] == c)
+            return singletons[mid][1];
         if (singletons[mid][0] < c)
             lo = mid + 1;
         else
@@ -1331,20 +1346,24 @@ int mn__uni_nfc(mn_buf *b, mn_str s)
     uint32_t prev = 0;
     for (size_t i = 0; i < s.len;) {
         uint32_t c = mn__utf8_next(s.ptr, s.len, &i);
-        if (c >= 0x80) c = singleton(c);
+        if (c >= 0x80)
+            c = singleton(c);
         if (have && c >= 0x300) {
             uint32_t k = compose(prev, c);
-            if (!k) k = compose_hangul(prev, c);
+            if (!k)
+                k = compose_hangul(prev, c);
             if (k) {
                 prev = k;
                 continue;
             }
         }
-        if (have && mn__utf8_put(b, prev) < 0) return MN_ENOMEM;
+        if (have && mn__utf8_put(b, prev) < 0)
+            return MN_ENOMEM;
         prev = c;
         have = true;
     }
-    if (have && mn__utf8_put(b, prev) < 0) return MN_ENOMEM;
+    if (have && mn__utf8_put(b, prev) < 0)
+        return MN_ENOMEM;
     return MN_OK;
 }
 

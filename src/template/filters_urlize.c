@@ -28,11 +28,13 @@ static bool is_digit(char ch)
 static bool word_at(mn_str s, size_t i)
 {
     uint32_t c = mn__utf8_next(s.ptr, s.len, &i);
-    if (c < 0x80) return is_alpha((char)c) || is_digit((char)c) || c == '_';
+    if (c < 0x80)
+        return is_alpha((char)c) || is_digit((char)c) || c == '_';
     if (c <= 0xBF)
         return c == 0xAA || c == 0xB2 || c == 0xB3 || c == 0xB5 || c == 0xB9 || c == 0xBA ||
                (c >= 0xBC && c <= 0xBE);
-    if (c == 0xD7 || c == 0xF7 || mn__uni_combining(c) || mn__uni_space(c)) return false;
+    if (c == 0xD7 || c == 0xF7 || mn__uni_combining(c) || mn__uni_space(c))
+        return false;
     return !((c >= 0x2000 && c <= 0x206F) || (c >= 0x2190 && c <= 0x2BFF) ||
              (c >= 0x3000 && c <= 0x303F) || (c >= 0xFE30 && c <= 0xFE4F) ||
              (c >= 0xFF01 && c <= 0xFF0F) || (c >= 0x1F000 && c <= 0x1FAFF));
@@ -41,11 +43,14 @@ static bool word_at(mn_str s, size_t i)
 static bool ieq_prefix(mn_str s, const char *p)
 {
     size_t n = strlen(p);
-    if (s.len < n) return false;
+    if (s.len < n)
+        return false;
     for (size_t i = 0; i < n; i++) {
         char ch = s.ptr[i];
-        if (ch >= 'A' && ch <= 'Z') ch = (char)(ch + 32);
-        if (ch != p[i]) return false;
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch + 32);
+        if (ch != p[i])
+            return false;
     }
     return true;
 }
@@ -70,7 +75,8 @@ static int html_unescape(mn_buf *b, mn_str s)
         if (k < s.len && s.ptr[k] == '#') {
             k++;
             bool hex = k < s.len && (s.ptr[k] == 'x' || s.ptr[k] == 'X');
-            if (hex) k++;
+            if (hex)
+                k++;
             size_t ds = k;
             uint32_t cp = 0;
             while (k < s.len &&
@@ -79,12 +85,15 @@ static int html_unescape(mn_buf *b, mn_str s)
                    s.ptr[k]) {
                 char ch = s.ptr[k];
                 uint32_t d = is_digit(ch) ? (uint32_t)(ch - '0') : (uint32_t)((ch | 32) - 'a' + 10);
-                if (cp < 0x110000) cp = cp * (hex ? 16 : 10) + d;
+                if (cp < 0x110000)
+                    cp = cp * (hex ? 16 : 10) + d;
                 k++;
             }
             if (k > ds) {
-                if (k < s.len && s.ptr[k] == ';') k++;
-                if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
+                if (k < s.len && s.ptr[k] == ';')
+                    k++;
+                if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+                    cp = 0xFFFD;
                 mn__utf8_put(b, cp);
                 i = k - 1;
                 continue;
@@ -100,18 +109,21 @@ static int html_unescape(mn_buf *b, mn_str s)
                 (!needs_semicolon || (k + len < s.len && s.ptr[k + len] == ';'))) {
                 mn_buf_puts(b, names[n].text);
                 i = k + len - 1;
-                if (k + len < s.len && s.ptr[k + len] == ';') i++;
+                if (k + len < s.len && s.ptr[k + len] == ';')
+                    i++;
                 done = true;
             }
         }
-        if (!done) mn_buf_putc(b, '&');
+        if (!done)
+            mn_buf_putc(b, '&');
     }
     return mn_buf_reserve(b, 1);
 }
 
 static mn_str unescaped(mn_arena *a, mn_str s)
 {
-    if (!memchr(s.ptr, '&', s.len)) return s;
+    if (!memchr(s.ptr, '&', s.len))
+        return s;
     mn_buf b;
     mn_buf_init(&b, a);
     html_unescape(&b, s);
@@ -135,15 +147,18 @@ static void quote(mn_buf *b, mn_str s, const char *safe, bool plus)
 
 static int hexval(char ch)
 {
-    if (is_digit(ch)) return ch - '0';
-    if ((ch | 32) >= 'a' && (ch | 32) <= 'f') return (ch | 32) - 'a' + 10;
+    if (is_digit(ch))
+        return ch - '0';
+    if ((ch | 32) >= 'a' && (ch | 32) <= 'f')
+        return (ch | 32) - 'a' + 10;
     return -1;
 }
 
 /* unquote: %XX to bytes (the bytes are kept; they are UTF-8 in practice). */
 static mn_str unquote(mn_arena *a, mn_str s, bool plus)
 {
-    if (!memchr(s.ptr, '%', s.len) && !(plus && memchr(s.ptr, '+', s.len))) return s;
+    if (!memchr(s.ptr, '%', s.len) && !(plus && memchr(s.ptr, '+', s.len)))
+        return s;
     mn_buf b;
     mn_buf_init(&b, a);
     for (size_t i = 0; i < s.len; i++) {
@@ -194,21 +209,26 @@ static bool punycode_encode(mn_buf *b, const uint32_t *cps, size_t n)
             basic++;
         }
     h = basic;
-    if (basic) mn_buf_putc(b, '-');
+    if (basic)
+        mn_buf_putc(b, '-');
     while (h < n) {
         uint32_t m = 0xFFFFFFFF;
         for (size_t i = 0; i < n; i++)
-            if (cps[i] >= nn && cps[i] < m) m = cps[i];
-        if ((uint64_t)(m - nn) * (h + 1) + delta > 0xFFFFFFF0u) return false;
+            if (cps[i] >= nn && cps[i] < m)
+                m = cps[i];
+        if ((uint64_t)(m - nn) * (h + 1) + delta > 0xFFFFFFF0u)
+            return false;
         delta += (m - nn) * (uint32_t)(h + 1);
         nn = m;
         for (size_t i = 0; i < n; i++) {
-            if (cps[i] < nn) delta++;
+            if (cps[i] < nn)
+                delta++;
             if (cps[i] == nn) {
                 uint32_t q = delta;
                 for (uint32_t k = 36;; k += 36) {
                     uint32_t t = k <= bias ? 1 : k >= bias + 26 ? 26 : k - bias;
-                    if (q < t) break;
+                    if (q < t)
+                        break;
                     mn_buf_putc(b, punycode_digit(t + (q - t) % (36 - t)));
                     q = (q - t) / (36 - t);
                 }
@@ -236,10 +256,12 @@ static bool nameprep_label(mn_arena *a, mn_str label, mn_buf *out)
     if (!ascii) {
         mn_buf nfc;
         mn_buf_init(&nfc, a);
-        if (mn__uni_nfc(&nfc, label) < 0) return false;
+        if (mn__uni_nfc(&nfc, label) < 0)
+            return false;
         mn_str t = {nfc.data ? nfc.data : "", nfc.len};
         uint32_t *cps = mn_arena_alloc(a, (3 * t.len + 1) * sizeof *cps);
-        if (!cps) return false;
+        if (!cps)
+            return false;
         size_t n = 0;
         bool all_ascii = true;
         for (size_t k = 0; k < t.len;) {
@@ -263,7 +285,8 @@ static bool nameprep_label(mn_arena *a, mn_str label, mn_buf *out)
                 mn_buf_putc(out, (char)cps[k]);
         } else {
             mn_buf_puts(out, "xn--");
-            if (!punycode_encode(out, cps, n)) return false;
+            if (!punycode_encode(out, cps, n))
+                return false;
         }
     } else {
         mn_buf_put_str(out, label);
@@ -280,17 +303,22 @@ static bool idna(mn_arena *a, mn_str host, mn_buf *out)
         ascii &= (unsigned char)host.ptr[i] < 128;
     size_t start = 0;
     for (size_t i = 0; i <= host.len; i++) {
-        if (i < host.len && host.ptr[i] != '.') continue;
+        if (i < host.len && host.ptr[i] != '.')
+            continue;
         mn_str label = {host.ptr + start, i - start};
         bool last = i == host.len;
         if (ascii) {
-            if ((!last && label.len == 0) || label.len >= 64) return false;
+            if ((!last && label.len == 0) || label.len >= 64)
+                return false;
             mn_buf_put_str(out, label);
         } else if (label.len || !last) {
-            if (!label.len) return false;
-            if (!nameprep_label(a, label, out)) return false;
+            if (!label.len)
+                return false;
+            if (!nameprep_label(a, label, out))
+                return false;
         }
-        if (!last) mn_buf_putc(out, '.');
+        if (!last)
+            mn_buf_putc(out, '.');
         start = i + 1;
     }
     return true;
@@ -301,17 +329,23 @@ static bool bracketed_ok(mn_str netloc)
 {
     const char *at = NULL;
     for (size_t i = 0; i < netloc.len; i++)
-        if (netloc.ptr[i] == '@') at = netloc.ptr + i;
+        if (netloc.ptr[i] == '@')
+            at = netloc.ptr + i;
     mn_str hp = at ? (mn_str){at + 1, netloc.len - (size_t)(at + 1 - netloc.ptr)} : netloc;
     const char *open = memchr(hp.ptr, '[', hp.len);
-    if (!open) return true;
-    if (open != hp.ptr) return false;
+    if (!open)
+        return true;
+    if (open != hp.ptr)
+        return false;
     const char *close = memchr(hp.ptr, ']', hp.len);
-    if (!close || close < open) return false;
+    if (!close || close < open)
+        return false;
     size_t after = hp.len - (size_t)(close + 1 - hp.ptr);
-    if (after && close[1] != ':') return false;
+    if (after && close[1] != ':')
+        return false;
     mn_str host = {open + 1, (size_t)(close - open - 1)};
-    if (host.len && host.ptr[0] == 'v') return host.len > 3 && memchr(host.ptr, '.', host.len);
+    if (host.len && host.ptr[0] == 'v')
+        return host.len > 3 && memchr(host.ptr, '.', host.len);
     int colons = 0;
     for (size_t i = 0; i < host.len; i++) {
         char ch = host.ptr[i];
@@ -371,14 +405,16 @@ static void smart_urlquote(mn_arena *a, mn_str url, mn_buf *out)
         char ch = scheme.ptr[i];
         mn_buf_putc(out, ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch);
     }
-    if (scheme.len) mn_buf_putc(out, ':');
+    if (scheme.len)
+        mn_buf_putc(out, ':');
     bool uses_netloc = !scheme.len || ieq_prefix(scheme, "http") || ieq_prefix(scheme, "ftp") ||
                        ieq_prefix(scheme, "ws") || ieq_prefix(scheme, "file");
     if (host.len || (scheme.len && uses_netloc &&
                      !(rest.len >= 2 && rest.ptr[0] == '/' && rest.ptr[1] == '/'))) {
         mn_buf_puts(out, "//");
         mn_buf_append(out, host.data, host.len);
-        if (rest.len && rest.ptr[0] != '/') mn_buf_putc(out, '/');
+        if (rest.len && rest.ptr[0] != '/')
+            mn_buf_putc(out, '/');
     }
     unquote_quote(a, out, rest);
     if (query.len) {
@@ -388,14 +424,17 @@ static void smart_urlquote(mn_arena *a, mn_str url, mn_buf *out)
         size_t start = 0;
         bool first = true;
         for (size_t i = 0; i <= query.len; i++) {
-            if (i < query.len && query.ptr[i] != '&') continue;
+            if (i < query.len && query.ptr[i] != '&')
+                continue;
             mn_str part = {query.ptr + start, i - start};
             start = i + 1;
-            if (!part.len) continue;
+            if (!part.len)
+                continue;
             const char *eq = memchr(part.ptr, '=', part.len);
             mn_str name = eq ? (mn_str){part.ptr, (size_t)(eq - part.ptr)} : part;
             mn_str value = eq ? (mn_str){eq + 1, part.len - name.len - 1} : (mn_str){"", 0};
-            if (!first) mn_buf_putc(&qb, '&');
+            if (!first)
+                mn_buf_putc(&qb, '&');
             first = false;
             quote(&qb, unquote(a, unquote(a, name, true), false), "", true);
             mn_buf_putc(&qb, '=');
@@ -415,17 +454,22 @@ static void smart_urlquote(mn_arena *a, mn_str url, mn_buf *out)
 /* ^www\.|^(?!http)\w[^@]+\.(com|edu|gov|int|mil|net|org)($|/.*)$ (case-insensitive) */
 static bool simple_url_2(mn_str m)
 {
-    if (ieq_prefix(m, "www.")) return true;
-    if (!m.len || ieq_prefix(m, "http") || !word_at(m, 0)) return false;
+    if (ieq_prefix(m, "www."))
+        return true;
+    if (!m.len || ieq_prefix(m, "http") || !word_at(m, 0))
+        return false;
     size_t first = 0;
     mn__utf8_next(m.ptr, m.len, &first); /* \w is one code point */
     static const char *const tlds[] = {"com", "edu", "gov", "int", "mil", "net", "org"};
     for (size_t p = first + 1; p < m.len; p++) {
-        if (m.ptr[p - 1] == '@') break; /* [^@]+ cannot pass an '@' */
-        if (m.ptr[p] != '.') continue;
+        if (m.ptr[p - 1] == '@')
+            break; /* [^@]+ cannot pass an '@' */
+        if (m.ptr[p] != '.')
+            continue;
         for (size_t t = 0; t < 7; t++) {
             mn_str after = {m.ptr + p + 1, m.len - p - 1};
-            if (ieq_prefix(after, tlds[t]) && (after.len == 3 || after.ptr[3] == '/')) return true;
+            if (ieq_prefix(after, tlds[t]) && (after.len == 3 || after.ptr[3] == '/'))
+                return true;
         }
     }
     return false;
@@ -441,16 +485,19 @@ static bool simple_url(mn_str m)
         k = 8;
     else
         return false;
-    if (k < m.len && m.ptr[k] == '[') k++;
+    if (k < m.len && m.ptr[k] == '[')
+        k++;
     return k < m.len && word_at(m, k);
 }
 
 static bool is_email_simple(mn_str v)
 {
     const char *at = memchr(v.ptr, '@', v.len);
-    if (!at || v.ptr[0] == '@' || v.ptr[v.len - 1] == '@') return false;
+    if (!at || v.ptr[0] == '@' || v.ptr[v.len - 1] == '@')
+        return false;
     mn_str p2 = {at + 1, v.len - (size_t)(at + 1 - v.ptr)};
-    if (memchr(p2.ptr, '@', p2.len) || mn__utf8_count(p2) > 63) return false;
+    if (memchr(p2.ptr, '@', p2.len) || mn__utf8_count(p2) > 63)
+        return false;
     return memchr(p2.ptr, '.', p2.len) && p2.ptr[0] != '.';
 }
 
@@ -516,7 +563,8 @@ static void trim_punctuation(mn_arena *a, mn_str *lead, mn_str *middle, mn_str *
 /* x[:max(0, limit - 1)] + '…' when longer than limit (code points). */
 static mn_str trim_url(mn_arena *a, mn_str x, int64_t limit)
 {
-    if (limit < 0 || (int64_t)mn__utf8_count(x) <= limit) return x;
+    if (limit < 0 || (int64_t)mn__utf8_count(x) <= limit)
+        return x;
     mn_buf b;
     mn_buf_init(&b, a);
     mn_buf_append(&b, x.ptr, mn__utf8_offset(x, (size_t)(limit > 1 ? limit - 1 : 0)));
@@ -539,7 +587,8 @@ static bool is_sep(mn_str s, size_t i, size_t *next)
 
 static int put_word(mn_buf *b, mn_str w, bool safe_input, bool autoescape)
 {
-    if (!safe_input && autoescape) return mn__fescape(b, w);
+    if (!safe_input && autoescape)
+        return mn__fescape(b, w);
     return mn_buf_put_str(b, w);
 }
 
@@ -576,7 +625,8 @@ static bool link_word(mn_arena *a, mn_buf *b, mn_str word, int64_t limit, bool s
         mn_buf_append(&url, host.data, host.len);
         nofollow = false;
     }
-    if (!url.len) return false;
+    if (!url.len)
+        return false;
     mn_str trimmed = trim_url(a, middle, limit);
     bool esc = autoescape && !safe_input;
     if (esc)
@@ -612,11 +662,14 @@ static mn_value *urlize(const mn_filter_call *c, mn_value *v, int64_t limit)
         mn_str w = {s.ptr + start, i - start};
         if (!sep &&
             (memchr(w.ptr, '.', w.len) || memchr(w.ptr, '@', w.len) || memchr(w.ptr, ':', w.len))) {
-            if (link_word(c->arena, &b, w, limit, safe_input, c->autoescape)) continue;
+            if (link_word(c->arena, &b, w, limit, safe_input, c->autoescape))
+                continue;
         }
-        if (put_word(&b, w, safe_input, c->autoescape) < 0) return NULL;
+        if (put_word(&b, w, safe_input, c->autoescape) < 0)
+            return NULL;
     }
-    if (mn_buf_reserve(&b, 1) < 0) return NULL;
+    if (mn_buf_reserve(&b, 1) < 0)
+        return NULL;
     return mn__fresult(c, &b, true);
 }
 
@@ -629,7 +682,8 @@ static mn_value *f_urlize(const mn_filter_call *c, mn_value *v, mn_value *arg)
 static mn_value *f_urlizetrunc(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     int64_t limit;
-    if (!mn__fint(arg, &limit)) return mn__ffail(c, "invalid literal for int() with base 10");
+    if (!mn__fint(arg, &limit))
+        return mn__ffail(c, "invalid literal for int() with base 10");
     return urlize(c, v, limit < 0 ? 0 : limit);
 }
 

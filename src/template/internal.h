@@ -121,8 +121,8 @@ static inline uint64_t mn__has_escapable(uint64_t w)
 {
     /* & and ' are 0x26 and 0x27, < and > are 0x3C and 0x3E: each pair is one byte once a bit
      * is masked off */
-    return mn__has_byte(w & 0xFEFEFEFEFEFEFEFEu, '&') |
-           mn__has_byte(w & 0xFDFDFDFDFDFDFDFDu, '<') | mn__has_byte(w, '"');
+    return mn__has_byte(w & 0xFEFEFEFEFEFEFEFEu, '&') | mn__has_byte(w & 0xFDFDFDFDFDFDFDFDu, '<') |
+           mn__has_byte(w, '"');
 }
 
 /* Writes c escaped at o (room for 6 bytes) and returns the position after it. */
@@ -152,8 +152,7 @@ static inline int mn__escape(mn_buf *out, const char *s, size_t len)
     return MN_OK;
 }
 const tag_def *mn__library_tag(const mn_template_library *lib, mn_str name);
-int mn__library_add_builtin_tag(mn_template_library *lib, const char *name,
-                                builtin_compile_fn fn);
+int mn__library_add_builtin_tag(mn_template_library *lib, const char *name, builtin_compile_fn fn);
 void mn__register_builtin_tags(mn_template_library *lib);
 
 /* ---- Expressions: `var.path|filter:arg|filter`. ---- */
@@ -165,7 +164,7 @@ typedef struct arg_expr {
      * rows of one list have the same key order, so it is nearly always right. */
     uint32_t *hint;
     int npath;
-    mn_str text;       /* as written (for string_if_invalid's %s) */
+    mn_str text; /* as written (for string_if_invalid's %s) */
 } arg_expr;
 
 typedef struct filter_call {
@@ -221,8 +220,20 @@ typedef struct mn_template_nodelist nodelist;
 
 /* if-expression tree (smartif). */
 typedef enum cond_op {
-    C_VALUE, C_OR, C_AND, C_NOT, C_IN, C_NOT_IN, C_IS, C_IS_NOT, C_EQ, C_NE, C_LT, C_GT,
-    C_LE, C_GE
+    C_VALUE,
+    C_OR,
+    C_AND,
+    C_NOT,
+    C_IN,
+    C_NOT_IN,
+    C_IS,
+    C_IS_NOT,
+    C_EQ,
+    C_NE,
+    C_LT,
+    C_GT,
+    C_LE,
+    C_GE
 } cond_op;
 
 typedef struct cond {
@@ -370,20 +381,20 @@ typedef struct named_node {
 struct mn_template {
     mn_template_engine *engine;
     char *name;
-    char *origin;      /* file path, or NULL */
+    char *origin;          /* file path, or NULL */
     struct timespec mtime; /* of origin when loaded (DEBUG reload compares it and size) */
     off_t size;
-    mn_arena *arena;   /* nodes, source copy */
+    mn_arena *arena; /* nodes, source copy */
     const char *source;
     size_t source_len;
     nodelist root;
-    node *extends;     /* the {% extends %} node when the template starts with one */
+    node *extends; /* the {% extends %} node when the template starts with one */
     named_node *blocks;
     int nblocks;
     named_node *partials;
     int npartials;
     const node *partial_root; /* "name#part": the partialdef this template object renders */
-    struct mn_template *next;  /* the engine's list of templates */
+    struct mn_template *next; /* the engine's list of templates */
 };
 
 typedef struct embedded_tpl {
@@ -460,8 +471,8 @@ int mn__parse_nodelist(parser *p, const char *const *until, nodelist *out, const
 int mn__compile_expr(parser *p, const token *tok, mn_str text, mn_template_expr **out);
 int mn__parse_cond(parser *p, const token *tok, mn_str *bits, int nbits, cond **out);
 node *mn__new_node(parser *p, node_type type, const token *tok);
-int mn__parse_kwargs(parser *p, const token *tok, mn_str *bits, int nbits, int *used,
-                     kwarg **out, int *nout);
+int mn__parse_kwargs(parser *p, const token *tok, mn_str *bits, int nbits, int *used, kwarg **out,
+                     int *nout);
 bool mn__is_kwarg(mn_str bit);
 /* The block tag's first word. */
 mn_str mn__tag_name(mn_str contents);
@@ -491,8 +502,8 @@ struct mn_template_state {
     const node *cur;        /* the node being rendered */
     block_stack *blocks;    /* extends: the block stacks */
     int nblocks, cap_blocks;
-    bool writers;           /* filter writers may run: no string_if_invalid to honour */
-    state_slot *slots;      /* per-node state: cycles, ifchanged */
+    bool writers;      /* filter writers may run: no string_if_invalid to honour */
+    state_slot *slots; /* per-node state: cycles, ifchanged */
     size_t nslots, cap_slots;
     char filter_error[256];
 };
@@ -500,7 +511,7 @@ struct mn_template_state {
 /* Equal names of equal length n: the short names templates use (row, price, forloop) are
  * compared inline; a memcmp call per candidate was a tenth of a bench page. */
 __attribute__((always_inline)) static inline bool mn__name_eq(const char *a, const char *b,
-                                                                size_t n)
+                                                              size_t n)
 {
     if (n == 0)
         return true;

@@ -44,8 +44,8 @@ static int push(tok_vec *v, tok_type type, mn_str contents, size_t offset, int l
 {
     if (v->n == v->cap) {
         int cap = v->cap ? v->cap * 2 : 32;
-        token *t = mn_arena_realloc(v->a, v->items, (size_t)v->cap * sizeof *t,
-                                    (size_t)cap * sizeof *t);
+        token *t =
+            mn_arena_realloc(v->a, v->items, (size_t)v->cap * sizeof *t, (size_t)cap * sizeof *t);
         if (!t)
             return MN_ENOMEM;
         v->items = t;
@@ -120,8 +120,8 @@ int mn__template_tokenize(mn_arena *a, const char *src, size_t len, token **out)
         i = end;
         text_start = end;
     }
-    if (text_start < len && push(&v, TOK_TEXT, (mn_str){src + text_start, len - text_start},
-                                 text_start, line) < 0)
+    if (text_start < len &&
+        push(&v, TOK_TEXT, (mn_str){src + text_start, len - text_start}, text_start, line) < 0)
         return MN_ENOMEM;
     *out = v.items;
     return v.n;
@@ -182,8 +182,8 @@ int mn__template_smart_split(mn_arena *a, mn_str s, mn_str **bits)
                 end++;
         }
         if (n == cap) {
-            mn_str *g = mn_arena_realloc(a, out, (size_t)cap * sizeof *g,
-                                         (size_t)cap * 2 * sizeof *g);
+            mn_str *g =
+                mn_arena_realloc(a, out, (size_t)cap * sizeof *g, (size_t)cap * 2 * sizeof *g);
             if (!g)
                 return MN_ENOMEM;
             out = g;

@@ -99,10 +99,13 @@ static const tag_def *find_tag(parser *p, mn_str name)
 
 static bool is_word(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || (unsigned char)c >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           (unsigned char)c >= 0x80;
 }
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 static bool is_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -352,12 +355,10 @@ int mn__compile_expr(parser *p, const token *tok, mn_str s, mn_template_expr **o
                 if (upto == s.len)
                     break;
                 if (k < s.len)
-                    return mn__parser_error(p, tok,
-                                            "Could not parse some characters: %.*s|%.*s|%.*s",
-                                            (int)upto, s.ptr, (int)(k - upto), s.ptr + upto,
-                                            (int)(s.len - k), s.ptr + k);
-                return mn__parser_error(p, tok,
-                                        "Could not parse the remainder: '%.*s' from '%.*s'",
+                    return mn__parser_error(
+                        p, tok, "Could not parse some characters: %.*s|%.*s|%.*s", (int)upto, s.ptr,
+                        (int)(k - upto), s.ptr + upto, (int)(s.len - k), s.ptr + k);
+                return mn__parser_error(p, tok, "Could not parse the remainder: '%.*s' from '%.*s'",
                                         (int)(s.len - upto), s.ptr + upto, (int)s.len, s.ptr);
             }
         }
@@ -380,8 +381,7 @@ int mn__compile_expr(parser *p, const token *tok, mn_str s, mn_template_expr **o
                 return rc;
             if (x->nfilters == cap) {
                 int ncap = cap ? cap * 2 : 4;
-                filter_call *g = mn_arena_realloc(p->arena, x->filters,
-                                                  (size_t)cap * sizeof *g,
+                filter_call *g = mn_arena_realloc(p->arena, x->filters, (size_t)cap * sizeof *g,
                                                   (size_t)ncap * sizeof *g);
                 if (!g)
                     return MN_ENOMEM;
@@ -457,26 +457,20 @@ static int op_of(cparser *c, int i, int *consumed)
 static int lbp_of(int op)
 {
     switch (op) {
-    case C_OR:
-        return 6;
-    case C_AND:
-        return 7;
-    case C_NOT:
-        return 8;
+    case C_OR: return 6;
+    case C_AND: return 7;
+    case C_NOT: return 8;
     case C_IN:
-    case C_NOT_IN:
-        return 9;
-    case C_VALUE:
-        return 0;
-    default:
-        return 10;
+    case C_NOT_IN: return 9;
+    case C_VALUE: return 0;
+    default: return 10;
     }
 }
 
 static const char *op_name(int op)
 {
-    static const char *const names[] = {"",   "or", "and", "not", "in", "not in", "is",
-                                        "is not", "==", "!=", "<",  ">",  "<=", ">="};
+    static const char *const names[] = {"",       "or", "and", "not", "in", "not in", "is",
+                                        "is not", "==", "!=",  "<",   ">",  "<=",     ">="};
     return names[op];
 }
 
@@ -547,8 +541,7 @@ static int cond_expression(cparser *c, int rbp, cond **out)
                 return mn__parser_error(c->p, c->tok,
                                         "Not expecting '%.*s' in this position in if tag.",
                                         (int)c->bits[at].len, c->bits[at].ptr);
-            return mn__parser_error(c->p, c->tok,
-                                    "Not expecting '%s' as infix operator in if tag.",
+            return mn__parser_error(c->p, c->tok, "Not expecting '%s' as infix operator in if tag.",
                                     op_name(op));
         }
         cond *n = mn_arena_calloc(c->p->arena, 1, sizeof *n);
@@ -590,8 +583,8 @@ bool mn__is_kwarg(mn_str bit)
     return i > 0 && i < bit.len && bit.ptr[i] == '=';
 }
 
-int mn__parse_kwargs(parser *p, const token *tok, mn_str *bits, int nbits, int *used,
-                     kwarg **out, int *nout)
+int mn__parse_kwargs(parser *p, const token *tok, mn_str *bits, int nbits, int *used, kwarg **out,
+                     int *nout)
 {
     kwarg *kw = mn_arena_alloc(p->arena, (size_t)(nbits ? nbits : 1) * sizeof *kw);
     if (!kw)
@@ -668,8 +661,7 @@ int mn__parse_nodelist(parser *p, const char *const *until, nodelist *out, const
         const token *tok = &p->tokens[p->pos++];
         node *n = NULL;
         switch (tok->type) {
-        case TOK_COMMENT:
-            continue;
+        case TOK_COMMENT: continue;
         case TOK_TEXT:
             if (!tok->contents.len)
                 continue;
@@ -736,12 +728,12 @@ int mn__parse_nodelist(parser *p, const char *const *until, nodelist *out, const
                     if (out->items[i]->type != N_TEXT)
                         nontext = true;
                 if (nontext)
-                    return mn__parser_error(p, tok,
-                                            "<ExtendsNode: extends %.*s> must be the first tag "
-                                            "in the template.",
-                                            (int)(tok->contents.len > 8 ? tok->contents.len - 8
-                                                                        : 0),
-                                            tok->contents.ptr + 8);
+                    return mn__parser_error(
+                        p, tok,
+                        "<ExtendsNode: extends %.*s> must be the first tag "
+                        "in the template.",
+                        (int)(tok->contents.len > 8 ? tok->contents.len - 8 : 0),
+                        tok->contents.ptr + 8);
             }
             break;
         }
@@ -759,7 +751,8 @@ int mn__parse_nodelist(parser *p, const char *const *until, nodelist *out, const
         for (int i = 0; until[i] && k < sizeof list; i++)
             k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", until[i]);
         mn_str cmd = opener ? mn__tag_name(opener->contents) : (mn_str){"", 0};
-        return mn__parser_error(p, opener, "Unclosed tag on line %d: '%.*s'. Looking for one of: %s.",
+        return mn__parser_error(p, opener,
+                                "Unclosed tag on line %d: '%.*s'. Looking for one of: %s.",
                                 opener ? opener->line : 0, (int)cmd.len, cmd.ptr, list);
     }
     p->depth--;
@@ -830,8 +823,9 @@ static int compile_custom(parser *p, const token *tok, const tag_def *def, node 
         }
     }
     if (n->u.simple.nargs < def->min_args)
-        return mn__parser_error(p, tok, "'%s' did not receive value(s) for the argument(s): %d "
-                                        "required, %d given",
+        return mn__parser_error(p, tok,
+                                "'%s' did not receive value(s) for the argument(s): %d "
+                                "required, %d given",
                                 def->name, def->min_args, n->u.simple.nargs);
     if (def->max_args >= 0 && n->u.simple.nargs > def->max_args)
         return mn__parser_error(p, tok, "'%s' received too many positional arguments", def->name);

@@ -20,7 +20,6 @@
 
 static int render_node(mn_template_state *r, const node *n, mn_buf *out);
 
-
 /* ---- Errors. ---- */
 
 int mn__render_fail(mn_template_state *r, int code, const char *fmt, ...)
@@ -197,7 +196,8 @@ __attribute__((noinline)) static int lookup_path_slow(mn_template_state *r, cons
             size_t len = v->u.dict.len;
             const mn_value_dict_entry *es = v->u.dict.entries;
             uint32_t h = __atomic_load_n(&a->hint[i], __ATOMIC_RELAXED);
-            if (h < len && es[h].key.len == key.len && mn__name_eq(es[h].key.ptr, key.ptr, key.len)) {
+            if (h < len && es[h].key.len == key.len &&
+                mn__name_eq(es[h].key.ptr, key.ptr, key.len)) {
                 next = es[h].value;
             } else {
                 for (size_t k = 0; k < len; k++) {
@@ -265,11 +265,11 @@ static int resolve_arg(mn_template_state *r, const arg_expr *a, mn_value **out)
     }
     int rc = lookup_path(r, a, out);
     if (rc == MN_ENOTFOUND)
-        return mn__render_fail(r, MN_EINVAL, "Failed lookup for key [%.*s]",
-                               (int)a->path[0].len, a->path[0].ptr);
+        return mn__render_fail(r, MN_EINVAL, "Failed lookup for key [%.*s]", (int)a->path[0].len,
+                               a->path[0].ptr);
     if (rc < 0)
-        return mn__render_fail(r, rc, "Looking up '%.*s' failed: %s", (int)a->text.len,
-                               a->text.ptr, mn_strerror(rc));
+        return mn__render_fail(r, rc, "Looking up '%.*s' failed: %s", (int)a->text.len, a->text.ptr,
+                               mn_strerror(rc));
     return rc;
 }
 
@@ -298,8 +298,8 @@ static int filter_inputs(mn_template_state *r, const filter_call *fc, mn_value *
     return MN_OK;
 }
 
-static int call_filter(mn_template_state *r, const filter_call *fc, mn_value *obj,
-                       mn_value *arg, mn_value **out)
+static int call_filter(mn_template_state *r, const filter_call *fc, mn_value *obj, mn_value *arg,
+                       mn_value **out)
 {
     const filter_def *f = fc->def;
     mn_filter_call call = {r->arena, r->autoescape, fc->has_arg, r, r->opt};
@@ -318,8 +318,7 @@ static int call_filter(mn_template_state *r, const filter_call *fc, mn_value *ob
     return MN_OK;
 }
 
-static int apply_filter(mn_template_state *r, const filter_call *fc, mn_value *obj,
-                        mn_value **out)
+static int apply_filter(mn_template_state *r, const filter_call *fc, mn_value *obj, mn_value **out)
 {
     mn_value *arg;
     int rc = filter_inputs(r, fc, &obj, &arg);
@@ -447,15 +446,13 @@ int mn_template_write_value(mn_template_state *r, const mn_value *cv, mn_buf *ou
     if (!v)
         v = mn_value_none();
     switch (v->kind) {
-    case MN_VALUE_STRING:
-        return write_text(r, v->u.str, v->safe, out);
+    case MN_VALUE_STRING: return write_text(r, v->u.str, v->safe, out);
     case MN_VALUE_INT:
         if (mn__put_small_int(out, v->u.i))
             return MN_OK;
         return mn_buf_put_i64(out, v->u.i);
     case MN_VALUE_DOUBLE:
-    case MN_VALUE_DECIMAL:
-        return write_number(r, v, out);
+    case MN_VALUE_DECIMAL: return write_number(r, v, out);
     case MN_VALUE_DATE:
     case MN_VALUE_DATETIME:
     case MN_VALUE_TIME: {
@@ -473,8 +470,7 @@ int mn_template_write_value(mn_template_state *r, const mn_value *cv, mn_buf *ou
         }
         break;
     }
-    default:
-        break;
+    default: break;
     }
     mn_str text;
     int rc = mn_value_to_text(v, r->arena, &text);
@@ -551,9 +547,7 @@ static bool value_in(mn_template_state *r, mn_value *x, mn_value *y, bool *ok)
                 return true;
         return false;
     }
-    default:
-        *ok = false;
-        return false;
+    default: *ok = false; return false;
     }
 }
 
@@ -576,8 +570,7 @@ static int eval(mn_template_state *r, const cond *c, mn_value **out)
     mn_value *a = NULL, *b = NULL;
     int rc, t;
     switch (c->op) {
-    case C_VALUE:
-        return mn__resolve(r, c->value, true, out);
+    case C_VALUE: return mn__resolve(r, c->value, true, out);
     case C_OR:
     case C_AND:
         rc = eval(r, c->a, &a);
@@ -600,8 +593,7 @@ static int eval(mn_template_state *r, const cond *c, mn_value **out)
             return mn__render_fail(r, t, "Evaluating a condition failed: %s", mn_strerror(t));
         *out = mn_value_bool(!t);
         return MN_OK;
-    default:
-        break;
+    default: break;
     }
     rc = eval(r, c->a, &a);
     if (rc < 0)
@@ -612,27 +604,18 @@ static int eval(mn_template_state *r, const cond *c, mn_value **out)
     bool res = false, ok = true;
     int cmp = 0;
     switch (c->op) {
-    case C_IN:
-        res = value_in(r, a, b, &ok);
-        break;
-    case C_NOT_IN:
-        res = !value_in(r, a, b, &ok);
-        break;
-    case C_IS:
-        res = same_object(a, b);
-        break;
-    case C_IS_NOT:
-        res = !same_object(a, b);
-        break;
-    case C_EQ:
-        res = mn_value_equal(a, b);
-        break;
-    case C_NE:
-        res = !mn_value_equal(a, b);
-        break;
+    case C_IN: res = value_in(r, a, b, &ok); break;
+    case C_NOT_IN: res = !value_in(r, a, b, &ok); break;
+    case C_IS: res = same_object(a, b); break;
+    case C_IS_NOT: res = !same_object(a, b); break;
+    case C_EQ: res = mn_value_equal(a, b); break;
+    case C_NE: res = !mn_value_equal(a, b); break;
     default:
         ok = mn_value_compare(a, b, &cmp) == 0;
-        res = c->op == C_LT ? cmp < 0 : c->op == C_GT ? cmp > 0 : c->op == C_LE ? cmp <= 0 : cmp >= 0;
+        res = c->op == C_LT   ? cmp < 0
+              : c->op == C_GT ? cmp > 0
+              : c->op == C_LE ? cmp <= 0
+                              : cmp >= 0;
         break;
     }
     *out = mn_value_bool(ok && res);
@@ -647,20 +630,11 @@ int mn__eval_cond(mn_template_state *r, const cond *c, int *truth)
         lookup_path(r, &c->value->var, &v) == MN_OK) {
         /* {% if row.active %}: the lookup and the truth of a plain value */
         switch (v->kind) {
-        case MN_VALUE_BOOL:
-            *truth = v->u.b;
-            return MN_OK;
-        case MN_VALUE_NONE:
-            *truth = 0;
-            return MN_OK;
-        case MN_VALUE_INT:
-            *truth = v->u.i != 0;
-            return MN_OK;
-        case MN_VALUE_STRING:
-            *truth = v->u.str.len != 0;
-            return MN_OK;
-        default:
-            break;
+        case MN_VALUE_BOOL: *truth = v->u.b; return MN_OK;
+        case MN_VALUE_NONE: *truth = 0; return MN_OK;
+        case MN_VALUE_INT: *truth = v->u.i != 0; return MN_OK;
+        case MN_VALUE_STRING: *truth = v->u.str.len != 0; return MN_OK;
+        default: break;
         }
     }
     rc = eval(r, c, &v);
@@ -790,8 +764,8 @@ static int render_for(mn_template_state *r, const node *n, mn_buf *out)
     }
     /* Django 6's key order: parentloop and length first, then the per-iteration values */
     mn_value *loop = mn_value_dict(r->arena, 8);
-    static const char *const keys[] = {"parentloop",  "length", "counter0", "counter",
-                                       "revcounter", "revcounter0", "first",  "last"};
+    static const char *const keys[] = {"parentloop", "length",      "counter0", "counter",
+                                       "revcounter", "revcounter0", "first",    "last"};
     if (!loop)
         return MN_ENOMEM;
     for (int k = 0; k < 8; k++)
@@ -871,8 +845,9 @@ static int render_for(mn_template_state *r, const node *n, mn_buf *out)
                     ilen = (int64_t)parts->u.list.len;
             }
             if (ilen != nvars) {
-                rc = mn__render_fail(r, MN_EINVAL, "Need %d values to unpack in for loop; got "
-                                                   "%lld. ",
+                rc = mn__render_fail(r, MN_EINVAL,
+                                     "Need %d values to unpack in for loop; got "
+                                     "%lld. ",
                                      nvars, (long long)ilen);
                 break;
             }
@@ -1018,9 +993,9 @@ static int add_blocks(mn_template_state *r, const mn_template *t)
         if (!st) {
             if (r->nblocks == r->cap_blocks) {
                 int cap = r->cap_blocks ? r->cap_blocks * 2 : 8;
-                block_stack *g = mn_arena_realloc(r->arena, r->blocks,
-                                                  (size_t)r->cap_blocks * sizeof *g,
-                                                  (size_t)cap * sizeof *g);
+                block_stack *g =
+                    mn_arena_realloc(r->arena, r->blocks, (size_t)r->cap_blocks * sizeof *g,
+                                     (size_t)cap * sizeof *g);
                 if (!g)
                     return MN_ENOMEM;
                 r->blocks = g;
@@ -1099,8 +1074,9 @@ static int render_extends(mn_template_state *r, const node *n, mn_buf *out)
     if (rc < 0)
         return rc;
     if (pv->kind == MN_VALUE_STRING && pv->u.str.len == 0)
-        return mn__render_fail(r, MN_EINVAL, "Invalid template name in 'extends' tag: ''. Got "
-                                             "this from the '%.*s' variable.",
+        return mn__render_fail(r, MN_EINVAL,
+                               "Invalid template name in 'extends' tag: ''. Got "
+                               "this from the '%.*s' variable.",
                                (int)n->u.extends.parent->var.text.len,
                                n->u.extends.parent->var.text.ptr);
     const mn_template *parent;
@@ -1279,7 +1255,10 @@ static int group_to_string(void *self, mn_arena *a, mn_buf *out)
     return rc ? MN_ENOMEM : MN_OK;
 }
 
-static bool group_equal(void *x, void *y) { return mn_value_equal(x, y); }
+static bool group_equal(void *x, void *y)
+{
+    return mn_value_equal(x, y);
+}
 
 static const mn_value_class group_class = {.name = "GroupedResult",
                                            .get = group_get,
@@ -1548,8 +1527,8 @@ static int render_now(mn_template_state *r, const node *n, mn_buf *out)
     clock_gettime(CLOCK_REALTIME, &ts);
     mn_datetime dt;
     memset(&dt, 0, sizeof dt);
-    datetime_from_epoch((int64_t)ts.tv_sec + r->opt->time_zone_offset,
-                        (int32_t)(ts.tv_nsec / 1000), &dt);
+    datetime_from_epoch((int64_t)ts.tv_sec + r->opt->time_zone_offset, (int32_t)(ts.tv_nsec / 1000),
+                        &dt);
     dt.aware = true;
     dt.utc_offset = r->opt->time_zone_offset;
     dt.tzname = r->opt->time_zone_name;
@@ -1671,8 +1650,9 @@ static int qs_set(mn_template_state *r, mn_value *params, mn_str key, mn_value *
 static int qs_merge(mn_template_state *r, mn_value *params, mn_value *d)
 {
     if (!d || d->kind != MN_VALUE_DICT)
-        return mn__render_fail(r, MN_EINVAL, "querystring requires mappings for positional "
-                                             "arguments");
+        return mn__render_fail(r, MN_EINVAL,
+                               "querystring requires mappings for positional "
+                               "arguments");
     for (size_t i = 0; i < d->u.dict.len; i++) {
         int rc = qs_set(r, params, d->u.dict.entries[i].key, d->u.dict.entries[i].value);
         if (rc < 0)
@@ -1748,8 +1728,16 @@ static int tag_call_args(mn_template_state *r, const node *n, mn_tag_call *call)
     rc = resolve_kwargs(r, n->u.simple.kwargs, nk, &names, &kwvals);
     if (rc < 0)
         return rc;
-    *call = (mn_tag_call){r->arena, r->ctx, r->autoescape, n->u.simple.def->userdata, r,
-                          (size_t)n->u.simple.nargs, args, (size_t)nk, names, kwvals};
+    *call = (mn_tag_call){r->arena,
+                          r->ctx,
+                          r->autoescape,
+                          n->u.simple.def->userdata,
+                          r,
+                          (size_t)n->u.simple.nargs,
+                          args,
+                          (size_t)nk,
+                          names,
+                          kwvals};
     return MN_OK;
 }
 
@@ -1838,12 +1826,8 @@ static int render_node(mn_template_state *r, const node *n, mn_buf *out)
     r->cur = n;
     int rc = MN_OK;
     switch (n->type) {
-    case N_TEXT:
-        rc = mn__put(out, n->u.text.ptr, n->u.text.len);
-        break;
-    case N_VAR:
-        rc = render_var(r, n, out);
-        break;
+    case N_TEXT: rc = mn__put(out, n->u.text.ptr, n->u.text.len); break;
+    case N_VAR: rc = render_var(r, n, out); break;
     case N_AUTOESCAPE: {
         bool was = r->autoescape;
         r->autoescape = n->u.autoescape.on;
@@ -1857,47 +1841,20 @@ static int render_node(mn_template_state *r, const node *n, mn_buf *out)
             r->depth--;
         }
         break;
-    case N_COMMENT:
-        break;
-    case N_CSRF:
-        rc = render_csrf(r, out);
-        break;
-    case N_CYCLE:
-        rc = render_cycle(r, n, out);
-        break;
-    case N_DEBUG:
-        rc = mn__render_debug(r, out);
-        break;
-    case N_EXTENDS:
-        rc = render_extends(r, n, out);
-        break;
-    case N_FILTER:
-        rc = render_filter(r, n, out);
-        break;
-    case N_FIRSTOF:
-        rc = render_firstof(r, n, out);
-        break;
-    case N_FOR:
-        rc = render_for(r, n, out);
-        break;
-    case N_IF:
-        rc = render_if(r, n, out);
-        break;
-    case N_IFCHANGED:
-        rc = render_ifchanged(r, n, out);
-        break;
-    case N_INCLUDE:
-        rc = render_include(r, n, out);
-        break;
-    case N_LOREM:
-        rc = render_lorem(r, n, out);
-        break;
-    case N_NOW:
-        rc = render_now(r, n, out);
-        break;
-    case N_REGROUP:
-        rc = render_regroup(r, n);
-        break;
+    case N_COMMENT: break;
+    case N_CSRF: rc = render_csrf(r, out); break;
+    case N_CYCLE: rc = render_cycle(r, n, out); break;
+    case N_DEBUG: rc = mn__render_debug(r, out); break;
+    case N_EXTENDS: rc = render_extends(r, n, out); break;
+    case N_FILTER: rc = render_filter(r, n, out); break;
+    case N_FIRSTOF: rc = render_firstof(r, n, out); break;
+    case N_FOR: rc = render_for(r, n, out); break;
+    case N_IF: rc = render_if(r, n, out); break;
+    case N_IFCHANGED: rc = render_ifchanged(r, n, out); break;
+    case N_INCLUDE: rc = render_include(r, n, out); break;
+    case N_LOREM: rc = render_lorem(r, n, out); break;
+    case N_NOW: rc = render_now(r, n, out); break;
+    case N_REGROUP: rc = render_regroup(r, n); break;
     case N_RESETCYCLE: {
         void **slot = mn__state_slot(r, n->u.resetcycle.target);
         if (!slot)
@@ -1906,21 +1863,11 @@ static int render_node(mn_template_state *r, const node *n, mn_buf *out)
             *slot = NULL;
         break;
     }
-    case N_SPACELESS:
-        rc = render_spaceless(r, n, out);
-        break;
-    case N_URL:
-        rc = render_url(r, n, out);
-        break;
-    case N_WIDTHRATIO:
-        rc = render_widthratio(r, n, out);
-        break;
-    case N_WITH:
-        rc = render_with(r, n, out);
-        break;
-    case N_QUERYSTRING:
-        rc = render_querystring(r, n, out);
-        break;
+    case N_SPACELESS: rc = render_spaceless(r, n, out); break;
+    case N_URL: rc = render_url(r, n, out); break;
+    case N_WIDTHRATIO: rc = render_widthratio(r, n, out); break;
+    case N_WITH: rc = render_with(r, n, out); break;
+    case N_QUERYSTRING: rc = render_querystring(r, n, out); break;
     case N_PARTIALDEF:
         if (n->u.partialdef.is_inline)
             rc = mn__render_nodelist(r, &n->u.partialdef.body, out);
@@ -1931,12 +1878,8 @@ static int render_node(mn_template_state *r, const node *n, mn_buf *out)
             r->depth--;
         }
         break;
-    case N_SIMPLE:
-        rc = render_simple(r, n, out);
-        break;
-    case N_INCLUSION:
-        rc = render_inclusion(r, n, out);
-        break;
+    case N_SIMPLE: rc = render_simple(r, n, out); break;
+    case N_INCLUSION: rc = render_inclusion(r, n, out); break;
     case N_CUSTOM:
         r->filter_error[0] = 0;
         rc = n->u.custom.def->render(r, n->u.custom.data, out);
@@ -1953,8 +1896,7 @@ static int render_node(mn_template_state *r, const node *n, mn_buf *out)
 
 /* ---- Entry points. ---- */
 
-int mn_template_render(const mn_template *t, mn_context *ctx, mn_buf *out,
-                       mn_template_error *err)
+int mn_template_render(const mn_template *t, mn_context *ctx, mn_buf *out, mn_template_error *err)
 {
     mn_template_error local;
     if (!err)
@@ -1986,8 +1928,8 @@ int mn_template_render(const mn_template *t, mn_context *ctx, mn_buf *out,
     return rc < 0 ? rc : MN_OK;
 }
 
-int mn_template_render_name(mn_template_engine *e, const char *name, mn_context *ctx,
-                            mn_buf *out, mn_template_error *err)
+int mn_template_render_name(mn_template_engine *e, const char *name, mn_context *ctx, mn_buf *out,
+                            mn_template_error *err)
 {
     mn_template *t = mn_template_engine_get(e, name, err);
     if (!t)
@@ -1997,9 +1939,18 @@ int mn_template_render_name(mn_template_engine *e, const char *name, mn_context 
 
 /* ---- Render helpers for custom tags. ---- */
 
-mn_context *mn_tag_render_context(mn_template_state *r) { return r->ctx; }
-mn_arena *mn_tag_render_arena(mn_template_state *r) { return r->arena; }
-bool mn_tag_render_autoescape(mn_template_state *r) { return r->autoescape; }
+mn_context *mn_tag_render_context(mn_template_state *r)
+{
+    return r->ctx;
+}
+mn_arena *mn_tag_render_arena(mn_template_state *r)
+{
+    return r->arena;
+}
+bool mn_tag_render_autoescape(mn_template_state *r)
+{
+    return r->autoescape;
+}
 
 int mn_tag_render_nodelist(mn_template_state *r, const mn_template_nodelist *nl, mn_buf *out)
 {

@@ -6,16 +6,16 @@
 #include <stdio.h>
 #include <string.h>
 
-#define NODE(type)                                                                              \
-    node *n = mn__new_node(p, type, tok);                                                      \
-    if (!n)                                                                                     \
-        return MN_ENOMEM
+#define NODE(type)                                                                                 \
+    node *n = mn__new_node(p, type, tok);                                                          \
+    if (!n)                                                                                        \
+    return MN_ENOMEM
 
-#define TRY(expr)                                                                               \
-    do {                                                                                        \
-        int rc_ = (expr);                                                                       \
-        if (rc_ < 0)                                                                            \
-            return rc_;                                                                         \
+#define TRY(expr)                                                                                  \
+    do {                                                                                           \
+        int rc_ = (expr);                                                                          \
+        if (rc_ < 0)                                                                               \
+            return rc_;                                                                            \
     } while (0)
 
 static int parse_until(parser *p, const char *const *until, nodelist *out, const token **end)
@@ -40,16 +40,16 @@ static mn_str *split_plain(parser *p, mn_str contents, int *n)
     int k = 0;
     size_t i = 0;
     while (i < contents.len) {
-        while (i < contents.len && (contents.ptr[i] == ' ' || contents.ptr[i] == '\t' ||
-                                    contents.ptr[i] == '\n' || contents.ptr[i] == '\r' ||
-                                    contents.ptr[i] == '\f' || contents.ptr[i] == '\v'))
+        while (i < contents.len &&
+               (contents.ptr[i] == ' ' || contents.ptr[i] == '\t' || contents.ptr[i] == '\n' ||
+                contents.ptr[i] == '\r' || contents.ptr[i] == '\f' || contents.ptr[i] == '\v'))
             i++;
         if (i >= contents.len)
             break;
         size_t s = i;
-        while (i < contents.len && !(contents.ptr[i] == ' ' || contents.ptr[i] == '\t' ||
-                                     contents.ptr[i] == '\n' || contents.ptr[i] == '\r' ||
-                                     contents.ptr[i] == '\f' || contents.ptr[i] == '\v'))
+        while (i < contents.len &&
+               !(contents.ptr[i] == ' ' || contents.ptr[i] == '\t' || contents.ptr[i] == '\n' ||
+                 contents.ptr[i] == '\r' || contents.ptr[i] == '\f' || contents.ptr[i] == '\v'))
             i++;
         bits[k++] = (mn_str){contents.ptr + s, i - s};
     }
@@ -145,8 +145,9 @@ static int t_comment(parser *p, const token *tok, mn_str *bits, int nbits, node 
             return MN_OK;
         }
     }
-    return mn__parser_error(p, tok, "Unclosed tag on line %d: 'comment'. Looking for one of: "
-                                    "endcomment.",
+    return mn__parser_error(p, tok,
+                            "Unclosed tag on line %d: 'comment'. Looking for one of: "
+                            "endcomment.",
                             tok->line);
 }
 
@@ -254,8 +255,8 @@ static int relative_name(parser *p, const token *tok, mn_str bit, mn_str *out)
             break;
         }
     }
-    char *r = mn_arena_printf(p->arena, "\"%s%s%.*s\"", base, blen ? "/" : "", (int)inner.len,
-                              inner.ptr);
+    char *r =
+        mn_arena_printf(p->arena, "\"%s%s%.*s\"", base, blen ? "/" : "", (int)inner.len, inner.ptr);
     if (!r)
         return MN_ENOMEM;
     *out = mn_str_from(r);
@@ -273,8 +274,9 @@ static int t_extends(parser *p, const token *tok, mn_str *bits, int nbits, node 
     TRY(parse_until(p, NULL, &n->u.extends.body, NULL));
     for (int i = 0; i < n->u.extends.body.n; i++)
         if (n->u.extends.body.items[i]->type == N_EXTENDS)
-            return mn__parser_error(p, tok, "'%.*s' cannot appear more than once in the same "
-                                            "template",
+            return mn__parser_error(p, tok,
+                                    "'%.*s' cannot appear more than once in the same "
+                                    "template",
                                     NAME);
     *out = n;
     return MN_OK;
@@ -330,8 +332,9 @@ static int t_for(parser *p, const token *tok, mn_str *bits, int nbits, node **ou
     bool reversed = BIT(nbits - 1, "reversed");
     int in_index = reversed ? nbits - 3 : nbits - 2;
     if (!BIT(in_index, "in"))
-        return mn__parser_error(p, tok, "'for' statements should use the format 'for x in y': "
-                                        "%.*s",
+        return mn__parser_error(p, tok,
+                                "'for' statements should use the format 'for x in y': "
+                                "%.*s",
                                 (int)tok->contents.len, tok->contents.ptr);
     NODE(N_FOR);
     n->u.forloop.reversed = reversed;
@@ -395,11 +398,12 @@ static int t_if(parser *p, const token *tok, mn_str *bits, int nbits, node **out
     const token *cur = tok;
     for (;;) {
         if (n->u.ifn.n == cap) {
-            n->u.ifn.conds = mn_arena_realloc(p->arena, n->u.ifn.conds, (size_t)cap * sizeof(cond *),
-                                              (size_t)cap * 2 * sizeof(cond *));
-            n->u.ifn.bodies = mn_arena_realloc(p->arena, n->u.ifn.bodies,
-                                               (size_t)cap * sizeof(nodelist),
-                                               (size_t)cap * 2 * sizeof(nodelist));
+            n->u.ifn.conds =
+                mn_arena_realloc(p->arena, n->u.ifn.conds, (size_t)cap * sizeof(cond *),
+                                 (size_t)cap * 2 * sizeof(cond *));
+            n->u.ifn.bodies =
+                mn_arena_realloc(p->arena, n->u.ifn.bodies, (size_t)cap * sizeof(nodelist),
+                                 (size_t)cap * 2 * sizeof(nodelist));
             if (!n->u.ifn.conds || !n->u.ifn.bodies)
                 return MN_ENOMEM;
             cap *= 2;
@@ -425,12 +429,12 @@ static int t_if(parser *p, const token *tok, mn_str *bits, int nbits, node **out
         if (mn_str_eq_cstr(end->contents, "else")) {
             const char *until_end[] = {"endif", NULL};
             if (n->u.ifn.n == cap) {
-                n->u.ifn.conds = mn_arena_realloc(p->arena, n->u.ifn.conds,
-                                                  (size_t)cap * sizeof(cond *),
-                                                  (size_t)(cap + 1) * sizeof(cond *));
-                n->u.ifn.bodies = mn_arena_realloc(p->arena, n->u.ifn.bodies,
-                                                   (size_t)cap * sizeof(nodelist),
-                                                   (size_t)(cap + 1) * sizeof(nodelist));
+                n->u.ifn.conds =
+                    mn_arena_realloc(p->arena, n->u.ifn.conds, (size_t)cap * sizeof(cond *),
+                                     (size_t)(cap + 1) * sizeof(cond *));
+                n->u.ifn.bodies =
+                    mn_arena_realloc(p->arena, n->u.ifn.bodies, (size_t)cap * sizeof(nodelist),
+                                     (size_t)(cap + 1) * sizeof(nodelist));
                 if (!n->u.ifn.conds || !n->u.ifn.bodies)
                     return MN_ENOMEM;
                 cap++;
@@ -466,15 +470,17 @@ static int t_ifchanged(parser *p, const token *tok, mn_str *bits, int nbits, nod
 static int t_include(parser *p, const token *tok, mn_str *bits, int nbits, node **out)
 {
     if (nbits < 2)
-        return mn__parser_error(p, tok, "'%.*s' tag takes at least one argument: the name of the "
-                                        "template to be included.",
+        return mn__parser_error(p, tok,
+                                "'%.*s' tag takes at least one argument: the name of the "
+                                "template to be included.",
                                 NAME);
     NODE(N_INCLUDE);
     bool seen_with = false, seen_only = false;
     int i = 2;
     while (i < nbits) {
         mn_str opt = bits[i++];
-        if ((mn_str_eq_cstr(opt, "with") && seen_with) || (mn_str_eq_cstr(opt, "only") && seen_only))
+        if ((mn_str_eq_cstr(opt, "with") && seen_with) ||
+            (mn_str_eq_cstr(opt, "only") && seen_only))
             return mn__parser_error(p, tok, "The '%.*s' option was specified more than once.",
                                     (int)opt.len, opt.ptr);
         if (mn_str_eq_cstr(opt, "with")) {
@@ -483,8 +489,9 @@ static int t_include(parser *p, const token *tok, mn_str *bits, int nbits, node 
             TRY(mn__parse_kwargs(p, tok, bits + i, nbits - i, &used, &n->u.include.extra,
                                  &n->u.include.nextra));
             if (!used)
-                return mn__parser_error(p, tok, "\"with\" in '%.*s' tag needs at least one "
-                                                "keyword argument.",
+                return mn__parser_error(p, tok,
+                                        "\"with\" in '%.*s' tag needs at least one "
+                                        "keyword argument.",
                                         NAME);
             i += used;
         } else if (mn_str_eq_cstr(opt, "only")) {
@@ -526,15 +533,16 @@ static int t_load(parser *p, const token *tok, mn_str *b_unused, int nb, node **
                 if (l->name[0])
                     k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", k ? "\n" : "",
                                           l->name);
-            return mn__parser_error(p, tok, "'%.*s' is not a registered tag library. Must be one "
-                                            "of:\n%s",
+            return mn__parser_error(p, tok,
+                                    "'%.*s' is not a registered tag library. Must be one "
+                                    "of:\n%s",
                                     (int)bits[i].len, bits[i].ptr, names);
         }
         if (!from) {
             if (p->nlibs == p->cap_libs) {
-                const mn_template_library **g = mn_arena_realloc(
-                    p->arena, p->libs, (size_t)p->cap_libs * sizeof *g,
-                    (size_t)p->cap_libs * 2 * sizeof *g);
+                const mn_template_library **g =
+                    mn_arena_realloc(p->arena, p->libs, (size_t)p->cap_libs * sizeof *g,
+                                     (size_t)p->cap_libs * 2 * sizeof *g);
                 if (!g)
                     return MN_ENOMEM;
                 p->libs = g;
@@ -547,8 +555,9 @@ static int t_load(parser *p, const token *tok, mn_str *b_unused, int nb, node **
             const filter_def *f = mn__library_filter(lib, bits[k]);
             const tag_def *t = mn__library_tag(lib, bits[k]);
             if (!f && !t)
-                return mn__parser_error(p, tok, "'%.*s' is not a valid tag or filter in tag "
-                                                "library '%s'",
+                return mn__parser_error(p, tok,
+                                        "'%.*s' is not a valid tag or filter in tag "
+                                        "library '%s'",
                                         (int)bits[k].len, bits[k].ptr, lib->name);
             if (f) {
                 const filter_def **g = mn_arena_realloc(
@@ -560,9 +569,9 @@ static int t_load(parser *p, const token *tok, mn_str *b_unused, int nb, node **
                 p->extra_filters = g;
             }
             if (t) {
-                const tag_def **g = mn_arena_realloc(p->arena, p->extra_tags,
-                                                     (size_t)p->nextra_tags * sizeof *g,
-                                                     (size_t)(p->nextra_tags + 1) * sizeof *g);
+                const tag_def **g =
+                    mn_arena_realloc(p->arena, p->extra_tags, (size_t)p->nextra_tags * sizeof *g,
+                                     (size_t)(p->nextra_tags + 1) * sizeof *g);
                 if (!g)
                     return MN_ENOMEM;
                 g[p->nextra_tags++] = t;
@@ -642,8 +651,8 @@ static int t_resetcycle(parser *p, const token *tok, mn_str *bits, int nbits, no
             if (mn_str_eq(p->cycles[i].name, bits[1]))
                 n->u.resetcycle.target = p->cycles[i].n;
         if (!n->u.resetcycle.target)
-            return mn__parser_error(p, tok, "Named cycle '%.*s' does not exist.",
-                                    (int)bits[1].len, bits[1].ptr);
+            return mn__parser_error(p, tok, "Named cycle '%.*s' does not exist.", (int)bits[1].len,
+                                    bits[1].ptr);
     } else {
         if (!p->last_cycle)
             return mn__parser_error(p, tok, "No cycles in template.");
@@ -667,9 +676,8 @@ static int t_templatetag(parser *p, const token *tok, mn_str *b_unused, int nb, 
 {
     (void)b_unused;
     (void)nb;
-    static const char *const names[] = {"openblock",    "closeblock", "openvariable",
-                                        "closevariable", "openbrace", "closebrace",
-                                        "opencomment",  "closecomment"};
+    static const char *const names[] = {"openblock", "closeblock", "openvariable", "closevariable",
+                                        "openbrace", "closebrace", "opencomment",  "closecomment"};
     static const char *const values[] = {"{%", "%}", "{{", "}}", "{", "}", "{#", "#}"};
     int nbits;
     mn_str *bits = split_plain(p, tok->contents, &nbits);
@@ -744,8 +752,9 @@ static int t_widthratio(parser *p, const token *tok, mn_str *bits, int nbits, no
     NODE(N_WIDTHRATIO);
     if (nbits == 6) {
         if (!BIT(4, "as"))
-            return mn__parser_error(p, tok, "Invalid syntax in widthratio tag. Expecting 'as' "
-                                            "keyword");
+            return mn__parser_error(p, tok,
+                                    "Invalid syntax in widthratio tag. Expecting 'as' "
+                                    "keyword");
         n->u.widthratio.as_name = bits[5];
     } else if (nbits != 4) {
         return mn__parser_error(p, tok, "widthratio takes at least three arguments");
@@ -811,9 +820,11 @@ static int t_querystring(parser *p, const token *tok, mn_str *bits, int nbits, n
             TRY(mn__parse_kwargs(p, tok, bits + i, 1, &used, &one, &nk));
             *kw = one[0];
         } else {
-            if (n->u.querystring.nkwargs > 1 && n->u.querystring.kwargs[n->u.querystring.nkwargs - 2].name.len)
-                return mn__parser_error(p, tok, "'querystring' received a positional argument "
-                                                "after a keyword argument");
+            if (n->u.querystring.nkwargs > 1 &&
+                n->u.querystring.kwargs[n->u.querystring.nkwargs - 2].name.len)
+                return mn__parser_error(p, tok,
+                                        "'querystring' received a positional argument "
+                                        "after a keyword argument");
             kw->name = (mn_str){"", 0};
             TRY(mn__compile_expr(p, tok, bits[i], &kw->value));
         }
@@ -825,13 +836,15 @@ static int t_querystring(parser *p, const token *tok, mn_str *bits, int nbits, n
 static int t_partialdef(parser *p, const token *tok, mn_str *bits, int nbits, node **out)
 {
     if (nbits < 2 || nbits > 3 || (nbits == 3 && !BIT(2, "inline")))
-        return mn__parser_error(p, tok, "'partialdef' tag requires a single argument, the "
-                                        "partial name, optionally followed by 'inline'");
+        return mn__parser_error(p, tok,
+                                "'partialdef' tag requires a single argument, the "
+                                "partial name, optionally followed by 'inline'");
     mn_template *t = p->tpl;
     for (int i = 0; i < t->npartials; i++)
         if (mn_str_eq(t->partials[i].name, bits[1]))
-            return mn__parser_error(p, tok, "Partial '%.*s' is already defined in the '%s' "
-                                            "template.",
+            return mn__parser_error(p, tok,
+                                    "Partial '%.*s' is already defined in the '%s' "
+                                    "template.",
                                     (int)bits[1].len, bits[1].ptr, t->name);
     NODE(N_PARTIALDEF);
     n->u.partialdef.name = bits[1];
@@ -878,15 +891,33 @@ void mn__register_builtin_tags(mn_template_library *lib)
         const char *name;
         builtin_compile_fn fn;
     } tags[] = {
-        {"autoescape", t_autoescape}, {"block", t_block},         {"comment", t_comment},
-        {"csrf_token", t_csrf},       {"cycle", t_cycle},         {"debug", t_debug},
-        {"extends", t_extends},       {"filter", t_filter},       {"firstof", t_firstof},
-        {"for", t_for},               {"if", t_if},               {"ifchanged", t_ifchanged},
-        {"include", t_include},       {"load", t_load},           {"lorem", t_lorem},
-        {"now", t_now},               {"regroup", t_regroup},     {"resetcycle", t_resetcycle},
-        {"spaceless", t_spaceless},   {"templatetag", t_templatetag}, {"url", t_url},
-        {"verbatim", t_verbatim},     {"widthratio", t_widthratio}, {"with", t_with},
-        {"querystring", t_querystring}, {"partialdef", t_partialdef}, {"partial", t_partial},
+        {"autoescape", t_autoescape},
+        {"block", t_block},
+        {"comment", t_comment},
+        {"csrf_token", t_csrf},
+        {"cycle", t_cycle},
+        {"debug", t_debug},
+        {"extends", t_extends},
+        {"filter", t_filter},
+        {"firstof", t_firstof},
+        {"for", t_for},
+        {"if", t_if},
+        {"ifchanged", t_ifchanged},
+        {"include", t_include},
+        {"load", t_load},
+        {"lorem", t_lorem},
+        {"now", t_now},
+        {"regroup", t_regroup},
+        {"resetcycle", t_resetcycle},
+        {"spaceless", t_spaceless},
+        {"templatetag", t_templatetag},
+        {"url", t_url},
+        {"verbatim", t_verbatim},
+        {"widthratio", t_widthratio},
+        {"with", t_with},
+        {"querystring", t_querystring},
+        {"partialdef", t_partialdef},
+        {"partial", t_partial},
     };
     for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
         mn__library_add_builtin_tag(lib, tags[i].name, tags[i].fn);

@@ -7,7 +7,6 @@
 
 #include "template/internal.h"
 
-
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,11 +18,26 @@ static mn_value true_value = {.kind = MN_VALUE_BOOL, .u.b = true};
 static mn_value false_value = {.kind = MN_VALUE_BOOL, .u.b = false};
 static mn_value empty_string = {.kind = MN_VALUE_STRING, .u.str = {"", 0}};
 
-mn_value *mn_value_none(void) { return &none_value; }
-mn_value *mn_value_true(void) { return &true_value; }
-mn_value *mn_value_false(void) { return &false_value; }
-mn_value *mn_value_bool(bool b) { return b ? &true_value : &false_value; }
-mn_value *mn_value_empty_string(void) { return &empty_string; }
+mn_value *mn_value_none(void)
+{
+    return &none_value;
+}
+mn_value *mn_value_true(void)
+{
+    return &true_value;
+}
+mn_value *mn_value_false(void)
+{
+    return &false_value;
+}
+mn_value *mn_value_bool(bool b)
+{
+    return b ? &true_value : &false_value;
+}
+mn_value *mn_value_empty_string(void)
+{
+    return &empty_string;
+}
 
 static mn_value *new_value(mn_arena *a, mn_value_kind kind)
 {
@@ -51,8 +65,8 @@ mn_value *mn_value_double(mn_arena *a, double d)
     return v;
 }
 
-static mn_value *str_value(mn_arena *a, mn_value_kind kind, const char *s, size_t len,
-                           bool copy, bool safe)
+static mn_value *str_value(mn_arena *a, mn_value_kind kind, const char *s, size_t len, bool copy,
+                           bool safe)
 {
     mn_value *v = new_value(a, kind);
     if (!v)
@@ -180,9 +194,8 @@ int mn_value_list_append(mn_arena *a, mn_value *list, mn_value *item)
         return MN_EINVAL;
     if (list->u.list.len == list->u.list.cap) {
         size_t cap = list->u.list.cap ? list->u.list.cap * 2 : 8;
-        mn_value **items = mn_arena_realloc(a, list->u.list.items,
-                                            list->u.list.cap * sizeof(mn_value *),
-                                            cap * sizeof(mn_value *));
+        mn_value **items = mn_arena_realloc(
+            a, list->u.list.items, list->u.list.cap * sizeof(mn_value *), cap * sizeof(mn_value *));
         if (!items)
             return MN_ENOMEM;
         list->u.list.items = items;
@@ -214,8 +227,7 @@ static mn_value_dict_entry *dict_find(const mn_value *dict, const char *key, siz
     return NULL;
 }
 
-int mn_value_dict_set(mn_arena *a, mn_value *dict, const char *key, size_t key_len,
-                      mn_value *val)
+int mn_value_dict_set(mn_arena *a, mn_value *dict, const char *key, size_t key_len, mn_value *val)
 {
     if (!dict || dict->kind != MN_VALUE_DICT)
         return MN_EINVAL;
@@ -276,9 +288,18 @@ mn_value *mn_value_dict_value(const mn_value *dict, size_t i)
 
 /* ---- Accessors. ---- */
 
-mn_value_kind mn_value_kind_of(const mn_value *v) { return v ? v->kind : MN_VALUE_NONE; }
-bool mn_value_is_none(const mn_value *v) { return !v || v->kind == MN_VALUE_NONE; }
-bool mn_value_is_string(const mn_value *v) { return v && v->kind == MN_VALUE_STRING; }
+mn_value_kind mn_value_kind_of(const mn_value *v)
+{
+    return v ? v->kind : MN_VALUE_NONE;
+}
+bool mn_value_is_none(const mn_value *v)
+{
+    return !v || v->kind == MN_VALUE_NONE;
+}
+bool mn_value_is_string(const mn_value *v)
+{
+    return v && v->kind == MN_VALUE_STRING;
+}
 
 bool mn_value_is_safe(const mn_value *v)
 {
@@ -323,12 +344,8 @@ int mn_value_length(const mn_value *v, mn_arena *a, int64_t *out)
         *out = n;
         return MN_OK;
     }
-    case MN_VALUE_LIST:
-        *out = (int64_t)v->u.list.len;
-        return MN_OK;
-    case MN_VALUE_DICT:
-        *out = (int64_t)v->u.dict.len;
-        return MN_OK;
+    case MN_VALUE_LIST: *out = (int64_t)v->u.list.len; return MN_OK;
+    case MN_VALUE_DICT: *out = (int64_t)v->u.dict.len; return MN_OK;
     case MN_VALUE_OBJECT: {
         const mn_value_class *c = v->u.obj.cls;
         if (c && c->length)
@@ -343,8 +360,7 @@ int mn_value_length(const mn_value *v, mn_arena *a, int64_t *out)
         }
         return MN_EINVAL;
     }
-    default:
-        return MN_EINVAL;
+    default: return MN_EINVAL;
     }
 }
 
@@ -353,14 +369,10 @@ int mn_value_truth(const mn_value *v, mn_arena *a)
     if (!v)
         return 0;
     switch (v->kind) {
-    case MN_VALUE_NONE:
-        return 0;
-    case MN_VALUE_BOOL:
-        return v->u.b;
-    case MN_VALUE_INT:
-        return v->u.i != 0;
-    case MN_VALUE_DOUBLE:
-        return v->u.d != 0.0;
+    case MN_VALUE_NONE: return 0;
+    case MN_VALUE_BOOL: return v->u.b;
+    case MN_VALUE_INT: return v->u.i != 0;
+    case MN_VALUE_DOUBLE: return v->u.d != 0.0;
     case MN_VALUE_DECIMAL:
         for (size_t i = 0; i < v->u.str.len; i++) {
             char c = v->u.str.ptr[i];
@@ -370,16 +382,12 @@ int mn_value_truth(const mn_value *v, mn_arena *a)
                 return 1;
         }
         return 0;
-    case MN_VALUE_STRING:
-        return v->u.str.len > 0;
-    case MN_VALUE_LIST:
-        return v->u.list.len > 0;
-    case MN_VALUE_DICT:
-        return v->u.dict.len > 0;
+    case MN_VALUE_STRING: return v->u.str.len > 0;
+    case MN_VALUE_LIST: return v->u.list.len > 0;
+    case MN_VALUE_DICT: return v->u.dict.len > 0;
     case MN_VALUE_DATE:
     case MN_VALUE_DATETIME:
-    case MN_VALUE_TIME:
-        return 1;
+    case MN_VALUE_TIME: return 1;
     case MN_VALUE_OBJECT: {
         const mn_value_class *c = v->u.obj.cls;
         if (c && c->truth)
@@ -412,12 +420,8 @@ int mn_value_to_int(const mn_value *v, int64_t *out)
     if (!v)
         return MN_EINVAL;
     switch (v->kind) {
-    case MN_VALUE_BOOL:
-        *out = v->u.b;
-        return MN_OK;
-    case MN_VALUE_INT:
-        *out = v->u.i;
-        return MN_OK;
+    case MN_VALUE_BOOL: *out = v->u.b; return MN_OK;
+    case MN_VALUE_INT: *out = v->u.i; return MN_OK;
     case MN_VALUE_DOUBLE:
     case MN_VALUE_DECIMAL: {
         double d = v->kind == MN_VALUE_DOUBLE ? v->u.d : decimal_value(v->u.str);
@@ -426,10 +430,8 @@ int mn_value_to_int(const mn_value *v, int64_t *out)
         *out = (int64_t)d;
         return MN_OK;
     }
-    case MN_VALUE_STRING:
-        return parse_int_text(v->u.str, out) ? MN_OK : MN_EINVAL;
-    default:
-        return MN_EINVAL;
+    case MN_VALUE_STRING: return parse_int_text(v->u.str, out) ? MN_OK : MN_EINVAL;
+    default: return MN_EINVAL;
     }
 }
 
@@ -438,18 +440,10 @@ int mn_value_to_double(const mn_value *v, double *out)
     if (!v)
         return MN_EINVAL;
     switch (v->kind) {
-    case MN_VALUE_BOOL:
-        *out = v->u.b;
-        return MN_OK;
-    case MN_VALUE_INT:
-        *out = (double)v->u.i;
-        return MN_OK;
-    case MN_VALUE_DOUBLE:
-        *out = v->u.d;
-        return MN_OK;
-    case MN_VALUE_DECIMAL:
-        *out = decimal_value(v->u.str);
-        return MN_OK;
+    case MN_VALUE_BOOL: *out = v->u.b; return MN_OK;
+    case MN_VALUE_INT: *out = (double)v->u.i; return MN_OK;
+    case MN_VALUE_DOUBLE: *out = v->u.d; return MN_OK;
+    case MN_VALUE_DECIMAL: *out = decimal_value(v->u.str); return MN_OK;
     case MN_VALUE_STRING: {
         char tmp[128];
         mn_str s = mn_str_trim(v->u.str);
@@ -468,8 +462,7 @@ int mn_value_to_double(const mn_value *v, double *out)
         *out = d;
         return MN_OK;
     }
-    default:
-        return MN_EINVAL;
+    default: return MN_EINVAL;
     }
 }
 
@@ -479,7 +472,7 @@ int mn_value_to_double(const mn_value *v, double *out)
  * [-4, 16), scientific otherwise ("1e+16", "1.5e-05"). */
 int mn__double_digits(double d, char digits[24], int *exp10)
 {
-    static const double p10[18] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
+    static const double p10[18] = {1e0, 1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
                                    1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
     double a = fabs(d);
     /* Fast path, exact for these magnitudes: m / 10^k with m < 2^50 and k <= 17 is one
@@ -674,14 +667,10 @@ static int write_value(const mn_value *v, mn_arena *a, mn_buf *out, bool repr, i
         return mn_buf_puts(out, "None");
     const mn_datetime *t = &v->u.dt;
     switch (v->kind) {
-    case MN_VALUE_NONE:
-        return mn_buf_puts(out, "None");
-    case MN_VALUE_BOOL:
-        return mn_buf_puts(out, v->u.b ? "True" : "False");
-    case MN_VALUE_INT:
-        return mn_buf_put_i64(out, v->u.i);
-    case MN_VALUE_DOUBLE:
-        return write_double(out, v->u.d);
+    case MN_VALUE_NONE: return mn_buf_puts(out, "None");
+    case MN_VALUE_BOOL: return mn_buf_puts(out, v->u.b ? "True" : "False");
+    case MN_VALUE_INT: return mn_buf_put_i64(out, v->u.i);
+    case MN_VALUE_DOUBLE: return write_double(out, v->u.d);
     case MN_VALUE_DECIMAL:
         if (repr && !v->wide_int) {
             int rc = mn_buf_puts(out, "Decimal('");
@@ -698,8 +687,8 @@ static int write_value(const mn_value *v, mn_arena *a, mn_buf *out, bool repr, i
         return mn_buf_printf(out, "%04d-%02d-%02d", t->year, t->month, t->day);
     case MN_VALUE_DATETIME: {
         if (repr) {
-            int rc = mn_buf_printf(out, "datetime.datetime(%d, %d, %d, %d, %d", t->year,
-                                   t->month, t->day, t->hour, t->minute);
+            int rc = mn_buf_printf(out, "datetime.datetime(%d, %d, %d, %d, %d", t->year, t->month,
+                                   t->day, t->hour, t->minute);
             if (!rc && (t->second || t->microsecond))
                 rc = mn_buf_printf(out, ", %d", t->second);
             if (!rc && t->microsecond)
@@ -722,8 +711,7 @@ static int write_value(const mn_value *v, mn_arena *a, mn_buf *out, bool repr, i
         }
         return write_time(out, t);
     case MN_VALUE_LIST:
-    case MN_VALUE_DICT:
-        return write_items(v, a, out, depth);
+    case MN_VALUE_DICT: return write_items(v, a, out, depth);
     case MN_VALUE_OBJECT: {
         const mn_value_class *c = v->u.obj.cls;
         int rc = 0;
@@ -776,9 +764,7 @@ int mn_value_iterate(const mn_value *v, mn_arena *a, mn_value **out_list)
     if (!v)
         return MN_EINVAL;
     switch (v->kind) {
-    case MN_VALUE_LIST:
-        *out_list = (mn_value *)v;
-        return MN_OK;
+    case MN_VALUE_LIST: *out_list = (mn_value *)v; return MN_OK;
     case MN_VALUE_DICT: {
         mn_value *l = mn_value_list(a, v->u.dict.len);
         if (!l)
@@ -819,8 +805,7 @@ int mn_value_iterate(const mn_value *v, mn_arena *a, mn_value **out_list)
             return rc;
         }
         return MN_EINVAL;
-    default:
-        return MN_EINVAL;
+    default: return MN_EINVAL;
     }
 }
 
@@ -890,8 +875,8 @@ static int string_method(const mn_value *v, mn_str name, mn_arena *a, mn_value *
     }
     if (mn_str_eq_cstr(name, "strip")) {
         mn_str s = v->u.str;
-        while (s.len && (s.ptr[0] == ' ' || s.ptr[0] == '\t' || s.ptr[0] == '\n' ||
-                         s.ptr[0] == '\r'))
+        while (s.len &&
+               (s.ptr[0] == ' ' || s.ptr[0] == '\t' || s.ptr[0] == '\n' || s.ptr[0] == '\r'))
             s.ptr++, s.len--;
         while (s.len && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t' ||
                          s.ptr[s.len - 1] == '\n' || s.ptr[s.len - 1] == '\r'))
@@ -962,8 +947,7 @@ int mn_value_lookup(const mn_value *v, mn_str name, mn_arena *a, mn_value **out)
     }
     case MN_VALUE_DATE:
     case MN_VALUE_DATETIME:
-    case MN_VALUE_TIME:
-        return date_attribute(v, name, a, out);
+    case MN_VALUE_TIME: return date_attribute(v, name, a, out);
     case MN_VALUE_OBJECT: {
         const mn_value_class *c = v->u.obj.cls;
         if (c && c->get) {
@@ -986,8 +970,7 @@ int mn_value_lookup(const mn_value *v, mn_str name, mn_arena *a, mn_value **out)
         }
         return MN_ENOTFOUND;
     }
-    default:
-        return MN_ENOTFOUND;
+    default: return MN_ENOTFOUND;
     }
 }
 
@@ -1023,9 +1006,15 @@ static int64_t moment_key(const mn_datetime *t, bool with_date)
  * two wide ints by their digits, a wide int and an int by the wide one's sign (it lies
  * outside int64's range). Through doubles, 2**63 would equal 2**63 - 1. False when neither
  * side is a wide int or the other side is no integer. */
-static int cmp_i64(int64_t a, int64_t b) { return (a > b) - (a < b); }
+static int cmp_i64(int64_t a, int64_t b)
+{
+    return (a > b) - (a < b);
+}
 
-static bool is_wide(const mn_value *v) { return v->kind == MN_VALUE_DECIMAL && v->wide_int; }
+static bool is_wide(const mn_value *v)
+{
+    return v->kind == MN_VALUE_DECIMAL && v->wide_int;
+}
 
 static bool wide_compare(const mn_value *x, const mn_value *y, int *out)
 {
@@ -1077,18 +1066,14 @@ bool mn_value_equal(const mn_value *x, const mn_value *y)
     if (x->kind != y->kind)
         return false;
     switch (x->kind) {
-    case MN_VALUE_NONE:
-        return true;
-    case MN_VALUE_STRING:
-        return mn_str_eq(x->u.str, y->u.str);
-    case MN_VALUE_DATE:
-        return date_key(&x->u.dt) == date_key(&y->u.dt);
+    case MN_VALUE_NONE: return true;
+    case MN_VALUE_STRING: return mn_str_eq(x->u.str, y->u.str);
+    case MN_VALUE_DATE: return date_key(&x->u.dt) == date_key(&y->u.dt);
     case MN_VALUE_DATETIME:
         if (x->u.dt.aware != y->u.dt.aware)
             return false;
         return moment_key(&x->u.dt, true) == moment_key(&y->u.dt, true);
-    case MN_VALUE_TIME:
-        return moment_key(&x->u.dt, false) == moment_key(&y->u.dt, false);
+    case MN_VALUE_TIME: return moment_key(&x->u.dt, false) == moment_key(&y->u.dt, false);
     case MN_VALUE_LIST:
         if (x->u.list.len != y->u.list.len)
             return false;
@@ -1113,11 +1098,9 @@ bool mn_value_equal(const mn_value *x, const mn_value *y)
             return true;
         return x->u.obj.cls && x->u.obj.cls->equal &&
                x->u.obj.cls->equal(x->u.obj.self, y->u.obj.self);
-    default:
-        return false;
+    default: return false;
     }
 }
-
 
 int mn_value_compare(const mn_value *x, const mn_value *y, int *out)
 {
@@ -1147,9 +1130,7 @@ int mn_value_compare(const mn_value *x, const mn_value *y, int *out)
         *out = c ? (c > 0) - (c < 0) : cmp_i64((int64_t)x->u.str.len, (int64_t)y->u.str.len);
         return MN_OK;
     }
-    case MN_VALUE_DATE:
-        *out = cmp_i64(date_key(&x->u.dt), date_key(&y->u.dt));
-        return MN_OK;
+    case MN_VALUE_DATE: *out = cmp_i64(date_key(&x->u.dt), date_key(&y->u.dt)); return MN_OK;
     case MN_VALUE_DATETIME:
         if (x->u.dt.aware != y->u.dt.aware)
             return MN_EINVAL;
@@ -1168,7 +1149,6 @@ int mn_value_compare(const mn_value *x, const mn_value *y, int *out)
         *out = cmp_i64((int64_t)x->u.list.len, (int64_t)y->u.list.len);
         return MN_OK;
     }
-    default:
-        return MN_EINVAL;
+    default: return MN_EINVAL;
     }
 }

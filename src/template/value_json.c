@@ -265,9 +265,9 @@ static char *quote_wide_ints(const char *json, size_t len, size_t *out_len)
         } else if (json[i] == '-' || (json[i] >= '0' && json[i] <= '9')) {
             bool integer = true;
             end = i + 1;
-            while (end < len && (json[end] == '-' || json[end] == '+' || json[end] == '.' ||
-                                 json[end] == 'e' || json[end] == 'E' ||
-                                 (json[end] >= '0' && json[end] <= '9'))) {
+            while (end < len &&
+                   (json[end] == '-' || json[end] == '+' || json[end] == '.' || json[end] == 'e' ||
+                    json[end] == 'E' || (json[end] >= '0' && json[end] <= '9'))) {
                 if (json[end] == '.' || json[end] == 'e' || json[end] == 'E')
                     integer = false;
                 end++;
@@ -335,18 +335,12 @@ static mn_value *convert(mn_arena *a, const json_t *j, int depth)
     if (depth > 200)
         return NULL;
     switch (json_typeof(j)) {
-    case JSON_NULL:
-        return mn_value_none();
-    case JSON_TRUE:
-        return mn_value_true();
-    case JSON_FALSE:
-        return mn_value_false();
-    case JSON_INTEGER:
-        return mn_value_int(a, (int64_t)json_integer_value(j));
-    case JSON_REAL:
-        return mn_value_double(a, json_real_value(j));
-    case JSON_STRING:
-        return string_value(a, json_string_value(j), json_string_length(j));
+    case JSON_NULL: return mn_value_none();
+    case JSON_TRUE: return mn_value_true();
+    case JSON_FALSE: return mn_value_false();
+    case JSON_INTEGER: return mn_value_int(a, (int64_t)json_integer_value(j));
+    case JSON_REAL: return mn_value_double(a, json_real_value(j));
+    case JSON_STRING: return string_value(a, json_string_value(j), json_string_length(j));
     case JSON_ARRAY: {
         mn_value *l = mn_value_list(a, json_array_size(j));
         if (!l)

@@ -84,8 +84,7 @@ static void page_head(mn_buf *b, const char *title)
 /* as SafeExceptionReporterFilter: a field whose name looks secret is masked */
 static bool secret_name(mn_str name)
 {
-    static const char *const marks[] = {"api", "key", "pass", "secret", "signature", "token",
-                                        NULL};
+    static const char *const marks[] = {"api", "key", "pass", "secret", "signature", "token", NULL};
     for (size_t i = 0; marks[i]; i++) {
         size_t n = strlen(marks[i]);
         for (size_t j = 0; j + n <= name.len; j++)
@@ -204,8 +203,7 @@ void mn__debug_404(mn_req *r, const char *message)
         esc_c(b, st->site->project->name ? st->site->project->name : "the project");
         mn_buf_puts(b, "</code>, Manouche tried these URL patterns, in this order:</p>\n<ol>\n");
         const char *pat, *name;
-        for (size_t i = 0; mn_router_route_at(st->site->router, i, &pat, &name, NULL, NULL);
-             i++) {
+        for (size_t i = 0; mn_router_route_at(st->site->router, i, &pat, &name, NULL, NULL); i++) {
             mn_buf_puts(b, "<li>");
             esc_c(b, pat);
             if (name) {
@@ -236,8 +234,8 @@ void mn__debug_500(mn_req *r, int status, const char *message)
     mn_resp_set_body(r, "", 0);
     mn_resp_status(r, status);
     mn_str path = mn_req_path(r);
-    char *title = mn_arena_printf(mn_req_arena(r), "Error %d at %.*s", status, (int)path.len,
-                                  path.ptr);
+    char *title =
+        mn_arena_printf(mn_req_arena(r), "Error %d at %.*s", status, (int)path.len, path.ptr);
     page_head(b, title ? title : "Error");
     mn_buf_puts(b, "<div id=\"summary\"><h1>");
     esc_c(b, title);
@@ -283,8 +281,8 @@ static void log_error(mn_req *r, int status, const char *message)
     mn_str p = mn_req_path(r);
     if (status >= 500)
         mn_log(MN_LOG_ERROR, "manouche.request", "%s: %.*s: %s",
-               status == 500 ? "Internal Server Error" : mn_http_reason(status), (int)p.len,
-               p.ptr, message ? message : "");
+               status == 500 ? "Internal Server Error" : mn_http_reason(status), (int)p.len, p.ptr,
+               message ? message : "");
     else if (status != 404 || mn__state(r)->site->cfg.debug)
         mn_log(MN_LOG_WARNING, "manouche.request", "%s: %.*s: %s", mn_http_reason(status),
                (int)p.len, p.ptr, message ? message : "");

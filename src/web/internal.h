@@ -11,8 +11,7 @@
 
 /* For mn_reverse(): how to read the variadic arguments of route `name` (is_int has room for
  * MN_ROUTE_MAX_PARAMS). 0 or MN_ENOTFOUND. */
-int mn__router_param_kinds(const mn_router *router, const char *name, bool *is_int,
-                           size_t *count);
+int mn__router_param_kinds(const mn_router *router, const char *name, bool *is_int, size_t *count);
 
 enum { MN__MAX_MIDDLEWARE = 32 };
 
@@ -34,8 +33,8 @@ typedef struct mn__web_config {
     bool json_logs;
     const char *const *allowed_hosts;
     size_t allowed_host_count;
-    const char *static_url; /* local prefix ("/static/") or NULL when on another host */
-    char hsts_header[128];    /* "max-age=N; includeSubDomains; preload", made once */
+    const char *static_url;    /* local prefix ("/static/") or NULL when on another host */
+    char hsts_header[128];     /* "max-age=N; includeSubDomains; preload", made once */
     char referrer_header[256]; /* SECURE_REFERRER_POLICY items trimmed and joined */
 } mn__web_config;
 
@@ -58,14 +57,14 @@ typedef struct mn__req_state {
     mn_site *site;
     mn_route_match match;
     bool routed;
-    jmp_buf *jump;          /* where mn_abort() returns to; NULL outside a protected call */
+    jmp_buf *jump; /* where mn_abort() returns to; NULL outside a protected call */
     int err_status;
     const char *err_message;
-    const char *allow;      /* Allow header for a 405 */
-    void **trace;           /* backtrace(3) of a 5xx, in the arena (only when one happens) */
+    const char *allow; /* Allow header for a 405 */
+    void **trace;      /* backtrace(3) of a 5xx, in the arena (only when one happens) */
     int trace_len;
-    int64_t start_us;       /* set by the request_id middleware for the access log */
-    void *webdb;            /* the request's database session (webdb.c), NULL until used */
+    int64_t start_us; /* set by the request_id middleware for the access log */
+    void *webdb;      /* the request's database session (webdb.c), NULL until used */
 } mn__req_state;
 
 enum { MN__TRACE_DEPTH = 48 };

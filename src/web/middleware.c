@@ -56,8 +56,9 @@ static void request_id_after(mn_req *r)
     int status = mn_resp_get_status(r);
     size_t bytes = mn_resp_is_streaming(r) ? 0 : mn_resp_body(r)->len;
     mn_str m = mn_req_method(r), p = mn_req_raw_path(r), q = mn_req_query_string(r);
-    mn_log_level level = status >= 500 ? MN_LOG_ERROR : status >= 400 ? MN_LOG_WARNING
-                                                                      : MN_LOG_INFO;
+    mn_log_level level = status >= 500   ? MN_LOG_ERROR
+                         : status >= 400 ? MN_LOG_WARNING
+                                         : MN_LOG_INFO;
     if (cfg(r)->json_logs) {
         mn_buf f;
         mn_buf_init(&f, mn_req_arena(r));
@@ -78,9 +79,9 @@ static void request_id_after(mn_req *r)
                           (int)p.len, p.ptr, status);
     } else {
         /* as Django's runserver: "GET /polls/ HTTP/1.1" 200 1234 */
-        mn_log(level, "manouche.access", "\"%.*s %.*s%s%.*s HTTP/1.%d\" %d %zu %.1fms",
-               (int)m.len, m.ptr, (int)p.len, p.ptr, q.len ? "?" : "", (int)q.len, q.ptr,
-               mn_req_http_minor(r), status, bytes, ms);
+        mn_log(level, "manouche.access", "\"%.*s %.*s%s%.*s HTTP/1.%d\" %d %zu %.1fms", (int)m.len,
+               m.ptr, (int)p.len, p.ptr, q.len ? "?" : "", (int)q.len, q.ptr, mn_req_http_minor(r),
+               status, bytes, ms);
     }
 }
 
@@ -190,8 +191,7 @@ static bool host_before(mn_req *r)
                  "Invalid HTTP_HOST header: '%.*s'. The domain name provided is not valid "
                  "according to RFC 1034/1035.",
                  (int)host.len, host.ptr);
-    mn_abort(r, 400,
-             "Invalid HTTP_HOST header: '%.*s'. You may need to add '%s' to ALLOWED_HOSTS.",
+    mn_abort(r, 400, "Invalid HTTP_HOST header: '%.*s'. You may need to add '%s' to ALLOWED_HOSTS.",
              (int)host.len, host.ptr, domain);
 }
 
@@ -214,9 +214,8 @@ static bool security_before(mn_req *r)
             return false;
     mn_str host = *c->ssl_host ? mn_str_from(c->ssl_host) : mn__req_host(r);
     mn_str raw = mn_req_raw_path(r), q = mn_req_query_string(r);
-    char *loc = mn_arena_printf(mn_req_arena(r), "https://%.*s%.*s%s%.*s", (int)host.len,
-                                host.ptr, (int)raw.len, raw.ptr, q.len ? "?" : "", (int)q.len,
-                                q.ptr);
+    char *loc = mn_arena_printf(mn_req_arena(r), "https://%.*s%.*s%s%.*s", (int)host.len, host.ptr,
+                                (int)raw.len, raw.ptr, q.len ? "?" : "", (int)q.len, q.ptr);
     if (!loc || mn_resp_set_header(r, "Location", loc) != 0)
         mn_abort(r, 400, "cannot redirect to HTTPS");
     mn_resp_status(r, 301);
@@ -279,8 +278,8 @@ static bool accepts_gzip(mn_str ae)
         if (strncasecmp(ae.ptr + i, "gzip", 4) != 0)
             continue;
         bool left = i == 0 || !((ae.ptr[i - 1] | 32) >= 'a' && (ae.ptr[i - 1] | 32) <= 'z');
-        bool right = i + 4 == ae.len ||
-                     !((ae.ptr[i + 4] | 32) >= 'a' && (ae.ptr[i + 4] | 32) <= 'z');
+        bool right =
+            i + 4 == ae.len || !((ae.ptr[i + 4] | 32) >= 'a' && (ae.ptr[i + 4] | 32) <= 'z');
         if (left && right)
             return true;
     }
@@ -411,9 +410,9 @@ static void set_etag(mn_req *r)
 /* as django.utils.cache._not_modified: keep only what a 304 may carry */
 static void not_modified(mn_req *r)
 {
-    static const char *const keep[] = {"Cache-Control", "Content-Location", "Date", "ETag",
-                                       "Expires", "Last-Modified", "Vary", "Set-Cookie",
-                                       "X-Request-ID", NULL};
+    static const char *const keep[] = {
+        "Cache-Control", "Content-Location", "Date",         "ETag", "Expires", "Last-Modified",
+        "Vary",          "Set-Cookie",       "X-Request-ID", NULL};
     size_t n;
     const mn_field *h = mn_resp_headers(r, &n);
     char *drop[64];
@@ -498,8 +497,7 @@ static void common_after(mn_req *r)
                  "slash and you have APPEND_SLASH set. Manouche can't redirect to the slash URL "
                  "while maintaining %.*s data. Change your form to point to %.*s%s (note the "
                  "trailing slash), or set APPEND_SLASH=False in your settings.",
-                 (int)m.len, m.ptr, (int)m.len, m.ptr, (int)host.len, host.ptr,
-                 loc ? loc : "");
+                 (int)m.len, m.ptr, (int)m.len, m.ptr, (int)host.len, host.ptr, loc ? loc : "");
     }
     mn__web_resp_reset(r);
     if (loc && mn_resp_set_header(r, "Location", loc) == 0)
@@ -509,12 +507,9 @@ static void common_after(mn_req *r)
 /* ---- registry ---- */
 
 static const mn_middleware builtins[] = {
-    {"request_id", request_id_before, request_id_after, NULL},
-    {"host", host_before, NULL, NULL},
-    {"security", security_before, security_after, NULL},
-    {"gzip", NULL, gzip_after, NULL},
-    {"conditional_get", NULL, conditional_after, NULL},
-    {"common", NULL, common_after, NULL},
+    {"request_id", request_id_before, request_id_after, NULL}, {"host", host_before, NULL, NULL},
+    {"security", security_before, security_after, NULL},       {"gzip", NULL, gzip_after, NULL},
+    {"conditional_get", NULL, conditional_after, NULL},        {"common", NULL, common_after, NULL},
 };
 
 const mn_middleware *mn_middleware_builtin(const char *name)

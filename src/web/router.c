@@ -19,16 +19,16 @@ typedef struct part {
     bool literal;
     const char *text; /* literal text (not NUL-terminated) */
     size_t len;
-    int conv;                   /* CONV_* */
-    const mn_converter *user;   /* CONV_USER */
-    size_t param;               /* index of the captured parameter */
+    int conv;                 /* CONV_* */
+    const mn_converter *user; /* CONV_USER */
+    size_t param;             /* index of the captured parameter */
 } part;
 
 typedef struct param {
-    char *name;                 /* NULL: positional group */
-    int conv;                   /* CONV_* or -1 for a regex group */
+    char *name; /* NULL: positional group */
+    int conv;   /* CONV_* or -1 for a regex group */
     const mn_converter *user;
-    pcre2_code *check;          /* reverse: value must fully match (regex groups, user) */
+    pcre2_code *check; /* reverse: value must fully match (regex groups, user) */
 } param;
 
 typedef struct croute {
@@ -36,11 +36,11 @@ typedef struct croute {
     char *full_name;
     char *full_pattern;
     const char *methods;
-    part *parts;                /* fast path; NULL when re is used */
+    part *parts; /* fast path; NULL when re is used */
     size_t part_count;
     pcre2_code *re;
     pcre2_match_data *md;
-    uint32_t *group_param;      /* capture group number -> param index + 1 (0: unused) */
+    uint32_t *group_param; /* capture group number -> param index + 1 (0: unused) */
     uint32_t group_count;
     param params[MN_ROUTE_MAX_PARAMS];
     size_t param_count;
@@ -194,10 +194,10 @@ static pcre2_code *compile_re(build *b, const char *pattern, const char *shown, 
 {
     int ec;
     PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                                   PCRE2_ANCHORED | PCRE2_DOLLAR_ENDONLY | PCRE2_DUPNAMES |
-                                       PCRE2_UTF | extra,
-                                   &ec, &off, NULL);
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                      PCRE2_ANCHORED | PCRE2_DOLLAR_ENDONLY | PCRE2_DUPNAMES | PCRE2_UTF | extra,
+                      &ec, &off, NULL);
     if (!re) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(ec, msg, sizeof msg);
@@ -428,8 +428,7 @@ static int add_endpoint(build *b, const chain *ch, const mn_route *rt_entry)
     cr->reversible = true;
     for (size_t i = 0; i < cr->param_count; i++)
         if (cr->params[i].conv == CONV_USER &&
-            !(cr->params[i].check = compile_check(b, cr->params[i].user->regex,
-                                                  cr->full_pattern)))
+            !(cr->params[i].check = compile_check(b, cr->params[i].user->regex, cr->full_pattern)))
             return MN_EINVAL;
     rt->count++; /* from here on mn_router_free releases what this route holds */
     if (!is_re && !user) {
@@ -515,8 +514,7 @@ static int add_table(build *b, chain *ch, const mn_route *routes)
             if (rc != 0)
                 return rc;
             break;
-        default:
-            return fail(b, "%s: unknown route kind %d", r->pattern, (int)r->kind);
+        default: return fail(b, "%s: unknown route kind %d", r->pattern, (int)r->kind);
         }
     }
     return 0;
@@ -574,8 +572,8 @@ void mn_router_free(mn_router *rt)
 
 static bool is_slug_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 static bool is_hex_lower(char c)
@@ -612,8 +610,7 @@ static size_t conv_span(int conv, const char *s, size_t len)
         while (i < len && is_slug_char(s[i]))
             i++;
         return i;
-    case CONV_UUID:
-        return len >= 36 && is_uuid(s, 36) ? 36 : 0;
+    case CONV_UUID: return len >= 36 && is_uuid(s, 36) ? 36 : 0;
     default: /* path: anything, '/' included (Python's '.' stops at a newline) */
         while (i < len && s[i] != '\n')
             i++;
@@ -735,8 +732,8 @@ static void allow_add(char *allow, size_t cap, const char *methods)
     }
 }
 
-int mn_router_resolve(const mn_router *rt, mn_str path, const char *method,
-                      mn_route_match *m, char *allow, size_t allow_len)
+int mn_router_resolve(const mn_router *rt, mn_str path, const char *method, mn_route_match *m,
+                      char *allow, size_t allow_len)
 {
     if (path.len && path.ptr[0] == '/') {
         path.ptr++;
@@ -855,9 +852,8 @@ static bool try_reverse(const croute *cr, size_t argc, const char *const *names,
     return true;
 }
 
-int mn_router_reverse(const mn_router *rt, const char *name, size_t argc,
-                      const char *const *names, const char *const *values, mn_buf *out,
-                      char *err, size_t errlen)
+int mn_router_reverse(const mn_router *rt, const char *name, size_t argc, const char *const *names,
+                      const char *const *values, mn_buf *out, char *err, size_t errlen)
 {
     size_t tried = 0;
     for (size_t i = 0; i < rt->count; i++) {
@@ -935,8 +931,7 @@ bool mn_router_route_at(const mn_router *rt, size_t i, const char **full_pattern
 
 /* ---- Internal helpers for the view layer. ---- */
 
-int mn__router_param_kinds(const mn_router *rt, const char *name, bool *is_int,
-                           size_t *count)
+int mn__router_param_kinds(const mn_router *rt, const char *name, bool *is_int, size_t *count)
 {
     for (size_t i = 0; i < rt->count; i++) {
         const croute *cr = &rt->routes[i];

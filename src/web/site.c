@@ -65,9 +65,9 @@ static void path_in(const mn_site *s, const char *rel, char *out, size_t cap)
 }
 
 /* {% url %}: template values to strings, then the router's reverse. */
-static int template_reverse(void *userdata, const char *name, size_t argc,
-                            mn_value *const *argv, size_t kwargc, const mn_str *kwnames,
-                            mn_value *const *kwvals, mn_buf *out)
+static int template_reverse(void *userdata, const char *name, size_t argc, mn_value *const *argv,
+                            size_t kwargc, const mn_str *kwnames, mn_value *const *kwvals,
+                            mn_buf *out)
 {
     const mn_router *rt = userdata;
     mn_arena *a = mn_arena_new(0);
@@ -188,9 +188,8 @@ static void read_config(mn_site *s)
     c->json_logs = strcmp(fmt, "json") == 0 || (strcmp(fmt, "auto") == 0 && !c->debug);
     c->allowed_hosts = mn_settings_allowed_hosts(st, &c->allowed_host_count);
     /* the security headers are the same for every response: build them once */
-    snprintf(c->hsts_header, sizeof c->hsts_header, "max-age=%lld%s%s",
-             (long long)c->hsts_seconds, c->hsts_subdomains ? "; includeSubDomains" : "",
-             c->hsts_preload ? "; preload" : "");
+    snprintf(c->hsts_header, sizeof c->hsts_header, "max-age=%lld%s%s", (long long)c->hsts_seconds,
+             c->hsts_subdomains ? "; includeSubDomains" : "", c->hsts_preload ? "; preload" : "");
     size_t used = 0;
     for (const char *p = c->referrer_policy; *p;) {
         size_t len = strcspn(p, ",");
@@ -508,7 +507,6 @@ static void handle_error(mn_req *r, mn__req_state *st, size_t from)
     }
     mn__error_response(r, status, msg);
 }
-
 
 void mn_site_handle(mn_req *r, void *arg)
 {

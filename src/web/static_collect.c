@@ -294,8 +294,8 @@ static int convert(collector *c, const file_rec *from, const char *url, size_t l
         k++;
     bool scheme = k > 0 && k < len && url[k] == ':';
     bool proto_rel = len >= 2 && url[0] == '/' && url[1] == '/';
-    bool foreign_abs = len >= 1 && url[0] == '/' &&
-                       strncmp(url, static_url, strlen(static_url)) != 0;
+    bool foreign_abs =
+        len >= 1 && url[0] == '/' && strncmp(url, static_url, strlen(static_url)) != 0;
     size_t path_len = 0;
     while (path_len < len && url[path_len] != '#')
         path_len++;
@@ -312,8 +312,8 @@ static int convert(collector *c, const file_rec *from, const char *url, size_t l
     } else {
         const char *slash = strrchr(from->name, '/');
         int dirlen = slash ? (int)(slash - from->name) : 0;
-        snprintf(target, sizeof target, "%.*s%s%.*s", dirlen, from->name, dirlen ? "/" : "",
-                 (int)q, url);
+        snprintf(target, sizeof target, "%.*s%s%.*s", dirlen, from->name, dirlen ? "/" : "", (int)q,
+                 url);
     }
     if (percent_decode(target, strlen(target), decoded, sizeof decoded) < 0)
         return fail(c, MN_ETOOBIG, "reference too long in %s: %s", from->name, target);
@@ -322,8 +322,8 @@ static int convert(collector *c, const file_rec *from, const char *url, size_t l
     if (!to || !to->hashed) {
         if (c->err) {
             mn_buf_reset(c->err);
-            mn_buf_printf(c->err, "%s refers to '%.*s', which no static folder holds",
-                          from->name, (int)len, url);
+            mn_buf_printf(c->err, "%s refers to '%.*s', which no static folder holds", from->name,
+                          (int)len, url);
         }
         return MN_ENOTFOUND;
     }
@@ -504,8 +504,7 @@ static int rewrite_adjustable(collector *c, file_rec *f, const mn_buf *orig)
     if (f->kind == CSS) {
         rc = rewrite_refs(c, f, orig->data, orig->len, &a, "url(", match_url, "url(\"");
         if (rc == MN_OK)
-            rc = rewrite_refs(c, f, a.data, a.len, &b, "@import", match_import,
-                              "@import url(\"");
+            rc = rewrite_refs(c, f, a.data, a.len, &b, "@import", match_import, "@import url(\"");
         maps_from = &b;
     }
     if (rc == MN_OK)
@@ -597,7 +596,8 @@ static int collect(collector *c, mn_static_report *report)
             file_rec *f = &c->files[i];
             if (f->kind == PLAIN)
                 continue;
-            if ((rc = read_file(f->source, &data)) < 0 || (rc = rewrite_adjustable(c, f, &data)) < 0) {
+            if ((rc = read_file(f->source, &data)) < 0 ||
+                (rc = rewrite_adjustable(c, f, &data)) < 0) {
                 mn_buf_free(&data);
                 return rc;
             }
@@ -610,7 +610,9 @@ static int collect(collector *c, mn_static_report *report)
     }
     mn_buf_free(&data);
     if (!settled)
-        return fail(c, MN_EINVAL, "static files refer to each other in a cycle: max post-process passes exceeded");
+        return fail(
+            c, MN_EINVAL,
+            "static files refer to each other in a cycle: max post-process passes exceeded");
     for (size_t i = 0; i < c->n; i++) {
         file_rec *f = &c->files[i];
         if (f->kind != PLAIN) {

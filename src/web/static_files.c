@@ -162,7 +162,8 @@ int mn_static_load_manifest(mn_static *st)
     const char *key;
     json_t *val;
     int rc = MN_OK;
-    json_object_foreach(paths, key, val) {
+    json_object_foreach(paths, key, val)
+    {
         if (!json_is_string(val)) {
             rc = MN_EINVAL;
             break;
@@ -207,8 +208,8 @@ bool mn__static_is_hashed_name(const mn_static *st, const char *name)
     base = base ? base + 1 : name;
     for (const char *p = base; (p = strchr(p, '.')) != NULL; p++) {
         size_t k = 0;
-        while (k < 12 && ((p[1 + k] >= '0' && p[1 + k] <= '9') ||
-                          (p[1 + k] >= 'a' && p[1 + k] <= 'f')))
+        while (k < 12 &&
+               ((p[1 + k] >= '0' && p[1 + k] <= '9') || (p[1 + k] >= 'a' && p[1 + k] <= 'f')))
             k++;
         if (k == 12 && (p[13] == '.' || p[13] == '\0'))
             return true;

@@ -12,8 +12,8 @@ typedef struct mn__static_entry {
 } mn__static_entry;
 
 struct mn_static {
-    char *url;  /* STATIC_URL, ends with '/' */
-    char *root; /* STATIC_ROOT or NULL */
+    char *url;   /* STATIC_URL, ends with '/' */
+    char *root;  /* STATIC_ROOT or NULL */
     char **dirs; /* finder folders, in search order */
     size_t ndirs;
     mn__static_entry *manifest; /* sorted by name */

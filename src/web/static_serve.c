@@ -129,7 +129,8 @@ static double accepts(mn_str header, const char *coding)
                 if (s + 1 < end && (s[0] == 'q' || s[0] == 'Q') && s[1] == '=') {
                     char num[8] = {0};
                     size_t k = 0;
-                    for (const char *d = s + 2; d < end && k < 7 && (*d == '.' || (*d >= '0' && *d <= '9')); d++)
+                    for (const char *d = s + 2;
+                         d < end && k < 7 && (*d == '.' || (*d >= '0' && *d <= '9')); d++)
                         num[k++] = *d;
                     q = strtod(num, NULL);
                 }
@@ -161,8 +162,8 @@ static time_t parse_http_date(mn_str s)
         return -1;
     memcpy(buf, s.ptr, s.len);
     buf[s.len] = '\0';
-    static const char *const formats[] = {"%a, %d %b %Y %H:%M:%S GMT",
-                                          "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"};
+    static const char *const formats[] = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
+                                          "%a %b %e %H:%M:%S %Y"};
     for (size_t i = 0; i < 3; i++) {
         struct tm tm = {0};
         const char *end = strptime(buf, formats[i], &tm);
@@ -308,9 +309,9 @@ void mn_static_serve(mn_req *r, const mn_static *st, const char *path)
     mn_resp_set_header(r, "Last-Modified", modified);
     mn_resp_set_header(r, "ETag", etag);
     mn_resp_set_header(r, "Accept-Ranges", "bytes");
-    mn_resp_set_header(r, "Cache-Control", mn__static_is_hashed_name(st, path)
-                                               ? "max-age=31536000, public, immutable"
-                                               : "no-cache");
+    mn_resp_set_header(r, "Cache-Control",
+                       mn__static_is_hashed_name(st, path) ? "max-age=31536000, public, immutable"
+                                                           : "no-cache");
     if (has_variant)
         mn_resp_set_header(r, "Vary", "Accept-Encoding");
     if (encoding)
@@ -339,7 +340,8 @@ void mn_static_serve(mn_req *r, const mn_static *st, const char *path)
         bool range_ok = true;
         if (if_range.ptr)
             range_ok = if_range.len && if_range.ptr[0] == '"'
-                           ? (if_range.len == strlen(etag) && memcmp(if_range.ptr, etag, if_range.len) == 0)
+                           ? (if_range.len == strlen(etag) &&
+                              memcmp(if_range.ptr, etag, if_range.len) == 0)
                            : parse_http_date(if_range) == sb.st_mtime;
         int pr = range_ok ? parse_range(range, sb.st_size, &start, &len) : 0;
         if (pr < 0) {

@@ -208,16 +208,18 @@ static mn_req *run_once(mn_client *c, const mn_client_request *q)
         headers[n++] = (mn_field){MN_STR_LIT("Content-Type"), mn_str_from(q->content_type)};
     size_t body_len = q->body && !q->body_len ? strlen(q->body) : q->body_len;
     char clen[32];
-    if (q->body || (q->method && strcasecmp(q->method, "GET") != 0 &&
-                    strcasecmp(q->method, "HEAD") != 0)) {
+    if (q->body ||
+        (q->method && strcasecmp(q->method, "GET") != 0 && strcasecmp(q->method, "HEAD") != 0)) {
         snprintf(clen, sizeof clen, "%zu", body_len);
         headers[n++] = (mn_field){MN_STR_LIT("Content-Length"), mn_str_from(clen)};
     }
     mn_http_limits limits;
     mn_site_http_limits(c->site, &limits);
-    mn_req_init init = {q->method, q->path, headers, n, q->body, body_len, NULL, q->secure,
-                        &limits,
-                        mn_settings_bool(mn_site_settings(c->site), "COOKIE_SECURE")};
+    mn_req_init init = {q->method, q->path,
+                        headers,   n,
+                        q->body,   body_len,
+                        NULL,      q->secure,
+                        &limits,   mn_settings_bool(mn_site_settings(c->site), "COOKIE_SECURE")};
     mn_req *r = mn_req_new(&init);
     mn_buf_free(&jar);
     if (!r) {
@@ -315,8 +317,7 @@ mn_req *mn_client_post_form(mn_client *c, const char *path, const char *form)
     return mn_client_request_run(c, &q);
 }
 
-mn_req *mn_client_send_json(mn_client *c, const char *method, const char *path,
-                            const char *json)
+mn_req *mn_client_send_json(mn_client *c, const char *method, const char *path, const char *json)
 {
     mn_client_request q = {0};
     q.method = method;

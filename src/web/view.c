@@ -83,8 +83,8 @@ void mn_require_methods(mn_req *r, const char *methods)
     }
     if (st)
         st->allow = mn_buf_cstr(&allow);
-    mn_abort(r, 405, "Method Not Allowed (%.*s): %.*s", (int)m.len, m.ptr,
-             (int)mn_req_path(r).len, mn_req_path(r).ptr);
+    mn_abort(r, 405, "Method Not Allowed (%.*s): %.*s", (int)m.len, m.ptr, (int)mn_req_path(r).len,
+             mn_req_path(r).ptr);
 }
 
 int mn_error_status(const mn_req *r)
@@ -136,14 +136,10 @@ static mn_value *item_value(mn_arena *a, const mn_ctx_item *it)
     switch (it->kind) {
     case MN_CTX_CSTR:
         return it->cstr ? mn_value_str_ref(a, it->cstr, strlen(it->cstr)) : mn_value_none();
-    case MN_CTX_INT:
-        return mn_value_int(a, it->i);
-    case MN_CTX_DOUBLE:
-        return mn_value_double(a, it->d);
-    case MN_CTX_BOOL:
-        return mn_value_bool(it->i != 0);
-    default:
-        return it->value ? (mn_value *)it->value : mn_value_none();
+    case MN_CTX_INT: return mn_value_int(a, it->i);
+    case MN_CTX_DOUBLE: return mn_value_double(a, it->d);
+    case MN_CTX_BOOL: return mn_value_bool(it->i != 0);
+    default: return it->value ? (mn_value *)it->value : mn_value_none();
     }
 }
 

@@ -36,7 +36,7 @@ typedef struct mn__webdb_site {
 typedef struct webdb_req {
     mn_orm *orm;
     mn_dblog log;
-    bool atomic;    /* ATOMIC_REQUESTS opened the outermost block */
+    bool atomic; /* ATOMIC_REQUESTS opened the outermost block */
 } webdb_req;
 
 static mn__webdb_site *site_state(mn_site *s)
@@ -284,8 +284,8 @@ bool mn__webdb_view_done(mn_req *r, bool ok)
                                           mn_orm_error(o), st->err_message);
         st->trace_len = 0;
     } else if (!ok && st->err_status >= 500 && code == MN_EDB_OPERATIONAL) {
-        st->err_message = mn_arena_printf(mn_req_arena(r), "%s (database: %s)",
-                                          st->err_message, mn_orm_error(o));
+        st->err_message =
+            mn_arena_printf(mn_req_arena(r), "%s (database: %s)", st->err_message, mn_orm_error(o));
     }
     bool commit = ok && mn_resp_get_status(r) < 500;
     bool atomic = q->atomic && mn_atomic_depth(o) > 0;
@@ -295,9 +295,8 @@ bool mn__webdb_view_done(mn_req *r, bool ok)
     q->atomic = false;
     if (mn_orm_request_end(o, commit) != 0 && atomic && commit) {
         st->err_status = mn_orm_errcode(o) == MN_ETIMEDOUT ? 503 : 500;
-        st->err_message =
-            mn_arena_printf(mn_req_arena(r), "committing the request's transaction failed: %s",
-                            mn_orm_error(o));
+        st->err_message = mn_arena_printf(
+            mn_req_arena(r), "committing the request's transaction failed: %s", mn_orm_error(o));
         st->trace_len = 0;
         mn__web_resp_reset(r);
         return false;
@@ -379,8 +378,8 @@ mn_rows *mn_qs_list_or_404(mn_req *r, mn_qs *qs)
     return list_or_404(r, mn_req_orm(r), qs, NULL);
 }
 
-void *mn_get_or_404_kv(mn_req *r, const mn_model *m, const mn_kv *kv, size_t n,
-                       const char *file, int line)
+void *mn_get_or_404_kv(mn_req *r, const mn_model *m, const mn_kv *kv, size_t n, const char *file,
+                       int line)
 {
     mn_orm *o = mn_req_orm(r);
     if (!o)
@@ -407,26 +406,16 @@ static void esc(mn_buf *b, const char *s, size_t n)
 static void param_text(mn_buf *b, const mn_dbparam *p)
 {
     switch (p->type) {
-    case MN_DBT_NULL:
-        mn_buf_puts(b, "NULL");
-        break;
-    case MN_DBT_INT:
-        mn_buf_printf(b, "%lld", (long long)p->v.i);
-        break;
-    case MN_DBT_BOOL:
-        mn_buf_puts(b, p->v.i ? "true" : "false");
-        break;
-    case MN_DBT_FLOAT:
-        mn_buf_printf(b, "%g", p->v.f);
-        break;
+    case MN_DBT_NULL: mn_buf_puts(b, "NULL"); break;
+    case MN_DBT_INT: mn_buf_printf(b, "%lld", (long long)p->v.i); break;
+    case MN_DBT_BOOL: mn_buf_puts(b, p->v.i ? "true" : "false"); break;
+    case MN_DBT_FLOAT: mn_buf_printf(b, "%g", p->v.f); break;
     case MN_DBT_TEXT:
         mn_buf_putc(b, '\'');
         esc(b, p->v.s.ptr, p->v.s.len < 200 ? p->v.s.len : 200);
         mn_buf_putc(b, '\'');
         break;
-    case MN_DBT_BLOB:
-        mn_buf_printf(b, "<%zu bytes>", p->v.s.len);
-        break;
+    case MN_DBT_BLOB: mn_buf_printf(b, "<%zu bytes>", p->v.s.len); break;
     }
 }
 

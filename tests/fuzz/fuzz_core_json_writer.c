@@ -14,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
-        if (!(c)) __builtin_trap();                                                                \
+        if (!(c))                                                                                  \
+            __builtin_trap();                                                                      \
     } while (0)
 
 typedef struct {
@@ -46,12 +47,8 @@ static json_t *gen(input *in, mn_json_writer *w, int depth)
 {
     uint8_t op = take(in);
     switch (depth >= 12 ? op % 5 : op % 7) {
-    case 0:
-        CHECK(mn_json_write_null(w) == 0);
-        return json_null();
-    case 1:
-        CHECK(mn_json_write_bool(w, op & 8) == 0);
-        return json_boolean(op & 8);
+    case 0: CHECK(mn_json_write_null(w) == 0); return json_null();
+    case 1: CHECK(mn_json_write_bool(w, op & 8) == 0); return json_boolean(op & 8);
     case 2: {
         int64_t v = 0;
         for (int i = 0; i < 8; i++)

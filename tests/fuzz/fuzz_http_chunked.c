@@ -11,12 +11,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
-        if (!(c)) __builtin_trap();                                                                \
+        if (!(c))                                                                                  \
+            __builtin_trap();                                                                      \
     } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1) return 0;
+    if (size < 1)
+        return 0;
     uint64_t max = data[0] ? (uint64_t)data[0] * 16 : 0;
     const char *in = (const char *)data + 1;
     size_t n = size - 1;

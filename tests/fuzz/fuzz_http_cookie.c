@@ -10,7 +10,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
-        if (!(c)) __builtin_trap();                                                                \
+        if (!(c))                                                                                  \
+            __builtin_trap();                                                                      \
     } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -37,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         .expires = -1,
                         .http_only = size & 1,
                         .secure = size & 2};
-    if (s2) c.path = (mn_str){s2 + 1, rest_len - n2 - 1};
+    if (s2)
+        c.path = (mn_str){s2 + 1, rest_len - n2 - 1};
     mn_buf out;
     mn_buf_init(&out, arena);
     if (mn__cookie_format(&out, &c, 1000000) == MN_OK) {

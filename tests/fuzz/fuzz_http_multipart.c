@@ -10,13 +10,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
-        if (!(c)) __builtin_trap();                                                                \
+        if (!(c))                                                                                  \
+            __builtin_trap();                                                                      \
     } while (0)
 
 static void put(mn_buf *log, mn_str s)
 {
     mn_buf_putc(log, s.ptr ? '+' : '-');
-    if (s.ptr) mn_buf_put_str(log, s);
+    if (s.ptr)
+        mn_buf_put_str(log, s);
 }
 
 static int on_begin(void *arg, const mn__multipart_part *p)
@@ -50,14 +52,16 @@ static int run(mn_arena *a, const char *in, size_t n, size_t step, mn_buf *log)
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i += step)
         rc = mn__multipart_feed(m, in + i, n - i < step ? n - i : step);
-    if (rc == 0) rc = mn__multipart_finish(m);
+    if (rc == 0)
+        rc = mn__multipart_finish(m);
     CHECK(rc == 0 || mn__multipart_error(m)[0]);
     return rc;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1) return 0;
+    if (size < 1)
+        return 0;
     size_t step = data[0] % 17 + 1;
     const char *in = (const char *)data + 1;
     size_t n = size - 1;

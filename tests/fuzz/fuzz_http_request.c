@@ -12,7 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
-        if (!(c)) __builtin_trap();                                                                \
+        if (!(c))                                                                                  \
+            __builtin_trap();                                                                      \
     } while (0)
 
 typedef struct result {
@@ -28,7 +29,8 @@ static mn_field fields[128];
 
 static void inside(mn_str s, const char *buf, size_t len)
 {
-    if (s.ptr && s.len) CHECK(s.ptr >= buf && s.ptr + s.len <= buf + len);
+    if (s.ptr && s.len)
+        CHECK(s.ptr >= buf && s.ptr + s.len <= buf + len);
 }
 
 static result parse(const char *buf, size_t len, size_t split, const mn_http_limits *lim)
@@ -36,15 +38,18 @@ static result parse(const char *buf, size_t len, size_t split, const mn_http_lim
     mn__http_head h;
     mn__http_head_init(&h, fields, 128);
     mn__http_result r = MN__HTTP_NEED_MORE;
-    if (split && split < len) r = mn__http_parse_head(&h, buf, split, lim);
-    if (r == MN__HTTP_NEED_MORE) r = mn__http_parse_head(&h, buf, len, lim);
+    if (split && split < len)
+        r = mn__http_parse_head(&h, buf, split, lim);
+    if (r == MN__HTTP_NEED_MORE)
+        r = mn__http_parse_head(&h, buf, len, lim);
     result out = {.r = r};
     if (r == MN__HTTP_ERROR) {
         CHECK(h.error.status >= 400 && h.error.status <= 505 && h.error.message);
         out.status = h.error.status;
         return out;
     }
-    if (r != MN__HTTP_DONE) return out;
+    if (r != MN__HTTP_DONE)
+        return out;
     CHECK(h.head_len <= len);
     inside(h.method, buf, h.head_len);
     inside(h.target, buf, h.head_len);
@@ -136,6 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (whole.r == MN__HTTP_DONE && whole.chunked)
         body(buf + whole.head_len, size - whole.head_len);
-    if (whole.r == MN__HTTP_DONE) request_parts(buf, size);
+    if (whole.r == MN__HTTP_DONE)
+        request_parts(buf, size);
     return 0;
 }

@@ -12,7 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
-        if (!(c)) __builtin_trap();                                                                \
+        if (!(c))                                                                                  \
+            __builtin_trap();                                                                      \
     } while (0)
 
 static bool valid_utf8(const unsigned char *s, size_t n)
@@ -25,9 +26,11 @@ static bool valid_utf8(const unsigned char *s, size_t n)
                    : c >= 0xe0 && c <= 0xef ? 3
                    : c >= 0xf0 && c <= 0xf4 ? 4
                                             : 0;
-        if (!k || i + k > n) return false;
+        if (!k || i + k > n)
+            return false;
         for (size_t j = 1; j < k; j++)
-            if ((s[i + j] & 0xc0) != 0x80) return false;
+            if ((s[i + j] & 0xc0) != 0x80)
+                return false;
         if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] > 0x9f) ||
             (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] > 0x8f))
             return false;
@@ -62,7 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(mn__url_decode(in, size, b, &nb, true, false) == MN_OK);
         CHECK(na == nb && memcmp(a, b, na) == 0);
     }
-    if (mn__url_path_normalize(in, size, a, &na) == MN_OK) check_path(a, na);
+    if (mn__url_path_normalize(in, size, a, &na) == MN_OK)
+        check_path(a, na);
     free(a);
     free(b);
 

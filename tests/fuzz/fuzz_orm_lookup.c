@@ -7,14 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* clang-format off */
 #define AUTHOR_FIELDS(F)                                                                   \
     F(id, MN_BIGAUTO)                                                                      \
     F(name, MN_CHAR, .max_length = 50)                                                     \
     F(born, MN_DATE, .null = true)                                                         \
     F(mentor, MN_FK, .to = "self", .null = true, .on_delete = MN_SET_NULL)
+/* clang-format on */
 MN_MODEL(Author, AUTHOR_FIELDS);
 MN_MODEL_DEFINE(Author, fz, AUTHOR_FIELDS);
 
+/* clang-format off */
 #define BOOK_FIELDS(F)                                                                     \
     F(id, MN_BIGAUTO)                                                                      \
     F(title, MN_CHAR, .max_length = 50)                                                    \
@@ -22,10 +25,13 @@ MN_MODEL_DEFINE(Author, fz, AUTHOR_FIELDS);
     F(at, MN_DATETIME)                                                                     \
     F(author, MN_FK, .to = "Author", .related_name = "books")                             \
     F(tags, MN_M2M, .to = "Tag", .related_name = "books")
+/* clang-format on */
 MN_MODEL(Book, BOOK_FIELDS);
 MN_MODEL_DEFINE(Book, fz, BOOK_FIELDS);
 
+/* clang-format off */
 #define TAG_FIELDS(F) F(id, MN_BIGAUTO) F(name, MN_SLUG)
+/* clang-format on */
 MN_MODEL(Tag, TAG_FIELDS);
 MN_MODEL_DEFINE(Tag, fz, TAG_FIELDS);
 

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 
+/* clang-format off */
 #define ALL_FIELDS(F)                                                                      \
     F(id, MN_BIGAUTO)                                                                      \
     F(i, MN_INT, .null = true)                                                             \
@@ -18,6 +19,7 @@
     F(u, MN_UUID, .null = true)                                                            \
     F(bin, MN_BINARY, .null = true)                                                        \
     F(j, MN_JSON, .null = true)
+/* clang-format on */
 MN_MODEL(All, ALL_FIELDS);
 MN_MODEL_DEFINE(All, fz, ALL_FIELDS);
 

@@ -60,8 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 0: {
         mn_route_match m;
         char allow[64];
-        mn_router_resolve(router, (mn_str){text, len}, (data[0] & 8) ? "POST" : "GET", &m,
-                          allow, sizeof allow);
+        mn_router_resolve(router, (mn_str){text, len}, (data[0] & 8) ? "POST" : "GET", &m, allow,
+                          sizeof allow);
         break;
     }
     case 1: {

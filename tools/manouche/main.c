@@ -130,8 +130,8 @@ static int render_command(int argc, char **argv)
     if (repeat < 1)
         repeat = 1;
     int status = 1;
-    mn_arena *arena = mn_arena_new(1 << 16);       /* one render's memory, reset each repeat */
-    mn_arena *data_arena = mn_arena_new(1 << 16);  /* the context values, kept */
+    mn_arena *arena = mn_arena_new(1 << 16);      /* one render's memory, reset each repeat */
+    mn_arena *data_arena = mn_arena_new(1 << 16); /* the context values, kept */
     mn_template_engine *e = mn_template_engine_new();
     /* {% load static %} works as in a project without a manifest: STATIC_URL + the path. */
     const char *static_url = getenv("STATIC_URL");
@@ -233,7 +233,7 @@ static int render_command(int argc, char **argv)
     status = 0;
     mn_buf_free(&out);
     goto done;
-error: {
+error : {
     mn_buf msg;
     mn_buf_init(&msg, NULL);
     mn_template_error_format(&err, &msg);

@@ -111,17 +111,16 @@ static const scaffold_file project_files[] = {
 };
 
 static const scaffold_file app_files[] = {
-    {"{{name}}.h",
-     "/* {{name}}.h — what the project needs to know of the {{name}} app. */\n"
-     "#ifndef APP_{{name}}_H\n"
-     "#define APP_{{name}}_H\n"
-     "\n"
-     "#include <manouche/manouche.h>\n"
-     "\n"
-     "extern const mn_app {{name}}_app;\n"
-     "extern const mn_route {{name}}_urls[];\n"
-     "\n"
-     "#endif\n"},
+    {"{{name}}.h", "/* {{name}}.h — what the project needs to know of the {{name}} app. */\n"
+                   "#ifndef APP_{{name}}_H\n"
+                   "#define APP_{{name}}_H\n"
+                   "\n"
+                   "#include <manouche/manouche.h>\n"
+                   "\n"
+                   "extern const mn_app {{name}}_app;\n"
+                   "extern const mn_route {{name}}_urls[];\n"
+                   "\n"
+                   "#endif\n"},
     {"app.c",
      "/* app.c — the {{name}} app: its templates and static files (paths from the project\n"
      " * folder), its own management commands and settings when it has some. */\n"
@@ -132,16 +131,15 @@ static const scaffold_file app_files[] = {
      "    .templates_dir = \"{{name}}/templates\",\n"
      "    .static_dir = \"{{name}}/static\",\n"
      "};\n"},
-    {"urls.c",
-     "/* urls.c — the {{name}} app's URLs; the project includes them under a prefix. */\n"
-     "#include \"{{name}}.h\"\n"
-     "\n"
-     "void {{name}}_index(mn_req *r);\n"
-     "\n"
-     "const mn_route {{name}}_urls[] = {\n"
-     "    MN_PATH(\"\", {{name}}_index, \"index\"),\n"
-     "    MN_END,\n"
-     "};\n"},
+    {"urls.c", "/* urls.c — the {{name}} app's URLs; the project includes them under a prefix. */\n"
+               "#include \"{{name}}.h\"\n"
+               "\n"
+               "void {{name}}_index(mn_req *r);\n"
+               "\n"
+               "const mn_route {{name}}_urls[] = {\n"
+               "    MN_PATH(\"\", {{name}}_index, \"index\"),\n"
+               "    MN_END,\n"
+               "};\n"},
     {"views.c",
      "/* views.c — the {{name}} app's views. Each runs on its own coroutine: database calls,\n"
      " * sleeps and socket waits inside it let other requests run. */\n"
@@ -153,22 +151,22 @@ static const scaffold_file app_files[] = {
      "{\n"
      "    mn_render(r, \"{{name}}/index.html\", MN_CTX(\"app\", \"{{name}}\"));\n"
      "}\n"},
-    {"templates/{{name}}/index.html",
-     "{% extends \"base.html\" %}\n"
-     "{% block title %}{{ app }}{% endblock %}\n"
-     "{% block content %}<h1>{{ app }}</h1>\n"
-     "<p><a href=\"{% url 'home' %}\">Home</a></p>\n"
-     "{% endblock %}\n"},
+    {"templates/{{name}}/index.html", "{% extends \"base.html\" %}\n"
+                                      "{% block title %}{{ app }}{% endblock %}\n"
+                                      "{% block content %}<h1>{{ app }}</h1>\n"
+                                      "<p><a href=\"{% url 'home' %}\">Home</a></p>\n"
+                                      "{% endblock %}\n"},
     {"static/{{name}}", NULL},
     {NULL, NULL},
 };
 
 static const char *const reserved[] = {
-    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
-    "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
-    "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef",
-    "union", "unsigned", "void", "volatile", "while", "bool", "true", "false", "main",
-    "manouche", "build", "test", "static", "templates", NULL};
+    "auto",     "break",  "case",      "char",     "const",    "continue", "default",  "do",
+    "double",   "else",   "enum",      "extern",   "float",    "for",      "goto",     "if",
+    "inline",   "int",    "long",      "register", "restrict", "return",   "short",    "signed",
+    "sizeof",   "static", "struct",    "switch",   "typedef",  "union",    "unsigned", "void",
+    "volatile", "while",  "bool",      "true",     "false",    "main",     "manouche", "build",
+    "test",     "static", "templates", NULL};
 
 /* A project or app name becomes a C identifier, a folder and a binary: [A-Za-z_][A-Za-z0-9_]*
  * and not a C keyword or a name the build uses. */
@@ -303,14 +301,15 @@ static int scaffold(const char *cmd, int argc, char **argv, const scaffold_file 
     const char *name = NULL, *dir = NULL;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: manouche %s NAME [DIRECTORY]\n\n%s\n", cmd,
-                   strcmp(cmd, "startproject") == 0
-                       ? "Creates a Manouche project NAME in ./NAME (or in DIRECTORY, which must\n"
-                         "not hold any of its files yet): main.c, CMakeLists.txt, .env with a\n"
-                         "fresh SECRET_KEY, templates/ and static/."
-                       : "Creates an app NAME in ./NAME (or DIRECTORY): views, URLs, templates\n"
-                         "and static files. Then include it in the project's main.c: add\n"
-                         "&NAME_app to apps and MN_INCLUDE(\"NAME/\", NAME_urls, \"NAME\") to urls.");
+            printf(
+                "usage: manouche %s NAME [DIRECTORY]\n\n%s\n", cmd,
+                strcmp(cmd, "startproject") == 0
+                    ? "Creates a Manouche project NAME in ./NAME (or in DIRECTORY, which must\n"
+                      "not hold any of its files yet): main.c, CMakeLists.txt, .env with a\n"
+                      "fresh SECRET_KEY, templates/ and static/."
+                    : "Creates an app NAME in ./NAME (or DIRECTORY): views, URLs, templates\n"
+                      "and static files. Then include it in the project's main.c: add\n"
+                      "&NAME_app to apps and MN_INCLUDE(\"NAME/\", NAME_urls, \"NAME\") to urls.");
             return 0;
         }
         if (argv[i][0] == '-') {
@@ -344,8 +343,8 @@ static int scaffold(const char *cmd, int argc, char **argv, const scaffold_file 
         return 1;
     }
     if (dir && stat(dest, &sb) != 0) {
-        fprintf(stderr, "manouche %s: destination directory '%s' does not exist; create it\n",
-                cmd, dest);
+        fprintf(stderr, "manouche %s: destination directory '%s' does not exist; create it\n", cmd,
+                dest);
         return 1;
     }
     /* Refuse before writing anything if a file would be overwritten. */

@@ -57,15 +57,16 @@ static const mn_setting_def shop_settings[] = {
     {NULL, MN_SETTING_BOOL, NULL, NULL, 0, 0, NULL, false, NULL, NULL},
 };
 
-static const mn_app shop = {"shop", NULL, NULL, good_templates, shop_settings, shop_commands,
-                            NULL, NULL};
+static const mn_app shop = {"shop",        NULL,          NULL, good_templates,
+                            shop_settings, shop_commands, NULL, NULL};
 static const mn_app *const apps[] = {&shop, NULL};
-static const mn_project project = {"shop", urls, apps, NULL, NULL, NULL, NULL, NULL, "/nonexistent"};
+static const mn_project project = {"shop", urls, apps, NULL,          NULL,
+                                   NULL,   NULL, NULL, "/nonexistent"};
 
 static const mn_app broken = {"shop", NULL, NULL, bad_templates, NULL, NULL, NULL, NULL};
 static const mn_app *const broken_apps[] = {&broken, NULL};
-static const mn_project broken_project = {"shop", urls, broken_apps, NULL, NULL,
-                                          NULL, NULL, NULL, "/nonexistent"};
+static const mn_project broken_project = {"shop", urls, broken_apps, NULL,          NULL,
+                                          NULL,   NULL, NULL,        "/nonexistent"};
 
 static int run(const mn_project *p, const char *a1, const char *a2, const char *a3)
 {
@@ -250,8 +251,7 @@ Test(cli_addr, parses_django_forms)
     cr_assert_eq(mn_cli_parse_addr("9000", "127.0.0.1", 8000, host, sizeof host, &port), 0);
     cr_assert_str_eq(host, "127.0.0.1");
     cr_assert_eq(port, 9000);
-    cr_assert_eq(mn_cli_parse_addr("0.0.0.0:81", "127.0.0.1", 8000, host, sizeof host, &port),
-                 0);
+    cr_assert_eq(mn_cli_parse_addr("0.0.0.0:81", "127.0.0.1", 8000, host, sizeof host, &port), 0);
     cr_assert_str_eq(host, "0.0.0.0");
     cr_assert_eq(port, 81);
     /* Django's shorthand "0:8000" means every IPv4 address and is shown as such. */

@@ -188,14 +188,15 @@ Test(json_writer, finds_special_bytes_at_every_position)
                 mn_json_key_n(&w, text, len);
                 mn_json_write_string_n(&w, text, len);
                 mn_json_end_object(&w);
-                cr_assert_eq(mn_json_writer_finish(&w), MN_OK, "len %zu pos %zu kind %zu", len,
-                             pos, k);
+                cr_assert_eq(mn_json_writer_finish(&w), MN_OK, "len %zu pos %zu kind %zu", len, pos,
+                             k);
                 json_error_t e;
                 json_t *doc = json_loadb(out.data, out.len, 0, &e);
                 cr_assert_not_null(doc, "len %zu pos %zu kind %zu: %s", len, pos, k, e.text);
                 const char *key;
                 json_t *val;
-                json_object_foreach(doc, key, val) {
+                json_object_foreach(doc, key, val)
+                {
                     cr_expect_str_eq(key, text);
                     cr_expect_str_eq(json_string_value(val), text);
                 }

@@ -125,7 +125,8 @@ Test(settings, wrong_values_name_setting_value_and_what_is_allowed)
     expect_error("DATA_UPLOAD_MAX_MEMORY_SIZE", "-5",
                  "DATA_UPLOAD_MAX_MEMORY_SIZE: '-5' is not a size in bytes >= 0 (a number with "
                  "an optional K, M or G suffix)");
-    expect_error("STATIC_URL", "/static", "STATIC_URL: '/static' is not a URL prefix ending in '/'");
+    expect_error("STATIC_URL", "/static",
+                 "STATIC_URL: '/static' is not a URL prefix ending in '/'");
 }
 
 Test(settings, database_url_must_be_a_known_scheme)
@@ -134,8 +135,9 @@ Test(settings, database_url_must_be_a_known_scheme)
     setenv("DATABASE_URL", "mysql://x", 1);
     mn_settings *s = mn_settings_new();
     cr_assert_eq(mn_settings_load(s, NULL), MN_EINVAL);
-    cr_assert(strncmp(mn_settings_error(s), "DATABASE_URL: 'mysql://x' is not a database URL", 47) == 0,
-              "%s", mn_settings_error(s));
+    cr_assert(
+        strncmp(mn_settings_error(s), "DATABASE_URL: 'mysql://x' is not a database URL", 47) == 0,
+        "%s", mn_settings_error(s));
     mn_settings_free(s);
 }
 
@@ -156,8 +158,9 @@ Test(settings, secret_key_required_without_debug)
     setenv("DEBUG", "false", 1);
     mn_settings *s = mn_settings_new();
     cr_assert_eq(mn_settings_load(s, NULL), MN_EINVAL);
-    cr_assert(strncmp(mn_settings_error(s), "SECRET_KEY: '' is not allowed when DEBUG is off", 47) == 0,
-              "%s", mn_settings_error(s));
+    cr_assert(
+        strncmp(mn_settings_error(s), "SECRET_KEY: '' is not allowed when DEBUG is off", 47) == 0,
+        "%s", mn_settings_error(s));
     mn_settings_free(s);
 
     setenv("DEBUG", "1", 1);
@@ -214,8 +217,8 @@ Test(settings, apps_register_their_own)
     setenv("POLLS_CODE", "abc", 1);
     mn_settings *s = mn_settings_new();
     const mn_setting_def defs[] = {
-        {"POLLS_PAGE_SIZE", MN_SETTING_INT, "5", "questions per page", 1, 100, NULL, false,
-         NULL, NULL},
+        {"POLLS_PAGE_SIZE", MN_SETTING_INT, "5", "questions per page", 1, 100, NULL, false, NULL,
+         NULL},
         {"POLLS_CODE", MN_SETTING_STRING, "ab", "a code", 0, 0, NULL, false, even,
          "a string of even length"},
         {NULL, MN_SETTING_BOOL, NULL, NULL, 0, 0, NULL, false, NULL, NULL},

@@ -15,16 +15,43 @@ typedef struct url_case {
 
 static const url_case good[] = {
     {.url = "sqlite:///db.sqlite3", .dialect = MN_DIALECT_SQLITE, .path = "db.sqlite3"},
-    {.url = "sqlite:///relative/dir/app.db", .dialect = MN_DIALECT_SQLITE, .path = "relative/dir/app.db"},
+    {.url = "sqlite:///relative/dir/app.db",
+     .dialect = MN_DIALECT_SQLITE,
+     .path = "relative/dir/app.db"},
     {.url = "sqlite:////abs/path.db", .dialect = MN_DIALECT_SQLITE, .path = "/abs/path.db"},
     {.url = "sqlite://", .dialect = MN_DIALECT_SQLITE, .path = ":memory:"},
     {.url = "sqlite://:memory:", .dialect = MN_DIALECT_SQLITE, .path = ":memory:"},
     {.url = "sqlite:///my%20db.sqlite3", .dialect = MN_DIALECT_SQLITE, .path = "my db.sqlite3"},
-    {.url = "postgres://user:pw@localhost:5433/app", .dialect = MN_DIALECT_POSTGRESQL, .user = "user", .password = "pw", .host = "localhost", .port = 5433, .name = "app"},
-    {.url = "postgresql://u@db.example.com/shop?sslmode=require", .dialect = MN_DIALECT_POSTGRESQL, .user = "u", .host = "db.example.com", .name = "shop", .options = "sslmode=require"},
-    {.url = "pgsql://u:p%40ss%3Aw@h/n", .dialect = MN_DIALECT_POSTGRESQL, .user = "u", .password = "p@ss:w", .host = "h", .name = "n"},
-    {.url = "postgres://%2Fvar%2Frun%2Fpostgresql/app", .dialect = MN_DIALECT_POSTGRESQL, .host = "/var/run/postgresql", .name = "app"},
-    {.url = "postgres://u:p@[::1]:5432/app", .dialect = MN_DIALECT_POSTGRESQL, .user = "u", .password = "p", .host = "::1", .port = 5432, .name = "app"},
+    {.url = "postgres://user:pw@localhost:5433/app",
+     .dialect = MN_DIALECT_POSTGRESQL,
+     .user = "user",
+     .password = "pw",
+     .host = "localhost",
+     .port = 5433,
+     .name = "app"},
+    {.url = "postgresql://u@db.example.com/shop?sslmode=require",
+     .dialect = MN_DIALECT_POSTGRESQL,
+     .user = "u",
+     .host = "db.example.com",
+     .name = "shop",
+     .options = "sslmode=require"},
+    {.url = "pgsql://u:p%40ss%3Aw@h/n",
+     .dialect = MN_DIALECT_POSTGRESQL,
+     .user = "u",
+     .password = "p@ss:w",
+     .host = "h",
+     .name = "n"},
+    {.url = "postgres://%2Fvar%2Frun%2Fpostgresql/app",
+     .dialect = MN_DIALECT_POSTGRESQL,
+     .host = "/var/run/postgresql",
+     .name = "app"},
+    {.url = "postgres://u:p@[::1]:5432/app",
+     .dialect = MN_DIALECT_POSTGRESQL,
+     .user = "u",
+     .password = "p",
+     .host = "::1",
+     .port = 5432,
+     .name = "app"},
     {.url = "postgres:///localdb", .dialect = MN_DIALECT_POSTGRESQL, .name = "localdb"},
 };
 
@@ -81,8 +108,8 @@ Test(dburl, rejects_bad_urls_with_a_reason)
         const char *why = NULL;
         cr_expect_eq(mn_dburl_parse(bad[i].url, a, &u, &why), MN_EINVAL, "'%s' accepted",
                      bad[i].url);
-        cr_expect(why && strstr(why, bad[i].why_part), "'%s': reason '%s' lacks '%s'",
-                  bad[i].url, why ? why : "(null)", bad[i].why_part);
+        cr_expect(why && strstr(why, bad[i].why_part), "'%s': reason '%s' lacks '%s'", bad[i].url,
+                  why ? why : "(null)", bad[i].why_part);
     }
     mn_arena_free(a);
 }

@@ -55,8 +55,8 @@ static const mn_dbcell *cell(const mn_dbresult *res, size_t row, size_t col)
 static void assert_text(const mn_dbcell *c, const char *want)
 {
     cr_assert_eq(c->type, MN_DBT_TEXT, "type %d, want text '%s'", (int)c->type, want);
-    cr_assert(mn_str_eq_cstr(c->v.s, want), "got '%.*s', want '%s'", (int)c->v.s.len,
-              c->v.s.ptr, want);
+    cr_assert(mn_str_eq_cstr(c->v.s, want), "got '%.*s', want '%s'", (int)c->v.s.len, c->v.s.ptr,
+              want);
 }
 
 Test(pg, connects_and_reports_the_dialect)
@@ -167,8 +167,8 @@ Test(pg, nulls_come_back_as_null_cells_of_any_type)
 Test(pg, returns_many_rows_and_column_names)
 {
     mn_dbparam n = mn_dbp_int(2500);
-    mn_dbresult r = query("SELECT g AS num, 'row ' || g AS label FROM generate_series(1, $1) g",
-                          &n, 1);
+    mn_dbresult r =
+        query("SELECT g AS num, 'row ' || g AS label FROM generate_series(1, $1) g", &n, 1);
     cr_assert_eq(r.nrows, 2500);
     cr_assert_eq(mn_dbresult_col(&r, "label"), 1);
     cr_assert_eq(mn_dbresult_col(&r, "nope"), -1);
@@ -182,8 +182,8 @@ Test(pg, returns_many_rows_and_column_names)
 Test(pg, counts_rows_affected)
 {
     pgt_ok(conn, "CREATE TABLE t_affected (id serial PRIMARY KEY, v int)");
-    mn_dbresult r = query("INSERT INTO t_affected (v) SELECT g FROM generate_series(1, 10) g",
-                          NULL, 0);
+    mn_dbresult r =
+        query("INSERT INTO t_affected (v) SELECT g FROM generate_series(1, 10) g", NULL, 0);
     cr_assert_eq(r.rows_affected, 10);
     mn_dbparam p = mn_dbp_int(5);
     r = query("UPDATE t_affected SET v = v + 1 WHERE v > $1", &p, 1);
@@ -217,11 +217,11 @@ Test(pg, unique_violation_is_an_integrity_error)
                  "23505");
     cr_assert(strstr(mn_dbconn_errmsg(conn), "t_unique_email_key"),
               "the message names the constraint: %s", mn_dbconn_errmsg(conn));
-    cr_assert(strstr(mn_dbconn_errmsg(conn), "a@example.com"),
-              "the detail names the value: %s", mn_dbconn_errmsg(conn));
+    cr_assert(strstr(mn_dbconn_errmsg(conn), "a@example.com"), "the detail names the value: %s",
+              mn_dbconn_errmsg(conn));
     mn_dbparam null = mn_dbp_null();
-    expect_error("INSERT INTO t_unique VALUES ($1)", &null, 1, MN_EDB_INTEGRITY,
-                 MN_DBERR_INTEGRITY, "23502");
+    expect_error("INSERT INTO t_unique VALUES ($1)", &null, 1, MN_EDB_INTEGRITY, MN_DBERR_INTEGRITY,
+                 "23502");
     /* The connection is still good after an error. */
     mn_dbresult r = query("SELECT count(*) FROM t_unique", NULL, 0);
     cr_assert_eq(cell(&r, 0, 0)->v.i, 1);
@@ -232,8 +232,8 @@ Test(pg, foreign_key_and_check_violations_are_integrity_errors)
 {
     pgt_ok(conn, "CREATE TABLE t_parent (id int PRIMARY KEY)");
     pgt_ok(conn, "CREATE TABLE t_child (parent int REFERENCES t_parent, n int CHECK (n > 0))");
-    expect_error("INSERT INTO t_child VALUES (1, 1)", NULL, 0, MN_EDB_INTEGRITY,
-                 MN_DBERR_INTEGRITY, "23503");
+    expect_error("INSERT INTO t_child VALUES (1, 1)", NULL, 0, MN_EDB_INTEGRITY, MN_DBERR_INTEGRITY,
+                 "23503");
     pgt_ok(conn, "INSERT INTO t_parent VALUES (1)");
     expect_error("INSERT INTO t_child VALUES (1, -1)", NULL, 0, MN_EDB_INTEGRITY,
                  MN_DBERR_INTEGRITY, "23514");
@@ -245,8 +245,8 @@ Test(pg, bad_sql_and_missing_tables_are_programming_errors)
     expect_error("SELECT * FROM t_does_not_exist", NULL, 0, MN_EDB_PROGRAMMING,
                  MN_DBERR_PROGRAMMING, "42P01");
     cr_assert(strstr(mn_dbconn_errmsg(conn), "t_does_not_exist"), "%s", mn_dbconn_errmsg(conn));
-    expect_error("SELECT no_such_column FROM generate_series(1, 2)", NULL, 0,
-                 MN_EDB_PROGRAMMING, MN_DBERR_PROGRAMMING, "42703");
+    expect_error("SELECT no_such_column FROM generate_series(1, 2)", NULL, 0, MN_EDB_PROGRAMMING,
+                 MN_DBERR_PROGRAMMING, "42703");
     mn_dbparam p = mn_dbp_int(1);
     /* A placeholder without a parameter is caught by the server too. */
     expect_error("SELECT $1::int + $2::int", &p, 1, MN_EDB_PROGRAMMING, MN_DBERR_PROGRAMMING,
@@ -317,7 +317,8 @@ Test(pg, scripts_run_several_statements)
     cr_assert_eq(cell(&r, 0, 0)->v.i, 0);
     r = query("SELECT sum(a) FROM t_script1", NULL, 0);
     cr_assert_eq(cell(&r, 0, 0)->v.i, 3);
-    rc = mn_dbconn_exec_script(conn, "CREATE TABLE t_script3 (a int); CREATE TABLE t_script3 (a int);");
+    rc = mn_dbconn_exec_script(conn,
+                               "CREATE TABLE t_script3 (a int); CREATE TABLE t_script3 (a int);");
     cr_assert_eq(rc, MN_EDB_PROGRAMMING);
     cr_assert_str_eq(mn_dbconn_sqlstate(conn), "42P07");
 }
@@ -377,9 +378,9 @@ Test(pg, a_transaction_left_open_is_rolled_back_on_release)
 Test(pg, cursors_stream_in_chunks)
 {
     mn_dbparam n = mn_dbp_int(10000);
-    cr_assert_eq(mn_dbconn_cursor_open(conn, "SELECT g, 'x' || g FROM generate_series(1, $1) g",
-                                       &n, 1),
-                 0, "%s", mn_dbconn_errmsg(conn));
+    cr_assert_eq(
+        mn_dbconn_cursor_open(conn, "SELECT g, 'x' || g FROM generate_series(1, $1) g", &n, 1), 0,
+        "%s", mn_dbconn_errmsg(conn));
     int64_t sum = 0, rows = 0;
     size_t chunks = 0;
     for (;;) {
@@ -440,8 +441,8 @@ Test(pg, closing_a_cursor_early_inside_a_transaction_keeps_the_transaction)
 
 Test(pg, a_cursor_reports_errors_in_the_query)
 {
-    int rc = mn_dbconn_cursor_open(conn, "SELECT 1 / (g - 3) FROM generate_series(1, 5) g",
-                                   NULL, 0);
+    int rc =
+        mn_dbconn_cursor_open(conn, "SELECT 1 / (g - 3) FROM generate_series(1, 5) g", NULL, 0);
     mn_dbresult r;
     if (rc == 0)
         rc = mn_dbconn_cursor_fetch(conn, arena, 100, &r);
@@ -545,7 +546,8 @@ Test(pg, a_batch_runs_every_statement_in_one_go)
     mn_dbbatch_item items[] = {
         {.sql = "INSERT INTO t_batch VALUES ($1, $2)", .params = a, .nparams = 2},
         {.sql = "INSERT INTO t_batch VALUES ($1, $2)", .params = b, .nparams = 2},
-        {.sql = "SELECT id, name FROM t_batch WHERE id > $1 ORDER BY id", .params = &min,
+        {.sql = "SELECT id, name FROM t_batch WHERE id > $1 ORDER BY id",
+         .params = &min,
          .nparams = 1},
         {.sql = "UPDATE t_batch SET name = 'x'"},
     };
@@ -568,8 +570,8 @@ Test(pg, a_failing_batch_item_stops_the_batch_and_undoes_it_outside_a_transactio
     mn_dbparam ids[] = {mn_dbp_int(1), mn_dbp_int(2), mn_dbp_int(1), mn_dbp_int(3)};
     mn_dbbatch_item items[4];
     for (int i = 0; i < 4; i++)
-        items[i] = (mn_dbbatch_item){.sql = "INSERT INTO t_batch_err VALUES ($1)",
-                                     .params = &ids[i], .nparams = 1};
+        items[i] = (mn_dbbatch_item){
+            .sql = "INSERT INTO t_batch_err VALUES ($1)", .params = &ids[i], .nparams = 1};
     int rc = mn_dbconn_exec_batch(conn, arena, items, 4);
     cr_assert_eq(rc, MN_EDB_INTEGRITY, "%s", mn_db_strerror(rc));
     cr_assert_str_eq(mn_dbconn_sqlstate(conn), "23505");
@@ -604,8 +606,8 @@ Test(pg, a_large_batch_is_faster_than_one_statement_at_a_time)
         snprintf(labels[i], sizeof labels[i], "label %d", i);
         params[i][0] = mn_dbp_int(i);
         params[i][1] = mn_dbp_text(labels[i]);
-        items[i] = (mn_dbbatch_item){.sql = "INSERT INTO t_batch_big VALUES ($1, $2)",
-                                     .params = params[i], .nparams = 2};
+        items[i] = (mn_dbbatch_item){
+            .sql = "INSERT INTO t_batch_big VALUES ($1, $2)", .params = params[i], .nparams = 2};
     }
     double t0 = pgt_now_s();
     cr_assert_eq(mn_dbconn_exec_batch(conn, arena, items, N), 0, "%s", mn_dbconn_errmsg(conn));
@@ -670,8 +672,9 @@ Test(pg, out_of_memory_at_any_allocation_fails_cleanly)
         mn_arena *a = mn_arena_new(0);
         mn_dbresult r;
         mn_alloc_fail_after(n);
-        int rc = mn_dbconn_exec(conn, a, "SELECT $1::int + g, $2::text, $3::float8 "
-                                         "FROM generate_series(1, 50) g",
+        int rc = mn_dbconn_exec(conn, a,
+                                "SELECT $1::int + g, $2::text, $3::float8 "
+                                "FROM generate_series(1, 50) g",
                                 p, 3, &r);
         mn_alloc_fail_after(0);
         cr_assert(rc == 0 || rc == MN_ENOMEM, "allocation %ld: %s", n, mn_db_strerror(rc));

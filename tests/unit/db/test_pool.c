@@ -286,8 +286,7 @@ Test(pool, a_broken_connection_is_replaced_for_the_next_waiter)
     run_loop();
     cr_assert_eq(b.victim_rc, MN_EDB_OPERATIONAL, "got %s", mn_db_strerror(b.victim_rc));
     cr_assert(b.victim_broken);
-    cr_assert_eq(b.next_rc, 0, "the waiter got a fresh connection: %s",
-                 mn_db_strerror(b.next_rc));
+    cr_assert_eq(b.next_rc, 0, "the waiter got a fresh connection: %s", mn_db_strerror(b.next_rc));
     mn_db_free(b.db);
     mn_db_free(b.admin);
 }

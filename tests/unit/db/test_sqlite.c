@@ -71,9 +71,12 @@ Test(sqlite, connections_use_wal_and_foreign_keys)
 Test(sqlite, parameters_and_cells_keep_their_types)
 {
     ok("CREATE TABLE t (i INTEGER, f REAL, s TEXT, b BLOB, n TEXT, flag INTEGER)");
-    mn_dbparam p[] = {mn_dbp_int(INT64_C(-9007199254740993)), mn_dbp_float(2.5),
-                      mn_dbp_textn("it's \"quoted\"; DROP TABLE t", 27), mn_dbp_blob("a\0b", 3),
-                      mn_dbp_null(), mn_dbp_bool(true)};
+    mn_dbparam p[] = {mn_dbp_int(INT64_C(-9007199254740993)),
+                      mn_dbp_float(2.5),
+                      mn_dbp_textn("it's \"quoted\"; DROP TABLE t", 27),
+                      mn_dbp_blob("a\0b", 3),
+                      mn_dbp_null(),
+                      mn_dbp_bool(true)};
     mn_dbresult w = query("INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5, ?6)", p, 6);
     cr_assert_eq(w.rows_affected, 1);
     cr_assert_eq(w.last_insert_id, 1);
@@ -162,7 +165,8 @@ Test(sqlite, cursor_streams_rows_in_chunks)
     ok("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1000) "
        "INSERT INTO t SELECT x FROM n");
     cr_assert_eq(mn_dbconn_cursor_open(conn, "SELECT v FROM t WHERE v > ?1 ORDER BY v",
-                                       (mn_dbparam[]){mn_dbp_int(10)}, 1), 0);
+                                       (mn_dbparam[]){mn_dbp_int(10)}, 1),
+                 0);
     cr_assert_eq(mn_dbconn_exec(conn, NULL, "SELECT 1", NULL, 0, NULL), MN_EDB_PROGRAMMING,
                  "no other statement while a cursor is open");
     int64_t sum = 0, rows = 0, chunks = 0;
@@ -240,8 +244,8 @@ Test(sqlite, memory_database_is_shared_by_the_pool)
     cr_assert_eq(mn_db_acquire(mem, -1, &a), 0);
     cr_assert_eq(mn_db_acquire(mem, -1, &b), 0);
     cr_assert_eq(mn_dbconn_exec(a, NULL, "CREATE TABLE m (x)", NULL, 0, NULL), 0);
-    cr_assert_eq(mn_dbconn_exec(b, NULL, "INSERT INTO m VALUES (1)", NULL, 0, NULL), 0,
-                 "%s", mn_dbconn_errmsg(b));
+    cr_assert_eq(mn_dbconn_exec(b, NULL, "INSERT INTO m VALUES (1)", NULL, 0, NULL), 0, "%s",
+                 mn_dbconn_errmsg(b));
     mn_db_release(a);
     mn_db_release(b);
     mn_db_free(mem);

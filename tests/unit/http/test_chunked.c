@@ -65,7 +65,8 @@ Test(chunked, one_byte_at_a_time)
         r = mn__chunked_decode(&c, body + i, 1, out + total, &o, &u);
         total += o;
         cr_assert_eq(u, 1);
-        if (i + 1 < n) cr_assert_eq(r, MN__HTTP_NEED_MORE);
+        if (i + 1 < n)
+            cr_assert_eq(r, MN__HTTP_NEED_MORE);
     }
     cr_expect_eq(r, MN__HTTP_DONE);
     cr_expect_arr_eq(out, decoded, total);

@@ -90,7 +90,8 @@ static const char *fmt(const mn__set_cookie *c, int64_t now)
 {
     mn_buf b;
     mn_buf_init(&b, a);
-    if (mn__cookie_format(&b, c, now) != MN_OK) return NULL;
+    if (mn__cookie_format(&b, c, now) != MN_OK)
+        return NULL;
     return mn_buf_cstr(&b);
 }
 

@@ -75,8 +75,10 @@ static const char *run_split(const char *body, size_t len, size_t step, int *rc,
     *rc = 0;
     for (size_t i = 0; i < len && *rc == 0; i += step)
         *rc = mn__multipart_feed(m, body + i, len - i < step ? len - i : step);
-    if (*rc == 0) *rc = mn__multipart_finish(m);
-    if (msg) *msg = mn__multipart_error(m);
+    if (*rc == 0)
+        *rc = mn__multipart_finish(m);
+    if (msg)
+        *msg = mn__multipart_error(m);
     return mn_buf_cstr(log);
 }
 

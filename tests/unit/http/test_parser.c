@@ -191,7 +191,8 @@ Test(parser, incremental_feeding_survives_a_moving_buffer)
         copy = malloc(n); /* a new address each time, as a grown buffer would have */
         memcpy(copy, req, n);
         r = mn__http_parse_head(&h, copy, n, NULL);
-        if (n < len) cr_assert_eq(r, MN__HTTP_NEED_MORE, "at %zu", n);
+        if (n < len)
+            cr_assert_eq(r, MN__HTTP_NEED_MORE, "at %zu", n);
     }
     cr_assert_eq(r, MN__HTTP_DONE);
     cr_expect(eq(h.path, "/moving"));
@@ -212,7 +213,8 @@ typedef struct outcome {
 static outcome outcome_of(mn__http_result r)
 {
     outcome o = {.r = r, .status = r == MN__HTTP_ERROR ? h.error.status : 0};
-    if (r != MN__HTTP_DONE) return o;
+    if (r != MN__HTTP_DONE)
+        return o;
     o.head_len = h.head_len;
     o.headers = h.header_count;
     o.content_length = h.content_length;
@@ -258,7 +260,8 @@ Test(parser, a_head_in_one_read_and_in_two_get_the_same_answer)
         for (size_t split = 1; split < len; split++) {
             mn__http_head_init(&h, fields, 128);
             mn__http_result r = mn__http_parse_head(&h, req, split, lim);
-            if (r == MN__HTTP_NEED_MORE) r = mn__http_parse_head(&h, req, len, lim);
+            if (r == MN__HTTP_NEED_MORE)
+                r = mn__http_parse_head(&h, req, len, lim);
             outcome part = outcome_of(r);
             cr_assert(part.r == whole.r && part.status == whole.status &&
                           part.head_len == whole.head_len && part.headers == whole.headers &&

@@ -18,9 +18,12 @@ typedef struct outcome {
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
@@ -35,24 +38,12 @@ static void unescape(const char *s, size_t n, mn_buf *out)
         cr_assert(i + 1 < n, "dangling backslash");
         char e = s[++i];
         switch (e) {
-        case 'r':
-            mn_buf_putc(out, '\r');
-            break;
-        case 'n':
-            mn_buf_putc(out, '\n');
-            break;
-        case 't':
-            mn_buf_putc(out, '\t');
-            break;
-        case '0':
-            mn_buf_putc(out, '\0');
-            break;
-        case 's':
-            mn_buf_putc(out, ' ');
-            break;
-        case '\\':
-            mn_buf_putc(out, '\\');
-            break;
+        case 'r': mn_buf_putc(out, '\r'); break;
+        case 'n': mn_buf_putc(out, '\n'); break;
+        case 't': mn_buf_putc(out, '\t'); break;
+        case '0': mn_buf_putc(out, '\0'); break;
+        case 's': mn_buf_putc(out, ' '); break;
+        case '\\': mn_buf_putc(out, '\\'); break;
         case 'x':
             cr_assert(i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0);
             mn_buf_putc(out, (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
@@ -75,8 +66,7 @@ static void unescape(const char *s, size_t n, mn_buf *out)
             i = (size_t)(close - s);
             break;
         }
-        default:
-            cr_assert_fail("unknown escape \\%c", e);
+        default: cr_assert_fail("unknown escape \\%c", e);
         }
     }
 }
@@ -90,13 +80,18 @@ static outcome run(const char *req, size_t len, size_t step)
     mn__http_result r = MN__HTTP_NEED_MORE;
     size_t avail = step ? 0 : len;
     for (;;) {
-        if (step) avail = avail + step > len ? len : avail + step;
+        if (step)
+            avail = avail + step > len ? len : avail + step;
         r = mn__http_parse_head(&h, req, avail, NULL);
-        if (r != MN__HTTP_NEED_MORE || avail == len) break;
+        if (r != MN__HTTP_NEED_MORE || avail == len)
+            break;
     }
-    if (r == MN__HTTP_ERROR) return (outcome){h.error.status, h.error.close, h.error.message};
-    if (r == MN__HTTP_NEED_MORE) return (outcome){-1, false, "head incomplete"};
-    if (h.content_length > MAX_BODY) return (outcome){413, true, "body over the limit"};
+    if (r == MN__HTTP_ERROR)
+        return (outcome){h.error.status, h.error.close, h.error.message};
+    if (r == MN__HTTP_NEED_MORE)
+        return (outcome){-1, false, "head incomplete"};
+    if (h.content_length > MAX_BODY)
+        return (outcome){413, true, "body over the limit"};
     if (h.chunked) {
         mn__chunked c;
         mn__chunked_init(&c, MAX_BODY);
@@ -112,7 +107,8 @@ static outcome run(const char *req, size_t len, size_t step)
             i += used;
         }
         free(copy);
-        if (cr == MN__HTTP_ERROR) return (outcome){c.error.status, c.error.close, c.error.message};
+        if (cr == MN__HTTP_ERROR)
+            return (outcome){c.error.status, c.error.close, c.error.message};
         if (cr == MN__HTTP_NEED_MORE && c.total < MAX_BODY)
             return (outcome){-1, false, "chunked body incomplete"};
     }
@@ -134,7 +130,8 @@ Test(parser_table, every_row_gets_its_status_whole_and_byte_by_byte)
         size_t n = strlen(line);
         while (n && (line[n - 1] == '\n'))
             line[--n] = '\0';
-        if (n == 0 || line[0] == '#') continue;
+        if (n == 0 || line[0] == '#')
+            continue;
         char expect[8], conn[8];
         int off = 0;
         /* exactly one space after each column: the request may start with a space */

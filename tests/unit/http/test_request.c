@@ -8,7 +8,10 @@
 
 #include "http/internal.h"
 
-#define F(n, v) {MN_STR_LIT(n), MN_STR_LIT(v)}
+#define F(n, v)                                                                                    \
+    {                                                                                              \
+        MN_STR_LIT(n), MN_STR_LIT(v)                                                               \
+    }
 
 static mn_req *get(const char *target)
 {
@@ -26,8 +29,8 @@ static bool str_is(mn_str s, const char *want)
 Test(request, method_path_and_query_string)
 {
     mn_field h[] = {F("Host", "example.com:8000")};
-    mn_req_init init = {.method = "POST", .target = "/a%20b/./c/../d?x=1&y=%20", .headers = h,
-                        .header_count = 1};
+    mn_req_init init = {
+        .method = "POST", .target = "/a%20b/./c/../d?x=1&y=%20", .headers = h, .header_count = 1};
     mn_req *r = mn_req_new(&init);
     cr_assert_not_null(r);
     cr_assert(str_is(mn_req_method(r), "POST"));
@@ -142,8 +145,7 @@ Test(request, client_ip_ignores_forwarded_headers_by_default)
 
 Test(request, client_ip_from_a_trusted_proxy)
 {
-    mn_field h[] = {F("X-Forwarded-For", "203.0.113.9, 10.0.0.2"),
-                    F("X-Forwarded-Proto", "https")};
+    mn_field h[] = {F("X-Forwarded-For", "203.0.113.9, 10.0.0.2"), F("X-Forwarded-Proto", "https")};
     mn_req_init init = {.target = "/", .headers = h, .header_count = 2, .client_ip = "10.0.0.1"};
     mn_req *r = mn_req_new(&init);
     r->trusted_proxies = "10.0.0.1, 10.0.0.2";
@@ -177,8 +179,12 @@ Test(request, urlencoded_form)
 {
     mn_field h[] = {F("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")};
     const char *body = "name=Ann+Lee&tag=a&tag=b&empty=";
-    mn_req_init init = {.method = "POST", .target = "/", .headers = h, .header_count = 1,
-                        .body = body, .body_len = strlen(body)};
+    mn_req_init init = {.method = "POST",
+                        .target = "/",
+                        .headers = h,
+                        .header_count = 1,
+                        .body = body,
+                        .body_len = strlen(body)};
     mn_req *r = mn_req_new(&init);
     cr_assert(str_is(mn_req_body(r), body));
     cr_assert_str_eq(mn_req_form(r, "name"), "Ann Lee");
@@ -195,8 +201,12 @@ Test(request, urlencoded_form)
 Test(request, form_is_absent_for_other_content_types)
 {
     mn_field h[] = {F("Content-Type", "text/plain")};
-    mn_req_init init = {.method = "POST", .target = "/", .headers = h, .header_count = 1,
-                        .body = "a=1", .body_len = 3};
+    mn_req_init init = {.method = "POST",
+                        .target = "/",
+                        .headers = h,
+                        .header_count = 1,
+                        .body = "a=1",
+                        .body_len = 3};
     mn_req *r = mn_req_new(&init);
     cr_assert_null(mn_req_form(r, "a"));
     mn_req_free(r);
@@ -204,8 +214,7 @@ Test(request, form_is_absent_for_other_content_types)
 
 Test(request, json_body_and_its_error)
 {
-    mn_req_init init = {.method = "POST", .target = "/", .body = "{\"a\": [1, 2]}",
-                        .body_len = 13};
+    mn_req_init init = {.method = "POST", .target = "/", .body = "{\"a\": [1, 2]}", .body_len = 13};
     mn_req *r = mn_req_new(&init);
     json_t *j = mn_req_json(r);
     cr_assert_not_null(j);
@@ -230,8 +239,12 @@ Test(request, multipart_fields_and_files)
                        "file body\r\n"
                        "--B--\r\n";
     mn_field h[] = {F("Content-Type", "multipart/form-data; boundary=B")};
-    mn_req_init init = {.method = "POST", .target = "/", .headers = h, .header_count = 1,
-                        .body = body, .body_len = strlen(body)};
+    mn_req_init init = {.method = "POST",
+                        .target = "/",
+                        .headers = h,
+                        .header_count = 1,
+                        .body = body,
+                        .body_len = strlen(body)};
     mn_req *r = mn_req_new(&init);
     cr_assert_str_eq(mn_req_form(r, "title"), "Hi");
     const mn_upload *u = mn_req_file(r, "doc");
@@ -258,8 +271,13 @@ Test(request, big_multipart_file_goes_to_a_temp_file_removed_at_the_end)
                        "0123456789abcdefghijklmnopqrstuvwxyz\r\n"
                        "--B--\r\n";
     mn_field h[] = {F("Content-Type", "multipart/form-data; boundary=B")};
-    mn_req_init init = {.method = "POST", .target = "/", .headers = h, .header_count = 1,
-                        .body = body, .body_len = strlen(body), .limits = &lim};
+    mn_req_init init = {.method = "POST",
+                        .target = "/",
+                        .headers = h,
+                        .header_count = 1,
+                        .body = body,
+                        .body_len = strlen(body),
+                        .limits = &lim};
     mn_req *r = mn_req_new(&init);
     const mn_upload *u = mn_req_file(r, "f");
     cr_assert_not_null(u);
@@ -279,8 +297,12 @@ Test(request, malformed_multipart_is_an_error_not_a_crash)
 {
     const char *body = "--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx";
     mn_field h[] = {F("Content-Type", "multipart/form-data; boundary=B")};
-    mn_req_init init = {.method = "POST", .target = "/", .headers = h, .header_count = 1,
-                        .body = body, .body_len = strlen(body)};
+    mn_req_init init = {.method = "POST",
+                        .target = "/",
+                        .headers = h,
+                        .header_count = 1,
+                        .body = body,
+                        .body_len = strlen(body)};
     mn_req *r = mn_req_new(&init);
     size_t n = 99;
     mn_req_files(r, &n);
@@ -343,8 +365,12 @@ Test(request, out_of_memory_anywhere_is_survived)
                        "data\r\n--B--\r\n";
     mn_field h[] = {F("Content-Type", "multipart/form-data; boundary=B"),
                     F("Cookie", "sid=1; x=2")};
-    mn_req_init init = {.method = "POST", .target = "/p/../q?a=1&a=2", .headers = h,
-                        .header_count = 2, .body = body, .body_len = strlen(body)};
+    mn_req_init init = {.method = "POST",
+                        .target = "/p/../q?a=1&a=2",
+                        .headers = h,
+                        .header_count = 2,
+                        .body = body,
+                        .body_len = strlen(body)};
     for (long n = 1; n < 200; n++) {
         mn_alloc_fail_after(n);
         mn_req *r = mn_req_new(&init);
@@ -363,8 +389,13 @@ Test(request, out_of_memory_anywhere_is_survived)
 static mn_req *multipart_req(const char *body, const mn_http_limits *lim)
 {
     static mn_field h[] = {F("Content-Type", "multipart/form-data; boundary=B")};
-    mn_req_init init = {.method = "POST", .target = "/", .headers = h, .header_count = 1,
-                        .body = body, .body_len = strlen(body), .limits = lim};
+    mn_req_init init = {.method = "POST",
+                        .target = "/",
+                        .headers = h,
+                        .header_count = 1,
+                        .body = body,
+                        .body_len = strlen(body),
+                        .limits = lim};
     mn_req *r = mn_req_new(&init);
     cr_assert_not_null(r);
     return r;

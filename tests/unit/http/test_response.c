@@ -111,12 +111,13 @@ Test(response, set_header_keeps_the_place_of_the_header_it_replaces)
     const char *names[] = {"content-type", "Server", "X-a", "X-B"};
     const char *values[] = {"application/json", "Manouche", "3", "b"};
     for (size_t i = 0; i < n; i++) {
-        cr_expect(mn_str_eq_cstr(h[i].name, names[i]), "header %zu: %.*s", i,
-                  (int)h[i].name.len, h[i].name.ptr);
+        cr_expect(mn_str_eq_cstr(h[i].name, names[i]), "header %zu: %.*s", i, (int)h[i].name.len,
+                  h[i].name.ptr);
         cr_expect(mn_str_eq_cstr(h[i].value, values[i]), "header %zu", i);
     }
     cr_expect(strstr(wire(r), "content-type: application/json\r\nServer: Manouche\r\n"
-                              "X-a: 3\r\nX-B: b\r\n"), "%s", wire(r));
+                              "X-a: 3\r\nX-B: b\r\n"),
+              "%s", wire(r));
     mn_req_free(r);
 }
 
@@ -186,8 +187,12 @@ Test(response, cookie_secure_on_https_and_when_forced)
     cr_assert(strstr(mn_resp_get_header(r, "Set-Cookie").ptr, "; Secure") != NULL);
     mn_req_free(r);
     r = req(NULL, false);
-    mn_cookie forced = {.name = "sid", .value = "abc", .max_age = -1, .force_secure = true,
-                        .not_http_only = true, .same_site = "Strict"};
+    mn_cookie forced = {.name = "sid",
+                        .value = "abc",
+                        .max_age = -1,
+                        .force_secure = true,
+                        .not_http_only = true,
+                        .same_site = "Strict"};
     mn_resp_set_cookie(r, &forced);
     cr_assert(mn_str_eq_cstr(mn_resp_get_header(r, "Set-Cookie"),
                              "sid=abc; Path=/; SameSite=Strict; Secure"),

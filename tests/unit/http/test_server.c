@@ -62,8 +62,8 @@ static void exchange(test_ctx *t, int fd, const char *req)
     cr_assert_eq(mn_sock_write_all(fd, req, strlen(req), 2000), MN_OK);
     t->reply_len = 0;
     while (t->reply_len < sizeof t->reply - 1) {
-        ssize_t n = mn_sock_read(fd, t->reply + t->reply_len, sizeof t->reply - 1 - t->reply_len,
-                                 2000);
+        ssize_t n =
+            mn_sock_read(fd, t->reply + t->reply_len, sizeof t->reply - 1 - t->reply_len, 2000);
         if (n <= 0)
             break;
         t->reply_len += (size_t)n;
@@ -149,8 +149,8 @@ static void pipeline_client(void *arg)
     cr_assert_eq(mn_sock_write_all(fd, req, strlen(req), 2000), MN_OK);
     t->reply_len = 0;
     for (;;) {
-        ssize_t n = mn_sock_read(fd, t->reply + t->reply_len, sizeof t->reply - 1 - t->reply_len,
-                                 2000);
+        ssize_t n =
+            mn_sock_read(fd, t->reply + t->reply_len, sizeof t->reply - 1 - t->reply_len, 2000);
         if (n <= 0)
             break;
         t->reply_len += (size_t)n;

@@ -19,7 +19,8 @@ static const char *norm(const char *in)
 {
     size_t n = strlen(in), out_len;
     char *buf = mn_arena_alloc(a, n + 1);
-    if (mn__url_path_normalize(in, n, buf, &out_len) != MN_OK) return NULL;
+    if (mn__url_path_normalize(in, n, buf, &out_len) != MN_OK)
+        return NULL;
     buf[out_len] = '\0';
     return buf;
 }

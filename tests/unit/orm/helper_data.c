@@ -38,7 +38,8 @@ void library_fill(mn_orm *o, library *lib)
     cr_assert_eq(mn_m2m_add(o, lib->dune, "tags", (const void *[]){lib->classic}, 1), 0, "%s",
                  mn_orm_error(o));
     cr_assert_eq(mn_m2m_add(o, lib->emma, "tags", (const void *[]){lib->classic}, 1), 0);
-    cr_assert_eq(mn_m2m_add(o, lib->odes, "tags", (const void *[]){lib->poetry, lib->classic}, 2), 0);
+    cr_assert_eq(mn_m2m_add(o, lib->odes, "tags", (const void *[]){lib->poetry, lib->classic}, 2),
+                 0);
     cr_assert_eq(mn_m2m_add(o, lib->sql, "tags", (const void *[]){lib->tech}, 1), 0);
     cr_assert_not_null(mn_create(o, Review, "book", lib->dune, "stars", 5, "body", "great"));
     cr_assert_not_null(mn_create(o, Review, "book", lib->dune, "stars", 2, "body", "long"));

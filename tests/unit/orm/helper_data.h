@@ -5,7 +5,7 @@
 #include "helper_models.h"
 
 typedef struct library {
-    Author *ann, *bob, *cy;      /* cy has no books; bob's mentor is ann */
+    Author *ann, *bob, *cy;         /* cy has no books; bob's mentor is ann */
     Book *dune, *emma, *odes, *sql; /* dune, emma by ann; odes, sql by bob */
     Tag *classic, *poetry, *tech;
 } library;

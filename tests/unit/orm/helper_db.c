@@ -62,7 +62,10 @@ mn_orm *tdb_session(testdb *t, mn_arena *arena)
     return o;
 }
 
-bool tdb_is_pg(const testdb *t) { return t->schema[0] != '\0'; }
+bool tdb_is_pg(const testdb *t)
+{
+    return t->schema[0] != '\0';
+}
 
 void tdb_close(testdb *t)
 {

@@ -16,19 +16,20 @@ static const char *question_url(const void *obj, mn_arena *a)
     return mn_arena_printf(a, "/polls/%lld/", (long long)q->id);
 }
 
-MN_MODEL_DEFINE(Question, polls, QUESTION_FIELDS, .str = question_str,
-                .absolute_url = question_url, .get_latest_by = "pub_date");
+MN_MODEL_DEFINE(Question, polls, QUESTION_FIELDS, .str = question_str, .absolute_url = question_url,
+                .get_latest_by = "pub_date");
 
-const mn_choice GENRE_CHOICES[] = {{"fi", "Fiction"}, {"nf", "Non-fiction"}, {"po", "Poetry"},
-                                   {NULL, NULL}};
+const mn_choice GENRE_CHOICES[] = {
+    {"fi", "Fiction"}, {"nf", "Non-fiction"}, {"po", "Poetry"}, {NULL, NULL}};
 
 MN_MODEL_DEFINE(Author, library, AUTHOR_FIELDS, .ordering = "name");
 MN_MODEL_DEFINE(Tag, library, TAG_FIELDS, .ordering = "name");
 MN_MODEL_DEFINE(Book, library, BOOK_FIELDS,
-                .constraints = (const mn_constraint[]){
-                    {MN_CONSTRAINT_CHECK, "price_not_negative", NULL, "price__gte=0"},
-                    {MN_CONSTRAINT_UNIQUE, "unique_title_per_author", "title,author", NULL},
-                    {0}},
+                .constraints =
+                    (const mn_constraint[]){
+                        {MN_CONSTRAINT_CHECK, "price_not_negative", NULL, "price__gte=0"},
+                        {MN_CONSTRAINT_UNIQUE, "unique_title_per_author", "title,author", NULL},
+                        {0}},
                 .indexes = (const mn_index[]){{NULL, "-published,title"}, {0}});
 MN_MODEL_DEFINE(Review, library, REVIEW_FIELDS);
 MN_MODEL_DEFINE(Shelf, library, SHELF_FIELDS);

@@ -8,8 +8,14 @@
 #include <string.h>
 
 static testdb t;
-static void setup(void) { tdb_open(&t); }
-static void teardown(void) { tdb_close(&t); }
+static void setup(void)
+{
+    tdb_open(&t);
+}
+static void teardown(void)
+{
+    tdb_close(&t);
+}
 TestSuite(orm_basics, .init = setup, .fini = teardown);
 
 static Question *question(const char *text, int year)
@@ -60,16 +66,19 @@ Test(orm_basics, wrong_field_name_suggests_the_closest)
 {
     cr_assert_null(mn_qs_fetch(mn_filter(mn_all(t.o, Question), "pub_dte__year", 2024)));
     cr_assert_eq(mn_orm_errcode(t.o), MN_EFIELD);
-    cr_assert_str_eq(mn_orm_error(t.o), "Question has no field 'pub_dte'; did you mean 'pub_date'?");
+    cr_assert_str_eq(mn_orm_error(t.o),
+                     "Question has no field 'pub_dte'; did you mean 'pub_date'?");
     cr_assert_null(mn_qs_fetch(mn_filter(mn_all(t.o, Choice), "question__txet", "x")));
-    cr_assert_str_eq(mn_orm_error(t.o), "Question has no field 'txet'; did you mean 'text'? (in 'question__txet')");
+    cr_assert_str_eq(mn_orm_error(t.o),
+                     "Question has no field 'txet'; did you mean 'text'? (in 'question__txet')");
     cr_assert_null(mn_qs_fetch(mn_filter(mn_all(t.o, Question), "text__startwith", "x")));
     cr_assert(strstr(mn_orm_error(t.o), "did you mean 'startswith'?"), "%s", mn_orm_error(t.o));
     cr_assert_null(mn_qs_fetch(mn_filter(mn_all(t.o, Question), "zzzzzzzz", 1)));
     cr_assert_str_eq(mn_orm_error(t.o),
                      "Question has no field 'zzzzzzzz'; choices are: id, text, pub_date, choices");
     cr_assert_null(mn_qs_fetch(mn_qs_order_by(mn_all(t.o, Question), "-pub_dat")));
-    cr_assert_str_eq(mn_orm_error(t.o), "Question has no field 'pub_dat'; did you mean 'pub_date'?");
+    cr_assert_str_eq(mn_orm_error(t.o),
+                     "Question has no field 'pub_dat'; did you mean 'pub_date'?");
 }
 
 Test(orm_basics, filter_order_count_and_delete)

@@ -15,7 +15,10 @@ static void setup(void)
     tdb_open(&t);
     library_fill(t.o, &lib);
 }
-static void teardown(void) { tdb_close(&t); }
+static void teardown(void)
+{
+    tdb_close(&t);
+}
 TestSuite(orm_errors_paths, .init = setup, .fini = teardown);
 
 /* The message a filter on Book with this lookup fails with ("" if it does not fail). */
@@ -38,23 +41,28 @@ Test(orm_errors_paths, a_wrong_field_after_a_relation_names_the_related_model)
     cr_expect_str_eq(FERR("autor__name", "x"), "Book has no field 'autor'; did you mean 'author'?");
     cr_expect_str_eq(FERR("author__nam", "x"),
                      "Author has no field 'nam'; did you mean 'name'? (in 'author__nam')");
-    cr_expect_str_eq(FERR("author__nam__icontains", "x"),
-                     "Author has no field 'nam'; did you mean 'name'? (in 'author__nam__icontains')");
+    cr_expect_str_eq(
+        FERR("author__nam__icontains", "x"),
+        "Author has no field 'nam'; did you mean 'name'? (in 'author__nam__icontains')");
     /* through the reverse accessor the model reached is Book again */
-    cr_expect_str_eq(FERR("author__books__titel", "x"),
-                     "Book has no field 'titel'; did you mean 'title'? (in 'author__books__titel')");
-    cr_expect_str_eq(FERR("author__books__titel__iexact", "x"),
-                     "Book has no field 'titel'; did you mean 'title'? (in 'author__books__titel__iexact')");
+    cr_expect_str_eq(
+        FERR("author__books__titel", "x"),
+        "Book has no field 'titel'; did you mean 'title'? (in 'author__books__titel')");
+    cr_expect_str_eq(
+        FERR("author__books__titel__iexact", "x"),
+        "Book has no field 'titel'; did you mean 'title'? (in 'author__books__titel__iexact')");
     cr_expect_str_eq(FERR("tags__nme", "x"),
                      "Tag has no field 'nme'; did you mean 'name'? (in 'tags__nme')");
     cr_expect_str_eq(FERR("reviews__strs__gt", 1),
                      "Review has no field 'strs'; did you mean 'stars'? (in 'reviews__strs__gt')");
-    cr_expect_str_eq(FERR("author__mentor__nme__startswith", "x"),
-                     "Author has no field 'nme'; did you mean 'name'? (in 'author__mentor__nme__startswith')");
+    cr_expect_str_eq(
+        FERR("author__mentor__nme__startswith", "x"),
+        "Author has no field 'nme'; did you mean 'name'? (in 'author__mentor__nme__startswith')");
     /* nothing close: the choices are listed */
     const char *e = FERR("author__zzzzzzzz", "x");
     cr_expect(strncmp(e, "Author has no field 'zzzzzzzz'; choices are: id, name, email, mentor, ",
-                      69) == 0, "%s", e);
+                      69) == 0,
+              "%s", e);
     cr_expect(strstr(e, "books") && strstr(e, "mentees") && strstr(e, "clubs"), "%s", e);
     cr_expect(strstr(e, " (in 'author__zzzzzzzz')"), "%s", e);
 }
@@ -70,9 +78,10 @@ Test(orm_errors_paths, a_wrong_lookup_names_the_field_class_model_and_path)
     cr_expect_str_eq(FERR("title__icontans", "x"),
                      "Unsupported lookup 'icontans' for CharField Book.title or join on the field "
                      "not permitted; did you mean 'icontains'? (in 'title__icontans')");
-    cr_expect_str_eq(FERR("author__name__strtswith", "x"),
-                     "Unsupported lookup 'strtswith' for CharField Author.name or join on the "
-                     "field not permitted; did you mean 'startswith'? (in 'author__name__strtswith')");
+    cr_expect_str_eq(
+        FERR("author__name__strtswith", "x"),
+        "Unsupported lookup 'strtswith' for CharField Author.name or join on the "
+        "field not permitted; did you mean 'startswith'? (in 'author__name__strtswith')");
     /* transforms are suggested for dates, and after one the field is an integer */
     cr_expect_str_eq(FERR("published__yaer", 2021),
                      "Unsupported lookup 'yaer' for DateField Book.published or join on the field "
@@ -125,8 +134,9 @@ Test(orm_errors_paths, order_by_a_wrong_name_fails_where_it_is_written)
     cr_expect_str_eq(mn_orm_error(t.o),
                      "Author has no field 'nme'; did you mean 'name'? (in 'author__nme')");
     cr_expect_null(mn_qs_order_by(all, "author__books__titel"));
-    cr_expect_str_eq(mn_orm_error(t.o),
-                     "Book has no field 'titel'; did you mean 'title'? (in 'author__books__titel')");
+    cr_expect_str_eq(
+        mn_orm_error(t.o),
+        "Book has no field 'titel'; did you mean 'title'? (in 'author__books__titel')");
     cr_expect_null(mn_qs_order_by(all, "title__bogus"));
     cr_expect_str_eq(mn_orm_error(t.o),
                      "Cannot resolve keyword 'bogus' into field. Join on 'title' not permitted "
@@ -135,8 +145,16 @@ Test(orm_errors_paths, order_by_a_wrong_name_fails_where_it_is_written)
     cr_expect_eq(mn_orm_errcode(t.o), MN_EFIELD);
 
     /* every valid form still orders */
-    const char *good[] = {"-title", "?", "pk", "-pk", "author__name,title", "author", "author_id",
-                          "-author__mentor__name", "tags__name", "+pages"};
+    const char *good[] = {"-title",
+                          "?",
+                          "pk",
+                          "-pk",
+                          "author__name,title",
+                          "author",
+                          "author_id",
+                          "-author__mentor__name",
+                          "tags__name",
+                          "+pages"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         mn_qs *qs = mn_qs_order_by(all, good[i]);
         cr_expect_not_null(qs, "%s: %s", good[i], mn_orm_error(t.o));
@@ -233,12 +251,12 @@ Test(orm_errors_paths, expressions_and_aggregates_name_the_path)
     cr_expect_null(mn_qs_fetch(mn_filter(mn_all(o, Book), "pages__gt", mn_F(o, "author__nam"))));
     cr_expect_str_eq(mn_orm_error(o),
                      "Author has no field 'nam'; did you mean 'name'? (in 'author__nam')");
-    cr_expect_null(mn_qs_fetch(mn_qs_annotate(mn_all(o, Author), "n",
-                                              mn_Count(o, "books__titel", false, NULL))));
+    cr_expect_null(mn_qs_fetch(
+        mn_qs_annotate(mn_all(o, Author), "n", mn_Count(o, "books__titel", false, NULL))));
     cr_expect_str_eq(mn_orm_error(o),
                      "Book has no field 'titel'; did you mean 'title'? (in 'books__titel')");
-    cr_expect_null(mn_qs_fetch(mn_qs_annotate(mn_all(o, Author), "n",
-                                              mn_Count(o, "boks", false, NULL))));
+    cr_expect_null(
+        mn_qs_fetch(mn_qs_annotate(mn_all(o, Author), "n", mn_Count(o, "boks", false, NULL))));
     cr_expect_str_eq(mn_orm_error(o), "Author has no field 'boks'; did you mean 'books'?");
 }
 
@@ -301,6 +319,6 @@ Test(orm_errors_paths, aggregate_names_the_path)
                                       "queryset takes Book's own fields and annotations, not "
                                       "'author__name'");
     cr_expect_not_null(mn_qs_aggregate(few, "s", mn_Sum(o, "pages", NULL)), "%s", mn_orm_error(o));
-    cr_expect_not_null(mn_qs_aggregate(mn_all(o, Book), "s", mn_Max(o, "author__name", NULL)),
-                       "%s", mn_orm_error(o));
+    cr_expect_not_null(mn_qs_aggregate(mn_all(o, Book), "s", mn_Max(o, "author__name", NULL)), "%s",
+                       mn_orm_error(o));
 }

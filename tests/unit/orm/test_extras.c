@@ -17,7 +17,10 @@ static void setup(void)
     tdb_open(&t);
     library_fill(t.o, &lib);
 }
-static void teardown(void) { tdb_close(&t); }
+static void teardown(void)
+{
+    tdb_close(&t);
+}
 TestSuite(orm_extras, .init = setup, .fini = teardown);
 
 Test(orm_extras, explain_shows_a_plan)
@@ -47,7 +50,8 @@ Test(orm_extras, repeated_queries_are_reported)
     close(fd);
     unlink(path);
     mn_log_configure(MN_LOG_INFO, false, 2);
-    cr_expect(strstr(buf, "N+1 queries: this request ran the same query more than 2 times"), "%s", buf);
+    cr_expect(strstr(buf, "N+1 queries: this request ran the same query more than 2 times"), "%s",
+              buf);
     cr_expect(strstr(buf, "library_author"), "%s", buf);
     cr_expect(strstr(buf, mn_arena_printf(t.arena, "test_extras.c:%d", line)), "%s", buf);
     const char *first = strstr(buf, "N+1");
@@ -61,7 +65,8 @@ Test(orm_extras, check_constraints_are_validated)
     cr_assert_eq(mn_full_clean(t.o, lib.emma, &v), MN_EVALIDATION);
     cr_assert_eq(v.n, 1);
     cr_expect_null(v.errors[0].field);
-    cr_expect_str_eq(v.errors[0].message, "Constraint \xe2\x80\x9cprice_not_negative\xe2\x80\x9d is violated.");
+    cr_expect_str_eq(v.errors[0].message,
+                     "Constraint \xe2\x80\x9cprice_not_negative\xe2\x80\x9d is violated.");
     lib.emma->price = "0";
     cr_expect_eq(mn_full_clean(t.o, lib.emma, &v), 0);
 }

@@ -14,7 +14,10 @@ static void setup(void)
     tdb_open(&t);
     library_fill(t.o, &lib);
 }
-static void teardown(void) { tdb_close(&t); }
+static void teardown(void)
+{
+    tdb_close(&t);
+}
 TestSuite(orm_lookups, .init = setup, .fini = teardown);
 
 /* The titles of a Book queryset, ordered by title, joined with ','. */
@@ -60,8 +63,9 @@ Test(orm_lookups, number_decimal_and_null_lookups)
     cr_expect_str_eq(BOOKS("pages__gte", 412), "Dune,SQL in Depth");
     cr_expect_str_eq(BOOKS("pages__lt", 320), "Odes 50% off_sale");
     cr_expect_str_eq(BOOKS("pages__lte", 320), "Emma,Odes 50% off_sale");
-    cr_expect_str_eq(BOOKS("pages__range", mn_arg_list((mn_arg[]){mn_arg_int(100), mn_arg_int(420)}, 2)),
-                     "Dune,Emma");
+    cr_expect_str_eq(
+        BOOKS("pages__range", mn_arg_list((mn_arg[]){mn_arg_int(100), mn_arg_int(420)}, 2)),
+        "Dune,Emma");
     cr_expect_str_eq(BOOKS("pk__in", MN_IN(lib.dune->id, lib.sql->id)), "Dune,SQL in Depth");
     cr_expect_str_eq(BOOKS("pk__in", MN_IN()), "", "an empty list matches nothing");
     cr_expect_str_eq(BOOKS("price__gt", "12.00"), "Dune,SQL in Depth");
@@ -94,8 +98,13 @@ Test(orm_lookups, date_transforms)
 
 Test(orm_lookups, datetime_transforms_use_utc)
 {
-    mn_datetime dt = {.year = 2024, .month = 1, .day = 1, .hour = 0, .minute = 30,
-                      .aware = true, .utc_offset = 3600}; /* 2023-12-31 23:30 UTC */
+    mn_datetime dt = {.year = 2024,
+                      .month = 1,
+                      .day = 1,
+                      .hour = 0,
+                      .minute = 30,
+                      .aware = true,
+                      .utc_offset = 3600}; /* 2023-12-31 23:30 UTC */
     Question *q = mn_create(t.o, Question, "text", "new year", "pub_date", &dt);
     cr_assert_not_null(q, "%s", mn_orm_error(t.o));
     cr_expect_eq(q->pub_date.year, 2023, "stored in UTC");
@@ -103,10 +112,11 @@ Test(orm_lookups, datetime_transforms_use_utc)
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "pub_date__hour", 23)), 1);
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "pub_date__minute", 30)), 1);
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "pub_date__date", "2023-12-31")), 1);
-    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "pub_date__lt",
-                                       "2024-01-01T00:45:00+01:00")), 1);
-    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "pub_date__gte",
-                                       "2023-12-31 23:30:00Z")), 1);
+    cr_expect_eq(
+        mn_qs_count(mn_filter(mn_all(t.o, Question), "pub_date__lt", "2024-01-01T00:45:00+01:00")),
+        1);
+    cr_expect_eq(
+        mn_qs_count(mn_filter(mn_all(t.o, Question), "pub_date__gte", "2023-12-31 23:30:00Z")), 1);
     Question *got = mn_get(mn_all(t.o, Question), "pk", q->id);
     cr_assert_not_null(got);
     cr_expect_eq(got->pub_date.day, 31);
@@ -130,8 +140,8 @@ Test(orm_lookups, across_relations)
     cr_expect_str_eq(a->name, "Ann");
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Author), "books__isnull", true)), 1);
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Author), "mentees__name", "Bob")), 1);
-    cr_expect_eq(mn_qs_count(mn_qs_distinct(mn_filter(mn_all(t.o, Tag), "books__author__name",
-                                                      "Ann"))), 1);
+    cr_expect_eq(
+        mn_qs_count(mn_qs_distinct(mn_filter(mn_all(t.o, Tag), "books__author__name", "Ann"))), 1);
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Tag), "books__pages__lt", 100)), 2);
     cr_expect_str_eq(BOOKS("author__in", mn_filter(mn_all(t.o, Author), "name", "Ann")),
                      "Dune,Emma", "__in takes a queryset (subquery)");
@@ -145,8 +155,9 @@ Test(orm_lookups, exclude_negates_as_django)
     /* multi-valued: drop books having ANY classic tag */
     cr_expect_str_eq(NOT_BOOKS("tags__name", "classic"), "SQL in Depth");
     cr_expect_str_eq(NOT_BOOKS("reviews__stars", 2), "Emma,Odes 50% off_sale,SQL in Depth");
-    cr_expect_str_eq(titles(mn_exclude(mn_filter(mn_all(t.o, Book), "author__name", "Ann"),
-                                       "pages__gt", 400)), "Emma");
+    cr_expect_str_eq(
+        titles(mn_exclude(mn_filter(mn_all(t.o, Book), "author__name", "Ann"), "pages__gt", 400)),
+        "Emma");
 }
 
 Test(orm_lookups, q_objects_combine)
@@ -171,18 +182,20 @@ Test(orm_lookups, f_expressions)
     cr_expect_str_eq(BOOKS("pages__gt", e), "SQL in Depth");
     cr_expect_str_eq(BOOKS("author__name__startswith", mn_F(o, "author__name")),
                      "Dune,Emma,Odes 50% off_sale,SQL in Depth");
-    int64_t n = mn_update(mn_filter(mn_all(o, Book), "author", lib.ann), "pages",
-                          mn_F_add(o, "pages", 10));
+    int64_t n =
+        mn_update(mn_filter(mn_all(o, Book), "author", lib.ann), "pages", mn_F_add(o, "pages", 10));
     cr_assert_eq(n, 2, "%s", mn_orm_error(o));
     cr_expect_str_eq(BOOKS("pages", 422), "Dune");
     cr_expect_eq(mn_update(mn_filter(mn_all(o, Book), "author__name", "Bob"), "pages",
-                           mn_expr_op(o, '*', mn_F(o, "pages"), mn_V(o, mn_arg_int(2)))), 2,
-                 "update() across a relation filter");
+                           mn_expr_op(o, '*', mn_F(o, "pages"), mn_V(o, mn_arg_int(2)))),
+                 2, "update() across a relation filter");
     cr_expect_str_eq(BOOKS("pages", 160), "Odes 50% off_sale");
     cr_expect_eq(mn_update(mn_filter(mn_all(o, Book), "pk", lib.emma->id), "price",
-                           mn_expr_op(o, '+', mn_F(o, "price"), mn_V(o, mn_arg_str("1.25")))), 1);
+                           mn_expr_op(o, '+', mn_F(o, "price"), mn_V(o, mn_arg_str("1.25")))),
+                 1);
     cr_expect_eq(mn_update(mn_filter(mn_all(o, Book), "pk", lib.dune->id), "price",
-                           mn_expr_op(o, '*', mn_F(o, "price"), mn_V(o, mn_arg_int(2)))), 1);
+                           mn_expr_op(o, '*', mn_F(o, "price"), mn_V(o, mn_arg_int(2)))),
+                 1);
     cr_expect_str_eq(BOOKS("price", "8.75"), "Emma", "decimal arithmetic stays exact");
     cr_expect_str_eq(BOOKS("price", "39.98"), "Dune");
 }

@@ -14,7 +14,10 @@ static void setup(void)
     tdb_open(&t);
     library_fill(t.o, &lib);
 }
-static void teardown(void) { tdb_close(&t); }
+static void teardown(void)
+{
+    tdb_close(&t);
+}
 TestSuite(orm_misc, .init = setup, .fini = teardown);
 
 Test(orm_misc, none_matches_nothing_without_a_query)
@@ -97,7 +100,8 @@ Test(orm_misc, in_bulk_of_everything_and_values_list_of_annotations)
     mn_value *all = mn_qs_in_bulk(mn_all(t.o, Tag), NULL, 0);
     cr_assert_not_null(all);
     cr_expect_eq(mn_value_dict_len(all), 3);
-    mn_qs *qs = mn_qs_order_by(mn_qs_annotate(mn_all(t.o, Tag), "n", mn_Count(t.o, "books", false, NULL)), "name");
+    mn_qs *qs = mn_qs_order_by(
+        mn_qs_annotate(mn_all(t.o, Tag), "n", mn_Count(t.o, "books", false, NULL)), "name");
     mn_rows *rows = mn_qs_fetch(mn_qs_values_list(qs, "name,n", false));
     cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
     mn_buf b;

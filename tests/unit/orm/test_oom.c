@@ -36,8 +36,10 @@ static int request(void)
                              "author"),
         "reviews"));
     mn_value *agg = mn_qs_aggregate(mn_all(o, Book), "n", mn_Sum(o, "price", NULL));
-    mn_rows *ann = mn_qs_fetch(mn_qs_annotate(mn_all(o, Author), "c", mn_Count(o, "books", false, NULL)));
-    int64_t up = mn_update(mn_filter(mn_all(o, Book), "genre", "fi"), "pages", mn_F_add(o, "pages", 1));
+    mn_rows *ann =
+        mn_qs_fetch(mn_qs_annotate(mn_all(o, Author), "c", mn_Count(o, "books", false, NULL)));
+    int64_t up =
+        mn_update(mn_filter(mn_all(o, Book), "genre", "fi"), "pages", mn_F_add(o, "pages", 1));
     int64_t del = tg ? mn_delete(o, tg, NULL) : -1;
     mn_value *v = rows && rows->len ? mn_obj_value(o, rows->items[0]) : NULL;
     if (!tg || !rows || !agg || !ann || up < 0 || del < 0 || !v)

@@ -15,7 +15,10 @@ static void setup(void)
     tdb_open(&t);
     library_fill(t.o, &lib);
 }
-static void teardown(void) { tdb_close(&t); }
+static void teardown(void)
+{
+    tdb_close(&t);
+}
 TestSuite(orm_cache, .init = setup, .fini = teardown);
 
 Test(orm_cache, repeated_get_by_pk_binds_each_new_pk)
@@ -104,8 +107,8 @@ Test(orm_cache, other_shapes_are_not_confused_with_a_cached_one)
     cr_assert_not_null(b->author.obj);
     cr_expect_str_eq(((Author *)b->author.obj)->name, "Bob");
     /* values(): a dict, not an instance */
-    mn_value *v = mn_qs_get(mn_filter(mn_qs_values(mn_all(t.o, Book), "title"), "pk",
-                                      lib.emma->id));
+    mn_value *v =
+        mn_qs_get(mn_filter(mn_qs_values(mn_all(t.o, Book), "title"), "pk", lib.emma->id));
     cr_assert_not_null(v, "%s", mn_orm_error(t.o));
     mn_buf repr;
     mn_buf_init(&repr, t.arena);

@@ -15,7 +15,10 @@ static void setup(void)
     tdb_open(&t);
     library_fill(t.o, &lib);
 }
-static void teardown(void) { tdb_close(&t); }
+static void teardown(void)
+{
+    tdb_close(&t);
+}
 TestSuite(orm_qs, .init = setup, .fini = teardown);
 
 static const char *list(mn_qs *qs)
@@ -26,7 +29,7 @@ static const char *list(mn_qs *qs)
     mn_buf_init(&b, t.arena);
     for (size_t i = 0; i < rows->len; i++) {
         mn_obj *h = rows->items[i];
-        const char *s = h->model == &Book_model ? ((Book *)h)->title
+        const char *s = h->model == &Book_model     ? ((Book *)h)->title
                         : h->model == &Author_model ? ((Author *)h)->name
                                                     : ((Tag *)h)->name;
         mn_buf_printf(&b, "%s%s", i ? "," : "", s);
@@ -83,7 +86,7 @@ Test(orm_qs, slicing_and_distinct)
     cr_expect_eq(mn_qs_count(mn_qs_distinct(tags)), 3);
     cr_expect_str_eq(list(mn_qs_distinct(tags)), "classic,poetry,tech");
     mn_qs *by_author = mn_qs_order_by(mn_qs_distinct(mn_filter(mn_all(t.o, Book), "tags__name__in",
-                                                                MN_IN_STR("classic", "poetry"))),
+                                                               MN_IN_STR("classic", "poetry"))),
                                       "-author__name,title");
     cr_expect_str_eq(list(by_author), "Odes 50% off_sale,Dune,Emma",
                      "DISTINCT with ORDER BY across a relation");
@@ -102,8 +105,8 @@ Test(orm_qs, values_and_values_list)
                      "[datetime.date(2021, 3, 14), datetime.date(2020, 12, 31)]");
     mn_rows *all = mn_qs_fetch(mn_qs_values(mn_filter(mn_all(t.o, Tag), "name", "tech"), NULL));
     cr_assert_not_null(all);
-    cr_expect_str_eq(repr(all->items[0]),
-                     mn_arena_printf(t.arena, "{'id': %lld, 'name': 'tech'}", (long long)lib.tech->id));
+    cr_expect_str_eq(repr(all->items[0]), mn_arena_printf(t.arena, "{'id': %lld, 'name': 'tech'}",
+                                                          (long long)lib.tech->id));
     cr_expect_null(mn_qs_values_list(qs, "title,pages", true));
 }
 
@@ -122,7 +125,8 @@ Test(orm_qs, only_and_defer)
     Book *again = mn_get(mn_all(t.o, Book), "pk", lib.dune->id);
     cr_expect_str_eq(again->title, "Dune II");
     cr_expect_str_eq(again->price, "19.99", "saving a deferred instance keeps the other columns");
-    Book *d = mn_qs_get(mn_filter(mn_qs_defer(mn_all(t.o, Book), "price,rating"), "pk", lib.emma->id));
+    Book *d =
+        mn_qs_get(mn_filter(mn_qs_defer(mn_all(t.o, Book), "price,rating"), "pk", lib.emma->id));
     cr_assert_not_null(d);
     cr_expect_null(d->price);
     cr_expect_eq(d->pages, 320);
@@ -138,15 +142,18 @@ Test(orm_qs, first_last_latest_earliest_exists_in_bulk)
     cr_expect_eq(mn_obj_pk(mn_qs_first(mn_all(t.o, Book))), lib.dune->id, "first() orders by pk");
     cr_expect_null(mn_qs_first(mn_filter(mn_all(t.o, Book), "pages", 1)));
     cr_expect_eq(mn_orm_errcode(t.o), 0, "an empty first() is not an error");
-    Book *newest = mn_qs_latest(mn_filter(mn_all(t.o, Book), "published__isnull", false), "published");
+    Book *newest =
+        mn_qs_latest(mn_filter(mn_all(t.o, Book), "published__isnull", false), "published");
     cr_expect_str_eq(newest->title, "Dune");
-    Book *oldest = mn_qs_earliest(mn_filter(mn_all(t.o, Book), "published__isnull", false), "published");
+    Book *oldest =
+        mn_qs_earliest(mn_filter(mn_all(t.o, Book), "published__isnull", false), "published");
     cr_expect_str_eq(oldest->title, "SQL in Depth");
     cr_expect_null(mn_qs_latest(mn_all(t.o, Book), NULL));
     cr_expect(strstr(mn_orm_error(t.o), "get_latest_by"));
     cr_expect_eq(mn_qs_exists(mn_filter(mn_all(t.o, Book), "genre", "po")), 1);
     cr_expect_eq(mn_qs_exists(mn_filter(mn_all(t.o, Book), "genre", "xx")), 0);
-    mn_value *bulk = mn_qs_in_bulk(mn_all(t.o, Book), (int64_t[]){lib.emma->id, lib.sql->id, 999}, 3);
+    mn_value *bulk =
+        mn_qs_in_bulk(mn_all(t.o, Book), (int64_t[]){lib.emma->id, lib.sql->id, 999}, 3);
     cr_assert_not_null(bulk, "%s", mn_orm_error(t.o));
     cr_expect_eq(mn_value_dict_len(bulk), 2);
     char key[24];
@@ -166,28 +173,33 @@ Test(orm_qs, aggregate_and_annotate)
     cr_expect_str_eq(repr(mn_qs_aggregate(mn_all(o, Book), "m", mn_Min(o, "published", NULL))),
                      "{'m': datetime.date(2019, 7, 1)}");
     cr_expect_str_eq(repr(mn_qs_aggregate(mn_filter(mn_all(o, Book), "author", lib.ann), "avg",
-                                          mn_Avg(o, "pages", NULL))), "{'avg': 366.0}");
+                                          mn_Avg(o, "pages", NULL))),
+                     "{'avg': 366.0}");
     cr_expect_str_eq(repr(mn_qs_aggregate(mn_filter(mn_all(o, Book), "author", lib.ann), "avg",
-                                          mn_Avg(o, "price", NULL))), "{'avg': 13.745}");
+                                          mn_Avg(o, "price", NULL))),
+                     "{'avg': 13.745}");
     cr_expect_str_eq(repr(mn_qs_aggregate(mn_all(o, Book), "fiction",
                                           mn_Count(o, "pk", false, mn_Q(o, "genre", "fi")))),
                      "{'fiction': 2}");
     cr_expect_str_eq(repr(mn_qs_aggregate(mn_filter(mn_all(o, Book), "pages", 0), "s",
-                                          mn_Sum(o, "pages", NULL))), "{'s': None}");
-    mn_qs *qs = mn_qs_order_by(mn_qs_annotate(mn_all(o, Author), "nbooks",
-                                              mn_Count(o, "books", false, NULL)), "-nbooks,name");
+                                          mn_Sum(o, "pages", NULL))),
+                     "{'s': None}");
+    mn_qs *qs = mn_qs_order_by(
+        mn_qs_annotate(mn_all(o, Author), "nbooks", mn_Count(o, "books", false, NULL)),
+        "-nbooks,name");
     mn_rows *rows = mn_qs_fetch(qs);
     cr_assert_not_null(rows, "%s", mn_orm_error(o));
     cr_assert_eq(rows->len, 3);
     cr_expect_str_eq(((Author *)rows->items[2])->name, "Cy");
     cr_expect_str_eq(repr(mn_obj_annotation(rows->items[0], "nbooks")), "2");
     cr_expect_str_eq(repr(mn_obj_annotation(rows->items[2], "nbooks")), "0");
-    mn_qs *busy = mn_filter(mn_qs_annotate(mn_all(o, Author), "pages_total",
-                                           mn_Sum(o, "books__pages", NULL)),
-                            "pages_total__gt", 600);
+    mn_qs *busy =
+        mn_filter(mn_qs_annotate(mn_all(o, Author), "pages_total", mn_Sum(o, "books__pages", NULL)),
+                  "pages_total__gt", 600);
     cr_expect_str_eq(list(busy), "Ann", "HAVING on an aggregate annotation");
-    mn_qs *per_genre = mn_qs_order_by(mn_qs_annotate(mn_qs_values(mn_all(o, Book), "genre"), "n",
-                                                     mn_Count(o, "pk", false, NULL)), "genre");
+    mn_qs *per_genre = mn_qs_order_by(
+        mn_qs_annotate(mn_qs_values(mn_all(o, Book), "genre"), "n", mn_Count(o, "pk", false, NULL)),
+        "genre");
     cr_expect_str_eq(rows_repr(per_genre),
                      "[{'genre': 'fi', 'n': 2}, {'genre': 'nf', 'n': 1}, {'genre': 'po', 'n': 1}]");
     cr_expect_null(mn_qs_annotate(mn_all(o, Book), "title", mn_Count(o, "pk", false, NULL)));
@@ -198,8 +210,8 @@ Test(orm_qs, select_related_joins_and_prefetch_counts_queries)
     mn_dblog log;
     mn_dblog_init(&log, t.arena);
     mn_orm_set_log(t.o, &log);
-    mn_rows *books = mn_qs_fetch(mn_qs_select_related(mn_qs_order_by(mn_all(t.o, Book), "title"),
-                                                      "author__mentor"));
+    mn_rows *books = mn_qs_fetch(
+        mn_qs_select_related(mn_qs_order_by(mn_all(t.o, Book), "title"), "author__mentor"));
     cr_assert_not_null(books, "%s", mn_orm_error(t.o));
     cr_expect_eq(log.count, 1);
     Book *odes = books->items[2];
@@ -208,7 +220,8 @@ Test(orm_qs, select_related_joins_and_prefetch_counts_queries)
     cr_expect_str_eq(bob->name, "Bob");
     cr_assert_not_null(bob->mentor.obj);
     cr_expect_str_eq(((Author *)bob->mentor.obj)->name, "Ann");
-    cr_expect_null(((Author *)((Book *)books->items[0])->author.obj)->mentor.obj, "Ann has no mentor");
+    cr_expect_null(((Author *)((Book *)books->items[0])->author.obj)->mentor.obj,
+                   "Ann has no mentor");
     cr_expect_eq(mn_fk_get(t.o, odes, "author"), bob);
     cr_expect_eq(log.count, 1, "no query for an already loaded relation");
 
@@ -222,8 +235,8 @@ Test(orm_qs, select_related_joins_and_prefetch_counts_queries)
     cr_expect_eq(log.count, 2, "the prefetched rows are used");
 
     log.count = 0;
-    mn_rows *bks = mn_qs_fetch(mn_qs_prefetch_related(mn_qs_order_by(mn_all(t.o, Book), "title"),
-                                                      "tags"));
+    mn_rows *bks =
+        mn_qs_fetch(mn_qs_prefetch_related(mn_qs_order_by(mn_all(t.o, Book), "title"), "tags"));
     cr_assert_not_null(bks, "%s", mn_orm_error(t.o));
     cr_expect_eq(log.count, 2);
     cr_expect_str_eq(list(mn_related(t.o, bks->items[2], "tags")), "classic,poetry");
@@ -232,7 +245,8 @@ Test(orm_qs, select_related_joins_and_prefetch_counts_queries)
     cr_expect_eq(log.count, 3, "only the un-prefetched relation queried");
     mn_qs *few = mn_filter(mn_all(t.o, Review), "stars__gte", 4);
     log.count = 0;
-    mn_rows *pb = mn_qs_fetch(mn_qs_prefetch(mn_qs_order_by(mn_all(t.o, Book), "title"), "reviews", few));
+    mn_rows *pb =
+        mn_qs_fetch(mn_qs_prefetch(mn_qs_order_by(mn_all(t.o, Book), "title"), "reviews", few));
     cr_assert_not_null(pb, "%s", mn_orm_error(t.o));
     cr_expect_eq(mn_qs_fetch(mn_related(t.o, pb->items[0], "reviews"))->len, 1, "custom queryset");
     cr_expect_eq(log.count, 2);
@@ -312,8 +326,8 @@ Test(orm_qs, paginator)
 Test(orm_qs, sql_has_only_placeholders_for_values)
 {
     size_t n = 0;
-    const char *sql = mn_qs_sql(mn_filter(mn_all(t.o, Book), "title__icontains", "'; DROP",
-                                          "author__name", "Ann"), &n);
+    const char *sql = mn_qs_sql(
+        mn_filter(mn_all(t.o, Book), "title__icontains", "'; DROP", "author__name", "Ann"), &n);
     cr_assert_not_null(sql);
     cr_expect_eq(n, 2);
     cr_expect(strstr(sql, "DROP") == NULL, "%s", sql);

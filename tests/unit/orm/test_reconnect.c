@@ -10,8 +10,14 @@
 #include <stdlib.h>
 
 static testdb t;
-static void setup(void) { tdb_open(&t); }
-static void teardown(void) { tdb_close(&t); }
+static void setup(void)
+{
+    tdb_open(&t);
+}
+static void teardown(void)
+{
+    tdb_close(&t);
+}
 TestSuite(orm_reconnect, .init = setup, .fini = teardown);
 
 Test(orm_reconnect, the_session_recovers_after_the_server_restarts)
@@ -26,7 +32,8 @@ Test(orm_reconnect, the_session_recovers_after_the_server_restarts)
     char cmd[512];
     snprintf(cmd, sizeof cmd, "\"%s\" restart >/dev/null 2>&1", ctl);
     cr_assert_eq(system(cmd), 0, "restarting the server");
-    cr_expect_null(mn_raw(t.o, &Tag_model, "SELECT 1 AS id", NULL, 0), "the old connection is gone");
+    cr_expect_null(mn_raw(t.o, &Tag_model, "SELECT 1 AS id", NULL, 0),
+                   "the old connection is gone");
     int code = mn_orm_errcode(t.o);
     cr_expect(code == MN_EDB_OPERATIONAL || code == MN_ECLOSED || code == MN_EIO,
               "a clean error: %d %s", code, mn_orm_error(t.o));

@@ -14,7 +14,10 @@ static void setup(void)
     tdb_open(&t);
     library_fill(t.o, &lib);
 }
-static void teardown(void) { tdb_close(&t); }
+static void teardown(void)
+{
+    tdb_close(&t);
+}
 TestSuite(orm_relations, .init = setup, .fini = teardown);
 
 Test(orm_relations, one_to_one_both_ways)

@@ -45,18 +45,20 @@ Test(orm_template, fields_relations_and_methods)
     cr_assert_not_null(mn_create(t.o, Choice, "question", q, "text", "Cat", "votes", 3));
     cr_assert_not_null(mn_create(t.o, Choice, "question", q, "text", "Dog", "votes", 5));
     mn_value *v = mn_obj_value(t.o, q);
-    cr_expect_str_eq(render("{{ question.text }}|{{ question.id }}|{{ question.pub_date|date:'Y-m-d' }}",
-                            "question", v),
-                     mn_arena_printf(t.arena, "Best &lt;pet&gt;?|%lld|2025-05-17", (long long)q->id));
+    cr_expect_str_eq(
+        render("{{ question.text }}|{{ question.id }}|{{ question.pub_date|date:'Y-m-d' }}",
+               "question", v),
+        mn_arena_printf(t.arena, "Best &lt;pet&gt;?|%lld|2025-05-17", (long long)q->id));
     cr_expect_str_eq(render("{% for c in question.choices.all %}{{ c.text }}={{ c.votes }};"
-                            "{% endfor %}{{ question.choices.count }}", "question", v),
+                            "{% endfor %}{{ question.choices.count }}",
+                            "question", v),
                      "Cat=3;Dog=5;2");
     cr_expect_str_eq(render("{{ question.get_absolute_url }}|{{ question }}", "question", v),
                      mn_arena_printf(t.arena, "/polls/%lld/|Best &lt;pet&gt;?", (long long)q->id));
     Choice *c = mn_get(mn_all(t.o, Choice), "text", "Dog");
-    cr_expect_str_eq(render("{{ c.question.text|upper }} {{ c.question_id }}", "c",
-                            mn_obj_value(t.o, c)),
-                     mn_arena_printf(t.arena, "BEST &lt;PET&gt;? %lld", (long long)q->id));
+    cr_expect_str_eq(
+        render("{{ c.question.text|upper }} {{ c.question_id }}", "c", mn_obj_value(t.o, c)),
+        mn_arena_printf(t.arena, "BEST &lt;PET&gt;? %lld", (long long)q->id));
     cr_expect_str_eq(render("[{{ question.nope }}]", "question", v), "[]");
 }
 
@@ -71,15 +73,19 @@ Test(orm_template, choices_display_and_lazy_querysets)
     mn_value *v = mn_qs_value(qs);
     cr_expect_eq(log.count, 0, "building the value runs nothing");
     cr_expect_str_eq(render("{% for b in books %}{{ b.get_genre_display }}/{{ b.author.name }}"
-                            "{% if not forloop.last %}, {% endif %}{% endfor %}", "books", v),
+                            "{% if not forloop.last %}, {% endif %}{% endfor %}",
+                            "books", v),
                      "Fiction/Ann, Fiction/Ann, Poetry/Bob, Non-fiction/Bob");
-    cr_expect_str_eq(render("{{ books|length }} {% if books %}yes{% endif %}", "books", v), "4 yes");
+    cr_expect_str_eq(render("{{ books|length }} {% if books %}yes{% endif %}", "books", v),
+                     "4 yes");
     size_t after = log.count;
     render("{% for b in books %}{% endfor %}", "books", v);
     cr_expect_eq(log.count, after, "the rows are cached after the first run");
     cr_expect_str_eq(render("{% for t in b.tags.all %}{{ t.name }} {% endfor %}", "b",
-                            mn_obj_value(t.o, lib.odes)), "classic poetry ");
-    cr_expect_str_eq(render("{{ a.books.count }} {{ a.mentees.first.name }}", "a",
-                            mn_obj_value(t.o, lib.ann)), "2 Bob");
+                            mn_obj_value(t.o, lib.odes)),
+                     "classic poetry ");
+    cr_expect_str_eq(
+        render("{{ a.books.count }} {{ a.mentees.first.name }}", "a", mn_obj_value(t.o, lib.ann)),
+        "2 Bob");
     mn_orm_set_log(t.o, NULL);
 }

@@ -8,15 +8,30 @@
 #include <string.h>
 
 static testdb t;
-static void setup(void) { tdb_open(&t); }
-static void teardown(void) { tdb_close(&t); }
+static void setup(void)
+{
+    tdb_open(&t);
+}
+static void teardown(void)
+{
+    tdb_close(&t);
+}
 TestSuite(orm_txn, .init = setup, .fini = teardown);
 
-static int64_t tags(void) { return mn_qs_count(mn_all(t.o, Tag)); }
-static void tag(const char *name) { cr_assert_not_null(mn_create(t.o, Tag, "name", name), "%s", mn_orm_error(t.o)); }
+static int64_t tags(void)
+{
+    return mn_qs_count(mn_all(t.o, Tag));
+}
+static void tag(const char *name)
+{
+    cr_assert_not_null(mn_create(t.o, Tag, "name", name), "%s", mn_orm_error(t.o));
+}
 
 static int ran[8];
-static void mark(void *arg) { ran[(intptr_t)arg]++; }
+static void mark(void *arg)
+{
+    ran[(intptr_t)arg]++;
+}
 
 Test(orm_txn, atomic_nests_with_savepoints)
 {
@@ -95,7 +110,8 @@ Test(orm_txn, an_integrity_error_inside_a_savepoint_leaves_the_transaction_usabl
     cr_expect_eq(mn_orm_errcode(t.o), MN_EDB_INTEGRITY);
     cr_assert_eq(mn_atomic_end(t.o, false), 0, "%s", mn_orm_error(t.o));
     bool created;
-    Author *a = mn_qs_get_or_create(mn_all(t.o, Author), MN_KVS("name", "Ann"), 1, NULL, 0, &created);
+    Author *a =
+        mn_qs_get_or_create(mn_all(t.o, Author), MN_KVS("name", "Ann"), 1, NULL, 0, &created);
     cr_assert_not_null(a, "%s", mn_orm_error(t.o));
     cr_expect_not(created);
     tag("y");

@@ -7,8 +7,14 @@
 #include <string.h>
 
 static testdb t;
-static void setup(void) { tdb_open(&t); }
-static void teardown(void) { tdb_close(&t); }
+static void setup(void)
+{
+    tdb_open(&t);
+}
+static void teardown(void)
+{
+    tdb_close(&t);
+}
 TestSuite(orm_validation, .init = setup, .fini = teardown);
 
 static const char *error_for(const mn_validation *v, const char *field)
@@ -42,7 +48,8 @@ Test(orm_validation, every_field_error_is_reported)
     cr_assert_eq(mn_full_clean(t.o, b, &v), MN_EVALIDATION);
     cr_expect_str_eq(error_for(&v, "title"), "This field cannot be blank.");
     cr_expect_str_eq(error_for(&v, "author"), "author instance with id 987654 does not exist.");
-    cr_expect_str_eq(error_for(&v, "price"), "Ensure that there are no more than 8 digits in total.");
+    cr_expect_str_eq(error_for(&v, "price"),
+                     "Ensure that there are no more than 8 digits in total.");
     cr_expect_str_eq(error_for(&v, "genre"), "Value 'zz' is not a valid choice.");
     cr_expect_eq(v.n, 4);
 
@@ -62,7 +69,8 @@ Test(orm_validation, every_field_error_is_reported)
     cr_assert_eq(mn_obj_set(t.o, e, "small", mn_arg_int(40000)), 0);
     cr_assert_eq(mn_full_clean(t.o, e, &v), MN_EVALIDATION);
     cr_expect_str_eq(error_for(&v, "url"), "Enter a valid URL.");
-    cr_expect_str_eq(error_for(&v, "amount"), "Ensure that there are no more than 3 decimal places.");
+    cr_expect_str_eq(error_for(&v, "amount"),
+                     "Ensure that there are no more than 3 decimal places.");
     cr_expect_str_eq(error_for(&v, "doc"), "Value must be valid JSON.");
     cr_expect_str_eq(error_for(&v, "ip"), "Enter a valid IPv4 or IPv6 address.");
     cr_expect_str_eq(error_for(&v, "small"), "Ensure this value is less than or equal to 32767.");
@@ -88,6 +96,7 @@ Test(orm_validation, unique_together_and_slug_and_max_length)
     longtext[250] = '\0';
     q->text = longtext;
     cr_assert_eq(mn_full_clean(t.o, q, &v), MN_EVALIDATION);
-    cr_expect_str_eq(error_for(&v, "text"), "Ensure this value has at most 200 characters (it has 250).");
+    cr_expect_str_eq(error_for(&v, "text"),
+                     "Ensure this value has at most 200 characters (it has 250).");
     cr_expect_str_eq(error_for(&v, "pub_date"), "This field cannot be null.");
 }

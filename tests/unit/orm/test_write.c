@@ -9,11 +9,20 @@
 #include <string.h>
 
 static testdb t;
-static void setup(void) { tdb_open(&t); }
-static void teardown(void) { tdb_close(&t); }
+static void setup(void)
+{
+    tdb_open(&t);
+}
+static void teardown(void)
+{
+    tdb_close(&t);
+}
 TestSuite(orm_write, .init = setup, .fini = teardown);
 
-static int64_t count(const mn_model *m) { return mn_qs_count(mn_qs_all(t.o, m)); }
+static int64_t count(const mn_model *m)
+{
+    return mn_qs_count(mn_qs_all(t.o, m));
+}
 
 static int64_t report_count(const mn_delete_report *r, const char *label)
 {
@@ -35,13 +44,20 @@ Test(orm_write, every_field_type_round_trips)
     cr_assert_eq(mn_obj_set(t.o, e, "flag", mn_arg_bool(false)), 0);
     e->url = "https://example.com/a?b=c";
     cr_assert_eq(mn_obj_set(t.o, e, "day", mn_arg_str("2024-02-29")), 0);
-    mn_datetime at = {.year = 2024, .month = 3, .day = 1, .hour = 1, .minute = 2, .second = 3,
-                      .microsecond = 456789, .aware = true, .utc_offset = -7200};
+    mn_datetime at = {.year = 2024,
+                      .month = 3,
+                      .day = 1,
+                      .hour = 1,
+                      .minute = 2,
+                      .second = 3,
+                      .microsecond = 456789,
+                      .aware = true,
+                      .utc_offset = -7200};
     e->at = at;
     cr_assert_eq(mn_obj_set(t.o, e, "clock", mn_arg_str("13:14:15.5")), 0);
     e->span = INT64_C(86400000001);
-    cr_assert_eq(mn_obj_set(t.o, e, "uid", mn_arg_str("{6BA7B810-9DAD-11D1-80B4-00C04FD430C8}")),
-                 0, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_obj_set(t.o, e, "uid", mn_arg_str("{6BA7B810-9DAD-11D1-80B4-00C04FD430C8}")), 0,
+                 "%s", mn_orm_error(t.o));
     e->doc = "{\"a\": [1, 2, {\"b\": null}]}";
     e->blob = (mn_str){"\x00\x01\xff", 3};
     e->ip = "192.168.0.1";
@@ -75,14 +91,15 @@ Test(orm_write, every_field_type_round_trips)
     cr_expect_str_eq(g->amount, "7.100", "quantised to decimal_places");
     cr_assert_eq(mn_save(t.o, g), 0);
     cr_expect_str_eq(((Everything *)mn_get(mn_all(t.o, Everything), "pk", g->id))->amount, "7.100");
-    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Everything), "uid",
-                                       "6BA7B8109DAD11D180B400C04FD430C8")), 1);
+    cr_expect_eq(
+        mn_qs_count(mn_filter(mn_all(t.o, Everything), "uid", "6BA7B8109DAD11D180B400C04FD430C8")),
+        1);
 
     Everything *empty = mn_new(t.o, Everything);
     cr_assert_eq(mn_save(t.o, empty), 0, "%s", mn_orm_error(t.o));
     Everything *ge = mn_get(mn_all(t.o, Everything), "pk", empty->id);
-    const char *nullable[] = {"small", "big", "ratio", "amount", "flag", "day", "at", "clock",
-                              "span", "uid", "doc", "blob", "ip"};
+    const char *nullable[] = {"small", "big",  "ratio", "amount", "flag", "day", "at",
+                              "clock", "span", "uid",   "doc",    "blob", "ip"};
     for (size_t i = 0; i < sizeof nullable / sizeof *nullable; i++)
         cr_expect(mn_obj_is_null(ge, nullable[i]), "%s should be NULL", nullable[i]);
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Everything), "flag__isnull", true)), 1);
@@ -158,8 +175,8 @@ Test(orm_write, delete_follows_on_delete_rules)
     cr_expect_eq(report_count(&rep, "polls.Question"), 1);
     cr_expect_eq(count(&Choice_model), 0);
     /* SET_NULL on a self reference: deleting the mentor keeps the mentee */
-    cr_assert_eq(mn_qs_delete(mn_filter(mn_all(t.o, Book), "author", lib.ann), &rep), 2,
-                 "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_qs_delete(mn_filter(mn_all(t.o, Book), "author", lib.ann), &rep), 2, "%s",
+                 mn_orm_error(t.o));
     cr_expect_eq(report_count(&rep, "library.Book_tags"), 1, "M2M rows count, as Django");
     cr_assert_eq(mn_delete(t.o, lib.ann, &rep), 1, "%s", mn_orm_error(t.o));
     Author *bob = mn_get(mn_all(t.o, Author), "name", "Bob");
@@ -195,10 +212,10 @@ Test(orm_write, deleting_many_rows_cascades_each_row_once)
         some[i + 1] = qs[i]->id;
     some[N + 1] = qs[N - 1]->id; /* a pk listed twice */
     mn_delete_report rep;
-    cr_assert_eq(mn_qs_delete(mn_filter(mn_all(t.o, Question), "pk__in",
-                                        mn_arg_ints(some, N + 2, t.arena)),
-                              &rep),
-                 3 * N, "%s", mn_orm_error(t.o));
+    cr_assert_eq(
+        mn_qs_delete(mn_filter(mn_all(t.o, Question), "pk__in", mn_arg_ints(some, N + 2, t.arena)),
+                     &rep),
+        3 * N, "%s", mn_orm_error(t.o));
     cr_expect_eq(report_count(&rep, "polls.Question"), N);
     cr_expect_eq(report_count(&rep, "polls.Choice"), 2 * N);
     cr_expect_eq(count(&Question_model), 0);
@@ -212,8 +229,9 @@ Test(orm_write, queryset_delete_and_update)
     mn_delete_report rep;
     cr_expect_eq(mn_qs_delete(mn_filter(mn_all(t.o, Review), "stars__lt", 5), &rep), 2);
     cr_expect_eq(count(&Review_model), 1);
-    cr_expect_eq(mn_update(mn_filter(mn_all(t.o, Book), "genre", "fi"), "in_print", false,
-                           "rating", 1.5), 2);
+    cr_expect_eq(
+        mn_update(mn_filter(mn_all(t.o, Book), "genre", "fi"), "in_print", false, "rating", 1.5),
+        2);
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Book), "in_print", false, "rating", 1.5)), 2);
     cr_expect_eq(mn_update(mn_all(t.o, Book), "titel", "x"), MN_EFIELD);
     cr_expect_eq(mn_qs_delete(mn_qs_slice(mn_all(t.o, Book), 0, 1), NULL), MN_EINVAL);
@@ -223,8 +241,8 @@ Test(orm_write, get_or_create_and_update_or_create)
 {
     bool created = false;
     mn_qs *authors = mn_all(t.o, Author);
-    Author *a = mn_qs_get_or_create(authors, MN_KVS("name", "Ann"), 1,
-                                    MN_KVS("email", "ann@x.org"), 1, &created);
+    Author *a = mn_qs_get_or_create(authors, MN_KVS("name", "Ann"), 1, MN_KVS("email", "ann@x.org"),
+                                    1, &created);
     cr_assert_not_null(a, "%s", mn_orm_error(t.o));
     cr_expect(created);
     cr_expect_str_eq(a->email, "ann@x.org");
@@ -254,8 +272,9 @@ Test(orm_write, bulk_create_returns_pks_and_handles_conflicts)
         tags[i] = mn_new(t.o, Tag);
         tags[i]->name = mn_arena_printf(t.arena, "t%05d", i);
     }
-    cr_assert_eq(mn_bulk_create(t.o, &Tag_model, (void **)tags, N, &(mn_bulk_opts){.batch_size = 1000}),
-                 0, "%s", mn_orm_error(t.o));
+    cr_assert_eq(
+        mn_bulk_create(t.o, &Tag_model, (void **)tags, N, &(mn_bulk_opts){.batch_size = 1000}), 0,
+        "%s", mn_orm_error(t.o));
     cr_expect_eq(count(&Tag_model), N);
     for (int i = 1; i < N; i++)
         cr_assert_eq(tags[i]->id, tags[i - 1]->id + 1, "pks in order");
@@ -267,16 +286,18 @@ Test(orm_write, bulk_create_returns_pks_and_handles_conflicts)
     dup[1]->name = "Same";
     cr_expect_eq(mn_bulk_create(t.o, &Author_model, (void **)dup, 2, NULL), MN_EDB_INTEGRITY);
     cr_expect_eq(mn_bulk_create(t.o, &Author_model, (void **)dup, 2,
-                                &(mn_bulk_opts){.ignore_conflicts = true}), 0, "%s", mn_orm_error(t.o));
+                                &(mn_bulk_opts){.ignore_conflicts = true}),
+                 0, "%s", mn_orm_error(t.o));
     cr_expect_eq(count(&Author_model), 1);
     Author *up = mn_new(t.o, Author);
     up->name = "Same";
     up->email = "merged@x.org";
-    cr_expect_eq(mn_bulk_create(t.o, &Author_model, (void **)&up, 1,
-                                &(mn_bulk_opts){.update_conflicts_fields = "email",
-                                                .unique_fields = "name"}), 0, "%s",
-                 mn_orm_error(t.o));
-    cr_expect_str_eq(((Author *)mn_get(mn_all(t.o, Author), "name", "Same"))->email, "merged@x.org");
+    cr_expect_eq(mn_bulk_create(
+                     t.o, &Author_model, (void **)&up, 1,
+                     &(mn_bulk_opts){.update_conflicts_fields = "email", .unique_fields = "name"}),
+                 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(((Author *)mn_get(mn_all(t.o, Author), "name", "Same"))->email,
+                     "merged@x.org");
 }
 
 Test(orm_write, bulk_create_keeps_pks_that_are_set)

@@ -193,7 +193,7 @@ Test(CORO_SUITE, freeing_the_loop_drops_parked_coroutines)
     for (int i = 0; i < 3; i++)
         cr_assert_not_null(owned[i], "coroutine %d did not run", i);
     mn_coro_spawn(loop, record, (void *)0); /* one that never ran at all */
-    mn_loop_free(loop); /* LeakSanitizer checks that every mapping went back */
+    mn_loop_free(loop);                     /* LeakSanitizer checks that every mapping went back */
     for (int i = 0; i < 3; i++)
         mn_free(owned[i]);
 }

@@ -92,7 +92,7 @@ Test(offload, freeing_the_loop_waits_for_running_work)
     mn_loop *loop = mn_loop_new();
     job j = {.input = 1, .sleep_ms = 50};
     mn_coro_spawn(loop, offload_forever, &j);
-    extern int mn__loop_run_once(mn_loop *loop, int64_t max_wait_ms);
+    extern int mn__loop_run_once(mn_loop * loop, int64_t max_wait_ms);
     mn__loop_run_once(loop, 0);
     usleep(10 * 1000);
     mn_loop_free(loop);

@@ -171,8 +171,8 @@ static void big_writer(void *arg)
 {
     big_test *t = arg;
     /* Three pieces, one empty, much larger than the socket buffer: many partial writes. */
-    struct iovec iov[3] = {{t->payload, 1000}, {t->payload + 1000, 0},
-                           {t->payload + 1000, BIG - 1000}};
+    struct iovec iov[3] = {
+        {t->payload, 1000}, {t->payload + 1000, 0}, {t->payload + 1000, BIG - 1000}};
     t->write_rc = mn_sock_writev_all(t->fd[0], iov, 3, 5000);
     shutdown(t->fd[0], SHUT_WR);
 }

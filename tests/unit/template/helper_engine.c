@@ -21,8 +21,8 @@ mn_template_engine *helper_engine(void)
     return e;
 }
 
-int helper_render(mn_template_engine *e, mn_arena *a, const char *src, const char *json,
-                  char **out, mn_template_error *err)
+int helper_render(mn_template_engine *e, mn_arena *a, const char *src, const char *json, char **out,
+                  mn_template_error *err)
 {
     memset(err, 0, sizeof *err);
     *out = NULL;

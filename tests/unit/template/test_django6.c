@@ -34,8 +34,8 @@ static char *render(const char *src, const char *json)
 
 Test(forloop_length, is_the_number_of_items_on_every_iteration, .init = setup, .fini = teardown)
 {
-    cr_assert_str_eq(render("{% for x in l %}{{ forloop.length }}{% endfor %}", "{\"l\": [1, 2, 3]}"),
-                     "333");
+    cr_assert_str_eq(
+        render("{% for x in l %}{{ forloop.length }}{% endfor %}", "{\"l\": [1, 2, 3]}"), "333");
     cr_assert_str_eq(render("{% for x in l reversed %}{{ x }}/{{ forloop.length }} {% endfor %}",
                             "{\"l\": [1, 2]}"),
                      "2/2 1/2 ");
@@ -57,9 +57,9 @@ Test(forloop_length, nested_loops_and_parentloop, .init = setup, .fini = teardow
                             "{\"n\": [[1, 2, 3], [4]]}"),
                      "32,32,32,2;12,2;");
     /* a top-level loop's parentloop is {} as in Django: its length is missing */
-    cr_assert_str_eq(render("{% for x in l %}[{{ forloop.parentloop.length }}]{% endfor %}",
-                            "{\"l\": [1]}"),
-                     "[]");
+    cr_assert_str_eq(
+        render("{% for x in l %}[{{ forloop.parentloop.length }}]{% endfor %}", "{\"l\": [1]}"),
+        "[]");
 }
 
 Test(forloop_length, empty_branch_and_outside_have_no_forloop, .init = setup, .fini = teardown)
@@ -77,10 +77,11 @@ Test(forloop_length, empty_branch_and_outside_have_no_forloop, .init = setup, .f
 
 Test(forloop_length, printed_forloop_lists_length_after_parentloop, .init = setup, .fini = teardown)
 {
-    cr_assert_str_eq(render("{% for x in l %}{{ forloop }}{% endfor %}", "{\"l\": [1]}"),
-                     "{&#x27;parentloop&#x27;: {}, &#x27;length&#x27;: 1, &#x27;counter0&#x27;: 0, "
-                     "&#x27;counter&#x27;: 1, &#x27;revcounter&#x27;: 1, &#x27;revcounter0&#x27;: 0, "
-                     "&#x27;first&#x27;: True, &#x27;last&#x27;: True}");
+    cr_assert_str_eq(
+        render("{% for x in l %}{{ forloop }}{% endfor %}", "{\"l\": [1]}"),
+        "{&#x27;parentloop&#x27;: {}, &#x27;length&#x27;: 1, &#x27;counter0&#x27;: 0, "
+        "&#x27;counter&#x27;: 1, &#x27;revcounter&#x27;: 1, &#x27;revcounter0&#x27;: 0, "
+        "&#x27;first&#x27;: True, &#x27;last&#x27;: True}");
 }
 
 /* ---- querystring (Django 6: None items of an iterable are dropped) ---- */
@@ -214,9 +215,10 @@ Test(error_labels, missing_partial_shows_its_source_line, .init = setup, .fini =
 
 Test(big_ints, print_as_their_digits, .init = setup, .fini = teardown)
 {
-    const char *ctx = "{\"n\": 123456789012345678901234567890, \"m\": -98765432109876543210,"
-                      " \"l\": [1, 18446744073709551616], \"s\": \"123456789012345678901234567890\","
-                      " \"max\": 9223372036854775807, \"min\": -9223372036854775808}";
+    const char *ctx =
+        "{\"n\": 123456789012345678901234567890, \"m\": -98765432109876543210,"
+        " \"l\": [1, 18446744073709551616], \"s\": \"123456789012345678901234567890\","
+        " \"max\": 9223372036854775807, \"min\": -9223372036854775808}";
     cr_assert_str_eq(render("{{ n }} {{ m }} {{ l }} {{ max }} {{ min }}", ctx),
                      "123456789012345678901234567890 -98765432109876543210 "
                      "[1, 18446744073709551616] 9223372036854775807 -9223372036854775808");
@@ -243,10 +245,11 @@ Test(big_ints, inside_strings_and_keys_nothing_changes, .init = setup, .fini = t
 
 Test(big_ints, compare_exactly_not_through_doubles, .init = setup, .fini = teardown)
 {
-    const char *ctx = "{\"a\": 123456789012345678901234567890, \"b\": 123456789012345678901234567891,"
-                      " \"c\": -123456789012345678901234567891, \"p63\": 9223372036854775808,"
-                      " \"max\": 9223372036854775807, \"n64\": -9223372036854775809,"
-                      " \"min\": -9223372036854775808}";
+    const char *ctx =
+        "{\"a\": 123456789012345678901234567890, \"b\": 123456789012345678901234567891,"
+        " \"c\": -123456789012345678901234567891, \"p63\": 9223372036854775808,"
+        " \"max\": 9223372036854775807, \"n64\": -9223372036854775809,"
+        " \"min\": -9223372036854775808}";
     cr_assert_str_eq(render("{% if a == b %}bad{% endif %}{% if b > a %}1{% endif %}"
                             "{% if c < a %}2{% endif %}{% if p63 != max %}3{% endif %}"
                             "{% if p63 > max %}4{% endif %}{% if max < p63 %}5{% endif %}"

@@ -86,8 +86,12 @@ static mn_value *f_fail(const mn_filter_call *call, mn_value *v, mn_value *arg)
 static void add_filters(void)
 {
     mn_template_library *b = mn_template_engine_library(e, "");
-    cr_assert_eq(mn_template_library_add_filter(b, "shout", f_shout, MN_FILTER_IS_SAFE | MN_FILTER_STRING), 0);
-    cr_assert_eq(mn_template_library_add_filter(b, "wrap", f_wrap, MN_FILTER_NEEDS_AUTOESCAPE | MN_FILTER_ARG_OPTIONAL), 0);
+    cr_assert_eq(
+        mn_template_library_add_filter(b, "shout", f_shout, MN_FILTER_IS_SAFE | MN_FILTER_STRING),
+        0);
+    cr_assert_eq(mn_template_library_add_filter(
+                     b, "wrap", f_wrap, MN_FILTER_NEEDS_AUTOESCAPE | MN_FILTER_ARG_OPTIONAL),
+                 0);
     cr_assert_eq(mn_template_library_add_filter(b, "fail", f_fail, 0), 0);
     cr_assert_eq(mn_template_library_add_filter(b, "bad-name", f_fail, 0), MN_EINVAL);
 }
@@ -111,9 +115,9 @@ Test(filters, stringfilter_gets_text_of_non_strings, .init = setup, .fini = tear
 Test(filters, needs_autoescape_sees_the_autoescape_state, .init = setup, .fini = teardown)
 {
     add_filters();
-    cr_assert_str_eq(render("{{ x|wrap }}{% autoescape off %}{{ x|wrap }}{% endautoescape %}",
-                            "{\"x\": \"<\"}"),
-                     "<em>&lt;</em><em><</em>");
+    cr_assert_str_eq(
+        render("{{ x|wrap }}{% autoescape off %}{{ x|wrap }}{% endautoescape %}", "{\"x\": \"<\"}"),
+        "<em>&lt;</em><em><</em>");
 }
 
 Test(filters, argument_count_and_unknown_filter_are_syntax_errors, .init = setup, .fini = teardown)
@@ -162,9 +166,9 @@ Test(filters, string_if_invalid_replaces_missing_variables, .init = setup, .fini
 {
     add_filters();
     mn_template_engine_options(e)->string_if_invalid = "INVALID(%s)";
-    cr_assert_str_eq(render("{{ a.b }}|{{ x|shout }}|{% if missing %}y{% else %}n{% endif %}",
-                            "{\"x\": \"q\"}"),
-                     "INVALID(a.b)|Q|n");
+    cr_assert_str_eq(
+        render("{{ a.b }}|{{ x|shout }}|{% if missing %}y{% else %}n{% endif %}", "{\"x\": \"q\"}"),
+        "INVALID(a.b)|Q|n");
 }
 
 /* ---- tags ---- */
@@ -224,7 +228,8 @@ static void add_tags(void)
 {
     mn_template_library *lib = mn_template_engine_library(e, "extras");
     cr_assert_eq(mn_template_library_add_simple_tag(lib, "greet", t_greet, 0, -1, NULL), 0);
-    cr_assert_eq(mn_template_library_add_inclusion_tag(lib, "card", t_card, "inc.html", 1, 1, NULL), 0);
+    cr_assert_eq(mn_template_library_add_inclusion_tag(lib, "card", t_card, "inc.html", 1, 1, NULL),
+                 0);
     cr_assert_eq(mn_template_library_add_tag(lib, "upper", upper_compile, upper_render, NULL), 0);
 }
 
@@ -236,7 +241,8 @@ Test(tags_api, simple_tag_escapes_its_result_and_supports_as, .init = setup, .fi
                      "hi &lt;a&gt; 2 k=v|[hi]");
 }
 
-Test(tags_api, inclusion_tag_renders_its_template_with_a_new_context, .init = setup, .fini = teardown)
+Test(tags_api, inclusion_tag_renders_its_template_with_a_new_context, .init = setup,
+     .fini = teardown)
 {
     add_tags();
     cr_assert_str_eq(render("{% load extras %}{% card n %}", "{\"n\": 7, \"y\": \"outer\"}"),
@@ -248,8 +254,8 @@ Test(tags_api, inclusion_tag_renders_its_template_with_a_new_context, .init = se
 Test(tags_api, custom_parser_tag_renders_its_nodelist, .init = setup, .fini = teardown)
 {
     add_tags();
-    cr_assert_str_eq(render("{% load extras %}{% upper %}ab{{ x }}{% endupper %}c", "{\"x\": \"yz\"}"),
-                     "ABYZc");
+    cr_assert_str_eq(
+        render("{% load extras %}{% upper %}ab{{ x }}{% endupper %}c", "{\"x\": \"yz\"}"), "ABYZc");
     mn_template_error err = render_error("{% load extras %}{% upper %}ab", NULL);
     cr_assert(strstr(err.message, "Unclosed tag on line 1: 'upper'"), "%s", err.message);
 }
@@ -289,15 +295,17 @@ Test(url, url_uses_the_reverse_callback_and_escapes, .init = setup, .fini = tear
     cr_assert_str_eq(render("{% url 'polls:detail' q.id %}|{% url \"polls:detail\" pk=3 %}",
                             "{\"q\": {\"id\": 5}}"),
                      "/polls/5/?a=1&amp;b=2|/polls/3/?a=1&amp;b=2");
-    cr_assert_str_eq(render("{% url 'nope' as u %}[{{ u }}]{% url 'polls:detail' 1 as v %}{{ v }}", NULL),
-                     "[]/polls/1/?a=1&amp;b=2");
+    cr_assert_str_eq(
+        render("{% url 'nope' as u %}[{{ u }}]{% url 'polls:detail' 1 as v %}{{ v }}", NULL),
+        "[]/polls/1/?a=1&amp;b=2");
     mn_template_error err = render_error("{% url 'nope' %}", NULL);
     cr_assert(strstr(err.message, "NoReverseMatch"), "%s", err.message);
 }
 
 Test(querystring, querystring_merges_request_get_and_arguments, .init = setup, .fini = teardown)
 {
-    const char *ctx = "{\"request\": {\"GET\": {\"page\": \"2\", \"q\": \"a b\", \"tag\": [\"x\", \"y\"]}}}";
+    const char *ctx =
+        "{\"request\": {\"GET\": {\"page\": \"2\", \"q\": \"a b\", \"tag\": [\"x\", \"y\"]}}}";
     cr_assert_str_eq(render("{% querystring %}", ctx), "?page=2&amp;q=a+b&amp;tag=x&amp;tag=y");
     cr_assert_str_eq(render("{% querystring page=3 q=None %}", ctx), "?page=3&amp;tag=x&amp;tag=y");
     cr_assert_str_eq(render("{% querystring new=\"&\" %}", "{}"), "?new=%26");
@@ -310,10 +318,11 @@ Test(querystring, querystring_merges_request_get_and_arguments, .init = setup, .
 
 Test(partials, partialdef_renders_only_when_inline_or_used, .init = setup, .fini = teardown)
 {
-    cr_assert_str_eq(render("{% partialdef p %}P{{ x }}{% endpartialdef %}a{% partial p %}b{% partial p %}"
-                            "{% partialdef q inline %}Q{% endpartialdef q %}",
-                            "{\"x\": 1}"),
-                     "aP1bP1Q");
+    cr_assert_str_eq(
+        render("{% partialdef p %}P{{ x }}{% endpartialdef %}a{% partial p %}b{% partial p %}"
+               "{% partialdef q inline %}Q{% endpartialdef q %}",
+               "{\"x\": 1}"),
+        "aP1bP1Q");
     mn_template_error err = render_error("{% partial nope %}", NULL);
     cr_assert(strstr(err.message, "nope"), "%s", err.message);
 }
@@ -367,7 +376,8 @@ Test(loaders, directories_app_dirs_and_embedded_in_order, .init = setup, .fini =
     cr_assert_eq(err.code, MN_ENOTFOUND);
     cr_assert_null(mn_template_engine_get(e, "/etc/passwd", &err));
     /* the cached loader hands back the same compiled template */
-    cr_assert_eq(mn_template_engine_get(e, "page.html", &err), mn_template_engine_get(e, "page.html", &err));
+    cr_assert_eq(mn_template_engine_get(e, "page.html", &err),
+                 mn_template_engine_get(e, "page.html", &err));
     snprintf(p, sizeof p, "rm -rf %s", dir);
     cr_assert_eq(system(p), 0);
 }
@@ -520,8 +530,9 @@ Test(objects, lazy_object_is_iterated_counted_and_tested, .init = setup, .fini =
 {
     fake_qs q = {0, 3};
     mn_template_error err;
-    const char *src = "{% if qs %}{{ qs.count }}:{% for o in qs %}{{ o.id }}{% endfor %}{{ qs.1.id }}"
-                      "{% endif %}{{ qs }}{% for o in qs.all %}{{ o.id }}{% endfor %}";
+    const char *src =
+        "{% if qs %}{{ qs.count }}:{% for o in qs %}{{ o.id }}{% endfor %}{{ qs.1.id }}"
+        "{% endif %}{{ qs }}{% for o in qs.all %}{{ o.id }}{% endfor %}";
     mn_template *t = mn_template_compile(e, "t", src, strlen(src), &err);
     cr_assert(t, "%s", err.message);
     mn_context *ctx = mn_context_new(a);

@@ -47,14 +47,16 @@ static int render_case(mn_template_engine *e, mn_arena *a, const mn_value *vars,
 {
     memset(err, 0, sizeof *err);
     mn_template *t = mn_template_compile(e, "test.html", src, strlen(src), err);
-    if (!t) return err->code ? err->code : -1;
+    if (!t)
+        return err->code ? err->code : -1;
     mn_context *ctx = mn_context_new(a);
     set_named_vars(ctx, vars, src);
     mn_buf b;
     mn_buf_init(&b, a);
     int rc = mn_template_render(t, ctx, &b, err);
     mn_template_free(t);
-    if (rc == 0) *out = mn_buf_cstr(&b);
+    if (rc == 0)
+        *out = mn_buf_cstr(&b);
     return rc;
 }
 
@@ -124,7 +126,8 @@ Test(filters, match_django_output)
 static char *read_file(mn_arena *a, const char *path)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     mn_buf b;
     mn_buf_init(&b, a);
     char chunk[4096];
@@ -153,7 +156,8 @@ Test(filters, pages_match_django_output)
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
         size_t len = strlen(ent->d_name);
-        if (len < 6 || strcmp(ent->d_name + len - 5, ".html") != 0) continue;
+        if (len < 6 || strcmp(ent->d_name + len - 5, ".html") != 0)
+            continue;
         mn_arena *a = mn_arena_new(0);
         char *base = mn_arena_strndup(a, ent->d_name, len - 5);
         char *json = read_file(a, mn_arena_printf(a, "%s/%s.json", dir, base));

@@ -39,8 +39,8 @@ Test(tags, match_django_output_and_errors)
             cr_log_error("%s: expected '%s', got error '%s'", c->name, c->expected, err.message);
             failures++;
         } else if (strcmp(out, c->expected) != 0) {
-            cr_log_error("%s:\n  template: %s\n  expected: '%s'\n  got:      '%s'", c->name,
-                         c->src, c->expected, out);
+            cr_log_error("%s:\n  template: %s\n  expected: '%s'\n  got:      '%s'", c->name, c->src,
+                         c->expected, out);
             failures++;
         }
         mn_arena_free(a);

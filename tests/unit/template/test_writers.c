@@ -62,12 +62,10 @@ static const char *const texts_json =
     " \"t2\": \"ABCDEFGHIJ<k\", \"t3\": \"abcdefghi9x\", \"t4\": \"ABCDEFGH\","
     " \"t5\": \"abcdefgh\u00e9\", \"t6\": \"abcdefg<hi\", \"t7\": \"Abcdefgh'S\","
     " \"t8\": \"x1234567Ab\", \"t9\": \"ABCDEFGHI jKLMNOPQ rsTUVW\"}";
-static const char *const text_names[] = {"plain", "quote", "html",  "safe", "uni",
-                                         "empty", "num",   "none",  "list", "mixed",
-                                         "long",  "edges", "late",  "lateuni",
-                                         "t1",    "t2",    "t3",    "t4",
-                                         "t5",    "t6",    "t7",    "t8",
-                                         "t9",    "missing", NULL};
+static const char *const text_names[] = {
+    "plain", "quote", "html",  "safe", "uni",     "empty",   "num", "none", "list",
+    "mixed", "long",  "edges", "late", "lateuni", "t1",      "t2",  "t3",   "t4",
+    "t5",    "t6",    "t7",    "t8",   "t9",      "missing", NULL};
 
 Test(writers, title_lower_upper_match_their_values, .init = setup, .fini = teardown)
 {
@@ -95,8 +93,8 @@ Test(writers, yesno_default_join_match_their_values, .init = setup, .fini = tear
         " \"l\": [\"a&b\", \"<c>\"], \"one\": [\"<only>\"], \"nil\": [],"
         " \"sl\": [{\"__safe__\": \"<i>\"}, \"<u>\"], \"nums\": [1, 2], \"str\": \"abc\","
         " \"d\": {\"k\": 1}, \"sep\": \"<&>\", \"safesep\": {\"__safe__\": \"<br>\"}}";
-    const char *const names[] = {"t", "f", "n", "z", "s", "e", "l", "one", "nil", "sl",
-                                 "nums", "str", "d", "missing", NULL};
+    const char *const names[] = {"t",   "f",  "n",    "z",   "s", "e",       "l", "one",
+                                 "nil", "sl", "nums", "str", "d", "missing", NULL};
     same_both_ways("yesno", json, names);
     same_both_ways("yesno:\"<y>,<n>\"", json, names);
     same_both_ways("yesno:\"a,b,c\"", json, names);
@@ -118,8 +116,8 @@ Test(writers, floatformat_matches_its_value, .init = setup, .fini = teardown)
     const char *json = "{\"a\": 435.54, \"b\": -0.005, \"c\": 2.675, \"d\": 0.0, \"e\": -0.0,"
                        " \"f\": 1e14, \"g\": 123456789.125, \"h\": 7, \"i\": \"3.14159\","
                        " \"j\": 0.1, \"k\": -12.5, \"l\": 1e-7, \"m\": 99.995}";
-    const char *const names[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l",
-                                 "m", "missing", NULL};
+    const char *const names[] = {"a", "b", "c", "d", "e", "f",       "g", "h",
+                                 "i", "j", "k", "l", "m", "missing", NULL};
     same_both_ways("floatformat:2", json, names);
     same_both_ways("floatformat:1", json, names);
     same_both_ways("floatformat:15", json, names);

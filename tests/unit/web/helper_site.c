@@ -89,15 +89,14 @@ static void v_bits(mn_req *r)
 {
     bool flag = true;
     double ratio = 0.5;
-    const char *frag = mn_render_to_string(r, "bits.html",
-                                           MN_CTX("flag", flag, "ratio", ratio, "n", 42,
-                                                  "s", "<b>"));
+    const char *frag = mn_render_to_string(
+        r, "bits.html", MN_CTX("flag", flag, "ratio", ratio, "n", 42, "s", "<b>"));
     mn_json_text(r, 201, frag);
 }
 
 static void v_archive(mn_req *r)
 {
-    int year = 1999;        /* any integer type, or a string, for any converter */
+    int year = 1999; /* any integer type, or a string, for any converter */
     unsigned char day = 12;
     mn_resp_printf(r, "%s-%s %s %s %s", mn_path_str(r, "year"), mn_path_str(r, "month"),
                    mn_reverse(r, "archive", "1999", "12"), mn_reverse(r, "archive", year, day),
@@ -153,7 +152,8 @@ static const mn_route urls[] = {
 };
 
 static const mn_template_embedded templates[] = {
-    {"base.html", "<title>{% block title %}site{% endblock %}</title>{% block body %}{% endblock %}"},
+    {"base.html",
+     "<title>{% block title %}site{% endblock %}</title>{% block body %}{% endblock %}"},
     {"index.html", "{% extends 'base.html' %}{% block title %}{{ title }}{% endblock %}"
                    "{% block body %}<a href=\"{% url 'polls:detail' count %}\">{{ count }}</a>"
                    "{% endblock %}"},
@@ -189,8 +189,7 @@ static bool teapot_error(mn_req *r, int status, const char *message)
 static const mn_middleware teapot = {"teapot", teapot_before, teapot_after, teapot_error};
 static const mn_middleware *const app_middleware[] = {&teapot, NULL};
 
-static const mn_app polls_app = {"polls", NULL, NULL, templates, NULL, NULL, app_middleware,
-                                 NULL};
+static const mn_app polls_app = {"polls", NULL, NULL, templates, NULL, NULL, app_middleware, NULL};
 static const mn_app *const apps[] = {&polls_app, NULL};
 
 static void custom_500(mn_req *r)

@@ -87,9 +87,13 @@ Test(security, default_headers, .fini = done)
 
 Test(security, hsts_only_on_https, .fini = done)
 {
-    static const char *const env[] = {"SECURE_HSTS_SECONDS", "3600",
-                                      "SECURE_HSTS_INCLUDE_SUBDOMAINS", "true",
-                                      "SECURE_HSTS_PRELOAD", "true", NULL};
+    static const char *const env[] = {"SECURE_HSTS_SECONDS",
+                                      "3600",
+                                      "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+                                      "true",
+                                      "SECURE_HSTS_PRELOAD",
+                                      "true",
+                                      NULL};
     c = test_client(&test_project, env);
     mn_assert_no_header(mn_client_get(c, "/polls/1/"), "Strict-Transport-Security");
     mn_client_request q = {0};
@@ -249,7 +253,7 @@ Test(chain, app_middleware_answers_early_and_handles_errors, .fini = done)
     mn_req *r = mn_client_get(c, "/teapot/");
     mn_assert_status(r, 418);
     cr_assert_str_eq(mn_resp_text(r), "short and stout");
-    mn_assert_no_header(r, "X-Teapot");                    /* it answered: its after() skipped */
+    mn_assert_no_header(r, "X-Teapot");                       /* it answered: its after() skipped */
     mn_assert_header(r, "X-Content-Type-Options", "nosniff"); /* outer ones still run */
     r = mn_client_get(c, "/forbidden/");
     mn_assert_status(r, 403);

@@ -5,16 +5,46 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-static void v_index(mn_req *r) { (void)r; }
-static void v_detail(mn_req *r) { (void)r; }
-static void v_vote(mn_req *r) { (void)r; }
-static void v_slug(mn_req *r) { (void)r; }
-static void v_uuid(mn_req *r) { (void)r; }
-static void v_path(mn_req *r) { (void)r; }
-static void v_year(mn_req *r) { (void)r; }
-static void v_re(mn_req *r) { (void)r; }
-static void v_hex(mn_req *r) { (void)r; }
-static void v_str(mn_req *r) { (void)r; }
+static void v_index(mn_req *r)
+{
+    (void)r;
+}
+static void v_detail(mn_req *r)
+{
+    (void)r;
+}
+static void v_vote(mn_req *r)
+{
+    (void)r;
+}
+static void v_slug(mn_req *r)
+{
+    (void)r;
+}
+static void v_uuid(mn_req *r)
+{
+    (void)r;
+}
+static void v_path(mn_req *r)
+{
+    (void)r;
+}
+static void v_year(mn_req *r)
+{
+    (void)r;
+}
+static void v_re(mn_req *r)
+{
+    (void)r;
+}
+static void v_hex(mn_req *r)
+{
+    (void)r;
+}
+static void v_str(mn_req *r)
+{
+    (void)r;
+}
 
 static const mn_route polls_urls[] = {
     MN_PATH("", v_index, "index"),
@@ -94,9 +124,9 @@ Test(router, include_prefix_and_int_converter)
 Test(router, wrong_method_gives_allow_list)
 {
     char allow[64];
-    cr_assert_eq(mn_router_resolve(rt, mn_str_from("/polls/3/vote/"), "GET", &m, allow,
-                                   sizeof allow),
-                 MN_EUNSUPPORTED);
+    cr_assert_eq(
+        mn_router_resolve(rt, mn_str_from("/polls/3/vote/"), "GET", &m, allow, sizeof allow),
+        MN_EUNSUPPORTED);
     cr_assert_str_eq(allow, "POST");
     cr_assert_eq(resolve("/polls/3/vote/", "post"), 0);
     cr_assert_eq(resolve("/polls/3/vote/", NULL), 0);
@@ -162,8 +192,7 @@ Test(router, reverse_with_namespace_and_escaping)
     const char *path_val[] = {"dir/f#1.txt"};
     cr_assert_str_eq(rev("file", 1, NULL, path_val, err, sizeof err), "/files/dir/f%231.txt");
     const char *kw_names[] = {"month", "year"}, *kw_vals[] = {"05", "2024"};
-    cr_assert_str_eq(rev("archive", 2, kw_names, kw_vals, err, sizeof err),
-                     "/archive/2024/05/");
+    cr_assert_str_eq(rev("archive", 2, kw_names, kw_vals, err, sizeof err), "/archive/2024/05/");
     const char *hex[] = {"abcd"};
     cr_assert_str_eq(rev("color", 1, NULL, hex, err, sizeof err), "/color/abcd/");
 }

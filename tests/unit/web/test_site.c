@@ -213,8 +213,8 @@ Test(site, json_in_and_out, .fini = done)
     json_t *j = mn_resp_json(r);
     cr_assert_not_null(j, "%s", mn_resp_text(r));
     cr_assert_str_eq(json_string_value(json_object_get(j, "method")), "POST");
-    cr_assert_eq(json_integer_value(json_array_get(json_object_get(json_object_get(j, "echo"),
-                                                                   "a"), 1)), 2);
+    cr_assert_eq(
+        json_integer_value(json_array_get(json_object_get(json_object_get(j, "echo"), "a"), 1)), 2);
 }
 
 Test(site, unknown_middleware_is_reported)
@@ -225,8 +225,7 @@ Test(site, unknown_middleware_is_reported)
     cr_assert_eq(mn_settings_load(s, NULL), 0);
     char err[512];
     cr_assert_null(mn_site_new(&test_project, s, err, sizeof err));
-    cr_assert(strncmp(err, "MIDDLEWARE: 'sessions' is not a known middleware", 48) == 0, "%s",
-              err);
+    cr_assert(strncmp(err, "MIDDLEWARE: 'sessions' is not a known middleware", 48) == 0, "%s", err);
     mn_settings_free(s);
     unsetenv("MIDDLEWARE");
 }
@@ -273,8 +272,8 @@ Test(site, debug_500_shows_get_and_post_with_secrets_masked, .fini = done)
 
 Test(site, settings_become_server_limits, .fini = done)
 {
-    static const char *const env[] = {"DATA_UPLOAD_MAX_MEMORY_SIZE", "1K",
-                                      "HTTP_HEADER_TIMEOUT_MS", "1500", NULL};
+    static const char *const env[] = {"DATA_UPLOAD_MAX_MEMORY_SIZE", "1K", "HTTP_HEADER_TIMEOUT_MS",
+                                      "1500", NULL};
     c = test_client(&test_project, env);
     mn_http_limits l;
     mn_site_http_limits(mn_req_site(mn_client_get(c, "/polls/1/")), &l);

@@ -63,8 +63,17 @@ TestSuite(static_files, .init = setup, .fini = teardown);
 
 Test(static_files, hostile_paths_are_refused)
 {
-    const char *bad[] = {"../etc/passwd", "css/../../x", "/etc/passwd", "css\\site.css", "",
-                         "css/", "./css/site.css", "css/./site.css", "a\x01" "b", "..",
+    const char *bad[] = {"../etc/passwd",
+                         "css/../../x",
+                         "/etc/passwd",
+                         "css\\site.css",
+                         "",
+                         "css/",
+                         "./css/site.css",
+                         "css/./site.css",
+                         "a\x01"
+                         "b",
+                         "..",
                          "css/.."};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_expect_eq(mn_static_check_path(bad[i]), MN_EINVAL, "'%s' accepted", bad[i]);
@@ -112,7 +121,8 @@ Test(static_files, collectstatic_matches_django)
     /* Rewritten CSS and JS (source maps), byte for byte, and the originals kept as they were. */
     const char *key;
     json_t *val;
-    json_object_foreach(want, key, val) {
+    json_object_foreach(want, key, val)
+    {
         const char *hashed = json_string_value(val);
         snprintf(path, sizeof path, "%s/%s", root, hashed);
         struct stat sb;
@@ -120,8 +130,8 @@ Test(static_files, collectstatic_matches_django)
         snprintf(path, sizeof path, "%s/%s", root, key);
         cr_expect_eq(stat(path, &sb), 0, "%s missing", key);
         size_t kl = strlen(key);
-        bool adjustable = (kl > 4 && !strcmp(key + kl - 4, ".css")) ||
-                          (kl > 3 && !strcmp(key + kl - 3, ".js"));
+        bool adjustable =
+            (kl > 4 && !strcmp(key + kl - 4, ".css")) || (kl > 3 && !strcmp(key + kl - 3, ".js"));
         if (!adjustable)
             continue;
         char flat[512];
@@ -168,8 +178,7 @@ Test(static_files, urls_follow_the_manifest)
     cr_expect_str_eq(mn_static_url(st, "/img/a b&c.png", arena), "/static/img/a%20b%26c.png");
     cr_expect_str_eq(mn_static_url(st, "é.css", arena), "/static/%C3%A9.css");
     cr_assert_eq(mn_static_collect(st, NULL, NULL), MN_OK);
-    cr_expect_str_eq(mn_static_url(st, "css/base.css", arena),
-                     "/static/css/base.8e30ae1af0f9.css");
+    cr_expect_str_eq(mn_static_url(st, "css/base.css", arena), "/static/css/base.8e30ae1af0f9.css");
     cr_expect_str_eq(mn_static_url(st, "fonts/f.woff2?v=3#x", arena),
                      "/static/fonts/f.f033c077fb9e.woff2?v=3#x");
     cr_expect_null(mn_static_url(st, "css/typo.css", arena));
@@ -280,8 +289,7 @@ Test(static_files, content_types)
 {
     cr_expect_str_eq(mn_static_content_type("a/b.CSS"), "text/css; charset=utf-8");
     cr_expect_str_eq(mn_static_content_type("x.woff2"), "font/woff2");
-    cr_expect_str_eq(mn_static_content_type("x.1234567890ab.js"),
-                     "text/javascript; charset=utf-8");
+    cr_expect_str_eq(mn_static_content_type("x.1234567890ab.js"), "text/javascript; charset=utf-8");
     cr_expect_str_eq(mn_static_content_type("LICENSE"), "application/octet-stream");
     cr_expect_str_eq(mn_static_content_type(".bashrc"), "application/octet-stream");
 }

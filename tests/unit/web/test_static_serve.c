@@ -86,8 +86,8 @@ static answer *ask(const char *method, const char *path, const char *const *head
     }
     char target[512];
     snprintf(target, sizeof target, "/static/%s", path);
-    mn_req *r = mn_req_new(&(mn_req_init){.method = method, .target = target,
-                                          .headers = fields, .header_count = n});
+    mn_req *r = mn_req_new(
+        &(mn_req_init){.method = method, .target = target, .headers = fields, .header_count = n});
     cr_assert_not_null(r);
     serve_path = path;
     mn_req_run(r, view, st);
@@ -254,7 +254,7 @@ Test(static_serve, head_and_other_methods)
 Test(static_serve, hostile_paths_get_404)
 {
     const char *bad[] = {"../secret.txt", "link.txt", "/etc/passwd", "..%2fsecret.txt",
-                         "nope.css", "", "./app.css"};
+                         "nope.css",      "",         "./app.css"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         answer *a = ask("GET", bad[i], NULL);
         cr_expect_eq(a->status, 404, "'%s' gave %d", bad[i], a->status);

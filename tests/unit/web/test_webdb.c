@@ -15,10 +15,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* clang-format off */
 #define NOTE_FIELDS(F)                                                                        \
     F(id, MN_BIGAUTO)                                                                         \
     F(text, MN_CHAR, .max_length = 100)                                                       \
     F(n, MN_INT, .default_int = 0)
+/* clang-format on */
 MN_MODEL(Note, webdbtest, NOTE_FIELDS);
 
 static char dir[256];
@@ -410,8 +412,8 @@ Test(webdb, router_sends_reads_to_the_replica)
     snprintf(other, sizeof other, "other=sqlite:///%s/other.sqlite3", dir);
     const char *env[] = {"DATABASE_URL", url, "DATABASES", other, NULL};
     mn_client *c = test_client(&routed_project, env);
-    expect(c, "/add/x/", 200);  /* a write: default */
-    mn_req *resp = mn_client_get(c, "/count/");          /* a read: the replica, still empty */
+    expect(c, "/add/x/", 200);                  /* a write: default */
+    mn_req *resp = mn_client_get(c, "/count/"); /* a read: the replica, still empty */
     mn_assert_status(resp, 200);
     mn_assert_contains(resp, "notes=0");
     test_client_done(c);

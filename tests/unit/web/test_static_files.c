@@ -194,46 +194,43 @@ Test(static_files, urls_follow_the_manifest)
     mn_static_free(prod);
 }
 
-Test(static_files, css_reference_to_a_missing_file_names_both)
+/* Collects a folder holding one file name with content; the collect's return code, and its
+ * error message (arena memory) in *msg. */
+static int collect_one(const char *name, const char *content, const char **msg)
 {
     char dir[1100], file[1200];
-    snprintf(dir, sizeof dir, "%s.src", root);
+    snprintf(dir, sizeof dir, "%s.one", root);
     mkdir(dir, 0755);
-    snprintf(file, sizeof file, "%s/broken.css", dir);
+    snprintf(file, sizeof file, "%s/%s", dir, name);
     FILE *f = fopen(file, "w");
-    fputs("a { background: url(missing.png) }\n", f);
+    fputs(content, f);
     fclose(f);
     mn_static *s2 = mn_static_new("/static/", root);
     mn_static_add_dir(s2, dir);
     mn_buf err;
     mn_buf_init(&err, arena);
-    cr_expect_eq(mn_static_collect(s2, NULL, &err), MN_ENOTFOUND);
-    char *msg = mn_buf_cstr(&err);
-    cr_expect(strstr(msg, "broken.css") && strstr(msg, "missing.png"), "message: %s", msg);
+    int rc = mn_static_collect(s2, NULL, &err);
+    *msg = mn_buf_cstr(&err);
     mn_static_free(s2);
     unlink(file);
     rmdir(dir);
+    return rc;
+}
+
+Test(static_files, css_reference_to_a_missing_file_names_both)
+{
+    const char *msg;
+    cr_expect_eq(collect_one("broken.css", "a { background: url(missing.png) }\n", &msg),
+                 MN_ENOTFOUND);
+    cr_expect(strstr(msg, "broken.css") && strstr(msg, "missing.png"), "message: %s", msg);
 }
 
 Test(static_files, js_source_map_to_a_missing_file_names_both)
 {
-    char dir[1100], file[1200];
-    snprintf(dir, sizeof dir, "%s.src3", root);
-    mkdir(dir, 0755);
-    snprintf(file, sizeof file, "%s/lib.js", dir);
-    FILE *f = fopen(file, "w");
-    fputs("x();\n//# sourceMappingURL=lib.js.map\n", f);
-    fclose(f);
-    mn_static *s2 = mn_static_new("/static/", root);
-    mn_static_add_dir(s2, dir);
-    mn_buf err;
-    mn_buf_init(&err, arena);
-    cr_expect_eq(mn_static_collect(s2, NULL, &err), MN_ENOTFOUND);
-    char *msg = mn_buf_cstr(&err);
+    const char *msg;
+    cr_expect_eq(collect_one("lib.js", "x();\n//# sourceMappingURL=lib.js.map\n", &msg),
+                 MN_ENOTFOUND);
     cr_expect(strstr(msg, "lib.js") && strstr(msg, "lib.js.map"), "message: %s", msg);
-    mn_static_free(s2);
-    unlink(file);
-    rmdir(dir);
 }
 
 Test(static_files, fragment_only_and_foreign_urls_are_kept)

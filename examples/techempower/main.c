@@ -297,7 +297,20 @@ static void updates(mn_req *r)
         while (v == ws[i]->randomNumber);
         ws[i]->randomNumber = v;
     }
-    if (mn_bulk_update(o, &World_model, (void **)ws, (size_t)n, "randomNumber", 0) < 0)
+    /* A row drawn twice keeps the value the response shows last. bulk_update, as Django's,
+     * applies only the first of duplicates: hand it each row once, its last draw. */
+    World **last = mn_arena_alloc(mn_req_arena(r), sizeof *last * (size_t)n);
+    size_t nlast = 0;
+    if (!last)
+        mn_http_500(r, "out of memory");
+    for (int i = n - 1; i >= 0; i--) {
+        size_t k = 0;
+        while (k < nlast && last[k]->id != ws[i]->id)
+            k++;
+        if (k == nlast)
+            last[nlast++] = ws[i];
+    }
+    if (mn_bulk_update(o, &World_model, (void **)last, nlast, "randomNumber", 0) < 0)
         mn_http_500(r, mn_orm_error(o));
     send_worlds(r, ws, n);
 }

@@ -618,14 +618,23 @@ static size_t conv_span(int conv, const char *s, size_t len)
     }
 }
 
-static bool match_parts(const part *p, size_t n, const char *s, size_t len, mn_str *caps)
+/* Converters next to each other ("<str:a><int:b>") make the split points a search, which a
+ * hostile path could make exponential. Every attempt spends one step of a budget far above
+ * what a real route needs; a path that exhausts it does not match (404), in bounded time. */
+enum { MATCH_BUDGET = 100000 };
+
+static bool match_parts(const part *p, size_t n, const char *s, size_t len, mn_str *caps,
+                        size_t *budget)
 {
+    if (*budget == 0)
+        return false;
+    --*budget;
     if (n == 0)
         return len == 0;
     if (p->literal) {
         if (len < p->len || memcmp(s, p->text, p->len) != 0)
             return false;
-        return match_parts(p + 1, n - 1, s + p->len, len - p->len, caps);
+        return match_parts(p + 1, n - 1, s + p->len, len - p->len, caps, budget);
     }
     size_t max = conv_span(p->conv, s, len);
     for (size_t l = max; l >= 1; l--) {
@@ -635,7 +644,7 @@ static bool match_parts(const part *p, size_t n, const char *s, size_t len, mn_s
         if (n > 1 && p[1].literal &&
             (len - l < p[1].len || memcmp(s + l, p[1].text, p[1].len) != 0))
             continue;
-        if (match_parts(p + 1, n - 1, s + l, len - l, caps)) {
+        if (match_parts(p + 1, n - 1, s + l, len - l, caps, budget)) {
             caps[p->param] = (mn_str){s, l};
             return true;
         }
@@ -646,7 +655,8 @@ static bool match_parts(const part *p, size_t n, const char *s, size_t len, mn_s
 static bool match_route(const croute *cr, mn_str path, mn_route_match *m)
 {
     if (!cr->re) {
-        if (!match_parts(cr->parts, cr->part_count, path.ptr, path.len, m->params))
+        size_t budget = MATCH_BUDGET;
+        if (!match_parts(cr->parts, cr->part_count, path.ptr, path.len, m->params, &budget))
             return false;
     } else {
         int rc = pcre2_match(cr->re, (PCRE2_SPTR)path.ptr, path.len, 0, 0, cr->md, NULL);

@@ -244,3 +244,25 @@ Test(router, listing_for_urls_command)
         n++;
     cr_assert_eq(n, 10);
 }
+
+/* Adjacent converters make the split points a search; a hostile path must not make it
+ * exponential. Ten str converters and 200 bytes without the final literal: without a bound
+ * this takes longer than the test's lifetime. A path that does fit still matches. */
+Test(router, adjacent_converters_stay_bounded, .timeout = 10)
+{
+    static const mn_route greedy[] = {
+        MN_PATH("<str:a><str:b><str:c><str:d><str:e><str:f><str:g><str:h><str:i><str:j>x/", v_index,
+                "greedy"),
+        MN_END};
+    char err[256];
+    mn_router *g = mn_router_new(greedy, NULL, err, sizeof err);
+    cr_assert_not_null(g, "%s", err);
+    char path[256] = "/";
+    memset(path + 1, 'a', 200);
+    path[201] = '/';
+    path[202] = '\0';
+    mn_route_match hit;
+    cr_expect_neq(mn_router_resolve(g, mn_str_from(path), "GET", &hit, NULL, 0), 0);
+    cr_expect_eq(mn_router_resolve(g, mn_str_from("/abcdefghijx/"), "GET", &hit, NULL, 0), 0);
+    mn_router_free(g);
+}

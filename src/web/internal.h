@@ -88,6 +88,9 @@ bool mn__protected(mn_req *r, void (*fn)(mn_req *r, void *arg), void *arg);
 bool mn__host_valid(mn_str host, const char *const *allowed, size_t count, bool testing);
 /* The request host (Host or X-Forwarded-Host), port included. */
 mn_str mn__req_host(mn_req *r);
+/* The q-value Accept-Encoding gives coding (case-insensitive; "*" covers codings not named):
+ * 0 when it is absent or refused. */
+double mn__accept_encoding_q(mn_str header, const char *coding);
 
 /* webdb.c: the database's part of a request. view_done() ends ATOMIC_REQUESTS' transaction
  * once the view has run (ok: it returned normally) and returns false when the view's outcome

@@ -271,19 +271,10 @@ static void patch_vary(mn_req *r, const char *name)
         mn_resp_set_header(r, "Vary", v);
 }
 
+/* Honours q=0 (RFC 9110 section 12.5.3), where Django's r"\bgzip\b" would compress anyway. */
 static bool accepts_gzip(mn_str ae)
 {
-    /* as Django's re_accepts_gzip = r"\bgzip\b" */
-    for (size_t i = 0; i + 4 <= ae.len; i++) {
-        if (strncasecmp(ae.ptr + i, "gzip", 4) != 0)
-            continue;
-        bool left = i == 0 || !((ae.ptr[i - 1] | 32) >= 'a' && (ae.ptr[i - 1] | 32) <= 'z');
-        bool right =
-            i + 4 == ae.len || !((ae.ptr[i + 4] | 32) >= 'a' && (ae.ptr[i + 4] | 32) <= 'z');
-        if (left && right)
-            return true;
-    }
-    return false;
+    return mn__accept_encoding_q(ae, "gzip") > 0;
 }
 
 static int gzip_bytes(mn_arena *a, const char *in, size_t n, mn_buf *out)

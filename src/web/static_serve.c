@@ -5,6 +5,7 @@
  * no absolute path) and, after resolving symlinks, by requiring the real file to lie inside
  * the real folder it was looked up in. */
 #define _GNU_SOURCE
+#include "web/internal.h"
 #include "web/static_internal.h"
 
 #include <errno.h>
@@ -104,47 +105,6 @@ static int open_static(const mn_static *st, const char *rel, struct stat *sb, co
         }
     }
     return -1;
-}
-
-/* q-value of coding in an Accept-Encoding header: 0 when absent or refused. */
-static double accepts(mn_str header, const char *coding)
-{
-    size_t cl = strlen(coding);
-    const char *p = header.ptr, *end = header.ptr + header.len;
-    double star = 0;
-    bool star_seen = false;
-    while (p && p < end) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-            p++;
-        const char *tok = p;
-        while (p < end && *p != ',' && *p != ';' && *p != ' ')
-            p++;
-        size_t tl = (size_t)(p - tok);
-        double q = 1;
-        while (p < end && *p != ',') {
-            if (*p == ';') {
-                const char *s = p + 1;
-                while (s < end && *s == ' ')
-                    s++;
-                if (s + 1 < end && (s[0] == 'q' || s[0] == 'Q') && s[1] == '=') {
-                    char num[8] = {0};
-                    size_t k = 0;
-                    for (const char *d = s + 2;
-                         d < end && k < 7 && (*d == '.' || (*d >= '0' && *d <= '9')); d++)
-                        num[k++] = *d;
-                    q = strtod(num, NULL);
-                }
-            }
-            p++;
-        }
-        if (tl == cl && strncasecmp(tok, coding, cl) == 0)
-            return q;
-        if (tl == 1 && *tok == '*') {
-            star = q;
-            star_seen = true;
-        }
-    }
-    return star_seen ? star : 0;
 }
 
 static void http_date(time_t t, char out[40])
@@ -290,8 +250,8 @@ void mn_static_serve(mn_req *r, const mn_static *st, const char *path)
         if (vfd < 0)
             continue;
         has_variant = true;
-        if (!encoding && !range.ptr && ae.ptr && accepts(ae, variants[i].coding) > 0 &&
-            vsb.st_mtime >= sb.st_mtime) {
+        if (!encoding && !range.ptr && ae.ptr &&
+            mn__accept_encoding_q(ae, variants[i].coding) > 0 && vsb.st_mtime >= sb.st_mtime) {
             close(fd);
             fd = vfd;
             sb = vsb;

@@ -165,6 +165,31 @@ Test(gzip, not_without_accept_encoding_but_vary_is_set, .fini = done)
     mn_assert_no_header(r, "Content-Encoding");
 }
 
+Test(gzip, honours_q_values_and_wildcards, .fini = done)
+{
+    c = test_client(&test_project, NULL);
+    static const struct {
+        const char *accept;
+        bool gzipped;
+    } cases[] = {
+        {"gzip;q=0", false},
+        {"gzip; q=0.0, deflate", false},
+        {"gzip;q=0.5", true},
+        {"x-gzip", true},
+        {"*", true},
+        {"gzip;q=0, *", false},
+        {"identity, *;q=0", false},
+        {"GZIP", true},
+        {"br;q=1.0, gzip;q=0.8", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mn_req *r = get_with("/big/", "Accept-Encoding", cases[i].accept);
+        mn_str ce = mn_resp_get_header(r, "Content-Encoding");
+        cr_assert_eq(ce.ptr != NULL, cases[i].gzipped, "Accept-Encoding: %s", cases[i].accept);
+        mn_assert_header(r, "Vary", "Accept-Encoding");
+    }
+}
+
 Test(gzip, skips_small_bodies, .fini = done)
 {
     c = test_client(&test_project, NULL);

@@ -1,8 +1,10 @@
 /* helper_engine.c — shared by the template unit tests: an engine with a few embedded
- * templates (the same ones gen_tag_cases.py gives Django's locmem loader) and a render
- * helper that returns the output or the error. */
+ * templates (the same ones gen_tag_cases.py gives Django's locmem loader), render helpers
+ * that return the output or the error, and the engine-and-arena fixture of the tests. */
 #include "helper_engine.h"
 
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
 #include <string.h>
 
 static const mn_template_embedded fixtures[] = {
@@ -21,21 +23,14 @@ mn_template_engine *helper_engine(void)
     return e;
 }
 
-int helper_render(mn_template_engine *e, mn_arena *a, const char *src, const char *json, char **out,
-                  mn_template_error *err)
+int helper_render_context(mn_template_engine *e, mn_arena *a, const char *src, mn_context *ctx,
+                          char **out, mn_template_error *err)
 {
     memset(err, 0, sizeof *err);
     *out = NULL;
     mn_template *t = mn_template_compile(e, "test.html", src, strlen(src), err);
     if (!t)
         return err->code ? err->code : -1;
-    mn_context *ctx = mn_context_new(a);
-    if (json) {
-        mn_value *v = mn_value_from_json(a, json, strlen(json), NULL, 0);
-        if (!v)
-            return -100;
-        mn_context_update(ctx, v);
-    }
     mn_buf b;
     mn_buf_init(&b, a);
     int rc = mn_template_render(t, ctx, &b, err);
@@ -44,4 +39,75 @@ int helper_render(mn_template_engine *e, mn_arena *a, const char *src, const cha
         return rc;
     *out = mn_buf_cstr(&b);
     return 0;
+}
+
+int helper_render(mn_template_engine *e, mn_arena *a, const char *src, const char *json, char **out,
+                  mn_template_error *err)
+{
+    mn_context *ctx = mn_context_new(a);
+    if (json) {
+        mn_value *v = mn_value_from_json(a, json, strlen(json), NULL, 0);
+        if (!v) {
+            memset(err, 0, sizeof *err);
+            *out = NULL;
+            return -100;
+        }
+        mn_context_update(ctx, v);
+    }
+    return helper_render_context(e, a, src, ctx, out, err);
+}
+
+bool helper_case_differs(const char *name, const char *src, const char *expected, bool error,
+                         int rc, const char *out, const mn_template_error *err)
+{
+    if (error) {
+        if (rc == 0)
+            cr_log_error("%s: expected error '%s', rendered '%s'", name, expected, out);
+        else if (!strstr(err->message, expected))
+            cr_log_error("%s: expected error '%s', got '%s'", name, expected, err->message);
+        else
+            return false;
+    } else if (rc != 0) {
+        cr_log_error("%s: expected '%s', got error '%s'", name, expected, err->message);
+    } else if (strcmp(out, expected) != 0) {
+        cr_log_error("%s:\n  template: %s\n  expected: '%s'\n  got:      '%s'", name, src, expected,
+                     out);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+mn_template_engine *engine;
+mn_arena *arena;
+
+void engine_setup(void)
+{
+    engine = helper_engine();
+    arena = mn_arena_new(0);
+    cr_assert(engine && arena);
+}
+
+void engine_teardown(void)
+{
+    mn_template_engine_free(engine);
+    mn_arena_free(arena);
+}
+
+char *render(const char *src, const char *json)
+{
+    char *out;
+    mn_template_error err;
+    int rc = helper_render(engine, arena, src, json, &out, &err);
+    cr_assert_eq(rc, 0, "render of '%s' failed: %s", src, err.message);
+    return out;
+}
+
+mn_template_error render_error(const char *src, const char *json)
+{
+    char *out;
+    mn_template_error err;
+    int rc = helper_render(engine, arena, src, json, &out, &err);
+    cr_assert_neq(rc, 0, "'%s' should fail but rendered '%s'", src, out ? out : "");
+    return err;
 }

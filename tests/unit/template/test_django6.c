@@ -6,33 +6,10 @@
 
 #include "helper_engine.h"
 
-static mn_template_engine *e;
-static mn_arena *a;
-
-static void setup(void)
-{
-    e = helper_engine();
-    a = mn_arena_new(0);
-}
-
-static void teardown(void)
-{
-    mn_template_engine_free(e);
-    mn_arena_free(a);
-}
-
-static char *render(const char *src, const char *json)
-{
-    char *out;
-    mn_template_error err;
-    int rc = helper_render(e, a, src, json, &out, &err);
-    cr_assert_eq(rc, 0, "render of '%s' failed: %s", src, err.message);
-    return out;
-}
-
 /* ---- forloop.length (Django 6.0: ForNode puts len(values) in the loop dict) ---- */
 
-Test(forloop_length, is_the_number_of_items_on_every_iteration, .init = setup, .fini = teardown)
+Test(forloop_length, is_the_number_of_items_on_every_iteration, .init = engine_setup,
+     .fini = engine_teardown)
 {
     cr_assert_str_eq(
         render("{% for x in l %}{{ forloop.length }}{% endfor %}", "{\"l\": [1, 2, 3]}"), "333");
@@ -49,7 +26,7 @@ Test(forloop_length, is_the_number_of_items_on_every_iteration, .init = setup, .
                      "20/20");
 }
 
-Test(forloop_length, nested_loops_and_parentloop, .init = setup, .fini = teardown)
+Test(forloop_length, nested_loops_and_parentloop, .init = engine_setup, .fini = engine_teardown)
 {
     cr_assert_str_eq(render("{% for a in n %}{% for b in a %}{{ forloop.length }}"
                             "{{ forloop.parentloop.length }},{% endfor %}{{ forloop.length }};"
@@ -62,7 +39,8 @@ Test(forloop_length, nested_loops_and_parentloop, .init = setup, .fini = teardow
         "[]");
 }
 
-Test(forloop_length, empty_branch_and_outside_have_no_forloop, .init = setup, .fini = teardown)
+Test(forloop_length, empty_branch_and_outside_have_no_forloop, .init = engine_setup,
+     .fini = engine_teardown)
 {
     cr_assert_str_eq(render("{% for x in l %}{{ x }}{% empty %}[{{ forloop.length }}]{% endfor %}"
                             "[{{ forloop.length }}]",
@@ -75,7 +53,8 @@ Test(forloop_length, empty_branch_and_outside_have_no_forloop, .init = setup, .f
                      "e27");
 }
 
-Test(forloop_length, printed_forloop_lists_length_after_parentloop, .init = setup, .fini = teardown)
+Test(forloop_length, printed_forloop_lists_length_after_parentloop, .init = engine_setup,
+     .fini = engine_teardown)
 {
     cr_assert_str_eq(
         render("{% for x in l %}{{ forloop }}{% endfor %}", "{\"l\": [1]}"),
@@ -86,7 +65,7 @@ Test(forloop_length, printed_forloop_lists_length_after_parentloop, .init = setu
 
 /* ---- querystring (Django 6: None items of an iterable are dropped) ---- */
 
-Test(querystring6, none_items_of_a_list_are_dropped, .init = setup, .fini = teardown)
+Test(querystring6, none_items_of_a_list_are_dropped, .init = engine_setup, .fini = engine_teardown)
 {
     const char *ctx = "{\"l\": [\"a\", null, \"b\"], \"n\": [null, null], \"e\": [],"
                       " \"request\": {\"GET\": {\"c\": \"1\", \"x\": \"2\"}}}";
@@ -106,16 +85,16 @@ Test(querystring6, none_items_of_a_list_are_dropped, .init = setup, .fini = tear
 
 /* ---- {% debug %} (DebugNode: "" unless settings.DEBUG) ---- */
 
-Test(debug_tag, prints_nothing_unless_debug, .init = setup, .fini = teardown)
+Test(debug_tag, prints_nothing_unless_debug, .init = engine_setup, .fini = engine_teardown)
 {
     cr_assert_str_eq(render("[{% debug %}]", "{\"a\": 1}"), "[]");
     cr_assert_str_eq(render("{% for x in l %}[{% debug %}]{% endfor %}", "{\"l\": [1]}"), "[]");
 }
 
-Test(debug_tag, with_debug_prints_frames_innermost_first_as_pformat, .init = setup,
-     .fini = teardown)
+Test(debug_tag, with_debug_prints_frames_innermost_first_as_pformat, .init = engine_setup,
+     .fini = engine_teardown)
 {
-    mn_template_engine_options(e)->debug = true;
+    mn_template_engine_options(engine)->debug = true;
     /* Django 6 with DEBUG = True prints exactly this before the modules */
     const char *expected =
         "{&#x27;forloop&#x27;: {&#x27;counter&#x27;: 1,\n"
@@ -138,7 +117,7 @@ Test(debug_tag, with_debug_prints_frames_innermost_first_as_pformat, .init = set
 static const char *formatted(const mn_template_error *err)
 {
     mn_buf b;
-    mn_buf_init(&b, a);
+    mn_buf_init(&b, arena);
     cr_assert_eq(mn_template_error_format(err, &b), 0);
     return mn_buf_cstr(&b);
 }
@@ -151,60 +130,64 @@ static int norev(void *ud, const char *name, size_t argc, mn_value *const *argv,
     return MN_ENOTFOUND;
 }
 
-Test(error_labels, missing_template_is_named_without_a_place, .init = setup, .fini = teardown)
+Test(error_labels, missing_template_is_named_without_a_place, .init = engine_setup,
+     .fini = engine_teardown)
 {
     mn_template_error err;
-    cr_assert_null(mn_template_engine_get(e, "nope.html", &err));
+    cr_assert_null(mn_template_engine_get(engine, "nope.html", &err));
     cr_assert_eq(err.code, MN_ENOTFOUND);
     cr_assert_str_eq(formatted(&err), "TemplateDoesNotExist: nope.html\n");
 }
 
-Test(error_labels, missing_include_points_at_the_including_tag, .init = setup, .fini = teardown)
+Test(error_labels, missing_include_points_at_the_including_tag, .init = engine_setup,
+     .fini = engine_teardown)
 {
     static const char inc[] = "a\n  {% include \"missing.html\" %}\n";
-    mn_template_engine_add_embedded(e, "incmiss.html", inc, strlen(inc));
+    mn_template_engine_add_embedded(engine, "incmiss.html", inc, strlen(inc));
     mn_template_error err;
-    mn_template *t = mn_template_engine_get(e, "incmiss.html", &err);
+    mn_template *t = mn_template_engine_get(engine, "incmiss.html", &err);
     cr_assert(t, "%s", err.message);
     mn_buf out;
-    mn_buf_init(&out, a);
-    cr_assert_neq(mn_template_render(t, mn_context_new(a), &out, &err), 0);
+    mn_buf_init(&out, arena);
+    cr_assert_neq(mn_template_render(t, mn_context_new(arena), &out, &err), 0);
     cr_assert_str_eq(formatted(&err), "TemplateDoesNotExist: incmiss.html:2:3: missing.html\n"
                                       "    2 |   {% include \"missing.html\" %}\n"
                                       "      |   ^\n");
 }
 
-Test(error_labels, syntax_errors_keep_their_label, .init = setup, .fini = teardown)
+Test(error_labels, syntax_errors_keep_their_label, .init = engine_setup, .fini = engine_teardown)
 {
     mn_template_error err;
     const char *src = "a\n{{ x|bad }}";
-    cr_assert_null(mn_template_compile(e, "f.html", src, strlen(src), &err));
+    cr_assert_null(mn_template_compile(engine, "f.html", src, strlen(src), &err));
     cr_assert_str_eq(formatted(&err), "TemplateSyntaxError: f.html:2:1: Invalid filter: 'bad'\n"
                                       "    2 | {{ x|bad }}\n"
                                       "      | ^\n");
 }
 
-Test(error_labels, failing_url_is_no_reverse_match_only, .init = setup, .fini = teardown)
+Test(error_labels, failing_url_is_no_reverse_match_only, .init = engine_setup,
+     .fini = engine_teardown)
 {
-    mn_template_engine_set_reverse(e, norev, NULL);
+    mn_template_engine_set_reverse(engine, norev, NULL);
     mn_template_error err;
     const char *src = "{% url \"x\" %}";
-    mn_template *t = mn_template_compile(e, "u.html", src, strlen(src), &err);
+    mn_template *t = mn_template_compile(engine, "u.html", src, strlen(src), &err);
     cr_assert(t, "%s", err.message);
     mn_buf out;
-    mn_buf_init(&out, a);
-    cr_assert_neq(mn_template_render(t, mn_context_new(a), &out, &err), 0);
+    mn_buf_init(&out, arena);
+    cr_assert_neq(mn_template_render(t, mn_context_new(arena), &out, &err), 0);
     const char *f = formatted(&err);
     cr_assert(strncmp(f, "NoReverseMatch: u.html:1:1: Reverse for 'x' not found.", 54) == 0, "%s",
               f);
     cr_assert_null(strstr(f, "TemplateDoesNotExist"), "%s", f);
 }
 
-Test(error_labels, missing_partial_shows_its_source_line, .init = setup, .fini = teardown)
+Test(error_labels, missing_partial_shows_its_source_line, .init = engine_setup,
+     .fini = engine_teardown)
 {
     mn_template_error err;
     const char *src = "hi\n {% partial nope %}\n";
-    cr_assert_null(mn_template_compile(e, "p.html", src, strlen(src), &err));
+    cr_assert_null(mn_template_compile(engine, "p.html", src, strlen(src), &err));
     cr_assert_str_eq(formatted(&err), "TemplateSyntaxError: p.html:2:2: Partial 'nope' is not "
                                       "defined in the current template.\n"
                                       "    2 |  {% partial nope %}\n"
@@ -213,7 +196,7 @@ Test(error_labels, missing_partial_shows_its_source_line, .init = setup, .fini =
 
 /* ---- JSON integers beyond 64 bits (Python's int has no limit; Django prints the digits) */
 
-Test(big_ints, print_as_their_digits, .init = setup, .fini = teardown)
+Test(big_ints, print_as_their_digits, .init = engine_setup, .fini = engine_teardown)
 {
     const char *ctx =
         "{\"n\": 123456789012345678901234567890, \"m\": -98765432109876543210,"
@@ -230,20 +213,21 @@ Test(big_ints, print_as_their_digits, .init = setup, .fini = teardown)
                      "123456789012345678901234567890 030");
 }
 
-Test(big_ints, inside_strings_and_keys_nothing_changes, .init = setup, .fini = teardown)
+Test(big_ints, inside_strings_and_keys_nothing_changes, .init = engine_setup,
+     .fini = engine_teardown)
 {
     const char *ctx = "{\"a\\\"99999999999999999999\": \"x 99999999999999999999 \\\\\", "
                       "\"b\": [99999999999999999999, \"99999999999999999999\"]}";
     cr_assert_str_eq(render("{% for k, v in a.items %}{% endfor %}{{ b.0 }}|{{ b.1 }}", ctx),
                      "99999999999999999999|99999999999999999999");
-    mn_value *v = mn_value_from_json(a, ctx, strlen(ctx), NULL, 0);
+    mn_value *v = mn_value_from_json(arena, ctx, strlen(ctx), NULL, 0);
     cr_assert(v);
     cr_assert_eq(v->u.dict.entries[0].value->kind, MN_VALUE_STRING);
     cr_assert_eq(v->u.dict.entries[1].value->u.list.items[0]->kind, MN_VALUE_DECIMAL);
     cr_assert_eq(v->u.dict.entries[1].value->u.list.items[1]->kind, MN_VALUE_STRING);
 }
 
-Test(big_ints, compare_exactly_not_through_doubles, .init = setup, .fini = teardown)
+Test(big_ints, compare_exactly_not_through_doubles, .init = engine_setup, .fini = engine_teardown)
 {
     const char *ctx =
         "{\"a\": 123456789012345678901234567890, \"b\": 123456789012345678901234567891,"
@@ -259,7 +243,8 @@ Test(big_ints, compare_exactly_not_through_doubles, .init = setup, .fini = teard
                      "12345678");
 }
 
-Test(forloop_length, empty_branch_sets_names_in_the_loops_frame, .init = setup, .fini = teardown)
+Test(forloop_length, empty_branch_sets_names_in_the_loops_frame, .init = engine_setup,
+     .fini = engine_teardown)
 {
     /* Django's ForNode renders {% empty %} inside its context.push() */
     cr_assert_str_eq(render("{% for x in e %}{% empty %}{% firstof \"a\" as v %}({{ v }})"
@@ -268,16 +253,17 @@ Test(forloop_length, empty_branch_sets_names_in_the_loops_frame, .init = setup, 
                      "(a)[]");
 }
 
-Test(error_labels, missing_parent_points_at_the_extends_tag, .init = setup, .fini = teardown)
+Test(error_labels, missing_parent_points_at_the_extends_tag, .init = engine_setup,
+     .fini = engine_teardown)
 {
     static const char child[] = "x\n  {% extends \"nobase.html\" %}\n";
-    mn_template_engine_add_embedded(e, "child6.html", child, strlen(child));
+    mn_template_engine_add_embedded(engine, "child6.html", child, strlen(child));
     mn_template_error err;
-    mn_template *t = mn_template_engine_get(e, "child6.html", &err);
+    mn_template *t = mn_template_engine_get(engine, "child6.html", &err);
     mn_buf out;
-    mn_buf_init(&out, a);
+    mn_buf_init(&out, arena);
     if (t)
-        cr_assert_neq(mn_template_render(t, mn_context_new(a), &out, &err), 0);
+        cr_assert_neq(mn_template_render(t, mn_context_new(arena), &out, &err), 0);
     cr_assert_str_eq(formatted(&err), "TemplateDoesNotExist: child6.html:2:3: nobase.html\n"
                                       "    2 |   {% extends \"nobase.html\" %}\n"
                                       "      |   ^\n");

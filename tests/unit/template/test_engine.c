@@ -12,39 +12,6 @@
 
 #include "helper_engine.h"
 
-static mn_template_engine *e;
-static mn_arena *a;
-
-static void setup(void)
-{
-    e = helper_engine();
-    a = mn_arena_new(0);
-}
-
-static void teardown(void)
-{
-    mn_template_engine_free(e);
-    mn_arena_free(a);
-}
-
-static char *render(const char *src, const char *json)
-{
-    char *out;
-    mn_template_error err;
-    int rc = helper_render(e, a, src, json, &out, &err);
-    cr_assert_eq(rc, 0, "render of '%s' failed: %s", src, err.message);
-    return out;
-}
-
-static mn_template_error render_error(const char *src, const char *json)
-{
-    char *out;
-    mn_template_error err;
-    int rc = helper_render(e, a, src, json, &out, &err);
-    cr_assert_neq(rc, 0, "'%s' should fail but rendered '%s'", src, out ? out : "");
-    return err;
-}
-
 /* ---- filters ---- */
 
 static mn_value *f_shout(const mn_filter_call *call, mn_value *v, mn_value *arg)
@@ -85,7 +52,7 @@ static mn_value *f_fail(const mn_filter_call *call, mn_value *v, mn_value *arg)
 
 static void add_filters(void)
 {
-    mn_template_library *b = mn_template_engine_library(e, "");
+    mn_template_library *b = mn_template_engine_library(engine, "");
     cr_assert_eq(
         mn_template_library_add_filter(b, "shout", f_shout, MN_FILTER_IS_SAFE | MN_FILTER_STRING),
         0);
@@ -96,7 +63,8 @@ static void add_filters(void)
     cr_assert_eq(mn_template_library_add_filter(b, "bad-name", f_fail, 0), MN_EINVAL);
 }
 
-Test(filters, is_safe_keeps_safe_input_safe_and_escapes_unsafe, .init = setup, .fini = teardown)
+Test(filters, is_safe_keeps_safe_input_safe_and_escapes_unsafe, .init = engine_setup,
+     .fini = engine_teardown)
 {
     add_filters();
     cr_assert_str_eq(render("{{ s|shout }}|{{ u|shout }}|{{ \"<i>\"|shout }}",
@@ -104,7 +72,7 @@ Test(filters, is_safe_keeps_safe_input_safe_and_escapes_unsafe, .init = setup, .
                      "<B>|&lt;B&gt;|<I>");
 }
 
-Test(filters, stringfilter_gets_text_of_non_strings, .init = setup, .fini = teardown)
+Test(filters, stringfilter_gets_text_of_non_strings, .init = engine_setup, .fini = engine_teardown)
 {
     add_filters();
     cr_assert_str_eq(render("{{ n|shout }} {{ l|shout }} {{ none|shout }}",
@@ -112,7 +80,8 @@ Test(filters, stringfilter_gets_text_of_non_strings, .init = setup, .fini = tear
                      "12 [&#x27;A&#x27;] NONE");
 }
 
-Test(filters, needs_autoescape_sees_the_autoescape_state, .init = setup, .fini = teardown)
+Test(filters, needs_autoescape_sees_the_autoescape_state, .init = engine_setup,
+     .fini = engine_teardown)
 {
     add_filters();
     cr_assert_str_eq(
@@ -120,7 +89,8 @@ Test(filters, needs_autoescape_sees_the_autoescape_state, .init = setup, .fini =
         "<em>&lt;</em><em><</em>");
 }
 
-Test(filters, argument_count_and_unknown_filter_are_syntax_errors, .init = setup, .fini = teardown)
+Test(filters, argument_count_and_unknown_filter_are_syntax_errors, .init = engine_setup,
+     .fini = engine_teardown)
 {
     add_filters();
     mn_template_error err = render_error("{{ x|shout:\"a\" }}", NULL);
@@ -131,21 +101,24 @@ Test(filters, argument_count_and_unknown_filter_are_syntax_errors, .init = setup
                      "<em>a</em>! <em>a</em>");
 }
 
-Test(filters, filter_arguments_with_quotes_and_spaces, .init = setup, .fini = teardown)
+Test(filters, filter_arguments_with_quotes_and_spaces, .init = engine_setup,
+     .fini = engine_teardown)
 {
     add_filters();
     cr_assert_str_eq(render("{{ x|wrap:\"a b|c:d\" }}{{ x|wrap:'it\\'s' }}", "{\"x\": \"v\"}"),
                      "<em>v</em>a b|c:d<em>v</em>it's");
 }
 
-Test(filters, missing_variable_argument_is_an_error_as_in_django, .init = setup, .fini = teardown)
+Test(filters, missing_variable_argument_is_an_error_as_in_django, .init = engine_setup,
+     .fini = engine_teardown)
 {
     add_filters();
     mn_template_error err = render_error("{{ x|wrap:missing }}", "{\"x\": 1}");
     cr_assert(strstr(err.message, "Failed lookup for key [missing]"), "%s", err.message);
 }
 
-Test(filters, failing_filter_stops_the_render_with_its_message, .init = setup, .fini = teardown)
+Test(filters, failing_filter_stops_the_render_with_its_message, .init = engine_setup,
+     .fini = engine_teardown)
 {
     add_filters();
     mn_template_error err = render_error("line1\n{{ x|fail }}", "{\"x\": 1}");
@@ -153,7 +126,7 @@ Test(filters, failing_filter_stops_the_render_with_its_message, .init = setup, .
     cr_assert_eq(err.line, 2);
 }
 
-Test(filters, filter_tag_applies_filters_to_its_body, .init = setup, .fini = teardown)
+Test(filters, filter_tag_applies_filters_to_its_body, .init = engine_setup, .fini = engine_teardown)
 {
     add_filters();
     cr_assert_str_eq(render("{% filter shout|wrap %}a<{{ x }}{% endfilter %}", "{\"x\": \"<b>\"}"),
@@ -162,10 +135,11 @@ Test(filters, filter_tag_applies_filters_to_its_body, .init = setup, .fini = tea
     cr_assert(strstr(err.message, "Invalid filter") || strstr(err.message, "not permitted"));
 }
 
-Test(filters, string_if_invalid_replaces_missing_variables, .init = setup, .fini = teardown)
+Test(filters, string_if_invalid_replaces_missing_variables, .init = engine_setup,
+     .fini = engine_teardown)
 {
     add_filters();
-    mn_template_engine_options(e)->string_if_invalid = "INVALID(%s)";
+    mn_template_engine_options(engine)->string_if_invalid = "INVALID(%s)";
     cr_assert_str_eq(
         render("{{ a.b }}|{{ x|shout }}|{% if missing %}y{% else %}n{% endif %}", "{\"x\": \"q\"}"),
         "INVALID(a.b)|Q|n");
@@ -226,14 +200,15 @@ static int upper_render(mn_template_state *r, void *node, mn_buf *out)
 
 static void add_tags(void)
 {
-    mn_template_library *lib = mn_template_engine_library(e, "extras");
+    mn_template_library *lib = mn_template_engine_library(engine, "extras");
     cr_assert_eq(mn_template_library_add_simple_tag(lib, "greet", t_greet, 0, -1, NULL), 0);
     cr_assert_eq(mn_template_library_add_inclusion_tag(lib, "card", t_card, "inc.html", 1, 1, NULL),
                  0);
     cr_assert_eq(mn_template_library_add_tag(lib, "upper", upper_compile, upper_render, NULL), 0);
 }
 
-Test(tags_api, simple_tag_escapes_its_result_and_supports_as, .init = setup, .fini = teardown)
+Test(tags_api, simple_tag_escapes_its_result_and_supports_as, .init = engine_setup,
+     .fini = engine_teardown)
 {
     add_tags();
     cr_assert_str_eq(render("{% load extras %}{% greet x 2 k=\"v\" %}|{% greet as g %}[{{ g }}]",
@@ -241,8 +216,8 @@ Test(tags_api, simple_tag_escapes_its_result_and_supports_as, .init = setup, .fi
                      "hi &lt;a&gt; 2 k=v|[hi]");
 }
 
-Test(tags_api, inclusion_tag_renders_its_template_with_a_new_context, .init = setup,
-     .fini = teardown)
+Test(tags_api, inclusion_tag_renders_its_template_with_a_new_context, .init = engine_setup,
+     .fini = engine_teardown)
 {
     add_tags();
     cr_assert_str_eq(render("{% load extras %}{% card n %}", "{\"n\": 7, \"y\": \"outer\"}"),
@@ -251,7 +226,8 @@ Test(tags_api, inclusion_tag_renders_its_template_with_a_new_context, .init = se
     cr_assert(strstr(err.message, "'card' did not receive value(s)"), "%s", err.message);
 }
 
-Test(tags_api, custom_parser_tag_renders_its_nodelist, .init = setup, .fini = teardown)
+Test(tags_api, custom_parser_tag_renders_its_nodelist, .init = engine_setup,
+     .fini = engine_teardown)
 {
     add_tags();
     cr_assert_str_eq(
@@ -260,7 +236,8 @@ Test(tags_api, custom_parser_tag_renders_its_nodelist, .init = setup, .fini = te
     cr_assert(strstr(err.message, "Unclosed tag on line 1: 'upper'"), "%s", err.message);
 }
 
-Test(tags_api, tags_need_load_and_load_from_picks_names, .init = setup, .fini = teardown)
+Test(tags_api, tags_need_load_and_load_from_picks_names, .init = engine_setup,
+     .fini = engine_teardown)
 {
     add_tags();
     mn_template_error err = render_error("{% greet %}", NULL);
@@ -289,9 +266,9 @@ static int reverse(void *ud, const char *name, size_t argc, mn_value *const *arg
     return mn_buf_puts(out, "/?a=1&b=2");
 }
 
-Test(url, url_uses_the_reverse_callback_and_escapes, .init = setup, .fini = teardown)
+Test(url, url_uses_the_reverse_callback_and_escapes, .init = engine_setup, .fini = engine_teardown)
 {
-    mn_template_engine_set_reverse(e, reverse, NULL);
+    mn_template_engine_set_reverse(engine, reverse, NULL);
     cr_assert_str_eq(render("{% url 'polls:detail' q.id %}|{% url \"polls:detail\" pk=3 %}",
                             "{\"q\": {\"id\": 5}}"),
                      "/polls/5/?a=1&amp;b=2|/polls/3/?a=1&amp;b=2");
@@ -302,7 +279,8 @@ Test(url, url_uses_the_reverse_callback_and_escapes, .init = setup, .fini = tear
     cr_assert(strstr(err.message, "NoReverseMatch"), "%s", err.message);
 }
 
-Test(querystring, querystring_merges_request_get_and_arguments, .init = setup, .fini = teardown)
+Test(querystring, querystring_merges_request_get_and_arguments, .init = engine_setup,
+     .fini = engine_teardown)
 {
     const char *ctx =
         "{\"request\": {\"GET\": {\"page\": \"2\", \"q\": \"a b\", \"tag\": [\"x\", \"y\"]}}}";
@@ -316,7 +294,8 @@ Test(querystring, querystring_merges_request_get_and_arguments, .init = setup, .
 
 /* ---- partials ---- */
 
-Test(partials, partialdef_renders_only_when_inline_or_used, .init = setup, .fini = teardown)
+Test(partials, partialdef_renders_only_when_inline_or_used, .init = engine_setup,
+     .fini = engine_teardown)
 {
     cr_assert_str_eq(
         render("{% partialdef p %}P{{ x }}{% endpartialdef %}a{% partial p %}b{% partial p %}"
@@ -327,15 +306,16 @@ Test(partials, partialdef_renders_only_when_inline_or_used, .init = setup, .fini
     cr_assert(strstr(err.message, "nope"), "%s", err.message);
 }
 
-Test(partials, template_hash_partial_names_load_one_partial, .init = setup, .fini = teardown)
+Test(partials, template_hash_partial_names_load_one_partial, .init = engine_setup,
+     .fini = engine_teardown)
 {
     static const char page[] = "head{% partialdef row %}<li>{{ x }}</li>{% endpartialdef %}tail";
-    mn_template_engine_add_embedded(e, "page.html", page, strlen(page));
+    mn_template_engine_add_embedded(engine, "page.html", page, strlen(page));
     cr_assert_str_eq(render("{% include \"page.html#row\" with x=4 %}", NULL), "<li>4</li>");
     mn_template_error err;
-    mn_template *t = mn_template_engine_get(e, "page.html#row", &err);
+    mn_template *t = mn_template_engine_get(engine, "page.html#row", &err);
     cr_assert(t, "%s", err.message);
-    cr_assert_null(mn_template_engine_get(e, "page.html#nope", &err));
+    cr_assert_null(mn_template_engine_get(engine, "page.html#nope", &err));
     cr_assert_eq(err.code, MN_ENOTFOUND);
 }
 
@@ -351,7 +331,8 @@ static void write_file(const char *path, const char *text, time_t mtime)
     utime(path, &ut);
 }
 
-Test(loaders, directories_app_dirs_and_embedded_in_order, .init = setup, .fini = teardown)
+Test(loaders, directories_app_dirs_and_embedded_in_order, .init = engine_setup,
+     .fini = engine_teardown)
 {
     char dir[] = "/tmp/mn-tpl-XXXXXX";
     cr_assert(mkdtemp(dir));
@@ -362,50 +343,54 @@ Test(loaders, directories_app_dirs_and_embedded_in_order, .init = setup, .fini =
     write_file(p, "dir:{% include \"part.html\" %}", 1000);
     snprintf(p, sizeof p, "%s/part.html", sub);
     write_file(p, "app", 1000);
-    mn_template_engine_add_dir(e, dir);
-    mn_template_engine_add_app_dir(e, "app", sub);
-    mn_template_engine_add_embedded(e, "emb.html", "emb", 3);
-    mn_context *ctx = mn_context_new(a);
+    mn_template_engine_add_dir(engine, dir);
+    mn_template_engine_add_app_dir(engine, "app", sub);
+    mn_template_engine_add_embedded(engine, "emb.html", "emb", 3);
+    mn_context *ctx = mn_context_new(arena);
     mn_buf out;
-    mn_buf_init(&out, a);
+    mn_buf_init(&out, arena);
     mn_template_error err;
-    cr_assert_eq(mn_template_render_name(e, "page.html", ctx, &out, &err), 0, "%s", err.message);
-    cr_assert_eq(mn_template_render_name(e, "emb.html", ctx, &out, &err), 0, "%s", err.message);
+    cr_assert_eq(mn_template_render_name(engine, "page.html", ctx, &out, &err), 0, "%s",
+                 err.message);
+    cr_assert_eq(mn_template_render_name(engine, "emb.html", ctx, &out, &err), 0, "%s",
+                 err.message);
     cr_assert_str_eq(mn_buf_cstr(&out), "dir:appemb");
-    cr_assert_null(mn_template_engine_get(e, "../etc/passwd", &err));
+    cr_assert_null(mn_template_engine_get(engine, "../etc/passwd", &err));
     cr_assert_eq(err.code, MN_ENOTFOUND);
-    cr_assert_null(mn_template_engine_get(e, "/etc/passwd", &err));
+    cr_assert_null(mn_template_engine_get(engine, "/etc/passwd", &err));
     /* the cached loader hands back the same compiled template */
-    cr_assert_eq(mn_template_engine_get(e, "page.html", &err),
-                 mn_template_engine_get(e, "page.html", &err));
+    cr_assert_eq(mn_template_engine_get(engine, "page.html", &err),
+                 mn_template_engine_get(engine, "page.html", &err));
     snprintf(p, sizeof p, "rm -rf %s", dir);
     cr_assert_eq(system(p), 0);
 }
 
-Test(loaders, debug_picks_up_a_changed_file_without_restart, .init = setup, .fini = teardown)
+Test(loaders, debug_picks_up_a_changed_file_without_restart, .init = engine_setup,
+     .fini = engine_teardown)
 {
     char dir[] = "/tmp/mn-tpl-XXXXXX";
     cr_assert(mkdtemp(dir));
     char p[300];
     snprintf(p, sizeof p, "%s/t.html", dir);
     write_file(p, "one", 1000);
-    mn_template_engine_add_dir(e, dir);
+    mn_template_engine_add_dir(engine, dir);
     mn_template_error err;
-    mn_template *t1 = mn_template_engine_get(e, "t.html", &err);
+    mn_template *t1 = mn_template_engine_get(engine, "t.html", &err);
     cr_assert(t1);
     write_file(p, "two", 2000);
-    cr_assert_eq(mn_template_engine_get(e, "t.html", &err), t1, "without debug the cache stays");
-    mn_template_engine_options(e)->debug = true;
-    mn_template *t2 = mn_template_engine_get(e, "t.html", &err);
+    cr_assert_eq(mn_template_engine_get(engine, "t.html", &err), t1,
+                 "without debug the cache stays");
+    mn_template_engine_options(engine)->debug = true;
+    mn_template *t2 = mn_template_engine_get(engine, "t.html", &err);
     cr_assert(t2 && t2 != t1);
-    mn_context *ctx = mn_context_new(a);
+    mn_context *ctx = mn_context_new(arena);
     mn_buf out;
-    mn_buf_init(&out, a);
+    mn_buf_init(&out, arena);
     cr_assert_eq(mn_template_render(t2, ctx, &out, &err), 0);
     cr_assert_str_eq(mn_buf_cstr(&out), "two");
     /* Saved again within the same second (same whole-second mtime): still picked up. */
     write_file(p, "three!", 2000);
-    mn_template *t3 = mn_template_engine_get(e, "t.html", &err);
+    mn_template *t3 = mn_template_engine_get(engine, "t.html", &err);
     cr_assert(t3 && t3 != t2, "a change within one second is seen");
     mn_buf_reset(&out);
     cr_assert_eq(mn_template_render(t3, ctx, &out, &err), 0);
@@ -416,11 +401,12 @@ Test(loaders, debug_picks_up_a_changed_file_without_restart, .init = setup, .fin
 
 /* ---- errors and limits ---- */
 
-Test(errors, syntax_error_names_template_line_column_and_source, .init = setup, .fini = teardown)
+Test(errors, syntax_error_names_template_line_column_and_source, .init = engine_setup,
+     .fini = engine_teardown)
 {
     mn_template_error err;
     const char *src = "line one\nline two\n  ok {% for x in y %}{% endfo %}\n";
-    cr_assert_null(mn_template_compile(e, "polls/index.html", src, strlen(src), &err));
+    cr_assert_null(mn_template_compile(engine, "polls/index.html", src, strlen(src), &err));
     cr_assert_eq(err.code, MN_EINVAL);
     cr_assert_str_eq(err.template_name, "polls/index.html");
     cr_assert_eq(err.line, 3);
@@ -429,42 +415,45 @@ Test(errors, syntax_error_names_template_line_column_and_source, .init = setup, 
     cr_assert_str_eq(err.message, "Invalid block tag on line 3: 'endfo', expected 'empty' or "
                                   "'endfor'. Did you forget to register or load this tag?");
     mn_buf b;
-    mn_buf_init(&b, a);
+    mn_buf_init(&b, arena);
     mn_template_error_format(&err, &b);
     cr_assert(strstr(mn_buf_cstr(&b), "polls/index.html:3:22"), "%s", b.data);
 }
 
-Test(errors, include_loop_is_stopped_by_the_depth_limit, .init = setup, .fini = teardown)
+Test(errors, include_loop_is_stopped_by_the_depth_limit, .init = engine_setup,
+     .fini = engine_teardown)
 {
     static const char loop[] = "x{% include \"loop.html\" %}";
-    mn_template_engine_add_embedded(e, "loop.html", loop, strlen(loop));
+    mn_template_engine_add_embedded(engine, "loop.html", loop, strlen(loop));
     mn_template_error err = render_error("{% include \"loop.html\" %}", NULL);
     cr_assert_eq(err.code, MN_ETOOBIG);
     cr_assert(strstr(err.message, "depth"), "%s", err.message);
     static const char self[] = "{% extends \"self.html\" %}";
-    mn_template_engine_add_embedded(e, "self.html", self, strlen(self));
+    mn_template_engine_add_embedded(engine, "self.html", self, strlen(self));
     err = render_error("{% include \"self.html\" %}", NULL);
     cr_assert(strstr(err.message, "extends itself"), "%s", err.message);
 }
 
-Test(errors, output_and_loop_limits_stop_runaway_templates, .init = setup, .fini = teardown)
+Test(errors, output_and_loop_limits_stop_runaway_templates, .init = engine_setup,
+     .fini = engine_teardown)
 {
-    mn_template_engine_options(e)->max_output = 1000;
+    mn_template_engine_options(engine)->max_output = 1000;
     mn_template_error err = render_error("{% for a in s %}{% for b in s %}{% for c in s %}xxxxxxxx"
                                          "{% endfor %}{% endfor %}{% endfor %}",
                                          "{\"s\": \"0123456789\"}");
     cr_assert_eq(err.code, MN_ETOOBIG);
-    mn_template_engine_options(e)->max_output = 0;
-    mn_template_engine_options(e)->max_loop_iterations = 100;
+    mn_template_engine_options(engine)->max_output = 0;
+    mn_template_engine_options(engine)->max_loop_iterations = 100;
     err = render_error("{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}",
                        "{\"s\": \"0123456789\"}");
     cr_assert(strstr(err.message, "loop iterations"), "%s", err.message);
 }
 
-Test(errors, deep_nesting_is_a_syntax_error_not_a_stack_overflow, .init = setup, .fini = teardown)
+Test(errors, deep_nesting_is_a_syntax_error_not_a_stack_overflow, .init = engine_setup,
+     .fini = engine_teardown)
 {
     mn_buf b;
-    mn_buf_init(&b, a);
+    mn_buf_init(&b, arena);
     for (int i = 0; i < 5000; i++)
         mn_buf_puts(&b, "{% if x %}");
     mn_template_error err = render_error(mn_buf_cstr(&b), NULL);
@@ -526,30 +515,31 @@ static const mn_value_class qs_class_ref = {
     .name = "QuerySet", .get = qs_get, .iterate = qs_iterate, .to_string = qs_to_string};
 #define qs_class qs_class_ref
 
-Test(objects, lazy_object_is_iterated_counted_and_tested, .init = setup, .fini = teardown)
+Test(objects, lazy_object_is_iterated_counted_and_tested, .init = engine_setup,
+     .fini = engine_teardown)
 {
     fake_qs q = {0, 3};
     mn_template_error err;
     const char *src =
         "{% if qs %}{{ qs.count }}:{% for o in qs %}{{ o.id }}{% endfor %}{{ qs.1.id }}"
         "{% endif %}{{ qs }}{% for o in qs.all %}{{ o.id }}{% endfor %}";
-    mn_template *t = mn_template_compile(e, "t", src, strlen(src), &err);
+    mn_template *t = mn_template_compile(engine, "t", src, strlen(src), &err);
     cr_assert(t, "%s", err.message);
-    mn_context *ctx = mn_context_new(a);
-    mn_context_set(ctx, "qs", mn_value_object(a, &qs_class, &q));
+    mn_context *ctx = mn_context_new(arena);
+    mn_context_set(ctx, "qs", mn_value_object(arena, &qs_class, &q));
     mn_buf out;
-    mn_buf_init(&out, a);
+    mn_buf_init(&out, arena);
     cr_assert_eq(mn_template_render(t, ctx, &out, &err), 0, "%s", err.message);
     cr_assert_str_eq(mn_buf_cstr(&out), "3:1232&lt;QuerySet&gt;123");
     cr_assert_geq(q.queries, 1);
 }
 
-Test(context, push_pop_and_set_from_c, .init = setup, .fini = teardown)
+Test(context, push_pop_and_set_from_c, .init = engine_setup, .fini = engine_teardown)
 {
-    mn_context *c = mn_context_new(a);
-    mn_context_set(c, "a", mn_value_int(a, 1));
+    mn_context *c = mn_context_new(arena);
+    mn_context_set(c, "a", mn_value_int(arena, 1));
     mn_context_push(c);
-    mn_context_set(c, "a", mn_value_int(a, 2));
+    mn_context_set(c, "a", mn_value_int(arena, 2));
     cr_assert_eq(mn_context_get(c, "a", 1)->u.i, 2);
     mn_context_pop(c);
     cr_assert_eq(mn_context_get(c, "a", 1)->u.i, 1);
@@ -558,28 +548,30 @@ Test(context, push_pop_and_set_from_c, .init = setup, .fini = teardown)
     cr_assert_null(mn_context_get(c, "b", 1));
 }
 
-Test(rendering, now_tag_renders_something_and_supports_as, .init = setup, .fini = teardown)
+Test(rendering, now_tag_renders_something_and_supports_as, .init = engine_setup,
+     .fini = engine_teardown)
 {
     char *out = render("{% now \"Y\" as year %}[{{ year }}]", NULL);
     cr_assert(strlen(out) > 2);
 }
 
-Test(rendering, context_autoescape_off_renders_raw, .init = setup, .fini = teardown)
+Test(rendering, context_autoescape_off_renders_raw, .init = engine_setup, .fini = engine_teardown)
 {
     mn_template_error err;
-    mn_template *t = mn_template_compile(e, "t", "{{ x }}", 7, &err);
-    mn_context *c = mn_context_new(a);
+    mn_template *t = mn_template_compile(engine, "t", "{{ x }}", 7, &err);
+    mn_context *c = mn_context_new(arena);
     mn_context_set_autoescape(c, false);
-    mn_context_set(c, "x", mn_value_cstr(a, "<"));
+    mn_context_set(c, "x", mn_value_cstr(arena, "<"));
     mn_buf out;
-    mn_buf_init(&out, a);
+    mn_buf_init(&out, arena);
     cr_assert_eq(mn_template_render(t, c, &out, &err), 0);
     cr_assert_str_eq(mn_buf_cstr(&out), "<");
 }
 
 /* Dict lookups remember where each key was last found; rows whose keys come in another
  * order, lack the key or nest differently must still get their own values. */
-Test(rendering, attribute_lookups_follow_each_dicts_own_key_order, .init = setup, .fini = teardown)
+Test(rendering, attribute_lookups_follow_each_dicts_own_key_order, .init = engine_setup,
+     .fini = engine_teardown)
 {
     char *out = render("{% for r in rows %}{{ r.a }}/{{ r.b }}/{{ r.x.y }};{% endfor %}",
                        "{\"rows\": [{\"a\": 1, \"b\": 2, \"x\": {\"y\": 3, \"z\": 0}},"
@@ -591,7 +583,8 @@ Test(rendering, attribute_lookups_follow_each_dicts_own_key_order, .init = setup
 
 /* lower takes ASCII eight bytes at a time: the letters' neighbours ('@' '[' '`' '{') stay,
  * and a non-ASCII letter inside or after a run of eight is still lowered. */
-Test(rendering, lower_maps_only_letters_in_long_ascii_runs, .init = setup, .fini = teardown)
+Test(rendering, lower_maps_only_letters_in_long_ascii_runs, .init = engine_setup,
+     .fini = engine_teardown)
 {
     char *out = render("{{ s|lower }}|{{ t|lower }}",
                        "{\"s\": \"ABCDEFGHIJKLMNOPQRSTUVWXYZ@[`{ 0123456789 ~\\u007f\","

@@ -41,25 +41,6 @@ static void set_named_vars(mn_context *ctx, const mn_value *vars, const char *sr
     }
 }
 
-/* Compiles and renders one case with the shared context values (parsed once). */
-static int render_case(mn_template_engine *e, mn_arena *a, const mn_value *vars, const char *src,
-                       char **out, mn_template_error *err)
-{
-    memset(err, 0, sizeof *err);
-    mn_template *t = mn_template_compile(e, "test.html", src, strlen(src), err);
-    if (!t)
-        return err->code ? err->code : -1;
-    mn_context *ctx = mn_context_new(a);
-    set_named_vars(ctx, vars, src);
-    mn_buf b;
-    mn_buf_init(&b, a);
-    int rc = mn_template_render(t, ctx, &b, err);
-    mn_template_free(t);
-    if (rc == 0)
-        *out = mn_buf_cstr(&b);
-    return rc;
-}
-
 /* Renders every case of a table with the shared context; returns the failures. */
 static int run_cases(mn_template_engine *e, const struct filter_case *cases, size_t n)
 {
@@ -72,26 +53,13 @@ static int run_cases(mn_template_engine *e, const struct filter_case *cases, siz
     for (size_t i = 0; i < n; i++) {
         const struct filter_case *c = &cases[i];
         mn_arena *a = mn_arena_new(0);
-        char *out = NULL;
+        mn_context *ctx = mn_context_new(a);
+        set_named_vars(ctx, vars, c->src);
+        char *out;
         mn_template_error err;
-        int rc = render_case(e, a, vars, c->src, &out, &err);
-        if (c->error) {
-            if (rc == 0) {
-                cr_log_error("%s: expected an error, rendered '%s'", c->name, out);
-                failures++;
-            } else if (!strstr(err.message, c->expected)) {
-                cr_log_error("%s: expected error '%s', got '%s'", c->name, c->expected,
-                             err.message);
-                failures++;
-            }
-        } else if (rc != 0) {
-            cr_log_error("%s: expected '%s', got error '%s'", c->name, c->expected, err.message);
+        int rc = helper_render_context(e, a, c->src, ctx, &out, &err);
+        if (helper_case_differs(c->name, c->src, c->expected, c->error, rc, out, &err))
             failures++;
-        } else if (strcmp(out, c->expected) != 0) {
-            cr_log_error("%s:\n  template: %s\n  expected: '%s'\n  got:      '%s'", c->name, c->src,
-                         c->expected, out);
-            failures++;
-        }
         mn_arena_free(a);
     }
     mn_arena_free(shared);
@@ -230,7 +198,7 @@ static int qs_iterate(void *self, mn_arena *a, mn_value **out)
 
 static const mn_value_class qs_class = {.name = "QuerySet", .iterate = qs_iterate};
 
-Test(filters, object_values_through_the_class_table)
+Test(filters, object_values_through_the_class_table, .init = engine_setup, .fini = engine_teardown)
 {
     static const struct {
         const char *src, *expected;
@@ -251,32 +219,20 @@ Test(filters, object_values_through_the_class_table)
         {"{{ qs|first|lower }}|{{ qs|first|length }}|{{ qs|last|slugify }}", "bob|0|cy"},
         {"{{ qs|safeseq|join:\",\" }}", "Bob,<Ann>,Cy"},
     };
-    mn_template_engine *e = helper_engine();
-    cr_assert(e);
     static size_t three = 3, zero = 0, one_n = 1;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        mn_arena *a = mn_arena_new(0);
-        mn_context *ctx = mn_context_new(a);
-        mn_context_set(ctx, "qs", mn_value_object(a, &qs_class, &three));
-        mn_context_set(ctx, "none", mn_value_object(a, &qs_class, &zero));
-        mn_context_set(ctx, "one", mn_value_object(a, &qs_class, &one_n));
+        mn_context *ctx = mn_context_new(arena);
+        mn_context_set(ctx, "qs", mn_value_object(arena, &qs_class, &three));
+        mn_context_set(ctx, "none", mn_value_object(arena, &qs_class, &zero));
+        mn_context_set(ctx, "one", mn_value_object(arena, &qs_class, &one_n));
+        char *got;
         mn_template_error err;
-        mn_template *t =
-            mn_template_compile(e, "obj.html", cases[i].src, strlen(cases[i].src), &err);
-        cr_assert(t, "%s: %s", cases[i].src, err.message);
-        mn_buf b;
-        mn_buf_init(&b, a);
-        int rc = mn_template_render(t, ctx, &b, &err);
+        int rc = helper_render_context(engine, arena, cases[i].src, ctx, &got, &err);
         cr_expect_eq(rc, 0, "%s: %s", cases[i].src, err.message);
-        if (rc == 0) {
-            const char *got = mn_buf_cstr(&b);
+        if (rc == 0)
             cr_expect(strcmp(got, cases[i].expected) == 0, "%s: expected '%s', got '%s'",
                       cases[i].src, cases[i].expected, got);
-        }
-        mn_template_free(t);
-        mn_arena_free(a);
     }
-    mn_template_engine_free(e);
 }
 
 /* ---- timesince / timeuntil against the current time (Django's timesince01-13). ---- */
@@ -299,7 +255,8 @@ static mn_value *datetime_from_now(mn_arena *a, int64_t delta_seconds, bool awar
     return mn_value_datetime(a, &dt);
 }
 
-Test(filters, timesince_and_timeuntil_without_argument_use_the_clock)
+Test(filters, timesince_and_timeuntil_without_argument_use_the_clock, .init = engine_setup,
+     .fini = engine_teardown)
 {
     static const struct {
         int64_t delta;
@@ -315,44 +272,26 @@ Test(filters, timesince_and_timeuntil_without_argument_use_the_clock)
         {-7 * 86400, true, "{{ a|timeuntil }}", "0" NBSP "minutes"},
         {2 * 86400 + 3 * 3600 + 30, false, "{{ a|timeuntil }}", "2" NBSP "days, 3" NBSP "hours"},
     };
-    mn_template_engine *e = helper_engine();
-    cr_assert(e);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        mn_arena *a = mn_arena_new(0);
-        mn_context *ctx = mn_context_new(a);
-        mn_context_set(ctx, "a", datetime_from_now(a, cases[i].delta, cases[i].aware));
+        mn_context *ctx = mn_context_new(arena);
+        mn_context_set(ctx, "a", datetime_from_now(arena, cases[i].delta, cases[i].aware));
+        char *got;
         mn_template_error err;
-        mn_template *t = mn_template_compile(e, "t.html", cases[i].src, strlen(cases[i].src), &err);
-        cr_assert(t);
-        mn_buf b;
-        mn_buf_init(&b, a);
-        cr_assert_eq(mn_template_render(t, ctx, &b, &err), 0, "%s", err.message);
-        const char *got = mn_buf_cstr(&b);
+        int rc = helper_render_context(engine, arena, cases[i].src, ctx, &got, &err);
+        cr_assert_eq(rc, 0, "%s: %s", cases[i].src, err.message);
         cr_expect(strcmp(got, cases[i].expected) == 0, "%s (%+lld s): expected '%s', got '%s'",
                   cases[i].src, (long long)cases[i].delta, cases[i].expected, got);
-        mn_template_free(t);
-        mn_arena_free(a);
     }
-    mn_template_engine_free(e);
 }
 
 /* random picks an item of the sequence, and over many renders more than one of them. */
-Test(filters, random_picks_every_item_eventually)
+Test(filters, random_picks_every_item_eventually, .init = engine_setup, .fini = engine_teardown)
 {
-    mn_template_engine *e = helper_engine();
-    cr_assert(e);
     bool seen[3] = {false, false, false};
     for (int i = 0; i < 200; i++) {
-        mn_arena *a = mn_arena_new(0);
-        char *out = NULL;
-        mn_template_error err;
-        int rc =
-            helper_render(e, a, "{{ l|random }}", "{\"l\": [\"0\", \"1\", \"2\"]}", &out, &err);
-        cr_assert_eq(rc, 0, "%s", err.message);
+        char *out = render("{{ l|random }}", "{\"l\": [\"0\", \"1\", \"2\"]}");
         cr_assert(out[0] >= '0' && out[0] <= '2' && out[1] == 0, "got '%s'", out);
         seen[out[0] - '0'] = true;
-        mn_arena_free(a);
     }
-    mn_template_engine_free(e);
     cr_expect(seen[0] && seen[1] && seen[2], "200 renders never picked some item");
 }

@@ -26,23 +26,8 @@ Test(tags, match_django_output_and_errors)
         char *out;
         mn_template_error err;
         int rc = helper_render(e, a, c->src, tag_cases_context, &out, &err);
-        if (c->error) {
-            if (rc == 0) {
-                cr_log_error("%s: expected error '%s', rendered '%s'", c->name, c->expected, out);
-                failures++;
-            } else if (!strstr(err.message, c->expected)) {
-                cr_log_error("%s: expected error '%s', got '%s'", c->name, c->expected,
-                             err.message);
-                failures++;
-            }
-        } else if (rc != 0) {
-            cr_log_error("%s: expected '%s', got error '%s'", c->name, c->expected, err.message);
+        if (helper_case_differs(c->name, c->src, c->expected, c->error, rc, out, &err))
             failures++;
-        } else if (strcmp(out, c->expected) != 0) {
-            cr_log_error("%s:\n  template: %s\n  expected: '%s'\n  got:      '%s'", c->name, c->src,
-                         c->expected, out);
-            failures++;
-        }
         mn_arena_free(a);
     }
     mn_template_engine_free(e);

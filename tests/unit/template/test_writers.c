@@ -9,30 +9,6 @@
 
 #include "helper_engine.h"
 
-static mn_template_engine *e;
-static mn_arena *a;
-
-static void setup(void)
-{
-    e = helper_engine();
-    a = mn_arena_new(0);
-}
-
-static void teardown(void)
-{
-    mn_template_engine_free(e);
-    mn_arena_free(a);
-}
-
-static char *render(const char *src, const char *json)
-{
-    char *out;
-    mn_template_error err;
-    int rc = helper_render(e, a, src, json, &out, &err);
-    cr_assert_eq(rc, 0, "render of '%s' failed: %s", src, err.message);
-    return out;
-}
-
 /* every value of the context through `expr` (written with x as the value), both paths */
 static void same_both_ways(const char *expr, const char *json, const char *const *names)
 {
@@ -67,7 +43,7 @@ static const char *const text_names[] = {
     "mixed", "long",  "edges", "late", "lateuni", "t1",      "t2",  "t3",   "t4",
     "t5",    "t6",    "t7",    "t8",   "t9",      "missing", NULL};
 
-Test(writers, title_lower_upper_match_their_values, .init = setup, .fini = teardown)
+Test(writers, title_lower_upper_match_their_values, .init = engine_setup, .fini = engine_teardown)
 {
     same_both_ways("title", texts_json, text_names);
     same_both_ways("lower", texts_json, text_names);
@@ -77,7 +53,7 @@ Test(writers, title_lower_upper_match_their_values, .init = setup, .fini = teard
     same_both_ways("escape|lower", texts_json, text_names);
 }
 
-Test(writers, title_as_django_writes_it, .init = setup, .fini = teardown)
+Test(writers, title_as_django_writes_it, .init = engine_setup, .fini = engine_teardown)
 {
     /* Django 3.2: title() of these */
     cr_assert_str_eq(render("{{ quote|title }}", texts_json),
@@ -86,7 +62,7 @@ Test(writers, title_as_django_writes_it, .init = setup, .fini = teardown)
                      "&lt;B&gt;Fish &amp; &quot;Chips&quot;&lt;/B&gt; &#x27;Q&#x27;|<I>It's</I>");
 }
 
-Test(writers, yesno_default_join_match_their_values, .init = setup, .fini = teardown)
+Test(writers, yesno_default_join_match_their_values, .init = engine_setup, .fini = engine_teardown)
 {
     const char *json =
         "{\"t\": true, \"f\": false, \"n\": null, \"z\": 0, \"s\": \"<x>\", \"e\": \"\","
@@ -111,7 +87,7 @@ Test(writers, yesno_default_join_match_their_values, .init = setup, .fini = tear
                      "a&amp;b&lt;&amp;&gt;&lt;c&gt;|<i><br>&lt;u&gt;");
 }
 
-Test(writers, floatformat_matches_its_value, .init = setup, .fini = teardown)
+Test(writers, floatformat_matches_its_value, .init = engine_setup, .fini = engine_teardown)
 {
     const char *json = "{\"a\": 435.54, \"b\": -0.005, \"c\": 2.675, \"d\": 0.0, \"e\": -0.0,"
                        " \"f\": 1e14, \"g\": 123456789.125, \"h\": 7, \"i\": \"3.14159\","
@@ -142,20 +118,21 @@ static mn_value *f_reverse(const mn_filter_call *call, mn_value *v, mn_value *ar
     return mn_value_str_ref(call->arena, p, s.len);
 }
 
-Test(writers, a_user_filter_replacing_a_builtin_loses_its_writer, .init = setup, .fini = teardown)
+Test(writers, a_user_filter_replacing_a_builtin_loses_its_writer, .init = engine_setup,
+     .fini = engine_teardown)
 {
-    mn_template_library *lib = mn_template_engine_library(e, "");
+    mn_template_library *lib = mn_template_engine_library(engine, "");
     cr_assert_not_null(lib);
     /* "lower" now reverses: the built-in writer must not be used for it */
     cr_assert_eq(mn_template_library_add_filter(lib, "lower", f_reverse, MN_FILTER_STRING), 0);
     cr_assert_str_eq(render("{{ s|lower }}", "{\"s\": \"AbC\"}"), "CbA");
 }
 
-Test(writers, string_if_invalid_skips_the_filters, .init = setup, .fini = teardown)
+Test(writers, string_if_invalid_skips_the_filters, .init = engine_setup, .fini = engine_teardown)
 {
-    mn_template_engine_free(e);
-    e = helper_engine();
-    mn_template_options *o = mn_template_engine_options(e);
+    mn_template_engine_free(engine);
+    engine = helper_engine();
+    mn_template_options *o = mn_template_engine_options(engine);
     cr_assert_not_null(o);
     o->string_if_invalid = "INVALID(%s)";
     cr_assert_str_eq(render("{{ nope|title }}|{{ nope|lower|title }}", "{}"),

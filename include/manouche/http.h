@@ -138,6 +138,10 @@ int mn_resp_get_status(const mn_req *r);
  * strings are copied. */
 int mn_resp_add_header(mn_req *r, const char *name, const char *value);
 int mn_resp_set_header(mn_req *r, const char *name, const char *value);
+/* As mn_resp_set_header, checked the same way, but the strings are not copied: they must stay
+ * valid until the response is sent (string literals, static tables). For headers a view sets
+ * on every response, such as Server. */
+int mn_resp_set_header_static(mn_req *r, const char *name, const char *value);
 void mn_resp_remove_header(mn_req *r, const char *name);
 mn_str mn_resp_get_header(const mn_req *r, const char *name); /* ptr NULL when absent */
 const mn_field *mn_resp_headers(const mn_req *r, size_t *count);

@@ -38,25 +38,50 @@ static const bool TCHAR[256] = {
     ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
-/* The length of name when it is a valid field name (RFC 9110 token), else 0. */
+/* The length of name when it is a valid field name (RFC 9110 token), else 0. Names are set on
+ * nearly every response: the length comes from the C library's vectorised strlen, and the
+ * check tests four bytes per branch. */
 static size_t name_len(const char *name)
 {
     if (!name)
         return 0;
+    size_t n = strlen(name), i = 0;
     const unsigned char *p = (const unsigned char *)name;
-    while (TCHAR[*p]) /* TCHAR['\0'] is 0 */
-        p++;
-    return *p ? 0 : (size_t)(p - (const unsigned char *)name);
+    for (; i + 4 <= n; i += 4)
+        if (!(TCHAR[p[i]] & TCHAR[p[i + 1]] & TCHAR[p[i + 2]] & TCHAR[p[i + 3]]))
+            return 0;
+    for (; i < n; i++)
+        if (!TCHAR[p[i]])
+            return 0;
+    return n;
+}
+
+/* A mask with the high bit of each byte of x that equals c ("has a zero byte" on x ^ c). */
+static inline uint64_t bytes_equal(uint64_t x, unsigned char c)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t d = x ^ (ones * c);
+    return (d - ones) & ~d & highs;
 }
 
 /* The length of value when it can be a field value, else SIZE_MAX: NUL cannot occur inside a C
- * string; CR and LF would start a new header line. */
+ * string; CR and LF would start a new header line. Eight bytes per step; the loads stay within
+ * the string, whose length strlen gave. */
 static size_t value_len(const char *value)
 {
     if (!value)
         return SIZE_MAX;
-    size_t n = strcspn(value, "\r\n"); /* a vectorised scan in the C library */
-    return value[n] ? SIZE_MAX : n;
+    size_t n = strlen(value), i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, value + i, 8);
+        if (bytes_equal(x, '\r') | bytes_equal(x, '\n'))
+            return SIZE_MAX;
+    }
+    for (; i < n; i++)
+        if (value[i] == '\r' || value[i] == '\n')
+            return SIZE_MAX;
+    return n;
 }
 
 /* The first MN__RESP_INLINE headers live in the request itself; more move to the arena. */
@@ -132,29 +157,66 @@ void mn_resp_remove_header(mn_req *r, const char *name)
     remove_named(r, mn_str_from(name));
 }
 
-/* Every response sets a header or two (Content-Type, by mn_resp_send): checked once, one
- * arena allocation for the copy. A header that is already there keeps its place, as a key
- * assigned again in Django's header mapping (a dict) does; repeats of it after that place
- * (mn_resp_add_header) go. */
-int mn_resp_set_header(mn_req *r, const char *name, const char *value)
+/* The Content-Types most responses carry, as static strings: setting one (mn_resp_send does,
+ * on every response) costs a compare instead of an arena copy. The length picks the one entry
+ * that can match. */
+static const char *common_content_type(const char *value, size_t vlen)
 {
-    size_t nlen = name_len(name), vlen = value_len(value);
-    if (nlen == 0 || vlen == SIZE_MAX)
-        return MN_EINVAL;
-    mn_str n = {name, nlen};
+    const char *c;
+    switch (vlen) {
+    case 10: c = "text/plain"; break;
+    case 16: c = "application/json"; break;
+    case 24: c = DEFAULT_CONTENT_TYPE; break;
+    case 25: c = "text/plain; charset=utf-8"; break;
+    default: return NULL;
+    }
+    return memcmp(value, c, vlen) == 0 ? c : NULL;
+}
+
+/* Sets name to value, both checked, replacing every header of that name. A header that is
+ * already there keeps its place, as a key assigned again in Django's header mapping (a dict)
+ * does; repeats of it after that place (mn_resp_add_header) go. copy: the strings are the
+ * caller's and may not outlive the call. */
+static int set_checked(mn_req *r, mn_str n, mn_str v, bool copy)
+{
+    mn_field f = {n, v};
+    if (copy) {
+        const char *cv = n.len == 12 && memcmp(n.ptr, "Content-Type", 12) == 0
+                             ? common_content_type(v.ptr, v.len)
+                             : NULL;
+        if (cv)
+            f = (mn_field){MN_STR_LIT("Content-Type"), {cv, v.len}};
+        else if (copy_field(r, n.ptr, n.len, v.ptr, v.len, &f) != MN_OK)
+            return MN_ENOMEM;
+    }
     size_t count = r->resp_header_count, i = 0;
     while (i < count && !same_name(r->resp_headers[i].name, n))
         i++;
     if (i == count)
-        return add_checked(r, name, nlen, value, vlen);
-    if (copy_field(r, name, nlen, value, vlen, &r->resp_headers[i]) != MN_OK)
-        return MN_ENOMEM;
+        return push_header(r, f.name, f.value);
+    r->resp_headers[i] = f;
     size_t kept = i + 1;
     for (size_t j = i + 1; j < count; j++)
         if (!same_name(r->resp_headers[j].name, n))
             r->resp_headers[kept++] = r->resp_headers[j];
     r->resp_header_count = kept;
     return MN_OK;
+}
+
+int mn_resp_set_header(mn_req *r, const char *name, const char *value)
+{
+    size_t nlen = name_len(name), vlen = value_len(value);
+    if (nlen == 0 || vlen == SIZE_MAX)
+        return MN_EINVAL;
+    return set_checked(r, (mn_str){name, nlen}, (mn_str){value, vlen}, true);
+}
+
+int mn_resp_set_header_static(mn_req *r, const char *name, const char *value)
+{
+    size_t nlen = name_len(name), vlen = value_len(value);
+    if (nlen == 0 || vlen == SIZE_MAX)
+        return MN_EINVAL;
+    return set_checked(r, (mn_str){name, nlen}, (mn_str){value, vlen}, false);
 }
 
 mn_str mn_resp_get_header(const mn_req *r, const char *name)
@@ -409,7 +471,15 @@ static int put_header(mn_buf *out, mn_str name, mn_str value)
  * compile to a load and a store, where a memcpy of unknown length is a library call. */
 static inline char *put_raw(char *p, const char *s, size_t n)
 {
-    if (n >= 8 && n <= 16) {
+    if (n > 16 && n <= 64) { /* the Date line: 16-byte blocks, the last one overlapping */
+        char block[16];
+        for (size_t i = 0; i + 16 < n; i += 16) {
+            memcpy(block, s + i, 16);
+            memcpy(p + i, block, 16);
+        }
+        memcpy(block, s + n - 16, 16);
+        memcpy(p + n - 16, block, 16);
+    } else if (n >= 8 && n <= 16) {
         uint64_t a, b;
         memcpy(&a, s, 8);
         memcpy(&b, s + n - 8, 8);
@@ -500,15 +570,15 @@ static int put_head(mn_req *r, mn_buf *out, int64_t body_len, const char *server
     if (body_len >= 0) {
         if (!status_has_no_body(status)) {
             p = put_raw(p, "Content-Length: ", 16);
-            char digits[20];
-            size_t n = 0;
             uint64_t v = (uint64_t)body_len;
-            do {
-                digits[sizeof digits - 1 - n++] = (char)('0' + v % 10);
-                v /= 10;
-            } while (v);
-            p = put_raw(p, digits + sizeof digits - n, n);
-            p = put_raw(p, "\r\n", 2);
+            size_t n = 1;
+            for (uint64_t t = v; t >= 10; t /= 10)
+                n++;
+            p += n;
+            for (char *d = p; d > p - n; v /= 10)
+                *--d = (char)('0' + v % 10);
+            *p++ = '\r';
+            *p++ = '\n';
         }
     } else if (r->stream_chunked) {
         p = put_raw(p, "Transfer-Encoding: chunked\r\n", 28);

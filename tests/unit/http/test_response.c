@@ -121,6 +121,70 @@ Test(response, set_header_keeps_the_place_of_the_header_it_replaces)
     mn_req_free(r);
 }
 
+Test(response, set_header_static_keeps_the_strings_and_checks_them)
+{
+    mn_req *r = req(NULL, false);
+    static const char name[] = "Server", value[] = "Manouche";
+    cr_assert_eq(mn_resp_set_header_static(r, name, value), MN_OK);
+    cr_assert_eq(mn_resp_set_header_static(r, "Content-Type", "application/json"), MN_OK);
+    size_t n;
+    const mn_field *h = mn_resp_headers(r, &n);
+    cr_assert_eq(n, 2, "Content-Type replaced, not repeated");
+    cr_assert_eq(h[1].name.ptr, name, "not copied");
+    cr_assert_eq(h[1].value.ptr, value, "not copied");
+    cr_assert_eq(mn_resp_set_header_static(r, "X-Bad", "a\r\nSet-Cookie: evil=1"), MN_EINVAL);
+    cr_assert_eq(mn_resp_set_header_static(r, "Bad Name", "1"), MN_EINVAL);
+    cr_assert_eq(mn_resp_set_header_static(r, NULL, "1"), MN_EINVAL);
+    cr_assert_eq(mn_resp_set_header_static(r, "X-A", NULL), MN_EINVAL);
+    cr_expect(strstr(wire(r), "Content-Type: application/json\r\nServer: Manouche\r\n"), "%s",
+              wire(r));
+    mn_req_free(r);
+}
+
+Test(response, set_header_copies_the_callers_strings)
+{
+    mn_req *r = req(NULL, false);
+    /* a common Content-Type from a buffer that changes after the call */
+    char name[] = "Content-Type", value[] = "text/plain";
+    cr_assert_eq(mn_resp_set_header(r, name, value), MN_OK);
+    memset(name, 'x', sizeof name - 1);
+    memset(value, 'y', sizeof value - 1);
+    cr_assert(mn_str_eq_cstr(mn_resp_get_header(r, "Content-Type"), "text/plain"));
+    char other[] = "text/csv";
+    cr_assert_eq(mn_resp_set_header(r, "Content-Type", other), MN_OK);
+    other[0] = 'X';
+    cr_assert(mn_str_eq_cstr(mn_resp_get_header(r, "Content-Type"), "text/csv"));
+    mn_req_free(r);
+}
+
+Test(response, header_values_with_a_line_end_anywhere_are_refused)
+{
+    mn_req *r = req(NULL, false);
+    char v[40];
+    for (size_t len = 1; len < sizeof v; len++) {
+        for (size_t at = 0; at < len; at++) {
+            memset(v, 'a', len);
+            v[len] = '\0';
+            v[at] = '\r';
+            cr_assert_eq(mn_resp_set_header(r, "X-V", v), MN_EINVAL, "CR at %zu of %zu", at, len);
+            v[at] = '\n';
+            cr_assert_eq(mn_resp_add_header(r, "X-V", v), MN_EINVAL, "LF at %zu of %zu", at, len);
+            v[at] = 'a';
+            cr_assert_eq(mn_resp_set_header(r, "X-V", v), MN_OK);
+        }
+    }
+    char name[40];
+    for (size_t len = 1; len < sizeof name; len++) {
+        for (size_t at = 0; at < len; at++) {
+            memset(name, 'N', len);
+            name[len] = '\0';
+            name[at] = ':';
+            cr_assert_eq(mn_resp_set_header(r, name, "1"), MN_EINVAL, "':' at %zu of %zu", at, len);
+        }
+    }
+    mn_req_free(r);
+}
+
 Test(response, framing_headers_belong_to_the_server)
 {
     mn_req *r = req(NULL, false);

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,31 +67,38 @@ static bool valid_name(const char *name)
     return true;
 }
 
+/* A library's filters and tags are arrays of structs whose first member is the name, unique
+ * in the library (adding a name again replaces its entry). The index of name among the n
+ * entries of `size` bytes, or -1. */
+static ptrdiff_t find_named(const void *entries, size_t n, size_t size, mn_str name)
+{
+    _Static_assert(offsetof(filter_def, name) == 0 && offsetof(tag_def, name) == 0,
+                   "find_named reads the name as the first member");
+    for (size_t i = n; i-- > 0;)
+        if (mn_str_eq_cstr(name, *(const char *const *)((const char *)entries + i * size)))
+            return (ptrdiff_t)i;
+    return -1;
+}
+
 const filter_def *mn__library_filter(const mn_template_library *lib, mn_str name)
 {
-    for (size_t i = lib->nfilters; i-- > 0;)
-        if (mn_str_eq_cstr(name, lib->filters[i].name))
-            return &lib->filters[i];
-    return NULL;
+    ptrdiff_t i = find_named(lib->filters, lib->nfilters, sizeof *lib->filters, name);
+    return i < 0 ? NULL : &lib->filters[i];
 }
 
 int mn__library_set_filter_writer(mn_template_library *lib, const char *name, filter_write_fn w)
 {
-    for (size_t i = 0; i < lib->nfilters; i++) {
-        if (strcmp(lib->filters[i].name, name) == 0) {
-            lib->filters[i].write = w;
-            return MN_OK;
-        }
-    }
-    return MN_ENOTFOUND;
+    ptrdiff_t i = find_named(lib->filters, lib->nfilters, sizeof *lib->filters, mn_str_from(name));
+    if (i < 0)
+        return MN_ENOTFOUND;
+    lib->filters[i].write = w;
+    return MN_OK;
 }
 
 const tag_def *mn__library_tag(const mn_template_library *lib, mn_str name)
 {
-    for (size_t i = lib->ntags; i-- > 0;)
-        if (mn_str_eq_cstr(name, lib->tags[i].name))
-            return &lib->tags[i];
-    return NULL;
+    ptrdiff_t i = find_named(lib->tags, lib->ntags, sizeof *lib->tags, name);
+    return i < 0 ? NULL : &lib->tags[i];
 }
 
 /* Room for one more of n items of `size` bytes in a heap array that doubles from `first`:
@@ -111,13 +119,12 @@ int mn_template_library_add_filter(mn_template_library *lib, const char *name, m
 {
     if (!lib || !fn || !valid_name(name))
         return MN_EINVAL;
-    for (size_t i = 0; i < lib->nfilters; i++) {
-        if (strcmp(lib->filters[i].name, name) == 0) {
-            lib->filters[i].fn = fn;
-            lib->filters[i].flags = flags;
-            lib->filters[i].write = NULL; /* the built-in's writer is not the new fn's */
-            return MN_OK;
-        }
+    ptrdiff_t i = find_named(lib->filters, lib->nfilters, sizeof *lib->filters, mn_str_from(name));
+    if (i >= 0) {
+        lib->filters[i].fn = fn;
+        lib->filters[i].flags = flags;
+        lib->filters[i].write = NULL; /* the built-in's writer is not the new fn's */
+        return MN_OK;
     }
     filter_def *g = grow(lib->filters, &lib->cap_filters, lib->nfilters, sizeof *g, 64);
     if (!g)
@@ -134,14 +141,14 @@ static tag_def *add_tag(mn_template_library *lib, const char *name)
 {
     if (!lib || !valid_name(name))
         return NULL;
-    for (size_t i = 0; i < lib->ntags; i++) {
-        if (strcmp(lib->tags[i].name, name) == 0) {
-            mn_free((char *)lib->tags[i].template_name);
-            const char *keep = lib->tags[i].name;
-            memset(&lib->tags[i], 0, sizeof lib->tags[i]);
-            lib->tags[i].name = keep;
-            return &lib->tags[i];
-        }
+    ptrdiff_t i = find_named(lib->tags, lib->ntags, sizeof *lib->tags, mn_str_from(name));
+    if (i >= 0) {
+        tag_def *old = &lib->tags[i];
+        mn_free((char *)old->template_name);
+        const char *keep = old->name;
+        memset(old, 0, sizeof *old);
+        old->name = keep;
+        return old;
     }
     tag_def *g = grow(lib->tags, &lib->cap_tags, lib->ntags, sizeof *g, 32);
     if (!g)

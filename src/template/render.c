@@ -1021,9 +1021,39 @@ static int add_blocks(mn_template_state *r, const mn_template *t)
     return MN_OK;
 }
 
-static int load_template(mn_template_state *r, mn_value *name, const char *what,
-                         const mn_template **out)
+/* Loads the template called name: MN_ENOTFOUND, with nothing reported, when no loader has
+ * it; any other failure (a syntax error inside it) becomes the render's error. */
+static int load_by_name(mn_template_state *r, const char *name, size_t len, const mn_template **out)
 {
+    mn_template_error lerr;
+    memset(&lerr, 0, sizeof lerr);
+    mn_template *t = mn__engine_load(r->engine, name, len, &lerr);
+    if (t) {
+        *out = t;
+        return MN_OK;
+    }
+    if (lerr.code == MN_ENOTFOUND)
+        return MN_ENOTFOUND;
+    if (r->err)
+        *r->err = lerr;
+    return lerr.code ? lerr.code : MN_EINVAL;
+}
+
+/* The template an {% extends %} or {% include %} names: the tag's expression resolved to a
+ * name, or to a list of names tried in turn (select_template). */
+static int load_named_template(mn_template_state *r, const mn_template_expr *x, const char *what,
+                               const mn_template **out)
+{
+    mn_value *name;
+    int rc = mn__resolve(r, x, false, &name);
+    if (rc < 0)
+        return rc;
+    /* ExtendsNode refuses an empty name before any loader sees it */
+    if (name->kind == MN_VALUE_STRING && name->u.str.len == 0 && strcmp(what, "extends") == 0)
+        return mn__render_fail(r, MN_EINVAL,
+                               "Invalid template name in 'extends' tag: ''. Got "
+                               "this from the '%.*s' variable.",
+                               (int)x->var.text.len, x->var.text.ptr);
     mn_value *names = NULL;
     if (name->kind == MN_VALUE_LIST)
         names = name;
@@ -1033,22 +1063,13 @@ static int load_template(mn_template_state *r, mn_value *name, const char *what,
     size_t count = names ? names->u.list.len : 1;
     if (!count)
         return mn__render_fail(r, MN_ENOTFOUND, "No template names provided");
-    mn_template_error lerr;
     for (size_t i = 0; i < count; i++) {
         mn_value *nv = names ? names->u.list.items[i] : name;
         if (nv->kind != MN_VALUE_STRING)
             continue;
-        memset(&lerr, 0, sizeof lerr);
-        mn_template *t = mn__engine_load(r->engine, nv->u.str.ptr, nv->u.str.len, &lerr);
-        if (t) {
-            *out = t;
-            return MN_OK;
-        }
-        if (lerr.code != MN_ENOTFOUND) {
-            if (r->err)
-                *r->err = lerr; /* a syntax error inside the other template */
-            return lerr.code ? lerr.code : MN_EINVAL;
-        }
+        rc = load_by_name(r, nv->u.str.ptr, nv->u.str.len, out);
+        if (rc != MN_ENOTFOUND)
+            return rc;
     }
     mn_value *first = names ? names->u.list.items[0] : name;
     mn_str s = mn_value_string(first);
@@ -1067,20 +1088,24 @@ static int enter(mn_template_state *r)
     return MN_OK;
 }
 
-static int render_extends(mn_template_state *r, const node *n, mn_buf *out)
+/* Renders template t one nesting level deeper, as the template errors are labelled in. */
+static int render_nested(mn_template_state *r, const mn_template *t, mn_buf *out)
 {
-    mn_value *pv;
-    int rc = mn__resolve(r, n->u.extends.parent, false, &pv);
+    int rc = enter(r);
     if (rc < 0)
         return rc;
-    if (pv->kind == MN_VALUE_STRING && pv->u.str.len == 0)
-        return mn__render_fail(r, MN_EINVAL,
-                               "Invalid template name in 'extends' tag: ''. Got "
-                               "this from the '%.*s' variable.",
-                               (int)n->u.extends.parent->var.text.len,
-                               n->u.extends.parent->var.text.ptr);
+    const mn_template *saved = r->tpl;
+    r->tpl = t;
+    rc = mn__render_nodelist(r, &t->root, out);
+    r->tpl = saved;
+    r->depth--;
+    return rc;
+}
+
+static int render_extends(mn_template_state *r, const node *n, mn_buf *out)
+{
     const mn_template *parent;
-    rc = load_template(r, pv, "extends", &parent);
+    int rc = load_named_template(r, n->u.extends.parent, "extends", &parent);
     if (rc < 0)
         return rc;
     if (parent == n->tpl)
@@ -1096,48 +1121,29 @@ static int render_extends(mn_template_state *r, const node *n, mn_buf *out)
         rc = add_blocks(r, parent);
     if (rc < 0)
         return rc;
-    rc = enter(r);
-    if (rc < 0)
-        return rc;
-    const mn_template *saved = r->tpl;
-    r->tpl = parent;
-    rc = mn__render_nodelist(r, &parent->root, out);
-    r->tpl = saved;
-    r->depth--;
-    return rc;
+    return render_nested(r, parent, out);
 }
 
 /* Renders t as Template.render does for {% include %}: a fresh render context (cycle
  * states and blocks), the same variables. */
 int mn__render_template_in(mn_template_state *r, const mn_template *t, mn_buf *out)
 {
-    int rc = enter(r);
-    if (rc < 0)
-        return rc;
     block_stack *blocks = r->blocks;
     int nblocks = r->nblocks, cap_blocks = r->cap_blocks;
     state_slot *slots = r->slots;
     size_t nslots = r->nslots, cap_slots = r->cap_slots;
-    const mn_template *saved = r->tpl;
     r->blocks = NULL, r->nblocks = 0, r->cap_blocks = 0;
     r->slots = NULL, r->nslots = 0, r->cap_slots = 0;
-    r->tpl = t;
-    rc = mn__render_nodelist(r, &t->root, out);
-    r->tpl = saved;
+    int rc = render_nested(r, t, out);
     r->blocks = blocks, r->nblocks = nblocks, r->cap_blocks = cap_blocks;
     r->slots = slots, r->nslots = nslots, r->cap_slots = cap_slots;
-    r->depth--;
     return rc;
 }
 
 static int render_include(mn_template_state *r, const node *n, mn_buf *out)
 {
-    mn_value *nv;
-    int rc = mn__resolve(r, n->u.include.name, false, &nv);
-    if (rc < 0)
-        return rc;
     const mn_template *t;
-    rc = load_template(r, nv, "include", &t);
+    int rc = load_named_template(r, n->u.include.name, "include", &t);
     if (rc < 0)
         return rc;
     mn_value **vals = NULL;
@@ -1779,17 +1785,13 @@ static int render_inclusion(mn_template_state *r, const node *n, mn_buf *out)
     int rc = call_tag(r, n, &d);
     if (rc < 0)
         return rc;
-    mn_template_error lerr;
-    memset(&lerr, 0, sizeof lerr);
     const char *tn = n->u.simple.def->template_name;
-    mn_template *t = mn__engine_load(r->engine, tn, strlen(tn), &lerr);
-    if (!t) {
-        if (lerr.code != MN_ENOTFOUND && r->err) {
-            *r->err = lerr;
-            return lerr.code;
-        }
+    const mn_template *t;
+    rc = load_by_name(r, tn, strlen(tn), &t);
+    if (rc == MN_ENOTFOUND)
         return mn__render_fail(r, MN_ENOTFOUND, "TemplateDoesNotExist: %s", tn);
-    }
+    if (rc < 0)
+        return rc;
     mn_context *saved = r->ctx;
     mn_context *nc = mn__context_new_like(saved);
     if (!nc)

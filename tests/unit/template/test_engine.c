@@ -226,6 +226,58 @@ Test(tags_api, inclusion_tag_renders_its_template_with_a_new_context, .init = en
     cr_assert(strstr(err.message, "'card' did not receive value(s)"), "%s", err.message);
 }
 
+/* The inclusion tag's template is loaded when the tag renders: a missing one is named, a
+ * broken one reports its own syntax error. */
+Test(tags_api, inclusion_tag_reports_a_missing_or_broken_template, .init = engine_setup,
+     .fini = engine_teardown)
+{
+    mn_template_library *lib = mn_template_engine_library(engine, "extras");
+    cr_assert_eq(
+        mn_template_library_add_inclusion_tag(lib, "gone", t_card, "gone.html", 1, 1, NULL), 0);
+    cr_assert_eq(
+        mn_template_library_add_inclusion_tag(lib, "broken", t_card, "broken.html", 1, 1, NULL), 0);
+    mn_template_engine_add_embedded(engine, "broken.html", "x\n{% if %}", 10);
+    mn_template_error err = render_error("{% load extras %}{% gone 1 %}", NULL);
+    cr_assert_eq(err.code, MN_ENOTFOUND);
+    cr_assert_str_eq(err.message, "TemplateDoesNotExist: gone.html");
+    err = render_error("{% load extras %}{% broken 1 %}", NULL);
+    cr_assert_neq(err.code, MN_ENOTFOUND);
+    cr_assert_str_eq(err.message, "Unexpected end of expression in if tag.");
+    cr_assert_str_eq(err.template_name, "broken.html");
+    cr_assert_eq(err.line, 2);
+}
+
+/* {% include %} and {% extends %} load the template they name the same way: a list of names
+ * is tried in turn, a broken template reports its own error, a bad name is refused. */
+Test(tags_api, include_and_extends_load_by_name_or_list, .init = engine_setup,
+     .fini = engine_teardown)
+{
+    mn_template_engine_add_embedded(engine, "broken.html", "x\n{% if %}", 10);
+    const char *json = "{\"l\": [\"nope.html\", \"inc.html\"], \"none\": [], \"e\": \"\","
+                       " \"n\": 3, \"b\": \"broken.html\"}";
+    cr_assert_str_eq(render("{% include l %}", json), "[|]");
+    cr_assert_str_eq(render("{% extends l %}", "{\"l\": [\"nope.html\", \"base.html\"]}"),
+                     "<h1>Base</h1>B");
+    const char *tags[] = {"include", "extends"};
+    for (int i = 0; i < 2; i++) {
+        char src[64];
+        snprintf(src, sizeof src, "{%% %s none %%}", tags[i]);
+        cr_assert_str_eq(render_error(src, json).message, "No template names provided");
+        snprintf(src, sizeof src, "{%% %s n %%}", tags[i]);
+        cr_assert_str_eq(render_error(src, json).message,
+                         tags[i][0] == 'i'
+                             ? "Invalid template name in 'include' tag: not a string"
+                             : "Invalid template name in 'extends' tag: not a string");
+        snprintf(src, sizeof src, "{%% %s b %%}", tags[i]);
+        mn_template_error err = render_error(src, json);
+        cr_assert_str_eq(err.message, "Unexpected end of expression in if tag.");
+        cr_assert_str_eq(err.template_name, "broken.html");
+    }
+    cr_assert_str_eq(render_error("{% extends e %}", json).message,
+                     "Invalid template name in 'extends' tag: ''. Got this from the 'e' variable.");
+    cr_assert_str_eq(render_error("{% include e %}", json).message, "TemplateDoesNotExist: ");
+}
+
 Test(tags_api, custom_parser_tag_renders_its_nodelist, .init = engine_setup,
      .fini = engine_teardown)
 {

@@ -87,10 +87,13 @@ typedef enum mn_ftype {
 /* The C type of each field in the model struct. Integers are int64_t; decimals are exact
  * text ("12.50"); date/datetime/time are mn_datetime (datetimes in UTC, aware); duration is
  * microseconds; uuid is its canonical 36-character text; JSON is its text; binary a slice.
- * A foreign key holds the related primary key and, once loaded, the related instance. */
+ * A foreign key holds the related primary key and, once loaded, the related instance. The
+ * key is `id` when the related model's primary key is an integer (the usual case), `key`
+ * when it is text (a CharField or UUIDField with primary_key): city->country.key = "FR". */
 typedef struct mn_fk {
-    int64_t id; /* the related row's primary key (Django's question_id) */
-    void *obj;  /* the related instance once loaded (select_related, mn_fk_get), or NULL */
+    int64_t id;      /* the related row's integer primary key (Django's question_id) */
+    void *obj;       /* the related instance once loaded (select_related, mn_fk_get), or NULL */
+    const char *key; /* the related row's text primary key (country_id = "FR"), or NULL */
 } mn_fk;
 typedef struct mn_m2m {
     char unused_; /* M2M has no column: use mn_m2m_all/add/remove/set/clear */
@@ -481,7 +484,12 @@ void mn_obj_set_null(void *obj, const char *field, bool is_null);
 mn_value *mn_obj_get_value(mn_orm *o, const void *obj, const char *field);
 /* An annotation computed by annotate() or a related count, or NULL. */
 mn_value *mn_obj_annotation(const void *obj, const char *name);
+/* The primary key when it is an integer (0 when unset, or when the pk is text). */
 int64_t mn_obj_pk(const void *obj);
+/* The primary key as text, whatever its type ("3", "FR", a uuid); NULL when unset. */
+const char *mn_obj_pk_text(mn_orm *o, const void *obj);
+/* A default_fn for a UUIDField: a random (version 4) uuid, as Django's default=uuid.uuid4. */
+void mn_default_uuid4(const mn_fielddef *field, void *obj, mn_arena *arena);
 /* get_FOO_display: the label of the field's choice, or the value as text. */
 const char *mn_obj_display(mn_orm *o, const void *obj, const char *field);
 /* str(obj): the model's str callback or "Question object (3)". */

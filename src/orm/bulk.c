@@ -253,10 +253,11 @@ int64_t mn_bulk_update(mn_orm *o, const mn_model *m, void **objs, size_t n, cons
                 mn_buf_puts(&sql, " WHEN ");
                 mn__quote(&sql, m->pk->column);
                 mn_buf_puts(&sql, " = ");
-                ps[np] = mn_dbp_int(mn_obj_pk(objs[i]));
+                rc = mn__arg_param(o, m->pk, mn__pk_arg(objs[i]), d, &ps[np]);
                 mn__placeholder(&sql, d, ++np);
                 mn_buf_puts(&sql, " THEN CAST(");
-                rc = mn__obj_param(o, objs[i], fs[k], d, &ps[np]);
+                if (rc == 0)
+                    rc = mn__obj_param(o, objs[i], fs[k], d, &ps[np]);
                 mn__placeholder(&sql, d, ++np);
                 mn_buf_printf(&sql, " AS %s)", cast_type(fs[k], d));
             }
@@ -267,10 +268,10 @@ int64_t mn_bulk_update(mn_orm *o, const mn_model *m, void **objs, size_t n, cons
         mn_buf_puts(&sql, " WHERE ");
         mn__quote(&sql, m->pk->column);
         mn_buf_puts(&sql, " IN (");
-        for (size_t i = start; i < end; i++) {
+        for (size_t i = start; rc == 0 && i < end; i++) {
             if (i > start)
                 mn_buf_puts(&sql, ", ");
-            ps[np] = mn_dbp_int(mn_obj_pk(objs[i]));
+            rc = mn__arg_param(o, m->pk, mn__pk_arg(objs[i]), d, &ps[np]);
             mn__placeholder(&sql, d, ++np);
         }
         mn_buf_putc(&sql, ')');
@@ -289,6 +290,8 @@ int64_t mn_bulk_update(mn_orm *o, const mn_model *m, void **objs, size_t n, cons
 static const char *cast_type(const mn_fielddef *f, mn_dbdialect d)
 {
     bool pg = d == MN_DIALECT_POSTGRESQL;
+    if ((f->type == MN_FK || f->type == MN_O2O) && f->rel_model && f->rel_model->pk)
+        f = f->rel_model->pk; /* the column holds the related primary key */
     switch (f->type) {
     case MN_FLOAT: return pg ? "double precision" : "REAL";
     case MN_BOOL: return pg ? "boolean" : "INTEGER";

@@ -3,7 +3,7 @@
  * values. It fixes how each type is stored (see model.c's header comment): datetimes in UTC,
  * decimals exact (scaled integers on SQLite, quantised NUMERIC text on PostgreSQL), uuids in
  * canonical form. Conversions check their input and fail with Django's messages. */
-#include "internal.h"
+#include "compile.h" /* mn__django_class */
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -289,9 +289,13 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
         }
         return mn__arg_param(o, f, a, d, out);
     }
-    if (a.type == MN_ARG_INSTANCE) {
-        *out = mn_dbp_int(mn_obj_pk(a.v.obj));
-        return 0;
+    if (a.type == MN_ARG_INSTANCE) { /* an instance stands for its primary key */
+        mn_arg k = mn__pk_arg(a.v.obj);
+        if (k.type != MN_ARG_STR) {
+            *out = k.type == MN_ARG_INT ? mn_dbp_int(k.v.i) : mn_dbp_null();
+            return 0;
+        }
+        a = k; /* a text key goes through the column's conversion (uuids normalised) */
     }
     mn_ftype t = f->type;
     if (t == MN_FK || t == MN_O2O)
@@ -427,6 +431,23 @@ int mn__obj_param(mn_orm *o, const void *obj, const mn_fielddef *f, mn_dbdialect
     case MN_FK:
     case MN_O2O: {
         const mn_fk *fk = p;
+        if (mn__fk_is_text(f)) {
+            if (!fk->key && !fk->obj)
+                return mn__orm_fail(o, MN_EINVAL,
+                                    "%s.%s points to %s, whose primary key '%s' is a %s: set "
+                                    "%s.key (the text key), not %s.id",
+                                    f->model->name, f->name, f->rel_model->name,
+                                    f->rel_model->pk->name,
+                                    mn__django_class(f->rel_model->pk->type), f->name, f->name);
+            mn_arg k = mn__fk_arg(obj, f);
+            if (k.type == MN_ARG_NULL) {
+                *out = mn_dbp_null();
+                return 0;
+            }
+            return mn__arg_param(o, f, k, d, out);
+        }
+        if (fk->key && !fk->id && !fk->obj) /* an integer key given as text: "3" */
+            return mn__arg_param(o, f, mn_arg_str(fk->key), d, out);
         if (fk->obj && !fk->id)
             *out = mn_dbp_int(mn_obj_pk(fk->obj));
         else
@@ -494,13 +515,25 @@ int mn__cell_store(mn_orm *o, void *obj, const mn_fielddef *f, const mn_dbcell *
         if (mn__is_text_type(f->type) || f->type == MN_DECIMAL)
             *(const char **)p = NULL;
         else if (f->type == MN_FK || f->type == MN_O2O)
-            ((mn_fk *)p)->id = 0;
+            ((mn_fk *)p)->id = 0, ((mn_fk *)p)->key = NULL;
         return 0;
     }
     switch (f->type) {
     case MN_FK:
     case MN_O2O: {
         mn_fk *fk = p;
+        if (mn__fk_is_text(f)) {
+            const char *k = c->type == MN_DBT_TEXT || c->type == MN_DBT_BLOB
+                                ? c->v.s.ptr /* already a NUL-terminated arena copy */
+                            : c->type == MN_DBT_INT ? mn_arena_printf(a, "%lld", (long long)c->v.i)
+                                                    : NULL;
+            if (!k)
+                return MN_EINVAL;
+            if (!fk->key || strcmp(fk->key, k) != 0)
+                fk->obj = NULL;
+            fk->key = k;
+            return 0;
+        }
         int64_t v = 0;
         int rc = cell_i64(c, &v);
         if (fk->id != v)
@@ -597,7 +630,12 @@ mn_value *mn_obj_get_value(mn_orm *o, const void *obj, const char *field)
     const void *p = mn__fptr(obj, f);
     switch (f->type) {
     case MN_FK:
-    case MN_O2O: return mn_value_int(a, ((const mn_fk *)p)->id);
+    case MN_O2O: {
+        mn_arg k = mn__fk_arg(obj, f);
+        if (k.type == MN_ARG_STR)
+            return mn_value_str_ref(a, k.v.s, strlen(k.v.s));
+        return k.type == MN_ARG_INT ? mn_value_int(a, k.v.i) : mn_value_none();
+    }
     case MN_FLOAT: return mn_value_double(a, *(const double *)p);
     case MN_BOOL: return mn_value_bool(*(const bool *)p);
     case MN_DECIMAL: {
@@ -657,6 +695,12 @@ void mn__apply_defaults(mn_orm *o, const mn_model *m, void *obj)
         case MN_M2M: break;
         case MN_FK:
         case MN_O2O:
+            if (mn__fk_is_text(f)) {
+                ((mn_fk *)p)->key = f->default_str;
+                if (f->null && !f->default_str)
+                    mn__set_null(obj, f, true);
+                break;
+            }
             ((mn_fk *)p)->id = f->default_int;
             if (f->null && !f->default_int)
                 mn__set_null(obj, f, true);

@@ -2,14 +2,15 @@
  * follow every foreign key pointing at them (CASCADE collects more rows, PROTECT and
  * RESTRICT refuse, SET_NULL/SET_DEFAULT update, DO_NOTHING leaves them), clear implicit M2M
  * rows, then delete children before parents inside one atomic block and report the counts
- * per model as Django's delete() returns them. */
+ * per model as Django's delete() returns them. Keys are mn_args (integers, or text for
+ * CharField/UUIDField primary keys), so one collector serves every kind of primary key. */
 #include "internal.h"
 
 enum { IN_BATCH = 500 };
 
 typedef struct delset {
     const mn_model *m;
-    int64_t *pks;
+    mn_arg *pks;
     size_t n, cap;
     /* An index of pks (open addressing; a slot holds position + 1, 0 when empty), so that
      * asking whether a row is already collected does not walk the list: deleting a table's
@@ -20,13 +21,13 @@ typedef struct delset {
 
 typedef struct fixup { /* SET_NULL / SET_DEFAULT */
     const mn_fielddef *f;
-    int64_t *pks;
+    mn_arg *pks;
     size_t n;
 } fixup;
 
 typedef struct restricted {
     const mn_fielddef *f;
-    int64_t *pks;
+    mn_arg *pks;
     size_t n;
 } restricted;
 
@@ -61,26 +62,36 @@ static delset *set_for(collector *col, const mn_model *m)
     return NULL;
 }
 
-static size_t pk_slot(const delset *s, int64_t pk)
+static uint64_t key_hash(mn_arg k)
 {
-    uint64_t h = (uint64_t)pk * 0x9e3779b97f4a7c15ull;
+    if (k.type == MN_ARG_INT)
+        return (uint64_t)k.v.i * 0x9e3779b97f4a7c15ull;
+    uint64_t h = 1469598103934665603u;
+    for (const char *p = k.type == MN_ARG_STR ? k.v.s : ""; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211u;
+    return h * 0x9e3779b97f4a7c15ull;
+}
+
+static size_t pk_slot(const delset *s, mn_arg pk)
+{
+    uint64_t h = key_hash(pk);
     size_t mask = s->nslots - 1;
     for (size_t i = (size_t)(h >> 32) & mask;; i = (i + 1) & mask)
-        if (!s->slots[i] || s->pks[s->slots[i] - 1] == pk)
+        if (!s->slots[i] || mn__arg_eq(s->pks[s->slots[i] - 1], pk))
             return i;
 }
 
-static bool has_pk(const delset *s, int64_t pk)
+static bool has_pk(const delset *s, mn_arg pk)
 {
     return s && s->nslots && s->slots[pk_slot(s, pk)];
 }
 
 /* Appends pk (not yet in s) to the list and its index. */
-static int add_pk(mn_orm *o, delset *s, int64_t pk)
+static int add_pk(mn_orm *o, delset *s, mn_arg pk)
 {
     if (s->n == s->cap) {
         size_t nc = s->cap ? s->cap * 2 : 16;
-        int64_t *p = mn_arena_realloc(o->arena, s->pks, s->cap * sizeof *p, nc * sizeof *p);
+        mn_arg *p = mn_arena_realloc(o->arena, s->pks, s->cap * sizeof *p, nc * sizeof *p);
         if (!p)
             return MN_ENOMEM;
         s->pks = p;
@@ -102,8 +113,8 @@ static int add_pk(mn_orm *o, delset *s, int64_t pk)
 }
 
 /* The pks of `m` rows whose field f points into pks (batched IN lists). */
-static int referencing(collector *col, const mn_fielddef *f, const int64_t *pks, size_t n,
-                       int64_t **out, size_t *nout)
+static int referencing(collector *col, const mn_fielddef *f, const mn_arg *pks, size_t n,
+                       mn_arg **out, size_t *nout)
 {
     mn_orm *o = col->o;
     *out = NULL;
@@ -115,16 +126,15 @@ static int referencing(collector *col, const mn_fielddef *f, const int64_t *pks,
         mn_qs *qs = mn_qs_all(o, f->model);
         if (qs) {
             qs->order_set = true; /* no ORDER BY needed */
-            qs = mn_qs_values_list(
-                mn_qs_filter_kv(qs, &(mn_kv){in, mn_arg_ints(pks + start, cnt, o->arena)}, 1), "pk",
-                true);
+            qs = mn_qs_values_list(mn_qs_filter_kv(qs, &(mn_kv){in, mn_arg_list(pks + start, cnt)}, 1),
+                                   "pk", true);
         }
         mn_rows *rows = mn_qs_fetch(qs);
         if (!rows)
             return o->errcode ? o->errcode : MN_ENOMEM;
         for (size_t i = 0; i < rows->len; i++) {
-            int64_t v;
-            if (mn_value_to_int(rows->items[i], &v) != 0)
+            mn_arg v = mn__value_arg(o->arena, rows->items[i]);
+            if (v.type == MN_ARG_NULL)
                 continue;
             GROW(*out, *nout, cap);
             (*out)[(*nout)++] = v;
@@ -133,7 +143,7 @@ static int referencing(collector *col, const mn_fielddef *f, const int64_t *pks,
     return 0;
 }
 
-static int collect(collector *col, const mn_model *m, const int64_t *pks, size_t n)
+static int collect(collector *col, const mn_model *m, const mn_arg *pks, size_t n)
 {
     mn_orm *o = col->o;
     delset *s = set_for(col, m);
@@ -142,7 +152,7 @@ static int collect(collector *col, const mn_model *m, const int64_t *pks, size_t
         s = &col->sets[col->nsets++];
         *s = (delset){.m = m};
     }
-    int64_t *fresh = mn_arena_alloc(o->arena, (n ? n : 1) * sizeof *fresh);
+    mn_arg *fresh = mn_arena_alloc(o->arena, (n ? n : 1) * sizeof *fresh);
     size_t nf = 0;
     if (!fresh)
         return MN_ENOMEM;
@@ -159,7 +169,7 @@ static int collect(collector *col, const mn_model *m, const int64_t *pks, size_t
         const mn_fielddef *f = r->field;
         if (f->type == MN_M2M || f->on_delete == MN_DO_NOTHING)
             continue;
-        int64_t *rel;
+        mn_arg *rel;
         size_t nrel;
         int rc = referencing(col, f, fresh, nf, &rel, &nrel);
         if (rc)
@@ -214,14 +224,13 @@ static int add_count(mn_orm *o, mn_delete_report *rep, const char *label, int64_
 }
 
 /* Deletes rows of m whose `field` (a name) is in ids, in batches; adds to *deleted. */
-static int delete_in(mn_orm *o, const mn_model *m, const char *field, const int64_t *ids, size_t n,
+static int delete_in(mn_orm *o, const mn_model *m, const char *field, const mn_arg *ids, size_t n,
                      int64_t *deleted)
 {
     char *in = mn_arena_printf(o->arena, "%s__in", field);
     for (size_t start = 0; start < n; start += IN_BATCH) {
         size_t cnt = n - start < IN_BATCH ? n - start : IN_BATCH;
-        mn_qs *qs = mn_qs_filter_kv(mn_qs_all(o, m),
-                                    &(mn_kv){in, mn_arg_ints(ids + start, cnt, o->arena)}, 1);
+        mn_qs *qs = mn_qs_filter_kv(mn_qs_all(o, m), &(mn_kv){in, mn_arg_list(ids + start, cnt)}, 1);
         if (!qs)
             return o->errcode;
         sqlq q;
@@ -253,7 +262,7 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
     for (size_t i = 0; i < col->nfix; i++) {
         const fixup *fx = &col->fix[i];
         const delset *s = set_for(col, fx->f->model);
-        int64_t *keep = mn_arena_alloc(o->arena, fx->n * sizeof *keep);
+        mn_arg *keep = mn_arena_alloc(o->arena, fx->n * sizeof *keep);
         size_t nk = 0;
         for (size_t k = 0; keep && k < fx->n; k++)
             if (!has_pk(s, fx->pks[k]))
@@ -262,12 +271,13 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
             return MN_ENOMEM;
         for (size_t start = 0; start < nk; start += IN_BATCH) {
             size_t cnt = nk - start < IN_BATCH ? nk - start : IN_BATCH;
-            mn_arg v = fx->f->on_delete == MN_SET_NULL || !fx->f->default_int
-                           ? mn_arg_null()
-                           : mn_arg_int(fx->f->default_int);
-            mn_qs *qs =
-                mn_qs_filter_kv(mn_qs_all(o, fx->f->model),
-                                &(mn_kv){"pk__in", mn_arg_ints(keep + start, cnt, o->arena)}, 1);
+            bool text = mn__fk_is_text(fx->f);
+            mn_arg v = fx->f->on_delete == MN_SET_NULL ? mn_arg_null()
+                       : text                          ? mn_arg_str(fx->f->default_str)
+                       : fx->f->default_int            ? mn_arg_int(fx->f->default_int)
+                                                       : mn_arg_null();
+            mn_qs *qs = mn_qs_filter_kv(mn_qs_all(o, fx->f->model),
+                                        &(mn_kv){"pk__in", mn_arg_list(keep + start, cnt)}, 1);
             int64_t r = mn_qs_update_kv(qs, &(mn_kv){fx->f->name, v}, 1);
             if (r < 0)
                 return (int)r;
@@ -299,8 +309,8 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
             mn__has_receivers(MN_PRE_DELETE, s->m) || mn__has_receivers(MN_POST_DELETE, s->m);
         mn_rows *objs = NULL;
         if (signals) {
-            objs = mn_qs_fetch(mn_qs_filter_kv(
-                mn_qs_all(o, s->m), &(mn_kv){"pk__in", mn_arg_ints(s->pks, s->n, o->arena)}, 1));
+            objs = mn_qs_fetch(
+                mn_qs_filter_kv(mn_qs_all(o, s->m), &(mn_kv){"pk__in", mn_arg_list(s->pks, s->n)}, 1));
             for (size_t k = 0; objs && k < objs->len; k++) {
                 int rc = mn__signal(o, MN_PRE_DELETE, s->m, objs->items[k], false);
                 if (rc)
@@ -322,7 +332,7 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
     return 0;
 }
 
-static int64_t delete_pks(mn_orm *o, const mn_model *m, const int64_t *pks, size_t n,
+static int64_t delete_pks(mn_orm *o, const mn_model *m, const mn_arg *pks, size_t n,
                           mn_delete_report *rep)
 {
     if (rep)
@@ -348,12 +358,12 @@ int64_t mn_delete(mn_orm *o, void *obj, mn_delete_report *report)
     mn_obj *h = obj;
     if (mn__ready(o) != 0)
         return o->errcode;
-    int64_t pk = mn_obj_pk(obj);
-    if (!pk && !h->persisted)
+    mn_arg pk = mn__pk_arg(obj);
+    if (!mn__pk_set(obj) && (!h->persisted || pk.type == MN_ARG_NULL))
         return mn__orm_fail(o, MN_EINVAL,
-                            "%s object can't be deleted because its id attribute "
+                            "%s object can't be deleted because its %s attribute "
                             "is set to None.",
-                            h->model->name);
+                            h->model->name, h->model->pk->name);
     int64_t r = delete_pks(o, h->model, &pk, 1, report);
     if (r >= 0)
         h->persisted = false;
@@ -372,11 +382,11 @@ int64_t mn_qs_delete(mn_qs *qs, mn_delete_report *report)
     mn_rows *rows = mn_qs_fetch(ids);
     if (!rows)
         return qs->o->errcode ? qs->o->errcode : MN_ENOMEM;
-    int64_t *pks = mn_arena_alloc(qs->o->arena, (rows->len ? rows->len : 1) * sizeof *pks);
+    mn_arg *pks = mn_arena_alloc(qs->o->arena, (rows->len ? rows->len : 1) * sizeof *pks);
     if (!pks)
         return MN_ENOMEM;
     for (size_t i = 0; i < rows->len; i++)
-        mn_value_to_int(rows->items[i], &pks[i]);
+        pks[i] = mn__value_arg(qs->o->arena, rows->items[i]);
     if (rows->len == 0) {
         if (report)
             memset(report, 0, sizeof *report);

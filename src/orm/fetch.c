@@ -462,9 +462,9 @@ mn_value *mn_qs_in_bulk(mn_qs *qs, const int64_t *pks, size_t n)
         return NULL;
     mn_value *d = mn_value_dict(qs->o->arena, rows->len);
     for (size_t i = 0; d && i < rows->len; i++) {
-        char key[24];
-        int kn = snprintf(key, sizeof key, "%lld", (long long)mn_obj_pk(rows->items[i]));
-        mn_value_dict_set(qs->o->arena, d, key, (size_t)kn, mn_obj_value(qs->o, rows->items[i]));
+        const char *key = mn_obj_pk_text(qs->o, rows->items[i]);
+        if (key)
+            mn_value_dict_set_cstr(qs->o->arena, d, key, mn_obj_value(qs->o, rows->items[i]));
     }
     return d;
 }
@@ -617,11 +617,11 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
     int rc_nested;
     if (rows->len == 0)
         return 0;
-    int64_t *pks = mn_arena_alloc(o->arena, rows->len * sizeof *pks);
+    mn_arg *pks = mn_arena_alloc(o->arena, rows->len * sizeof *pks);
     if (!pks)
         return MN_ENOMEM;
     for (size_t i = 0; i < rows->len; i++)
-        pks[i] = mn_obj_pk(rows->items[i]);
+        pks[i] = mn__pk_arg(rows->items[i]);
     for (size_t p = 0; p < qs->nprefetch; p++) {
         /* "books__tags": prefetch books here, then tags on all those books at once */
         const char *path = qs->prefetch[p].path;
@@ -641,20 +641,25 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
                                 "prefetch_related()",
                                 acc, qs->m->name, acc);
         if (f && (f->type == MN_FK || f->type == MN_O2O)) {
-            int64_t *ids = mn_arena_alloc(o->arena, rows->len * sizeof *ids);
+            mn_arg *ids = mn_arena_alloc(o->arena, rows->len * sizeof *ids);
             if (!ids)
                 return MN_ENOMEM;
+            size_t nids = 0;
             for (size_t i = 0; i < rows->len; i++)
-                ids[i] = ((mn_fk *)mn__fptr(rows->items[i], f))->id;
+                if (!mn__is_null(rows->items[i], f))
+                    ids[nids++] = mn__fk_arg(rows->items[i], f);
             mn_qs *rq = custom ? custom : mn_qs_all(o, f->rel_model);
-            mn_rows *rel = mn_qs_fetch(
-                mn_qs_filter_kv(rq, &(mn_kv){"pk__in", mn_arg_ints(ids, rows->len, o->arena)}, 1));
+            mn_rows *rel =
+                mn_qs_fetch(mn_qs_filter_kv(rq, &(mn_kv){"pk__in", mn_arg_list(ids, nids)}, 1));
             if (!rel)
                 return o->errcode;
             for (size_t i = 0; i < rows->len; i++) {
+                if (mn__is_null(rows->items[i], f))
+                    continue;
                 mn_fk *fk = mn__fptr(rows->items[i], f);
+                mn_arg want = mn__fk_arg(rows->items[i], f);
                 for (size_t k = 0; k < rel->len; k++)
-                    if (mn_obj_pk(rel->items[k]) == fk->id && !mn__is_null(rows->items[i], f))
+                    if (mn__arg_eq(mn__pk_arg(rel->items[k]), want))
                         fk->obj = rel->items[k];
             }
             gathered = *rel;
@@ -686,7 +691,7 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
         mn_qs *rq = custom ? custom : mn_qs_all(o, target);
         char *in = mn_arena_printf(o->arena, "%s__in", back);
         char *ann = "_prefetch_related_val";
-        rq = mn_qs_filter_kv(rq, &(mn_kv){in, mn_arg_ints(pks, rows->len, o->arena)}, 1);
+        rq = mn_qs_filter_kv(rq, &(mn_kv){in, mn_arg_list(pks, rows->len)}, 1);
         rq = mn_qs_annotate(rq, ann, mn_F(o, back));
         mn_rows *rel = mn_qs_fetch(rq);
         if (!rel)
@@ -695,12 +700,11 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
         if (!per)
             return MN_ENOMEM;
         for (size_t k = 0; k < rel->len; k++) {
-            mn_value *v = mn_obj_annotation(rel->items[k], ann);
-            int64_t owner = 0;
-            if (!v || mn_value_to_int(v, &owner) != 0)
+            mn_arg owner = mn__value_arg(o->arena, mn_obj_annotation(rel->items[k], ann));
+            if (owner.type == MN_ARG_NULL)
                 continue;
             for (size_t i = 0; i < rows->len; i++)
-                if (pks[i] == owner && append_row(o, &per[i], rel->items[k]) != 0)
+                if (mn__arg_eq(pks[i], owner) && append_row(o, &per[i], rel->items[k]) != 0)
                     return MN_ENOMEM;
         }
         for (size_t i = 0; i < rows->len; i++)
@@ -756,7 +760,13 @@ mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *par
         case MN_ARG_FLOAT: ps[i] = mn_dbp_float(a.v.f); break;
         case MN_ARG_BOOL: ps[i] = mn_dbp_bool(a.v.b); break;
         case MN_ARG_STR: ps[i] = mn_dbp_text(a.v.s); break;
-        case MN_ARG_INSTANCE: ps[i] = mn_dbp_int(mn_obj_pk(a.v.obj)); break;
+        case MN_ARG_INSTANCE: {
+            mn_arg key = mn__pk_arg(a.v.obj);
+            ps[i] = key.type == MN_ARG_INT   ? mn_dbp_int(key.v.i)
+                    : key.type == MN_ARG_STR ? mn_dbp_text(key.v.s)
+                                             : mn_dbp_null();
+            break;
+        }
         default: mn__orm_fail(o, MN_EINVAL, "raw(): unsupported parameter %zu", i + 1); return NULL;
         }
     }

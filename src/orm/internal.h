@@ -163,6 +163,16 @@ bool mn__is_int_type(mn_ftype t);
 bool mn__is_text_type(mn_ftype t);
 bool mn__has_column(const mn_fielddef *f);
 void *mn__fptr(const void *obj, const mn_fielddef *f);
+/* Keys of any type (model.c): a primary key is an integer or text; it travels as an mn_arg
+ * (MN_ARG_INT or MN_ARG_STR; MN_ARG_NULL when unset). */
+bool mn__pk_is_text(const mn_model *m);
+bool mn__fk_is_text(const mn_fielddef *f); /* FK/O2O to a model whose pk is text */
+mn_arg mn__pk_arg(const void *obj);
+bool mn__pk_set(const void *obj);
+mn_arg mn__fk_arg(const void *obj, const mn_fielddef *f); /* the key a FK holds */
+bool mn__arg_eq(mn_arg a, mn_arg b);
+mn_arg mn__value_arg(mn_arena *a, const mn_value *v); /* an int or string value as a key */
+const char *mn__arg_text(mn_arena *a, mn_arg k);      /* "3", "FR"; NULL for NULL */
 bool mn__is_null(const void *obj, const mn_fielddef *f);
 void mn__set_null(void *obj, const mn_fielddef *f, bool null);
 /* Converts a user argument to the parameter the column stores (Django's get_prep_value). */

@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdlib.h>
 
@@ -436,7 +437,7 @@ bool mn__is_null(const void *obj, const mn_fielddef *f)
     case MN_FK:
     case MN_O2O: {
         const mn_fk *fk = p;
-        return fk->id == 0 && fk->obj == NULL;
+        return fk->id == 0 && fk->obj == NULL && fk->key == NULL;
     }
     case MN_DATE:
     case MN_DATETIME: return ((const mn_datetime *)p)->year == 0;
@@ -471,7 +472,7 @@ void mn__set_null(void *obj, const mn_fielddef *f, bool null)
     void *p = mn__fptr(obj, f);
     switch (f->type) {
     case MN_FK:
-    case MN_O2O: *(mn_fk *)p = (mn_fk){0, NULL}; break;
+    case MN_O2O: *(mn_fk *)p = (mn_fk){0, NULL, NULL}; break;
     case MN_DATE:
     case MN_DATETIME:
     case MN_TIME: memset(p, 0, sizeof(mn_datetime)); break;
@@ -502,9 +503,116 @@ void mn_obj_set_null(void *obj, const char *field, bool is_null)
 int64_t mn_obj_pk(const void *obj)
 {
     const mn_obj *h = obj;
-    if (!h || !h->model || !h->model->pk)
+    if (!h || !h->model || !h->model->pk || mn__pk_is_text(h->model))
         return 0;
     return *(const int64_t *)mn__fptr(obj, h->model->pk);
+}
+
+/* ---- keys of any type ----
+ * A primary key is an integer (auto fields, IntegerField(primary_key=True)) or text
+ * (CharField, UUIDField...). Inside the ORM a key travels as an mn_arg, MN_ARG_INT or
+ * MN_ARG_STR, so the integer case keeps its plain int64_t all the way to the parameter. */
+bool mn__pk_is_text(const mn_model *m)
+{
+    return m->pk && !mn__is_int_type(m->pk->type);
+}
+
+bool mn__fk_is_text(const mn_fielddef *f)
+{
+    return f->rel_model && mn__pk_is_text(f->rel_model);
+}
+
+mn_arg mn__pk_arg(const void *obj)
+{
+    const mn_obj *h = obj;
+    if (!h || !h->model || !h->model->pk)
+        return mn_arg_null();
+    const void *p = mn__fptr(obj, h->model->pk);
+    if (!mn__pk_is_text(h->model))
+        return mn_arg_int(*(const int64_t *)p);
+    return mn_arg_str(*(const char *const *)p); /* NULL: unset */
+}
+
+bool mn__pk_set(const void *obj)
+{
+    mn_arg a = mn__pk_arg(obj);
+    return a.type == MN_ARG_INT ? a.v.i != 0 : a.type == MN_ARG_STR;
+}
+
+mn_arg mn__fk_arg(const void *obj, const mn_fielddef *f)
+{
+    if (mn__is_null(obj, f))
+        return mn_arg_null();
+    const mn_fk *fk = mn__fptr(obj, f);
+    if (mn__fk_is_text(f)) {
+        if (fk->key)
+            return mn_arg_str(fk->key);
+        return fk->obj ? mn__pk_arg(fk->obj) : mn_arg_null();
+    }
+    if (fk->obj && !fk->id)
+        return mn_arg_int(mn_obj_pk(fk->obj));
+    return mn_arg_int(fk->id);
+}
+
+bool mn__arg_eq(mn_arg a, mn_arg b)
+{
+    if (a.type == MN_ARG_INT && b.type == MN_ARG_INT)
+        return a.v.i == b.v.i;
+    if (a.type == MN_ARG_STR && b.type == MN_ARG_STR)
+        return strcmp(a.v.s, b.v.s) == 0;
+    return false;
+}
+
+mn_arg mn__value_arg(mn_arena *a, const mn_value *v)
+{
+    int64_t i;
+    if (!v || mn_value_is_none(v))
+        return mn_arg_null();
+    if (mn_value_is_string(v)) {
+        mn_str s = mn_value_string(v);
+        return mn_arg_str(mn_arena_strndup(a, s.ptr, s.len));
+    }
+    if (mn_value_to_int(v, &i) == 0)
+        return mn_arg_int(i);
+    return mn_arg_null();
+}
+
+const char *mn__arg_text(mn_arena *a, mn_arg k)
+{
+    if (k.type == MN_ARG_INT)
+        return mn_arena_printf(a, "%lld", (long long)k.v.i);
+    return k.type == MN_ARG_STR ? k.v.s : NULL;
+}
+
+const char *mn_obj_pk_text(mn_orm *o, const void *obj)
+{
+    const mn_obj *h = obj;
+    if (!h || !h->model || !mn__pk_set(obj))
+        return NULL;
+    return mn__arg_text(o ? o->arena : h->orm->arena, mn__pk_arg(obj));
+}
+
+void mn_default_uuid4(const mn_fielddef *f, void *obj, mn_arena *arena)
+{
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof b) != 1)
+        return;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    char *s = mn_arena_alloc(arena, 37);
+    if (!s)
+        return;
+    static const char hex[] = "0123456789abcdef";
+    size_t k = 0;
+    for (size_t i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            s[k++] = '-';
+        s[k++] = hex[b[i] >> 4];
+        s[k++] = hex[b[i] & 15];
+    }
+    s[k] = '\0';
+    *(const char **)mn__fptr(obj, f) = s;
+    mn__set_null(obj, f, false);
 }
 
 const char *mn_model_verbose_name(const mn_model *m, bool plural, mn_arena *arena)

@@ -27,7 +27,7 @@ void *mn_fk_get_at(mn_orm *o, void *obj, const char *field, const char *file, in
     if (mn__is_null(obj, f))
         return NULL;
     fk->obj = mn_qs_get(mn_qs_filter_kv(mn_qs_all_at(o, f->rel_model, file, line),
-                                        &(mn_kv){"pk", mn_arg_int(fk->id)}, 1));
+                                        &(mn_kv){"pk", mn__fk_arg(obj, f)}, 1));
     return fk->obj;
 }
 
@@ -96,11 +96,11 @@ static int m2m_parts(mn_orm *o, void *obj, const char *field, const mn_model **t
         else if (!*dst && tf->rel_model == f->rel_model)
             *dst = tf;
     }
-    if (!mn_obj_pk(obj))
+    if (!mn__pk_set(obj))
         return mn__orm_fail(o, MN_EINVAL,
-                            "\"%s\" needs to have a value for field \"id\" before "
+                            "\"%s\" needs to have a value for field \"%s\" before "
                             "this many-to-many relationship can be used.",
-                            mn_obj_str(o, obj));
+                            mn_obj_str(o, obj), h->model->pk->name);
     return *src && *dst ? 0 : MN_EINVAL;
 }
 
@@ -125,8 +125,9 @@ int mn_m2m_add(mn_orm *o, void *obj, const char *field, const void *const *other
     mn__quote(&sql, dst->column);
     mn_buf_puts(&sql, ") VALUES ");
     for (size_t i = 0; i < n; i++) {
-        ps[2 * i] = mn_dbp_int(mn_obj_pk(obj));
-        ps[2 * i + 1] = mn_dbp_int(mn_obj_pk(others[i]));
+        if ((rc = mn__arg_param(o, src, mn_arg_obj(obj), d, &ps[2 * i])) != 0 ||
+            (rc = mn__arg_param(o, dst, mn_arg_obj(others[i]), d, &ps[2 * i + 1])) != 0)
+            return rc;
         mn_buf_puts(&sql, i ? ", (" : "(");
         mn__placeholder(&sql, d, 2 * i + 1);
         mn_buf_puts(&sql, ", ");
@@ -147,13 +148,13 @@ int mn_m2m_remove(mn_orm *o, void *obj, const char *field, const void *const *ot
     int rc = m2m_parts(o, obj, field, &t, &src, &dst);
     if (rc || n == 0)
         return rc;
-    int64_t *ids = mn_arena_alloc(o->arena, n * sizeof *ids);
+    mn_arg *ids = mn_arena_alloc(o->arena, n * sizeof *ids);
     if (!ids)
         return MN_ENOMEM;
     for (size_t i = 0; i < n; i++)
-        ids[i] = mn_obj_pk(others[i]);
+        ids[i] = mn__pk_arg(others[i]);
     char *in = mn_arena_printf(o->arena, "%s__in", dst->name);
-    mn_kv kv[2] = {{src->name, mn_arg_obj(obj)}, {in, mn_arg_ints(ids, n, o->arena)}};
+    mn_kv kv[2] = {{src->name, mn_arg_obj(obj)}, {in, mn_arg_list(ids, n)}};
     mn__signal(o, MN_M2M_CHANGED, t, obj, false);
     int64_t r = mn_qs_delete(mn_qs_filter_kv(mn_qs_all(o, t), kv, 2), NULL);
     return r < 0 ? (int)r : 0;

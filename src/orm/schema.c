@@ -24,11 +24,14 @@ static void column_type(mn_buf *b, const mn_fielddef *f, mn_dbdialect d)
 {
     bool pg = d == MN_DIALECT_POSTGRESQL;
     mn_ftype t = f->type;
-    if (t == MN_FK || t == MN_O2O)
-        t = f->rel_model->pk->type == MN_AUTO        ? MN_INT
-            : f->rel_model->pk->type == MN_SMALLAUTO ? MN_SMALLINT
-            : f->rel_model->pk->type == MN_BIGAUTO   ? MN_BIGINT
-                                                     : f->rel_model->pk->type;
+    if (t == MN_FK || t == MN_O2O) {
+        /* the related primary key's type (its max_length too), as Django's rel_db_type */
+        f = f->rel_model->pk;
+        t = f->type == MN_AUTO        ? MN_INT
+            : f->type == MN_SMALLAUTO ? MN_SMALLINT
+            : f->type == MN_BIGAUTO   ? MN_BIGINT
+                                      : f->type;
+    }
     switch (t) {
     case MN_AUTO: mn_buf_puts(b, pg ? "integer" : "integer"); break;
     case MN_BIGAUTO: mn_buf_puts(b, pg ? "bigint" : "integer"); break;

@@ -89,7 +89,7 @@ static int obj_to_string(void *self, mn_arena *arena, mn_buf *out)
 static bool obj_equal(void *a, void *b)
 {
     const mn_obj *x = a, *y = b;
-    return x->model == y->model && mn_obj_pk(a) == mn_obj_pk(b) && mn_obj_pk(a) != 0;
+    return x->model == y->model && mn__pk_set(a) && mn__arg_eq(mn__pk_arg(a), mn__pk_arg(b));
 }
 
 static const mn_value_class obj_class = {

@@ -291,16 +291,23 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
     case MN_FK:
     case MN_O2O: {
         const mn_fk *fk = p;
-        if (!fk->obj || mn_obj_pk(fk->obj) != fk->id) {
+        mn_arg key = mn__fk_arg(obj, f);
+        if (!fk->obj || !mn__arg_eq(mn__pk_arg(fk->obj), key)) {
             int ex = mn_qs_exists(
-                mn_qs_filter_kv(mn_qs_all(o, f->rel_model), &(mn_kv){"pk", mn_arg_int(fk->id)}, 1));
-            if (ex < 0)
-                return ex;
+                mn_qs_filter_kv(mn_qs_all(o, f->rel_model), &(mn_kv){"pk", key}, 1));
+            if (ex < 0) {
+                if (o->errcode != MN_EINVAL)
+                    return ex;
+                ex = 0; /* a key the column cannot hold ("abc" for an integer) exists nowhere */
+            }
             if (ex == 0) {
+                /* as Django's ForeignKey.validate: the value as Python's repr shows it */
                 const char *vn = mn_model_verbose_name(f->rel_model, false, o->arena);
+                const char *kt = mn__arg_text(o->arena, key);
                 add(e, name,
-                    mn_arena_printf(o->arena, "%s instance with id %lld does not exist.", vn,
-                                    (long long)fk->id));
+                    mn_arena_printf(o->arena, "%s instance with %s %s%s%s does not exist.", vn,
+                                    f->rel_model->pk->name, key.type == MN_ARG_STR ? "'" : "",
+                                    kt ? kt : "None", key.type == MN_ARG_STR ? "'" : ""));
             }
         }
         break;
@@ -332,11 +339,13 @@ static int duplicate(errs *e, void *obj, const mn_fielddef **fs, size_t n)
         kv[i].key = fs[i]->name;
         kv[i].value = mn_arg_value(v);
         if (fs[i]->type == MN_FK || fs[i]->type == MN_O2O)
-            kv[i].value = mn_arg_int(((mn_fk *)mn__fptr(obj, fs[i]))->id);
+            kv[i].value = mn__fk_arg(obj, fs[i]);
     }
     mn_qs *qs = mn_qs_filter_kv(mn_qs_all(o, h->model), kv, n);
-    if (h->persisted || mn_obj_pk(obj))
-        qs = mn_qs_exclude_kv(qs, &(mn_kv){"pk", mn_arg_int(mn_obj_pk(obj))}, 1);
+    /* the row itself is no duplicate; a new instance's own (non-automatic) pk is checked */
+    bool own_pk = n == 1 && fs[0] == h->model->pk;
+    if (!own_pk && (h->persisted || mn__pk_set(obj)))
+        qs = mn_qs_exclude_kv(qs, &(mn_kv){"pk", mn__pk_arg(obj)}, 1);
     return mn_qs_exists(qs);
 }
 
@@ -446,7 +455,7 @@ int mn_full_clean(mn_orm *o, void *obj, mn_validation *out)
     errs e = {o, out, 0};
     for (size_t i = 0; i < m->nfields; i++) {
         const mn_fielddef *f = &m->fields[i];
-        if (f->type == MN_M2M || f == m->pk)
+        if (f->type == MN_M2M || (f == m->pk && mn__auto_pk(m)))
             continue;
         int rc = check_field(&e, obj, f);
         if (rc)
@@ -457,7 +466,10 @@ int mn_full_clean(mn_orm *o, void *obj, mn_validation *out)
         bool has_err = false;
         for (size_t k = 0; k < out->n; k++)
             has_err |= out->errors[k].field && strcmp(out->errors[k].field, f->name) == 0;
-        if (!f->unique || f == m->pk || has_err)
+        /* a primary key is unique: checked when the instance is new, as Django's
+         * _perform_unique_checks (which leaves out the row being changed) */
+        bool pk_check = f == m->pk && !mn__auto_pk(m) && !h->persisted;
+        if ((!f->unique && !pk_check) || (f == m->pk && !pk_check) || has_err)
             continue;
         int rc = unique_message(&e, obj, &f, 1);
         if (rc < 0)

@@ -38,7 +38,7 @@ int mn_obj_set(mn_orm *o, void *obj, const char *field, mn_arg a)
         if (mn__is_text_type(f->type) || f->type == MN_DECIMAL)
             *(const char **)p = NULL;
         else if (f->type == MN_FK || f->type == MN_O2O)
-            *(mn_fk *)p = (mn_fk){0, NULL};
+            *(mn_fk *)p = (mn_fk){0, NULL, NULL};
         return 0;
     }
     mn__set_null(obj, f, false);
@@ -47,7 +47,9 @@ int mn_obj_set(mn_orm *o, void *obj, const char *field, mn_arg a)
         mn_fk *fk = p;
         if (a.type == MN_ARG_INSTANCE) {
             fk->obj = (void *)a.v.obj;
-            fk->id = mn_obj_pk(a.v.obj);
+            mn_arg k = mn__pk_arg(a.v.obj);
+            fk->id = k.type == MN_ARG_INT ? k.v.i : 0;
+            fk->key = k.type == MN_ARG_STR ? k.v.s : NULL;
             return 0;
         }
         fk->obj = NULL;
@@ -145,8 +147,13 @@ void mn__sync_fks(void *obj, const mn_model *m)
         if (f->type != MN_FK && f->type != MN_O2O)
             continue;
         mn_fk *fk = mn__fptr(obj, f);
-        if (fk->obj && mn_obj_pk(fk->obj))
-            fk->id = mn_obj_pk(fk->obj);
+        if (!fk->obj || !mn__pk_set(fk->obj))
+            continue;
+        mn_arg k = mn__pk_arg(fk->obj);
+        if (k.type == MN_ARG_INT)
+            fk->id = k.v.i;
+        else
+            fk->key = k.v.s;
     }
 }
 
@@ -233,12 +240,14 @@ static int do_update(mn_orm *o, void *obj, const mn_model *m, const char *fields
     mn_buf_puts(&sql, " WHERE ");
     mn__quote(&sql, m->pk->column);
     mn_buf_puts(&sql, " = ");
-    ps[n] = mn_dbp_int(mn_obj_pk(obj));
+    int rc = mn__arg_param(o, m->pk, mn__pk_arg(obj), d, &ps[n]);
+    if (rc)
+        return rc;
     mn__placeholder(&sql, d, ++n);
     mn_dbresult res;
     if (!mn_buf_cstr(&sql))
         return MN_ENOMEM;
-    int rc = mn__exec(o, alias, sql.data, ps, n, &res);
+    rc = mn__exec(o, alias, sql.data, ps, n, &res);
     *affected = res.rows_affected;
     return rc;
 }
@@ -275,7 +284,10 @@ static int save(mn_orm *o, void *obj, const char *fields)
     mn__touch_auto_now(obj, m, adding && !fields);
     const char *alias = mn__write_alias(o, m);
     bool created = false;
-    if (!h->persisted && mn__auto_pk(m) && mn_obj_pk(obj) == 0) {
+    /* A new instance whose pk has a default (uuid4) is inserted straight away, as Django
+     * 3.0+ does: no UPDATE that could only miss. */
+    bool pk_default = !h->persisted && (m->pk->default_fn || m->pk->default_str);
+    if (!h->persisted && ((mn__auto_pk(m) && mn_obj_pk(obj) == 0) || (pk_default && !fields))) {
         if (fields)
             return mn__orm_fail(o, MN_EINVAL,
                                 "Cannot force an update in save() with no primary key.");
@@ -321,7 +333,7 @@ void *mn_create_kv(mn_orm *o, const mn_model *m, const mn_kv *kv, size_t n)
 int mn_refresh(mn_orm *o, void *obj)
 {
     mn_obj *h = obj;
-    mn_qs *qs = mn_filter(mn_qs_all(o, h->model), "pk", mn_obj_pk(obj));
+    mn_qs *qs = mn_qs_filter_kv(mn_qs_all(o, h->model), &(mn_kv){"pk", mn__pk_arg(obj)}, 1);
     void *fresh = mn_qs_get(qs);
     if (!fresh)
         return o->errcode;
@@ -450,7 +462,8 @@ const char *mn_obj_str(mn_orm *o, const void *obj)
     const mn_obj *h = obj;
     if (h->model->str)
         return h->model->str(obj, o->arena);
-    if (!h->persisted && !mn_obj_pk(obj))
+    if (!h->persisted && !mn__pk_set(obj))
         return mn_arena_printf(o->arena, "%s object (None)", h->model->name);
-    return mn_arena_printf(o->arena, "%s object (%lld)", h->model->name, (long long)mn_obj_pk(obj));
+    return mn_arena_printf(o->arena, "%s object (%s)", h->model->name,
+                           mn__arg_text(o->arena, mn__pk_arg(obj)));
 }

@@ -53,6 +53,21 @@ int mn__fcond_escape(const mn_filter_call *c, const mn_value *v, mn_buf *b)
     return mn__fescape(b, t);
 }
 
+mn_value *mn__fchars(const mn_filter_call *c, mn_str s)
+{
+    mn_value *l = mn_value_list(c->arena, s.len);
+    if (!l)
+        return NULL;
+    for (size_t i = 0; i < s.len;) {
+        size_t at = i;
+        mn__utf8_next(s.ptr, s.len, &i);
+        mn_value *ch = mn_value_str_ref(c->arena, s.ptr + at, i - at);
+        if (!ch || mn_value_list_append(c->arena, l, ch) < 0)
+            return NULL;
+    }
+    return l;
+}
+
 mn_value *mn__ffail(const mn_filter_call *c, const char *msg)
 {
     mn_filter_fail(c, "%s", msg);

@@ -6,6 +6,7 @@
  * time zone (Django's default timezone), which is what 'O', 'T', 'Z', 'U' and 'r' report for
  * them. Names of months and days are the en locale's. */
 #include "template/filters_internal.h"
+#include "template/internal.h"
 
 #include <string.h>
 #include <time.h>
@@ -33,17 +34,6 @@ static const char *zone_name(const mn_filter_call *c)
     return c->options && c->options->time_zone_name ? c->options->time_zone_name : "UTC";
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static bool is_leap(int64_t y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -58,30 +48,32 @@ static int days_in_month(int64_t y, int m)
 /* Monday = 0 ... Sunday = 6 (Python's weekday()). */
 static int weekday(const mn_datetime *t)
 {
-    int64_t days = days_from_civil(t->year, t->month, t->day);
+    int64_t days = mn__days_from_civil(t->year, t->month, t->day);
     int64_t w = (days + 3) % 7; /* 1970-01-01 was a Thursday */
     return (int)(w < 0 ? w + 7 : w);
 }
 
 static int day_of_year(const mn_datetime *t)
 {
-    return (int)(days_from_civil(t->year, t->month, t->day) - days_from_civil(t->year, 1, 1)) + 1;
+    return (int)(mn__days_from_civil(t->year, t->month, t->day) -
+                 mn__days_from_civil(t->year, 1, 1)) +
+           1;
 }
 
 /* date.isocalendar(): ISO year and week number. */
 static void iso_week(const mn_datetime *t, int64_t *iso_year, int *week)
 {
-    int64_t days = days_from_civil(t->year, t->month, t->day);
+    int64_t days = mn__days_from_civil(t->year, t->month, t->day);
     int wd = weekday(t);
     int64_t thursday = days - wd + 3;
     /* the ISO year is the year of that Thursday */
     int64_t y = t->year;
-    if (thursday < days_from_civil(y, 1, 1))
+    if (thursday < mn__days_from_civil(y, 1, 1))
         y--;
-    else if (thursday >= days_from_civil(y + 1, 1, 1))
+    else if (thursday >= mn__days_from_civil(y + 1, 1, 1))
         y++;
     *iso_year = y;
-    *week = (int)((thursday - days_from_civil(y, 1, 1)) / 7) + 1;
+    *week = (int)((thursday - mn__days_from_civil(y, 1, 1)) / 7) + 1;
 }
 
 /* Appends v zero-padded to width digits (printf's %0*d without the format parsing: dates
@@ -171,7 +163,7 @@ static int put_iso(mn_buf *b, const fmt_ctx *f)
 static int64_t epoch_seconds(const fmt_ctx *f)
 {
     const mn_datetime *t = f->t;
-    int64_t s = days_from_civil(t->year, t->month, t->day) * 86400;
+    int64_t s = mn__days_from_civil(t->year, t->month, t->day) * 86400;
     if (f->kind == MN_VALUE_DATETIME)
         s += t->hour * 3600 + t->minute * 60 + t->second;
     return s - f->offset;
@@ -406,7 +398,7 @@ static mn_value *f_time(const mn_filter_call *c, mn_value *v, mn_value *arg)
 /* Microseconds since the epoch of the value's wall clock, shifted to UTC when aware. */
 static int64_t instant_us(const mn_datetime *t, bool datetime)
 {
-    int64_t s = days_from_civil(t->year, t->month, t->day) * 86400;
+    int64_t s = mn__days_from_civil(t->year, t->month, t->day) * 86400;
     if (datetime) {
         s += t->hour * 3600 + t->minute * 60 + t->second;
         if (t->aware)
@@ -450,19 +442,8 @@ static mn_value *timesince(const mn_filter_call *c, mn_value *v, mn_value *arg, 
         int64_t secs = (int64_t)ts.tv_sec;
         if (!d_aware)
             secs += zone_offset(c);
-        int64_t days = secs / 86400, rem = secs % 86400;
-        /* civil_from_days */
-        int64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
-        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
         memset(&now, 0, sizeof now);
-        now.day = (int32_t)(doy - (153 * mp + 2) / 5 + 1);
-        now.month = (int32_t)(mp < 10 ? mp + 3 : mp - 9);
-        now.year = (int32_t)(yoe + era * 400 + (now.month <= 2));
-        now.hour = (int32_t)(rem / 3600);
-        now.minute = (int32_t)(rem / 60 % 60);
-        now.second = (int32_t)(rem % 60);
-        now.microsecond = (int32_t)(ts.tv_nsec / 1000);
+        mn__datetime_from_epoch(secs, (int32_t)(ts.tv_nsec / 1000), &now);
         now.aware = d_aware;
         now_aware = d_aware;
     }

@@ -877,18 +877,8 @@ static mn_value *f_json_script(const mn_filter_call *c, mn_value *v, mn_value *a
 static mn_value *items_or_chars(const mn_filter_call *c, mn_value *v)
 {
     mn_value_kind k = mn_value_kind_of(v);
-    if (k == MN_VALUE_STRING) {
-        mn_str s = v->u.str;
-        mn_value *l = mn_value_list(c->arena, s.len);
-        if (!l)
-            return NULL;
-        for (size_t i = 0; i < s.len;) {
-            size_t at = i;
-            mn__utf8_next(s.ptr, s.len, &i);
-            mn_value_list_append(c->arena, l, mn_value_str_ref(c->arena, s.ptr + at, i - at));
-        }
-        return l;
-    }
+    if (k == MN_VALUE_STRING)
+        return mn__fchars(c, v->u.str);
     if (k != MN_VALUE_LIST && k != MN_VALUE_DICT && k != MN_VALUE_OBJECT)
         return NULL;
     mn_value *l;

@@ -24,6 +24,8 @@ bool mn__fint(const mn_value *arg, int64_t *out);
 int mn__fescape(mn_buf *b, mn_str s);
 /* conditional_escape(v) as text: safe values unchanged, others escaped. */
 int mn__fcond_escape(const mn_filter_call *c, const mn_value *v, mn_buf *b) MN_MAY_YIELD;
+/* list(s): the string's code points as a list of one-character strings (never safe). */
+mn_value *mn__fchars(const mn_filter_call *c, mn_str s);
 /* A filter that failed with Python's exception; the render aborts with the message. */
 mn_value *mn__ffail(const mn_filter_call *c, const char *msg);
 

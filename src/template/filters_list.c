@@ -16,22 +16,6 @@
     mn_buf name;                                                                                   \
     mn_buf_init(&name, c->arena)
 
-/* A string's code points as a list of one-character strings. */
-static mn_value *chars_of(const mn_filter_call *c, mn_str s)
-{
-    mn_value *l = mn_value_list(c->arena, s.len);
-    if (!l)
-        return NULL;
-    for (size_t i = 0; i < s.len;) {
-        size_t at = i;
-        mn__utf8_next(s.ptr, s.len, &i);
-        mn_value *ch = mn_value_str_ref(c->arena, s.ptr + at, i - at);
-        if (!ch || mn_value_list_append(c->arena, l, ch) < 0)
-            return NULL;
-    }
-    return l;
-}
-
 /* value[0] / value[-1]: '' for an empty sequence, Python's TypeError for a number. */
 static mn_value *index_end(const mn_filter_call *c, mn_value *v, bool last)
 {
@@ -94,7 +78,7 @@ static mn_value *f_length(const mn_filter_call *c, mn_value *v, mn_value *arg)
 static mn_value *items_of(const mn_filter_call *c, mn_value *v)
 {
     if (mn_value_kind_of(v) == MN_VALUE_STRING)
-        return chars_of(c, v->u.str);
+        return mn__fchars(c, v->u.str);
     mn_value_kind k = mn_value_kind_of(v);
     if (k != MN_VALUE_LIST && k != MN_VALUE_DICT && k != MN_VALUE_OBJECT)
         return NULL;
@@ -219,7 +203,7 @@ static mn_value *f_slice(const mn_filter_call *c, mn_value *v, mn_value *arg)
     mn_value_kind k = mn_value_kind_of(v);
     mn_value *items;
     if (k == MN_VALUE_STRING)
-        items = chars_of(c, v->u.str);
+        items = mn__fchars(c, v->u.str);
     else if (k == MN_VALUE_LIST || k == MN_VALUE_OBJECT)
         items = items_of(c, v);
     else

@@ -224,18 +224,7 @@ static mn_value *f_upper(const mn_filter_call *c, mn_value *v, mn_value *arg)
 static mn_value *f_make_list(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     (void)arg;
-    mn_str s = v->u.str;
-    mn_value *l = mn_value_list(c->arena, s.len);
-    if (!l)
-        return NULL;
-    for (size_t i = 0; i < s.len;) {
-        size_t at = i;
-        mn__utf8_next(s.ptr, s.len, &i);
-        mn_value *ch = mn_value_str_ref(c->arena, s.ptr + at, i - at);
-        if (!ch || mn_value_list_append(c->arena, l, ch) < 0)
-            return NULL;
-    }
-    return l;
+    return mn__fchars(c, v->u.str);
 }
 
 /* as django.utils.text.phone2numeric (letters of the lowered text become keypad digits) */

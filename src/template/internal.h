@@ -618,6 +618,12 @@ static inline mn_value *mn__context_lookup(const mn_context *c, mn_str name)
 /* A fresh context sharing nothing but the arena (include ... only, inclusion tags). */
 mn_context *mn__context_new_like(const mn_context *c);
 
+/* Calendar arithmetic on the proleptic Gregorian calendar (value.c): the days since
+ * 1970-01-01 of a date, and the date and time of a count of seconds since the epoch (the
+ * other fields of *t are left as they are). */
+int64_t mn__days_from_civil(int64_t y, int64_t m, int64_t d);
+void mn__datetime_from_epoch(int64_t secs, int32_t usec, mn_datetime *t);
+
 /* Lorem ipsum text (lorem.c). */
 int mn__lorem(mn_buf *out, int64_t count, char method, bool random);
 

@@ -186,6 +186,45 @@ mn_value *mn_value_object(mn_arena *a, const mn_value_class *cls, void *self)
     return v;
 }
 
+/* ---- Calendar (Howard Hinnant's algorithms). ---- */
+
+int64_t mn__days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int32_t *y, int32_t *m, int32_t *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t dd = doy - (153 * mp + 2) / 5 + 1;
+    int64_t mm = mp + (mp < 10 ? 3 : -9);
+    *y = (int32_t)(yy + (mm <= 2));
+    *m = (int32_t)mm;
+    *d = (int32_t)dd;
+}
+
+void mn__datetime_from_epoch(int64_t secs, int32_t usec, mn_datetime *t)
+{
+    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    int64_t rem = secs - days * 86400;
+    civil_from_days(days, &t->year, &t->month, &t->day);
+    t->hour = (int32_t)(rem / 3600);
+    t->minute = (int32_t)(rem / 60 % 60);
+    t->second = (int32_t)(rem % 60);
+    t->microsecond = usec;
+}
+
 /* ---- Lists and dicts. ---- */
 
 int mn_value_list_append(mn_arena *a, mn_value *list, mn_value *item)

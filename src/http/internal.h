@@ -121,7 +121,6 @@ typedef struct mn__list {
 struct mn_server {
     mn_loop *loop;
     int listen_fd;
-    int epfd;                /* this server's own epoll set: idle connections + listener */
     mn_server_config config; /* copied; strings duplicated */
     mn_http_limits *limits;  /* &config.limits */
     mn__list idle, head, busy;
@@ -133,8 +132,7 @@ struct mn_server {
     bool accepting;
     bool draining;
     bool freed; /* mn_server_free was called: last one out frees */
-    bool poller_alive;
-    int64_t next_sweep;
+    bool sweeper_alive;
     int64_t next_fd_warning; /* EMFILE is logged at most this often */
     void (*drain_done)(void *arg);
     void *drain_arg;
@@ -197,9 +195,10 @@ int mn__conn_stream_write(mn_req *r, const void *data, size_t len) MN_MAY_YIELD;
 int mn__conn_stream_end(mn_req *r) MN_MAY_YIELD;
 
 /* ---- From the runtime (src/rt/loop.c; see rt/internal.h). ---- */
-/* mn_wait_fd for an fd the caller has drained: the poller, after harvesting its epoll set
- * until it came back short, waits for the next edge without the re-arming system call. */
-int mn__wait_fd_drained(int fd, unsigned events, int64_t timeout_ms) MN_MAY_YIELD;
+/* The loop calls fn(arg, epoll events) on every edge of fd until mn__fd_unwatch (or the fd is
+ * closed with mn_sock_close in that loop); fn runs on the loop and must not yield. */
+int mn__fd_watch(mn_loop *loop, int fd, void (*fn)(void *arg, uint32_t events), void *arg);
+void mn__fd_unwatch(mn_loop *loop, int fd);
 
 /* ---- date.c ---- */
 /* "Date: <IMF-fixdate>\r\n", rebuilt at most once per second (37 bytes, no NUL needed). */

@@ -1,16 +1,18 @@
 /* server.c — the HTTP server of one worker: accepting, the set of idle connections, timeouts,
  * drain, and the pools that keep the hot path free of malloc.
  *
- * The idea: the server has its own epoll set holding the listening socket and every
- * connection (edge-triggered). One coroutine, the poller, waits on that set through the loop
- * (an epoll fd is itself pollable) and, for each connection that became readable, spawns a
+ * The idea: the listening socket and every connection are watched by the loop itself
+ * (mn__fd_watch, edge-triggered), so the loop's one epoll_wait per pass reports them along
+ * with everything else, and for each connection that became readable the server spawns a
  * coroutine that serves it until it runs dry (conn.c). So a connection costs a coroutine and a
- * stack only while it has work; an idle keep-alive connection is a ~150-byte struct.
+ * stack only while it has work; an idle keep-alive connection is a ~150-byte struct. (A
+ * server-owned epoll set, waited on through the loop's, cost a second epoll_wait for every
+ * batch of requests.)
  *
  * Timeouts without a timer per connection: idle connections sit on a FIFO list in the order
  * they went idle, all with the same keep-alive timeout, so the expired ones are at its front;
- * connections with a partial head sit on a second list that is swept whole. The poller sweeps
- * every 100 ms. */
+ * connections with a partial head sit on a second list that is swept whole. A coroutine, the
+ * sweeper, sweeps every 100 ms. */
 #define _GNU_SOURCE
 #include "http/internal.h"
 
@@ -162,7 +164,7 @@ void mn__server_check_done(mn_server *s)
         s->drain_done = NULL;
         done(s->drain_arg);
     }
-    if (s->freed && !s->poller_alive)
+    if (s->freed && !s->sweeper_alive)
         server_destroy(s);
 }
 
@@ -172,6 +174,7 @@ static void conn_free(mn__conn *c)
     mn__list *l = list_of(s, c);
     if (l)
         mn__list_remove(l, c);
+    mn__fd_unwatch(s->loop, c->fd); /* in the server's loop, whichever loop is current */
     mn_sock_close(c->fd);
     mn__server_release_buf(s, c);
     mn_free(c);
@@ -198,6 +201,28 @@ static void peer_text(const struct sockaddr_storage *ss, char out[46])
     } else if (ss->ss_family == AF_UNIX) {
         strcpy(out, "127.0.0.1");
     }
+}
+
+/* The loop reports an edge on a connection. */
+static void conn_event(void *arg, uint32_t events)
+{
+    mn__conn *c = arg;
+    mn_server *s = c->server;
+    if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        return; /* room to write: a parked writer has been woken by the loop */
+    c->readable_hint = true;
+    /* A short read empties the socket of data but not of a pending end of stream, whose
+     * event may already have been consumed: so an end or an error is remembered for good. */
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->eof_hint = true;
+    if (c->list == MN__LIST_BUSY)
+        return; /* its coroutine reads before letting go */
+    if (c->list == MN__LIST_IDLE)
+        c->head_deadline = mn_now_ms() + s->limits->header_timeout_ms;
+    mn__list_remove(list_of(s, c), c);
+    mn__list_push(&s->busy, c, MN__LIST_BUSY);
+    if (!mn_coro_spawn(s->loop, mn__conn_run, c))
+        mn__conn_close(c);
 }
 
 static void accept_all(mn_server *s)
@@ -229,31 +254,14 @@ static void accept_all(mn_server *s)
         peer_text(&ss, c->peer);
         c->head_deadline = mn_now_ms() + s->limits->header_timeout_ms;
         c->deadline = c->head_deadline;
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        if (mn__fd_watch(s->loop, fd, conn_event, c) != MN_OK) {
+            mn__fd_unwatch(s->loop, fd);
             close(fd);
             mn_free(c);
             continue;
         }
         mn__list_push(&s->head, c, MN__LIST_HEAD);
     }
-}
-
-static void dispatch(mn_server *s, mn__conn *c, uint32_t events)
-{
-    c->readable_hint = true;
-    /* A short read empties the socket of data but not of a pending end of stream, whose
-     * event may already have been consumed: so an end or an error is remembered for good. */
-    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        c->eof_hint = true;
-    if (c->list == MN__LIST_BUSY)
-        return; /* its coroutine reads before letting go */
-    if (c->list == MN__LIST_IDLE)
-        c->head_deadline = mn_now_ms() + s->limits->header_timeout_ms;
-    mn__list_remove(list_of(s, c), c);
-    mn__list_push(&s->busy, c, MN__LIST_BUSY);
-    if (!mn_coro_spawn(s->loop, mn__conn_run, c))
-        mn__conn_close(c);
 }
 
 /* Best effort: a connection with no coroutine cannot wait for a slow reader. */
@@ -295,39 +303,25 @@ static void close_waiting(mn_server *s)
         conn_free(s->head.first);
 }
 
-static void poller(void *arg)
+static void listener_event(void *arg, uint32_t events)
+{
+    (void)events;
+    accept_all(arg);
+}
+
+static void sweeper(void *arg)
 {
     mn_server *s = arg;
-    struct epoll_event ev[MAX_EVENTS];
     while (!s->freed) {
-        int n;
-        while ((n = epoll_wait(s->epfd, ev, MAX_EVENTS, 0)) > 0) {
-            for (int i = 0; i < n; i++) {
-                if (ev[i].data.ptr == NULL)
-                    accept_all(s);
-                else
-                    dispatch(s, ev[i].data.ptr, ev[i].events);
-            }
-            if (n < MAX_EVENTS)
-                break;
-        }
-        int64_t now = mn_now_ms();
-        if (now >= s->next_sweep) {
-            s->next_sweep = now + SWEEP_MS;
-            accept_all(s); /* in case an earlier accept ran out of descriptors */
-            sweep(s);
-        }
-        if (s->draining && s->idle.count + s->head.count + s->busy.count == 0)
-            break;
+        mn_sleep(SWEEP_MS);
         if (s->freed)
             break;
-        /* Harvested until short (edge-triggered entries leave the ready list as they are
-         * reported): any later event re-signals the set, so no re-arming is needed. */
-        int rc = mn__wait_fd_drained(s->epfd, MN_READ, SWEEP_MS);
-        if (rc == MN_ECANCELED)
+        accept_all(s); /* in case an earlier accept ran out of descriptors */
+        sweep(s);
+        if (s->draining && s->idle.count + s->head.count + s->busy.count == 0)
             break;
     }
-    s->poller_alive = false;
+    s->sweeper_alive = false;
     if (s->freed) {
         close_waiting(s);
         mn__server_check_done(s);
@@ -379,24 +373,25 @@ mn_server *mn_server_start(mn_loop *loop, int listen_fd, const mn_server_config 
     s->config.server_name = config->server_name ? mn_strdup(config->server_name) : NULL;
     s->config.limits.upload_temp_dir =
         config->limits.upload_temp_dir ? mn_strdup(config->limits.upload_temp_dir) : NULL;
-    s->accepting = true;
-    s->epfd = epoll_create1(EPOLL_CLOEXEC);
     int fl = fcntl(listen_fd, F_GETFL);
     if (fl >= 0)
         fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK);
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = NULL};
-    if (s->epfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, listen_fd, &ev) != 0)
+    s->sweeper_alive = true;
+    if (!mn_coro_spawn(loop, sweeper, s)) {
+        s->sweeper_alive = false;
         goto fail;
+    }
+    if (mn__fd_watch(loop, listen_fd, listener_event, s) != MN_OK)
+        goto fail; /* the sweeper sees freed and frees the server */
+    s->accepting = true;
     /* A client that resets the connection must not kill the worker with SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
-    s->poller_alive = true;
-    if (!mn_coro_spawn(loop, poller, s))
-        goto fail;
     return s;
 fail:
-    s->poller_alive = false;
+    mn__fd_unwatch(loop, listen_fd);
     s->freed = true;
-    server_destroy(s);
+    if (!s->sweeper_alive)
+        server_destroy(s);
     return NULL;
 }
 
@@ -409,7 +404,7 @@ void mn_server_drain(mn_server *s, void (*done)(void *arg), void *arg)
     s->drain_arg = arg;
     if (s->accepting) {
         s->accepting = false;
-        epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
+        mn__fd_unwatch(s->loop, s->listen_fd);
     }
     /* Closing an idle keep-alive connection races with the client sending its next request
      * on it (which then fails). A busy client sends within milliseconds, so idle connections
@@ -436,8 +431,6 @@ static void server_destroy(mn_server *s)
     }
     for (size_t i = 0; i < s->free_buf_count; i++)
         mn_free(s->free_bufs[i]);
-    if (s->epfd >= 0)
-        mn_sock_close(s->epfd);
     mn_free((char *)s->config.trusted_proxies);
     mn_free((char *)s->config.server_name);
     mn_free((char *)s->config.limits.upload_temp_dir);
@@ -449,10 +442,13 @@ void mn_server_free(mn_server *s)
     if (!s)
         return;
     s->freed = true;
-    s->accepting = false;
+    if (s->accepting) {
+        s->accepting = false;
+        mn__fd_unwatch(s->loop, s->listen_fd);
+    }
     close_waiting(s);
     /* Busy connections notice at their next read or write and close; the last one out (or
-     * the poller) frees the server. */
+     * the sweeper) frees the server. */
     for (mn__conn *c = s->busy.first; c; c = c->next) {
         shutdown(c->fd, SHUT_RDWR);
         c->closing = true;

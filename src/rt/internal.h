@@ -85,6 +85,10 @@ typedef struct mn__waiter {
 typedef struct mn__fdstate {
     mn__waiter *reader, *writer;
     bool registered; /* added to epoll (edge-triggered, in and out) */
+    /* mn__fd_watch: called from the loop with the epoll events of each edge, after any
+     * waiter has been made ready. */
+    void (*watch)(void *arg, uint32_t events);
+    void *watch_arg;
 } mn__fdstate;
 
 /* ---- Offload (offload.c). ---- */
@@ -171,11 +175,15 @@ void mn__fd_reset(mn_loop *loop, int fd, int result);
 /* Parks the current coroutine until fd is ready for events, the deadline (absolute ms,
  * < 0 none) passes, or the fd is closed with mn_sock_close. Must run on a coroutine. */
 int mn__wait_fd_until(mn_loop *loop, int fd, unsigned events, int64_t deadline);
-/* mn_wait_fd for a caller that has drained fd (read or accepted until EAGAIN, or an epoll
- * set harvested until it came back short): no edge can be pending, so waiting for the next
- * one needs no EPOLL_CTL_MOD. The HTTP server's poller uses it (declared again in
- * http/internal.h, as no public header offers it). */
-int mn__wait_fd_drained(int fd, unsigned events, int64_t timeout_ms) MN_MAY_YIELD;
+/* Has the loop call fn(arg, epoll events) for every edge of fd (registered edge-triggered for
+ * in and out, as waiting registers it), until mn__fd_unwatch or mn__fd_reset. fn runs on the
+ * loop, not on a coroutine: it must not yield, and may close fd. Waiters on fd are woken as
+ * usual. The HTTP server watches its listener and idle connections this way, so one
+ * epoll_wait reports them with everything else (declared again in http/internal.h, as no
+ * public header offers it). */
+int mn__fd_watch(mn_loop *loop, int fd, void (*fn)(void *arg, uint32_t events), void *arg);
+/* mn__fd_reset(loop, fd, MN_ECANCELED): no more calls, and fd leaves the epoll set. */
+void mn__fd_unwatch(mn_loop *loop, int fd);
 /* Off-coroutine: poll(2) with a deadline. */
 int mn__poll_fd_until(int fd, unsigned events, int64_t deadline);
 int64_t mn__clock_ms(void);

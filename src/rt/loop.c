@@ -239,12 +239,26 @@ int mn_wait_fd(int fd, unsigned events, int64_t timeout_ms)
     return mn__wait_fd_until(loop, fd, events, timeout_ms < 0 ? -1 : loop->now + timeout_ms);
 }
 
-int mn__wait_fd_drained(int fd, unsigned events, int64_t timeout_ms)
+int mn__fd_watch(mn_loop *loop, int fd, void (*fn)(void *arg, uint32_t events), void *arg)
 {
-    mn_loop *loop = mn__current_loop;
-    if (!loop || !loop->current)
-        return mn_wait_fd(fd, events, timeout_ms);
-    return mn__wait_fd_until(loop, fd, events, timeout_ms < 0 ? -1 : loop->now + timeout_ms);
+    mn__fdstate *fs = mn__fd_get(loop, fd);
+    if (!fs)
+        return fd < 0 ? MN_EINVAL : MN_ENOMEM;
+    if (!fs->registered) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                                 .data.u64 = (uint64_t)fd};
+        if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno != EEXIST)
+            return errno == EBADF ? MN_EINVAL : MN_EIO;
+        fs->registered = true;
+    }
+    fs->watch = fn;
+    fs->watch_arg = arg;
+    return MN_OK;
+}
+
+void mn__fd_unwatch(mn_loop *loop, int fd)
+{
+    mn__fd_reset(loop, fd, MN_ECANCELED);
 }
 
 int mn_sleep(int64_t ms)
@@ -288,6 +302,8 @@ static void dispatch(mn_loop *loop, const struct epoll_event *ev)
         wake_waiter(fs->reader, MN_OK);
     if (fs->writer && (ev->events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
         wake_waiter(fs->writer, MN_OK);
+    if (fs->watch)
+        fs->watch(fs->watch_arg, ev->events); /* last: it may close fd or grow the table */
 }
 
 /* Runs the coroutines that are ready now; those made ready meanwhile wait for the next pass. */

@@ -287,13 +287,13 @@ bool mn__webdb_view_done(mn_req *r, bool ok)
         st->err_message =
             mn_arena_printf(mn_req_arena(r), "%s (database: %s)", st->err_message, mn_orm_error(o));
     }
-    bool commit = ok && mn_resp_get_status(r) < 500;
+    /* Django's ATOMIC_REQUESTS: commit when the view returned, whatever its status (a view
+     * that answers 503 itself chose to); roll back when it ended with an error. Blocks the view
+     * left open are undone either way. The connection goes back to the pool now: after hooks or an
+     * error handler that query again borrow afresh. */
     bool atomic = q->atomic && mn_atomic_depth(o) > 0;
-    /* Django's ATOMIC_REQUESTS: commit only when the view succeeded; blocks the view left
-     * open are undone either way. The connection goes back to the pool now: after hooks or
-     * an error handler that query again borrow afresh. */
     q->atomic = false;
-    if (mn_orm_request_end(o, commit) != 0 && atomic && commit) {
+    if (mn_orm_request_end(o, ok) != 0 && atomic && ok) {
         st->err_status = mn_orm_errcode(o) == MN_ETIMEDOUT ? 503 : 500;
         st->err_message = mn_arena_printf(
             mn_req_arena(r), "committing the request's transaction failed: %s", mn_orm_error(o));

@@ -181,6 +181,8 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
     o->arena = saved;
     if (rc == 0)
         rc = run_batches(o, alias, &b);
+    if (rc == 0) /* mn_orm_error() is the last call's: "" after a success */
+        mn_orm_clear_error(o);
     for (size_t k = 0; rc == 0 && k < b.n; k++) {
         size_t start = k * batch, end = start + batch < n ? start + batch : n;
         const mn_dbresult *res = &b.items[k].result;
@@ -284,6 +286,8 @@ int64_t mn_bulk_update(mn_orm *o, const mn_model *m, void **objs, size_t n, cons
     for (size_t k = 0; rc == 0 && k < b.n; k++)
         total += b.items[k].result.rows_affected;
     mn_arena_free(scratch);
+    if (rc == 0)
+        mn_orm_clear_error(o);
     return rc ? rc : total;
 }
 

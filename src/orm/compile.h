@@ -56,6 +56,8 @@ const char *mn__agg_name(aggfn f); /* "COUNT", "SUM"... */
 int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta);
 /* Optimal string alignment distance (model.c): how close a misspelt name is to a valid one. */
 size_t mn__edit_distance(const char *a, size_t la, const char *b, size_t lb);
+/* Is s[0..n) a lookup ("gt") or a transform ("year")? */
+bool mn__is_lookup_word(const char *s, size_t n);
 /* Django's class name for a field type ("CharField"), for FieldError-style messages. */
 const char *mn__django_class(mn_ftype t);
 /* Checks that each of names (an order_by, values, only or defer list) resolves on qs's model

@@ -350,6 +350,8 @@ static int64_t delete_pks(mn_orm *o, const mn_model *m, const mn_arg *pks, size_
         rc = end;
     if (rc && rep)
         memset(rep, 0, sizeof *rep);
+    if (rc == 0) /* mn_orm_error() is the last call's: "" after a delete that worked */
+        mn_orm_clear_error(o);
     return rc ? rc : total;
 }
 

@@ -159,6 +159,9 @@ const revrel *mn__revrel(const mn_model *m, const char *name, size_t len, bool a
 int mn__no_field(mn_orm *o, const mn_model *m, const char *name, size_t len);
 /* The same, naming the whole lookup path when the bad name is part of a longer one. */
 int mn__no_field_in(mn_orm *o, const mn_model *m, const char *name, size_t len, const char *path);
+/* The same for prefetch_related: the closest relation field or reverse accessor. */
+int mn__no_relation_in(mn_orm *o, const mn_model *m, const char *name, size_t len,
+                       const char *path);
 bool mn__is_int_type(mn_ftype t);
 bool mn__is_text_type(mn_ftype t);
 bool mn__has_column(const mn_fielddef *f);

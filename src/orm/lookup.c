@@ -334,6 +334,11 @@ static bool is_lookup_word(const char *s, size_t n)
     return in_list(lookups, s, n) || in_list(transforms, s, n);
 }
 
+bool mn__is_lookup_word(const char *s, size_t n)
+{
+    return is_lookup_word(s, n);
+}
+
 static bool is_temporal(mn_ftype t)
 {
     return t == MN_DATE || t == MN_DATETIME || t == MN_TIME;

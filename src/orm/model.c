@@ -220,6 +220,8 @@ static int prepare_model(mn_model *m)
     return 0;
 }
 
+static const char *ordering_problem(const mn_model *m);
+
 int mn_models_ready(const char **why)
 {
     if (ready_done) {
@@ -295,6 +297,12 @@ int mn_models_ready(const char **why)
         t->pk = &t->fields[0];
         t->fields[0].primary_key = true;
     }
+    /* Meta.ordering is checked now, not when rows are first fetched (models.E015) */
+    for (size_t i = 0; i < base && ready_rc == 0; i++) {
+        const char *problem = registry[i]->abstract ? NULL : ordering_problem(registry[i]);
+        if (problem)
+            fail_ready(problem);
+    }
     if (why)
         *why = ready_why;
     return ready_rc;
@@ -368,41 +376,135 @@ size_t mn__edit_distance(const char *a, size_t la, const char *b, size_t lb)
     return d[la][lb];
 }
 
-int mn__no_field(mn_orm *o, const mn_model *m, const char *name, size_t len)
+/* The names a misspelt one is compared with: every field and reverse query name (filters,
+ * ordering), or only the relations prefetch_related can follow (relation fields and reverse
+ * accessors). */
+typedef struct candidates {
+    const char *best;
+    size_t best_d;
+    mn_buf *all; /* every candidate, comma-separated, or NULL */
+} candidates;
+
+static void consider(candidates *c, const char *name, size_t len, const char *cand)
 {
-    const char *best = NULL;
-    size_t best_d = 99;
+    size_t d = mn__edit_distance(name, len, cand, strlen(cand));
+    if (d < c->best_d)
+        c->best_d = d, c->best = cand;
+    if (c->all)
+        mn_buf_printf(c->all, "%s%s", c->all->len ? ", " : "", cand);
+}
+
+static void gather(candidates *c, const mn_model *m, const char *name, size_t len,
+                   bool relations_only)
+{
+    c->best = NULL;
+    c->best_d = 99;
+    for (size_t i = 0; i < m->nfields; i++)
+        if (!relations_only || m->fields[i].rel_model)
+            consider(c, name, len, m->fields[i].name);
+    for (const revrel *r = mrt(m)->reverse; r; r = r->next)
+        consider(c, name, len, relations_only ? r->accessor : r->query_name);
+}
+
+/* The close-enough valid name ("pub_date" for "pub_dte"), or NULL. */
+static const char *closest(const candidates *c, size_t len)
+{
+    size_t limit = len <= 4 ? 1 : len / 3 + 1;
+    return c->best && c->best_d <= limit ? c->best : NULL;
+}
+
+static int no_name(mn_orm *o, const mn_model *m, const char *name, size_t len, bool relations)
+{
     mn_buf all;
     mn_buf_init(&all, o->arena);
-    for (size_t i = 0; i < m->nfields; i++) {
-        const char *n = m->fields[i].name;
-        size_t d = mn__edit_distance(name, len, n, strlen(n));
-        if (d < best_d)
-            best_d = d, best = n;
-        mn_buf_printf(&all, "%s%s", all.len ? ", " : "", n);
-    }
-    for (const revrel *r = mrt(m)->reverse; r; r = r->next) {
-        size_t d = mn__edit_distance(name, len, r->query_name, strlen(r->query_name));
-        if (d < best_d)
-            best_d = d, best = r->query_name;
-        mn_buf_printf(&all, "%s%s", all.len ? ", " : "", r->query_name);
-    }
-    size_t limit = len <= 4 ? 1 : len / 3 + 1;
-    if (best && best_d <= limit)
+    candidates c = {.all = &all};
+    gather(&c, m, name, len, relations);
+    const char *best = closest(&c, len);
+    if (best)
         return mn__orm_fail(o, MN_EFIELD, "%s has no field '%.*s'; did you mean '%s'?", m->name,
                             (int)len, name, best);
     return mn__orm_fail(o, MN_EFIELD, "%s has no field '%.*s'; choices are: %s", m->name, (int)len,
                         name, mn_buf_cstr(&all) ? all.data : "");
 }
 
-int mn__no_field_in(mn_orm *o, const mn_model *m, const char *name, size_t len, const char *path)
+int mn__no_field(mn_orm *o, const mn_model *m, const char *name, size_t len)
 {
-    int rc = mn__no_field(o, m, name, len);
-    /* only when the bad name came after a relation: "question__txet" */
+    return no_name(o, m, name, len, false);
+}
+
+/* " (in 'question__txet')" after the message when the bad name came after a relation. */
+static void name_path(mn_orm *o, const char *name, const char *path)
+{
     if (path && name > path && name < path + strlen(path)) {
         size_t used = strlen(o->errmsg);
         snprintf(o->errmsg + used, sizeof o->errmsg - used, " (in '%s')", path);
     }
+}
+
+int mn__no_relation_in(mn_orm *o, const mn_model *m, const char *name, size_t len,
+                       const char *path)
+{
+    int rc = no_name(o, m, name, len, true);
+    name_path(o, name, path);
+    return rc;
+}
+
+/* One Meta.ordering item ("-author__name", "pub_date__year", "?") names what exists. NULL
+ * when it does, else the message: Django's system check models.E015, with the closest name. */
+static const char *ordering_item_problem(const mn_model *m, const char *item)
+{
+    const char *path = item[0] == '-' || item[0] == '+' ? item + 1 : item;
+    if (strcmp(item, "?") == 0)
+        return NULL;
+    const mn_model *cur = m; /* the model the next name belongs to; NULL after a plain field */
+    for (const char *p = path; *p;) {
+        const char *dd = strstr(p, "__");
+        size_t n = dd ? (size_t)(dd - p) : strlen(p);
+        const mn_fielddef *f = cur ? mn__field(cur, p, n) : NULL;
+        const revrel *r = !f && cur ? mn__revrel(cur, p, n, false) : NULL;
+        bool transform = !f && !r && p != path && mn__is_lookup_word(p, n);
+        if (!f && !r && !transform) {
+            const char *best = NULL;
+            if (cur) {
+                candidates c = {0};
+                gather(&c, cur, p, n, false);
+                best = closest(&c, n);
+            }
+            return mn_arena_printf(registry_arena,
+                                   "%s: (models.E015) 'ordering' refers to the nonexistent "
+                                   "field, related field, or lookup '%s'%s%.*s%s%s",
+                                   mrt(m)->label, path, best ? "; did you mean '" : ".",
+                                   best ? (int)(p - path) : 0, path, best ? best : "",
+                                   best ? "'?" : "");
+        }
+        cur = f ? f->rel_model : r ? r->from : NULL;
+        p = dd ? dd + 2 : p + n;
+    }
+    return NULL;
+}
+
+static const char *ordering_problem(const mn_model *m)
+{
+    for (const char *p = m->ordering; p && *p;) {
+        const char *e = strchr(p, ',');
+        if (!e)
+            e = p + strlen(p);
+        mn_str t = mn_str_trim((mn_str){p, (size_t)(e - p)});
+        if (t.len) {
+            const char *why =
+                ordering_item_problem(m, mn_arena_strndup(registry_arena, t.ptr, t.len));
+            if (why)
+                return why;
+        }
+        p = *e ? e + 1 : e;
+    }
+    return NULL;
+}
+
+int mn__no_field_in(mn_orm *o, const mn_model *m, const char *name, size_t len, const char *path)
+{
+    int rc = mn__no_field(o, m, name, len);
+    name_path(o, name, path); /* only when the bad name came after a relation */
     return rc;
 }
 

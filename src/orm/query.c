@@ -394,8 +394,37 @@ mn_qs *mn_qs_select_related(mn_qs *qs, const char *paths)
     return c && check_related(c, c->related, c->nrelated) == 0 ? c : NULL;
 }
 
+/* Each segment of a prefetch_related path must be a relation (FK, one-to-one, M2M or a
+ * reverse accessor), checked where it is written: a misspelt one names the model, the path
+ * and the closest relation, as a filter does. */
+static int check_prefetch(mn_qs *qs, const char *path)
+{
+    const mn_model *m = qs->m;
+    for (const char *p = path; p && *p;) {
+        const char *dd = strstr(p, "__");
+        size_t len = dd ? (size_t)(dd - p) : strlen(p);
+        const revrel *r = mn__revrel(m, p, len, true);
+        const mn_fielddef *f = r ? NULL : mn__field(m, p, len);
+        if (!r && !f)
+            return mn__no_relation_in(qs->o, m, p, len, path);
+        if (f && !f->rel_model)
+            return mn__orm_fail(qs->o, MN_EFIELD,
+                                "'%.*s' does not resolve to an item that supports prefetching - "
+                                "this is an invalid parameter to prefetch_related() (%s.%s is a "
+                                "%s; in '%s')",
+                                (int)len, p, m->name, f->name, mn__django_class(f->type), path);
+        m = r ? r->from : f->rel_model;
+        p = dd ? dd + 2 : NULL;
+    }
+    return 0;
+}
+
 mn_qs *mn_qs_prefetch(mn_qs *qs, const char *accessor, mn_qs *custom)
 {
+    if (!qs || !accessor)
+        return NULL;
+    if (check_prefetch(qs, accessor) != 0)
+        return NULL;
     mn_qs *c = mn__qs_clone(qs);
     if (!c)
         return NULL;

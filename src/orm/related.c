@@ -75,6 +75,14 @@ mn_qs *mn_related(mn_orm *o, const void *obj, const char *accessor)
     return qs;
 }
 
+/* The end of an M2M write: the error of the last call, "" when it worked. */
+static int m2m_done(mn_orm *o, int rc)
+{
+    if (rc == 0)
+        mn_orm_clear_error(o);
+    return rc;
+}
+
 static int m2m_parts(mn_orm *o, void *obj, const char *field, const mn_model **t,
                      const mn_fielddef **src, const mn_fielddef **dst)
 {
@@ -110,7 +118,7 @@ int mn_m2m_add(mn_orm *o, void *obj, const char *field, const void *const *other
     const mn_fielddef *src, *dst;
     int rc = m2m_parts(o, obj, field, &t, &src, &dst);
     if (rc || n == 0)
-        return rc;
+        return m2m_done(o, rc);
     mn_dbdialect d = mn__dialect(o, NULL);
     mn_buf sql;
     mn_buf_init(&sql, o->arena);
@@ -138,6 +146,8 @@ int mn_m2m_add(mn_orm *o, void *obj, const char *field, const void *const *other
     rc = mn__signal(o, MN_M2M_CHANGED, t, obj, true);
     if (rc == 0)
         rc = mn_buf_cstr(&sql) ? mn__exec(o, NULL, sql.data, ps, 2 * n, NULL) : MN_ENOMEM;
+    if (rc == 0) /* mn_orm_error() is the last call's: "" after a success */
+        mn_orm_clear_error(o);
     return rc;
 }
 
@@ -147,7 +157,7 @@ int mn_m2m_remove(mn_orm *o, void *obj, const char *field, const void *const *ot
     const mn_fielddef *src, *dst;
     int rc = m2m_parts(o, obj, field, &t, &src, &dst);
     if (rc || n == 0)
-        return rc;
+        return m2m_done(o, rc);
     mn_arg *ids = mn_arena_alloc(o->arena, n * sizeof *ids);
     if (!ids)
         return MN_ENOMEM;
@@ -157,7 +167,7 @@ int mn_m2m_remove(mn_orm *o, void *obj, const char *field, const void *const *ot
     mn_kv kv[2] = {{src->name, mn_arg_obj(obj)}, {in, mn_arg_list(ids, n)}};
     mn__signal(o, MN_M2M_CHANGED, t, obj, false);
     int64_t r = mn_qs_delete(mn_qs_filter_kv(mn_qs_all(o, t), kv, 2), NULL);
-    return r < 0 ? (int)r : 0;
+    return m2m_done(o, r < 0 ? (int)r : 0);
 }
 
 int mn_m2m_clear(mn_orm *o, void *obj, const char *field)
@@ -170,11 +180,11 @@ int mn_m2m_clear(mn_orm *o, void *obj, const char *field)
     mn__signal(o, MN_M2M_CHANGED, t, obj, false);
     int64_t r = mn_qs_delete(
         mn_qs_filter_kv(mn_qs_all(o, t), &(mn_kv){src->name, mn_arg_obj(obj)}, 1), NULL);
-    return r < 0 ? (int)r : 0;
+    return m2m_done(o, r < 0 ? (int)r : 0);
 }
 
 int mn_m2m_set(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n)
 {
     int rc = mn_m2m_clear(o, obj, field);
-    return rc ? rc : mn_m2m_add(o, obj, field, others, n);
+    return rc ? rc : m2m_done(o, mn_m2m_add(o, obj, field, others, n));
 }

@@ -307,7 +307,10 @@ static int save(mn_orm *o, void *obj, const char *fields)
     if (rc)
         return rc;
     h->persisted = true;
-    return mn__signal(o, MN_POST_SAVE, m, obj, created);
+    rc = mn__signal(o, MN_POST_SAVE, m, obj, created);
+    if (rc == 0) /* as reads do: mn_orm_error() is the last call's, "" after a success */
+        mn_orm_clear_error(o);
+    return rc;
 }
 
 int mn_save(mn_orm *o, void *obj)
@@ -395,7 +398,7 @@ void *mn_qs_get_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def
     if (obj || qs->o->errcode != MN_EDOES_NOT_EXIST)
         return obj;
     obj = lookup_create(qs, lk, n, def, nd);
-    if (obj) {
+    if (obj) { /* the save cleared the get()'s "does not exist" */
         if (created)
             *created = true;
         return obj;

@@ -322,3 +322,111 @@ Test(orm_errors_paths, aggregate_names_the_path)
     cr_expect_not_null(mn_qs_aggregate(mn_all(o, Book), "s", mn_Max(o, "author__name", NULL)), "%s",
                        mn_orm_error(o));
 }
+
+/* Leaves a failure in mn_orm_error() for the next write to clear. */
+static void fail_a_read(void)
+{
+    cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Book), "autor", 1)));
+    cr_assert_eq(mn_orm_errcode(t.o), MN_EFIELD);
+}
+
+#define EXPECT_CLEARED(what)                                                                       \
+    do {                                                                                           \
+        cr_expect_eq(mn_orm_errcode(t.o), 0, "%s: %s", what, mn_orm_error(t.o));                   \
+        cr_expect_str_eq(mn_orm_error(t.o), "", "%s leaves a stale message", what);                \
+    } while (0)
+
+Test(orm_errors_paths, writes_that_succeed_clear_the_last_error)
+{
+    fail_a_read();
+    Tag *tag = mn_create(t.o, Tag, "name", "fresh");
+    cr_assert_not_null(tag, "%s", mn_orm_error(t.o));
+    EXPECT_CLEARED("create");
+
+    fail_a_read();
+    tag->name = "fresher";
+    cr_assert_eq(mn_save(t.o, tag), 0);
+    EXPECT_CLEARED("save");
+
+    fail_a_read();
+    cr_assert_eq(mn_save_fields(t.o, tag, "name"), 0);
+    EXPECT_CLEARED("save(update_fields)");
+
+    fail_a_read();
+    const void *tags[] = {tag};
+    cr_assert_eq(mn_m2m_add(t.o, lib.dune, "tags", tags, 1), 0);
+    EXPECT_CLEARED("m2m add");
+    fail_a_read();
+    cr_assert_eq(mn_m2m_remove(t.o, lib.dune, "tags", tags, 1), 0);
+    EXPECT_CLEARED("m2m remove");
+    fail_a_read();
+    cr_assert_eq(mn_m2m_set(t.o, lib.dune, "tags", tags, 1), 0);
+    EXPECT_CLEARED("m2m set");
+    fail_a_read();
+    cr_assert_eq(mn_m2m_clear(t.o, lib.dune, "tags"), 0);
+    EXPECT_CLEARED("m2m clear");
+    fail_a_read();
+    cr_assert_eq(mn_m2m_add(t.o, lib.dune, "tags", tags, 0), 0);
+    EXPECT_CLEARED("m2m add of nothing");
+
+    fail_a_read();
+    Tag *more[2] = {mn_new(t.o, Tag), mn_new(t.o, Tag)};
+    more[0]->name = "bulk-a";
+    more[1]->name = "bulk-b";
+    cr_assert_eq(mn_bulk_create(t.o, &Tag_model, (void **)more, 2, NULL), 0);
+    EXPECT_CLEARED("bulk_create");
+    fail_a_read();
+    more[0]->name = "bulk-c";
+    cr_assert_eq(mn_bulk_update(t.o, &Tag_model, (void **)more, 2, "name", 0), 2);
+    EXPECT_CLEARED("bulk_update");
+
+    fail_a_read();
+    cr_assert_eq(mn_update(mn_filter(mn_all(t.o, Tag), "name", "bulk-b"), "name", "bulk-d"), 1);
+    EXPECT_CLEARED("update");
+
+    fail_a_read();
+    cr_assert_eq(mn_delete(t.o, more[0], NULL), 1);
+    EXPECT_CLEARED("delete");
+    fail_a_read();
+    cr_assert_eq(mn_qs_delete(mn_filter(mn_all(t.o, Tag), "name", "bulk-d"), NULL), 1);
+    EXPECT_CLEARED("queryset delete");
+
+    /* get_or_create's get() fails with "does not exist" before it creates */
+    bool created = false;
+    cr_assert_not_null(mn_qs_get_or_create(mn_all(t.o, Tag), MN_KVS("name", "goc"), 1, NULL, 0,
+                                           &created));
+    cr_expect(created);
+    EXPECT_CLEARED("get_or_create");
+
+    /* a failing write still says why */
+    cr_expect_null(mn_create(t.o, Author, "name", "Ann"));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EDB_INTEGRITY);
+}
+
+Test(orm_errors_paths, prefetch_related_names_the_closest_relation)
+{
+    cr_expect_null(mn_qs_prefetch_related(mn_all(t.o, Question), "choises"));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EFIELD);
+    cr_expect_str_eq(mn_orm_error(t.o), "Question has no field 'choises'; did you mean 'choices'?");
+    cr_expect_null(mn_qs_prefetch_related(mn_all(t.o, Author), "books__tagz"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Book has no field 'tagz'; did you mean 'tags'? (in 'books__tagz')");
+    /* the accessor is what prefetch takes: a reverse FK without related_name is choice_set */
+    cr_expect_null(mn_qs_prefetch_related(mn_all(t.o, Author), "membershp_set"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Author has no field 'membershp_set'; did you mean 'membership_set'?");
+    cr_expect_null(mn_qs_prefetch(mn_all(t.o, Author), "bokks", mn_all(t.o, Book)));
+    cr_expect_str_eq(mn_orm_error(t.o), "Author has no field 'bokks'; did you mean 'books'?");
+    cr_expect_null(mn_qs_prefetch_related(mn_all(t.o, Author), "xyz"));
+    cr_expect_not_null(strstr(mn_orm_error(t.o), "Author has no field 'xyz'; choices are: "),
+                       "%s", mn_orm_error(t.o));
+    cr_expect_null(mn_qs_prefetch_related(mn_all(t.o, Author), "books__title"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "'title' does not resolve to an item that supports prefetching - this is an "
+                     "invalid parameter to prefetch_related() (Book.title is a CharField; in "
+                     "'books__title')");
+    /* right names still prefetch */
+    mn_rows *rows = mn_qs_fetch(mn_qs_prefetch_related(mn_all(t.o, Author), "books__tags"));
+    cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
+    EXPECT_CLEARED("a prefetch that works");
+}

@@ -64,9 +64,10 @@ Test(orm_misc, prefetch_a_forward_foreign_key)
         cr_assert_not_null(((Book *)books->items[i])->author.obj);
     cr_expect_eq(log.count, 2);
     mn_orm_set_log(t.o, NULL);
+    /* nothing close: the relations prefetch_related could follow are listed */
     cr_expect_null(mn_qs_fetch(mn_qs_prefetch_related(mn_all(t.o, Book), "writer")));
-    cr_expect(strstr(mn_orm_error(t.o), "'writer' is an invalid parameter to prefetch_related()"),
-              "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Book has no field 'writer'; choices are: author, tags, shelves, reviews");
 }
 
 static int m2m_events;

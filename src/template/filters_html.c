@@ -16,17 +16,6 @@
     mn_buf name;                                                                                   \
     mn_buf_init(&name, c->arena)
 
-static mn_value *f_escape(const mn_filter_call *c, mn_value *v, mn_value *arg)
-{
-    (void)arg;
-    if (v->safe)
-        return v;
-    BUF(b);
-    if (mn__fescape(&b, v->u.str) < 0 || mn_buf_reserve(&b, 1) < 0)
-        return NULL;
-    return mn__fresult(c, &b, true);
-}
-
 static mn_value *f_force_escape(const mn_filter_call *c, mn_value *v, mn_value *arg)
 {
     (void)arg;
@@ -34,6 +23,11 @@ static mn_value *f_force_escape(const mn_filter_call *c, mn_value *v, mn_value *
     if (mn__fescape(&b, v->u.str) < 0 || mn_buf_reserve(&b, 1) < 0)
         return NULL;
     return mn__fresult(c, &b, true);
+}
+
+static mn_value *f_escape(const mn_filter_call *c, mn_value *v, mn_value *arg)
+{
+    return v->safe ? v : f_force_escape(c, v, arg);
 }
 
 static mn_value *f_safe(const mn_filter_call *c, mn_value *v, mn_value *arg)

@@ -240,82 +240,49 @@ static bool fits_int64(const char *s, size_t n)
     return memcmp(s + neg, neg ? min : max, 19) <= 0;
 }
 
-/* The text with every integer literal wider than 64 bits quoted behind the marker; NULL when
- * there is none (or on ENOMEM). */
-static char *quote_wide_ints(const char *json, size_t len, size_t *out_len)
+/* Appends to out the text with every integer literal wider than 64 bits quoted behind the
+ * marker; false when there is none (or on ENOMEM). */
+static bool quote_wide_ints(const char *json, size_t len, mn_buf *out)
 {
-    mn_buf b;
-    mn_arena *a = NULL;
-    (void)a;
-    char *out = NULL;
-    size_t cap = 0, n = 0;
     bool found = false, in_str = false;
+    size_t copied = 0; /* json[copied..] is not in out yet */
     for (size_t i = 0; i < len;) {
-        size_t start = i, end = i;
         if (in_str) {
             if (json[i] == '\\')
-                end = i + 2 <= len ? i + 2 : len;
-            else {
-                in_str = json[i] != '"';
-                end = i + 1;
-            }
-        } else if (json[i] == '"') {
+                i = i + 2 <= len ? i + 2 : len;
+            else
+                in_str = json[i++] != '"';
+            continue;
+        }
+        if (json[i] == '"') {
             in_str = true;
-            end = i + 1;
-        } else if (json[i] == '-' || (json[i] >= '0' && json[i] <= '9')) {
-            bool integer = true;
-            end = i + 1;
-            while (end < len &&
-                   (json[end] == '-' || json[end] == '+' || json[end] == '.' || json[end] == 'e' ||
-                    json[end] == 'E' || (json[end] >= '0' && json[end] <= '9'))) {
-                if (json[end] == '.' || json[end] == 'e' || json[end] == 'E')
-                    integer = false;
-                end++;
-            }
-            if (integer && !fits_int64(json + start, end - start)) {
-                found = true;
-                size_t need = n + (end - start) + sizeof wide_marker + 2;
-                if (need > cap) {
-                    cap = need * 2 + len;
-                    char *p = realloc(out, cap);
-                    if (!p) {
-                        free(out);
-                        return NULL;
-                    }
-                    out = p;
-                }
-                out[n++] = '"';
-                memcpy(out + n, wide_marker, sizeof wide_marker - 1);
-                n += sizeof wide_marker - 1;
-                memcpy(out + n, json + start, end - start);
-                n += end - start;
-                out[n++] = '"';
-                i = end;
-                continue;
-            }
-        } else {
-            end = i + 1;
+            i++;
+            continue;
         }
-        if (n + (end - start) > cap) {
-            cap = (n + (end - start)) * 2 + 64;
-            char *p = realloc(out, cap);
-            if (!p) {
-                free(out);
-                return NULL;
-            }
-            out = p;
+        if (json[i] != '-' && !(json[i] >= '0' && json[i] <= '9')) {
+            i++;
+            continue;
         }
-        memcpy(out + n, json + start, end - start);
-        n += end - start;
+        bool integer = true;
+        size_t end = i + 1;
+        while (end < len &&
+               (json[end] == '-' || json[end] == '+' || json[end] == '.' || json[end] == 'e' ||
+                json[end] == 'E' || (json[end] >= '0' && json[end] <= '9'))) {
+            if (json[end] == '.' || json[end] == 'e' || json[end] == 'E')
+                integer = false;
+            end++;
+        }
+        if (integer && !fits_int64(json + i, end - i)) {
+            found = true;
+            if (mn_buf_append(out, json + copied, i - copied) < 0 || mn_buf_putc(out, '"') < 0 ||
+                mn_buf_append(out, wide_marker, sizeof wide_marker - 1) < 0 ||
+                mn_buf_append(out, json + i, end - i) < 0 || mn_buf_putc(out, '"') < 0)
+                return false;
+            copied = end;
+        }
         i = end;
     }
-    (void)b;
-    if (!found) {
-        free(out);
-        return NULL;
-    }
-    *out_len = n;
-    return out;
+    return found && mn_buf_append(out, json + copied, len - copied) == MN_OK;
 }
 
 static mn_value *string_value(mn_arena *a, const char *s, size_t len)
@@ -384,12 +351,11 @@ mn_value *mn_value_from_json(mn_arena *a, const char *json, size_t len, char *er
     json_error_t jerr;
     json_t *j = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!j && strstr(jerr.text, "too big")) {
-        size_t wide_len;
-        char *wide = quote_wide_ints(json, len, &wide_len);
-        if (wide) {
-            j = json_loadb(wide, wide_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-            free(wide);
-        }
+        mn_buf wide;
+        mn_buf_init(&wide, NULL);
+        if (quote_wide_ints(json, len, &wide))
+            j = json_loadb(wide.data, wide.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        mn_buf_free(&wide);
     }
     if (!j) {
         if (errbuf && errbuf_size)

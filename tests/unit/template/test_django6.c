@@ -122,6 +122,20 @@ static const char *formatted(const mn_template_error *err)
     return mn_buf_cstr(&b);
 }
 
+/* The formatted error of rendering src as the engine's template `name`, whether compiling
+ * or rendering it fails. */
+static const char *error_of(const char *name, const char *src)
+{
+    mn_template_engine_add_embedded(engine, name, src, strlen(src));
+    mn_template_error err;
+    memset(&err, 0, sizeof err);
+    mn_buf out;
+    mn_buf_init(&out, arena);
+    int rc = mn_template_render_name(engine, name, mn_context_new(arena), &out, &err);
+    cr_assert_neq(rc, 0, "%s rendered '%s'", name, mn_buf_cstr(&out));
+    return formatted(&err);
+}
+
 static int norev(void *ud, const char *name, size_t argc, mn_value *const *argv, size_t kwargc,
                  const mn_str *kwnames, mn_value *const *kwvals, mn_buf *out)
 {
@@ -142,41 +156,25 @@ Test(error_labels, missing_template_is_named_without_a_place, .init = engine_set
 Test(error_labels, missing_include_points_at_the_including_tag, .init = engine_setup,
      .fini = engine_teardown)
 {
-    static const char inc[] = "a\n  {% include \"missing.html\" %}\n";
-    mn_template_engine_add_embedded(engine, "incmiss.html", inc, strlen(inc));
-    mn_template_error err;
-    mn_template *t = mn_template_engine_get(engine, "incmiss.html", &err);
-    cr_assert(t, "%s", err.message);
-    mn_buf out;
-    mn_buf_init(&out, arena);
-    cr_assert_neq(mn_template_render(t, mn_context_new(arena), &out, &err), 0);
-    cr_assert_str_eq(formatted(&err), "TemplateDoesNotExist: incmiss.html:2:3: missing.html\n"
-                                      "    2 |   {% include \"missing.html\" %}\n"
-                                      "      |   ^\n");
+    cr_assert_str_eq(error_of("incmiss.html", "a\n  {% include \"missing.html\" %}\n"),
+                     "TemplateDoesNotExist: incmiss.html:2:3: missing.html\n"
+                     "    2 |   {% include \"missing.html\" %}\n"
+                     "      |   ^\n");
 }
 
 Test(error_labels, syntax_errors_keep_their_label, .init = engine_setup, .fini = engine_teardown)
 {
-    mn_template_error err;
-    const char *src = "a\n{{ x|bad }}";
-    cr_assert_null(mn_template_compile(engine, "f.html", src, strlen(src), &err));
-    cr_assert_str_eq(formatted(&err), "TemplateSyntaxError: f.html:2:1: Invalid filter: 'bad'\n"
-                                      "    2 | {{ x|bad }}\n"
-                                      "      | ^\n");
+    cr_assert_str_eq(error_of("f.html", "a\n{{ x|bad }}"),
+                     "TemplateSyntaxError: f.html:2:1: Invalid filter: 'bad'\n"
+                     "    2 | {{ x|bad }}\n"
+                     "      | ^\n");
 }
 
 Test(error_labels, failing_url_is_no_reverse_match_only, .init = engine_setup,
      .fini = engine_teardown)
 {
     mn_template_engine_set_reverse(engine, norev, NULL);
-    mn_template_error err;
-    const char *src = "{% url \"x\" %}";
-    mn_template *t = mn_template_compile(engine, "u.html", src, strlen(src), &err);
-    cr_assert(t, "%s", err.message);
-    mn_buf out;
-    mn_buf_init(&out, arena);
-    cr_assert_neq(mn_template_render(t, mn_context_new(arena), &out, &err), 0);
-    const char *f = formatted(&err);
+    const char *f = error_of("u.html", "{% url \"x\" %}");
     cr_assert(strncmp(f, "NoReverseMatch: u.html:1:1: Reverse for 'x' not found.", 54) == 0, "%s",
               f);
     cr_assert_null(strstr(f, "TemplateDoesNotExist"), "%s", f);
@@ -185,13 +183,11 @@ Test(error_labels, failing_url_is_no_reverse_match_only, .init = engine_setup,
 Test(error_labels, missing_partial_shows_its_source_line, .init = engine_setup,
      .fini = engine_teardown)
 {
-    mn_template_error err;
-    const char *src = "hi\n {% partial nope %}\n";
-    cr_assert_null(mn_template_compile(engine, "p.html", src, strlen(src), &err));
-    cr_assert_str_eq(formatted(&err), "TemplateSyntaxError: p.html:2:2: Partial 'nope' is not "
-                                      "defined in the current template.\n"
-                                      "    2 |  {% partial nope %}\n"
-                                      "      |  ^\n");
+    cr_assert_str_eq(error_of("p.html", "hi\n {% partial nope %}\n"),
+                     "TemplateSyntaxError: p.html:2:2: Partial 'nope' is not "
+                     "defined in the current template.\n"
+                     "    2 |  {% partial nope %}\n"
+                     "      |  ^\n");
 }
 
 /* ---- JSON integers beyond 64 bits (Python's int has no limit; Django prints the digits) */
@@ -256,15 +252,8 @@ Test(forloop_length, empty_branch_sets_names_in_the_loops_frame, .init = engine_
 Test(error_labels, missing_parent_points_at_the_extends_tag, .init = engine_setup,
      .fini = engine_teardown)
 {
-    static const char child[] = "x\n  {% extends \"nobase.html\" %}\n";
-    mn_template_engine_add_embedded(engine, "child6.html", child, strlen(child));
-    mn_template_error err;
-    mn_template *t = mn_template_engine_get(engine, "child6.html", &err);
-    mn_buf out;
-    mn_buf_init(&out, arena);
-    if (t)
-        cr_assert_neq(mn_template_render(t, mn_context_new(arena), &out, &err), 0);
-    cr_assert_str_eq(formatted(&err), "TemplateDoesNotExist: child6.html:2:3: nobase.html\n"
-                                      "    2 |   {% extends \"nobase.html\" %}\n"
-                                      "      |   ^\n");
+    cr_assert_str_eq(error_of("child6.html", "x\n  {% extends \"nobase.html\" %}\n"),
+                     "TemplateDoesNotExist: child6.html:2:3: nobase.html\n"
+                     "    2 |   {% extends \"nobase.html\" %}\n"
+                     "      |   ^\n");
 }

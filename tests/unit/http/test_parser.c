@@ -338,3 +338,87 @@ Test(parser, reuse_without_init_is_an_error_not_an_overread)
     cr_expect_eq(mn__http_parse_head(&h, req, 5, NULL), MN__HTTP_ERROR);
     cr_expect_eq(h.error.status, 500);
 }
+
+/* The scans test 16 or 8 bytes at a time: every byte value, at every place of a name, a value
+ * and a target longer than two vectors, must get the answer the RFC 9110 grammar gives, both
+ * in one read (single pass) and when the last byte comes late (line-end search, then
+ * validation). */
+static bool is_tchar(int b)
+{
+    return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||
+           (b && strchr("!#$%&'*+-.^_`|~", b));
+}
+
+static mn__http_result parse_both_ways(const char *req, size_t len)
+{
+    mn__http_head_init(&h, fields, 128);
+    mn__http_result whole = mn__http_parse_head(&h, req, len, NULL);
+    mn__http_head_init(&h, fields, 128);
+    mn__http_result first = mn__http_parse_head(&h, req, len - 1, NULL);
+    mn__http_result late = first == MN__HTTP_NEED_MORE ? mn__http_parse_head(&h, req, len, NULL)
+                                                       : first;
+    cr_assert_eq(whole, late, "the answer does not depend on the split: %.*s", (int)len, req);
+    return whole;
+}
+
+static void check_byte_everywhere(const char *before, const char *after, bool (*valid)(int b),
+                                  const char *what)
+{
+    char req[256];
+    enum { RUN = 41 }; /* two vectors and a tail */
+    size_t blen = strlen(before), alen = strlen(after);
+    for (int b = 0; b < 256; b++) {
+        for (size_t at = 0; at < RUN; at++) {
+            memcpy(req, before, blen);
+            memset(req + blen, 'a', RUN);
+            req[blen + at] = (char)b;
+            memcpy(req + blen + RUN, after, alen);
+            mn__http_result res = parse_both_ways(req, blen + RUN + alen);
+            cr_assert_eq(res, valid(b) ? MN__HTTP_DONE : MN__HTTP_ERROR,
+                         "%s: byte 0x%02x at %zu", what, b, at);
+        }
+    }
+}
+
+static bool method_byte_ok(int b)
+{
+    return is_tchar(b);
+}
+
+/* ':' ends the name early and leaves a valid value: the header is then fine */
+static bool name_byte_ok(int b)
+{
+    return is_tchar(b) || b == ':';
+}
+
+static bool value_byte_ok(int b)
+{
+    return b == '\t' || b == ' ' || (b >= 0x21 && b != 0x7f);
+}
+
+static bool target_byte_ok(int b)
+{
+    return b >= 0x21 && b != 0x7f && b != '#';
+}
+
+Test(parser, every_byte_at_every_place_of_a_field_name)
+{
+    check_byte_everywhere("GET / HTTP/1.1\r\nHost: h\r\nX", ": 1\r\n\r\n", name_byte_ok,
+                          "field name");
+}
+
+Test(parser, every_byte_at_every_place_of_a_field_value)
+{
+    check_byte_everywhere("GET / HTTP/1.1\r\nHost: h\r\nX-Value: v", "v\r\n\r\n", value_byte_ok,
+                          "field value");
+}
+
+Test(parser, every_byte_at_every_place_of_a_target)
+{
+    check_byte_everywhere("GET /", " HTTP/1.1\r\nHost: h\r\n\r\n", target_byte_ok, "target");
+}
+
+Test(parser, every_byte_at_every_place_of_a_method)
+{
+    check_byte_everywhere("", " / HTTP/1.1\r\nHost: h\r\n\r\n", method_byte_ok, "method");
+}

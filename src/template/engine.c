@@ -137,56 +137,59 @@ int mn_template_library_add_filter(mn_template_library *lib, const char *name, m
     return MN_OK;
 }
 
-static tag_def *add_tag(mn_template_library *lib, const char *name)
+/* The entry of tag `name` in lib, new or replacing (cleared) the one of that name, with its
+ * kind and userdata set: 0, MN_EINVAL for a bad name, or MN_ENOMEM. */
+static int add_tag(mn_template_library *lib, const char *name, tag_kind kind, void *userdata,
+                   tag_def **out)
 {
     if (!lib || !valid_name(name))
-        return NULL;
+        return MN_EINVAL;
+    tag_def *t;
     ptrdiff_t i = find_named(lib->tags, lib->ntags, sizeof *lib->tags, mn_str_from(name));
     if (i >= 0) {
-        tag_def *old = &lib->tags[i];
-        mn_free((char *)old->template_name);
-        const char *keep = old->name;
-        memset(old, 0, sizeof *old);
-        old->name = keep;
-        return old;
+        t = &lib->tags[i];
+        mn_free((char *)t->template_name);
+        const char *keep = t->name;
+        memset(t, 0, sizeof *t);
+        t->name = keep;
+    } else {
+        tag_def *g = grow(lib->tags, &lib->cap_tags, lib->ntags, sizeof *g, 32);
+        if (!g)
+            return MN_ENOMEM;
+        lib->tags = g;
+        char *copy = mn_strdup(name);
+        if (!copy)
+            return MN_ENOMEM;
+        t = &lib->tags[lib->ntags++];
+        memset(t, 0, sizeof *t);
+        t->name = copy;
     }
-    tag_def *g = grow(lib->tags, &lib->cap_tags, lib->ntags, sizeof *g, 32);
-    if (!g)
-        return NULL;
-    lib->tags = g;
-    char *copy = mn_strdup(name);
-    if (!copy)
-        return NULL;
-    tag_def *t = &lib->tags[lib->ntags++];
-    memset(t, 0, sizeof *t);
-    t->name = copy;
-    return t;
+    t->kind = kind;
+    t->userdata = userdata;
+    *out = t;
+    return MN_OK;
 }
 
 int mn__library_add_builtin_tag(mn_template_library *lib, const char *name, builtin_compile_fn fn)
 {
-    tag_def *t = add_tag(lib, name);
-    if (!t)
-        return MN_ENOMEM;
-    t->kind = TAG_BUILTIN;
-    t->builtin = fn;
-    return MN_OK;
+    tag_def *t;
+    int rc = add_tag(lib, name, TAG_BUILTIN, NULL, &t);
+    if (rc == MN_OK)
+        t->builtin = fn;
+    return rc;
 }
 
 int mn_template_library_add_simple_tag(mn_template_library *lib, const char *name,
                                        mn_simple_tag_fn fn, int min_args, int max_args,
                                        void *userdata)
 {
-    if (!fn)
-        return MN_EINVAL;
-    tag_def *t = add_tag(lib, name);
-    if (!t)
-        return valid_name(name) ? MN_ENOMEM : MN_EINVAL;
-    t->kind = TAG_SIMPLE;
+    tag_def *t;
+    int rc = fn ? add_tag(lib, name, TAG_SIMPLE, userdata, &t) : MN_EINVAL;
+    if (rc < 0)
+        return rc;
     t->simple = fn;
     t->min_args = min_args;
     t->max_args = max_args;
-    t->userdata = userdata;
     return MN_OK;
 }
 
@@ -194,32 +197,26 @@ int mn_template_library_add_inclusion_tag(mn_template_library *lib, const char *
                                           mn_inclusion_tag_fn fn, const char *template_name,
                                           int min_args, int max_args, void *userdata)
 {
-    if (!fn || !template_name)
-        return MN_EINVAL;
-    tag_def *t = add_tag(lib, name);
-    if (!t)
-        return valid_name(name) ? MN_ENOMEM : MN_EINVAL;
-    t->kind = TAG_INCLUSION;
+    tag_def *t;
+    int rc = fn && template_name ? add_tag(lib, name, TAG_INCLUSION, userdata, &t) : MN_EINVAL;
+    if (rc < 0)
+        return rc;
     t->inclusion = fn;
     t->template_name = mn_strdup(template_name);
     t->min_args = min_args;
     t->max_args = max_args;
-    t->userdata = userdata;
     return t->template_name ? MN_OK : MN_ENOMEM;
 }
 
 int mn_template_library_add_tag(mn_template_library *lib, const char *name,
                                 mn_tag_compile_fn compile, mn_tag_render_fn render, void *userdata)
 {
-    if (!compile || !render)
-        return MN_EINVAL;
-    tag_def *t = add_tag(lib, name);
-    if (!t)
-        return valid_name(name) ? MN_ENOMEM : MN_EINVAL;
-    t->kind = TAG_CUSTOM;
+    tag_def *t;
+    int rc = compile && render ? add_tag(lib, name, TAG_CUSTOM, userdata, &t) : MN_EINVAL;
+    if (rc < 0)
+        return rc;
     t->compile = compile;
     t->render = render;
-    t->userdata = userdata;
     return MN_OK;
 }
 

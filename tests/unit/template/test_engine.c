@@ -226,6 +226,34 @@ Test(tags_api, inclusion_tag_renders_its_template_with_a_new_context, .init = en
     cr_assert(strstr(err.message, "'card' did not receive value(s)"), "%s", err.message);
 }
 
+/* Registering a tag checks its name and callbacks; registering a name again replaces the
+ * tag, whatever its kind was. */
+Test(tags_api, registration_checks_arguments_and_replaces_by_name, .init = engine_setup,
+     .fini = engine_teardown)
+{
+    mn_template_library *lib = mn_template_engine_library(engine, "extras");
+    cr_assert_eq(mn_template_library_add_simple_tag(lib, "bad-name", t_greet, 0, -1, NULL),
+                 MN_EINVAL);
+    cr_assert_eq(mn_template_library_add_simple_tag(lib, "greet", NULL, 0, -1, NULL), MN_EINVAL);
+    cr_assert_eq(mn_template_library_add_inclusion_tag(lib, "card", t_card, NULL, 1, 1, NULL),
+                 MN_EINVAL);
+    cr_assert_eq(mn_template_library_add_inclusion_tag(lib, "", t_card, "inc.html", 1, 1, NULL),
+                 MN_EINVAL);
+    cr_assert_eq(mn_template_library_add_tag(lib, "upper", upper_compile, NULL, NULL), MN_EINVAL);
+    cr_assert_eq(mn_template_library_add_tag(lib, "up per", upper_compile, upper_render, NULL),
+                 MN_EINVAL);
+    mn_template_error err = render_error("{% load extras %}{% greet %}", NULL);
+    cr_assert(strstr(err.message, "'greet'"), "%s", err.message);
+
+    cr_assert_eq(mn_template_library_add_inclusion_tag(lib, "t", t_card, "inc.html", 1, 1, NULL),
+                 0);
+    cr_assert_str_eq(render("{% load extras %}{% t 1 %}", NULL), "[1|card]");
+    cr_assert_eq(mn_template_library_add_simple_tag(lib, "t", t_greet, 0, -1, NULL), 0);
+    cr_assert_str_eq(render("{% load extras %}{% t 1 %}", NULL), "hi 1");
+    cr_assert_eq(mn_template_library_add_tag(lib, "t", upper_compile, upper_render, NULL), 0);
+    cr_assert_str_eq(render("{% load extras %}{% t %}ab{% endupper %}", NULL), "AB");
+}
+
 /* The inclusion tag's template is loaded when the tag renders: a missing one is named, a
  * broken one reports its own syntax error. */
 Test(tags_api, inclusion_tag_reports_a_missing_or_broken_template, .init = engine_setup,

@@ -10,7 +10,9 @@ A few filters are newer than the Django on the build machine (escapeseq: 5.0, fl
 'u' suffix: 4.0); their cases are written by hand in MANUAL below, from Django's documentation
 and source (django/template/defaultfilters.py of Django 5/6).
 """
-import datetime, decimal, json, sys
+import json, sys
+
+from gen_common import esc, to_py
 
 import django
 from django.conf import settings
@@ -20,7 +22,6 @@ settings.configure(
     USE_TZ=True, TIME_ZONE='UTC', USE_L10N=True)
 django.setup()
 from django.template import engines, Context
-from django.utils.safestring import mark_safe
 
 engine = engines['django'].engine
 
@@ -98,27 +99,6 @@ CTX = {
     'tuple_like': [1, [2, 3]],
     'nlx': '\n\nx\n\n', 'tabs': 'a\tb c\td', 'para': 'one\n\ntwo three', 'trailnl': 'xx yy\n',
 }
-
-def to_py(v):
-    if isinstance(v, dict):
-        if len(v) == 1:
-            (k, val), = v.items()
-            if k == '__safe__':
-                return mark_safe(val)
-            if k == '__decimal__':
-                return decimal.Decimal(val)
-            if k == '__date__':
-                return datetime.date.fromisoformat(val)
-            if k == '__time__':
-                return datetime.time.fromisoformat(val)
-            if k == '__datetime__':
-                if val.endswith('Z'):
-                    val = val[:-1] + '+00:00'
-                return datetime.datetime.fromisoformat(val)
-        return {k: to_py(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [to_py(x) for x in v]
-    return v
 
 def c(name, src):
     return (name, src)
@@ -686,20 +666,6 @@ MANUAL = [
     ('floatformat_u', '{{ f66|floatformat:"2u" }} {{ f66|floatformat:"2gu" }} {{ big|floatformat:"u" }}',
      '6666.67 6666.67 1234567', False),
 ]
-
-def esc(s):
-    out = []
-    for ch in s.encode('utf-8'):
-        ch_c = chr(ch)
-        if ch_c == '\\': out.append('\\\\')
-        elif ch_c == '"': out.append('\\"')
-        elif ch_c == '\n': out.append('\\n')
-        elif ch_c == '\r': out.append('\\r')
-        elif ch_c == '\t': out.append('\\t')
-        elif ch_c == '?': out.append('\\?')
-        elif 32 <= ch < 127: out.append(ch_c)
-        else: out.append('\\%03o' % ch)
-    return '"' + ''.join(out) + '"'
 
 DEBUG = bool(__import__("os").environ.get("DEBUG"))
 # Rendered with TIME_ZONE = 'Etc/GMT-1' (UTC+1, named '+01'): the C test sets the engine's

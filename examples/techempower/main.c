@@ -181,7 +181,7 @@ static int setup_db(mn_site *site)
 /* ---- Views ---- */
 static void plaintext(mn_req *r)
 {
-    mn_resp_set_header_static(r, "Server", "Manouche");
+    MN_RESP_SET_HEADER_LIT(r, "Server", "Manouche");
     mn_resp_send(r, 200, "text/plain", "Hello, World!");
 }
 
@@ -189,9 +189,9 @@ static void plaintext(mn_req *r)
  * (manouche/json.h), serialised afresh on every request as the rules require. */
 static void json_begin(mn_req *r, mn_json_writer *w)
 {
-    mn_resp_set_header_static(r, "Server", "Manouche");
+    MN_RESP_SET_HEADER_LIT(r, "Server", "Manouche");
     mn_resp_status(r, 200);
-    mn_resp_set_header_static(r, "Content-Type", "application/json");
+    MN_RESP_SET_HEADER_LIT(r, "Content-Type", "application/json");
     mn_buf *body = mn_resp_body(r);
     mn_buf_reset(body);
     mn_json_writer_init(w, body);
@@ -342,7 +342,7 @@ static void fortunes(mn_req *r)
     for (size_t i = 0; i < n; i++)
         if (mn_value_list_append(a, list, mn_obj_value(o, fs[i])) != 0)
             mn_http_500(r, "out of memory");
-    mn_resp_set_header_static(r, "Server", "Manouche");
+    MN_RESP_SET_HEADER_LIT(r, "Server", "Manouche");
     mn_render(r, "fortunes.html", MN_CTX("fortunes", list));
 }
 

@@ -142,6 +142,13 @@ int mn_resp_set_header(mn_req *r, const char *name, const char *value);
  * valid until the response is sent (string literals, static tables). For headers a view sets
  * on every response, such as Server. */
 int mn_resp_set_header_static(mn_req *r, const char *name, const char *value);
+/* The same with the lengths given (no NUL may occur within them), and for two string literals
+ * the macro, whose lengths are known when compiling:
+ *     MN_RESP_SET_HEADER_LIT(r, "Server", "Manouche"); */
+int mn_resp_set_header_static_n(mn_req *r, const char *name, size_t name_len, const char *value,
+                                size_t value_len);
+#define MN_RESP_SET_HEADER_LIT(r, name, value)                                                     \
+    mn_resp_set_header_static_n((r), "" name, sizeof(name) - 1, "" value, sizeof(value) - 1)
 void mn_resp_remove_header(mn_req *r, const char *name);
 mn_str mn_resp_get_header(const mn_req *r, const char *name); /* ptr NULL when absent */
 const mn_field *mn_resp_headers(const mn_req *r, size_t *count);

@@ -38,22 +38,19 @@ static const bool TCHAR[256] = {
     ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
-/* The length of name when it is a valid field name (RFC 9110 token), else 0. Names are set on
- * nearly every response: the length comes from the C library's vectorised strlen, and the
- * check tests four bytes per branch. */
-static size_t name_len(const char *name)
+/* name[0..n) is a valid field name (RFC 9110 token). Names are set on nearly every response:
+ * four bytes are tested per branch. */
+static bool name_ok(const char *name, size_t n)
 {
-    if (!name)
-        return 0;
-    size_t n = strlen(name), i = 0;
     const unsigned char *p = (const unsigned char *)name;
+    size_t i = 0;
     for (; i + 4 <= n; i += 4)
         if (!(TCHAR[p[i]] & TCHAR[p[i + 1]] & TCHAR[p[i + 2]] & TCHAR[p[i + 3]]))
-            return 0;
+            return false;
     for (; i < n; i++)
         if (!TCHAR[p[i]])
-            return 0;
-    return n;
+            return false;
+    return n > 0;
 }
 
 /* A mask with the high bit of each byte of x that equals c ("has a zero byte" on x ^ c). */
@@ -64,24 +61,39 @@ static inline uint64_t bytes_equal(uint64_t x, unsigned char c)
     return (d - ones) & ~d & highs;
 }
 
-/* The length of value when it can be a field value, else SIZE_MAX: NUL cannot occur inside a C
- * string; CR and LF would start a new header line. Eight bytes per step; the loads stay within
- * the string, whose length strlen gave. */
+/* value[0..n) can be a field value: no CR or LF, which would start a new header line, and no
+ * NUL, which would end a C string early. Eight bytes per step, the loads within the value. */
+static bool value_ok(const char *value, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, value + i, 8);
+        if (bytes_equal(x, '\r') | bytes_equal(x, '\n') | bytes_equal(x, 0))
+            return false;
+    }
+    for (; i < n; i++)
+        if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
+            return false;
+    return true;
+}
+
+/* The length of name when it is a valid field name, else 0. */
+static size_t name_len(const char *name)
+{
+    if (!name)
+        return 0;
+    size_t n = strlen(name);
+    return name_ok(name, n) ? n : 0;
+}
+
+/* The length of value when it can be a field value, else SIZE_MAX. */
 static size_t value_len(const char *value)
 {
     if (!value)
         return SIZE_MAX;
-    size_t n = strlen(value), i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x;
-        memcpy(&x, value + i, 8);
-        if (bytes_equal(x, '\r') | bytes_equal(x, '\n'))
-            return SIZE_MAX;
-    }
-    for (; i < n; i++)
-        if (value[i] == '\r' || value[i] == '\n')
-            return SIZE_MAX;
-    return n;
+    size_t n = strlen(value); /* the C library's vectorised scan */
+    return value_ok(value, n) ? n : SIZE_MAX;
 }
 
 /* The first MN__RESP_INLINE headers live in the request itself; more move to the arena. */
@@ -135,7 +147,8 @@ int mn_resp_add_header(mn_req *r, const char *name, const char *value)
 /* Names are usually set in the same case: one memcmp, case folding only when it fails. */
 static bool same_name(mn_str a, mn_str b)
 {
-    return a.len == b.len && (memcmp(a.ptr, b.ptr, a.len) == 0 || mn_str_ieq(a, b));
+    return a.len == b.len && (a.ptr == b.ptr || memcmp(a.ptr, b.ptr, a.len) == 0 ||
+                              mn_str_ieq(a, b));
 }
 
 static void remove_named(mn_req *r, mn_str name)
@@ -215,6 +228,14 @@ int mn_resp_set_header_static(mn_req *r, const char *name, const char *value)
 {
     size_t nlen = name_len(name), vlen = value_len(value);
     if (nlen == 0 || vlen == SIZE_MAX)
+        return MN_EINVAL;
+    return set_checked(r, (mn_str){name, nlen}, (mn_str){value, vlen}, false);
+}
+
+int mn_resp_set_header_static_n(mn_req *r, const char *name, size_t nlen, const char *value,
+                                size_t vlen)
+{
+    if (!name || !value || !name_ok(name, nlen) || !value_ok(value, vlen))
         return MN_EINVAL;
     return set_checked(r, (mn_str){name, nlen}, (mn_str){value, vlen}, false);
 }
@@ -491,6 +512,9 @@ static inline char *put_raw(char *p, const char *s, size_t n)
         memcpy(&b, s + n - 4, 4);
         memcpy(p, &a, 4);
         memcpy(p + n - 4, &b, 4);
+    } else if (n < 4) { /* "OK", a short value: a library call would cost more */
+        for (size_t i = 0; i < n; i++)
+            p[i] = s[i];
     } else {
         memcpy(p, s, n);
     }

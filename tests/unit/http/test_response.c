@@ -141,6 +141,28 @@ Test(response, set_header_static_keeps_the_strings_and_checks_them)
     mn_req_free(r);
 }
 
+Test(response, set_header_lit_takes_the_lengths_of_literals)
+{
+    mn_req *r = req(NULL, false);
+    cr_assert_eq(MN_RESP_SET_HEADER_LIT(r, "Server", "Manouche"), MN_OK);
+    cr_assert_eq(MN_RESP_SET_HEADER_LIT(r, "Content-Type", "application/json"), MN_OK);
+    cr_assert(mn_str_eq_cstr(mn_resp_get_header(r, "server"), "Manouche"));
+    cr_assert(mn_str_eq_cstr(mn_resp_get_header(r, "content-type"), "application/json"));
+    cr_assert_eq(MN_RESP_SET_HEADER_LIT(r, "X-Bad", "a\r\nSet-Cookie: evil=1"), MN_EINVAL);
+    cr_assert_eq(MN_RESP_SET_HEADER_LIT(r, "X-Bad", "a\0b"), MN_EINVAL, "NUL inside the length");
+    cr_assert_eq(MN_RESP_SET_HEADER_LIT(r, "X\0Bad", "1"), MN_EINVAL);
+    cr_assert_eq(MN_RESP_SET_HEADER_LIT(r, "", "1"), MN_EINVAL);
+    cr_assert_eq(mn_resp_set_header_static_n(r, "X-A", 3, NULL, 0), MN_EINVAL);
+    cr_assert_eq(mn_resp_set_header_static_n(r, "X-Abc", 3, "12345", 2), MN_OK, "prefixes");
+    cr_assert(mn_str_eq_cstr(mn_resp_get_header(r, "X-A"), "12"));
+    size_t n;
+    mn_resp_headers(r, &n);
+    cr_assert_eq(n, 3);
+    cr_expect(strstr(wire(r), "Content-Type: application/json\r\nServer: Manouche\r\nX-A: 12\r\n"),
+              "%s", wire(r));
+    mn_req_free(r);
+}
+
 Test(response, set_header_copies_the_callers_strings)
 {
     mn_req *r = req(NULL, false);

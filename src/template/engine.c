@@ -771,22 +771,25 @@ int mn_template_escape(mn_buf *out, const char *s, size_t len)
     return MN_OK;
 }
 
+/* Keeps the message a filter or tag callback fails with for the render to report. */
+static MN_PRINTF(2, 0) void keep_call_error(mn_template_state *r, const char *fmt, va_list ap)
+{
+    if (r)
+        vsnprintf(r->filter_error, sizeof r->filter_error, fmt, ap);
+}
+
 void mn_filter_fail(const mn_filter_call *call, const char *fmt, ...)
 {
-    if (!call || !call->render)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(call->render->filter_error, sizeof call->render->filter_error, fmt, ap);
+    keep_call_error(call ? call->render : NULL, fmt, ap);
     va_end(ap);
 }
 
 void mn_tag_fail(const mn_tag_call *call, const char *fmt, ...)
 {
-    if (!call || !call->render)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(call->render->filter_error, sizeof call->render->filter_error, fmt, ap);
+    keep_call_error(call ? call->render : NULL, fmt, ap);
     va_end(ap);
 }

@@ -173,6 +173,12 @@ static mn_value *t_card(const mn_tag_call *call)
     return d;
 }
 
+static mn_value *t_refuse(const mn_tag_call *call)
+{
+    mn_tag_fail(call, "refused %d of %s", 2, "3");
+    return NULL;
+}
+
 /* {% upper %}...{% endupper %}: a tag with its own parser */
 static int upper_compile(mn_tag_parser *p, mn_str contents, void *ud, void **node)
 {
@@ -252,6 +258,14 @@ Test(tags_api, registration_checks_arguments_and_replaces_by_name, .init = engin
     cr_assert_str_eq(render("{% load extras %}{% t 1 %}", NULL), "hi 1");
     cr_assert_eq(mn_template_library_add_tag(lib, "t", upper_compile, upper_render, NULL), 0);
     cr_assert_str_eq(render("{% load extras %}{% t %}ab{% endupper %}", NULL), "AB");
+}
+
+Test(tags_api, failing_tag_reports_its_message, .init = engine_setup, .fini = engine_teardown)
+{
+    mn_template_library *lib = mn_template_engine_library(engine, "extras");
+    cr_assert_eq(mn_template_library_add_simple_tag(lib, "refuse", t_refuse, 0, 0, NULL), 0);
+    cr_assert_str_eq(render_error("{% load extras %}{% refuse %}", NULL).message,
+                     "Tag 'refuse' failed: refused 2 of 3");
 }
 
 /* The inclusion tag's template is loaded when the tag renders: a missing one is named, a

@@ -130,6 +130,7 @@ struct mn_server {
     char *free_bufs[64]; /* pooled input buffers of MN__IN_BUF bytes */
     size_t free_buf_count;
     bool accepting;
+    bool accept_retry; /* the last accept failed with connections left waiting */
     bool draining;
     bool freed; /* mn_server_free was called: last one out frees */
     bool sweeper_alive;

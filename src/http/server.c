@@ -240,7 +240,9 @@ static void accept_all(mn_server *s)
                        "accept: out of file descriptors (%zu connections open)",
                        s->idle.count + s->head.count + s->busy.count);
             }
-            return; /* EAGAIN, or retried on the next sweep */
+            /* Connections left waiting behind an error get no new edge: the sweep retries. */
+            s->accept_retry = errno != EAGAIN && errno != EWOULDBLOCK;
+            return;
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -316,7 +318,8 @@ static void sweeper(void *arg)
         mn_sleep(SWEEP_MS);
         if (s->freed)
             break;
-        accept_all(s); /* in case an earlier accept ran out of descriptors */
+        if (s->accept_retry)
+            accept_all(s); /* an earlier accept ran out of descriptors (or memory) */
         sweep(s);
         if (s->draining && s->idle.count + s->head.count + s->busy.count == 0)
             break;

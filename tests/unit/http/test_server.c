@@ -4,6 +4,8 @@
  * Connection: close, then done is called) and freeing a server with open connections. */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "http/internal.h"
 
@@ -245,4 +247,45 @@ Test(server, out_of_memory_while_serving_is_survived)
         cr_assert(o.answered >= 2, "fail_at %ld: requests after the failure not answered", n);
         teardown_server(&o.t);
     }
+}
+
+/* Out of descriptors: the accept fails and the connection waits in the backlog, where no new
+ * edge will announce it; the sweep must retry once descriptors are back. */
+static struct rlimit saved_nofile;
+
+static void restore_nofile_later(void *arg)
+{
+    (void)arg;
+    mn_sleep(30);
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &saved_nofile), 0);
+}
+
+static void starved_client(void *arg)
+{
+    test_ctx *t = arg;
+    int next = dup(0); /* the lowest free number: the client socket gets it */
+    cr_assert(next >= 0);
+    close(next);
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &saved_nofile), 0);
+    struct rlimit tight = saved_nofile;
+    tight.rlim_cur = (rlim_t)next + 1; /* room for the client's socket, none for the accept */
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &tight), 0);
+    int fd = mn_tcp_connect("127.0.0.1", t->port, 2000);
+    cr_assert_eq(fd, next);
+    mn_coro_spawn(t->loop, restore_nofile_later, NULL);
+    int64_t start = mn_now_ms();
+    exchange(t, fd, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    cr_assert_lt(mn_now_ms() - start, 1500, "answered after the retry, not at a timeout");
+    mn_sock_close(fd);
+    mn_server_drain(t->server, on_drained, t);
+}
+
+Test(server, accept_out_of_descriptors_is_retried_by_the_sweep)
+{
+    test_ctx t = {0};
+    setup_server(&t);
+    mn_coro_spawn(t.loop, starved_client, &t);
+    cr_assert_eq(mn_loop_run(t.loop), 0);
+    cr_assert(strncmp(t.reply, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", t.reply);
+    teardown_server(&t);
 }

@@ -605,6 +605,8 @@ void *mn_qs_latest(mn_qs *qs, const char *field) MN_MAY_YIELD; /* NULL field: ge
 void *mn_qs_earliest(mn_qs *qs, const char *field) MN_MAY_YIELD;
 /* in_bulk: instances keyed by primary key, as a dict value (keys are the pk as text). */
 mn_value *mn_qs_in_bulk(mn_qs *qs, const int64_t *pks, size_t n) MN_MAY_YIELD;
+/* The same for text primary keys (CharField/UUIDField pk): keys "FR", "DE"... */
+mn_value *mn_qs_in_bulk_strs(mn_qs *qs, const char *const *pks, size_t n) MN_MAY_YIELD;
 /* aggregate(): a dict value {name: result}. */
 mn_value *mn_qs_aggregate(mn_qs *qs, const char *name, const mn_expr *e) MN_MAY_YIELD;
 /* Streams rows in chunks of chunk_size, calling fn for each; memory per chunk is freed

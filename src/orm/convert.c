@@ -431,6 +431,11 @@ int mn__obj_param(mn_orm *o, const void *obj, const mn_fielddef *f, mn_dbdialect
     case MN_FK:
     case MN_O2O: {
         const mn_fk *fk = p;
+        if (fk->obj && !fk->id && !fk->key && !mn__pk_set(fk->obj))
+            return mn__orm_fail(o, MN_EINVAL,
+                                "save() prohibited to prevent data loss due to unsaved related "
+                                "object '%s'.",
+                                f->name);
         if (mn__fk_is_text(f)) {
             if (!fk->key && !fk->obj)
                 return mn__orm_fail(o, MN_EINVAL,

@@ -63,7 +63,15 @@ static const char *make_cursor(mn_orm *o, const char *field, void *last, const c
         return NULL;
     mn_buf payload;
     mn_buf_init(&payload, o->arena);
-    mn_buf_printf(&payload, "v1:%s:%lld:%c", field, (long long)mn_obj_pk(last), null ? 'N' : 'V');
+    mn_buf_printf(&payload, "v1:%s:", field);
+    /* the pk as text; a text pk has its ':' and '%' escaped so the payload still splits */
+    for (const char *k = mn_obj_pk_text(o, last); k && *k; k++) {
+        if (*k == ':' || *k == '%')
+            mn_buf_printf(&payload, "%%%02X", (unsigned char)*k);
+        else
+            mn_buf_putc(&payload, *k);
+    }
+    mn_buf_printf(&payload, ":%c", null ? 'N' : 'V');
     mn_buf_put_str(&payload, text);
     (void)h;
     unsigned char mac[32];
@@ -77,8 +85,8 @@ static const char *make_cursor(mn_orm *o, const char *field, void *last, const c
 }
 
 /* Checks the tag and splits the payload; the value stays text for the field's conversion. */
-static int read_cursor(mn_orm *o, const char *cursor, const char *field, const char *secret,
-                       int64_t *pk, const char **value)
+static int read_cursor(mn_orm *o, const mn_model *m, const char *cursor, const char *field,
+                       const char *secret, mn_arg *pk, const char **value)
 {
     const char *dot = strchr(cursor, '.');
     if (!dot)
@@ -99,8 +107,27 @@ static int read_cursor(mn_orm *o, const char *cursor, const char *field, const c
         return MN_EINVAL; /* a cursor of another ordering */
     p += 4 + flen;
     char *colon = strchr(p, ':');
-    if (!colon || mn_str_to_i64((mn_str){p, (size_t)(colon - p)}, pk) != 0)
+    if (!colon)
         return MN_EINVAL;
+    if (!mn__pk_is_text(m)) {
+        int64_t i;
+        if (mn_str_to_i64((mn_str){p, (size_t)(colon - p)}, &i) != 0)
+            return MN_EINVAL;
+        *pk = mn_arg_int(i);
+    } else {
+        mn_buf k;
+        mn_buf_init(&k, o->arena);
+        for (const char *q = p; q < colon; q++) {
+            unsigned hi, lo;
+            if (*q == '%' && q + 2 < colon && sscanf(q + 1, "%1x%1x", &hi, &lo) == 2) {
+                mn_buf_putc(&k, (char)(hi * 16 + lo));
+                q += 2;
+            } else {
+                mn_buf_putc(&k, *q);
+            }
+        }
+        *pk = mn_arg_str(mn_buf_cstr(&k) ? k.data : "");
+    }
     *value = colon[1] == 'N' ? NULL : colon + 2;
     return 0;
 }
@@ -122,9 +149,9 @@ int mn_paginate_cursor(mn_qs *qs, const char *field, int64_t per_page, const cha
         return mn__no_field(o, qs->m, name, strlen(name));
     mn_qs *page = mn_qs_order_by(qs, mn_arena_printf(o->arena, "%s,%spk", field, desc ? "-" : ""));
     if (cursor && *cursor) {
-        int64_t pk;
+        mn_arg pk;
         const char *value;
-        if (read_cursor(o, cursor, field, secret, &pk, &value) != 0)
+        if (read_cursor(o, qs->m, cursor, field, secret, &pk, &value) != 0)
             return mn__orm_fail(o, MN_EINVAL, "Invalid cursor");
         const char *gt = desc ? "lt" : "gt";
         mn_q *after;
@@ -132,11 +159,11 @@ int mn_paginate_cursor(mn_qs *qs, const char *field, int64_t per_page, const cha
             /* (field > v) OR (field = v AND pk > last): the row order's strict successor */
             mn_kv k1 = {mn_arena_printf(o->arena, "%s__%s", name, gt), mn_arg_str(value)};
             mn_kv k2[2] = {{name, mn_arg_str(value)},
-                           {mn_arena_printf(o->arena, "pk__%s", gt), mn_arg_int(pk)}};
+                           {mn_arena_printf(o->arena, "pk__%s", gt), pk}};
             after = mn_q_or(o, mn_Q_kv(o, &k1, 1), mn_Q_kv(o, k2, 2));
         } else {
             mn_kv k2[2] = {{mn_arena_printf(o->arena, "%s__isnull", name), mn_arg_bool(true)},
-                           {mn_arena_printf(o->arena, "pk__%s", gt), mn_arg_int(pk)}};
+                           {mn_arena_printf(o->arena, "pk__%s", gt), pk}};
             after = mn_Q_kv(o, k2, 2);
         }
         page = mn_qs_filter_q(page, after);

@@ -450,13 +450,9 @@ void *mn_qs_earliest(mn_qs *qs, const char *f)
     return latest_of(qs, f, false);
 }
 
-mn_value *mn_qs_in_bulk(mn_qs *qs, const int64_t *pks, size_t n)
+static mn_value *in_bulk(mn_qs *qs, const mn_arg *keys)
 {
-    if (!qs)
-        return NULL;
-    mn_qs *c = qs;
-    if (pks)
-        c = mn_qs_filter_kv(qs, &(mn_kv){"pk__in", mn_arg_ints(pks, n, qs->o->arena)}, 1);
+    mn_qs *c = keys ? mn_qs_filter_kv(qs, &(mn_kv){"pk__in", *keys}, 1) : qs;
     mn_rows *rows = mn_qs_fetch(c);
     if (!rows)
         return NULL;
@@ -467,6 +463,22 @@ mn_value *mn_qs_in_bulk(mn_qs *qs, const int64_t *pks, size_t n)
             mn_value_dict_set_cstr(qs->o->arena, d, key, mn_obj_value(qs->o, rows->items[i]));
     }
     return d;
+}
+
+mn_value *mn_qs_in_bulk(mn_qs *qs, const int64_t *pks, size_t n)
+{
+    if (!qs)
+        return NULL;
+    mn_arg keys = mn_arg_ints(pks, n, qs->o->arena);
+    return in_bulk(qs, pks ? &keys : NULL);
+}
+
+mn_value *mn_qs_in_bulk_strs(mn_qs *qs, const char *const *pks, size_t n)
+{
+    if (!qs)
+        return NULL;
+    mn_arg keys = mn_arg_strs(pks, n, qs->o->arena);
+    return in_bulk(qs, pks ? &keys : NULL);
 }
 
 mn_value *mn_qs_aggregate(mn_qs *qs, const char *name, const mn_expr *e)

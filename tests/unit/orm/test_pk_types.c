@@ -393,3 +393,84 @@ Test(orm_pk_types, full_clean_checks_text_keys)
     cr_expect_str_eq(v.errors[0].message, "document instance with id "
                                           "'2f1c8a52-6a55-4f4b-9d0e-3c1f8a6b2d11' does not exist.");
 }
+
+Test(orm_pk_types, cursor_pagination_in_bulk_and_unsaved_relations)
+{
+    const char *codes[] = {"ES", "IT", "A:", "A%"};
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_not_null(mn_create(t.o, Country, "code", codes[i], "name", "Same"), "%s",
+                           mn_orm_error(t.o));
+    /* four countries whose names tie: the text pk breaks the tie, page after page, even
+     * with ':' and '%' in it */
+    mn_qs *qs = mn_filter(mn_all(t.o, Country), "code__in", MN_IN_STR("ES", "IT", "A:", "A%"));
+    mn_cursor_page page;
+    const char *seen = "";
+    const char *cursor = NULL;
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(mn_paginate_cursor(qs, "name", 1, cursor, "s3cret", &page), 0, "%s",
+                     mn_orm_error(t.o));
+        cr_assert_eq(page.rows->len, 1);
+        seen = mn_arena_printf(t.arena, "%s%s,", seen, ((Country *)page.rows->items[0])->code);
+        cursor = page.next_cursor;
+        cr_expect_eq(page.has_next, i < 3);
+    }
+    char sorted[4][3] = {"A%", "A:", "ES", "IT"}; /* byte order, as both databases sort */
+    cr_expect_str_eq(seen, mn_arena_printf(t.arena, "%s,%s,%s,%s,", sorted[0], sorted[1],
+                                           sorted[2], sorted[3]));
+
+    mn_value *bulk = mn_qs_in_bulk_strs(mn_all(t.o, Country), (const char *[]){"FR", "IT", "XX"}, 3);
+    cr_assert_not_null(bulk, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_value_dict_len(bulk), 2);
+    cr_expect_not_null(mn_value_dict_get(bulk, "IT", 2));
+
+    Country *unsaved = mn_new(t.o, Country);
+    unsaved->name = "Nowhere";
+    City *c = mn_new(t.o, City);
+    c->name = "Ghost town";
+    c->country.obj = unsaved;
+    cr_expect_eq(mn_save(t.o, c), MN_EINVAL);
+    cr_expect_str_eq(mn_orm_error(t.o), "save() prohibited to prevent data loss due to unsaved "
+                                        "related object 'country'.");
+}
+
+Test(orm_pk_types, uuid_select_related_counts_get_or_create_and_reverse_one_to_one)
+{
+    Document *d = mn_create(t.o, Document, "title", "Atlas");
+    cr_assert_not_null(d, "%s", mn_orm_error(t.o));
+    cr_assert_not_null(mn_create(t.o, Revision, "document", d, "number", 1));
+    cr_assert_not_null(mn_create(t.o, Revision, "document", d->id, "number", 2));
+    mn_rows *revs = mn_qs_fetch(mn_qs_select_related(mn_all(t.o, Revision), "document"));
+    cr_assert_not_null(revs, "%s", mn_orm_error(t.o));
+    cr_assert_eq(revs->len, 2);
+    cr_expect_str_eq(((Document *)((Revision *)revs->items[1])->document.obj)->title, "Atlas");
+    mn_validation v;
+    cr_expect_eq(mn_full_clean(t.o, revs->items[0], &v), 0, "%s", mn_orm_error(t.o));
+
+    cr_assert_not_null(mn_create(t.o, City, "name", "Paris", "country", fr));
+    cr_assert_not_null(mn_create(t.o, City, "name", "Lyon", "country", fr));
+    mn_rows *counted = mn_qs_fetch(
+        mn_qs_annotate(mn_all(t.o, Country), "n", mn_Count(t.o, "cities", false, NULL)));
+    cr_assert_not_null(counted, "%s", mn_orm_error(t.o));
+    int64_t n_de = -1, n_fr = -1;
+    mn_value_to_int(mn_obj_annotation(counted->items[0], "n"), &n_de);
+    mn_value_to_int(mn_obj_annotation(counted->items[1], "n"), &n_fr);
+    cr_expect_eq(n_de, 0);
+    cr_expect_eq(n_fr, 2);
+
+    bool created = true;
+    City *lyon = mn_qs_get_or_create(mn_all(t.o, City), MN_KVS("name", "Lyon", "country", "FR"), 2,
+                                     NULL, 0, &created);
+    cr_assert_not_null(lyon, "%s", mn_orm_error(t.o));
+    cr_expect(!created);
+    City *bonn = mn_qs_get_or_create(mn_all(t.o, City), MN_KVS("name", "Bonn", "country", "DE"), 2,
+                                     NULL, 0, &created);
+    cr_assert_not_null(bonn, "%s", mn_orm_error(t.o));
+    cr_expect(created);
+    cr_expect_str_eq(bonn->country.key, "DE");
+
+    cr_assert_not_null(mn_create(t.o, Capital, "name", "Berlin", "country", "DE"));
+    Capital *cap = mn_fk_get(t.o, de, "capital");
+    cr_assert_not_null(cap, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(cap->name, "Berlin");
+    cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Country), "capital__name", "Berlin")), 1);
+}

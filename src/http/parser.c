@@ -509,8 +509,10 @@ static mn__http_result parse_version(mn__http_head *h, const char *p, size_t n)
     return fail(h, 400, "malformed HTTP version");
 }
 
-static mn__http_result parse_request_line(mn__http_head *h, const char *p, const char *end,
-                                          size_t max_target)
+/* The method and the target of the request line at p, reading nothing at or past end: DONE
+ * with *version where the version starts (after the second space). */
+static mn__http_result parse_method_target(mn__http_head *h, const char *p, const char *end,
+                                           size_t max_target, const char **version)
 {
     const char *s = p;
     p = skip_token(p, end);
@@ -527,8 +529,18 @@ static mn__http_result parse_request_line(mn__http_head *h, const char *p, const
         return fail(h, 400, "fragment in the request target"); /* never sent: RFC 9112 3.2 */
     if (h->target.len > max_target)
         return fail(h, 414, "request target too long");
-    p++;
-    return parse_version(h, p, (size_t)(end - p));
+    *version = p + 1;
+    return MN__HTTP_DONE;
+}
+
+/* The request line from p to end, its CR. */
+static mn__http_result parse_request_line(mn__http_head *h, const char *p, const char *end,
+                                          size_t max_target)
+{
+    const char *version;
+    if (parse_method_target(h, p, end, max_target, &version) == MN__HTTP_ERROR)
+        return MN__HTTP_ERROR;
+    return parse_version(h, version, (size_t)(end - version));
 }
 
 /* Parses header lines from p through the empty line that ends the head, reading nothing at
@@ -643,17 +655,22 @@ static mn__http_result parse_complete(mn__http_head *h, const char *buf, size_t 
 static bool parse_single_pass(mn__http_head *h, const char *buf, size_t len, size_t max_target,
                               size_t max_line, size_t max_hbytes, size_t max_headers)
 {
-    const char *nl = memchr(buf, '\n', len < max_line + 1 ? len : max_line + 1);
-    if (!nl || nl == buf || nl[-1] != '\r')
+    /* No search for the line end: the method and target scans stop at the spaces, and the
+     * version is eight bytes before the CRLF, so no LF or CR can hide in the line. */
+    const char *version;
+    if (parse_method_target(h, buf, buf + len, max_target, &version) == MN__HTTP_ERROR)
         return false;
-    const char *line_end = nl - 1;
-    if (parse_request_line(h, buf, line_end, max_target) == MN__HTTP_ERROR)
+    if (buf + len - version < 8 + 2)
+        return false;
+    const char *line_end = version + 8;
+    if (line_end[0] != '\r' || line_end[1] != '\n' ||
+        (size_t)(line_end - buf) > max_line || parse_version(h, version, 8) == MN__HTTP_ERROR)
         return false;
     framing f = {0};
     mn_str authority;
     if (parse_target(h, &authority) == MN__HTTP_ERROR)
         return false;
-    const char *fields = nl + 1, *head_end;
+    const char *fields = line_end + 2, *head_end;
     if (parse_fields(h, &f, fields, buf + len, max_headers, &head_end) != MN__HTTP_DONE)
         return false;
     if ((size_t)(head_end - 2 - fields) > max_hbytes)

@@ -570,14 +570,18 @@ static int put_head(mn_req *r, mn_buf *out, int64_t body_len, const char *server
     if (mn_buf_reserve(out, need + extra) != MN_OK)
         return MN_ENOMEM;
     char *p = out->data + out->len;
-    memcpy(p, "HTTP/1.1 ", 9);
-    p[9] = (char)('0' + status / 100);
-    p[10] = (char)('0' + status / 10 % 10);
-    p[11] = (char)('0' + status % 10);
-    p[12] = ' ';
-    p = put_raw(p + 13, reason, rlen);
-    *p++ = '\r';
-    *p++ = '\n';
+    if (status == 200) { /* most responses: one fixed copy */
+        p = put_raw(p, "HTTP/1.1 200 OK\r\n", 17);
+    } else {
+        memcpy(p, "HTTP/1.1 ", 9);
+        p[9] = (char)('0' + status / 100);
+        p[10] = (char)('0' + status / 10 % 10);
+        p[11] = (char)('0' + status % 10);
+        p[12] = ' ';
+        p = put_raw(p + 13, reason, rlen);
+        *p++ = '\r';
+        *p++ = '\n';
+    }
     status = r->status; /* the framing below looks at the status the view set */
     if (slen)
         p = put_field(p, (mn_str)MN_STR_LIT("Server"), (mn_str){server_name, slen});

@@ -663,8 +663,8 @@ static bool parse_single_pass(mn__http_head *h, const char *buf, size_t len, siz
     if (buf + len - version < 8 + 2)
         return false;
     const char *line_end = version + 8;
-    if (line_end[0] != '\r' || line_end[1] != '\n' ||
-        (size_t)(line_end - buf) > max_line || parse_version(h, version, 8) == MN__HTTP_ERROR)
+    if (line_end[0] != '\r' || line_end[1] != '\n' || (size_t)(line_end - buf) > max_line ||
+        parse_version(h, version, 8) == MN__HTTP_ERROR)
         return false;
     framing f = {0};
     mn_str authority;

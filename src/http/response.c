@@ -147,8 +147,8 @@ int mn_resp_add_header(mn_req *r, const char *name, const char *value)
 /* Names are usually set in the same case: one memcmp, case folding only when it fails. */
 static bool same_name(mn_str a, mn_str b)
 {
-    return a.len == b.len && (a.ptr == b.ptr || memcmp(a.ptr, b.ptr, a.len) == 0 ||
-                              mn_str_ieq(a, b));
+    return a.len == b.len &&
+           (a.ptr == b.ptr || memcmp(a.ptr, b.ptr, a.len) == 0 || mn_str_ieq(a, b));
 }
 
 static void remove_named(mn_req *r, mn_str name)

@@ -355,8 +355,8 @@ static mn__http_result parse_both_ways(const char *req, size_t len)
     mn__http_result whole = mn__http_parse_head(&h, req, len, NULL);
     mn__http_head_init(&h, fields, 128);
     mn__http_result first = mn__http_parse_head(&h, req, len - 1, NULL);
-    mn__http_result late = first == MN__HTTP_NEED_MORE ? mn__http_parse_head(&h, req, len, NULL)
-                                                       : first;
+    mn__http_result late =
+        first == MN__HTTP_NEED_MORE ? mn__http_parse_head(&h, req, len, NULL) : first;
     cr_assert_eq(whole, late, "the answer does not depend on the split: %.*s", (int)len, req);
     return whole;
 }
@@ -374,8 +374,8 @@ static void check_byte_everywhere(const char *before, const char *after, bool (*
             req[blen + at] = (char)b;
             memcpy(req + blen + RUN, after, alen);
             mn__http_result res = parse_both_ways(req, blen + RUN + alen);
-            cr_assert_eq(res, valid(b) ? MN__HTTP_DONE : MN__HTTP_ERROR,
-                         "%s: byte 0x%02x at %zu", what, b, at);
+            cr_assert_eq(res, valid(b) ? MN__HTTP_DONE : MN__HTTP_ERROR, "%s: byte 0x%02x at %zu",
+                         what, b, at);
         }
     }
 }

@@ -68,26 +68,20 @@ static int run_cases(mn_template_engine *e, const struct filter_case *cases, siz
 
 /* The engine's time zone is Django's TIME_ZONE: aware values are shown in it, naive ones are
  * taken to be in it. */
-Test(filters, dates_in_the_engine_time_zone)
+Test(filters, dates_in_the_engine_time_zone, .init = engine_setup, .fini = engine_teardown)
 {
-    mn_template_engine *e = helper_engine();
-    cr_assert(e);
-    mn_template_options *o = mn_template_engine_options(e);
+    mn_template_options *o = mn_template_engine_options(engine);
     o->time_zone_offset = 3600;
     o->time_zone_name = "+01";
     size_t n = sizeof filter_tz_cases / sizeof filter_tz_cases[0];
-    int failures = run_cases(e, filter_tz_cases, n);
-    mn_template_engine_free(e);
+    int failures = run_cases(engine, filter_tz_cases, n);
     cr_assert_eq(failures, 0, "%d of %zu time zone cases differ from Django", failures, n);
 }
 
-Test(filters, match_django_output)
+Test(filters, match_django_output, .init = engine_setup, .fini = engine_teardown)
 {
-    mn_template_engine *e = helper_engine();
-    cr_assert(e);
     size_t n = sizeof filter_cases / sizeof filter_cases[0];
-    int failures = run_cases(e, filter_cases, n);
-    mn_template_engine_free(e);
+    int failures = run_cases(engine, filter_cases, n);
     cr_assert_eq(failures, 0, "%d of %zu filter cases differ from Django", failures, n);
 }
 

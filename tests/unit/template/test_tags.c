@@ -15,22 +15,19 @@ struct tag_case {
 
 #include "tag_cases.inc"
 
-Test(tags, match_django_output_and_errors)
+Test(tags, match_django_output_and_errors, .init = engine_setup, .fini = engine_teardown)
 {
-    mn_template_engine *e = helper_engine();
-    cr_assert(e);
     int failures = 0;
     for (size_t i = 0; i < sizeof tag_cases / sizeof tag_cases[0]; i++) {
         const struct tag_case *c = &tag_cases[i];
         mn_arena *a = mn_arena_new(0);
         char *out;
         mn_template_error err;
-        int rc = helper_render(e, a, c->src, tag_cases_context, &out, &err);
+        int rc = helper_render(engine, a, c->src, tag_cases_context, &out, &err);
         if (helper_case_differs(c->name, c->src, c->expected, c->error, rc, out, &err))
             failures++;
         mn_arena_free(a);
     }
-    mn_template_engine_free(e);
     cr_assert_eq(failures, 0, "%d of %zu tag cases differ from Django", failures,
                  sizeof tag_cases / sizeof tag_cases[0]);
 }

@@ -346,13 +346,16 @@ static mn_str format_arg(const mn_filter_call *c, const mn_value *arg, const cha
 }
 
 /* A value that is not a date: Django formats the literal parts and fails (AttributeError,
- * then '') at the first format character. */
-static bool format_has_chars(mn_str fmt)
+ * then '') at the first format character, so only a format without one comes out. */
+static mn_value *format_not_a_date(const mn_filter_call *c, mn_str fmt)
 {
     for (size_t i = 0; i < fmt.len; i++)
         if (is_format_char(fmt.ptr[i]) && !(i > 0 && fmt.ptr[i - 1] == '\\'))
-            return true;
-    return false;
+            return mn_value_empty_string();
+    BUF(b);
+    if (put_literal(&b, fmt) < 0)
+        return mn_value_empty_string();
+    return mn__fresult(c, &b, false);
 }
 
 static mn_value *f_date(const mn_filter_call *c, mn_value *v, mn_value *arg)
@@ -360,13 +363,10 @@ static mn_value *f_date(const mn_filter_call *c, mn_value *v, mn_value *arg)
     if (empty_or_none(v))
         return mn_value_empty_string();
     mn_str fmt = named_format(format_arg(c, arg, "DATE_FORMAT"));
-    BUF(b);
     mn_value_kind k = mn_value_kind_of(v);
-    if (k != MN_VALUE_DATE && k != MN_VALUE_DATETIME && k != MN_VALUE_TIME) {
-        if (format_has_chars(fmt) || put_literal(&b, fmt) < 0)
-            return mn_value_empty_string();
-        return mn__fresult(c, &b, false);
-    }
+    if (k != MN_VALUE_DATE && k != MN_VALUE_DATETIME && k != MN_VALUE_TIME)
+        return format_not_a_date(c, fmt);
+    BUF(b);
     int rc = mn__date_format(c, v, fmt, false, &b);
     if (rc == MN_EUNSUPPORTED)
         return mn__ffail(c, "The format for date objects may not contain time-related format "
@@ -381,13 +381,10 @@ static mn_value *f_time(const mn_filter_call *c, mn_value *v, mn_value *arg)
     if (empty_or_none(v))
         return mn_value_empty_string();
     mn_str fmt = named_format(format_arg(c, arg, "TIME_FORMAT"));
-    BUF(b);
     mn_value_kind k = mn_value_kind_of(v);
-    if (k != MN_VALUE_DATETIME && k != MN_VALUE_TIME) {
-        if (format_has_chars(fmt) || put_literal(&b, fmt) < 0)
-            return mn_value_empty_string();
-        return mn__fresult(c, &b, false);
-    }
+    if (k != MN_VALUE_DATETIME && k != MN_VALUE_TIME)
+        return format_not_a_date(c, fmt);
+    BUF(b);
     if (mn__date_format(c, v, fmt, true, &b) < 0)
         return mn_value_empty_string();
     return mn__fresult(c, &b, false);

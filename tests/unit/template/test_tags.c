@@ -2,7 +2,6 @@
  * by gen_tag_cases.py, which renders each template with Django (python3-django). */
 #include <criterion/criterion.h>
 #include <stdbool.h>
-#include <string.h>
 
 #include "helper_engine.h"
 

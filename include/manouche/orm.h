@@ -535,6 +535,11 @@ int mn_m2m_remove(mn_orm *o, void *obj, const char *field, const void *const *ot
 int mn_m2m_clear(mn_orm *o, void *obj, const char *field) MN_MAY_YIELD;
 int mn_m2m_set(mn_orm *o, void *obj, const char *field, const void *const *others,
                size_t n) MN_MAY_YIELD;
+/* add() on a relation with an explicit through model, with values for the through rows'
+ * other fields (Django's through_defaults); fields not named take their defaults. The
+ * mn_m2m_* calls work from either side: mn_m2m_add(o, tag, "books", ...) by related_name. */
+int mn_m2m_add_through(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n,
+                       const mn_kv *through_defaults, size_t nd) MN_MAY_YIELD;
 
 /* ---- Expressions: F(), values, arithmetic, aggregates. Allocated in the session. ---- */
 mn_expr *mn_F(mn_orm *o, const char *field_path);
@@ -680,6 +685,27 @@ typedef int (*mn_receiver_fn)(mn_signal sig, const mn_model *sender, void *obj, 
                               mn_orm *o, void *user);
 int mn_signal_connect(mn_signal sig, const mn_model *sender, mn_receiver_fn fn, void *user);
 void mn_signal_disconnect(mn_signal sig, const mn_model *sender, mn_receiver_fn fn, void *user);
+/* m2m_changed (sender: the through model; obj: the instance whose relation changes; created:
+ * an add). Each add/remove/clear sends a pre_ and a post_ action; inside the receiver,
+ * mn_m2m_changed_info(o) says which, as Django's action, reverse, model and pk_set. */
+typedef enum mn_m2m_action {
+    MN_M2M_PRE_ADD = 1,
+    MN_M2M_POST_ADD,
+    MN_M2M_PRE_REMOVE,
+    MN_M2M_POST_REMOVE,
+    MN_M2M_PRE_CLEAR,
+    MN_M2M_POST_CLEAR
+} mn_m2m_action;
+typedef struct mn_m2m_change {
+    mn_m2m_action action;
+    const char *action_name; /* "pre_add", "post_add", ... "post_clear" */
+    bool reverse;            /* changed from the related_name side (tag.books) */
+    const mn_model *model;   /* the model of the objects added or removed */
+    const mn_arg *pk_set;    /* their keys (add: only those not linked yet); NULL for clear */
+    size_t npk;
+} mn_m2m_change;
+/* The change an MN_M2M_CHANGED receiver is being told about; NULL outside one. */
+const mn_m2m_change *mn_m2m_changed_info(const mn_orm *o);
 
 /* ---- Validation ---- */
 typedef struct mn_field_error {

@@ -170,8 +170,8 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
             if (rc == 0)
                 rc = put_columns(o, m, opts->update_conflicts_fields, &sql, true);
         }
-        bool want_pks = db_pk && !opts->ignore_conflicts && !opts->update_conflicts_fields;
-        if (want_pks) {
+        bool want_pks = db_pk && !opts->ignore_conflicts;
+        if (want_pks) { /* with update_conflicts too: the updated rows return theirs (Django 5.0) */
             mn_buf_puts(&sql, " RETURNING ");
             mn__quote(&sql, m->pk->column);
         }
@@ -186,7 +186,7 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
     for (size_t k = 0; rc == 0 && k < b.n; k++) {
         size_t start = k * batch, end = start + batch < n ? start + batch : n;
         const mn_dbresult *res = &b.items[k].result;
-        bool want_pks = db_pk && !opts->ignore_conflicts && !opts->update_conflicts_fields;
+        bool want_pks = db_pk && !opts->ignore_conflicts;
         if (want_pks && res->nrows == end - start)
             for (size_t i = start; i < end; i++)
                 mn__cell_store(o, objs[i], m->pk, &res->cells[(i - start) * res->ncols]);

@@ -2,6 +2,7 @@
  * many-to-many relations as querysets (using prefetched rows when there are), and the M2M
  * add/remove/set/clear operations on the through table. */
 #include "internal.h"
+#include "rel_internal.h"
 
 /* ---- relations ---- */
 void *mn_fk_get_at(mn_orm *o, void *obj, const char *field, const char *file, int line)
@@ -83,108 +84,328 @@ static int m2m_done(mn_orm *o, int rc)
     return rc;
 }
 
-static int m2m_parts(mn_orm *o, void *obj, const char *field, const mn_model **t,
-                     const mn_fielddef **src, const mn_fielddef **dst)
+/* One side of a many-to-many relation, as the manager of `obj.<name>` sees it: the through
+ * model, its foreign key to obj's model (src) and to the other side (dst). From the side of
+ * the related_name (tag.books) the two keys swap, as Django's reverse manager. */
+typedef struct m2m_side {
+    const mn_model *t;
+    const mn_fielddef *src, *dst;
+    const mn_model *other; /* the model of the objects added and removed */
+    bool reverse;
+    bool explicit_through;
+} m2m_side;
+
+static int m2m_parts(mn_orm *o, void *obj, const char *field, m2m_side *s)
 {
     mn_obj *h = obj;
     if (mn__ready(o) != 0)
         return o->errcode;
+    *s = (m2m_side){0};
     const mn_fielddef *f = mn__field(h->model, field, strlen(field));
-    if (!f || f->type != MN_M2M)
-        return f ? mn__orm_fail(o, MN_EINVAL, "%s is not a many-to-many field", field)
-                 : mn__no_field(o, h->model, field, strlen(field));
-    *t = f->through_model;
-    *src = *dst = NULL;
-    for (size_t i = 0; i < (*t)->nfields; i++) {
-        const mn_fielddef *tf = &(*t)->fields[i];
+    const mn_model *from = h->model;
+    if (!f) {
+        const revrel *r = mn__revrel(h->model, field, strlen(field), true);
+        if (r && r->field->type == MN_M2M) {
+            f = r->field;
+            from = r->from;
+            s->reverse = true;
+        } else if (r) {
+            return mn__orm_fail(o, MN_EINVAL, "%s.%s is not a many-to-many relation",
+                                h->model->name, field);
+        } else {
+            return mn__no_field(o, h->model, field, strlen(field));
+        }
+    } else if (f->type != MN_M2M) {
+        return mn__orm_fail(o, MN_EINVAL, "%s is not a many-to-many field", field);
+    }
+    s->t = f->through_model;
+    s->explicit_through = f->through != NULL;
+    const mn_fielddef *fwd_src = NULL, *fwd_dst = NULL;
+    for (size_t i = 0; i < s->t->nfields; i++) {
+        const mn_fielddef *tf = &s->t->fields[i];
         if (tf->type != MN_FK)
             continue;
-        if (!*src && tf->rel_model == h->model)
-            *src = tf;
-        else if (!*dst && tf->rel_model == f->rel_model)
-            *dst = tf;
+        if (!fwd_src && tf->rel_model == from)
+            fwd_src = tf;
+        else if (!fwd_dst && tf->rel_model == f->rel_model)
+            fwd_dst = tf;
     }
+    s->src = s->reverse ? fwd_dst : fwd_src;
+    s->dst = s->reverse ? fwd_src : fwd_dst;
+    s->other = s->reverse ? from : f->rel_model;
     if (!mn__pk_set(obj))
         return mn__orm_fail(o, MN_EINVAL,
                             "\"%s\" needs to have a value for field \"%s\" before "
                             "this many-to-many relationship can be used.",
                             mn_obj_str(o, obj), h->model->pk->name);
-    return *src && *dst ? 0 : MN_EINVAL;
+    if (!s->src || !s->dst)
+        return mn__orm_fail(o, MN_EINVAL, "%s.%s: the through model lacks its foreign keys",
+                            h->model->name, field);
+    return 0;
+}
+
+/* The keys of the objects to add or remove; each must be a saved instance of the other
+ * side's model (Django: "'Tag' instance expected, got <Book: ...>"). */
+static int m2m_keys(mn_orm *o, const m2m_side *s, const char *verb, const void *const *others,
+                    size_t n, mn_arg **out)
+{
+    mn_arg *ids = mn_arena_alloc(o->arena, (n ? n : 1) * sizeof *ids);
+    if (!ids)
+        return MN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const mn_obj *x = others[i];
+        if (!x || x->model != s->other)
+            return mn__orm_fail(
+                o, MN_EINVAL, "'%s' instance expected, got %s", s->other->name,
+                x ? mn_arena_printf(o->arena, "<%s: %s>", x->model->name, mn_obj_str(o, x))
+                  : "None");
+        if (!mn__pk_set(x))
+            return mn__orm_fail(o, MN_EINVAL,
+                                "Cannot %s \"<%s: %s>\": the value for field \"%s\" is None", verb,
+                                x->model->name, mn_obj_str(o, x), s->dst->name);
+        ids[i] = mn__pk_arg(x);
+    }
+    *out = ids;
+    return 0;
+}
+
+/* ---- m2m_changed: the change being sent, found by the session that sends it ----
+ * A receiver may run queries (and so park its coroutine while another one sends its own
+ * change), so each send is a frame on the sender's stack, linked per thread and looked up by
+ * session rather than kept in one global. */
+typedef struct m2m_frame {
+    const mn_orm *o;
+    mn_m2m_change change;
+    struct m2m_frame *next;
+} m2m_frame;
+static _Thread_local m2m_frame *m2m_frames;
+
+const mn_m2m_change *mn_m2m_changed_info(const mn_orm *o)
+{
+    for (const m2m_frame *f = m2m_frames; f; f = f->next)
+        if (f->o == o)
+            return &f->change;
+    return NULL;
+}
+
+static const char *const action_names[] = {
+    [MN_M2M_PRE_ADD] = "pre_add",       [MN_M2M_POST_ADD] = "post_add",
+    [MN_M2M_PRE_REMOVE] = "pre_remove", [MN_M2M_POST_REMOVE] = "post_remove",
+    [MN_M2M_PRE_CLEAR] = "pre_clear",   [MN_M2M_POST_CLEAR] = "post_clear",
+};
+
+/* as django.db.models.signals.m2m_changed: sender is the through model */
+static void m2m_send(mn_orm *o, const m2m_side *s, void *obj, mn_m2m_action action,
+                     const mn_arg *pks, size_t npk)
+{
+    if (!mn__has_receivers(MN_M2M_CHANGED, s->t))
+        return;
+    m2m_frame fr = {o,
+                    {action, action_names[action], s->reverse, s->other,
+                     action == MN_M2M_PRE_CLEAR || action == MN_M2M_POST_CLEAR ? NULL : pks,
+                     action == MN_M2M_PRE_CLEAR || action == MN_M2M_POST_CLEAR ? 0 : npk},
+                    m2m_frames};
+    m2m_frames = &fr;
+    bool adding = action == MN_M2M_PRE_ADD || action == MN_M2M_POST_ADD;
+    mn__signal(o, MN_M2M_CHANGED, s->t, obj, adding);
+    /* unlink this frame wherever it is now: other coroutines may have pushed and popped */
+    for (m2m_frame **pp = &m2m_frames; *pp; pp = &(*pp)->next)
+        if (*pp == &fr) {
+            *pp = fr.next;
+            break;
+        }
+}
+
+/* The keys among ids[0..n) not linked to obj yet, without duplicates (Django's
+ * _get_missing_target_ids): add() neither duplicates rows nor reports them as added. */
+static int m2m_missing(mn_orm *o, const m2m_side *s, void *obj, const mn_arg *ids, size_t n,
+                       mn_arg **out, size_t *nout)
+{
+    char *in = mn_arena_printf(o->arena, "%s__in", s->dst->name);
+    if (!in)
+        return MN_ENOMEM;
+    mn_kv kv[2] = {{s->src->name, mn_arg_obj(obj)}, {in, mn_arg_list(ids, n)}};
+    mn_rows *have = mn_qs_fetch(
+        mn_qs_values_list(mn_qs_filter_kv(mn_qs_all(o, s->t), kv, 2), s->dst->name, true));
+    if (!have)
+        return o->errcode ? o->errcode : MN_ENOMEM;
+    mn_arg *keep = mn_arena_alloc(o->arena, n * sizeof *keep);
+    if (!keep)
+        return MN_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t j = 0; !seen && j < have->len; j++)
+            seen = mn__arg_eq(ids[i], mn__value_arg(o->arena, have->items[j]));
+        for (size_t j = 0; !seen && j < k; j++)
+            seen = mn__arg_eq(ids[i], keep[j]);
+        if (!seen)
+            keep[k++] = ids[i];
+    }
+    *out = keep;
+    *nout = k;
+    return 0;
+}
+
+/* INSERTs one through row per key: the two foreign keys, and every other column from its
+ * default (Django >= 2.2 for explicit through models) or from through_defaults. */
+static int m2m_insert(mn_orm *o, const m2m_side *s, void *obj, const mn_arg *ids, size_t n,
+                      const mn_kv *tdef, size_t nd)
+{
+    const mn_model *t = s->t;
+    mn_dbdialect d = mn__dialect(o, NULL);
+    const mn_fielddef *cols[64];
+    size_t ncols = 0;
+    for (size_t i = 0; i < t->nfields; i++) {
+        const mn_fielddef *f = &t->fields[i];
+        if (mn__has_column(f) && !(f == t->pk && mn__auto_pk(t)))
+            cols[ncols++] = f;
+    }
+    mn_dbparam *ps = mn_arena_alloc(o->arena, n * ncols * sizeof *ps);
+    if (!ps)
+        return MN_ENOMEM;
+    mn_buf sql;
+    mn_buf_init(&sql, o->arena);
+    mn_buf_puts(&sql, "INSERT INTO ");
+    mn__quote(&sql, mrt(t)->table);
+    for (size_t k = 0; k < ncols; k++) {
+        mn_buf_puts(&sql, k ? ", " : " (");
+        mn__quote(&sql, cols[k]->column);
+    }
+    mn_buf_puts(&sql, ") VALUES ");
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++) {
+        void *row = mn_obj_new(o, t); /* per row: a default function runs for each */
+        if (!row)
+            return o->errcode ? o->errcode : MN_ENOMEM;
+        for (size_t j = 0; j < nd; j++) {
+            int rc = mn_obj_set(o, row, tdef[j].key, tdef[j].value);
+            if (rc)
+                return rc;
+        }
+        mn_buf_puts(&sql, i ? ", (" : "(");
+        for (size_t k = 0; k < ncols; k++) {
+            int rc = cols[k] == s->src   ? mn__arg_param(o, s->src, mn_arg_obj(obj), d, &ps[np])
+                     : cols[k] == s->dst ? mn__arg_param(o, s->dst, ids[i], d, &ps[np])
+                                         : mn__obj_param(o, row, cols[k], d, &ps[np]);
+            if (rc)
+                return rc;
+            if (k)
+                mn_buf_puts(&sql, ", ");
+            mn__placeholder(&sql, d, ++np);
+        }
+        mn_buf_putc(&sql, ')');
+    }
+    mn_buf_puts(&sql, " ON CONFLICT DO NOTHING");
+    return mn_buf_cstr(&sql) ? mn__exec(o, NULL, sql.data, ps, np, NULL) : MN_ENOMEM;
+}
+
+static int m2m_add(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n,
+                   const mn_kv *tdef, size_t nd)
+{
+    m2m_side s;
+    int rc = m2m_parts(o, obj, field, &s);
+    if (rc || n == 0)
+        return m2m_done(o, rc);
+    mn_arg *ids;
+    size_t nids;
+    if ((rc = m2m_keys(o, &s, "add", others, n, &ids)) != 0 ||
+        (rc = m2m_missing(o, &s, obj, ids, n, &ids, &nids)) != 0)
+        return rc;
+    m2m_send(o, &s, obj, MN_M2M_PRE_ADD, ids, nids);
+    if (nids)
+        rc = m2m_insert(o, &s, obj, ids, nids, tdef, nd);
+    if (rc == 0)
+        m2m_send(o, &s, obj, MN_M2M_POST_ADD, ids, nids);
+    return m2m_done(o, rc);
 }
 
 int mn_m2m_add(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n)
 {
-    const mn_model *t;
-    const mn_fielddef *src, *dst;
-    int rc = m2m_parts(o, obj, field, &t, &src, &dst);
-    if (rc || n == 0)
-        return m2m_done(o, rc);
-    mn_dbdialect d = mn__dialect(o, NULL);
-    mn_buf sql;
-    mn_buf_init(&sql, o->arena);
-    mn_dbparam *ps = mn_arena_alloc(o->arena, 2 * n * sizeof *ps);
-    if (!ps)
+    return m2m_add(o, obj, field, others, n, NULL, 0);
+}
+
+int mn_m2m_add_through(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n,
+                       const mn_kv *through_defaults, size_t nd)
+{
+    return m2m_add(o, obj, field, others, n, through_defaults, nd);
+}
+
+static int m2m_remove_keys(mn_orm *o, const m2m_side *s, void *obj, const mn_arg *ids, size_t n)
+{
+    char *in = mn_arena_printf(o->arena, "%s__in", s->dst->name);
+    if (!in)
         return MN_ENOMEM;
-    mn_buf_puts(&sql, "INSERT INTO ");
-    mn__quote(&sql, mrt(t)->table);
-    mn_buf_puts(&sql, " (");
-    mn__quote(&sql, src->column);
-    mn_buf_puts(&sql, ", ");
-    mn__quote(&sql, dst->column);
-    mn_buf_puts(&sql, ") VALUES ");
-    for (size_t i = 0; i < n; i++) {
-        if ((rc = mn__arg_param(o, src, mn_arg_obj(obj), d, &ps[2 * i])) != 0 ||
-            (rc = mn__arg_param(o, dst, mn_arg_obj(others[i]), d, &ps[2 * i + 1])) != 0)
-            return rc;
-        mn_buf_puts(&sql, i ? ", (" : "(");
-        mn__placeholder(&sql, d, 2 * i + 1);
-        mn_buf_puts(&sql, ", ");
-        mn__placeholder(&sql, d, 2 * i + 2);
-        mn_buf_putc(&sql, ')');
-    }
-    mn_buf_puts(&sql, " ON CONFLICT DO NOTHING");
-    rc = mn__signal(o, MN_M2M_CHANGED, t, obj, true);
-    if (rc == 0)
-        rc = mn_buf_cstr(&sql) ? mn__exec(o, NULL, sql.data, ps, 2 * n, NULL) : MN_ENOMEM;
-    if (rc == 0) /* mn_orm_error() is the last call's: "" after a success */
-        mn_orm_clear_error(o);
-    return rc;
+    mn_kv kv[2] = {{s->src->name, mn_arg_obj(obj)}, {in, mn_arg_list(ids, n)}};
+    m2m_send(o, s, obj, MN_M2M_PRE_REMOVE, ids, n);
+    int64_t r = mn_qs_delete(mn_qs_filter_kv(mn_qs_all(o, s->t), kv, 2), NULL);
+    if (r < 0)
+        return (int)r;
+    m2m_send(o, s, obj, MN_M2M_POST_REMOVE, ids, n);
+    return 0;
 }
 
 int mn_m2m_remove(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n)
 {
-    const mn_model *t;
-    const mn_fielddef *src, *dst;
-    int rc = m2m_parts(o, obj, field, &t, &src, &dst);
+    m2m_side s;
+    int rc = m2m_parts(o, obj, field, &s);
     if (rc || n == 0)
         return m2m_done(o, rc);
-    mn_arg *ids = mn_arena_alloc(o->arena, n * sizeof *ids);
-    if (!ids)
-        return MN_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        ids[i] = mn__pk_arg(others[i]);
-    char *in = mn_arena_printf(o->arena, "%s__in", dst->name);
-    mn_kv kv[2] = {{src->name, mn_arg_obj(obj)}, {in, mn_arg_list(ids, n)}};
-    mn__signal(o, MN_M2M_CHANGED, t, obj, false);
-    int64_t r = mn_qs_delete(mn_qs_filter_kv(mn_qs_all(o, t), kv, 2), NULL);
-    return m2m_done(o, r < 0 ? (int)r : 0);
+    mn_arg *ids;
+    if ((rc = m2m_keys(o, &s, "remove", others, n, &ids)) != 0)
+        return rc;
+    return m2m_done(o, m2m_remove_keys(o, &s, obj, ids, n));
 }
 
 int mn_m2m_clear(mn_orm *o, void *obj, const char *field)
 {
-    const mn_model *t;
-    const mn_fielddef *src, *dst;
-    int rc = m2m_parts(o, obj, field, &t, &src, &dst);
+    m2m_side s;
+    int rc = m2m_parts(o, obj, field, &s);
     if (rc)
         return rc;
-    mn__signal(o, MN_M2M_CHANGED, t, obj, false);
+    m2m_send(o, &s, obj, MN_M2M_PRE_CLEAR, NULL, 0);
     int64_t r = mn_qs_delete(
-        mn_qs_filter_kv(mn_qs_all(o, t), &(mn_kv){src->name, mn_arg_obj(obj)}, 1), NULL);
-    return m2m_done(o, r < 0 ? (int)r : 0);
+        mn_qs_filter_kv(mn_qs_all(o, s.t), &(mn_kv){s.src->name, mn_arg_obj(obj)}, 1), NULL);
+    if (r < 0)
+        return (int)r;
+    m2m_send(o, &s, obj, MN_M2M_POST_CLEAR, NULL, 0);
+    return m2m_done(o, 0);
 }
 
+/* As Django's set(): removes the links not in others, then adds the missing ones, so
+ * receivers see a remove and an add of exactly what changed. */
 int mn_m2m_set(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n)
 {
-    int rc = mn_m2m_clear(o, obj, field);
-    return rc ? rc : m2m_done(o, mn_m2m_add(o, obj, field, others, n));
+    m2m_side s;
+    int rc = m2m_parts(o, obj, field, &s);
+    if (rc)
+        return rc;
+    mn_arg *ids;
+    if ((rc = m2m_keys(o, &s, "add", others, n, &ids)) != 0)
+        return rc;
+    mn_rows *have = mn_qs_fetch(mn_qs_values_list(
+        mn_qs_filter_kv(mn_qs_all(o, s.t), &(mn_kv){s.src->name, mn_arg_obj(obj)}, 1), s.dst->name,
+        true));
+    if (!have)
+        return o->errcode ? o->errcode : MN_ENOMEM;
+    mn_arg *gone = mn_arena_alloc(o->arena, (have->len ? have->len : 1) * sizeof *gone);
+    if (!gone)
+        return MN_ENOMEM;
+    size_t ngone = 0;
+    for (size_t j = 0; j < have->len; j++) {
+        mn_arg k = mn__value_arg(o->arena, have->items[j]);
+        bool keep = false;
+        for (size_t i = 0; !keep && i < n; i++)
+            keep = mn__arg_eq(k, ids[i]);
+        if (!keep)
+            gone[ngone++] = k;
+    }
+    if ((rc = mn_atomic_begin(o)) != 0)
+        return rc;
+    if (ngone)
+        rc = m2m_remove_keys(o, &s, obj, gone, ngone);
+    if (rc == 0)
+        rc = m2m_add(o, obj, field, others, n, NULL, 0);
+    int end = mn_atomic_end(o, rc == 0);
+    return m2m_done(o, rc ? rc : end);
 }

@@ -2,6 +2,7 @@
  * (insert or update, update_fields, auto_now), create, refresh, update(),
  * get_or_create/update_or_create, display and str(). bulk.c and related.c do the rest. */
 #include "internal.h"
+#include "rel_internal.h"
 
 #include <time.h>
 
@@ -23,6 +24,17 @@ void *mn_obj_new(mn_orm *o, const mn_model *m)
     return h;
 }
 
+void mn__zero_value(void *obj, const mn_fielddef *f)
+{
+    void *p = mn__fptr(obj, f);
+    if (f->type == MN_FLOAT)
+        *(double *)p = 0;
+    else if (f->type == MN_BOOL)
+        *(bool *)p = false;
+    else if (mn__is_int_type(f->type) && f->type != MN_FK && f->type != MN_O2O)
+        *(int64_t *)p = 0;
+}
+
 int mn_obj_set(mn_orm *o, void *obj, const char *field, mn_arg a)
 {
     mn_obj *h = obj;
@@ -34,11 +46,16 @@ int mn_obj_set(mn_orm *o, void *obj, const char *field, mn_arg a)
         return mn__no_field(o, m, field, strlen(field));
     void *p = mn__fptr(obj, f);
     if (a.type == MN_ARG_NULL || (a.type == MN_ARG_STR && !a.v.s)) {
+        if (f->type == MN_M2M)
+            return mn__orm_fail(o, MN_EINVAL,
+                                "Direct assignment to the forward side of a many-to-many "
+                                "set is prohibited. Use %s.set() instead.",
+                                f->name);
+        /* The null bit marks a zero as NULL: a number holding a value is zeroed first, or
+         * age = None would leave age = 3 (Django: the field becomes None). */
+        mn__zero_value(obj, f);
         mn__set_null(obj, f, true);
-        if (mn__is_text_type(f->type) || f->type == MN_DECIMAL)
-            *(const char **)p = NULL;
-        else if (f->type == MN_FK || f->type == MN_O2O)
-            *(mn_fk *)p = (mn_fk){0, NULL, NULL};
+        h->deferred &= ~(UINT64_C(1) << f->index);
         return 0;
     }
     mn__set_null(obj, f, false);

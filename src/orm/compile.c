@@ -50,7 +50,11 @@ static void split_where(cc *c, mn_qs *qs, const mn_q *q, mn_buf *where, mn_buf *
         return;
     if (q->kind == Q_AND && q->a) {
         split_where(c, qs, q->a, where, having);
+        int saved = c->gen;
+        if (q->lookup == mn__filter_chain)
+            c->gen = ++c->ngen; /* the next filter() call: its own multi-valued joins */
         split_where(c, qs, q->b, where, having);
+        c->gen = saved;
         return;
     }
     mn_buf *dst = q_mentions_agg(qs, q) ? having : where;
@@ -99,13 +103,85 @@ static void select_model_cols(cc *c, mn_qs *qs, mn_buf *b, const mn_model *m, in
 
 /* ORDER BY into b; the bare ordering expressions also into cols (DISTINCT needs them
  * selected on PostgreSQL). */
-static int order_clause(cc *c, mn_qs *qs, mn_buf *b, mn_buf *cols)
+static const char **split_ordering(cc *c, const char *s, size_t *n);
+
+/* One ORDER BY term. A relation ("author") orders by the related model's Meta.ordering, else
+ * its primary key, as Django's order_by does ("-author" reverses each of them). */
+static int order_term(cc *c, mn_qs *qs, mn_buf *b, mn_buf *cols, const char *o, bool desc,
+                      int depth)
+{
+    resolved r;
+    if (mn__cc_resolve(c, o, false, &r) != 0 || c->err)
+        return c->err ? c->err : MN_EFIELD;
+    if (!r.ann && (r.f->type == MN_FK || r.f->type == MN_O2O) && r.f->rel_model->ordering &&
+        depth < 4) {
+        const char *last = strrchr(o, '_');
+        last = last && last > o && last[-1] == '_' ? last + 1 : o;
+        if (strcmp(last, r.f->name) == 0) {
+            size_t n = 0;
+            const char **terms = split_ordering(c, r.f->rel_model->ordering, &n);
+            for (size_t i = 0; terms && i < n && !c->err; i++) {
+                const char *t = terms[i];
+                bool d = desc;
+                if (*t == '-')
+                    d = !d, t++;
+                else if (*t == '+')
+                    t++;
+                if (strcmp(t, "?") == 0)
+                    continue;
+                if (i)
+                    mn_buf_puts(b, ", ");
+                order_term(c, qs, b, cols, mn_arena_printf(c->o->arena, "%s__%s", o, t), d,
+                           depth + 1);
+            }
+            return c->err;
+        }
+    }
+    size_t start = b->len;
+    if (r.ann)
+        mn__cc_expr(c, b, r.ann->expr);
+    else
+        mn__cc_col(c, b, r.alias, r.f->column);
+    if (!r.ann) {
+        mn_buf_puts(cols, ", ");
+        mn_buf_append(cols, b->data + start, b->len - start);
+    }
+    /* NULLs sort as Django expects on both: first ascending on SQLite, last on PG */
+    mn_buf_puts(b, desc ? " DESC" : " ASC");
+    return c->err;
+}
+
+static const char **split_ordering(cc *c, const char *s, size_t *n)
+{
+    size_t cap = 1, dn = 0;
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
+    const char **dorder = mn_arena_alloc(c->o->arena, cap * sizeof *dorder);
+    const char *p = s;
+    while (dorder && *p) {
+        const char *e = strchr(p, ',');
+        if (!e)
+            e = p + strlen(p);
+        mn_str t = mn_str_trim((mn_str){p, (size_t)(e - p)});
+        if (t.len)
+            dorder[dn++] = mn_arena_strndup(c->o->arena, t.ptr, t.len);
+        p = *e ? e + 1 : e;
+    }
+    *n = dn;
+    return dorder;
+}
+
+/* grouped: a GROUP BY query, which Meta.ordering does not order (Django >= 3.1). */
+static int order_clause(cc *c, mn_qs *qs, mn_buf *b, mn_buf *cols, bool grouped)
 {
     const char **order = qs->order;
     size_t norder = qs->norder;
     size_t dn = 0;
     const char **dorder = NULL;
-    if (!qs->order_set && qs->m->ordering) {
+    if (!qs->order_set && qs->m->ordering && grouped) {
+        order = NULL;
+        norder = 0;
+    } else if (!qs->order_set && qs->m->ordering) {
         const char *s = qs->m->ordering;
         size_t cap = 1;
         for (const char *p = s; *p; p++)
@@ -143,20 +219,8 @@ static int order_clause(cc *c, mn_qs *qs, mn_buf *b, mn_buf *cols)
             o++;
         if (qs->reversed)
             desc = !desc;
-        resolved r;
-        if (mn__cc_resolve(c, o, false, &r) != 0 || c->err)
+        if (order_term(c, qs, b, cols, o, desc, 0) != 0)
             return c->err ? c->err : MN_EFIELD;
-        size_t start = b->len;
-        if (r.ann)
-            mn__cc_expr(c, b, r.ann->expr);
-        else
-            mn__cc_col(c, b, r.alias, r.f->column);
-        if (!r.ann) {
-            mn_buf_puts(cols, ", ");
-            mn_buf_append(cols, b->data + start, b->len - start);
-        }
-        /* NULLs sort as Django expects on both: first ascending on SQLite, last on PG */
-        mn_buf_puts(b, desc ? " DESC" : " ASC");
     }
     return c->err;
 }
@@ -271,12 +335,17 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
     /* select list */
     if (kind == SQL_PKS) {
         mn__cc_col(c, &sel, 0, c->m->pk->column);
+        if (aggregate_annots) /* the pk decides the rest of the row's columns */
+            mn__cc_col(c, &group, 0, c->m->pk->column);
     } else if (kind == SQL_EXISTS) {
         mn_buf_puts(&sel, "1 AS \"a\"");
     } else if (qs->mode != MODE_OBJECTS) {
         size_t n = qs->nvfields;
         const char **names = qs->vfields;
-        if (n == 0) { /* every concrete field (FKs as name_id), then annotations */
+        size_t ng = 0;
+        const char *const *gnames = mn__qs_group(qs, &ng);
+        bool every = n == 0;
+        if (every) { /* every concrete field (FKs as name_id), then annotations */
             names = mn_arena_alloc(c->o->arena, (c->m->nfields + qs->nannots + 1) * sizeof *names);
             for (size_t i = 0; names && i < c->m->nfields; i++)
                 if (mn__has_column(&c->m->fields[i]))
@@ -285,23 +354,22 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
                                      : c->m->fields[i].name;
             for (size_t i = 0; names && i < qs->nannots; i++)
                 names[n++] = qs->annots[i].name;
-        } else if (qs->nannots) { /* values('genre').annotate(n=...) includes n */
-            const char **all = mn_arena_alloc(c->o->arena, (n + qs->nannots) * sizeof *all);
-            if (!all)
-                return mn__cc_fail(c, MN_ENOMEM, "out of memory");
-            memcpy(all, names, n * sizeof *all);
-            for (size_t i = 0; i < qs->nannots; i++) {
-                bool listed = false;
-                for (size_t k = 0; k < qs->nvfields; k++)
-                    listed |= strcmp(names[k], qs->annots[i].name) == 0;
-                if (!listed)
-                    all[n++] = qs->annots[i].name;
-            }
-            names = all;
         }
+        /* Otherwise exactly the names asked for: values("name") after annotate() has no n
+         * (Django), and values("genre").annotate(n=...) listed n itself (query.c). */
         meta->vnames = names;
         meta->vfields = mn_arena_calloc(c->o->arena, n + 1, sizeof *meta->vfields);
         meta->nv = n;
+        if (!names || !meta->vfields)
+            return mn__cc_fail(c, MN_ENOMEM, "out of memory");
+        /* values() after annotate(): grouped per model row, as the annotation was */
+        if (aggregate_annots && !gnames && !every)
+            for (size_t i = 0; i < c->m->nfields; i++)
+                if (mn__has_column(&c->m->fields[i])) {
+                    if (group.len)
+                        mn_buf_puts(&group, ", ");
+                    mn__cc_col(c, &group, 0, c->m->fields[i].column);
+                }
         for (size_t i = 0; i < n; i++) {
             resolved r;
             if (mn__cc_resolve(c, names[i], false, &r) != 0 || c->err)
@@ -310,6 +378,8 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
                 mn_buf_puts(&sel, ", ");
             if (r.ann) {
                 mn__cc_expr(c, &sel, r.ann->expr);
+                mn_buf_puts(&sel, " AS "); /* aggregate() over this reads it by name */
+                mn__quote(&sel, r.ann->name);
                 const mn_expr *e = r.ann->expr;
                 if (e->kind == E_AGG && e->agg != AGG_COUNT && e->agg != AGG_AVG) {
                     resolved rr;
@@ -320,12 +390,23 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
             } else {
                 mn__cc_col(c, &sel, r.alias, r.f->column);
                 meta->vfields[i] = r.f;
-                if (aggregate_annots) {
+                if (aggregate_annots && !gnames &&
+                    !(r.alias == 0 && !every && r.f->model == c->m)) {
                     if (group.len)
                         mn_buf_puts(&group, ", ");
                     mn__cc_col(c, &group, r.alias, r.f->column);
                 }
             }
+        }
+        for (size_t i = 0; aggregate_annots && gnames && i < ng; i++) {
+            resolved r;
+            if (mn__cc_resolve(c, gnames[i], false, &r) != 0 || c->err)
+                return c->err ? c->err : MN_EFIELD;
+            if (r.ann)
+                continue;
+            if (group.len)
+                mn_buf_puts(&group, ", ");
+            mn__cc_col(c, &group, r.alias, r.f->column);
         }
     } else {
         select_model_cols(c, qs, &sel, c->m, 0, true, &meta->cols, &meta->ncols);
@@ -356,8 +437,12 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
     mn_buf ordercols;
     mn_buf_init(&ordercols, c->o->arena);
     if (kind == SQL_SELECT || kind == SQL_PKS)
-        if (order_clause(c, qs, &order, &ordercols) != 0)
+        if (order_clause(c, qs, &order, &ordercols, group.len > 0) != 0)
             return c->err;
+    if (group.len && ordercols.len)
+        /* as Django, the ordering's columns join the GROUP BY (order_by("author") of a
+         * values("author").annotate() orders by the author's name) */
+        mn_buf_append(&group, ordercols.data, ordercols.len);
     if (qs->distinct && kind == SQL_SELECT && ordercols.len)
         /* PostgreSQL wants ORDER BY expressions in a DISTINCT select list, as Django adds
          * them; the extra trailing columns are never read back */
@@ -493,6 +578,22 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
     mn_buf text;
     mn_buf_init(&text, qs->o->arena);
     memset(out, 0, sizeof *out);
+    if (kind == SQL_EXISTS && (qs->low > 0 || qs->high >= 0 || qs->nannots)) {
+        /* a slice or a GROUP BY decides which rows there are: ask about them, as Django's
+         * exists() keeps both */
+        mn_buf inner;
+        mn_buf_init(&inner, qs->o->arena);
+        mn_qs tmp = *qs;
+        tmp.order_set = true;
+        tmp.norder = 0;
+        tmp.reversed = false;
+        if (mn__cc_select(&c, &tmp, SQL_SELECT, &inner, NULL) != 0)
+            return c.err;
+        mn_buf_puts(&text, "SELECT 1 AS \"a\"");
+        put_subquery(&text, &inner);
+        mn_buf_puts(&text, " LIMIT 1");
+        return finish(&c, &text, out);
+    }
     if (kind == SQL_SELECT || kind == SQL_EXISTS || kind == SQL_PKS) {
         if (mn__cc_select(&c, qs, kind, &text, out) != 0)
             return c.err;
@@ -528,10 +629,13 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
         return finish(&c, &text, out);
     }
     if (kind == SQL_DELETE || kind == SQL_UPDATE) {
-        /* Filters are compiled first into a pk subquery when they need joins. */
+        /* Filters are compiled first into a pk subquery when they need joins. A filter on an
+         * aggregate annotation needs the whole grouped query: pk IN (SELECT pk ... GROUP BY
+         * ... HAVING ...), as Django's update() of such a queryset. */
+        bool grouped = qs->nannots && q_mentions_agg(qs, qs->where);
         mn_buf w;
         mn_buf_init(&w, qs->o->arena);
-        if (plain_where(&c, qs, &w) != 0)
+        if (!grouped && plain_where(&c, qs, &w) != 0)
             return c.err;
         mn_buf head;
         mn_buf_init(&head, qs->o->arena);
@@ -573,7 +677,22 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
             }
         }
         mn_buf_append(&text, head.data, head.len);
-        if (c.nj) {
+        if (grouped) {
+            mn_buf inner;
+            mn_buf_init(&inner, qs->o->arena);
+            mn_qs tmp = *qs;
+            tmp.mode = MODE_OBJECTS;
+            tmp.order_set = true;
+            tmp.norder = 0;
+            tmp.reversed = false;
+            if (mn__cc_select(&c, &tmp, SQL_PKS, &inner, NULL) != 0)
+                return c.err;
+            mn_buf_puts(&text, " WHERE \"T0\".");
+            mn__quote(&text, qs->m->pk->column);
+            mn_buf_puts(&text, " IN (");
+            mn_buf_append(&text, inner.data, inner.len);
+            mn_buf_putc(&text, ')');
+        } else if (c.nj) {
             mn_buf_puts(&text, " WHERE \"T0\".");
             mn__quote(&text, qs->m->pk->column);
             mn_buf_puts(&text, " IN (SELECT \"T0\".");
@@ -604,7 +723,9 @@ int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, 
         mn_buf inner;
         mn_buf_init(&inner, qs->o->arena);
         mn_qs tmp = *qs;
-        tmp.mode = MODE_OBJECTS;
+        size_t ng = 0;
+        if (!mn__qs_group(qs, &ng)) /* values(x).annotate(...) keeps its rows, one per x */
+            tmp.mode = MODE_OBJECTS;
         if (mn__cc_select(&c, &tmp, SQL_SELECT, &inner, NULL) != 0)
             return c.err;
         mn_buf_puts(&text, "SELECT ");

@@ -8,6 +8,8 @@
 typedef struct join {
     const char *key;
     int alias;
+    int left; /* the alias it hangs from: a join after a fresh one is fresh too */
+    int gen;  /* for multi-valued joins: the filter() call that made it (see cc.gen) */
     const mn_model *m;
     bool multi; /* reached through a reverse FK or M2M */
 } join;
@@ -27,6 +29,10 @@ typedef struct cc {
     int err;
     int negated;   /* NOT depth parity while compiling where */
     int ann_depth; /* annotations expanded inside annotations (cycles are errors) */
+    /* Each chained filter() call gets its own joins across multi-valued relations (Django's
+     * "Spanning multi-valued relationships"): gen numbers the call being compiled, ngen
+     * counts them. Annotations, ordering and the first filter() share generation 0. */
+    int gen, ngen;
 } cc;
 
 typedef struct resolved {
@@ -67,5 +73,13 @@ int mn__check_names(mn_qs *qs, const char *const *names, size_t n, bool ordering
 /* Resolves every path of an annotation's expression (and its filter) against qs, as Django's
  * annotate() does when called. 0 or the error (message set). */
 int mn__check_expr(mn_qs *qs, const mn_expr *e);
+
+/* The lookup of a Q_AND node that chains two filter() calls (query.c's add_where), as opposed
+ * to the conditions of one filter() call or one Q, which share their joins. */
+extern const char mn__filter_chain[];
+/* The values() fields a values().annotate() groups by (Django's group_by, fixed by the first
+ * annotate() after values() and kept by later values() calls); NULL when the queryset is
+ * not grouped that way. */
+const char *const *mn__qs_group(const mn_qs *qs, size_t *n);
 
 #endif

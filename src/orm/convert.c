@@ -605,6 +605,10 @@ mn_value *mn__cell_value(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c)
     mn_arena *a = o->arena;
     if (c->type == MN_DBT_NULL)
         return mn_value_none();
+    if (f && c->type == MN_DBT_FLOAT && mn__is_int_type(f->type))
+        /* an integer column never reads back as a float: the value comes from arithmetic
+         * with a float (F("pages") * 1.5), which Django types as a FloatField */
+        return mn_value_double(a, c->v.f);
     if (f && f->type != MN_M2M) {
         /* Store into a scratch instance, then read it back as a value. */
         void *obj = mn_arena_calloc(a, 1, f->model->size);

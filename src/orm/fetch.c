@@ -203,19 +203,21 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows);
  * compiling its SQL cost more than running it on SQLite. The SQL of such a query depends
  * only on the model, the dialect and the shape, so it is compiled once and reused:
  *   where: model_rt.sql_cache (internal.h), one slot per dialect and shape;
- *   key:   model + dialect + shape, the shape being filter(pk=<integer>) (or the pk's own
+ *   key:   model + dialect + shape, the shape being filter(pk=<key>) (an integer for an
+ *          integer pk, a string for a CharField/UUIDField one; or the pk's own
  *          name, with or without __exact) on a plain queryset (objects, no distinct, annotations,
  *          only/defer, select_related or prefetch, not for update), sliced [0:n], with no
  *          ordering (SHAPE_PK_GET, as get() runs it) or ordered by "pk" (SHAPE_PK_FIRST).
  * Its parameters are then always (pk, n). The entry is the compiler's own output, checked to
  * have exactly those parameters before it is kept, so a cached query is the same statement
  * as an uncached one (and the driver's prepared-statement cache finds it by its text). */
-static int pk_shape(const mn_qs *qs, int64_t *pk)
+static int pk_shape(const mn_qs *qs, const mn_arg **pk)
 {
     const mn_q *w = qs->where;
     const mn_fielddef *pkf = qs->m->pk;
-    if (!w || w->kind != Q_LEAF || w->value.type != MN_ARG_INT || !pkf ||
-        !mn__is_int_type(pkf->type) || qs->mode != MODE_OBJECTS || qs->distinct || qs->none ||
+    if (!w || w->kind != Q_LEAF || !pkf ||
+        w->value.type != (mn__is_int_type(pkf->type) ? MN_ARG_INT : MN_ARG_STR) ||
+        qs->mode != MODE_OBJECTS || qs->distinct || qs->none ||
         qs->for_update || qs->low != 0 || qs->high < 0 || qs->nvfields || qs->nonly || qs->ndefer ||
         qs->nrelated || qs->nprefetch || qs->nannots || !qs->order_set || qs->reversed)
         return -1;
@@ -225,7 +227,7 @@ static int pk_shape(const mn_qs *qs, int64_t *pk)
         return -1;
     if (l[n] != '\0' && strcmp(l + n, "__exact") != 0)
         return -1;
-    *pk = w->value.v.i;
+    *pk = &w->value;
     if (qs->norder == 0)
         return SHAPE_PK_GET;
     if (qs->norder == 1 && strcmp(qs->order[0], "pk") == 0)
@@ -238,11 +240,20 @@ static bool int_param(const mn_dbparam *p, int64_t v)
     return p->type == MN_DBT_INT && p->v.i == v;
 }
 
+static bool same_param(const mn_dbparam *p, const mn_dbparam *want)
+{
+    if (want->type == MN_DBT_INT)
+        return int_param(p, want->v.i);
+    return p->type == want->type && (p->type == MN_DBT_TEXT || p->type == MN_DBT_BLOB) &&
+           p->v.s.len == want->v.s.len && memcmp(p->v.s.ptr, want->v.s.ptr, p->v.s.len) == 0;
+}
+
 /* Keeps a freshly compiled query of the shape in the cache (best effort: no memory, or an
  * unexpected statement, only means the next one compiles again). */
-static void cache_put(_Atomic(cached_sql *) *slot, const sqlq *q, int64_t pk, int64_t limit)
+static void cache_put(_Atomic(cached_sql *) *slot, const sqlq *q, const mn_dbparam *pk,
+                      int64_t limit)
 {
-    if (q->nparams != 2 || !int_param(&q->params[0], pk) || !int_param(&q->params[1], limit) ||
+    if (q->nparams != 2 || !same_param(&q->params[0], pk) || !int_param(&q->params[1], limit) ||
         q->nrels || q->nannots || q->nv)
         return;
     size_t cols = q->ncols * sizeof *q->cols, len = strlen(q->sql) + 1;
@@ -259,19 +270,31 @@ static void cache_put(_Atomic(cached_sql *) *slot, const sqlq *q, int64_t pk, in
 }
 
 /* mn__compile for a SELECT, through the query cache when the queryset has a known shape. */
+/* The key as the compiler binds it: an integer as is, a text key converted (uuids
+ * normalised). 0, or the conversion's error (message set). */
+static int key_param(mn_qs *qs, const mn_arg *key, mn_dbdialect d, mn_dbparam *out)
+{
+    if (key->type == MN_ARG_INT) {
+        *out = mn_dbp_int(key->v.i);
+        return 0;
+    }
+    return mn__arg_param(qs->o, qs->m->pk, *key, d, out);
+}
+
 static int compile_select(mn_qs *qs, sqlq *q)
 {
-    int64_t pk;
-    int shape = pk_shape(qs, &pk);
+    const mn_arg *key;
+    int shape = pk_shape(qs, &key);
     if (shape < 0)
         return mn__compile(qs, SQL_SELECT, NULL, 0, q);
-    bool pg = mn__dialect(qs->o, qs->alias) == MN_DIALECT_POSTGRESQL;
-    _Atomic(cached_sql *) *slot = &mrt(qs->m)->sql_cache[pg][shape];
+    mn_dbdialect d = mn__dialect(qs->o, qs->alias);
+    _Atomic(cached_sql *) *slot = &mrt(qs->m)->sql_cache[d == MN_DIALECT_POSTGRESQL][shape];
     const cached_sql *e = atomic_load_explicit(slot, memory_order_acquire);
     if (!e) {
         int rc = mn__compile(qs, SQL_SELECT, NULL, 0, q);
-        if (rc == 0)
-            cache_put(slot, q, pk, qs->high);
+        mn_dbparam pk;
+        if (rc == 0 && key_param(qs, key, d, &pk) == 0)
+            cache_put(slot, q, &pk, qs->high);
         return rc;
     }
     mn_orm_clear_error(qs->o); /* as mn__compile does: the error is the last call's */
@@ -279,7 +302,10 @@ static int compile_select(mn_qs *qs, sqlq *q)
     q->params = mn_arena_alloc(qs->o->arena, 2 * sizeof *q->params);
     if (!q->params)
         return mn__orm_fail(qs->o, MN_ENOMEM, "out of memory");
-    q->params[0] = mn_dbp_int(pk);
+    if (key->type == MN_ARG_INT)
+        q->params[0] = mn_dbp_int(key->v.i);
+    else if (key_param(qs, key, d, &q->params[0]) != 0) /* a key the column cannot take: */
+        return mn__compile(qs, SQL_SELECT, NULL, 0, q);   /* the compiler reports it */
     q->params[1] = mn_dbp_int(qs->high);
     q->nparams = 2;
     q->sql = e->sql;

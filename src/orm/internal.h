@@ -29,6 +29,7 @@ struct mn_orm {
     mn_dblog *log;
     int atomic_depth;
     int atomic_alias; /* which database the open atomic block is on */
+    mn_dbdialect default_dialect; /* dbs[0]'s, asked by every query that has no using() */
     int savepoint_seq;
     oncommit *oncommit;
     size_t noncommit, oncommit_cap;
@@ -162,7 +163,11 @@ int mn__no_field_in(mn_orm *o, const mn_model *m, const char *name, size_t len, 
 /* The same for prefetch_related: the closest relation field or reverse accessor. */
 int mn__no_relation_in(mn_orm *o, const mn_model *m, const char *name, size_t len,
                        const char *path);
-bool mn__is_int_type(mn_ftype t);
+/* inline: the query cache asks it on every get() by pk */
+static inline bool mn__is_int_type(mn_ftype t)
+{
+    return (t >= MN_AUTO && t <= MN_POSBIGINT) || t == MN_DURATION || t == MN_FK || t == MN_O2O;
+}
 bool mn__is_text_type(mn_ftype t);
 bool mn__has_column(const mn_fielddef *f);
 void *mn__fptr(const void *obj, const mn_fielddef *f);

@@ -72,8 +72,12 @@ void mn__cc_param(cc *c, mn_buf *b, mn_dbparam p)
 int mn__cc_add_join(cc *c, const char *key, const mn_model *m, int left_alias, const char *left_col,
                     const char *right_col, bool multi)
 {
+    /* one join per path, per filter() call for a multi-valued one, and after a fresh join
+     * (its left alias differs) a fresh one */
+    int gen = multi ? c->gen : 0;
     for (size_t i = 0; i < c->nj; i++)
-        if (strcmp(c->joins[i].key, key) == 0)
+        if (c->joins[i].left == left_alias && c->joins[i].gen == gen &&
+            strcmp(c->joins[i].key, key) == 0)
             return c->joins[i].alias;
     if (c->nj == c->capj) {
         size_t ncap = c->capj ? c->capj * 2 : 8;
@@ -84,7 +88,7 @@ int mn__cc_add_join(cc *c, const char *key, const mn_model *m, int left_alias, c
         c->capj = ncap;
     }
     int alias = c->next_alias++;
-    c->joins[c->nj++] = (join){mn_arena_strdup(c->o->arena, key), alias, m, multi};
+    c->joins[c->nj++] = (join){mn_arena_strdup(c->o->arena, key), alias, left_alias, gen, m, multi};
     mn_buf_puts(&c->from, " LEFT OUTER JOIN ");
     mn__quote(&c->from, mrt(m)->table);
     mn_buf_printf(&c->from, " \"%c%d\" ON (", c->prefix, alias);
@@ -111,6 +115,15 @@ static const mn_fielddef *through_fk(const mn_model *through, const mn_model *to
 }
 
 static bool is_lookup_word(const char *s, size_t n);
+/* ---- lookups ---- */
+static const char *const lookups[] = {
+    "exact",     "iexact", "contains", "icontains",  "in",          "gt",
+    "gte",       "lt",     "lte",      "startswith", "istartswith", "endswith",
+    "iendswith", "range",  "isnull",   "regex",      "iregex",      NULL};
+static const char *const transforms[] = {
+    "date", "time",     "year",    "month", "day",    "week_day", "iso_week_day",
+    "week", "iso_year", "quarter", "hour",  "minute", "second",   NULL};
+
 static int bad_lookup(cc *c, const mn_fielddef *f, mn_ftype as, const char *applied,
                       const char *name, size_t n, const char *path);
 
@@ -129,6 +142,27 @@ static bool bad_after_relation(cc *c, const mn_model *rm, const char *next, bool
     size_t nn = seg_len(next);
     if (allow_rest && is_lookup_word(next, nn))
         return false;
+    if (allow_rest && next[nn] == '\0') {
+        /* "author__isnul": the last word is closer to a lookup than to a field of rm */
+        size_t limit = nn <= 4 ? 1 : nn / 3 + 1, best_l = 99, best_f = 99;
+        const char *best = NULL;
+        for (size_t i = 0; lookups[i]; i++) {
+            size_t d = mn__edit_distance(next, nn, lookups[i], strlen(lookups[i]));
+            if (d < best_l)
+                best_l = d, best = lookups[i];
+        }
+        for (size_t i = 0; i < rm->nfields; i++) {
+            size_t d = mn__edit_distance(next, nn, rm->fields[i].name, strlen(rm->fields[i].name));
+            if (d < best_f)
+                best_f = d;
+        }
+        if (best && best_l <= limit && best_l < best_f) {
+            mn__cc_fail(c, MN_EFIELD,
+                        "Related Field got invalid lookup: %.*s; did you mean '%s'? (in '%s')",
+                        (int)nn, next, best, path);
+            return true;
+        }
+    }
     if (mn__no_field_in(c->o, rm, next, nn, path))
         c->err = MN_EFIELD;
     return true;
@@ -312,15 +346,6 @@ static bool path_is_multi(const mn_model *m, const char *path)
     return false;
 }
 
-/* ---- lookups ---- */
-static const char *const lookups[] = {
-    "exact",     "iexact", "contains", "icontains",  "in",          "gt",
-    "gte",       "lt",     "lte",      "startswith", "istartswith", "endswith",
-    "iendswith", "range",  "isnull",   "regex",      "iregex",      NULL};
-static const char *const transforms[] = {
-    "date", "time",     "year",    "month", "day",    "week_day", "iso_week_day",
-    "week", "iso_year", "quarter", "hour",  "minute", "second",   NULL};
-
 static bool in_list(const char *const *list, const char *s, size_t n)
 {
     for (size_t i = 0; list[i]; i++)
@@ -469,6 +494,8 @@ static void transform_sql(cc *c, mn_buf *b, const char *lhs, const mn_fielddef *
         mn_buf_printf(b, "CAST(strftime('%%Y', date(%s, '-3 days', 'weekday 4')) AS INTEGER)", src);
 }
 
+static const char *arg_text(cc *c, mn_arg v);
+
 /* The value for a lookup's right-hand side as a parameter, typed by the column's field. */
 static void rhs_param(cc *c, mn_buf *b, const mn_fielddef *f, mn_ftype as, mn_arg v)
 {
@@ -487,7 +514,11 @@ static void rhs_param(cc *c, mn_buf *b, const mn_fielddef *f, mn_ftype as, mn_ar
             mn__cc_param(c, b, mn_dbp_int(i));
             return;
         }
-        mn__cc_fail(c, MN_EINVAL, "%s: a number was expected", f->name);
+        const char *shown = arg_text(c, v);
+        mn__cc_fail(c, MN_EINVAL, "Field '%s' expected a number but got '%s'.", f->name,
+                    shown                   ? shown
+                    : v.type == MN_ARG_NULL ? "None"
+                                            : "?");
         return;
     }
     mn_fielddef tmp;
@@ -640,11 +671,19 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
     const char *L = mn_buf_cstr(&lhs);
     bool pg = c->d == MN_DIALECT_POSTGRESQL;
     mn_arg v = q->value;
-    bool nullable_neg = c->negated && strcmp(lk, "isnull") != 0 && (r.joined || (f && f->null));
+    /* exclude(x=None) is NOT (x IS NULL): only a comparison that is unknown on NULL needs
+     * the NULL rows put back */
+    bool null_exact =
+        (strcmp(lk, "exact") == 0 || strcmp(lk, "iexact") == 0) && v.type == MN_ARG_NULL;
+    bool nullable_neg =
+        c->negated && strcmp(lk, "isnull") != 0 && !null_exact && (r.joined || (f && f->null));
     if (nullable_neg)
         mn_buf_putc(b, '(');
     if (strcmp(lk, "isnull") == 0) {
-        bool want = v.type == MN_ARG_BOOL ? v.v.b : v.type == MN_ARG_INT ? v.v.i != 0 : true;
+        if (v.type != MN_ARG_BOOL && !(v.type == MN_ARG_INT && (v.v.i == 0 || v.v.i == 1)))
+            return mn__cc_fail(c, MN_EINVAL,
+                               "The QuerySet value for an isnull lookup must be True or False.");
+        bool want = v.type == MN_ARG_BOOL ? v.v.b : v.v.i != 0;
         mn_buf_printf(b, "%s IS %sNULL", L, want ? "" : "NOT ");
     } else if ((strcmp(lk, "exact") == 0 || strcmp(lk, "iexact") == 0) && v.type == MN_ARG_NULL) {
         mn_buf_printf(b, "%s IS NULL", L);
@@ -686,7 +725,7 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
             }
             mn_buf_putc(b, ')');
         } else if (v.type != MN_ARG_LIST) {
-            return mn__cc_fail(c, MN_EINVAL, "%s__in needs a list (MN_IN(...)) or a queryset",
+            return mn__cc_fail(c, MN_EINVAL, "%s needs a list (MN_IN(...)) or a queryset",
                                q->lookup);
         } else if (v.v.list.n == 0) {
             mn_buf_puts(b, "1 = 0"); /* Django: EmptyResultSet */
@@ -701,7 +740,7 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
         }
     } else if (strcmp(lk, "range") == 0) {
         if (v.type != MN_ARG_LIST || v.v.list.n != 2)
-            return mn__cc_fail(c, MN_EINVAL, "%s__range needs a list of two values", q->lookup);
+            return mn__cc_fail(c, MN_EINVAL, "%s needs a list of two values", q->lookup);
         mn_buf_printf(b, "%s BETWEEN ", L);
         rhs_param(c, b, pf, as, v.v.list.items[0]);
         mn_buf_puts(b, " AND ");
@@ -779,7 +818,14 @@ int mn__cc_q(cc *c, mn_buf *b, const mn_q *q)
         mn_buf_putc(b, '(');
         mn__cc_q(c, b, q->a);
         mn_buf_puts(b, q->kind == Q_AND ? " AND " : " OR ");
-        mn__cc_q(c, b, q->b);
+        if (q->lookup == mn__filter_chain) {
+            int saved = c->gen;
+            c->gen = ++c->ngen;
+            mn__cc_q(c, b, q->b);
+            c->gen = saved;
+        } else {
+            mn__cc_q(c, b, q->b);
+        }
         mn_buf_putc(b, ')');
         return c->err;
     }
@@ -829,7 +875,13 @@ static int expr_sql(cc *c, mn_buf *b, const mn_expr *e)
         mn_arg v = e->value;
         switch (v.type) {
         case MN_ARG_INT: mn__cc_param(c, b, mn_dbp_int(v.v.i)); break;
-        case MN_ARG_FLOAT: mn__cc_param(c, b, mn_dbp_float(v.v.f)); break;
+        case MN_ARG_FLOAT:
+            mn__cc_param(c, b, mn_dbp_float(v.v.f));
+            /* F("pages") * 1.5 is a float (Django's Integer x Float output): PostgreSQL would
+             * type the marker as the integer on the other side */
+            if (c->d == MN_DIALECT_POSTGRESQL)
+                mn_buf_puts(b, "::double precision");
+            break;
         case MN_ARG_BOOL: mn__cc_param(c, b, mn_dbp_bool(v.v.b)); break;
         case MN_ARG_STR: mn__cc_param(c, b, mn_dbp_text(v.v.s)); break;
         case MN_ARG_NULL: mn_buf_puts(b, "NULL"); break;

@@ -508,11 +508,6 @@ int mn__no_field_in(mn_orm *o, const mn_model *m, const char *name, size_t len, 
     return rc;
 }
 
-bool mn__is_int_type(mn_ftype t)
-{
-    return (t >= MN_AUTO && t <= MN_POSBIGINT) || t == MN_DURATION || t == MN_FK || t == MN_O2O;
-}
-
 bool mn__is_text_type(mn_ftype t)
 {
     return (t >= MN_CHAR && t <= MN_GENERICIP) || t == MN_UUID || t == MN_JSON;
@@ -605,7 +600,7 @@ void mn_obj_set_null(void *obj, const char *field, bool is_null)
 int64_t mn_obj_pk(const void *obj)
 {
     const mn_obj *h = obj;
-    if (!h || !h->model || !h->model->pk || mn__pk_is_text(h->model))
+    if (!h || !h->model || !h->model->pk || !mn__is_int_type(h->model->pk->type))
         return 0;
     return *(const int64_t *)mn__fptr(obj, h->model->pk);
 }

@@ -207,7 +207,14 @@ static mn_qs *add_where(mn_qs *qs, const mn_q *q)
     mn_qs *c = mn__qs_clone(qs);
     if (!c)
         return NULL;
-    c->where = c->where ? mn_q_and(qs->o, c->where, q) : q;
+    if (c->where) {
+        mn_q *chain = (mn_q *)mn_q_and(qs->o, c->where, q);
+        if (chain)
+            chain->lookup = mn__filter_chain; /* a new filter() call: fresh multi-valued joins */
+        c->where = chain;
+    } else {
+        c->where = q;
+    }
     return c->where ? c : NULL;
 }
 
@@ -305,13 +312,53 @@ mn_qs *mn_qs_slice(mn_qs *qs, int64_t start, int64_t stop)
     return c;
 }
 
+const char mn__filter_chain[] = "(filter chain)";
+
+/* The values() names, then a NULL, then the names the query groups by (mn__qs_group) and a
+ * NULL: the grouping travels with the names, through every clone, without a field of its
+ * own in mn_qs. */
+static const char **values_names(mn_orm *o, const char *const *names, size_t n,
+                                 const char *const *group, size_t ng)
+{
+    const char **v = mn_arena_alloc(o->arena, (n + ng + 2) * sizeof *v);
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        v[i] = names[i];
+    v[n] = NULL;
+    for (size_t i = 0; i < ng; i++)
+        v[n + 1 + i] = group[i];
+    v[n + 1 + ng] = NULL;
+    return v;
+}
+
+const char *const *mn__qs_group(const mn_qs *qs, size_t *n)
+{
+    *n = 0;
+    if (qs->mode == MODE_OBJECTS || !qs->vfields)
+        return NULL;
+    const char *const *g = qs->vfields + qs->nvfields + 1;
+    while (g[*n])
+        (*n)++;
+    return *n ? g : NULL;
+}
+
 static mn_qs *with_values(mn_qs *qs, const char *fields, qsmode mode)
 {
     mn_qs *c = mn__qs_clone(qs);
     if (!c)
         return NULL;
+    size_t ng = 0;
+    const char *const *group = mn__qs_group(qs, &ng);
     c->mode = mode;
-    c->vfields = split_names(qs->o, fields, &c->nvfields);
+    size_t n = 0;
+    const char **names = split_names(qs->o, fields, &n);
+    if (fields && !names)
+        return NULL;
+    c->vfields = values_names(qs->o, names, n, group, ng);
+    c->nvfields = n;
+    if (!c->vfields)
+        return NULL;
     if (mn__check_names(c, c->vfields, c->nvfields, false) != 0)
         return NULL;
     if (mode == MODE_FLAT && c->nvfields > 1) {
@@ -475,6 +522,25 @@ mn_qs *mn_qs_annotate(mn_qs *qs, const char *name, const mn_expr *e)
     if (mn__check_expr(c, e) != 0)
         return NULL;
     c->nannots++;
+    if (c->mode != MODE_OBJECTS && c->nvfields) {
+        /* values("author").annotate(n=...): the rows carry n, and an aggregate groups by the
+         * values() fields (once: a later annotate() keeps the first grouping) */
+        size_t ng = 0;
+        const char *const *group = mn__qs_group(c, &ng);
+        const char **names = mn_arena_alloc(qs->o->arena, (c->nvfields + 1) * sizeof *names);
+        if (!names)
+            return NULL;
+        memcpy(names, c->vfields, c->nvfields * sizeof *names);
+        size_t n = c->nvfields;
+        if (c->mode != MODE_FLAT)
+            names[n++] = a[c->nannots - 1].name;
+        if (!group && mn__has_aggregate(e))
+            group = c->vfields, ng = c->nvfields;
+        c->vfields = values_names(qs->o, names, n, group, ng);
+        if (!c->vfields)
+            return NULL;
+        c->nvfields = n;
+    }
     return c;
 }
 

@@ -9,4 +9,8 @@
  * (the bit only marks a zero as NULL; see mn__is_null). Other types are left alone. */
 void mn__zero_value(void *obj, const mn_fielddef *f);
 
+/* Loads a field left out by only()/defer() if obj has it deferred (one query); 0 when
+ * nothing was deferred. */
+int mn__load_deferred(mn_orm *o, void *obj, const mn_fielddef *f);
+
 #endif

@@ -134,7 +134,7 @@ static int check_sql(mn_buf *b, const mn_model *m, const char *cond, mn_dbdialec
             mn_buf_printf(b, " %s ", op);
             if (f->type == MN_DECIMAL && d == MN_DIALECT_SQLITE) {
                 /* SQLite keeps decimals scaled by 10^places: scale the literal the same way */
-                mn_orm tmp = {0};
+                mn_orm tmp = {.default_dialect = d};
                 mn_arena *a = mn_arena_new(256);
                 mn_dbparam p2;
                 tmp.arena = a;

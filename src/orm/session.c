@@ -62,6 +62,7 @@ mn_orm *mn_orm_new(mn_arena *arena, mn_db *db)
     memset(o, 0, offsetof(mn_orm, errmsg));
     o->errmsg[0] = '\0';
     o->arena = arena;
+    o->default_dialect = db ? mn_db_dialect(db) : MN_DIALECT_SQLITE;
     if (db)
         o->dbs[o->ndbs++] = db;
     if (mn_arena_defer(arena, close_on_reset, o) != 0)
@@ -73,6 +74,8 @@ int mn_orm_add_db(mn_orm *o, mn_db *db)
 {
     if (o->ndbs >= MAX_DBS)
         return MN_ETOOBIG;
+    if (o->ndbs == 0)
+        o->default_dialect = mn_db_dialect(db);
     o->dbs[o->ndbs++] = db;
     return 0;
 }
@@ -102,6 +105,8 @@ mn_db *mn_orm_db(mn_orm *o, const char *alias)
 
 mn_dbdialect mn__dialect(mn_orm *o, const char *alias)
 {
+    if (!alias || !*alias) /* the default database, without looking a name up */
+        return o->default_dialect;
     mn_db *db = mn_orm_db(o, alias);
     return db ? mn_db_dialect(db) : MN_DIALECT_SQLITE;
 }

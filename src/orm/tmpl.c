@@ -2,10 +2,51 @@
  * `{{ question.text }}`, `{{ choice.question.text }}`, `{% for c in question.choices.all %}`,
  * `{{ q.get_status_display }}` and `{{ q.get_absolute_url }}` work. A queryset value is lazy:
  * its query runs when the template first iterates it (parking the coroutine on PostgreSQL). */
-#include "internal.h"
+#include "rel_internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
 
 static const mn_value_class obj_class;
 static const mn_value_class qs_class;
+
+/* One value class per model, named after it, so a repr says <Book: Dune> as Django's
+ * Model.__repr__ (not <Model: Dune>). Classes are compared by address (mn_value_equal), so
+ * each model keeps one for the life of the process, as the registry: made on first use,
+ * pushed lock-free onto a list that worker threads share; if two threads race, both use the
+ * older entry. */
+typedef struct model_class {
+    const mn_model *m;
+    mn_value_class cls;
+    struct model_class *next;
+} model_class;
+static _Atomic(model_class *) model_classes;
+
+static const mn_value_class *find_class(const mn_model *m)
+{
+    const mn_value_class *found = NULL;
+    for (model_class *c = atomic_load(&model_classes); c; c = c->next)
+        if (c->m == m)
+            found = &c->cls; /* the last match is the oldest */
+    return found;
+}
+
+static const mn_value_class *class_of(const mn_model *m)
+{
+    const mn_value_class *c = find_class(m);
+    if (c)
+        return c;
+    model_class *n = malloc(sizeof *n);
+    if (!n)
+        return &obj_class;
+    n->m = m;
+    n->cls = obj_class;
+    n->cls.name = m->name;
+    n->next = atomic_load(&model_classes);
+    while (!atomic_compare_exchange_weak(&model_classes, &n->next, n))
+        ;
+    return find_class(m);
+}
 
 mn_value *mn_obj_value(mn_orm *o, void *obj)
 {
@@ -14,7 +55,7 @@ mn_value *mn_obj_value(mn_orm *o, void *obj)
     mn_obj *h = obj;
     if (!h->orm)
         h->orm = o;
-    return mn_value_object(o->arena, &obj_class, obj);
+    return mn_value_object(o->arena, class_of(h->model), obj);
 }
 
 mn_value *mn_qs_value(mn_qs *qs)
@@ -34,6 +75,9 @@ static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
         return MN_ENOMEM;
     const mn_fielddef *f = mn__field(m, name.ptr, name.len);
     if (f) {
+        int rc = mn__load_deferred(o, self, f);
+        if (rc)
+            return rc;
         bool attname = (f->type == MN_FK || f->type == MN_O2O) && strcmp(n, f->name) != 0;
         if ((f->type == MN_FK || f->type == MN_O2O) && !attname) {
             void *rel = mn_fk_get_at(o, self, f->name, NULL, 0);
@@ -68,8 +112,12 @@ static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
     const revrel *r = mn__revrel(m, name.ptr, name.len, true);
     if (r) {
         if (r->field->type == MN_O2O) {
+            /* a missing one raises RelatedObjectDoesNotExist in Django, which the template
+             * engine renders as string_if_invalid */
             void *rel = mn_fk_get_at(o, self, n, NULL, 0);
-            *out = rel ? mn_obj_value(o, rel) : mn_value_none();
+            if (!rel)
+                return o->errcode && o->errcode != MN_EDOES_NOT_EXIST ? o->errcode : MN_ENOTFOUND;
+            *out = mn_obj_value(o, rel);
             return 0;
         }
         *out = mn_qs_value(mn_related(o, self, n));

@@ -365,6 +365,59 @@ int mn_refresh(mn_orm *o, void *obj)
     return 0;
 }
 
+static size_t field_size(const mn_fielddef *f)
+{
+    switch (f->type) {
+    case MN_FLOAT: return sizeof(double);
+    case MN_BOOL: return sizeof(bool);
+    case MN_DATE:
+    case MN_DATETIME:
+    case MN_TIME: return sizeof(mn_datetime);
+    case MN_BINARY: return sizeof(mn_str);
+    case MN_FK:
+    case MN_O2O: return sizeof(mn_fk);
+    case MN_M2M: return 0;
+    default: return mn__is_text_type(f->type) || f->type == MN_DECIMAL ? sizeof(char *)
+                                                                        : sizeof(int64_t);
+    }
+}
+
+/* refresh_from_db(fields=[...]): one query for the named fields, the others untouched. */
+int mn_refresh_fields(mn_orm *o, void *obj, const char *fields)
+{
+    mn_obj *h = obj;
+    if (!fields)
+        return mn_refresh(o, obj);
+    if (mn__ready(o) != 0)
+        return o->errcode;
+    mn_qs *qs = mn_qs_only(mn_qs_filter_kv(mn_qs_all(o, h->model),
+                                           &(mn_kv){"pk", mn__pk_arg(obj)}, 1),
+                           fields);
+    mn_obj *fresh = mn_qs_get(qs);
+    if (!fresh)
+        return o->errcode;
+    for (size_t i = 0; i < h->model->nfields; i++) {
+        const mn_fielddef *f = &h->model->fields[i];
+        uint64_t bit = UINT64_C(1) << i;
+        if (f == h->model->pk || (fresh->deferred & bit) || !mn__has_column(f))
+            continue;
+        memcpy(mn__fptr(obj, f), mn__fptr(fresh, f), field_size(f));
+        h->nulls = (h->nulls & ~bit) | (fresh->nulls & bit);
+        h->deferred &= ~bit;
+    }
+    return 0;
+}
+
+/* A deferred field read by name (template, admin): loaded on first access, as Django's
+ * DeferredAttribute does through refresh_from_db(fields=[name]). */
+int mn__load_deferred(mn_orm *o, void *obj, const mn_fielddef *f)
+{
+    mn_obj *h = obj;
+    if (!(h->deferred & (UINT64_C(1) << f->index)) || !h->persisted)
+        return 0;
+    return mn_refresh_fields(o, obj, f->name);
+}
+
 /* ---- update() ---- */
 int64_t mn_qs_update_kv(mn_qs *qs, const mn_kv *kv, size_t n)
 {

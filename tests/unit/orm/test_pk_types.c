@@ -5,6 +5,7 @@
  * prefetch_related both ways, the delete collector, bulk operations, values(), templates and
  * full_clean. Runs on SQLite and PostgreSQL like every ORM test. */
 #include "helper_db.h"
+#include "orm/internal.h" /* the query cache's slots */
 
 #include <criterion/criterion.h>
 #include <manouche/template.h>
@@ -210,6 +211,24 @@ Test(orm_pk_types, uuid_keys_and_many_to_many_between_text_keys)
     for (size_t i = 0; i <= 36; i++)
         upper[i] = (char)(a->id[i] >= 'a' && a->id[i] <= 'f' ? a->id[i] - 32 : a->id[i]);
     cr_expect_not_null(mn_get(mn_all(t.o, Document), "pk", upper), "%s", mn_orm_error(t.o));
+    /* get() by a text pk reuses its compiled statement; a bad key still gets its message */
+    mn_dblog log0;
+    mn_dblog_init(&log0, t.arena);
+    mn_orm_set_log(t.o, &log0);
+    cr_expect_not_null(mn_get(mn_all(t.o, Document), "pk", b->id));
+    cr_expect_not_null(mn_get(mn_all(t.o, Country), "pk", "DE"));
+    cr_expect_not_null(mn_get(mn_all(t.o, Country), "code", "FR"));
+    mn_orm_set_log(t.o, NULL);
+    cr_assert_eq(log0.count, 3);
+    cr_expect_str_eq(log0.entries[1].sql, log0.entries[2].sql);
+    cr_expect_not_null(atomic_load(&mrt(&Country_model)->sql_cache[tdb_is_pg(&t)][SHAPE_PK_GET]),
+                       "get() by a text pk is a cached shape");
+    cr_expect_not_null(atomic_load(&mrt(&Document_model)->sql_cache[tdb_is_pg(&t)][SHAPE_PK_GET]));
+    cr_expect_null(mn_get(mn_all(t.o, Document), "pk", "nope"));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EINVAL);
+    cr_expect_str_eq(mn_orm_error(t.o), "'nope' is not a valid UUID.");
+    cr_expect_null(mn_get(mn_all(t.o, Country), "pk", "XX"));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EDOES_NOT_EXIST);
 
     Revision *r = mn_create(t.o, Revision, "document", a, "number", 2);
     cr_assert_not_null(r, "%s", mn_orm_error(t.o));

@@ -578,6 +578,11 @@ void mn__set_null(void *obj, const mn_fielddef *f, bool null)
     default:
         if (mn__is_text_type(f->type) || f->type == MN_DECIMAL)
             *(const char **)p = NULL;
+        else /* the bit marks a zero as NULL: age = None on age 3 must not leave 3 */
+            memset(p, 0,
+                   f->type == MN_FLOAT  ? sizeof(double)
+                   : f->type == MN_BOOL ? sizeof(bool)
+                                        : sizeof(int64_t));
         break;
     }
 }

@@ -501,6 +501,8 @@ int mn_save(mn_orm *o, void *obj) MN_MAY_YIELD;
 int mn_save_fields(mn_orm *o, void *obj, const char *fields) MN_MAY_YIELD;
 /* Reloads every field from the database (refresh_from_db). */
 int mn_refresh(mn_orm *o, void *obj) MN_MAY_YIELD;
+/* refresh_from_db(fields=[...]): reloads only the comma-separated fields (NULL: all). */
+int mn_refresh_fields(mn_orm *o, void *obj, const char *fields) MN_MAY_YIELD;
 
 /* What a delete removed: per model label ("polls.Choice"), as Django's delete() returns. */
 typedef struct mn_delete_report {

@@ -377,8 +377,9 @@ static size_t field_size(const mn_fielddef *f)
     case MN_FK:
     case MN_O2O: return sizeof(mn_fk);
     case MN_M2M: return 0;
-    default: return mn__is_text_type(f->type) || f->type == MN_DECIMAL ? sizeof(char *)
-                                                                        : sizeof(int64_t);
+    default:
+        return mn__is_text_type(f->type) || f->type == MN_DECIMAL ? sizeof(char *)
+                                                                  : sizeof(int64_t);
     }
 }
 
@@ -390,9 +391,8 @@ int mn_refresh_fields(mn_orm *o, void *obj, const char *fields)
         return mn_refresh(o, obj);
     if (mn__ready(o) != 0)
         return o->errcode;
-    mn_qs *qs = mn_qs_only(mn_qs_filter_kv(mn_qs_all(o, h->model),
-                                           &(mn_kv){"pk", mn__pk_arg(obj)}, 1),
-                           fields);
+    mn_qs *qs = mn_qs_only(
+        mn_qs_filter_kv(mn_qs_all(o, h->model), &(mn_kv){"pk", mn__pk_arg(obj)}, 1), fields);
     mn_obj *fresh = mn_qs_get(qs);
     if (!fresh)
         return o->errcode;

@@ -44,6 +44,24 @@ Test(orm_rel_writes, obj_set_null_clears_numbers_holding_a_value)
         cr_expect(mn_obj_is_null(back, names[i]), "%s saved as NULL", names[i]);
 }
 
+Test(orm_rel_writes, obj_set_null_bit_clears_numbers_holding_a_value)
+{
+    Everything *e = mn_new(t.o, Everything);
+    e->small = 3;
+    e->ratio = 2.5;
+    e->flag = true;
+    cr_assert_eq(mn_save(t.o, e), 0, "%s", mn_orm_error(t.o));
+    mn_obj_set_null(e, "small", true);
+    mn_obj_set_null(e, "ratio", true);
+    mn_obj_set_null(e, "flag", true);
+    cr_expect(mn_obj_is_null(e, "small") && mn_obj_is_null(e, "ratio") &&
+              mn_obj_is_null(e, "flag"));
+    cr_assert_eq(mn_save(t.o, e), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Everything), "pk", e->id, "small__isnull", true,
+                                       "ratio__isnull", true, "flag__isnull", true)),
+                 1);
+}
+
 Test(orm_rel_writes, bulk_update_writes_a_number_set_to_null)
 {
     Everything *a = mn_new(t.o, Everything), *b = mn_new(t.o, Everything);

@@ -46,7 +46,7 @@ static bool q_mentions_agg(mn_qs *qs, const mn_q *q)
 
 static void split_where(cc *c, mn_qs *qs, const mn_q *q, mn_buf *where, mn_buf *having)
 {
-    if (!q)
+    if (!q || (q->kind == Q_AND && !q->a)) /* Q() adds nothing to a conjunction */
         return;
     if (q->kind == Q_AND && q->a) {
         split_where(c, qs, q->a, where, having);

@@ -56,6 +56,8 @@ int mn__cc_add_join(cc *c, const char *key, const mn_model *m, int left_alias, c
 int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out);
 int mn__cc_q(cc *c, mn_buf *b, const mn_q *q);
 int mn__cc_expr(cc *c, mn_buf *b, const mn_expr *e);
+/* An annotation's expression, with the joins of generation 0 (see cc.gen). */
+int mn__cc_annotation(cc *c, mn_buf *b, const annot *a);
 bool mn__has_aggregate(const mn_expr *e);
 const char *mn__agg_name(aggfn f); /* "COUNT", "SUM"... */
 /* A whole SELECT for qs (kind SQL_SELECT, SQL_EXISTS or SQL_PKS), with markers. */

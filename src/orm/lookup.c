@@ -621,7 +621,7 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
     mn_buf_init(&lhs, c->o->arena);
     const mn_fielddef *f = r.f;
     if (r.ann) {
-        mn__cc_expr(c, &lhs, r.ann->expr);
+        mn__cc_annotation(c, &lhs, r.ann);
         f = NULL;
     } else {
         mn__cc_col(c, &lhs, r.alias, f->column);
@@ -815,10 +815,18 @@ int mn__cc_q(cc *c, mn_buf *b, const mn_q *q)
             mn_buf_puts(b, "1 = 1");
             return 0;
         }
+        bool chain = q->lookup == mn__filter_chain;
+        if (chain && q->a->kind == Q_AND && !q->a->a) { /* filter() after annotate() */
+            int saved = c->gen;
+            c->gen = ++c->ngen;
+            mn__cc_q(c, b, q->b);
+            c->gen = saved;
+            return c->err;
+        }
         mn_buf_putc(b, '(');
         mn__cc_q(c, b, q->a);
         mn_buf_puts(b, q->kind == Q_AND ? " AND " : " OR ");
-        if (q->lookup == mn__filter_chain) {
+        if (chain) {
             int saved = c->gen;
             c->gen = ++c->ngen;
             mn__cc_q(c, b, q->b);
@@ -857,6 +865,15 @@ int mn__cc_expr(cc *c, mn_buf *b, const mn_expr *e)
     return rc;
 }
 
+int mn__cc_annotation(cc *c, mn_buf *b, const annot *a)
+{
+    int saved = c->gen;
+    c->gen = 0; /* the annotation's joins, whichever filter() names it */
+    int rc = mn__cc_expr(c, b, a->expr);
+    c->gen = saved;
+    return rc;
+}
+
 static int expr_sql(cc *c, mn_buf *b, const mn_expr *e)
 {
     if (!e)
@@ -867,7 +884,7 @@ static int expr_sql(cc *c, mn_buf *b, const mn_expr *e)
         if (mn__cc_resolve(c, e->path, false, &r) != 0 || c->err)
             return c->err ? c->err : MN_EFIELD;
         if (r.ann)
-            return mn__cc_expr(c, b, r.ann->expr);
+            return mn__cc_annotation(c, b, r.ann);
         mn__cc_col(c, b, r.alias, r.f->column);
         return 0;
     }
@@ -928,7 +945,7 @@ static int expr_sql(cc *c, mn_buf *b, const mn_expr *e)
             if (mn__cc_resolve(c, e->path, false, &r) != 0 || c->err)
                 return c->err ? c->err : MN_EFIELD;
             if (r.ann)
-                mn__cc_expr(c, &arg, r.ann->expr);
+                mn__cc_annotation(c, &arg, r.ann);
             else
                 mn__cc_col(c, &arg, r.alias, r.f->column);
         }

@@ -207,8 +207,13 @@ static mn_qs *add_where(mn_qs *qs, const mn_q *q)
     mn_qs *c = mn__qs_clone(qs);
     if (!c)
         return NULL;
-    if (c->where) {
-        mn_q *chain = (mn_q *)mn_q_and(qs->o, c->where, q);
+    const mn_q *before = c->where;
+    if (!before && c->nannots)
+        /* filter() after annotate(): its own joins, not the annotation's (Django's "order of
+         * annotate() and filter() clauses"); Q() stands for the filters before it */
+        before = mn_Q_kv(qs->o, NULL, 0);
+    if (before) {
+        mn_q *chain = (mn_q *)mn_q_and(qs->o, before, q);
         if (chain)
             chain->lookup = mn__filter_chain; /* a new filter() call: fresh multi-valued joins */
         c->where = chain;

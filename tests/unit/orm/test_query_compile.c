@@ -302,3 +302,22 @@ Test(orm_query, lookup_messages)
     cr_expect_lt(mn_qs_count(mn_filter(mn_all(o, Book), "author__nme", "Ann")), 0);
     cr_expect_not_null(strstr(mn_orm_error(o), "Author has no field 'nme'"), "%s", mn_orm_error(o));
 }
+
+/* O11, Django's "Order of annotate() and filter() clauses": a filter() after annotate() has
+ * its own join and does not restrict what the annotation counts. */
+Test(orm_query, filter_after_annotate_has_its_own_join)
+{
+    mn_orm *o = t.o;
+    mn_qs *before =
+        mn_qs_order_by(mn_qs_annotate(mn_filter(mn_all(o, Author), "books__pages__gt", 300), "n",
+                                      mn_Count(o, "books", false, NULL)),
+                       "name");
+    cr_expect_str_eq(rows_repr(mn_qs_values_list(before, "name,n", false)),
+                     "[['Ann', 2], ['Bob', 1]]");
+    mn_qs *after = mn_qs_order_by(mn_filter(by_books(), "books__pages__gt", 300), "name");
+    cr_expect_str_eq(rows_repr(mn_qs_values_list(after, "name,n", false)),
+                     "[['Ann', 4], ['Bob', 2]]");
+    /* a filter on the annotation itself is still its HAVING */
+    cr_expect_str_eq(rows_repr(mn_qs_values_list(mn_filter(by_books(), "n", 0), "name", true)),
+                     "['Cy']");
+}

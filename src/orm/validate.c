@@ -152,7 +152,11 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
     bool textual = mn__is_text_type(f->type) || f->type == MN_DECIMAL;
     const char *s = textual ? *(const char *const *)p : NULL;
     bool stringy = f->type >= MN_CHAR && f->type <= MN_GENERICIP; /* NULL reads as "" */
-    if (mn__is_null(obj, f) || (textual && !s && !stringy)) {
+    /* A char field's NULL pointer is "" on a new instance (Django's default for a CharField),
+     * but None once set so (mn_obj_set) or on a saved row: Django then says "null". */
+    const mn_obj *h = obj;
+    bool set_null = textual && !s && (h->persisted || (h->nulls & (UINT64_C(1) << f->index)));
+    if (mn__is_null(obj, f) || (textual && !s && (!stringy || set_null))) {
         if (!f->null)
             return add(e, name, "This field cannot be null.");
         return 0;
@@ -171,9 +175,11 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
         for (const mn_choice *c = f->choices; c->value && !found; c++)
             found = mn_str_eq_cstr(text, c->value);
         if (!found) {
+            /* Django formats %(value)r: quotes for a string, none for a number */
+            const char *q = textual ? "'" : "";
             int rc = add(e, name,
-                         mn_arena_printf(o->arena, "Value '%.*s' is not a valid choice.",
-                                         (int)text.len, text.ptr));
+                         mn_arena_printf(o->arena, "Value %s%.*s%s is not a valid choice.", q,
+                                         (int)text.len, text.ptr, q));
             if (rc)
                 return rc;
         }
@@ -293,8 +299,8 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
         const mn_fk *fk = p;
         mn_arg key = mn__fk_arg(obj, f);
         if (!fk->obj || !mn__arg_eq(mn__pk_arg(fk->obj), key)) {
-            int ex = mn_qs_exists(
-                mn_qs_filter_kv(mn_qs_all(o, f->rel_model), &(mn_kv){"pk", key}, 1));
+            int ex =
+                mn_qs_exists(mn_qs_filter_kv(mn_qs_all(o, f->rel_model), &(mn_kv){"pk", key}, 1));
             if (ex < 0) {
                 if (o->errcode != MN_EINVAL)
                     return ex;

@@ -8,6 +8,15 @@
 #include <stdio.h>
 #include <string.h>
 
+/* a number with choices (full_clean's message quotes a string value only) */
+static const mn_choice STAR_CHOICES[] = {{"1", "one"}, {"2", "two"}, {NULL, NULL}};
+/* clang-format off */
+#define STARRED_FIELDS(F)                                                                  \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(stars, MN_SMALLINT, .choices = STAR_CHOICES, .default_int = 1)
+/* clang-format on */
+MN_MODEL(Starred, relw, STARRED_FIELDS)
+
 static testdb t;
 static library lib;
 static void setup(void)
@@ -214,4 +223,56 @@ Test(orm_rel_writes, bulk_create_update_conflicts_sets_pks)
     back = mn_get(mn_all(t.o, Author), "pk", lib.ann->id);
     cr_assert_not_null(back);
     cr_expect_str_eq(back->email, "ann@new.example");
+}
+
+/* ---- O6: smaller deviations ---- */
+Test(orm_rel_writes, full_clean_of_a_char_field_set_to_null_says_null)
+{
+    Book *b = mn_get(mn_all(t.o, Book), "pk", lib.dune->id);
+    cr_assert_not_null(b);
+    b->title = NULL;
+    mn_validation v;
+    cr_assert_eq(mn_full_clean(t.o, b, &v), MN_EVALIDATION);
+    cr_assert_eq(v.n, 1);
+    cr_expect_str_eq(v.errors[0].field, "title");
+    cr_expect_str_eq(v.errors[0].message, "This field cannot be null.");
+    Book *n = mn_new(t.o, Book);
+    n->author.id = lib.ann->id;
+    cr_assert_eq(mn_obj_set(t.o, n, "title", mn_arg_null()), 0);
+    cr_assert_eq(mn_full_clean(t.o, n, &v), MN_EVALIDATION);
+    cr_expect_str_eq(v.errors[0].message, "This field cannot be null.");
+    n = mn_new(t.o, Book); /* never set: Django's default "" */
+    n->author.id = lib.ann->id;
+    cr_assert_eq(mn_full_clean(t.o, n, &v), MN_EVALIDATION);
+    cr_expect_str_eq(v.errors[0].message, "This field cannot be blank.");
+}
+
+Test(orm_rel_writes, get_or_create_leaves_lookups_with_dunders_out_of_the_create)
+{
+    bool created = false;
+    Author *a = mn_qs_get_or_create(mn_all(t.o, Author), MN_KVS("name__iexact", "ann"), 1, NULL, 0,
+                                    &created);
+    cr_assert_not_null(a, "%s", mn_orm_error(t.o));
+    cr_expect_not(created);
+    cr_expect_eq(a->id, lib.ann->id);
+    a = mn_qs_get_or_create(mn_all(t.o, Author), MN_KVS("name__iexact", "eve"), 1,
+                            MN_KVS("email", "eve@example.com"), 1, &created);
+    cr_assert_not_null(a, "%s", mn_orm_error(t.o));
+    cr_expect(created);
+    cr_expect_eq(mn_orm_errcode(t.o), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(
+        mn_qs_count(mn_filter(mn_all(t.o, Author), "name", "", "email", "eve@example.com")), 1,
+        "created with name '' (the lookup is not a field)");
+}
+
+Test(orm_rel_writes, full_clean_choice_message_quotes_strings_only)
+{
+    Starred *x = mn_new(t.o, Starred);
+    x->stars = 3;
+    mn_validation v;
+    cr_assert_eq(mn_full_clean(t.o, x, &v), MN_EVALIDATION);
+    cr_expect_str_eq(v.errors[0].message, "Value 3 is not a valid choice.");
+    lib.dune->genre = "zz";
+    cr_assert_eq(mn_full_clean(t.o, lib.dune, &v), MN_EVALIDATION);
+    cr_expect_str_eq(v.errors[0].message, "Value 'zz' is not a valid choice.");
 }

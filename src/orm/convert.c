@@ -290,6 +290,13 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
         return mn__arg_param(o, f, a, d, out);
     }
     if (a.type == MN_ARG_INSTANCE) { /* an instance stands for its primary key */
+        const mn_model *want = f->type == MN_FK || f->type == MN_O2O ? f->rel_model
+                               : f == f->model->pk                   ? f->model
+                                                                     : NULL;
+        const mn_obj *x = a.v.obj;
+        if (want && x && x->model != want) /* as Django's related lookups */
+            return mn__orm_fail(o, MN_EINVAL, "Cannot query \"%s\": Must be \"%s\" instance.",
+                                mn_obj_str(o, x), want->name);
         mn_arg k = mn__pk_arg(a.v.obj);
         if (k.type != MN_ARG_STR) {
             *out = k.type == MN_ARG_INT ? mn_dbp_int(k.v.i) : mn_dbp_null();

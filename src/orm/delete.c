@@ -367,8 +367,10 @@ int64_t mn_delete(mn_orm *o, void *obj, mn_delete_report *report)
                             "is set to None.",
                             h->model->name, h->model->pk->name);
     int64_t r = delete_pks(o, h->model, &pk, 1, report);
-    if (r >= 0)
+    if (r >= 0) { /* Django sets the pk to None: a later save() inserts a new row */
         h->persisted = false;
+        mn__set_null(obj, h->model->pk, true);
+    }
     return r;
 }
 

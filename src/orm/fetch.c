@@ -329,6 +329,14 @@ mn_rows *mn_qs_fetch(mn_qs *qs)
         qs->cache = out;
         return out;
     }
+    /* as Django (TransactionManagementError, a ProgrammingError): in autocommit the lock
+     * would end with the statement; SQLite ignores FOR UPDATE, as Django does */
+    if (qs->for_update && o->atomic_depth == 0 &&
+        mn__dialect(o, qs_alias(qs, false)) == MN_DIALECT_POSTGRESQL) {
+        mn__orm_fail(o, MN_EDB_PROGRAMMING,
+                     "select_for_update cannot be used outside of a transaction.");
+        return NULL;
+    }
     sqlq q;
     if (compile_select(qs, &q) != 0)
         return NULL;
@@ -769,6 +777,11 @@ mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *par
 {
     if (mn__ready(o) != 0)
         return NULL;
+    if (!m || !sql) { /* raw() maps rows to a model's fields: Django's Manager.raw */
+        mn__orm_fail(o, MN_EINVAL, "raw() needs %s; run other SQL on mn_orm_conn()'s connection",
+                     m ? "the SQL text" : "a model to map the rows to");
+        return NULL;
+    }
     mn_dbdialect d = mn__dialect(o, NULL);
     mn_buf b;
     mn_buf_init(&b, o->arena);

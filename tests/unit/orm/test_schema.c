@@ -121,8 +121,10 @@ Test(orm_schema, select_for_update_only_on_postgresql)
         mn_qs_sql(mn_qs_select_for_update(mn_filter(mn_all(t.o, Tag), "pk", 1)), NULL);
     cr_assert_not_null(sql);
     cr_expect_eq(strstr(sql, "FOR UPDATE") != NULL, tdb_is_pg(&t), "%s", sql);
+    cr_assert_eq(mn_atomic_begin(t.o), 0); /* outside one: test_rel_checks.c */
     cr_expect_not_null(mn_qs_fetch(mn_qs_select_for_update(mn_all(t.o, Tag))), "%s",
                        mn_orm_error(t.o));
+    cr_assert_eq(mn_atomic_end(t.o, true), 0);
 }
 
 Test(orm_schema, abstract_bases_and_db_column)

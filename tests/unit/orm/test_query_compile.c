@@ -272,6 +272,13 @@ Test(orm_query, integer_times_float_is_a_float)
         "third", mn_expr_op(o, '/', mn_F(o, "pages"), mn_V(o, mn_arg_int(3))));
     cr_expect_str_eq(rows_repr(mn_qs_values(qs, "h,half,third")),
                      "[{'h': 120.0, 'half': 40.0, 'third': 26}]");
+    mn_qs *dune = mn_filter(mn_all(o, Book), "pk", lib.dune->id); /* 412 pages, rating 4.5 */
+    mn_expr *w = mn_expr_op(o, '*', mn_F(o, "pages"), mn_F(o, "rating"));
+    cr_expect_str_eq(rows_repr(mn_qs_values_list(mn_qs_annotate(dune, "w", w), "w", true)),
+                     "[1854.0]", "an integer column times a float column");
+    mn_expr *d = mn_expr_op(o, '*', mn_F(o, "pages"), mn_V(o, mn_arg_int(2)));
+    cr_expect_str_eq(rows_repr(mn_qs_values_list(mn_qs_annotate(dune, "d", d), "d", true)), "[824]",
+                     "integer x integer stays an integer");
     cr_expect_eq(
         mn_update(odes, "rating", mn_expr_op(o, '*', mn_F(o, "pages"), mn_V(o, mn_arg_float(0.5)))),
         1, "%s", mn_orm_error(o));

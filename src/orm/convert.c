@@ -3,7 +3,8 @@
  * values. It fixes how each type is stored (see model.c's header comment): datetimes in UTC,
  * decimals exact (scaled integers on SQLite, quantised NUMERIC text on PostgreSQL), uuids in
  * canonical form. Conversions check their input and fail with Django's messages. */
-#include "compile.h" /* mn__django_class */
+#include "compile.h"      /* mn__django_class */
+#include "rel_internal.h" /* mn__load_deferred */
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -640,6 +641,10 @@ mn_value *mn_obj_get_value(mn_orm *o, const void *obj, const char *field)
     const mn_fielddef *f = mn_model_field(h->model, field);
     mn_arena *a = o ? o->arena : h->orm->arena;
     if (!f)
+        return NULL;
+    /* a field only()/defer() left out is loaded on first read, as Django's */
+    if ((h->deferred & (UINT64_C(1) << f->index)) &&
+        mn__load_deferred(o ? o : h->orm, (void *)obj, f) != 0)
         return NULL;
     if (mn__is_null(obj, f))
         return mn_value_none();

@@ -101,3 +101,15 @@ Test(orm_rel_templates, missing_reverse_one_to_one_and_replaced_accessor_are_inv
                  "related_name replaces book_set");
     cr_expect_eq(mn_value_lookup(ann, mn_str_from("books"), t.arena, &out), 0);
 }
+
+Test(orm_rel_templates, deferred_field_read_by_name_is_loaded)
+{
+    Book *b = mn_qs_first(mn_qs_order_by(mn_qs_defer(mn_all(t.o, Book), "pages"), "id"));
+    cr_assert_not_null(b, "%s", mn_orm_error(t.o));
+    mn_value *v = mn_obj_get_value(t.o, b, "pages");
+    cr_assert_not_null(v, "%s", mn_orm_error(t.o));
+    int64_t pages = 0;
+    cr_assert_eq(mn_value_to_int(v, &pages), 0);
+    cr_expect_eq(pages, 412);
+    cr_expect_str_eq(mn_obj_display(t.o, b, "pages"), "412");
+}

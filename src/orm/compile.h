@@ -79,6 +79,10 @@ int mn__check_expr(mn_qs *qs, const mn_expr *e);
 /* The lookup of a Q_AND node that chains two filter() calls (query.c's add_where), as opposed
  * to the conditions of one filter() call or one Q, which share their joins. */
 extern const char mn__filter_chain[];
+/* filter() that shares the previous filter() call's multi-valued joins, as Django's
+ * _next_is_sticky() for a prefetch query: Prefetch("tags", Tag.filter(books__...)) filtered
+ * by books__in must read the same link rows as the custom queryset. */
+mn_qs *mn__qs_filter_sticky(mn_qs *qs, const mn_kv *kv, size_t n);
 /* The values() fields a values().annotate() groups by (Django's group_by, fixed by the first
  * annotate() after values() and kept by later values() calls); NULL when the queryset is
  * not grouped that way. */

@@ -223,6 +223,16 @@ static mn_qs *add_where(mn_qs *qs, const mn_q *q)
     return c->where ? c : NULL;
 }
 
+mn_qs *mn__qs_filter_sticky(mn_qs *qs, const mn_kv *kv, size_t n)
+{
+    if (!qs || !qs->where)
+        return qs ? mn_qs_filter_kv(qs, kv, n) : NULL;
+    mn_qs *c = add_where(qs, mn_Q_kv(qs->o, kv, n));
+    if (c)
+        ((mn_q *)c->where)->lookup = NULL; /* a plain AND: the same filter() call's joins */
+    return c;
+}
+
 mn_qs *mn_qs_filter_q(mn_qs *qs, const mn_q *q)
 {
     return add_where(qs, q);

@@ -126,8 +126,8 @@ static int referencing(collector *col, const mn_fielddef *f, const mn_arg *pks, 
         mn_qs *qs = mn_qs_all(o, f->model);
         if (qs) {
             qs->order_set = true; /* no ORDER BY needed */
-            qs = mn_qs_values_list(mn_qs_filter_kv(qs, &(mn_kv){in, mn_arg_list(pks + start, cnt)}, 1),
-                                   "pk", true);
+            qs = mn_qs_values_list(
+                mn_qs_filter_kv(qs, &(mn_kv){in, mn_arg_list(pks + start, cnt)}, 1), "pk", true);
         }
         mn_rows *rows = mn_qs_fetch(qs);
         if (!rows)
@@ -230,7 +230,8 @@ static int delete_in(mn_orm *o, const mn_model *m, const char *field, const mn_a
     char *in = mn_arena_printf(o->arena, "%s__in", field);
     for (size_t start = 0; start < n; start += IN_BATCH) {
         size_t cnt = n - start < IN_BATCH ? n - start : IN_BATCH;
-        mn_qs *qs = mn_qs_filter_kv(mn_qs_all(o, m), &(mn_kv){in, mn_arg_list(ids + start, cnt)}, 1);
+        mn_qs *qs =
+            mn_qs_filter_kv(mn_qs_all(o, m), &(mn_kv){in, mn_arg_list(ids + start, cnt)}, 1);
         if (!qs)
             return o->errcode;
         sqlq q;
@@ -309,8 +310,8 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
             mn__has_receivers(MN_PRE_DELETE, s->m) || mn__has_receivers(MN_POST_DELETE, s->m);
         mn_rows *objs = NULL;
         if (signals) {
-            objs = mn_qs_fetch(
-                mn_qs_filter_kv(mn_qs_all(o, s->m), &(mn_kv){"pk__in", mn_arg_list(s->pks, s->n)}, 1));
+            objs = mn_qs_fetch(mn_qs_filter_kv(mn_qs_all(o, s->m),
+                                               &(mn_kv){"pk__in", mn_arg_list(s->pks, s->n)}, 1));
             for (size_t k = 0; objs && k < objs->len; k++) {
                 int rc = mn__signal(o, MN_PRE_DELETE, s->m, objs->items[k], false);
                 if (rc)

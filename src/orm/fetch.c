@@ -2,7 +2,7 @@
  * objects and annotations), template values (values/values_list) or aggregates; the read
  * side of the queryset API: fetch, count, exists, get, first/last, latest/earliest, in_bulk,
  * aggregate, iterator, prefetch_related, raw. */
-#include "internal.h"
+#include "compile.h" /* mn__qs_filter_sticky */
 
 #include <stdlib.h>
 
@@ -217,9 +217,9 @@ static int pk_shape(const mn_qs *qs, const mn_arg **pk)
     const mn_fielddef *pkf = qs->m->pk;
     if (!w || w->kind != Q_LEAF || !pkf ||
         w->value.type != (mn__is_int_type(pkf->type) ? MN_ARG_INT : MN_ARG_STR) ||
-        qs->mode != MODE_OBJECTS || qs->distinct || qs->none ||
-        qs->for_update || qs->low != 0 || qs->high < 0 || qs->nvfields || qs->nonly || qs->ndefer ||
-        qs->nrelated || qs->nprefetch || qs->nannots || !qs->order_set || qs->reversed)
+        qs->mode != MODE_OBJECTS || qs->distinct || qs->none || qs->for_update || qs->low != 0 ||
+        qs->high < 0 || qs->nvfields || qs->nonly || qs->ndefer || qs->nrelated || qs->nprefetch ||
+        qs->nannots || !qs->order_set || qs->reversed)
         return -1;
     const char *l = w->lookup;
     size_t n = l[0] == 'p' && l[1] == 'k' && (l[2] == '\0' || l[2] == '_') ? 2 : strlen(pkf->name);
@@ -305,7 +305,7 @@ static int compile_select(mn_qs *qs, sqlq *q)
     if (key->type == MN_ARG_INT)
         q->params[0] = mn_dbp_int(key->v.i);
     else if (key_param(qs, key, d, &q->params[0]) != 0) /* a key the column cannot take: */
-        return mn__compile(qs, SQL_SELECT, NULL, 0, q);   /* the compiler reports it */
+        return mn__compile(qs, SQL_SELECT, NULL, 0, q); /* the compiler reports it */
     q->params[1] = mn_dbp_int(qs->high);
     q->nparams = 2;
     q->sql = e->sql;
@@ -737,7 +737,7 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
         mn_qs *rq = custom ? custom : mn_qs_all(o, target);
         char *in = mn_arena_printf(o->arena, "%s__in", back);
         char *ann = "_prefetch_related_val";
-        rq = mn_qs_filter_kv(rq, &(mn_kv){in, mn_arg_list(pks, rows->len)}, 1);
+        rq = mn__qs_filter_sticky(rq, &(mn_kv){in, mn_arg_list(pks, rows->len)}, 1);
         rq = mn_qs_annotate(rq, ann, mn_F(o, back));
         mn_rows *rel = mn_qs_fetch(rq);
         if (!rel)

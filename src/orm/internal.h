@@ -28,7 +28,7 @@ struct mn_orm {
     int errcode;
     mn_dblog *log;
     int atomic_depth;
-    int atomic_alias; /* which database the open atomic block is on */
+    int atomic_alias;             /* which database the open atomic block is on */
     mn_dbdialect default_dialect; /* dbs[0]'s, asked by every query that has no using() */
     int savepoint_seq;
     oncommit *oncommit;

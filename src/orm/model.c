@@ -441,8 +441,7 @@ static void name_path(mn_orm *o, const char *name, const char *path)
     }
 }
 
-int mn__no_relation_in(mn_orm *o, const mn_model *m, const char *name, size_t len,
-                       const char *path)
+int mn__no_relation_in(mn_orm *o, const mn_model *m, const char *name, size_t len, const char *path)
 {
     int rc = no_name(o, m, name, len, true);
     name_path(o, name, path);

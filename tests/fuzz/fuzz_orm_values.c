@@ -1,13 +1,24 @@
 /* fuzz_orm_values.c — values coming back from the database: a text or blob cell is stored
  * into a field of every type (datetimes, decimals, uuids, numbers, booleans...) and read
- * back as a template value. Properties: no crash, no leak, no out-of-bounds read. */
+ * back as a template value, also into foreign keys whose target key is text (a CharField or
+ * UUIDField primary key). Properties: no crash, no leak, no out-of-bounds read. */
 #include "orm/internal.h"
 
 #include <stdlib.h>
 
 /* clang-format off */
+#define KEY_FIELDS(F) F(code, MN_CHAR, .max_length = 8, .primary_key = true)
+MN_MODEL(Key, KEY_FIELDS);
+MN_MODEL_DEFINE(Key, fz, KEY_FIELDS);
+#define DOC_FIELDS(F) F(id, MN_UUID, .primary_key = true)
+MN_MODEL(Doc, DOC_FIELDS);
+MN_MODEL_DEFINE(Doc, fz, DOC_FIELDS);
+
+/* foreign keys to a text and a uuid primary key read their key back as text */
 #define ALL_FIELDS(F)                                                                      \
     F(id, MN_BIGAUTO)                                                                      \
+    F(key, MN_FK, .to = "Key", .null = true)                                               \
+    F(doc, MN_FK, .to = "Doc", .null = true)                                               \
     F(i, MN_INT, .null = true)                                                             \
     F(f, MN_FLOAT, .null = true)                                                           \
     F(d, MN_DECIMAL, .max_digits = 12, .decimal_places = 3, .null = true)                  \

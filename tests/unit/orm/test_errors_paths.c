@@ -393,8 +393,8 @@ Test(orm_errors_paths, writes_that_succeed_clear_the_last_error)
 
     /* get_or_create's get() fails with "does not exist" before it creates */
     bool created = false;
-    cr_assert_not_null(mn_qs_get_or_create(mn_all(t.o, Tag), MN_KVS("name", "goc"), 1, NULL, 0,
-                                           &created));
+    cr_assert_not_null(
+        mn_qs_get_or_create(mn_all(t.o, Tag), MN_KVS("name", "goc"), 1, NULL, 0, &created));
     cr_expect(created);
     EXPECT_CLEARED("get_or_create");
 
@@ -418,8 +418,8 @@ Test(orm_errors_paths, prefetch_related_names_the_closest_relation)
     cr_expect_null(mn_qs_prefetch(mn_all(t.o, Author), "bokks", mn_all(t.o, Book)));
     cr_expect_str_eq(mn_orm_error(t.o), "Author has no field 'bokks'; did you mean 'books'?");
     cr_expect_null(mn_qs_prefetch_related(mn_all(t.o, Author), "xyz"));
-    cr_expect_not_null(strstr(mn_orm_error(t.o), "Author has no field 'xyz'; choices are: "),
-                       "%s", mn_orm_error(t.o));
+    cr_expect_not_null(strstr(mn_orm_error(t.o), "Author has no field 'xyz'; choices are: "), "%s",
+                       mn_orm_error(t.o));
     cr_expect_null(mn_qs_prefetch_related(mn_all(t.o, Author), "books__title"));
     cr_expect_str_eq(mn_orm_error(t.o),
                      "'title' does not resolve to an item that supports prefetching - this is an "

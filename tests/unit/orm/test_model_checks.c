@@ -72,7 +72,6 @@ Test(orm_model_checks, a_misspelt_ordering_is_reported_at_registration)
                      "checks.Show: (models.E015) 'ordering' refers to the nonexistent field, "
                      "related field, or lookup 'zzzzzz'.");
     /* valid: fields, pk, attnames, relations both ways, transforms, random, descending */
-    cr_expect_str_eq(ready_error("-opened,pk,seats__row", "show__opened__year,-show_id,row,?"),
-                     "");
+    cr_expect_str_eq(ready_error("-opened,pk,seats__row", "show__opened__year,-show_id,row,?"), "");
     cr_expect_str_eq(ready_error("+title", "-show__title"), "");
 }

@@ -80,8 +80,7 @@ Test(orm_pk_types, schema_gives_the_fk_column_the_target_key_type)
                        "%s", b.data);
     mn_buf_init(&b, t.arena);
     cr_assert_eq(mn_schema_sql(&Revision_model, MN_DIALECT_SQLITE, t.arena, &b), 0);
-    cr_expect_not_null(strstr(mn_buf_cstr(&b), "\"document_id\" char(36) NOT NULL"), "%s",
-                       b.data);
+    cr_expect_not_null(strstr(mn_buf_cstr(&b), "\"document_id\" char(36) NOT NULL"), "%s", b.data);
     /* the automatic M2M table: both sides take their model's key type */
     const mn_model *through = mn_model_field(&Document_model, "countries")->through_model;
     mn_buf_init(&b, t.arena);
@@ -434,10 +433,11 @@ Test(orm_pk_types, cursor_pagination_in_bulk_and_unsaved_relations)
         cr_expect_eq(page.has_next, i < 3);
     }
     char sorted[4][3] = {"A%", "A:", "ES", "IT"}; /* byte order, as both databases sort */
-    cr_expect_str_eq(seen, mn_arena_printf(t.arena, "%s,%s,%s,%s,", sorted[0], sorted[1],
-                                           sorted[2], sorted[3]));
+    cr_expect_str_eq(
+        seen, mn_arena_printf(t.arena, "%s,%s,%s,%s,", sorted[0], sorted[1], sorted[2], sorted[3]));
 
-    mn_value *bulk = mn_qs_in_bulk_strs(mn_all(t.o, Country), (const char *[]){"FR", "IT", "XX"}, 3);
+    mn_value *bulk =
+        mn_qs_in_bulk_strs(mn_all(t.o, Country), (const char *[]){"FR", "IT", "XX"}, 3);
     cr_assert_not_null(bulk, "%s", mn_orm_error(t.o));
     cr_expect_eq(mn_value_dict_len(bulk), 2);
     cr_expect_not_null(mn_value_dict_get(bulk, "IT", 2));

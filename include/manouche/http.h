@@ -38,8 +38,10 @@ typedef struct mn_http_limits {
     size_t max_header_bytes;      /* whole header block; larger: 431 (default 16384) */
     size_t max_headers;           /* header count; more: 431 (default 100) */
     size_t max_body;              /* DATA_UPLOAD_MAX_MEMORY_SIZE, 413 above (default 2621440) */
-    size_t max_form_fields;       /* DATA_UPLOAD_MAX_NUMBER_FIELDS (default 1000) */
+    size_t max_form_fields;       /* DATA_UPLOAD_MAX_NUMBER_FIELDS (default 1000; 0: no limit) */
     size_t max_multipart_parts;   /* parts in one multipart body (default 1000) */
+    size_t max_files;             /* DATA_UPLOAD_MAX_NUMBER_FILES: file parts (default 100;
+                                     0: no limit); more: 400 as Django's TooManyFilesSent */
     size_t max_upload;            /* one uploaded file (default 64 MiB; 0: no limit) */
     size_t upload_memory;         /* FILE_UPLOAD_MAX_MEMORY_SIZE: bigger files go to a temp
                                      file (default 2621440) */
@@ -205,8 +207,8 @@ typedef struct mn_server_config {
     mn_handler handler;
     void *arg;
     mn_http_limits limits;
-    /* Peers whose X-Forwarded-For / X-Forwarded-Proto are believed: exact addresses,
-     * comma-separated, or NULL for none. */
+    /* Peers whose X-Forwarded-For / X-Forwarded-Proto are believed: addresses and CIDR
+     * networks (10.0.0.0/8, fd00::/8), comma-separated, or NULL for none. */
     const char *trusted_proxies;
     /* Server header value, NULL for none (the default: say nothing about ourselves). */
     const char *server_name;

@@ -190,6 +190,16 @@ int mn__cmd_serve(mn_cli *cli, int argc, char **argv)
     if ((rc = prepare(cli, &s)) != 0)
         return rc;
     s.workers = (int)mn_settings_int(st, "WORKERS");
+    /* Refuse an address another process serves, with runserver's words, before any worker
+     * starts: the master's SO_REUSEPORT sockets would otherwise share it (mn_proc_run checks
+     * too, for programs that call it directly). */
+    errno = 0;
+    int probe = port ? mn_tcp_listen(host, port, 1, false) : MN_OK;
+    if (probe < 0)
+        return mn_cli_fail(cli, "cannot listen on %s:%d: %s", host, port,
+                           probe == MN_EIO && errno ? strerror(errno) : mn_strerror(probe));
+    if (port)
+        close(probe);
     mn_proc_config pc = {
         .host = host,
         .port = port,

@@ -35,10 +35,70 @@ static const mn_settings *current_settings;
 
 /* ---- Checks used by the built-in definitions. ---- */
 
+/* The authority of scheme://authority/...: userinfo@host:port (NULL when not URL-shaped). */
+static const char *url_authority(const char *v, size_t *len)
+{
+    const char *p = strstr(v, "://");
+    if (!p)
+        return NULL;
+    p += 3;
+    *len = strcspn(p, "/?#");
+    return p;
+}
+
+/* The port of a server URL, when one is written, must be a number from 1 to 65535: a typo
+ * there stops start-up (and `check`) instead of failing at the first connection. */
+static bool url_port_valid(const char *v)
+{
+    size_t n;
+    const char *auth = url_authority(v, &n);
+    if (!auth)
+        return true;
+    const char *host = auth;
+    for (size_t i = 0; i < n; i++)
+        if (auth[i] == '@')
+            host = auth + i + 1; /* the last '@': passwords may hold encoded ones */
+    const char *end = auth + n;
+    if (host < end && *host == '[') { /* [ipv6]:port */
+        const char *close = memchr(host, ']', (size_t)(end - host));
+        if (!close)
+            return false;
+        host = close + 1;
+        if (host < end && *host != ':')
+            return false;
+    }
+    const char *colon = memchr(host, ':', (size_t)(end - host));
+    if (!colon || colon + 1 == end)
+        return true; /* no port, or "host:": the default */
+    int64_t port;
+    return mn_str_to_i64((mn_str){colon + 1, (size_t)(end - colon - 1)}, &port) == 0 && port >= 1 &&
+           port <= 65535 && colon[1] >= '0' && colon[1] <= '9';
+}
+
 static bool check_database_url(const char *v)
 {
-    return strncmp(v, "sqlite://", 9) == 0 || strncmp(v, "postgres://", 11) == 0 ||
-           strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "pgsql://", 8) == 0;
+    if (strncmp(v, "sqlite://", 9) == 0)
+        return true;
+    return (strncmp(v, "postgres://", 11) == 0 || strncmp(v, "postgresql://", 13) == 0 ||
+            strncmp(v, "pgsql://", 8) == 0) &&
+           url_port_valid(v);
+}
+
+/* v with the password of a URL's userinfo replaced by asterisks, for error messages:
+ * "postgres://u:secret@h/db" gives "postgres://u:********@h/db". */
+static const char *mask_url_password(const char *v, char *buf, size_t cap)
+{
+    size_t n;
+    const char *auth = url_authority(v, &n);
+    const char *at = NULL;
+    for (size_t i = 0; auth && i < n; i++)
+        if (auth[i] == '@')
+            at = auth + i;
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (!colon)
+        return v;
+    snprintf(buf, cap, "%.*s********%s", (int)(colon + 1 - v), v, at);
+    return buf;
 }
 
 static bool check_redis_url(const char *v)
@@ -93,7 +153,7 @@ static const mn_setting_def builtins[] = {
     {"DATABASE_URL", MN_SETTING_STRING, "sqlite:///db.sqlite3", "database in dj-database-url form",
      0, 0, NULL, false, check_database_url,
      "a database URL (sqlite:///path.db, sqlite:////abs/path.db or "
-     "postgres://user:password@host:port/name)"},
+     "postgres://user:password@host:port/name, the port a number from 1 to 65535)"},
     {"DATABASES", MN_SETTING_LIST, "",
      "more databases for using()/routers: alias=URL entries ('replica=postgres://...')", 0, 0, NULL,
      true, NULL, NULL},
@@ -123,10 +183,15 @@ static const mn_setting_def builtins[] = {
      "how long SIGTERM/SIGHUP lets in-flight requests finish", 0, 0, NULL, false, NULL, NULL},
     {"DATA_UPLOAD_MAX_MEMORY_SIZE", MN_SETTING_SIZE, "2621440",
      "largest request body in bytes (413 above)", 0, 0, NULL, false, NULL, NULL},
-    {"DATA_UPLOAD_MAX_NUMBER_FIELDS", MN_SETTING_INT, "1000", "most form fields in one request", 1,
-     0, NULL, false, NULL, NULL},
-    {"DATA_UPLOAD_MAX_NUMBER_PARTS", MN_SETTING_INT, "1000", "most parts in a multipart body", 1, 0,
-     NULL, false, NULL, NULL},
+    {"DATA_UPLOAD_MAX_NUMBER_FIELDS", MN_SETTING_INT, "1000",
+     "most GET/POST parameters in one request (400 above; 0 or None: no limit)", 0, 0, NULL, false,
+     NULL, NULL},
+    {"DATA_UPLOAD_MAX_NUMBER_FILES", MN_SETTING_INT, "100",
+     "most files in one multipart request (400 above; 0 or None: no limit)", 0, 0, NULL, false,
+     NULL, NULL},
+    {"DATA_UPLOAD_MAX_NUMBER_PARTS", MN_SETTING_INT, "1000",
+     "most parts, fields and files together, in a multipart body (400 above; 0 or None: no limit)",
+     0, 0, NULL, false, NULL, NULL},
     {"FILE_UPLOAD_MAX_MEMORY_SIZE", MN_SETTING_SIZE, "2621440",
      "uploaded files above this go to a temporary file", 0, 0, NULL, false, NULL, NULL},
     {"FILE_UPLOAD_MAX_SIZE", MN_SETTING_SIZE, "64M", "largest uploaded file (0: no limit)", 0, 0,
@@ -174,7 +239,8 @@ static const mn_setting_def builtins[] = {
      "Cross-Origin-Opener-Policy header (\"none\": left out)", 0, 0,
      "same-origin|same-origin-allow-popups|unsafe-none|none", false, NULL, NULL},
     {"TRUSTED_PROXIES", MN_SETTING_LIST, "",
-     "proxy addresses whose X-Forwarded-For/-Proto are believed", 0, 0, NULL, false, NULL, NULL},
+     "proxy addresses and CIDR networks (10.0.0.0/8) whose X-Forwarded-For/-Proto are believed", 0,
+     0, NULL, false, NULL, NULL},
     {"COOKIE_SECURE", MN_SETTING_BOOL, "false",
      "mark every cookie Secure, also over plain HTTP (TLS ends at an untrusted proxy)", 0, 0, NULL,
      false, NULL, NULL},
@@ -265,9 +331,13 @@ static bool parse_size(const char *v, int64_t *out)
     return true;
 }
 
+static bool none_means_no_limit(const char *name);
+
 static void describe_int(const mn_setting_def *d, char *buf, size_t n)
 {
-    if (d->max > 0)
+    if (none_means_no_limit(d->name))
+        snprintf(buf, n, "an integer >= 0, or None for no limit");
+    else if (d->max > 0)
         snprintf(buf, n, "an integer between %lld and %lld", (long long)d->min, (long long)d->max);
     else
         snprintf(buf, n, "an integer >= %lld", (long long)d->min);
@@ -322,6 +392,12 @@ static int split_list(entry *e, const char *v)
     return 0;
 }
 
+/* Django lets these limits be None (no check); 0 means the same here. */
+static bool none_means_no_limit(const char *name)
+{
+    return strncmp(name, "DATA_UPLOAD_MAX_NUMBER_", 23) == 0;
+}
+
 /* Parses v into e (type check and the definition's own check), then keeps the text. */
 static int assign(mn_settings *s, entry *e, const char *v, mn_setting_source source)
 {
@@ -336,6 +412,10 @@ static int assign(mn_settings *s, entry *e, const char *v, mn_setting_source sou
     case MN_SETTING_INT: {
         int64_t n;
         mn_str t = mn_str_trim(mn_str_from(v));
+        if (none_means_no_limit(d->name) && (t.len == 0 || mn_str_eq_cstr(t, "None"))) {
+            e->i = 0; /* as Django's None: these limits are off */
+            break;
+        }
         if (mn_str_to_i64(t, &n) != 0 || n < d->min || (d->max > 0 && n > d->max)) {
             describe_int(d, what, sizeof what);
             return fail(s, "%s: '%s' is not %s", d->name, v, what);
@@ -374,8 +454,9 @@ static int assign(mn_settings *s, entry *e, const char *v, mn_setting_source sou
             return fail(s, "%s: out of memory", d->name);
         break;
     }
+    char masked[512];
     if (d->check && !d->check(v))
-        return fail(s, "%s: '%s' is not %s", d->name, v,
+        return fail(s, "%s: '%s' is not %s", d->name, mask_url_password(v, masked, sizeof masked),
                     d->allowed ? d->allowed : "an allowed value");
     char *copy = mn_strdup(v);
     if (!copy)

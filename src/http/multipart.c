@@ -43,6 +43,7 @@ struct mn__multipart {
     char *b64_out; /* decoded bytes on their way to the callback */
     int error;
     const char *message;
+    bool too_many_parts; /* stopped at limits.max_parts */
 };
 
 static bool is_space(char c)
@@ -414,8 +415,10 @@ static int begin_part(mn__multipart *m)
     m->base64 = false;
     m->b64_count = 0;
     m->b64_bits = 0;
-    if (++m->parts > m->limits.max_parts && m->limits.max_parts)
+    if (++m->parts > m->limits.max_parts && m->limits.max_parts) {
+        m->too_many_parts = true;
         return fail(m, MN_ETOOBIG, "too many parts in the multipart body");
+    }
     size_t i = 0, end = m->hdr_len - 2; /* the empty line */
     while (i < end) {
         const char *cr = memchr(m->hdr + i, '\r', end - i);
@@ -532,6 +535,11 @@ int mn__multipart_finish(mn__multipart *m)
 bool mn__multipart_done(const mn__multipart *m)
 {
     return m->state == S_EPILOGUE;
+}
+
+bool mn__multipart_too_many_parts(const mn__multipart *m)
+{
+    return m->too_many_parts;
 }
 
 const char *mn__multipart_error(const mn__multipart *m)

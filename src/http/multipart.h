@@ -15,6 +15,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The request attribute (mn_req_attr) set when a request broke a count limit: its value is
+ * the security logger's name ("manouche.security.TooManyFieldsSent" or ...FilesSent). The web
+ * layer answers such a request 400 Bad Request, as Django does for a SuspiciousOperation. */
+#define MN__ATTR_SUSPICIOUS "manouche.suspicious"
+
+struct mn_req;
+/* Records a SuspiciousOperation on r: the error message (printf-style), the attribute above
+ * and an ERROR line on the logger named exception. (request.c) */
+void mn__req_suspicious(struct mn_req *r, const char *exception, const char *fmt, ...)
+    MN_PRINTF(3, 4);
+/* TooManyFieldsSent: more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS. (request.c) */
+void mn__req_too_many_fields(struct mn_req *r);
+
 /* The boundary parameter of a multipart/form-data Content-Type (quotes removed), or MN_EINVAL
  * when the type is not multipart/form-data or the boundary is missing or invalid (Django's
  * rule: 1 to 201 printable ASCII characters, not ending in a space). */
@@ -57,6 +70,8 @@ int mn__multipart_feed(mn__multipart *m, const char *data, size_t len);
 int mn__multipart_finish(mn__multipart *m);
 /* True once the closing boundary has been parsed (the rest is an ignored epilogue). */
 bool mn__multipart_done(const mn__multipart *m);
+/* True when the parser stopped at limits.max_parts. */
+bool mn__multipart_too_many_parts(const mn__multipart *m);
 /* What was wrong ("" when nothing). */
 const char *mn__multipart_error(const mn__multipart *m);
 

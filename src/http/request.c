@@ -7,7 +7,9 @@
 #include "http/internal.h"
 #include "http/multipart.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -185,6 +187,29 @@ static size_t max_fields(const mn_req *r)
     return r->limits ? r->limits->max_form_fields : 1000;
 }
 
+/* Django's SuspiciousOperation for a request with more parameters than the settings allow:
+ * the message is Django's, the log line goes to the security logger named after the
+ * exception (django.security.TooManyFieldsSent), and the attribute tells the web layer to
+ * answer 400 instead of running the view on a partial form. */
+void mn__req_suspicious(mn_req *r, const char *exception, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = mn_arena_vprintf(r->arena, fmt, ap);
+    va_end(ap);
+    mn__req_set_error(r, "%s", msg ? msg : exception);
+    mn_req_set_attr(r, MN__ATTR_SUSPICIOUS, (void *)exception);
+    mn_log(MN_LOG_ERROR, exception, "%s", msg ? msg : exception);
+}
+
+void mn__req_too_many_fields(mn_req *r)
+{
+    mn__req_suspicious(r, "manouche.security.TooManyFieldsSent",
+                       "The number of GET/POST parameters exceeded "
+                       "settings.DATA_UPLOAD_MAX_NUMBER_FIELDS (%zu).",
+                       max_fields(r));
+}
+
 static void ensure_query(mn_req *r)
 {
     if (r->query_done)
@@ -193,10 +218,7 @@ static void ensure_query(mn_req *r)
     mn__field_list_init(&r->query, r->arena);
     int rc = mn__query_parse(r->query_string.ptr, r->query_string.len, max_fields(r), &r->query);
     if (rc == MN_ETOOBIG)
-        mn__req_set_error(r,
-                          "the query string has more than %zu fields "
-                          "(DATA_UPLOAD_MAX_NUMBER_FIELDS)",
-                          max_fields(r));
+        mn__req_too_many_fields(r);
     else if (rc)
         mn__req_set_error(r, "the query string could not be parsed: %s", mn_strerror(rc));
 }
@@ -245,10 +267,7 @@ static void ensure_form(mn_req *r)
     if (content_type_is(r, "application/x-www-form-urlencoded")) {
         int rc = mn__form_parse(r->body.ptr, r->body.len, max_fields(r), &r->form);
         if (rc == MN_ETOOBIG)
-            mn__req_set_error(r,
-                              "the form has more than %zu fields "
-                              "(DATA_UPLOAD_MAX_NUMBER_FIELDS)",
-                              max_fields(r));
+            mn__req_too_many_fields(r);
         else if (rc)
             mn__req_set_error(r, "the form could not be parsed: %s", mn_strerror(rc));
     } else if (content_type_is(r, "multipart/form-data")) {
@@ -335,9 +354,64 @@ json_t *mn_req_json(mn_req *r)
 
 /* ---- Client address and scheme. ---- */
 
-static bool in_list(const char *list, mn_str ip)
+/* An IPv4 or IPv6 address in binary; an IPv4-mapped IPv6 address counts as IPv4, so a proxy
+ * listed as 10.0.0.1 is recognised on a dual-stack socket too. */
+typedef struct ip_addr {
+    int family; /* AF_INET or AF_INET6 */
+    unsigned char bytes[16];
+} ip_addr;
+
+static bool parse_ip(mn_str text, ip_addr *out)
 {
-    if (!list || !ip.len)
+    char buf[INET6_ADDRSTRLEN + 1];
+    if (text.len == 0 || text.len >= sizeof buf)
+        return false;
+    memcpy(buf, text.ptr, text.len);
+    buf[text.len] = '\0';
+    if (inet_pton(AF_INET, buf, out->bytes) == 1) {
+        out->family = AF_INET;
+        return true;
+    }
+    if (inet_pton(AF_INET6, buf, out->bytes) != 1)
+        return false;
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(out->bytes, mapped, 12) == 0) {
+        memmove(out->bytes, out->bytes + 12, 4);
+        out->family = AF_INET;
+    } else {
+        out->family = AF_INET6;
+    }
+    return true;
+}
+
+/* One TRUSTED_PROXIES item: an address, or a network in CIDR form (10.0.0.0/8, fd00::/8) as
+ * nginx's set_real_ip_from takes it. Items that are neither match nothing. */
+static bool item_matches(mn_str item, const ip_addr *ip)
+{
+    const char *slash = memchr(item.ptr, '/', item.len);
+    ip_addr net;
+    if (!parse_ip((mn_str){item.ptr, slash ? (size_t)(slash - item.ptr) : item.len}, &net) ||
+        net.family != ip->family)
+        return false;
+    int bits = net.family == AF_INET ? 32 : 128;
+    if (slash) {
+        int64_t prefix;
+        mn_str p = {slash + 1, item.len - (size_t)(slash + 1 - item.ptr)};
+        if (p.len == 0 || p.ptr[0] < '0' || p.ptr[0] > '9' || mn_str_to_i64(p, &prefix) != 0 ||
+            prefix > bits)
+            return false;
+        bits = (int)prefix;
+    }
+    int whole = bits / 8, rest = bits % 8;
+    if (memcmp(net.bytes, ip->bytes, (size_t)whole) != 0)
+        return false;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return rest == 0 || ((net.bytes[whole] ^ ip->bytes[whole]) & mask) == 0;
+}
+
+static bool in_list(const char *list, const ip_addr *ip)
+{
+    if (!list)
         return false;
     const char *p = list;
     while (*p) {
@@ -347,7 +421,7 @@ static bool in_list(const char *list, mn_str ip)
         while (*p && *p != ',')
             p++;
         mn_str item = mn_str_trim((mn_str){start, (size_t)(p - start)});
-        if (item.len && mn_str_eq(item, ip))
+        if (item.len && item_matches(item, ip))
             return true;
     }
     return false;
@@ -355,7 +429,45 @@ static bool in_list(const char *list, mn_str ip)
 
 static bool peer_is_trusted(const mn_req *r)
 {
-    return r->peer_ip && in_list(r->trusted_proxies, mn_str_from(r->peer_ip));
+    ip_addr peer;
+    return r->peer_ip && r->trusted_proxies && parse_ip(mn_str_from(r->peer_ip), &peer) &&
+           in_list(r->trusted_proxies, &peer);
+}
+
+/* The right-most X-Forwarded-For address that is not a trusted proxy (http.h): each proxy
+ * appends the address it saw, so everything left of that was written by the client and may
+ * be forged. When that entry is not an IP address the header is ignored and the peer stays
+ * the client: the client address must never be a string the client chose. */
+static void client_from_forwarded_for(mn_req *r)
+{
+    mn_str client = {NULL, 0};
+    bool client_valid = false;
+    size_t pos = 0;
+    const mn_field *f;
+    while ((f = mn__http_head_next(&r->head, "X-Forwarded-For", &pos)) != NULL) {
+        const char *p = f->value.ptr, *end = p + f->value.len;
+        while (p < end) {
+            const char *start = p;
+            while (p < end && *p != ',')
+                p++;
+            mn_str item = mn_str_trim((mn_str){start, (size_t)(p - start)});
+            if (p < end)
+                p++;
+            if (!item.len)
+                continue;
+            ip_addr ip;
+            bool valid = parse_ip(item, &ip);
+            if (!valid || !in_list(r->trusted_proxies, &ip)) {
+                client = item;
+                client_valid = valid;
+            }
+        }
+    }
+    if (client.ptr && client_valid) {
+        char *copy = mn_arena_strndup(r->arena, client.ptr, client.len);
+        if (copy)
+            r->client_ip = copy;
+    }
 }
 
 static void ensure_client(mn_req *r)
@@ -367,27 +479,7 @@ static void ensure_client(mn_req *r)
     r->secure = r->secure_socket;
     if (!peer_is_trusted(r))
         return;
-    /* The right-most address that is not one of our proxies (http.h): each proxy appends
-     * the address it saw, so everything left of that was written by the client and may be
-     * forged. */
-    size_t pos = 0;
-    const mn_field *f;
-    while ((f = mn__http_head_next(&r->head, "X-Forwarded-For", &pos)) != NULL) {
-        const char *p = f->value.ptr, *end = p + f->value.len;
-        while (p < end) {
-            const char *start = p;
-            while (p < end && *p != ',')
-                p++;
-            mn_str ip = mn_str_trim((mn_str){start, (size_t)(p - start)});
-            if (p < end)
-                p++;
-            if (ip.len && !in_list(r->trusted_proxies, ip)) {
-                char *copy = mn_arena_strndup(r->arena, ip.ptr, ip.len);
-                if (copy)
-                    r->client_ip = copy;
-            }
-        }
-    }
+    client_from_forwarded_for(r);
     mn_str proto = mn_req_header(r, "X-Forwarded-Proto");
     if (proto.ptr)
         r->secure = mn_str_ieq_cstr(mn_str_trim(proto), "https");
@@ -616,6 +708,7 @@ void mn_http_limits_default(mn_http_limits *l)
         .max_body = 2621440,
         .max_form_fields = 1000,
         .max_multipart_parts = 1000,
+        .max_files = 100,
         .max_upload = 64u << 20,
         .upload_memory = 2621440,
         .upload_temp_dir = NULL,

@@ -29,6 +29,8 @@ typedef struct upload {
     const char *path;
     size_t size;
     size_t field_bytes; /* all non-file bytes so far (DATA_UPLOAD_MAX_MEMORY_SIZE) */
+    size_t files;       /* file parts so far (DATA_UPLOAD_MAX_NUMBER_FILES) */
+    bool too_many;      /* a count limit stopped the body: 400, not 413 */
 } upload;
 
 static void unlink_temp(void *arg)
@@ -57,6 +59,16 @@ static int on_part_begin(void *arg, const mn__multipart_part *part)
     u->size = 0;
     if (!u->name || (u->is_file && !u->filename))
         return MN_ENOMEM;
+    /* as Django's MultiPartParser: every file part counts, an empty one too */
+    size_t max_files = u->r->limits->max_files;
+    if (u->is_file && ++u->files > max_files && max_files) {
+        u->too_many = true;
+        mn__req_suspicious(u->r, "manouche.security.TooManyFilesSent",
+                           "The number of files exceeded settings.DATA_UPLOAD_MAX_NUMBER_FILES "
+                           "(%zu).",
+                           max_files);
+        return MN_ETOOBIG;
+    }
     return MN_OK;
 }
 
@@ -182,9 +194,10 @@ static int on_part_end(void *arg)
         }
         return add_file(u);
     }
+    /* as Django's MultiPartParser: fields count here, files against their own limit */
     if (r->limits->max_form_fields && r->form.len >= r->limits->max_form_fields) {
-        mn__req_set_error(r, "the form has more than %zu fields (DATA_UPLOAD_MAX_NUMBER_FIELDS)",
-                          r->limits->max_form_fields);
+        u->too_many = true;
+        mn__req_too_many_fields(r);
         return MN_ETOOBIG;
     }
     return mn__field_list_add(&r->form, mn_str_from(u->name),
@@ -227,10 +240,21 @@ int mn__upload_begin(mn_req *r, mn_str content_type)
     return MN_OK;
 }
 
+/* Count limits (fields, files, parts) are Django's SuspiciousOperations: 400 Bad Request.
+ * Size limits stay 413 (MN_ETOOBIG), as the issue asks for a body over its limit. */
 static int result(mn_req *r, upload *u, int rc)
 {
     if (rc == MN_OK)
         return rc;
+    if (!u->too_many && mn__multipart_too_many_parts(u->mp)) {
+        u->too_many = true;
+        mn__req_suspicious(r, "manouche.security.TooManyFieldsSent",
+                           "The number of multipart parts exceeded "
+                           "settings.DATA_UPLOAD_MAX_NUMBER_PARTS (%zu).",
+                           r->limits->max_multipart_parts);
+    }
+    if (u->too_many)
+        return MN_EPROTO;
     if (!*r->error)
         mn__req_set_error(r, "malformed multipart body: %s", mn__multipart_error(u->mp));
     if (rc == MN_ETOOBIG || rc == MN_ENOMEM || rc == MN_EIO)

@@ -291,16 +291,39 @@ static int run_deadlines(master *m)
     return next < 0 ? -1 : next > 60000 ? 60000 : (int)next;
 }
 
+static int listen_failed(const mn_proc_config *cfg, int port, int rc)
+{
+    mn_log(MN_LOG_ERROR, LOGGER, "cannot listen on %s:%d: %s", cfg->host ? cfg->host : "*", port,
+           rc == MN_EIO && errno ? strerror(errno) : mn_strerror(rc));
+    return rc;
+}
+
+/* SO_REUSEPORT lets any process of the same user join a port, so a second master started on
+ * an address another one serves would bind too and take half of its connections. A socket
+ * without the option cannot share the port with anyone: if it can listen, nobody else is
+ * there, and the master's own slots (opened right after it closes) are the only ones. New
+ * workers after SIGHUP inherit these slots, so a reload never binds again. */
+static int port_is_free(const mn_proc_config *cfg)
+{
+    errno = 0;
+    int fd = mn_tcp_listen(cfg->host, cfg->port, 1, false);
+    if (fd < 0)
+        return listen_failed(cfg, cfg->port, fd);
+    close(fd);
+    return MN_OK;
+}
+
 static int bind_slots(master *m, const mn_proc_config *cfg, int *port)
 {
     *port = cfg->port;
+    int rc = cfg->port ? port_is_free(cfg) : MN_OK; /* port 0: the kernel picks a free one */
+    if (rc != MN_OK)
+        return rc;
     for (int i = 0; i < m->nslots; i++) {
+        errno = 0;
         int fd = mn_tcp_listen(cfg->host, *port, cfg->backlog, true);
-        if (fd < 0) {
-            mn_log(MN_LOG_ERROR, LOGGER, "cannot listen on %s:%d: %s (%s)",
-                   cfg->host ? cfg->host : "*", *port, mn_strerror(fd), strerror(errno));
-            return fd;
-        }
+        if (fd < 0)
+            return listen_failed(cfg, *port, fd);
         m->slots[i].fd = fd;
         if (*port == 0)
             *port = mn_sock_port(fd); /* the other slots join the port the first one got */

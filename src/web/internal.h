@@ -33,6 +33,7 @@ typedef struct mn__web_config {
     bool json_logs;
     const char *const *allowed_hosts;
     size_t allowed_host_count;
+    size_t max_form_fields;    /* DATA_UPLOAD_MAX_NUMBER_FIELDS, counted before a view runs */
     const char *static_url;    /* local prefix ("/static/") or NULL when on another host */
     char hsts_header[128];     /* "max-age=N; includeSubDomains; preload", made once */
     char referrer_header[256]; /* SECURE_REFERRER_POLICY items trimmed and joined */

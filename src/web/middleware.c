@@ -348,34 +348,82 @@ static bool parse_http_date(mn_str s, time_t *out)
     return false;
 }
 
-/* as django.utils.cache._if_none_match_passes (weak comparison) */
-static bool etag_matches(mn_str inm, mn_str etag)
+/* An entity-tag list as django.utils.cache's parse_etags: "*", or the well-formed tags
+ * ("x" or W/"x") in order; malformed items are dropped, so a header of nothing but garbage
+ * is as if absent. Calls each(tag) until it returns true. */
+typedef bool (*etag_visit)(mn_str tag, mn_str target);
+
+static bool etag_list_any(mn_str list, mn_str target, etag_visit each)
 {
-    inm = mn_str_trim(inm);
-    if (mn_str_eq_cstr(inm, "*"))
-        return true;
-    if (mn_str_starts_with(etag, "W/")) {
-        etag.ptr += 2;
-        etag.len -= 2;
-    }
-    for (size_t i = 0; i < inm.len;) {
+    for (size_t i = 0; i < list.len;) {
         size_t j = i;
         bool quoted = false;
-        while (j < inm.len && (quoted || inm.ptr[j] != ',')) {
-            if (inm.ptr[j] == '"')
+        while (j < list.len && (quoted || list.ptr[j] != ',')) {
+            if (list.ptr[j] == '"')
                 quoted = !quoted;
             j++;
         }
-        mn_str item = mn_str_trim((mn_str){inm.ptr + i, j - i});
-        if (mn_str_starts_with(item, "W/")) {
-            item.ptr += 2;
-            item.len -= 2;
-        }
-        if (mn_str_eq(item, etag))
+        mn_str item = mn_str_trim((mn_str){list.ptr + i, j - i});
+        mn_str bare = mn_str_starts_with(item, "W/") ? (mn_str){item.ptr + 2, item.len - 2} : item;
+        bool valid = bare.len >= 2 && bare.ptr[0] == '"' && bare.ptr[bare.len - 1] == '"' &&
+                     !memchr(bare.ptr + 1, '"', bare.len - 2);
+        if (valid && each(item, target))
             return true;
         i = j + 1;
     }
     return false;
+}
+
+static bool etag_list_empty_visit(mn_str tag, mn_str target)
+{
+    (void)tag;
+    (void)target;
+    return true;
+}
+
+/* True when the header holds "*" or at least one well-formed tag (parse_etags is not []). */
+static bool etag_list_present(mn_str list)
+{
+    list = mn_str_trim(list);
+    return mn_str_eq_cstr(list, "*") ||
+           etag_list_any(list, (mn_str){NULL, 0}, etag_list_empty_visit);
+}
+
+static mn_str strip_weak(mn_str tag)
+{
+    return mn_str_starts_with(tag, "W/") ? (mn_str){tag.ptr + 2, tag.len - 2} : tag;
+}
+
+static bool weak_equal(mn_str tag, mn_str target)
+{
+    return mn_str_eq(strip_weak(tag), strip_weak(target));
+}
+
+static bool strong_equal(mn_str tag, mn_str target)
+{
+    return mn_str_eq(tag, target);
+}
+
+/* as django.utils.cache._if_match_passes (strong comparison, RFC 9110 13.1.1) */
+static bool if_match_passes(mn_str etag, mn_str if_match)
+{
+    if (!etag.ptr || !etag.len)
+        return false; /* no current representation: nothing can match, not even "*" */
+    if (mn_str_eq_cstr(mn_str_trim(if_match), "*"))
+        return true;
+    if (mn_str_starts_with(etag, "W/"))
+        return false; /* a weak tag never matches strongly */
+    return etag_list_any(if_match, etag, strong_equal);
+}
+
+/* as django.utils.cache._if_none_match_passes (weak comparison, RFC 9110 13.1.2) */
+static bool if_none_match_passes(mn_str etag, mn_str if_none_match)
+{
+    if (!etag.ptr || !etag.len)
+        return true;
+    if (mn_str_eq_cstr(mn_str_trim(if_none_match), "*"))
+        return false;
+    return !etag_list_any(if_none_match, etag, weak_equal);
 }
 
 static void set_etag(mn_req *r)
@@ -422,34 +470,76 @@ static void not_modified(mn_req *r)
     mn_resp_status(r, 304);
 }
 
+/* as django.utils.cache._precondition_failed: an empty 412 in place of the response */
+static void precondition_failed(mn_req *r)
+{
+    mn_str p = mn_req_path(r);
+    mn_log(MN_LOG_WARNING, "manouche.request", "Precondition Failed: %.*s", (int)p.len, p.ptr);
+    mn__web_resp_reset(r);
+    mn_resp_status(r, 412);
+    mn_resp_set_body(r, "", 0);
+}
+
+/* A request header's date when it is present and valid (Django's parse_http_date_safe). */
+static bool header_date(mn_req *r, const char *name, time_t *out)
+{
+    mn_str v = mn_req_header(r, name);
+    return v.ptr && parse_http_date(mn_str_trim(v), out);
+}
+
+/* as django.utils.cache.get_conditional_response, steps 1 to 4 of RFC 9110 13.2.2 */
+static void conditional_response(mn_req *r, mn_str etag, bool has_lm, time_t lm, bool safe)
+{
+    mn_str im = mn_req_header(r, "If-Match");
+    bool has_im = im.ptr && etag_list_present(im);
+    if (has_im && !if_match_passes(etag, im)) {
+        precondition_failed(r);
+        return;
+    }
+    time_t t;
+    if (!has_im && header_date(r, "If-Unmodified-Since", &t) && !(has_lm && lm <= t)) {
+        precondition_failed(r);
+        return;
+    }
+    mn_str inm = mn_req_header(r, "If-None-Match");
+    bool has_inm = inm.ptr && etag_list_present(inm);
+    if (has_inm && !if_none_match_passes(etag, inm)) {
+        if (safe)
+            not_modified(r);
+        else
+            precondition_failed(r);
+        return;
+    }
+    if (!has_inm && safe && header_date(r, "If-Modified-Since", &t) && has_lm && lm <= t)
+        not_modified(r);
+}
+
+/* as ConditionalGetMiddleware: GET and HEAD responses get an ETag; then, for every method
+ * whose response carries a validator (ETag or Last-Modified), the request's preconditions are
+ * evaluated against it. For an unsafe method the view has already run by then: a view that
+ * changes state under If-Match must check its preconditions itself before it acts. */
 static void conditional_after(mn_req *r)
 {
-    if (!mn_req_method_is(r, "GET") && !mn_req_method_is(r, "HEAD"))
-        return;
     if (mn_resp_is_streaming(r) || mn_resp_is_file(r))
         return;
     int status = mn_resp_get_status(r);
-    mn_str cc = mn_resp_get_header(r, "Cache-Control");
-    bool no_store = false;
-    for (size_t i = 0; cc.ptr && i + 8 <= cc.len; i++)
-        no_store |= strncasecmp(cc.ptr + i, "no-store", 8) == 0;
-    if (!no_store && status == 200 && !mn_resp_get_header(r, "ETag").ptr)
-        set_etag(r);
     if (status < 200 || status >= 300)
         return;
-    mn_str etag = mn_resp_get_header(r, "ETag");
-    mn_str inm = mn_req_header(r, "If-None-Match");
-    if (inm.ptr) {
-        if (etag.ptr && etag_matches(inm, etag))
-            not_modified(r);
-        return;
+    bool safe = mn_req_method_is(r, "GET") || mn_req_method_is(r, "HEAD");
+    if (safe && status == 200 && !mn_resp_get_header(r, "ETag").ptr) {
+        mn_str cc = mn_resp_get_header(r, "Cache-Control");
+        bool no_store = false;
+        for (size_t i = 0; cc.ptr && i + 8 <= cc.len; i++)
+            no_store |= strncasecmp(cc.ptr + i, "no-store", 8) == 0;
+        if (!no_store)
+            set_etag(r);
     }
-    mn_str lm = mn_resp_get_header(r, "Last-Modified");
-    mn_str ims = mn_req_header(r, "If-Modified-Since");
-    time_t lm_t, ims_t;
-    if (lm.ptr && ims.ptr && parse_http_date(lm, &lm_t) && parse_http_date(ims, &ims_t) &&
-        lm_t <= ims_t)
-        not_modified(r);
+    mn_str etag = mn_resp_get_header(r, "ETag");
+    mn_str lm_header = mn_resp_get_header(r, "Last-Modified");
+    time_t lm = 0;
+    bool has_lm = lm_header.ptr && parse_http_date(lm_header, &lm);
+    if ((etag.ptr && etag.len) || has_lm)
+        conditional_response(r, etag, has_lm, lm, safe);
 }
 
 /* ---- common ---- */

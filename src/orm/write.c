@@ -58,6 +58,12 @@ int mn_obj_set(mn_orm *o, void *obj, const char *field, mn_arg a)
         h->deferred &= ~(UINT64_C(1) << f->index);
         return 0;
     }
+    if ((f->type == MN_FK || f->type == MN_O2O) && a.type == MN_ARG_INSTANCE && a.v.obj &&
+        ((const mn_obj *)a.v.obj)->model != f->rel_model) /* as Django's descriptor */
+        return mn__orm_fail(o, MN_EINVAL,
+                            "Cannot assign \"<%s: %s>\": \"%s.%s\" must be a \"%s\" instance.",
+                            ((const mn_obj *)a.v.obj)->model->name, mn_obj_str(o, a.v.obj), m->name,
+                            f->name, f->rel_model->name);
     mn__set_null(obj, f, false);
     h->deferred &= ~(UINT64_C(1) << f->index);
     if (f->type == MN_FK || f->type == MN_O2O) {

@@ -80,3 +80,17 @@ Test(orm_rel_checks, raw_without_a_model_is_an_error)
     cr_expect(strstr(mn_orm_error(t.o), "a model"), "%s", mn_orm_error(t.o));
     cr_expect_null(mn_raw(t.o, &Tag_model, NULL, NULL, 0));
 }
+
+Test(orm_rel_checks, assigning_an_instance_of_the_wrong_model_fails)
+{
+    Book *b = mn_new(t.o, Book);
+    cr_expect_eq(mn_obj_set(t.o, b, "author", mn_arg_obj(lib.classic)), MN_EINVAL);
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     mn_arena_printf(t.arena,
+                                     "Cannot assign \"<Tag: Tag object (%lld)>\": \"Book.author\" "
+                                     "must be a \"Author\" instance.",
+                                     (long long)lib.classic->id));
+    cr_expect_eq(b->author.id, 0, "left unset");
+    cr_expect_eq(mn_obj_set(t.o, b, "author", mn_arg_obj(lib.ann)), 0);
+    cr_expect_eq(b->author.id, lib.ann->id);
+}

@@ -328,3 +328,21 @@ Test(orm_query, filter_after_annotate_has_its_own_join)
     cr_expect_str_eq(rows_repr(mn_qs_values_list(mn_filter(by_books(), "n", 0), "name", true)),
                      "['Cy']");
 }
+/* The prefetch query filters the related rows by their link back, then annotates that link:
+ * both read the custom queryset's join when it filtered across the same relation. */
+Test(orm_query, prefetch_m2m_with_a_filtered_custom_queryset)
+{
+    mn_orm *o = t.o;
+    mn_qs *tags = mn_filter(mn_all(o, Tag), "books__pages__gt", 0);
+    mn_rows *books =
+        mn_qs_fetch(mn_qs_prefetch(mn_qs_order_by(mn_all(o, Book), "title"), "tags", tags));
+    cr_assert_not_null(books, "%s", mn_orm_error(o));
+    mn_buf b;
+    mn_buf_init(&b, t.arena);
+    for (size_t i = 0; i < books->len; i++) {
+        mn_rows *r = mn_qs_fetch(mn_related(o, books->items[i], "tags"));
+        cr_assert_not_null(r, "%s", mn_orm_error(o));
+        mn_buf_printf(&b, "%s%s:%zu", i ? " " : "", ((Book *)books->items[i])->title, r->len);
+    }
+    cr_expect_str_eq(mn_buf_cstr(&b), "Dune:1 Emma:1 Odes 50% off_sale:2 SQL in Depth:1");
+}

@@ -244,13 +244,14 @@ int mn__fd_watch(mn_loop *loop, int fd, void (*fn)(void *arg, uint32_t events), 
     mn__fdstate *fs = mn__fd_get(loop, fd);
     if (!fs)
         return fd < 0 ? MN_EINVAL : MN_ENOMEM;
-    if (!fs->registered) {
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-                                 .data.u64 = (uint64_t)fd};
-        if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno != EEXIST)
-            return errno == EBADF ? MN_EINVAL : MN_EIO;
-        fs->registered = true;
-    }
+    /* Added even when the table says registered: a driver may have closed an fd of that
+     * number behind the loop's back (libpq does), and a fresh accept gets the number again.
+     * EEXIST means this very file is in the set already. */
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                             .data.u64 = (uint64_t)fd};
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno != EEXIST)
+        return errno == EBADF ? MN_EINVAL : MN_EIO;
+    fs->registered = true;
     fs->watch = fn;
     fs->watch_arg = arg;
     return MN_OK;

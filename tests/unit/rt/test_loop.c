@@ -164,6 +164,30 @@ Test(loop, a_watch_callback_may_close_its_fd)
     mn_loop_free(loop);
 }
 
+Test(loop, a_watch_on_a_number_closed_behind_the_loops_back_still_reports)
+{
+    mn_loop *loop = mn_loop_new();
+    int p[2];
+    cr_assert_eq(pipe2(p, O_NONBLOCK), 0);
+    /* registered by a wait, then closed with plain close(2), as a driver does */
+    cr_assert_eq(mn__fd_watch(loop, p[0], count_edge, NULL), MN_OK);
+    mn__fd_get(loop, p[0])->watch = NULL;
+    int old = p[0];
+    close(p[0]);
+    close(p[1]);
+    cr_assert(loop->fds[old].registered, "the table still says registered");
+    cr_assert_eq(pipe2(p, O_NONBLOCK), 0);
+    cr_assert_eq(p[0], old, "the number is handed out again");
+    edges = 0;
+    cr_assert_eq(mn__fd_watch(loop, p[0], count_edge, NULL), MN_OK);
+    cr_assert_eq(write(p[1], "a", 1), 1);
+    cr_assert_eq(mn__loop_run_once(loop, 1000), MN_OK);
+    cr_assert_eq(edges, 1, "the new file is in the epoll set");
+    mn_sock_close(p[0]);
+    close(p[1]);
+    mn_loop_free(loop);
+}
+
 Test(loop, watching_a_bad_fd_is_refused)
 {
     mn_loop *loop = mn_loop_new();

@@ -42,8 +42,17 @@ int mn_obj_set(mn_orm *o, void *obj, const char *field, mn_arg a)
     if (mn__ready(o) != 0)
         return o->errcode;
     const mn_fielddef *f = mn__field(m, field, strlen(field));
-    if (!f)
+    if (!f) {
+        /* a reverse accessor is a name that exists: say what to do instead (Django's
+         * descriptors), never "did you mean" the very name */
+        const revrel *r = mn__revrel(m, field, strlen(field), true);
+        if (r && r->field->type != MN_O2O)
+            return mn__orm_fail(o, MN_EINVAL,
+                                "Direct assignment to the reverse side of a %s set is "
+                                "prohibited. Use %s.set() instead.",
+                                r->field->type == MN_M2M ? "many-to-many" : "related", field);
         return mn__no_field(o, m, field, strlen(field));
+    }
     void *p = mn__fptr(obj, f);
     if (a.type == MN_ARG_NULL || (a.type == MN_ARG_STR && !a.v.s)) {
         if (f->type == MN_M2M)

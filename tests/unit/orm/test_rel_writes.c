@@ -116,6 +116,12 @@ Test(orm_rel_writes, m2m_wrong_name_never_suggests_itself)
 {
     cr_expect_eq(mn_m2m_add(t.o, lib.classic, "bookz", (const void *[]){lib.dune}, 1), MN_EFIELD);
     cr_expect(strstr(mn_orm_error(t.o), "did you mean 'books'"), "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_obj_set(t.o, lib.classic, "books", mn_arg_null()), MN_EINVAL);
+    cr_expect_str_eq(mn_orm_error(t.o), "Direct assignment to the reverse side of a many-to-many "
+                                        "set is prohibited. Use books.set() instead.");
+    cr_expect_eq(mn_obj_set(t.o, lib.ann, "books", mn_arg_null()), MN_EINVAL);
+    cr_expect_str_eq(mn_orm_error(t.o), "Direct assignment to the reverse side of a related "
+                                        "set is prohibited. Use books.set() instead.");
     cr_expect_neq(mn_m2m_add(t.o, lib.ann, "books", (const void *[]){lib.dune}, 1), 0,
                   "a reverse foreign key is not a many-to-many relation");
     cr_expect(strstr(mn_orm_error(t.o), "not a many-to-many"), "%s", mn_orm_error(t.o));

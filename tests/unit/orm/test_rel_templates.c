@@ -113,3 +113,28 @@ Test(orm_rel_templates, deferred_field_read_by_name_is_loaded)
     cr_expect_eq(pages, 412);
     cr_expect_str_eq(mn_obj_display(t.o, b, "pages"), "412");
 }
+
+Test(orm_rel_templates, a_queryset_whose_query_fails_fails_the_render)
+{
+    /* a query that fails when it runs: FOR UPDATE outside a transaction (PostgreSQL only;
+     * SQLite ignores it, so there the queryset renders) */
+    mn_qs *qs = mn_qs_select_for_update(mn_qs_order_by(mn_all(t.o, Tag), "name"));
+    const char *src = "[{{ tags }}]";
+    mn_template_error err;
+    memset(&err, 0, sizeof err);
+    mn_template *tpl = mn_template_compile(engine, "t", src, strlen(src), &err);
+    cr_assert_not_null(tpl);
+    mn_context *ctx = mn_context_new(t.arena);
+    mn_context_set(ctx, "tags", mn_qs_value(qs));
+    mn_buf out;
+    mn_buf_init(&out, t.arena);
+    int rc = mn_template_render(tpl, ctx, &out, &err);
+    if (tdb_is_pg(&t)) {
+        cr_expect_lt(rc, 0, "the error is not swallowed");
+        cr_expect_null(strstr(mn_buf_cstr(&out), "QuerySet"), "no half-written repr: %s",
+                       mn_buf_cstr(&out));
+    } else {
+        cr_expect_eq(rc, 0);
+        cr_expect(strstr(mn_buf_cstr(&out), "&lt;QuerySet [&lt;Tag: "), "%s", mn_buf_cstr(&out));
+    }
+}

@@ -542,6 +542,9 @@ int mn_m2m_set(mn_orm *o, void *obj, const char *field, const void *const *other
  * mn_m2m_* calls work from either side: mn_m2m_add(o, tag, "books", ...) by related_name. */
 int mn_m2m_add_through(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n,
                        const mn_kv *through_defaults, size_t nd) MN_MAY_YIELD;
+/* set() with through_defaults for the rows it adds. */
+int mn_m2m_set_through(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n,
+                       const mn_kv *through_defaults, size_t nd) MN_MAY_YIELD;
 
 /* ---- Expressions: F(), values, arithmetic, aggregates. Allocated in the session. ---- */
 mn_expr *mn_F(mn_orm *o, const char *field_path);

@@ -374,7 +374,8 @@ int mn_m2m_clear(mn_orm *o, void *obj, const char *field)
 
 /* As Django's set(): removes the links not in others, then adds the missing ones, so
  * receivers see a remove and an add of exactly what changed. */
-int mn_m2m_set(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n)
+static int m2m_set(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n,
+                   const mn_kv *tdef, size_t nd)
 {
     m2m_side s;
     int rc = m2m_parts(o, obj, field, &s);
@@ -405,7 +406,18 @@ int mn_m2m_set(mn_orm *o, void *obj, const char *field, const void *const *other
     if (ngone)
         rc = m2m_remove_keys(o, &s, obj, gone, ngone);
     if (rc == 0)
-        rc = m2m_add(o, obj, field, others, n, NULL, 0);
+        rc = m2m_add(o, obj, field, others, n, tdef, nd);
     int end = mn_atomic_end(o, rc == 0);
     return m2m_done(o, rc ? rc : end);
+}
+
+int mn_m2m_set(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n)
+{
+    return m2m_set(o, obj, field, others, n, NULL, 0);
+}
+
+int mn_m2m_set_through(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n,
+                       const mn_kv *through_defaults, size_t nd)
+{
+    return m2m_set(o, obj, field, others, n, through_defaults, nd);
 }

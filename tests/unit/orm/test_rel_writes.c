@@ -158,6 +158,13 @@ Test(orm_rel_writes, m2m_add_on_explicit_through_fills_defaults)
     cr_assert_eq(mn_m2m_add(t.o, lib.cy, "clubs", (const void *[]){c}, 1), 0, "%s",
                  mn_orm_error(t.o));
     cr_expect_eq(mn_qs_count(mn_related(t.o, c, "members")), 3, "added from the reverse side");
+    cr_assert_eq(mn_m2m_set_through(t.o, c, "members", (const void *[]){lib.bob, lib.cy}, 2,
+                                    MN_KVS("role", "guest"), 1),
+                 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Membership)), 2, "ann removed");
+    m = mn_get(mn_all(t.o, Membership), "club", c, "author", lib.bob);
+    cr_assert_not_null(m);
+    cr_expect_str_eq(m->role, "chair", "a kept link keeps its row");
 }
 
 /* ---- O4: m2m_changed actions ---- */

@@ -194,12 +194,13 @@ static const char *const action_names[] = {
     [MN_M2M_PRE_CLEAR] = "pre_clear",   [MN_M2M_POST_CLEAR] = "post_clear",
 };
 
-/* as django.db.models.signals.m2m_changed: sender is the through model */
-static void m2m_send(mn_orm *o, const m2m_side *s, void *obj, mn_m2m_action action,
-                     const mn_arg *pks, size_t npk)
+/* as django.db.models.signals.m2m_changed: sender is the through model. Returns what
+ * mn__signal returns (non-zero: a pre_ receiver refused, once txn.c passes that on). */
+static int m2m_send(mn_orm *o, const m2m_side *s, void *obj, mn_m2m_action action,
+                    const mn_arg *pks, size_t npk)
 {
     if (!mn__has_receivers(MN_M2M_CHANGED, s->t))
-        return;
+        return 0;
     m2m_frame fr = {o,
                     {action, action_names[action], s->reverse, s->other,
                      action == MN_M2M_PRE_CLEAR || action == MN_M2M_POST_CLEAR ? NULL : pks,
@@ -207,13 +208,14 @@ static void m2m_send(mn_orm *o, const m2m_side *s, void *obj, mn_m2m_action acti
                     m2m_frames};
     m2m_frames = &fr;
     bool adding = action == MN_M2M_PRE_ADD || action == MN_M2M_POST_ADD;
-    mn__signal(o, MN_M2M_CHANGED, s->t, obj, adding);
+    int rc = mn__signal(o, MN_M2M_CHANGED, s->t, obj, adding);
     /* unlink this frame wherever it is now: other coroutines may have pushed and popped */
     for (m2m_frame **pp = &m2m_frames; *pp; pp = &(*pp)->next)
         if (*pp == &fr) {
             *pp = fr.next;
             break;
         }
+    return rc;
 }
 
 /* The keys among ids[0..n) not linked to obj yet, without duplicates (Django's
@@ -312,7 +314,8 @@ static int m2m_add(mn_orm *o, void *obj, const char *field, const void *const *o
     if ((rc = m2m_keys(o, &s, "add", others, n, &ids)) != 0 ||
         (rc = m2m_missing(o, &s, obj, ids, n, &ids, &nids)) != 0)
         return rc;
-    m2m_send(o, &s, obj, MN_M2M_PRE_ADD, ids, nids);
+    if ((rc = m2m_send(o, &s, obj, MN_M2M_PRE_ADD, ids, nids)) != 0)
+        return rc;
     if (nids)
         rc = m2m_insert(o, &s, obj, ids, nids, tdef, nd);
     if (rc == 0)
@@ -337,7 +340,9 @@ static int m2m_remove_keys(mn_orm *o, const m2m_side *s, void *obj, const mn_arg
     if (!in)
         return MN_ENOMEM;
     mn_kv kv[2] = {{s->src->name, mn_arg_obj(obj)}, {in, mn_arg_list(ids, n)}};
-    m2m_send(o, s, obj, MN_M2M_PRE_REMOVE, ids, n);
+    int rc = m2m_send(o, s, obj, MN_M2M_PRE_REMOVE, ids, n);
+    if (rc)
+        return rc;
     int64_t r = mn_qs_delete(mn_qs_filter_kv(mn_qs_all(o, s->t), kv, 2), NULL);
     if (r < 0)
         return (int)r;
@@ -363,7 +368,8 @@ int mn_m2m_clear(mn_orm *o, void *obj, const char *field)
     int rc = m2m_parts(o, obj, field, &s);
     if (rc)
         return rc;
-    m2m_send(o, &s, obj, MN_M2M_PRE_CLEAR, NULL, 0);
+    if ((rc = m2m_send(o, &s, obj, MN_M2M_PRE_CLEAR, NULL, 0)) != 0)
+        return rc;
     int64_t r = mn_qs_delete(
         mn_qs_filter_kv(mn_qs_all(o, s.t), &(mn_kv){s.src->name, mn_arg_obj(obj)}, 1), NULL);
     if (r < 0)

@@ -274,10 +274,17 @@ static void copy_err(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* Server notices (NOTICE, WARNING, and the FATAL of a server shutting down while we are
- * idle) go to the log, not straight to stderr as libpq's default would. */
-static void log_notice(void *arg, const char *message)
+ * idle) go to the log, not straight to stderr as libpq's default would. A FATAL or PANIC
+ * means the server is ending this session: the connection is broken from now on, even if
+ * the socket's close has not arrived yet (libpq reads the message and the close in separate
+ * steps, and a pool checking an idle connection between them would hand out a dead one). */
+static void on_notice(void *arg, const PGresult *res)
 {
-    (void)arg;
+    mn__pg_conn *c = arg;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+        c->broken = true;
+    const char *message = PQresultErrorMessage(res);
     size_t n = strlen(message);
     while (n > 0 && message[n - 1] == '\n')
         n--;
@@ -307,7 +314,7 @@ static int finish_connect(mn__pg_conn *c, bool reset, char *err, size_t errlen)
         st = reset ? PQresetPoll(c->pg) : PQconnectPoll(c->pg);
     }
     track_socket(c);
-    PQsetNoticeProcessor(c->pg, log_notice, NULL);
+    PQsetNoticeReceiver(c->pg, on_notice, c);
     if (PQsetnonblocking(c->pg, 1) != 0) {
         copy_err(err, errlen, "cannot connect to PostgreSQL: %s", PQerrorMessage(c->pg));
         return MN_EIO;
@@ -484,7 +491,7 @@ bool mn__pg_alive(mn__pg_conn *c)
         int r = poll(&p, 1, 0);
         if (r == 0)
             return true;
-        if (r < 0 || !PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK) {
+        if (r < 0 || !PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK || c->broken) {
             c->broken = true;
             track_socket(c);
             return false;

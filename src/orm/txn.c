@@ -185,9 +185,17 @@ int mn__signal(mn_orm *o, mn_signal sig, const mn_model *m, void *obj, bool crea
         if (r->sig != sig || (r->sender && r->sender != m))
             continue;
         int rc = r->fn(sig, m, obj, created, o, r->user);
-        if (rc && (sig == MN_PRE_SAVE || sig == MN_PRE_DELETE))
+        if (!rc)
+            continue;
+        if (sig == MN_PRE_SAVE || sig == MN_PRE_DELETE)
             return mn__orm_fail(o, rc, "a %s receiver for %s refused the operation",
                                 sig == MN_PRE_SAVE ? "pre_save" : "pre_delete", m->name);
+        /* as raising in a Django pre_add/pre_remove/pre_clear receiver: nothing changes */
+        const mn_m2m_change *ch = sig == MN_M2M_CHANGED ? mn_m2m_changed_info(o) : NULL;
+        if (ch && (ch->action == MN_M2M_PRE_ADD || ch->action == MN_M2M_PRE_REMOVE ||
+                   ch->action == MN_M2M_PRE_CLEAR))
+            return mn__orm_fail(o, rc, "a %s receiver for %s refused the operation",
+                                ch->action_name, m->name);
     }
     return 0;
 }

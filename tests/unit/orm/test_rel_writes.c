@@ -216,6 +216,34 @@ Test(orm_rel_writes, m2m_set_sends_remove_then_add_of_the_difference)
     cr_expect_eq(mn_qs_count(mn_related(t.o, lib.odes, "tags")), 2);
 }
 
+static int refuse_pre_remove(mn_signal sig, const mn_model *sender, void *obj, bool created,
+                             mn_orm *o, void *user)
+{
+    (void)sig;
+    (void)sender;
+    (void)obj;
+    (void)created;
+    (void)user;
+    const mn_m2m_change *ch = mn_m2m_changed_info(o);
+    return ch && ch->action == MN_M2M_PRE_REMOVE ? MN_EINVAL : 0;
+}
+
+Test(orm_rel_writes, a_pre_receiver_can_refuse_the_change)
+{
+    const mn_model *through = mn_model_field(&Book_model, "tags")->through_model;
+    /* odes has poetry and classic */
+    cr_assert_eq(mn_signal_connect(MN_M2M_CHANGED, through, refuse_pre_remove, NULL), 0);
+    int rc = mn_m2m_remove(t.o, lib.odes, "tags", (const void *[]){lib.poetry}, 1);
+    cr_expect_neq(rc, 0, "a pre_remove receiver refused");
+    cr_expect(strstr(mn_orm_error(t.o), "pre_remove"), "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, lib.odes, "tags")), 2, "nothing was removed");
+    cr_expect_eq(mn_m2m_add(t.o, lib.odes, "tags", (const void *[]){lib.tech}, 1), 0,
+                 "a post_ or other action's receiver result does not refuse: %s",
+                 mn_orm_error(t.o));
+    mn_signal_disconnect(MN_M2M_CHANGED, through, refuse_pre_remove, NULL);
+    cr_expect_eq(mn_qs_count(mn_related(t.o, lib.odes, "tags")), 3);
+}
+
 /* ---- O3: bulk_create(update_conflicts) sets the primary keys (Django 5.0) ---- */
 Test(orm_rel_writes, bulk_create_update_conflicts_sets_pks)
 {

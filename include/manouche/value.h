@@ -110,6 +110,9 @@ struct mn_value_class {
     bool (*equal)(void *self, void *other);
     /* Set true when to_string's text is already HTML-safe (a form widget, a SafeString). */
     bool to_string_is_safe;
+    /* Set true when to_string already writes Python's repr (a QuerySet's str is its repr,
+     * "<QuerySet [...]>"); otherwise a repr is "<NAME: to_string>", as a Django model's. */
+    bool to_string_is_repr;
 };
 
 /* ---- Singletons (static, never freed). ---- */

@@ -241,4 +241,5 @@ static const mn_value_class qs_class = {
     .iterate = qs_iterate,
     .length = qs_length,
     .to_string = qs_to_string,
+    .to_string_is_repr = true,
 };

@@ -754,6 +754,8 @@ static int write_value(const mn_value *v, mn_arena *a, mn_buf *out, bool repr, i
     case MN_VALUE_OBJECT: {
         const mn_value_class *c = v->u.obj.cls;
         int rc = 0;
+        if (repr && c && c->to_string && c->to_string_is_repr)
+            return c->to_string(v->u.obj.self, a, out);
         if (repr)
             rc = mn_buf_printf(out, "<%s: ", c && c->name ? c->name : "object");
         if (!rc && c && c->to_string)

@@ -6,6 +6,7 @@
 
 #include <criterion/criterion.h>
 #include <manouche/template.h>
+#include <stdio.h>
 #include <string.h>
 
 static testdb t;
@@ -137,4 +138,17 @@ Test(orm_rel_templates, a_queryset_whose_query_fails_fails_the_render)
         cr_expect_eq(rc, 0);
         cr_expect(strstr(mn_buf_cstr(&out), "&lt;QuerySet [&lt;Tag: "), "%s", mn_buf_cstr(&out));
     }
+}
+
+Test(orm_rel_templates, a_queryset_inside_a_list_prints_as_python_would)
+{
+    mn_value *l = mn_value_list(t.arena, 1);
+    mn_qs *qs = mn_qs_order_by(mn_filter(mn_all(t.o, Book), "title", "Dune"), "id");
+    cr_assert_eq(mn_value_list_append(t.arena, l, mn_qs_value(qs)), 0);
+    /* Python: str([qs]) is "[<QuerySet [<Book: Book object (1)>]>]" (Book has no __str__),
+     * not "[<QuerySet: <QuerySet ...>>]" */
+    char want[64];
+    snprintf(want, sizeof want, "[<QuerySet [<Book: Book object (%lld)>]>]",
+             (long long)lib.dune->id);
+    cr_expect_str_eq(render("{{ l|safe }}", "l", l), want);
 }

@@ -486,12 +486,20 @@ static int finish(cc *c, mn_buf *text, sqlq *out)
 {
     mn_buf b;
     mn_buf_init(&b, c->o->arena);
-    mn_dbparam *ps = c->np ? mn_arena_alloc(c->o->arena, c->np * sizeof *ps) : NULL;
-    if (c->np && !ps)
-        return mn__cc_fail(c, MN_ENOMEM, "out of memory");
-    size_t n = 0;
     if (!mn_buf_cstr(text))
         return mn__cc_fail(c, MN_ENOMEM, "out of memory");
+    /* a marker may come more than once (a decimal rescaled on SQLite repeats its operand) */
+    size_t nm = c->np;
+    if (nm && memchr(text->data, '\x01', text->len)) {
+        nm = 0;
+        for (const char *p = text->data; (p = memchr(p, '\x01', (size_t)(text->data + text->len - p)));
+             p++)
+            nm++;
+    }
+    mn_dbparam *ps = nm ? mn_arena_alloc(c->o->arena, nm * sizeof *ps) : NULL;
+    if (nm && !ps)
+        return mn__cc_fail(c, MN_ENOMEM, "out of memory");
+    size_t n = 0;
     for (size_t i = 0; i < text->len; i++) {
         if (text->data[i] == '\x01') {
             size_t idx = strtoull(text->data + i + 1, NULL, 10);
@@ -660,7 +668,21 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
                 mn_buf_puts(&head, " = ");
                 if (set[i].value.type == MN_ARG_EXPR) {
                     size_t before = c.nj;
-                    mn__cc_expr(&c, &head, set[i].value.v.expr);
+                    xty et = c.d == MN_DIALECT_SQLITE
+                                 ? mn__expr_type(qs->m, qs, set[i].value.v.expr)
+                                 : (xty){XT_OTHER, 0};
+                    xty ft = f->type == MN_DECIMAL ? (xty){XT_DEC, f->decimal_places}
+                             : mn__is_int_type(f->type) ? (xty){XT_INT, 0}
+                                                        : (xty){XT_OTHER, 0};
+                    if (et.t != XT_OTHER && ft.t != XT_OTHER && (et.t == XT_DEC || ft.t == XT_DEC)) {
+                        /* update(price=F(pages)) on SQLite: store at the field's scale */
+                        mn_buf eb;
+                        mn_buf_init(&eb, qs->o->arena);
+                        mn__cc_expr(&c, &eb, set[i].value.v.expr);
+                        mn__sqlite_as(&head, mn_buf_cstr(&eb), et, ft);
+                    } else {
+                        mn__cc_expr(&c, &head, set[i].value.v.expr);
+                    }
                     if (c.nj != before)
                         return mn__cc_fail(
                             &c, MN_EFIELD,
@@ -748,13 +770,32 @@ int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, 
                                    "takes %s's own fields and annotations, not '%s'",
                                    qs->m->name, qs->m->name, e->path);
             }
-            mn_buf_printf(&text, "%s%s(%s", i ? ", " : "", mn__agg_name(e->agg),
-                          e->distinct ? "DISTINCT " : "");
+            mn_buf col;
+            mn_buf_init(&col, qs->o->arena);
             if (strcmp(e->path, "*") == 0)
-                mn_buf_putc(&text, '*');
+                mn_buf_putc(&col, '*');
             else
-                mn__quote(&text, f ? f->column : e->path);
-            mn_buf_puts(&text, ") AS ");
+                mn__quote(&col, f ? f->column : e->path);
+            xty t = mn__expr_type(qs->m, qs, e);
+            mn_buf_puts(&text, i ? ", " : "");
+            if (e->agg == AGG_AVG && t.t == XT_DEC && t.scale >= 0) {
+                const char *x = mn_buf_cstr(&col);
+                mn__dec_avg_sql(c.d, &text,
+                                e->distinct ? mn_arena_printf(qs->o->arena, "DISTINCT %s", x) : x,
+                                t.scale);
+            } else {
+                mn_buf agg;
+                mn_buf_init(&agg, qs->o->arena);
+                mn_buf_printf(&agg, "%s(%s", mn__agg_name(e->agg), e->distinct ? "DISTINCT " : "");
+                mn_buf_append(&agg, col.data, col.len);
+                mn_buf_putc(&agg, ')');
+                if (e->agg == AGG_SUM && is_ann && t.t == XT_DEC && t.scale > 0 &&
+                    c.d == MN_DIALECT_SQLITE)
+                    mn__sqlite_dec_text(&text, mn_buf_cstr(&agg), t.scale);
+                else
+                    mn_buf_append(&text, agg.data, agg.len);
+            }
+            mn_buf_puts(&text, " AS ");
             mn__quote(&text, names[i]);
         }
         put_subquery(&text, &inner);

@@ -88,4 +88,28 @@ mn_qs *mn__qs_filter_sticky(mn_qs *qs, const mn_kv *kv, size_t n);
  * not grouped that way. */
 const char *const *mn__qs_group(const mn_qs *qs, size_t *n);
 
+/* What an expression yields, so decimal arithmetic stays exact where SQLite stores a
+ * DecimalField as an integer scaled by 10^decimal_places: XT_DEC with scale >= 0 is such a
+ * scaled integer on SQLite (numeric on PostgreSQL); scale -1 is a decimal that SQLite holds
+ * as a REAL (a quotient, as Django computes decimal division on SQLite). */
+typedef enum xkind { XT_OTHER = 0, XT_INT, XT_DEC, XT_FLOAT } xkind;
+typedef struct xty {
+    xkind t;
+    int scale;
+} xty;
+/* qs (may be NULL) names the annotations an F() may refer to; unknown names give XT_OTHER. */
+xty mn__expr_type(const mn_model *m, const mn_qs *qs, const mn_expr *e);
+/* Places of Avg() over a DecimalField beyond the field's own (docs/orm.md). */
+#define MN_AVG_EXTRA_PLACES 4
+/* On SQLite, writes sql (a value of type from) as type to: scales decimals up exactly,
+ * rounds half away from zero when scaling down, as PostgreSQL's numeric does. */
+void mn__sqlite_as(mn_buf *b, const char *sql, xty from, xty to);
+/* Avg() over X, a decimal of `scale` places (the field's plus MN_AVG_EXTRA_PLACES): exact. */
+void mn__dec_avg_sql(mn_dbdialect d, mn_buf *b, const char *X, int scale);
+/* On SQLite, the scaled integer n as decimal text ("-1.50"), for a result whose type the
+ * reader cannot know (Sum() over an annotation). */
+void mn__sqlite_dec_text(mn_buf *b, const char *n, int scale);
+/* A decimal cell of an expression typed XT_DEC: a scaled integer, numeric text or a REAL. */
+mn_value *mn__decimal_cell(mn_orm *o, const mn_dbcell *c, int scale);
+
 #endif

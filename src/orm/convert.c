@@ -608,6 +608,26 @@ int mn__cell_store(mn_orm *o, void *obj, const mn_fielddef *f, const mn_dbcell *
     }
 }
 
+mn_value *mn__decimal_cell(mn_orm *o, const mn_dbcell *c, int scale)
+{
+    mn_arena *a = o->arena;
+    const char *t;
+    switch (c->type) {
+    case MN_DBT_NULL: return mn_value_none();
+    case MN_DBT_INT:
+    case MN_DBT_BOOL: t = scaled_to_decimal(a, c->v.i, scale < 0 ? 0 : scale); break;
+    case MN_DBT_FLOAT:
+        /* a quotient SQLite computed as a REAL: 15 significant digits, as Django's
+         * create_decimal() does for such a value */
+        t = mn_arena_printf(a, "%.15g", c->v.f);
+        if (strchr(t, 'e') || strchr(t, 'n') || strchr(t, 'i'))
+            return mn_value_double(a, c->v.f);
+        break;
+    default: return mn_value_decimal(a, c->v.s.ptr, c->v.s.len);
+    }
+    return t ? mn_value_decimal(a, t, strlen(t)) : NULL;
+}
+
 mn_value *mn__cell_value(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c)
 {
     mn_arena *a = o->arena;

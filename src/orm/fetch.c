@@ -54,6 +54,41 @@ static mn_value *expr_value(mn_orm *o, const mn_model *m, const mn_expr *e, cons
 {
     if (c->type == MN_DBT_NULL)
         return mn_value_none();
+    /* decode by what the expression yields, not by the driver's column type: SUM(bigint)
+     * is numeric text on PostgreSQL, a decimal is a scaled integer on SQLite */
+    xty t = e->kind == E_FIELD ? (xty){XT_OTHER, 0} : mn__expr_type(m, NULL, e);
+    if (t.t == XT_DEC && (e->kind == E_OP || e->agg == AGG_AVG))
+        return mn__decimal_cell(o, c, t.scale);
+    if (t.t == XT_INT && c->type == MN_DBT_TEXT) {
+        int64_t v = 0;
+        if (mn_str_to_i64(c->v.s, &v) == 0)
+            return mn_value_int(o->arena, v);
+    }
+    if (t.t == XT_FLOAT && e->kind == E_OP)
+        return mn_value_double(o->arena, c->type == MN_DBT_FLOAT ? c->v.f
+                                         : c->type == MN_DBT_INT ? (double)c->v.i
+                                                                 : strtod(c->v.s.ptr, NULL));
+    if (t.t == XT_OTHER && e->kind == E_AGG && e->agg == AGG_SUM && c->type == MN_DBT_TEXT) {
+        /* Sum() over an annotation (a Count, an expression): PostgreSQL's numeric text is
+         * an integer or a decimal, never a string */
+        int64_t v = 0;
+        if (mn_str_to_i64(c->v.s, &v) == 0)
+            return mn_value_int(o->arena, v);
+        size_t i = 0, dots = 0, digs = 0;
+        const char *p = c->v.s.ptr;
+        if (i < c->v.s.len && p[i] == '-')
+            i++;
+        for (; i < c->v.s.len; i++) {
+            if (p[i] == '.')
+                dots++;
+            else if (p[i] >= '0' && p[i] <= '9')
+                digs++;
+            else
+                break;
+        }
+        if (i == c->v.s.len && dots == 1 && digs)
+            return mn_value_decimal(o->arena, p, c->v.s.len);
+    }
     if (e->kind == E_AGG && e->agg == AGG_AVG) {
         double d = c->type == MN_DBT_FLOAT ? c->v.f
                    : c->type == MN_DBT_INT

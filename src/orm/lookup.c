@@ -495,6 +495,9 @@ static void transform_sql(cc *c, mn_buf *b, const char *lhs, const mn_fielddef *
 }
 
 static const char *arg_text(cc *c, mn_arg v);
+static xty field_xty(const mn_fielddef *f);
+static xty cc_type(cc *c, const mn_expr *e);
+static int64_t pow10i(int n);
 
 /* The value for a lookup's right-hand side as a parameter, typed by the column's field. */
 static void rhs_param(cc *c, mn_buf *b, const mn_fielddef *f, mn_ftype as, mn_arg v)
@@ -667,6 +670,14 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
     if (!pf) {
         fake.model = c->m;
         pf = &fake;
+        xty at = r.ann && applied == rest ? cc_type(c, r.ann->expr) : (xty){XT_OTHER, 0};
+        if (at.t == XT_DEC && at.scale >= 0) {
+            /* an annotation typed DecimalField compares with "2.25" as a decimal */
+            fake.type = MN_DECIMAL;
+            fake.max_digits = 38;
+            fake.decimal_places = at.scale;
+            as = MN_DECIMAL;
+        }
     }
     const char *L = mn_buf_cstr(&lhs);
     bool pg = c->d == MN_DIALECT_POSTGRESQL;
@@ -694,8 +705,32 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
                          : strcmp(lk, "gte") == 0 ? ">="
                          : strcmp(lk, "lt") == 0  ? "<"
                                                   : "<=";
-        mn_buf_printf(b, "%s %s ", L, op);
-        rhs_param(c, b, pf, as, v);
+        xty lt = {XT_OTHER, 0}, rt = {XT_OTHER, 0};
+        if (!pg && v.type == MN_ARG_EXPR && applied == rest) {
+            lt = r.ann ? cc_type(c, r.ann->expr) : field_xty(f);
+            rt = cc_type(c, v.v.expr);
+        }
+        if (lt.t != XT_OTHER && rt.t != XT_OTHER && (lt.t == XT_DEC || rt.t == XT_DEC) &&
+            (lt.t != rt.t || lt.scale != rt.scale)) {
+            /* price > F(pages) on SQLite: compare both sides at the finer scale (exact),
+             * or as REAL beside a float */
+            xty to = {XT_DEC, 0};
+            if (lt.t == XT_FLOAT || rt.t == XT_FLOAT || (lt.t == XT_DEC && lt.scale < 0) ||
+                (rt.t == XT_DEC && rt.scale < 0))
+                to.t = XT_FLOAT;
+            else
+                to.scale = (lt.t == XT_DEC && lt.scale > rt.scale) || rt.t != XT_DEC ? lt.scale
+                                                                                      : rt.scale;
+            mn_buf rb;
+            mn_buf_init(&rb, c->o->arena);
+            mn__cc_expr(c, &rb, v.v.expr);
+            mn__sqlite_as(b, L, lt, to);
+            mn_buf_printf(b, " %s ", op);
+            mn__sqlite_as(b, mn_buf_cstr(&rb), rt, to);
+        } else {
+            mn_buf_printf(b, "%s %s ", L, op);
+            rhs_param(c, b, pf, as, v);
+        }
     } else if (strcmp(lk, "in") == 0) {
         if (v.type == MN_ARG_QS) {
             mn_qs *sub = (mn_qs *)v.v.qs;
@@ -874,6 +909,225 @@ int mn__cc_annotation(cc *c, mn_buf *b, const annot *a)
     return rc;
 }
 
+
+/* ---- expression types (decimals are scaled integers on SQLite) ---- */
+static const mn_fielddef *type_path_field(const mn_model *m, const char *path)
+{
+    const char *p = path;
+    const mn_fielddef *f = NULL;
+    while (p && *p) {
+        const char *dd = strstr(p, "__");
+        size_t n = dd ? (size_t)(dd - p) : strlen(p);
+        f = mn__field(m, p, n);
+        if (f) {
+            if (f->rel_model && dd)
+                m = f->rel_model;
+            else if (dd)
+                return NULL; /* a transform or lookup after a plain field */
+        } else {
+            const revrel *r = mn__revrel(m, p, n, false);
+            if (!r)
+                return NULL;
+            m = r->from;
+            f = m->pk;
+        }
+        p = dd ? dd + 2 : NULL;
+    }
+    return f;
+}
+
+static xty field_xty(const mn_fielddef *f)
+{
+    xty t = {XT_OTHER, 0};
+    for (int i = 0; f && i < 4 && (f->type == MN_FK || f->type == MN_O2O) && f->rel_model; i++)
+        f = f->rel_model->pk;
+    if (!f)
+        return t;
+    if (f->type == MN_DECIMAL)
+        t = (xty){XT_DEC, f->decimal_places};
+    else if (f->type == MN_FLOAT)
+        t.t = XT_FLOAT;
+    else if (mn__is_int_type(f->type))
+        t.t = XT_INT;
+    return t;
+}
+
+static xty expr_type_d(const mn_model *m, const mn_qs *qs, const mn_expr *e, int depth);
+
+static xty path_type(const mn_model *m, const mn_qs *qs, const char *path, int depth)
+{
+    const mn_fielddef *f = type_path_field(m, path);
+    if (f)
+        return field_xty(f);
+    for (size_t i = 0; qs && i < qs->nannots; i++)
+        if (strcmp(qs->annots[i].name, path) == 0)
+            return expr_type_d(m, qs, qs->annots[i].expr, depth + 1);
+    return (xty){XT_OTHER, 0};
+}
+
+static xty expr_type_d(const mn_model *m, const mn_qs *qs, const mn_expr *e, int depth)
+{
+    xty o = {XT_OTHER, 0};
+    if (!e || depth > 16)
+        return o;
+    switch (e->kind) {
+    case E_FIELD: return path_type(m, qs, e->path, depth);
+    case E_VALUE:
+        if (e->value.type == MN_ARG_INT)
+            o.t = XT_INT;
+        else if (e->value.type == MN_ARG_FLOAT)
+            o.t = XT_FLOAT;
+        return o;
+    case E_AGG: {
+        if (e->agg == AGG_COUNT)
+            return (xty){XT_INT, 0};
+        if (strcmp(e->path, "*") == 0)
+            return o;
+        xty a = path_type(m, qs, e->path, depth);
+        if (e->agg != AGG_AVG)
+            return a;
+        if (a.t == XT_DEC)
+            return (xty){XT_DEC, a.scale < 0 ? -1 : a.scale + MN_AVG_EXTRA_PLACES};
+        if (a.t == XT_INT || a.t == XT_FLOAT)
+            return (xty){XT_FLOAT, 0};
+        return o;
+    }
+    case E_OP: {
+        xty a = expr_type_d(m, qs, e->a, depth + 1), b = expr_type_d(m, qs, e->b, depth + 1);
+        /* a string constant beside a decimal is a decimal of the same places */
+        if (a.t == XT_OTHER && e->a && e->a->kind == E_VALUE && e->a->value.type == MN_ARG_STR &&
+            b.t == XT_DEC)
+            a = b;
+        if (b.t == XT_OTHER && e->b && e->b->kind == E_VALUE && e->b->value.type == MN_ARG_STR &&
+            a.t == XT_DEC)
+            b = a;
+        if (a.t == XT_OTHER || b.t == XT_OTHER)
+            return o;
+        if (a.t == XT_FLOAT || b.t == XT_FLOAT)
+            return (xty){XT_FLOAT, 0};
+        if (a.t == XT_INT && b.t == XT_INT)
+            return a;
+        int sa = a.t == XT_INT ? 0 : a.scale, sb = b.t == XT_INT ? 0 : b.scale;
+        if (e->op == '/' || sa < 0 || sb < 0)
+            return (xty){XT_DEC, -1};
+        if (e->op == '*')
+            return (xty){XT_DEC, sa + sb};
+        return (xty){XT_DEC, sa > sb ? sa : sb};
+    }
+    }
+    return o;
+}
+
+xty mn__expr_type(const mn_model *m, const mn_qs *qs, const mn_expr *e)
+{
+    return expr_type_d(m, qs, e, 0);
+}
+
+static int64_t pow10i(int n)
+{
+    int64_t p = 1;
+    for (int i = 0; i < n && i < 18; i++)
+        p *= 10;
+    return p;
+}
+
+void mn__sqlite_as(mn_buf *b, const char *sql, xty from, xty to)
+{
+    bool real_from = from.t == XT_FLOAT || (from.t == XT_DEC && from.scale < 0);
+    int sf = from.t == XT_DEC ? from.scale : 0;
+    if (to.t == XT_FLOAT || (to.t == XT_DEC && to.scale < 0)) {
+        if (real_from)
+            mn_buf_puts(b, sql);
+        else if (sf > 0)
+            mn_buf_printf(b, "(CAST(%s AS REAL) / %lld)", sql, (long long)pow10i(sf));
+        else
+            mn_buf_printf(b, "CAST(%s AS REAL)", sql);
+        return;
+    }
+    int st = to.t == XT_DEC ? to.scale : 0;
+    if (real_from)
+        mn_buf_printf(b, "CAST(ROUND(%s * %lld) AS INTEGER)", sql, (long long)pow10i(st));
+    else if (sf == st)
+        mn_buf_puts(b, sql);
+    else if (sf < st)
+        mn_buf_printf(b, "(%s * %lld)", sql, (long long)pow10i(st - sf));
+    else {
+        long long d = (long long)pow10i(sf - st);
+        /* integer division truncates toward zero: add half the divisor away from zero */
+        mn_buf_printf(b, "((%s + CASE WHEN %s < 0 THEN -%lld ELSE %lld END) / %lld)", sql, sql,
+                      d / 2, d / 2, d);
+    }
+}
+
+void mn__dec_avg_sql(mn_dbdialect d, mn_buf *b, const char *X, int scale)
+{
+    if (d == MN_DIALECT_POSTGRESQL) {
+        mn_buf_printf(b, "ROUND(AVG(%s), %d)", X, scale);
+        return;
+    }
+    long long k = (long long)pow10i(MN_AVG_EXTRA_PLACES);
+    mn_buf_printf(b,
+                  "((SUM(%s) * %lld + CASE WHEN SUM(%s) < 0 THEN -(COUNT(%s) / 2) "
+                  "ELSE COUNT(%s) / 2 END) / NULLIF(COUNT(%s), 0))",
+                  X, k, X, X, X, X);
+}
+
+void mn__sqlite_dec_text(mn_buf *b, const char *n, int scale)
+{
+    if (scale <= 0) {
+        mn_buf_puts(b, n);
+        return;
+    }
+    long long d = (long long)pow10i(scale);
+    mn_buf_printf(b,
+                  "CASE WHEN %s IS NULL THEN NULL ELSE printf('%%s%%d.%%0%dd', CASE WHEN %s < 0 "
+                  "THEN '-' ELSE '' END, ABS(%s) / %lld, ABS(%s) %% %lld) END",
+                  n, scale, n, n, d, n, d);
+}
+
+static xty cc_type(cc *c, const mn_expr *e)
+{
+    return mn__expr_type(c->m, c->qs, e);
+}
+
+/* One side of a decimal operation on SQLite, written as type `to`. */
+static void dec_side(cc *c, mn_buf *b, const mn_expr *e, xty t, xty to)
+{
+    mn_buf s;
+    mn_buf_init(&s, c->o->arena);
+    if (e && e->kind == E_VALUE && e->value.type == MN_ARG_STR && t.t == XT_DEC && t.scale >= 0) {
+        mn_fielddef df = {.name = "value", .type = MN_DECIMAL, .max_digits = 30,
+                          .decimal_places = t.scale, .model = c->m};
+        rhs_param(c, &s, &df, MN_DECIMAL, e->value);
+    } else {
+        mn__cc_expr(c, &s, e);
+    }
+    mn__sqlite_as(b, mn_buf_cstr(&s), t, to);
+}
+
+/* Arithmetic with a decimal on SQLite, exact on the scaled integers: + - % align the
+ * places, * adds them; / and anything with a float go through REAL. */
+static int dec_op(cc *c, mn_buf *b, const mn_expr *e)
+{
+    xty r = cc_type(c, e);
+    xty ta = cc_type(c, e->a), tb = cc_type(c, e->b);
+    if (ta.t == XT_OTHER)
+        ta = tb;
+    if (tb.t == XT_OTHER)
+        tb = ta;
+    xty wa = r, wb = r; /* how each side is written */
+    if (r.t == XT_DEC && r.scale >= 0 && e->op == '*') {
+        wa = ta;
+        wb = tb;
+    }
+    mn_buf_putc(b, '(');
+    dec_side(c, b, e->a, ta, wa);
+    mn_buf_printf(b, " %c ", e->op);
+    dec_side(c, b, e->b, tb, wb);
+    mn_buf_putc(b, ')');
+    return c->err;
+}
+
 static int expr_sql(cc *c, mn_buf *b, const mn_expr *e)
 {
     if (!e)
@@ -913,6 +1167,12 @@ static int expr_sql(cc *c, mn_buf *b, const mn_expr *e)
         return 0;
     }
     case E_OP: {
+        if (c->d == MN_DIALECT_SQLITE) {
+            xty r = cc_type(c, e);
+            if ((r.t == XT_DEC || r.t == XT_FLOAT) &&
+                (cc_type(c, e->a).t == XT_DEC || cc_type(c, e->b).t == XT_DEC))
+                return dec_op(c, b, e);
+        }
         /* price + "1.50": the value takes the decimal field's storage (scaled on SQLite) */
         const mn_fielddef *df = NULL;
         const mn_expr *sides[2] = {e->a, e->b};
@@ -948,6 +1208,26 @@ static int expr_sql(cc *c, mn_buf *b, const mn_expr *e)
                 mn__cc_annotation(c, &arg, r.ann);
             else
                 mn__cc_col(c, &arg, r.alias, r.f->column);
+        }
+        xty at = e->agg == AGG_AVG ? cc_type(c, e) : (xty){XT_OTHER, 0};
+        if (at.t == XT_DEC && at.scale >= 0) {
+            /* Avg() of a decimal stays exact: PostgreSQL rounds its numeric average,
+             * SQLite divides the exact SUM of the scaled integers by the COUNT */
+            mn_buf x;
+            mn_buf_init(&x, c->o->arena);
+            mn_buf_puts(&x, e->distinct ? "DISTINCT " : "");
+            if (e->filter) {
+                mn_buf_puts(&x, "CASE WHEN ");
+                int saved = c->negated;
+                c->negated = 0;
+                mn__cc_q(c, &x, e->filter);
+                c->negated = saved;
+                mn_buf_printf(&x, " THEN %s ELSE NULL END", mn_buf_cstr(&arg));
+            } else {
+                mn_buf_append(&x, arg.data, arg.len);
+            }
+            mn__dec_avg_sql(c->d, b, mn_buf_cstr(&x), at.scale);
+            return c->err;
         }
         mn_buf_printf(b, "%s(%s", mn__agg_name(e->agg), e->distinct ? "DISTINCT " : "");
         if (e->filter) {

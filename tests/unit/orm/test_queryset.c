@@ -177,7 +177,7 @@ Test(orm_qs, aggregate_and_annotate)
                      "{'avg': 366.0}");
     cr_expect_str_eq(repr(mn_qs_aggregate(mn_filter(mn_all(o, Book), "author", lib.ann), "avg",
                                           mn_Avg(o, "price", NULL))),
-                     "{'avg': 13.745}");
+                     "{'avg': Decimal('13.745000')}");
     cr_expect_str_eq(repr(mn_qs_aggregate(mn_all(o, Book), "fiction",
                                           mn_Count(o, "pk", false, mn_Q(o, "genre", "fi")))),
                      "{'fiction': 2}");

@@ -10,7 +10,10 @@ install(TARGETS manouche manouche_shared EXPORT manoucheTargets
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/manouche DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT manoucheTargets NAMESPACE manouche:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/manouche)
 
-set(MN_PC_REQUIRES "jansson libpcre2-8 sqlite3 libpq hiredis libcrypto libssl zlib libargon2")
+# jansson is public: mn_req_json() and mn_json() hand out json_t, so an app calls json_*
+# itself and must link it. The others are used inside the library only.
+set(MN_PC_REQUIRES_PUBLIC "jansson")
+set(MN_PC_REQUIRES "libpcre2-8 sqlite3 libpq hiredis libcrypto libssl zlib libargon2")
 # The .pc file finds its prefix from its own place (${pcfiledir}), so that
 # `cmake --install build --prefix DIR` and copied trees work, not only CMAKE_INSTALL_PREFIX.
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")

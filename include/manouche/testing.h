@@ -47,7 +47,10 @@ typedef struct mn_client_request {
 } mn_client_request;
 
 /* Runs one request (and its redirects when follow is set); the final response, or NULL when
- * the request could not be built (bad path or header: see mn_client_error). */
+ * the request could not be built (bad path or header) or, following redirects, when one
+ * leads back to a (location, status) already followed ("Redirect loop detected.") or the
+ * chain passes 20 ("Too many redirects."), as Django's RedirectCycleError: see
+ * mn_client_error; mn_assert_status(NULL, ...) fails with that message. */
 mn_req *mn_client_request_run(mn_client *c, const mn_client_request *req);
 mn_req *mn_client_get(mn_client *c, const char *path);
 mn_req *mn_client_head(mn_client *c, const char *path);
@@ -69,10 +72,11 @@ int mn_client_set_cookie(mn_client *c, const char *name, const char *value);
 /* How many database queries the last request ran (the last hop when following redirects);
  * mn_assert_num_queries(resp, n) checks one response. */
 size_t mn_client_num_queries(const mn_client *c);
-/* Why the last request could not be built. */
+/* Why the last request failed ("" when it did not). */
 const char *mn_client_error(const mn_client *c);
 
-/* The response body as a NUL-terminated string (in the request's arena). */
+/* The response body as a NUL-terminated string (in the request's arena); for NULL, the error of
+ * the request that failed ("Redirect loop detected.") or "(no response)". */
 const char *mn_resp_text(mn_req *resp);
 /* The response body parsed as JSON (a jansson json_t owned by the response), NULL when it
  * is not JSON. */
@@ -85,9 +89,12 @@ bool mn_resp_contains(mn_req *resp, const char *text);
 #endif
 
 /* Assertions for Criterion tests (the macros use cr_assert and only expand in test code). */
+/* A request that failed (NULL: a redirect loop, a bad path) fails the assertion with the
+ * client's error ("Redirect loop detected."), as Django's RedirectCycleError fails a test. */
 #define mn_assert_status(resp, want)                                                               \
-    cr_assert_eq(mn_resp_get_status(resp), (want), "status %d, want %d; body: %.300s",             \
-                 mn_resp_get_status(resp), (want), mn_resp_text(resp))
+    cr_assert_eq((resp) ? mn_resp_get_status(resp) : 0, (want),                                    \
+                 "status %d, want %d; body: %.300s", (resp) ? mn_resp_get_status(resp) : 0,        \
+                 (want), mn_resp_text(resp))
 #define mn_assert_contains(resp, text)                                                             \
     cr_assert(mn_resp_contains((resp), (text)), "body does not contain '%s': %.500s", (text),      \
               mn_resp_text(resp))

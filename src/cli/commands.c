@@ -153,14 +153,56 @@ static void deploy_checks(const mn_settings *s, mn_buf *w, int *warnings)
     }
 }
 
+/* Django's check message levels (django.core.checks): a message at or above --fail-level
+ * makes `check` exit 1. Template errors are ERROR, the --deploy findings WARNING. */
+enum {
+    LEVEL_DEBUG = 10,
+    LEVEL_INFO = 20,
+    LEVEL_WARNING = 30,
+    LEVEL_ERROR = 40,
+    LEVEL_CRITICAL = 50
+};
+
+static int parse_level(const char *name)
+{
+    static const struct {
+        const char *name;
+        int level;
+    } levels[] = {{"CRITICAL", LEVEL_CRITICAL},
+                  {"ERROR", LEVEL_ERROR},
+                  {"WARNING", LEVEL_WARNING},
+                  {"INFO", LEVEL_INFO},
+                  {"DEBUG", LEVEL_DEBUG}};
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+        if (strcmp(name, levels[i].name) == 0)
+            return levels[i].level;
+    return 0;
+}
+
 int mn__cmd_check(mn_cli *cli, int argc, char **argv)
 {
     bool deploy = false;
+    int fail_level = LEVEL_ERROR;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--deploy") == 0)
+        const char *level = NULL;
+        if (strcmp(argv[i], "--deploy") == 0) {
             deploy = true;
-        else
+            continue;
+        } else if (strcmp(argv[i], "--fail-level") == 0) {
+            if (i + 1 >= argc)
+                return mn_cli_usage_error(cli, "--fail-level needs a level (CRITICAL, ERROR, "
+                                               "WARNING, INFO or DEBUG)");
+            level = argv[++i];
+        } else if (strncmp(argv[i], "--fail-level=", 13) == 0) {
+            level = argv[i] + 13;
+        } else {
             return mn_cli_usage_error(cli, "unexpected argument '%s'", argv[i]);
+        }
+        if (!(fail_level = parse_level(level)))
+            return mn_cli_usage_error(cli,
+                                      "--fail-level: invalid choice: '%s' (choose from CRITICAL, "
+                                      "ERROR, WARNING, INFO, DEBUG)",
+                                      level);
     }
     /* settings were checked while loading; routes and middleware when building the site */
     mn_site *site = mn_cli_site(cli);
@@ -206,7 +248,8 @@ int mn__cmd_check(mn_cli *cli, int argc, char **argv)
             printf("\nWARNINGS:\n%.*s", (int)w.len, w.data);
         printf("\nSystem check identified %d issue%s (0 silenced).\n", c.errors + warnings,
                c.errors + warnings == 1 ? "" : "s");
-        rc = c.errors ? MN_EXIT_FAILURE : MN_EXIT_OK;
+        int worst = c.errors ? LEVEL_ERROR : LEVEL_WARNING;
+        rc = worst >= fail_level ? MN_EXIT_FAILURE : MN_EXIT_OK;
     } else {
         printf("System check identified no issues (0 silenced).\n");
     }

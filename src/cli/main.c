@@ -24,8 +24,8 @@ struct mn_cli {
 };
 
 static const mn_command builtin_commands[] = {
-    {"check", "Checks the settings, URL patterns and templates for problems.", "[--deploy]",
-     mn__cmd_check, false},
+    {"check", "Checks the settings, URL patterns and templates for problems.",
+     "[--deploy] [--fail-level LEVEL]", mn__cmd_check, false},
     {"collectstatic",
      "Copies the static files into STATIC_ROOT with hashed names and a "
      "manifest.",

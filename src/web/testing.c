@@ -16,6 +16,9 @@ typedef struct cookie {
     char *value;
 } cookie;
 
+/* Django's client gives up after 20 redirects (Firefox's network.http.redirection-limit). */
+enum { MN__MAX_REDIRECTS = 20 };
+
 typedef struct redirect_hop {
     int status;
     char *location;
@@ -28,10 +31,21 @@ struct mn_client {
     size_t cookie_count, cookie_cap;
     mn_req **responses;
     size_t response_count, response_cap;
-    redirect_hop hops[20];
+    redirect_hop hops[MN__MAX_REDIRECTS];
     size_t hop_count;
     char error[256];
 };
+
+/* The last client error of this thread, so that an assertion on the NULL a failed request
+ * returns can say why (mn_resp_text(NULL)); test code only, one client at a time. */
+static _Thread_local char last_error[256];
+
+static mn_req *client_fail(mn_client *c, const char *message)
+{
+    snprintf(c->error, sizeof c->error, "%s", message);
+    snprintf(last_error, sizeof last_error, "%s", message);
+    return NULL;
+}
 
 mn_client *mn_client_new(mn_site *site)
 {
@@ -223,14 +237,14 @@ static mn_req *run_once(mn_client *c, const mn_client_request *q)
     mn_req *r = mn_req_new(&init);
     mn_buf_free(&jar);
     if (!r) {
-        snprintf(c->error, sizeof c->error, "cannot build the request %s %s",
-                 q->method ? q->method : "GET", q->path ? q->path : "(null)");
-        return NULL;
+        char msg[sizeof c->error];
+        snprintf(msg, sizeof msg, "cannot build the request %s %s", q->method ? q->method : "GET",
+                 q->path ? q->path : "(null)");
+        return client_fail(c, msg);
     }
     if (keep(c, r) != 0) {
         mn_req_free(r);
-        snprintf(c->error, sizeof c->error, "out of memory");
-        return NULL;
+        return client_fail(c, "out of memory");
     }
     mn_req_run(r, mn_site_handle, c->site);
     take_cookies(c, r);
@@ -250,21 +264,36 @@ static const char *local_target(const char *location, char *buf, size_t cap)
     return buf;
 }
 
+/* as django.test.Client._handle_redirects: a (location, status) hop seen before is a loop */
+static bool hop_seen(const mn_client *c, int status, mn_str location)
+{
+    for (size_t i = 0; i < c->hop_count; i++)
+        if (c->hops[i].status == status && mn_str_eq_cstr(location, c->hops[i].location))
+            return true;
+    return false;
+}
+
 mn_req *mn_client_request_run(mn_client *c, const mn_client_request *req)
 {
     c->error[0] = '\0';
+    last_error[0] = '\0';
     clear_hops(c);
     mn_client_request q = *req;
     mn_req *r = run_once(c, &q);
     char target[4096];
-    while (r && (q.follow || c->follow) && c->hop_count < 20) {
+    while (r && (q.follow || c->follow)) {
         int status = mn_resp_get_status(r);
         mn_str loc = mn_resp_get_header(r, "Location");
         if (status < 300 || status >= 400 || !loc.ptr)
             break;
+        /* Django raises RedirectCycleError with these messages; here the request fails */
+        if (hop_seen(c, status, loc))
+            return client_fail(c, "Redirect loop detected.");
+        if (c->hop_count == MN__MAX_REDIRECTS)
+            return client_fail(c, "Too many redirects.");
         char *l = mn_malloc(loc.len + 1);
         if (!l)
-            break;
+            return client_fail(c, "out of memory");
         memcpy(l, loc.ptr, loc.len);
         l[loc.len] = '\0';
         c->hops[c->hop_count].status = status;
@@ -354,7 +383,7 @@ bool mn_client_redirect_at(const mn_client *c, size_t i, int *status, const char
 const char *mn_resp_text(mn_req *resp)
 {
     if (!resp)
-        return "(no response)";
+        return *last_error ? last_error : "(no response)";
     mn_buf *b = mn_resp_body(resp);
     return mn_arena_strndup(mn_req_arena(resp), b->data ? b->data : "", b->len);
 }

@@ -2,7 +2,8 @@
 # make install works for users: the build installed into a temporary prefix gives a
 # pkg-config file and a CMake package, and a tiny out-of-tree app builds against each of
 # them (never against the source tree) and runs, rendering a Django template through the
-# installed library.
+# installed library, and calling jansson on a json_t the library hands out (jansson is a
+# public dependency: pkg-config's Requires, the CMake target's link interface).
 set -euo pipefail
 
 build=${MN_BUILD_DIR:?MN_BUILD_DIR must name the build directory}
@@ -39,6 +40,7 @@ cat >"$work/app/app.c" <<'C'
 #include <manouche/template.h>
 #include <manouche/value.h>
 
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -70,9 +72,26 @@ static int run_request(void)
     return rc == 0 ? 0 : 1;
 }
 
+/* The request body as JSON: a json_t from the library, read with jansson's own calls. */
+static int run_json(void)
+{
+    static const char body[] = "{\"n\": 42, \"who\": \"ada\"}";
+    mn_req_init init = {.method = "POST", .target = "/j", .body = body, .body_len = strlen(body)};
+    mn_req *r = mn_req_new(&init);
+    json_t *j = r ? mn_req_json(r) : NULL;
+    if (!j) {
+        mn_req_free(r);
+        return 1;
+    }
+    printf("json %lld %s\n", (long long)json_integer_value(json_object_get(j, "n")),
+           json_string_value(json_object_get(j, "who")));
+    mn_req_free(r);
+    return 0;
+}
+
 int main(void)
 {
-    if (run_request() != 0)
+    if (run_request() != 0 || run_json() != 0)
         return 1;
     static const char src[] =
         "{% for n in names %}{{ forloop.counter }}:{{ n }}{% if not forloop.last %}, "
@@ -102,6 +121,7 @@ int main(void)
 }
 C
 expected='200 hello ada l
+json 42 ada
 1:ada lovelace, 2:alan turing &amp; &lt;ok&gt;'
 
 check_output() { # name binary [env...]
@@ -114,6 +134,8 @@ check_output() { # name binary [env...]
 
 # 1. pkg-config, linked against the shared library, and statically.
 export PKG_CONFIG_PATH=$(dirname "$pc")
+pkg-config --print-requires manouche | grep -qx 'jansson' ||
+    fail "jansson is not in Requires: apps using json_t from mn_req_json cannot link"
 flags=$(pkg-config --cflags --libs manouche) || fail "pkg-config --cflags --libs manouche failed"
 inc_ok=""
 for f in $flags; do
@@ -126,7 +148,8 @@ cc $san -o "$work/app/app-pc" "$work/app/app.c" $flags ||
 check_output "pkg-config (shared)" env LD_LIBRARY_PATH="$libdir" "$work/app/app-pc"
 # Not `pkg-config --static`: Debian's libpq.pc names static-only libraries it does not ship;
 # the static libmanouche.a with its dependencies' shared libraries is what users link.
-reqs=$(pkg-config --print-requires-private manouche | awk '{print $1}' | tr '\n' ' ')
+reqs=$( (pkg-config --print-requires manouche; pkg-config --print-requires-private manouche) |
+    awk '{print $1}' | tr '\n' ' ')
 # shellcheck disable=SC2086
 static_flags="$(pkg-config --cflags manouche) -L$libdir $(pkg-config --libs $reqs) -lpthread -lm -ldl"
 # shellcheck disable=SC2086

@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include "cli/internal.h"
 
+#include <manouche/orm.h>
+
 #include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
@@ -221,6 +223,12 @@ int mn__cmd_check(mn_cli *cli, int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         project_path(p, dirs[i], path, sizeof path);
         check_dir(&c, path);
+    }
+    /* models: relations resolve, Meta.ordering names fields (Django's models.E015) */
+    const char *why = NULL;
+    if (mn_models_ready(&why) != 0) {
+        c.errors++;
+        mn_buf_printf(&c.messages, "%s\n", why ? why : "the model registry is not valid");
     }
     for (size_t i = 0; p->apps && p->apps[i]; i++) {
         const mn_app *app = p->apps[i];

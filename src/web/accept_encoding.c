@@ -11,11 +11,13 @@
 /* q-value of coding in an Accept-Encoding header: 0 when absent or refused. */
 double mn__accept_encoding_q(mn_str header, const char *coding)
 {
+    if (!header.ptr) /* no Accept-Encoding (and no pointer arithmetic on NULL) */
+        return 0;
     size_t cl = strlen(coding);
     const char *p = header.ptr, *end = header.ptr + header.len;
     double star = 0;
     bool star_seen = false;
-    while (p && p < end) {
+    while (p < end) {
         while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
             p++;
         const char *tok = p;

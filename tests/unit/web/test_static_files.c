@@ -63,17 +63,8 @@ TestSuite(static_files, .init = setup, .fini = teardown);
 
 Test(static_files, hostile_paths_are_refused)
 {
-    const char *bad[] = {"../etc/passwd",
-                         "css/../../x",
-                         "/etc/passwd",
-                         "css\\site.css",
-                         "",
-                         "css/",
-                         "./css/site.css",
-                         "css/./site.css",
-                         "a\x01"
-                         "b",
-                         "..",
+    const char *bad[] = {"../etc/passwd", "css/../../x",    "/etc/passwd",    "css\\site.css", "",
+                         "css/",          "./css/site.css", "css/./site.css", "a\001b",        "..",
                          "css/.."};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_expect_eq(mn_static_check_path(bad[i]), MN_EINVAL, "'%s' accepted", bad[i]);

@@ -2,6 +2,7 @@
 #ifndef MN_TEST_HELPER_DATA_H
 #define MN_TEST_HELPER_DATA_H
 
+#include "helper_db.h"
 #include "helper_models.h"
 
 typedef struct library {
@@ -13,5 +14,21 @@ typedef struct library {
 /* Authors, books (with prices, dates, pages, genres), tags and reviews; fails the test on
  * error. */
 void library_fill(mn_orm *o, library *lib);
+
+/* Declares the file's test database `t`, its library `lib` and the suite NAME, each of whose
+ * tests starts on a fresh database holding the library. */
+#define LIBRARY_SUITE(name)                                                                        \
+    static testdb t;                                                                               \
+    static library lib;                                                                            \
+    static void library_suite_setup(void)                                                          \
+    {                                                                                              \
+        tdb_open(&t);                                                                              \
+        library_fill(t.o, &lib);                                                                   \
+    }                                                                                              \
+    static void library_suite_teardown(void)                                                       \
+    {                                                                                              \
+        tdb_close(&t);                                                                             \
+    }                                                                                              \
+    TestSuite(name, .init = library_suite_setup, .fini = library_suite_teardown)
 
 #endif

@@ -6,6 +6,7 @@
 #ifndef MN_TEST_HELPER_DB_H
 #define MN_TEST_HELPER_DB_H
 
+#include <criterion/criterion.h>
 #include <manouche/orm.h>
 
 typedef struct testdb {
@@ -22,5 +23,19 @@ void tdb_close(testdb *t);
 bool tdb_is_pg(const testdb *t);
 /* A second session on the same database (its own connection). */
 mn_orm *tdb_session(testdb *t, mn_arena *arena);
+
+/* Declares the file's test database `t` and the suite NAME, each of whose tests starts on a
+ * fresh, empty database. */
+#define DB_SUITE(name)                                                                             \
+    static testdb t;                                                                               \
+    static void db_suite_setup(void)                                                               \
+    {                                                                                              \
+        tdb_open(&t);                                                                              \
+    }                                                                                              \
+    static void db_suite_teardown(void)                                                            \
+    {                                                                                              \
+        tdb_close(&t);                                                                             \
+    }                                                                                              \
+    TestSuite(name, .init = db_suite_setup, .fini = db_suite_teardown)
 
 #endif

@@ -7,16 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static testdb t;
-static void setup(void)
-{
-    tdb_open(&t);
-}
-static void teardown(void)
-{
-    tdb_close(&t);
-}
-TestSuite(orm_basics, .init = setup, .fini = teardown);
+DB_SUITE(orm_basics);
 
 static Question *question(const char *text, int year)
 {

@@ -182,7 +182,8 @@ Test(orm_decimal, update_integer_from_decimal_column)
 
 Test(orm_decimal, sum_of_annotated_decimal_is_decimal)
 {
-    mn_qs *q = mn_qs_annotate(mn_all(t.o, Book), "x", op('*', F("price"), mn_V(t.o, mn_arg_int(2))));
+    mn_qs *q =
+        mn_qs_annotate(mn_all(t.o, Book), "x", op('*', F("price"), mn_V(t.o, mn_arg_int(2))));
     cr_expect_str_eq(repr(mn_qs_aggregate(q, "s", mn_Sum(t.o, "x", NULL))),
                      "{'s': Decimal('3.00')}");
 }

@@ -8,18 +8,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-static testdb t;
-static library lib;
-static void setup(void)
-{
-    tdb_open(&t);
-    library_fill(t.o, &lib);
-}
-static void teardown(void)
-{
-    tdb_close(&t);
-}
-TestSuite(orm_errors_paths, .init = setup, .fini = teardown);
+LIBRARY_SUITE(orm_errors_paths);
 
 /* The message a filter on Book with this lookup fails with ("" if it does not fail). */
 static const char *filter_error(const char *lookup, mn_arg v)

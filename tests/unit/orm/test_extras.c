@@ -10,18 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static testdb t;
-static library lib;
-static void setup(void)
-{
-    tdb_open(&t);
-    library_fill(t.o, &lib);
-}
-static void teardown(void)
-{
-    tdb_close(&t);
-}
-TestSuite(orm_extras, .init = setup, .fini = teardown);
+LIBRARY_SUITE(orm_extras);
 
 Test(orm_extras, explain_shows_a_plan)
 {

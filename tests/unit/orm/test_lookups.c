@@ -7,18 +7,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-static testdb t;
-static library lib;
-static void setup(void)
-{
-    tdb_open(&t);
-    library_fill(t.o, &lib);
-}
-static void teardown(void)
-{
-    tdb_close(&t);
-}
-TestSuite(orm_lookups, .init = setup, .fini = teardown);
+LIBRARY_SUITE(orm_lookups);
 
 /* The titles of a Book queryset, ordered by title, joined with ','. */
 static const char *titles(mn_qs *qs)

@@ -10,18 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static testdb t;
-static library lib;
-static void setup(void)
-{
-    tdb_open(&t);
-    library_fill(t.o, &lib);
-}
-static void teardown(void)
-{
-    tdb_close(&t);
-}
-TestSuite(orm_query, .init = setup, .fini = teardown);
+LIBRARY_SUITE(orm_query);
 
 static const char *repr(mn_value *v)
 {

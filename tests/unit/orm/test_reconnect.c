@@ -9,16 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static testdb t;
-static void setup(void)
-{
-    tdb_open(&t);
-}
-static void teardown(void)
-{
-    tdb_close(&t);
-}
-TestSuite(orm_reconnect, .init = setup, .fini = teardown);
+DB_SUITE(orm_reconnect);
 
 Test(orm_reconnect, the_session_recovers_after_the_server_restarts)
 {

@@ -7,18 +7,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-static testdb t;
-static library lib;
-static void setup(void)
-{
-    tdb_open(&t);
-    library_fill(t.o, &lib);
-}
-static void teardown(void)
-{
-    tdb_close(&t);
-}
-TestSuite(orm_rel_checks, .init = setup, .fini = teardown);
+LIBRARY_SUITE(orm_rel_checks);
 
 Test(orm_rel_checks, filter_by_an_instance_of_the_wrong_model_fails)
 {

@@ -3,6 +3,7 @@
  * reverse one-to-one and a default accessor replaced by related_name render as invalid. */
 #include "helper_data.h"
 #include "helper_db.h"
+#include "helper_render.h"
 
 #include <criterion/criterion.h>
 #include <manouche/template.h>
@@ -25,21 +26,6 @@ static void teardown(void)
 }
 TestSuite(orm_rel_templates, .init = setup, .fini = teardown);
 
-static const char *render(const char *src, const char *name, mn_value *v)
-{
-    mn_template_error err;
-    memset(&err, 0, sizeof err);
-    mn_template *tpl = mn_template_compile(engine, "t", src, strlen(src), &err);
-    cr_assert_not_null(tpl);
-    mn_context *ctx = mn_context_new(t.arena);
-    mn_context_set(ctx, name, v);
-    mn_buf out;
-    mn_buf_init(&out, t.arena);
-    int rc = mn_template_render(tpl, ctx, &out, &err);
-    cr_assert_eq(rc, 0, "render failed: %s", mn_orm_error(t.o));
-    return mn_buf_cstr(&out);
-}
-
 Test(orm_rel_templates, deferred_field_is_loaded_when_a_template_reads_it)
 {
     Book *b = mn_qs_first(mn_qs_order_by(mn_qs_only(mn_all(t.o, Book), "title"), "id"));
@@ -48,8 +34,9 @@ Test(orm_rel_templates, deferred_field_is_loaded_when_a_template_reads_it)
     mn_dblog log;
     mn_dblog_init(&log, t.arena);
     mn_orm_set_log(t.o, &log);
-    cr_expect_str_eq(render("{{ b.title }} {{ b.pages }} {{ b.pages }} {{ b.rating }}", "b",
-                            mn_obj_value(t.o, b)),
+    cr_expect_str_eq(render_var(engine, &t,
+                                "{{ b.title }} {{ b.pages }} {{ b.pages }} {{ b.rating }}", "b",
+                                mn_obj_value(t.o, b)),
                      "Dune 412 412 4.5");
     cr_expect_eq(log.count, 2, "one query per deferred field, once");
     mn_orm_set_log(t.o, NULL);
@@ -60,9 +47,9 @@ Test(orm_rel_templates, deferred_foreign_key_is_loaded)
 {
     Book *b = mn_qs_first(mn_qs_order_by(mn_qs_defer(mn_all(t.o, Book), "author,price"), "id"));
     cr_assert_not_null(b, "%s", mn_orm_error(t.o));
-    cr_expect_str_eq(
-        render("{{ b.author_id }} {{ b.author.name }} {{ b.price }}", "b", mn_obj_value(t.o, b)),
-        mn_arena_printf(t.arena, "%lld Ann 19.99", (long long)lib.ann->id));
+    cr_expect_str_eq(render_var(engine, &t, "{{ b.author_id }} {{ b.author.name }} {{ b.price }}",
+                                "b", mn_obj_value(t.o, b)),
+                     mn_arena_printf(t.arena, "%lld Ann 19.99", (long long)lib.ann->id));
 }
 
 Test(orm_rel_templates, refresh_fields_reloads_only_the_named_fields)
@@ -81,22 +68,26 @@ Test(orm_rel_templates, refresh_fields_reloads_only_the_named_fields)
 Test(orm_rel_templates, repr_names_the_model)
 {
     const char *id = mn_arena_printf(t.arena, "%lld", (long long)lib.dune->id);
-    cr_expect_str_eq(render("{{ books|slice:\":1\" }}", "books",
-                            mn_qs_value(mn_qs_order_by(mn_all(t.o, Book), "id"))),
+    cr_expect_str_eq(render_var(engine, &t, "{{ books|slice:\":1\" }}", "books",
+                                mn_qs_value(mn_qs_order_by(mn_all(t.o, Book), "id"))),
                      mn_arena_printf(t.arena, "[&lt;Book: Book object (%s)&gt;]", id));
     mn_value *a = mn_obj_value(t.o, lib.dune), *b = mn_obj_value(t.o, lib.dune);
     cr_expect(mn_value_equal(a, b), "two values of one instance are equal");
-    cr_expect_str_eq(render("{% if x == x %}eq{% endif %}", "x", a), "eq");
+    cr_expect_str_eq(render_var(engine, &t, "{% if x == x %}eq{% endif %}", "x", a), "eq");
 }
 
 Test(orm_rel_templates, missing_reverse_one_to_one_and_replaced_accessor_are_invalid)
 {
     mn_value *ann = mn_obj_value(t.o, lib.ann);
-    cr_expect_str_eq(render("[{{ a.profile }}][{{ a.profile.bio }}]", "a", ann), "[][]");
-    cr_expect_str_eq(render("[{% if a.profile %}yes{% else %}no{% endif %}]", "a", ann), "[no]");
+    cr_expect_str_eq(render_var(engine, &t, "[{{ a.profile }}][{{ a.profile.bio }}]", "a", ann),
+                     "[][]");
+    cr_expect_str_eq(
+        render_var(engine, &t, "[{% if a.profile %}yes{% else %}no{% endif %}]", "a", ann), "[no]");
     Profile *p = mn_create(t.o, Profile, "author", lib.ann, "bio", "hello");
     cr_assert_not_null(p, "%s", mn_orm_error(t.o));
-    cr_expect_str_eq(render("[{{ a.profile.bio }}]", "a", mn_obj_value(t.o, lib.ann)), "[hello]");
+    cr_expect_str_eq(
+        render_var(engine, &t, "[{{ a.profile.bio }}]", "a", mn_obj_value(t.o, lib.ann)),
+        "[hello]");
     mn_value *out = NULL;
     cr_expect_eq(mn_value_lookup(ann, mn_str_from("book_set"), t.arena, &out), MN_ENOTFOUND,
                  "related_name replaces book_set");
@@ -150,5 +141,5 @@ Test(orm_rel_templates, a_queryset_inside_a_list_prints_as_python_would)
     char want[64];
     snprintf(want, sizeof want, "[<QuerySet [<Book: Book object (%lld)>]>]",
              (long long)lib.dune->id);
-    cr_expect_str_eq(render("{{ l|safe }}", "l", l), want);
+    cr_expect_str_eq(render_var(engine, &t, "{{ l|safe }}", "l", l), want);
 }

@@ -17,18 +17,7 @@ static const mn_choice STAR_CHOICES[] = {{"1", "one"}, {"2", "two"}, {NULL, NULL
 /* clang-format on */
 MN_MODEL(Starred, relw, STARRED_FIELDS)
 
-static testdb t;
-static library lib;
-static void setup(void)
-{
-    tdb_open(&t);
-    library_fill(t.o, &lib);
-}
-static void teardown(void)
-{
-    tdb_close(&t);
-}
-TestSuite(orm_rel_writes, .init = setup, .fini = teardown);
+LIBRARY_SUITE(orm_rel_writes);
 
 /* ---- O23: age = None on a number holding a value ---- */
 Test(orm_rel_writes, obj_set_null_clears_numbers_holding_a_value)

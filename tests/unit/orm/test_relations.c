@@ -7,18 +7,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-static testdb t;
-static library lib;
-static void setup(void)
-{
-    tdb_open(&t);
-    library_fill(t.o, &lib);
-}
-static void teardown(void)
-{
-    tdb_close(&t);
-}
-TestSuite(orm_relations, .init = setup, .fini = teardown);
+LIBRARY_SUITE(orm_relations);
 
 Test(orm_relations, one_to_one_both_ways)
 {

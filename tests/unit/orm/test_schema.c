@@ -20,16 +20,7 @@
 MN_MODEL(NoteBase, notes, NOTE_BASE_FIELDS, .abstract = true)
 MN_MODEL(Note, notes, NOTE_FIELDS)
 
-static testdb t;
-static void setup(void)
-{
-    tdb_open(&t);
-}
-static void teardown(void)
-{
-    tdb_close(&t);
-}
-TestSuite(orm_schema, .init = setup, .fini = teardown);
+DB_SUITE(orm_schema);
 
 Test(orm_schema, registry_knows_models_relations_and_names)
 {

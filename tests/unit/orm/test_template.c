@@ -3,6 +3,7 @@
  * get_absolute_url, counts, and laziness (no query until the template needs rows). */
 #include "helper_data.h"
 #include "helper_db.h"
+#include "helper_render.h"
 
 #include <criterion/criterion.h>
 #include <manouche/template.h>
@@ -22,21 +23,6 @@ static void teardown(void)
 }
 TestSuite(orm_template, .init = setup, .fini = teardown);
 
-static const char *render(const char *src, const char *name, mn_value *v)
-{
-    mn_template_error err;
-    memset(&err, 0, sizeof err);
-    mn_template *tpl = mn_template_compile(engine, "t", src, strlen(src), &err);
-    cr_assert_not_null(tpl);
-    mn_context *ctx = mn_context_new(t.arena);
-    mn_context_set(ctx, name, v);
-    mn_buf out;
-    mn_buf_init(&out, t.arena);
-    int rc = mn_template_render(tpl, ctx, &out, &err);
-    cr_assert_eq(rc, 0, "render failed: %s", mn_orm_error(t.o));
-    return mn_buf_cstr(&out);
-}
-
 Test(orm_template, fields_relations_and_methods)
 {
     mn_datetime dt = {.year = 2025, .month = 5, .day = 17, .hour = 9, .aware = true};
@@ -46,20 +32,23 @@ Test(orm_template, fields_relations_and_methods)
     cr_assert_not_null(mn_create(t.o, Choice, "question", q, "text", "Dog", "votes", 5));
     mn_value *v = mn_obj_value(t.o, q);
     cr_expect_str_eq(
-        render("{{ question.text }}|{{ question.id }}|{{ question.pub_date|date:'Y-m-d' }}",
-               "question", v),
+        render_var(engine, &t,
+                   "{{ question.text }}|{{ question.id }}|{{ question.pub_date|date:'Y-m-d' }}",
+                   "question", v),
         mn_arena_printf(t.arena, "Best &lt;pet&gt;?|%lld|2025-05-17", (long long)q->id));
-    cr_expect_str_eq(render("{% for c in question.choices.all %}{{ c.text }}={{ c.votes }};"
-                            "{% endfor %}{{ question.choices.count }}",
-                            "question", v),
+    cr_expect_str_eq(render_var(engine, &t,
+                                "{% for c in question.choices.all %}{{ c.text }}={{ c.votes }};"
+                                "{% endfor %}{{ question.choices.count }}",
+                                "question", v),
                      "Cat=3;Dog=5;2");
-    cr_expect_str_eq(render("{{ question.get_absolute_url }}|{{ question }}", "question", v),
-                     mn_arena_printf(t.arena, "/polls/%lld/|Best &lt;pet&gt;?", (long long)q->id));
-    Choice *c = mn_get(mn_all(t.o, Choice), "text", "Dog");
     cr_expect_str_eq(
-        render("{{ c.question.text|upper }} {{ c.question_id }}", "c", mn_obj_value(t.o, c)),
-        mn_arena_printf(t.arena, "BEST &lt;PET&gt;? %lld", (long long)q->id));
-    cr_expect_str_eq(render("[{{ question.nope }}]", "question", v), "[]");
+        render_var(engine, &t, "{{ question.get_absolute_url }}|{{ question }}", "question", v),
+        mn_arena_printf(t.arena, "/polls/%lld/|Best &lt;pet&gt;?", (long long)q->id));
+    Choice *c = mn_get(mn_all(t.o, Choice), "text", "Dog");
+    cr_expect_str_eq(render_var(engine, &t, "{{ c.question.text|upper }} {{ c.question_id }}", "c",
+                                mn_obj_value(t.o, c)),
+                     mn_arena_printf(t.arena, "BEST &lt;PET&gt;? %lld", (long long)q->id));
+    cr_expect_str_eq(render_var(engine, &t, "[{{ question.nope }}]", "question", v), "[]");
 }
 
 Test(orm_template, choices_display_and_lazy_querysets)
@@ -72,20 +61,22 @@ Test(orm_template, choices_display_and_lazy_querysets)
     mn_qs *qs = mn_qs_order_by(mn_all(t.o, Book), "title");
     mn_value *v = mn_qs_value(qs);
     cr_expect_eq(log.count, 0, "building the value runs nothing");
-    cr_expect_str_eq(render("{% for b in books %}{{ b.get_genre_display }}/{{ b.author.name }}"
-                            "{% if not forloop.last %}, {% endif %}{% endfor %}",
-                            "books", v),
+    cr_expect_str_eq(render_var(engine, &t,
+                                "{% for b in books %}{{ b.get_genre_display }}/{{ b.author.name }}"
+                                "{% if not forloop.last %}, {% endif %}{% endfor %}",
+                                "books", v),
                      "Fiction/Ann, Fiction/Ann, Poetry/Bob, Non-fiction/Bob");
-    cr_expect_str_eq(render("{{ books|length }} {% if books %}yes{% endif %}", "books", v),
-                     "4 yes");
-    size_t after = log.count;
-    render("{% for b in books %}{% endfor %}", "books", v);
-    cr_expect_eq(log.count, after, "the rows are cached after the first run");
-    cr_expect_str_eq(render("{% for t in b.tags.all %}{{ t.name }} {% endfor %}", "b",
-                            mn_obj_value(t.o, lib.odes)),
-                     "classic poetry ");
     cr_expect_str_eq(
-        render("{{ a.books.count }} {{ a.mentees.first.name }}", "a", mn_obj_value(t.o, lib.ann)),
-        "2 Bob");
+        render_var(engine, &t, "{{ books|length }} {% if books %}yes{% endif %}", "books", v),
+        "4 yes");
+    size_t after = log.count;
+    render_var(engine, &t, "{% for b in books %}{% endfor %}", "books", v);
+    cr_expect_eq(log.count, after, "the rows are cached after the first run");
+    cr_expect_str_eq(render_var(engine, &t, "{% for t in b.tags.all %}{{ t.name }} {% endfor %}",
+                                "b", mn_obj_value(t.o, lib.odes)),
+                     "classic poetry ");
+    cr_expect_str_eq(render_var(engine, &t, "{{ a.books.count }} {{ a.mentees.first.name }}", "a",
+                                mn_obj_value(t.o, lib.ann)),
+                     "2 Bob");
     mn_orm_set_log(t.o, NULL);
 }

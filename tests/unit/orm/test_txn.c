@@ -7,16 +7,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-static testdb t;
-static void setup(void)
-{
-    tdb_open(&t);
-}
-static void teardown(void)
-{
-    tdb_close(&t);
-}
-TestSuite(orm_txn, .init = setup, .fini = teardown);
+DB_SUITE(orm_txn);
 
 static int64_t tags(void)
 {

@@ -6,16 +6,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-static testdb t;
-static void setup(void)
-{
-    tdb_open(&t);
-}
-static void teardown(void)
-{
-    tdb_close(&t);
-}
-TestSuite(orm_validation, .init = setup, .fini = teardown);
+DB_SUITE(orm_validation);
 
 static const char *error_for(const mn_validation *v, const char *field)
 {

@@ -8,16 +8,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-static testdb t;
-static void setup(void)
-{
-    tdb_open(&t);
-}
-static void teardown(void)
-{
-    tdb_close(&t);
-}
-TestSuite(orm_write, .init = setup, .fini = teardown);
+DB_SUITE(orm_write);
 
 static int64_t count(const mn_model *m)
 {

@@ -90,3 +90,22 @@ void tdb_close(testdb *t)
         rmdir(t->dir);
     }
 }
+
+const char *tdb_repr(testdb *t, mn_value *v)
+{
+    mn_buf b;
+    mn_buf_init(&b, t->arena);
+    cr_assert_not_null(v, "%s", mn_orm_error(t->o));
+    mn_value_write_repr(v, t->arena, &b);
+    return mn_buf_cstr(&b);
+}
+
+const char *tdb_rows_repr(testdb *t, mn_qs *qs)
+{
+    mn_rows *rows = mn_qs_fetch(qs);
+    cr_assert_not_null(rows, "%s", mn_orm_error(t->o));
+    mn_value *l = mn_value_list(t->arena, rows->len);
+    for (size_t i = 0; i < rows->len; i++)
+        mn_value_list_append(t->arena, l, rows->items[i]);
+    return tdb_repr(t, l);
+}

@@ -24,6 +24,11 @@ bool tdb_is_pg(const testdb *t);
 /* A second session on the same database (its own connection). */
 mn_orm *tdb_session(testdb *t, mn_arena *arena);
 
+/* Python's repr() of v (in t's arena); fails the test when v is NULL, with the ORM's error. */
+const char *tdb_repr(testdb *t, mn_value *v);
+/* The repr of the list of qs's rows; fails the test when the query fails. */
+const char *tdb_rows_repr(testdb *t, mn_qs *qs);
+
 /* Declares the file's test database `t` and the suite NAME, each of whose tests starts on a
  * fresh, empty database. */
 #define DB_SUITE(name)                                                                             \

@@ -12,25 +12,6 @@
 
 LIBRARY_SUITE(orm_query);
 
-static const char *repr(mn_value *v)
-{
-    mn_buf b;
-    mn_buf_init(&b, t.arena);
-    cr_assert_not_null(v, "%s", mn_orm_error(t.o));
-    mn_value_write_repr(v, t.arena, &b);
-    return mn_buf_cstr(&b);
-}
-
-static const char *rows_repr(mn_qs *qs)
-{
-    mn_rows *rows = mn_qs_fetch(qs);
-    cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
-    mn_value *l = mn_value_list(t.arena, rows->len);
-    for (size_t i = 0; i < rows->len; i++)
-        mn_value_list_append(t.arena, l, rows->items[i]);
-    return repr(l);
-}
-
 /* The names (authors, tags) or titles (books, reviews by body) of the rows, in order. */
 static const char *names(mn_qs *qs)
 {
@@ -76,24 +57,26 @@ Test(orm_query, delete_of_an_annotated_queryset_deletes_its_own_rows)
 Test(orm_query, values_after_annotate_select_exactly_the_named_fields)
 {
     mn_qs *qs = mn_qs_order_by(by_books(), "name");
-    cr_expect_str_eq(rows_repr(mn_qs_values_list(qs, "name", true)), "['Ann', 'Bob', 'Cy']");
-    cr_expect_str_eq(rows_repr(mn_qs_values_list(mn_filter(qs, "n__lt", 1), "name", true)),
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values_list(qs, "name", true)),
+                     "['Ann', 'Bob', 'Cy']");
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values_list(mn_filter(qs, "n__lt", 1), "name", true)),
                      "['Cy']");
-    cr_expect_str_eq(rows_repr(mn_qs_values(qs, "name")),
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values(qs, "name")),
                      "[{'name': 'Ann'}, {'name': 'Bob'}, {'name': 'Cy'}]");
-    cr_expect_str_eq(rows_repr(mn_qs_values(qs, "name,n")),
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values(qs, "name,n")),
                      "[{'name': 'Ann', 'n': 2}, {'name': 'Bob', 'n': 2}, {'name': 'Cy', 'n': 0}]");
     mn_qs *pks = mn_qs_values_list(mn_filter(qs, "n__lt", 1), "pk", true);
-    cr_expect_str_eq(rows_repr(pks), mn_arena_printf(t.arena, "[%lld]", (long long)lib.cy->id));
+    cr_expect_str_eq(tdb_rows_repr(&t, pks),
+                     mn_arena_printf(t.arena, "[%lld]", (long long)lib.cy->id));
     /* values() before annotate() lists the annotation and groups by the values */
     mn_qs *per_author = mn_qs_annotate(mn_qs_values(mn_all(t.o, Book), "author"), "n",
                                        mn_Count(t.o, "id", false, NULL));
-    cr_expect_str_eq(rows_repr(mn_qs_order_by(per_author, "author")),
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_order_by(per_author, "author")),
                      mn_arena_printf(t.arena,
                                      "[{'author': %lld, 'n': 2}, {'author': %lld, 'n': 2}]",
                                      (long long)lib.ann->id, (long long)lib.bob->id));
     cr_expect_str_eq(
-        rows_repr(mn_qs_order_by(mn_qs_values_list(per_author, "author", true), "author")),
+        tdb_rows_repr(&t, mn_qs_order_by(mn_qs_values_list(per_author, "author", true), "author")),
         mn_arena_printf(t.arena, "[%lld, %lld]", (long long)lib.ann->id, (long long)lib.bob->id));
 }
 
@@ -143,8 +126,9 @@ Test(orm_query, aggregate_over_values_annotate_groups_by_the_values)
     mn_orm *o = t.o;
     mn_qs *per_book = mn_qs_annotate(mn_qs_values(mn_all(o, Review), "book"), "n",
                                      mn_Count(o, "id", false, NULL)); /* Dune 2, SQL 1 */
-    cr_expect_str_eq(repr(mn_qs_aggregate(per_book, "m", mn_Max(o, "n", NULL))), "{'m': 2}");
-    cr_expect_str_eq(repr(mn_qs_aggregate(per_book, "s", mn_Count(o, "n", false, NULL))),
+    cr_expect_str_eq(tdb_repr(&t, mn_qs_aggregate(per_book, "m", mn_Max(o, "n", NULL))),
+                     "{'m': 2}");
+    cr_expect_str_eq(tdb_repr(&t, mn_qs_aggregate(per_book, "s", mn_Count(o, "n", false, NULL))),
                      "{'s': 2}");
 }
 
@@ -157,12 +141,12 @@ Test(orm_query, meta_ordering_does_not_order_group_by_queries)
     const char *sql = mn_qs_sql(qs, NULL);
     cr_assert_not_null(sql, "%s", mn_orm_error(o));
     cr_expect_null(strstr(sql, "ORDER BY"), "%s", sql);
-    cr_expect_str_eq(rows_repr(mn_qs_order_by(qs, "n")),
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_order_by(qs, "n")),
                      mn_arena_printf(t.arena,
                                      "[{'mentor': %lld, 'n': 1}, {'mentor': None, 'n': 2}]",
                                      (long long)lib.ann->id));
     /* runs on PostgreSQL too, also with a HAVING filter */
-    cr_expect_str_eq(rows_repr(mn_filter(qs, "n__gt", 1)), "[{'mentor': None, 'n': 2}]");
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_filter(qs, "n__gt", 1)), "[{'mentor': None, 'n': 2}]");
     /* an explicit order_by() still orders */
     cr_expect_not_null(strstr(mn_qs_sql(mn_qs_order_by(qs, "-n"), NULL), "ORDER BY"));
 }
@@ -259,19 +243,19 @@ Test(orm_query, integer_times_float_is_a_float)
                            mn_expr_op(o, '*', mn_F(o, "pages"), mn_V(o, mn_arg_float(1.5)))),
             "half", mn_expr_op(o, '/', mn_F(o, "pages"), mn_V(o, mn_arg_float(2.0)))),
         "third", mn_expr_op(o, '/', mn_F(o, "pages"), mn_V(o, mn_arg_int(3))));
-    cr_expect_str_eq(rows_repr(mn_qs_values(qs, "h,half,third")),
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values(qs, "h,half,third")),
                      "[{'h': 120.0, 'half': 40.0, 'third': 26}]");
     mn_qs *dune = mn_filter(mn_all(o, Book), "pk", lib.dune->id); /* 412 pages, rating 4.5 */
     mn_expr *w = mn_expr_op(o, '*', mn_F(o, "pages"), mn_F(o, "rating"));
-    cr_expect_str_eq(rows_repr(mn_qs_values_list(mn_qs_annotate(dune, "w", w), "w", true)),
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values_list(mn_qs_annotate(dune, "w", w), "w", true)),
                      "[1854.0]", "an integer column times a float column");
     mn_expr *d = mn_expr_op(o, '*', mn_F(o, "pages"), mn_V(o, mn_arg_int(2)));
-    cr_expect_str_eq(rows_repr(mn_qs_values_list(mn_qs_annotate(dune, "d", d), "d", true)), "[824]",
-                     "integer x integer stays an integer");
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values_list(mn_qs_annotate(dune, "d", d), "d", true)),
+                     "[824]", "integer x integer stays an integer");
     cr_expect_eq(
         mn_update(odes, "rating", mn_expr_op(o, '*', mn_F(o, "pages"), mn_V(o, mn_arg_float(0.5)))),
         1, "%s", mn_orm_error(o));
-    cr_expect_str_eq(rows_repr(mn_qs_values_list(odes, "rating", true)), "[40.0]");
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values_list(odes, "rating", true)), "[40.0]");
 }
 
 /* O10 */
@@ -308,14 +292,15 @@ Test(orm_query, filter_after_annotate_has_its_own_join)
         mn_qs_order_by(mn_qs_annotate(mn_filter(mn_all(o, Author), "books__pages__gt", 300), "n",
                                       mn_Count(o, "books", false, NULL)),
                        "name");
-    cr_expect_str_eq(rows_repr(mn_qs_values_list(before, "name,n", false)),
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values_list(before, "name,n", false)),
                      "[['Ann', 2], ['Bob', 1]]");
     mn_qs *after = mn_qs_order_by(mn_filter(by_books(), "books__pages__gt", 300), "name");
-    cr_expect_str_eq(rows_repr(mn_qs_values_list(after, "name,n", false)),
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values_list(after, "name,n", false)),
                      "[['Ann', 4], ['Bob', 2]]");
     /* a filter on the annotation itself is still its HAVING */
-    cr_expect_str_eq(rows_repr(mn_qs_values_list(mn_filter(by_books(), "n", 0), "name", true)),
-                     "['Cy']");
+    cr_expect_str_eq(
+        tdb_rows_repr(&t, mn_qs_values_list(mn_filter(by_books(), "n", 0), "name", true)),
+        "['Cy']");
 }
 /* The prefetch query filters the related rows by their link back, then annotates that link:
  * both read the custom queryset's join when it filtered across the same relation. */

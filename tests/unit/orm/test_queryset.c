@@ -26,25 +26,6 @@ static const char *list(mn_qs *qs)
     return mn_buf_cstr(&b);
 }
 
-static const char *repr(mn_value *v)
-{
-    mn_buf b;
-    mn_buf_init(&b, t.arena);
-    cr_assert_not_null(v, "%s", mn_orm_error(t.o));
-    mn_value_write_repr(v, t.arena, &b);
-    return mn_buf_cstr(&b);
-}
-
-static const char *rows_repr(mn_qs *qs)
-{
-    mn_rows *rows = mn_qs_fetch(qs);
-    cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
-    mn_value *l = mn_value_list(t.arena, rows->len);
-    for (size_t i = 0; i < rows->len; i++)
-        mn_value_list_append(t.arena, l, rows->items[i]);
-    return repr(l);
-}
-
 Test(orm_qs, ordering)
 {
     cr_expect_str_eq(list(mn_all(t.o, Author)), "Ann,Bob,Cy", "Meta.ordering");
@@ -85,17 +66,18 @@ Test(orm_qs, slicing_and_distinct)
 Test(orm_qs, values_and_values_list)
 {
     mn_qs *qs = mn_qs_order_by(mn_filter(mn_all(t.o, Book), "author__name", "Ann"), "title");
-    cr_expect_str_eq(rows_repr(mn_qs_values(qs, "title,price,author__name")),
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values(qs, "title,price,author__name")),
                      "[{'title': 'Dune', 'price': Decimal('19.99'), 'author__name': 'Ann'}, "
                      "{'title': 'Emma', 'price': Decimal('7.50'), 'author__name': 'Ann'}]");
-    cr_expect_str_eq(rows_repr(mn_qs_values_list(qs, "title,pages", false)),
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values_list(qs, "title,pages", false)),
                      "[['Dune', 412], ['Emma', 320]]");
-    cr_expect_str_eq(rows_repr(mn_qs_values_list(qs, "published", true)),
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values_list(qs, "published", true)),
                      "[datetime.date(2021, 3, 14), datetime.date(2020, 12, 31)]");
     mn_rows *all = mn_qs_fetch(mn_qs_values(mn_filter(mn_all(t.o, Tag), "name", "tech"), NULL));
     cr_assert_not_null(all);
-    cr_expect_str_eq(repr(all->items[0]), mn_arena_printf(t.arena, "{'id': %lld, 'name': 'tech'}",
-                                                          (long long)lib.tech->id));
+    cr_expect_str_eq(
+        tdb_repr(&t, all->items[0]),
+        mn_arena_printf(t.arena, "{'id': %lld, 'name': 'tech'}", (long long)lib.tech->id));
     cr_expect_null(mn_qs_values_list(qs, "title,pages", true));
 }
 
@@ -153,25 +135,29 @@ Test(orm_qs, first_last_latest_earliest_exists_in_bulk)
 Test(orm_qs, aggregate_and_annotate)
 {
     mn_orm *o = t.o;
-    cr_expect_str_eq(repr(mn_qs_aggregate(mn_all(o, Book), "total", mn_Sum(o, "price", NULL))),
-                     "{'total': Decimal('84.59')}", "decimal sums are exact");
-    cr_expect_str_eq(repr(mn_qs_aggregate(mn_all(o, Book), "n", mn_Count(o, "*", false, NULL))),
-                     "{'n': 4}");
-    cr_expect_str_eq(repr(mn_qs_aggregate(mn_all(o, Book), "m", mn_Max(o, "pages", NULL))),
+    cr_expect_str_eq(
+        tdb_repr(&t, mn_qs_aggregate(mn_all(o, Book), "total", mn_Sum(o, "price", NULL))),
+        "{'total': Decimal('84.59')}", "decimal sums are exact");
+    cr_expect_str_eq(
+        tdb_repr(&t, mn_qs_aggregate(mn_all(o, Book), "n", mn_Count(o, "*", false, NULL))),
+        "{'n': 4}");
+    cr_expect_str_eq(tdb_repr(&t, mn_qs_aggregate(mn_all(o, Book), "m", mn_Max(o, "pages", NULL))),
                      "{'m': 510}");
-    cr_expect_str_eq(repr(mn_qs_aggregate(mn_all(o, Book), "m", mn_Min(o, "published", NULL))),
-                     "{'m': datetime.date(2019, 7, 1)}");
-    cr_expect_str_eq(repr(mn_qs_aggregate(mn_filter(mn_all(o, Book), "author", lib.ann), "avg",
-                                          mn_Avg(o, "pages", NULL))),
+    cr_expect_str_eq(
+        tdb_repr(&t, mn_qs_aggregate(mn_all(o, Book), "m", mn_Min(o, "published", NULL))),
+        "{'m': datetime.date(2019, 7, 1)}");
+    cr_expect_str_eq(tdb_repr(&t, mn_qs_aggregate(mn_filter(mn_all(o, Book), "author", lib.ann),
+                                                  "avg", mn_Avg(o, "pages", NULL))),
                      "{'avg': 366.0}");
-    cr_expect_str_eq(repr(mn_qs_aggregate(mn_filter(mn_all(o, Book), "author", lib.ann), "avg",
-                                          mn_Avg(o, "price", NULL))),
+    cr_expect_str_eq(tdb_repr(&t, mn_qs_aggregate(mn_filter(mn_all(o, Book), "author", lib.ann),
+                                                  "avg", mn_Avg(o, "price", NULL))),
                      "{'avg': Decimal('13.745000')}");
-    cr_expect_str_eq(repr(mn_qs_aggregate(mn_all(o, Book), "fiction",
-                                          mn_Count(o, "pk", false, mn_Q(o, "genre", "fi")))),
-                     "{'fiction': 2}");
-    cr_expect_str_eq(repr(mn_qs_aggregate(mn_filter(mn_all(o, Book), "pages", 0), "s",
-                                          mn_Sum(o, "pages", NULL))),
+    cr_expect_str_eq(
+        tdb_repr(&t, mn_qs_aggregate(mn_all(o, Book), "fiction",
+                                     mn_Count(o, "pk", false, mn_Q(o, "genre", "fi")))),
+        "{'fiction': 2}");
+    cr_expect_str_eq(tdb_repr(&t, mn_qs_aggregate(mn_filter(mn_all(o, Book), "pages", 0), "s",
+                                                  mn_Sum(o, "pages", NULL))),
                      "{'s': None}");
     mn_qs *qs = mn_qs_order_by(
         mn_qs_annotate(mn_all(o, Author), "nbooks", mn_Count(o, "books", false, NULL)),
@@ -180,8 +166,8 @@ Test(orm_qs, aggregate_and_annotate)
     cr_assert_not_null(rows, "%s", mn_orm_error(o));
     cr_assert_eq(rows->len, 3);
     cr_expect_str_eq(((Author *)rows->items[2])->name, "Cy");
-    cr_expect_str_eq(repr(mn_obj_annotation(rows->items[0], "nbooks")), "2");
-    cr_expect_str_eq(repr(mn_obj_annotation(rows->items[2], "nbooks")), "0");
+    cr_expect_str_eq(tdb_repr(&t, mn_obj_annotation(rows->items[0], "nbooks")), "2");
+    cr_expect_str_eq(tdb_repr(&t, mn_obj_annotation(rows->items[2], "nbooks")), "0");
     mn_qs *busy =
         mn_filter(mn_qs_annotate(mn_all(o, Author), "pages_total", mn_Sum(o, "books__pages", NULL)),
                   "pages_total__gt", 600);
@@ -189,7 +175,7 @@ Test(orm_qs, aggregate_and_annotate)
     mn_qs *per_genre = mn_qs_order_by(
         mn_qs_annotate(mn_qs_values(mn_all(o, Book), "genre"), "n", mn_Count(o, "pk", false, NULL)),
         "genre");
-    cr_expect_str_eq(rows_repr(per_genre),
+    cr_expect_str_eq(tdb_rows_repr(&t, per_genre),
                      "[{'genre': 'fi', 'n': 2}, {'genre': 'nf', 'n': 1}, {'genre': 'po', 'n': 1}]");
     cr_expect_null(mn_qs_annotate(mn_all(o, Book), "title", mn_Count(o, "pk", false, NULL)));
 }
@@ -281,7 +267,7 @@ Test(orm_qs, raw_sql_maps_columns_to_fields)
     Book *b = rows->items[0];
     cr_expect_str_eq(b->title, "Dune");
     cr_expect_eq(b->pages, 412);
-    cr_expect_str_eq(repr(mn_obj_annotation(b, "doubled")), "824");
+    cr_expect_str_eq(tdb_repr(&t, mn_obj_annotation(b, "doubled")), "824");
     cr_expect_null(mn_raw(t.o, &Book_model, "SELECT * FROM library_book WHERE id = %s", NULL, 0));
 }
 

@@ -315,6 +315,23 @@ static void put_subquery(mn_buf *out, const mn_buf *inner)
     mn_buf_puts(out, ") \"subquery\"");
 }
 
+/* "head FROM (the queryset's rows, unordered) subquery": for exists() and count() when a
+ * slice, DISTINCT or GROUP BY decides which rows there are. */
+static int select_from_rows(cc *c, mn_qs *qs, const char *head, mn_buf *out)
+{
+    mn_buf inner;
+    mn_buf_init(&inner, qs->o->arena);
+    mn_qs tmp = *qs;
+    tmp.order_set = true;
+    tmp.norder = 0;
+    tmp.reversed = false;
+    if (mn__cc_select(c, &tmp, SQL_SELECT, &inner, NULL) != 0)
+        return c->err;
+    mn_buf_puts(out, head);
+    put_subquery(out, &inner);
+    return 0;
+}
+
 int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
 {
     sqlq dummy;
@@ -492,8 +509,8 @@ static int finish(cc *c, mn_buf *text, sqlq *out)
     size_t nm = c->np;
     if (nm && memchr(text->data, '\x01', text->len)) {
         nm = 0;
-        for (const char *p = text->data; (p = memchr(p, '\x01', (size_t)(text->data + text->len - p)));
-             p++)
+        for (const char *p = text->data;
+             (p = memchr(p, '\x01', (size_t)(text->data + text->len - p))); p++)
             nm++;
     }
     mn_dbparam *ps = nm ? mn_arena_alloc(c->o->arena, nm * sizeof *ps) : NULL;
@@ -589,16 +606,8 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
     if (kind == SQL_EXISTS && (qs->low > 0 || qs->high >= 0 || qs->nannots)) {
         /* a slice or a GROUP BY decides which rows there are: ask about them, as Django's
          * exists() keeps both */
-        mn_buf inner;
-        mn_buf_init(&inner, qs->o->arena);
-        mn_qs tmp = *qs;
-        tmp.order_set = true;
-        tmp.norder = 0;
-        tmp.reversed = false;
-        if (mn__cc_select(&c, &tmp, SQL_SELECT, &inner, NULL) != 0)
+        if (select_from_rows(&c, qs, "SELECT 1 AS \"a\"", &text) != 0)
             return c.err;
-        mn_buf_puts(&text, "SELECT 1 AS \"a\"");
-        put_subquery(&text, &inner);
         mn_buf_puts(&text, " LIMIT 1");
         return finish(&c, &text, out);
     }
@@ -616,16 +625,8 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
         bool wrap =
             qs->distinct || qs->low > 0 || qs->high >= 0 || qs->nannots || qs->mode != MODE_OBJECTS;
         if (wrap) {
-            mn_buf inner;
-            mn_buf_init(&inner, qs->o->arena);
-            mn_qs tmp = *qs;
-            tmp.order_set = true;
-            tmp.norder = 0;
-            tmp.reversed = false;
-            if (mn__cc_select(&c, &tmp, SQL_SELECT, &inner, NULL) != 0)
+            if (select_from_rows(&c, qs, "SELECT COUNT(*)", &text) != 0)
                 return c.err;
-            mn_buf_puts(&text, "SELECT COUNT(*)");
-            put_subquery(&text, &inner);
         } else {
             mn_buf w;
             mn_buf_init(&w, qs->o->arena);
@@ -671,10 +672,11 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
                     xty et = c.d == MN_DIALECT_SQLITE
                                  ? mn__expr_type(qs->m, qs, set[i].value.v.expr)
                                  : (xty){XT_OTHER, 0};
-                    xty ft = f->type == MN_DECIMAL ? (xty){XT_DEC, f->decimal_places}
+                    xty ft = f->type == MN_DECIMAL      ? (xty){XT_DEC, f->decimal_places}
                              : mn__is_int_type(f->type) ? (xty){XT_INT, 0}
                                                         : (xty){XT_OTHER, 0};
-                    if (et.t != XT_OTHER && ft.t != XT_OTHER && (et.t == XT_DEC || ft.t == XT_DEC)) {
+                    if (et.t != XT_OTHER && ft.t != XT_OTHER &&
+                        (et.t == XT_DEC || ft.t == XT_DEC)) {
                         /* update(price=F(pages)) on SQLite: store at the field's scale */
                         mn_buf eb;
                         mn_buf_init(&eb, qs->o->arena);

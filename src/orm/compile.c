@@ -60,7 +60,10 @@ static void split_where(cc *c, mn_qs *qs, const mn_q *q, mn_buf *where, mn_buf *
     mn_buf *dst = q_mentions_agg(qs, q) ? having : where;
     if (dst->len)
         mn_buf_puts(dst, " AND ");
-    mn__cc_q(c, dst, q);
+    if (dst == where)
+        mn__cc_where(c, dst, q); /* the joins it needs matched become INNER */
+    else
+        mn__cc_q(c, dst, q);
 }
 
 /* ---- SELECT ---- */
@@ -253,8 +256,9 @@ static int select_related_cols(cc *c, mn_qs *qs, mn_buf *sel, sqlq *meta)
                     path);
             }
             snprintf(keybuf, sizeof keybuf, "%.*s", (int)(p - path + (ptrdiff_t)n), path);
+            /* INNER over a non-null FK, LEFT OUTER over a nullable one and after it */
             alias = mn__cc_add_join(c, keybuf, f->rel_model, alias, f->column,
-                                    f->rel_model->pk->column, false);
+                                    f->rel_model->pk->column, false, f->null);
             /* reuse an entry already emitted for this prefix */
             int found = -1;
             for (size_t k = 0; k < meta->nrels; k++)
@@ -287,7 +291,7 @@ static int plain_where(cc *c, mn_qs *qs, mn_buf *w)
     if (qs->where) {
         if (w->len)
             mn_buf_puts(w, " AND ");
-        mn__cc_q(c, w, qs->where);
+        mn__cc_where(c, w, qs->where);
     }
     return c->err;
 }
@@ -300,7 +304,7 @@ static void put_from_where(cc *c, mn_buf *out, const mn_buf *where)
     mn_buf_puts(out, " FROM ");
     mn__quote(out, mrt(c->m)->table);
     mn_buf_printf(out, " \"%c0\"", c->prefix);
-    mn_buf_append(out, c->from.data, c->from.len);
+    mn__cc_put_joins(c, out);
     if (where->len) {
         mn_buf_puts(out, " WHERE ");
         mn_buf_append(out, where->data, where->len);
@@ -543,7 +547,6 @@ static void cc_init(cc *c, mn_qs *qs)
     c->d = mn__dialect(qs->o, qs->alias);
     c->prefix = 'T';
     c->next_alias = 1;
-    mn_buf_init(&c->from, qs->o->arena);
 }
 
 /* A scratch compiler for checking names: its joins and SQL are thrown away, only its
@@ -557,7 +560,6 @@ static void scratch_init(cc *c, mn_qs *qs)
     c->d = MN_DIALECT_SQLITE; /* the names resolve alike in both dialects */
     c->prefix = 'T';
     c->next_alias = 1;
-    mn_buf_init(&c->from, qs->o->arena);
 }
 
 int mn__check_expr(mn_qs *qs, const mn_expr *e)

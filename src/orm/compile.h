@@ -5,13 +5,21 @@
 
 #include "internal.h"
 
+/* Join types follow Django's: a join is LEFT OUTER when it may find no row (a nullable FK, a
+ * reverse FK or O2O, an M2M) or hangs from a LEFT OUTER one, else INNER; a WHERE condition
+ * that can only hold for a matched row (mn__cc_where) makes the joins of its path INNER
+ * ("demotes" them), unless an OR branch, isnull=True or a negation says otherwise. */
 typedef struct join {
     const char *key;
     int alias;
     int left; /* the alias it hangs from: a join after a fresh one is fresh too */
     int gen;  /* for multi-valued joins: the filter() call that made it (see cc.gen) */
     const mn_model *m;
-    bool multi; /* reached through a reverse FK or M2M */
+    bool multi;    /* reached through a reverse FK or M2M */
+    bool nullable; /* may find no row: a nullable FK, reverse relation or M2M link */
+    bool inner;    /* a WHERE condition needs a matched row here: INNER JOIN */
+    int parent;    /* index of the join it hangs from, -1 for the base table */
+    const char *left_col, *right_col;
 } join;
 
 typedef struct cc {
@@ -23,7 +31,6 @@ typedef struct cc {
     size_t nj, capj;
     int next_alias;
     char prefix; /* 'T' for the main query, 'U'.. for subqueries */
-    mn_buf from; /* " LEFT OUTER JOIN ..." clauses */
     mn_dbparam *params;
     size_t np, capp;
     int err;
@@ -49,12 +56,18 @@ int mn__cc_fail(cc *c, int code, const char *fmt, ...) MN_PRINTF(3, 4);
 void mn__cc_col(cc *c, mn_buf *b, int alias, const char *column);
 /* A parameter marker (renumbered when the statement is finished). */
 void mn__cc_param(cc *c, mn_buf *b, mn_dbparam p);
-/* A LEFT JOIN for the path `key` (reused when the same path comes again); its alias. */
+/* A join for the path `key` (reused when the same path comes again); its alias. nullable: the
+ * join may find no row (see struct join). */
 int mn__cc_add_join(cc *c, const char *key, const mn_model *m, int left_alias, const char *left_col,
-                    const char *right_col, bool multi);
+                    const char *right_col, bool multi, bool nullable);
+/* The joins made so far, each INNER or LEFT OUTER (see struct join), for after FROM. */
+void mn__cc_put_joins(cc *c, mn_buf *out);
 /* Resolves a lookup path into joins and a column; with allow_rest, the lookup after it. */
 int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out);
+/* A condition; its joins keep the type they were made with (aggregate filters, HAVING). */
 int mn__cc_q(cc *c, mn_buf *b, const mn_q *q);
+/* A WHERE conjunct: as mn__cc_q, and the joins it can only be true through become INNER. */
+int mn__cc_where(cc *c, mn_buf *b, const mn_q *q);
 int mn__cc_expr(cc *c, mn_buf *b, const mn_expr *e);
 /* An annotation's expression, with the joins of generation 0 (see cc.gen). */
 int mn__cc_annotation(cc *c, mn_buf *b, const annot *a);

@@ -1,5 +1,5 @@
 /* lookup.c — the heart of the SQL compiler: lookup paths ("choices__votes__gt") resolved
- * against the model metadata into LEFT JOINs (one per distinct path) and a column, then the
+ * against the model metadata into joins (one per distinct path) and a column, then the
  * lookup's operator for the dialect; Q trees; F expressions and aggregates. User values only
  * ever become parameters; identifiers are always quoted. exclude() across a multi-valued
  * relation becomes a subquery, as Django's split_exclude. */
@@ -70,15 +70,19 @@ void mn__cc_param(cc *c, mn_buf *b, mn_dbparam p)
 
 /* ---- joins ---- */
 int mn__cc_add_join(cc *c, const char *key, const mn_model *m, int left_alias, const char *left_col,
-                    const char *right_col, bool multi)
+                    const char *right_col, bool multi, bool nullable)
 {
     /* one join per path, per filter() call for a multi-valued one, and after a fresh join
      * (its left alias differs) a fresh one */
     int gen = multi ? c->gen : 0;
-    for (size_t i = 0; i < c->nj; i++)
+    int parent = -1;
+    for (size_t i = 0; i < c->nj; i++) {
         if (c->joins[i].left == left_alias && c->joins[i].gen == gen &&
             strcmp(c->joins[i].key, key) == 0)
             return c->joins[i].alias;
+        if (c->joins[i].alias == left_alias)
+            parent = (int)i;
+    }
     if (c->nj == c->capj) {
         size_t ncap = c->capj ? c->capj * 2 : 8;
         join *n = mn_arena_realloc(c->o->arena, c->joins, c->capj * sizeof *n, ncap * sizeof *n);
@@ -88,15 +92,60 @@ int mn__cc_add_join(cc *c, const char *key, const mn_model *m, int left_alias, c
         c->capj = ncap;
     }
     int alias = c->next_alias++;
-    c->joins[c->nj++] = (join){mn_arena_strdup(c->o->arena, key), alias, left_alias, gen, m, multi};
-    mn_buf_puts(&c->from, " LEFT OUTER JOIN ");
-    mn__quote(&c->from, mrt(m)->table);
-    mn_buf_printf(&c->from, " \"%c%d\" ON (", c->prefix, alias);
-    mn__cc_col(c, &c->from, left_alias, left_col);
-    mn_buf_puts(&c->from, " = ");
-    mn__cc_col(c, &c->from, alias, right_col);
-    mn_buf_putc(&c->from, ')');
+    c->joins[c->nj++] = (join){.key = mn_arena_strdup(c->o->arena, key),
+                               .alias = alias,
+                               .left = left_alias,
+                               .gen = gen,
+                               .m = m,
+                               .multi = multi,
+                               .nullable = nullable,
+                               .parent = parent,
+                               .left_col = left_col,
+                               .right_col = right_col};
     return alias;
+}
+
+/* Django's join types: LEFT OUTER where the join may find no row or hangs from a LEFT OUTER
+ * one, unless a WHERE condition needs the matched row (demoted to INNER, with the joins it
+ * hangs from). */
+static bool join_is_outer(const cc *c, int i)
+{
+    for (; i >= 0; i = c->joins[i].parent) {
+        if (c->joins[i].inner)
+            return false;
+        if (c->joins[i].nullable)
+            return true;
+    }
+    return false;
+}
+
+void mn__cc_put_joins(cc *c, mn_buf *out)
+{
+    for (size_t i = 0; i < c->nj; i++) {
+        const join *j = &c->joins[i];
+        mn_buf_puts(out, join_is_outer(c, (int)i) ? " LEFT OUTER JOIN " : " INNER JOIN ");
+        mn__quote(out, mrt(j->m)->table);
+        mn_buf_printf(out, " \"%c%d\" ON (", c->prefix, j->alias);
+        mn__cc_col(c, out, j->left, j->left_col);
+        mn_buf_puts(out, " = ");
+        mn__cc_col(c, out, j->alias, j->right_col);
+        mn_buf_putc(out, ')');
+    }
+}
+
+/* The joins from the base table to alias, as a set of join indexes (the first 64: a join
+ * past them keeps its type, LEFT OUTER being the safe one). */
+static uint64_t join_chain(const cc *c, int alias)
+{
+    uint64_t set = 0;
+    int i = -1;
+    for (size_t k = 0; k < c->nj; k++)
+        if (c->joins[k].alias == alias)
+            i = (int)k;
+    for (; i >= 0; i = c->joins[i].parent)
+        if (i < 64)
+            set |= (uint64_t)1 << i;
+    return set;
 }
 
 static const mn_fielddef *through_fk(const mn_model *through, const mn_model *to, bool second)
@@ -208,7 +257,8 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
                                  (mn__field(rm, ndd + 2, strcspn(ndd + 2, "_")) != NULL &&
                                   !is_lookup_word(ndd + 2, strlen(ndd + 2)));
             if (next_is_field && !(next_is_pk && !after_pk_more)) {
-                alias = mn__cc_add_join(c, key, rm, alias, f->column, rm->pk->column, false);
+                alias =
+                    mn__cc_add_join(c, key, rm, alias, f->column, rm->pk->column, false, f->null);
                 out->joined = true;
                 m = rm;
                 p = next;
@@ -229,7 +279,7 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
             const mn_fielddef *src = through_fk(t, m, false);
             const mn_fielddef *dst = through_fk(t, f->rel_model, f->rel_model == m);
             char *tkey = mn_arena_printf(c->o->arena, "%s#through", key);
-            int ta = mn__cc_add_join(c, tkey, t, alias, m->pk->column, src->column, true);
+            int ta = mn__cc_add_join(c, tkey, t, alias, m->pk->column, src->column, true, true);
             out->joined = true;
             size_t nn = 0;
             const char *ndd = next ? strstr(next, "__") : NULL;
@@ -238,7 +288,7 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
             bool next_is_field =
                 next && (mn__field(rm, next, nn) || mn__revrel(rm, next, nn, false));
             if (next_is_field && mn__field(rm, next, nn) != rm->pk) {
-                alias = mn__cc_add_join(c, key, rm, ta, dst->column, rm->pk->column, true);
+                alias = mn__cc_add_join(c, key, rm, ta, dst->column, rm->pk->column, true, false);
                 m = rm;
                 p = next;
                 continue;
@@ -265,11 +315,12 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
                 const mn_fielddef *to_here = through_fk(t, m, rm == m);
                 const mn_fielddef *to_from = through_fk(t, rm, false);
                 char *tkey = mn_arena_printf(c->o->arena, "%s#through", key);
-                int ta = mn__cc_add_join(c, tkey, t, alias, m->pk->column, to_here->column, true);
-                ra = mn__cc_add_join(c, key, rm, ta, to_from->column, rm->pk->column, true);
+                int ta =
+                    mn__cc_add_join(c, tkey, t, alias, m->pk->column, to_here->column, true, true);
+                ra = mn__cc_add_join(c, key, rm, ta, to_from->column, rm->pk->column, true, false);
             } else {
                 ra = mn__cc_add_join(c, key, rm, alias, m->pk->column, r->field->column,
-                                     r->field->type != MN_O2O);
+                                     r->field->type != MN_O2O, true);
             }
             out->joined = true;
             const char *ndd = next ? strstr(next, "__") : NULL;
@@ -580,18 +631,18 @@ static const char *applied_text(cc *c, const char *applied, const char *rest)
     return mn_arena_printf(c->o->arena, "__%.*s", (int)(rest - applied - 2), applied);
 }
 
-static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
+static int compile_leaf(cc *c, mn_buf *b, const mn_q *q, uint64_t *votes)
 {
+    *votes = 0;
     /* exclude() across a multi-valued relation: the row goes when ANY related row matches,
      * as Django's split_exclude does with a subquery. */
     if (c->negated && path_is_multi(c->m, q->lookup)) {
         cc sub = {.o = c->o, .m = c->m, .d = c->d, .prefix = (char)(c->prefix + 1)};
-        mn_buf_init(&sub.from, c->o->arena);
         sub.next_alias = 1;
         sub.params = NULL;
         mn_buf w;
         mn_buf_init(&w, c->o->arena);
-        mn__cc_q(&sub, &w, q);
+        mn__cc_where(&sub, &w, q); /* the rows it matches: its joins INNER as for filter() */
         if (sub.err)
             return c->err = sub.err;
         mn__cc_col(c, b, 0, c->m->pk->column);
@@ -600,7 +651,7 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
         mn_buf_puts(b, " FROM ");
         mn__quote(b, mrt(c->m)->table);
         mn_buf_printf(b, " \"%c0\"", sub.prefix);
-        mn_buf_append(b, sub.from.data, sub.from.len);
+        mn__cc_put_joins(&sub, b);
         mn_buf_puts(b, " WHERE ");
         /* re-home the subquery's parameters into ours */
         mn_buf_cstr(&w);
@@ -688,6 +739,14 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
         (strcmp(lk, "exact") == 0 || strcmp(lk, "iexact") == 0) && v.type == MN_ARG_NULL;
     bool nullable_neg =
         c->negated && strcmp(lk, "isnull") != 0 && !null_exact && (r.joined || (f && f->null));
+    /* Django's join promotion: the condition, as it counts here (NOT applied), can be true
+     * only for a row matched across the path's joins, unless it asks for NULL (isnull=True,
+     * exact=None): then those joins may be INNER. Under NOT only the NULL test can. */
+    bool wants_null =
+        null_exact || (strcmp(lk, "isnull") == 0 &&
+                       ((v.type == MN_ARG_BOOL && v.v.b) || (v.type == MN_ARG_INT && v.v.i == 1)));
+    if (!r.ann && r.joined && (c->negated ? wants_null : !wants_null))
+        *votes = join_chain(c, r.alias);
     if (nullable_neg)
         mn_buf_putc(b, '(');
     if (strcmp(lk, "isnull") == 0) {
@@ -740,7 +799,6 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
                     return c->err = c->o->errcode;
             }
             cc s2 = {.o = c->o, .m = sub->m, .d = c->d, .prefix = (char)(c->prefix + 1)};
-            mn_buf_init(&s2.from, c->o->arena);
             s2.next_alias = 1;
             mn_buf sb;
             mn_buf_init(&sb, c->o->arena);
@@ -831,16 +889,20 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q)
     return c->err;
 }
 
-int mn__cc_q(cc *c, mn_buf *b, const mn_q *q)
+/* Compiles q; *votes: the joins (see join_chain) that q, as it counts under the current
+ * negation, can be true only through, which Django's JoinPromoter lets be INNER. */
+static int cc_q(cc *c, mn_buf *b, const mn_q *q, uint64_t *votes)
 {
+    *votes = 0;
     if (c->err)
         return c->err;
+    uint64_t va = 0, vb = 0;
     switch (q->kind) {
-    case Q_LEAF: return compile_leaf(c, b, q);
+    case Q_LEAF: return compile_leaf(c, b, q, votes);
     case Q_NOT:
         mn_buf_puts(b, "NOT (");
         c->negated = !c->negated;
-        mn__cc_q(c, b, q->a);
+        cc_q(c, b, q->a, votes);
         c->negated = !c->negated;
         mn_buf_putc(b, ')');
         return c->err;
@@ -854,25 +916,44 @@ int mn__cc_q(cc *c, mn_buf *b, const mn_q *q)
         if (chain && q->a->kind == Q_AND && !q->a->a) { /* filter() after annotate() */
             int saved = c->gen;
             c->gen = ++c->ngen;
-            mn__cc_q(c, b, q->b);
+            cc_q(c, b, q->b, votes);
             c->gen = saved;
             return c->err;
         }
         mn_buf_putc(b, '(');
-        mn__cc_q(c, b, q->a);
+        cc_q(c, b, q->a, &va);
         mn_buf_puts(b, q->kind == Q_AND ? " AND " : " OR ");
         if (chain) {
             int saved = c->gen;
             c->gen = ++c->ngen;
-            mn__cc_q(c, b, q->b);
+            cc_q(c, b, q->b, &vb);
             c->gen = saved;
         } else {
-            mn__cc_q(c, b, q->b);
+            cc_q(c, b, q->b, &vb);
         }
         mn_buf_putc(b, ')');
+        /* AND needs what either side needs; OR only what both do (under NOT, the other way
+         * round, as De Morgan says) */
+        *votes = (q->kind == Q_AND) != (c->negated != 0) ? va | vb : va & vb;
         return c->err;
     }
     return mn__cc_fail(c, MN_EINVAL, "bad Q node");
+}
+
+int mn__cc_q(cc *c, mn_buf *b, const mn_q *q)
+{
+    uint64_t votes;
+    return cc_q(c, b, q, &votes);
+}
+
+int mn__cc_where(cc *c, mn_buf *b, const mn_q *q)
+{
+    uint64_t votes;
+    cc_q(c, b, q, &votes);
+    for (size_t i = 0; i < c->nj && i < 64; i++)
+        if (votes & ((uint64_t)1 << i))
+            c->joins[i].inner = true;
+    return c->err;
 }
 
 /* ---- expressions ---- */

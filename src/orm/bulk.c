@@ -295,7 +295,7 @@ static const char *cast_type(const mn_fielddef *f, mn_dbdialect d)
 {
     bool pg = d == MN_DIALECT_POSTGRESQL;
     if ((f->type == MN_FK || f->type == MN_O2O) && f->rel_model && f->rel_model->pk)
-        f = f->rel_model->pk; /* the column holds the related primary key */
+        f = mn__key_field(f); /* the column holds the related primary key */
     switch (f->type) {
     case MN_FLOAT: return pg ? "double precision" : "REAL";
     case MN_BOOL: return pg ? "boolean" : "INTEGER";

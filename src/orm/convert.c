@@ -307,7 +307,7 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
     }
     mn_ftype t = f->type;
     if (t == MN_FK || t == MN_O2O)
-        t = f->rel_model && f->rel_model->pk ? f->rel_model->pk->type : MN_BIGINT;
+        t = f->rel_model && f->rel_model->pk ? mn__key_field(f)->type : MN_BIGINT;
     if (mn__is_int_type(t)) {
         switch (a.type) {
         case MN_ARG_INT:
@@ -496,8 +496,10 @@ int mn__obj_param(mn_orm *o, const void *obj, const mn_fielddef *f, mn_dbdialect
             return 0;
         }
         {
+            /* NULL is None (the default is "", mn__apply_defaults): the database says
+             * whether the column takes it, as Django leaves it to (IntegrityError) */
             const char *s = *(const char *const *)p;
-            *out = mn_dbp_text(s ? s : "");
+            *out = s ? mn_dbp_text(s) : mn_dbp_null();
             return 0;
         }
     }
@@ -732,7 +734,10 @@ void mn__apply_defaults(mn_orm *o, const mn_model *m, void *obj)
             else if (f->null)
                 mn__set_null(obj, f, true);
             break;
-        case MN_BINARY:
+        case MN_BINARY: /* b"" unless null=True, as Django's BinaryField */
+            if (!f->null)
+                ((mn_str *)p)->ptr = "";
+            break;
         case MN_M2M: break;
         case MN_FK:
         case MN_O2O:
@@ -752,7 +757,13 @@ void mn__apply_defaults(mn_orm *o, const mn_model *m, void *obj)
                 if (f->null && !f->default_int)
                     mn__set_null(obj, f, true);
             } else {
-                *(const char **)p = f->default_str;
+                /* Django's Field.get_default(): a field that allows empty strings (char,
+                 * text, email, url, slug, file path) defaults to "" unless null=True; the
+                 * others (uuid, JSON, IP address, decimal) to None. A primary key stays
+                 * unset (NULL) until the program gives it: "" would read as a saved key. */
+                bool empty_ok = f->type >= MN_CHAR && f->type <= MN_FILEPATH && !f->null &&
+                                !f->primary_key;
+                *(const char **)p = f->default_str ? f->default_str : empty_ok ? "" : NULL;
                 if (!f->default_str && f->null)
                     mn__set_null(obj, f, true);
             }

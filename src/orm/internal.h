@@ -174,6 +174,9 @@ void *mn__fptr(const void *obj, const mn_fielddef *f);
 /* Keys of any type (model.c): a primary key is an integer or text; it travels as an mn_arg
  * (MN_ARG_INT or MN_ARG_STR; MN_ARG_NULL when unset). */
 bool mn__pk_is_text(const mn_model *m);
+/* The field whose type a relation's column takes: the target's pk, followed through a pk that
+ * is itself a OneToOneField (a model keyed by its parent's key); f itself when not a FK/O2O. */
+const mn_fielddef *mn__key_field(const mn_fielddef *f);
 bool mn__fk_is_text(const mn_fielddef *f); /* FK/O2O to a model whose pk is text */
 mn_arg mn__pk_arg(const void *obj);
 bool mn__pk_set(const void *obj);

@@ -254,7 +254,8 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
                 next && (mn__field(rm, next, nn) || mn__revrel(rm, next, nn, false));
             bool next_is_pk = next_is_field && mn__field(rm, next, nn) == rm->pk;
             bool after_pk_more = next_is_pk && ndd &&
-                                 (mn__field(rm, ndd + 2, strcspn(ndd + 2, "_")) != NULL &&
+                                 ((rm->pk->rel_model || /* an O2O pk: its target's fields */
+                                   mn__field(rm, ndd + 2, strcspn(ndd + 2, "_")) != NULL) &&
                                   !is_lookup_word(ndd + 2, strlen(ndd + 2)));
             if (next_is_field && !(next_is_pk && !after_pk_more)) {
                 alias =

@@ -601,12 +601,29 @@ void mn_obj_set_null(void *obj, const char *field, bool is_null)
         mn__set_null(obj, f, is_null);
 }
 
+static bool is_rel(const mn_fielddef *f)
+{
+    return f->type == MN_FK || f->type == MN_O2O;
+}
+
 int64_t mn_obj_pk(const void *obj)
 {
     const mn_obj *h = obj;
     if (!h || !h->model || !h->model->pk || !mn__is_int_type(h->model->pk->type))
         return 0;
+    if (is_rel(h->model->pk)) { /* a OneToOneField(primary_key=True): the parent's key */
+        mn_arg k = mn__fk_arg(obj, h->model->pk);
+        return k.type == MN_ARG_INT ? k.v.i : 0;
+    }
     return *(const int64_t *)mn__fptr(obj, h->model->pk);
+}
+
+const mn_fielddef *mn__key_field(const mn_fielddef *f)
+{
+    /* bounded: a cycle of O2O primary keys is not a model anyone can save */
+    for (int hop = 0; hop < 16 && is_rel(f) && f->rel_model && f->rel_model->pk; hop++)
+        f = f->rel_model->pk;
+    return f;
 }
 
 /* ---- keys of any type ----
@@ -615,7 +632,7 @@ int64_t mn_obj_pk(const void *obj)
  * MN_ARG_STR, so the integer case keeps its plain int64_t all the way to the parameter. */
 bool mn__pk_is_text(const mn_model *m)
 {
-    return m->pk && !mn__is_int_type(m->pk->type);
+    return m->pk && !mn__is_int_type(is_rel(m->pk) ? mn__key_field(m->pk)->type : m->pk->type);
 }
 
 bool mn__fk_is_text(const mn_fielddef *f)
@@ -628,6 +645,8 @@ mn_arg mn__pk_arg(const void *obj)
     const mn_obj *h = obj;
     if (!h || !h->model || !h->model->pk)
         return mn_arg_null();
+    if (is_rel(h->model->pk))
+        return mn__fk_arg(obj, h->model->pk);
     const void *p = mn__fptr(obj, h->model->pk);
     if (!mn__pk_is_text(h->model))
         return mn_arg_int(*(const int64_t *)p);

@@ -151,12 +151,9 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
     const char *name = f->name;
     bool textual = mn__is_text_type(f->type) || f->type == MN_DECIMAL;
     const char *s = textual ? *(const char *const *)p : NULL;
-    bool stringy = f->type >= MN_CHAR && f->type <= MN_GENERICIP; /* NULL reads as "" */
-    /* A char field's NULL pointer is "" on a new instance (Django's default for a CharField),
-     * but None once set so (mn_obj_set) or on a saved row: Django then says "null". */
-    const mn_obj *h = obj;
-    bool set_null = textual && !s && (h->persisted || (h->nulls & (UINT64_C(1) << f->index)));
-    if (mn__is_null(obj, f) || (textual && !s && (!stringy || set_null))) {
+    /* A new instance's char field is "" (mn__apply_defaults, Django's get_default()), so a
+     * NULL pointer is None, set by the program: Django then says "null". */
+    if (mn__is_null(obj, f) || (textual && !s)) {
         if (!f->null)
             return add(e, name, "This field cannot be null.");
         return 0;

@@ -284,7 +284,10 @@ static int do_update(mn_orm *o, void *obj, const mn_model *m, const char *fields
     return rc;
 }
 
-static int save(mn_orm *o, void *obj, const char *fields)
+/* force_insert: create() and get_or_create() insert, as Django's create(force_insert=True),
+ * so a key that is taken (a CharField or OneToOneField pk) is an IntegrityError, not an
+ * update of the row that has it. */
+static int save(mn_orm *o, void *obj, const char *fields, bool force_insert)
 {
     mn_obj *h = obj;
     const mn_model *m = h->model;
@@ -319,7 +322,8 @@ static int save(mn_orm *o, void *obj, const char *fields)
     /* A new instance whose pk has a default (uuid4) is inserted straight away, as Django
      * 3.0+ does: no UPDATE that could only miss. */
     bool pk_default = !h->persisted && (m->pk->default_fn || m->pk->default_str);
-    if (!h->persisted && ((mn__auto_pk(m) && mn_obj_pk(obj) == 0) || (pk_default && !fields))) {
+    if (!h->persisted && (force_insert || (mn__auto_pk(m) && mn_obj_pk(obj) == 0) ||
+                          (pk_default && !fields))) {
         if (fields)
             return mn__orm_fail(o, MN_EINVAL,
                                 "Cannot force an update in save() with no primary key.");
@@ -347,11 +351,11 @@ static int save(mn_orm *o, void *obj, const char *fields)
 
 int mn_save(mn_orm *o, void *obj)
 {
-    return save(o, obj, NULL);
+    return save(o, obj, NULL, false);
 }
 int mn_save_fields(mn_orm *o, void *obj, const char *fields)
 {
-    return save(o, obj, fields ? fields : "");
+    return save(o, obj, fields ? fields : "", false);
 }
 
 void *mn_create_kv(mn_orm *o, const mn_model *m, const mn_kv *kv, size_t n)
@@ -362,7 +366,7 @@ void *mn_create_kv(mn_orm *o, const mn_model *m, const mn_kv *kv, size_t n)
     for (size_t i = 0; i < n; i++)
         if (mn_obj_set(o, obj, kv[i].key, kv[i].value) != 0)
             return NULL;
-    return mn_save(o, obj) == 0 ? obj : NULL;
+    return save(o, obj, NULL, true) == 0 ? obj : NULL;
 }
 
 int mn_refresh(mn_orm *o, void *obj)
@@ -467,7 +471,7 @@ static void *lookup_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *de
             return NULL;
     if (mn_atomic_begin(o) != 0)
         return NULL;
-    int rc = mn_save(o, obj);
+    int rc = save(o, obj, NULL, true);
     mn_atomic_end(o, rc == 0);
     return rc == 0 ? obj : NULL;
 }

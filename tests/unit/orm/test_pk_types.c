@@ -41,6 +41,26 @@ MN_MODEL(Document, geo, DOCUMENT_FIELDS, .ordering = "title");
     F(document, MN_FK, .to = "Document", .on_delete = MN_PROTECT, .related_name = "revisions") \
     F(number, MN_INT, .default_int = 1)
 MN_MODEL(Revision, geo, REVISION_FIELDS, .ordering = "number");
+
+/* A OneToOneField as the primary key (Django's parent_link tables, profile tables): the row's
+ * key is the related row's key, text here; and a foreign key to such a model. */
+#define CENSUS_FIELDS(F)                                                                    \
+    F(country, MN_O2O, .to = "Country", .primary_key = true, .on_delete = MN_CASCADE,       \
+      .related_name = "census")                                                             \
+    F(population, MN_BIGINT, .default_int = 0)
+MN_MODEL(Census, geo, CENSUS_FIELDS, .ordering = "country");
+
+#define DISTRICT_FIELDS(F)                                                                  \
+    F(id, MN_BIGAUTO)                                                                       \
+    F(census, MN_FK, .to = "Census", .on_delete = MN_CASCADE, .related_name = "districts") \
+    F(name, MN_CHAR, .max_length = 50)
+MN_MODEL(District, geo, DISTRICT_FIELDS, .ordering = "name");
+
+#define ABSTRACT_FIELDS(F)                                                                  \
+    F(document, MN_O2O, .to = "Document", .primary_key = true, .on_delete = MN_CASCADE,     \
+      .related_name = "abstract")                                                           \
+    F(text, MN_TEXT, .blank = true)
+MN_MODEL(Abstract, geo, ABSTRACT_FIELDS);
 /* clang-format on */
 
 static testdb t;
@@ -492,4 +512,120 @@ Test(orm_pk_types, uuid_select_related_counts_get_or_create_and_reverse_one_to_o
     cr_assert_not_null(cap, "%s", mn_orm_error(t.o));
     cr_expect_str_eq(cap->name, "Berlin");
     cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Country), "capital__name", "Berlin")), 1);
+}
+
+Test(orm_pk_types, one_to_one_primary_key_to_text_keys)
+{
+    mn_buf b;
+    mn_buf_init(&b, t.arena);
+    cr_assert_eq(mn_schema_sql(&Census_model, MN_DIALECT_POSTGRESQL, t.arena, &b), 0);
+    cr_expect_not_null(strstr(mn_buf_cstr(&b), "\"country_id\" varchar(2) NOT NULL PRIMARY KEY "
+                                               "REFERENCES \"geo_country\" (\"code\")"),
+                       "%s", b.data);
+    mn_buf_init(&b, t.arena);
+    cr_assert_eq(mn_schema_sql(&District_model, MN_DIALECT_POSTGRESQL, t.arena, &b), 0);
+    cr_expect_not_null(strstr(mn_buf_cstr(&b), "\"census_id\" varchar(2) NOT NULL REFERENCES "
+                                               "\"geo_census\" (\"country_id\")"),
+                       "%s", b.data);
+
+    /* create by instance or by key; the key is the pk */
+    Census *cf = mn_create(t.o, Census, "country", fr, "population", 68);
+    cr_assert_not_null(cf, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(cf->country.key, "FR");
+    cr_expect_str_eq(mn_obj_pk_text(t.o, cf), "FR");
+    Census *cd = mn_new(t.o, Census);
+    cd->country.key = "DE";
+    cd->population = 84;
+    cr_assert_eq(mn_save(t.o, cd), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count_rows(mn_all(t.o, Census)), 2);
+    /* save() of a loaded row updates it */
+    Census *got = mn_get(mn_all(t.o, Census), "pk", "FR");
+    cr_assert_not_null(got, "%s", mn_orm_error(t.o));
+    cr_expect_eq(got->population, 68);
+    cr_expect_str_eq(mn_obj_str(t.o, got), "Census object (FR)");
+    got->population = 69;
+    cr_assert_eq(mn_save(t.o, got), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count_rows(mn_all(t.o, Census)), 2, "an update, not a second row");
+    got = mn_get(mn_all(t.o, Census), "country", fr);
+    cr_assert_not_null(got, "%s", mn_orm_error(t.o));
+    cr_expect_eq(got->population, 69);
+    cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Census), "pk__in", MN_IN_STR("FR", "XX"))), 1);
+    /* a second row for the same country is a unique violation */
+    cr_expect_null(mn_create(t.o, Census, "country", "FR"));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EDB_INTEGRITY);
+    mn_validation v;
+    Census *dup = mn_new(t.o, Census);
+    dup->country.key = "FR";
+    cr_assert_eq(mn_full_clean(t.o, dup, &v), MN_EVALIDATION);
+    cr_expect_str_eq(v.errors[0].message, "Census with this Country already exists.");
+    cr_expect_eq(mn_full_clean(t.o, got, &v), 0, "%s", mn_orm_error(t.o));
+
+    /* both directions, joins and a foreign key to the O2O-keyed model */
+    mn_rows *rows = mn_qs_fetch(mn_qs_select_related(mn_all(t.o, Census), "country"));
+    cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
+    cr_assert_eq(rows->len, 2);
+    cr_expect_str_eq(((Country *)((Census *)rows->items[0])->country.obj)->name, "Germany");
+    Census *back = mn_fk_get(t.o, de, "census");
+    cr_assert_not_null(back, "%s", mn_orm_error(t.o));
+    cr_expect_eq(back->population, 84);
+    cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Country), "census__population__gt", 80)), 1);
+    cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Census), "country__name", "France")), 1);
+    District *d1 = mn_create(t.o, District, "census", got, "name", "Paris 1er");
+    District *d2 = mn_create(t.o, District, "census", "DE", "name", "Mitte");
+    cr_assert(d1 && d2, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(d1->census.key, "FR");
+    rows = mn_qs_fetch(mn_qs_select_related(mn_all(t.o, District), "census__country"));
+    cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
+    cr_assert_eq(rows->len, 2);
+    Census *dc = ((District *)rows->items[0])->census.obj;
+    cr_assert_not_null(dc);
+    cr_expect_eq(dc->population, 84);
+    cr_expect_str_eq(((Country *)dc->country.obj)->name, "Germany");
+    cr_expect_eq(count_rows(mn_filter(mn_all(t.o, District), "census__country__name", "France")),
+                 1);
+    rows = mn_qs_fetch(mn_qs_prefetch_related(mn_all(t.o, Census), "districts"));
+    cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count_rows(mn_related(t.o, got, "districts")), 1);
+
+    /* templates */
+    mn_template_engine *engine = mn_template_engine_new();
+    const char *src = "{{ c.pk }} {{ c.country.name }} {{ c.population }}"
+                      "{% for d in c.districts.all %} {{ d.name }}{% endfor %}";
+    mn_template_error err;
+    memset(&err, 0, sizeof err);
+    mn_template *tpl = mn_template_compile(engine, "t", src, strlen(src), &err);
+    cr_assert_not_null(tpl);
+    mn_context *ctx = mn_context_new(t.arena);
+    mn_context_set(ctx, "c", mn_obj_value(t.o, got));
+    mn_buf out;
+    mn_buf_init(&out, t.arena);
+    cr_assert_eq(mn_template_render(tpl, ctx, &out, &err), 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(mn_buf_cstr(&out), "FR France 69 Paris 1er");
+    mn_template_engine_free(engine);
+
+    /* deleting the country cascades through the O2O key to its districts */
+    mn_delete_report rep;
+    int64_t n = mn_delete(t.o, fr, &rep);
+    cr_assert_eq(n, 3, "country, census, district: %s", mn_orm_error(t.o));
+    cr_expect_eq(count_rows(mn_all(t.o, Census)), 1);
+    cr_expect_eq(count_rows(mn_all(t.o, District)), 1);
+    cr_expect_eq(mn_delete(t.o, cd, NULL), 2, "census and its district: %s", mn_orm_error(t.o));
+    cr_expect_eq(count_rows(mn_all(t.o, Country)), 1, "the parent row stays");
+}
+
+Test(orm_pk_types, one_to_one_primary_key_to_a_uuid)
+{
+    Document *d = mn_create(t.o, Document, "title", "Atlas");
+    cr_assert_not_null(d, "%s", mn_orm_error(t.o));
+    Abstract *a = mn_create(t.o, Abstract, "document", d, "text", "maps");
+    cr_assert_not_null(a, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(mn_obj_pk_text(t.o, a), d->id);
+    Abstract *got = mn_get(mn_all(t.o, Abstract), "pk", d->id);
+    cr_assert_not_null(got, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(got->text, "maps");
+    Abstract *rel = mn_fk_get(t.o, d, "abstract");
+    cr_assert_not_null(rel, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Document), "abstract__text", "maps")), 1);
+    cr_expect_eq(mn_qs_delete(mn_all(t.o, Document), NULL), 2, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count_rows(mn_all(t.o, Abstract)), 0);
 }

@@ -351,3 +351,48 @@ Test(orm_write, many_to_many_add_remove_set_clear)
     cr_expect_eq(mn_qs_count(mn_related(t.o, lib.odes, "tags")), 0);
     cr_expect_eq(mn_m2m_add(t.o, lib.odes, "title", (const void *[]){lib.poetry}, 1), MN_EINVAL);
 }
+
+/* Django's Field.get_default(): a string-backed field left unset is "" when null=False and
+ * None when null=True, in memory and in the row, through create, save and bulk_create. */
+Test(orm_write, an_unset_string_field_is_empty_text_unless_nullable)
+{
+    mn_datetime when = {.year = 2024, .month = 1, .day = 2, .aware = true};
+    Question *q = mn_create(t.o, Question, "pub_date", &when);
+    cr_assert_not_null(q, "%s", mn_orm_error(t.o));
+    cr_assert_not_null(q->text, "the new instance holds \"\", as Django's");
+    cr_expect_str_eq(q->text, "");
+    Question *n = mn_new(t.o, Question);
+    n->pub_date = when;
+    cr_assert_eq(mn_save(t.o, n), 0, "%s", mn_orm_error(t.o));
+    Question *b[2] = {mn_new(t.o, Question), mn_new(t.o, Question)};
+    b[0]->pub_date = b[1]->pub_date = when;
+    cr_assert_eq(mn_bulk_create(t.o, &Question_model, (void **)b, 2, NULL), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "text", "")), 4);
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "text__isnull", true)), 0);
+    Question *back = mn_get(mn_all(t.o, Question), "pk", q->id);
+    cr_assert_not_null(back, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(back->text, "");
+    /* every string-backed type, and a nullable one stays NULL */
+    Everything *e = mn_new(t.o, Everything);
+    cr_expect_str_eq(e->url, "");
+    cr_expect_null(e->ip, "GenericIPAddressField: no empty strings, None");
+    Author *a = mn_create(t.o, Author, "name", "Ann");
+    cr_assert_not_null(a, "%s", mn_orm_error(t.o));
+    cr_expect_null(a->email, "null=True: the default is None");
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Author), "email__isnull", true)), 1);
+    Review *r = mn_create(t.o, Review, "stars", 4);
+    cr_assert_not_null(r, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(r->body, "");
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Review), "body", "")), 1);
+    /* full_clean: unset is blank; set to NULL is None, which the database refuses too */
+    Question *c = mn_new(t.o, Question);
+    c->pub_date = when;
+    mn_validation v;
+    cr_assert_eq(mn_full_clean(t.o, c, &v), MN_EVALIDATION);
+    cr_assert_eq(v.n, 1);
+    cr_expect_str_eq(v.errors[0].message, "This field cannot be blank.");
+    c->text = NULL;
+    cr_assert_eq(mn_full_clean(t.o, c, &v), MN_EVALIDATION);
+    cr_expect_str_eq(v.errors[0].message, "This field cannot be null.");
+    cr_expect_eq(mn_save(t.o, c), MN_EDB_INTEGRITY, "NOT NULL: %s", mn_orm_error(t.o));
+}

@@ -39,7 +39,7 @@ typedef struct mn_http_limits {
     size_t max_headers;           /* header count; more: 431 (default 100) */
     size_t max_body;              /* DATA_UPLOAD_MAX_MEMORY_SIZE, 413 above (default 2621440) */
     size_t max_form_fields;       /* DATA_UPLOAD_MAX_NUMBER_FIELDS (default 1000; 0: no limit) */
-    size_t max_multipart_parts;   /* parts in one multipart body (default 1000) */
+    size_t max_multipart_parts;   /* parts in one multipart body (default 1000; 0: none) */
     size_t max_files;             /* DATA_UPLOAD_MAX_NUMBER_FILES: file parts (default 100;
                                      0: no limit); more: 400 as Django's TooManyFilesSent */
     size_t max_upload;            /* one uploaded file (default 64 MiB; 0: no limit) */

@@ -342,6 +342,8 @@ static void fill_limits(mn_http_limits *l)
         *l = d;
         return;
     }
+    /* Limits where 0 means "no limit" (max_form_fields, max_multipart_parts, max_files,
+     * max_upload: Django's None) keep the caller's 0. */
 #define DEF(f)                                                                                     \
     if (!l->f)                                                                                     \
     l->f = d.f
@@ -349,8 +351,6 @@ static void fill_limits(mn_http_limits *l)
     DEF(max_header_bytes);
     DEF(max_headers);
     DEF(max_body);
-    DEF(max_form_fields);
-    DEF(max_multipart_parts);
     DEF(upload_memory);
     DEF(header_timeout_ms);
     DEF(body_timeout_ms);

@@ -91,6 +91,23 @@ def main():
             check(status == 400, "four urlencoded fields over a limit of 3: 400 (got %d)" % status)
         finally:
             stop(p, log)
+
+        # 0 and None turn the field and part limits off (Django's None): the server must not
+        # put its own default of 1000 back.
+        many = os.path.join(tmp, "many.txt")
+        with open(many, "wb") as f:
+            for i in range(1500):
+                f.write(b'--b\r\nContent-Disposition: form-data; name="f%d"\r\n\r\n1\r\n' % i)
+            f.write(b'--b\r\nContent-Disposition: form-data; name="choice"\r\n\r\n1\r\n--b--\r\n')
+        p, port, log = start(tmp, DATA_UPLOAD_MAX_NUMBER_FIELDS="0",
+                             DATA_UPLOAD_MAX_NUMBER_PARTS="None")
+        try:
+            status = curl(port, "/polls/1/vote/", "--data-binary", "@" + many,
+                          "-H", "Content-Type: multipart/form-data; boundary=b")
+            check(status in (200, 302),
+                  "1501 multipart fields with the limits off reach the view (%d)" % status)
+        finally:
+            stop(p, log)
     if failures:
         sys.exit(1)
     print("ok")

@@ -275,8 +275,20 @@ static const char **split_names(mn_orm *o, const char *s, size_t *n)
     return out;
 }
 
+/* Reordering, reversing or de-duplicating a slice would apply to the whole query under the
+ * same LIMIT and return rows that were never in the slice: refused, as Django's TypeError. */
+static bool refuse_if_sliced(const mn_qs *qs, const char *what)
+{
+    if (!qs || (qs->low == 0 && qs->high < 0))
+        return false;
+    mn__orm_fail(qs->o, MN_EINVAL, "Cannot %s once a slice has been taken.", what);
+    return true;
+}
+
 mn_qs *mn_qs_order_by(mn_qs *qs, const char *fields)
 {
+    if (refuse_if_sliced(qs, "reorder a query"))
+        return NULL;
     mn_qs *c = mn__qs_clone(qs);
     if (!c)
         return NULL;
@@ -290,6 +302,8 @@ mn_qs *mn_qs_order_by(mn_qs *qs, const char *fields)
 
 mn_qs *mn_qs_reverse(mn_qs *qs)
 {
+    if (refuse_if_sliced(qs, "reverse a query"))
+        return NULL;
     mn_qs *c = mn__qs_clone(qs);
     if (c)
         c->reversed = !c->reversed;
@@ -298,6 +312,8 @@ mn_qs *mn_qs_reverse(mn_qs *qs)
 
 mn_qs *mn_qs_distinct(mn_qs *qs)
 {
+    if (refuse_if_sliced(qs, "create distinct fields"))
+        return NULL;
     mn_qs *c = mn__qs_clone(qs);
     if (c)
         c->distinct = true;

@@ -51,6 +51,19 @@ Test(orm_qs, slicing_and_distinct)
     cr_expect_eq(mn_qs_count(mn_qs_slice(qs, 1, 3)), 2);
     cr_expect_null(mn_filter(mn_qs_slice(qs, 0, 1), "pages", 1));
     cr_expect_str_eq(mn_orm_error(t.o), "Cannot filter a query once a slice has been taken.");
+    /* reordering a slice would pick other rows under the same LIMIT: refused, as Django */
+    cr_expect_null(mn_qs_order_by(mn_qs_slice(qs, 0, 2), "-title"));
+    cr_expect_str_eq(mn_orm_error(t.o), "Cannot reorder a query once a slice has been taken.");
+    cr_expect_null(mn_qs_reverse(mn_qs_slice(qs, 0, 2)));
+    cr_expect_str_eq(mn_orm_error(t.o), "Cannot reverse a query once a slice has been taken.");
+    cr_expect_null(mn_qs_last(mn_qs_slice(qs, 0, 2)));
+    cr_expect_str_eq(mn_orm_error(t.o), "Cannot reverse a query once a slice has been taken.");
+    cr_expect_null(mn_qs_distinct(mn_qs_slice(qs, 0, 2)));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Cannot create distinct fields once a slice has been taken.");
+    void *second = mn_qs_first(mn_qs_slice(qs, 1, 3));
+    cr_expect_str_eq(second ? ((Book *)second)->title : "(none)", "Emma",
+                     "first() of an ordered slice is the slice's first row");
     mn_qs *tags = mn_filter(mn_all(t.o, Tag), "books__title__icontains", "e");
     cr_expect_eq(mn_qs_count(tags), 5, "joins repeat rows, as in Django");
     cr_expect_eq(mn_qs_count(mn_qs_distinct(tags)), 3);

@@ -654,6 +654,10 @@ int64_t mn_bulk_update(mn_orm *o, const mn_model *m, void **objs, size_t n, cons
  * name. */
 mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *params,
                 size_t nparams) MN_MAY_YIELD;
+/* A cell read by plain SQL (mn_orm_conn(), or a raw() column no field maps) as the value of
+ * field f, as a query gives it: on SQLite a DecimalField's column is the integer scaled by
+ * 10^decimal_places, and this gives the Decimal ("1.50") on both databases. NULL: no memory. */
+mn_value *mn_field_from_db(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c);
 
 /* ---- Views ---- */
 /* get_object_or_404 lives in the web layer (it ends the view); this is the lookup it uses. */

@@ -50,14 +50,38 @@ static const mn_fielddef *path_field(const mn_model *m, const char *path)
     return f;
 }
 
-static mn_value *expr_value(mn_orm *o, const mn_model *m, const mn_expr *e, const mn_dbcell *c)
+static const annot *find_annot(const mn_qs *qs, const char *name)
+{
+    for (size_t i = 0; qs && i < qs->nannots; i++)
+        if (strcmp(qs->annots[i].name, name) == 0)
+            return &qs->annots[i];
+    return NULL;
+}
+
+/* The annotation of qs an F() or an aggregate names (not a field of m), or NULL. */
+static const annot *names_annot(const mn_model *m, const mn_qs *qs, const mn_expr *e)
+{
+    if (!qs || (e->kind != E_FIELD && e->kind != E_AGG) || strcmp(e->path, "*") == 0 ||
+        path_field(m, e->path))
+        return NULL;
+    return find_annot(qs, e->path);
+}
+
+/* The value of cell c, which the expression e of queryset qs (NULL: no annotations to refer
+ * to) computed: typed by what e yields, as Django's output_field. */
+static mn_value *expr_value_d(mn_orm *o, const mn_model *m, const mn_qs *qs, const mn_expr *e,
+                              const mn_dbcell *c, int depth)
 {
     if (c->type == MN_DBT_NULL)
         return mn_value_none();
+    /* F("total") of annotate(total=...) is that annotation's value, with its type */
+    const annot *an = depth < 16 ? names_annot(m, qs, e) : NULL;
+    if (an && e->kind == E_FIELD)
+        return expr_value_d(o, m, qs, an->expr, c, depth + 1);
     /* decode by what the expression yields, not by the driver's column type: SUM(bigint)
      * is numeric text on PostgreSQL, a decimal is a scaled integer on SQLite */
-    xty t = e->kind == E_FIELD ? (xty){XT_OTHER, 0} : mn__expr_type(m, NULL, e);
-    if (t.t == XT_DEC && (e->kind == E_OP || e->agg == AGG_AVG))
+    xty t = e->kind == E_FIELD ? (xty){XT_OTHER, 0} : mn__expr_type(m, qs, e);
+    if (t.t == XT_DEC && (e->kind == E_OP || e->agg == AGG_AVG || an))
         return mn__decimal_cell(o, c, t.scale);
     if (t.t == XT_INT && c->type == MN_DBT_TEXT) {
         int64_t v = 0;
@@ -127,6 +151,11 @@ static mn_value *expr_value(mn_orm *o, const mn_model *m, const mn_expr *e, cons
     return mn__cell_value(o, f, c);
 }
 
+static mn_value *expr_value(mn_orm *o, const mn_qs *qs, const mn_expr *e, const mn_dbcell *c)
+{
+    return expr_value_d(o, qs->m, qs, e, c, 0);
+}
+
 static void *new_instance(mn_orm *o, const mn_model *m)
 {
     mn_obj *h = mn_arena_calloc(o->arena, 1, m->size);
@@ -193,7 +222,7 @@ static int read_objects(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_row
                 return MN_ENOMEM;
             for (size_t i = 0; i < x->n; i++) {
                 x->names[i] = qs->annots[i].name;
-                x->values[i] = expr_value(o, qs->m, qs->annots[i].expr, &cells[ci++]);
+                x->values[i] = expr_value(o, qs, qs->annots[i].expr, &cells[ci++]);
             }
             obj->extra = x;
         }
@@ -211,11 +240,8 @@ static int read_values(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_rows
                         : qs->mode == MODE_VALUES_LIST ? mn_value_list(o->arena, q->nv)
                                                        : NULL;
         for (size_t i = 0; i < q->nv; i++) {
-            const annot *an = NULL;
-            for (size_t k = 0; k < qs->nannots; k++)
-                if (strcmp(qs->annots[k].name, q->vnames[i]) == 0)
-                    an = &qs->annots[k];
-            mn_value *v = an ? expr_value(o, qs->m, an->expr, &cells[i])
+            const annot *an = find_annot(qs, q->vnames[i]);
+            mn_value *v = an ? expr_value(o, qs, an->expr, &cells[i])
                              : mn__cell_value(o, q->vfields[i], &cells[i]);
             if (!v)
                 return MN_ENOMEM;
@@ -568,7 +594,7 @@ mn_value *mn_qs_aggregate(mn_qs *qs, const char *name, const mn_expr *e)
     mn_value *d = mn_value_dict(qs->o->arena, 1);
     const mn_dbcell *c = mn_dbresult_cell(&res, 0, 0);
     mn_dbcell null_cell = {.type = MN_DBT_NULL};
-    mn_value *v = expr_value(qs->o, qs->m, e, c ? c : &null_cell);
+    mn_value *v = expr_value(qs->o, qs, e, c ? c : &null_cell);
     if (!d || !v || mn_value_dict_set_cstr(qs->o->arena, d, name, v) != 0)
         return NULL;
     return d;
@@ -892,6 +918,13 @@ mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *par
         out->items[out->len++] = obj;
     }
     return out;
+}
+
+mn_value *mn_field_from_db(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c)
+{
+    if (!o || !c)
+        return NULL;
+    return mn__cell_value(o, f, c);
 }
 
 const char *mn_qs_explain(mn_qs *qs)

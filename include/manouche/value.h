@@ -52,6 +52,7 @@ typedef struct mn_datetime {
 typedef struct mn_value mn_value;
 typedef struct mn_value_class mn_value_class;
 typedef struct mn_value_dict_entry mn_value_dict_entry;
+typedef struct mn_value_slice mn_value_slice;
 
 struct mn_value {
     mn_value_kind kind;
@@ -113,6 +114,20 @@ struct mn_value_class {
     /* Set true when to_string already writes Python's repr (a QuerySet's str is its repr,
      * "<QuerySet [...]>"); otherwise a repr is "<NAME: to_string>", as a Django model's. */
     bool to_string_is_repr;
+    /* Python's self[start:stop:step] for the slice filter, so a lazy sequence slices without
+     * fetching every item (a queryset becomes a LIMIT/OFFSET queryset, as Django's). Sets
+     * *out and returns 0; MN_EUNSUPPORTED to have the filter slice the iterated items
+     * instead; MN_EINVAL where Python would raise ValueError/TypeError (the filter returns
+     * the value unchanged, as Django's); another negative code on failure. Default: the
+     * items are sliced. */
+    int (*slice)(void *self, const mn_value_slice *s, mn_arena *arena,
+                 mn_value **out) MN_MAY_YIELD;
+};
+
+/* The bounds of a slice: has_* false where the bound was left out ("::2", ":5"). */
+struct mn_value_slice {
+    bool has_start, has_stop, has_step;
+    int64_t start, stop, step;
 };
 
 /* ---- Singletons (static, never freed). ---- */

@@ -1,7 +1,8 @@
 /* tmpl.c — model instances and querysets as template values (value.h's object class), so
  * `{{ question.text }}`, `{{ choice.question.text }}`, `{% for c in question.choices.all %}`,
  * `{{ q.get_status_display }}` and `{{ q.get_absolute_url }}` work. A queryset value is lazy:
- * its query runs when the template first iterates it (parking the coroutine on PostgreSQL). */
+ * its query runs when the template first iterates it (parking the coroutine on PostgreSQL),
+ * and the slice filter narrows it to a LIMIT/OFFSET query, as Django's. */
 #include "rel_internal.h"
 
 #include <stdatomic.h>
@@ -235,6 +236,40 @@ static int qs_to_string(void *self, mn_arena *arena, mn_buf *out)
     return mn_buf_puts(out, "]>");
 }
 
+/* qs[start:stop:step] as Django's QuerySet.__getitem__: a narrower lazy queryset (LIMIT and
+ * OFFSET, nothing fetched), or with a step the list of those rows; negative bounds are
+ * Django's ValueError. A queryset already evaluated slices its cached rows as a list. */
+static int qs_slice(void *self, const mn_value_slice *s, mn_arena *arena, mn_value **out)
+{
+    mn_qs *qs = self;
+    if (qs->cache)
+        return MN_EUNSUPPORTED;
+    if ((s->has_start && s->start < 0) || (s->has_stop && s->stop < 0))
+        return MN_EINVAL; /* "Negative indexing is not supported." */
+    int64_t start = s->has_start ? s->start : 0;
+    int64_t stop = s->has_stop ? (s->stop < start ? start : s->stop) : -1;
+    mn_qs *c = mn_qs_slice(qs, start, stop);
+    if (!c)
+        return qs->o->errcode ? qs->o->errcode : MN_ENOMEM;
+    if (!s->has_step) {
+        *out = mn_qs_value(c);
+        return *out ? 0 : MN_ENOMEM;
+    }
+    mn_value *rows;
+    int rc = qs_iterate(c, arena, &rows);
+    if (rc)
+        return rc;
+    size_t n = mn_value_list_len(rows);
+    mn_value *list = mn_value_list(arena, 0);
+    if (!list)
+        return MN_ENOMEM;
+    for (int64_t i = s->step > 0 ? 0 : (int64_t)n - 1; i >= 0 && i < (int64_t)n; i += s->step)
+        if (mn_value_list_append(arena, list, mn_value_list_get(rows, (size_t)i)) != 0)
+            return MN_ENOMEM;
+    *out = list;
+    return 0;
+}
+
 static const mn_value_class qs_class = {
     .name = "QuerySet",
     .get = qs_get,
@@ -242,4 +277,5 @@ static const mn_value_class qs_class = {
     .length = qs_length,
     .to_string = qs_to_string,
     .to_string_is_repr = true,
+    .slice = qs_slice,
 };

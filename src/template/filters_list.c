@@ -201,6 +201,17 @@ static mn_value *f_slice(const mn_filter_call *c, mn_value *v, mn_value *arg)
     if (step == 0)
         return v; /* ValueError: slice step cannot be zero */
     mn_value_kind k = mn_value_kind_of(v);
+    if (k == MN_VALUE_OBJECT && v->u.obj.cls->slice) { /* a lazy sequence slices itself */
+        mn_value_slice sl = {hs, he, hp, start, stop, step};
+        mn_value *out = NULL;
+        int rc = v->u.obj.cls->slice(v->u.obj.self, &sl, c->arena, &out);
+        if (rc == 0 && out)
+            return out;
+        if (rc == MN_EINVAL)
+            return v;
+        if (rc != MN_EUNSUPPORTED)
+            return mn__ffail(c, mn_strerror(rc ? rc : MN_EINVAL));
+    }
     mn_value *items;
     if (k == MN_VALUE_STRING)
         items = mn__fchars(c, v->u.str);

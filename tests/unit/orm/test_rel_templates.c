@@ -70,7 +70,13 @@ Test(orm_rel_templates, repr_names_the_model)
     const char *id = mn_arena_printf(t.arena, "%lld", (long long)lib.dune->id);
     cr_expect_str_eq(render_var(engine, &t, "{{ books|slice:\":1\" }}", "books",
                                 mn_qs_value(mn_qs_order_by(mn_all(t.o, Book), "id"))),
-                     mn_arena_printf(t.arena, "[&lt;Book: Book object (%s)&gt;]", id));
+                     mn_arena_printf(t.arena, "&lt;QuerySet [&lt;Book: Book object (%s)&gt;]&gt;",
+                                     id),
+                     "a sliced queryset is still a QuerySet, as Django's");
+    cr_expect_str_eq(render_var(engine, &t, "{{ books|slice:\"::5\" }}", "books",
+                                mn_qs_value(mn_qs_order_by(mn_all(t.o, Book), "id"))),
+                     mn_arena_printf(t.arena, "[&lt;Book: Book object (%s)&gt;]", id),
+                     "with a step it is a list");
     mn_value *a = mn_obj_value(t.o, lib.dune), *b = mn_obj_value(t.o, lib.dune);
     cr_expect(mn_value_equal(a, b), "two values of one instance are equal");
     cr_expect_str_eq(render_var(engine, &t, "{% if x == x %}eq{% endif %}", "x", a), "eq");

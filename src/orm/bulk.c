@@ -190,8 +190,10 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
         if (want_pks && res->nrows == end - start)
             for (size_t i = start; i < end; i++)
                 mn__cell_store(o, objs[i], m->pk, &res->cells[(i - start) * res->ncols]);
-        for (size_t i = start; i < end; i++)
+        for (size_t i = start; i < end; i++) {
             ((mn_obj *)objs[i])->persisted = true;
+            mn__settle_nulls(objs[i], m, NULL, NULL);
+        }
     }
     mn_arena_free(scratch);
     return rc;

@@ -186,6 +186,8 @@ mn_arg mn__value_arg(mn_arena *a, const mn_value *v); /* an int or string value 
 const char *mn__arg_text(mn_arena *a, mn_arg k);      /* "3", "FR"; NULL for NULL */
 bool mn__is_null(const void *obj, const mn_fielddef *f);
 void mn__set_null(void *obj, const mn_fielddef *f, bool null);
+void mn__settle_nulls(void *obj, const mn_model *m, bool (*written)(const char *, const char *),
+                      const char *fields);
 /* Converts a user argument to the parameter the column stores (Django's get_prep_value). */
 int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_dbparam *out);
 /* The instance's field as a parameter. */

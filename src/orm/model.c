@@ -586,6 +586,21 @@ void mn__set_null(void *obj, const mn_fielddef *f, bool null)
     }
 }
 
+/* After a write the row holds every non-NULL value that was sent: their null bits (set on a
+ * new instance) are cleared, so a later `n->small = 0` saves 0, not NULL. `fields` is the
+ * update_fields list (NULL: all). */
+void mn__settle_nulls(void *obj, const mn_model *m, bool (*written)(const char *, const char *),
+                      const char *fields)
+{
+    mn_obj *h = obj;
+    for (size_t i = 0; h->nulls && i < m->nfields; i++) {
+        const mn_fielddef *f = &m->fields[i];
+        if ((h->nulls & (UINT64_C(1) << f->index)) && !mn__is_null(obj, f) &&
+            (!written || written(fields, f->name)))
+            h->nulls &= ~(UINT64_C(1) << f->index);
+    }
+}
+
 bool mn_obj_is_null(const void *obj, const char *field)
 {
     const mn_obj *h = obj;

@@ -343,6 +343,7 @@ static int save(mn_orm *o, void *obj, const char *fields, bool force_insert)
     if (rc)
         return rc;
     h->persisted = true;
+    mn__settle_nulls(obj, m, in_names, created ? NULL : fields);
     rc = mn__signal(o, MN_POST_SAVE, m, obj, created);
     if (rc == 0) /* as reads do: mn_orm_error() is the last call's, "" after a success */
         mn_orm_clear_error(o);

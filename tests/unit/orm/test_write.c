@@ -96,6 +96,29 @@ Test(orm_write, every_field_type_round_trips)
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Everything), "flag__isnull", true)), 1);
 }
 
+Test(orm_write, a_zero_assigned_after_a_saved_value_is_zero_not_null)
+{
+    Everything *n = mn_new(t.o, Everything);
+    n->small = 3;
+    n->big = 7;
+    cr_assert_eq(mn_save(t.o, n), 0, "%s", mn_orm_error(t.o));
+    n->small = 0; /* the null bit of the new instance must not turn this into NULL */
+    cr_assert_eq(mn_save(t.o, n), 0, "%s", mn_orm_error(t.o));
+    Everything *g = mn_get(mn_all(t.o, Everything), "pk", n->id);
+    cr_expect_not(mn_obj_is_null(g, "small"), "small was saved as NULL");
+    cr_expect_eq(g->small, 0);
+
+    Everything *b = mn_new(t.o, Everything);
+    b->big = 5;
+    void *objs[] = {b};
+    cr_assert_eq(mn_bulk_create(t.o, &Everything_model, objs, 1, NULL), 0, "%s",
+                 mn_orm_error(t.o));
+    b->big = 0;
+    cr_assert_eq(mn_save_fields(t.o, b, "big"), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Everything), "big", 0)), 1,
+                 "bulk_create settles the null bits too");
+}
+
 Test(orm_write, update_fields_writes_only_those_columns)
 {
     Author *a = mn_create(t.o, Author, "name", "Ann", "email", "a@x.org");

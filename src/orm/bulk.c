@@ -2,6 +2,7 @@
  * database's parameter limit), every batch statement is sent at once (pipelined on
  * PostgreSQL), all inside one atomic block, so the work stays linear in the row count. */
 #include "internal.h"
+#include "rel_internal.h"
 
 /* ---- bulk ---- */
 static const char *cast_type(const mn_fielddef *f, mn_dbdialect d);
@@ -227,6 +228,18 @@ int64_t mn_bulk_update(mn_orm *o, const mn_model *m, void **objs, size_t n, cons
     }
     if (nf == 0)
         return mn__orm_fail(o, MN_EINVAL, "Field names must be given to bulk_update().");
+    for (size_t i = 0; i < n; i++) {
+        if (!mn__pk_set(objs[i]))
+            return mn__orm_fail(o, MN_EINVAL,
+                                "All bulk_update() objects must have a primary key set.");
+        /* a deferred field (only()/defer()) is loaded first, as Django's getattr does: its
+         * zeroed struct member would otherwise overwrite the stored value */
+        for (size_t k = 0; k < nf; k++) {
+            int lrc = mn__load_deferred(o, objs[i], fs[k]);
+            if (lrc)
+                return lrc;
+        }
+    }
     /* CASE WHEN pk = ? THEN ? per row: a fixed batch keeps the statement (and its work) linear */
     size_t batch = batch_size ? batch_size : 100;
     int64_t total = 0;

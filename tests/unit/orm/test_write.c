@@ -357,6 +357,29 @@ Test(orm_write, bulk_update_sets_fields_in_batches)
     cr_expect_eq(mn_bulk_update(t.o, &Book_model, (void **)books, 4, "id", 0), MN_EINVAL);
 }
 
+Test(orm_write, bulk_update_keeps_deferred_values_and_refuses_unsaved_objects)
+{
+    library lib;
+    library_fill(t.o, &lib);
+    int64_t pages = lib.dune->pages;
+    cr_assert_neq(pages, 0);
+    Book *x = mn_get(mn_qs_only(mn_all(t.o, Book), "title"), "pk", lib.dune->id);
+    cr_assert_not_null(x, "%s", mn_orm_error(t.o));
+    x->title = "Dune II";
+    void *objs[] = {x};
+    cr_assert_eq(mn_bulk_update(t.o, &Book_model, objs, 1, "title,pages", 0), 1, "%s",
+                 mn_orm_error(t.o));
+    Book *g = mn_get(mn_all(t.o, Book), "pk", lib.dune->id);
+    cr_expect_str_eq(g->title, "Dune II");
+    cr_expect_eq(g->pages, pages, "a deferred field must keep its stored value");
+
+    Book *fresh = mn_new(t.o, Book);
+    fresh->title = "unsaved";
+    void *both[] = {g, fresh};
+    cr_expect_eq(mn_bulk_update(t.o, &Book_model, both, 2, "title", 0), MN_EINVAL);
+    cr_expect_str_eq(mn_orm_error(t.o), "All bulk_update() objects must have a primary key set.");
+}
+
 Test(orm_write, many_to_many_add_remove_set_clear)
 {
     library lib;

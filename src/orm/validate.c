@@ -153,6 +153,12 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
     const char *s = textual ? *(const char *const *)p : NULL;
     /* A new instance's char field is "" (mn__apply_defaults, Django's get_default()), so a
      * NULL pointer is None, set by the program: Django then says "null". */
+    /* auto_now / auto_now_add imply blank=True (Django sets it): save() fills them. As
+     * Django's clean_fields, a blank field holding an empty value is not validated further. */
+    bool blank = f->blank || f->auto_now || f->auto_now_add;
+    bool empty = mn__is_null(obj, f) || (textual && (!s || !*s));
+    if (blank && empty)
+        return 0;
     if (mn__is_null(obj, f) || (textual && !s)) {
         if (!f->null)
             return add(e, name, "This field cannot be null.");

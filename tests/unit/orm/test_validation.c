@@ -67,6 +67,16 @@ Test(orm_validation, every_field_error_is_reported)
     cr_expect_str_eq(error_for(&v, "small"), "Ensure this value is less than or equal to 32767.");
 }
 
+Test(orm_validation, auto_now_fields_of_a_new_instance_are_not_required)
+{
+    /* auto_now / auto_now_add are blank=True in Django: save() fills them in */
+    Everything *e = mn_new(t.o, Everything);
+    mn_validation v;
+    cr_expect_eq(mn_full_clean(t.o, e, &v), 0, "%s", v.n ? v.errors[0].message : "");
+    cr_expect_null(error_for(&v, "created"));
+    cr_expect_null(error_for(&v, "updated"));
+}
+
 Test(orm_validation, unique_together_and_slug_and_max_length)
 {
     library lib;

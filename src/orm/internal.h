@@ -31,6 +31,7 @@ struct mn_orm {
     int atomic_alias;             /* which database the open atomic block is on */
     mn_dbdialect default_dialect; /* dbs[0]'s, asked by every query that has no using() */
     int savepoint_seq;
+    int needs_rollback; /* 0, or the code of a statement that failed in the innermost block */
     oncommit *oncommit;
     size_t noncommit, oncommit_cap;
     bool closed;
@@ -243,6 +244,7 @@ void mn__touch_auto_now(void *obj, const mn_model *m, bool adding);
 /* ---- session.c, fetch.c ---- */
 int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p, size_t n,
              mn_dbresult *res);
+int mn__txn_refuse(mn_orm *o); /* txn.c: the query refused in a block marked for rollback */
 mn_qs *mn__qs_clone(mn_qs *qs);
 mn_rows *mn__prefetched(const void *obj, const char *accessor);
 bool mn__has_receivers(mn_signal sig, const mn_model *m);

@@ -14,6 +14,7 @@ const char *mn_orm_strerror(int err)
     case MN_ERESTRICTED: return "restricted by a foreign key";
     case MN_EFIELD: return "unknown field or lookup";
     case MN_EVALIDATION: return "validation failed";
+    case MN_ETRANSACTION_MANAGEMENT: return "transaction management error";
     default: return mn_db_strerror(err);
     }
 }
@@ -154,6 +155,7 @@ void mn_orm_close(mn_orm *o)
         o->conns[i] = NULL;
     }
     o->atomic_depth = 0;
+    o->needs_rollback = 0;
     o->noncommit = 0;
 }
 
@@ -210,6 +212,12 @@ int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p,
     if (o->repeat_threshold > 0)
         count_repeat(o, sql);
     o->at_file = NULL;
+    /* As Django's needs_rollback: after a statement failed inside an atomic block (on the
+     * default database, the one atomic() works on), the block accepts no more queries until
+     * it ends, and its end rolls back; on PostgreSQL the server would refuse them anyway, and
+     * SQLite must not go on and commit the rest. */
+    if (o->needs_rollback && o->atomic_depth > 0 && db_index(o, alias) == 0)
+        return mn__txn_refuse(o);
     mn_dbconn *c = mn_orm_conn(o, alias);
     if (!c)
         return o->errcode ? o->errcode : MN_EDB_OPERATIONAL;
@@ -217,6 +225,8 @@ int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p,
     if (rc == 0)
         return 0;
     mn__orm_fail(o, rc, "%s", *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
+    if (o->atomic_depth > 0 && db_index(o, alias) == 0)
+        o->needs_rollback = rc;
     if (c->broken && o->atomic_depth == 0) {
         /* The server went away: give the connection back (the pool closes it) so this
          * session's next query borrows a fresh one instead of failing forever. */

@@ -13,8 +13,22 @@ static int db_fail(mn_orm *o, mn_dbconn *c, int rc)
                         *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
 }
 
+/* A block where a statement failed is marked (o->needs_rollback, the failed statement's code;
+ * session.c's mn__exec sets it): only the innermost block is, since no query and no inner
+ * block can run in it after that; its end rolls back, to its savepoint when nested, which
+ * leaves the enclosing block usable (Django's needs_rollback, on every database alike). */
+int mn__txn_refuse(mn_orm *o)
+{
+    return mn__orm_fail(o, MN_ETRANSACTION_MANAGEMENT,
+                        "An error occurred in the current transaction. You can't execute queries "
+                        "until the end of the 'atomic' block (the earlier error: %s).",
+                        mn_orm_strerror(o->needs_rollback));
+}
+
 int mn_atomic_begin(mn_orm *o)
 {
+    if (o->atomic_depth > 0 && o->needs_rollback)
+        return mn__txn_refuse(o);
     mn_dbconn *c = atomic_conn(o);
     if (!c)
         return o->errcode;
@@ -30,6 +44,16 @@ int mn_atomic_begin(mn_orm *o)
         return db_fail(o, c, rc);
     o->atomic_depth++;
     return 0;
+}
+
+/* mn_atomic_end(o, true) on a marked block: it rolled back, and the caller must know the
+ * commit did not happen. */
+static int rolled_back(mn_orm *o, int failed)
+{
+    return mn__orm_fail(o, MN_ETRANSACTION_MANAGEMENT,
+                        "the atomic block was rolled back, not committed: a query in it failed "
+                        "(%s)",
+                        mn_orm_strerror(failed));
 }
 
 static void drop_callbacks(mn_orm *o, int depth)
@@ -49,15 +73,18 @@ int mn_atomic_end(mn_orm *o, bool ok)
     if (!c)
         return o->errcode;
     int depth = o->atomic_depth;
+    int failed = o->needs_rollback; /* a marked block can only roll back */
+    bool commit = ok && !failed;
+    o->needs_rollback = 0;
     int rc;
     if (depth == 1) {
-        rc = ok ? mn_dbconn_commit(c) : mn_dbconn_rollback(c);
-        if (rc && ok)
+        rc = commit ? mn_dbconn_commit(c) : mn_dbconn_rollback(c);
+        if (rc && commit)
             mn_dbconn_rollback(c);
         o->atomic_depth = 0;
-        if (rc || !ok) {
+        if (rc || !commit) {
             o->noncommit = 0;
-            return rc ? db_fail(o, c, rc) : 0;
+            return rc ? db_fail(o, c, rc) : ok ? rolled_back(o, failed) : 0;
         }
         /* callbacks may open new atomic blocks: run a snapshot */
         size_t n = o->noncommit;
@@ -73,16 +100,18 @@ int mn_atomic_end(mn_orm *o, bool ok)
     char name[32];
     snprintf(name, sizeof name, "s%d_%d", depth - 1, o->savepoint_seq);
     /* the innermost open savepoint is the latest one made at depth-1 */
-    rc = ok ? mn_dbconn_savepoint_release(c, name) : mn_dbconn_savepoint_rollback(c, name);
+    rc = commit ? mn_dbconn_savepoint_release(c, name) : mn_dbconn_savepoint_rollback(c, name);
     o->atomic_depth--;
     o->savepoint_seq--;
-    if (!ok)
+    if (rc && !commit) /* not even back at the savepoint: the enclosing block must roll back */
+        o->needs_rollback = rc;
+    if (!commit)
         drop_callbacks(o, depth);
     else
         for (size_t i = 0; i < o->noncommit; i++) /* now owned by the enclosing block */
             if (o->oncommit[i].depth >= depth)
                 o->oncommit[i].depth = depth - 1;
-    return rc ? db_fail(o, c, rc) : 0;
+    return rc ? db_fail(o, c, rc) : ok && failed ? rolled_back(o, failed) : 0;
 }
 
 int mn_atomic_depth(const mn_orm *o)
@@ -131,8 +160,14 @@ int mn_orm_request_end(mn_orm *o, bool ok)
     /* a view that returned normally but left inner blocks open is a bug: roll those back */
     while (o->atomic_depth > (o->request_atomic ? 1 : 0))
         mn_atomic_end(o, false);
-    if (o->request_atomic && o->atomic_depth == 1)
+    if (o->request_atomic && o->atomic_depth == 1) {
+        bool marked = o->needs_rollback != 0;
         rc = mn_atomic_end(o, ok);
+        /* as Django's ATOMIC_REQUESTS: a view that went on after a failed query (say it
+         * showed a form error for a duplicate) is rolled back, and its response stands */
+        if (marked && rc == MN_ETRANSACTION_MANAGEMENT)
+            rc = 0;
+    }
     o->request_atomic = false;
     mn_orm_close(o);
     return rc;

@@ -201,3 +201,118 @@ Test(orm_txn, atomic_requests_commit_or_roll_back_the_whole_view)
     cr_expect_eq(tags(), 2);
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Tag), "name", "view-failed")), 0);
 }
+
+/* Django's needs_rollback (audit A4): after a failed statement inside an atomic block the same
+ * thing happens on SQLite and PostgreSQL: no more queries in that block, and its end rolls
+ * back and says so. */
+static void expect_refused(mn_orm *o, const char *what)
+{
+    cr_expect_eq(mn_orm_errcode(o), MN_ETRANSACTION_MANAGEMENT, "%s: %d %s", what,
+                 mn_orm_errcode(o), mn_orm_error(o));
+    cr_expect(strstr(mn_orm_error(o), "You can't execute queries until the end of the 'atomic'"),
+              "%s: %s", what, mn_orm_error(o));
+}
+
+Test(orm_txn, a_failed_query_marks_the_block_for_rollback)
+{
+    memset(ran, 0, sizeof ran);
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    tag("before");
+    mn_on_commit(t.o, mark, (void *)1);
+    cr_assert_not_null(mn_create(t.o, Author, "name", "Dup"), "%s", mn_orm_error(t.o));
+    cr_expect_null(mn_create(t.o, Author, "name", "Dup"));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EDB_INTEGRITY, "%s", mn_orm_error(t.o));
+    cr_expect_null(mn_create(t.o, Tag, "name", "after"), "SQLite must not go on either");
+    expect_refused(t.o, "create");
+    cr_expect_lt(mn_qs_count(mn_all(t.o, Tag)), 0, "reads are refused too");
+    expect_refused(t.o, "count");
+    cr_expect_eq(mn_atomic_begin(t.o), MN_ETRANSACTION_MANAGEMENT, "nor a savepoint");
+    cr_expect_eq(mn_atomic_depth(t.o), 1);
+    cr_expect_eq(mn_atomic_end(t.o, true), MN_ETRANSACTION_MANAGEMENT, "commit refused");
+    cr_expect(strstr(mn_orm_error(t.o), "rolled back, not committed"), "%s", mn_orm_error(t.o));
+    cr_expect(strstr(mn_orm_error(t.o), "integrity error"), "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_atomic_depth(t.o), 0);
+    cr_expect_eq(ran[1], 0, "on_commit callbacks of a rolled back block are dropped");
+    cr_expect_eq(tags(), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Author)), 0);
+    /* the next block starts clean; a block rolled back on purpose says nothing */
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    cr_assert_not_null(mn_create(t.o, Author, "name", "Dup"), "%s", mn_orm_error(t.o));
+    cr_expect_null(mn_create(t.o, Author, "name", "Dup"));
+    cr_expect_eq(mn_atomic_end(t.o, false), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EDB_INTEGRITY, "the failure's message is kept");
+    tag("autocommit");
+    cr_expect_eq(tags(), 1);
+}
+
+Test(orm_txn, the_outer_block_goes_on_after_an_inner_block_rolled_back)
+{
+    memset(ran, 0, sizeof ran);
+    cr_assert_not_null(mn_create(t.o, Author, "name", "Ann"));
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    tag("outer");
+    mn_on_commit(t.o, mark, (void *)1);
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    tag("inner");
+    mn_on_commit(t.o, mark, (void *)2);
+    cr_expect_null(mn_create(t.o, Author, "name", "Ann"));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EDB_INTEGRITY, "%s", mn_orm_error(t.o));
+    cr_expect_null(mn_create(t.o, Tag, "name", "inner-after"));
+    expect_refused(t.o, "inner create");
+    cr_expect_eq(mn_atomic_end(t.o, true), MN_ETRANSACTION_MANAGEMENT, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_atomic_depth(t.o), 1);
+    tag("outer-after"); /* only the inner block was marked */
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(ran[1], 1);
+    cr_expect_eq(ran[2], 0, "the inner block's callback went with its rollback");
+    cr_expect_eq(tags(), 2);
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Tag), "name", "inner")), 0);
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Tag), "name", "outer-after")), 1);
+}
+
+Test(orm_txn, a_failure_in_the_outer_block_refuses_its_inner_blocks)
+{
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    cr_assert_not_null(mn_create(t.o, Author, "name", "Bo"));
+    cr_expect_null(mn_create(t.o, Author, "name", "Bo"));
+    cr_expect_eq(mn_atomic_begin(t.o), MN_ETRANSACTION_MANAGEMENT);
+    cr_expect_null(mn_qs_get_or_create(mn_all(t.o, Tag), MN_KVS("name", "g"), 1, NULL, 0, NULL));
+    expect_refused(t.o, "get_or_create");
+    cr_expect_eq(mn_atomic_end(t.o, false), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Author)), 0);
+    cr_expect_eq(tags(), 0);
+}
+
+static int swallowing_body(mn_orm *o, void *arg)
+{
+    (void)arg;
+    tag("doomed");
+    cr_assert_not_null(mn_create(o, Author, "name", "Dup"));
+    (void)mn_create(o, Author, "name", "Dup"); /* the error is "handled" and fn says ok */
+    return 0;
+}
+
+Test(orm_txn, atomic_helper_reports_the_rollback_of_a_marked_block)
+{
+    cr_expect_eq(mn_atomic(t.o, swallowing_body, NULL), MN_ETRANSACTION_MANAGEMENT);
+    cr_expect_eq(tags(), 0);
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Author)), 0);
+}
+
+Test(orm_txn, atomic_requests_roll_back_a_view_whose_query_failed)
+{
+    memset(ran, 0, sizeof ran);
+    mn_arena *a = mn_arena_new(0);
+    mn_orm *o = tdb_session(&t, a);
+    cr_assert_eq(mn_orm_request_begin(o, true), 0, "%s", mn_orm_error(o));
+    cr_assert_not_null(mn_create(o, Tag, "name", "view"));
+    mn_on_commit(o, mark, (void *)3);
+    cr_assert_not_null(mn_create(o, Author, "name", "Dup"));
+    cr_expect_null(mn_create(o, Author, "name", "Dup"));
+    /* as Django: the view's own response stands (say, a form error), its writes do not */
+    cr_expect_eq(mn_orm_request_end(o, true), 0, "%s", mn_orm_error(o));
+    mn_arena_free(a);
+    cr_expect_eq(ran[3], 0);
+    cr_expect_eq(tags(), 0);
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Author)), 0);
+}

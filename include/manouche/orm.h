@@ -48,6 +48,8 @@ enum {
     MN_ERESTRICTED = -123,     /* delete blocked by on_delete=RESTRICT (RestrictedError) */
     MN_EFIELD = -124,          /* unknown field, lookup or relation (FieldError) */
     MN_EVALIDATION = -125,     /* full_clean found errors (ValidationError) */
+    /* a query in an atomic block after one failed in it (TransactionManagementError) */
+    MN_ETRANSACTION_MANAGEMENT = -126,
 };
 const char *mn_orm_strerror(int err); /* also knows core.h's and db.h's codes */
 

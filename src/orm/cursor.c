@@ -1,6 +1,7 @@
 /* cursor.c — cursor (keyset) pagination: each page continues after the last row of the
- * previous one (WHERE (field, pk) > (last field, last pk)), so pages stay stable while rows
- * are inserted and deep pages cost no OFFSET scan. The cursor is opaque to clients:
+ * previous one (WHERE (field, pk) > (last field, last pk), NULL-aware: the NULL rows are
+ * where the backend's ORDER BY puts them), so pages stay stable while rows are inserted and
+ * deep pages cost no OFFSET scan. The cursor is opaque to clients:
  * base64url of "v1:<field>:<pk>:<value>" plus an HMAC-SHA256 tag under the caller's secret,
  * so a client can neither forge nor alter it. */
 #include "internal.h"
@@ -154,6 +155,12 @@ int mn_paginate_cursor(mn_qs *qs, const char *field, int64_t per_page, const cha
         if (read_cursor(o, qs->m, cursor, field, secret, &pk, &value) != 0)
             return mn__orm_fail(o, MN_EINVAL, "Invalid cursor");
         const char *gt = desc ? "lt" : "gt";
+        /* Where the NULLs fall in the row order: the ORDER BY leaves it to the backend, and
+         * SQLite sorts NULL below every value (first ascending), PostgreSQL above (last). */
+        bool low = mn__dialect(o, qs->alias) == MN_DIALECT_SQLITE;
+        bool nulls_first = low != desc;
+        mn_q *isnull = mn_Q_kv(
+            o, &(mn_kv){mn_arena_printf(o->arena, "%s__isnull", name), mn_arg_bool(true)}, 1);
         mn_q *after;
         if (value) {
             /* (field > v) OR (field = v AND pk > last): the row order's strict successor */
@@ -161,10 +168,15 @@ int mn_paginate_cursor(mn_qs *qs, const char *field, int64_t per_page, const cha
             mn_kv k2[2] = {{name, mn_arg_str(value)},
                            {mn_arena_printf(o->arena, "pk__%s", gt), pk}};
             after = mn_q_or(o, mn_Q_kv(o, &k1, 1), mn_Q_kv(o, k2, 2));
+            if (!nulls_first) /* ... then every NULL row, which sorts after all values */
+                after = mn_q_or(o, after, isnull);
         } else {
+            /* (field IS NULL AND pk > last), then every non-NULL row if NULLs come first */
             mn_kv k2[2] = {{mn_arena_printf(o->arena, "%s__isnull", name), mn_arg_bool(true)},
                            {mn_arena_printf(o->arena, "pk__%s", gt), pk}};
             after = mn_Q_kv(o, k2, 2);
+            if (nulls_first)
+                after = mn_q_or(o, after, mn_q_not(o, isnull));
         }
         page = mn_qs_filter_q(page, after);
     }

@@ -124,6 +124,13 @@ struct mn_value_class {
                  mn_value **out) MN_MAY_YIELD;
 };
 
+/* A callback failing with code `err` may say why (the ORM's "Choice has no field 'bogus';
+ * ..."): the render's message then carries this text instead of mn_strerror(err). */
+void mn_value_fail(int err, const char *fmt, ...) MN_PRINTF(2, 3);
+/* The text a callback gave with mn_value_fail for err (taken: asked once), else
+ * mn_strerror(err). Never NULL. */
+const char *mn_value_strerror(int err);
+
 /* The bounds of a slice: has_* false where the bound was left out ("::2", ":5"). */
 struct mn_value_slice {
     bool has_start, has_stop, has_step;

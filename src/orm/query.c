@@ -443,19 +443,31 @@ static int check_related(mn_qs *qs, const char **paths, size_t n)
             const char *dd = strstr(p, "__");
             size_t len = dd ? (size_t)(dd - p) : strlen(p);
             const mn_fielddef *f = mn__field(m, p, len);
-            if (!f)
+            /* A reverse relation or a many-to-many is a relation, but a JOIN cannot fetch it
+             * (many rows): as Django, refused with the choices, pointing to prefetch_related
+             * rather than "did you mean" the very name given. */
+            const revrel *r = f ? NULL : mn__revrel(m, p, len, true);
+            if (!f && !r)
+                r = mn__revrel(m, p, len, false);
+            if (!f && !r)
                 return mn__no_field_in(qs->o, m, p, len, paths[i]);
-            if (f->type != MN_FK && f->type != MN_O2O) {
+            if (!f || (f->type != MN_FK && f->type != MN_O2O)) {
                 mn_buf choices;
                 mn_buf_init(&choices, qs->o->arena);
                 for (size_t k = 0; k < m->nfields; k++)
                     if (m->fields[k].type == MN_FK || m->fields[k].type == MN_O2O)
                         mn_buf_printf(&choices, "%s%s", choices.len ? ", " : "", m->fields[k].name);
+                const char *what =
+                    r ? "a reverse relation: use prefetch_related"
+                    : f->type == MN_M2M
+                        ? "a ManyToManyField: use prefetch_related"
+                        : mn_arena_printf(qs->o->arena, "a %s, not a relation",
+                                          mn__django_class(f->type));
                 return mn__orm_fail(qs->o, MN_EFIELD,
                                     "Invalid field name(s) given in select_related: '%.*s' "
-                                    "(%s.%s is a %s, not a relation; in '%s'). Choices are: %s",
-                                    (int)len, p, m->name, f->name, mn__django_class(f->type),
-                                    paths[i], choices.len ? mn_buf_cstr(&choices) : "(none)");
+                                    "(%s.%.*s is %s; in '%s'). Choices are: %s",
+                                    (int)len, p, m->name, (int)len, p, what, paths[i],
+                                    choices.len ? mn_buf_cstr(&choices) : "(none)");
             }
             m = f->rel_model;
             p = dd ? dd + 2 : NULL;

@@ -148,12 +148,22 @@ static const mn_value_class obj_class = {
     .equal = obj_equal,
 };
 
+/* The session's failure as the template's: its code, and its message for the render's
+ * ("Iterating 'qs' failed: Choice has no field 'bogus'; ..."), not "unknown error". */
+static int qs_failed(mn_qs *qs, int fallback)
+{
+    int rc = qs->o->errcode ? qs->o->errcode : fallback;
+    if (qs->o->errcode && *mn_orm_error(qs->o))
+        mn_value_fail(rc, "%s", mn_orm_error(qs->o));
+    return rc;
+}
+
 static int qs_iterate(void *self, mn_arena *arena, mn_value **out)
 {
     mn_qs *qs = self;
     mn_rows *rows = mn_qs_fetch(qs);
     if (!rows)
-        return qs->o->errcode ? qs->o->errcode : MN_EINVAL;
+        return qs_failed(qs, MN_EINVAL);
     mn_value *list = mn_value_list(arena, rows->len);
     if (!list)
         return MN_ENOMEM;
@@ -173,7 +183,7 @@ static int qs_length(void *self, mn_arena *arena, int64_t *out)
     (void)arena;
     mn_rows *rows = mn_qs_fetch(qs); /* a template that asks the length usually iterates too */
     if (!rows)
-        return qs->o->errcode ? qs->o->errcode : MN_EINVAL;
+        return qs_failed(qs, MN_EINVAL);
     *out = (int64_t)rows->len;
     return 0;
 }
@@ -208,7 +218,7 @@ static int qs_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
     if (mn_str_to_i64(name, &idx) == 0 && idx >= 0) {
         mn_rows *rows = mn_qs_fetch(qs);
         if (!rows)
-            return qs->o->errcode;
+            return qs_failed(qs, MN_EINVAL);
         if ((size_t)idx >= rows->len)
             return MN_ENOTFOUND;
         *out = qs->mode == MODE_OBJECTS ? mn_obj_value(qs->o, rows->items[idx]) : rows->items[idx];
@@ -222,7 +232,7 @@ static int qs_to_string(void *self, mn_arena *arena, mn_buf *out)
     mn_qs *qs = self;
     mn_rows *rows = mn_qs_fetch(qs);
     if (!rows)
-        return qs->o->errcode ? qs->o->errcode : MN_EINVAL;
+        return qs_failed(qs, MN_EINVAL);
     mn_buf_puts(out, "<QuerySet [");
     for (size_t i = 0; i < rows->len; i++) {
         if (i)

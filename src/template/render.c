@@ -232,7 +232,7 @@ static int resolve_arg(mn_template_state *r, const arg_expr *a, mn_value **out)
                                a->path[0].ptr);
     if (rc < 0)
         return mn__render_fail(r, rc, "Looking up '%.*s' failed: %s", (int)a->text.len, a->text.ptr,
-                               mn_strerror(rc));
+                               mn_value_strerror(rc));
     return rc;
 }
 
@@ -321,7 +321,7 @@ static int resolve_upto(mn_template_state *r, const mn_template_expr *x, bool ig
             }
         } else if (rc < 0) {
             return mn__render_fail(r, rc, "Looking up '%.*s' failed: %s", (int)x->var.text.len,
-                                   x->var.text.ptr, mn_strerror(rc));
+                                   x->var.text.ptr, mn_value_strerror(rc));
         }
     }
     for (int i = 0; i < nfilters; i++) {
@@ -438,7 +438,8 @@ int mn_template_write_value(mn_template_state *r, const mn_value *cv, mn_buf *ou
     mn_str text;
     int rc = mn_value_to_text(v, r->arena, &text);
     if (rc < 0)
-        return mn__render_fail(r, rc, "Converting a value to text failed: %s", mn_strerror(rc));
+        return mn__render_fail(r, rc, "Converting a value to text failed: %s",
+                               mn_value_strerror(rc));
     return write_text(r, text, mn_value_is_safe(v), out);
 }
 
@@ -541,7 +542,7 @@ static int eval(mn_template_state *r, const cond *c, mn_value **out)
             return rc;
         t = mn_value_truth(a, r->arena);
         if (t < 0)
-            return mn__render_fail(r, t, "Evaluating a condition failed: %s", mn_strerror(t));
+            return mn__render_fail(r, t, "Evaluating a condition failed: %s", mn_value_strerror(t));
         if ((c->op == C_OR) == (t != 0)) {
             *out = a;
             return MN_OK;
@@ -553,7 +554,7 @@ static int eval(mn_template_state *r, const cond *c, mn_value **out)
             return rc;
         t = mn_value_truth(a, r->arena);
         if (t < 0)
-            return mn__render_fail(r, t, "Evaluating a condition failed: %s", mn_strerror(t));
+            return mn__render_fail(r, t, "Evaluating a condition failed: %s", mn_value_strerror(t));
         *out = mn_value_bool(!t);
         return MN_OK;
     default: break;
@@ -605,7 +606,7 @@ int mn__eval_cond(mn_template_state *r, const cond *c, int *truth)
         return rc;
     int t = mn_value_truth(v, r->arena);
     if (t < 0)
-        return mn__render_fail(r, t, "Evaluating a condition failed: %s", mn_strerror(t));
+        return mn__render_fail(r, t, "Evaluating a condition failed: %s", mn_value_strerror(t));
     *truth = t;
     return MN_OK;
 }
@@ -712,7 +713,7 @@ static int render_for(mn_template_state *r, const node *n, mn_buf *out)
         if (rc < 0)
             return mn__render_fail(r, rc, "Iterating '%.*s' failed: %s",
                                    (int)n->u.forloop.seq->var.text.len,
-                                   n->u.forloop.seq->var.text.ptr, mn_strerror(rc));
+                                   n->u.forloop.seq->var.text.ptr, mn_value_strerror(rc));
     }
     /* the {% empty %} body too runs in the loop's own frame, as Django's: what it sets
      * ({% firstof "a" as v %}) is gone after the loop */

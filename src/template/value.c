@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -796,6 +797,30 @@ int mn_value_to_text(const mn_value *v, mn_arena *a, mn_str *out)
     out->ptr = b.data ? b.data : "";
     out->len = b.len;
     return MN_OK;
+}
+
+/* ---- Why a callback failed. ---- */
+
+/* Per thread; set just before the failing callback returns and read as the render reports
+ * it, with no yield in between, so coroutines on one thread do not see each other's. */
+static _Thread_local char fail_text[512];
+static _Thread_local int fail_code;
+
+void mn_value_fail(int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(fail_text, sizeof fail_text, fmt, ap);
+    va_end(ap);
+    fail_code = err;
+}
+
+const char *mn_value_strerror(int err)
+{
+    if (err == 0 || err != fail_code || !fail_text[0])
+        return mn_strerror(err);
+    fail_code = 0;
+    return fail_text; /* stays valid until the next mn_value_fail on this thread */
 }
 
 /* ---- Iteration and lookup. ---- */

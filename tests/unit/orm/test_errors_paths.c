@@ -6,6 +6,7 @@
 #include "helper_db.h"
 
 #include <criterion/criterion.h>
+#include <manouche/template.h>
 #include <string.h>
 
 LIBRARY_SUITE(orm_errors_paths);
@@ -418,4 +419,55 @@ Test(orm_errors_paths, prefetch_related_names_the_closest_relation)
     mn_rows *rows = mn_qs_fetch(mn_qs_prefetch_related(mn_all(t.o, Author), "books__tags"));
     cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
     EXPECT_CLEARED("a prefetch that works");
+}
+
+/* A reverse relation or a many-to-many is refused by select_related as Django refuses it,
+ * listing the forward relations and pointing to prefetch_related, never "did you mean" the
+ * very name given. */
+Test(orm_errors_paths, select_related_refuses_many_valued_relations_with_the_choices)
+{
+    cr_expect_null(mn_qs_select_related(mn_all(t.o, Author), "books"));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EFIELD);
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Invalid field name(s) given in select_related: 'books' (Author.books is a "
+                     "reverse relation: use prefetch_related; in 'books'). Choices are: mentor");
+    cr_expect_null(mn_qs_select_related(mn_all(t.o, Book), "tags"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Invalid field name(s) given in select_related: 'tags' (Book.tags is a "
+                     "ManyToManyField: use prefetch_related; in 'tags'). Choices are: author");
+    cr_expect_null(mn_qs_select_related(mn_all(t.o, Book), "author__books"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Invalid field name(s) given in select_related: 'books' (Author.books is a "
+                     "reverse relation: use prefetch_related; in 'author__books'). Choices are: "
+                     "mentor");
+    /* a misspelt name still gets the closest one */
+    cr_expect_null(mn_qs_select_related(mn_all(t.o, Author), "mentr"));
+    cr_expect_str_eq(mn_orm_error(t.o), "Author has no field 'mentr'; did you mean 'mentor'?");
+}
+
+/* A queryset with a wrong lookup handed to a template: the render's error carries the ORM's
+ * message, not "unknown error". */
+Test(orm_errors_paths, a_template_iterating_a_bad_queryset_says_why)
+{
+    mn_template_engine *e = mn_template_engine_new();
+    cr_assert_not_null(e);
+    mn_value *qs = mn_qs_value(mn_filter(mn_all(t.o, Book), "bogus", 1));
+    cr_assert_not_null(qs);
+    const char *srcs[] = {"{% for b in qs %}{{ b }}{% endfor %}", "{{ qs }}", "{{ qs.0 }}",
+                          "{% if qs %}x{% endif %}"};
+    for (size_t i = 0; i < sizeof srcs / sizeof *srcs; i++) {
+        mn_template_error err;
+        memset(&err, 0, sizeof err);
+        mn_template *tpl = mn_template_compile(e, "t", srcs[i], strlen(srcs[i]), &err);
+        cr_assert_not_null(tpl);
+        mn_context *ctx = mn_context_new(t.arena);
+        mn_context_set(ctx, "qs", qs);
+        mn_buf out;
+        mn_buf_init(&out, t.arena);
+        int rc = mn_template_render(tpl, ctx, &out, &err);
+        if (rc != MN_EFIELD || !strstr(err.message, "Book has no field 'bogus'; choices are: ") ||
+            strstr(err.message, "unknown error"))
+            cr_expect_fail("%s: rc %d, %s", srcs[i], rc, err.message);
+    }
+    mn_template_engine_free(e);
 }

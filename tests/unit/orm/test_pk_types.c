@@ -5,6 +5,7 @@
  * prefetch_related both ways, the delete collector, bulk operations, values(), templates and
  * full_clean. Runs on SQLite and PostgreSQL like every ORM test. */
 #include "helper_db.h"
+#include "helper_render.h"
 #include "orm/internal.h" /* the query cache's slots */
 
 #include <criterion/criterion.h>
@@ -386,18 +387,11 @@ Test(orm_pk_types, templates_follow_text_keys)
     City *c = mn_get(mn_all(t.o, City), "pk", paris->id);
     cr_assert_not_null(c);
     mn_template_engine *engine = mn_template_engine_new();
-    const char *src = "{{ city.name }}, {{ city.country.name }} ({{ city.country_id }}); "
-                      "{% for x in city.country.cities.all %}{{ x.name }}{% endfor %}";
-    mn_template_error err;
-    memset(&err, 0, sizeof err);
-    mn_template *tpl = mn_template_compile(engine, "t", src, strlen(src), &err);
-    cr_assert_not_null(tpl);
-    mn_context *ctx = mn_context_new(t.arena);
-    mn_context_set(ctx, "city", mn_obj_value(t.o, c));
-    mn_buf out;
-    mn_buf_init(&out, t.arena);
-    cr_assert_eq(mn_template_render(tpl, ctx, &out, &err), 0, "%s", mn_orm_error(t.o));
-    cr_expect_str_eq(mn_buf_cstr(&out), "Paris, France (FR); Paris");
+    cr_expect_str_eq(render_var(engine, &t,
+                                "{{ city.name }}, {{ city.country.name }} ({{ city.country_id }}); "
+                                "{% for x in city.country.cities.all %}{{ x.name }}{% endfor %}",
+                                "city", mn_obj_value(t.o, c)),
+                     "Paris, France (FR); Paris");
     mn_template_engine_free(engine);
 }
 
@@ -589,18 +583,11 @@ Test(orm_pk_types, one_to_one_primary_key_to_text_keys)
 
     /* templates */
     mn_template_engine *engine = mn_template_engine_new();
-    const char *src = "{{ c.pk }} {{ c.country.name }} {{ c.population }}"
-                      "{% for d in c.districts.all %} {{ d.name }}{% endfor %}";
-    mn_template_error err;
-    memset(&err, 0, sizeof err);
-    mn_template *tpl = mn_template_compile(engine, "t", src, strlen(src), &err);
-    cr_assert_not_null(tpl);
-    mn_context *ctx = mn_context_new(t.arena);
-    mn_context_set(ctx, "c", mn_obj_value(t.o, got));
-    mn_buf out;
-    mn_buf_init(&out, t.arena);
-    cr_assert_eq(mn_template_render(tpl, ctx, &out, &err), 0, "%s", mn_orm_error(t.o));
-    cr_expect_str_eq(mn_buf_cstr(&out), "FR France 69 Paris 1er");
+    cr_expect_str_eq(render_var(engine, &t,
+                                "{{ c.pk }} {{ c.country.name }} {{ c.population }}"
+                                "{% for d in c.districts.all %} {{ d.name }}{% endfor %}",
+                                "c", mn_obj_value(t.o, got)),
+                     "FR France 69 Paris 1er");
     mn_template_engine_free(engine);
 
     /* deleting the country cascades through the O2O key to its districts */

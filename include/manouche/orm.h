@@ -459,10 +459,10 @@ int mn_orm_errcode(const mn_orm *o);       /* the last failure's code, 0 if none
 void mn_orm_clear_error(mn_orm *o);
 /* Every query of this session goes to log (NULL stops). For assert_num_queries. */
 void mn_orm_set_log(mn_orm *o, mn_dblog *log);
-/* In DEBUG: logs a warning (logger "orm") when one session runs the same SQL more than
- * `threshold` times: the N+1 pattern select_related/prefetch_related fix. It names the line
- * of the view that built the queryset (mn_all) or loaded the relation (mn_fk_get). 0 turns it
- * off. */
+/* In DEBUG: logs a warning (logger "orm") when one session runs the same SELECT more than
+ * `threshold` times: the N+1 pattern select_related/prefetch_related fix (writes are not
+ * counted). It names the line of the view that built the queryset (mn_all) or loaded the
+ * relation (mn_fk_get). 0 turns it off. */
 void mn_orm_warn_repeats(mn_orm *o, int threshold);
 /* How many times the most repeated statement of this session ran (for tests). */
 int mn_orm_max_repeats(const mn_orm *o);

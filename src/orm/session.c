@@ -125,8 +125,16 @@ mn_dbconn *mn_orm_conn(mn_orm *o, const char *alias)
     mn_dbconn *c = NULL;
     int rc = mn_db_acquire(o->dbs[i], -1, &c);
     if (rc != 0) {
-        mn__orm_fail(o, rc, "database '%s': %s", mn_db_alias(o->dbs[i]),
-                     *mn_db_errmsg(o->dbs[i]) ? mn_db_errmsg(o->dbs[i]) : mn_db_strerror(rc));
+        /* the driver's message may already name the database ("database 'default': all 1
+         * database connections are in use"): say it once */
+        const char *name = mn_db_alias(o->dbs[i]), *why = mn_db_errmsg(o->dbs[i]);
+        size_t nl = strlen(name);
+        bool named = strncmp(why, "database '", 10) == 0 && strncmp(why + 10, name, nl) == 0 &&
+                     strncmp(why + 10 + nl, "':", 2) == 0;
+        if (named)
+            mn__orm_fail(o, rc, "%s", why);
+        else
+            mn__orm_fail(o, rc, "database '%s': %s", name, *why ? why : mn_db_strerror(rc));
         return NULL;
     }
     if (o->log)
@@ -172,6 +180,11 @@ int mn_orm_max_repeats(const mn_orm *o)
  * one query per row repeats the very same text). */
 static void count_repeat(mn_orm *o, const char *sql)
 {
+    /* Only reads: the N+1 pattern is a SELECT per row, which select_related or
+     * prefetch_related fix; an INSERT/UPDATE per row is not it (and the advice would be
+     * wrong), as django-debug-toolbar's duplicate detection flags only SELECTs. */
+    if (strncmp(sql, "SELECT", 6) != 0)
+        return;
     uint64_t h = 1469598103934665603u;
     for (const char *p = sql; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211u;

@@ -190,3 +190,64 @@ Test(orm_extras, cursor_pagination_over_a_nullable_field_keeps_the_null_rows)
         }
     }
 }
+
+/* Creating rows in a loop is not the N+1 pattern select_related/prefetch_related fix: the
+ * warning counts only SELECTs (as django-debug-toolbar's duplicates), so it stays quiet. */
+Test(orm_extras, writes_in_a_loop_are_not_reported_as_n_plus_1)
+{
+    char path[] = "/tmp/mn-orm-log-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    mn_log_configure(MN_LOG_DEBUG, false, fd);
+    mn_orm_warn_repeats(t.o, 2);
+    for (int i = 0; i < 6; i++) {
+        char title[16];
+        snprintf(title, sizeof title, "Loop %d", i);
+        Book *b = mn_create(t.o, Book, "title", title, "author", lib.ann->id, "price", "1.00");
+        if (!b)
+            cr_assert_fail("create %d: %s", i, mn_orm_error(t.o));
+        b->pages = i;
+        if (mn_save(t.o, b) != 0)
+            cr_assert_fail("save %d: %s", i, mn_orm_error(t.o));
+    }
+    int writes_max = mn_orm_max_repeats(t.o);
+    /* the reads of a loop still are */
+    for (int i = 0; i < 4; i++)
+        mn_qs_count(mn_filter(mn_all(t.o, Book), "pages", i));
+    char buf[4096] = "";
+    lseek(fd, 0, SEEK_SET);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+    mn_log_configure(MN_LOG_INFO, false, 2);
+    cr_expect_leq(writes_max, 2, "writes counted: %d", writes_max);
+    cr_expect_null(strstr(buf, "INSERT"), "%s", buf);
+    cr_expect_null(strstr(buf, "UPDATE"), "%s", buf);
+    const char *warn = strstr(buf, "N+1 queries");
+    cr_expect(warn && strstr(warn, "SELECT"), "the repeated count is reported: %s", buf);
+}
+
+/* A session that cannot get a connection from a full pool says which database once. */
+Test(orm_extras, a_full_pool_names_the_database_once)
+{
+    if (!tdb_is_pg(&t))
+        cr_skip_test("SQLite has no connection pool");
+    mn_dbconn *held[8];
+    size_t nheld = 0;
+    while (nheld < 8 && mn_db_acquire(t.db, -1, &held[nheld]) == 0)
+        nheld++;
+    cr_assert_lt(nheld, 8, "the pool never filled up");
+    mn_orm *o = mn_orm_new(t.arena, t.db);
+    cr_assert_not_null(o);
+    mn_dbconn *c = mn_orm_conn(o, NULL);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", mn_orm_error(o));
+    int code = mn_orm_errcode(o);
+    for (size_t i = 0; i < nheld; i++)
+        mn_db_release(held[i]);
+    cr_expect_null(c);
+    cr_expect_eq(code, MN_ETIMEDOUT);
+    cr_expect_str_eq(msg, "database 'default': all 4 database connections are in use");
+    mn_orm_close(o);
+}

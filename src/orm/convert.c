@@ -53,8 +53,58 @@ static mn_datetime to_utc(const mn_datetime *in)
     return dt;
 }
 
+/* A value Python's date/datetime/time could hold: year 1..9999, a day that exists in its
+ * month, hours 0..23 and so on. Checked before the value is written anywhere, since SQLite
+ * would store 2024-02-30 as given while PostgreSQL refuses it. */
+static bool datetime_valid(const mn_datetime *v, mn_ftype t)
+{
+    if (t != MN_DATE) {
+        if (v->hour < 0 || v->hour > 23 || v->minute < 0 || v->minute > 59 || v->second < 0 ||
+            v->second > 59 || v->microsecond < 0 || v->microsecond > 999999)
+            return false;
+        if (t == MN_TIME)
+            return true;
+    }
+    static const int8_t mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (v->year < 1 || v->year > 9999 || v->month < 1 || v->month > 12 || v->day < 1)
+        return false;
+    bool leap = v->year % 4 == 0 && (v->year % 100 != 0 || v->year % 400 == 0);
+    return v->day <= mdays[v->month - 1] + (v->month == 2 && leap);
+}
+
+/* Django's message for a value of the right shape that is no real date/datetime/time (same
+ * wording as validate.c's full_clean). */
+static const char *invalid_datetime_message(mn_arena *ar, const char *shown, mn_ftype t)
+{
+    return mn_arena_printf(ar,
+                           "\xe2\x80\x9c%s\xe2\x80\x9d value has the correct format (%s) but it is "
+                           "an invalid %s.",
+                           shown,
+                           t == MN_DATE   ? "YYYY-MM-DD"
+                           : t == MN_TIME ? "HH:MM[:ss[.uuuuuu]]"
+                                          : "YYYY-MM-DD HH:MM[:ss[.uuuuuu]][TZ]",
+                           t == MN_DATE   ? "date"
+                           : t == MN_TIME ? "time"
+                                          : "date/time");
+}
+
+/* The text the database gets; an impossible value (see datetime_valid) is written as given,
+ * for the error message, and MN_EINVAL returned. */
 int mn__format_datetime(const mn_datetime *in, mn_ftype t, mn_dbdialect d, char *buf, size_t n)
 {
+    if (!datetime_valid(in, t)) {
+        int len = 0;
+        if (t != MN_TIME)
+            len = snprintf(buf, n, "%04d-%02d-%02d%s", in->year, in->month, in->day,
+                           t == MN_DATE ? "" : " ");
+        if (t != MN_DATE && (size_t)len < n) {
+            len += snprintf(buf + len, n - (size_t)len, "%02d:%02d:%02d", in->hour, in->minute,
+                            in->second);
+            if (in->microsecond && (size_t)len < n)
+                snprintf(buf + len, n - (size_t)len, ".%06d", in->microsecond);
+        }
+        return MN_EINVAL;
+    }
     if (t == MN_DATE)
         return snprintf(buf, n, "%04d-%02d-%02d", in->year, in->month, in->day);
     if (t == MN_TIME) {
@@ -394,8 +444,10 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
         } else {
             goto mismatch;
         }
-        char buf[48];
-        mn__format_datetime(&dt, t, d, buf, sizeof buf);
+        char buf[80];
+        if (mn__format_datetime(&dt, t, d, buf, sizeof buf) < 0)
+            return mn__orm_fail(o, MN_EINVAL, "%s.%s: %s", f->model->name, f->name,
+                                invalid_datetime_message(ar, buf, t));
         *out = mn_dbp_text(mn_arena_strdup(ar, buf));
         return out->v.s.ptr ? 0 : MN_ENOMEM;
     } else if (t == MN_UUID) {
@@ -761,8 +813,8 @@ void mn__apply_defaults(mn_orm *o, const mn_model *m, void *obj)
                  * text, email, url, slug, file path) defaults to "" unless null=True; the
                  * others (uuid, JSON, IP address, decimal) to None. A primary key stays
                  * unset (NULL) until the program gives it: "" would read as a saved key. */
-                bool empty_ok = f->type >= MN_CHAR && f->type <= MN_FILEPATH && !f->null &&
-                                !f->primary_key;
+                bool empty_ok =
+                    f->type >= MN_CHAR && f->type <= MN_FILEPATH && !f->null && !f->primary_key;
                 *(const char **)p = f->default_str ? f->default_str : empty_ok ? "" : NULL;
                 if (!f->default_str && f->null)
                     mn__set_null(obj, f, true);

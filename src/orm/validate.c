@@ -244,6 +244,26 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
         json_decref(j);
         break;
     }
+    case MN_DATE:
+    case MN_DATETIME:
+    case MN_TIME: {
+        /* a month 13 or a 30 February: what Django's to_python refuses (convert.c refuses
+         * the same on save, before the database sees it) */
+        char buf[80];
+        if (mn__format_datetime(p, f->type, MN_DIALECT_SQLITE, buf, sizeof buf) < 0)
+            add(e, name,
+                mn_arena_printf(o->arena,
+                                "\xe2\x80\x9c%s\xe2\x80\x9d value has the correct format "
+                                "(%s) but it is an invalid %s.",
+                                buf,
+                                f->type == MN_DATE   ? "YYYY-MM-DD"
+                                : f->type == MN_TIME ? "HH:MM[:ss[.uuuuuu]]"
+                                                     : "YYYY-MM-DD HH:MM[:ss[.uuuuuu]][TZ]",
+                                f->type == MN_DATE   ? "date"
+                                : f->type == MN_TIME ? "time"
+                                                     : "date/time"));
+        break;
+    }
     case MN_DECIMAL: {
         int whole, frac;
         if (!decimal_digits(s, &whole, &frac)) {

@@ -421,6 +421,80 @@ Test(orm_errors_paths, prefetch_related_names_the_closest_relation)
     EXPECT_CLEARED("a prefetch that works");
 }
 
+/* An impossible date, datetime or time never reaches the database: the same MN_EINVAL and
+ * Django's message (naming the model, field and value) on SQLite and PostgreSQL, where SQLite
+ * used to store 2024-02-30 and PostgreSQL to refuse it with a database error. An all-zero
+ * datetime is refused with a message too, never silently. */
+Test(orm_errors_paths, an_impossible_datetime_is_refused_before_the_database)
+{
+    mn_datetime feb30 = {.year = 2024, .month = 2, .day = 30, .hour = 12, .aware = true};
+    cr_expect_null(mn_create(t.o, Question, "text", "bad", "pub_date", &feb30));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EINVAL, "%d %s", mn_orm_errcode(t.o), mn_orm_error(t.o));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Question.pub_date: \xe2\x80\x9c"
+                     "2024-02-30 12:00:00\xe2\x80\x9d value has the correct format "
+                     "(YYYY-MM-DD HH:MM[:ss[.uuuuuu]][TZ]) but it is an invalid date/time.");
+    struct {
+        mn_datetime dt;
+        const char *shown;
+    } bad[] = {
+        {{.year = 2024, .month = 13, .day = 1}, "2024-13-01 00:00:00"},
+        {{.year = 2024, .month = 1, .day = 0}, "2024-01-00 00:00:00"},
+        {{.year = 2023, .month = 2, .day = 29}, "2023-02-29 00:00:00"},
+        {{.year = 2024, .month = 1, .day = 1, .hour = 25}, "2024-01-01 25:00:00"},
+        {{.year = 2024, .month = 1, .day = 1, .minute = 60}, "2024-01-01 00:60:00"},
+        {{.year = 2024, .month = 1, .day = 1, .microsecond = 1000000},
+         "2024-01-01 00:00:00.1000000"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        if (mn_create(t.o, Question, "text", "bad", "pub_date", &bad[i].dt))
+            cr_expect_fail("%s was saved", bad[i].shown);
+        else if (mn_orm_errcode(t.o) != MN_EINVAL || !strstr(mn_orm_error(t.o), bad[i].shown))
+            cr_expect_fail("%s: %d %s", bad[i].shown, mn_orm_errcode(t.o), mn_orm_error(t.o));
+    }
+    /* a leap day is fine; nothing impossible was stored */
+    mn_datetime leap = {
+        .year = 2024, .month = 2, .day = 29, .hour = 23, .minute = 59, .aware = true};
+    cr_expect_not_null(mn_create(t.o, Question, "text", "leap", "pub_date", &leap), "%s",
+                       mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "text", "bad")), 0);
+
+    /* DateField and TimeField say it their way */
+    mn_datetime day = {.year = 2023, .month = 4, .day = 31};
+    cr_expect_null(mn_create(t.o, Everything, "day", &day));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EINVAL);
+    cr_expect_str_eq(mn_orm_error(t.o), "Everything.day: \xe2\x80\x9c"
+                                        "2023-04-31\xe2\x80\x9d value has the correct "
+                                        "format (YYYY-MM-DD) but it is an invalid date.");
+    mn_datetime clock = {.hour = 24, .minute = 5};
+    cr_expect_null(mn_create(t.o, Everything, "clock", &clock));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EINVAL);
+    cr_expect_str_eq(mn_orm_error(t.o), "Everything.clock: \xe2\x80\x9c"
+                                        "24:05:00\xe2\x80\x9d value has the correct "
+                                        "format (HH:MM[:ss[.uuuuuu]]) but it is an invalid time.");
+
+    /* save() of a loaded object checks the same */
+    Question *q = mn_create(t.o, Question, "text", "ok", "pub_date", &leap);
+    cr_assert_not_null(q, "%s", mn_orm_error(t.o));
+    q->pub_date.month = 0;
+    cr_expect_neq(mn_save(t.o, q), 0);
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EINVAL);
+    cr_expect_not_null(strstr(mn_orm_error(t.o), "Question.pub_date: \xe2\x80\x9c"
+                                                 "2024-00-29 23:59:00\xe2\x80\x9d"),
+                       "%s", mn_orm_error(t.o));
+
+    /* all zero, given to create(), is no date either */
+    cr_expect_null(mn_create(t.o, Question, "text", "x", "pub_date", (&(mn_datetime){0})));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EINVAL);
+    cr_expect_not_null(strstr(mn_orm_error(t.o), "Question.pub_date: \xe2\x80\x9c"
+                                                 "0000-00-00 00:00:00\xe2\x80\x9d"),
+                       "%s", mn_orm_error(t.o));
+    /* in a struct, year 0 is NULL: the NOT NULL column refuses it, as Django's IntegrityError */
+    q->pub_date = (mn_datetime){0};
+    cr_expect_eq(mn_save(t.o, q), MN_EDB_INTEGRITY, "%s", mn_orm_error(t.o));
+    cr_expect_not_null(strstr(mn_orm_error(t.o), "pub_date"), "%s", mn_orm_error(t.o));
+}
+
 /* A reverse relation or a many-to-many is refused by select_related as Django refuses it,
  * listing the forward relations and pointing to prefetch_related, never "did you mean" the
  * very name given. */

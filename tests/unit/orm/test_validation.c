@@ -101,3 +101,33 @@ Test(orm_validation, unique_together_and_slug_and_max_length)
                      "Ensure this value has at most 200 characters (it has 250).");
     cr_expect_str_eq(error_for(&v, "pub_date"), "This field cannot be null.");
 }
+
+/* A date that does not exist (30 February, month 13, hour 25) is a field error with Django's
+ * message, as save() refuses it; a leap day is fine. */
+Test(orm_validation, an_impossible_date_or_time_is_a_field_error)
+{
+    Question *q = mn_new(t.o, Question);
+    q->text = "when?";
+    q->pub_date = (mn_datetime){.year = 2024, .month = 2, .day = 30, .hour = 12, .aware = true};
+    mn_validation v;
+    cr_assert_eq(mn_full_clean(t.o, q, &v), MN_EVALIDATION);
+    cr_expect_str_eq(error_for(&v, "pub_date"),
+                     "\xe2\x80\x9c"
+                     "2024-02-30 12:00:00\xe2\x80\x9d value has the correct format "
+                     "(YYYY-MM-DD HH:MM[:ss[.uuuuuu]][TZ]) but it is an invalid date/time.");
+    cr_expect_eq(v.n, 1);
+    q->pub_date.day = 29;
+    cr_expect_eq(mn_full_clean(t.o, q, &v), 0, "%s", v.n ? v.errors[0].message : "");
+
+    Everything *e = mn_new(t.o, Everything);
+    e->day = (mn_datetime){.year = 2023, .month = 13, .day = 1};
+    e->clock = (mn_datetime){.hour = 25};
+    cr_assert_eq(mn_full_clean(t.o, e, &v), MN_EVALIDATION);
+    cr_expect_str_eq(error_for(&v, "day"), "\xe2\x80\x9c"
+                                           "2023-13-01\xe2\x80\x9d value has the correct format "
+                                           "(YYYY-MM-DD) but it is an invalid date.");
+    cr_expect_str_eq(error_for(&v, "clock"), "\xe2\x80\x9c"
+                                             "25:00:00\xe2\x80\x9d value has the correct format "
+                                             "(HH:MM[:ss[.uuuuuu]]) but it is an invalid time.");
+    cr_expect_eq(v.n, 2);
+}

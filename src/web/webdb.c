@@ -102,8 +102,11 @@ static mn_db *open_db(mn_site *s, const char *alias, const char *url, char *err,
     };
     char why[256] = "";
     mn_db *db = mn_db_new(&cfg, why, sizeof why);
+    /* mn_db_new's message may already name the database: say it once */
+    bool named = strncmp(why, "database '", 10) == 0;
     if (!db && err && errlen)
-        snprintf(err, errlen, "database '%s': %s", alias, why[0] ? why : "out of memory");
+        snprintf(err, errlen, "%s%s%s%s", named ? "" : "database '", named ? "" : alias,
+                 named ? "" : "': ", why[0] ? why : "out of memory");
     return db;
 }
 

@@ -459,3 +459,26 @@ Test(webdb, no_n_plus_one_warning_without_debug)
     cr_assert_null(strstr(log, "N+1 queries"), "%s", log);
     test_client_done(c);
 }
+
+/* A DATABASES entry the site cannot use: the reason names the database once. */
+static void v_db_error(mn_req *r)
+{
+    char err[512] = "";
+    mn_db *db = mn_site_db(mn_req_site(r), "other", err, sizeof err);
+    mn_resp_puts(r, db ? "opened" : err);
+}
+static const mn_route db_error_urls[] = {MN_PATH("dberr/", v_db_error, "dberr"), MN_END};
+static const mn_project db_error_project = {.name = "webdbtest", .urls = db_error_urls};
+
+Test(webdb, an_unusable_database_url_names_the_database_once)
+{
+    const char *env[] = {"DATABASE_URL", url, "DATABASES", "other=nosuchdb://host/x", NULL};
+    mn_client *c = test_client(&db_error_project, env);
+    mn_req *resp = mn_client_get(c, "/dberr/");
+    mn_assert_status(resp, 200);
+    const char *body = mn_buf_cstr(mn_resp_body(resp));
+    const char *first = strstr(body, "database 'other': ");
+    cr_assert_not_null(first, "%s", body);
+    cr_expect_null(strstr(first + 1, "database 'other'"), "%s", body);
+    test_client_done(c);
+}

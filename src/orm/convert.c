@@ -162,23 +162,24 @@ static size_t parse_time_part(const char *s, size_t len, size_t i, mn_datetime *
             out->microsecond = us;
         }
     }
-    if (out->hour > 23 || out->minute > 59 || out->second > 59)
-        return 0;
     return i;
 }
 
-int mn__parse_datetime(const char *s, size_t len, mn_ftype t, mn_datetime *out)
+/* 0, MN_EINVAL for text of the wrong shape, or WRONG_VALUE for the right shape holding no
+ * real date/time ("2024-02-30", "25:00"), which Django words differently. */
+enum { WRONG_VALUE = 1 };
+static int parse_datetime(const char *s, size_t len, mn_ftype t, mn_datetime *out)
 {
     memset(out, 0, sizeof *out);
     size_t i = 0;
     if (t == MN_TIME) {
         i = parse_time_part(s, len, 0, out);
-        return i && i == len ? 0 : MN_EINVAL;
+        if (!i || i != len)
+            return MN_EINVAL;
+        return datetime_valid(out, MN_TIME) ? 0 : WRONG_VALUE;
     }
     if (!digits(s, len, 0, 4, &out->year) || len < 10 || s[4] != '-' ||
         !digits(s, len, 5, 2, &out->month) || s[7] != '-' || !digits(s, len, 8, 2, &out->day))
-        return MN_EINVAL;
-    if (out->month < 1 || out->month > 12 || out->day < 1 || out->day > 31)
         return MN_EINVAL;
     i = 10;
     if (i < len && (s[i] == ' ' || s[i] == 'T')) {
@@ -204,11 +205,18 @@ int mn__parse_datetime(const char *s, size_t len, mn_ftype t, mn_datetime *out)
     }
     if (i != len)
         return MN_EINVAL;
+    if (!datetime_valid(out, MN_DATETIME))
+        return WRONG_VALUE;
     if (t == MN_DATETIME)
         *out = to_utc(out);
     else if (t == MN_DATE)
         out->hour = out->minute = out->second = out->microsecond = 0;
     return 0;
+}
+
+int mn__parse_datetime(const char *s, size_t len, mn_ftype t, mn_datetime *out)
+{
+    return parse_datetime(s, len, t, out) ? MN_EINVAL : 0;
 }
 
 /* ---- decimals: text <-> integer scaled by 10^places, exactly ---- */
@@ -435,8 +443,12 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
         if (a.type == MN_ARG_DATETIME) {
             dt = *a.v.dt;
         } else if (a.type == MN_ARG_STR) {
-            if (mn__parse_datetime(a.v.s, strlen(a.v.s),
-                                   t == MN_DATETIME && strlen(a.v.s) == 10 ? MN_DATE : t, &dt) != 0)
+            mn_ftype pt = t == MN_DATETIME && strlen(a.v.s) == 10 ? MN_DATE : t;
+            int rc = parse_datetime(a.v.s, strlen(a.v.s), pt, &dt);
+            if (rc == WRONG_VALUE)
+                return mn__orm_fail(o, MN_EINVAL, "%s.%s: %s", f->model->name, f->name,
+                                    invalid_datetime_message(ar, a.v.s, pt));
+            if (rc)
                 return mn__orm_fail(o, MN_EINVAL, "'%s' value has an invalid %s format.", a.v.s,
                                     t == MN_DATE   ? "date"
                                     : t == MN_TIME ? "time"

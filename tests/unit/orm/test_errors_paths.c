@@ -489,6 +489,23 @@ Test(orm_errors_paths, an_impossible_datetime_is_refused_before_the_database)
     cr_expect_not_null(strstr(mn_orm_error(t.o), "Question.pub_date: \xe2\x80\x9c"
                                                  "0000-00-00 00:00:00\xe2\x80\x9d"),
                        "%s", mn_orm_error(t.o));
+    /* text of the right shape holding no real date says so too (a wrong shape keeps its
+     * "invalid format" message) */
+    cr_expect_null(mn_create(t.o, Question, "text", "s", "pub_date", "2024-02-30 10:00"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Question.pub_date: \xe2\x80\x9c"
+                     "2024-02-30 10:00\xe2\x80\x9d value has the correct format "
+                     "(YYYY-MM-DD HH:MM[:ss[.uuuuuu]][TZ]) but it is an invalid date/time.");
+    cr_expect_null(mn_create(t.o, Everything, "clock", "25:00"));
+    cr_expect_str_eq(mn_orm_error(t.o), "Everything.clock: \xe2\x80\x9c"
+                                        "25:00\xe2\x80\x9d value has the correct "
+                                        "format (HH:MM[:ss[.uuuuuu]]) but it is an invalid time.");
+    cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Everything), "day", "2023-13-01")));
+    cr_expect_str_eq(mn_orm_error(t.o), "Everything.day: \xe2\x80\x9c"
+                                        "2023-13-01\xe2\x80\x9d value has the correct "
+                                        "format (YYYY-MM-DD) but it is an invalid date.");
+    cr_expect_null(mn_create(t.o, Everything, "day", "2023-1-01"));
+    cr_expect_str_eq(mn_orm_error(t.o), "'2023-1-01' value has an invalid date format.");
     /* in a struct, year 0 is NULL: the NOT NULL column refuses it, as Django's IntegrityError */
     q->pub_date = (mn_datetime){0};
     cr_expect_eq(mn_save(t.o, q), MN_EDB_INTEGRITY, "%s", mn_orm_error(t.o));

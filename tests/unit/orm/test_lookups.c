@@ -207,5 +207,7 @@ Test(orm_lookups, bad_lookups_are_precise_errors)
     cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Book), "pages", "many")));
     cr_expect_str_eq(mn_orm_error(t.o), "Field 'pages' expected a number but got 'many'.");
     cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Book), "published", "2021-13-01")));
-    cr_expect_str_eq(mn_orm_error(t.o), "'2021-13-01' value has an invalid date format.");
+    cr_expect_str_eq(mn_orm_error(t.o), "Book.published: \xe2\x80\x9c"
+                                        "2021-13-01\xe2\x80\x9d value has the correct format "
+                                        "(YYYY-MM-DD) but it is an invalid date.");
 }

@@ -120,8 +120,7 @@ struct mn_value_class {
      * instead; MN_EINVAL where Python would raise ValueError/TypeError (the filter returns
      * the value unchanged, as Django's); another negative code on failure. Default: the
      * items are sliced. */
-    int (*slice)(void *self, const mn_value_slice *s, mn_arena *arena,
-                 mn_value **out) MN_MAY_YIELD;
+    int (*slice)(void *self, const mn_value_slice *s, mn_arena *arena, mn_value **out) MN_MAY_YIELD;
 };
 
 /* A callback failing with code `err` may say why (the ORM's "Choice has no field 'bogus';

@@ -779,8 +779,8 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q, uint64_t *votes)
                 (rt.t == XT_DEC && rt.scale < 0))
                 to.t = XT_FLOAT;
             else
-                to.scale = (lt.t == XT_DEC && lt.scale > rt.scale) || rt.t != XT_DEC ? lt.scale
-                                                                                      : rt.scale;
+                to.scale =
+                    (lt.t == XT_DEC && lt.scale > rt.scale) || rt.t != XT_DEC ? lt.scale : rt.scale;
             mn_buf rb;
             mn_buf_init(&rb, c->o->arena);
             mn__cc_expr(c, &rb, v.v.expr);
@@ -991,7 +991,6 @@ int mn__cc_annotation(cc *c, mn_buf *b, const annot *a)
     return rc;
 }
 
-
 /* ---- expression types (decimals are scaled integers on SQLite) ---- */
 static const mn_fielddef *type_path_field(const mn_model *m, const char *path)
 {
@@ -1178,8 +1177,11 @@ static void dec_side(cc *c, mn_buf *b, const mn_expr *e, xty t, xty to)
     mn_buf s;
     mn_buf_init(&s, c->o->arena);
     if (e && e->kind == E_VALUE && e->value.type == MN_ARG_STR && t.t == XT_DEC && t.scale >= 0) {
-        mn_fielddef df = {.name = "value", .type = MN_DECIMAL, .max_digits = 30,
-                          .decimal_places = t.scale, .model = c->m};
+        mn_fielddef df = {.name = "value",
+                          .type = MN_DECIMAL,
+                          .max_digits = 30,
+                          .decimal_places = t.scale,
+                          .model = c->m};
         rhs_param(c, &s, &df, MN_DECIMAL, e->value);
     } else {
         mn__cc_expr(c, &s, e);

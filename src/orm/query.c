@@ -457,12 +457,11 @@ static int check_related(mn_qs *qs, const char **paths, size_t n)
                 for (size_t k = 0; k < m->nfields; k++)
                     if (m->fields[k].type == MN_FK || m->fields[k].type == MN_O2O)
                         mn_buf_printf(&choices, "%s%s", choices.len ? ", " : "", m->fields[k].name);
-                const char *what =
-                    r ? "a reverse relation: use prefetch_related"
-                    : f->type == MN_M2M
-                        ? "a ManyToManyField: use prefetch_related"
-                        : mn_arena_printf(qs->o->arena, "a %s, not a relation",
-                                          mn__django_class(f->type));
+                const char *what = r ? "a reverse relation: use prefetch_related"
+                                   : f->type == MN_M2M
+                                       ? "a ManyToManyField: use prefetch_related"
+                                       : mn_arena_printf(qs->o->arena, "a %s, not a relation",
+                                                         mn__django_class(f->type));
                 return mn__orm_fail(qs->o, MN_EFIELD,
                                     "Invalid field name(s) given in select_related: '%.*s' "
                                     "(%s.%.*s is %s; in '%s'). Choices are: %s",

@@ -322,8 +322,8 @@ static int save(mn_orm *o, void *obj, const char *fields, bool force_insert)
     /* A new instance whose pk has a default (uuid4) is inserted straight away, as Django
      * 3.0+ does: no UPDATE that could only miss. */
     bool pk_default = !h->persisted && (m->pk->default_fn || m->pk->default_str);
-    if (!h->persisted && (force_insert || (mn__auto_pk(m) && mn_obj_pk(obj) == 0) ||
-                          (pk_default && !fields))) {
+    if (!h->persisted &&
+        (force_insert || (mn__auto_pk(m) && mn_obj_pk(obj) == 0) || (pk_default && !fields))) {
         if (fields)
             return mn__orm_fail(o, MN_EINVAL,
                                 "Cannot force an update in save() with no primary key.");

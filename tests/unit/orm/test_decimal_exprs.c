@@ -245,8 +245,8 @@ static mn_value *first_annotation(mn_qs *qs, const char *name)
 
 Test(orm_decimal, annotation_over_decimal_annotation)
 {
-    mn_qs *q = mn_qs_annotate(with_total(), "with_tax",
-                              op('*', F("total"), mn_V(t.o, mn_arg_str("1.2"))));
+    mn_qs *q =
+        mn_qs_annotate(with_total(), "with_tax", op('*', F("total"), mn_V(t.o, mn_arg_str("1.2"))));
     expect_decimal(first_annotation(q, "total"), "150", "total");
     expect_decimal(first_annotation(q, "with_tax"), "180", "total * 1.2");
     q = mn_qs_annotate(with_total(), "plus", op('+', F("total"), F("price")));
@@ -264,8 +264,8 @@ Test(orm_decimal, annotation_over_decimal_annotation)
 
 Test(orm_decimal, values_of_nested_decimal_annotations)
 {
-    mn_qs *q = mn_qs_annotate(with_total(), "with_tax",
-                              op('*', F("total"), mn_V(t.o, mn_arg_str("1.2"))));
+    mn_qs *q =
+        mn_qs_annotate(with_total(), "with_tax", op('*', F("total"), mn_V(t.o, mn_arg_str("1.2"))));
     mn_rows *rows = mn_qs_fetch(mn_qs_values(q, "title,total,with_tax"));
     cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
     cr_assert_eq(rows->len, 1);
@@ -280,8 +280,8 @@ Test(orm_decimal, aggregates_over_decimal_annotations)
 {
     Author *a = mn_qs_get(mn_all(t.o, Author));
     cr_assert_not_null(a, "%s", mn_orm_error(t.o));
-    cr_assert_not_null(mn_create(t.o, Book, "title", "L", "author", a->id, "pages", 10, "price",
-                                 "2.25"));
+    cr_assert_not_null(
+        mn_create(t.o, Book, "title", "L", "author", a->id, "pages", 10, "price", "2.25"));
     /* totals 150.00 and 22.50 */
     mn_qs *q = with_total();
     expect_decimal(mn_value_dict_get(mn_qs_aggregate(q, "s", mn_Sum(t.o, "total", NULL)), "s", 1),
@@ -303,10 +303,10 @@ Test(orm_decimal, filter_and_order_by_decimal_annotations)
 {
     Author *a = mn_qs_get(mn_all(t.o, Author));
     cr_assert_not_null(a, "%s", mn_orm_error(t.o));
-    cr_assert_not_null(mn_create(t.o, Book, "title", "L", "author", a->id, "pages", 10, "price",
-                                 "2.25"));
-    mn_qs *q = mn_qs_annotate(with_total(), "with_tax",
-                              op('*', F("total"), mn_V(t.o, mn_arg_str("1.2"))));
+    cr_assert_not_null(
+        mn_create(t.o, Book, "title", "L", "author", a->id, "pages", 10, "price", "2.25"));
+    mn_qs *q =
+        mn_qs_annotate(with_total(), "with_tax", op('*', F("total"), mn_V(t.o, mn_arg_str("1.2"))));
     cr_expect_eq(mn_qs_count(mn_filter(q, "with_tax__gt", "100")), 1, "180 > 100, 27 < 100");
     cr_expect_eq(mn_qs_count(mn_filter(q, "with_tax", "27")), 1, "22.50 * 1.2 = 27");
     cr_expect_eq(mn_qs_count(mn_filter(q, "with_tax__lt", F("total"))), 0, "x*1.2 < x");

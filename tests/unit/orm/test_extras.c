@@ -149,8 +149,8 @@ Test(orm_extras, several_databases_with_using_and_a_router)
  * or just before it still continue through every row, in both directions. */
 Test(orm_extras, cursor_pagination_over_a_nullable_field_keeps_the_null_rows)
 {
-    const char *dates[] = {"2024-03-01", NULL, "2024-01-01", NULL, "2024-03-01",
-                           NULL,         "2024-02-01", NULL, "2024-01-01"};
+    const char *dates[] = {"2024-03-01", NULL,         "2024-01-01", NULL,        "2024-03-01",
+                           NULL,         "2024-02-01", NULL,         "2024-01-01"};
     size_t n = sizeof dates / sizeof *dates;
     for (size_t i = 0; i < n; i++)
         cr_assert_not_null(mn_create(t.o, Book, "title", mn_arena_printf(t.arena, "Z%zu", i),
@@ -169,14 +169,12 @@ Test(orm_extras, cursor_pagination_over_a_nullable_field_keeps_the_null_rows)
             do {
                 mn_cursor_page p;
                 if (mn_paginate_cursor(qs, orders[d], per, cursor, "s3cret", &p) != 0)
-                    cr_assert_fail("%s per %lld: %s", orders[d], (long long)per,
-                                   mn_orm_error(t.o));
+                    cr_assert_fail("%s per %lld: %s", orders[d], (long long)per, mn_orm_error(t.o));
                 if (p.rows->len == 0 || (p.has_next && p.rows->len != (size_t)per))
                     cr_assert_fail("%s per %lld page %d: %zu rows, has_next %d", orders[d],
                                    (long long)per, pages, p.rows->len, p.has_next);
                 for (size_t i = 0; i < p.rows->len; i++, seen++)
-                    if (seen >= n ||
-                        mn_obj_pk(p.rows->items[i]) != mn_obj_pk(want->items[seen]))
+                    if (seen >= n || mn_obj_pk(p.rows->items[i]) != mn_obj_pk(want->items[seen]))
                         cr_assert_fail("%s per %lld: row %zu is pk %lld, the queryset has %lld",
                                        orders[d], (long long)per, seen,
                                        (long long)mn_obj_pk(p.rows->items[i]),
@@ -185,8 +183,7 @@ Test(orm_extras, cursor_pagination_over_a_nullable_field_keeps_the_null_rows)
                 pages++;
             } while (cursor && pages <= 10);
             if (seen != n)
-                cr_assert_fail("%s per %lld: %zu of %zu rows", orders[d], (long long)per, seen,
-                               n);
+                cr_assert_fail("%s per %lld: %zu of %zu rows", orders[d], (long long)per, seen, n);
         }
     }
 }

@@ -68,11 +68,11 @@ Test(orm_rel_templates, refresh_fields_reloads_only_the_named_fields)
 Test(orm_rel_templates, repr_names_the_model)
 {
     const char *id = mn_arena_printf(t.arena, "%lld", (long long)lib.dune->id);
-    cr_expect_str_eq(render_var(engine, &t, "{{ books|slice:\":1\" }}", "books",
-                                mn_qs_value(mn_qs_order_by(mn_all(t.o, Book), "id"))),
-                     mn_arena_printf(t.arena, "&lt;QuerySet [&lt;Book: Book object (%s)&gt;]&gt;",
-                                     id),
-                     "a sliced queryset is still a QuerySet, as Django's");
+    cr_expect_str_eq(
+        render_var(engine, &t, "{{ books|slice:\":1\" }}", "books",
+                   mn_qs_value(mn_qs_order_by(mn_all(t.o, Book), "id"))),
+        mn_arena_printf(t.arena, "&lt;QuerySet [&lt;Book: Book object (%s)&gt;]&gt;", id),
+        "a sliced queryset is still a QuerySet, as Django's");
     cr_expect_str_eq(render_var(engine, &t, "{{ books|slice:\"::5\" }}", "books",
                                 mn_qs_value(mn_qs_order_by(mn_all(t.o, Book), "id"))),
                      mn_arena_printf(t.arena, "[&lt;Book: Book object (%s)&gt;]", id),

@@ -120,11 +120,10 @@ Test(orm_template, sliced_queryset_stays_a_lazy_queryset)
                      mn_arena_printf(t.arena, "&lt;QuerySet [%s]&gt; 2 Odes 50%% off_sale",
                                      book_repr(lib.odes)));
     /* a step gives a list, as Django's list(qs[a:b])[::step] */
-    cr_expect_str_eq(render_var(engine, &t, "{{ books|slice:\"::2\" }}", "books", v),
-                     mn_arena_printf(t.arena, "[%s, %s]", book_repr(lib.dune),
-                                     book_repr(lib.odes)));
-    cr_expect_str_eq(render_var(engine, &t, "{{ books|slice:\"1::-1\"|length }}", "books", v),
-                     "3");
+    cr_expect_str_eq(
+        render_var(engine, &t, "{{ books|slice:\"::2\" }}", "books", v),
+        mn_arena_printf(t.arena, "[%s, %s]", book_repr(lib.dune), book_repr(lib.odes)));
+    cr_expect_str_eq(render_var(engine, &t, "{{ books|slice:\"1::-1\"|length }}", "books", v), "3");
     /* negative bounds are Django's ValueError, which the slice filter answers with the
      * value itself; nothing has been fetched for the unsliced queryset so far */
     size_t before = log.count;

@@ -111,8 +111,7 @@ Test(orm_write, a_zero_assigned_after_a_saved_value_is_zero_not_null)
     Everything *b = mn_new(t.o, Everything);
     b->big = 5;
     void *objs[] = {b};
-    cr_assert_eq(mn_bulk_create(t.o, &Everything_model, objs, 1, NULL), 0, "%s",
-                 mn_orm_error(t.o));
+    cr_assert_eq(mn_bulk_create(t.o, &Everything_model, objs, 1, NULL), 0, "%s", mn_orm_error(t.o));
     b->big = 0;
     cr_assert_eq(mn_save_fields(t.o, b, "big"), 0, "%s", mn_orm_error(t.o));
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Everything), "big", 0)), 1,
@@ -412,7 +411,8 @@ Test(orm_write, an_unset_string_field_is_empty_text_unless_nullable)
     cr_assert_eq(mn_save(t.o, n), 0, "%s", mn_orm_error(t.o));
     Question *b[2] = {mn_new(t.o, Question), mn_new(t.o, Question)};
     b[0]->pub_date = b[1]->pub_date = when;
-    cr_assert_eq(mn_bulk_create(t.o, &Question_model, (void **)b, 2, NULL), 0, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_bulk_create(t.o, &Question_model, (void **)b, 2, NULL), 0, "%s",
+                 mn_orm_error(t.o));
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "text", "")), 4);
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "text__isnull", true)), 0);
     Question *back = mn_get(mn_all(t.o, Question), "pk", q->id);

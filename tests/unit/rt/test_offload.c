@@ -13,12 +13,14 @@ typedef struct job {
     pthread_t ran_on;
     int input, output;
     int sleep_ms;
+    atomic_int started; /* set by the pool thread as the work begins */
 } job;
 
 static void work(void *arg)
 {
     job *j = arg;
     j->ran_on = pthread_self();
+    atomic_store(&j->started, 1);
     if (j->sleep_ms)
         usleep((useconds_t)j->sleep_ms * 1000);
     j->output = j->input * 2;
@@ -94,7 +96,11 @@ Test(offload, freeing_the_loop_waits_for_running_work)
     mn_coro_spawn(loop, offload_forever, &j);
     extern int mn__loop_run_once(mn_loop * loop, int64_t max_wait_ms);
     mn__loop_run_once(loop, 0);
-    usleep(10 * 1000);
+    /* wait until a pool thread has taken the job (a fixed sleep lost that race on a loaded
+     * machine: a job still queued is dropped with the loop, by design) */
+    for (int waited = 0; !atomic_load(&j.started) && waited < 10000; waited++)
+        usleep(1000);
+    cr_assert(atomic_load(&j.started), "no pool thread took the job within 10 s");
     mn_loop_free(loop);
     cr_assert_eq(j.output, 2);
 }

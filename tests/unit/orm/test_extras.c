@@ -20,25 +20,44 @@ Test(orm_extras, explain_shows_a_plan)
     cr_expect(strstr(plan, tdb_is_pg(&t) ? "Scan" : "library_"), "%s", plan);
 }
 
+/* The log written between log_capture_start() and log_capture_end(), at DEBUG level. */
+typedef struct log_capture {
+    char path[32];
+    int fd;
+} log_capture;
+
+static log_capture log_capture_start(void)
+{
+    log_capture c = {.path = "/tmp/mn-orm-log-XXXXXX"};
+    c.fd = mkstemp(c.path);
+    cr_assert_geq(c.fd, 0);
+    mn_log_configure(MN_LOG_DEBUG, false, c.fd);
+    return c;
+}
+
+static const char *log_capture_end(log_capture *c)
+{
+    char *buf = mn_arena_alloc(t.arena, 8192);
+    cr_assert_not_null(buf);
+    lseek(c->fd, 0, SEEK_SET);
+    ssize_t n = read(c->fd, buf, 8191);
+    buf[n > 0 ? n : 0] = '\0';
+    close(c->fd);
+    unlink(c->path);
+    mn_log_configure(MN_LOG_INFO, false, 2);
+    return buf;
+}
+
 Test(orm_extras, repeated_queries_are_reported)
 {
-    char path[] = "/tmp/mn-orm-log-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    mn_log_configure(MN_LOG_DEBUG, false, fd);
+    log_capture cap = log_capture_start();
     mn_orm_warn_repeats(t.o, 2);
     mn_rows *books = mn_qs_fetch(mn_all(t.o, Book));
     for (size_t i = 0; i < books->len; i++)
         mn_fk_get(t.o, books->items[i], "author"); /* the line the warning names */
     int line = __LINE__ - 1;
     cr_expect_eq(mn_orm_max_repeats(t.o), 4);
-    char buf[2048] = "";
-    lseek(fd, 0, SEEK_SET);
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    buf[n > 0 ? n : 0] = '\0';
-    close(fd);
-    unlink(path);
-    mn_log_configure(MN_LOG_INFO, false, 2);
+    const char *buf = log_capture_end(&cap);
     cr_expect(strstr(buf, "N+1 queries: this request ran the same query more than 2 times"), "%s",
               buf);
     cr_expect(strstr(buf, "library_author"), "%s", buf);
@@ -192,10 +211,7 @@ Test(orm_extras, cursor_pagination_over_a_nullable_field_keeps_the_null_rows)
  * warning counts only SELECTs (as django-debug-toolbar's duplicates), so it stays quiet. */
 Test(orm_extras, writes_in_a_loop_are_not_reported_as_n_plus_1)
 {
-    char path[] = "/tmp/mn-orm-log-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    mn_log_configure(MN_LOG_DEBUG, false, fd);
+    log_capture cap = log_capture_start();
     mn_orm_warn_repeats(t.o, 2);
     for (int i = 0; i < 6; i++) {
         char title[16];
@@ -211,13 +227,7 @@ Test(orm_extras, writes_in_a_loop_are_not_reported_as_n_plus_1)
     /* the reads of a loop still are */
     for (int i = 0; i < 4; i++)
         mn_qs_count(mn_filter(mn_all(t.o, Book), "pages", i));
-    char buf[4096] = "";
-    lseek(fd, 0, SEEK_SET);
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    buf[n > 0 ? n : 0] = '\0';
-    close(fd);
-    unlink(path);
-    mn_log_configure(MN_LOG_INFO, false, 2);
+    const char *buf = log_capture_end(&cap);
     cr_expect_leq(writes_max, 2, "writes counted: %d", writes_max);
     cr_expect_null(strstr(buf, "INSERT"), "%s", buf);
     cr_expect_null(strstr(buf, "UPDATE"), "%s", buf);

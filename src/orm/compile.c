@@ -108,10 +108,35 @@ static void select_model_cols(cc *c, mn_qs *qs, mn_buf *b, const mn_model *m, in
  * selected on PostgreSQL). */
 static const char **split_ordering(cc *c, const char *s, size_t *n);
 
+/* distinct() with order_by('?') on PostgreSQL, which wants each ORDER BY expression of a
+ * SELECT DISTINCT in its select list (Django adds them there): RANDOM() selected would make
+ * every row distinct, and each must come once. So the rows are made distinct in a subquery,
+ * with the other ordering terms selected under aliases, and the outer query orders them. */
+typedef struct outer_order {
+    bool on;      /* the ordering has a random term: wrap */
+    mn_buf sel;   /* `, expr AS "__orderbycolN"` per ordering term, for the subquery */
+    mn_buf order; /* the outer ORDER BY's terms */
+    int n;
+} outer_order;
+
+/* Records the ordering term just written to b from start as an outer ORDER BY term. */
+static void outer_term(outer_order *w, const mn_buf *b, size_t start, bool desc)
+{
+    if (!w || !w->on)
+        return;
+    w->n++;
+    mn_buf_puts(&w->sel, ", ");
+    mn_buf_append(&w->sel, b->data + start, b->len - start);
+    mn_buf_printf(&w->sel, " AS \"__orderbycol%d\"", w->n);
+    if (w->order.len)
+        mn_buf_puts(&w->order, ", ");
+    mn_buf_printf(&w->order, "\"__orderbycol%d\" %s", w->n, desc ? "DESC" : "ASC");
+}
+
 /* One ORDER BY term. A relation ("author") orders by the related model's Meta.ordering, else
  * its primary key, as Django's order_by does ("-author" reverses each of them). */
 static int order_term(cc *c, mn_qs *qs, mn_buf *b, mn_buf *cols, const char *o, bool desc,
-                      int depth)
+                      int depth, outer_order *w)
 {
     resolved r;
     if (mn__cc_resolve(c, o, false, &r) != 0 || c->err)
@@ -135,7 +160,7 @@ static int order_term(cc *c, mn_qs *qs, mn_buf *b, mn_buf *cols, const char *o, 
                 if (i)
                     mn_buf_puts(b, ", ");
                 order_term(c, qs, b, cols, mn_arena_printf(c->o->arena, "%s__%s", o, t), d,
-                           depth + 1);
+                           depth + 1, w);
             }
             return c->err;
         }
@@ -149,6 +174,7 @@ static int order_term(cc *c, mn_qs *qs, mn_buf *b, mn_buf *cols, const char *o, 
         mn_buf_puts(cols, ", ");
         mn_buf_append(cols, b->data + start, b->len - start);
     }
+    outer_term(w, b, start, desc);
     /* NULLs sort as Django expects on both: first ascending on SQLite, last on PG */
     mn_buf_puts(b, desc ? " DESC" : " ASC");
     return c->err;
@@ -174,8 +200,9 @@ static const char **split_ordering(cc *c, const char *s, size_t *n)
     return dorder;
 }
 
-/* grouped: a GROUP BY query, which Meta.ordering does not order (Django >= 3.1). */
-static int order_clause(cc *c, mn_qs *qs, mn_buf *b, mn_buf *cols, bool grouped)
+/* grouped: a GROUP BY query, which Meta.ordering does not order (Django >= 3.1). w, when
+ * given, is switched on if the ordering has a random term, and gets the outer ordering. */
+static int order_clause(cc *c, mn_qs *qs, mn_buf *b, mn_buf *cols, bool grouped, outer_order *w)
 {
     const char **order = qs->order;
     size_t norder = qs->norder;
@@ -208,12 +235,16 @@ static int order_clause(cc *c, mn_qs *qs, mn_buf *b, mn_buf *cols, bool grouped)
         order = pk_only;
         norder = 1;
     }
+    for (size_t i = 0; w && i < norder; i++)
+        w->on |= strcmp(order[i], "?") == 0;
     for (size_t i = 0; i < norder; i++) {
         const char *o = order[i];
         bool desc = false;
         mn_buf_puts(b, i ? ", " : " ORDER BY ");
         if (strcmp(o, "?") == 0) {
             mn_buf_puts(b, "RANDOM()");
+            if (w && w->on)
+                mn_buf_puts(&w->order, w->order.len ? ", RANDOM()" : "RANDOM()");
             continue;
         }
         if (*o == '-')
@@ -222,7 +253,7 @@ static int order_clause(cc *c, mn_qs *qs, mn_buf *b, mn_buf *cols, bool grouped)
             o++;
         if (qs->reversed)
             desc = !desc;
-        if (order_term(c, qs, b, cols, o, desc, 0) != 0)
+        if (order_term(c, qs, b, cols, o, desc, 0, w) != 0)
             return c->err ? c->err : MN_EFIELD;
     }
     return c->err;
@@ -457,18 +488,26 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
         return c->err;
     mn_buf ordercols;
     mn_buf_init(&ordercols, c->o->arena);
+    outer_order w = {0};
+    mn_buf_init(&w.sel, c->o->arena);
+    mn_buf_init(&w.order, c->o->arena);
+    bool may_wrap = qs->distinct && kind == SQL_SELECT && c->d == MN_DIALECT_POSTGRESQL;
     if (kind == SQL_SELECT || kind == SQL_PKS)
-        if (order_clause(c, qs, &order, &ordercols, group.len > 0) != 0)
+        if (order_clause(c, qs, &order, &ordercols, group.len > 0, may_wrap ? &w : NULL) != 0)
             return c->err;
     if (group.len && ordercols.len)
         /* as Django, the ordering's columns join the GROUP BY (order_by("author") of a
          * values("author").annotate() orders by the author's name) */
         mn_buf_append(&group, ordercols.data, ordercols.len);
-    if (qs->distinct && kind == SQL_SELECT && ordercols.len)
+    if (w.on) /* the subquery's rows carry their ordering values, read by the outer query */
+        mn_buf_append(&sel, w.sel.data, w.sel.len);
+    else if (qs->distinct && kind == SQL_SELECT && ordercols.len)
         /* PostgreSQL wants ORDER BY expressions in a DISTINCT select list, as Django adds
          * them; the extra trailing columns are never read back */
         mn_buf_append(&sel, ordercols.data, ordercols.len);
 
+    if (w.on)
+        mn_buf_puts(out, "SELECT * FROM (");
     mn_buf_puts(out, "SELECT ");
     if (qs->distinct && kind != SQL_EXISTS)
         mn_buf_puts(out, "DISTINCT ");
@@ -482,7 +521,12 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
         mn_buf_puts(out, " HAVING ");
         mn_buf_append(out, having.data, having.len);
     }
-    mn_buf_append(out, order.data, order.len);
+    if (w.on) {
+        mn_buf_puts(out, ") \"subquery\" ORDER BY ");
+        mn_buf_append(out, w.order.data, w.order.len);
+    } else {
+        mn_buf_append(out, order.data, order.len);
+    }
     if (kind == SQL_EXISTS) {
         mn_buf_puts(out, " LIMIT 1");
     } else if (qs->high >= 0 || qs->low > 0) {

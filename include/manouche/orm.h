@@ -643,6 +643,7 @@ void *mn_qs_update_or_create(mn_qs *qs, const mn_kv *lookups, size_t n, const mn
 typedef struct mn_bulk_opts {
     size_t batch_size;
     bool ignore_conflicts;
+    bool update_conflicts;               /* Django's flag; implied by update_conflicts_fields */
     const char *update_conflicts_fields; /* comma-separated: ON CONFLICT DO UPDATE these */
     const char *unique_fields;           /* the conflict target for update_conflicts */
 } mn_bulk_opts;

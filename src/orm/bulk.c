@@ -85,6 +85,72 @@ static int put_columns(mn_orm *o, const mn_model *m, const char *list, mn_buf *s
     return 0;
 }
 
+/* The names of a comma-separated field list, as Django's get_field() sees them: a misspelt
+ * one fails (with the closest name); *nnames counts them, *pk and *not_concrete say whether
+ * one is the primary key ("pk" too), or a many-to-many field or reverse relation (no
+ * column). */
+static int list_fields(mn_orm *o, const mn_model *m, const char *list, size_t *nnames, bool *pk,
+                       bool *not_concrete)
+{
+    *nnames = 0;
+    *pk = *not_concrete = false;
+    for (const char *p = list ? list : ""; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ", ");
+        if (len) {
+            const mn_fielddef *f = mn__field(m, p, len);
+            if (!f && !mn__revrel(m, p, len, false) && !mn__revrel(m, p, len, true))
+                return mn__no_field(o, m, p, len);
+            ++*nnames;
+            *pk |= f == m->pk;
+            *not_concrete |= !f || !mn__has_column(f);
+        }
+        p += len;
+    }
+    return 0;
+}
+
+/* Django's checks of the conflict options (QuerySet._check_bulk_create_options), in its
+ * order, for a database that takes a conflict target (SQLite and PostgreSQL both do). */
+static int check_conflict_options(mn_orm *o, const mn_model *m, const mn_bulk_opts *opts)
+{
+    size_t nupdate, nunique;
+    bool update_pk, update_virtual, unique_pk, unique_virtual;
+    int rc = list_fields(o, m, opts->unique_fields, &nunique, &unique_pk, &unique_virtual);
+    if (rc == 0)
+        rc =
+            list_fields(o, m, opts->update_conflicts_fields, &nupdate, &update_pk, &update_virtual);
+    if (rc)
+        return rc;
+    bool update = opts->update_conflicts || opts->update_conflicts_fields;
+    if (opts->ignore_conflicts && update)
+        return mn__orm_fail(o, MN_EINVAL,
+                            "ignore_conflicts and update_conflicts are mutually exclusive.");
+    if (!update)
+        return 0;
+    if (nupdate == 0)
+        return mn__orm_fail(o, MN_EINVAL,
+                            "Fields that will be updated when a row insertion fails on "
+                            "conflicts must be provided.");
+    if (nunique == 0)
+        return mn__orm_fail(o, MN_EINVAL,
+                            "Unique fields that can trigger the upsert must be provided.");
+    if (update_virtual)
+        return mn__orm_fail(o, MN_EINVAL,
+                            "bulk_create() can only be used with concrete fields in "
+                            "update_fields.");
+    if (update_pk)
+        return mn__orm_fail(o, MN_EINVAL,
+                            "bulk_create() cannot be used with primary keys in update_fields.");
+    if (unique_virtual) /* the primary key is a valid target */
+        return mn__orm_fail(o, MN_EINVAL,
+                            "bulk_create() can only be used with concrete fields in "
+                            "unique_fields.");
+    (void)unique_pk;
+    return 0;
+}
+
 int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn_bulk_opts *opts)
 {
     if (mn__ready(o) != 0)
@@ -92,6 +158,13 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
     mn_bulk_opts defaults = {0};
     if (!opts)
         opts = &defaults;
+    if (n == 0) { /* as Django, which returns before looking at the options */
+        mn_orm_clear_error(o);
+        return 0;
+    }
+    int crc = check_conflict_options(o, m, opts);
+    if (crc)
+        return crc;
     /* As Django: objects whose automatic pk is already set are inserted with it, the others
      * get one from the database; a mixed list becomes the two groups, each in its order. */
     size_t with_pk = 0;
@@ -164,9 +237,9 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
         }
         if (opts->ignore_conflicts) {
             mn_buf_puts(&sql, " ON CONFLICT DO NOTHING");
-        } else if (opts->update_conflicts_fields) {
+        } else if (opts->update_conflicts || opts->update_conflicts_fields) {
             mn_buf_puts(&sql, " ON CONFLICT (");
-            rc = put_columns(o, m, opts->unique_fields ? opts->unique_fields : "pk", &sql, false);
+            rc = put_columns(o, m, opts->unique_fields, &sql, false);
             mn_buf_puts(&sql, ") DO UPDATE SET ");
             if (rc == 0)
                 rc = put_columns(o, m, opts->update_conflicts_fields, &sql, true);

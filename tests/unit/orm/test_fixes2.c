@@ -124,3 +124,77 @@ Test(orm_fixes2, distinct_with_a_related_ordering)
                               "author__name,-title")),
         "Emma,Dune,Odes 50% off_sale");
 }
+
+/* ---- A7: bulk_create's conflict options, checked as Django's _check_bulk_create_options ---- */
+static Author *new_author(const char *name, const char *email)
+{
+    Author *a = mn_new(t.o, Author);
+    cr_assert_not_null(a);
+    a->name = name;
+    a->email = email;
+    return a;
+}
+
+static void expect_refused(const mn_bulk_opts *opts, int code, const char *msg)
+{
+    Author *a = new_author("Zed", "z@x.org");
+    int64_t before = mn_qs_count(mn_all(t.o, Author));
+    int rc = mn_bulk_create(t.o, &Author_model, (void **)&a, 1, opts);
+    cr_expect_eq(rc, code, "%s: %d %s", msg, rc, mn_orm_error(t.o));
+    cr_expect(strstr(mn_orm_error(t.o), msg), "want '%s', got '%s'", msg, mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Author)), before, "nothing inserted: %s", msg);
+}
+
+Test(orm_fixes2, bulk_create_conflict_options_are_checked)
+{
+    expect_refused(&(mn_bulk_opts){.ignore_conflicts = true,
+                                   .update_conflicts_fields = "email",
+                                   .unique_fields = "name"},
+                   MN_EINVAL, "ignore_conflicts and update_conflicts are mutually exclusive.");
+    expect_refused(&(mn_bulk_opts){.update_conflicts = true, .unique_fields = "name"}, MN_EINVAL,
+                   "Fields that will be updated when a row insertion fails on conflicts must be "
+                   "provided.");
+    expect_refused(&(mn_bulk_opts){.update_conflicts_fields = " , ", .unique_fields = "name"},
+                   MN_EINVAL,
+                   "Fields that will be updated when a row insertion fails on conflicts must be "
+                   "provided.");
+    expect_refused(&(mn_bulk_opts){.update_conflicts_fields = "email"}, MN_EINVAL,
+                   "Unique fields that can trigger the upsert must be provided.");
+    expect_refused(&(mn_bulk_opts){.update_conflicts = true, .update_conflicts_fields = "email"},
+                   MN_EINVAL, "Unique fields that can trigger the upsert must be provided.");
+    expect_refused(&(mn_bulk_opts){.update_conflicts_fields = "email,id", .unique_fields = "name"},
+                   MN_EINVAL, "bulk_create() cannot be used with primary keys in update_fields.");
+    expect_refused(&(mn_bulk_opts){.update_conflicts_fields = "pk", .unique_fields = "name"},
+                   MN_EINVAL, "bulk_create() cannot be used with primary keys in update_fields.");
+    expect_refused(&(mn_bulk_opts){.update_conflicts_fields = "mentees", .unique_fields = "name"},
+                   MN_EINVAL,
+                   "bulk_create() can only be used with concrete fields in update_fields.");
+    expect_refused(&(mn_bulk_opts){.update_conflicts_fields = "clubs", .unique_fields = "name"},
+                   MN_EINVAL,
+                   "bulk_create() can only be used with concrete fields in update_fields.");
+    expect_refused(&(mn_bulk_opts){.update_conflicts_fields = "email", .unique_fields = "clubs"},
+                   MN_EINVAL,
+                   "bulk_create() can only be used with concrete fields in unique_fields.");
+    /* a misspelt name says which, with the closest one, as every other field name does */
+    expect_refused(&(mn_bulk_opts){.update_conflicts_fields = "email", .unique_fields = "nmae"},
+                   MN_EFIELD, "Author has no field 'nmae'; did you mean 'name'?");
+    expect_refused(&(mn_bulk_opts){.update_conflicts_fields = "emial", .unique_fields = "name"},
+                   MN_EFIELD, "Author has no field 'emial'; did you mean 'email'?");
+
+    /* the right options upsert; "pk" is a valid conflict target */
+    Author *a = new_author("Ann", "new@x.org");
+    cr_expect_eq(mn_bulk_create(t.o, &Author_model, (void **)&a, 1,
+                                &(mn_bulk_opts){.update_conflicts = true,
+                                                .update_conflicts_fields = "email",
+                                                .unique_fields = "name"}),
+                 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(((Author *)mn_get(mn_all(t.o, Author), "name", "Ann"))->email, "new@x.org");
+    Author *b = new_author("Bob", "b2@x.org");
+    b->id = lib.bob->id;
+    cr_expect_eq(
+        mn_bulk_create(t.o, &Author_model, (void **)&b, 1,
+                       &(mn_bulk_opts){.update_conflicts_fields = "email", .unique_fields = "pk"}),
+        0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(((Author *)mn_get(mn_all(t.o, Author), "name", "Bob"))->email, "b2@x.org");
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Author)), 3);
+}

@@ -33,7 +33,7 @@ static int add_batch(batches *b, mn_buf *sql, const mn_dbparam *ps, size_t np)
 }
 
 /* Sends every batch statement at once (one round trip in PostgreSQL's pipeline mode), all or
- * nothing inside an atomic block, as Django's bulk operations. */
+ * nothing, as Django's bulk operations. */
 static int run_batches(mn_orm *o, const char *alias, batches *b)
 {
     mn_arena *arena = b->scratch;
@@ -41,16 +41,25 @@ static int run_batches(mn_orm *o, const char *alias, batches *b)
     size_t n = b->n;
     if (n == 0)
         return 0;
+    /* atomic() works on the default database. Inside a block no savepoint is made, as
+     * Django's atomic(savepoint=False): a failure marks the enclosing block for rollback, as a
+     * failed single query does (session.c), and a marked block refuses the batches. */
+    bool nested = alias == NULL && o->atomic_depth > 0;
+    if (nested && o->needs_rollback)
+        return mn__txn_refuse(o);
     mn_dbconn *c = mn_orm_conn(o, alias);
     if (!c)
         return o->errcode ? o->errcode : MN_EDB_OPERATIONAL;
-    bool own = alias == NULL; /* atomic() works on the default database */
+    bool own = alias == NULL && !nested; /* its own transaction, all or nothing */
     int rc = own ? mn_atomic_begin(o) : 0;
     if (rc)
         return rc;
     rc = mn_dbconn_exec_batch(c, arena, items, n);
-    if (rc)
+    if (rc) {
         mn__orm_fail(o, rc, "%s", *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
+        if (nested)
+            o->needs_rollback = rc;
+    }
     if (own) {
         int end = mn_atomic_end(o, rc == 0);
         if (rc == 0)

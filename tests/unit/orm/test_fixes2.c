@@ -198,3 +198,59 @@ Test(orm_fixes2, bulk_create_conflict_options_are_checked)
     cr_expect_str_eq(((Author *)mn_get(mn_all(t.o, Author), "name", "Bob"))->email, "b2@x.org");
     cr_expect_eq(mn_qs_count(mn_all(t.o, Author)), 3);
 }
+
+/* ---- a failed bulk operation inside atomic() marks the block for rollback ---- */
+static void expect_block_refuses(const char *what)
+{
+    cr_expect_null(mn_create(t.o, Tag, "name", "after"), "%s: the block takes no more", what);
+    cr_expect_eq(mn_orm_errcode(t.o), MN_ETRANSACTION_MANAGEMENT, "%s: %s", what,
+                 mn_orm_error(t.o));
+    cr_expect(strstr(mn_orm_error(t.o), "You can't execute queries until the end of the 'atomic'"),
+              "%s: %s", what, mn_orm_error(t.o));
+    cr_expect_eq(mn_atomic_end(t.o, true), MN_ETRANSACTION_MANAGEMENT, "%s: %s", what,
+                 mn_orm_error(t.o));
+    cr_expect_eq(mn_atomic_depth(t.o), 0);
+}
+
+Test(orm_fixes2, a_failed_bulk_create_marks_the_atomic_block)
+{
+    int64_t tags = mn_qs_count(mn_all(t.o, Tag));
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    cr_assert_not_null(mn_create(t.o, Tag, "name", "before"), "%s", mn_orm_error(t.o));
+    Author *dup[2] = {new_author("New", NULL), new_author("Ann", NULL)};
+    cr_expect_eq(mn_bulk_create(t.o, &Author_model, (void **)dup, 2, NULL), MN_EDB_INTEGRITY, "%s",
+                 mn_orm_error(t.o));
+    expect_block_refuses("bulk_create");
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Tag)), tags, "the whole block rolled back");
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Author), "name", "New")), 0);
+
+    /* inside a nested block only that block is marked; the outer one goes on */
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_bulk_create(t.o, &Author_model, (void **)dup, 2, NULL), MN_EDB_INTEGRITY);
+    cr_expect_eq(mn_bulk_create(t.o, &Author_model, (void **)dup, 1, NULL),
+                 MN_ETRANSACTION_MANAGEMENT, "a marked block refuses bulk_create too");
+    cr_expect_eq(mn_atomic_end(t.o, true), MN_ETRANSACTION_MANAGEMENT);
+    cr_expect_not_null(mn_create(t.o, Tag, "name", "outer"), "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Tag)), tags + 1);
+
+    /* outside any block it is all or nothing, and the session goes on */
+    Author *two[2] = {new_author("New2", NULL), new_author("Bob", NULL)};
+    cr_expect_eq(mn_bulk_create(t.o, &Author_model, (void **)two, 2, NULL), MN_EDB_INTEGRITY);
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Author), "name", "New2")), 0);
+    cr_expect_not_null(mn_create(t.o, Tag, "name", "autocommit"), "%s", mn_orm_error(t.o));
+}
+
+Test(orm_fixes2, a_failed_bulk_update_marks_the_atomic_block)
+{
+    int64_t tags = mn_qs_count(mn_all(t.o, Tag));
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    cr_assert_not_null(mn_create(t.o, Tag, "name", "before"), "%s", mn_orm_error(t.o));
+    lib.cy->name = "Ann"; /* unique */
+    cr_expect_eq(mn_bulk_update(t.o, &Author_model, (void **)&lib.cy, 1, "name", 0),
+                 MN_EDB_INTEGRITY, "%s", mn_orm_error(t.o));
+    expect_block_refuses("bulk_update");
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Tag)), tags, "the whole block rolled back");
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Author), "name", "Cy")), 1);
+}

@@ -737,7 +737,9 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
                             "Joined field references are not permitted in this query");
                 } else {
                     mn_dbparam p;
-                    int rc = mn__arg_param(qs->o, f, set[i].value, c.d, &p);
+                    int rc = f->type == MN_DECIMAL ? mn__decimal_fits(qs->o, f, set[i].value) : 0;
+                    if (rc == 0)
+                        rc = mn__arg_param(qs->o, f, set[i].value, c.d, &p);
                     if (rc)
                         return rc;
                     mn__cc_param(&c, &head, p);

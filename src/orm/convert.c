@@ -267,6 +267,70 @@ static int decimal_to_scaled(const char *s, int places, int64_t *out)
     return 0;
 }
 
+/* How many digits s has once rounded to places (half away from zero, as PostgreSQL's numeric
+ * and decimal_to_scaled), leading zeros left out; -1 when s is no decimal number. */
+static int rounded_digits(const char *s, int places)
+{
+    const char *p = s;
+    while (*p == ' ')
+        p++;
+    if (*p == '-' || *p == '+')
+        p++;
+    int kept = 0;          /* digits kept so far, from the first non-zero one */
+    bool all_nines = true; /* every kept digit is a 9: rounding up adds one */
+    bool round_up = false;
+    int frac = -1, nd = 0;
+    for (; *p; p++) {
+        if (*p == '.' && frac < 0) {
+            frac = 0;
+            continue;
+        }
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        nd++;
+        if (frac >= 0 && frac++ >= places) {
+            if (frac == places + 1)
+                round_up = *p >= '5';
+            continue;
+        }
+        if (kept || *p != '0') {
+            kept++;
+            all_nines &= *p == '9';
+        }
+    }
+    if (!nd)
+        return -1;
+    int pad = places - (frac < 0 ? 0 : frac > places ? places : frac); /* 1 is 1.00 */
+    if (kept && pad)
+        kept += pad, all_nines = false;
+    return kept + (round_up && all_nines);
+}
+
+int mn__decimal_fits(mn_orm *o, const mn_fielddef *f, mn_arg a)
+{
+    const char *text = NULL;
+    if (a.type == MN_ARG_VALUE && a.v.value &&
+        (mn_value_kind_of(a.v.value) == MN_VALUE_DECIMAL ||
+         mn_value_kind_of(a.v.value) == MN_VALUE_STRING))
+        text = mn_arena_strndup(o->arena, a.v.value->u.str.ptr, a.v.value->u.str.len);
+    else if (a.type == MN_ARG_STR)
+        text = a.v.s;
+    else if (a.type == MN_ARG_INT)
+        text = mn_arena_printf(o->arena, "%lld", (long long)a.v.i);
+    else if (a.type == MN_ARG_FLOAT)
+        text = mn_arena_printf(o->arena, "%.*f", f->decimal_places, a.v.f);
+    int md = f->max_digits ? f->max_digits : 18; /* as schema.c's numeric(18, ...) */
+    int n = text ? rounded_digits(text, f->decimal_places) : -1;
+    if (n <= md) /* fits, or no number: its conversion says so */
+        return 0;
+    /* PostgreSQL refuses it (22003); SQLite's scaled integer would keep it silently */
+    return mn__orm_fail(o, MN_EDB_DATA,
+                        "numeric field overflow: '%s' does not fit %s.%s (max_digits=%d, "
+                        "decimal_places=%d: at most %d digit%s before the decimal point)",
+                        text, f->model->name, f->name, md, f->decimal_places,
+                        md - f->decimal_places, md - f->decimal_places == 1 ? "" : "s");
+}
+
 static char *scaled_to_decimal(mn_arena *a, int64_t v, int places)
 {
     char digits_buf[32];
@@ -535,7 +599,8 @@ int mn__obj_param(mn_orm *o, const void *obj, const mn_fielddef *f, mn_dbdialect
     case MN_BOOL: *out = mn_dbp_bool(*(const bool *)p); return 0;
     case MN_DECIMAL: {
         const char *s = *(const char *const *)p;
-        return mn__arg_param(o, f, mn_arg_str(s ? s : "0"), d, out);
+        int rc = mn__decimal_fits(o, f, mn_arg_str(s ? s : "0")); /* a write: as PostgreSQL */
+        return rc ? rc : mn__arg_param(o, f, mn_arg_str(s ? s : "0"), d, out);
     }
     case MN_DATE:
     case MN_DATETIME:

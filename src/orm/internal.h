@@ -191,6 +191,9 @@ void mn__settle_nulls(void *obj, const mn_model *m, bool (*written)(const char *
                       const char *fields);
 /* Converts a user argument to the parameter the column stores (Django's get_prep_value). */
 int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_dbparam *out);
+/* A DecimalField value being written fits max_digits once rounded to decimal_places, else
+ * MN_EDB_DATA naming the field: PostgreSQL's numeric field overflow, on SQLite too. */
+int mn__decimal_fits(mn_orm *o, const mn_fielddef *f, mn_arg a);
 /* The instance's field as a parameter. */
 int mn__obj_param(mn_orm *o, const void *obj, const mn_fielddef *f, mn_dbdialect d,
                   mn_dbparam *out);

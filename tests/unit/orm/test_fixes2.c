@@ -254,3 +254,72 @@ Test(orm_fixes2, a_failed_bulk_update_marks_the_atomic_block)
     cr_expect_eq(mn_qs_count(mn_all(t.o, Tag)), tags, "the whole block rolled back");
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Author), "name", "Cy")), 1);
 }
+
+/* ---- A8: a decimal wider than the field is refused on SQLite as on PostgreSQL ---- */
+static void expect_overflow(int rc, const char *what)
+{
+    cr_expect_eq(rc, MN_EDB_DATA, "%s: %d %s", what, rc, mn_orm_error(t.o));
+    cr_expect(strstr(mn_orm_error(t.o), "Book.price"), "%s: %s", what, mn_orm_error(t.o));
+}
+
+static const char *stored_price(const Book *b)
+{
+    mn_rows *r =
+        mn_qs_fetch(mn_qs_values_list(mn_filter(mn_all(t.o, Book), "pk", b->id), "price", true));
+    cr_assert(r && r->len == 1, "%s", mn_orm_error(t.o));
+    return tdb_repr(&t, r->items[0]);
+}
+
+Test(orm_fixes2, decimal_overflow_is_refused_on_both)
+{
+    /* Book.price: max_digits=8, decimal_places=2, so at most 6 digits before the point */
+    Book *b = lib.dune;
+    b->price = "1234567.00";
+    expect_overflow(mn_save(t.o, b), "save 7 integer digits");
+    b->price = "999999.995"; /* rounds to 1000000.00: 9 digits */
+    expect_overflow(mn_save(t.o, b), "save rounding up past max_digits");
+    b->price = "-1234567";
+    expect_overflow(mn_save(t.o, b), "save a negative one");
+    b->price = "123456789012345678901234567890";
+    expect_overflow(mn_save(t.o, b), "save one wider than 64 bits");
+    cr_expect_str_eq(stored_price(b), "Decimal('19.99')", "nothing was written");
+
+    expect_overflow((int)mn_update(mn_filter(mn_all(t.o, Book), "pk", b->id), "price", "10000000"),
+                    "update");
+    Book *n = mn_new(t.o, Book);
+    n->title = "Big";
+    n->author.id = lib.ann->id;
+    n->price = "1000000";
+    expect_overflow(mn_bulk_create(t.o, &Book_model, (void **)&n, 1, NULL), "bulk_create");
+    expect_overflow(mn_save(t.o, n), "create");
+    b->price = "1000000";
+    expect_overflow((int)mn_bulk_update(t.o, &Book_model, (void **)&b, 1, "price", 0),
+                    "bulk_update");
+    cr_expect_str_eq(stored_price(b), "Decimal('19.99')");
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Book), "title", "Big")), 0);
+
+    /* the widest that fits is stored; extra places are rounded to the field's scale, half
+     * away from zero, as PostgreSQL's numeric does */
+    b->price = "999999.99";
+    cr_expect_eq(mn_save(t.o, b), 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(stored_price(b), "Decimal('999999.99')");
+    b->price = "999999.994";
+    cr_expect_eq(mn_save(t.o, b), 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(stored_price(b), "Decimal('999999.99')");
+    b->price = "12.345";
+    cr_expect_eq(mn_save(t.o, b), 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(stored_price(b), "Decimal('12.35')");
+    Everything *e = mn_create(t.o, Everything, "amount", "-1.2345"); /* (12, 3) */
+    cr_assert_not_null(e, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(((Everything *)mn_get(mn_all(t.o, Everything), "pk", e->id))->amount,
+                     "-1.235");
+    cr_expect_null(mn_create(t.o, Everything, "amount", "-1234567890"));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EDB_DATA, "%s", mn_orm_error(t.o));
+    cr_expect(strstr(mn_orm_error(t.o), "Everything.amount"), "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_update(mn_filter(mn_all(t.o, Book), "pk", b->id), "price", "0.004"), 1, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_str_eq(stored_price(b), "Decimal('0.00')");
+    /* a filter compares with any width: no overflow there */
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Book), "price__lt", "123456789.5")), 4, "%s",
+                 mn_orm_error(t.o));
+}

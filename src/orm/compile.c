@@ -492,7 +492,11 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
     mn_buf_init(&w.sel, c->o->arena);
     mn_buf_init(&w.order, c->o->arena);
     bool may_wrap = qs->distinct && kind == SQL_SELECT && c->d == MN_DIALECT_POSTGRESQL;
-    if (kind == SQL_SELECT || kind == SQL_PKS)
+    /* An __in subquery (lookup.c; its aliases are not "T") that is not sliced is not
+     * ordered, as Django's clear_ordering(force=False): the order means nothing there, and
+     * distinct()'s ordering columns would break its one-column select list. */
+    bool unordered = c->prefix != 'T' && qs->high < 0 && qs->low <= 0;
+    if ((kind == SQL_SELECT || kind == SQL_PKS) && !unordered)
         if (order_clause(c, qs, &order, &ordercols, group.len > 0, may_wrap ? &w : NULL) != 0)
             return c->err;
     if (group.len && ordercols.len)

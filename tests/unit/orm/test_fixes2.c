@@ -125,6 +125,31 @@ Test(orm_fixes2, distinct_with_a_related_ordering)
         "Emma,Dune,Odes 50% off_sale");
 }
 
+Test(orm_fixes2, a_distinct_ordered_queryset_as_an_in_subquery)
+{
+    /* unsliced, its ordering is dropped as Django's clear_ordering(): the ordering column
+     * distinct() would select must not become a second column of the subquery */
+    mn_qs *sub = mn_qs_order_by(mn_qs_distinct(classic_or_poetry()), "author__name");
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Book), "pk__in", sub)), 3, "%s",
+                 mn_orm_error(t.o));
+    sub = mn_qs_order_by(mn_qs_distinct(classic_or_poetry()), "?");
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Book), "pk__in", sub)), 3, "%s",
+                 mn_orm_error(t.o));
+    sub = mn_qs_slice(mn_qs_order_by(mn_qs_distinct(classic_or_poetry()), "?"), 0, 2);
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Book), "pk__in", sub)), 2, "%s",
+                 mn_orm_error(t.o));
+    /* sliced, the ordering decides which rows: kept */
+    sub = mn_qs_slice(mn_qs_order_by(mn_all(t.o, Book), "-title"), 0, 2);
+    cr_expect_str_eq(titles(mn_qs_order_by(mn_filter(mn_all(t.o, Book), "pk__in", sub), "title")),
+                     "Odes 50% off_sale,SQL in Depth");
+    /* an aggregate and an update over such a queryset */
+    mn_value *v = mn_qs_aggregate(mn_qs_order_by(mn_qs_distinct(classic_or_poetry()), "?"), "n",
+                                  mn_Count(t.o, "id", false, NULL));
+    cr_expect_str_eq(v ? tdb_repr(&t, v) : mn_orm_error(t.o), "{'n': 3}");
+    cr_expect_eq(mn_update(mn_qs_order_by(mn_qs_distinct(classic_or_poetry()), "?"), "pages", 7), 3,
+                 "%s", mn_orm_error(t.o));
+}
+
 /* ---- A7: bulk_create's conflict options, checked as Django's _check_bulk_create_options ---- */
 static Author *new_author(const char *name, const char *email)
 {

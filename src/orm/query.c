@@ -85,7 +85,7 @@ mn_expr *mn_F(mn_orm *o, const char *path)
     mn_expr *e = expr(o, E_FIELD);
     if (e)
         e->path = mn_arena_strdup(o->arena, path);
-    return e;
+    return e && e->path ? e : NULL; /* out of memory: no half-built expression */
 }
 
 mn_expr *mn_V(mn_orm *o, mn_arg v)
@@ -125,7 +125,7 @@ static mn_expr *agg(mn_orm *o, aggfn fn, const char *path, bool distinct, const 
         e->distinct = distinct;
         e->filter = filter;
     }
-    return e;
+    return e && e->path ? e : NULL;
 }
 mn_expr *mn_Count(mn_orm *o, const char *p, bool distinct, const mn_q *filter)
 {

@@ -5,7 +5,6 @@
 #include "rel_internal.h"
 
 /* ---- bulk ---- */
-static const char *cast_type(const mn_fielddef *f, mn_dbdialect d);
 
 /* The statements of one bulk operation, built before any is sent. */
 typedef struct batches {
@@ -358,7 +357,7 @@ int64_t mn_bulk_update(mn_orm *o, const mn_model *m, void **objs, size_t n, cons
                 if (rc == 0)
                     rc = mn__obj_param(o, objs[i], fs[k], d, &ps[np]);
                 mn__placeholder(&sql, d, ++np);
-                mn_buf_printf(&sql, " AS %s)", cast_type(fs[k], d));
+                mn_buf_printf(&sql, " AS %s)", mn__cast_type(fs[k], d));
             }
             mn_buf_puts(&sql, " ELSE ");
             mn__quote(&sql, fs[k]->column);
@@ -388,7 +387,7 @@ int64_t mn_bulk_update(mn_orm *o, const mn_model *m, void **objs, size_t n, cons
     return rc ? rc : total;
 }
 
-static const char *cast_type(const mn_fielddef *f, mn_dbdialect d)
+const char *mn__cast_type(const mn_fielddef *f, mn_dbdialect d)
 {
     bool pg = d == MN_DIALECT_POSTGRESQL;
     if ((f->type == MN_FK || f->type == MN_O2O) && f->rel_model && f->rel_model->pk)
@@ -401,6 +400,7 @@ static const char *cast_type(const mn_fielddef *f, mn_dbdialect d)
     case MN_DATETIME: return pg ? "timestamp with time zone" : "TEXT";
     case MN_TIME: return pg ? "time" : "TEXT";
     case MN_UUID: return pg ? "uuid" : "TEXT";
+    case MN_GENERICIP: return pg ? "inet" : "TEXT";
     case MN_JSON: return pg ? "jsonb" : "TEXT";
     case MN_BINARY: return pg ? "bytea" : "BLOB";
     default: return mn__is_int_type(f->type) ? (pg ? "bigint" : "INTEGER") : (pg ? "text" : "TEXT");

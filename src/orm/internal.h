@@ -238,6 +238,11 @@ void mn__quote(mn_buf *b, const char *ident);
 /* Appends the placeholder for parameter number n (1-based). */
 void mn__placeholder(mn_buf *b, mn_dbdialect d, size_t n);
 
+/* ---- bulk.c ---- */
+/* The SQL type of f's column for a CAST (a FK: its target's key), as the column declares it
+ * on PostgreSQL ("bigint", "uuid", "inet"...); SQLite's storage class on SQLite. */
+const char *mn__cast_type(const mn_fielddef *f, mn_dbdialect d);
+
 /* ---- write.c ---- */
 const char *mn__write_alias(mn_orm *o, const mn_model *m);
 bool mn__auto_pk(const mn_model *m);

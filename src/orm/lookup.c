@@ -6,6 +6,8 @@
 #include "compile.h"
 
 #include <ctype.h>
+#include <manouche/json.h>
+#include <math.h>
 #include <stdlib.h>
 
 int mn__cc_fail(cc *c, int code, const char *fmt, ...)
@@ -590,6 +592,134 @@ static void rhs_param(cc *c, mn_buf *b, const mn_fielddef *f, mn_ftype as, mn_ar
     mn__cc_param(c, b, p);
 }
 
+/* ---- __in with the whole list as one parameter ----
+ * PostgreSQL takes at most 65535 parameters per statement and SQLite
+ * SQLITE_MAX_VARIABLE_NUMBER (32766 since 3.32, 999 before), so filter(pk__in=<100k ids>),
+ * in_bulk() and prefetch_related() over many rows bind the list as ONE value: on PostgreSQL
+ * always, as col = ANY($n::type[]) (one statement text for any length, so the driver's
+ * prepared statement and the N+1 check see one shape); on SQLite past IN_INLINE_MAX values,
+ * as col IN (SELECT value FROM json_each(?n)), where a short list keeps IN (?, ?...). Both
+ * match as IN does, NULL elements included (unknown, so NOT IN keeps its meaning). */
+enum { IN_INLINE_MAX = 500 };
+
+/* PostgreSQL array literal element for p, quoted unless a number. 0 or MN_ENOMEM. */
+static int put_pg_element(mn_buf *b, const mn_dbparam *p)
+{
+    switch (p->type) {
+    case MN_DBT_NULL: return mn_buf_puts(b, "NULL");
+    case MN_DBT_INT: return mn_buf_put_i64(b, p->v.i);
+    case MN_DBT_BOOL: return mn_buf_putc(b, p->v.i ? 't' : 'f');
+    case MN_DBT_FLOAT:
+        if (isnan(p->v.f))
+            return mn_buf_puts(b, "NaN");
+        if (isinf(p->v.f))
+            return mn_buf_puts(b, p->v.f > 0 ? "Infinity" : "-Infinity");
+        return mn_buf_printf(b, "%.17g", p->v.f);
+    case MN_DBT_BLOB: /* bytea's hex input, its backslash escaped for the array */
+        mn_buf_puts(b, "\"\\\\x");
+        for (size_t i = 0; i < p->v.s.len; i++)
+            mn_buf_printf(b, "%02x", (unsigned char)p->v.s.ptr[i]);
+        return mn_buf_putc(b, '"');
+    default: /* text: quoted, with " and \ escaped */
+        mn_buf_putc(b, '"');
+        for (size_t i = 0; i < p->v.s.len; i++) {
+            char ch = p->v.s.ptr[i];
+            if (ch == '"' || ch == '\\')
+                mn_buf_putc(b, '\\');
+            mn_buf_putc(b, ch);
+        }
+        return mn_buf_putc(b, '"');
+    }
+}
+
+/* JSON for p as SQLite's json_each gives it back unchanged: false for what JSON cannot
+ * carry (blobs, NaN, infinities). */
+static bool put_json_element(mn_json_writer *w, const mn_dbparam *p)
+{
+    switch (p->type) {
+    case MN_DBT_NULL: return mn_json_write_null(w) == 0;
+    case MN_DBT_INT:
+    case MN_DBT_BOOL: return mn_json_write_int(w, p->v.i) == 0; /* SQLite binds 0/1 */
+    case MN_DBT_FLOAT: return isfinite(p->v.f) && mn_json_write_double(w, p->v.f) == 0;
+    case MN_DBT_TEXT: return mn_json_write_string_n(w, p->v.s.ptr, p->v.s.len) == 0;
+    default: return false;
+    }
+}
+
+/* L IN <list v> with the list as one parameter (see above); false, with nothing written, when
+ * the list stays inline: short on SQLite, an F() among the values, a value JSON cannot carry.
+ * The values are converted by the column's field as rhs_param does (errors go to c). */
+static bool in_one_param(cc *c, mn_buf *b, const char *L, const mn_fielddef *pf, mn_ftype as,
+                         bool field_lhs, mn_arg v)
+{
+    bool pg = c->d == MN_DIALECT_POSTGRESQL;
+    size_t n = v.v.list.n;
+    /* an annotation's type is a guess (an integer or decimal), so only a list too long to
+     * go inline is cast to it */
+    if (n <= IN_INLINE_MAX && (!pg || !field_lhs))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (v.v.list.items[i].type == MN_ARG_EXPR || v.v.list.items[i].type == MN_ARG_QS ||
+            v.v.list.items[i].type == MN_ARG_LIST)
+            return false;
+    /* each value as the parameter it would be inline, collected in a scratch compiler */
+    cc vc = {.o = c->o, .qs = c->qs, .m = c->m, .d = c->d, .prefix = c->prefix};
+    mn_buf marker;
+    mn_buf_init(&marker, c->o->arena);
+    for (size_t i = 0; i < n && !vc.err; i++) {
+        mn_buf_reset(&marker);
+        rhs_param(&vc, &marker, pf, as, v.v.list.items[i]);
+    }
+    if (vc.err) {
+        c->err = vc.err; /* the message is in the session already */
+        return true;
+    }
+    mn_buf text;
+    mn_buf_init(&text, c->o->arena);
+    if (pg) {
+        mn_buf_putc(&text, '{');
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                mn_buf_putc(&text, ',');
+            put_pg_element(&text, &vc.params[i]);
+        }
+        mn_buf_putc(&text, '}');
+    } else {
+        mn_json_writer w;
+        mn_json_writer_init(&w, &text);
+        mn_json_begin_array(&w);
+        for (size_t i = 0; i < n; i++)
+            if (!put_json_element(&w, &vc.params[i]))
+                return false;
+        mn_json_end_array(&w);
+        if (mn_json_writer_finish(&w) != 0)
+            return false;
+    }
+    if (!mn_buf_cstr(&text)) {
+        mn__cc_fail(c, MN_ENOMEM, "out of memory");
+        return true;
+    }
+    mn_dbparam list = mn_dbp_textn(text.data, text.len);
+    if (pg) {
+        mn_fielddef typed;
+        if (pf->type == MN_M2M && pf->rel_model && pf->rel_model->pk) {
+            pf = pf->rel_model->pk; /* the link column holds the target's key */
+        } else if (as != pf->type) {
+            typed = *pf;
+            typed.type = as;
+            pf = &typed;
+        }
+        mn_buf_printf(b, "%s = ANY(", L);
+        mn__cc_param(c, b, list);
+        mn_buf_printf(b, "::%s[])", mn__cast_type(pf, c->d));
+    } else {
+        mn_buf_printf(b, "%s IN (SELECT value FROM json_each(", L);
+        mn__cc_param(c, b, list);
+        mn_buf_puts(b, "))");
+    }
+    return true;
+}
+
 /* LIKE/GLOB pattern for contains-style lookups, with the dialect's escaping. */
 static const char *pattern(cc *c, const char *s, bool glob, bool lead, bool trail)
 {
@@ -823,7 +953,7 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q, uint64_t *votes)
                                q->lookup);
         } else if (v.v.list.n == 0) {
             mn_buf_puts(b, "1 = 0"); /* Django: EmptyResultSet */
-        } else {
+        } else if (!in_one_param(c, b, L, pf, as, f != NULL, v)) {
             mn_buf_printf(b, "%s IN (", L);
             for (size_t i = 0; i < v.v.list.n; i++) {
                 if (i)

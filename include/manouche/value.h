@@ -73,6 +73,7 @@ struct mn_value {
         struct {
             mn_value_dict_entry *entries;
             size_t len, cap;
+            struct mn_value_dict_index *index; /* a hash of the keys once the dict is large */
         } dict;
         struct {
             const mn_value_class *cls;

@@ -615,27 +615,15 @@ static mn_value *in_bulk(mn_qs *qs, const mn_arg *keys)
     if (!rows)
         return NULL;
     mn_value *d = mn_value_dict(o->arena, rows->len);
-    mn_arg *pks = mn_arena_alloc(o->arena, (rows->len ? rows->len : 1) * sizeof *pks);
-    keyindex x;
-    if (!d || !pks)
+    if (!d)
         return NULL;
-    for (size_t i = 0; i < rows->len; i++)
-        pks[i] = mn__pk_arg(rows->items[i]);
-    if (keyindex_build(o, &x, pks, rows->len) != 0)
-        return NULL;
-    /* {obj.pk: obj for obj in qs}: a key where its first row came, with its last row; the
-     * keys are unique, so the entries go in without mn_value_dict_set()'s linear search */
+    /* {obj.pk: obj for obj in qs}: a repeated key keeps its first place and its last row;
+     * the dict hashes its keys once large, so this stays linear */
     for (size_t i = 0; i < rows->len; i++) {
-        if (keyindex_first(&x, pks[i]) != i + 1)
-            continue;
-        size_t last = i + 1;
-        while (x.next[last - 1])
-            last = x.next[last - 1];
         const char *key = mn_obj_pk_text(o, rows->items[i]);
-        mn_value *v = mn_obj_value(o, rows->items[last - 1]);
-        if (!key || !v)
+        mn_value *v = mn_obj_value(o, rows->items[i]);
+        if (!key || !v || mn_value_dict_set_cstr(o->arena, d, key, v))
             return NULL;
-        d->u.dict.entries[d->u.dict.len++] = (mn_value_dict_entry){mn_str_from(key), v};
     }
     return d;
 }

@@ -257,11 +257,81 @@ mn_value *mn_value_list_get(const mn_value *list, size_t i)
     return list->u.list.items[i];
 }
 
+/* Small dicts (a context, a row of values()) are searched in order: that beats hashing for
+ * a handful of keys. From DICT_INDEX_MIN entries on, a dict also keeps an open-addressing
+ * hash of its keys, so building or reading a dict of 100,000 keys (in_bulk, a JSON document)
+ * stays linear. The hash covers entries[0, indexed); entries appended past it by code that
+ * fills `entries` directly are still found, by the scan of the tail. */
+enum { DICT_INDEX_MIN = 32 };
+struct mn_value_dict_index {
+    uint32_t mask;    /* slots - 1; slots is a power of two, at least twice the entries */
+    uint32_t indexed; /* entries[0, indexed) are in the hash */
+    uint32_t slot[];  /* entry number + 1; 0: empty */
+};
+
+static uint32_t key_hash(const char *key, size_t len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)key[i]) * 16777619u;
+    return h;
+}
+
+static void index_put(struct mn_value_dict_index *ix, const mn_value_dict_entry *entries,
+                      uint32_t i)
+{
+    uint32_t s = key_hash(entries[i].key.ptr, entries[i].key.len) & ix->mask;
+    while (ix->slot[s])
+        s = (s + 1) & ix->mask;
+    ix->slot[s] = i + 1;
+}
+
+/* (Re)builds the hash when the dict has outgrown it; no memory just leaves the dict to the
+ * ordered search. */
+static void index_grow(mn_arena *a, mn_value *dict)
+{
+    size_t len = dict->u.dict.len;
+    struct mn_value_dict_index *ix = dict->u.dict.index;
+    if (len < DICT_INDEX_MIN || len > (1u << 28))
+        return;
+    if (ix && (size_t)ix->indexed * 2 + 2 <= ix->mask) {
+        while (ix->indexed < len)
+            index_put(ix, dict->u.dict.entries, ix->indexed++);
+        return;
+    }
+    uint32_t slots = 64;
+    while (slots < len * 4)
+        slots *= 2;
+    ix = mn_arena_alloc(a, sizeof *ix + slots * sizeof(uint32_t));
+    if (!ix)
+        return;
+    memset(ix->slot, 0, slots * sizeof(uint32_t));
+    ix->mask = slots - 1;
+    for (ix->indexed = 0; ix->indexed < len; ix->indexed++)
+        index_put(ix, dict->u.dict.entries, ix->indexed);
+    dict->u.dict.index = ix;
+}
+
+static bool entry_is(const mn_value_dict_entry *e, const char *key, size_t len)
+{
+    return e->key.len == len && mn__name_eq(e->key.ptr, key, len);
+}
+
 static mn_value_dict_entry *dict_find(const mn_value *dict, const char *key, size_t len)
 {
-    for (size_t i = 0; i < dict->u.dict.len; i++) {
+    const struct mn_value_dict_index *ix = dict->u.dict.index;
+    size_t from = 0;
+    if (ix) {
+        for (uint32_t s = key_hash(key, len) & ix->mask; ix->slot[s]; s = (s + 1) & ix->mask) {
+            mn_value_dict_entry *e = &dict->u.dict.entries[ix->slot[s] - 1];
+            if (entry_is(e, key, len))
+                return e;
+        }
+        from = ix->indexed;
+    }
+    for (size_t i = from; i < dict->u.dict.len; i++) {
         mn_value_dict_entry *e = &dict->u.dict.entries[i];
-        if (e->key.len == len && mn__name_eq(e->key.ptr, key, len))
+        if (entry_is(e, key, len))
             return e;
     }
     return NULL;
@@ -291,6 +361,7 @@ int mn_value_dict_set(mn_arena *a, mn_value *dict, const char *key, size_t key_l
     if (!k)
         return MN_ENOMEM;
     dict->u.dict.entries[dict->u.dict.len++] = (mn_value_dict_entry){{k, key_len}, val};
+    index_grow(a, dict);
     return MN_OK;
 }
 

@@ -232,3 +232,34 @@ Test(value, conversions_follow_python, .init = setup, .fini = teardown)
     cr_expect_eq(d, 1000.0);
     cr_expect_eq(mn_value_to_double(mn_value_cstr(a, "x"), &d), MN_EINVAL);
 }
+
+/* A dict of 200,000 keys (in_bulk over a large table, a big JSON document) is built and read
+ * in linear time, keeps insertion order, and a second set of a key replaces its value. */
+Test(value, large_dict_keeps_order_and_finds_every_key, .init = setup, .fini = teardown,
+     .timeout = 20)
+{
+    enum { N = 200000 };
+    mn_value *d = mn_value_dict(a, 0);
+    char key[32];
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(key, sizeof key, "k%d", i);
+        cr_assert_eq(mn_value_dict_set(a, d, key, (size_t)n, mn_value_int(a, i)), 0);
+    }
+    int n = snprintf(key, sizeof key, "k%d", 77);
+    cr_assert_eq(mn_value_dict_set(a, d, key, (size_t)n, mn_value_int(a, -1)), 0);
+    cr_assert_eq(mn_value_dict_len(d), N);
+    size_t wrong = 0;
+    for (int i = 0; i < N; i++) {
+        n = snprintf(key, sizeof key, "k%d", i);
+        const mn_value *v = mn_value_dict_get(d, key, (size_t)n);
+        int64_t got = 0;
+        if (!v || mn_value_to_int(v, &got) || got != (i == 77 ? -1 : i))
+            wrong++;
+        mn_str k = mn_value_dict_key(d, (size_t)i);
+        if (k.len != (size_t)n || memcmp(k.ptr, key, k.len))
+            wrong++;
+    }
+    cr_assert_eq(wrong, 0, "%zu keys lost, misplaced or wrong", wrong);
+    cr_assert_null(mn_value_dict_get(d, "k200000", 7));
+    cr_assert_null(mn_value_dict_get(d, "", 0));
+}

@@ -720,6 +720,28 @@ static bool in_one_param(cc *c, mn_buf *b, const char *L, const mn_fielddef *pf,
     return true;
 }
 
+/* The __in list without its NULLs, as Django: NULL equals nothing, and left in it would turn
+ * exclude(x__in=[1, None]) into NOT (x IN (1, NULL)), which drops every row. */
+static mn_arg in_without_nulls(cc *c, mn_arg v)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < v.v.list.n; i++)
+        kept += v.v.list.items[i].type != MN_ARG_NULL;
+    if (kept == v.v.list.n)
+        return v;
+    mn_arg *items = mn_arena_alloc(c->o->arena, (kept ? kept : 1) * sizeof *items);
+    if (!items) {
+        mn__cc_fail(c, MN_ENOMEM, "out of memory");
+        kept = 0;
+    }
+    for (size_t i = 0, j = 0; items && i < v.v.list.n; i++)
+        if (v.v.list.items[i].type != MN_ARG_NULL)
+            items[j++] = v.v.list.items[i];
+    v.v.list.items = items;
+    v.v.list.n = kept;
+    return v;
+}
+
 /* LIKE/GLOB pattern for contains-style lookups, with the dialect's escaping. */
 static const char *pattern(cc *c, const char *s, bool glob, bool lead, bool trail)
 {
@@ -951,7 +973,7 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q, uint64_t *votes)
         } else if (v.type != MN_ARG_LIST) {
             return mn__cc_fail(c, MN_EINVAL, "%s needs a list (MN_IN(...)) or a queryset",
                                q->lookup);
-        } else if (v.v.list.n == 0) {
+        } else if ((v = in_without_nulls(c, v)).v.list.n == 0) {
             mn_buf_puts(b, "1 = 0"); /* Django: EmptyResultSet */
         } else if (!in_one_param(c, b, L, pf, as, f != NULL, v)) {
             mn_buf_printf(b, "%s IN (", L);

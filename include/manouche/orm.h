@@ -50,6 +50,8 @@ enum {
     MN_EVALIDATION = -125,     /* full_clean found errors (ValidationError) */
     /* a query in an atomic block after one failed in it (TransactionManagementError) */
     MN_ETRANSACTION_MANAGEMENT = -126,
+    MN_EPAGE_NOT_AN_INTEGER = -130, /* a page number that is not an integer (PageNotAnInteger) */
+    MN_EEMPTY_PAGE = -131,          /* a page number out of range (EmptyPage) */
 };
 const char *mn_orm_strerror(int err); /* also knows core.h's and db.h's codes */
 
@@ -738,25 +740,46 @@ mn_value *mn_obj_value(mn_orm *o, void *obj);
 mn_value *mn_qs_value(mn_qs *qs); /* lazy: the query runs when the template iterates */
 
 /* ---- Pagination ---- */
+/* Django's Paginator(qs, per_page, orphans).page(number): a page of per_page rows, the last
+ * page taking up to `orphans` more rather than leaving them alone on a page of their own.
+ * An empty queryset has one empty page (allow_empty_first_page, Django's default): count 0,
+ * num_pages 1. The pages are 1..num_pages (Django's page_range). */
 typedef struct mn_page {
     int64_t number, num_pages, count;
-    int64_t start_index, end_index; /* 1-based; 0 when empty */
+    int64_t start_index, end_index; /* 1-based, of the first and last row; 0 when empty */
     bool has_next, has_previous;
     mn_rows *rows;
+    int64_t next_page_number, previous_page_number; /* 0 when there is none */
 } mn_page;
-/* Paginator(qs, per_page).page(number); orphans as Django. MN_EINVAL: bad page number. */
+/* A page number out of range is MN_EEMPTY_PAGE (EmptyPage) with Django's message: "That page
+ * number is less than 1" or "That page contains no results". */
 int mn_paginate(mn_qs *qs, int64_t per_page, int64_t orphans, int64_t number,
                 mn_page *out) MN_MAY_YIELD;
+/* The number as text, from a query string (?page=2), read as Python's int(): "abc", "", NULL
+ * or "2.5" are MN_EPAGE_NOT_AN_INTEGER (PageNotAnInteger), "That page number is not an
+ * integer"; " 2 " is 2; "-1" and "99999999999999999999" are integers, so MN_EEMPTY_PAGE. */
+int mn_paginate_str(mn_qs *qs, int64_t per_page, int64_t orphans, const char *number,
+                    mn_page *out) MN_MAY_YIELD;
+/* Django's get_page(): as mn_paginate_str, but a number that is not an integer (or NULL)
+ * gives page 1 and one out of range the last page, so only a database error fails it. */
+int mn_paginate_get_page(mn_qs *qs, int64_t per_page, int64_t orphans, const char *number,
+                         mn_page *out) MN_MAY_YIELD;
 
-/* Cursor (keyset) pagination for APIs over large tables: rows ordered by `field` (unique
- * enough with the primary key as tie-breaker; "-field" for descending), `per_page` at a time,
- * after the opaque cursor of the previous page (NULL: the first page). Cursors are signed with
- * `secret` (HMAC-SHA256): a tampered or foreign cursor is MN_EINVAL. next_cursor is NULL on
- * the last page. Stable under inserts, unlike page numbers. */
+/* Cursor (keyset) pagination for APIs over large tables, as Django REST framework's
+ * CursorPagination: rows ordered by `field` with the primary key breaking ties ("-field" for
+ * descending; a nullable field is fine), `per_page` at a time, from an opaque cursor given
+ * by an earlier page (NULL or "": the first page). next_cursor continues after the page's last
+ * row, previous_cursor goes back to the rows just before its first one, in the same order;
+ * each is NULL when there is nothing that way (previous_cursor on the first page). Cursors
+ * are signed with `secret` (HMAC-SHA256): a tampered, truncated or foreign cursor, or one made
+ * for another ordering, is MN_EINVAL "Invalid cursor". Stable under inserts, unlike page
+ * numbers: a row inserted between requests neither repeats nor hides another row. */
 typedef struct mn_cursor_page {
     mn_rows *rows;
     const char *next_cursor;
     bool has_next;
+    bool has_previous;
+    const char *previous_cursor;
 } mn_cursor_page;
 int mn_paginate_cursor(mn_qs *qs, const char *field, int64_t per_page, const char *cursor,
                        const char *secret, mn_cursor_page *out) MN_MAY_YIELD;

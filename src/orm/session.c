@@ -15,6 +15,8 @@ const char *mn_orm_strerror(int err)
     case MN_EFIELD: return "unknown field or lookup";
     case MN_EVALIDATION: return "validation failed";
     case MN_ETRANSACTION_MANAGEMENT: return "transaction management error";
+    case MN_EPAGE_NOT_AN_INTEGER: return "page number is not an integer";
+    case MN_EEMPTY_PAGE: return "empty page";
     default: return mn_db_strerror(err);
     }
 }

@@ -540,35 +540,3 @@ int mn_full_clean(mn_orm *o, void *obj, mn_validation *out)
                             out->errors[0].message);
     return 0;
 }
-
-/* ---- Paginator ---- */
-int mn_paginate(mn_qs *qs, int64_t per_page, int64_t orphans, int64_t number, mn_page *out)
-{
-    memset(out, 0, sizeof *out);
-    if (!qs)
-        return MN_EINVAL;
-    if (per_page <= 0)
-        return mn__orm_fail(qs->o, MN_EINVAL, "per_page must be a positive integer");
-    int64_t count = mn_qs_count(qs);
-    if (count < 0)
-        return (int)count;
-    int64_t hits = count - orphans > 1 ? count - orphans : 1;
-    int64_t pages = count == 0 ? 1 : (hits + per_page - 1) / per_page; /* allow_empty_first_page */
-    if (number < 1)
-        return mn__orm_fail(qs->o, MN_EINVAL, "That page number is less than 1");
-    if (number > pages)
-        return mn__orm_fail(qs->o, MN_EINVAL, "That page contains no results");
-    int64_t bottom = (number - 1) * per_page;
-    int64_t top = bottom + per_page;
-    if (top + orphans >= count)
-        top = count;
-    out->number = number;
-    out->num_pages = pages;
-    out->count = count;
-    out->has_previous = number > 1;
-    out->has_next = number < pages;
-    out->start_index = count ? bottom + 1 : 0;
-    out->end_index = number == pages ? count : top;
-    out->rows = mn_qs_fetch(mn_qs_slice(qs, bottom, top));
-    return out->rows ? 0 : (qs->o->errcode ? qs->o->errcode : MN_ENOMEM);
-}

@@ -300,9 +300,9 @@ Test(orm_qs, paginator)
     cr_expect_eq(p.rows->len, 1);
     cr_expect_eq(p.start_index, 4);
     cr_expect_eq(p.end_index, 4);
-    cr_expect_eq(mn_paginate(qs, 3, 0, 3, &p), MN_EINVAL);
+    cr_expect_eq(mn_paginate(qs, 3, 0, 3, &p), MN_EEMPTY_PAGE);
     cr_expect_str_eq(mn_orm_error(t.o), "That page contains no results");
-    cr_expect_eq(mn_paginate(qs, 3, 0, 0, &p), MN_EINVAL);
+    cr_expect_eq(mn_paginate(qs, 3, 0, 0, &p), MN_EEMPTY_PAGE);
     cr_assert_eq(mn_paginate(qs, 3, 1, 1, &p), 0, "one orphan joins the last page");
     cr_expect_eq(p.num_pages, 1);
     cr_expect_eq(p.rows->len, 4);

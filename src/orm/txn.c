@@ -25,6 +25,21 @@ int mn__txn_refuse(mn_orm *o)
                         mn_orm_strerror(o->needs_rollback));
 }
 
+/* A connection the server dropped (or that broke mid-statement) is of no use any more: once
+ * no block is open on it, give it back (the pool closes it) so the session's next query
+ * borrows a fresh one, as Django closes the connection when a rollback fails. */
+static void drop_if_broken(mn_orm *o, mn_dbconn *c)
+{
+    if (!c->broken)
+        return;
+    for (size_t i = 0; i < o->ndbs; i++)
+        if (o->conns[i] == c) {
+            o->conns[i] = NULL;
+            mn_db_release(c);
+            return;
+        }
+}
+
 int mn_atomic_begin(mn_orm *o)
 {
     if (o->atomic_depth > 0 && o->needs_rollback)
@@ -40,8 +55,12 @@ int mn_atomic_begin(mn_orm *o)
         snprintf(name, sizeof name, "s%d_%d", o->atomic_depth, ++o->savepoint_seq);
         rc = mn_dbconn_savepoint(c, name);
     }
-    if (rc)
-        return db_fail(o, c, rc);
+    if (rc) {
+        db_fail(o, c, rc);
+        if (o->atomic_depth == 0)
+            drop_if_broken(o, c);
+        return rc;
+    }
     o->atomic_depth++;
     return 0;
 }
@@ -79,12 +98,24 @@ int mn_atomic_end(mn_orm *o, bool ok)
     int rc;
     if (depth == 1) {
         rc = commit ? mn_dbconn_commit(c) : mn_dbconn_rollback(c);
-        if (rc && commit)
+        if (rc && commit) {
+            db_fail(o, c, rc); /* the commit's error is the one to report, not the rollback's */
             mn_dbconn_rollback(c);
+        } else if (rc && !ok && o->errcode) {
+            /* As Django, a failed rollback does not hide the error that made the caller
+             * roll back (often the very failure that broke the connection); it still
+             * reports failure. */
+            rc = o->errcode;
+        } else if (rc) {
+            db_fail(o, c, rc);
+        }
         o->atomic_depth = 0;
+        drop_if_broken(o, c);
         if (rc || !commit) {
             o->noncommit = 0;
-            return rc ? db_fail(o, c, rc) : ok ? rolled_back(o, failed) : 0;
+            /* a marked block whose rollback failed is rolled back all the same (the
+             * server ends a transaction whose connection is gone): say why */
+            return ok && failed ? rolled_back(o, failed) : rc;
         }
         /* callbacks may open new atomic blocks: run a snapshot */
         size_t n = o->noncommit;
@@ -111,6 +142,8 @@ int mn_atomic_end(mn_orm *o, bool ok)
         for (size_t i = 0; i < o->noncommit; i++) /* now owned by the enclosing block */
             if (o->oncommit[i].depth >= depth)
                 o->oncommit[i].depth = depth - 1;
+    if (rc && !ok && o->errcode) /* as above: keep the error that made the caller roll back */
+        return o->errcode;
     return rc ? db_fail(o, c, rc) : ok && failed ? rolled_back(o, failed) : 0;
 }
 

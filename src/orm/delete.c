@@ -260,6 +260,29 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
                                     "referenced through restricted foreign keys: '%s.%s'.",
                                     r->f->rel_model->name, r->f->model->name, r->f->name);
     }
+    /* As Django's Collector.delete(): pre_delete for every collected instance comes first,
+     * in deletion order (children first, each model's by pk), before any row changes, so a
+     * receiver on the parent still sees its children; post_delete follows each model's
+     * delete, in reverse. */
+    mn_rows **objs = mn_arena_alloc(o->arena, (col->nsets ? col->nsets : 1) * sizeof *objs);
+    if (!objs)
+        return MN_ENOMEM;
+    for (size_t i = col->nsets; i-- > 0;) {
+        const delset *s = &col->sets[i];
+        objs[i] = NULL;
+        if (!mn__has_receivers(MN_PRE_DELETE, s->m) && !mn__has_receivers(MN_POST_DELETE, s->m))
+            continue;
+        objs[i] = mn_qs_fetch(mn_qs_order_by(
+            mn_qs_filter_kv(mn_qs_all(o, s->m), &(mn_kv){"pk__in", mn_arg_list(s->pks, s->n)}, 1),
+            "pk"));
+        if (!objs[i])
+            return o->errcode ? o->errcode : MN_ENOMEM;
+        for (size_t k = 0; k < objs[i]->len; k++) {
+            int rc = mn__signal(o, MN_PRE_DELETE, s->m, objs[i]->items[k], false);
+            if (rc)
+                return rc;
+        }
+    }
     for (size_t i = 0; i < col->nfix; i++) {
         const fixup *fx = &col->fix[i];
         const delset *s = set_for(col, fx->f->model);
@@ -306,18 +329,6 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
     }
     for (size_t i = col->nsets; i-- > 0;) { /* children were collected after their parents */
         const delset *s = &col->sets[i];
-        bool signals =
-            mn__has_receivers(MN_PRE_DELETE, s->m) || mn__has_receivers(MN_POST_DELETE, s->m);
-        mn_rows *objs = NULL;
-        if (signals) {
-            objs = mn_qs_fetch(mn_qs_filter_kv(mn_qs_all(o, s->m),
-                                               &(mn_kv){"pk__in", mn_arg_list(s->pks, s->n)}, 1));
-            for (size_t k = 0; objs && k < objs->len; k++) {
-                int rc = mn__signal(o, MN_PRE_DELETE, s->m, objs->items[k], false);
-                if (rc)
-                    return rc;
-            }
-        }
         int64_t n = 0;
         int rc = delete_in(o, s->m, "pk", s->pks, s->n, &n);
         if (rc)
@@ -325,9 +336,9 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
         if ((rc = add_count(o, rep, mn__label(s->m), n)) != 0)
             return rc;
         *total += n;
-        for (size_t k = 0; objs && k < objs->len; k++) {
-            ((mn_obj *)objs->items[k])->persisted = false;
-            mn__signal(o, MN_POST_DELETE, s->m, objs->items[k], false);
+        for (size_t k = objs[i] ? objs[i]->len : 0; k-- > 0;) {
+            ((mn_obj *)objs[i]->items[k])->persisted = false;
+            mn__signal(o, MN_POST_DELETE, s->m, objs[i]->items[k], false);
         }
     }
     return 0;

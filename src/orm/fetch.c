@@ -375,6 +375,23 @@ static int compile_select(mn_qs *qs, sqlq *q)
     return 0;
 }
 
+int mn__check_for_update(mn_qs *qs)
+{
+    if (!qs->for_update)
+        return 0;
+    mn_orm *o = qs->o;
+    const char *alias = qs_alias(qs, false);
+    /* SQLite takes no row locks: Django leaves the clause out and asks for no transaction */
+    if (mn__dialect(o, alias) != MN_DIALECT_POSTGRESQL)
+        return 0;
+    /* atomic blocks are on the default database: a lock taken on another one in autocommit
+     * would end with its statement, as would one taken outside any block */
+    if (o->atomic_depth > 0 && mn_orm_db(o, alias) == mn_orm_db(o, NULL))
+        return 0;
+    return mn__orm_fail(o, MN_ETRANSACTION_MANAGEMENT,
+                        "select_for_update cannot be used outside of a transaction.");
+}
+
 mn_rows *mn_qs_fetch(mn_qs *qs)
 {
     if (!qs)
@@ -390,14 +407,8 @@ mn_rows *mn_qs_fetch(mn_qs *qs)
         qs->cache = out;
         return out;
     }
-    /* as Django (TransactionManagementError, a ProgrammingError): in autocommit the lock
-     * would end with the statement; SQLite ignores FOR UPDATE, as Django does */
-    if (qs->for_update && o->atomic_depth == 0 &&
-        mn__dialect(o, qs_alias(qs, false)) == MN_DIALECT_POSTGRESQL) {
-        mn__orm_fail(o, MN_EDB_PROGRAMMING,
-                     "select_for_update cannot be used outside of a transaction.");
+    if (mn__check_for_update(qs) != 0)
         return NULL;
-    }
     sqlq q;
     if (compile_select(qs, &q) != 0)
         return NULL;
@@ -455,8 +466,11 @@ int mn_qs_exists(mn_qs *qs)
         return qs->cache->len > 0;
     if (qs->none)
         return 0;
+    int rc = mn__check_for_update(qs); /* Django's exists() keeps the lock */
+    if (rc)
+        return rc;
     sqlq q;
-    int rc = mn__compile(qs, SQL_EXISTS, NULL, 0, &q);
+    rc = mn__compile(qs, SQL_EXISTS, NULL, 0, &q);
     if (rc)
         return rc;
     mn_dbresult res;

@@ -253,6 +253,10 @@ void mn__touch_auto_now(void *obj, const mn_model *m, bool adding);
 int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p, size_t n,
              mn_dbresult *res);
 int mn__txn_refuse(mn_orm *o); /* txn.c: the query refused in a block marked for rollback */
+/* fetch.c: 0, or MN_ETRANSACTION_MANAGEMENT with Django's TransactionManagementError message
+ * when qs is a select_for_update() on PostgreSQL and no atomic block is open on its database.
+ * Every path that runs the locking SELECT asks it first (fetch, get, first, exists, iterator). */
+int mn__check_for_update(mn_qs *qs);
 mn_qs *mn__qs_clone(mn_qs *qs);
 mn_rows *mn__prefetched(const void *obj, const char *accessor);
 bool mn__has_receivers(mn_signal sig, const mn_model *m);

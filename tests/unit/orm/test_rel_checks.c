@@ -44,7 +44,7 @@ Test(orm_rel_checks, select_for_update_needs_a_transaction)
     mn_rows *rows = mn_qs_fetch(qs);
     if (tdb_is_pg(&t)) {
         cr_expect_null(rows);
-        cr_expect_eq(mn_orm_errcode(t.o), MN_EDB_PROGRAMMING);
+        cr_expect_eq(mn_orm_errcode(t.o), MN_ETRANSACTION_MANAGEMENT);
         cr_expect_str_eq(mn_orm_error(t.o),
                          "select_for_update cannot be used outside of a transaction.");
     } else {

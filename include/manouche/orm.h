@@ -596,7 +596,22 @@ mn_qs *mn_qs_prefetch_related(mn_qs *qs, const char *paths); /* reverse FK and M
 mn_qs *mn_qs_prefetch(mn_qs *qs, const char *accessor, mn_qs *custom);
 mn_qs *mn_qs_annotate(mn_qs *qs, const char *name, const mn_expr *e);
 mn_qs *mn_qs_using(mn_qs *qs, const char *alias);
+/* select_for_update(): SELECT ... FOR UPDATE on PostgreSQL, locking the rows until the
+ * atomic block ends; evaluated outside one it fails with MN_ETRANSACTION_MANAGEMENT. SQLite
+ * has no row locks and ignores it, as Django does. */
 mn_qs *mn_qs_select_for_update(mn_qs *qs);
+/* select_for_update(nowait=, skip_locked=, of=, no_key=). */
+typedef struct mn_sfu_opts {
+    bool nowait;      /* FOR UPDATE NOWAIT: a locked row fails the query (MN_EDB_OPERATIONAL) */
+    bool skip_locked; /* FOR UPDATE SKIP LOCKED: leaves out the rows others have locked */
+    /* FOR UPDATE OF: comma-separated "self" (the queryset's model) and select_related paths
+     * ("author", "author__publisher"); only their rows are locked. Another name fails the
+     * query with MN_EFIELD, naming the choices. Ignored by values() querysets, as Django. */
+    const char *of;
+    bool no_key; /* FOR NO KEY UPDATE: a weaker lock that lets others insert rows pointing here */
+} mn_sfu_opts;
+/* NULL with MN_EINVAL when both nowait and skip_locked are set. NULL opts: no options. */
+mn_qs *mn_qs_select_for_update_opts(mn_qs *qs, const mn_sfu_opts *opts);
 
 /* Evaluation. Results live in the session's arena; a queryset caches its rows. */
 typedef struct mn_rows {

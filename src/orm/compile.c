@@ -367,6 +367,131 @@ static int select_from_rows(cc *c, mn_qs *qs, const char *head, mn_buf *out)
     return 0;
 }
 
+/* Is path one of the queryset's select_related() paths or a prefix of one ("author" of
+ * "author__publisher")? */
+static bool followed(const mn_qs *qs, const char *path, size_t n)
+{
+    for (size_t i = 0; i < qs->nrelated; i++)
+        if (strncmp(qs->related[i], path, n) == 0 &&
+            (qs->related[i][n] == '\0' || strncmp(qs->related[i] + n, "__", 2) == 0))
+            return true;
+    return false;
+}
+
+/* select_for_update(of=...)'s choices, as Django lists them: "self", then the relations the
+ * query follows, breadth first, each model's in field order. */
+static const char *of_choices(cc *c, const mn_qs *qs)
+{
+    size_t cap = 1;
+    for (size_t i = 0; i < qs->nrelated; i++)
+        for (const char *p = qs->related[i]; p; p = strstr(p, "__"), p = p ? p + 2 : NULL)
+            cap++;
+    const char **paths = mn_arena_alloc(c->o->arena, cap * sizeof *paths);
+    const mn_model **models = mn_arena_alloc(c->o->arena, cap * sizeof *models);
+    mn_buf b;
+    mn_buf_init(&b, c->o->arena);
+    if (!paths || !models)
+        return NULL;
+    size_t n = 1, head = 0;
+    paths[0] = NULL; /* self */
+    models[0] = c->m;
+    mn_buf_puts(&b, "self");
+    for (; head < n; head++) {
+        const mn_model *m = models[head];
+        for (size_t k = 0; k < m->nfields && n < cap; k++) {
+            const mn_fielddef *f = &m->fields[k];
+            if (f->type != MN_FK && f->type != MN_O2O)
+                continue;
+            const char *p = paths[head]
+                                ? mn_arena_printf(c->o->arena, "%s__%s", paths[head], f->name)
+                                : f->name;
+            if (!p || !followed(qs, p, strlen(p)))
+                continue;
+            paths[n] = p;
+            models[n++] = f->rel_model;
+            mn_buf_printf(&b, ", %s", p);
+        }
+    }
+    return mn_buf_cstr(&b);
+}
+
+/* The alias of the select_related() join for path, or -1 when the query does not follow
+ * it: the joins select_related_cols() made, one per path prefix. */
+static int followed_alias(cc *c, const mn_qs *qs, const char *path)
+{
+    if (!followed(qs, path, strlen(path)))
+        return -1;
+    int alias = 0;
+    for (const char *p = path; p;) {
+        const char *dd = strstr(p, "__");
+        size_t n = dd ? (size_t)(dd - path) : strlen(path);
+        int found = -1;
+        for (size_t i = 0; i < c->nj && found < 0; i++)
+            if (c->joins[i].left == alias && c->joins[i].gen == 0 && strlen(c->joins[i].key) == n &&
+                strncmp(c->joins[i].key, path, n) == 0)
+                found = c->joins[i].alias;
+        if (found < 0)
+            return -1;
+        alias = found;
+        p = dd ? dd + 2 : NULL;
+    }
+    return alias;
+}
+
+/* Django's for_update_sql(): FOR [NO KEY] UPDATE [OF "T0", "T1"] [NOWAIT | SKIP LOCKED], on
+ * PostgreSQL only (SQLite has no row locks: Django leaves the clause out there). The "of"
+ * names apply where the rows are model instances (Django's klass_info): not for values() or
+ * exists(). They are checked on SQLite too, so that a misspelt one shows in its tests. */
+static void for_update_clause(cc *c, mn_qs *qs, int kind, mn_buf *out)
+{
+    mn_buf of;
+    mn_buf_init(&of, c->o->arena);
+    if (qs->nsfu_of && kind == SQL_SELECT && qs->mode == MODE_OBJECTS) {
+        mn_buf bad;
+        mn_buf_init(&bad, c->o->arena);
+        int *seen = mn_arena_calloc(c->o->arena, qs->nsfu_of, sizeof *seen);
+        size_t nseen = 0;
+        if (!seen) {
+            mn__cc_fail(c, MN_ENOMEM, "out of memory");
+            return;
+        }
+        for (size_t i = 0; i < qs->nsfu_of; i++) {
+            const char *name = qs->sfu_of[i];
+            int alias = strcmp(name, "self") == 0 ? 0 : followed_alias(c, qs, name);
+            if (alias < 0) {
+                mn_buf_printf(&bad, "%s%s", bad.len ? ", " : "", name);
+                continue;
+            }
+            bool dup = false;
+            for (size_t k = 0; k < nseen; k++)
+                dup |= seen[k] == alias;
+            if (dup)
+                continue;
+            seen[nseen++] = alias;
+            mn_buf_printf(&of, "%s\"%c%d\"", of.len ? ", " : "", c->prefix, alias);
+        }
+        if (bad.len) {
+            const char *choices = of_choices(c, qs);
+            mn__cc_fail(c, MN_EFIELD,
+                        "Invalid field name(s) given in select_for_update(of=(...)): %s. Only "
+                        "relational fields followed in the query are allowed. Choices are: %s.",
+                        mn_buf_cstr(&bad), choices ? choices : "self");
+            return;
+        }
+    }
+    if (c->d != MN_DIALECT_POSTGRESQL)
+        return;
+    mn_buf_puts(out, qs->sfu_no_key ? " FOR NO KEY UPDATE" : " FOR UPDATE");
+    if (of.len) {
+        mn_buf_puts(out, " OF ");
+        mn_buf_append(out, of.data, of.len);
+    }
+    if (qs->sfu_nowait)
+        mn_buf_puts(out, " NOWAIT");
+    if (qs->sfu_skip_locked)
+        mn_buf_puts(out, " SKIP LOCKED");
+}
+
 int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
 {
     sqlq dummy;
@@ -545,8 +670,8 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
             mn__cc_param(c, out, mn_dbp_int(qs->low));
         }
     }
-    if (qs->for_update && c->d == MN_DIALECT_POSTGRESQL && kind == SQL_SELECT)
-        mn_buf_puts(out, " FOR UPDATE");
+    if (qs->for_update && (kind == SQL_SELECT || kind == SQL_EXISTS))
+        for_update_clause(c, qs, kind, out);
     return c->err;
 }
 
@@ -675,7 +800,9 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
         bool wrap =
             qs->distinct || qs->low > 0 || qs->high >= 0 || qs->nannots || qs->mode != MODE_OBJECTS;
         if (wrap) {
-            if (select_from_rows(&c, qs, "SELECT COUNT(*)", &text) != 0)
+            mn_qs nolock = *qs; /* count() locks nothing, as Django's get_aggregation() */
+            nolock.for_update = false;
+            if (select_from_rows(&c, &nolock, "SELECT COUNT(*)", &text) != 0)
                 return c.err;
         } else {
             mn_buf w;
@@ -799,6 +926,7 @@ int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, 
         mn_buf inner;
         mn_buf_init(&inner, qs->o->arena);
         mn_qs tmp = *qs;
+        tmp.for_update = false; /* as Django's get_aggregation(): an aggregate locks nothing */
         size_t ng = 0;
         if (!mn__qs_group(qs, &ng)) /* values(x).annotate(...) keeps its rows, one per x */
             tmp.mode = MODE_OBJECTS;

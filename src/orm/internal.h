@@ -128,6 +128,11 @@ struct mn_qs {
     bool distinct;
     bool none;
     bool for_update;
+    /* select_for_update()'s options: NOWAIT, SKIP LOCKED, FOR NO KEY UPDATE, and the "of"
+     * names ("self", select_related paths) checked when the query is compiled */
+    bool sfu_nowait, sfu_skip_locked, sfu_no_key;
+    const char **sfu_of;
+    size_t nsfu_of;
     int64_t low, high; /* slice; high < 0: none */
     qsmode mode;
     const char **vfields;

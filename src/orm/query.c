@@ -596,8 +596,31 @@ mn_qs *mn_qs_using(mn_qs *qs, const char *alias)
 
 mn_qs *mn_qs_select_for_update(mn_qs *qs)
 {
+    return mn_qs_select_for_update_opts(qs, NULL);
+}
+
+/* The options replace those of an earlier call, as Django's. The "of" names are checked when
+ * the query is compiled (compile.c), against the select_related() paths it has by then. */
+mn_qs *mn_qs_select_for_update_opts(mn_qs *qs, const mn_sfu_opts *opts)
+{
+    if (!qs)
+        return NULL;
+    mn_sfu_opts none = {0};
+    if (!opts)
+        opts = &none;
+    if (opts->nowait && opts->skip_locked) {
+        mn__orm_fail(qs->o, MN_EINVAL, "The nowait option cannot be used with skip_locked.");
+        return NULL;
+    }
     mn_qs *c = mn__qs_clone(qs);
-    if (c)
-        c->for_update = true;
+    if (!c)
+        return NULL;
+    c->for_update = true;
+    c->sfu_nowait = opts->nowait;
+    c->sfu_skip_locked = opts->skip_locked;
+    c->sfu_no_key = opts->no_key;
+    c->sfu_of = split_names(qs->o, opts->of, &c->nsfu_of);
+    if (opts->of && !c->sfu_of)
+        return NULL;
     return c;
 }

@@ -146,8 +146,14 @@ int mn_dbconn_exec(mn_dbconn *conn, mn_arena *arena, const char *sql, const mn_d
 int mn_dbconn_exec_script(mn_dbconn *conn, const char *sql) MN_MAY_YIELD;
 
 /* Streaming: open a cursor, fetch up to max_rows per call into an arena (reset it between
- * chunks for bounded memory); a fetch that returns 0 rows means the end. One cursor per
- * connection at a time; close it before running anything else on the connection. */
+ * chunks for bounded memory); a fetch that returns fewer than max_rows rows (0 at the latest)
+ * means the end. One cursor per connection at a time. While it is open, other statements
+ * (exec, batches, transactions) may run on the same connection between fetches, as Django
+ * allows queries inside `for obj in qs.iterator()`: SQLite steps the cursor's own statement
+ * (never one of the statement cache's), PostgreSQL uses a server-side cursor (DECLARE ...
+ * NO SCROLL CURSOR, WITH HOLD outside a transaction, then FETCH FORWARD max_rows per fetch
+ * and CLOSE). The query log sees the cursor's SQL once, at open. Close it on every path
+ * (mn_db_release closes one left open). */
 int mn_dbconn_cursor_open(mn_dbconn *conn, const char *sql, const mn_dbparam *params,
                           size_t nparams) MN_MAY_YIELD;
 int mn_dbconn_cursor_fetch(mn_dbconn *conn, mn_arena *arena, size_t max_rows,
@@ -245,6 +251,9 @@ typedef struct mn_dbdriver {
     int (*cursor_open)(mn_dbconn *conn, const char *sql, const mn_dbparam *params, size_t nparams);
     int (*cursor_fetch)(mn_dbconn *conn, mn_arena *arena, size_t max_rows, mn_dbresult *out);
     void (*cursor_close)(mn_dbconn *conn);
+    /* True when exec/exec_batch may run while a cursor is open (between its fetches); db.c
+     * refuses them otherwise. */
+    bool exec_during_cursor;
     /* Optional (NULL: db.c runs exec for each item): the whole batch at once, filling each
      * item's result and status; returns the first failure. */
     int (*exec_batch)(mn_dbconn *conn, mn_arena *arena, mn_dbbatch_item *items, size_t n);

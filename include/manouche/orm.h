@@ -638,8 +638,14 @@ mn_value *mn_qs_in_bulk(mn_qs *qs, const int64_t *pks, size_t n) MN_MAY_YIELD;
 mn_value *mn_qs_in_bulk_strs(mn_qs *qs, const char *const *pks, size_t n) MN_MAY_YIELD;
 /* aggregate(): a dict value {name: result}. */
 mn_value *mn_qs_aggregate(mn_qs *qs, const char *name, const mn_expr *e) MN_MAY_YIELD;
-/* Streams rows in chunks of chunk_size, calling fn for each; memory per chunk is freed
- * before the next. fn returns 0 to go on, anything else stops (and is returned). */
+/* Django's iterator(chunk_size): streams rows through a cursor in chunks of chunk_size (0:
+ * 2000), calling fn for each; a chunk's rows (and their prefetched relations, fetched per
+ * chunk: one query per prefetch lookup per chunk) are freed before the next, so keep no row
+ * past its call. fn returns 0 to go on, anything else stops (and is returned). fn may run
+ * queries, writes and atomic blocks of its own on the same connection (on PostgreSQL the
+ * cursor is server-side: DECLARE ... WITH HOLD outside a transaction, FETCH per chunk);
+ * values()/values_list() rows stream too. The cursor is closed on every path; refused like
+ * any query in an atomic block marked for rollback (MN_ETRANSACTION_MANAGEMENT). */
 int mn_qs_iterator(mn_qs *qs, size_t chunk_size, int (*fn)(void *row, void *user),
                    void *user) MN_MAY_YIELD;
 /* EXPLAIN (SQLite: EXPLAIN QUERY PLAN) of the queryset's SELECT, one plan line per row. */

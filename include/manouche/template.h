@@ -122,6 +122,11 @@ int mn_template_render(const mn_template *t, mn_context *ctx, mn_buf *out,
 int mn_template_render_name(mn_template_engine *e, const char *name, mn_context *ctx, mn_buf *out,
                             mn_template_error *err) MN_MAY_YIELD;
 
+/* The template and line this thread is rendering (the tag or variable being evaluated, in
+ * an included template its own name), for diagnostics such as the ORM's N+1 warning about a
+ * lazy queryset; NULL, line 0, outside a render. */
+const char *mn_template_current(int *line);
+
 /* Appends s with Django's escape(): & < > " ' become &amp; &lt; &gt; &quot; &#x27;. */
 int mn_template_escape(mn_buf *out, const char *s, size_t len);
 /* Appends Python str() of v, escaped unless v is safe or autoescape is off (Django's

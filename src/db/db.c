@@ -316,7 +316,7 @@ int mn_dbconn_exec(mn_dbconn *conn, mn_arena *arena, const char *sql, const mn_d
         out = &scratch;
     memset(out, 0, sizeof *out);
     clear_error(conn);
-    if (conn->cursor_open)
+    if (conn->cursor_open && !conn->driver->exec_during_cursor)
         return mn__dbconn_set_error(conn, MN_DBERR_PROGRAMMING, NULL,
                                     "a cursor is open on this connection");
     int64_t t0 = conn->log_fn ? now_us() : 0;
@@ -376,7 +376,7 @@ int mn_dbconn_exec_batch(mn_dbconn *conn, mn_arena *arena, mn_dbbatch_item *item
         memset(&items[i].result, 0, sizeof items[i].result);
         items[i].status = MN_ECANCELED;
     }
-    if (conn->cursor_open)
+    if (conn->cursor_open && !conn->driver->exec_during_cursor)
         return mn__dbconn_set_error(conn, MN_DBERR_PROGRAMMING, NULL,
                                     "a cursor is open on this connection");
     int64_t t0 = now_us();

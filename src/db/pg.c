@@ -42,8 +42,10 @@ typedef struct pg_dbconn {
     int *lengths, *formats;
     Oid *types;
     size_t *offs; /* where each text parameter starts in text (SIZE_MAX: NULL) */
-    /* The open cursor: the query runs in single-row mode and rows are read as fetched. */
-    bool streaming;
+    /* The open cursor: a server-side cursor of that name, read FETCH by FETCH. */
+    char cursor[32];
+    bool cursor_active;  /* declared and not closed */
+    bool cursor_done;    /* a FETCH came back short: nothing left to ask for */
     int64_t released_ms; /* when it last went back to the pool (mn__pg_clock_ms: the real
                             clock, as a loop iteration may block for a long time) */
 } pg_dbconn;
@@ -446,45 +448,46 @@ static int pg_cursor_open(mn_dbconn *conn, const char *sql, const mn_dbparam *pa
         return rc;
     if (bind(c, params, nparams) != MN_OK)
         return fail(c, MN_ENOMEM);
-    rc = mn__pg_stream_open(c->pg, sql, (int)nparams, c->types, c->values, c->lengths, c->formats);
+    /* The parameters go with the DECLARE exactly as with any statement (same types and
+     * formats), so the rows decode as those of mn_dbconn_exec. */
+    rc = mn__pg_cursor_declare(c->pg, c->cursor, sizeof c->cursor, sql, (int)nparams, c->types,
+                               c->values, c->lengths, c->formats);
     if (rc != MN_OK)
         return fail(c, rc);
-    c->streaming = true;
+    c->cursor_active = true;
+    c->cursor_done = false;
     return MN_OK;
 }
 
 static int pg_cursor_fetch(mn_dbconn *conn, mn_arena *arena, size_t max_rows, mn_dbresult *out)
 {
     pg_dbconn *c = (pg_dbconn *)conn;
-    size_t cap = 0;
-    while (c->streaming && out->nrows < max_rows) {
-        PGresult *res = NULL;
-        int rc = mn__pg_stream_next(c->pg, &res);
-        if (rc != MN_OK) {
-            c->streaming = false;
-            return fail(c, rc);
-        }
-        if (!res) { /* the end */
-            c->streaming = false;
-            break;
-        }
-        if (!arena) {
-            PQclear(res);
-            continue;
-        }
-        rc = append_rows(c, arena, res, out, &cap, true);
-        if (rc != MN_OK)
-            return rc == MN_ENOMEM ? fail(c, rc) : rc;
+    if (!c->cursor_active || c->cursor_done)
+        return MN_OK;
+    PGresult *res = NULL;
+    int rc = mn__pg_cursor_fetch(c->pg, c->cursor, max_rows, &res);
+    if (rc != MN_OK) {
+        c->cursor_done = true;
+        return fail(c, rc);
     }
-    return MN_OK;
+    if ((size_t)PQntuples(res) < max_rows)
+        c->cursor_done = true;
+    if (!arena) {
+        PQclear(res);
+        return MN_OK;
+    }
+    /* One result per chunk: its cells point into it, freed when the chunk's arena resets. */
+    size_t cap = 0;
+    rc = append_rows(c, arena, res, out, &cap, false);
+    return rc == MN_ENOMEM ? fail(c, rc) : rc;
 }
 
 static void pg_cursor_close(mn_dbconn *conn)
 {
     pg_dbconn *c = (pg_dbconn *)conn;
-    if (c->streaming)
-        mn__pg_stream_close(c->pg);
-    c->streaming = false;
+    if (c->cursor_active)
+        mn__pg_cursor_close(c->pg, c->cursor);
+    c->cursor_active = false;
     c->base.broken = c->pg->broken;
 }
 
@@ -785,5 +788,6 @@ const mn_dbdriver mn__pg_driver = {
     .cursor_open = pg_cursor_open,
     .cursor_fetch = pg_cursor_fetch,
     .cursor_close = pg_cursor_close,
+    .exec_during_cursor = true,
     .exec_batch = pg_exec_batch,
 };

@@ -22,8 +22,7 @@ typedef struct mn__pg_conn {
     PGconn *pg;
     int fd;                /* libpq's socket as the loop knows it (-1: none) */
     bool broken;           /* the connection is unusable: the pool must drop it */
-    bool streaming;        /* a single-row-mode query is being read */
-    bool stream_in_txn;    /* ... inside a transaction block (never cancel it) */
+    uint32_t cursor_seq;   /* server-side cursors declared so far (their names) */
     int64_t io_timeout_ms; /* client-side deadline for one round trip (< 0: none) */
     int64_t connect_timeout_ms;
     mn__pg_stmt *stmts;     /* open addressing, power-of-two capacity */
@@ -62,16 +61,19 @@ int mn__pg_exec(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
                 const char *const *values, const int *lengths, const int *formats, bool allow_multi,
                 PGresult **res) MN_MAY_YIELD;
 
-/* Streaming (a cursor): the statement runs in single-row mode and rows are read one result
- * at a time, so memory stays bounded whatever the result size. stream_next gives the next
- * row's result (PGRES_SINGLE_TUPLE, the caller clears it) or NULL at the end. stream_close
- * abandons the rest (starting a fresh session when much is left outside a transaction) and
- * leaves the connection ready for the next statement. */
-int mn__pg_stream_open(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
-                       const char *const *values, const int *lengths,
-                       const int *formats) MN_MAY_YIELD;
-int mn__pg_stream_next(mn__pg_conn *c, PGresult **row) MN_MAY_YIELD;
-void mn__pg_stream_close(mn__pg_conn *c) MN_MAY_YIELD;
+/* Server-side cursors (for streaming results too large to hold). declare writes a fresh name
+ * into name and runs DECLARE <name> NO SCROLL CURSOR FOR sql, WITH HOLD when no transaction
+ * block is open, with the parameters as mn__pg_exec takes them; fetch runs FETCH FORWARD
+ * max_rows FROM <name> (*res: up to max_rows rows, the caller clears it); close runs CLOSE
+ * <name> unless the connection is lost, ignoring a refusal (inside a failed transaction the
+ * rollback drops the cursor). None is prepared. Between these calls the connection is idle
+ * and runs other statements. */
+int mn__pg_cursor_declare(mn__pg_conn *c, char *name, size_t namelen, const char *sql, int nparams,
+                          const Oid *types, const char *const *values, const int *lengths,
+                          const int *formats) MN_MAY_YIELD;
+int mn__pg_cursor_fetch(mn__pg_conn *c, const char *name, size_t max_rows,
+                        PGresult **res) MN_MAY_YIELD;
+void mn__pg_cursor_close(mn__pg_conn *c, const char *name) MN_MAY_YIELD;
 
 /* A pipelined batch: send(arg, i) is called for i = 0..n-1 and must queue statement i with
  * mn__pg_pipeline_send (so parameter scratch memory can be reused between statements; libpq

@@ -1,100 +1,109 @@
 /* pg_stream.c — the two ways a PostgreSQL connection answers other than one result per
- * statement: streaming (single-row mode, for cursors over results too large to hold) and
- * pipelining (many statements in one round trip, for batches). Both build on the waiting
- * and error helpers of pg_conn.c. */
+ * statement: server-side cursors (DECLARE / FETCH / CLOSE, for results too large to hold,
+ * leaving the connection free for other statements between fetches) and pipelining (many
+ * statements in one round trip, for batches). Both build on the waiting and error helpers
+ * of pg_conn.c. */
 #include "pg_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
-/* ---- streaming ---- */
+/* ---- server-side cursors ---- */
 
-enum { DRAIN_LIMIT = 1000 }; /* rows of an abandoned stream read before starting afresh */
-
-int mn__pg_stream_open(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
-                       const char *const *values, const int *lengths, const int *formats)
+/* Runs one statement as the unnamed statement, never prepared: a cursor's statements carry
+ * its name, so their text is new for every cursor and would only fill the statement cache.
+ * *out (may be NULL) gets the result for the caller to PQclear. */
+static int run_unnamed(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
+                       const char *const *values, const int *lengths, const int *formats,
+                       PGresult **out)
 {
+    if (out)
+        *out = NULL;
     c->sqlstate[0] = c->message[0] = '\0';
     if (c->broken) {
         mn__pg_set_error(c, "08003", "the connection to the PostgreSQL server is broken");
         return MN_EIO;
     }
-    c->stream_in_txn = PQtransactionStatus(c->pg) != PQTRANS_IDLE;
+    int64_t deadline = mn__pg_io_deadline(c);
     int rc = mn__pg_send_unnamed(c, sql, nparams, types, values, lengths, formats, false);
+    if (rc == MN_OK)
+        rc = mn__pg_flush(c, deadline);
     if (rc != MN_OK)
         return rc;
-    if (!PQsetSingleRowMode(c->pg)) {
-        /* Only fails if called at the wrong moment: a bug here, not the server's. */
-        mn__pg_set_error(c, "XX000", "cannot stream this query (single-row mode refused)");
-        c->broken = true;
-        return MN_EIO;
-    }
-    rc = mn__pg_flush(c, mn__pg_io_deadline(c));
-    if (rc == MN_OK)
-        c->streaming = true;
-    return rc;
-}
-
-/* Reads results until the NULL that ends the query (discarding them). With give_up, stops
- * after DRAIN_LIMIT rows and returns MN_ETOOBIG instead. */
-static int drain(mn__pg_conn *c, int64_t deadline, bool give_up)
-{
-    for (long n = 0;; n++) {
-        if (give_up && n == DRAIN_LIMIT)
-            return MN_ETOOBIG;
-        int w = mn__pg_await(c, deadline);
-        if (w != MN_OK)
+    PGresult *keep = NULL;
+    int err = MN_OK;
+    for (;;) {
+        int w = mn__pg_await(c, deadline); /* a lost or silent server: broken, no hang */
+        if (w != MN_OK) {
+            PQclear(keep);
             return w;
+        }
         PGresult *res = PQgetResult(c->pg);
         if (!res)
-            return MN_OK;
+            break;
+        ExecStatusType st = PQresultStatus(res);
+        if (err == MN_OK && (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE)) {
+            err = mn__pg_result_error(c, res);
+        } else if (err == MN_OK && !keep) {
+            keep = res;
+            continue;
+        }
         PQclear(res);
     }
+    if (err == MN_OK && !keep) {
+        mn__pg_set_error(c, "XX000", "the server sent no result");
+        err = MN_EIO;
+    }
+    if (err != MN_OK || !out)
+        PQclear(keep);
+    else
+        *out = keep;
+    return err;
 }
 
-int mn__pg_stream_next(mn__pg_conn *c, PGresult **row)
+int mn__pg_cursor_declare(mn__pg_conn *c, char *name, size_t namelen, const char *sql, int nparams,
+                          const Oid *types, const char *const *values, const int *lengths,
+                          const int *formats)
 {
-    *row = NULL;
-    if (!c->streaming)
-        return MN_OK;
-    int64_t deadline = mn__pg_io_deadline(c);
-    int w = mn__pg_await(c, deadline);
-    if (w != MN_OK) {
-        c->streaming = false;
-        return w;
-    }
-    PGresult *res = PQgetResult(c->pg);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_TUPLES_OK;
-    if (st == PGRES_SINGLE_TUPLE) {
-        *row = res;
-        return MN_OK;
-    }
-    /* The end (PGRES_TUPLES_OK with no rows) or an error: finish the query either way. */
-    c->streaming = false;
-    int rc = MN_OK;
-    if (res && st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-        rc = mn__pg_result_error(c, res);
-    PQclear(res);
-    if (res) {
-        int d = drain(c, deadline, false);
-        if (d != MN_OK)
-            return d;
-    }
+    /* Outside a transaction block the cursor must outlive the DECLARE's own implicit
+     * transaction: WITH HOLD, which makes the server run the query to the end and keep the
+     * rows when that transaction commits (as Django's iterator() does). */
+    bool hold = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+    snprintf(name, namelen, "_mn_curs_%u", ++c->cursor_seq);
+    static const char fmt[] = "DECLARE %s NO SCROLL CURSOR%s FOR %s";
+    size_t len = sizeof fmt + strlen(name) + strlen(sql) + 16;
+    char *stmt = mn_malloc(len);
+    if (!stmt)
+        return MN_ENOMEM;
+    snprintf(stmt, len, fmt, name, hold ? " WITH HOLD" : "", sql);
+    int rc = run_unnamed(c, stmt, nparams, types, values, lengths, formats, NULL);
+    mn_free(stmt);
     return rc;
 }
 
-void mn__pg_stream_close(mn__pg_conn *c)
+int mn__pg_cursor_fetch(mn__pg_conn *c, const char *name, size_t max_rows, PGresult **res)
 {
-    if (!c->streaming)
+    char sql[96];
+    snprintf(sql, sizeof sql, "FETCH FORWARD %zu FROM %s", max_rows, name);
+    return run_unnamed(c, sql, 0, NULL, NULL, NULL, NULL, res);
+}
+
+void mn__pg_cursor_close(mn__pg_conn *c, const char *name)
+{
+    /* Nothing to close on a lost connection (the server dropped the cursor with the
+     * session); inside a failed transaction the CLOSE is refused, and the rollback that must
+     * follow drops the cursor, which belongs to that transaction. */
+    if (c->broken)
         return;
-    c->streaming = false;
-    /* Inside a transaction the rest must be read (a new session would lose the transaction);
-     * outside one, a large remainder is cheaper to drop with the session than to read. */
-    int rc = drain(c, mn__pg_io_deadline(c), !c->stream_in_txn);
-    if (rc == MN_ETOOBIG)
-        mn__pg_reconnect(c);
-    else if (rc != MN_OK)
-        c->broken = true;
-    c->sqlstate[0] = c->message[0] = '\0';
+    char sql[64];
+    snprintf(sql, sizeof sql, "CLOSE %s", name);
+    char state[6], message[sizeof c->message];
+    memcpy(state, c->sqlstate, sizeof state);
+    memcpy(message, c->message, sizeof message);
+    (void)run_unnamed(c, sql, 0, NULL, NULL, NULL, NULL, NULL);
+    /* keep the error that ended the iteration, if any, for the caller */
+    memcpy(c->sqlstate, state, sizeof state);
+    memcpy(c->message, message, sizeof message);
 }
 
 /* ---- pipelined batches ---- */

@@ -37,10 +37,13 @@ typedef struct sqlite_conn {
     cached_stmt cache[STMT_CACHE_SIZE];
     uint64_t clock;
     int last; /* the entry used last: a view repeating one query finds it with one strcmp */
-    cached_stmt *current;      /* the entry of the statement being run */
-    cached_stmt *cursor_entry; /* ... and of the open cursor's */
-    sqlite3_stmt *cursor;      /* the open cursor's statement (from the cache) */
-    int64_t busy_since_ms;     /* when the current lock wait began */
+    cached_stmt *current; /* the entry of the statement being run */
+    /* The open cursor's statement, prepared for it alone and finalized at close (never one
+     * of the cache's): statements may run between its fetches, and one of the same SQL, or
+     * one evicting a cache entry, must not reset or finalize it mid-iteration. Its column
+     * names are cached in it as in a cache entry (stmt NULL: no cursor, or exhausted). */
+    cached_stmt cursor;
+    int64_t busy_since_ms; /* when the current lock wait began */
 } sqlite_conn;
 
 typedef struct sqlite_pool {
@@ -467,7 +470,7 @@ static int sq_exec(mn_dbconn *conn, mn_arena *arena, const char *sql, const mn_d
                    size_t nparams, mn_dbresult *out)
 {
     sqlite_conn *c = (sqlite_conn *)conn;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc = prepare(c, sql, &st);
     if (rc)
         return rc;
@@ -494,44 +497,45 @@ static int sq_exec_script(mn_dbconn *conn, const char *sql)
     return set_sqlite_error(conn, c->handle, rc);
 }
 
+static void cursor_finish(sqlite_conn *c)
+{
+    sqlite3_finalize(c->cursor.stmt); /* the statement's reads end: its implicit transaction too */
+    mn_free(c->cursor.names);
+    memset(&c->cursor, 0, sizeof c->cursor);
+}
+
 static int sq_cursor_open(mn_dbconn *conn, const char *sql, const mn_dbparam *params,
                           size_t nparams)
 {
     sqlite_conn *c = (sqlite_conn *)conn;
-    sqlite3_stmt *st;
-    int rc = prepare(c, sql, &st);
-    if (rc == 0)
-        rc = bind_params(c, st, params, nparams);
-    if (rc) {
-        if (st && rc != MN_EDB_PROGRAMMING)
-            done_with(st);
-        return rc;
-    }
-    c->cursor = st;
-    c->cursor_entry = c->current;
-    return 0;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v3(c->handle, sql, -1, 0, &st, NULL);
+    if (rc != SQLITE_OK)
+        return set_sqlite_error(conn, c->handle, rc);
+    if (!st)
+        return mn__dbconn_set_error(conn, MN_DBERR_PROGRAMMING, NULL, "empty SQL statement");
+    c->cursor.stmt = st;
+    rc = bind_params(c, st, params, nparams);
+    if (rc)
+        cursor_finish(c);
+    return rc;
 }
 
 static int sq_cursor_fetch(mn_dbconn *conn, mn_arena *arena, size_t max_rows, mn_dbresult *out)
 {
     sqlite_conn *c = (sqlite_conn *)conn;
-    if (!c->cursor)
+    if (!c->cursor.stmt)
         return 0; /* already exhausted */
     bool done = false;
-    int rc = step_rows(c, c->cursor_entry, c->cursor, arena, max_rows, out, &done);
-    if (rc || done) {
-        done_with(c->cursor);
-        c->cursor = NULL;
-    }
+    int rc = step_rows(c, &c->cursor, c->cursor.stmt, arena, max_rows, out, &done);
+    if (rc || done)
+        cursor_finish(c);
     return rc;
 }
 
 static void sq_cursor_close(mn_dbconn *conn)
 {
-    sqlite_conn *c = (sqlite_conn *)conn;
-    if (c->cursor)
-        done_with(c->cursor);
-    c->cursor = NULL;
+    cursor_finish((sqlite_conn *)conn);
 }
 
 const mn_dbdriver mn__sqlite_driver = {
@@ -546,4 +550,5 @@ const mn_dbdriver mn__sqlite_driver = {
     .cursor_open = sq_cursor_open,
     .cursor_fetch = sq_cursor_fetch,
     .cursor_close = sq_cursor_close,
+    .exec_during_cursor = true,
 };

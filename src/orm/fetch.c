@@ -682,61 +682,125 @@ mn_value *mn_qs_aggregate(mn_qs *qs, const char *name, const mn_expr *e)
     return d;
 }
 
+/* ---- iterator() ---- */
+/* Whether the session still holds c: a statement of fn that lost the connection gives it
+ * back (mn__exec), closing the cursor with it. */
+static bool holds_conn(const mn_orm *o, const mn_dbconn *c)
+{
+    for (size_t i = 0; i < o->ndbs; i++)
+        if (o->conns[i] == c)
+            return true;
+    return false;
+}
+
+/* A failed open or fetch, as mn__exec reports a failed statement: the message, the atomic
+ * block marked for rollback (on the default database), a lost connection given back. */
+static int iter_fail(mn_orm *o, const char *alias, mn_dbconn *c, int rc)
+{
+    mn__orm_fail(o, rc, "%s", *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
+    if (o->atomic_depth > 0 && mn_orm_db(o, alias) == o->dbs[0])
+        o->needs_rollback = rc;
+    return rc;
+}
+
+/* One chunk: its rows (and for objects, the prefetches of those rows, as Django 4.1+) built
+ * in the chunk's arena, then fn on each row with the session's own arena back in place, so
+ * what fn's queries keep (the transaction's on_commit list, the N+1 counts) outlives the
+ * chunk. */
+static int iter_chunk(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_arena *chunk_arena,
+                      int (*fn)(void *row, void *user), void *user)
+{
+    mn_orm *o = qs->o;
+    mn_arena *saved = o->arena;
+    o->arena = chunk_arena;
+    mn_rows rows = {mn_arena_alloc(chunk_arena, res->nrows * sizeof(void *)), 0};
+    int rc = !rows.items                ? MN_ENOMEM
+             : qs->mode == MODE_OBJECTS ? read_objects(qs, q, res, &rows)
+                                        : read_values(qs, q, res, &rows);
+    if (rc == 0 && qs->nprefetch && qs->mode == MODE_OBJECTS) {
+        /* the same prefetch statements per chunk are no N+1 pattern: not counted */
+        int threshold = o->repeat_threshold;
+        o->repeat_threshold = 0;
+        rc = run_prefetch(qs, &rows);
+        o->repeat_threshold = threshold;
+    }
+    o->arena = saved;
+    if (rc) {
+        if (!o->errcode)
+            mn__orm_fail(o, rc, "%s", mn_orm_strerror(rc));
+        return rc;
+    }
+    for (size_t i = 0; rc == 0 && i < rows.len; i++)
+        rc = fn(rows.items[i], user);
+    return rc;
+}
+
 int mn_qs_iterator(mn_qs *qs, size_t chunk, int (*fn)(void *row, void *user), void *user)
 {
-    if (!qs)
+    if (!qs || !fn)
         return MN_EINVAL;
     mn_orm *o = qs->o;
+    mn__where(qs);
     if (qs->none)
         return 0;
-    if (qs->nprefetch || qs->mode != MODE_OBJECTS) { /* Django: prefetch needs the rows */
-        mn_rows *rows = mn_qs_fetch(qs);
-        if (!rows)
-            return o->errcode ? o->errcode : MN_EINVAL;
-        for (size_t i = 0; i < rows->len; i++) {
-            int rc = fn(rows->items[i], user);
-            if (rc)
-                return rc;
-        }
-        return 0;
-    }
+    const char *alias = qs_alias(qs, false);
+    /* as any query in an atomic block where a statement failed (mn__exec) */
+    if (o->needs_rollback && o->atomic_depth > 0 && mn_orm_db(o, alias) == o->dbs[0])
+        return mn__txn_refuse(o);
+    if (qs->for_update && o->atomic_depth == 0 && mn__dialect(o, alias) == MN_DIALECT_POSTGRESQL)
+        return mn__orm_fail(o, MN_EDB_PROGRAMMING,
+                            "select_for_update cannot be used outside of a transaction.");
+    if (chunk == 0)
+        chunk = 2000; /* Django's default chunk_size */
     sqlq q;
     int rc = mn__compile(qs, SQL_SELECT, NULL, 0, &q);
     if (rc)
         return rc;
-    mn_dbconn *c = mn_orm_conn(o, qs_alias(qs, false));
+    mn_dbconn *c = mn_orm_conn(o, alias);
     if (!c)
-        return o->errcode;
+        return o->errcode ? o->errcode : MN_EDB_OPERATIONAL;
     rc = mn_dbconn_cursor_open(c, q.sql, q.params, q.nparams);
     if (rc)
-        return mn__orm_fail(o, rc, "%s", mn_dbconn_errmsg(c));
+        return iter_fail(o, alias, c, rc);
     mn_arena *chunk_arena = mn_arena_new(0);
     if (!chunk_arena) {
         mn_dbconn_cursor_close(c);
-        return MN_ENOMEM;
+        return mn__orm_fail(o, MN_ENOMEM, "out of memory");
     }
-    mn_arena *saved = o->arena;
-    while (rc == 0) {
-        mn_arena_reset(chunk_arena);
-        o->arena = chunk_arena; /* rows and their text die with the chunk */
+    for (;;) {
+        mn_arena_reset(chunk_arena); /* the previous chunk's rows, prefetches and results */
         mn_dbresult res;
-        rc = mn_dbconn_cursor_fetch(c, chunk_arena, chunk ? chunk : 2000, &res);
+        rc = mn_dbconn_cursor_fetch(c, chunk_arena, chunk, &res);
         if (rc) {
-            o->arena = saved;
-            mn__orm_fail(o, rc, "%s", mn_dbconn_errmsg(c));
+            iter_fail(o, alias, c, rc);
             break;
         }
-        if (res.nrows == 0) {
-            o->arena = saved;
+        if (res.nrows > 0)
+            rc = iter_chunk(qs, &q, &res, chunk_arena, fn, user);
+        if (!holds_conn(o, c)) { /* fn's statement lost the connection: the cursor went too */
+            c = NULL;
+            if (rc == 0)
+                rc = mn__orm_fail(o, MN_EDB_OPERATIONAL,
+                                  "the connection was lost during iterator()");
             break;
         }
-        mn_rows rows = {mn_arena_alloc(chunk_arena, res.nrows * sizeof(void *)), 0};
-        rc = rows.items ? read_objects(qs, &q, &res, &rows) : MN_ENOMEM;
-        for (size_t i = 0; rc == 0 && i < rows.len; i++)
-            rc = fn(rows.items[i], user);
-        o->arena = saved;
+        if (rc || res.nrows < chunk)
+            break;
+        /* a statement of fn failed in the atomic block: no more fetches, as no more queries */
+        if (o->needs_rollback && o->atomic_depth > 0 && mn_orm_db(o, alias) == o->dbs[0]) {
+            rc = mn__txn_refuse(o);
+            break;
+        }
     }
-    mn_dbconn_cursor_close(c);
+    if (c) {
+        mn_dbconn_cursor_close(c);
+        if (c->broken && o->atomic_depth == 0) { /* as mn__exec: the next query reconnects */
+            for (size_t i = 0; i < o->ndbs; i++)
+                if (o->conns[i] == c)
+                    o->conns[i] = NULL;
+            mn_db_release(c);
+        }
+    }
     mn_arena_free(chunk_arena);
     return rc;
 }

@@ -32,7 +32,7 @@ void *mn_fk_get_at(mn_orm *o, void *obj, const char *field, const char *file, in
     return fk->obj;
 }
 
-mn_qs *mn_related(mn_orm *o, const void *obj, const char *accessor)
+mn_qs *mn_related_at(mn_orm *o, const void *obj, const char *accessor, const char *file, int line)
 {
     const mn_obj *h = obj;
     if (mn__ready(o) != 0)
@@ -69,6 +69,10 @@ mn_qs *mn_related(mn_orm *o, const void *obj, const char *accessor)
             mn_qs_filter_kv(mn_qs_all(o, t), &(mn_kv){src->name, mn_arg_obj(obj)}, 1), dst->name,
             true);
         qs = mn_qs_filter_kv(mn_qs_all(o, f->rel_model), &(mn_kv){"pk__in", mn_arg_qs(ids)}, 1);
+    }
+    if (qs) { /* the line the N+1 warning names when the caller loops over objects */
+        qs->file = file;
+        qs->line = line;
     }
     mn_rows *pre = mn__prefetched(obj, accessor);
     if (qs && pre)

@@ -5,6 +5,7 @@
  * and the slice filter narrows it to a LIMIT/OFFSET query, as Django's. */
 #include "rel_internal.h"
 
+#include <manouche/template.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -68,6 +69,9 @@ mn_value *mn_qs_value(mn_qs *qs)
 
 static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
 {
+    /* a query this lookup makes is the template's: the N+1 warning names its line */
+    int line;
+    const char *tpl = mn_template_current(&line);
     mn_obj *h = self;
     mn_orm *o = h->orm;
     const mn_model *m = h->model;
@@ -81,12 +85,12 @@ static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
             return rc;
         bool attname = (f->type == MN_FK || f->type == MN_O2O) && strcmp(n, f->name) != 0;
         if ((f->type == MN_FK || f->type == MN_O2O) && !attname) {
-            void *rel = mn_fk_get_at(o, self, f->name, NULL, 0);
+            void *rel = mn_fk_get_at(o, self, f->name, tpl, line);
             *out = rel ? mn_obj_value(o, rel) : mn_value_none();
             return 0;
         }
         if (f->type == MN_M2M) {
-            *out = mn_qs_value(mn_related(o, self, f->name));
+            *out = mn_qs_value(mn_related_at(o, self, f->name, tpl, line));
             return *out ? 0 : MN_EINVAL;
         }
         *out = mn_obj_get_value(o, self, f->name);
@@ -115,13 +119,13 @@ static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
         if (r->field->type == MN_O2O) {
             /* a missing one raises RelatedObjectDoesNotExist in Django, which the template
              * engine renders as string_if_invalid */
-            void *rel = mn_fk_get_at(o, self, n, NULL, 0);
+            void *rel = mn_fk_get_at(o, self, n, tpl, line);
             if (!rel)
                 return o->errcode && o->errcode != MN_EDOES_NOT_EXIST ? o->errcode : MN_ENOTFOUND;
             *out = mn_obj_value(o, rel);
             return 0;
         }
-        *out = mn_qs_value(mn_related(o, self, n));
+        *out = mn_qs_value(mn_related_at(o, self, n, tpl, line));
         return *out ? 0 : MN_EINVAL;
     }
     return MN_ENOTFOUND;

@@ -1786,10 +1786,24 @@ static int render_lorem(mn_template_state *r, const node *n, mn_buf *out)
     return rc < 0 ? rc : check_output(r, out);
 }
 
+/* The node being rendered on this thread, for mn_template_current(). A node lives as long as
+ * its engine, so a value left by a render parked on another coroutine is stale, never freed;
+ * each node restores the outer one, which puts a resumed render's back. */
+static _Thread_local const node *rendering;
+
+const char *mn_template_current(int *line)
+{
+    const node *n = rendering;
+    if (line)
+        *line = n && n->tpl ? n->line : 0;
+    return n && n->tpl ? n->tpl->name : NULL;
+}
+
 static int render_node(mn_template_state *r, const node *n, mn_buf *out)
 {
-    const node *saved = r->cur;
+    const node *saved = r->cur, *outer = rendering;
     r->cur = n;
+    rendering = n;
     int rc = MN_OK;
     switch (n->type) {
     case N_TEXT: rc = mn__put(out, n->u.text.ptr, n->u.text.len); break;
@@ -1857,6 +1871,7 @@ static int render_node(mn_template_state *r, const node *n, mn_buf *out)
     if (rc == MN_ENOMEM && !(r->err && r->err->code))
         mn__render_fail(r, MN_ENOMEM, "out of memory while rendering");
     r->cur = saved;
+    rendering = outer;
     return rc;
 }
 

@@ -167,8 +167,8 @@ Test(sqlite, cursor_streams_rows_in_chunks)
     cr_assert_eq(mn_dbconn_cursor_open(conn, "SELECT v FROM t WHERE v > ?1 ORDER BY v",
                                        (mn_dbparam[]){mn_dbp_int(10)}, 1),
                  0);
-    cr_assert_eq(mn_dbconn_exec(conn, NULL, "SELECT 1", NULL, 0, NULL), MN_EDB_PROGRAMMING,
-                 "no other statement while a cursor is open");
+    cr_assert_eq(mn_dbconn_exec(conn, NULL, "SELECT 1", NULL, 0, NULL), 0,
+                 "other statements run while a cursor is open");
     int64_t sum = 0, rows = 0, chunks = 0;
     mn_arena *chunk = mn_arena_new(0);
     for (;;) {

@@ -286,7 +286,9 @@ bool mn__webdb_view_done(mn_req *r, bool ok)
         st->err_message = mn_arena_printf(mn_req_arena(r), "Service Unavailable: %s (%s)",
                                           mn_orm_error(o), st->err_message);
         st->trace_len = 0;
-    } else if (!ok && st->err_status >= 500 && code == MN_EDB_OPERATIONAL) {
+    } else if (!ok && st->err_status >= 500 && code == MN_EDB_OPERATIONAL &&
+               !(st->err_message && strstr(st->err_message, mn_orm_error(o)))) {
+        /* (unless the message already quotes it: mn_req_orm's "database error: ...") */
         st->err_message =
             mn_arena_printf(mn_req_arena(r), "%s (database: %s)", st->err_message, mn_orm_error(o));
     }

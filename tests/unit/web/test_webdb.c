@@ -482,3 +482,28 @@ Test(webdb, an_unusable_database_url_names_the_database_once)
     cr_expect_null(strstr(first + 1, "database 'other'"), "%s", body);
     test_client_done(c);
 }
+
+/* A server that cannot be reached: the 500's log line gives the database's message once. */
+Test(webdb, an_unreachable_database_is_logged_once)
+{
+    const char *env[] = {"DATABASE_URL", "postgres://mn@127.0.0.1:1/nowhere", "DB_CREATE_TABLES",
+                         "false", NULL};
+    mn_client *c = test_client(&project, env);
+    char name[300];
+    snprintf(name, sizeof name, "%s/log.txt", dir);
+    FILE *f = fopen(name, "w+");
+    cr_assert_not_null(f);
+    mn_log_configure(MN_LOG_WARNING, false, fileno(f));
+    mn_req *resp = mn_client_get(c, "/count/");
+    mn_log_configure(MN_LOG_ERROR, false, 2);
+    static char log[8192];
+    rewind(f);
+    size_t n = fread(log, 1, sizeof log - 1, f);
+    log[n] = '\0';
+    fclose(f);
+    mn_assert_status(resp, 500);
+    const char *first = strstr(log, "database 'default': ");
+    cr_assert_not_null(first, "the log does not name the database: %s", log);
+    cr_expect_null(strstr(first + 1, "database 'default': "), "said twice: %s", log);
+    test_client_done(c);
+}

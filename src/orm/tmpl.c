@@ -97,8 +97,10 @@ static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
         return *out ? 0 : MN_ENOMEM;
     }
     if (mn_str_starts_with(name, "get_") && mn_str_ends_with(name, "_display") && name.len > 12) {
-        char *field = mn_arena_strndup(arena, name.ptr + 4, name.len - 12);
-        const char *d = field ? mn_obj_display(o, self, field) : NULL;
+        /* as Django, only a field with choices has get_FOO_display: for another the template
+         * sees an invalid variable (string_if_invalid), not the raw value */
+        const mn_fielddef *cf = mn__field(m, name.ptr + 4, name.len - 12);
+        const char *d = cf && cf->choices ? mn_obj_display(o, self, cf->name) : NULL;
         if (d) {
             *out = mn_value_cstr(arena, d);
             return 0;

@@ -197,3 +197,29 @@ Test(orm_audit2, a_foreign_key_loaded_in_a_template_loop_names_the_template)
     cr_expect(strstr(warn, " at polls/choices.html:2 "), "%s", log);
     cr_expect(strstr(warn, "polls_question"), "%s", log);
 }
+
+/* ---- get_FOO_display exists only for a field with choices, as in Django ---- */
+
+Test(orm_audit2, get_foo_display_is_invalid_for_a_field_without_choices)
+{
+    Author *a = mn_create(t.o, Author, "name", "Ann");
+    cr_assert_not_null(a, "%s", mn_orm_error(t.o));
+    Book *b = mn_create(t.o, Book, "title", "Odes", "author", a, "genre", "po");
+    cr_assert_not_null(b, "%s", mn_orm_error(t.o));
+    mn_template_engine *engine = mn_template_engine_new();
+    cr_assert_not_null(engine);
+    mn_template_engine_options(engine)->string_if_invalid = "INVALID";
+    const char *src = "{{ b.get_genre_display }}|{{ b.get_title_display }}|"
+                      "{{ b.get_author_display }}|{{ b.get_nosuch_display }}";
+    mn_template_error err = {0};
+    mn_template *tpl = mn_template_compile(engine, "book.html", src, strlen(src), &err);
+    cr_assert_not_null(tpl, "%s", err.message);
+    mn_context *ctx = mn_context_new(t.arena);
+    mn_context_set(ctx, "b", mn_obj_value(t.o, b));
+    mn_buf out;
+    mn_buf_init(&out, t.arena);
+    int rc = mn_template_render(tpl, ctx, &out, &err);
+    mn_template_engine_free(engine);
+    cr_assert_eq(rc, 0, "%s", err.message);
+    cr_expect_str_eq(mn_buf_cstr(&out), "Poetry|INVALID|INVALID|INVALID");
+}

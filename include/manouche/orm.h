@@ -533,7 +533,9 @@ void *mn_fk_get_at(mn_orm *o, void *obj, const char *field, const char *file,
 /* (file and line name the caller in the N+1 warning) */
 #define mn_fk_get(o, obj, field) mn_fk_get_at((o), (obj), (field), __FILE__, __LINE__)
 /* A reverse or M2M relation as a queryset: mn_related(o, q, "choices"). */
-mn_qs *mn_related(mn_orm *o, const void *obj, const char *accessor);
+mn_qs *mn_related_at(mn_orm *o, const void *obj, const char *accessor, const char *file, int line);
+/* (file and line name the caller in the N+1 warning) */
+#define mn_related(o, obj, accessor) mn_related_at((o), (obj), (accessor), __FILE__, __LINE__)
 int mn_m2m_add(mn_orm *o, void *obj, const char *field, const void *const *others,
                size_t n) MN_MAY_YIELD;
 int mn_m2m_remove(mn_orm *o, void *obj, const char *field, const void *const *others,

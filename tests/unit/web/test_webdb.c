@@ -102,6 +102,18 @@ static void v_add_on_commit(mn_req *r)
     mn_resp_printf(r, "depth=%d flag=%d", mn_atomic_depth(o), committed_flag);
 }
 
+/* The view's own atomic block: inside ATOMIC_REQUESTS, a savepoint. */
+static void v_savepoint(mn_req *r)
+{
+    mn_orm *o = mn_req_orm(r);
+    if (mn_atomic_begin(o) != 0)
+        mn_http_500(r, mn_orm_error(o));
+    Note *n = mn_create(o, Note, "text", "inner");
+    if (mn_atomic_end(o, n != NULL) != 0 || !n)
+        mn_http_500(r, mn_orm_error(o));
+    mn_resp_puts(r, "saved");
+}
+
 static void v_get(mn_req *r)
 {
     Note *n = mn_get_or_404(r, Note, "pk", mn_path_int(r, "id"));
@@ -163,6 +175,7 @@ static const mn_route urls[] = {
     MN_PATH("other/", v_other, "other"),
     MN_PATH("hog/", v_hog, "hog"),
     MN_PATH("repeat/", v_repeat, "repeat"),
+    MN_PATH("savepoint/", v_savepoint, "savepoint"),
     MN_END,
 };
 
@@ -506,4 +519,30 @@ Test(webdb, an_unreachable_database_is_logged_once)
     cr_assert_not_null(first, "the log does not name the database: %s", log);
     cr_expect_null(strstr(first + 1, "database 'default': "), "said twice: %s", log);
     test_client_done(c);
+}
+
+/* ATOMIC_REQUESTS does not change a test's query count: the request's BEGIN and COMMIT are
+ * not the view's queries (Django's assertNumQueries counts neither); a savepoint the view's
+ * own atomic block makes is. */
+Test(webdb, the_request_transaction_is_not_counted)
+{
+    for (int atomic = 0; atomic < 2; atomic++) {
+        const char *env[] = {"ATOMIC_REQUESTS", atomic ? "true" : "false", NULL};
+        mn_client *c = client(env);
+        expect(c, "/count/", 200); /* tables made */
+        mn_req *resp = expect(c, "/count/", 200);
+        mn_assert_num_queries(resp, 1);
+        cr_expect_eq(mn_client_num_queries(c), 1, "ATOMIC_REQUESTS=%d", atomic);
+        if (atomic) {
+            resp = expect(c, "/savepoint/", 200);
+            const mn_dblog *log = mn_req_queries(resp);
+            cr_assert_not_null(log);
+            mn_assert_num_queries(resp, 3);
+            cr_expect(strncmp(log->entries[0].sql, "SAVEPOINT", 9) == 0, "%s", log->entries[0].sql);
+            cr_expect(strncmp(log->entries[2].sql, "RELEASE SAVEPOINT", 17) == 0, "%s",
+                      log->entries[2].sql);
+            cr_expect_eq(count_notes(c), 1, "committed");
+        }
+        test_client_done(c);
+    }
 }

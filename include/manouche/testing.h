@@ -72,6 +72,10 @@ int mn_client_set_cookie(mn_client *c, const char *name, const char *value);
 /* How many database queries the last request ran (the last hop when following redirects);
  * mn_assert_num_queries(resp, n) checks one response. */
 size_t mn_client_num_queries(const mn_client *c);
+/* The SQL the request behind resp ran, one numbered statement a line with its parameters
+ * ("1. SELECT ... -- params: 3"), as Django's "Captured queries were:" (in the request's arena;
+ * "(none)" when it ran none). */
+const char *mn_resp_captured_queries(mn_req *resp);
 /* Why the last request failed ("" when it did not). */
 const char *mn_client_error(const mn_client *c);
 
@@ -108,10 +112,16 @@ bool mn_resp_contains(mn_req *resp, const char *text);
     } while (0)
 #define mn_assert_no_header(resp, name)                                                            \
     cr_assert_null(mn_resp_get_header((resp), (name)).ptr, "header %s is present", (name))
-/* assertNumQueries: the request behind resp ran exactly `want` database queries. */
+/* assertNumQueries: the request behind resp ran exactly `want` database queries; a failure
+ * lists them, as Django's ("3 queries executed, 2 expected\nCaptured queries were:\n1. ..."). */
 #define mn_assert_num_queries(resp, want)                                                          \
-    cr_assert_eq(mn_req_num_queries(resp), (size_t)(want), "%zu queries, want %zu",                \
-                 mn_req_num_queries(resp), (size_t)(want))
+    do {                                                                                           \
+        mn_req *mn__r = (resp);                                                                    \
+        size_t mn__got = mn_req_num_queries(mn__r), mn__want = (size_t)(want);                     \
+        if (mn__got != mn__want)                                                                   \
+            cr_assert_fail("%zu queries executed, %zu expected\nCaptured queries were:\n%s",       \
+                           mn__got, mn__want, mn_resp_captured_queries(mn__r));                    \
+    } while (0)
 #define mn_assert_redirects(resp, status, location)                                                \
     do {                                                                                           \
         mn_assert_status((resp), (status));                                                        \

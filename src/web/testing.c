@@ -201,6 +201,41 @@ size_t mn_client_num_queries(const mn_client *c)
     return c->response_count ? mn_req_num_queries(c->responses[c->response_count - 1]) : 0;
 }
 
+/* A parameter as the SQL literal it stands for (text cut at 200 bytes). */
+static void param_text(mn_buf *b, const mn_dbparam *p)
+{
+    switch (p->type) {
+    case MN_DBT_NULL: mn_buf_puts(b, "NULL"); break;
+    case MN_DBT_INT: mn_buf_printf(b, "%lld", (long long)p->v.i); break;
+    case MN_DBT_BOOL: mn_buf_puts(b, p->v.i ? "true" : "false"); break;
+    case MN_DBT_FLOAT: mn_buf_printf(b, "%g", p->v.f); break;
+    case MN_DBT_TEXT:
+        mn_buf_printf(b, "'%.*s%s'", (int)(p->v.s.len < 200 ? p->v.s.len : 200), p->v.s.ptr,
+                      p->v.s.len > 200 ? "..." : "");
+        break;
+    case MN_DBT_BLOB: mn_buf_printf(b, "<%zu bytes>", p->v.s.len); break;
+    }
+}
+
+const char *mn_resp_captured_queries(mn_req *resp)
+{
+    const mn_dblog *log = resp ? mn_req_queries(resp) : NULL;
+    if (!log || log->count == 0)
+        return "(none)";
+    mn_buf b;
+    mn_buf_init(&b, mn_req_arena(resp));
+    for (size_t i = 0; i < log->count; i++) {
+        const mn_dblog_entry *e = &log->entries[i];
+        mn_buf_printf(&b, "%s%zu. %s", i ? "\n" : "", i + 1, e->sql);
+        for (size_t j = 0; j < e->nparams; j++) {
+            mn_buf_puts(&b, j ? ", " : " -- params: ");
+            param_text(&b, &e->params[j]);
+        }
+    }
+    const char *text = mn_buf_cstr(&b);
+    return text ? text : "(out of memory)";
+}
+
 static mn_req *run_once(mn_client *c, const mn_client_request *q)
 {
     mn_field headers[64];

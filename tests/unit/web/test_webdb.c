@@ -546,3 +546,21 @@ Test(webdb, the_request_transaction_is_not_counted)
         test_client_done(c);
     }
 }
+
+/* What mn_assert_num_queries prints when the count is wrong: the statements, numbered, with
+ * their parameters (Django's "Captured queries were:"). */
+Test(webdb, a_wrong_query_count_lists_the_captured_queries)
+{
+    mn_client *c = client(NULL);
+    expect(c, "/count/", 200); /* tables made */
+    mn_req *resp = expect(c, "/list/needle/", 404);
+    const char *text = mn_resp_captured_queries(resp);
+    cr_expect(strncmp(text, "1. SELECT ", 10) == 0, "%s", text);
+    cr_expect(strstr(text, "webdbtest_note") && strstr(text, " -- params: 'needle'"), "%s", text);
+    cr_expect_null(strstr(text, "\n2. "), "one query: %s", text);
+    resp = expect(c, "/repeat/", 200);
+    text = mn_resp_captured_queries(resp);
+    cr_expect(strstr(text, "\n4. SELECT COUNT(*)") && strstr(text, " -- params: 3"), "%s", text);
+    cr_expect_str_eq(mn_resp_captured_queries(expect(c, "/nodb/", 200)), "(none)");
+    test_client_done(c);
+}

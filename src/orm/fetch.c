@@ -747,13 +747,13 @@ int mn_qs_iterator(mn_qs *qs, size_t chunk, int (*fn)(void *row, void *user), vo
     /* as any query in an atomic block where a statement failed (mn__exec) */
     if (o->needs_rollback && o->atomic_depth > 0 && mn_orm_db(o, alias) == o->dbs[0])
         return mn__txn_refuse(o);
-    if (qs->for_update && o->atomic_depth == 0 && mn__dialect(o, alias) == MN_DIALECT_POSTGRESQL)
-        return mn__orm_fail(o, MN_EDB_PROGRAMMING,
-                            "select_for_update cannot be used outside of a transaction.");
+    int rc = mn__check_for_update(qs);
+    if (rc)
+        return rc;
     if (chunk == 0)
         chunk = 2000; /* Django's default chunk_size */
     sqlq q;
-    int rc = mn__compile(qs, SQL_SELECT, NULL, 0, &q);
+    rc = mn__compile(qs, SQL_SELECT, NULL, 0, &q);
     if (rc)
         return rc;
     mn_dbconn *c = mn_orm_conn(o, alias);
@@ -1094,8 +1094,8 @@ const char *mn_qs_explain(mn_qs *qs)
 {
     if (!qs)
         return NULL;
-    sqlq q;
-    if (mn__compile(qs, SQL_SELECT, NULL, 0, &q) != 0)
+    sqlq q; /* EXPLAIN of a locking query is one too (Django checks it the same way) */
+    if (mn__check_for_update(qs) != 0 || mn__compile(qs, SQL_SELECT, NULL, 0, &q) != 0)
         return NULL;
     bool pg = mn__dialect(qs->o, qs->alias) == MN_DIALECT_POSTGRESQL;
     const char *sql =

@@ -25,6 +25,13 @@ static const char *lock_clause(mn_qs *qs)
     return f ? f : "";
 }
 
+static int count_row(void *row, void *user)
+{
+    (void)row;
+    ++*(int *)user;
+    return 0;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -177,6 +184,20 @@ Test(orm_select_for_update, outside_a_transaction_is_a_transaction_management_er
         cr_expect_not_null(got, "%s", mn_orm_error(t.o));
         cr_expect_not_null(first, "%s", mn_orm_error(t.o));
         cr_expect_eq(exists, 1);
+    }
+    /* iterator() and explain() run it too */
+    int seen = 0;
+    int it = mn_qs_iterator(qs, 2, count_row, &seen);
+    const char *plan = mn_qs_explain(qs);
+    if (pg) {
+        cr_expect_eq(it, MN_ETRANSACTION_MANAGEMENT);
+        cr_expect_eq(seen, 0, "no row reaches the callback");
+        cr_expect_null(plan);
+        cr_expect_eq(mn_orm_errcode(t.o), MN_ETRANSACTION_MANAGEMENT);
+    } else {
+        cr_expect_eq(it, 0, "%s", mn_orm_error(t.o));
+        cr_expect_eq(seen, 4);
+        cr_expect_not_null(plan, "%s", mn_orm_error(t.o));
     }
     /* count() locks nothing (Django's get_aggregation drops the lock), sliced or not */
     cr_expect_eq(mn_qs_count(qs), 4, "%s", mn_orm_error(t.o));

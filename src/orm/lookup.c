@@ -78,6 +78,8 @@ int mn__cc_add_join(cc *c, const char *key, const mn_model *m, int left_alias, c
      * (its left alias differs) a fresh one */
     int gen = multi ? c->gen : 0;
     int parent = -1;
+    if (!key) /* a caller's key that could not be built */
+        return mn__cc_fail(c, MN_ENOMEM, "out of memory"), 0;
     for (size_t i = 0; i < c->nj; i++) {
         if (c->joins[i].left == left_alias && c->joins[i].gen == gen &&
             strcmp(c->joins[i].key, key) == 0)
@@ -93,8 +95,11 @@ int mn__cc_add_join(cc *c, const char *key, const mn_model *m, int left_alias, c
         c->joins = n;
         c->capj = ncap;
     }
+    const char *own = mn_arena_strdup(c->o->arena, key);
+    if (!own)
+        return mn__cc_fail(c, MN_ENOMEM, "out of memory"), 0;
     int alias = c->next_alias++;
-    c->joins[c->nj++] = (join){.key = mn_arena_strdup(c->o->arena, key),
+    c->joins[c->nj++] = (join){.key = own,
                                .alias = alias,
                                .left = left_alias,
                                .gen = gen,

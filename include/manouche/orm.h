@@ -249,6 +249,8 @@ typedef struct mn_obj {
     uint64_t nulls;    /* bit i: field i is NULL */
     uint64_t deferred; /* bit i: field i was not loaded (only/defer) */
     bool persisted;    /* loaded from or saved to the database (not _state.adding) */
+    const char *db;    /* the alias of the database it came from or was saved to (Django's
+                        * _state.db); NULL for a new instance */
     void *extra;       /* internal: annotations, prefetch caches */
 } mn_obj;
 
@@ -448,9 +450,15 @@ typedef struct mn_kv {
 mn_orm *mn_orm_new(mn_arena *arena, mn_db *db);
 /* Adds another database for using("alias"). */
 int mn_orm_add_db(mn_orm *o, mn_db *db);
-/* A router: the alias for reading (write=false) or writing a model; NULL for "default". */
+/* A router: the alias for reading (write=false) or writing a model, as Django's
+ * db_for_read/db_for_write. NULL is no opinion: the database of the instance the operation is
+ * about (its `_mn.db`), else "default"; so a primary/replica router names "default" for
+ * writes. */
 void mn_orm_set_router(mn_orm *o, const char *(*route)(const mn_model *m, bool write, void *u),
                        void *user);
+/* Inside a router: the instance the operation is about (Django's instance= hint: the one
+ * saved, deleted, refreshed, or whose relation is followed), NULL when there is none. */
+const void *mn_orm_route_instance(const mn_orm *o);
 void mn_orm_close(mn_orm *o) MN_MAY_YIELD; /* rolls back an open transaction */
 mn_arena *mn_orm_arena(mn_orm *o);
 mn_db *mn_orm_db(mn_orm *o, const char *alias); /* NULL alias: default */
@@ -499,8 +507,12 @@ const char *mn_obj_display(mn_orm *o, const void *obj, const char *field);
 /* str(obj): the model's str callback or "Question object (3)". */
 const char *mn_obj_str(mn_orm *o, const void *obj);
 
-/* Saves (INSERT for a new instance, UPDATE otherwise; auto primary key filled in). */
+/* Saves (INSERT for a new instance, UPDATE otherwise; auto primary key filled in). It goes
+ * to the router's write database for obj, else the database obj came from, else "default". */
 int mn_save(mn_orm *o, void *obj) MN_MAY_YIELD;
+/* save(using=alias): saves to that database (an instance read elsewhere is copied there: an
+ * UPDATE of the row with its key, else an INSERT), which obj then belongs to. */
+int mn_save_using(mn_orm *o, void *obj, const char *alias) MN_MAY_YIELD;
 /* save(update_fields=[...]): comma-separated field names. */
 int mn_save_fields(mn_orm *o, void *obj, const char *fields) MN_MAY_YIELD;
 /* Reloads every field from the database (refresh_from_db). */
@@ -597,6 +609,8 @@ mn_qs *mn_qs_prefetch_related(mn_qs *qs, const char *paths); /* reverse FK and M
 /* Prefetches one accessor with a custom queryset (Prefetch("choices", queryset=...)). */
 mn_qs *mn_qs_prefetch(mn_qs *qs, const char *accessor, mn_qs *custom);
 mn_qs *mn_qs_annotate(mn_qs *qs, const char *name, const mn_expr *e);
+/* Every query of the queryset, and every write made through it (update, delete, create,
+ * get_or_create, update_or_create; bulk_create with mn_bulk_opts.db), goes to alias. */
 mn_qs *mn_qs_using(mn_qs *qs, const char *alias);
 /* select_for_update(): SELECT ... FOR UPDATE on PostgreSQL, locking the rows until the
  * atomic block ends; evaluated outside one it fails with MN_ETRANSACTION_MANAGEMENT. SQLite
@@ -659,6 +673,9 @@ const char *mn_qs_sql(mn_qs *qs, size_t *nparams);
 int64_t mn_qs_update_kv(mn_qs *qs, const mn_kv *kv, size_t n) MN_MAY_YIELD;
 #define mn_update(qs, ...) mn_qs_update_kv((qs), MN_KVS(__VA_ARGS__), MN_NKV(__VA_ARGS__))
 int64_t mn_qs_delete(mn_qs *qs, mn_delete_report *report) MN_MAY_YIELD;
+/* create() on the queryset's write database: mn_qs_create(mn_qs_using(qs, "x"), "f", v...). */
+void *mn_qs_create_kv(mn_qs *qs, const mn_kv *kv, size_t n) MN_MAY_YIELD;
+#define mn_qs_create(qs, ...) mn_qs_create_kv((qs), MN_KVS(__VA_ARGS__), MN_NKV(__VA_ARGS__))
 /* get_or_create / update_or_create: lookups select, defaults fill a new row (or update). */
 void *mn_qs_get_or_create(mn_qs *qs, const mn_kv *lookups, size_t n, const mn_kv *defaults,
                           size_t nd, bool *created) MN_MAY_YIELD;
@@ -671,6 +688,7 @@ typedef struct mn_bulk_opts {
     bool update_conflicts;               /* Django's flag; implied by update_conflicts_fields */
     const char *update_conflicts_fields; /* comma-separated: ON CONFLICT DO UPDATE these */
     const char *unique_fields;           /* the conflict target for update_conflicts */
+    const char *db;                      /* the database, as using() (NULL: the router's) */
 } mn_bulk_opts;
 int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n,
                    const mn_bulk_opts *opts) MN_MAY_YIELD;

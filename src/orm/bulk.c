@@ -190,7 +190,13 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
         return rc ? rc : mn_bulk_create(o, m, groups + with_pk, n - with_pk, opts);
     }
     bool db_pk = mn__auto_pk(m) && with_pk == 0; /* the database numbers the rows */
-    const char *alias = mn__write_alias(o, m);
+    const char *alias = opts->db ? opts->db : mn__write_alias(o, m);
+    const char *db = mn__db_name(o, alias);
+    if (!db)
+        return mn__orm_fail(o, MN_ENOTFOUND, "no database '%s' in this session",
+                            alias ? alias : "default");
+    if (db == mn__db_name(o, NULL))
+        alias = NULL; /* the default database, where atomic() works */
     mn_dbdialect d = mn__dialect(o, alias);
     const mn_fielddef *cols[64];
     size_t ncols = 0;
@@ -274,6 +280,7 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
                 mn__cell_store(o, objs[i], m->pk, &res->cells[(i - start) * res->ncols]);
         for (size_t i = start; i < end; i++) {
             ((mn_obj *)objs[i])->persisted = true;
+            ((mn_obj *)objs[i])->db = db;
             mn__settle_nulls(objs[i], m, NULL, NULL);
         }
     }

@@ -717,7 +717,7 @@ static void cc_init(cc *c, mn_qs *qs)
     c->o = qs->o;
     c->qs = qs;
     c->m = qs->m;
-    c->d = mn__dialect(qs->o, qs->alias);
+    c->d = mn__qs_dialect(qs); /* the SQL of the database it runs on (using, router) */
     c->prefix = 'T';
     c->next_alias = 1;
 }

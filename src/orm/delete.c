@@ -33,6 +33,7 @@ typedef struct restricted {
 
 typedef struct collector {
     mn_orm *o;
+    const char *alias; /* the database of the delete: every lookup and statement runs there */
     delset *sets;
     size_t nsets, capsets;
     fixup *fix;
@@ -123,7 +124,7 @@ static int referencing(collector *col, const mn_fielddef *f, const mn_arg *pks, 
     char *in = mn_arena_printf(o->arena, "%s__in", f->name);
     for (size_t start = 0; start < n; start += IN_BATCH) {
         size_t cnt = n - start < IN_BATCH ? n - start : IN_BATCH;
-        mn_qs *qs = mn_qs_all(o, f->model);
+        mn_qs *qs = mn_qs_using(mn_qs_all(o, f->model), col->alias);
         if (qs) {
             qs->order_set = true; /* no ORDER BY needed */
             qs = mn_qs_values_list(
@@ -223,21 +224,21 @@ static int add_count(mn_orm *o, mn_delete_report *rep, const char *label, int64_
     return 0;
 }
 
-/* Deletes rows of m whose `field` (a name) is in ids, in batches; adds to *deleted. */
-static int delete_in(mn_orm *o, const mn_model *m, const char *field, const mn_arg *ids, size_t n,
-                     int64_t *deleted)
+/* Deletes rows of m whose `field` (a name) is in ids, in batches, on alias; adds to
+ * *deleted. */
+static int delete_in(mn_orm *o, const char *alias, const mn_model *m, const char *field,
+                     const mn_arg *ids, size_t n, int64_t *deleted)
 {
     char *in = mn_arena_printf(o->arena, "%s__in", field);
     for (size_t start = 0; start < n; start += IN_BATCH) {
         size_t cnt = n - start < IN_BATCH ? n - start : IN_BATCH;
-        mn_qs *qs =
-            mn_qs_filter_kv(mn_qs_all(o, m), &(mn_kv){in, mn_arg_list(ids + start, cnt)}, 1);
+        mn_qs *qs = mn_qs_filter_kv(mn_qs_using(mn_qs_all(o, m), alias),
+                                    &(mn_kv){in, mn_arg_list(ids + start, cnt)}, 1);
         if (!qs)
             return o->errcode;
         sqlq q;
         int rc = mn__compile(qs, SQL_DELETE, NULL, 0, &q);
         mn_dbresult res;
-        const char *alias = o->route ? o->route(m, true, o->route_user) : NULL;
         if (rc == 0)
             rc = mn__exec(o, alias, q.sql, q.params, q.nparams, &res);
         if (rc)
@@ -272,9 +273,10 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
         objs[i] = NULL;
         if (!mn__has_receivers(MN_PRE_DELETE, s->m) && !mn__has_receivers(MN_POST_DELETE, s->m))
             continue;
-        objs[i] = mn_qs_fetch(mn_qs_order_by(
-            mn_qs_filter_kv(mn_qs_all(o, s->m), &(mn_kv){"pk__in", mn_arg_list(s->pks, s->n)}, 1),
-            "pk"));
+        objs[i] = mn_qs_fetch(
+            mn_qs_order_by(mn_qs_filter_kv(mn_qs_using(mn_qs_all(o, s->m), col->alias),
+                                           &(mn_kv){"pk__in", mn_arg_list(s->pks, s->n)}, 1),
+                           "pk"));
         if (!objs[i])
             return o->errcode ? o->errcode : MN_ENOMEM;
         for (size_t k = 0; k < objs[i]->len; k++) {
@@ -300,7 +302,7 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
                        : text                          ? mn_arg_str(fx->f->default_str)
                        : fx->f->default_int            ? mn_arg_int(fx->f->default_int)
                                                        : mn_arg_null();
-            mn_qs *qs = mn_qs_filter_kv(mn_qs_all(o, fx->f->model),
+            mn_qs *qs = mn_qs_filter_kv(mn_qs_using(mn_qs_all(o, fx->f->model), col->alias),
                                         &(mn_kv){"pk__in", mn_arg_list(keep + start, cnt)}, 1);
             int64_t r = mn_qs_update_kv(qs, &(mn_kv){fx->f->name, v}, 1);
             if (r < 0)
@@ -318,7 +320,7 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
                 if (t->fields[j].rel_model != s->m)
                     continue;
                 int64_t n = 0;
-                int rc = delete_in(o, t, t->fields[j].name, s->pks, s->n, &n);
+                int rc = delete_in(o, col->alias, t, t->fields[j].name, s->pks, s->n, &n);
                 if (rc)
                     return rc;
                 if ((rc = add_count(o, rep, mn__label(t), n)) != 0)
@@ -330,7 +332,7 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
     for (size_t i = col->nsets; i-- > 0;) { /* children were collected after their parents */
         const delset *s = &col->sets[i];
         int64_t n = 0;
-        int rc = delete_in(o, s->m, "pk", s->pks, s->n, &n);
+        int rc = delete_in(o, col->alias, s->m, "pk", s->pks, s->n, &n);
         if (rc)
             return rc;
         if ((rc = add_count(o, rep, mn__label(s->m), n)) != 0)
@@ -344,12 +346,13 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
     return 0;
 }
 
-static int64_t delete_pks(mn_orm *o, const mn_model *m, const mn_arg *pks, size_t n,
-                          mn_delete_report *rep)
+/* alias: the write database, by name (Django's Collector(using=...)). */
+static int64_t delete_pks(mn_orm *o, const char *alias, const mn_model *m, const mn_arg *pks,
+                          size_t n, mn_delete_report *rep)
 {
     if (rep)
         memset(rep, 0, sizeof *rep);
-    collector col = {.o = o};
+    collector col = {.o = o, .alias = alias};
     int rc = mn_atomic_begin(o);
     if (rc)
         return rc;
@@ -378,7 +381,13 @@ int64_t mn_delete(mn_orm *o, void *obj, mn_delete_report *report)
                             "%s object can't be deleted because its %s attribute "
                             "is set to None.",
                             h->model->name, h->model->pk->name);
-    int64_t r = delete_pks(o, h->model, &pk, 1, report);
+    /* as Django's Model.delete(): the router's write database for obj, else obj's own */
+    const char *route = mn__route(o, h->model, true, obj);
+    const char *alias = mn__db_name(o, route);
+    if (!alias)
+        return mn__orm_fail(o, MN_ENOTFOUND, "no database '%s' in this session",
+                            route ? route : "default");
+    int64_t r = delete_pks(o, alias, h->model, &pk, 1, report);
     if (r >= 0) { /* Django sets the pk to None: a later save() inserts a new row */
         h->persisted = false;
         mn__set_null(obj, h->model->pk, true);
@@ -392,7 +401,13 @@ int64_t mn_qs_delete(mn_qs *qs, mn_delete_report *report)
         return MN_EINVAL;
     if (qs->low > 0 || qs->high >= 0)
         return mn__orm_fail(qs->o, MN_EINVAL, "Cannot use 'limit' or 'offset' with delete().");
-    mn_qs *ids = mn_qs_values_list(qs, "pk", true);
+    /* a write (Django's _for_write): the rows are looked up where they are deleted */
+    const char *route = mn__qs_alias(qs, true);
+    const char *alias = mn__db_name(qs->o, route);
+    if (!alias)
+        return mn__orm_fail(qs->o, MN_ENOTFOUND, "no database '%s' in this session",
+                            route ? route : "default");
+    mn_qs *ids = mn_qs_values_list(mn_qs_using(qs, alias), "pk", true);
     if (ids)
         ids->order_set = true, ids->norder = 0;
     mn_rows *rows = mn_qs_fetch(ids);
@@ -408,5 +423,5 @@ int64_t mn_qs_delete(mn_qs *qs, mn_delete_report *report)
             memset(report, 0, sizeof *report);
         return 0;
     }
-    return delete_pks(qs->o, qs->m, pks, rows->len, report);
+    return delete_pks(qs->o, alias, qs->m, pks, rows->len, report);
 }

@@ -17,13 +17,26 @@ typedef struct obj_extra {
     } * prefetched;
 } obj_extra;
 
+/* using() wins; else the router, told about the instance a related queryset belongs to, else
+ * that instance's database. A select_for_update() queryset is a write (Django's _for_write):
+ * its lock must be taken on the database the transaction writes to. */
 static const char *qs_alias(mn_qs *qs, bool write)
 {
     if (qs->alias)
         return qs->alias;
-    if (qs->o->route)
-        return qs->o->route(qs->m, write, qs->o->route_user);
-    return NULL;
+    return mn__route(qs->o, qs->m, write || qs->for_update, qs->hint);
+}
+
+const char *mn__qs_alias(mn_qs *qs, bool write)
+{
+    return qs_alias(qs, write);
+}
+
+mn_dbdialect mn__qs_dialect(mn_qs *qs)
+{
+    if (qs->alias || (!qs->o->route && !qs->hint)) /* no router to ask: the common case */
+        return mn__dialect(qs->o, qs->alias);
+    return mn__dialect(qs->o, qs_alias(qs, false));
 }
 
 /* The field an aggregate or F() yields, for decoding its cells (NULL: plain number). */
@@ -170,12 +183,14 @@ static void *new_instance(mn_orm *o, const mn_model *m)
 static int read_objects(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_rows *out)
 {
     mn_orm *o = qs->o;
+    const char *db = res->nrows ? mn__db_name(o, qs_alias(qs, false)) : NULL;
     for (size_t r = 0; r < res->nrows; r++) {
         const mn_dbcell *cells = &res->cells[r * res->ncols];
         size_t ci = 0;
         mn_obj *obj = new_instance(o, qs->m);
         if (!obj)
             return MN_ENOMEM;
+        obj->db = db; /* Django's _state.db: later saves and relations go there */
         uint64_t loaded = 0;
         for (size_t i = 0; i < q->ncols; i++) {
             const mn_fielddef *f = q->cols[i];
@@ -204,6 +219,7 @@ static int read_objects(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_row
                 mn_obj *ro = new_instance(o, sr->m);
                 if (!ro)
                     return MN_ENOMEM;
+                ro->db = db;
                 for (size_t i = 0; i < sr->ncols; i++)
                     mn__cell_store(o, ro, sr->cols[i], &cells[ci + i]);
                 relobjs[k] = ro;
@@ -348,7 +364,7 @@ static int compile_select(mn_qs *qs, sqlq *q)
     int shape = pk_shape(qs, &key);
     if (shape < 0)
         return mn__compile(qs, SQL_SELECT, NULL, 0, q);
-    mn_dbdialect d = mn__dialect(qs->o, qs->alias);
+    mn_dbdialect d = mn__qs_dialect(qs);
     _Atomic(cached_sql *) *slot = &mrt(qs->m)->sql_cache[d == MN_DIALECT_POSTGRESQL][shape];
     const cached_sql *e = atomic_load_explicit(slot, memory_order_acquire);
     if (!e) {
@@ -913,7 +929,8 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
             for (size_t i = 0; i < nids; i++)
                 if (keyindex_first(&x, ids[i]) == i + 1)
                     uniq[nuniq++] = ids[i];
-            mn_qs *rq = custom ? custom : mn_qs_all(o, f->rel_model);
+            /* as Django: routed with the first instance as the hint, so on its database */
+            mn_qs *rq = mn__qs_hint(custom ? custom : mn_qs_all(o, f->rel_model), rows->items[0]);
             mn_rows *rel =
                 mn_qs_fetch(mn_qs_filter_kv(rq, &(mn_kv){"pk__in", mn_arg_list(uniq, nuniq)}, 1));
             if (!rel)
@@ -958,7 +975,7 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
             return mn__orm_fail(o, MN_EFIELD, "'%s' does not refer to a relation of %s", acc,
                                 qs->m->name);
         }
-        mn_qs *rq = custom ? custom : mn_qs_all(o, target);
+        mn_qs *rq = mn__qs_hint(custom ? custom : mn_qs_all(o, target), rows->items[0]);
         char *in = mn_arena_printf(o->arena, "%s__in", back);
         char *ann = "_prefetch_related_val";
         rq = mn__qs_filter_sticky(rq, &(mn_kv){in, mn_arg_list(pks, rows->len)}, 1);
@@ -1006,7 +1023,8 @@ mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *par
                      m ? "the SQL text" : "a model to map the rows to");
         return NULL;
     }
-    mn_dbdialect d = mn__dialect(o, NULL);
+    const char *alias = mn__route(o, m, false, NULL); /* Django: raw() reads on self.db */
+    mn_dbdialect d = mn__dialect(o, alias);
     mn_buf b;
     mn_buf_init(&b, o->arena);
     size_t k = 0;
@@ -1046,8 +1064,9 @@ mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *par
         }
     }
     mn_dbresult res;
-    if (!mn_buf_cstr(&b) || mn__exec(o, NULL, b.data, ps, n, &res) != 0)
+    if (!mn_buf_cstr(&b) || mn__exec(o, alias, b.data, ps, n, &res) != 0)
         return NULL;
+    const char *db = mn__db_name(o, alias);
     mn_rows *out = mn_arena_calloc(o->arena, 1, sizeof *out);
     out->items = mn_arena_alloc(o->arena, (res.nrows ? res.nrows : 1) * sizeof(void *));
     const mn_fielddef **map = mn_arena_calloc(o->arena, res.ncols + 1, sizeof *map);
@@ -1062,6 +1081,7 @@ mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *par
         mn_obj *obj = new_instance(o, m);
         if (!obj)
             return NULL;
+        obj->db = db;
         obj_extra *x = NULL;
         for (size_t c = 0; c < res.ncols; c++) {
             const mn_dbcell *cell = &res.cells[r * res.ncols + c];
@@ -1097,7 +1117,7 @@ const char *mn_qs_explain(mn_qs *qs)
     sqlq q; /* EXPLAIN of a locking query is one too (Django checks it the same way) */
     if (mn__check_for_update(qs) != 0 || mn__compile(qs, SQL_SELECT, NULL, 0, &q) != 0)
         return NULL;
-    bool pg = mn__dialect(qs->o, qs->alias) == MN_DIALECT_POSTGRESQL;
+    bool pg = mn__qs_dialect(qs) == MN_DIALECT_POSTGRESQL;
     const char *sql =
         mn_arena_printf(qs->o->arena, "%s %s", pg ? "EXPLAIN" : "EXPLAIN QUERY PLAN", q.sql);
     mn_dbresult res;

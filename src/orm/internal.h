@@ -25,6 +25,7 @@ struct mn_orm {
     size_t ndbs;
     const char *(*route)(const mn_model *m, bool write, void *user);
     void *route_user;
+    const void *route_hint; /* the instance being routed, for mn_orm_route_instance() */
     int errcode;
     mn_dblog *log;
     int atomic_depth;
@@ -146,6 +147,7 @@ struct mn_qs {
     annot *annots;
     size_t nannots;
     const char *alias;
+    const void *hint; /* the instance it relates to (Django's instance= hint), for routing */
     mn_rows *cache;
     const char *file; /* where mn_all() was written */
     int line;
@@ -255,6 +257,18 @@ void mn__sync_fks(void *obj, const mn_model *m);
 void mn__touch_auto_now(void *obj, const mn_model *m, bool adding);
 
 /* ---- session.c, fetch.c ---- */
+/* The database an operation on model m goes to (Django's router._router_func): the router's
+ * answer, else the database of the instance it is about, else NULL ("default"). */
+const char *mn__route(mn_orm *o, const mn_model *m, bool write, const void *instance);
+/* The alias as the session names it (a stable string; "default"'s own name for NULL), for an
+ * instance's db and for an explicit using(); NULL when there is no such database. */
+const char *mn__db_name(mn_orm *o, const char *alias);
+/* A clone of qs routed with instance as the hint. */
+mn_qs *mn__qs_hint(mn_qs *qs, const void *instance);
+/* The database qs reads from, or writes to (write, or select_for_update). */
+const char *mn__qs_alias(mn_qs *qs, bool write);
+/* The dialect of the database qs reads from (the SQL compiler writes for it). */
+mn_dbdialect mn__qs_dialect(mn_qs *qs);
 int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p, size_t n,
              mn_dbresult *res);
 int mn__txn_refuse(mn_orm *o); /* txn.c: the query refused in a block marked for rollback */

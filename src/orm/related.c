@@ -14,7 +14,7 @@ void *mn_fk_get_at(mn_orm *o, void *obj, const char *field, const char *file, in
     if (!f || (f->type != MN_FK && f->type != MN_O2O)) {
         const revrel *r = mn__revrel(h->model, field, strlen(field), true);
         if (r && r->field->type == MN_O2O) /* reverse one-to-one: place.restaurant */
-            return mn_qs_get(mn_qs_filter_kv(mn_qs_all(o, r->from),
+            return mn_qs_get(mn_qs_filter_kv(mn__qs_hint(mn_qs_all(o, r->from), obj),
                                              &(mn_kv){r->field->name, mn_arg_obj(obj)}, 1));
         if (!f)
             mn__no_field(o, h->model, field, strlen(field));
@@ -27,7 +27,8 @@ void *mn_fk_get_at(mn_orm *o, void *obj, const char *field, const char *file, in
         return fk->obj;
     if (mn__is_null(obj, f))
         return NULL;
-    fk->obj = mn_qs_get(mn_qs_filter_kv(mn_qs_all_at(o, f->rel_model, file, line),
+    /* routed with obj as the hint (Django's instance=): by default on obj's database */
+    fk->obj = mn_qs_get(mn_qs_filter_kv(mn__qs_hint(mn_qs_all_at(o, f->rel_model, file, line), obj),
                                         &(mn_kv){"pk", mn__fk_arg(obj, f)}, 1));
     return fk->obj;
 }
@@ -41,7 +42,8 @@ mn_qs *mn_related_at(mn_orm *o, const void *obj, const char *accessor, const cha
     const revrel *r = mn__revrel(m, accessor, strlen(accessor), true);
     mn_qs *qs = NULL;
     if (r) {
-        qs = mn_qs_filter_kv(mn_qs_all(o, r->from), &(mn_kv){r->field->name, mn_arg_obj(obj)}, 1);
+        qs = mn_qs_filter_kv(mn__qs_hint(mn_qs_all(o, r->from), obj),
+                             &(mn_kv){r->field->name, mn_arg_obj(obj)}, 1);
     } else {
         const mn_fielddef *f = mn__field(m, accessor, strlen(accessor));
         if (!f || f->type != MN_M2M) {
@@ -68,7 +70,8 @@ mn_qs *mn_related_at(mn_orm *o, const void *obj, const char *accessor, const cha
         mn_qs *ids = mn_qs_values_list(
             mn_qs_filter_kv(mn_qs_all(o, t), &(mn_kv){src->name, mn_arg_obj(obj)}, 1), dst->name,
             true);
-        qs = mn_qs_filter_kv(mn_qs_all(o, f->rel_model), &(mn_kv){"pk__in", mn_arg_qs(ids)}, 1);
+        qs = mn_qs_filter_kv(mn__qs_hint(mn_qs_all(o, f->rel_model), obj),
+                             &(mn_kv){"pk__in", mn_arg_qs(ids)}, 1);
     }
     if (qs) { /* the line the N+1 warning names when the caller loops over objects */
         qs->file = file;
@@ -97,6 +100,7 @@ typedef struct m2m_side {
     const mn_model *other; /* the model of the objects added and removed */
     bool reverse;
     bool explicit_through;
+    const char *db; /* where the through rows are read and written */
 } m2m_side;
 
 static int m2m_parts(mn_orm *o, void *obj, const char *field, m2m_side *s)
@@ -145,7 +149,19 @@ static int m2m_parts(mn_orm *o, void *obj, const char *field, m2m_side *s)
     if (!s->src || !s->dst)
         return mn__orm_fail(o, MN_EINVAL, "%s.%s: the through model lacks its foreign keys",
                             h->model->name, field);
+    /* as Django's ManyRelatedManager: router.db_for_write(through, instance=obj), which falls
+     * back to obj's database; add(), remove(), clear() and set() read and write there */
+    const char *route = mn__route(o, s->t, true, obj);
+    if (!(s->db = mn__db_name(o, route)))
+        return mn__orm_fail(o, MN_ENOTFOUND, "no database '%s' in this session",
+                            route ? route : "default");
     return 0;
+}
+
+/* The through table on the relation's database. */
+static mn_qs *through_qs(mn_orm *o, const m2m_side *s)
+{
+    return mn_qs_using(mn_qs_all(o, s->t), s->db);
 }
 
 /* The keys of the objects to add or remove; each must be a saved instance of the other
@@ -232,7 +248,7 @@ static int m2m_missing(mn_orm *o, const m2m_side *s, void *obj, const mn_arg *id
         return MN_ENOMEM;
     mn_kv kv[2] = {{s->src->name, mn_arg_obj(obj)}, {in, mn_arg_list(ids, n)}};
     mn_rows *have = mn_qs_fetch(
-        mn_qs_values_list(mn_qs_filter_kv(mn_qs_all(o, s->t), kv, 2), s->dst->name, true));
+        mn_qs_values_list(mn_qs_filter_kv(through_qs(o, s), kv, 2), s->dst->name, true));
     if (!have)
         return o->errcode ? o->errcode : MN_ENOMEM;
     mn_arg *keep = mn_arena_alloc(o->arena, n * sizeof *keep);
@@ -259,7 +275,7 @@ static int m2m_insert(mn_orm *o, const m2m_side *s, void *obj, const mn_arg *ids
                       const mn_kv *tdef, size_t nd)
 {
     const mn_model *t = s->t;
-    mn_dbdialect d = mn__dialect(o, NULL);
+    mn_dbdialect d = mn__dialect(o, s->db);
     const mn_fielddef *cols[64];
     size_t ncols = 0;
     for (size_t i = 0; i < t->nfields; i++) {
@@ -303,7 +319,7 @@ static int m2m_insert(mn_orm *o, const m2m_side *s, void *obj, const mn_arg *ids
         mn_buf_putc(&sql, ')');
     }
     mn_buf_puts(&sql, " ON CONFLICT DO NOTHING");
-    return mn_buf_cstr(&sql) ? mn__exec(o, NULL, sql.data, ps, np, NULL) : MN_ENOMEM;
+    return mn_buf_cstr(&sql) ? mn__exec(o, s->db, sql.data, ps, np, NULL) : MN_ENOMEM;
 }
 
 static int m2m_add(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n,
@@ -347,7 +363,7 @@ static int m2m_remove_keys(mn_orm *o, const m2m_side *s, void *obj, const mn_arg
     int rc = m2m_send(o, s, obj, MN_M2M_PRE_REMOVE, ids, n);
     if (rc)
         return rc;
-    int64_t r = mn_qs_delete(mn_qs_filter_kv(mn_qs_all(o, s->t), kv, 2), NULL);
+    int64_t r = mn_qs_delete(mn_qs_filter_kv(through_qs(o, s), kv, 2), NULL);
     if (r < 0)
         return (int)r;
     m2m_send(o, s, obj, MN_M2M_POST_REMOVE, ids, n);
@@ -375,7 +391,7 @@ int mn_m2m_clear(mn_orm *o, void *obj, const char *field)
     if ((rc = m2m_send(o, &s, obj, MN_M2M_PRE_CLEAR, NULL, 0)) != 0)
         return rc;
     int64_t r = mn_qs_delete(
-        mn_qs_filter_kv(mn_qs_all(o, s.t), &(mn_kv){s.src->name, mn_arg_obj(obj)}, 1), NULL);
+        mn_qs_filter_kv(through_qs(o, &s), &(mn_kv){s.src->name, mn_arg_obj(obj)}, 1), NULL);
     if (r < 0)
         return (int)r;
     m2m_send(o, &s, obj, MN_M2M_POST_CLEAR, NULL, 0);
@@ -395,7 +411,7 @@ static int m2m_set(mn_orm *o, void *obj, const char *field, const void *const *o
     if ((rc = m2m_keys(o, &s, "add", others, n, &ids)) != 0)
         return rc;
     mn_rows *have = mn_qs_fetch(mn_qs_values_list(
-        mn_qs_filter_kv(mn_qs_all(o, s.t), &(mn_kv){s.src->name, mn_arg_obj(obj)}, 1), s.dst->name,
+        mn_qs_filter_kv(through_qs(o, &s), &(mn_kv){s.src->name, mn_arg_obj(obj)}, 1), s.dst->name,
         true));
     if (!have)
         return o->errcode ? o->errcode : MN_ENOMEM;

@@ -100,6 +100,38 @@ static int db_index(mn_orm *o, const char *alias)
     return -1;
 }
 
+const char *mn__db_name(mn_orm *o, const char *alias)
+{
+    int i = db_index(o, alias);
+    return i < 0 ? NULL : mn_db_alias(o->dbs[i]);
+}
+
+const char *mn__route(mn_orm *o, const mn_model *m, bool write, const void *instance)
+{
+    if (o->route) {
+        const void *outer = o->route_hint; /* a router may itself run queries */
+        o->route_hint = instance;
+        const char *r = o->route(m, write, o->route_user);
+        o->route_hint = outer;
+        if (r)
+            return r;
+    }
+    return instance ? ((const mn_obj *)instance)->db : NULL;
+}
+
+const void *mn_orm_route_instance(const mn_orm *o)
+{
+    return o ? o->route_hint : NULL;
+}
+
+mn_qs *mn__qs_hint(mn_qs *qs, const void *instance)
+{
+    mn_qs *c = mn__qs_clone(qs);
+    if (c)
+        c->hint = instance;
+    return c;
+}
+
 mn_db *mn_orm_db(mn_orm *o, const char *alias)
 {
     int i = db_index(o, alias);

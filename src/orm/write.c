@@ -78,6 +78,10 @@ int mn_obj_set(mn_orm *o, void *obj, const char *field, mn_arg a)
     if (f->type == MN_FK || f->type == MN_O2O) {
         mn_fk *fk = p;
         if (a.type == MN_ARG_INSTANCE) {
+            /* as Django's descriptor: a new instance takes the database its related object
+             * routes it to (by default the related object's own) */
+            if (!h->db && ((const mn_obj *)a.v.obj)->db)
+                h->db = mn__db_name(o, mn__route(o, m, true, a.v.obj));
             fk->obj = (void *)a.v.obj;
             mn_arg k = mn__pk_arg(a.v.obj);
             fk->id = k.type == MN_ARG_INT ? k.v.i : 0;
@@ -286,8 +290,9 @@ static int do_update(mn_orm *o, void *obj, const mn_model *m, const char *fields
 
 /* force_insert: create() and get_or_create() insert, as Django's create(force_insert=True),
  * so a key that is taken (a CharField or OneToOneField pk) is an IntegrityError, not an
- * update of the row that has it. */
-static int save(mn_orm *o, void *obj, const char *fields, bool force_insert)
+ * update of the row that has it. using: save(using=...); NULL routes with obj as the hint
+ * (the router, else the database obj came from). */
+static int save(mn_orm *o, void *obj, const char *fields, bool force_insert, const char *using)
 {
     mn_obj *h = obj;
     const mn_model *m = h->model;
@@ -317,7 +322,11 @@ static int save(mn_orm *o, void *obj, const char *fields, bool force_insert)
         return rc;
     mn__sync_fks(obj, m);
     mn__touch_auto_now(obj, m, adding && !fields);
-    const char *alias = mn__write_alias(o, m);
+    const char *alias = using ? using : mn__route(o, m, true, obj);
+    const char *db = mn__db_name(o, alias);
+    if (!db)
+        return mn__orm_fail(o, MN_ENOTFOUND, "no database '%s' in this session",
+                            alias ? alias : "default");
     bool created = false;
     /* A new instance whose pk has a default (uuid4) is inserted straight away, as Django
      * 3.0+ does: no UPDATE that could only miss. */
@@ -343,6 +352,7 @@ static int save(mn_orm *o, void *obj, const char *fields, bool force_insert)
     if (rc)
         return rc;
     h->persisted = true;
+    h->db = db;
     mn__settle_nulls(obj, m, in_names, created ? NULL : fields);
     rc = mn__signal(o, MN_POST_SAVE, m, obj, created);
     if (rc == 0) /* as reads do: mn_orm_error() is the last call's, "" after a success */
@@ -352,14 +362,18 @@ static int save(mn_orm *o, void *obj, const char *fields, bool force_insert)
 
 int mn_save(mn_orm *o, void *obj)
 {
-    return save(o, obj, NULL, false);
+    return save(o, obj, NULL, false, NULL);
+}
+int mn_save_using(mn_orm *o, void *obj, const char *alias)
+{
+    return save(o, obj, NULL, false, alias);
 }
 int mn_save_fields(mn_orm *o, void *obj, const char *fields)
 {
-    return save(o, obj, fields ? fields : "", false);
+    return save(o, obj, fields ? fields : "", false, NULL);
 }
 
-void *mn_create_kv(mn_orm *o, const mn_model *m, const mn_kv *kv, size_t n)
+static void *create(mn_orm *o, const mn_model *m, const mn_kv *kv, size_t n, const char *using)
 {
     void *obj = mn_obj_new(o, m);
     if (!obj)
@@ -367,14 +381,45 @@ void *mn_create_kv(mn_orm *o, const mn_model *m, const mn_kv *kv, size_t n)
     for (size_t i = 0; i < n; i++)
         if (mn_obj_set(o, obj, kv[i].key, kv[i].value) != 0)
             return NULL;
-    return save(o, obj, NULL, true) == 0 ? obj : NULL;
+    return save(o, obj, NULL, true, using) == 0 ? obj : NULL;
+}
+
+void *mn_create_kv(mn_orm *o, const mn_model *m, const mn_kv *kv, size_t n)
+{
+    return create(o, m, kv, n, NULL);
+}
+
+/* The database a queryset writes to, by name: using(), else the router's write database. */
+static const char *qs_write_db(mn_qs *qs)
+{
+    const char *alias = mn__qs_alias(qs, true);
+    const char *db = mn__db_name(qs->o, alias);
+    if (!db)
+        mn__orm_fail(qs->o, MN_ENOTFOUND, "no database '%s' in this session",
+                     alias ? alias : "default");
+    return db;
+}
+
+void *mn_qs_create_kv(mn_qs *qs, const mn_kv *kv, size_t n)
+{
+    if (!qs)
+        return NULL;
+    const char *db = qs_write_db(qs);
+    return db ? create(qs->o, qs->m, kv, n, db) : NULL;
+}
+
+/* refresh_from_db() reads where obj came from (a router asked with obj as the hint). */
+static mn_qs *self_qs(mn_orm *o, void *obj)
+{
+    mn_obj *h = obj;
+    return mn_qs_filter_kv(mn__qs_hint(mn_qs_all(o, h->model), obj),
+                           &(mn_kv){"pk", mn__pk_arg(obj)}, 1);
 }
 
 int mn_refresh(mn_orm *o, void *obj)
 {
     mn_obj *h = obj;
-    mn_qs *qs = mn_qs_filter_kv(mn_qs_all(o, h->model), &(mn_kv){"pk", mn__pk_arg(obj)}, 1);
-    void *fresh = mn_qs_get(qs);
+    void *fresh = mn_qs_get(self_qs(o, obj));
     if (!fresh)
         return o->errcode;
     memcpy((char *)obj + sizeof(mn_obj), (char *)fresh + sizeof(mn_obj),
@@ -382,6 +427,7 @@ int mn_refresh(mn_orm *o, void *obj)
     h->nulls = ((mn_obj *)fresh)->nulls;
     h->deferred = 0;
     h->persisted = true;
+    h->db = ((mn_obj *)fresh)->db;
     return 0;
 }
 
@@ -411,9 +457,7 @@ int mn_refresh_fields(mn_orm *o, void *obj, const char *fields)
         return mn_refresh(o, obj);
     if (mn__ready(o) != 0)
         return o->errcode;
-    mn_qs *qs = mn_qs_only(
-        mn_qs_filter_kv(mn_qs_all(o, h->model), &(mn_kv){"pk", mn__pk_arg(obj)}, 1), fields);
-    mn_obj *fresh = mn_qs_get(qs);
+    mn_obj *fresh = mn_qs_get(mn_qs_only(self_qs(o, obj), fields));
     if (!fresh)
         return o->errcode;
     for (size_t i = 0; i < h->model->nfields; i++) {
@@ -447,17 +491,32 @@ int64_t mn_qs_update_kv(mn_qs *qs, const mn_kv *kv, size_t n)
         return mn__orm_fail(qs->o, MN_EINVAL, "Cannot update a query once a slice has been taken.");
     if (n == 0)
         return 0;
+    /* a write: on using(), else the router's write database (compiled for its dialect) */
+    if (!qs->alias) {
+        mn_orm *o = qs->o;
+        const char *db = qs_write_db(qs);
+        if (!db || !(qs = mn_qs_using(qs, db)))
+            return o->errcode ? o->errcode : MN_ENOMEM;
+    }
     sqlq q;
     int rc = mn__compile(qs, SQL_UPDATE, kv, n, &q);
     if (rc)
         return rc;
     mn_dbresult res;
-    rc = mn__exec(qs->o, qs->alias ? qs->alias : mn__write_alias(qs->o, qs->m), q.sql, q.params,
-                  q.nparams, &res);
+    rc = mn__exec(qs->o, qs->alias, q.sql, q.params, q.nparams, &res);
     return rc ? rc : res.rows_affected;
 }
 
-/* ---- get_or_create / update_or_create ---- */
+/* ---- get_or_create / update_or_create ----
+ * Both are writes (Django's _for_write): the lookup and the create run on the write
+ * database, so a lagging replica can neither hide the row nor make a duplicate. qs is already
+ * pinned there (for_write). */
+static mn_qs *for_write(mn_qs *qs)
+{
+    const char *db = qs ? qs_write_db(qs) : NULL;
+    return db ? mn_qs_using(qs, db) : NULL;
+}
+
 static void *lookup_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def, size_t nd)
 {
     mn_orm *o = qs->o;
@@ -472,7 +531,7 @@ static void *lookup_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *de
             return NULL;
     if (mn_atomic_begin(o) != 0)
         return NULL;
-    int rc = save(o, obj, NULL, true);
+    int rc = save(o, obj, NULL, true, qs->alias);
     mn_atomic_end(o, rc == 0);
     return rc == 0 ? obj : NULL;
 }
@@ -482,7 +541,7 @@ void *mn_qs_get_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def
 {
     if (created)
         *created = false;
-    if (!qs)
+    if (!(qs = for_write(qs)))
         return NULL;
     void *obj = mn_qs_get(mn_qs_filter_kv(qs, lk, n));
     if (obj || qs->o->errcode != MN_EDOES_NOT_EXIST)
@@ -506,7 +565,7 @@ void *mn_qs_update_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *
 {
     if (created)
         *created = false;
-    if (!qs)
+    if (!(qs = for_write(qs)))
         return NULL;
     mn_orm *o = qs->o;
     if (mn_atomic_begin(o) != 0)
@@ -526,7 +585,7 @@ void *mn_qs_update_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *
     for (size_t i = 0; rc == 0 && i < nd; i++)
         rc = mn_obj_set(o, obj, def[i].key, def[i].value);
     if (rc == 0)
-        rc = mn_save(o, obj);
+        rc = save(o, obj, NULL, false, qs->alias);
     mn_atomic_end(o, rc == 0);
     return rc == 0 ? obj : NULL;
 }

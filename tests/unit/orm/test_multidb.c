@@ -1,0 +1,379 @@
+/* test_multidb.c — several databases as Django's "Multiple databases": an instance remembers
+ * the database it came from (_state.db) and saves, deletes, refreshes and follows its
+ * relations there; a using() queryset does every write there too; a router's write database
+ * takes select_for_update, get_or_create, update_or_create, the delete collector's lookups
+ * and the M2M through rows; a router without an answer leaves the instance's database.
+ * "default" is the test database (SQLite, or PostgreSQL in the _pg variant), "other" a
+ * second SQLite file. */
+#include "helper_db.h"
+#include "helper_models.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static testdb t;
+static mn_db *other;
+static char other_dir[64];
+
+static void suite_setup(void)
+{
+    tdb_open(&t);
+    snprintf(other_dir, sizeof other_dir, "/tmp/mn-orm-other-XXXXXX");
+    cr_assert_not_null(mkdtemp(other_dir));
+    char url[128], err[256] = "";
+    snprintf(url, sizeof url, "sqlite:///%s/other.db", other_dir);
+    other =
+        mn_db_new(&(mn_dbconfig){.alias = "other", .url = url, .pool_size = 2}, err, sizeof err);
+    cr_assert_not_null(other, "%s", err);
+    mn_arena *a = mn_arena_new(0);
+    mn_orm *setup = mn_orm_new(a, other);
+    cr_assert_eq(mn_orm_create_tables(setup, false), 0, "%s", mn_orm_error(setup));
+    mn_arena_free(a);
+    cr_assert_eq(mn_orm_add_db(t.o, other), 0);
+}
+
+static void suite_teardown(void)
+{
+    tdb_close(&t); /* gives back the session's connections, "other"'s too */
+    mn_db_free(other);
+    const char *files[] = {"other.db", "other.db-wal", "other.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s/%s", other_dir, files[i]);
+        unlink(p);
+    }
+    rmdir(other_dir);
+}
+
+TestSuite(orm_multidb, .init = suite_setup, .fini = suite_teardown);
+
+#define ON(Model, alias) mn_qs_using(mn_all(t.o, Model), (alias))
+
+static const mn_datetime when = {2024, 5, 1, 12, 0, 0, 0, 0, true, "UTC"};
+
+static int64_t count(mn_qs *qs)
+{
+    int64_t n = mn_qs_count(qs);
+    cr_assert_geq(n, 0, "%s", mn_orm_error(t.o));
+    return n;
+}
+
+static const char *db_of(const void *obj)
+{
+    return obj ? ((const mn_obj *)obj)->db : "(no object)";
+}
+
+/* A Question with the same primary key in both databases, different text. */
+static void two_questions(Question **qd, Question **qo)
+{
+    *qd = mn_create(t.o, Question, "text", "on default", "pub_date", &when);
+    cr_assert_not_null(*qd, "%s", mn_orm_error(t.o));
+    *qo = mn_qs_create(ON(Question, "other"), "text", "on other", "pub_date", &when);
+    cr_assert_not_null(*qo, "%s", mn_orm_error(t.o));
+    cr_assert_eq((*qd)->id, (*qo)->id, "the test needs one key in both databases");
+}
+
+Test(orm_multidb, an_instance_remembers_its_database)
+{
+    Question *qd, *qo;
+    Question *fresh = mn_new(t.o, Question);
+    cr_expect_null(db_of(fresh), "a new instance has no database yet");
+    two_questions(&qd, &qo);
+    cr_expect_str_eq(db_of(qd), "default");
+    cr_expect_str_eq(db_of(qo), "other");
+
+    Question *q = mn_get(ON(Question, "other"), "pk", qo->id);
+    cr_assert_not_null(q, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(db_of(q), "other");
+    cr_expect_str_eq(db_of(mn_get(mn_all(t.o, Question), "pk", qd->id)), "default");
+
+    /* save() goes back where it came from, never over default's row with that key */
+    q->text = "edited";
+    cr_assert_eq(mn_save(t.o, q), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(mn_filter(ON(Question, "other"), "text", "edited")), 1);
+    Question *d = mn_get(mn_all(t.o, Question), "pk", qd->id);
+    cr_assert_not_null(d, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(d->text, "on default");
+    cr_assert_eq(mn_save_fields(t.o, q, "text"), 0, "%s", mn_orm_error(t.o));
+
+    /* refresh_from_db() reads from it */
+    cr_assert_geq(mn_update(mn_filter(ON(Question, "other"), "pk", q->id), "text", "changed"), 1);
+    cr_assert_eq(mn_refresh(t.o, q), 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(q->text, "changed");
+    cr_assert_geq(mn_update(mn_filter(ON(Question, "other"), "pk", q->id), "text", "again"), 1);
+    cr_assert_eq(mn_refresh_fields(t.o, q, "text"), 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(q->text, "again");
+
+    /* delete() removes that row only */
+    cr_expect_eq(mn_delete(t.o, q, NULL), 1, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Question, "other")), 0);
+    cr_expect_eq(count(mn_all(t.o, Question)), 1, "default's row with the same key stays");
+}
+
+Test(orm_multidb, relations_follow_the_instance_database)
+{
+    Question *qd, *qo;
+    two_questions(&qd, &qo);
+    /* a new Choice pointing at other's question belongs to other (Django's descriptor) */
+    Choice *c = mn_create(t.o, Choice, "question", qo, "text", "c-other");
+    cr_assert_not_null(c, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(db_of(c), "other");
+    cr_expect_eq(count(ON(Choice, "other")), 1);
+    cr_expect_eq(count(mn_all(t.o, Choice)), 0);
+
+    Question *q = mn_qs_first(ON(Question, "other"));
+    cr_assert_not_null(q, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(mn_related(t.o, q, "choices")), 1, "reverse FK on other");
+    cr_expect_eq(count(mn_related(t.o, qd, "choices")), 0);
+
+    Choice *co = mn_qs_first(ON(Choice, "other"));
+    cr_assert_not_null(co, "%s", mn_orm_error(t.o));
+    Question *parent = mn_fk_get(t.o, co, "question");
+    cr_assert_not_null(parent, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(parent->text, "on other");
+    cr_expect_str_eq(db_of(parent), "other");
+
+    /* prefetch_related's queries and select_related's objects */
+    mn_rows *rows = mn_qs_fetch(mn_qs_prefetch_related(ON(Question, "other"), "choices"));
+    cr_assert(rows && rows->len == 1, "%s", mn_orm_error(t.o));
+    mn_rows *pre = mn_qs_fetch(mn_related(t.o, rows->items[0], "choices"));
+    cr_assert(pre && pre->len == 1, "prefetched on other: %s", mn_orm_error(t.o));
+    cr_expect_str_eq(db_of(pre->items[0]), "other");
+    rows = mn_qs_fetch(mn_qs_prefetch_related(ON(Choice, "other"), "question"));
+    cr_assert(rows && rows->len == 1, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(db_of(((Choice *)rows->items[0])->question.obj), "other");
+    rows = mn_qs_fetch(mn_qs_select_related(ON(Choice, "other"), "question"));
+    cr_assert(rows && rows->len == 1, "%s", mn_orm_error(t.o));
+    Question *joined = ((Choice *)rows->items[0])->question.obj;
+    cr_assert_not_null(joined);
+    cr_expect_str_eq(db_of(joined), "other");
+    cr_expect_str_eq(joined->text, "on other");
+
+    /* many-to-many from an instance of other: the through rows are other's */
+    Author *au = mn_qs_create(ON(Author, "other"), "name", "Ann");
+    cr_assert_not_null(au, "%s", mn_orm_error(t.o));
+    Book *b = mn_create(t.o, Book, "title", "B", "author", au);
+    cr_assert_not_null(b, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(db_of(b), "other");
+    Tag *t1 = mn_qs_create(ON(Tag, "other"), "name", "t1");
+    Tag *t2 = mn_qs_create(ON(Tag, "other"), "name", "t2");
+    cr_assert(t1 && t2, "%s", mn_orm_error(t.o));
+    const mn_model *through = mn_model_field(&Book_model, "tags")->through_model;
+    const void *tags[] = {t1, t2};
+    cr_assert_eq(mn_m2m_add(t.o, b, "tags", tags, 2), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(mn_qs_using(mn_qs_all(t.o, through), "other")), 2);
+    cr_expect_eq(count(mn_qs_all(t.o, through)), 0);
+    cr_expect_eq(count(mn_related(t.o, b, "tags")), 2);
+    cr_expect_eq(count(mn_related(t.o, t1, "books")), 1);
+    cr_assert_eq(mn_m2m_set(t.o, b, "tags", tags + 1, 1), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(mn_related(t.o, b, "tags")), 1);
+    cr_assert_eq(mn_m2m_remove(t.o, b, "tags", tags + 1, 1), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(mn_qs_using(mn_qs_all(t.o, through), "other")), 0);
+    cr_assert_eq(mn_m2m_add(t.o, b, "tags", tags, 1), 0, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_m2m_clear(t.o, b, "tags"), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(mn_qs_using(mn_qs_all(t.o, through), "other")), 0);
+    Club *club = mn_qs_create(ON(Club, "other"), "name", "club");
+    cr_assert_not_null(club, "%s", mn_orm_error(t.o));
+    const void *who[] = {au};
+    cr_assert_eq(mn_m2m_add_through(t.o, club, "members", who, 1, MN_KVS("role", "chair"), 1), 0,
+                 "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(mn_filter(ON(Membership, "other"), "role", "chair")), 1);
+    cr_expect_eq(count(mn_all(t.o, Membership)), 0);
+}
+
+Test(orm_multidb, a_using_queryset_writes_to_its_database)
+{
+    Question *qd, *qo;
+    two_questions(&qd, &qo);
+    cr_assert_not_null(mn_create(t.o, Choice, "question", qd, "text", "c-default"));
+    cr_assert_not_null(mn_create(t.o, Choice, "question", qo, "text", "c-other"));
+
+    /* delete(): the lookups, the cascade and the DELETEs all on other */
+    mn_delete_report rep;
+    cr_expect_eq(mn_qs_delete(ON(Question, "other"), &rep), 2, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Choice, "other")), 0);
+    cr_expect_eq(count(ON(Question, "other")), 0);
+    cr_expect_eq(count(mn_all(t.o, Choice)), 1, "default's choice stays");
+    cr_expect_eq(count(mn_all(t.o, Question)), 1);
+
+    /* get_or_create / update_or_create */
+    bool created = false;
+    Question *g = mn_qs_get_or_create(ON(Question, "other"), MN_KVS("text", "goc"), 1,
+                                      MN_KVS("pub_date", &when), 1, &created);
+    cr_assert_not_null(g, "%s", mn_orm_error(t.o));
+    cr_expect(created);
+    cr_expect_str_eq(db_of(g), "other");
+    cr_expect_eq(count(mn_filter(ON(Question, "other"), "text", "goc")), 1);
+    cr_expect_eq(count(mn_filter(mn_all(t.o, Question), "text", "goc")), 0);
+    g = mn_qs_get_or_create(ON(Question, "other"), MN_KVS("text", "goc"), 1,
+                            MN_KVS("pub_date", &when), 1, &created);
+    cr_assert_not_null(g, "%s", mn_orm_error(t.o));
+    cr_expect_not(created, "found on other");
+    Question *u = mn_qs_update_or_create(ON(Question, "other"), MN_KVS("text", "goc"), 1,
+                                         MN_KVS("text", "updated"), 1, &created);
+    cr_assert_not_null(u, "%s", mn_orm_error(t.o));
+    cr_expect_not(created);
+    cr_expect_eq(count(mn_filter(ON(Question, "other"), "text", "updated")), 1);
+    cr_expect_eq(count(mn_filter(mn_all(t.o, Question), "text", "updated")), 0);
+
+    /* bulk_create on a named database */
+    Tag *objs[3];
+    for (int i = 0; i < 3; i++) {
+        objs[i] = mn_new(t.o, Tag);
+        objs[i]->name = "bulk";
+    }
+    cr_assert_eq(mn_bulk_create(t.o, &Tag_model, (void **)objs, 3, &(mn_bulk_opts){.db = "other"}),
+                 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Tag, "other")), 3);
+    cr_expect_eq(count(mn_all(t.o, Tag)), 0);
+    cr_expect_str_eq(db_of(objs[2]), "other");
+
+    /* save(using=...): "moving an object from one database to another" */
+    cr_expect_eq(count(mn_filter(ON(Question, "other"), "text", "on default")), 0);
+    cr_assert_eq(mn_save_using(t.o, qd, "other"), 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(db_of(qd), "other");
+    cr_expect_eq(count(mn_filter(ON(Question, "other"), "pk", qd->id, "text", "on default")), 1);
+    cr_expect_eq(count(mn_filter(mn_all(t.o, Question), "pk", qd->id)), 1, "still on default");
+
+    cr_expect_eq(mn_save_using(t.o, qd, "nope"), MN_ENOTFOUND);
+    cr_expect_str_eq(mn_orm_error(t.o), "no database 'nope' in this session");
+    cr_expect_null(mn_qs_create(ON(Question, "nope"), "text", "x", "pub_date", &when));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_ENOTFOUND);
+}
+
+/* A primary/replica router: writes to default, reads from other (a replica that lags). */
+static const char *primary_replica(const mn_model *m, bool write, void *user)
+{
+    (void)m, (void)user;
+    return write ? "default" : "other";
+}
+
+Test(orm_multidb, for_write_operations_use_the_router_write_database)
+{
+    cr_assert_not_null(
+        mn_qs_create(ON(Question, "other"), "text", "stale-on-replica", "pub_date", &when));
+    cr_assert_not_null(mn_create(t.o, Question, "text", "fresh-on-primary", "pub_date", &when));
+    mn_orm_set_router(t.o, primary_replica, NULL);
+    cr_expect_eq(count(mn_all(t.o, Question)), 1, "reads go to the replica");
+
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    Question *q = mn_qs_first(mn_qs_select_for_update(mn_all(t.o, Question)));
+    cr_assert_not_null(q, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(q->text, "fresh-on-primary", "select_for_update reads the primary");
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+
+    bool created = true;
+    q = mn_qs_get_or_create(mn_all(t.o, Question), MN_KVS("text", "fresh-on-primary"), 1, NULL, 0,
+                            &created);
+    cr_assert_not_null(q, "%s", mn_orm_error(t.o));
+    cr_expect_not(created, "get_or_create looks on the primary");
+    cr_expect_str_eq(db_of(q), "default");
+    q = mn_qs_update_or_create(mn_all(t.o, Question), MN_KVS("text", "fresh-on-primary"), 1,
+                               MN_KVS("text", "renamed"), 1, &created);
+    cr_assert_not_null(q, "%s", mn_orm_error(t.o));
+    cr_expect_not(created);
+    cr_expect_eq(count(mn_filter(ON(Question, "default"), "text", "renamed")), 1);
+    cr_expect_eq(count(ON(Question, "default")), 1, "no duplicate on the primary");
+
+    /* the delete collector finds the children on the primary, not the lagging replica */
+    Question *p = mn_create(t.o, Question, "text", "parent", "pub_date", &when);
+    cr_assert_not_null(p, "%s", mn_orm_error(t.o));
+    cr_assert_not_null(mn_create(t.o, Choice, "question", p, "text", "child"));
+    mn_delete_report rep;
+    cr_expect_eq(mn_delete(t.o, p, &rep), 2, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Choice, "default")), 0);
+    cr_assert_not_null(mn_create(t.o, Choice, "question", q, "text", "child2"));
+    cr_expect_eq(mn_qs_delete(mn_all(t.o, Question), NULL), 2, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Question, "default")), 0);
+    cr_expect_eq(count(ON(Question, "other")), 1, "the replica is not written");
+
+    /* set() reads the current links where it writes them */
+    Author *au = mn_create(t.o, Author, "name", "Ann");
+    cr_assert_not_null(au, "%s", mn_orm_error(t.o));
+    Book *b = mn_create(t.o, Book, "title", "B", "author", au);
+    Tag *t1 = mn_create(t.o, Tag, "name", "t1"), *t2 = mn_create(t.o, Tag, "name", "t2");
+    cr_assert(b && t1 && t2, "%s", mn_orm_error(t.o));
+    const void *tags[] = {t1, t2};
+    cr_assert_eq(mn_m2m_add(t.o, b, "tags", tags, 1), 0, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_m2m_set(t.o, b, "tags", tags + 1, 1), 0, "%s", mn_orm_error(t.o));
+    const mn_model *through = mn_model_field(&Book_model, "tags")->through_model;
+    cr_expect_eq(count(mn_qs_using(mn_qs_all(t.o, through), "default")), 1);
+    cr_expect_eq(count(mn_filter(mn_qs_using(mn_qs_all(t.o, through), "default"), "tag", t2)), 1);
+
+    /* an instance read from the replica is saved where the router writes */
+    Question *r = mn_qs_first(mn_all(t.o, Question));
+    cr_assert_not_null(r, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(db_of(r), "other");
+    r->text = "written";
+    cr_assert_eq(mn_save(t.o, r), 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(db_of(r), "default");
+    cr_expect_eq(count(mn_filter(ON(Question, "default"), "text", "written")), 1);
+    cr_expect_eq(count(mn_filter(ON(Question, "other"), "text", "written")), 0);
+    mn_orm_set_router(t.o, NULL, NULL);
+}
+
+static const char *all_other(const mn_model *m, bool write, void *user)
+{
+    (void)m, (void)write, (void)user;
+    return "other";
+}
+
+Test(orm_multidb, m2m_through_rows_go_where_the_router_writes)
+{
+    mn_orm_set_router(t.o, all_other, NULL);
+    Author *au = mn_create(t.o, Author, "name", "Ann");
+    cr_assert_not_null(au, "%s", mn_orm_error(t.o));
+    Book *b = mn_create(t.o, Book, "title", "B", "author", au);
+    Tag *tag = mn_create(t.o, Tag, "name", "t");
+    Club *club = mn_create(t.o, Club, "name", "c");
+    cr_assert(b && tag && club, "%s", mn_orm_error(t.o));
+    const mn_model *through = mn_model_field(&Book_model, "tags")->through_model;
+    const void *tags[] = {tag}, *who[] = {au};
+    cr_assert_eq(mn_m2m_add(t.o, b, "tags", tags, 1), 0, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_m2m_add(t.o, club, "members", who, 1), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(mn_qs_using(mn_qs_all(t.o, through), "other")), 1);
+    cr_expect_eq(count(mn_qs_using(mn_qs_all(t.o, through), "default")), 0);
+    cr_expect_eq(count(ON(Membership, "other")), 1);
+    cr_expect_eq(count(ON(Membership, "default")), 0);
+    cr_expect_eq(count(mn_related(t.o, b, "tags")), 1);
+    cr_assert_eq(mn_m2m_set(t.o, b, "tags", NULL, 0), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(mn_qs_using(mn_qs_all(t.o, through), "other")), 0);
+    cr_expect_gt(mn_delete(t.o, club, NULL), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Membership, "other")), 0);
+    mn_orm_set_router(t.o, NULL, NULL);
+}
+
+/* A router with no opinion on writes, recording the instance it was asked about. */
+static const void *hinted;
+static const char *reads_only(const mn_model *m, bool write, void *user)
+{
+    mn_orm *o = user;
+    (void)m;
+    if (write)
+        hinted = mn_orm_route_instance(o);
+    return write ? NULL : "default";
+}
+
+Test(orm_multidb, a_router_without_an_answer_leaves_the_instance_database)
+{
+    Question *qd, *qo;
+    two_questions(&qd, &qo);
+    mn_orm_set_router(t.o, reads_only, t.o);
+    Question *q = mn_get(ON(Question, "other"), "pk", qo->id);
+    cr_assert_not_null(q, "%s", mn_orm_error(t.o));
+    q->text = "kept on other";
+    hinted = NULL;
+    cr_assert_eq(mn_save(t.o, q), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(hinted, q, "the router is told which instance is saved");
+    cr_expect_null(mn_orm_route_instance(t.o), "outside a router: none");
+    cr_expect_eq(count(mn_filter(ON(Question, "other"), "text", "kept on other")), 1);
+    cr_expect_eq(count(mn_filter(ON(Question, "default"), "text", "kept on other")), 0);
+    /* a new instance with no database of its own: default */
+    Question *n = mn_create(t.o, Question, "text", "new", "pub_date", &when);
+    cr_assert_not_null(n, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(db_of(n), "default");
+    mn_orm_set_router(t.o, NULL, NULL);
+}

@@ -42,7 +42,8 @@ mn_orm *mn_req_orm(mn_req *r) MN_MAY_YIELD;
 mn_db *mn_site_db(mn_site *site, const char *alias, char *err, size_t errlen);
 
 /* A database router for every request's session (mn_orm_set_router): route returns the alias
- * to read (write=false) or write model m, NULL for "default". Call it from an app's ready(). */
+ * to read (write=false) or write model m; NULL: no opinion (the instance's database, else
+ * "default", as mn_orm_set_router). Call it from an app's ready(). */
 void mn_site_set_db_router(mn_site *site,
                            const char *(*route)(const mn_model *m, bool write, void *user),
                            void *user);

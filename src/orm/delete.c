@@ -353,14 +353,15 @@ static int64_t delete_pks(mn_orm *o, const char *alias, const mn_model *m, const
     if (rep)
         memset(rep, 0, sizeof *rep);
     collector col = {.o = o, .alias = alias};
-    int rc = mn_atomic_begin(o);
-    if (rc)
+    int rc = mn__atomic_for(o, alias); /* Django: atomic(using=self.using) */
+    if (rc < 0)
         return rc;
+    bool atomic = rc == 1;
     int64_t total = 0;
     rc = collect(&col, m, pks, n);
     if (rc == 0)
         rc = run(&col, rep, &total);
-    int end = mn_atomic_end(o, rc == 0);
+    int end = atomic ? mn_atomic_end(o, rc == 0) : 0;
     if (rc == 0)
         rc = end;
     if (rc && rep)

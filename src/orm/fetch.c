@@ -400,9 +400,9 @@ int mn__check_for_update(mn_qs *qs)
     /* SQLite takes no row locks: Django leaves the clause out and asks for no transaction */
     if (mn__dialect(o, alias) != MN_DIALECT_POSTGRESQL)
         return 0;
-    /* atomic blocks are on the default database: a lock taken on another one in autocommit
+    /* the open block is on one database: a lock taken on another one in autocommit
      * would end with its statement, as would one taken outside any block */
-    if (o->atomic_depth > 0 && mn_orm_db(o, alias) == mn_orm_db(o, NULL))
+    if (o->atomic_depth > 0 && mn__db_index(o, alias) == o->atomic_alias)
         return 0;
     return mn__orm_fail(o, MN_ETRANSACTION_MANAGEMENT,
                         "select_for_update cannot be used outside of a transaction.");
@@ -714,7 +714,7 @@ static bool holds_conn(const mn_orm *o, const mn_dbconn *c)
 static int iter_fail(mn_orm *o, const char *alias, mn_dbconn *c, int rc)
 {
     mn__orm_fail(o, rc, "%s", *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
-    if (o->atomic_depth > 0 && mn_orm_db(o, alias) == o->dbs[0])
+    if (o->atomic_depth > 0 && mn__db_index(o, alias) == o->atomic_alias)
         o->needs_rollback = rc;
     return rc;
 }
@@ -761,7 +761,7 @@ int mn_qs_iterator(mn_qs *qs, size_t chunk, int (*fn)(void *row, void *user), vo
         return 0;
     const char *alias = qs_alias(qs, false);
     /* as any query in an atomic block where a statement failed (mn__exec) */
-    if (o->needs_rollback && o->atomic_depth > 0 && mn_orm_db(o, alias) == o->dbs[0])
+    if (o->needs_rollback && o->atomic_depth > 0 && mn__db_index(o, alias) == o->atomic_alias)
         return mn__txn_refuse(o);
     int rc = mn__check_for_update(qs);
     if (rc)
@@ -803,7 +803,7 @@ int mn_qs_iterator(mn_qs *qs, size_t chunk, int (*fn)(void *row, void *user), vo
         if (rc || res.nrows < chunk)
             break;
         /* a statement of fn failed in the atomic block: no more fetches, as no more queries */
-        if (o->needs_rollback && o->atomic_depth > 0 && mn_orm_db(o, alias) == o->dbs[0]) {
+        if (o->needs_rollback && o->atomic_depth > 0 && mn__db_index(o, alias) == o->atomic_alias) {
             rc = mn__txn_refuse(o);
             break;
         }

@@ -272,6 +272,11 @@ mn_dbdialect mn__qs_dialect(mn_qs *qs);
 int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p, size_t n,
              mn_dbresult *res);
 int mn__txn_refuse(mn_orm *o); /* txn.c: the query refused in a block marked for rollback */
+int mn__db_index(mn_orm *o, const char *alias); /* o->dbs index of alias (NULL: 0), or -1 */
+/* txn.c: opens an atomic block on alias for an operation that writes there (delete, set(),
+ * get_or_create): 1 when opened (end it with mn_atomic_end), 0 when a block on another
+ * database is open (the operation then runs in autocommit), or a negative code. */
+int mn__atomic_for(mn_orm *o, const char *alias);
 /* fetch.c: 0, or MN_ETRANSACTION_MANAGEMENT with Django's TransactionManagementError message
  * when qs is a select_for_update() on PostgreSQL and no atomic block is open on its database.
  * Every path that runs the locking SELECT asks it first (fetch, get, first, exists, iterator). */

@@ -427,13 +427,15 @@ static int m2m_set(mn_orm *o, void *obj, const char *field, const void *const *o
         if (!keep)
             gone[ngone++] = k;
     }
-    if ((rc = mn_atomic_begin(o)) != 0)
-        return rc;
+    int atomic = mn__atomic_for(o, s.db); /* Django: atomic(using=db) */
+    if (atomic < 0)
+        return atomic;
+    rc = 0;
     if (ngone)
         rc = m2m_remove_keys(o, &s, obj, gone, ngone);
     if (rc == 0)
         rc = m2m_add(o, obj, field, others, n, tdef, nd);
-    int end = mn_atomic_end(o, rc == 0);
+    int end = atomic ? mn_atomic_end(o, rc == 0) : 0;
     return m2m_done(o, rc ? rc : end);
 }
 

@@ -100,6 +100,11 @@ static int db_index(mn_orm *o, const char *alias)
     return -1;
 }
 
+int mn__db_index(mn_orm *o, const char *alias)
+{
+    return db_index(o, alias);
+}
+
 const char *mn__db_name(mn_orm *o, const char *alias)
 {
     int i = db_index(o, alias);
@@ -260,10 +265,10 @@ int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p,
         count_repeat(o, sql);
     o->at_file = NULL;
     /* As Django's needs_rollback: after a statement failed inside an atomic block (on the
-     * default database, the one atomic() works on), the block accepts no more queries until
-     * it ends, and its end rolls back; on PostgreSQL the server would refuse them anyway, and
-     * SQLite must not go on and commit the rest. */
-    if (o->needs_rollback && o->atomic_depth > 0 && db_index(o, alias) == 0)
+     * database the block is on: default, or mn_atomic_begin_using()'s), the block accepts no more
+     * queries until it ends, and its end rolls back; on PostgreSQL the server would refuse them
+     * anyway, and SQLite must not go on and commit the rest. */
+    if (o->needs_rollback && o->atomic_depth > 0 && db_index(o, alias) == o->atomic_alias)
         return mn__txn_refuse(o);
     mn_dbconn *c = mn_orm_conn(o, alias);
     if (!c)
@@ -272,7 +277,7 @@ int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p,
     if (rc == 0)
         return 0;
     mn__orm_fail(o, rc, "%s", *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
-    if (o->atomic_depth > 0 && db_index(o, alias) == 0)
+    if (o->atomic_depth > 0 && db_index(o, alias) == o->atomic_alias)
         o->needs_rollback = rc;
     if (c->broken && o->atomic_depth == 0) {
         /* The server went away: give the connection back (the pool closes it) so this

@@ -2,9 +2,11 @@
  * run only once the outermost block commits, and model signals. */
 #include "internal.h"
 
+/* The connection of the database the open (or opening) block is on: "default" unless
+ * mn_atomic_begin_using() named another. */
 static mn_dbconn *atomic_conn(mn_orm *o)
 {
-    return mn_orm_conn(o, NULL);
+    return mn_orm_conn(o, o->ndbs ? mn_db_alias(o->dbs[o->atomic_alias]) : NULL);
 }
 
 static int db_fail(mn_orm *o, mn_dbconn *c, int rc)
@@ -56,7 +58,41 @@ static int txn_control(mn_orm *o, mn_dbconn *c, int (*op)(mn_dbconn *c))
     return rc;
 }
 
+static int atomic_begin(mn_orm *o);
+
+/* atomic(using=alias). The blocks of a session are on one database at a time: a block on
+ * another database inside an open one is refused (MN_ETRANSACTION_MANAGEMENT). */
+int mn_atomic_begin_using(mn_orm *o, const char *alias)
+{
+    int i = mn__db_index(o, alias);
+    if (i < 0)
+        return mn__orm_fail(o, MN_ENOTFOUND, "no database '%s' in this session",
+                            alias ? alias : "default");
+    if (o->atomic_depth > 0 && i != o->atomic_alias)
+        return mn__orm_fail(o, MN_ETRANSACTION_MANAGEMENT,
+                            "an atomic block is open on '%s': a block on '%s' cannot be opened "
+                            "inside it (one database at a time)",
+                            mn_db_alias(o->dbs[o->atomic_alias]), mn_db_alias(o->dbs[i]));
+    if (o->atomic_depth == 0)
+        o->atomic_alias = i;
+    return atomic_begin(o);
+}
+
+int mn__atomic_for(mn_orm *o, const char *alias)
+{
+    int i = mn__db_index(o, alias);
+    if (o->atomic_depth > 0 && i != o->atomic_alias)
+        return 0; /* another database's block is open: autocommit here, as before */
+    int rc = mn_atomic_begin_using(o, alias);
+    return rc ? rc : 1;
+}
+
 int mn_atomic_begin(mn_orm *o)
+{
+    return mn_atomic_begin_using(o, NULL);
+}
+
+static int atomic_begin(mn_orm *o)
 {
     if (o->atomic_depth > 0 && o->needs_rollback)
         return mn__txn_refuse(o);
@@ -166,6 +202,19 @@ int mn_atomic_end(mn_orm *o, bool ok)
 int mn_atomic_depth(const mn_orm *o)
 {
     return o->atomic_depth;
+}
+
+int mn_on_commit_using(mn_orm *o, const char *alias, void (*fn)(void *arg), void *arg)
+{
+    int i = mn__db_index(o, alias);
+    if (i < 0)
+        return mn__orm_fail(o, MN_ENOTFOUND, "no database '%s' in this session",
+                            alias ? alias : "default");
+    if (o->atomic_depth > 0 && i != o->atomic_alias) { /* no block open on that database */
+        fn(arg);
+        return 0;
+    }
+    return mn_on_commit(o, fn, arg);
 }
 
 int mn_on_commit(mn_orm *o, void (*fn)(void *arg), void *arg)

@@ -529,10 +529,12 @@ static void *lookup_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *de
     for (size_t i = 0; i < nd; i++)
         if (mn_obj_set(o, obj, def[i].key, def[i].value) != 0)
             return NULL;
-    if (mn_atomic_begin(o) != 0)
+    int atomic = mn__atomic_for(o, qs->alias);
+    if (atomic < 0)
         return NULL;
     int rc = save(o, obj, NULL, true, qs->alias);
-    mn_atomic_end(o, rc == 0);
+    if (atomic)
+        mn_atomic_end(o, rc == 0);
     return rc == 0 ? obj : NULL;
 }
 
@@ -568,12 +570,16 @@ void *mn_qs_update_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *
     if (!(qs = for_write(qs)))
         return NULL;
     mn_orm *o = qs->o;
-    if (mn_atomic_begin(o) != 0)
+    int atomic = mn__atomic_for(o, qs->alias); /* Django: atomic(using=self.db) */
+    if (atomic < 0)
         return NULL;
-    void *obj = mn_qs_get(mn_qs_select_for_update(mn_qs_filter_kv(qs, lk, n)));
+    /* the lock needs the block: without one (another database's is open) a plain get */
+    mn_qs *sel = mn_qs_filter_kv(qs, lk, n);
+    void *obj = mn_qs_get(atomic ? mn_qs_select_for_update(sel) : sel);
     if (!obj) {
         bool missing = o->errcode == MN_EDOES_NOT_EXIST;
-        mn_atomic_end(o, false);
+        if (atomic)
+            mn_atomic_end(o, false);
         if (!missing)
             return NULL;
         obj = lookup_create(qs, lk, n, def, nd);
@@ -586,7 +592,8 @@ void *mn_qs_update_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *
         rc = mn_obj_set(o, obj, def[i].key, def[i].value);
     if (rc == 0)
         rc = save(o, obj, NULL, false, qs->alias);
-    mn_atomic_end(o, rc == 0);
+    if (atomic)
+        mn_atomic_end(o, rc == 0);
     return rc == 0 ? obj : NULL;
 }
 

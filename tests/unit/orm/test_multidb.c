@@ -377,3 +377,47 @@ Test(orm_multidb, a_router_without_an_answer_leaves_the_instance_database)
     cr_expect_str_eq(db_of(n), "default");
     mn_orm_set_router(t.o, NULL, NULL);
 }
+
+static int committed;
+static void note_commit(void *arg)
+{
+    (void)arg;
+    committed++;
+}
+
+Test(orm_multidb, atomic_on_a_named_database)
+{
+    /* rolled back: nothing reaches other */
+    cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
+    cr_assert_not_null(mn_qs_create(ON(Tag, "other"), "name", "gone"), "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_atomic_begin(t.o), MN_ETRANSACTION_MANAGEMENT, "one database at a time");
+    cr_expect_eq(mn_atomic_end(t.o, false), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Tag, "other")), 0);
+
+    /* with a router sending writes to other, a block there makes them atomic */
+    mn_orm_set_router(t.o, all_other, NULL);
+    cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
+    cr_assert_not_null(mn_create(t.o, Tag, "name", "kept"), "%s", mn_orm_error(t.o));
+    committed = 0;
+    cr_assert_eq(mn_on_commit_using(t.o, "other", note_commit, NULL), 0);
+    cr_assert_eq(mn_on_commit_using(t.o, "default", note_commit, NULL), 0);
+    cr_expect_eq(committed, 1, "no block on default: at once");
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(committed, 2, "after other's commit");
+    mn_orm_set_router(t.o, NULL, NULL);
+    cr_expect_eq(count(ON(Tag, "other")), 1);
+    cr_expect_eq(count(ON(Tag, "default")), 0);
+
+    /* a failed statement marks other's block, not default's connection */
+    cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
+    cr_assert_not_null(mn_qs_create(ON(Author, "other"), "name", "Ann"), "%s", mn_orm_error(t.o));
+    cr_expect_null(mn_qs_create(ON(Author, "other"), "name", "Ann"));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EDB_INTEGRITY, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(ON(Author, "other")), MN_ETRANSACTION_MANAGEMENT);
+    cr_expect_eq(count(ON(Author, "default")), 0, "default is not in the block");
+    cr_expect_eq(mn_atomic_end(t.o, true), MN_ETRANSACTION_MANAGEMENT, "rolled back");
+    cr_expect_eq(count(ON(Author, "other")), 0);
+
+    cr_expect_eq(mn_atomic_begin_using(t.o, "nope"), MN_ENOTFOUND);
+    cr_expect_eq(mn_atomic_depth(t.o), 0);
+}

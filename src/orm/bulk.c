@@ -40,26 +40,31 @@ static int run_batches(mn_orm *o, const char *alias, batches *b)
     size_t n = b->n;
     if (n == 0)
         return 0;
-    /* atomic() works on the default database. Inside a block no savepoint is made, as
-     * Django's atomic(savepoint=False): a failure marks the enclosing block for rollback, as a
-     * failed single query does (session.c), and a marked block refuses the batches. */
-    bool nested = alias == NULL && o->atomic_depth > 0;
-    if (nested && o->needs_rollback)
+    /* Inside a block on this database no savepoint is made, as Django's
+     * atomic(savepoint=False): a failure marks the block for rollback, as a failed single
+     * query does (session.c), and a marked block refuses the batches. Elsewhere the batches
+     * get a transaction of their own, all or nothing (autocommit only when a block is open on
+     * another database: a session's blocks are on one database at a time). */
+    int db = mn__db_index(o, alias);
+    if (db < 0)
+        return mn__orm_fail(o, MN_ENOTFOUND, "no database '%s' in this session",
+                            alias ? alias : "default");
+    bool in_block = o->atomic_depth > 0 && db == o->atomic_alias;
+    if (in_block && o->needs_rollback)
         return mn__txn_refuse(o);
     mn_dbconn *c = mn_orm_conn(o, alias);
     if (!c)
         return o->errcode ? o->errcode : MN_EDB_OPERATIONAL;
-    bool own = alias == NULL && !nested; /* its own transaction, all or nothing */
-    int rc = own ? mn_atomic_begin(o) : 0;
-    if (rc)
-        return rc;
-    rc = mn_dbconn_exec_batch(c, arena, items, n);
+    int own = in_block ? 0 : mn__atomic_for(o, alias); /* 1: opened here */
+    if (own < 0)
+        return own;
+    int rc = mn_dbconn_exec_batch(c, arena, items, n);
     if (rc) {
         mn__orm_fail(o, rc, "%s", *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
-        if (nested)
+        if (in_block)
             o->needs_rollback = rc;
     }
-    if (own) {
+    if (own == 1) {
         int end = mn_atomic_end(o, rc == 0);
         if (rc == 0)
             rc = end;

@@ -650,7 +650,7 @@ static int cell_i64(const mn_dbcell *c, int64_t *v)
     }
 }
 
-int mn__cell_store(mn_orm *o, void *obj, const mn_fielddef *f, const mn_dbcell *c)
+int mn__cell_store(mn_orm *o, void *obj, const mn_fielddef *f, const mn_dbcell *c, mn_dbdialect d)
 {
     mn_arena *a = o->arena;
     void *p = mn__fptr(obj, f);
@@ -700,7 +700,7 @@ int mn__cell_store(mn_orm *o, void *obj, const mn_fielddef *f, const mn_dbcell *
         return rc;
     }
     case MN_DECIMAL:
-        if (c->type == MN_DBT_INT && mn__dialect(o, NULL) == MN_DIALECT_SQLITE)
+        if (c->type == MN_DBT_INT && d == MN_DIALECT_SQLITE) /* the database it was read from */
             *(const char **)p = scaled_to_decimal(a, c->v.i, f->decimal_places);
         else if (c->type == MN_DBT_TEXT)
             *(const char **)p = mn_arena_strndup(a, c->v.s.ptr, c->v.s.len);
@@ -759,7 +759,7 @@ mn_value *mn__decimal_cell(mn_orm *o, const mn_dbcell *c, int scale)
     return t ? mn_value_decimal(a, t, strlen(t)) : NULL;
 }
 
-mn_value *mn__cell_value(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c)
+mn_value *mn__cell_value(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c, mn_dbdialect d)
 {
     mn_arena *a = o->arena;
     if (c->type == MN_DBT_NULL)
@@ -774,7 +774,7 @@ mn_value *mn__cell_value(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c)
         if (!obj)
             return NULL;
         ((mn_obj *)obj)->model = f->model;
-        if (mn__cell_store(o, obj, f, c) != 0)
+        if (mn__cell_store(o, obj, f, c, d) != 0)
             return mn_value_none();
         return mn_obj_get_value(o, obj, f->name);
     }

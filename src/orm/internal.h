@@ -205,9 +205,9 @@ int mn__decimal_fits(mn_orm *o, const mn_fielddef *f, mn_arg a);
 int mn__obj_param(mn_orm *o, const void *obj, const mn_fielddef *f, mn_dbdialect d,
                   mn_dbparam *out);
 /* Stores a result cell into the instance's field. */
-int mn__cell_store(mn_orm *o, void *obj, const mn_fielddef *f, const mn_dbcell *c);
+int mn__cell_store(mn_orm *o, void *obj, const mn_fielddef *f, const mn_dbcell *c, mn_dbdialect d);
 /* A result cell as a template value, typed by f when given. */
-mn_value *mn__cell_value(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c);
+mn_value *mn__cell_value(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c, mn_dbdialect d);
 int mn__format_datetime(const mn_datetime *dt, mn_ftype t, mn_dbdialect d, char *buf, size_t n);
 int mn__parse_datetime(const char *s, size_t len, mn_ftype t, mn_datetime *out);
 void mn__apply_defaults(mn_orm *o, const mn_model *m, void *obj);

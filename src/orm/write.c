@@ -104,7 +104,7 @@ int mn_obj_set(mn_orm *o, void *obj, const char *field, mn_arg a)
     if (f->type == MN_DECIMAL) {
         /* keep the user's exact text, normalised to the field's places by a round trip */
         mn_dbcell c = prm;
-        return mn__cell_store(o, obj, f, &c);
+        return mn__cell_store(o, obj, f, &c, d);
     }
     mn_dbcell c = prm;
     if (c.type == MN_DBT_BOOL)
@@ -117,7 +117,7 @@ int mn_obj_set(mn_orm *o, void *obj, const char *field, mn_arg a)
         copy[c.v.s.len] = '\0';
         c.v.s.ptr = copy;
     }
-    return mn__cell_store(o, obj, f, &c);
+    return mn__cell_store(o, obj, f, &c, d);
 }
 
 static void now_utc(mn_datetime *dt)
@@ -238,7 +238,7 @@ static int do_insert(mn_orm *o, void *obj, const mn_model *m, const char *alias)
         return rc;
     const mn_dbcell *c = mn_dbresult_cell(&res, 0, 0);
     if (c && skip_pk)
-        mn__cell_store(o, obj, m->pk, c);
+        mn__cell_store(o, obj, m->pk, c, d);
     return 0;
 }
 

@@ -1,0 +1,166 @@
+/* test_fixes3.c — a DecimalField read and written on a second database of another dialect
+ * (an SQLite "other" beside a PostgreSQL default) is converted as that database stores it.
+ * Every test runs on both databases ("default" is PostgreSQL in the _pg
+ * variant, "other" is always SQLite). */
+#include "helper_data.h"
+#include "helper_db.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+LIBRARY_SUITE(orm_fixes3);
+
+/* ---- (a) a decimal on a database whose dialect is not the default's ---- */
+
+static mn_db *other;
+static char other_dir[64];
+
+static void multi_setup(void)
+{
+    library_suite_setup(); /* the default database, with the library */
+    snprintf(other_dir, sizeof other_dir, "/tmp/mn-orm-fix3-XXXXXX");
+    cr_assert_not_null(mkdtemp(other_dir));
+    char url[128], err[256] = "";
+    snprintf(url, sizeof url, "sqlite:///%s/other.db", other_dir);
+    other =
+        mn_db_new(&(mn_dbconfig){.alias = "other", .url = url, .pool_size = 2}, err, sizeof err);
+    cr_assert_not_null(other, "%s", err);
+    mn_arena *a = mn_arena_new(0);
+    mn_orm *setup = mn_orm_new(a, other);
+    cr_assert_eq(mn_orm_create_tables(setup, false), 0, "%s", mn_orm_error(setup));
+    mn_arena_free(a);
+    cr_assert_eq(mn_orm_add_db(t.o, other), 0);
+}
+
+static void multi_teardown(void)
+{
+    tdb_close(&t);
+    mn_db_free(other);
+    const char *files[] = {"other.db", "other.db-wal", "other.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s/%s", other_dir, files[i]);
+        unlink(p);
+    }
+    rmdir(other_dir);
+}
+
+TestSuite(orm_fixes3_multidb, .init = multi_setup, .fini = multi_teardown);
+
+#define OTHER(Model) mn_qs_using(mn_all(t.o, Model), "other")
+
+static const char *repr(mn_value *v)
+{
+    return tdb_repr(&t, v);
+}
+
+/* The one value of a flat values_list() of qs. */
+static mn_value *only_value(mn_qs *qs, const char *field)
+{
+    mn_rows *r = mn_qs_fetch(mn_qs_values_list(qs, field, true));
+    cr_assert(r && r->len == 1, "%s: %s", field, r ? "not one row" : mn_orm_error(t.o));
+    return r->items[0];
+}
+
+static Book *other_book(const char *title, const char *price)
+{
+    Author *a = mn_get(OTHER(Author), "name", "Olga");
+    if (!a)
+        a = mn_qs_create(OTHER(Author), "name", "Olga");
+    cr_assert_not_null(a, "%s", mn_orm_error(t.o));
+    Book *b = mn_qs_create(OTHER(Book), "title", title, "author", a, "price", price);
+    cr_assert_not_null(b, "%s", mn_orm_error(t.o));
+    return b;
+}
+
+Test(orm_fixes3_multidb, decimal_saved_and_read_on_the_other_database)
+{
+    Book *b = other_book("Far", "12.34");
+    Book *got = mn_get(OTHER(Book), "pk", b->id);
+    cr_assert_not_null(got, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(got->price, "12.34");
+    cr_expect_str_eq(repr(only_value(mn_filter(OTHER(Book), "pk", b->id), "price")),
+                     "Decimal('12.34')");
+    /* select_related() and an F() annotation decode as well */
+    mn_rows *r = mn_qs_fetch(mn_qs_annotate(mn_qs_select_related(OTHER(Book), "author"), "twice",
+                                            mn_expr_op(t.o, '*', mn_F(t.o, "price"),
+                                                       mn_V(t.o, mn_arg_int(2)))));
+    cr_assert(r && r->len == 1, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(((Book *)r->items[0])->price, "12.34");
+    cr_expect_str_eq(repr(mn_obj_annotation(r->items[0], "twice")), "Decimal('24.68')");
+    /* save() back to "other" keeps the value */
+    got->title = "Farther";
+    cr_assert_eq(mn_save(t.o, got), 0, "%s", mn_orm_error(t.o));
+    Book *again = mn_get(OTHER(Book), "pk", b->id);
+    cr_assert_not_null(again, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(again->price, "12.34");
+    /* the default database's decimals are untouched and read as before */
+    cr_expect_str_eq(repr(only_value(mn_filter(mn_all(t.o, Book), "title", "Dune"), "price")),
+                     "Decimal('19.99')");
+}
+
+Test(orm_fixes3_multidb, decimal_filters_on_the_other_database)
+{
+    other_book("Cheap", "7.50");
+    other_book("Dear", "45.10");
+    cr_expect_eq(mn_qs_count(mn_filter(OTHER(Book), "price", "7.50")), 1, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_filter(OTHER(Book), "price__gt", "10")), 1, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_filter(OTHER(Book), "price__in", MN_IN_STR("7.5", "45.1"))), 2,
+                 "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_filter(OTHER(Book), "price__range", MN_IN_STR("7.49", "7.51"))),
+                 1, "%s", mn_orm_error(t.o));
+}
+
+Test(orm_fixes3_multidb, decimal_aggregates_on_the_other_database)
+{
+    other_book("Cheap", "7.50");
+    other_book("Dear", "45.10");
+    cr_expect_str_eq(repr(mn_qs_aggregate(OTHER(Book), "s", mn_Sum(t.o, "price", NULL))),
+                     "{'s': Decimal('52.60')}");
+    cr_expect_str_eq(repr(mn_qs_aggregate(OTHER(Book), "m", mn_Max(t.o, "price", NULL))),
+                     "{'m': Decimal('45.10')}");
+    cr_expect_str_eq(repr(mn_qs_aggregate(OTHER(Book), "m", mn_Min(t.o, "price", NULL))),
+                     "{'m': Decimal('7.50')}");
+    mn_value *avg = mn_qs_aggregate(OTHER(Book), "a", mn_Avg(t.o, "price", NULL));
+    cr_assert_not_null(avg, "%s", mn_orm_error(t.o));
+    mn_value *want = mn_value_decimal(t.arena, "26.3", 4);
+    if (!mn_value_equal(mn_value_dict_get(avg, "a", 1), want))
+        cr_expect_fail("Avg(price) on other: %s", repr(avg));
+}
+
+Test(orm_fixes3_multidb, decimal_updates_and_bulk_writes_on_the_other_database)
+{
+    Book *b = other_book("Far", "12.34");
+    cr_expect_eq(mn_update(mn_filter(OTHER(Book), "pk", b->id), "price", "20.50"), 1, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_str_eq(repr(only_value(mn_filter(OTHER(Book), "pk", b->id), "price")),
+                     "Decimal('20.50')");
+    cr_expect_eq(mn_update(mn_filter(OTHER(Book), "pk", b->id), "price",
+                           mn_expr_op(t.o, '+', mn_F(t.o, "price"),
+                                      mn_V(t.o, mn_arg_str("0.25")))),
+                 1, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(repr(only_value(mn_filter(OTHER(Book), "pk", b->id), "price")),
+                     "Decimal('20.75')");
+    /* bulk_create and bulk_update on "other" */
+    Book *n = mn_new(t.o, Book);
+    n->title = "Bulk";
+    n->author.id = b->author.id;
+    n->price = "3.25";
+    cr_assert_eq(mn_bulk_create(t.o, &Book_model, (void **)&n, 1,
+                                &(mn_bulk_opts){.db = "other"}),
+                 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(repr(only_value(mn_filter(OTHER(Book), "title", "Bulk"), "price")),
+                     "Decimal('3.25')");
+    /* an instance read from "other" saves back there */
+    Book *got = mn_get(OTHER(Book), "title", "Bulk");
+    cr_assert_not_null(got, "%s", mn_orm_error(t.o));
+    got->price = "4.75";
+    cr_assert_eq(mn_save(t.o, got), 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(repr(only_value(mn_filter(OTHER(Book), "title", "Bulk"), "price")),
+                     "Decimal('4.75')");
+}

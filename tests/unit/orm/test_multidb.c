@@ -421,3 +421,62 @@ Test(orm_multidb, atomic_on_a_named_database)
     cr_expect_eq(mn_atomic_begin_using(t.o, "nope"), MN_ENOTFOUND);
     cr_expect_eq(mn_atomic_depth(t.o), 0);
 }
+
+static const char *writes_to_default(const mn_model *m, bool write, void *user)
+{
+    (void)m, (void)user;
+    return write ? "default" : NULL;
+}
+
+static Author *unsaved_author(const char *name)
+{
+    Author *a = mn_new(t.o, Author);
+    cr_assert_not_null(a);
+    a->name = name;
+    return a;
+}
+
+/* bulk_create and bulk_update take part in the block of the database they write to, whoever
+ * names it (no router, a router naming "default", a using() alias), and only that block. */
+Test(orm_multidb, bulk_writes_join_the_block_of_their_database)
+{
+    /* a router that names "default" for writes: a failed bulk_update marks default's block */
+    Author *ann = mn_create(t.o, Author, "name", "Ann");
+    Author *bob = mn_create(t.o, Author, "name", "Bob");
+    cr_assert(ann && bob, "%s", mn_orm_error(t.o));
+    mn_orm_set_router(t.o, writes_to_default, NULL);
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    cr_assert_not_null(mn_create(t.o, Tag, "name", "before"), "%s", mn_orm_error(t.o));
+    bob->name = "Ann";
+    cr_expect_lt(mn_bulk_update(t.o, &Author_model, (void **)&bob, 1, "name", 0), 0);
+    cr_expect_null(mn_create(t.o, Tag, "name", "after"), "the block is marked");
+    cr_expect_eq(mn_orm_errcode(t.o), MN_ETRANSACTION_MANAGEMENT);
+    cr_expect_eq(mn_atomic_end(t.o, true), MN_ETRANSACTION_MANAGEMENT, "rolled back");
+    mn_orm_set_router(t.o, NULL, NULL);
+    cr_expect_eq(count(ON(Tag, "default")), 0, "'before' was rolled back");
+
+    /* a failed bulk_create into other, inside a block on other */
+    cr_assert_not_null(mn_qs_create(ON(Author, "other"), "name", "Ann"), "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
+    cr_assert_not_null(mn_qs_create(ON(Tag, "other"), "name", "before"), "%s", mn_orm_error(t.o));
+    Author *dup = unsaved_author("Ann");
+    cr_expect_eq(mn_bulk_create(t.o, &Author_model, (void **)&dup, 1,
+                                &(mn_bulk_opts){.db = "other"}),
+                 MN_EDB_INTEGRITY);
+    cr_expect_eq(mn_atomic_end(t.o, true), MN_ETRANSACTION_MANAGEMENT, "rolled back");
+    cr_expect_eq(count(ON(Tag, "other")), 0, "'before' was rolled back on other");
+
+    /* a failed bulk_create on default while a block is open on other leaves other's block
+     * usable */
+    cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
+    dup = unsaved_author("Ann");
+    cr_expect_eq(mn_bulk_create(t.o, &Author_model, (void **)&dup, 1, NULL), MN_EDB_INTEGRITY);
+    cr_expect_not_null(mn_qs_create(ON(Tag, "other"), "name", "fine"), "%s",
+                       mn_orm_error(t.o));
+    /* and on_commit for default, which has no block, runs at once */
+    committed = 0;
+    cr_assert_eq(mn_on_commit(t.o, note_commit, NULL), 0);
+    cr_expect_eq(committed, 1, "default has no block: at once");
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Tag, "other")), 1);
+}

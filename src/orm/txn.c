@@ -204,20 +204,27 @@ int mn_atomic_depth(const mn_orm *o)
     return o->atomic_depth;
 }
 
+static int queue_on_commit(mn_orm *o, void (*fn)(void *arg), void *arg);
+
 int mn_on_commit_using(mn_orm *o, const char *alias, void (*fn)(void *arg), void *arg)
 {
     int i = mn__db_index(o, alias);
     if (i < 0)
         return mn__orm_fail(o, MN_ENOTFOUND, "no database '%s' in this session",
                             alias ? alias : "default");
-    if (o->atomic_depth > 0 && i != o->atomic_alias) { /* no block open on that database */
+    if (o->atomic_depth == 0 || i != o->atomic_alias) { /* no block open on that database */
         fn(arg);
         return 0;
     }
-    return mn_on_commit(o, fn, arg);
+    return queue_on_commit(o, fn, arg);
 }
 
 int mn_on_commit(mn_orm *o, void (*fn)(void *arg), void *arg)
+{
+    return mn_on_commit_using(o, NULL, fn, arg);
+}
+
+static int queue_on_commit(mn_orm *o, void (*fn)(void *arg), void *arg)
 {
     if (o->atomic_depth == 0) {
         fn(arg);

@@ -83,14 +83,14 @@ static const annot *names_annot(const mn_model *m, const mn_qs *qs, const mn_exp
 /* The value of cell c, which the expression e of queryset qs (NULL: no annotations to refer
  * to) computed: typed by what e yields, as Django's output_field. */
 static mn_value *expr_value_d(mn_orm *o, const mn_model *m, const mn_qs *qs, const mn_expr *e,
-                              const mn_dbcell *c, int depth)
+                              const mn_dbcell *c, mn_dbdialect dl, int depth)
 {
     if (c->type == MN_DBT_NULL)
         return mn_value_none();
     /* F("total") of annotate(total=...) is that annotation's value, with its type */
     const annot *an = depth < 16 ? names_annot(m, qs, e) : NULL;
     if (an && e->kind == E_FIELD)
-        return expr_value_d(o, m, qs, an->expr, c, depth + 1);
+        return expr_value_d(o, m, qs, an->expr, c, dl, depth + 1);
     /* decode by what the expression yields, not by the driver's column type: SUM(bigint)
      * is numeric text on PostgreSQL, a decimal is a scaled integer on SQLite */
     xty t = e->kind == E_FIELD ? (xty){XT_OTHER, 0} : mn__expr_type(m, qs, e);
@@ -132,7 +132,7 @@ static mn_value *expr_value_d(mn_orm *o, const mn_model *m, const mn_qs *qs, con
                        ? (double)c->v.i
                        : strtod(mn_arena_strndup(o->arena, c->v.s.ptr, c->v.s.len), NULL);
         const mn_fielddef *af = strcmp(e->path, "*") ? path_field(m, e->path) : NULL;
-        if (af && af->type == MN_DECIMAL && mn__dialect(o, NULL) == MN_DIALECT_SQLITE)
+        if (af && af->type == MN_DECIMAL && dl == MN_DIALECT_SQLITE)
             for (int i = 0; i < af->decimal_places; i++) /* SQLite averaged the scaled integers */
                 d /= 10;
         return mn_value_double(o->arena, d);
@@ -161,12 +161,13 @@ static mn_value *expr_value_d(mn_orm *o, const mn_model *m, const mn_qs *qs, con
         mn_str_to_i64(c->v.s, &v);
         return mn_value_int(o->arena, v);
     }
-    return mn__cell_value(o, f, c);
+    return mn__cell_value(o, f, c, dl);
 }
 
 static mn_value *expr_value(mn_orm *o, const mn_qs *qs, const mn_expr *e, const mn_dbcell *c)
 {
-    return expr_value_d(o, qs->m, qs, e, c, 0);
+    /* decoded as the database the query ran on stores it (a decimal on SQLite is scaled) */
+    return expr_value_d(o, qs->m, qs, e, c, mn__qs_dialect((mn_qs *)qs), 0);
 }
 
 static void *new_instance(mn_orm *o, const mn_model *m)
@@ -184,6 +185,7 @@ static int read_objects(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_row
 {
     mn_orm *o = qs->o;
     const char *db = res->nrows ? mn__db_name(o, qs_alias(qs, false)) : NULL;
+    mn_dbdialect d = mn__qs_dialect(qs); /* decode as the database the rows came from */
     for (size_t r = 0; r < res->nrows; r++) {
         const mn_dbcell *cells = &res->cells[r * res->ncols];
         size_t ci = 0;
@@ -199,7 +201,7 @@ static int read_objects(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_row
              * the integer field types are all int64_t members. */
             int rc = c->type == MN_DBT_INT && f->type >= MN_AUTO && f->type <= MN_POSBIGINT
                          ? (*(int64_t *)mn__fptr(obj, f) = c->v.i, 0)
-                         : mn__cell_store(o, obj, f, c);
+                         : mn__cell_store(o, obj, f, c, d);
             if (rc)
                 return mn__orm_fail(o, rc, "%s.%s: cannot read the value from the database",
                                     qs->m->name, q->cols[i]->name);
@@ -221,7 +223,7 @@ static int read_objects(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_row
                     return MN_ENOMEM;
                 ro->db = db;
                 for (size_t i = 0; i < sr->ncols; i++)
-                    mn__cell_store(o, ro, sr->cols[i], &cells[ci + i]);
+                    mn__cell_store(o, ro, sr->cols[i], &cells[ci + i], d);
                 relobjs[k] = ro;
                 ((mn_fk *)mn__fptr(parent, sr->via))->obj = ro;
             }
@@ -250,6 +252,7 @@ static int read_objects(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_row
 static int read_values(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_rows *out)
 {
     mn_orm *o = qs->o;
+    mn_dbdialect d = mn__qs_dialect(qs);
     for (size_t r = 0; r < res->nrows; r++) {
         const mn_dbcell *cells = &res->cells[r * res->ncols];
         mn_value *row = qs->mode == MODE_VALUES        ? mn_value_dict(o->arena, q->nv)
@@ -258,7 +261,7 @@ static int read_values(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_rows
         for (size_t i = 0; i < q->nv; i++) {
             const annot *an = find_annot(qs, q->vnames[i]);
             mn_value *v = an ? expr_value(o, qs, an->expr, &cells[i])
-                             : mn__cell_value(o, q->vfields[i], &cells[i]);
+                             : mn__cell_value(o, q->vfields[i], &cells[i], d);
             if (!v)
                 return MN_ENOMEM;
             if (qs->mode == MODE_VALUES)
@@ -1086,7 +1089,7 @@ mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *par
         for (size_t c = 0; c < res.ncols; c++) {
             const mn_dbcell *cell = &res.cells[r * res.ncols + c];
             if (map[c]) {
-                mn__cell_store(o, obj, map[c], cell);
+                mn__cell_store(o, obj, map[c], cell, d);
             } else { /* extra columns become annotations, as Django's raw() */
                 if (!x) {
                     x = mn_arena_calloc(o->arena, 1, sizeof *x);
@@ -1095,7 +1098,7 @@ mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *par
                     obj->extra = x;
                 }
                 x->names[x->n] = res.colnames[c].ptr;
-                x->values[x->n++] = mn__cell_value(o, NULL, cell);
+                x->values[x->n++] = mn__cell_value(o, NULL, cell, d);
             }
         }
         out->items[out->len++] = obj;
@@ -1107,7 +1110,7 @@ mn_value *mn_field_from_db(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c)
 {
     if (!o || !c)
         return NULL;
-    return mn__cell_value(o, f, c);
+    return mn__cell_value(o, f, c, mn__dialect(o, NULL));
 }
 
 const char *mn_qs_explain(mn_qs *qs)

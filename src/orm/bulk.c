@@ -282,7 +282,8 @@ int mn_bulk_create(mn_orm *o, const mn_model *m, void **objs, size_t n, const mn
         bool want_pks = db_pk && !opts->ignore_conflicts;
         if (want_pks && res->nrows == end - start)
             for (size_t i = start; i < end; i++)
-                mn__cell_store(o, objs[i], m->pk, &res->cells[(i - start) * res->ncols]);
+                mn__cell_store(o, objs[i], m->pk, &res->cells[(i - start) * res->ncols],
+                               mn__dialect(o, alias));
         for (size_t i = start; i < end; i++) {
             ((mn_obj *)objs[i])->persisted = true;
             ((mn_obj *)objs[i])->db = db;

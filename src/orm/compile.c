@@ -508,6 +508,9 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
     bool aggregate_annots = false;
     for (size_t i = 0; i < qs->nannots; i++)
         aggregate_annots |= mn__has_aggregate(qs->annots[i].expr);
+    /* an __in subquery's one column: where it ends in sel, and its name if aliased */
+    size_t first_end = 0, nvalues = 0;
+    const char *first_alias = NULL;
 
     /* select list */
     if (kind == SQL_PKS) {
@@ -567,6 +570,12 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
             } else {
                 mn__cc_col(c, &sel, r.alias, r.f->column);
                 meta->vfields[i] = r.f;
+            }
+            if (i == 0) {
+                first_end = sel.len;
+                first_alias = r.ann ? r.ann->name : NULL;
+            }
+            if (!r.ann) {
                 if (aggregate_annots && !gnames &&
                     !(r.alias == 0 && !every && r.f->model == c->m)) {
                     if (group.len)
@@ -585,6 +594,7 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
                 mn_buf_puts(&group, ", ");
             mn__cc_col(c, &group, r.alias, r.f->column);
         }
+        nvalues = n;
     } else {
         select_model_cols(c, qs, &sel, c->m, 0, true, &meta->cols, &meta->ncols);
         if (aggregate_annots)
@@ -628,6 +638,20 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
         /* as Django, the ordering's columns join the GROUP BY (order_by("author") of a
          * values("author").annotate() orders by the author's name) */
         mn_buf_append(&group, ordercols.data, ordercols.len);
+    /* A sliced __in subquery (lookup.c) whose distinct() ordering columns join its one-column
+     * select list is wrapped so that only that column is selected, as Django's compiler wraps
+     * a subquery with extra selects: SELECT "subquery"."__col1" FROM (...) "subquery". */
+    bool sub_wrap = c->prefix != 'T' && kind == SQL_SELECT && nvalues == 1 &&
+                    (w.on || (qs->distinct && ordercols.len));
+    const char *sub_col = first_alias ? first_alias : "__col1";
+    if (sub_wrap && !first_alias) {
+        mn_buf named;
+        mn_buf_init(&named, c->o->arena);
+        mn_buf_append(&named, sel.data, first_end);
+        mn_buf_puts(&named, " AS \"__col1\"");
+        mn_buf_append(&named, sel.data + first_end, sel.len - first_end);
+        sel = named;
+    }
     if (w.on) /* the subquery's rows carry their ordering values, read by the outer query */
         mn_buf_append(&sel, w.sel.data, w.sel.len);
     else if (qs->distinct && kind == SQL_SELECT && ordercols.len)
@@ -635,8 +659,13 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
          * them; the extra trailing columns are never read back */
         mn_buf_append(&sel, ordercols.data, ordercols.len);
 
-    if (w.on)
+    if (sub_wrap) {
+        mn_buf_puts(out, "SELECT \"subquery\".");
+        mn__quote(out, sub_col);
+        mn_buf_puts(out, " FROM (");
+    } else if (w.on) {
         mn_buf_puts(out, "SELECT * FROM (");
+    }
     mn_buf_puts(out, "SELECT ");
     if (qs->distinct && kind != SQL_EXISTS)
         mn_buf_puts(out, "DISTINCT ");
@@ -672,6 +701,8 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
     }
     if (qs->for_update && (kind == SQL_SELECT || kind == SQL_EXISTS))
         for_update_clause(c, qs, kind, out);
+    if (sub_wrap && !w.on)
+        mn_buf_puts(out, ") \"subquery\"");
     return c->err;
 }
 

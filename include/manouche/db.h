@@ -110,6 +110,7 @@ typedef struct mn_dbconfig {
 
 typedef struct mn_db mn_db;
 typedef struct mn_dbconn mn_dbconn;
+typedef struct mn_dbcursor mn_dbcursor;
 
 /* A configured database. Opens no connection yet (connections are made on first acquire, so
  * a master may configure before forking its workers). NULL on a bad URL or no memory, with
@@ -147,18 +148,31 @@ int mn_dbconn_exec_script(mn_dbconn *conn, const char *sql) MN_MAY_YIELD;
 
 /* Streaming: open a cursor, fetch up to max_rows per call into an arena (reset it between
  * chunks for bounded memory); a fetch that returns fewer than max_rows rows (0 at the latest)
- * means the end. One cursor per connection at a time. While it is open, other statements
- * (exec, batches, transactions) may run on the same connection between fetches, as Django
- * allows queries inside `for obj in qs.iterator()`: SQLite steps the cursor's own statement
- * (never one of the statement cache's), PostgreSQL uses a server-side cursor (DECLARE ...
- * NO SCROLL CURSOR, WITH HOLD outside a transaction, then FETCH FORWARD max_rows per fetch
- * and CLOSE). The query log sees the cursor's SQL once, at open. Close it on every path
- * (mn_db_release closes one left open). */
-int mn_dbconn_cursor_open(mn_dbconn *conn, const char *sql, const mn_dbparam *params,
-                          size_t nparams) MN_MAY_YIELD;
-int mn_dbconn_cursor_fetch(mn_dbconn *conn, mn_arena *arena, size_t max_rows,
-                           mn_dbresult *out) MN_MAY_YIELD;
-void mn_dbconn_cursor_close(mn_dbconn *conn) MN_MAY_YIELD;
+ * means the end. A cursor is a handle, allocated in `arena` (which must outlive it; NULL:
+ * malloc'ed, freed by mn_dbcursor_close, which must then always be called), so several may
+ * be open on one connection at once and read in any interleaving, as nested
+ * `for q in Question.objects.iterator(): for c in q.choices.iterator()` in Django. While
+ * cursors are open, other statements (exec, batches, transactions) may run on the same
+ * connection between fetches, as Django allows queries inside `for obj in qs.iterator()`:
+ * SQLite steps each cursor's own statement (never one of the statement cache's),
+ * PostgreSQL uses a server-side cursor of its own name per handle (DECLARE ... NO SCROLL
+ * CURSOR, WITH HOLD outside a transaction, then FETCH FORWARD max_rows per fetch and CLOSE).
+ * Isolation: a PostgreSQL cursor reads a snapshot taken at open, so rows written between
+ * its fetches are not seen. SQLite gives no isolation between statements of one connection:
+ * a cursor can see rows inserted (or updated into its remaining range) between fetches, and
+ * inserting into the table being read can make it read them too (without end). The query
+ * log sees the cursor's SQL once, at open. Errors are recorded on the connection
+ * (mn_dbconn_errmsg). Close each cursor on every path; mn_db_release ends the cursors still
+ * open on the connection (their statement or server-side cursor, not the handle: a fetch on
+ * it then fails with MN_EDB_PROGRAMMING, and mn_dbcursor_close only frees it). */
+int mn_dbconn_cursor_open(mn_dbconn *conn, mn_arena *arena, const char *sql,
+                          const mn_dbparam *params, size_t nparams, mn_dbcursor **out) MN_MAY_YIELD;
+int mn_dbcursor_fetch(mn_dbcursor *cur, mn_arena *arena, size_t max_rows,
+                      mn_dbresult *out) MN_MAY_YIELD;
+void mn_dbcursor_close(mn_dbcursor *cur) MN_MAY_YIELD;
+/* The connection cur reads from; NULL once it is closed (by mn_dbcursor_close, or because
+ * its connection was released). */
+mn_dbconn *mn_dbcursor_conn(const mn_dbcursor *cur);
 
 /* ---- Batches, for bulk operations and prefetch (added with the PostgreSQL driver): the
  * statements go out together, in pipeline mode on PostgreSQL (one round trip for all). They
@@ -248,10 +262,14 @@ typedef struct mn_dbdriver {
     int (*exec)(mn_dbconn *conn, mn_arena *arena, const char *sql, const mn_dbparam *params,
                 size_t nparams, mn_dbresult *out);
     int (*exec_script)(mn_dbconn *conn, const char *sql);
-    int (*cursor_open)(mn_dbconn *conn, const char *sql, const mn_dbparam *params, size_t nparams);
-    int (*cursor_fetch)(mn_dbconn *conn, mn_arena *arena, size_t max_rows, mn_dbresult *out);
-    void (*cursor_close)(mn_dbconn *conn);
-    /* True when exec/exec_batch may run while a cursor is open (between its fetches); db.c
+    /* Cursors: db.c allocates cursor_size zeroed bytes (an mn_dbcursor first, then the
+     * driver's state) with conn set; cursor_open fills the driver part, cursor_close frees
+     * what it holds (db.c calls it once per opened cursor, also from mn_db_release). */
+    size_t cursor_size;
+    int (*cursor_open)(mn_dbcursor *cur, const char *sql, const mn_dbparam *params, size_t nparams);
+    int (*cursor_fetch)(mn_dbcursor *cur, mn_arena *arena, size_t max_rows, mn_dbresult *out);
+    void (*cursor_close)(mn_dbcursor *cur);
+    /* True when exec/exec_batch may run while cursors are open (between their fetches); db.c
      * refuses them otherwise. */
     bool exec_during_cursor;
     /* Optional (NULL: db.c runs exec for each item): the whole batch at once, filling each
@@ -272,14 +290,21 @@ struct mn_db {
 struct mn_dbconn {
     mn_db *db;
     const mn_dbdriver *driver;
-    int txn_depth; /* 0 outside a transaction; savepoints count above 1 */
-    bool broken;   /* set by the driver when the connection is unusable */
-    bool cursor_open;
+    int txn_depth;        /* 0 outside a transaction; savepoints count above 1 */
+    bool broken;          /* set by the driver when the connection is unusable */
+    mn_dbcursor *cursors; /* the open cursors, newest first */
     mn_dberr_kind err_kind;
     char sqlstate[6];
     char errmsg[512];
     mn_dblog_fn log_fn;
     void *log_user;
+};
+
+/* A cursor's common part, first in the driver's cursor state. */
+struct mn_dbcursor {
+    mn_dbconn *conn;                 /* NULL once closed */
+    struct mn_dbcursor *prev, *next; /* conn->cursors */
+    bool malloced;                   /* freed by mn_dbcursor_close (opened with no arena) */
 };
 
 /* For drivers: records the error kind and message on conn and returns mn_dberr_code(kind). */

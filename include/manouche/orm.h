@@ -658,8 +658,12 @@ mn_value *mn_qs_aggregate(mn_qs *qs, const char *name, const mn_expr *e) MN_MAY_
  * 2000), calling fn for each; a chunk's rows (and their prefetched relations, fetched per
  * chunk: one query per prefetch lookup per chunk) are freed before the next, so keep no row
  * past its call. fn returns 0 to go on, anything else stops (and is returned). fn may run
- * queries, writes and atomic blocks of its own on the same connection (on PostgreSQL the
- * cursor is server-side: DECLARE ... WITH HOLD outside a transaction, FETCH per chunk);
+ * queries, writes, atomic blocks and iterators (nested, each with a cursor of its own) on
+ * the same connection (on PostgreSQL the cursor is server-side: DECLARE ... WITH HOLD
+ * outside a transaction, FETCH per chunk). Writing to the iterated table: PostgreSQL's
+ * cursor reads a snapshot and never sees fn's writes; SQLite has no isolation within a
+ * connection (Django's caveat): updating rows already read is safe, but rows fn inserts
+ * after the cursor's position are read too (inserting a row per row read never ends).
  * values()/values_list() rows stream too. The cursor is closed on every path; refused like
  * any query in an atomic block marked for rollback (MN_ETRANSACTION_MANAGEMENT). */
 int mn_qs_iterator(mn_qs *qs, size_t chunk_size, int (*fn)(void *row, void *user),

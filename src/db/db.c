@@ -241,12 +241,14 @@ int mn_db_acquire(mn_db *db, int64_t timeout_ms, mn_dbconn **out)
     return rc;
 }
 
+static void cursor_detach(mn_dbcursor *cur);
+
 void mn_db_release(mn_dbconn *conn)
 {
     if (!conn)
         return;
-    if (conn->cursor_open)
-        mn_dbconn_cursor_close(conn);
+    while (conn->cursors) /* left open: ended before the rollback, which on PG would drop them */
+        cursor_detach(conn->cursors); /* the handles stay their owners' to close */
     if (conn->txn_depth > 0 && !conn->broken)
         mn_dbconn_rollback(conn);
     conn->txn_depth = 0;
@@ -316,7 +318,7 @@ int mn_dbconn_exec(mn_dbconn *conn, mn_arena *arena, const char *sql, const mn_d
         out = &scratch;
     memset(out, 0, sizeof *out);
     clear_error(conn);
-    if (conn->cursor_open && !conn->driver->exec_during_cursor)
+    if (conn->cursors && !conn->driver->exec_during_cursor)
         return mn__dbconn_set_error(conn, MN_DBERR_PROGRAMMING, NULL,
                                     "a cursor is open on this connection");
     int64_t t0 = conn->log_fn ? now_us() : 0;
@@ -336,36 +338,76 @@ int mn_dbconn_exec_script(mn_dbconn *conn, const char *sql)
     return rc;
 }
 
-int mn_dbconn_cursor_open(mn_dbconn *conn, const char *sql, const mn_dbparam *params,
-                          size_t nparams)
+int mn_dbconn_cursor_open(mn_dbconn *conn, mn_arena *arena, const char *sql,
+                          const mn_dbparam *params, size_t nparams, mn_dbcursor **out)
 {
+    *out = NULL;
     clear_error(conn);
-    if (conn->cursor_open)
+    if (!conn->driver->exec_during_cursor && conn->cursors)
         return mn__dbconn_set_error(conn, MN_DBERR_PROGRAMMING, NULL,
                                     "a cursor is already open on this connection");
+    mn_dbcursor *cur = arena ? mn_arena_calloc(arena, 1, conn->driver->cursor_size)
+                             : mn_calloc(1, conn->driver->cursor_size);
+    if (!cur) {
+        mn__dbconn_set_error(conn, MN_DBERR_OPERATIONAL, NULL, "out of memory");
+        return MN_ENOMEM;
+    }
+    cur->conn = conn;
     int64_t t0 = conn->log_fn ? now_us() : 0;
-    int rc = conn->driver->cursor_open(conn, sql, params, nparams);
+    int rc = conn->driver->cursor_open(cur, sql, params, nparams);
     if (conn->log_fn)
         conn->log_fn(conn->log_user, sql, params, nparams, now_us() - t0, rc);
-    if (rc == 0)
-        conn->cursor_open = true;
-    return rc;
+    if (rc) {
+        if (!arena)
+            mn_free(cur);
+        return rc;
+    }
+    cur->malloced = !arena;
+    cur->next = conn->cursors;
+    if (conn->cursors)
+        conn->cursors->prev = cur;
+    conn->cursors = cur;
+    *out = cur;
+    return 0;
 }
 
-int mn_dbconn_cursor_fetch(mn_dbconn *conn, mn_arena *arena, size_t max_rows, mn_dbresult *out)
+int mn_dbcursor_fetch(mn_dbcursor *cur, mn_arena *arena, size_t max_rows, mn_dbresult *out)
 {
     memset(out, 0, sizeof *out);
-    if (!conn->cursor_open)
-        return mn__dbconn_set_error(conn, MN_DBERR_PROGRAMMING, NULL, "no cursor is open");
-    return conn->driver->cursor_fetch(conn, arena, max_rows ? max_rows : 1, out);
+    if (!cur || !cur->conn)
+        return MN_EDB_PROGRAMMING; /* closed: no connection to record a message on */
+    clear_error(cur->conn);
+    return cur->conn->driver->cursor_fetch(cur, arena, max_rows ? max_rows : 1, out);
 }
 
-void mn_dbconn_cursor_close(mn_dbconn *conn)
+/* Ends the cursor's database side and takes it off its connection; the handle stays. */
+static void cursor_detach(mn_dbcursor *cur)
 {
-    if (!conn->cursor_open)
+    mn_dbconn *conn = cur->conn;
+    conn->driver->cursor_close(cur);
+    if (cur->prev)
+        cur->prev->next = cur->next;
+    else
+        conn->cursors = cur->next;
+    if (cur->next)
+        cur->next->prev = cur->prev;
+    cur->conn = NULL;
+    cur->prev = cur->next = NULL;
+}
+
+void mn_dbcursor_close(mn_dbcursor *cur)
+{
+    if (!cur)
         return;
-    conn->driver->cursor_close(conn);
-    conn->cursor_open = false;
+    if (cur->conn)
+        cursor_detach(cur);
+    if (cur->malloced)
+        mn_free(cur);
+}
+
+mn_dbconn *mn_dbcursor_conn(const mn_dbcursor *cur)
+{
+    return cur ? cur->conn : NULL;
 }
 
 /* Batches: the driver's pipelined exec_batch when it has one, else one exec per item. */
@@ -376,7 +418,7 @@ int mn_dbconn_exec_batch(mn_dbconn *conn, mn_arena *arena, mn_dbbatch_item *item
         memset(&items[i].result, 0, sizeof items[i].result);
         items[i].status = MN_ECANCELED;
     }
-    if (conn->cursor_open && !conn->driver->exec_during_cursor)
+    if (conn->cursors && !conn->driver->exec_during_cursor)
         return mn__dbconn_set_error(conn, MN_DBERR_PROGRAMMING, NULL,
                                     "a cursor is open on this connection");
     int64_t t0 = now_us();

@@ -41,11 +41,7 @@ typedef struct pg_dbconn {
     const char **values;
     int *lengths, *formats;
     Oid *types;
-    size_t *offs; /* where each text parameter starts in text (SIZE_MAX: NULL) */
-    /* The open cursor: a server-side cursor of that name, read FETCH by FETCH. */
-    char cursor[32];
-    bool cursor_active;  /* declared and not closed */
-    bool cursor_done;    /* a FETCH came back short: nothing left to ask for */
+    size_t *offs;        /* where each text parameter starts in text (SIZE_MAX: NULL) */
     int64_t released_ms; /* when it last went back to the pool (mn__pg_clock_ms: the real
                             clock, as a loop iteration may block for a long time) */
 } pg_dbconn;
@@ -439,10 +435,19 @@ static int pg_exec_script(mn_dbconn *conn, const char *sql)
     return rc == MN_OK ? MN_OK : fail(c, rc);
 }
 
-static int pg_cursor_open(mn_dbconn *conn, const char *sql, const mn_dbparam *params,
+/* A cursor: a server-side cursor of that name (unique on the connection), read FETCH by
+ * FETCH. */
+typedef struct pg_cursor {
+    mn_dbcursor base; /* first: db.c allocates and links it */
+    char name[32];
+    bool done; /* a FETCH came back short: nothing left to ask for */
+} pg_cursor;
+
+static int pg_cursor_open(mn_dbcursor *base, const char *sql, const mn_dbparam *params,
                           size_t nparams)
 {
-    pg_dbconn *c = (pg_dbconn *)conn;
+    pg_cursor *cur = (pg_cursor *)base;
+    pg_dbconn *c = (pg_dbconn *)base->conn;
     int rc = check_params(c, params, nparams);
     if (rc != MN_OK)
         return rc;
@@ -450,28 +455,25 @@ static int pg_cursor_open(mn_dbconn *conn, const char *sql, const mn_dbparam *pa
         return fail(c, MN_ENOMEM);
     /* The parameters go with the DECLARE exactly as with any statement (same types and
      * formats), so the rows decode as those of mn_dbconn_exec. */
-    rc = mn__pg_cursor_declare(c->pg, c->cursor, sizeof c->cursor, sql, (int)nparams, c->types,
+    rc = mn__pg_cursor_declare(c->pg, cur->name, sizeof cur->name, sql, (int)nparams, c->types,
                                c->values, c->lengths, c->formats);
-    if (rc != MN_OK)
-        return fail(c, rc);
-    c->cursor_active = true;
-    c->cursor_done = false;
-    return MN_OK;
+    return rc == MN_OK ? MN_OK : fail(c, rc);
 }
 
-static int pg_cursor_fetch(mn_dbconn *conn, mn_arena *arena, size_t max_rows, mn_dbresult *out)
+static int pg_cursor_fetch(mn_dbcursor *base, mn_arena *arena, size_t max_rows, mn_dbresult *out)
 {
-    pg_dbconn *c = (pg_dbconn *)conn;
-    if (!c->cursor_active || c->cursor_done)
+    pg_cursor *cur = (pg_cursor *)base;
+    pg_dbconn *c = (pg_dbconn *)base->conn;
+    if (cur->done)
         return MN_OK;
     PGresult *res = NULL;
-    int rc = mn__pg_cursor_fetch(c->pg, c->cursor, max_rows, &res);
+    int rc = mn__pg_cursor_fetch(c->pg, cur->name, max_rows, &res);
     if (rc != MN_OK) {
-        c->cursor_done = true;
+        cur->done = true;
         return fail(c, rc);
     }
     if ((size_t)PQntuples(res) < max_rows)
-        c->cursor_done = true;
+        cur->done = true;
     if (!arena) {
         PQclear(res);
         return MN_OK;
@@ -482,12 +484,11 @@ static int pg_cursor_fetch(mn_dbconn *conn, mn_arena *arena, size_t max_rows, mn
     return rc == MN_ENOMEM ? fail(c, rc) : rc;
 }
 
-static void pg_cursor_close(mn_dbconn *conn)
+static void pg_cursor_close(mn_dbcursor *base)
 {
-    pg_dbconn *c = (pg_dbconn *)conn;
-    if (c->cursor_active)
-        mn__pg_cursor_close(c->pg, c->cursor);
-    c->cursor_active = false;
+    pg_cursor *cur = (pg_cursor *)base;
+    pg_dbconn *c = (pg_dbconn *)base->conn;
+    mn__pg_cursor_close(c->pg, cur->name);
     c->base.broken = c->pg->broken;
 }
 
@@ -745,7 +746,7 @@ static int pg_acquire(mn_db *db, int64_t timeout_ms, mn_dbconn **out)
     pg_dbconn *c = CONN_OF(item);
     c->base.broken = false;
     c->base.txn_depth = 0;
-    c->base.cursor_open = false;
+    c->base.cursors = NULL;
     *out = &c->base;
     return MN_OK;
 }
@@ -785,6 +786,7 @@ const mn_dbdriver mn__pg_driver = {
     .pool_free = pg_pool_free,
     .exec = pg_exec,
     .exec_script = pg_exec_script,
+    .cursor_size = sizeof(pg_cursor),
     .cursor_open = pg_cursor_open,
     .cursor_fetch = pg_cursor_fetch,
     .cursor_close = pg_cursor_close,

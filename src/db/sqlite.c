@@ -37,12 +37,7 @@ typedef struct sqlite_conn {
     cached_stmt cache[STMT_CACHE_SIZE];
     uint64_t clock;
     int last; /* the entry used last: a view repeating one query finds it with one strcmp */
-    cached_stmt *current; /* the entry of the statement being run */
-    /* The open cursor's statement, prepared for it alone and finalized at close (never one
-     * of the cache's): statements may run between its fetches, and one of the same SQL, or
-     * one evicting a cache entry, must not reset or finalize it mid-iteration. Its column
-     * names are cached in it as in a cache entry (stmt NULL: no cursor, or exhausted). */
-    cached_stmt cursor;
+    cached_stmt *current;  /* the entry of the statement being run */
     int64_t busy_since_ms; /* when the current lock wait began */
 } sqlite_conn;
 
@@ -497,45 +492,56 @@ static int sq_exec_script(mn_dbconn *conn, const char *sql)
     return set_sqlite_error(conn, c->handle, rc);
 }
 
-static void cursor_finish(sqlite_conn *c)
+/* A cursor: its statement, prepared for it alone and finalized at close (never one of the
+ * cache's): statements, and other cursors, may run between its fetches, and one of the same
+ * SQL, or one evicting a cache entry, must not reset or finalize it mid-iteration. Its column
+ * names are cached in it as in a cache entry (stmt NULL: exhausted). */
+typedef struct sq_cursor {
+    mn_dbcursor base; /* first: db.c allocates and links it */
+    cached_stmt st;
+} sq_cursor;
+
+static void cursor_finish(sq_cursor *cur)
 {
-    sqlite3_finalize(c->cursor.stmt); /* the statement's reads end: its implicit transaction too */
-    mn_free(c->cursor.names);
-    memset(&c->cursor, 0, sizeof c->cursor);
+    sqlite3_finalize(cur->st.stmt); /* the statement's reads end: its implicit transaction too */
+    mn_free(cur->st.names);
+    memset(&cur->st, 0, sizeof cur->st);
 }
 
-static int sq_cursor_open(mn_dbconn *conn, const char *sql, const mn_dbparam *params,
+static int sq_cursor_open(mn_dbcursor *base, const char *sql, const mn_dbparam *params,
                           size_t nparams)
 {
-    sqlite_conn *c = (sqlite_conn *)conn;
+    sq_cursor *cur = (sq_cursor *)base;
+    sqlite_conn *c = (sqlite_conn *)base->conn;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v3(c->handle, sql, -1, 0, &st, NULL);
     if (rc != SQLITE_OK)
-        return set_sqlite_error(conn, c->handle, rc);
+        return set_sqlite_error(&c->base, c->handle, rc);
     if (!st)
-        return mn__dbconn_set_error(conn, MN_DBERR_PROGRAMMING, NULL, "empty SQL statement");
-    c->cursor.stmt = st;
+        return mn__dbconn_set_error(&c->base, MN_DBERR_PROGRAMMING, NULL, "empty SQL statement");
+    cur->st.stmt = st;
     rc = bind_params(c, st, params, nparams);
     if (rc)
-        cursor_finish(c);
+        cursor_finish(cur);
     return rc;
 }
 
-static int sq_cursor_fetch(mn_dbconn *conn, mn_arena *arena, size_t max_rows, mn_dbresult *out)
+static int sq_cursor_fetch(mn_dbcursor *base, mn_arena *arena, size_t max_rows, mn_dbresult *out)
 {
-    sqlite_conn *c = (sqlite_conn *)conn;
-    if (!c->cursor.stmt)
+    sq_cursor *cur = (sq_cursor *)base;
+    if (!cur->st.stmt)
         return 0; /* already exhausted */
     bool done = false;
-    int rc = step_rows(c, &c->cursor, c->cursor.stmt, arena, max_rows, out, &done);
+    int rc =
+        step_rows((sqlite_conn *)base->conn, &cur->st, cur->st.stmt, arena, max_rows, out, &done);
     if (rc || done)
-        cursor_finish(c);
+        cursor_finish(cur);
     return rc;
 }
 
-static void sq_cursor_close(mn_dbconn *conn)
+static void sq_cursor_close(mn_dbcursor *base)
 {
-    cursor_finish((sqlite_conn *)conn);
+    cursor_finish((sq_cursor *)base);
 }
 
 const mn_dbdriver mn__sqlite_driver = {
@@ -547,6 +553,7 @@ const mn_dbdriver mn__sqlite_driver = {
     .pool_free = sq_pool_free,
     .exec = sq_exec,
     .exec_script = sq_exec_script,
+    .cursor_size = sizeof(sq_cursor),
     .cursor_open = sq_cursor_open,
     .cursor_fetch = sq_cursor_fetch,
     .cursor_close = sq_cursor_close,

@@ -778,25 +778,30 @@ int mn_qs_iterator(mn_qs *qs, size_t chunk, int (*fn)(void *row, void *user), vo
     mn_dbconn *c = mn_orm_conn(o, alias);
     if (!c)
         return o->errcode ? o->errcode : MN_EDB_OPERATIONAL;
-    rc = mn_dbconn_cursor_open(c, q.sql, q.params, q.nparams);
+    /* a handle of its own (malloc'ed, not in the session's arena: a nested iterator runs
+     * once per outer row), so iterators nest as in Django */
+    mn_dbcursor *cur = NULL;
+    rc = mn_dbconn_cursor_open(c, NULL, q.sql, q.params, q.nparams, &cur);
     if (rc)
         return iter_fail(o, alias, c, rc);
     mn_arena *chunk_arena = mn_arena_new(0);
     if (!chunk_arena) {
-        mn_dbconn_cursor_close(c);
+        mn_dbcursor_close(cur);
         return mn__orm_fail(o, MN_ENOMEM, "out of memory");
     }
     for (;;) {
         mn_arena_reset(chunk_arena); /* the previous chunk's rows, prefetches and results */
         mn_dbresult res;
-        rc = mn_dbconn_cursor_fetch(c, chunk_arena, chunk, &res);
+        rc = mn_dbcursor_fetch(cur, chunk_arena, chunk, &res);
         if (rc) {
             iter_fail(o, alias, c, rc);
             break;
         }
         if (res.nrows > 0)
             rc = iter_chunk(qs, &q, &res, chunk_arena, fn, user);
-        if (!holds_conn(o, c)) { /* fn's statement lost the connection: the cursor went too */
+        /* fn's statement lost the connection: the cursor went with it (a connection
+         * acquired since may even sit at the same address: the handle knows) */
+        if (!mn_dbcursor_conn(cur) || !holds_conn(o, c)) {
             c = NULL;
             if (rc == 0)
                 rc = mn__orm_fail(o, MN_EDB_OPERATIONAL,
@@ -811,8 +816,8 @@ int mn_qs_iterator(mn_qs *qs, size_t chunk, int (*fn)(void *row, void *user), vo
             break;
         }
     }
+    mn_dbcursor_close(cur);
     if (c) {
-        mn_dbconn_cursor_close(c);
         if (c->broken && o->atomic_depth == 0) { /* as mn__exec: the next query reconnects */
             for (size_t i = 0; i < o->ndbs; i++)
                 if (o->conns[i] == c)

@@ -378,15 +378,15 @@ Test(pg, a_transaction_left_open_is_rolled_back_on_release)
 Test(pg, cursors_stream_in_chunks)
 {
     mn_dbparam n = mn_dbp_int(10000);
-    cr_assert_eq(
-        mn_dbconn_cursor_open(conn, "SELECT g, 'x' || g FROM generate_series(1, $1) g", &n, 1), 0,
-        "%s", mn_dbconn_errmsg(conn));
+    mn_dbcursor *cur = NULL;
+    cr_assert_eq(mn_dbconn_cursor_open(
+                     conn, NULL, "SELECT g, 'x' || g FROM generate_series(1, $1) g", &n, 1, &cur),
+                 0, "%s", mn_dbconn_errmsg(conn));
     int64_t sum = 0, rows = 0;
     size_t chunks = 0;
     for (;;) {
         mn_dbresult r;
-        cr_assert_eq(mn_dbconn_cursor_fetch(conn, arena, 1000, &r), 0, "%s",
-                     mn_dbconn_errmsg(conn));
+        cr_assert_eq(mn_dbcursor_fetch(cur, arena, 1000, &r), 0, "%s", mn_dbconn_errmsg(conn));
         if (r.nrows == 0)
             break;
         cr_assert_leq(r.nrows, 1000);
@@ -401,7 +401,7 @@ Test(pg, cursors_stream_in_chunks)
         chunks++;
         mn_arena_reset(arena); /* bounded memory: each chunk freed before the next */
     }
-    mn_dbconn_cursor_close(conn);
+    mn_dbcursor_close(cur);
     cr_assert_eq(rows, 10000);
     cr_assert_eq(chunks, 10);
     cr_assert_eq(sum, 10000LL * 10001 / 2);
@@ -415,12 +415,14 @@ Test(pg, closing_a_cursor_early_abandons_a_huge_result_quickly)
      * rest. (Outside one, WITH HOLD runs the query to the end at DECLARE, as Django's.) */
     cr_assert_eq(mn_dbconn_begin(conn), 0);
     double t0 = pgt_now_s();
-    cr_assert_eq(mn_dbconn_cursor_open(conn, "SELECT generate_series(1, 50000000)", NULL, 0), 0);
+    mn_dbcursor *cur = NULL;
+    cr_assert_eq(
+        mn_dbconn_cursor_open(conn, NULL, "SELECT generate_series(1, 50000000)", NULL, 0, &cur), 0);
     mn_dbresult r;
-    cr_assert_eq(mn_dbconn_cursor_fetch(conn, arena, 10, &r), 0);
+    cr_assert_eq(mn_dbcursor_fetch(cur, arena, 10, &r), 0);
     cr_assert_eq(r.nrows, 10);
     cr_assert_eq(cell(&r, 9, 0)->v.i, 10);
-    mn_dbconn_cursor_close(conn);
+    mn_dbcursor_close(cur);
     cr_assert_lt(pgt_now_s() - t0, 3.0, "the rest is never produced");
     cr_assert_not(conn->broken);
     cr_assert_eq(mn_dbconn_commit(conn), 0, "%s", mn_dbconn_errmsg(conn));
@@ -435,13 +437,14 @@ Test(pg, other_statements_run_between_fetches_of_a_cursor)
         if (in_txn)
             cr_assert_eq(mn_dbconn_begin(conn), 0);
         mn_dbparam n = mn_dbp_int(25);
-        cr_assert_eq(mn_dbconn_cursor_open(conn, "SELECT g FROM generate_series(1, $1) g", &n, 1),
+        mn_dbcursor *cur = NULL;
+        cr_assert_eq(mn_dbconn_cursor_open(conn, NULL, "SELECT g FROM generate_series(1, $1) g", &n,
+                                           1, &cur),
                      0, "%s", mn_dbconn_errmsg(conn));
         int64_t sum = 0;
         for (;;) {
             mn_dbresult r;
-            cr_assert_eq(mn_dbconn_cursor_fetch(conn, arena, 10, &r), 0, "%s",
-                         mn_dbconn_errmsg(conn));
+            cr_assert_eq(mn_dbcursor_fetch(cur, arena, 10, &r), 0, "%s", mn_dbconn_errmsg(conn));
             for (size_t i = 0; i < r.nrows; i++)
                 sum += cell(&r, i, 0)->v.i;
             /* the cursor's own SQL, between two fetches */
@@ -453,7 +456,7 @@ Test(pg, other_statements_run_between_fetches_of_a_cursor)
             if (r.nrows < 10)
                 break;
         }
-        mn_dbconn_cursor_close(conn);
+        mn_dbcursor_close(cur);
         cr_assert_eq(sum, 25 * 26 / 2);
         if (in_txn)
             cr_assert_eq(mn_dbconn_commit(conn), 0, "%s", mn_dbconn_errmsg(conn));
@@ -470,25 +473,93 @@ Test(pg, closing_a_cursor_early_inside_a_transaction_keeps_the_transaction)
     pgt_ok(conn, "CREATE TABLE t_cursor_txn (v int)");
     cr_assert_eq(mn_dbconn_begin(conn), 0);
     pgt_ok(conn, "INSERT INTO t_cursor_txn VALUES (1)");
-    cr_assert_eq(mn_dbconn_cursor_open(conn, "SELECT generate_series(1, 5000)", NULL, 0), 0);
+    mn_dbcursor *cur = NULL;
+    cr_assert_eq(
+        mn_dbconn_cursor_open(conn, NULL, "SELECT generate_series(1, 5000)", NULL, 0, &cur), 0);
     mn_dbresult r;
-    cr_assert_eq(mn_dbconn_cursor_fetch(conn, arena, 5, &r), 0);
+    cr_assert_eq(mn_dbcursor_fetch(cur, arena, 5, &r), 0);
     cr_assert_eq(r.nrows, 5);
-    mn_dbconn_cursor_close(conn);
+    mn_dbcursor_close(cur);
     cr_assert_eq(mn_dbconn_commit(conn), 0, "%s", mn_dbconn_errmsg(conn));
     cr_assert_eq(count_rows("t_cursor_txn"), 1);
 }
 
+/* Two cursors open on one connection, read in turns (nested iterators): each its own
+ * server-side cursor, outside a transaction (WITH HOLD) and inside one. */
+Test(pg, two_cursors_interleave_on_one_connection)
+{
+    for (int in_txn = 0; in_txn < 2; in_txn++) {
+        if (in_txn)
+            cr_assert_eq(mn_dbconn_begin(conn), 0);
+        mn_dbcursor *a = NULL, *b = NULL;
+        cr_assert_eq(
+            mn_dbconn_cursor_open(conn, arena, "SELECT generate_series(1, 7)", NULL, 0, &a), 0,
+            "%s", mn_dbconn_errmsg(conn));
+        cr_assert_eq(
+            mn_dbconn_cursor_open(conn, arena, "SELECT generate_series(101, 107)", NULL, 0, &b), 0,
+            "%s", mn_dbconn_errmsg(conn));
+        int64_t got_a = 0, got_b = 0, rows_a = 0, rows_b = 0;
+        for (bool more_a = true, more_b = true; more_a || more_b;) {
+            mn_dbresult r;
+            if (more_a) {
+                cr_assert_eq(mn_dbcursor_fetch(a, arena, 2, &r), 0, "%s", mn_dbconn_errmsg(conn));
+                for (size_t i = 0; i < r.nrows; i++)
+                    got_a += cell(&r, i, 0)->v.i, rows_a++;
+                more_a = r.nrows == 2;
+            }
+            if (more_b) {
+                cr_assert_eq(mn_dbcursor_fetch(b, arena, 3, &r), 0, "%s", mn_dbconn_errmsg(conn));
+                for (size_t i = 0; i < r.nrows; i++)
+                    got_b += cell(&r, i, 0)->v.i, rows_b++;
+                more_b = r.nrows == 3;
+            }
+        }
+        cr_expect_eq(rows_a, 7);
+        cr_expect_eq(got_a, 28);
+        cr_expect_eq(rows_b, 7);
+        cr_expect_eq(got_b, 7 * 104);
+        mn_dbcursor_close(b);
+        mn_dbcursor_close(a);
+        mn_dbcursor_close(a); /* twice: nothing */
+        if (in_txn)
+            cr_assert_eq(mn_dbconn_commit(conn), 0, "%s", mn_dbconn_errmsg(conn));
+        cr_assert_eq(count_rows("pg_cursors WHERE name <> ''"), 0, "both closed");
+    }
+}
+
+/* Cursors left open when the connection goes back to the pool are closed on the server; the
+ * handles stay, read as closed. */
+Test(pg, release_closes_the_cursors_left_open)
+{
+    mn_dbcursor *a = NULL, *b = NULL;
+    cr_assert_eq(mn_dbconn_cursor_open(conn, NULL, "SELECT generate_series(1, 5)", NULL, 0, &a), 0);
+    cr_assert_eq(mn_dbconn_begin(conn), 0);
+    cr_assert_eq(mn_dbconn_cursor_open(conn, arena, "SELECT generate_series(1, 5)", NULL, 0, &b),
+                 0);
+    cr_assert_eq(mn_dbcursor_conn(a), conn);
+    mn_db_release(conn);
+    cr_expect_null(mn_dbcursor_conn(a));
+    cr_expect_null(mn_dbcursor_conn(b));
+    mn_dbresult r;
+    cr_expect_eq(mn_dbcursor_fetch(a, arena, 2, &r), MN_EDB_PROGRAMMING);
+    cr_expect_eq(r.nrows, 0);
+    mn_dbcursor_close(a); /* frees the malloc'ed handle */
+    mn_dbcursor_close(b);
+    conn = pgt_acquire(db);
+    cr_assert_eq(count_rows("pg_cursors WHERE name <> ''"), 0, "the server closed them");
+}
+
 Test(pg, a_cursor_reports_errors_in_the_query)
 {
-    int rc =
-        mn_dbconn_cursor_open(conn, "SELECT 1 / (g - 3) FROM generate_series(1, 5) g", NULL, 0);
+    mn_dbcursor *cur = NULL;
+    int rc = mn_dbconn_cursor_open(conn, NULL, "SELECT 1 / (g - 3) FROM generate_series(1, 5) g",
+                                   NULL, 0, &cur);
     mn_dbresult r;
     if (rc == 0)
-        rc = mn_dbconn_cursor_fetch(conn, arena, 100, &r);
+        rc = mn_dbcursor_fetch(cur, arena, 100, &r);
     cr_assert_eq(rc, MN_EDB_DATA, "%s", mn_db_strerror(rc));
     cr_assert_str_eq(mn_dbconn_sqlstate(conn), "22012");
-    mn_dbconn_cursor_close(conn);
+    mn_dbcursor_close(cur);
     cr_assert_eq(count_rows("generate_series(1, 2)"), 2);
 }
 

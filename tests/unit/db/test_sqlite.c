@@ -164,8 +164,9 @@ Test(sqlite, cursor_streams_rows_in_chunks)
     ok("CREATE TABLE t (v INTEGER)");
     ok("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1000) "
        "INSERT INTO t SELECT x FROM n");
-    cr_assert_eq(mn_dbconn_cursor_open(conn, "SELECT v FROM t WHERE v > ?1 ORDER BY v",
-                                       (mn_dbparam[]){mn_dbp_int(10)}, 1),
+    mn_dbcursor *cur = NULL;
+    cr_assert_eq(mn_dbconn_cursor_open(conn, arena, "SELECT v FROM t WHERE v > ?1 ORDER BY v",
+                                       (mn_dbparam[]){mn_dbp_int(10)}, 1, &cur),
                  0);
     cr_assert_eq(mn_dbconn_exec(conn, NULL, "SELECT 1", NULL, 0, NULL), 0,
                  "other statements run while a cursor is open");
@@ -174,7 +175,7 @@ Test(sqlite, cursor_streams_rows_in_chunks)
     for (;;) {
         mn_arena_reset(chunk);
         mn_dbresult r;
-        cr_assert_eq(mn_dbconn_cursor_fetch(conn, chunk, 100, &r), 0);
+        cr_assert_eq(mn_dbcursor_fetch(cur, chunk, 100, &r), 0);
         if (r.nrows == 0)
             break;
         cr_assert_leq(r.nrows, 100);
@@ -182,11 +183,72 @@ Test(sqlite, cursor_streams_rows_in_chunks)
         for (size_t i = 0; i < r.nrows; i++)
             sum += r.cells[i].v.i, rows++;
     }
-    mn_dbconn_cursor_close(conn);
+    mn_dbcursor_close(cur);
     mn_arena_free(chunk);
     cr_assert_eq(rows, 990);
     cr_assert_eq(chunks, 10);
     cr_assert_eq(sum, 500500 - 55);
+    ok("SELECT 1");
+}
+
+/* Two cursors open on one connection, read in turns (nested iterators): each steps its own
+ * statement, even with the same SQL, and one closed early leaves the other reading. */
+Test(sqlite, two_cursors_interleave_on_one_connection)
+{
+    ok("CREATE TABLE t (v INTEGER)");
+    ok("INSERT INTO t VALUES (1), (2), (3), (4), (5), (6), (7)");
+    const char *sql = "SELECT v FROM t ORDER BY v";
+    mn_dbcursor *a = NULL, *b = NULL, *c = NULL;
+    cr_assert_eq(mn_dbconn_cursor_open(conn, arena, sql, NULL, 0, &a), 0, "%s",
+                 mn_dbconn_errmsg(conn));
+    cr_assert_eq(mn_dbconn_cursor_open(conn, arena, sql, NULL, 0, &b), 0, "%s",
+                 mn_dbconn_errmsg(conn));
+    cr_assert_eq(mn_dbconn_cursor_open(conn, NULL, sql, NULL, 0, &c), 0, "%s",
+                 mn_dbconn_errmsg(conn));
+    int64_t got_a = 0, got_b = 0, rows_a = 0, rows_b = 0;
+    mn_dbresult r;
+    cr_assert_eq(mn_dbcursor_fetch(c, arena, 1, &r), 0);
+    cr_assert_eq(r.nrows, 1);
+    mn_dbcursor_close(c); /* early */
+    for (bool more_a = true, more_b = true; more_a || more_b;) {
+        if (more_a) {
+            cr_assert_eq(mn_dbcursor_fetch(a, arena, 2, &r), 0, "%s", mn_dbconn_errmsg(conn));
+            for (size_t i = 0; i < r.nrows; i++)
+                got_a += r.cells[i].v.i, rows_a++;
+            more_a = r.nrows == 2;
+        }
+        if (more_b) {
+            cr_assert_eq(mn_dbcursor_fetch(b, arena, 3, &r), 0, "%s", mn_dbconn_errmsg(conn));
+            for (size_t i = 0; i < r.nrows; i++)
+                got_b += r.cells[i].v.i, rows_b++;
+            more_b = r.nrows == 3;
+        }
+    }
+    cr_expect_eq(rows_a, 7);
+    cr_expect_eq(got_a, 28);
+    cr_expect_eq(rows_b, 7);
+    cr_expect_eq(got_b, 28);
+    mn_dbcursor_close(a);
+    mn_dbcursor_close(b);
+    ok("DROP TABLE t"); /* SQLite refuses it while an unfinalized statement reads t */
+}
+
+/* Cursors left open when the connection goes back to the pool are finalized (else the
+ * connection could never close); the handles stay, read as closed. */
+Test(sqlite, release_ends_the_cursors_left_open)
+{
+    mn_dbcursor *a = NULL, *b = NULL;
+    cr_assert_eq(mn_dbconn_cursor_open(conn, NULL, "SELECT 1 UNION ALL SELECT 2", NULL, 0, &a), 0);
+    cr_assert_eq(mn_dbconn_cursor_open(conn, arena, "SELECT 3 UNION ALL SELECT 4", NULL, 0, &b), 0);
+    mn_dbresult r;
+    cr_assert_eq(mn_dbcursor_fetch(a, arena, 1, &r), 0);
+    mn_db_release(conn);
+    cr_expect_null(mn_dbcursor_conn(a));
+    cr_expect_null(mn_dbcursor_conn(b));
+    cr_expect_eq(mn_dbcursor_fetch(b, arena, 2, &r), MN_EDB_PROGRAMMING);
+    mn_dbcursor_close(a); /* frees the malloc'ed handle */
+    mn_dbcursor_close(b);
+    cr_assert_eq(mn_db_acquire(db, -1, &conn), 0, "%s", mn_db_errmsg(db));
     ok("SELECT 1");
 }
 

@@ -70,7 +70,6 @@ static int same_sql_inside(void *row, void *user)
     mn_rows *all = mn_qs_fetch(by_id()); /* the very statement the cursor is stepping */
     if (!all || all->len != 5)
         cr_assert_fail("nested fetch of the same SQL: %s", mn_orm_error(t.o));
-    /* ... and once more as a cursor of its own would be refused: one cursor per connection */
     s->rows++;
     size_t len = strlen(s->texts);
     snprintf(s->texts + len, sizeof s->texts - len, "%s%s", len ? "," : "",
@@ -248,11 +247,12 @@ static void error_mid_cursor(bool in_txn)
     if (in_txn)
         cr_assert_eq(mn_dbconn_begin(c), 0, "%s", mn_dbconn_errmsg(c));
     mn_arena *a = mn_arena_new(0);
-    int rc = mn_dbconn_cursor_open(c, sql, NULL, 0);
+    mn_dbcursor *cur = NULL;
+    int rc = mn_dbconn_cursor_open(c, a, sql, NULL, 0, &cur);
     size_t got = 0;
     while (rc == 0) {
         mn_dbresult res;
-        rc = mn_dbconn_cursor_fetch(c, a, 2, &res);
+        rc = mn_dbcursor_fetch(cur, a, 2, &res);
         got += res.nrows;
         if (rc == 0 && res.nrows < 2)
             break;
@@ -263,7 +263,7 @@ static void error_mid_cursor(bool in_txn)
      * first there; otherwise the rows before the bad one come first */
     if (in_txn || !tdb_is_pg(&t))
         cr_expect_eq(got, 4, "rows before the error");
-    mn_dbconn_cursor_close(c);
+    mn_dbcursor_close(cur);
     if (in_txn)
         mn_dbconn_rollback(c);
     mn_dbresult res;
@@ -284,10 +284,12 @@ Test(orm_iter, statements_between_fetches_on_the_connection)
     make_polls(3);
     mn_dbconn *c = mn_orm_conn(t.o, NULL);
     mn_arena *a = mn_arena_new(0);
-    cr_assert_eq(mn_dbconn_cursor_open(c, "SELECT text FROM polls_question ORDER BY id", NULL, 0),
-                 0, "%s", mn_dbconn_errmsg(c));
+    mn_dbcursor *cur = NULL;
+    cr_assert_eq(
+        mn_dbconn_cursor_open(c, a, "SELECT text FROM polls_question ORDER BY id", NULL, 0, &cur),
+        0, "%s", mn_dbconn_errmsg(c));
     mn_dbresult res, nested;
-    cr_assert_eq(mn_dbconn_cursor_fetch(c, a, 1, &res), 0, "%s", mn_dbconn_errmsg(c));
+    cr_assert_eq(mn_dbcursor_fetch(cur, a, 1, &res), 0, "%s", mn_dbconn_errmsg(c));
     cr_expect_eq(res.nrows, 1);
     /* the cursor's own SQL, a write and a batch between two fetches */
     cr_assert_eq(
@@ -298,11 +300,9 @@ Test(orm_iter, statements_between_fetches_on_the_connection)
                  mn_dbconn_errmsg(c));
     mn_dbbatch_item items[2] = {{.sql = "SELECT 1"}, {.sql = "SELECT 2"}};
     cr_assert_eq(mn_dbconn_exec_batch(c, a, items, 2), 0, "%s", mn_dbconn_errmsg(c));
-    cr_assert_eq(mn_dbconn_cursor_fetch(c, a, 5, &res), 0, "%s", mn_dbconn_errmsg(c));
+    cr_assert_eq(mn_dbcursor_fetch(cur, a, 5, &res), 0, "%s", mn_dbconn_errmsg(c));
     cr_expect_eq(res.nrows, 2, "the rest of the cursor");
-    cr_expect_eq(mn_dbconn_cursor_open(c, "SELECT 1", NULL, 0), MN_EDB_PROGRAMMING,
-                 "one cursor per connection");
-    mn_dbconn_cursor_close(c);
+    mn_dbcursor_close(cur);
     mn_arena_free(a);
 }
 
@@ -392,4 +392,208 @@ Test(orm_iter, values_and_values_list_stream)
     cr_assert_eq(mn_qs_iterator(mn_qs_values_list(by_id(), "text", true), 2, values_rows, &b), 0,
                  "%s", mn_orm_error(t.o));
     cr_expect_str_eq(mn_buf_cstr(&b), "'q0';'q1';'q2';");
+}
+
+/* ---- nested iterators: a cursor each, on the one connection ---- */
+typedef struct nest {
+    mn_buf out;
+    int outer, inner_stops;
+} nest;
+
+static int inner_choice(void *row, void *user)
+{
+    nest *n = user;
+    Choice *c = row;
+    Question *q = mn_fk_get(t.o, c, "question"); /* a query beside two open cursors */
+    if (!q)
+        cr_assert_fail("related: %s", mn_orm_error(t.o));
+    mn_buf_printf(&n->out, "%s:%d ", q->text, (int)c->votes);
+    return strcmp(q->text, "q5") == 0 ? 5 : 0; /* q5: stop after its first choice */
+}
+
+static int outer_question(void *row, void *user)
+{
+    nest *n = user;
+    n->outer++;
+    mn_qs *choices = mn_qs_order_by(mn_related(t.o, row, "choices"), "id");
+    int rc = mn_qs_iterator(choices, 1, inner_choice, n);
+    if (rc == 5)
+        n->inner_stops++;
+    else if (rc != 0)
+        cr_assert_fail("inner iterator: %d %s", rc, mn_orm_error(t.o));
+    return 0;
+}
+
+static void assert_no_cursor_left(void)
+{
+    mn_dbconn *c = mn_orm_conn(t.o, NULL);
+    cr_assert_not_null(c);
+    cr_expect_null(c->cursors, "every cursor closed");
+    if (tdb_is_pg(&t)) {
+        mn_dbresult res;
+        cr_assert_eq(mn_dbconn_exec(c, mn_orm_arena(t.o),
+                                    "SELECT count(*) FROM pg_cursors WHERE name <> ''", NULL, 0,
+                                    &res),
+                     0, "%s", mn_dbconn_errmsg(c));
+        cr_expect_eq(mn_dbresult_cell(&res, 0, 0)->v.i, 0, "no server-side cursor left");
+    }
+}
+
+Test(orm_iter, nested_iterators_with_an_early_stop_inside)
+{
+    make_polls(7); /* q1: 1 choice, q2: 2, q4: 1, q5: 2 (votes 0, 1) */
+    for (int in_block = 0; in_block < 2; in_block++) {
+        if (in_block)
+            cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+        nest n = {.outer = 0};
+        mn_buf_init(&n.out, t.arena);
+        cr_assert_eq(mn_qs_iterator(by_id(), 2, outer_question, &n), 0, "%s", mn_orm_error(t.o));
+        cr_expect_eq(n.outer, 7, "every question (block %d)", in_block);
+        cr_expect_eq(n.inner_stops, 1);
+        cr_expect_str_eq(mn_buf_cstr(&n.out), "q1:0 q2:0 q2:1 q4:0 q5:0 ", "block %d", in_block);
+        assert_no_cursor_left();
+        if (in_block)
+            cr_assert_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    }
+}
+
+static int stop_outer_in_inner(void *row, void *user)
+{
+    (void)row;
+    int *calls = user;
+    return ++*calls == 2 ? 9 : 0;
+}
+
+static int outer_stopped_by_inner(void *row, void *user)
+{
+    int rc = mn_qs_iterator(mn_all(t.o, Question), 1, stop_outer_in_inner, user);
+    (void)row;
+    return rc; /* the inner stop ends the outer iterator too */
+}
+
+Test(orm_iter, an_inner_stop_returned_by_the_outer_callback_closes_both)
+{
+    make_polls(4);
+    int calls = 0;
+    cr_expect_eq(mn_qs_iterator(by_id(), 2, outer_stopped_by_inner, &calls), 9);
+    cr_expect_eq(calls, 2);
+    assert_no_cursor_left();
+}
+
+/* ---- writes to the iterated table inside the callback ---- */
+static int insert_one(void *row, void *user)
+{
+    int *rows = user;
+    mn_datetime now = {.year = 2024, .month = 4, .day = 2, .aware = true};
+    char text[32];
+    snprintf(text, sizeof text, "from %s", ((Question *)row)->text);
+    if (!mn_create(t.o, Question, "text", text, "pub_date", &now))
+        cr_assert_fail("create: %s", mn_orm_error(t.o));
+    return ++*rows > 50 ? 50 : 0; /* the guard, should the cursor see its own inserts */
+}
+
+/* PostgreSQL's cursor reads a snapshot taken when it was opened: rows the callback inserts
+ * into the same table are not iterated (in an atomic block too). SQLite gives no such
+ * isolation within a connection (documented; Django's caveat), so this runs on PG only. */
+Test(orm_iter, pg_rows_inserted_by_the_callback_are_not_iterated)
+{
+    if (!tdb_is_pg(&t))
+        return;
+    make_polls(3);
+    int rows = 0;
+    cr_assert_eq(mn_qs_iterator(by_id(), 1, insert_one, &rows), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(rows, 3, "only the rows there at the start");
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Question)), 6);
+    cr_assert_eq(mn_atomic_begin(t.o), 0);
+    rows = 0;
+    cr_assert_eq(mn_qs_iterator(by_id(), 2, insert_one, &rows), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(rows, 6, "inside a block too");
+    cr_assert_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Question)), 12);
+}
+
+static int add_vote(void *row, void *user)
+{
+    int *rows = user;
+    Choice *c = row;
+    c->votes += 100;
+    if (mn_save(t.o, c) != 0)
+        cr_assert_fail("save: %s", mn_orm_error(t.o));
+    return ++*rows > 50 ? 50 : 0;
+}
+
+/* The safe pattern on both databases: updating other columns of the rows already read
+ * repeats none of them (SQLite's cursor sees the new values, not new rows). */
+Test(orm_iter, updating_the_rows_read_repeats_none)
+{
+    make_polls(9); /* 9 choices */
+    const char *orders[] = {NULL, "-id", "text"};
+    for (size_t i = 0; i < 3; i++) {
+        mn_qs *qs = mn_all(t.o, Choice);
+        if (orders[i])
+            qs = mn_qs_order_by(qs, orders[i]);
+        int rows = 0;
+        cr_assert_eq(mn_qs_iterator(qs, 1, add_vote, &rows), 0, "%s", mn_orm_error(t.o));
+        cr_expect_eq(rows, 9, "each choice once (order %s)", orders[i] ? orders[i] : "none");
+    }
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Choice), "votes__gte", 300)), 9);
+}
+
+/* ---- error paths ---- */
+static int kill_connection_inside(void *row, void *user)
+{
+    (void)row;
+    int *calls = user;
+    if (++*calls == 2) /* the callback's own statement loses the connection */
+        cr_expect_null(
+            mn_raw(t.o, &Question_model, "SELECT pg_terminate_backend(pg_backend_pid())", NULL, 0));
+    return 0;
+}
+
+static int outer_of_killed(void *row, void *user)
+{
+    (void)row;
+    int rc = mn_qs_iterator(mn_all(t.o, Question), 1, kill_connection_inside, user);
+    return rc;
+}
+
+Test(orm_iter, pg_a_connection_lost_in_the_callback_ends_both_iterators)
+{
+    if (!tdb_is_pg(&t))
+        return;
+    make_polls(4);
+    int calls = 0;
+    int rc = mn_qs_iterator(by_id(), 1, outer_of_killed, &calls);
+    cr_expect_eq(rc, MN_EDB_OPERATIONAL, "%d %s", rc, mn_orm_error(t.o));
+    cr_expect_eq(calls, 2, "no fetch after the loss");
+    /* the next query reconnects (a new session: without the test's search_path) */
+    assert_no_cursor_left();
+}
+
+static int rollback_savepoint_inside(void *row, void *user)
+{
+    seen *s = user;
+    Question *q = row;
+    if (mn_atomic_begin(t.o) != 0) /* a savepoint, in the outer block */
+        cr_assert_fail("atomic inside: %s", mn_orm_error(t.o));
+    q->text = "gone";
+    if (mn_save(t.o, q) != 0)
+        cr_assert_fail("save: %s", mn_orm_error(t.o));
+    if (mn_atomic_end(t.o, false) != 0) /* rolled back to the savepoint */
+        cr_assert_fail("atomic end: %s", mn_orm_error(t.o));
+    s->rows++;
+    return 0;
+}
+
+Test(orm_iter, savepoints_rolled_back_inside_keep_the_cursor_of_the_block)
+{
+    make_polls(5);
+    cr_assert_eq(mn_atomic_begin(t.o), 0);
+    seen s = {0};
+    cr_assert_eq(mn_qs_iterator(by_id(), 2, rollback_savepoint_inside, &s), 0, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(s.rows, 5, "the cursor outlives the rolled back savepoints");
+    cr_assert_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "text", "gone")), 0);
+    assert_no_cursor_left();
 }

@@ -8,7 +8,9 @@
 #include <criterion/criterion.h>
 #include <manouche/db.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 DB_SUITE(orm_iter);
 
@@ -596,4 +598,81 @@ Test(orm_iter, savepoints_rolled_back_inside_keep_the_cursor_of_the_block)
     cr_assert_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "text", "gone")), 0);
     assert_no_cursor_left();
+}
+
+/* ---- an iterator on another database inside a block on the default one ---- */
+static mn_db *other;
+static char other_dir[64];
+
+static void other_setup(void)
+{
+    tdb_open(&t);
+    snprintf(other_dir, sizeof other_dir, "/tmp/mn-iter-other-XXXXXX");
+    cr_assert_not_null(mkdtemp(other_dir));
+    char url[128], err[256];
+    snprintf(url, sizeof url, "sqlite:///%s/other.db", other_dir);
+    other =
+        mn_db_new(&(mn_dbconfig){.alias = "other", .url = url, .pool_size = 2}, err, sizeof err);
+    cr_assert_not_null(other, "%s", err);
+    mn_arena *a = mn_arena_new(0);
+    mn_orm *setup = mn_orm_new(a, other);
+    cr_assert_eq(mn_orm_create_tables(setup, false), 0, "%s", mn_orm_error(setup));
+    mn_orm_close(setup);
+    mn_arena_free(a);
+    cr_assert_eq(mn_orm_add_db(t.o, other), 0);
+}
+
+static void other_teardown(void)
+{
+    tdb_close(&t); /* gives back the session's connections, "other"'s too */
+    mn_db_free(other);
+    const char *files[] = {"other.db", "other.db-wal", "other.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s/%s", other_dir, files[i]);
+        unlink(p);
+    }
+    rmdir(other_dir);
+}
+
+TestSuite(orm_iter_other, .init = other_setup, .fini = other_teardown);
+
+static int copy_to_default(void *row, void *user)
+{
+    seen *s = user;
+    Question *q = row;
+    s->rows++;
+    if (s->rows == 1) {
+        mn_datetime now = {.year = 2024, .month = 4, .day = 3, .aware = true};
+        if (!mn_create(t.o, Question, "text", q->text, "pub_date", &now)) /* on default */
+            cr_assert_fail("create on default: %s", mn_orm_error(t.o));
+    } else if (s->rows == 2) { /* fails in the default block: that block is marked */
+        cr_expect_null(mn_raw(t.o, &Question_model, "SELECT * FROM no_such_table", NULL, 0));
+    } else if (mn_qs_count(mn_qs_using(mn_all(t.o, Question), "other")) != 4) {
+        cr_assert_fail("a read on other after the failure: %s", mn_orm_error(t.o));
+    }
+    return 0;
+}
+
+Test(orm_iter_other, an_iterator_on_other_inside_a_default_block)
+{
+    mn_datetime when = {.year = 2024, .month = 4, .day = 1, .aware = true};
+    for (int i = 0; i < 4; i++)
+        cr_assert_not_null(mn_qs_create(mn_qs_using(mn_all(t.o, Question), "other"), "text",
+                                        i % 2 ? "odd" : "even", "pub_date", &when),
+                           "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    seen s = {0};
+    /* the default block's failure marks that block only: the cursor on "other" reads on,
+     * and so do the callback's reads there */
+    cr_expect_eq(mn_qs_iterator(mn_qs_using(by_id(), "other"), 1, copy_to_default, &s), 0, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(s.rows, 4);
+    cr_expect_eq(mn_atomic_end(t.o, true), MN_ETRANSACTION_MANAGEMENT, "rolled back");
+    cr_expect_eq(mn_qs_count(mn_all(t.o, Question)), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_qs_using(mn_all(t.o, Question), "other")), 4, "%s",
+                 mn_orm_error(t.o));
+    mn_dbconn *c = mn_orm_conn(t.o, "other");
+    cr_assert_not_null(c);
+    cr_expect_null(c->cursors, "the cursor on other closed");
 }

@@ -87,6 +87,63 @@ static void regexp_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_int(ctx, rc >= 0);
 }
 
+/* mn_decimal_fits(v, max_digits, decimal_places, 'Model.field'): v, a DecimalField value as
+ * SQLite stores it (an integer scaled by 10^decimal_places; a REAL once the arithmetic left
+ * 64 bits), if it has at most max_digits digits, else an error as PostgreSQL's "numeric
+ * field overflow" (22003): the ORM wraps decimal expressions of an UPDATE in it. */
+static void decimal_fits_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    int t = sqlite3_value_type(argv[0]);
+    int md = sqlite3_value_int(argv[1]), dp = sqlite3_value_int(argv[2]);
+    if (t != SQLITE_INTEGER && t != SQLITE_FLOAT) { /* NULL, or text the column converts */
+        sqlite3_result_value(ctx, argv[0]);
+        return;
+    }
+    double limit = 1;
+    for (int i = 0; i < md; i++)
+        limit *= 10;
+    char shown[64];
+    if (t == SQLITE_INTEGER) {
+        sqlite3_int64 v = sqlite3_value_int64(argv[0]);
+        uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+        uint64_t ilimit = 1;
+        for (int i = 0; i < md && i < 19; i++)
+            ilimit *= 10;
+        if (md > 19 || mag < ilimit) {
+            sqlite3_result_int64(ctx, v);
+            return;
+        }
+        char digs[32];
+        int n = snprintf(digs, sizeof digs, "%llu", (unsigned long long)mag);
+        int whole = n - dp; /* at least 1: mag >= 10^max_digits >= 10^decimal_places */
+        snprintf(shown, sizeof shown, "%s%.*s%s%s", v < 0 ? "-" : "", whole, digs, dp ? "." : "",
+                 digs + whole);
+    } else {
+        double x = sqlite3_value_double(argv[0]);
+        if (x < limit && x > -limit) {
+            sqlite3_result_double(ctx, x);
+            return;
+        }
+        double s = x;
+        for (int i = 0; i < dp; i++)
+            s /= 10;
+        snprintf(shown, sizeof shown, "%.*f", dp, s);
+    }
+    const unsigned char *label = sqlite3_value_text(argv[3]);
+    char *msg = sqlite3_mprintf("numeric field overflow: '%s' does not fit %s (max_digits=%d, "
+                                "decimal_places=%d: at most %d digit%s before the decimal point)",
+                                shown, label ? (const char *)label : "a DecimalField", md, dp,
+                                md - dp, md - dp == 1 ? "" : "s");
+    if (!msg) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    sqlite3_result_error(ctx, msg, -1);
+    sqlite3_result_error_code(ctx, SQLITE_TOOBIG); /* a data error (MN_EDB_DATA), not a bug */
+    sqlite3_free(msg);
+}
+
 /* ---- lock waits ----
  * SQLite's own busy_timeout sleeps the thread, and with it every coroutine of the worker,
  * including the one holding the lock: a writer waiting on a transaction that another request
@@ -166,6 +223,10 @@ static int open_conn(mn_db *db, sqlite_pool *pool, sqlite_conn **out)
     if (rc == SQLITE_OK)
         rc = sqlite3_create_function(c->handle, "regexp", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                      NULL, regexp_fn, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function(c->handle, "mn_decimal_fits", 4,
+                                     SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, decimal_fits_fn,
+                                     NULL, NULL);
     if (rc != SQLITE_OK) {
         mn__db_set_errmsg(db, "cannot set up SQLite database '%s': %s", db->url.path,
                           msg ? msg : sqlite3_errstr(rc));

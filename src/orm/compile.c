@@ -877,6 +877,11 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
                 mn_buf_puts(&head, " = ");
                 if (set[i].value.type == MN_ARG_EXPR) {
                     size_t before = c.nj;
+                    /* SQLite keeps any integer: a decimal wider than max_digits is refused
+                     * by sqlite.c's mn_decimal_fits(), as PostgreSQL's numeric(p, s) does */
+                    bool check = c.d == MN_DIALECT_SQLITE && f->type == MN_DECIMAL;
+                    if (check)
+                        mn_buf_puts(&head, "mn_decimal_fits(");
                     xty et = c.d == MN_DIALECT_SQLITE
                                  ? mn__expr_type(qs->m, qs, set[i].value.v.expr)
                                  : (xty){XT_OTHER, 0};
@@ -893,6 +898,10 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
                     } else {
                         mn__cc_expr(&c, &head, set[i].value.v.expr);
                     }
+                    if (check)
+                        mn_buf_printf(&head, ", %d, %d, '%s.%s')",
+                                      f->max_digits ? f->max_digits : 18, f->decimal_places,
+                                      qs->m->name, f->name);
                     if (c.nj != before)
                         return mn__cc_fail(
                             &c, MN_EFIELD,

@@ -1,7 +1,8 @@
 /* test_fixes3.c — a DecimalField read and written on a second database of another dialect
  * (an SQLite "other" beside a PostgreSQL default) is converted as that database stores it;
- * a sliced, distinct __in subquery ordered by a related field selects only its one column.
- * Every test runs on both databases ("default" is PostgreSQL in the _pg
+ * a sliced, distinct __in subquery ordered by a related field selects only its one column;
+ * update() with a decimal expression wider than max_digits is refused on SQLite as on
+ * PostgreSQL. Every test runs on both databases ("default" is PostgreSQL in the _pg
  * variant, "other" is always SQLite). */
 #include "helper_data.h"
 #include "helper_db.h"
@@ -214,4 +215,65 @@ Test(orm_fixes3, sliced_distinct_in_subquery_with_random_order)
     mn_rows *r = mn_qs_fetch(mn_filter(mn_all(t.o, Book), "pk__in", sub));
     cr_assert_not_null(r, "%s", mn_orm_error(t.o));
     cr_expect_eq(r->len, 2);
+}
+
+/* ---- (c) update() with a decimal expression wider than max_digits ---- */
+
+static void expect_overflow(int64_t rc, const char *what)
+{
+    if (rc != MN_EDB_DATA)
+        cr_expect_eq(rc, MN_EDB_DATA, "%s: %lld %s", what, (long long)rc, mn_orm_error(t.o));
+    const char *e = mn_orm_error(t.o);
+    if (!strstr(e, "numeric field overflow"))
+        cr_expect_fail("%s: %s", what, e);
+    if (!tdb_is_pg(&t) && !strstr(e, "Book.price"))
+        cr_expect_fail("%s: the message names the field: %s", what, e);
+}
+
+static const char *stored_price(const Book *b)
+{
+    return repr(only_value(mn_filter(mn_all(t.o, Book), "pk", b->id), "price"));
+}
+
+static mn_expr *price_times(int64_t k)
+{
+    return mn_expr_op(t.o, '*', mn_F(t.o, "price"), mn_V(t.o, mn_arg_int(k)));
+}
+
+Test(orm_fixes3, update_with_a_decimal_expression_past_max_digits_is_refused)
+{
+    mn_qs *dune = mn_filter(mn_all(t.o, Book), "pk", lib.dune->id);
+    /* Book.price: max_digits=8, decimal_places=2; 19.99 * 10^7 has 9 digits before the point */
+    expect_overflow(mn_update(dune, "price", price_times(10000000)), "price * 10^7");
+    expect_overflow(mn_update(dune, "price", price_times(-10000000)), "price * -10^7");
+    /* past 64 bits as SQLite's scaled integer (it turns into a REAL) */
+    expect_overflow(mn_update(dune, "price", price_times(INT64_C(1000000000000000000))),
+                    "price * 10^18");
+    expect_overflow(
+        mn_update(dune, "price",
+                  mn_expr_op(t.o, '+', mn_F(t.o, "price"), mn_V(t.o, mn_arg_str("999980.02")))),
+        "price + 999980.02");
+    cr_expect_str_eq(stored_price(lib.dune), "Decimal('19.99')", "nothing was written");
+    /* one row too wide refuses the whole statement */
+    expect_overflow(mn_update(mn_all(t.o, Book), "price", price_times(30000)), "every book");
+    cr_expect_str_eq(stored_price(lib.emma), "Decimal('7.50')", "nothing was written");
+
+    /* what fits is stored: 999999.99 is the widest */
+    cr_expect_eq(mn_update(dune, "price", price_times(10000)), 1, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(stored_price(lib.dune), "Decimal('199900.00')");
+    cr_expect_eq(
+        mn_update(dune, "price",
+                  mn_expr_op(t.o, '-', mn_F(t.o, "price"), mn_V(t.o, mn_arg_str("-800099.99")))),
+        1, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(stored_price(lib.dune), "Decimal('999999.99')");
+    cr_expect_eq(mn_update(dune, "price", mn_F_add(t.o, "pages", 7)), 1, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(stored_price(lib.dune), "Decimal('419.00')");
+    /* a NULL decimal stays NULL */
+    Everything *e = mn_create(t.o, Everything, "small", 1);
+    cr_assert_not_null(e, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_update(mn_filter(mn_all(t.o, Everything), "pk", e->id), "amount",
+                           mn_F_add(t.o, "amount", 1)),
+                 1, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(repr(only_value(mn_filter(mn_all(t.o, Everything), "pk", e->id), "amount")),
+                     "None");
 }

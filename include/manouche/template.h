@@ -126,6 +126,11 @@ int mn_template_render_name(mn_template_engine *e, const char *name, mn_context 
  * an included template its own name), for diagnostics such as the ORM's N+1 warning about a
  * lazy queryset; NULL, line 0, outside a render. */
 const char *mn_template_current(int *line);
+/* Renders that park (a lazy queryset runs a query) interleave on one thread; fn names the
+ * task running now (the runtime's coroutine) so mn_template_current() answers only the
+ * render that set it. The layer that runs renders on coroutines sets it (the ORM does when
+ * its objects become template values); unset, a thread runs one render at a time. */
+void mn_template_set_task_fn(const void *(*fn)(void));
 
 /* Appends s with Django's escape(): & < > " ' become &amp; &lt; &gt; &quot; &#x27;. */
 int mn_template_escape(mn_buf *out, const char *s, size_t len);

@@ -5,6 +5,7 @@
  * and the slice filter narrows it to a LIMIT/OFFSET query, as Django's. */
 #include "rel_internal.h"
 
+#include <manouche/rt.h>
 #include <manouche/template.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -50,8 +51,25 @@ static const mn_value_class *class_of(const mn_model *m)
     return find_class(m);
 }
 
+/* Renders park on the queries lazy values run, so the template engine must tell renders
+ * apart by coroutine (its mn_template_current() names the N+1 warning's line). */
+static const void *current_coro(void)
+{
+    return mn_coro_current();
+}
+
+static void tell_template_of_coroutines(void)
+{
+    static atomic_bool told;
+    if (!atomic_load_explicit(&told, memory_order_relaxed)) {
+        mn_template_set_task_fn(current_coro);
+        atomic_store_explicit(&told, true, memory_order_relaxed);
+    }
+}
+
 mn_value *mn_obj_value(mn_orm *o, void *obj)
 {
+    tell_template_of_coroutines();
     if (!obj)
         return mn_value_none();
     mn_obj *h = obj;
@@ -62,6 +80,7 @@ mn_value *mn_obj_value(mn_orm *o, void *obj)
 
 mn_value *mn_qs_value(mn_qs *qs)
 {
+    tell_template_of_coroutines();
     if (!qs)
         return NULL;
     return mn_value_object(qs->o->arena, &qs_class, qs);

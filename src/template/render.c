@@ -7,6 +7,8 @@
  * limits from the engine options, so no template can recurse or loop without end. */
 #include "template/internal.h"
 
+#include <stdatomic.h>
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1786,14 +1788,32 @@ static int render_lorem(mn_template_state *r, const node *n, mn_buf *out)
     return rc < 0 ? rc : check_output(r, out);
 }
 
-/* The node being rendered on this thread, for mn_template_current(). A node lives as long as
- * its engine, so a value left by a render parked on another coroutine is stale, never freed;
- * each node restores the outer one, which puts a resumed render's back. */
-static _Thread_local const node *rendering;
+/* The node being rendered, for mn_template_current(), and the task (coroutine) rendering
+ * it. A worker's renders interleave on one thread when they park on a query, so the node is
+ * only believed by the task that set it: after another render ran in between, the answer is
+ * "unknown" rather than the other request's template. Each node restores the outer pair. */
+typedef struct rendering_at {
+    const node *node;
+    const void *task;
+} rendering_at;
+static _Thread_local rendering_at rendering;
+typedef const void *(*task_fn_t)(void);
+static _Atomic task_fn_t task_fn;
+
+void mn_template_set_task_fn(const void *(*fn)(void))
+{
+    atomic_store_explicit(&task_fn, fn, memory_order_relaxed);
+}
+
+static const void *current_task(void)
+{
+    task_fn_t fn = atomic_load_explicit(&task_fn, memory_order_relaxed);
+    return fn ? fn() : NULL;
+}
 
 const char *mn_template_current(int *line)
 {
-    const node *n = rendering;
+    const node *n = rendering.task == current_task() ? rendering.node : NULL;
     if (line)
         *line = n && n->tpl ? n->line : 0;
     return n && n->tpl ? n->tpl->name : NULL;
@@ -1801,9 +1821,10 @@ const char *mn_template_current(int *line)
 
 static int render_node(mn_template_state *r, const node *n, mn_buf *out)
 {
-    const node *saved = r->cur, *outer = rendering;
+    const node *saved = r->cur;
+    rendering_at outer = rendering;
     r->cur = n;
-    rendering = n;
+    rendering = (rendering_at){n, current_task()};
     int rc = MN_OK;
     switch (n->type) {
     case N_TEXT: rc = mn__put(out, n->u.text.ptr, n->u.text.len); break;

@@ -628,6 +628,57 @@ Test(objects, lazy_object_is_iterated_counted_and_tested, .init = engine_setup,
     cr_assert_geq(q.queries, 1);
 }
 
+/* A render that parks (a lazy value runs a query) lets other renders run on the same thread;
+ * mn_template_current() then answers only the task that set it, so a diagnostic never names
+ * another request's template. Here a value's lookup plays the part of the other task. */
+static int running_task;
+static const void *test_task(void)
+{
+    return &running_task + running_task; /* task 0 or task 1 */
+}
+
+typedef struct seen_at {
+    const char *tpl;
+    int line;
+    bool switch_task;
+} seen_at;
+
+static int where_get(void *self, mn_str name, mn_arena *ar, mn_value **out)
+{
+    seen_at *s = self;
+    (void)name;
+    running_task = s->switch_task; /* another coroutine's turn, as after a yield */
+    s->tpl = mn_template_current(&s->line);
+    running_task = 0;
+    *out = mn_value_int(ar, 1);
+    return 0;
+}
+
+static const mn_value_class where_class = {.name = "Where", .get = where_get};
+
+Test(objects, current_template_is_told_only_to_the_task_rendering_it, .init = engine_setup,
+     .fini = engine_teardown)
+{
+    mn_template_set_task_fn(test_task);
+    mn_template_error err;
+    const char *src = "a\n{{ mine.x }}{{ theirs.x }}";
+    mn_template *t = mn_template_compile(engine, "page.html", src, strlen(src), &err);
+    cr_assert(t, "%s", err.message);
+    seen_at mine = {0}, theirs = {.switch_task = true};
+    mn_context *ctx = mn_context_new(arena);
+    mn_context_set(ctx, "mine", mn_value_object(arena, &where_class, &mine));
+    mn_context_set(ctx, "theirs", mn_value_object(arena, &where_class, &theirs));
+    mn_buf out;
+    mn_buf_init(&out, arena);
+    cr_assert_eq(mn_template_render(t, ctx, &out, &err), 0, "%s", err.message);
+    mn_template_set_task_fn(NULL);
+    cr_expect_str_eq(mine.tpl ? mine.tpl : "(null)", "page.html");
+    cr_expect_eq(mine.line, 2);
+    cr_expect_null(theirs.tpl, "another task is not told this render's template");
+    cr_expect_eq(theirs.line, 0);
+    cr_expect_null(mn_template_current(NULL), "outside a render");
+}
+
 Test(context, push_pop_and_set_from_c, .init = engine_setup, .fini = engine_teardown)
 {
     mn_context *c = mn_context_new(arena);

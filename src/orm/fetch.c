@@ -703,7 +703,7 @@ mn_value *mn_qs_aggregate(mn_qs *qs, const char *name, const mn_expr *e)
 
 /* ---- iterator() ---- */
 /* Whether the session still holds c: a statement of fn that lost the connection gives it
- * back (mn__exec), closing the cursor with it. */
+ * back (mn__exec), ending the cursors open on it (their handles stay, with no connection). */
 static bool holds_conn(const mn_orm *o, const mn_dbconn *c)
 {
     for (size_t i = 0; i < o->ndbs; i++)

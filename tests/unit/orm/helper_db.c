@@ -109,3 +109,33 @@ const char *tdb_rows_repr(testdb *t, mn_qs *qs)
         mn_value_list_append(t->arena, l, rows->items[i]);
     return tdb_repr(t, l);
 }
+
+void tdb_other_open(testdb *t, tdb_other *x)
+{
+    snprintf(x->dir, sizeof x->dir, "/tmp/mn-orm-other-XXXXXX");
+    cr_assert_not_null(mkdtemp(x->dir));
+    char url[128], err[256] = "";
+    snprintf(url, sizeof url, "sqlite:///%s/other.db", x->dir);
+    x->db = mn_db_new(&(mn_dbconfig){.alias = "other", .url = url, .pool_size = 2}, err,
+                      sizeof err);
+    cr_assert_not_null(x->db, "%s", err);
+    mn_arena *a = mn_arena_new(0);
+    cr_assert_not_null(a);
+    mn_orm *setup = mn_orm_new(a, x->db);
+    cr_assert_eq(mn_orm_create_tables(setup, false), 0, "%s", mn_orm_error(setup));
+    mn_orm_close(setup);
+    mn_arena_free(a);
+    cr_assert_eq(mn_orm_add_db(t->o, x->db), 0);
+}
+
+void tdb_other_close(tdb_other *x)
+{
+    mn_db_free(x->db);
+    const char *files[] = {"other.db", "other.db-wal", "other.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s/%s", x->dir, files[i]);
+        unlink(p);
+    }
+    rmdir(x->dir);
+}

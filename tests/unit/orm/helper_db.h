@@ -24,6 +24,16 @@ bool tdb_is_pg(const testdb *t);
 /* A second session on the same database (its own connection). */
 mn_orm *tdb_session(testdb *t, mn_arena *arena);
 
+/* A second database, alias "other": a SQLite file in a temporary directory with every test
+ * model's table, added to t's session (open after tdb_open). tdb_other_close frees it and its
+ * files (after tdb_close, which gives back the session's connections to it). */
+typedef struct tdb_other {
+    mn_db *db;
+    char dir[64];
+} tdb_other;
+void tdb_other_open(testdb *t, tdb_other *x);
+void tdb_other_close(tdb_other *x);
+
 /* Python's repr() of v (in t's arena); fails the test when v is NULL, with the ORM's error. */
 const char *tdb_repr(testdb *t, mn_value *v);
 /* The repr of the list of qs's rows; fails the test when the query fails. */

@@ -17,37 +17,18 @@ LIBRARY_SUITE(orm_fixes3);
 
 /* ---- (a) a decimal on a database whose dialect is not the default's ---- */
 
-static mn_db *other;
-static char other_dir[64];
+static tdb_other other;
 
 static void multi_setup(void)
 {
     library_suite_setup(); /* the default database, with the library */
-    snprintf(other_dir, sizeof other_dir, "/tmp/mn-orm-fix3-XXXXXX");
-    cr_assert_not_null(mkdtemp(other_dir));
-    char url[128], err[256] = "";
-    snprintf(url, sizeof url, "sqlite:///%s/other.db", other_dir);
-    other =
-        mn_db_new(&(mn_dbconfig){.alias = "other", .url = url, .pool_size = 2}, err, sizeof err);
-    cr_assert_not_null(other, "%s", err);
-    mn_arena *a = mn_arena_new(0);
-    mn_orm *setup = mn_orm_new(a, other);
-    cr_assert_eq(mn_orm_create_tables(setup, false), 0, "%s", mn_orm_error(setup));
-    mn_arena_free(a);
-    cr_assert_eq(mn_orm_add_db(t.o, other), 0);
+    tdb_other_open(&t, &other);
 }
 
 static void multi_teardown(void)
 {
     tdb_close(&t);
-    mn_db_free(other);
-    const char *files[] = {"other.db", "other.db-wal", "other.db-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char p[128];
-        snprintf(p, sizeof p, "%s/%s", other_dir, files[i]);
-        unlink(p);
-    }
-    rmdir(other_dir);
+    tdb_other_close(&other);
 }
 
 TestSuite(orm_fixes3_multidb, .init = multi_setup, .fini = multi_teardown);

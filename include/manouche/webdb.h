@@ -47,6 +47,12 @@ mn_db *mn_site_db(mn_site *site, const char *alias, char *err, size_t errlen);
 void mn_site_set_db_router(mn_site *site,
                            const char *(*route)(const mn_model *m, bool write, void *user),
                            void *user);
+/* The router's allow_relation for every request's session (mn_orm_set_allow_relation): 1
+ * allows a relation between obj1 and obj2, 0 refuses it, -1 has no opinion (allowed only
+ * within one database). A primary/replica router allows its pool's. */
+void mn_site_set_db_allow_relation(mn_site *site,
+                                   int (*allow)(const void *obj1, const void *obj2, void *user),
+                                   void *user);
 
 /* Until migrations exist: creates the missing tables of every registered model in every
  * configured database (CREATE TABLE IF NOT EXISTS, from model metadata). The first request of

@@ -26,6 +26,8 @@ struct mn_orm {
     const char *(*route)(const mn_model *m, bool write, void *user);
     void *route_user;
     const void *route_hint; /* the instance being routed, for mn_orm_route_instance() */
+    int (*allow_relation)(const void *obj1, const void *obj2, void *user);
+    void *allow_relation_user;
     int errcode;
     mn_dblog *log;
     int atomic_depth;
@@ -263,6 +265,10 @@ const char *mn__route(mn_orm *o, const mn_model *m, bool write, const void *inst
 /* The alias as the session names it (a stable string; "default"'s own name for NULL), for an
  * instance's db and for an explicit using(); NULL when there is no such database. */
 const char *mn__db_name(mn_orm *o, const char *alias);
+/* Django's router.allow_relation(obj1, obj2): 0 when obj1 may be related to obj2, else
+ * MN_EINVAL; the caller words the refusal. The hook's answer, else both on one database (an
+ * instance with no database yet relates to anything). */
+int mn__allow_relation(mn_orm *o, const void *obj1, const void *obj2);
 /* A clone of qs routed with instance as the hint. */
 mn_qs *mn__qs_hint(mn_qs *qs, const void *instance);
 /* The database qs reads from, or writes to (write, or select_for_update). */

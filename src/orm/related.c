@@ -165,9 +165,11 @@ static mn_qs *through_qs(mn_orm *o, const m2m_side *s)
 }
 
 /* The keys of the objects to add or remove; each must be a saved instance of the other
- * side's model (Django: "'Tag' instance expected, got <Book: ...>"). */
-static int m2m_keys(mn_orm *o, const m2m_side *s, const char *verb, const void *const *others,
-                    size_t n, mn_arg **out)
+ * side's model (Django: "'Tag' instance expected, got <Book: ...>") that the router lets obj
+ * relate to (Django's add() check; remove() is checked too, where Django is silent: the key
+ * of another database's instance would remove an unrelated link). */
+static int m2m_keys(mn_orm *o, const m2m_side *s, const void *obj, const char *verb,
+                    const void *const *others, size_t n, mn_arg **out)
 {
     mn_arg *ids = mn_arena_alloc(o->arena, (n ? n : 1) * sizeof *ids);
     if (!ids)
@@ -179,6 +181,13 @@ static int m2m_keys(mn_orm *o, const m2m_side *s, const char *verb, const void *
                 o, MN_EINVAL, "'%s' instance expected, got %s", s->other->name,
                 x ? mn_arena_printf(o->arena, "<%s: %s>", x->model->name, mn_obj_str(o, x))
                   : "None");
+        if (mn__allow_relation(o, x, obj) != 0)
+            return mn__orm_fail(o, MN_EINVAL,
+                                "Cannot %s \"<%s: %s>\": instance is on database \"%s\", "
+                                "value is on database \"%s\"",
+                                verb, x->model->name, mn_obj_str(o, x),
+                                ((const mn_obj *)obj)->db ? ((const mn_obj *)obj)->db : "None",
+                                x->db ? x->db : "None");
         if (!mn__pk_set(x))
             return mn__orm_fail(o, MN_EINVAL,
                                 "Cannot %s \"<%s: %s>\": the value for field \"%s\" is None", verb,
@@ -331,7 +340,7 @@ static int m2m_add(mn_orm *o, void *obj, const char *field, const void *const *o
         return m2m_done(o, rc);
     mn_arg *ids;
     size_t nids;
-    if ((rc = m2m_keys(o, &s, "add", others, n, &ids)) != 0 ||
+    if ((rc = m2m_keys(o, &s, obj, "add", others, n, &ids)) != 0 ||
         (rc = m2m_missing(o, &s, obj, ids, n, &ids, &nids)) != 0)
         return rc;
     if ((rc = m2m_send(o, &s, obj, MN_M2M_PRE_ADD, ids, nids)) != 0)
@@ -377,7 +386,7 @@ int mn_m2m_remove(mn_orm *o, void *obj, const char *field, const void *const *ot
     if (rc || n == 0)
         return m2m_done(o, rc);
     mn_arg *ids;
-    if ((rc = m2m_keys(o, &s, "remove", others, n, &ids)) != 0)
+    if ((rc = m2m_keys(o, &s, obj, "remove", others, n, &ids)) != 0)
         return rc;
     return m2m_done(o, m2m_remove_keys(o, &s, obj, ids, n));
 }
@@ -408,7 +417,7 @@ static int m2m_set(mn_orm *o, void *obj, const char *field, const void *const *o
     if (rc)
         return rc;
     mn_arg *ids;
-    if ((rc = m2m_keys(o, &s, "add", others, n, &ids)) != 0)
+    if ((rc = m2m_keys(o, &s, obj, "add", others, n, &ids)) != 0)
         return rc;
     mn_rows *have = mn_qs_fetch(mn_qs_values_list(
         mn_qs_filter_kv(through_qs(o, &s), &(mn_kv){s.src->name, mn_arg_obj(obj)}, 1), s.dst->name,

@@ -124,6 +124,25 @@ const char *mn__route(mn_orm *o, const mn_model *m, bool write, const void *inst
     return instance ? ((const mn_obj *)instance)->db : NULL;
 }
 
+void mn_orm_set_allow_relation(mn_orm *o,
+                               int (*allow)(const void *obj1, const void *obj2, void *user),
+                               void *user)
+{
+    o->allow_relation = allow;
+    o->allow_relation_user = user;
+}
+
+int mn__allow_relation(mn_orm *o, const void *obj1, const void *obj2)
+{
+    if (o->allow_relation) {
+        int r = o->allow_relation(obj1, obj2, o->allow_relation_user);
+        if (r >= 0)
+            return r ? 0 : MN_EINVAL;
+    }
+    const char *db1 = ((const mn_obj *)obj1)->db, *db2 = ((const mn_obj *)obj2)->db;
+    return !db1 || !db2 || strcmp(db1, db2) == 0 ? 0 : MN_EINVAL;
+}
+
 const void *mn_orm_route_instance(const mn_orm *o)
 {
     return o ? o->route_hint : NULL;

@@ -73,15 +73,30 @@ int mn_obj_set(mn_orm *o, void *obj, const char *field, mn_arg a)
                             "Cannot assign \"<%s: %s>\": \"%s.%s\" must be a \"%s\" instance.",
                             ((const mn_obj *)a.v.obj)->model->name, mn_obj_str(o, a.v.obj), m->name,
                             f->name, f->rel_model->name);
+    const char *db = h->db;
+    if ((f->type == MN_FK || f->type == MN_O2O) && a.type == MN_ARG_INSTANCE && a.v.obj) {
+        /* as Django's descriptor: a new instance takes the database its related object
+         * routes it to (by default the related object's own); then the router must allow
+         * the relation, by default only within one database (checked before any change) */
+        const mn_obj *rel = a.v.obj;
+        if (!db && rel->db)
+            db = mn__db_name(o, mn__route(o, m, true, rel));
+        const char *outer = h->db;
+        h->db = db; /* as the hook sees it */
+        int rc = mn__allow_relation(o, rel, obj);
+        h->db = outer;
+        if (rc)
+            return mn__orm_fail(o, rc,
+                                "Cannot assign \"<%s: %s>\": the current database router "
+                                "prevents this relation.",
+                                rel->model->name, mn_obj_str(o, rel));
+    }
     mn__set_null(obj, f, false);
     h->deferred &= ~(UINT64_C(1) << f->index);
     if (f->type == MN_FK || f->type == MN_O2O) {
         mn_fk *fk = p;
         if (a.type == MN_ARG_INSTANCE) {
-            /* as Django's descriptor: a new instance takes the database its related object
-             * routes it to (by default the related object's own) */
-            if (!h->db && ((const mn_obj *)a.v.obj)->db)
-                h->db = mn__db_name(o, mn__route(o, m, true, a.v.obj));
+            h->db = db;
             fk->obj = (void *)a.v.obj;
             mn_arg k = mn__pk_arg(a.v.obj);
             fk->id = k.type == MN_ARG_INT ? k.v.i : 0;

@@ -30,6 +30,8 @@ typedef struct mn__webdb_site {
     bool tables_ready;
     router_fn route;
     void *route_user;
+    int (*allow_relation)(const void *obj1, const void *obj2, void *user);
+    void *allow_relation_user;
 } mn__webdb_site;
 
 /* Per request (attribute "mn.webdb"): made by mn_req_orm. */
@@ -76,6 +78,17 @@ void mn_site_set_db_router(mn_site *s, router_fn route, void *user)
         return;
     w->route = route;
     w->route_user = user;
+}
+
+void mn_site_set_db_allow_relation(mn_site *s,
+                                   int (*allow)(const void *obj1, const void *obj2, void *user),
+                                   void *user)
+{
+    mn__webdb_site *w = site_state(s);
+    if (!w)
+        return;
+    w->allow_relation = allow;
+    w->allow_relation_user = user;
 }
 
 /* A relative SQLite path is relative to the project folder (DESIGN.md section 7), not to
@@ -165,6 +178,8 @@ static mn_orm *session_new(mn__webdb_site *w, mn_arena *arena)
             return NULL;
     if (o && w->route)
         mn_orm_set_router(o, w->route, w->route_user);
+    if (o && w->allow_relation)
+        mn_orm_set_allow_relation(o, w->allow_relation, w->allow_relation_user);
     return o;
 }
 

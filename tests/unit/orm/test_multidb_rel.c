@@ -1,0 +1,202 @@
+/* test_multidb_rel.c — the router across databases, as Django's "Multiple databases":
+ * a relation (foreign key, one-to-one, many-to-many add, set or remove) between instances of
+ * two databases is refused unless the router's allow_relation says yes. "default" is the test
+ * database (SQLite, or PostgreSQL in the _pg variant), "other" a second SQLite file. */
+#include "helper_db.h"
+#include "helper_models.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+static testdb t;
+static tdb_other other;
+
+static void suite_setup(void)
+{
+    tdb_open(&t);
+    tdb_other_open(&t, &other);
+}
+
+static void suite_teardown(void)
+{
+    tdb_close(&t);
+    tdb_other_close(&other);
+}
+
+TestSuite(orm_multidb_rel, .init = suite_setup, .fini = suite_teardown);
+
+#define ON(Model, alias) mn_qs_using(mn_all(t.o, Model), (alias))
+
+static const mn_datetime when = {2024, 5, 1, 12, 0, 0, 0, 0, true, "UTC"};
+
+static int64_t count(mn_qs *qs)
+{
+    int64_t n = mn_qs_count(qs);
+    cr_assert_geq(n, 0, "%s", mn_orm_error(t.o));
+    return n;
+}
+
+static const char *db_of(const void *obj)
+{
+    return obj ? ((const mn_obj *)obj)->db : "(no object)";
+}
+
+static Question *question_on(const char *alias, const char *text)
+{
+    Question *q = mn_qs_create(ON(Question, alias), "text", text, "pub_date", &when);
+    cr_assert_not_null(q, "%s", mn_orm_error(t.o));
+    return q;
+}
+
+static const char *assign_refusal(const void *related)
+{
+    return mn_arena_printf(mn_orm_arena(t.o),
+                           "Cannot assign \"<%s: %s>\": the current database router prevents "
+                           "this relation.",
+                           ((const mn_obj *)related)->model->name, mn_obj_str(t.o, related));
+}
+
+Test(orm_multidb_rel, a_foreign_key_to_another_database_is_refused)
+{
+    Question *qd = question_on("default", "on default");
+    Question *qo = question_on("other", "on other");
+    Choice *c = mn_create(t.o, Choice, "question", qd, "text", "c");
+    cr_assert_not_null(c, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(db_of(c), "default");
+
+    /* Django: ValueError, and the instance keeps its relation */
+    cr_expect_eq(mn_obj_set(t.o, c, "question", mn_arg_obj(qo)), MN_EINVAL);
+    const char *want = assign_refusal(qo);
+    if (strcmp(mn_orm_error(t.o), want) != 0)
+        cr_expect_fail("got \"%s\", want \"%s\"", mn_orm_error(t.o), want);
+    cr_expect_eq(c->question.obj, qd);
+    cr_expect_eq(c->question.id, qd->id);
+    cr_expect_str_eq(db_of(c), "default");
+
+    /* the same database: allowed */
+    Question *qd2 = question_on("default", "second");
+    cr_expect_eq(mn_obj_set(t.o, c, "question", mn_arg_obj(qd2)), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(c->question.obj, qd2);
+
+    /* a new instance takes its related object's database, as before */
+    Choice *n = mn_new(t.o, Choice);
+    cr_assert_not_null(n);
+    cr_expect_eq(mn_obj_set(t.o, n, "question", mn_arg_obj(qo)), 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(db_of(n), "other");
+    /* and then belongs to it: a question of default is refused */
+    cr_expect_eq(mn_obj_set(t.o, n, "question", mn_arg_obj(qd)), MN_EINVAL);
+    cr_expect_eq(n->question.obj, qo);
+}
+
+Test(orm_multidb_rel, a_one_to_one_to_another_database_is_refused)
+{
+    Author *ad = mn_create(t.o, Author, "name", "Ann");
+    Author *ao = mn_qs_create(ON(Author, "other"), "name", "Bob");
+    cr_assert(ad && ao, "%s", mn_orm_error(t.o));
+    Profile *p = mn_create(t.o, Profile, "author", ad, "bio", "b");
+    cr_assert_not_null(p, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_obj_set(t.o, p, "author", mn_arg_obj(ao)), MN_EINVAL);
+    const char *want = assign_refusal(ao);
+    if (strcmp(mn_orm_error(t.o), want) != 0)
+        cr_expect_fail("got \"%s\", want \"%s\"", mn_orm_error(t.o), want);
+    cr_expect_eq(p->author.obj, ad);
+}
+
+/* Django's documented primary/replica router: writes to the primary, reads from a replica,
+ * and relations allowed within the pool. */
+static const char *primary_replica(const mn_model *m, bool write, void *user)
+{
+    (void)m, (void)user;
+    return write ? "default" : "other";
+}
+static int in_pool(const void *obj1, const void *obj2, void *user)
+{
+    (void)obj1, (void)obj2, (void)user;
+    return 1;
+}
+static int no_opinion(const void *obj1, const void *obj2, void *user)
+{
+    (void)obj1, (void)obj2, (void)user;
+    return -1;
+}
+static int never(const void *obj1, const void *obj2, void *user)
+{
+    (void)obj1, (void)obj2;
+    ++*(int *)user;
+    return 0;
+}
+
+Test(orm_multidb_rel, the_router_allow_relation_decides)
+{
+    Question *qo = question_on("other", "read from the replica");
+    question_on("default", "on the primary"); /* the same key on both */
+    mn_orm_set_router(t.o, primary_replica, NULL);
+    Question *q = mn_qs_first(mn_all(t.o, Question));
+    cr_assert_not_null(q, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(db_of(q), "other");
+
+    /* the new Choice is routed to the primary: without allow_relation, two databases */
+    Choice *c = mn_new(t.o, Choice);
+    cr_expect_eq(mn_obj_set(t.o, c, "question", mn_arg_obj(q)), MN_EINVAL);
+    cr_expect_null(db_of(c), "a refused assignment leaves the instance as it was");
+    mn_orm_set_allow_relation(t.o, no_opinion, NULL);
+    cr_expect_eq(mn_obj_set(t.o, c, "question", mn_arg_obj(q)), MN_EINVAL, "no opinion: default");
+
+    /* the pool's router says yes: saved on the primary */
+    mn_orm_set_allow_relation(t.o, in_pool, NULL);
+    cr_expect_eq(mn_obj_set(t.o, c, "question", mn_arg_obj(q)), 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(db_of(c), "default");
+    cr_expect_eq(mn_obj_set(t.o, c, "text", mn_arg_str("c")), 0);
+    cr_assert_eq(mn_save(t.o, c), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Choice, "default")), 1);
+    cr_expect_eq(count(ON(Choice, "other")), 0);
+
+    /* and a router saying no refuses even within one database */
+    int asked = 0;
+    mn_orm_set_allow_relation(t.o, never, &asked);
+    Choice *same = mn_qs_first(ON(Choice, "default"));
+    Question *qd = mn_qs_first(ON(Question, "default"));
+    cr_assert(same && qd, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_obj_set(t.o, same, "question", mn_arg_obj(qd)), MN_EINVAL);
+    cr_expect_eq(asked, 1);
+    (void)qo;
+    mn_orm_set_allow_relation(t.o, NULL, NULL);
+    mn_orm_set_router(t.o, NULL, NULL);
+}
+
+Test(orm_multidb_rel, m2m_changes_with_an_instance_of_another_database_are_refused)
+{
+    Author *au = mn_create(t.o, Author, "name", "Ann");
+    cr_assert_not_null(au, "%s", mn_orm_error(t.o));
+    Book *b = mn_create(t.o, Book, "title", "B", "author", au);
+    Tag *td = mn_create(t.o, Tag, "name", "here");
+    Tag *to = mn_qs_create(ON(Tag, "other"), "name", "there");
+    cr_assert(b && td && to, "%s", mn_orm_error(t.o));
+    const void *both[] = {td, to};
+    cr_expect_eq(mn_m2m_add(t.o, b, "tags", both, 2), MN_EINVAL);
+    const char *want = mn_arena_printf(mn_orm_arena(t.o),
+                                       "Cannot add \"<Tag: %s>\": instance is on database "
+                                       "\"default\", value is on database \"other\"",
+                                       mn_obj_str(t.o, to));
+    if (strcmp(mn_orm_error(t.o), want) != 0)
+        cr_expect_fail("got \"%s\", want \"%s\"", mn_orm_error(t.o), want);
+    cr_expect_eq(count(mn_related(t.o, b, "tags")), 0, "nothing added");
+    cr_expect_eq(mn_m2m_set(t.o, b, "tags", both, 2), MN_EINVAL, "set() adds: checked");
+    cr_expect_eq(count(mn_related(t.o, b, "tags")), 0, "nothing set");
+    /* from the other side too */
+    const void *books[] = {b};
+    cr_expect_eq(mn_m2m_add(t.o, to, "books", books, 1), MN_EINVAL);
+
+    /* remove() too: other's tag has the key of default's, whose link stays */
+    cr_assert_eq(mn_m2m_add(t.o, b, "tags", both, 1), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(td->id, to->id, "the test needs one key in both databases");
+    cr_expect_eq(mn_m2m_remove(t.o, b, "tags", both + 1, 1), MN_EINVAL);
+    if (strncmp(mn_orm_error(t.o), "Cannot remove \"<Tag: ", 21) != 0)
+        cr_expect_fail("got \"%s\"", mn_orm_error(t.o));
+    cr_expect_eq(count(mn_related(t.o, b, "tags")), 1);
+
+    /* allowed by the router: the through row goes to the instance's database */
+    mn_orm_set_allow_relation(t.o, in_pool, NULL);
+    cr_expect_eq(mn_m2m_add(t.o, b, "tags", both + 1, 1), 0, "%s", mn_orm_error(t.o));
+    mn_orm_set_allow_relation(t.o, NULL, NULL);
+}

@@ -39,6 +39,22 @@ mn_dbdialect mn__qs_dialect(mn_qs *qs)
     return mn__dialect(qs->o, qs_alias(qs, false));
 }
 
+/* The queryset one execution runs: qs itself when using() names its database or there is no
+ * router to ask, else a copy in *tmp with the database the router answers now, asked once (as
+ * Django's iterables take queryset.db once), so the SQL is compiled for the database it runs
+ * on and the instances record the one they came from, even when a router picks a replica at
+ * random on each call. */
+static mn_qs *pin(mn_qs *qs, mn_qs *tmp)
+{
+    if (qs->alias || (!qs->o->route && !qs->hint))
+        return qs;
+    const char *route = qs_alias(qs, false);
+    const char *name = mn__db_name(qs->o, route);
+    *tmp = *qs;
+    tmp->alias = name ? name : route; /* an unknown name fails when it runs, saying which */
+    return tmp;
+}
+
 /* The field an aggregate or F() yields, for decoding its cells (NULL: plain number). */
 static const mn_fielddef *path_field(const mn_model *m, const char *path)
 {
@@ -426,6 +442,8 @@ mn_rows *mn_qs_fetch(mn_qs *qs)
         qs->cache = out;
         return out;
     }
+    mn_qs pinned, *user = qs;
+    qs = pin(qs, &pinned);
     if (mn__check_for_update(qs) != 0)
         return NULL;
     sqlq q;
@@ -446,7 +464,7 @@ mn_rows *mn_qs_fetch(mn_qs *qs)
             mn__orm_fail(o, rc, "%s", mn_orm_strerror(rc));
         return NULL;
     }
-    qs->cache = out;
+    user->cache = out;
     return out;
 }
 
@@ -459,6 +477,8 @@ int64_t mn_qs_count(mn_qs *qs)
         return (int64_t)qs->cache->len;
     if (qs->none)
         return 0;
+    mn_qs pinned;
+    qs = pin(qs, &pinned);
     sqlq q;
     int rc = mn__compile(qs, SQL_COUNT, NULL, 0, &q);
     if (rc)
@@ -485,6 +505,8 @@ int mn_qs_exists(mn_qs *qs)
         return qs->cache->len > 0;
     if (qs->none)
         return 0;
+    mn_qs pinned;
+    qs = pin(qs, &pinned);
     int rc = mn__check_for_update(qs); /* Django's exists() keeps the lock */
     if (rc)
         return rc;
@@ -687,6 +709,8 @@ mn_value *mn_qs_aggregate(mn_qs *qs, const char *name, const mn_expr *e)
     }
     sqlq q;
     mn__where(qs);
+    mn_qs pinned;
+    qs = pin(qs, &pinned);
     if (mn__compile_aggregate(qs, &name, &e, 1, &q) != 0)
         return NULL;
     mn_dbresult res;
@@ -762,6 +786,8 @@ int mn_qs_iterator(mn_qs *qs, size_t chunk, int (*fn)(void *row, void *user), vo
     mn__where(qs);
     if (qs->none)
         return 0;
+    mn_qs pinned; /* for the whole iteration: every chunk's rows are from that database */
+    qs = pin(qs, &pinned);
     const char *alias = qs_alias(qs, false);
     /* as any query in an atomic block where a statement failed (mn__exec) */
     if (o->needs_rollback && o->atomic_depth > 0 && mn__db_index(o, alias) == o->atomic_alias)
@@ -1122,6 +1148,8 @@ const char *mn_qs_explain(mn_qs *qs)
 {
     if (!qs)
         return NULL;
+    mn_qs pinned;
+    qs = pin(qs, &pinned);
     sqlq q; /* EXPLAIN of a locking query is one too (Django checks it the same way) */
     if (mn__check_for_update(qs) != 0 || mn__compile(qs, SQL_SELECT, NULL, 0, &q) != 0)
         return NULL;

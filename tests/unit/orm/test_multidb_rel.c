@@ -1,6 +1,8 @@
 /* test_multidb_rel.c — the router across databases, as Django's "Multiple databases":
  * a relation (foreign key, one-to-one, many-to-many add, set or remove) between instances of
- * two databases is refused unless the router's allow_relation says yes. "default" is the test
+ * two databases is refused unless the router's allow_relation says yes; and a router is asked
+ * once per query, so a router that answers differently on each call (a random replica) still
+ * compiles, runs and labels each query's instances on one database. "default" is the test
  * database (SQLite, or PostgreSQL in the _pg variant), "other" a second SQLite file. */
 #include "helper_db.h"
 #include "helper_models.h"
@@ -199,4 +201,114 @@ Test(orm_multidb_rel, m2m_changes_with_an_instance_of_another_database_are_refus
     mn_orm_set_allow_relation(t.o, in_pool, NULL);
     cr_expect_eq(mn_m2m_add(t.o, b, "tags", both + 1, 1), 0, "%s", mn_orm_error(t.o));
     mn_orm_set_allow_relation(t.o, NULL, NULL);
+}
+
+/* A router that alternates between the databases on every call, as a random replica would. */
+static int calls;
+static const char *alternating(const mn_model *m, bool write, void *user)
+{
+    (void)m, (void)user;
+    if (write)
+        return "default";
+    return calls++ % 2 ? "other" : "default";
+}
+
+static int on_default = 3, on_other = 2;
+
+static void fill(void)
+{
+    for (int i = 0; i < on_default; i++)
+        question_on("default", "on default");
+    for (int i = 0; i < on_other; i++)
+        question_on("other", "on other");
+}
+
+static int check_row(void *row, void *user)
+{
+    Question *q = row;
+    const char **db = user, *mine = db_of(q);
+    if (!*db)
+        *db = mine;
+    if (!mine || strcmp(mine, *db) != 0)
+        cr_expect_fail("one iterator, two databases: %s and %s", *db, mine ? mine : "none");
+    else if (strcmp(q->text, strcmp(mine, "other") == 0 ? "on other" : "on default") != 0)
+        cr_expect_fail("row \"%s\" labelled %s", q->text, mine);
+    return 0;
+}
+
+Test(orm_multidb_rel, a_router_is_asked_once_per_query)
+{
+    fill();
+    mn_orm_set_router(t.o, alternating, NULL);
+    bool seen_default = false, seen_other = false;
+    for (int round = 0; round < 4; round++) {
+        int before = calls;
+        mn_rows *rows = mn_qs_fetch(mn_all(t.o, Question));
+        cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
+        cr_expect_eq(calls - before, 1, "the router is asked once per fetch");
+        cr_assert_gt(rows->len, 0);
+        const char *db = db_of(rows->items[0]);
+        cr_expect_eq(rows->len, (size_t)(strcmp(db, "other") == 0 ? on_other : on_default),
+                     "the rows of one database, labelled %s", db);
+        for (size_t i = 0; i < rows->len; i++) {
+            Question *q = rows->items[i];
+            cr_expect_str_eq(db_of(q), db);
+            if (strcmp(q->text, strcmp(db, "other") == 0 ? "on other" : "on default") != 0)
+                cr_expect_fail("row \"%s\" labelled %s", q->text, db);
+        }
+        seen_default |= strcmp(db, "default") == 0;
+        seen_other |= strcmp(db, "other") == 0;
+
+        before = calls;
+        int64_t n = count(mn_all(t.o, Question));
+        cr_expect_eq(calls - before, 1, "the router is asked once per count");
+        cr_expect(n == on_default || n == on_other, "count() ran on one database: %lld",
+                  (long long)n);
+
+        /* an aggregate and exists(): one database each, and their SQL for it */
+        const char *agg = tdb_repr(
+            &t, mn_qs_aggregate(mn_all(t.o, Question), "n", mn_Count(t.o, "id", false, NULL)));
+        if (strcmp(agg, "{'n': 3}") != 0 && strcmp(agg, "{'n': 2}") != 0)
+            cr_expect_fail("aggregate() on one database: %s", agg);
+        cr_expect_eq(mn_qs_exists(mn_filter(mn_all(t.o, Question), "text", "on other")) >= 0, 1,
+                     "%s", mn_orm_error(t.o));
+
+        /* get() and first(): the instance says where it came from */
+        Question *f = mn_qs_first(mn_all(t.o, Question));
+        cr_assert_not_null(f, "%s", mn_orm_error(t.o));
+        if (strcmp(f->text, strcmp(db_of(f), "other") == 0 ? "on other" : "on default") != 0)
+            cr_expect_fail("first() read \"%s\" labelled %s", f->text, db_of(f));
+
+        /* iterator(): every chunk from the database it opened on */
+        const char *itdb = NULL;
+        cr_expect_eq(mn_qs_iterator(mn_all(t.o, Question), 1, check_row, &itdb), 0, "%s",
+                     mn_orm_error(t.o));
+
+        /* select_related objects come from the same rows */
+        rows = mn_qs_fetch(mn_qs_select_related(mn_all(t.o, Choice), "question"));
+        cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
+    }
+    cr_expect(seen_default && seen_other, "the router alternated");
+    mn_orm_set_router(t.o, NULL, NULL);
+}
+
+Test(orm_multidb_rel, related_objects_of_a_pinned_query_share_its_database)
+{
+    Question *qd = question_on("default", "on default");
+    Question *qo = question_on("other", "on other");
+    cr_assert_not_null(mn_create(t.o, Choice, "question", qd, "text", "on default"));
+    cr_assert_not_null(mn_create(t.o, Choice, "question", qo, "text", "on other"));
+    mn_orm_set_router(t.o, alternating, NULL);
+    for (int round = 0; round < 4; round++) {
+        mn_rows *rows = mn_qs_fetch(mn_qs_select_related(mn_all(t.o, Choice), "question"));
+        cr_assert(rows && rows->len == 1, "%s", mn_orm_error(t.o));
+        Choice *c = rows->items[0];
+        Question *q = c->question.obj;
+        cr_assert_not_null(q);
+        cr_expect_str_eq(db_of(q), db_of(c));
+        cr_expect_str_eq(q->text, c->text, "the joined question is of the choice's database");
+        if (strcmp(c->text, strcmp(db_of(c), "other") == 0 ? "on other" : "on default") != 0)
+            cr_expect_fail("choice \"%s\" labelled %s", c->text, db_of(c));
+    }
+    mn_orm_set_router(t.o, NULL, NULL);
 }

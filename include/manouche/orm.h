@@ -723,15 +723,18 @@ mn_value *mn_field_from_db(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c);
 /* ---- Transactions ---- */
 /* atomic(): begins a transaction, or a savepoint inside one. 0 or negative. */
 int mn_atomic_begin(mn_orm *o) MN_MAY_YIELD;
-/* atomic(using=alias): the same on another database. A session's blocks are on one database
- * at a time: opening one on another database inside an open block is MN_ETRANSACTION_MANAGEMENT.
- * mn_atomic_end() ends it. */
+/* atomic(using=alias): the same on another database. Each database has its own blocks, as
+ * each Django connection has: a block on another database inside an open one is a transaction
+ * of its own there, committed or rolled back independently; a failed statement marks only the
+ * block of its database. mn_atomic_end() ends it. */
 int mn_atomic_begin_using(mn_orm *o, const char *alias) MN_MAY_YIELD;
-/* Ends the innermost atomic block: commit (ok) or roll back (!ok). The outermost commit
- * runs the on_commit callbacks; a rollback drops the block's callbacks. */
+/* Ends the innermost open atomic block, whatever its database: commit (ok) or roll back
+ * (!ok). The outermost commit of a database runs its on_commit callbacks; a rollback drops
+ * the block's callbacks. */
 int mn_atomic_end(mn_orm *o, bool ok) MN_MAY_YIELD;
+/* The number of open atomic blocks, on all databases. */
 int mn_atomic_depth(const mn_orm *o);
-/* Runs fn(arg) after the outermost atomic block commits (now if none is open). */
+/* Runs fn(arg) after the outermost atomic block on default commits (now if none is open). */
 int mn_on_commit(mn_orm *o, void (*fn)(void *arg), void *arg);
 /* on_commit(using=alias): after the block open on alias commits; now if none is. */
 int mn_on_commit_using(mn_orm *o, const char *alias, void (*fn)(void *arg), void *arg);

@@ -43,15 +43,15 @@ static int run_batches(mn_orm *o, const char *alias, batches *b)
     /* Inside a block on this database no savepoint is made, as Django's
      * atomic(savepoint=False): a failure marks the block for rollback, as a failed single
      * query does (session.c), and a marked block refuses the batches. Elsewhere the batches
-     * get a transaction of their own, all or nothing (autocommit only when a block is open on
-     * another database: a session's blocks are on one database at a time). */
+     * get a transaction of their own on their database, all or nothing, whatever block is
+     * open on another database. */
     int db = mn__db_index(o, alias);
     if (db < 0)
         return mn__orm_fail(o, MN_ENOTFOUND, "no database '%s' in this session",
                             alias ? alias : "default");
-    bool in_block = o->atomic_depth > 0 && db == o->atomic_alias;
-    if (in_block && o->needs_rollback)
-        return mn__txn_refuse(o);
+    bool in_block = mn__in_block(o, db);
+    if (in_block && o->txn[db].needs_rollback)
+        return mn__txn_refuse(o, db);
     mn_dbconn *c = mn_orm_conn(o, alias);
     if (!c)
         return o->errcode ? o->errcode : MN_EDB_OPERATIONAL;
@@ -62,7 +62,7 @@ static int run_batches(mn_orm *o, const char *alias, batches *b)
     if (rc) {
         mn__orm_fail(o, rc, "%s", *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
         if (in_block)
-            o->needs_rollback = rc;
+            o->txn[db].needs_rollback = rc;
     }
     if (own == 1) {
         int end = mn_atomic_end(o, rc == 0);

@@ -419,9 +419,9 @@ int mn__check_for_update(mn_qs *qs)
     /* SQLite takes no row locks: Django leaves the clause out and asks for no transaction */
     if (mn__dialect(o, alias) != MN_DIALECT_POSTGRESQL)
         return 0;
-    /* the open block is on one database: a lock taken on another one in autocommit
-     * would end with its statement, as would one taken outside any block */
-    if (o->atomic_depth > 0 && mn__db_index(o, alias) == o->atomic_alias)
+    /* a lock taken in autocommit would end with its statement: a block must be open on the
+     * query's database (one on another database does not count) */
+    if (mn__in_block(o, mn__db_index(o, alias)))
         return 0;
     return mn__orm_fail(o, MN_ETRANSACTION_MANAGEMENT,
                         "select_for_update cannot be used outside of a transaction.");
@@ -741,8 +741,9 @@ static bool holds_conn(const mn_orm *o, const mn_dbconn *c)
 static int iter_fail(mn_orm *o, const char *alias, mn_dbconn *c, int rc)
 {
     mn__orm_fail(o, rc, "%s", *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
-    if (o->atomic_depth > 0 && mn__db_index(o, alias) == o->atomic_alias)
-        o->needs_rollback = rc;
+    int db = mn__db_index(o, alias);
+    if (mn__in_block(o, db))
+        o->txn[db].needs_rollback = rc;
     return rc;
 }
 
@@ -790,8 +791,9 @@ int mn_qs_iterator(mn_qs *qs, size_t chunk, int (*fn)(void *row, void *user), vo
     qs = pin(qs, &pinned);
     const char *alias = qs_alias(qs, false);
     /* as any query in an atomic block where a statement failed (mn__exec) */
-    if (o->needs_rollback && o->atomic_depth > 0 && mn__db_index(o, alias) == o->atomic_alias)
-        return mn__txn_refuse(o);
+    int db = mn__db_index(o, alias);
+    if (mn__block_marked(o, db))
+        return mn__txn_refuse(o, db);
     int rc = mn__check_for_update(qs);
     if (rc)
         return rc;
@@ -837,14 +839,14 @@ int mn_qs_iterator(mn_qs *qs, size_t chunk, int (*fn)(void *row, void *user), vo
         if (rc || res.nrows < chunk)
             break;
         /* a statement of fn failed in the atomic block: no more fetches, as no more queries */
-        if (o->needs_rollback && o->atomic_depth > 0 && mn__db_index(o, alias) == o->atomic_alias) {
-            rc = mn__txn_refuse(o);
+        if (mn__block_marked(o, db)) {
+            rc = mn__txn_refuse(o, db);
             break;
         }
     }
     mn_dbcursor_close(cur);
     if (c) {
-        if (c->broken && o->atomic_depth == 0) { /* as mn__exec: the next query reconnects */
+        if (c->broken && !mn__in_block(o, db)) { /* as mn__exec: the next query reconnects */
             for (size_t i = 0; i < o->ndbs; i++)
                 if (o->conns[i] == c)
                     o->conns[i] = NULL;

@@ -15,8 +15,18 @@ enum { MAX_DBS = 8 };
 typedef struct oncommit {
     void (*fn)(void *arg);
     void *arg;
-    int depth; /* the atomic depth that registered it */
+    int db;    /* the database whose block registered it */
+    int depth; /* that database's atomic depth when it was registered */
 } oncommit;
+
+/* The transaction state of one database of a session, as Django keeps it per connection
+ * (in_atomic_block, needs_rollback, savepoint ids): blocks on different databases nest
+ * independently. */
+typedef struct txnstate {
+    int depth;          /* open blocks on this database; 0: autocommit */
+    int needs_rollback; /* 0, or the code of a statement that failed in its innermost block */
+    int savepoint_seq;
+} txnstate;
 
 struct mn_orm {
     mn_arena *arena;
@@ -30,11 +40,11 @@ struct mn_orm {
     void *allow_relation_user;
     int errcode;
     mn_dblog *log;
-    int atomic_depth;
-    int atomic_alias;             /* which database the open atomic block is on */
+    txnstate txn[MAX_DBS];       /* by database index */
+    int atomic_depth;            /* open blocks on all databases */
+    unsigned char *atomic_stack; /* the database of each open block, outermost first */
+    int atomic_stack_cap;
     mn_dbdialect default_dialect; /* dbs[0]'s, asked by every query that has no using() */
-    int savepoint_seq;
-    int needs_rollback; /* 0, or the code of a statement that failed in the innermost block */
     oncommit *oncommit;
     size_t noncommit, oncommit_cap;
     bool closed;
@@ -277,12 +287,23 @@ const char *mn__qs_alias(mn_qs *qs, bool write);
 mn_dbdialect mn__qs_dialect(mn_qs *qs);
 int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p, size_t n,
              mn_dbresult *res);
-int mn__txn_refuse(mn_orm *o); /* txn.c: the query refused in a block marked for rollback */
+int mn__txn_refuse(mn_orm *o, int db);          /* txn.c: a query refused in db's marked block */
 int mn__db_index(mn_orm *o, const char *alias); /* o->dbs index of alias (NULL: 0), or -1 */
 /* txn.c: opens an atomic block on alias for an operation that writes there (delete, set(),
- * get_or_create): 1 when opened (end it with mn_atomic_end), 0 when a block on another
- * database is open (the operation then runs in autocommit), or a negative code. */
+ * get_or_create, bulk operations), a savepoint when a block is open there, whatever is open
+ * on other databases (Django's atomic(using=db)): 1 (end it with mn_atomic_end), or a
+ * negative code. */
 int mn__atomic_for(mn_orm *o, const char *alias);
+/* An atomic block is open on database i (an mn__db_index). */
+static inline bool mn__in_block(const mn_orm *o, int i)
+{
+    return i >= 0 && o->txn[i].depth > 0;
+}
+/* A statement failed in the block open on database i: it refuses queries until it ends. */
+static inline bool mn__block_marked(const mn_orm *o, int i)
+{
+    return mn__in_block(o, i) && o->txn[i].needs_rollback != 0;
+}
 /* fetch.c: 0, or MN_ETRANSACTION_MANAGEMENT with Django's TransactionManagementError message
  * when qs is a select_for_update() on PostgreSQL and no atomic block is open on its database.
  * Every path that runs the locking SELECT asks it first (fetch, get, first, exists, iterator). */

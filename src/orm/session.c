@@ -221,7 +221,7 @@ void mn_orm_close(mn_orm *o)
         o->conns[i] = NULL;
     }
     o->atomic_depth = 0;
-    o->needs_rollback = 0;
+    memset(o->txn, 0, sizeof o->txn);
     o->noncommit = 0;
 }
 
@@ -283,12 +283,13 @@ int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p,
     if (o->repeat_threshold > 0)
         count_repeat(o, sql);
     o->at_file = NULL;
-    /* As Django's needs_rollback: after a statement failed inside an atomic block (on the
-     * database the block is on: default, or mn_atomic_begin_using()'s), the block accepts no more
-     * queries until it ends, and its end rolls back; on PostgreSQL the server would refuse them
-     * anyway, and SQLite must not go on and commit the rest. */
-    if (o->needs_rollback && o->atomic_depth > 0 && db_index(o, alias) == o->atomic_alias)
-        return mn__txn_refuse(o);
+    /* As Django's needs_rollback: after a statement failed inside an atomic block (of the
+     * query's database: each has its own), the block accepts no more queries until it ends,
+     * and its end rolls back; on PostgreSQL the server would refuse them anyway, and SQLite
+     * must not go on and commit the rest. */
+    int db = db_index(o, alias);
+    if (mn__block_marked(o, db))
+        return mn__txn_refuse(o, db);
     mn_dbconn *c = mn_orm_conn(o, alias);
     if (!c)
         return o->errcode ? o->errcode : MN_EDB_OPERATIONAL;
@@ -296,16 +297,15 @@ int mn__exec(mn_orm *o, const char *alias, const char *sql, const mn_dbparam *p,
     if (rc == 0)
         return 0;
     mn__orm_fail(o, rc, "%s", *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
-    if (o->atomic_depth > 0 && db_index(o, alias) == o->atomic_alias)
-        o->needs_rollback = rc;
-    if (c->broken && o->atomic_depth == 0) {
-        /* The server went away: give the connection back (the pool closes it) so this
-         * session's next query borrows a fresh one instead of failing forever. */
-        int i = db_index(o, alias);
-        if (i >= 0 && o->conns[i] == c) {
-            mn_db_release(c);
-            o->conns[i] = NULL;
-        }
+    if (mn__in_block(o, db))
+        o->txn[db].needs_rollback = rc;
+    else if (c->broken && db >= 0 && o->conns[db] == c) {
+        /* The server went away and no block is open on this database (whatever is open on
+         * the others): give the connection back (the pool closes it) so this session's next
+         * query borrows a fresh one instead of failing forever. A block's own broken
+         * connection goes at the block's end (txn.c). */
+        mn_db_release(c);
+        o->conns[db] = NULL;
     }
     return rc;
 }

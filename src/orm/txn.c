@@ -2,11 +2,10 @@
  * run only once the outermost block commits, and model signals. */
 #include "internal.h"
 
-/* The connection of the database the open (or opening) block is on: "default" unless
- * mn_atomic_begin_using() named another. */
-static mn_dbconn *atomic_conn(mn_orm *o)
+/* The connection of database i (an mn__db_index). */
+static mn_dbconn *db_conn(mn_orm *o, int i)
 {
-    return mn_orm_conn(o, o->ndbs ? mn_db_alias(o->dbs[o->atomic_alias]) : NULL);
+    return mn_orm_conn(o, o->ndbs ? mn_db_alias(o->dbs[i]) : NULL);
 }
 
 static int db_fail(mn_orm *o, mn_dbconn *c, int rc)
@@ -15,16 +14,17 @@ static int db_fail(mn_orm *o, mn_dbconn *c, int rc)
                         *mn_dbconn_errmsg(c) ? mn_dbconn_errmsg(c) : mn_db_strerror(rc));
 }
 
-/* A block where a statement failed is marked (o->needs_rollback, the failed statement's code;
- * session.c's mn__exec sets it): only the innermost block is, since no query and no inner
- * block can run in it after that; its end rolls back, to its savepoint when nested, which
- * leaves the enclosing block usable (Django's needs_rollback, on every database alike). */
-int mn__txn_refuse(mn_orm *o)
+/* A block where a statement failed is marked (o->txn[db].needs_rollback, the failed
+ * statement's code; session.c's mn__exec sets it): only the innermost block of that database
+ * is, since no query and no inner block can run in it after that; its end rolls back, to its
+ * savepoint when nested, which leaves the enclosing block usable (Django's needs_rollback, per
+ * connection). The blocks of other databases are not touched. */
+int mn__txn_refuse(mn_orm *o, int db)
 {
     return mn__orm_fail(o, MN_ETRANSACTION_MANAGEMENT,
                         "An error occurred in the current transaction. You can't execute queries "
                         "until the end of the 'atomic' block (the earlier error: %s).",
-                        mn_orm_strerror(o->needs_rollback));
+                        mn_orm_strerror(o->txn[db].needs_rollback));
 }
 
 /* A connection the server dropped (or that broke mid-statement) is of no use any more: once
@@ -42,13 +42,13 @@ static void drop_if_broken(mn_orm *o, mn_dbconn *c)
         }
 }
 
-/* The transaction ATOMIC_REQUESTS wraps a view in is the framework's, not the view's: its
- * BEGIN and COMMIT (or ROLLBACK) stay out of the query log, so turning ATOMIC_REQUESTS on
- * does not change what a test counts (Django's assertNumQueries counts neither; savepoints,
- * which a view's own atomic blocks make inside it, it does). */
-static int txn_control(mn_orm *o, mn_dbconn *c, int (*op)(mn_dbconn *c))
+/* The transaction ATOMIC_REQUESTS wraps a view in (on the default database) is the
+ * framework's, not the view's: its BEGIN and COMMIT (or ROLLBACK) stay out of the query log,
+ * so turning ATOMIC_REQUESTS on does not change what a test counts (Django's assertNumQueries
+ * counts neither; savepoints, which a view's own atomic blocks make inside it, it does). */
+static int txn_control(mn_orm *o, int db, mn_dbconn *c, int (*op)(mn_dbconn *c))
 {
-    if (!o->request_atomic)
+    if (!o->request_atomic || db != 0)
         return op(c);
     mn_dblog_fn fn;
     void *user;
@@ -58,31 +58,26 @@ static int txn_control(mn_orm *o, mn_dbconn *c, int (*op)(mn_dbconn *c))
     return rc;
 }
 
-static int atomic_begin(mn_orm *o);
+static int atomic_begin(mn_orm *o, int db);
 
-/* atomic(using=alias). The blocks of a session are on one database at a time: a block on
- * another database inside an open one is refused (MN_ETRANSACTION_MANAGEMENT). */
+/* atomic(using=alias). Each database has its own blocks, as each Django connection has:
+ * a block on another database inside an open one is a transaction of its own, which
+ * commits or rolls back independently of the enclosing one. */
 int mn_atomic_begin_using(mn_orm *o, const char *alias)
 {
     int i = mn__db_index(o, alias);
     if (i < 0)
         return mn__orm_fail(o, MN_ENOTFOUND, "no database '%s' in this session",
                             alias ? alias : "default");
-    if (o->atomic_depth > 0 && i != o->atomic_alias)
-        return mn__orm_fail(o, MN_ETRANSACTION_MANAGEMENT,
-                            "an atomic block is open on '%s': a block on '%s' cannot be opened "
-                            "inside it (one database at a time)",
-                            mn_db_alias(o->dbs[o->atomic_alias]), mn_db_alias(o->dbs[i]));
-    if (o->atomic_depth == 0)
-        o->atomic_alias = i;
-    return atomic_begin(o);
+    return atomic_begin(o, i);
 }
 
+/* The ORM's own multi-statement writes (delete cascades, m2m set, get_or_create, bulk
+ * operations): Django's atomic(using=db), which opens a transaction on db, or a savepoint
+ * when a block is already open there, whatever is open on other databases. 1: opened (the
+ * caller ends it), or a negative code. */
 int mn__atomic_for(mn_orm *o, const char *alias)
 {
-    int i = mn__db_index(o, alias);
-    if (o->atomic_depth > 0 && i != o->atomic_alias)
-        return 0; /* another database's block is open: autocommit here, as before */
     int rc = mn_atomic_begin_using(o, alias);
     return rc ? rc : 1;
 }
@@ -92,28 +87,39 @@ int mn_atomic_begin(mn_orm *o)
     return mn_atomic_begin_using(o, NULL);
 }
 
-static int atomic_begin(mn_orm *o)
+static int atomic_begin(mn_orm *o, int db)
 {
-    if (o->atomic_depth > 0 && o->needs_rollback)
-        return mn__txn_refuse(o);
-    mn_dbconn *c = atomic_conn(o);
+    txnstate *t = &o->txn[db];
+    if (t->depth > 0 && t->needs_rollback)
+        return mn__txn_refuse(o, db);
+    if (o->atomic_depth == o->atomic_stack_cap) { /* room for the new level, before any SQL */
+        int ncap = o->atomic_stack_cap ? o->atomic_stack_cap * 2 : 8;
+        unsigned char *n =
+            mn_arena_realloc(o->arena, o->atomic_stack, (size_t)o->atomic_stack_cap, (size_t)ncap);
+        if (!n)
+            return mn__orm_fail(o, MN_ENOMEM, "out of memory");
+        o->atomic_stack = n;
+        o->atomic_stack_cap = ncap;
+    }
+    mn_dbconn *c = db_conn(o, db);
     if (!c)
         return o->errcode;
     int rc;
-    if (o->atomic_depth == 0) {
-        rc = txn_control(o, c, mn_dbconn_begin);
+    if (t->depth == 0) {
+        rc = txn_control(o, db, c, mn_dbconn_begin);
     } else {
         char name[32];
-        snprintf(name, sizeof name, "s%d_%d", o->atomic_depth, ++o->savepoint_seq);
+        snprintf(name, sizeof name, "s%d_%d", t->depth, ++t->savepoint_seq);
         rc = mn_dbconn_savepoint(c, name);
     }
     if (rc) {
         db_fail(o, c, rc);
-        if (o->atomic_depth == 0)
+        if (t->depth == 0)
             drop_if_broken(o, c);
         return rc;
     }
-    o->atomic_depth++;
+    t->depth++;
+    o->atomic_stack[o->atomic_depth++] = (unsigned char)db;
     return 0;
 }
 
@@ -127,32 +133,37 @@ static int rolled_back(mn_orm *o, int failed)
                         mn_orm_strerror(failed));
 }
 
-static void drop_callbacks(mn_orm *o, int depth)
+/* Drops database db's callbacks registered at depth or deeper (all of them for depth 1). */
+static void drop_callbacks(mn_orm *o, int db, int depth)
 {
     size_t n = 0;
     for (size_t i = 0; i < o->noncommit; i++)
-        if (o->oncommit[i].depth < depth)
+        if (o->oncommit[i].db != db || o->oncommit[i].depth < depth)
             o->oncommit[n++] = o->oncommit[i];
     o->noncommit = n;
 }
 
+/* Ends the innermost open block, whichever database it is on (blocks nest as the code that
+ * opens them, last opened first ended). */
 int mn_atomic_end(mn_orm *o, bool ok)
 {
     if (o->atomic_depth <= 0)
         return mn__orm_fail(o, MN_EINVAL, "mn_atomic_end() without mn_atomic_begin()");
-    mn_dbconn *c = atomic_conn(o);
+    int db = o->atomic_stack[o->atomic_depth - 1];
+    txnstate *t = &o->txn[db];
+    mn_dbconn *c = db_conn(o, db);
     if (!c)
         return o->errcode;
-    int depth = o->atomic_depth;
-    int failed = o->needs_rollback; /* a marked block can only roll back */
+    int depth = t->depth;
+    int failed = t->needs_rollback; /* a marked block can only roll back */
     bool commit = ok && !failed;
-    o->needs_rollback = 0;
+    t->needs_rollback = 0;
     int rc;
     if (depth == 1) {
-        rc = txn_control(o, c, commit ? mn_dbconn_commit : mn_dbconn_rollback);
+        rc = txn_control(o, db, c, commit ? mn_dbconn_commit : mn_dbconn_rollback);
         if (rc && commit) {
             db_fail(o, c, rc); /* the commit's error is the one to report, not the rollback's */
-            txn_control(o, c, mn_dbconn_rollback);
+            txn_control(o, db, c, mn_dbconn_rollback);
         } else if (rc && !ok && o->errcode) {
             /* As Django, a failed rollback does not hide the error that made the caller
              * roll back (often the very failure that broke the connection); it still
@@ -161,38 +172,48 @@ int mn_atomic_end(mn_orm *o, bool ok)
         } else if (rc) {
             db_fail(o, c, rc);
         }
-        o->atomic_depth = 0;
+        t->depth = 0;
+        t->savepoint_seq = 0;
+        o->atomic_depth--;
         drop_if_broken(o, c);
         if (rc || !commit) {
-            o->noncommit = 0;
+            drop_callbacks(o, db, 1);
             /* a marked block whose rollback failed is rolled back all the same (the
              * server ends a transaction whose connection is gone): say why */
             return ok && failed ? rolled_back(o, failed) : rc;
         }
-        /* callbacks may open new atomic blocks: run a snapshot */
-        size_t n = o->noncommit;
+        /* this database's callbacks, out of the list first: they may open new blocks */
+        size_t n = 0, keep = 0;
+        for (size_t i = 0; i < o->noncommit; i++)
+            n += o->oncommit[i].db == db;
         oncommit *cbs = n ? mn_arena_alloc(o->arena, n * sizeof *cbs) : NULL;
-        if (n && cbs)
-            memcpy(cbs, o->oncommit, n * sizeof *cbs);
-        o->noncommit = 0;
-        for (size_t i = 0; cbs && i < n; i++)
+        n = 0;
+        for (size_t i = 0; i < o->noncommit; i++) {
+            if (o->oncommit[i].db != db)
+                o->oncommit[keep++] = o->oncommit[i];
+            else if (cbs)
+                cbs[n++] = o->oncommit[i];
+        }
+        o->noncommit = keep;
+        for (size_t i = 0; i < n; i++)
             cbs[i].fn(cbs[i].arg);
         return 0;
     }
     /* savepoint names follow the depth they were made at; find ours by sequence */
     char name[32];
-    snprintf(name, sizeof name, "s%d_%d", depth - 1, o->savepoint_seq);
+    snprintf(name, sizeof name, "s%d_%d", depth - 1, t->savepoint_seq);
     /* the innermost open savepoint is the latest one made at depth-1 */
     rc = commit ? mn_dbconn_savepoint_release(c, name) : mn_dbconn_savepoint_rollback(c, name);
+    t->depth--;
+    t->savepoint_seq--;
     o->atomic_depth--;
-    o->savepoint_seq--;
     if (rc && !commit) /* not even back at the savepoint: the enclosing block must roll back */
-        o->needs_rollback = rc;
+        t->needs_rollback = rc;
     if (!commit)
-        drop_callbacks(o, depth);
+        drop_callbacks(o, db, depth);
     else
         for (size_t i = 0; i < o->noncommit; i++) /* now owned by the enclosing block */
-            if (o->oncommit[i].depth >= depth)
+            if (o->oncommit[i].db == db && o->oncommit[i].depth >= depth)
                 o->oncommit[i].depth = depth - 1;
     if (rc && !ok && o->errcode) /* as above: keep the error that made the caller roll back */
         return o->errcode;
@@ -204,29 +225,13 @@ int mn_atomic_depth(const mn_orm *o)
     return o->atomic_depth;
 }
 
-static int queue_on_commit(mn_orm *o, void (*fn)(void *arg), void *arg);
-
 int mn_on_commit_using(mn_orm *o, const char *alias, void (*fn)(void *arg), void *arg)
 {
     int i = mn__db_index(o, alias);
     if (i < 0)
         return mn__orm_fail(o, MN_ENOTFOUND, "no database '%s' in this session",
                             alias ? alias : "default");
-    if (o->atomic_depth == 0 || i != o->atomic_alias) { /* no block open on that database */
-        fn(arg);
-        return 0;
-    }
-    return queue_on_commit(o, fn, arg);
-}
-
-int mn_on_commit(mn_orm *o, void (*fn)(void *arg), void *arg)
-{
-    return mn_on_commit_using(o, NULL, fn, arg);
-}
-
-static int queue_on_commit(mn_orm *o, void (*fn)(void *arg), void *arg)
-{
-    if (o->atomic_depth == 0) {
+    if (!mn__in_block(o, i)) { /* no block open on that database: now */
         fn(arg);
         return 0;
     }
@@ -239,8 +244,13 @@ static int queue_on_commit(mn_orm *o, void (*fn)(void *arg), void *arg)
         o->oncommit = n;
         o->oncommit_cap = ncap;
     }
-    o->oncommit[o->noncommit++] = (oncommit){fn, arg, o->atomic_depth};
+    o->oncommit[o->noncommit++] = (oncommit){fn, arg, i, o->txn[i].depth};
     return 0;
+}
+
+int mn_on_commit(mn_orm *o, void (*fn)(void *arg), void *arg)
+{
+    return mn_on_commit_using(o, NULL, fn, arg);
 }
 
 int mn_atomic(mn_orm *o, int (*fn)(mn_orm *o, void *arg), void *arg)
@@ -262,11 +272,13 @@ int mn_orm_request_begin(mn_orm *o, bool atomic_requests)
 int mn_orm_request_end(mn_orm *o, bool ok)
 {
     int rc = 0;
-    /* a view that returned normally but left inner blocks open is a bug: roll those back */
-    while (o->atomic_depth > (o->request_atomic ? 1 : 0))
+    /* a view that returned normally but left inner blocks open (on any database) is a bug:
+     * roll those back; the request's own block is the outermost one, on default */
+    bool req = o->request_atomic && o->atomic_depth > 0 && o->atomic_stack[0] == 0;
+    while (o->atomic_depth > (req ? 1 : 0))
         mn_atomic_end(o, false);
-    if (o->request_atomic && o->atomic_depth == 1) {
-        bool marked = o->needs_rollback != 0;
+    if (req && o->atomic_depth == 1) {
+        bool marked = o->txn[0].needs_rollback != 0;
         rc = mn_atomic_end(o, ok);
         /* as Django's ATOMIC_REQUESTS: a view that went on after a failed query (say it
          * showed a form error for a duplicate) is rolled back, and its response stands */

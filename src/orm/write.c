@@ -588,7 +588,7 @@ void *mn_qs_update_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *
     int atomic = mn__atomic_for(o, qs->alias); /* Django: atomic(using=self.db) */
     if (atomic < 0)
         return NULL;
-    /* the lock needs the block: without one (another database's is open) a plain get */
+    /* the lock lasts until the block ends (Django: select_for_update() in atomic(using=db)) */
     mn_qs *sel = mn_qs_filter_kv(qs, lk, n);
     void *obj = mn_qs_get(atomic ? mn_qs_select_for_update(sel) : sel);
     if (!obj) {

@@ -390,7 +390,11 @@ Test(orm_multidb, atomic_on_a_named_database)
     /* rolled back: nothing reaches other */
     cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
     cr_assert_not_null(mn_qs_create(ON(Tag, "other"), "name", "gone"), "%s", mn_orm_error(t.o));
-    cr_expect_eq(mn_atomic_begin(t.o), MN_ETRANSACTION_MANAGEMENT, "one database at a time");
+    /* a block on default inside: a transaction of its own (Django's atomic() in
+     * atomic(using='other')) */
+    cr_expect_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_atomic_depth(t.o), 2, "the depth counts the blocks of every database");
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
     cr_expect_eq(mn_atomic_end(t.o, false), 0, "%s", mn_orm_error(t.o));
     cr_expect_eq(count(ON(Tag, "other")), 0);
 
@@ -478,5 +482,209 @@ Test(orm_multidb, bulk_writes_join_the_block_of_their_database)
     cr_assert_eq(mn_on_commit(t.o, note_commit, NULL), 0);
     cr_expect_eq(committed, 1, "default has no block: at once");
     cr_expect_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Tag, "other")), 1);
+}
+
+/* ---- blocks on several databases (Django keeps the transaction state per connection) ---- */
+
+static void tag_on(const char *alias, const char *name)
+{
+    cr_assert_not_null(mn_qs_create(ON(Tag, alias), "name", name), "%s on %s: %s", name, alias,
+                       mn_orm_error(t.o));
+}
+
+Test(orm_multidb, blocks_on_two_databases_nest_independently)
+{
+    /* other's block inside default's: rolling back the inner one leaves default's alone */
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    tag_on("default", "d1");
+    cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
+    tag_on("other", "o1");
+    cr_expect_eq(mn_atomic_end(t.o, false), 0, "%s", mn_orm_error(t.o));
+    tag_on("default", "d2");
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Tag, "default")), 2);
+    cr_expect_eq(count(ON(Tag, "other")), 0, "other's block was rolled back");
+
+    /* a committed inner block on other stays committed when default's rolls back */
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    tag_on("default", "d3");
+    cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
+    tag_on("other", "o2");
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_atomic_end(t.o, false), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Tag, "default")), 2, "d3 was rolled back");
+    cr_expect_eq(count(ON(Tag, "other")), 1, "o2 was committed");
+
+    /* default inside other, and a savepoint on other inside both: each end closes the
+     * innermost block, on its own database */
+    cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    tag_on("default", "d4");
+    cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_atomic_depth(t.o), 3);
+    tag_on("other", "o3");
+    cr_expect_eq(mn_atomic_end(t.o, false), 0, "back to other's savepoint: %s", mn_orm_error(t.o));
+    tag_on("other", "o4");
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "default commits: %s", mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Tag, "default")), 3, "d4 is committed while other's block is open");
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "other commits: %s", mn_orm_error(t.o));
+    cr_expect_eq(mn_atomic_depth(t.o), 0);
+    cr_expect_eq(count(mn_filter(ON(Tag, "other"), "name", "o3")), 0);
+    cr_expect_eq(count(mn_filter(ON(Tag, "other"), "name", "o4")), 1);
+}
+
+Test(orm_multidb, a_failed_statement_marks_only_the_block_of_its_database)
+{
+    cr_assert_not_null(mn_qs_create(ON(Author, "other"), "name", "Ann"), "%s", mn_orm_error(t.o));
+    cr_assert_not_null(mn_qs_create(ON(Author, "default"), "name", "Bob"), "%s", mn_orm_error(t.o));
+
+    /* fails on other: other's block refuses queries, default's goes on */
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    tag_on("default", "before");
+    cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
+    tag_on("other", "gone");
+    cr_expect_null(mn_qs_create(ON(Author, "other"), "name", "Ann"));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EDB_INTEGRITY, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(ON(Tag, "other")), MN_ETRANSACTION_MANAGEMENT);
+    cr_expect_eq(count(ON(Tag, "default")), 1, "default's block is not marked");
+    tag_on("default", "during");
+    cr_expect_eq(mn_atomic_end(t.o, true), MN_ETRANSACTION_MANAGEMENT, "other rolled back");
+    tag_on("default", "after");
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Tag, "default")), 3);
+    cr_expect_eq(count(ON(Tag, "other")), 0);
+
+    /* fails on default, inside other's block: only default's block is marked */
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
+    cr_expect_null(mn_qs_create(ON(Author, "default"), "name", "Bob"));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EDB_INTEGRITY, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(ON(Tag, "default")), MN_ETRANSACTION_MANAGEMENT);
+    tag_on("other", "kept");
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "other commits: %s", mn_orm_error(t.o));
+    cr_expect_eq(mn_atomic_begin(t.o), MN_ETRANSACTION_MANAGEMENT, "default's block is marked");
+    cr_expect_eq(mn_atomic_end(t.o, true), MN_ETRANSACTION_MANAGEMENT, "default rolled back");
+    cr_expect_eq(mn_atomic_depth(t.o), 0);
+    cr_expect_eq(count(ON(Tag, "other")), 1);
+    cr_expect_eq(count(ON(Tag, "default")), 3);
+}
+
+static void bump(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+Test(orm_multidb, on_commit_waits_for_the_block_of_its_database)
+{
+    int on_default = 0, on_other = 0;
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_on_commit_using(t.o, "other", bump, &on_other), 0);
+    cr_assert_eq(mn_on_commit(t.o, bump, &on_default), 0);
+    cr_expect_eq(on_default + on_other, 0, "both databases have a block");
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(on_other, 1, "other's block committed");
+    cr_expect_eq(on_default, 0, "default's block is still open");
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(on_default, 1);
+
+    /* a rollback drops the callbacks of its own database only */
+    on_default = on_other = 0;
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_on_commit(t.o, bump, &on_default), 0);
+    cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_on_commit_using(t.o, "other", bump, &on_other), 0);
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o)); /* a savepoint on default */
+    cr_assert_eq(mn_on_commit(t.o, bump, &on_default), 0);
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_atomic_end(t.o, false), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(on_other, 0, "other rolled back");
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(on_default, 2, "default's two callbacks ran at its commit");
+    cr_expect_eq(on_other, 0);
+}
+
+/* Django's Collector runs in atomic(using=...) whatever block is open elsewhere: a cascade
+ * on other that fails half-way deletes nothing there. */
+Test(orm_multidb, a_cascade_delete_on_other_inside_a_default_block_is_atomic)
+{
+    Question *qo = mn_qs_create(ON(Question, "other"), "text", "q", "pub_date", &when);
+    cr_assert_not_null(qo, "%s", mn_orm_error(t.o));
+    for (int i = 0; i < 2; i++)
+        cr_assert_not_null(mn_create(t.o, Choice, "question", qo, "text", "c"), "%s",
+                           mn_orm_error(t.o));
+    cr_assert_eq(count(ON(Choice, "other")), 2);
+    /* the question's DELETE (after its choices') fails */
+    mn_dbconn *c = mn_orm_conn(t.o, "other");
+    cr_assert_not_null(c, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_dbconn_exec_script(c, "CREATE TRIGGER keep_questions BEFORE DELETE ON "
+                                          "polls_question BEGIN SELECT RAISE(ABORT, 'kept'); END"),
+                 0, "%s", mn_dbconn_errmsg(c));
+
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    tag_on("default", "d");
+    cr_expect_lt(mn_delete(t.o, qo, NULL), 0, "the trigger refuses");
+    cr_expect_eq(mn_atomic_depth(t.o), 1, "the delete's own block on other has ended");
+    cr_expect_eq(count(ON(Choice, "other")), 2, "the choices' DELETE was rolled back");
+    tag_on("default", "d2");
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "default's block is not marked: %s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Tag, "default")), 2);
+
+    c = mn_orm_conn(t.o, "other");
+    cr_assert_not_null(c, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_dbconn_exec_script(c, "DROP TRIGGER keep_questions"), 0, "%s",
+                 mn_dbconn_errmsg(c));
+    cr_expect_eq(count(ON(Choice, "other")), 2);
+    cr_expect_gt(mn_delete(t.o, qo, NULL), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Choice, "other")), 0);
+}
+
+/* ATOMIC_REQUESTS opens a block on default around the view; a view's update_or_create on
+ * other runs in a transaction of its own there (Django: atomic(using=self.db)), which
+ * commits whatever the request's block does. */
+Test(orm_multidb, update_or_create_on_other_under_atomic_requests)
+{
+    cr_assert_not_null(mn_qs_create(ON(Author, "other"), "name", "Ann"), "%s", mn_orm_error(t.o));
+    mn_arena *a = mn_arena_new(0);
+    mn_orm *o = tdb_session(&t, a);
+    cr_assert_eq(mn_orm_add_db(o, other), 0);
+    cr_assert_eq(mn_orm_request_begin(o, true), 0, "%s", mn_orm_error(o));
+    cr_assert_not_null(mn_create(o, Tag, "name", "view"), "%s", mn_orm_error(o));
+    bool created = true;
+    Author *ann =
+        mn_qs_update_or_create(mn_qs_using(mn_all(o, Author), "other"), MN_KVS("name", "Ann"), 1,
+                               MN_KVS("email", "ann@example.com"), 1, &created);
+    cr_expect_not_null(ann, "%s", mn_orm_error(o));
+    cr_expect_not(created);
+    cr_expect_eq(mn_atomic_depth(o), 1, "update_or_create's block on other has ended");
+    /* a duplicate on other fails its own block, not the request's */
+    cr_expect_null(mn_qs_update_or_create(mn_qs_using(mn_all(o, Author), "other"),
+                                          MN_KVS("name", "Zed"), 1, MN_KVS("name", "Ann"), 1,
+                                          &created));
+    cr_expect_not_null(mn_create(o, Tag, "name", "still"), "%s", mn_orm_error(o));
+    cr_expect_eq(mn_orm_request_end(o, false), 0, "%s", mn_orm_error(o));
+    mn_arena_free(a);
+    cr_expect_eq(count(ON(Tag, "default")), 0, "the request's block rolled back");
+    cr_expect_eq(count(mn_filter(ON(Author, "other"), "email", "ann@example.com")), 1,
+                 "the update on other was committed");
+    cr_expect_eq(count(ON(Author, "other")), 1, "no Zed");
+}
+
+/* A lost connection to default while a block is open on other only: default has no block to
+ * keep it for, so its next query reconnects (review finding 7). */
+Test(orm_multidb, pg_a_lost_default_connection_reconnects_during_a_block_on_other)
+{
+    if (!tdb_is_pg(&t))
+        return;
+    cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
+    tag_on("other", "o");
+    cr_expect_null(
+        mn_raw(t.o, &Tag_model, "SELECT pg_terminate_backend(pg_backend_pid()) AS id", NULL, 0));
+    /* the next query reconnects (a new connection: without the test's search_path) */
+    mn_rows *r = mn_raw(t.o, &Tag_model, "SELECT 7 AS id", NULL, 0);
+    cr_expect_not_null(r, "reconnected: %s", mn_orm_error(t.o));
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "other's block is intact: %s", mn_orm_error(t.o));
     cr_expect_eq(count(ON(Tag, "other")), 1);
 }

@@ -15,37 +15,18 @@
 #include <unistd.h>
 
 static testdb t;
-static mn_db *other;
-static char other_dir[64];
+static tdb_other other;
 
 static void suite_setup(void)
 {
     tdb_open(&t);
-    snprintf(other_dir, sizeof other_dir, "/tmp/mn-orm-other-XXXXXX");
-    cr_assert_not_null(mkdtemp(other_dir));
-    char url[128], err[256] = "";
-    snprintf(url, sizeof url, "sqlite:///%s/other.db", other_dir);
-    other =
-        mn_db_new(&(mn_dbconfig){.alias = "other", .url = url, .pool_size = 2}, err, sizeof err);
-    cr_assert_not_null(other, "%s", err);
-    mn_arena *a = mn_arena_new(0);
-    mn_orm *setup = mn_orm_new(a, other);
-    cr_assert_eq(mn_orm_create_tables(setup, false), 0, "%s", mn_orm_error(setup));
-    mn_arena_free(a);
-    cr_assert_eq(mn_orm_add_db(t.o, other), 0);
+    tdb_other_open(&t, &other);
 }
 
 static void suite_teardown(void)
 {
     tdb_close(&t); /* gives back the session's connections, "other"'s too */
-    mn_db_free(other);
-    const char *files[] = {"other.db", "other.db-wal", "other.db-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char p[128];
-        snprintf(p, sizeof p, "%s/%s", other_dir, files[i]);
-        unlink(p);
-    }
-    rmdir(other_dir);
+    tdb_other_close(&other);
 }
 
 TestSuite(orm_multidb, .init = suite_setup, .fini = suite_teardown);
@@ -649,7 +630,7 @@ Test(orm_multidb, update_or_create_on_other_under_atomic_requests)
     cr_assert_not_null(mn_qs_create(ON(Author, "other"), "name", "Ann"), "%s", mn_orm_error(t.o));
     mn_arena *a = mn_arena_new(0);
     mn_orm *o = tdb_session(&t, a);
-    cr_assert_eq(mn_orm_add_db(o, other), 0);
+    cr_assert_eq(mn_orm_add_db(o, other.db), 0);
     cr_assert_eq(mn_orm_request_begin(o, true), 0, "%s", mn_orm_error(o));
     cr_assert_not_null(mn_create(o, Tag, "name", "view"), "%s", mn_orm_error(o));
     bool created = true;

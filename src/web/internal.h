@@ -2,6 +2,7 @@
 #ifndef MN_WEB_INTERNAL_H
 #define MN_WEB_INTERNAL_H
 
+#include <manouche/db.h>
 #include <manouche/staticfiles.h>
 #include <manouche/web.h>
 
@@ -100,6 +101,8 @@ double mn__accept_encoding_q(mn_str header, const char *coding);
 bool mn__webdb_view_done(mn_req *r, bool ok);
 void mn__webdb_request_end(mn_req *r);
 void mn__webdb_debug_html(mn_req *r, mn_buf *b);
+/* A query parameter as its SQL literal (HTML-escaped when html), for query listings. */
+void mn__param_text(mn_buf *b, const mn_dbparam *p, bool html);
 void mn__webdb_site_free(mn_site *s);
 
 #endif

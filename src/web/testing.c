@@ -201,22 +201,6 @@ size_t mn_client_num_queries(const mn_client *c)
     return c->response_count ? mn_req_num_queries(c->responses[c->response_count - 1]) : 0;
 }
 
-/* A parameter as the SQL literal it stands for (text cut at 200 bytes). */
-static void param_text(mn_buf *b, const mn_dbparam *p)
-{
-    switch (p->type) {
-    case MN_DBT_NULL: mn_buf_puts(b, "NULL"); break;
-    case MN_DBT_INT: mn_buf_printf(b, "%lld", (long long)p->v.i); break;
-    case MN_DBT_BOOL: mn_buf_puts(b, p->v.i ? "true" : "false"); break;
-    case MN_DBT_FLOAT: mn_buf_printf(b, "%g", p->v.f); break;
-    case MN_DBT_TEXT:
-        mn_buf_printf(b, "'%.*s%s'", (int)(p->v.s.len < 200 ? p->v.s.len : 200), p->v.s.ptr,
-                      p->v.s.len > 200 ? "..." : "");
-        break;
-    case MN_DBT_BLOB: mn_buf_printf(b, "<%zu bytes>", p->v.s.len); break;
-    }
-}
-
 const char *mn_resp_captured_queries(mn_req *resp)
 {
     const mn_dblog *log = resp ? mn_req_queries(resp) : NULL;
@@ -229,7 +213,7 @@ const char *mn_resp_captured_queries(mn_req *resp)
         mn_buf_printf(&b, "%s%zu. %s", i ? "\n" : "", i + 1, e->sql);
         for (size_t j = 0; j < e->nparams; j++) {
             mn_buf_puts(&b, j ? ", " : " -- params: ");
-            param_text(&b, &e->params[j]);
+            mn__param_text(&b, &e->params[j], false);
         }
     }
     const char *text = mn_buf_cstr(&b);

@@ -423,18 +423,25 @@ static void esc(mn_buf *b, const char *s, size_t n)
     mn_template_escape(b, s, n);
 }
 
-static void param_text(mn_buf *b, const mn_dbparam *p)
+/* A query parameter as the SQL literal it stands for, text cut at 200 bytes; html escapes it
+ * for the DEBUG page (the test client's failure messages take it plain). */
+void mn__param_text(mn_buf *b, const mn_dbparam *p, bool html)
 {
     switch (p->type) {
     case MN_DBT_NULL: mn_buf_puts(b, "NULL"); break;
     case MN_DBT_INT: mn_buf_printf(b, "%lld", (long long)p->v.i); break;
     case MN_DBT_BOOL: mn_buf_puts(b, p->v.i ? "true" : "false"); break;
     case MN_DBT_FLOAT: mn_buf_printf(b, "%g", p->v.f); break;
-    case MN_DBT_TEXT:
+    case MN_DBT_TEXT: {
+        size_t n = p->v.s.len < 200 ? p->v.s.len : 200;
         mn_buf_putc(b, '\'');
-        esc(b, p->v.s.ptr, p->v.s.len < 200 ? p->v.s.len : 200);
-        mn_buf_putc(b, '\'');
+        if (html)
+            esc(b, p->v.s.ptr, n);
+        else
+            mn_buf_append(b, p->v.s.ptr, n);
+        mn_buf_puts(b, p->v.s.len > 200 ? "...'" : "'");
         break;
+    }
     case MN_DBT_BLOB: mn_buf_printf(b, "<%zu bytes>", p->v.s.len); break;
     }
 }
@@ -460,7 +467,7 @@ void mn__webdb_debug_html(mn_req *r, mn_buf *b)
         for (size_t j = 0; j < e->nparams; j++) {
             if (j)
                 mn_buf_puts(b, ", ");
-            param_text(b, &e->params[j]);
+            mn__param_text(b, &e->params[j], true);
         }
         mn_buf_puts(b, "</td><td>");
         const char *what = e->status == 0 ? "ok" : mn_db_strerror(e->status);

@@ -116,8 +116,8 @@ void tdb_other_open(testdb *t, tdb_other *x)
     cr_assert_not_null(mkdtemp(x->dir));
     char url[128], err[256] = "";
     snprintf(url, sizeof url, "sqlite:///%s/other.db", x->dir);
-    x->db = mn_db_new(&(mn_dbconfig){.alias = "other", .url = url, .pool_size = 2}, err,
-                      sizeof err);
+    x->db =
+        mn_db_new(&(mn_dbconfig){.alias = "other", .url = url, .pool_size = 2}, err, sizeof err);
     cr_assert_not_null(x->db, "%s", err);
     mn_arena *a = mn_arena_new(0);
     cr_assert_not_null(a);

@@ -445,9 +445,9 @@ Test(orm_multidb, bulk_writes_join_the_block_of_their_database)
     cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
     cr_assert_not_null(mn_qs_create(ON(Tag, "other"), "name", "before"), "%s", mn_orm_error(t.o));
     Author *dup = unsaved_author("Ann");
-    cr_expect_eq(mn_bulk_create(t.o, &Author_model, (void **)&dup, 1,
-                                &(mn_bulk_opts){.db = "other"}),
-                 MN_EDB_INTEGRITY);
+    cr_expect_eq(
+        mn_bulk_create(t.o, &Author_model, (void **)&dup, 1, &(mn_bulk_opts){.db = "other"}),
+        MN_EDB_INTEGRITY);
     cr_expect_eq(mn_atomic_end(t.o, true), MN_ETRANSACTION_MANAGEMENT, "rolled back");
     cr_expect_eq(count(ON(Tag, "other")), 0, "'before' was rolled back on other");
 
@@ -456,8 +456,7 @@ Test(orm_multidb, bulk_writes_join_the_block_of_their_database)
     cr_assert_eq(mn_atomic_begin_using(t.o, "other"), 0, "%s", mn_orm_error(t.o));
     dup = unsaved_author("Ann");
     cr_expect_eq(mn_bulk_create(t.o, &Author_model, (void **)&dup, 1, NULL), MN_EDB_INTEGRITY);
-    cr_expect_not_null(mn_qs_create(ON(Tag, "other"), "name", "fine"), "%s",
-                       mn_orm_error(t.o));
+    cr_expect_not_null(mn_qs_create(ON(Tag, "other"), "name", "fine"), "%s", mn_orm_error(t.o));
     /* and on_commit for default, which has no block, runs at once */
     committed = 0;
     cr_assert_eq(mn_on_commit(t.o, note_commit, NULL), 0);

@@ -2,6 +2,7 @@
 #include "helper_data.h"
 
 #include <criterion/criterion.h>
+#include <manouche/core.h>
 
 static Author *author(mn_orm *o, const char *name, const char *email)
 {
@@ -44,4 +45,15 @@ void library_fill(mn_orm *o, library *lib)
     cr_assert_not_null(mn_create(o, Review, "book", lib->dune, "stars", 5, "body", "great"));
     cr_assert_not_null(mn_create(o, Review, "book", lib->dune, "stars", 2, "body", "long"));
     cr_assert_not_null(mn_create(o, Review, "book", lib->sql, "stars", 4, "body", ""));
+}
+
+const char *library_titles(testdb *t, mn_qs *qs)
+{
+    mn_rows *rows = mn_qs_fetch(qs);
+    cr_assert_not_null(rows, "%s", mn_orm_error(t->o));
+    mn_buf b;
+    mn_buf_init(&b, t->arena);
+    for (size_t i = 0; i < rows->len; i++)
+        mn_buf_printf(&b, "%s%s", i ? "," : "", ((Book *)rows->items[i])->title);
+    return mn_buf_cstr(&b);
 }

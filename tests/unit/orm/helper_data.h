@@ -15,6 +15,10 @@ typedef struct library {
  * error. */
 void library_fill(mn_orm *o, library *lib);
 
+/* The titles of a Book queryset's rows, comma-separated, in the order they come (in t's
+ * arena); fails the test when the query fails. */
+const char *library_titles(testdb *t, mn_qs *qs);
+
 /* Declares the file's test database `t`, its library `lib` and the suite NAME, each of whose
  * tests starts on a fresh database holding the library. */
 #define LIBRARY_SUITE(name)                                                                        \

@@ -14,16 +14,7 @@ LIBRARY_SUITE(orm_fixes2);
 /* The titles of qs's books, comma-separated, in the order they came. */
 static const char *titles(mn_qs *qs)
 {
-    mn_rows *r = mn_qs_fetch(qs);
-    cr_assert_not_null(r, "%s", mn_orm_error(t.o));
-    mn_buf b;
-    mn_buf_init(&b, t.arena);
-    for (size_t i = 0; i < r->len; i++) {
-        if (i)
-            mn_buf_putc(&b, ',');
-        mn_buf_puts(&b, ((Book *)r->items[i])->title);
-    }
-    return mn_buf_cstr(&b);
+    return library_titles(&t, qs);
 }
 
 /* The same titles sorted, so a random order compares. */

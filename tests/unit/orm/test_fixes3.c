@@ -149,16 +149,7 @@ Test(orm_fixes3_multidb, decimal_updates_and_bulk_writes_on_the_other_database)
 
 static const char *sorted_titles(mn_qs *qs)
 {
-    mn_rows *r = mn_qs_fetch(mn_qs_order_by(qs, "title"));
-    cr_assert_not_null(r, "%s", mn_orm_error(t.o));
-    mn_buf b;
-    mn_buf_init(&b, t.arena);
-    for (size_t i = 0; i < r->len; i++) {
-        if (i)
-            mn_buf_putc(&b, ',');
-        mn_buf_puts(&b, ((Book *)r->items[i])->title);
-    }
-    return mn_buf_cstr(&b);
+    return library_titles(&t, mn_qs_order_by(qs, "title"));
 }
 
 Test(orm_fixes3, sliced_distinct_in_subquery_ordered_by_a_related_field)

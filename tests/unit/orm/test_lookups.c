@@ -12,13 +12,7 @@ LIBRARY_SUITE(orm_lookups);
 /* The titles of a Book queryset, ordered by title, joined with ','. */
 static const char *titles(mn_qs *qs)
 {
-    mn_rows *rows = mn_qs_fetch(mn_qs_order_by(qs, "title"));
-    cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
-    mn_buf b;
-    mn_buf_init(&b, t.arena);
-    for (size_t i = 0; i < rows->len; i++)
-        mn_buf_printf(&b, "%s%s", i ? "," : "", ((Book *)rows->items[i])->title);
-    return mn_buf_cstr(&b);
+    return library_titles(&t, mn_qs_order_by(qs, "title"));
 }
 
 #define BOOKS(...) titles(mn_filter(mn_all(t.o, Book), __VA_ARGS__))

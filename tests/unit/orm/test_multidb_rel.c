@@ -4,44 +4,12 @@
  * once per query, so a router that answers differently on each call (a random replica) still
  * compiles, runs and labels each query's instances on one database. "default" is the test
  * database (SQLite, or PostgreSQL in the _pg variant), "other" a second SQLite file. */
-#include "helper_db.h"
-#include "helper_models.h"
+#include "helper_multidb.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
 
-static testdb t;
-static tdb_other other;
-
-static void suite_setup(void)
-{
-    tdb_open(&t);
-    tdb_other_open(&t, &other);
-}
-
-static void suite_teardown(void)
-{
-    tdb_close(&t);
-    tdb_other_close(&other);
-}
-
-TestSuite(orm_multidb_rel, .init = suite_setup, .fini = suite_teardown);
-
-#define ON(Model, alias) mn_qs_using(mn_all(t.o, Model), (alias))
-
-static const mn_datetime when = {2024, 5, 1, 12, 0, 0, 0, 0, true, "UTC"};
-
-static int64_t count(mn_qs *qs)
-{
-    int64_t n = mn_qs_count(qs);
-    cr_assert_geq(n, 0, "%s", mn_orm_error(t.o));
-    return n;
-}
-
-static const char *db_of(const void *obj)
-{
-    return obj ? ((const mn_obj *)obj)->db : "(no object)";
-}
+MULTIDB_SUITE(orm_multidb_rel)
 
 static Question *question_on(const char *alias, const char *text)
 {

@@ -91,8 +91,8 @@ typedef enum mn_ftype {
 /* The C type of each field in the model struct. Integers are int64_t; decimals are exact
  * text ("12.50"); date/datetime/time are mn_datetime (datetimes in UTC, aware); duration is
  * microseconds; uuid is its canonical 36-character text; JSON is its text; binary a slice.
- * A foreign key holds the related primary key and, once loaded, the related instance. The
- * key is `id` when the related model's primary key is an integer (the usual case), `key`
+ * A foreign key holds the related primary key (or its to_field's value) and, once loaded, the
+ * related instance. The key is `id` when that key is an integer (the usual case), `key`
  * when it is text (a CharField or UUIDField with primary_key): city->country.key = "FR". */
 typedef struct mn_fk {
     int64_t id;      /* the related row's integer primary key (Django's question_id) */
@@ -190,10 +190,14 @@ struct mn_fielddef {
     mn_on_delete on_delete;
     const char *related_name; /* reverse accessor; default "<model>_set"; "+" for none */
     const char *through;      /* M2M explicit through model "app.Model" */
+    /* FK/O2O: the unique field of the target the column holds (Django's to_field); NULL: its
+     * primary key. An integer field's value goes in the mn_fk's id, a text one's in its key. */
+    const char *to_field;
     /* resolved by the registry (read-only for users) */
     const mn_model *model;
     const mn_model *rel_model;     /* FK/O2O/M2M target */
     const mn_model *through_model; /* M2M: auto-created or explicit */
+    const mn_fielddef *rel_field;  /* FK/O2O: the target field (to_field, else the pk) */
     const char *column;            /* db_column or name (FK: name_id) */
     int index;                     /* position in the model's field array */
 };

@@ -289,7 +289,7 @@ static int select_related_cols(cc *c, mn_qs *qs, mn_buf *sel, sqlq *meta)
             snprintf(keybuf, sizeof keybuf, "%.*s", (int)(p - path + (ptrdiff_t)n), path);
             /* INNER over a non-null FK, LEFT OUTER over a nullable one and after it */
             alias = mn__cc_add_join(c, keybuf, f->rel_model, alias, f->column,
-                                    f->rel_model->pk->column, false, f->null);
+                                    mn__rel_field(f)->column, false, f->null);
             /* reuse an entry already emitted for this prefix */
             int found = -1;
             for (size_t k = 0; k < meta->nrels; k++)

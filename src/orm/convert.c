@@ -420,7 +420,7 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
         if (want && x && x->model != want) /* as Django's related lookups */
             return mn__orm_fail(o, MN_EINVAL, "Cannot query \"%s\": Must be \"%s\" instance.",
                                 mn_obj_str(o, x), want->name);
-        mn_arg k = mn__pk_arg(a.v.obj);
+        mn_arg k = want == f->rel_model && f->to_field ? mn__rel_arg(x, f) : mn__pk_arg(x);
         if (k.type != MN_ARG_STR) {
             *out = k.type == MN_ARG_INT ? mn_dbp_int(k.v.i) : mn_dbp_null();
             return 0;
@@ -575,11 +575,12 @@ int mn__obj_param(mn_orm *o, const void *obj, const mn_fielddef *f, mn_dbdialect
         if (mn__fk_is_text(f)) {
             if (!fk->key && !fk->obj)
                 return mn__orm_fail(o, MN_EINVAL,
-                                    "%s.%s points to %s, whose primary key '%s' is a %s: set "
+                                    "%s.%s points to %s, whose %s '%s' is a %s: set "
                                     "%s.key (the text key), not %s.id",
                                     f->model->name, f->name, f->rel_model->name,
-                                    f->rel_model->pk->name,
-                                    mn__django_class(f->rel_model->pk->type), f->name, f->name);
+                                    f->to_field ? "to_field" : "primary key",
+                                    mn__rel_field(f)->name,
+                                    mn__django_class(mn__rel_field(f)->type), f->name, f->name);
             mn_arg k = mn__fk_arg(obj, f);
             if (k.type == MN_ARG_NULL) {
                 *out = mn_dbp_null();
@@ -589,9 +590,10 @@ int mn__obj_param(mn_orm *o, const void *obj, const mn_fielddef *f, mn_dbdialect
         }
         if (fk->key && !fk->id && !fk->obj) /* an integer key given as text: "3" */
             return mn__arg_param(o, f, mn_arg_str(fk->key), d, out);
-        if (fk->obj && !fk->id)
-            *out = mn_dbp_int(mn_obj_pk(fk->obj));
-        else
+        if (fk->obj && !fk->id) {
+            mn_arg k = f->to_field ? mn__rel_arg(fk->obj, f) : mn_arg_int(mn_obj_pk(fk->obj));
+            *out = k.type == MN_ARG_INT ? mn_dbp_int(k.v.i) : mn_dbp_null();
+        } else
             *out = mn_dbp_int(fk->id);
         return 0;
     }

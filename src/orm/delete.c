@@ -121,7 +121,8 @@ static int referencing(collector *col, const mn_fielddef *f, const mn_arg *pks, 
     *out = NULL;
     *nout = 0;
     size_t cap = 0;
-    char *in = mn_arena_printf(o->arena, "%s__in", f->name);
+    /* a to_field FK holds another column of the target: match it through a join on pk */
+    char *in = mn_arena_printf(o->arena, f->to_field ? "%s__pk__in" : "%s__in", f->name);
     for (size_t start = 0; start < n; start += IN_BATCH) {
         size_t cnt = n - start < IN_BATCH ? n - start : IN_BATCH;
         mn_qs *qs = mn_qs_using(mn_qs_all(o, f->model), col->alias);

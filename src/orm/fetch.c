@@ -967,15 +967,18 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
                     uniq[nuniq++] = ids[i];
             /* as Django: routed with the first instance as the hint, so on its database */
             mn_qs *rq = mn__qs_hint(custom ? custom : mn_qs_all(o, f->rel_model), rows->items[0]);
+            const char *in = f->to_field ? mn_arena_printf(o->arena, "%s__in", f->to_field)
+                                         : "pk__in"; /* the target field the column holds */
             mn_rows *rel =
-                mn_qs_fetch(mn_qs_filter_kv(rq, &(mn_kv){"pk__in", mn_arg_list(uniq, nuniq)}, 1));
+                in ? mn_qs_fetch(mn_qs_filter_kv(rq, &(mn_kv){in, mn_arg_list(uniq, nuniq)}, 1))
+                   : NULL;
             if (!rel)
                 return o->errcode;
             mn_arg *rks = mn_arena_alloc(o->arena, (rel->len ? rel->len : 1) * sizeof *rks);
             if (!rks)
                 return MN_ENOMEM;
             for (size_t k = 0; k < rel->len; k++)
-                rks[k] = mn__pk_arg(rel->items[k]);
+                rks[k] = mn__rel_arg(rel->items[k], f);
             if (keyindex_build(o, &x, rks, rel->len) != 0)
                 return MN_ENOMEM;
             for (size_t i = 0; i < rows->len; i++) {
@@ -1014,7 +1017,19 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
         mn_qs *rq = mn__qs_hint(custom ? custom : mn_qs_all(o, target), rows->items[0]);
         char *in = mn_arena_printf(o->arena, "%s__in", back);
         char *ann = "_prefetch_related_val";
-        rq = mn__qs_filter_sticky(rq, &(mn_kv){in, mn_arg_list(pks, rows->len)}, 1);
+        mn_arg *keys = pks; /* what the reverse FK's column holds: our pk, or its to_field */
+        keyindex by_field = {0}, *own = &owners;
+        if (r && r->field->to_field) {
+            keys = mn_arena_alloc(o->arena, rows->len * sizeof *keys);
+            if (!keys)
+                return MN_ENOMEM;
+            for (size_t i = 0; i < rows->len; i++)
+                keys[i] = mn__rel_arg(rows->items[i], r->field);
+            if (keyindex_build(o, &by_field, keys, rows->len) != 0)
+                return MN_ENOMEM;
+            own = &by_field;
+        }
+        rq = mn__qs_filter_sticky(rq, &(mn_kv){in, mn_arg_list(keys, rows->len)}, 1);
         rq = mn_qs_annotate(rq, ann, mn_F(o, back));
         mn_rows *rel = mn_qs_fetch(rq);
         if (!rel)
@@ -1022,11 +1037,11 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
         mn_rows *per = mn_arena_calloc(o->arena, rows->len, sizeof *per);
         if (!per)
             return MN_ENOMEM;
-        if (!owners.slots && keyindex_build(o, &owners, pks, rows->len) != 0)
+        if (!own->slots && keyindex_build(o, own, pks, rows->len) != 0)
             return MN_ENOMEM;
         for (size_t k = 0; k < rel->len; k++) {
             mn_arg owner = mn__value_arg(o->arena, mn_obj_annotation(rel->items[k], ann));
-            for (size_t i = keyindex_first(&owners, owner); i; i = owners.next[i - 1])
+            for (size_t i = keyindex_first(own, owner); i; i = own->next[i - 1])
                 if (append_row(o, &per[i - 1], rel->items[k]) != 0)
                     return MN_ENOMEM;
         }

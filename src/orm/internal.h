@@ -197,6 +197,15 @@ bool mn__pk_is_text(const mn_model *m);
 /* The field whose type a relation's column takes: the target's pk, followed through a pk that
  * is itself a OneToOneField (a model keyed by its parent's key); f itself when not a FK/O2O. */
 const mn_fielddef *mn__key_field(const mn_fielddef *f);
+/* The target field a FK/O2O's column holds: its to_field, else the target's pk (Django's
+ * target_field). Every join, lookup, prefetch match and delete cascade goes through it. */
+static inline const mn_fielddef *mn__rel_field(const mn_fielddef *f)
+{
+    return f->rel_field ? f->rel_field : f->rel_model ? f->rel_model->pk : NULL;
+}
+/* The value of f's target field in rel, an instance of f's target model: what f's column
+ * stores when it points at rel (its pk unless f has a to_field). */
+mn_arg mn__rel_arg(const void *rel, const mn_fielddef *f);
 bool mn__fk_is_text(const mn_fielddef *f); /* FK/O2O to a model whose pk is text */
 mn_arg mn__pk_arg(const void *obj);
 bool mn__pk_set(const void *obj);

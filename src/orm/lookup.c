@@ -254,19 +254,19 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
         const mn_fielddef *f = mn__field(m, p, n);
         if (f && (f->type == MN_FK || f->type == MN_O2O)) {
             const mn_model *rm = f->rel_model;
+            const mn_fielddef *tf = mn__rel_field(f); /* what the column holds: pk or to_field */
             size_t nn = next ? strcspn(next, "_") : 0;
             const char *ndd = next ? strstr(next, "__") : NULL;
             nn = next ? (ndd ? (size_t)(ndd - next) : strlen(next)) : 0;
             bool next_is_field =
                 next && (mn__field(rm, next, nn) || mn__revrel(rm, next, nn, false));
-            bool next_is_pk = next_is_field && mn__field(rm, next, nn) == rm->pk;
+            bool next_is_pk = next_is_field && mn__field(rm, next, nn) == tf;
             bool after_pk_more = next_is_pk && ndd &&
-                                 ((rm->pk->rel_model || /* an O2O pk: its target's fields */
+                                 ((tf->rel_model || /* an O2O key: its target's fields */
                                    mn__field(rm, ndd + 2, strcspn(ndd + 2, "_")) != NULL) &&
                                   !is_lookup_word(ndd + 2, strlen(ndd + 2)));
             if (next_is_field && !(next_is_pk && !after_pk_more)) {
-                alias =
-                    mn__cc_add_join(c, key, rm, alias, f->column, rm->pk->column, false, f->null);
+                alias = mn__cc_add_join(c, key, rm, alias, f->column, tf->column, false, f->null);
                 out->joined = true;
                 m = rm;
                 p = next;
@@ -276,7 +276,7 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
                 return c->err;
             if (allow_rest && next_is_pk && ndd && !is_lookup_word(ndd + 2, seg_len(ndd + 2)))
                 /* "author__id__bogus": a lookup of the related primary key */
-                return bad_lookup(c, rm->pk, rm->pk->type, "", ndd + 2, seg_len(ndd + 2), path);
+                return bad_lookup(c, tf, tf->type, "", ndd + 2, seg_len(ndd + 2), path);
             out->f = f;
             out->alias = alias;
             out->rest = next_is_pk ? (ndd ? ndd + 2 : "") : (next ? next : "");
@@ -327,8 +327,8 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out)
                     mn__cc_add_join(c, tkey, t, alias, m->pk->column, to_here->column, true, true);
                 ra = mn__cc_add_join(c, key, rm, ta, to_from->column, rm->pk->column, true, false);
             } else {
-                ra = mn__cc_add_join(c, key, rm, alias, m->pk->column, r->field->column,
-                                     r->field->type != MN_O2O, true);
+                ra = mn__cc_add_join(c, key, rm, alias, mn__rel_field(r->field)->column,
+                                     r->field->column, r->field->type != MN_O2O, true);
             }
             out->joined = true;
             const char *ndd = next ? strstr(next, "__") : NULL;
@@ -1178,7 +1178,7 @@ static xty field_xty(const mn_fielddef *f)
 {
     xty t = {XT_OTHER, 0};
     for (int i = 0; f && i < 4 && (f->type == MN_FK || f->type == MN_O2O) && f->rel_model; i++)
-        f = f->rel_model->pk;
+        f = mn__rel_field(f);
     if (!f)
         return t;
     if (f->type == MN_DECIMAL)

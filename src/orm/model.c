@@ -175,6 +175,48 @@ static int add_reverse(const mn_model *from, const mn_fielddef *f)
     return 0;
 }
 
+/* A single-field UNIQUE constraint in Meta.constraints on f (Django accepts it for to_field). */
+static bool unique_by_constraint(const mn_model *m, const char *name)
+{
+    for (const mn_constraint *c = m->constraints; c && c->kind; c++)
+        if (c->kind == MN_CONSTRAINT_UNIQUE && c->fields && strcmp(c->fields, name) == 0)
+            return true;
+    return false;
+}
+
+/* Sets f->rel_field: the target's field named by to_field, else its primary key. NULL when
+ * fine, else the system check's message (Django's fields.E312, fields.E311). */
+static const char *resolve_to_field(const mn_model *m, mn_fielddef *f)
+{
+    const mn_model *rm = f->rel_model;
+    f->rel_field = rm->pk;
+    if (!f->to_field)
+        return NULL;
+    const mn_fielddef *tf = NULL;
+    for (size_t i = 0; i < rm->nfields && !tf; i++)
+        if (strcmp(rm->fields[i].name, f->to_field) == 0)
+            tf = &rm->fields[i];
+    if (!tf || tf->type == MN_M2M)
+        return mn_arena_printf(registry_arena,
+                               "%s.%s: (fields.E312) The to_field '%s' doesn't exist on the "
+                               "related model '%s'.",
+                               mrt(m)->label, f->name, f->to_field, mrt(rm)->label);
+    if (!tf->unique && !tf->primary_key && tf->type != MN_O2O &&
+        !unique_by_constraint(rm, tf->name))
+        return mn_arena_printf(registry_arena,
+                               "%s.%s: (fields.E311) '%s.%s' must be unique because it is "
+                               "referenced by a foreign key.",
+                               mrt(m)->label, f->name, rm->name, tf->name);
+    mn_ftype t = tf->type;
+    if (!mn__is_int_type(t) && !mn__is_text_type(t))
+        return mn_arena_printf(registry_arena,
+                               "%s.%s: the to_field '%s' is not an integer or text field, the "
+                               "keys a relation holds",
+                               mrt(m)->label, f->name, f->to_field);
+    f->rel_field = tf;
+    return NULL;
+}
+
 static int fail_ready(const char *why)
 {
     ready_why = why;
@@ -263,6 +305,11 @@ int mn_models_ready(const char **why)
                     f->on_delete = MN_CASCADE;
                 if (f->type == MN_O2O)
                     f->unique = true;
+                const char *problem = resolve_to_field(m, f);
+                if (problem) {
+                    fail_ready(problem);
+                    break;
+                }
             } else if (f->through) {
                 mn_model *t = (mn_model *)resolve_to(m, f->through);
                 if (!t) {
@@ -293,6 +340,8 @@ int mn_models_ready(const char **why)
             f->index = (int)j;
             f->model = t;
             f->column = j == 0 ? "id" : mn_arena_printf(registry_arena, "%s_id", f->name);
+            if (j > 0)
+                f->rel_field = f->rel_model->pk;
         }
         t->pk = &t->fields[0];
         t->fields[0].primary_key = true;
@@ -637,8 +686,24 @@ const mn_fielddef *mn__key_field(const mn_fielddef *f)
 {
     /* bounded: a cycle of O2O primary keys is not a model anyone can save */
     for (int hop = 0; hop < 16 && is_rel(f) && f->rel_model && f->rel_model->pk; hop++)
-        f = f->rel_model->pk;
+        f = mn__rel_field(f);
     return f;
+}
+
+mn_arg mn__rel_arg(const void *rel, const mn_fielddef *f)
+{
+    const mn_fielddef *tf = mn__rel_field(f);
+    const mn_obj *h = rel;
+    if (!h || !tf || tf == h->model->pk || tf->model != h->model)
+        return mn__pk_arg(rel);
+    if (is_rel(tf))
+        return mn__fk_arg(rel, tf);
+    if (mn__is_null(rel, tf))
+        return mn_arg_null();
+    const void *p = mn__fptr(rel, tf);
+    if (mn__is_int_type(tf->type))
+        return mn_arg_int(*(const int64_t *)p);
+    return *(const char *const *)p ? mn_arg_str(*(const char *const *)p) : mn_arg_null();
 }
 
 /* ---- keys of any type ----
@@ -652,7 +717,11 @@ bool mn__pk_is_text(const mn_model *m)
 
 bool mn__fk_is_text(const mn_fielddef *f)
 {
-    return f->rel_model && mn__pk_is_text(f->rel_model);
+    if (!f->rel_model)
+        return false;
+    if (!f->to_field) /* the usual case: the target's pk */
+        return mn__pk_is_text(f->rel_model);
+    return !mn__is_int_type(mn__key_field(f)->type);
 }
 
 mn_arg mn__pk_arg(const void *obj)
@@ -682,10 +751,10 @@ mn_arg mn__fk_arg(const void *obj, const mn_fielddef *f)
     if (mn__fk_is_text(f)) {
         if (fk->key)
             return mn_arg_str(fk->key);
-        return fk->obj ? mn__pk_arg(fk->obj) : mn_arg_null();
+        return fk->obj ? mn__rel_arg(fk->obj, f) : mn_arg_null();
     }
     if (fk->obj && !fk->id)
-        return mn_arg_int(mn_obj_pk(fk->obj));
+        return f->to_field ? mn__rel_arg(fk->obj, f) : mn_arg_int(mn_obj_pk(fk->obj));
     return mn_arg_int(fk->id);
 }
 

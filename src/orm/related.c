@@ -28,8 +28,9 @@ void *mn_fk_get_at(mn_orm *o, void *obj, const char *field, const char *file, in
     if (mn__is_null(obj, f))
         return NULL;
     /* routed with obj as the hint (Django's instance=): by default on obj's database */
-    fk->obj = mn_qs_get(mn_qs_filter_kv(mn__qs_hint(mn_qs_all_at(o, f->rel_model, file, line), obj),
-                                        &(mn_kv){"pk", mn__fk_arg(obj, f)}, 1));
+    fk->obj = mn_qs_get(
+        mn_qs_filter_kv(mn__qs_hint(mn_qs_all_at(o, f->rel_model, file, line), obj),
+                        &(mn_kv){f->to_field ? f->to_field : "pk", mn__fk_arg(obj, f)}, 1));
     return fk->obj;
 }
 

@@ -25,7 +25,7 @@ static void references(mn_buf *b, const mn_fielddef *f)
     mn_buf_puts(b, " REFERENCES ");
     mn__quote(b, mrt(f->rel_model)->table);
     mn_buf_puts(b, " (");
-    mn__quote(b, f->rel_model->pk->column);
+    mn__quote(b, mn__rel_field(f)->column);
     mn_buf_puts(b, ") DEFERRABLE INITIALLY DEFERRED");
 }
 

@@ -321,9 +321,10 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
     case MN_O2O: {
         const mn_fk *fk = p;
         mn_arg key = mn__fk_arg(obj, f);
-        if (!fk->obj || !mn__arg_eq(mn__pk_arg(fk->obj), key)) {
+        const char *tname = f->to_field ? f->to_field : "pk"; /* the field the key names */
+        if (!fk->obj || !mn__arg_eq(mn__rel_arg(fk->obj, f), key)) {
             int ex =
-                mn_qs_exists(mn_qs_filter_kv(mn_qs_all(o, f->rel_model), &(mn_kv){"pk", key}, 1));
+                mn_qs_exists(mn_qs_filter_kv(mn_qs_all(o, f->rel_model), &(mn_kv){tname, key}, 1));
             if (ex < 0) {
                 if (o->errcode != MN_EINVAL)
                     return ex;
@@ -335,7 +336,7 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
                 const char *kt = mn__arg_text(o->arena, key);
                 add(e, name,
                     mn_arena_printf(o->arena, "%s instance with %s %s%s%s does not exist.", vn,
-                                    f->rel_model->pk->name, key.type == MN_ARG_STR ? "'" : "",
+                                    mn__rel_field(f)->name, key.type == MN_ARG_STR ? "'" : "",
                                     kt ? kt : "None", key.type == MN_ARG_STR ? "'" : ""));
             }
         }

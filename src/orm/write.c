@@ -98,7 +98,7 @@ int mn_obj_set(mn_orm *o, void *obj, const char *field, mn_arg a)
         if (a.type == MN_ARG_INSTANCE) {
             h->db = db;
             fk->obj = (void *)a.v.obj;
-            mn_arg k = mn__pk_arg(a.v.obj);
+            mn_arg k = mn__rel_arg(a.v.obj, f);
             fk->id = k.type == MN_ARG_INT ? k.v.i : 0;
             fk->key = k.type == MN_ARG_STR ? k.v.s : NULL;
             return 0;
@@ -200,10 +200,10 @@ void mn__sync_fks(void *obj, const mn_model *m)
         mn_fk *fk = mn__fptr(obj, f);
         if (!fk->obj || !mn__pk_set(fk->obj))
             continue;
-        mn_arg k = mn__pk_arg(fk->obj);
+        mn_arg k = mn__rel_arg(fk->obj, f);
         if (k.type == MN_ARG_INT)
             fk->id = k.v.i;
-        else
+        else if (k.type == MN_ARG_STR)
             fk->key = k.v.s;
     }
 }

@@ -952,7 +952,10 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q, uint64_t *votes)
         if (v.type == MN_ARG_QS) {
             mn_qs *sub = (mn_qs *)v.v.qs;
             if (sub->mode == MODE_OBJECTS) {
-                sub = mn_qs_values_list(sub, "pk", true);
+                /* the rows' pks, or the field a to_field relation holds (Django's RelatedIn) */
+                bool by_field = pf && (pf->type == MN_FK || pf->type == MN_O2O) && pf->to_field &&
+                                sub->m == pf->rel_model;
+                sub = mn_qs_values_list(sub, by_field ? pf->to_field : "pk", true);
                 if (!sub)
                     return c->err = c->o->errcode;
             }

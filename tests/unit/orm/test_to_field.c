@@ -162,6 +162,11 @@ Test(orm_to_field, filters_across_the_relation)
     cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Town), "nation__pk", de->id)), 1);
     cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Town), "nation__in", MN_IN_STR("DE", "IT"))), 1);
     cr_expect_eq(count_rows(mn_exclude(mn_all(t.o, Town), "nation", fr)), 1);
+    mn_arg both[] = {mn_arg_obj(fr), mn_arg_obj(de)};
+    cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Town), "nation__in", mn_arg_list(both, 2))), 3);
+    mn_qs *french = mn_filter(mn_all(t.o, Nation), "name", "France");
+    cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Town), "nation__in", french)), 2,
+                 "a queryset of nations stands for their codes");
     /* nation__code is the column itself: no join */
     size_t np = 0;
     const char *sql = mn_qs_sql(mn_filter(mn_all(t.o, Town), "nation__code", "FR"), &np);
@@ -184,6 +189,9 @@ Test(orm_to_field, filters_across_the_relation)
     cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Player), "team__name", "Red")), 1);
     cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Team), "players__name", "Cy")), 1);
     cr_expect_eq(count_rows(mn_related(t.o, blue, "players")), 2);
+    cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Player), "team__in",
+                                      mn_filter(mn_all(t.o, Team), "name", "Red"))),
+                 1);
     /* update() sets the column to the target's code */
     cr_expect_eq(mn_update(mn_filter(mn_all(t.o, Town), "name", "Lyon"), "nation", de), 1);
     cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Town), "nation", "DE")), 2);
@@ -289,6 +297,41 @@ Test(orm_to_field, delete_cascades_sets_null_and_protects_through_the_to_field)
     cr_expect_eq(back->id, e->id);
     cr_expect_eq(mn_delete(t.o, e, NULL), 1);
     cr_expect_eq(mn_qs_delete(mn_all(t.o, Nation), NULL), 2, "DE and Bonn");
+}
+
+Test(orm_to_field, bulk_operations_and_get_or_create)
+{
+    Player *ps[3];
+    const char *names[] = {"Ann", "Bob", "Cy"};
+    for (size_t i = 0; i < 3; i++) {
+        ps[i] = mn_new(t.o, Player);
+        ps[i]->name = names[i];
+    }
+    ps[0]->team.obj = blue; /* the instance: its number is taken */
+    ps[1]->team.id = 10;    /* or the number itself */
+    cr_assert_eq(mn_bulk_create(t.o, &Player_model, (void **)ps, 3, NULL), 0, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Player), "team", blue)), 1);
+    cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Player), "team__name", "Red")), 1);
+    cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Player), "team__isnull", true)), 1);
+    ps[1]->team = (mn_fk){.obj = blue};
+    ps[2]->team = (mn_fk){.id = 10};
+    mn_obj_set_null(ps[2], "team", false);
+    cr_expect_eq(mn_bulk_update(t.o, &Player_model, (void **)ps + 1, 2, "team", 0), 2, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Player), "team", 20)), 2);
+    cr_expect_eq(count_rows(mn_filter(mn_all(t.o, Player), "team", red)), 1);
+    bool created = false;
+    Town *x = mn_qs_get_or_create(mn_all(t.o, Town), MN_KVS("name", "Metz", "nation", fr), 2, NULL,
+                                  0, &created);
+    cr_assert_not_null(x, "%s", mn_orm_error(t.o));
+    cr_expect(created);
+    cr_expect_str_eq(x->nation.key, "FR");
+    Town *y = mn_qs_get_or_create(mn_all(t.o, Town), MN_KVS("name", "Metz", "nation", fr), 2, NULL,
+                                  0, &created);
+    cr_assert_not_null(y, "%s", mn_orm_error(t.o));
+    cr_expect(!created);
+    cr_expect_eq(y->id, x->id);
 }
 
 Test(orm_to_field, values_templates_and_full_clean)

@@ -10,6 +10,7 @@
  * gives the connection back before the response is written). */
 #include "web/internal.h"
 
+#include <manouche/rt.h>
 #include <manouche/webdb.h>
 
 #include <stdio.h>
@@ -28,6 +29,7 @@ typedef struct mn__webdb_site {
     size_t ndbs;
     bool opened;
     bool tables_ready;
+    bool tables_creating; /* a request of this worker is creating them: the others wait */
     router_fn route;
     void *route_user;
     int (*allow_relation)(const void *obj1, const void *obj2, void *user);
@@ -199,6 +201,13 @@ int mn_site_create_tables(mn_site *s, char *err, size_t errlen)
     for (size_t i = 0; i < w->ndbs && rc == 0; i++) {
         mn_orm *o = mn_orm_new(a, w->dbs[i]);
         rc = o ? mn_orm_create_tables(o, true) : MN_ENOMEM;
+        /* Another worker creating the same table at the same moment: PostgreSQL's CREATE ...
+         * IF NOT EXISTS then fails with "already exists" (the other committed after the
+         * check) or on its catalog's unique index (it waited for the other's commit). By
+         * then the table exists, and a second pass skips it. */
+        for (int again = 0; again < 2 && (rc == MN_EDB_INTEGRITY || rc == MN_EDB_PROGRAMMING);
+             again++)
+            rc = mn_orm_create_tables(o, true);
         if (rc != 0 && err && errlen)
             snprintf(err, errlen, "creating the tables in '%s': %s", mn_db_alias(w->dbs[i]),
                      o ? mn_orm_error(o) : "out of memory");
@@ -219,7 +228,7 @@ static void fail(mn_req *r, int code, const char *what)
     if (!st || !st->jump)
         return;
     if (code == MN_ETIMEDOUT)
-        mn_abort(r, 503, "Service Unavailable: no database connection free in time (%s)", what);
+        mn_abort(r, 503, "no database connection free in time (%s)", what);
     mn_abort(r, 500, "database error: %s", what);
 }
 
@@ -244,8 +253,14 @@ mn_orm *mn_req_orm(mn_req *r)
         fail(r, MN_EINVAL, err[0] ? err : "out of memory");
         return NULL;
     }
+    /* The first requests of a worker often come together: one creates the tables and the
+     * others wait for it rather than run the same DDL at the same time. */
+    while (!w->tables_ready && w->tables_creating)
+        mn_sleep(2);
     if (!w->tables_ready && mn_settings_bool(st, "DB_CREATE_TABLES")) {
+        w->tables_creating = true;
         int rc = mn_site_create_tables(s, err, sizeof err);
+        w->tables_creating = false;
         if (rc != 0) {
             /* (not marked done: the next request tries again, e.g. once the server is up) */
             fail(r, rc, err);
@@ -298,8 +313,8 @@ bool mn__webdb_view_done(mn_req *r, bool ok)
     if (!ok && st->err_status == 500 && code == MN_ETIMEDOUT) {
         /* the view gave up on a NULL from a query that found the pool full */
         st->err_status = 503;
-        st->err_message = mn_arena_printf(mn_req_arena(r), "Service Unavailable: %s (%s)",
-                                          mn_orm_error(o), st->err_message);
+        st->err_message =
+            mn_arena_printf(mn_req_arena(r), "%s (%s)", mn_orm_error(o), st->err_message);
         st->trace_len = 0;
     } else if (!ok && st->err_status >= 500 && code == MN_EDB_OPERATIONAL &&
                !(st->err_message && strstr(st->err_message, mn_orm_error(o)))) {

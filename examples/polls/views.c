@@ -30,9 +30,12 @@ static void vote(mn_req *r)
 {
     Question *q = polls_question_or_404(r, mn_path_int(r, "question_id"));
     const char *choice = mn_req_form(r, "choice");
-    int64_t choice_id;
-    if (!choice || mn_str_to_i64(mn_str_from(choice), &choice_id) != 0 ||
-        polls_vote(r, q, choice_id) != 1) {
+    int64_t choice_id, voted = 0;
+    if (choice && mn_str_to_i64(mn_str_from(choice), &choice_id) == 0)
+        voted = polls_vote(r, q, choice_id);
+    if (voted < 0) /* the database failed: an error, as Django's exception, not a form error */
+        mn_http_500(r, mn_orm_error(polls_orm(r)));
+    if (voted != 1) {
         /* redisplay the voting form, as the tutorial does */
         mn_resp_status(r, 200);
         mn_render(r, "polls/detail.html",
@@ -58,6 +61,11 @@ static void api_questions(mn_req *r)
         }
         json_array_append_new(list, json_pack("{s:I, s:s, s:o}", "id", (json_int_t)q->id,
                                               "question_text", q->text, "choices", choices));
+    }
+    /* MN_FOREACH ends quietly when its query fails: a short list must not pass for the data */
+    if (mn_orm_errcode(polls_orm(r)) != 0) {
+        json_decref(list);
+        mn_http_500(r, mn_orm_error(polls_orm(r)));
     }
     mn_json(r, 200, json_pack("{s:o}", "questions", list));
 }

@@ -6,8 +6,11 @@
 # a missing or unpublished question is 404; `polls questions` reads the same database. On
 # PostgreSQL also: the server stopped under a running site gives 500 (the driver's reason on
 # the DEBUG page) and requests succeed again once it is back; a full pool (DB_POOL_SIZE=1,
-# its connection held by a vote waiting on a row lock) answers 503; concurrent first requests
-# on an empty database all succeed. (test_polls_db_webdb_pg.sh runs the webdb unit tests on
+# its connection held by a vote waiting on a row lock) answers 503; the server stopped while
+# a vote is in flight gives that vote a 500 and counts nothing; a failed query in the JSON API
+# is a 500; a vote the database refuses is a 500 (at its UPDATE, or at the commit of the
+# ATOMIC_REQUESTS transaction, which then keeps nothing); concurrent first requests on an
+# empty database all succeed. (test_polls_db_webdb_pg.sh runs the webdb unit tests on
 # PostgreSQL.)
 set -euo pipefail
 bin=${MN_BIN_DIR:?}
@@ -153,6 +156,78 @@ wait "$voter" || true
 stop
 echo "ok   postgresql: a full pool answers 503, then serves again [${SECONDS}s]"
 
+# The server goes away while a vote is in flight (waiting on a row psql holds): the vote is a
+# 500 naming the lost connection, not the form's "You didn't select a choice.", and nothing
+# was counted; once the server is back, pages are served again.
+start
+votes() { psql "$DATABASE_URL" -tAc "SELECT votes FROM polls_choice WHERE id = $1"; }
+before=$(votes 2)
+psql "$DATABASE_URL" -q <lock.fifo >/dev/null 2>&1 &
+locker=$!
+exec 3>lock.fifo
+echo "BEGIN; SELECT id FROM polls_choice WHERE id = 2 FOR UPDATE;" >&3
+until_pg "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'" ||
+    fail "postgresql: psql did not lock the row"
+curl -s -o vote.out -w '%{http_code}' --max-time 20 -X POST -d choice=2 "$base/polls/1/vote/" >vote.code &
+voter=$!
+until_pg "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE%'" ||
+    fail "postgresql: the vote did not wait for the row lock"
+"$MN_TEST_PG_CTL" stop >/dev/null 2>&1 || fail "cannot stop the PostgreSQL server"
+wait "$voter" || true
+exec 3>&-
+wait "$locker" || true
+[ "$(cat vote.code)" = 500 ] || fail "postgresql: a vote whose server went away is $(cat vote.code), not 500"
+grep -q "You didn&#x27;t select a choice." vote.out && fail "postgresql: a lost vote shows the form error"
+grep -q 'connection to the PostgreSQL server lost' vote.out ||
+    fail "postgresql: the DEBUG page does not say the connection was lost"
+"$MN_TEST_PG_CTL" start >/dev/null 2>&1 || fail "cannot start the PostgreSQL server again"
+[ "$(status "$base/polls/1/")" = 200 ] || fail "postgresql: no page once the server is back"
+[ "$(votes 2)" = "$before" ] || fail "postgresql: the lost vote was counted"
+stop
+echo "ok   postgresql: the server gone mid-request gives 500, back gives 200 [${SECONDS}s]"
+
+# A query that fails in the JSON API (a statement timeout while psql locks the table) is a
+# 500, not a 200 with the choices missing.
+DB_STATEMENT_TIMEOUT=300 start
+[ "$(status "$base/polls/api/questions/")" = 200 ] || fail "postgresql: the API before the lock"
+psql "$DATABASE_URL" -q <lock.fifo >/dev/null 2>&1 &
+locker=$!
+exec 3>lock.fifo
+echo "BEGIN; LOCK TABLE polls_choice IN ACCESS EXCLUSIVE MODE;" >&3
+until_pg "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'" ||
+    fail "postgresql: psql did not lock the table"
+code=$(status "$base/polls/api/questions/")
+exec 3>&-
+wait "$locker" || true
+[ "$code" = 500 ] || fail "postgresql: the API with its choices query failing is $code, not 500"
+stop
+echo "ok   postgresql: a failed query in the API is 500 [${SECONDS}s]"
+
+# ATOMIC_REQUESTS: a constraint the database checks at COMMIT refuses votes for choice 3. The
+# vote's UPDATE succeeds inside the request's transaction, the view redirects, the commit
+# fails: 500 and the vote is not counted. Without ATOMIC_REQUESTS the UPDATE itself fails:
+# 500 as well, not the form redisplayed. Votes for other choices pass either way.
+psql "$DATABASE_URL" -q <<'SQL' || fail "postgresql: cannot create the trigger"
+CREATE FUNCTION closed_choice() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN RAISE EXCEPTION 'voting for choice % is closed', NEW.id USING ERRCODE = 'check_violation'; END$$;
+CREATE CONSTRAINT TRIGGER closed_choice AFTER UPDATE ON polls_choice
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.id = 3) EXECUTE FUNCTION closed_choice();
+SQL
+for atomic in false true; do
+    ATOMIC_REQUESTS=$atomic start
+    before=$(votes 3)
+    code=$(curl -s -o vote.out -w '%{http_code}' --max-time 20 -X POST -d choice=3 "$base/polls/1/vote/")
+    [ "$code" = 500 ] || fail "postgresql: ATOMIC_REQUESTS=$atomic: a refused vote is $code, not 500"
+    grep -q 'voting for choice 3 is closed' vote.out ||
+        fail "postgresql: ATOMIC_REQUESTS=$atomic: the DEBUG page does not give the reason"
+    [ "$(votes 3)" = "$before" ] || fail "postgresql: ATOMIC_REQUESTS=$atomic: the refused vote stayed"
+    [ "$(status -X POST -d choice=2 "$base/polls/1/vote/")" = 302 ] ||
+        fail "postgresql: ATOMIC_REQUESTS=$atomic: another vote"
+    stop
+done
+psql "$DATABASE_URL" -qc "DROP TRIGGER closed_choice ON polls_choice; DROP FUNCTION closed_choice()"
+echo "ok   postgresql: a vote the database refuses is 500, with and without ATOMIC_REQUESTS [${SECONDS}s]"
+
 # First requests arriving together on an empty database (serve, two workers): each worker
 # creates the tables once while its other requests wait, and the worker whose CREATE TABLE
 # loses the race with the other's (a unique violation in PostgreSQL's catalog) tries again;
@@ -179,4 +254,4 @@ PY
 done
 echo "ok   postgresql: concurrent first requests on a fresh database all succeed [${SECONDS}s]"
 
-echo "4 passed, 0 failed"
+echo "7 passed, 0 failed"

@@ -165,7 +165,7 @@ static const mn_setting_def builtins[] = {
     {"DB_STATEMENT_TIMEOUT", MN_SETTING_INT, "0", "ms a PostgreSQL statement may run (0: no limit)",
      0, 0, NULL, false, NULL, NULL},
     {"ATOMIC_REQUESTS", MN_SETTING_BOOL, "false",
-     "run each view in a transaction (rolled back on an error or a 5xx)", 0, 0, NULL, false, NULL,
+     "run each view in a transaction (rolled back if the view fails)", 0, 0, NULL, false, NULL,
      NULL},
     {"DB_WARN_REPEATS", MN_SETTING_INT, "10",
      "in DEBUG, warn when a request runs one query shape more often (N+1; 0: off)", 0, 0, NULL,

@@ -120,9 +120,9 @@ Question *polls_question_or_404(mn_req *r, int64_t id)
     return mn_get_or_404(r, Question, "pk", id, "pub_date__lte", &now);
 }
 
-mn_qs *polls_choices_of(mn_req *r, const Question *q)
+mn_qs *polls_choices_of_at(mn_req *r, const Question *q, const char *file, int line)
 {
-    return mn_qs_order_by(mn_related(polls_orm(r), q, "choices"), "id");
+    return mn_qs_order_by(mn_related_at(polls_orm(r), q, "choices", file, line), "id");
 }
 
 int64_t polls_vote(mn_req *r, const Question *q, int64_t choice_id)

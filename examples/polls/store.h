@@ -41,8 +41,10 @@ mn_qs *polls_published(mn_orm *o, mn_arena *a);
 mn_qs *polls_latest_questions(mn_req *r, int64_t max);
 /* A published question; ends the view with 404 when there is none. */
 Question *polls_question_or_404(mn_req *r, int64_t id) MN_MAY_YIELD;
-/* The choices of q in id order (lazy). */
-mn_qs *polls_choices_of(mn_req *r, const Question *q);
+/* The choices of q in id order (lazy). As mn_related, it passes on the caller's file and
+ * line: an N+1 warning then names the view's loop, not this helper. */
+mn_qs *polls_choices_of_at(mn_req *r, const Question *q, const char *file, int line);
+#define polls_choices_of(r, q) polls_choices_of_at((r), (q), __FILE__, __LINE__)
 /* Adds one vote to choice_id of q in one UPDATE (F("votes") + 1, no lost votes under
  * concurrency): 1, 0 when that choice is not q's, negative on a database error. */
 int64_t polls_vote(mn_req *r, const Question *q, int64_t choice_id) MN_MAY_YIELD;

@@ -3,15 +3,15 @@
 # a temporary file); test_polls_db_pg.sh runs this script again under scripts/with-pg (which
 # exports MN_TEST_DATABASE_URL) with MN_POLLS_DB_ON_PG=1, for PostgreSQL. Seeded on first start; votes persist
 # across a server restart; 10 concurrent votes all count (one UPDATE with F("votes") + 1);
-# a missing or unpublished question is 404; `polls questions` reads the same database. On
-# PostgreSQL also: the server stopped under a running site gives 500 (the driver's reason on
-# the DEBUG page) and requests succeed again once it is back; a full pool (DB_POOL_SIZE=1,
-# its connection held by a vote waiting on a row lock) answers 503; the server stopped while
-# a vote is in flight gives that vote a 500 and counts nothing; a failed query in the JSON API
-# is a 500; a vote the database refuses is a 500 (at its UPDATE, or at the commit of the
-# ATOMIC_REQUESTS transaction, which then keeps nothing); concurrent first requests on an
-# empty database all succeed. (test_polls_db_webdb_pg.sh runs the webdb unit tests on
-# PostgreSQL.)
+# a missing or unpublished question is 404; `polls questions` reads the same database; the
+# N+1 warning of the JSON API names the view's line. On PostgreSQL also: the server stopped
+# under a running site gives 500 (the driver's reason on the DEBUG page) and requests succeed
+# again once it is back; a full pool (DB_POOL_SIZE=1, its connection held by a vote waiting
+# on a row lock) answers 503; the server stopped while a vote is in flight gives that vote a
+# 500 and counts nothing; a failed query in the JSON API is a 500; a vote the database
+# refuses is a 500 (at its UPDATE, or at the commit of the ATOMIC_REQUESTS transaction, which
+# then keeps nothing); concurrent first requests on an empty database all succeed.
+# (test_polls_db_webdb_pg.sh runs the webdb unit tests on PostgreSQL.)
 set -euo pipefail
 bin=${MN_BIN_DIR:?}
 src=${MN_SOURCE_DIR:?}
@@ -96,7 +96,14 @@ if [ -z "${MN_POLLS_DB_ON_PG:-}" ]; then
     export DATABASE_URL=sqlite:///$work/polls.sqlite3
     suite sqlite
     [ -f "$work/polls.sqlite3" ] || fail "sqlite: the database is not where DATABASE_URL says"
-    echo "1 passed, 0 failed"
+    # The JSON API queries the choices once per question: with DEBUG (runserver) and a low
+    # DB_WARN_REPEATS, the N+1 warning names the loop in the view, not a helper it calls.
+    DB_WARN_REPEATS=2 start
+    curl -s -o /dev/null "$base/polls/api/questions/"
+    stop
+    grep -q 'N+1 queries: .* at [^ ]*examples/polls/views\.c:[0-9]' server.log ||
+        fail "sqlite: the N+1 warning does not name the view's line: $(grep 'N+1' server.log)"
+    echo "2 passed, 0 failed"
     exit 0
 fi
 

@@ -486,6 +486,11 @@ void mn_orm_set_log(mn_orm *o, mn_dblog *log);
  * counted). It names the line of the view that built the queryset (mn_all) or loaded the
  * relation (mn_fk_get). 0 turns it off. */
 void mn_orm_warn_repeats(mn_orm *o, int threshold);
+/* Called by MN_FOREACH when its query fails, with the error in mn_orm_errcode/mn_orm_error; it
+ * may not return (the web layer's ends the view). Without one (NULL), the loop does not run
+ * and the caller checks mn_orm_errcode. */
+typedef void (*mn_orm_raise_fn)(mn_orm *o, void *user);
+void mn_orm_set_raise(mn_orm *o, mn_orm_raise_fn fn, void *user);
 /* How many times the most repeated statement of this session ran (for tests). */
 int mn_orm_max_repeats(const mn_orm *o);
 /* Creates the tables (and indexes, M2M tables) of every registered concrete model, in
@@ -647,8 +652,12 @@ typedef struct mn_rows {
     size_t len;
 } mn_rows;
 mn_rows *mn_qs_fetch(mn_qs *qs) MN_MAY_YIELD; /* NULL on error */
+/* MN_FOREACH's fetch: a loop has no way to return an error, so a failed query calls the
+ * session's raise hook (mn_orm_set_raise) before the loop is skipped: in a view, whose session
+ * has one, the view ends with 500 (503 for a full pool) as an uncaught exception in Django. */
+mn_rows *mn_qs_fetch_or_raise(mn_qs *qs) MN_MAY_YIELD;
 #define MN_FOREACH(Type, var, qs)                                                                  \
-    for (mn_rows *var##_rows_ = mn_qs_fetch(qs); var##_rows_; var##_rows_ = NULL)                  \
+    for (mn_rows *var##_rows_ = mn_qs_fetch_or_raise(qs); var##_rows_; var##_rows_ = NULL)         \
         for (size_t var##_i_ = 0; var##_i_ < var##_rows_->len; var##_i_++)                         \
             for (Type *var = (Type *)var##_rows_->items[var##_i_]; var; var = NULL)
 int64_t mn_qs_count(mn_qs *qs) MN_MAY_YIELD; /* negative code on error */

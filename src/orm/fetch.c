@@ -427,6 +427,14 @@ int mn__check_for_update(mn_qs *qs)
                         "select_for_update cannot be used outside of a transaction.");
 }
 
+mn_rows *mn_qs_fetch_or_raise(mn_qs *qs)
+{
+    mn_rows *rows = mn_qs_fetch(qs);
+    if (!rows && qs && qs->o->raise)
+        qs->o->raise(qs->o, qs->o->raise_user);
+    return rows;
+}
+
 mn_rows *mn_qs_fetch(mn_qs *qs)
 {
     if (!qs)

@@ -58,6 +58,8 @@ struct mn_orm {
     bool request_atomic; /* ATOMIC_REQUESTS opened the outermost block */
     const char *at_file; /* where the running query was built, for the N+1 warning */
     int at_line;
+    mn_orm_raise_fn raise; /* MN_FOREACH's failures, see mn_orm_set_raise */
+    void *raise_user;
     char errmsg[512]; /* last: mn_orm_new zeroes only what comes before it */
 };
 

@@ -210,6 +210,12 @@ void mn_orm_set_log(mn_orm *o, mn_dblog *log)
             mn_dbconn_set_log(o->conns[i], log ? mn_dblog_record : NULL, log, NULL, NULL);
 }
 
+void mn_orm_set_raise(mn_orm *o, mn_orm_raise_fn fn, void *user)
+{
+    o->raise = fn;
+    o->raise_user = user;
+}
+
 void mn_orm_close(mn_orm *o)
 {
     if (!o || o->closed)

@@ -232,6 +232,13 @@ static void fail(mn_req *r, int code, const char *what)
     mn_abort(r, 500, "database error: %s", what);
 }
 
+/* A query of MN_FOREACH failed: the loop cannot say so, so the view ends as with an uncaught
+ * exception in Django (after hooks and error handlers run, with the query on the DEBUG page). */
+static void raise_in_view(mn_orm *o, void *r)
+{
+    fail(r, mn_orm_errcode(o), mn_orm_error(o));
+}
+
 static bool routed(mn_req *r)
 {
     mn__req_state *st = mn__state(r);
@@ -280,6 +287,7 @@ mn_orm *mn_req_orm(mn_req *r)
         rs->webdb = q;
     mn_dblog_init(&q->log, a);
     mn_orm_set_log(o, &q->log);
+    mn_orm_set_raise(o, raise_in_view, r);
     int64_t repeats = mn_settings_int(st, "DB_WARN_REPEATS");
     if (mn_settings_bool(st, "DEBUG") && repeats > 0)
         mn_orm_warn_repeats(o, (int)repeats);

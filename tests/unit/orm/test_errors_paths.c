@@ -562,3 +562,30 @@ Test(orm_errors_paths, a_template_iterating_a_bad_queryset_says_why)
     }
     mn_template_engine_free(e);
 }
+
+static int raised;
+static void count_raise(mn_orm *o, void *user)
+{
+    (void)o;
+    *(int *)user += 1;
+}
+
+Test(orm_errors_paths, a_failed_foreach_skips_its_body_and_calls_the_raise_hook)
+{
+    int body = 0;
+    MN_FOREACH(Book, b, mn_filter(mn_all(t.o, Book), "titel", "Dune"))
+    body++;
+    cr_expect_eq(body, 0);
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EFIELD, "%s", mn_orm_error(t.o));
+    cr_expect(strstr(mn_orm_error(t.o), "did you mean 'title'"), "%s", mn_orm_error(t.o));
+
+    mn_orm_set_raise(t.o, count_raise, &raised);
+    MN_FOREACH(Book, b, mn_filter(mn_all(t.o, Book), "titel", "Dune"))
+    body++;
+    cr_expect_eq(raised, 1);
+    MN_FOREACH(Book, b, mn_filter(mn_all(t.o, Book), "title", "Dune"))
+    body++;
+    cr_expect_eq(body, 1);
+    cr_expect_eq(raised, 1, "a query that works raises nothing");
+    mn_orm_set_raise(t.o, NULL, NULL);
+}

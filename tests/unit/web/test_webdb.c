@@ -126,6 +126,16 @@ static void v_list(mn_req *r)
     mn_resp_printf(r, "%zu notes", rows->len);
 }
 
+/* A loop over a query that fails (a misspelt field): the loop cannot return the error. */
+static void v_foreach_fails(mn_req *r)
+{
+    mn_orm *o = mn_req_orm(r);
+    size_t n = 0;
+    MN_FOREACH(Note, note, mn_filter(mn_all(o, Note), "txt", "x"))
+    n++;
+    mn_resp_printf(r, "%zu notes: a short list as if all went well", n);
+}
+
 static void v_query_then_boom(mn_req *r)
 {
     mn_orm *o = mn_req_orm(r);
@@ -172,6 +182,7 @@ static const mn_route urls[] = {
     MN_PATH("note/<int:id>/", v_get, "note"),
     MN_PATH("list/<str:text>/", v_list, "list"),
     MN_PATH("boom/", v_query_then_boom, "boom"),
+    MN_PATH("foreach/", v_foreach_fails, "foreach"),
     MN_PATH("other/", v_other, "other"),
     MN_PATH("hog/", v_hog, "hog"),
     MN_PATH("repeat/", v_repeat, "repeat"),
@@ -358,6 +369,17 @@ Test(webdb, debug_page_lists_the_request_queries)
     mn_assert_contains(resp, "SQL queries (1,");
     mn_assert_contains(resp, "webdbtest_note");
     mn_assert_contains(resp, "'needle-&lt;b&gt;'"); /* parameters, escaped */
+    test_client_done(c);
+}
+
+Test(webdb, a_failed_query_in_a_loop_ends_the_view_with_500)
+{
+    const char *env[] = {"DEBUG", "true", NULL};
+    mn_client *c = client(env);
+    mn_req *resp = mn_client_get(c, "/foreach/");
+    mn_assert_status(resp, 500);
+    mn_assert_contains(resp, "Note has no field &#x27;txt&#x27;");
+    cr_expect_null(strstr(mn_resp_text(resp), "as if all went well"));
     test_client_done(c);
 }
 

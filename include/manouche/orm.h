@@ -465,9 +465,9 @@ void mn_orm_set_router(mn_orm *o, const char *(*route)(const mn_model *m, bool w
 const void *mn_orm_route_instance(const mn_orm *o);
 /* A router's allow_relation (Django's): whether obj1 may be assigned to a foreign key or
  * one-to-one of obj2, or added to obj2's many-to-many; 1 yes, 0 no, -1 no opinion. Without an
- * answer a relation is allowed only between instances of one database (an instance not saved
- * yet takes its related object's database), so a primary/replica router says yes for its
- * pool. Refused: MN_EINVAL. */
+ * answer a relation is allowed only between instances of one database (a foreign key's side
+ * without a database first takes the one the router writes it to, by default the other
+ * side's), so a primary/replica router says yes for its pool. Refused: MN_EINVAL. */
 void mn_orm_set_allow_relation(mn_orm *o,
                                int (*allow)(const void *obj1, const void *obj2, void *user),
                                void *user);

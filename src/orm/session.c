@@ -139,8 +139,9 @@ int mn__allow_relation(mn_orm *o, const void *obj1, const void *obj2)
         if (r >= 0)
             return r ? 0 : MN_EINVAL;
     }
+    /* as Django's default: both on one database, a side without one (None) included */
     const char *db1 = ((const mn_obj *)obj1)->db, *db2 = ((const mn_obj *)obj2)->db;
-    return !db1 || !db2 || strcmp(db1, db2) == 0 ? 0 : MN_EINVAL;
+    return db1 == db2 || (db1 && db2 && strcmp(db1, db2) == 0) ? 0 : MN_EINVAL;
 }
 
 const void *mn_orm_route_instance(const mn_orm *o)

@@ -73,18 +73,22 @@ int mn_obj_set(mn_orm *o, void *obj, const char *field, mn_arg a)
                             "Cannot assign \"<%s: %s>\": \"%s.%s\" must be a \"%s\" instance.",
                             ((const mn_obj *)a.v.obj)->model->name, mn_obj_str(o, a.v.obj), m->name,
                             f->name, f->rel_model->name);
-    const char *db = h->db;
+    const char *db = h->db, *reldb = NULL;
     if ((f->type == MN_FK || f->type == MN_O2O) && a.type == MN_ARG_INSTANCE && a.v.obj) {
-        /* as Django's descriptor: a new instance takes the database its related object
-         * routes it to (by default the related object's own); then the router must allow
-         * the relation, by default only within one database (checked before any change) */
-        const mn_obj *rel = a.v.obj;
-        if (!db && rel->db)
+        /* as Django's ForwardManyToOneDescriptor.__set__: a side without a database yet takes
+         * the one the router writes it to, given the other side (by default the other side's
+         * own, else default); then the router must allow the relation, by default only within
+         * one database. Checked before any change: a refusal leaves both sides as they were. */
+        mn_obj *rel = (mn_obj *)a.v.obj; /* Django sets value._state.db too */
+        const char *outer = h->db, *relouter = rel->db;
+        if (!db)
             db = mn__db_name(o, mn__route(o, m, true, rel));
-        const char *outer = h->db;
-        h->db = db; /* as the hook sees it */
+        h->db = db; /* as the router and the hook see it */
+        reldb = rel->db ? rel->db : mn__db_name(o, mn__route(o, rel->model, true, obj));
+        rel->db = reldb;
         int rc = mn__allow_relation(o, rel, obj);
         h->db = outer;
+        rel->db = relouter;
         if (rc)
             return mn__orm_fail(o, rc,
                                 "Cannot assign \"<%s: %s>\": the current database router "
@@ -97,6 +101,7 @@ int mn_obj_set(mn_orm *o, void *obj, const char *field, mn_arg a)
         mn_fk *fk = p;
         if (a.type == MN_ARG_INSTANCE) {
             h->db = db;
+            ((mn_obj *)a.v.obj)->db = reldb;
             fk->obj = (void *)a.v.obj;
             mn_arg k = mn__rel_arg(a.v.obj, f);
             fk->id = k.type == MN_ARG_INT ? k.v.i : 0;

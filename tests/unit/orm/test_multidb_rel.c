@@ -280,3 +280,105 @@ Test(orm_multidb_rel, related_objects_of_a_pinned_query_share_its_database)
     }
     mn_orm_set_router(t.o, NULL, NULL);
 }
+
+/* ---- a side without a database takes the other side's (Django's related descriptors) ---- */
+
+/* A router that writes questions to other and has no answer for the rest. */
+static const char *questions_to_other(const mn_model *m, bool write, void *user)
+{
+    (void)user;
+    return write && m == &Question_model ? "other" : NULL;
+}
+
+Test(orm_multidb_rel, an_unsaved_related_object_takes_the_instance_database)
+{
+    Question *qo = question_on("other", "on other");
+    Choice *co = mn_qs_create(ON(Choice, "other"), "question", qo, "text", "c");
+    cr_assert_not_null(co, "%s", mn_orm_error(t.o));
+
+    /* as Django's test_foreign_key_cross_database_protection: the new question given to a
+     * choice of other belongs to other, and is saved there without using() */
+    Question *nq = mn_new(t.o, Question);
+    cr_assert_not_null(nq);
+    cr_expect_null(db_of(nq));
+    cr_expect_eq(mn_obj_set(t.o, co, "question", mn_arg_obj(nq)), 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(db_of(nq), "other");
+    cr_expect_str_eq(db_of(co), "other");
+    cr_expect_eq(mn_obj_set(t.o, nq, "text", mn_arg_str("new")), 0);
+    cr_expect_eq(mn_obj_set(t.o, nq, "pub_date", mn_arg_dt(&when)), 0);
+    cr_assert_eq(mn_save(t.o, nq), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(ON(Question, "default")), 0, "nothing on default");
+    cr_expect_eq(count(ON(Question, "other")), 2);
+    cr_assert_eq(mn_save(t.o, co), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(mn_filter(ON(Choice, "other"), "question__text", "new")), 1);
+
+    /* neither side has a database: both take default's */
+    Choice *c = mn_new(t.o, Choice);
+    Question *q = mn_new(t.o, Question);
+    cr_assert(c && q);
+    cr_expect_eq(mn_obj_set(t.o, c, "question", mn_arg_obj(q)), 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(db_of(c), "default");
+    cr_expect_str_eq(db_of(q), "default");
+}
+
+Test(orm_multidb_rel, the_router_places_an_unsaved_related_object)
+{
+    Choice *cd = mn_create(t.o, Choice, "question", question_on("default", "q"), "text", "c");
+    cr_assert_not_null(cd, "%s", mn_orm_error(t.o));
+    mn_orm_set_router(t.o, questions_to_other, NULL);
+
+    /* the new question goes where the router writes questions: another database than the
+     * choice's, refused; and a refusal changes neither side */
+    Question *nq = mn_new(t.o, Question);
+    cr_assert_not_null(nq);
+    cr_expect_eq(mn_obj_set(t.o, cd, "question", mn_arg_obj(nq)), MN_EINVAL);
+    cr_expect_null(db_of(nq), "a refused assignment leaves the related object as it was");
+    cr_expect_str_eq(db_of(cd), "default");
+
+    /* both new: the choice is placed first, given a question without a database (default),
+     * then the question where the router writes it (other): refused too */
+    Choice *c = mn_new(t.o, Choice);
+    cr_assert_not_null(c);
+    cr_expect_eq(mn_obj_set(t.o, c, "question", mn_arg_obj(nq)), MN_EINVAL);
+    cr_expect(!db_of(c) && !db_of(nq));
+
+    /* allowed by the router: each side keeps the database it was given */
+    mn_orm_set_allow_relation(t.o, in_pool, NULL);
+    Question *nq2 = mn_new(t.o, Question);
+    cr_assert_not_null(nq2);
+    cr_expect_eq(mn_obj_set(t.o, cd, "question", mn_arg_obj(nq2)), 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(db_of(nq2), "other");
+    cr_expect_str_eq(db_of(cd), "default");
+    mn_orm_set_allow_relation(t.o, NULL, NULL);
+    mn_orm_set_router(t.o, NULL, NULL);
+}
+
+/* Django's add() asks allow_relation with the objects as they are: one without a database
+ * (an instance built with a known key, never read) is not on the instance's. */
+Test(orm_multidb_rel, m2m_add_of_an_instance_without_a_database_is_refused)
+{
+    Author *au = mn_create(t.o, Author, "name", "Ann");
+    cr_assert_not_null(au, "%s", mn_orm_error(t.o));
+    Book *b = mn_create(t.o, Book, "title", "B", "author", au);
+    Tag *saved = mn_create(t.o, Tag, "name", "here");
+    cr_assert(b && saved, "%s", mn_orm_error(t.o));
+    Tag *built = mn_new(t.o, Tag);
+    cr_assert_not_null(built);
+    cr_assert_eq(mn_obj_set(t.o, built, "id", mn_arg_int(saved->id)), 0, "%s", mn_orm_error(t.o));
+    const void *tags[] = {built};
+    cr_expect_eq(mn_m2m_add(t.o, b, "tags", tags, 1), MN_EINVAL);
+    const char *want = mn_arena_printf(mn_orm_arena(t.o),
+                                       "Cannot add \"<Tag: %s>\": instance is on database "
+                                       "\"default\", value is on database \"None\"",
+                                       mn_obj_str(t.o, built));
+    if (strcmp(mn_orm_error(t.o), want) != 0)
+        cr_expect_fail("got \"%s\", want \"%s\"", mn_orm_error(t.o), want);
+    cr_expect_null(db_of(built), "add() does not place the value");
+    cr_expect_eq(count(mn_related(t.o, b, "tags")), 0);
+
+    /* the router's answer decides, as for any relation */
+    mn_orm_set_allow_relation(t.o, in_pool, NULL);
+    cr_expect_eq(mn_m2m_add(t.o, b, "tags", tags, 1), 0, "%s", mn_orm_error(t.o));
+    mn_orm_set_allow_relation(t.o, NULL, NULL);
+    cr_expect_eq(count(mn_related(t.o, b, "tags")), 1);
+}

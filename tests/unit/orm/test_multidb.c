@@ -295,6 +295,46 @@ Test(orm_multidb, m2m_through_rows_go_where_the_router_writes)
     mn_orm_set_router(t.o, NULL, NULL);
 }
 
+/* A router that writes everything to other and has no answer for reads. */
+static const char *writes_to_other(const mn_model *m, bool write, void *user)
+{
+    (void)m, (void)user;
+    return write ? "other" : NULL;
+}
+
+/* get_or_create and update_or_create without using() open their block on the router's write
+ * database (Django: atomic(using=self.db) of a _for_write queryset), not on default: a broken
+ * block on default does not stop them. */
+Test(orm_multidb, get_or_create_opens_its_block_where_the_router_writes)
+{
+    cr_assert_not_null(mn_qs_create(ON(Author, "default"), "name", "Bob"), "%s", mn_orm_error(t.o));
+    mn_orm_set_router(t.o, writes_to_other, NULL);
+    cr_assert_eq(mn_atomic_begin_using(t.o, "default"), 0, "%s", mn_orm_error(t.o));
+    cr_expect_null(mn_qs_create(ON(Author, "default"), "name", "Bob"));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EDB_INTEGRITY, "default's block is broken");
+
+    bool created = false;
+    Author *a =
+        mn_qs_get_or_create(mn_all(t.o, Author), MN_KVS("name", "Ann"), 1, NULL, 0, &created);
+    cr_expect_not_null(a, "%s", mn_orm_error(t.o));
+    cr_expect(created);
+    cr_expect_str_eq(db_of(a), "other");
+    a = mn_qs_update_or_create(mn_all(t.o, Author), MN_KVS("name", "Ann"), 1,
+                               MN_KVS("email", "ann@example.com"), 1, &created);
+    cr_expect_not_null(a, "update: %s", mn_orm_error(t.o));
+    cr_expect_not(created);
+    a = mn_qs_update_or_create(mn_all(t.o, Author), MN_KVS("name", "Cy"), 1, NULL, 0, &created);
+    cr_expect_not_null(a, "create: %s", mn_orm_error(t.o));
+    cr_expect(created);
+    cr_expect_eq(mn_atomic_depth(t.o), 1, "their blocks on other have ended");
+    cr_expect_eq(mn_atomic_end(t.o, true), MN_ETRANSACTION_MANAGEMENT, "default rolled back");
+    mn_orm_set_router(t.o, NULL, NULL);
+
+    cr_expect_eq(count(ON(Author, "other")), 2, "Ann and Cy, committed on other");
+    cr_expect_eq(count(mn_filter(ON(Author, "other"), "email", "ann@example.com")), 1);
+    cr_expect_eq(count(ON(Author, "default")), 1, "Bob alone");
+}
+
 /* A router with no opinion on writes, recording the instance it was asked about. */
 static const void *hinted;
 static const char *reads_only(const mn_model *m, bool write, void *user)

@@ -729,6 +729,11 @@ mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *par
  * field f, as a query gives it: on SQLite a DecimalField's column is the integer scaled by
  * 10^decimal_places, and this gives the Decimal ("1.50") on both databases. NULL: no memory. */
 mn_value *mn_field_from_db(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c);
+/* The same for a cell read from database alias (mn_orm_conn(o, alias)), decoded as that
+ * database stores it, whatever default is (NULL: default). NULL: no memory, or no such
+ * database (MN_ENOTFOUND). */
+mn_value *mn_field_from_db_using(mn_orm *o, const char *alias, const mn_fielddef *f,
+                                 const mn_dbcell *c);
 
 /* ---- Views ---- */
 /* get_object_or_404 lives in the web layer (it ends the view); this is the lookup it uses. */

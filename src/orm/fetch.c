@@ -1164,9 +1164,19 @@ mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *par
 
 mn_value *mn_field_from_db(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c)
 {
+    return mn_field_from_db_using(o, NULL, f, c);
+}
+
+mn_value *mn_field_from_db_using(mn_orm *o, const char *alias, const mn_fielddef *f,
+                                 const mn_dbcell *c)
+{
     if (!o || !c)
         return NULL;
-    return mn__cell_value(o, f, c, mn__dialect(o, NULL));
+    if (alias && !mn_orm_db(o, alias)) { /* mn__dialect would take it for SQLite */
+        mn__orm_fail(o, MN_ENOTFOUND, "no database '%s' in this session", alias);
+        return NULL;
+    }
+    return mn__cell_value(o, f, c, mn__dialect(o, alias));
 }
 
 const char *mn_qs_explain(mn_qs *qs)

@@ -676,3 +676,49 @@ Test(orm_multidb, pg_a_lost_default_connection_reconnects_during_a_block_on_othe
     cr_expect_eq(mn_atomic_end(t.o, true), 0, "other's block is intact: %s", mn_orm_error(t.o));
     cr_expect_eq(count(ON(Tag, "other")), 1);
 }
+
+/* Plain SQL on other: its cells are decoded as other stores them (SQLite's scaled decimal and
+ * text datetime), also when default is PostgreSQL (the _pg variant). */
+Test(orm_multidb, a_plain_sql_cell_of_other_converts_as_other_stores_it)
+{
+    Author *au = mn_qs_create(ON(Author, "other"), "name", "Ann");
+    cr_assert_not_null(au, "%s", mn_orm_error(t.o));
+    cr_assert_not_null(mn_qs_create(ON(Book, "other"), "title", "B", "author", au, "price", "1.50"),
+                       "%s", mn_orm_error(t.o));
+    Question *q = mn_qs_create(ON(Question, "other"), "text", "q", "pub_date", &when);
+    cr_assert_not_null(q, "%s", mn_orm_error(t.o));
+    const char *want_when = tdb_repr(&t, mn_obj_get_value(t.o, q, "pub_date"));
+
+    mn_dbconn *c = mn_orm_conn(t.o, "other");
+    cr_assert_not_null(c, "%s", mn_orm_error(t.o));
+    mn_dbresult res;
+    cr_assert_eq(mn_dbconn_exec(c, t.arena,
+                                "SELECT price, pub_date FROM library_book, polls_question", NULL, 0,
+                                &res),
+                 0, "%s", mn_dbconn_errmsg(c));
+    cr_assert_eq(res.nrows, 1);
+    const mn_fielddef *price = mn_model_field(&Book_model, "price");
+    const mn_fielddef *pub_date = mn_model_field(&Question_model, "pub_date");
+    cr_expect_str_eq(
+        tdb_repr(&t, mn_field_from_db_using(t.o, "other", price, mn_dbresult_cell(&res, 0, 0))),
+        "Decimal('1.50')");
+    cr_expect_str_eq(
+        tdb_repr(&t, mn_field_from_db_using(t.o, "other", pub_date, mn_dbresult_cell(&res, 0, 1))),
+        want_when);
+
+    /* NULL is default, as mn_field_from_db; a name the session lacks is an error */
+    Book *bd = mn_create(t.o, Book, "title", "D", "author", mn_create(t.o, Author, "name", "D"),
+                         "price", "2.25");
+    cr_assert_not_null(bd, "%s", mn_orm_error(t.o));
+    mn_dbconn *cd = mn_orm_conn(t.o, NULL);
+    cr_assert_not_null(cd, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_dbconn_exec(cd, t.arena, "SELECT price FROM library_book", NULL, 0, &res), 0,
+                 "%s", mn_dbconn_errmsg(cd));
+    cr_assert_eq(res.nrows, 1);
+    cr_expect_str_eq(
+        tdb_repr(&t, mn_field_from_db_using(t.o, NULL, price, mn_dbresult_cell(&res, 0, 0))),
+        "Decimal('2.25')");
+    cr_expect_null(mn_field_from_db_using(t.o, "nowhere", price, mn_dbresult_cell(&res, 0, 0)));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_ENOTFOUND);
+    cr_expect_str_eq(mn_orm_error(t.o), "no database 'nowhere' in this session");
+}

@@ -106,6 +106,9 @@ typedef struct mn_dbconfig {
     int64_t connect_timeout_ms;   /* <= 0: 5000 */
     int64_t busy_timeout_ms;      /* SQLite busy_timeout; <= 0: 5000 */
     int64_t statement_timeout_ms; /* PostgreSQL statement_timeout; 0: none */
+    /* PostgreSQL behind a pooler in transaction mode (Django's DISABLE_SERVER_SIDE_CURSORS):
+     * a cursor reads its whole result at open, client-side, instead of DECLARE / FETCH. */
+    bool disable_server_side_cursors;
 } mn_dbconfig;
 
 typedef struct mn_db mn_db;
@@ -156,7 +159,9 @@ int mn_dbconn_exec_script(mn_dbconn *conn, const char *sql) MN_MAY_YIELD;
  * connection between fetches, as Django allows queries inside `for obj in qs.iterator()`:
  * SQLite steps each cursor's own statement (never one of the statement cache's),
  * PostgreSQL uses a server-side cursor of its own name per handle (DECLARE ... NO SCROLL
- * CURSOR, WITH HOLD outside a transaction, then FETCH FORWARD max_rows per fetch and CLOSE).
+ * CURSOR, WITH HOLD outside a transaction, then FETCH FORWARD max_rows per fetch and CLOSE),
+ * or with the database's disable_server_side_cursors reads the whole result at open and
+ * hands it out max_rows rows per fetch (no snapshot to speak of then: the rows are read).
  * Isolation: a PostgreSQL cursor reads a snapshot taken at open, so rows written between
  * its fetches are not seen. SQLite gives no isolation between statements of one connection:
  * a cursor can see rows inserted (or updated into its remaining range) between fetches, and

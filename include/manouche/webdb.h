@@ -2,10 +2,10 @@
  * get_object_or_404 / get_list_or_404, the per-request query log, and creating the tables.
  *
  * Each worker process opens its databases lazily from the settings (DATABASE_URL, DATABASES,
- * DB_POOL_SIZE, DB_POOL_TIMEOUT, DB_STATEMENT_TIMEOUT) on the first request that asks; a
- * request gets its session from mn_req_orm() on first use, in its arena, and the session is
- * closed (open transaction rolled back, connections given back) when the request ends. A
- * request that never calls mn_req_orm() costs the database nothing.
+ * DB_POOL_SIZE, DB_POOL_TIMEOUT, DB_STATEMENT_TIMEOUT, DB_DISABLE_SERVER_SIDE_CURSORS) on the
+ * first request that asks; a request gets its session from mn_req_orm() on first use, in its
+ * arena, and the session is closed (open transaction rolled back, connections given back)
+ * when the request ends. A request that never calls mn_req_orm() costs the database nothing.
  *
  *     static void detail(mn_req *r)
  *     {

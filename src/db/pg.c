@@ -327,8 +327,8 @@ static void clear_result(void *res)
     PQclear(res);
 }
 
-static int fill_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *out, size_t *cap,
-                     bool copy);
+static int fill_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, size_t first, size_t nrows,
+                     mn_dbresult *out, size_t *cap, bool copy);
 
 /* Appends the rows of res to out (cells grown in the arena) and takes ownership of res.
  * Without copy, text cells point into res, which the arena keeps until it is reset (one
@@ -342,16 +342,17 @@ static int append_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult
         PQclear(res);
         return MN_ENOMEM;
     }
-    rc = fill_rows(c, arena, res, out, cap, copy);
+    rc = fill_rows(c, arena, res, 0, (size_t)PQntuples(res), out, cap, copy);
     if (copy)
         PQclear(res);
     return rc;
 }
 
-static int fill_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *out, size_t *cap,
-                     bool copy)
+/* Rows first .. first + nrows - 1 of res. */
+static int fill_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, size_t first, size_t nrows,
+                     mn_dbresult *out, size_t *cap, bool copy)
 {
-    size_t nrows = (size_t)PQntuples(res), ncols = (size_t)PQnfields(res);
+    size_t ncols = (size_t)PQnfields(res);
     if (!out->colnames && ncols) {
         mn_str *names = mn_arena_alloc(arena, ncols * sizeof *names);
         if (!names)
@@ -371,13 +372,14 @@ static int fill_rows(pg_dbconn *c, mn_arena *arena, PGresult *res, mn_dbresult *
         return MN_ENOMEM;
     for (size_t i = 0; i < nrows; i++) {
         mn_dbcell *row = rows + i * ncols;
+        int r = (int)(first + i);
         for (size_t j = 0; j < ncols; j++) {
-            if (PQgetisnull(res, (int)i, (int)j)) {
+            if (PQgetisnull(res, r, (int)j)) {
                 row[j] = (mn_dbcell){.type = MN_DBT_NULL};
                 continue;
             }
-            const char *s = PQgetvalue(res, (int)i, (int)j);
-            size_t n = (size_t)PQgetlength(res, (int)i, (int)j);
+            const char *s = PQgetvalue(res, r, (int)j);
+            size_t n = (size_t)PQgetlength(res, r, (int)j);
             int rc = decode_cell(arena, PQftype(res, (int)j), s, n, &row[j]);
             if (rc == MN_OK && copy && row[j].type == MN_DBT_TEXT &&
                 !(row[j].v.s.ptr = mn_arena_strndup(arena, s, n)))
@@ -436,11 +438,14 @@ static int pg_exec_script(mn_dbconn *conn, const char *sql)
 }
 
 /* A cursor: a server-side cursor of that name (unique on the connection), read FETCH by
- * FETCH. */
+ * FETCH; or, with the database's disable_server_side_cursors, the whole result read at open
+ * and handed out max_rows at a time. */
 typedef struct pg_cursor {
     mn_dbcursor base; /* first: db.c allocates and links it */
     char name[32];
-    bool done; /* a FETCH came back short: nothing left to ask for */
+    bool done;       /* a FETCH came back short: nothing left to ask for */
+    PGresult *held;  /* client-side: the whole result, freed at close */
+    size_t held_row; /* client-side: the next row to hand out */
 } pg_cursor;
 
 static int pg_cursor_open(mn_dbcursor *base, const char *sql, const mn_dbparam *params,
@@ -453,6 +458,18 @@ static int pg_cursor_open(mn_dbcursor *base, const char *sql, const mn_dbparam *
         return rc;
     if (bind(c, params, nparams) != MN_OK)
         return fail(c, MN_ENOMEM);
+    /* As Django's DISABLE_SERVER_SIDE_CURSORS, for a pooler in transaction mode (PgBouncer),
+     * where a cursor would not outlive the server connection of its transaction: the rows
+     * come at once, as those of mn_dbconn_exec, and no DECLARE is sent. */
+    if (base->conn->db->config.disable_server_side_cursors) {
+        rc = mn__pg_exec(c->pg, sql, (int)nparams, c->types, c->values, c->lengths, c->formats,
+                         false, &cur->held);
+        if (rc == MN_OK)
+            return MN_OK;
+        PQclear(cur->held); /* no close follows a failed open */
+        cur->held = NULL;
+        return fail(c, rc);
+    }
     /* The parameters go with the DECLARE exactly as with any statement (same types and
      * formats), so the rows decode as those of mn_dbconn_exec. */
     rc = mn__pg_cursor_declare(c->pg, cur->name, sizeof cur->name, sql, (int)nparams, c->types,
@@ -460,10 +477,27 @@ static int pg_cursor_open(mn_dbcursor *base, const char *sql, const mn_dbparam *
     return rc == MN_OK ? MN_OK : fail(c, rc);
 }
 
+/* The next max_rows rows of a client-side cursor's result, text copied into arena (the
+ * result lives until the cursor is closed, the chunk only until arena is reset). */
+static int held_fetch(pg_dbconn *c, pg_cursor *cur, mn_arena *arena, size_t max_rows,
+                      mn_dbresult *out)
+{
+    size_t total = (size_t)PQntuples(cur->held), first = cur->held_row;
+    size_t n = total - first < max_rows ? total - first : max_rows;
+    cur->held_row += n;
+    if (!arena)
+        return MN_OK;
+    size_t cap = 0;
+    int rc = fill_rows(c, arena, cur->held, first, n, out, &cap, true);
+    return rc == MN_ENOMEM ? fail(c, rc) : rc;
+}
+
 static int pg_cursor_fetch(mn_dbcursor *base, mn_arena *arena, size_t max_rows, mn_dbresult *out)
 {
     pg_cursor *cur = (pg_cursor *)base;
     pg_dbconn *c = (pg_dbconn *)base->conn;
+    if (cur->held)
+        return held_fetch(c, cur, arena, max_rows, out);
     if (cur->done)
         return MN_OK;
     PGresult *res = NULL;
@@ -488,6 +522,11 @@ static void pg_cursor_close(mn_dbcursor *base)
 {
     pg_cursor *cur = (pg_cursor *)base;
     pg_dbconn *c = (pg_dbconn *)base->conn;
+    if (cur->held) {
+        PQclear(cur->held);
+        cur->held = NULL;
+        return;
+    }
     mn__pg_cursor_close(c->pg, cur->name);
     c->base.broken = c->pg->broken;
 }

@@ -114,6 +114,7 @@ static mn_db *open_db(mn_site *s, const char *alias, const char *url, char *err,
         .pool_size = (int)mn_settings_int(st, "DB_POOL_SIZE"),
         .pool_timeout_ms = mn_settings_int(st, "DB_POOL_TIMEOUT"),
         .statement_timeout_ms = mn_settings_int(st, "DB_STATEMENT_TIMEOUT"),
+        .disable_server_side_cursors = mn_settings_bool(st, "DB_DISABLE_SERVER_SIDE_CURSORS"),
     };
     char why[256] = "";
     mn_db *db = mn_db_new(&cfg, why, sizeof why);

@@ -594,6 +594,10 @@ static void *latest_of(mn_qs *qs, const char *field, bool latest)
                      "or 'get_latest_by' in the model's Meta.");
         return NULL;
     }
+    if (qs->low != 0 || qs->high >= 0) {
+        mn__orm_fail(qs->o, MN_EINVAL, "Cannot change a query once a slice has been taken.");
+        return NULL;
+    }
     const char *ord =
         latest ? (field[0] == '-' ? field + 1 : mn_arena_printf(qs->o->arena, "-%s", field))
                : field;

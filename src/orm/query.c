@@ -324,10 +324,12 @@ mn_qs *mn_qs_slice(mn_qs *qs, int64_t start, int64_t stop)
 {
     if (!qs)
         return NULL;
-    if (start < 0 || (stop >= 0 && stop < start && stop != -1)) {
+    if (start < 0) {
         mn__orm_fail(qs->o, MN_EINVAL, "Negative indexing is not supported.");
         return NULL;
     }
+    if (stop >= 0 && stop < start)
+        stop = start; /* Python's qs[3:1]: an empty queryset, not an error */
     mn_qs *c = mn__qs_clone(qs);
     if (!c)
         return NULL;

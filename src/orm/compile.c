@@ -139,10 +139,12 @@ static int order_term(cc *c, mn_qs *qs, mn_buf *b, mn_buf *cols, const char *o, 
                       int depth, outer_order *w)
 {
     resolved r;
-    if (mn__cc_resolve(c, o, false, &r) != 0 || c->err)
+    mn_buf tcol;
+    mn_buf_init(&tcol, c->o->arena);
+    if (mn__cc_order_path(c, o, &r, &tcol) != 0 || c->err)
         return c->err ? c->err : MN_EFIELD;
-    if (!r.ann && (r.f->type == MN_FK || r.f->type == MN_O2O) && r.f->rel_model->ordering &&
-        depth < 4) {
+    if (!r.ann && !*r.rest && (r.f->type == MN_FK || r.f->type == MN_O2O) &&
+        r.f->rel_model->ordering && depth < 4) {
         const char *last = strrchr(o, '_');
         last = last && last > o && last[-1] == '_' ? last + 1 : o;
         if (strcmp(last, r.f->name) == 0) {
@@ -169,7 +171,7 @@ static int order_term(cc *c, mn_qs *qs, mn_buf *b, mn_buf *cols, const char *o, 
     if (r.ann)
         mn__cc_expr(c, b, r.ann->expr);
     else
-        mn__cc_col(c, b, r.alias, r.f->column);
+        mn_buf_append(b, tcol.data, tcol.len); /* the column, transformed ("pub_date__year") */
     if (!r.ann) {
         mn_buf_puts(cols, ", ");
         mn_buf_append(cols, b->data + start, b->len - start);
@@ -793,7 +795,9 @@ int mn__check_names(mn_qs *qs, const char *const *names, size_t n, bool ordering
             started = true;
         }
         resolved r;
-        if (mn__cc_resolve(&c, name, false, &r) != 0 || c.err)
+        if ((ordering ? mn__cc_order_path(&c, name, &r, NULL)
+                      : mn__cc_resolve(&c, name, false, &r)) != 0 ||
+            c.err)
             return c.err ? c.err : MN_EFIELD;
     }
     return 0;

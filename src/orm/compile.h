@@ -64,6 +64,11 @@ int mn__cc_add_join(cc *c, const char *key, const mn_model *m, int left_alias, c
 void mn__cc_put_joins(cc *c, mn_buf *out);
 /* Resolves a lookup path into joins and a column; with allow_rest, the lookup after it. */
 int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out);
+/* An order_by() name: resolved as a field or annotation, with any transforms after a date,
+ * datetime or time field ("pub_date__year", Django's order_by transforms) applied to the
+ * column written into col (when not NULL). Anything else after the field fails as
+ * mn__cc_resolve without allow_rest does. */
+int mn__cc_order_path(cc *c, const char *path, resolved *out, mn_buf *col);
 /* A condition; its joins keep the type they were made with (aggregate filters, HAVING). */
 int mn__cc_q(cc *c, mn_buf *b, const mn_q *q);
 /* A WHERE conjunct: as mn__cc_q, and the joins it can only be true through become INNER. */

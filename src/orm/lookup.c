@@ -553,6 +553,46 @@ static void transform_sql(cc *c, mn_buf *b, const char *lhs, const mn_fielddef *
         mn_buf_printf(b, "CAST(strftime('%%Y', date(%s, '-3 days', 'weekday 4')) AS INTEGER)", src);
 }
 
+static const char *applied_text(cc *c, const char *applied, const char *rest);
+
+int mn__cc_order_path(cc *c, const char *path, resolved *out, mn_buf *col)
+{
+    if (mn__cc_resolve(c, path, true, out) != 0 || c->err)
+        return c->err ? c->err : MN_EFIELD;
+    const mn_fielddef *f = out->f;
+    const char *rest = out->rest;
+    if (*rest && (out->ann || !is_temporal(f->type) || !in_list(transforms, rest, seg_len(rest)))) {
+        /* not a transform: the error ordering names give for what follows a field */
+        mn__cc_resolve(c, path, false, out);
+        return c->err ? c->err : mn__cc_fail(c, MN_EFIELD, "Cannot resolve '%s'", path);
+    }
+    mn_buf lhs;
+    mn_buf_init(&lhs, c->o->arena);
+    if (out->ann)
+        mn__cc_annotation(c, &lhs, out->ann);
+    else
+        mn__cc_col(c, &lhs, out->alias, f->column);
+    mn_ftype as = f ? f->type : MN_INT;
+    const char *applied = rest;
+    while (*rest) {
+        size_t n = seg_len(rest);
+        if (!in_list(transforms, rest, n) || !is_temporal(as))
+            return bad_lookup(c, f, as, applied_text(c, applied, rest), rest, n, path);
+        char *t = mn_arena_strndup(c->o->arena, rest, n);
+        mn_buf nb;
+        mn_buf_init(&nb, c->o->arena);
+        transform_sql(c, &nb, mn_buf_cstr(&lhs), f, t);
+        lhs = nb;
+        as = strcmp(t, "date") == 0 ? MN_DATE : strcmp(t, "time") == 0 ? MN_TIME : MN_INT;
+        rest += n;
+        if (*rest)
+            rest += 2;
+    }
+    if (col)
+        mn_buf_append(col, lhs.data, lhs.len);
+    return c->err;
+}
+
 static const char *arg_text(cc *c, mn_arg v);
 static xty field_xty(const mn_fielddef *f);
 static xty cc_type(cc *c, const mn_expr *e);

@@ -428,6 +428,22 @@ static bool is_temporal(mn_ftype t)
     return t == MN_DATE || t == MN_DATETIME || t == MN_TIME;
 }
 
+/* Does a value of type `as` have the transform s[0..n)? As Django registers them: the date
+ * parts on DateField, hour/minute/second on TimeField, all of them and date/time on
+ * DateTimeField (a DateField's hour would otherwise read as midnight, not fail). */
+static bool has_transform(mn_ftype as, const char *s, size_t n)
+{
+    static const char *const time_parts[] = {"hour", "minute", "second", NULL};
+    if (!in_list(transforms, s, n))
+        return false;
+    if (as == MN_DATETIME)
+        return true;
+    if (as == MN_TIME)
+        return in_list(time_parts, s, n);
+    /* DateField__date is the date itself: Django has no such transform, kept as harmless */
+    return as == MN_DATE && !in_list(time_parts, s, n) && !(n == 4 && memcmp(s, "time", 4) == 0);
+}
+
 /* Django's class name for a field type, as its FieldError messages say it. */
 const char *mn__django_class(mn_ftype t)
 {
@@ -477,6 +493,8 @@ static int bad_lookup(cc *c, const mn_fielddef *f, mn_ftype as, const char *appl
         if (pass && !is_temporal(as))
             break;
         for (size_t i = 0; list[i]; i++) {
+            if (pass && !has_transform(as, list[i], strlen(list[i])))
+                continue;
             size_t d = mn__edit_distance(name, n, list[i], strlen(list[i]));
             if (d < best_d)
                 best_d = d, best = list[i];
@@ -522,6 +540,12 @@ static void transform_sql(cc *c, mn_buf *b, const char *lhs, const mn_fielddef *
                    {"iso_week_day", "ISODOW"}};
         if (strcmp(t, "week_day") == 0) {
             mn_buf_printf(b, "(CAST(EXTRACT(DOW FROM %s) AS integer) + 1)", src);
+            return;
+        }
+        if (strcmp(t, "second") == 0) {
+            /* EXTRACT gives 59.999999: the whole seconds, as Django truncates them (a cast
+             * would round up to 60) */
+            mn_buf_printf(b, "CAST(FLOOR(EXTRACT(SECOND FROM %s)) AS integer)", src);
             return;
         }
         for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -576,7 +600,7 @@ int mn__cc_order_path(cc *c, const char *path, resolved *out, mn_buf *col)
     const char *applied = rest;
     while (*rest) {
         size_t n = seg_len(rest);
-        if (!in_list(transforms, rest, n) || !is_temporal(as))
+        if (!has_transform(as, rest, n))
             return bad_lookup(c, f, as, applied_text(c, applied, rest), rest, n, path);
         char *t = mn_arena_strndup(c->o->arena, rest, n);
         mn_buf nb;
@@ -887,7 +911,7 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q, uint64_t *votes)
         const char *dd = strstr(rest, "__");
         size_t n = dd ? (size_t)(dd - rest) : strlen(rest);
         if (in_list(transforms, rest, n)) {
-            if (!f || !is_temporal(as))
+            if (!f || !has_transform(as, rest, n))
                 return bad_lookup(c, f, as, applied_text(c, applied, rest), rest, n, q->lookup);
             char *t = mn_arena_strndup(c->o->arena, rest, n);
             mn_buf nb;
@@ -1092,12 +1116,28 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q, uint64_t *votes)
 
 /* Compiles q; *votes: the joins (see join_chain) that q, as it counts under the current
  * negation, can be true only through, which Django's JoinPromoter lets be INNER. */
+/* Q(), ~Q() and any combination of them: no condition at all. As Django's Q._combine, an
+ * empty Q drops out of & and | (Q() | Q(x) is Q(x), not everything), and ~Q() filters
+ * nothing. */
+static bool q_empty(const mn_q *q)
+{
+    if (q->kind == Q_NOT)
+        return q_empty(q->a);
+    if (q->kind == Q_LEAF)
+        return false;
+    return !q->a || (q_empty(q->a) && q_empty(q->b));
+}
+
 static int cc_q(cc *c, mn_buf *b, const mn_q *q, uint64_t *votes)
 {
     *votes = 0;
     if (c->err)
         return c->err;
     uint64_t va = 0, vb = 0;
+    if (q->kind != Q_LEAF && q_empty(q)) {
+        mn_buf_puts(b, "1 = 1");
+        return 0;
+    }
     switch (q->kind) {
     case Q_LEAF: return compile_leaf(c, b, q, votes);
     case Q_NOT:
@@ -1121,6 +1161,8 @@ static int cc_q(cc *c, mn_buf *b, const mn_q *q, uint64_t *votes)
             c->gen = saved;
             return c->err;
         }
+        if (!chain && (q_empty(q->a) || q_empty(q->b)))
+            return cc_q(c, b, q_empty(q->a) ? q->b : q->a, votes);
         mn_buf_putc(b, '(');
         cc_q(c, b, q->a, &va);
         mn_buf_puts(b, q->kind == Q_AND ? " AND " : " OR ");

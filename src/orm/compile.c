@@ -141,7 +141,7 @@ static int order_term(cc *c, mn_qs *qs, mn_buf *b, mn_buf *cols, const char *o, 
     resolved r;
     mn_buf tcol;
     mn_buf_init(&tcol, c->o->arena);
-    if (mn__cc_order_path(c, o, &r, &tcol) != 0 || c->err)
+    if (mn__cc_order_path(c, o, &r, &tcol, NULL) != 0 || c->err)
         return c->err ? c->err : MN_EFIELD;
     if (!r.ann && !*r.rest && (r.f->type == MN_FK || r.f->type == MN_O2O) &&
         r.f->rel_model->ordering && depth < 4) {
@@ -541,8 +541,10 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
          * (Django), and values("genre").annotate(n=...) listed n itself (query.c). */
         meta->vnames = names;
         meta->vfields = mn_arena_calloc(c->o->arena, n + 1, sizeof *meta->vfields);
+        mn_ftype *vtypes = mn_arena_calloc(c->o->arena, n + 1, sizeof *vtypes);
+        meta->vtypes = vtypes;
         meta->nv = n;
-        if (!names || !meta->vfields)
+        if (!names || !meta->vfields || !vtypes)
             return mn__cc_fail(c, MN_ENOMEM, "out of memory");
         /* values() after annotate(): grouped per model row, as the annotation was */
         if (aggregate_annots && !gnames && !every)
@@ -554,7 +556,10 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
                 }
         for (size_t i = 0; i < n; i++) {
             resolved r;
-            if (mn__cc_resolve(c, names[i], false, &r) != 0 || c->err)
+            mn_buf tcol;
+            mn_buf_init(&tcol, c->o->arena);
+            mn_ftype as = 0;
+            if (mn__cc_order_path(c, names[i], &r, &tcol, &as) != 0 || c->err)
                 return c->err ? c->err : MN_EFIELD;
             if (sel.len)
                 mn_buf_puts(&sel, ", ");
@@ -569,6 +574,9 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
                         rr.f)
                         meta->vfields[i] = rr.f;
                 }
+            } else if (*r.rest) { /* values("pub_date__year"): the transformed column */
+                mn_buf_append(&sel, tcol.data, tcol.len);
+                vtypes[i] = as;
             } else {
                 mn__cc_col(c, &sel, r.alias, r.f->column);
                 meta->vfields[i] = r.f;
@@ -582,19 +590,21 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
                     !(r.alias == 0 && !every && r.f->model == c->m)) {
                     if (group.len)
                         mn_buf_puts(&group, ", ");
-                    mn__cc_col(c, &group, r.alias, r.f->column);
+                    mn_buf_append(&group, tcol.data, tcol.len);
                 }
             }
         }
         for (size_t i = 0; aggregate_annots && gnames && i < ng; i++) {
             resolved r;
-            if (mn__cc_resolve(c, gnames[i], false, &r) != 0 || c->err)
+            mn_buf tcol;
+            mn_buf_init(&tcol, c->o->arena);
+            if (mn__cc_order_path(c, gnames[i], &r, &tcol, NULL) != 0 || c->err)
                 return c->err ? c->err : MN_EFIELD;
             if (r.ann)
                 continue;
             if (group.len)
                 mn_buf_puts(&group, ", ");
-            mn__cc_col(c, &group, r.alias, r.f->column);
+            mn_buf_append(&group, tcol.data, tcol.len); /* the column, or its transform */
         }
         nvalues = n;
     } else {
@@ -778,8 +788,9 @@ int mn__check_expr(mn_qs *qs, const mn_expr *e)
     return c.err;
 }
 
-int mn__check_names(mn_qs *qs, const char *const *names, size_t n, bool ordering)
+int mn__check_names(mn_qs *qs, const char *const *names, size_t n, int how)
 {
+    bool ordering = how == MN__NAMES_ORDER;
     cc c;
     bool started = false;
     for (size_t i = 0; i < n; i++) {
@@ -795,8 +806,8 @@ int mn__check_names(mn_qs *qs, const char *const *names, size_t n, bool ordering
             started = true;
         }
         resolved r;
-        if ((ordering ? mn__cc_order_path(&c, name, &r, NULL)
-                      : mn__cc_resolve(&c, name, false, &r)) != 0 ||
+        if ((how != MN__NAMES_PLAIN ? mn__cc_order_path(&c, name, &r, NULL, NULL)
+                                    : mn__cc_resolve(&c, name, false, &r)) != 0 ||
             c.err)
             return c.err ? c.err : MN_EFIELD;
     }
@@ -828,7 +839,7 @@ int mn__compile(mn_qs *qs, int kind, const mn_kv *set, size_t nset, sqlq *out)
         int rc = finish(&c, &text, out);
         out->cols = meta.cols, out->ncols = meta.ncols, out->rels = meta.rels;
         out->nrels = meta.nrels, out->nannots = meta.nannots, out->vnames = meta.vnames;
-        out->vfields = meta.vfields, out->nv = meta.nv;
+        out->vfields = meta.vfields, out->vtypes = meta.vtypes, out->nv = meta.nv;
         return rc;
     }
     if (kind == SQL_COUNT) {
@@ -989,7 +1000,7 @@ int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, 
             if (!f && !is_ann && strcmp(e->path, "*") != 0) {
                 /* a misspelt path says so; a right one across a relation is not read from
                  * the subquery's columns */
-                if (mn__check_names(qs, &e->path, 1, false) != 0)
+                if (mn__check_names(qs, &e->path, 1, MN__NAMES_PLAIN) != 0)
                     return qs->o->errcode;
                 return mn__cc_fail(&c, MN_EUNSUPPORTED,
                                    "aggregate() over a sliced, distinct or annotated %s queryset "

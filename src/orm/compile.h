@@ -68,7 +68,7 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out);
  * datetime or time field ("pub_date__year", Django's order_by transforms) applied to the
  * column written into col (when not NULL). Anything else after the field fails as
  * mn__cc_resolve without allow_rest does. */
-int mn__cc_order_path(cc *c, const char *path, resolved *out, mn_buf *col);
+int mn__cc_order_path(cc *c, const char *path, resolved *out, mn_buf *col, mn_ftype *type);
 /* A condition; its joins keep the type they were made with (aggregate filters, HAVING). */
 int mn__cc_q(cc *c, mn_buf *b, const mn_q *q);
 /* A WHERE conjunct: as mn__cc_q, and the joins it can only be true through become INNER. */
@@ -88,8 +88,11 @@ bool mn__is_lookup_word(const char *s, size_t n);
 const char *mn__django_class(mn_ftype t);
 /* Checks that each of names (an order_by, values, only or defer list) resolves on qs's model
  * or its annotations, so a misspelt name fails where it is written, as Django's order_by
- * does; with ordering, "?" and a leading "-"/"+" are allowed. 0 or MN_EFIELD (message set). */
-int mn__check_names(mn_qs *qs, const char *const *names, size_t n, bool ordering);
+ * does; with MN__NAMES_ORDER, "?" and a leading "-"/"+" are allowed, and with it or
+ * MN__NAMES_VALUES a date/time transform after a field ("pub_date__year"). 0 or MN_EFIELD
+ * (message set). */
+enum { MN__NAMES_PLAIN = 0, MN__NAMES_ORDER = 1, MN__NAMES_VALUES = 2 };
+int mn__check_names(mn_qs *qs, const char *const *names, size_t n, int how);
 /* Resolves every path of an annotation's expression (and its filter) against qs, as Django's
  * annotate() does when called. 0 or the error (message set). */
 int mn__check_expr(mn_qs *qs, const mn_expr *e);

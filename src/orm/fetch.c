@@ -265,6 +265,26 @@ static int read_objects(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_row
     return 0;
 }
 
+/* A values() column that is a transform of a field ("pub_date__year", "at__date"): an
+ * integer, or a date or time the database gives as text. */
+static mn_value *transform_value(mn_orm *o, mn_ftype t, const mn_dbcell *c)
+{
+    if (c->type == MN_DBT_NULL)
+        return mn_value_none();
+    if (t != MN_DATE && t != MN_TIME)
+        return c->type == MN_DBT_TEXT
+                   ? mn_value_int(
+                         o->arena,
+                         strtoll(mn_arena_strndup(o->arena, c->v.s.ptr, c->v.s.len), NULL, 10))
+               : c->type == MN_DBT_FLOAT ? mn_value_int(o->arena, (int64_t)c->v.f)
+                                         : mn_value_int(o->arena, c->v.i);
+    mn_datetime dt;
+    if (c->type != MN_DBT_TEXT || mn__parse_datetime(c->v.s.ptr, c->v.s.len, t, &dt) != 0)
+        return mn_value_none();
+    return t == MN_DATE ? mn_value_date(o->arena, dt.year, dt.month, dt.day)
+                        : mn_value_time(o->arena, &dt);
+}
+
 static int read_values(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_rows *out)
 {
     mn_orm *o = qs->o;
@@ -276,8 +296,10 @@ static int read_values(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_rows
                                                        : NULL;
         for (size_t i = 0; i < q->nv; i++) {
             const annot *an = find_annot(qs, q->vnames[i]);
-            mn_value *v = an ? expr_value(o, qs, an->expr, &cells[i])
-                             : mn__cell_value(o, q->vfields[i], &cells[i], d);
+            mn_ftype tt = q->vtypes ? q->vtypes[i] : 0;
+            mn_value *v = an   ? expr_value(o, qs, an->expr, &cells[i])
+                          : tt ? transform_value(o, tt, &cells[i])
+                               : mn__cell_value(o, q->vfields[i], &cells[i], d);
             if (!v)
                 return MN_ENOMEM;
             if (qs->mode == MODE_VALUES)

@@ -257,6 +257,9 @@ typedef struct sqlq {
     /* values() columns */
     const char **vnames;
     const mn_fielddef **vfields;
+    /* per column, 0 or the type a transform gives it (values("pub_date__year"): MN_INT,
+     * "__date": MN_DATE, "__time": MN_TIME); its vfields entry is then NULL */
+    const mn_ftype *vtypes;
     size_t nv;
 } sqlq;
 enum { SQL_SELECT = 1, SQL_COUNT, SQL_EXISTS, SQL_DELETE, SQL_UPDATE, SQL_AGGREGATE, SQL_PKS };

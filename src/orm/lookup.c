@@ -579,7 +579,7 @@ static void transform_sql(cc *c, mn_buf *b, const char *lhs, const mn_fielddef *
 
 static const char *applied_text(cc *c, const char *applied, const char *rest);
 
-int mn__cc_order_path(cc *c, const char *path, resolved *out, mn_buf *col)
+int mn__cc_order_path(cc *c, const char *path, resolved *out, mn_buf *col, mn_ftype *type)
 {
     if (mn__cc_resolve(c, path, true, out) != 0 || c->err)
         return c->err ? c->err : MN_EFIELD;
@@ -614,6 +614,8 @@ int mn__cc_order_path(cc *c, const char *path, resolved *out, mn_buf *col)
     }
     if (col)
         mn_buf_append(col, lhs.data, lhs.len);
+    if (type)
+        *type = as;
     return c->err;
 }
 

@@ -293,7 +293,7 @@ mn_qs *mn_qs_order_by(mn_qs *qs, const char *fields)
     if (!c)
         return NULL;
     c->order = split_names(qs->o, fields, &c->norder);
-    if (mn__check_names(c, c->order, c->norder, true) != 0)
+    if (mn__check_names(c, c->order, c->norder, MN__NAMES_ORDER) != 0)
         return NULL; /* as Django's order_by, a name that resolves to nothing fails here */
     c->order_set = true;
     c->reversed = false;
@@ -392,7 +392,7 @@ static mn_qs *with_values(mn_qs *qs, const char *fields, qsmode mode)
     c->nvfields = n;
     if (!c->vfields)
         return NULL;
-    if (mn__check_names(c, c->vfields, c->nvfields, false) != 0)
+    if (mn__check_names(c, c->vfields, c->nvfields, MN__NAMES_VALUES) != 0)
         return NULL;
     if (mode == MODE_FLAT && c->nvfields > 1) {
         mn__orm_fail(qs->o, MN_EINVAL,
@@ -417,7 +417,7 @@ static int check_own_fields(mn_qs *qs, const char **names, size_t n)
     for (size_t i = 0; i < n; i++)
         if (!strstr(names[i], "__") && !mn__field(qs->m, names[i], strlen(names[i])))
             return mn__no_field(qs->o, qs->m, names[i], strlen(names[i]));
-    return mn__check_names(qs, names, n, false);
+    return mn__check_names(qs, names, n, MN__NAMES_PLAIN);
 }
 
 mn_qs *mn_qs_only(mn_qs *qs, const char *fields)

@@ -591,6 +591,12 @@ mn_expr *mn_Sum(mn_orm *o, const char *field_path, const mn_q *filter);
 mn_expr *mn_Avg(mn_orm *o, const char *field_path, const mn_q *filter);
 mn_expr *mn_Min(mn_orm *o, const char *field_path, const mn_q *filter);
 mn_expr *mn_Max(mn_orm *o, const char *field_path, const mn_q *filter);
+/* An aggregate's default= (Django 4.0): Sum/Avg/Min/Max give `value` instead of None over no
+ * rows, or for a group with none, as Coalesce(aggregate, value) in SQL (so annotations
+ * compare and order with it). The value is read as one of the aggregated field's (a decimal
+ * "0.00", a date "2020-01-01"). A copy of agg; NULL with MN_EINVAL for Count, which is 0 over
+ * no rows ("Count does not allow default."), or for an expression that is not an aggregate. */
+mn_expr *mn_agg_default(mn_orm *o, const mn_expr *agg, mn_arg value);
 
 /* ---- Q objects ---- */
 mn_q *mn_Q_kv(mn_orm *o, const mn_kv *kv, size_t n); /* AND of the lookups */

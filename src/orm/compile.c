@@ -1007,6 +1007,13 @@ int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, 
                                    "takes %s's own fields and annotations, not '%s'",
                                    qs->m->name, qs->m->name, e->path);
             }
+            if (e->filter)
+                /* the condition names the model's fields, not the subquery's columns: refused
+                 * rather than ignored */
+                return mn__cc_fail(&c, MN_EUNSUPPORTED,
+                                   "aggregate() with filter= over a sliced, distinct or annotated "
+                                   "%s queryset is not supported",
+                                   qs->m->name);
             mn_buf col;
             mn_buf_init(&col, qs->o->arena);
             if (strcmp(e->path, "*") == 0)
@@ -1015,6 +1022,8 @@ int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, 
                 mn__quote(&col, f ? f->column : e->path);
             xty t = mn__expr_type(qs->m, qs, e);
             mn_buf_puts(&text, i ? ", " : "");
+            if (e->has_default)
+                mn_buf_puts(&text, "COALESCE(");
             if (e->agg == AGG_AVG && t.t == XT_DEC && t.scale >= 0) {
                 const char *x = mn_buf_cstr(&col);
                 mn__dec_avg_sql(c.d, &text,
@@ -1031,6 +1040,11 @@ int mn__compile_aggregate(mn_qs *qs, const char **names, const mn_expr **exprs, 
                     mn__sqlite_dec_text(&text, mn_buf_cstr(&agg), t.scale);
                 else
                     mn_buf_append(&text, agg.data, agg.len);
+            }
+            if (e->has_default) {
+                mn_buf_puts(&text, ", ");
+                mn__cc_agg_default(&c, &text, e);
+                mn_buf_putc(&text, ')');
             }
             mn_buf_puts(&text, " AS ");
             mn__quote(&text, names[i]);

@@ -69,6 +69,8 @@ int mn__cc_resolve(cc *c, const char *path, bool allow_rest, resolved *out);
  * column written into col (when not NULL). Anything else after the field fails as
  * mn__cc_resolve without allow_rest does. */
 int mn__cc_order_path(cc *c, const char *path, resolved *out, mn_buf *col, mn_ftype *type);
+/* An aggregate's default= value, written as the aggregate's result is (for COALESCE). */
+void mn__cc_agg_default(cc *c, mn_buf *b, const mn_expr *e);
 /* A condition; its joins keep the type they were made with (aggregate filters, HAVING). */
 int mn__cc_q(cc *c, mn_buf *b, const mn_q *q);
 /* A WHERE conjunct: as mn__cc_q, and the joins it can only be true through become INNER. */

@@ -117,6 +117,7 @@ struct mn_expr {
     aggfn agg;
     bool distinct;
     const mn_q *filter;
+    bool has_default; /* E_AGG: COALESCE(aggregate, value) (default=) */
 };
 
 typedef enum qsmode { MODE_OBJECTS = 0, MODE_VALUES, MODE_VALUES_LIST, MODE_FLAT } qsmode;

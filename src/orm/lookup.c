@@ -1456,6 +1456,41 @@ static int dec_op(cc *c, mn_buf *b, const mn_expr *e)
     return c->err;
 }
 
+/* An aggregate's default=, written as the aggregate's result is: a decimal at its places
+ * (scaled on SQLite), else as a value of the aggregated field, else as it is. */
+void mn__cc_agg_default(cc *c, mn_buf *b, const mn_expr *e)
+{
+    mn_arg v = e->value;
+    xty t = cc_type(c, e);
+    const mn_fielddef *f = strcmp(e->path, "*") ? type_path_field(c->m, e->path) : NULL;
+    if (v.type == MN_ARG_NULL) {
+        mn_buf_puts(b, "NULL");
+    } else if (t.t == XT_DEC && t.scale >= 0) {
+        mn_fielddef df = {.name = "default",
+                          .type = MN_DECIMAL,
+                          .max_digits = 38,
+                          .decimal_places = t.scale,
+                          .model = c->m};
+        rhs_param(c, b, &df, MN_DECIMAL, v);
+        if (c->d == MN_DIALECT_POSTGRESQL)
+            mn_buf_puts(b, "::numeric");
+    } else if (t.t == XT_FLOAT || e->agg == AGG_AVG) {
+        double d = v.type == MN_ARG_FLOAT ? v.v.f : v.type == MN_ARG_INT ? (double)v.v.i : 0;
+        if (v.type != MN_ARG_FLOAT && v.type != MN_ARG_INT) {
+            mn__cc_fail(c, MN_EINVAL, "default= of %s must be a number", mn__agg_name(e->agg));
+            return;
+        }
+        mn__cc_param(c, b, mn_dbp_float(d));
+        if (c->d == MN_DIALECT_POSTGRESQL)
+            mn_buf_puts(b, "::double precision");
+    } else if (f && !f->rel_model && f->type != MN_DECIMAL) {
+        rhs_param(c, b, f, mn__is_int_type(f->type) ? MN_INT : f->type, v);
+    } else {
+        mn_expr val = {.kind = E_VALUE, .value = v};
+        expr_sql(c, b, &val);
+    }
+}
+
 static int expr_sql(cc *c, mn_buf *b, const mn_expr *e)
 {
     if (!e)
@@ -1524,6 +1559,16 @@ static int expr_sql(cc *c, mn_buf *b, const mn_expr *e)
         return c->err;
     }
     case E_AGG: {
+        if (e->has_default) { /* default=: COALESCE(aggregate, value) */
+            mn_expr plain = *e;
+            plain.has_default = false;
+            mn_buf_puts(b, "COALESCE(");
+            expr_sql(c, b, &plain);
+            mn_buf_puts(b, ", ");
+            mn__cc_agg_default(c, b, e);
+            mn_buf_putc(b, ')');
+            return c->err;
+        }
         mn_buf arg;
         mn_buf_init(&arg, c->o->arena);
         if (strcmp(e->path, "*") == 0) {

@@ -147,6 +147,24 @@ mn_expr *mn_Max(mn_orm *o, const char *p, const mn_q *f)
 {
     return agg(o, AGG_MAX, p, false, f);
 }
+mn_expr *mn_agg_default(mn_orm *o, const mn_expr *a, mn_arg value)
+{
+    if (!o || !a)
+        return NULL;
+    if (a->kind != E_AGG || a->agg == AGG_COUNT) {
+        mn__orm_fail(o, MN_EINVAL,
+                     a->kind == E_AGG ? "Count does not allow default."
+                                      : "default= needs an aggregate expression");
+        return NULL;
+    }
+    mn_expr *e = expr(o, E_AGG);
+    if (!e)
+        return NULL;
+    *e = *a;
+    e->value = value;
+    e->has_default = true;
+    return e;
+}
 
 /* ---- querysets ---- */
 mn_qs *mn_qs_all(mn_orm *o, const mn_model *m)

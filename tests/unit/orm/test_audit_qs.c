@@ -664,3 +664,121 @@ Test(orm_audit_qs, transforms_in_values_and_order_by)
     cr_expect_null(mn_qs_values(mn_all(o, Book), "title__year"));
     cr_expect_eq(mn_orm_errcode(o), MN_EFIELD);
 }
+
+Test(orm_audit_qs, writes_through_querysets)
+{
+    mn_orm *o = t.o;
+    mn_qs *sliced = mn_qs_slice(mn_qs_order_by(mn_all(o, Book), "title"), 0, 2);
+    cr_expect_lt(mn_update(sliced, "pages", 1), 0);
+    cr_expect_str_eq(mn_orm_error(o), "Cannot update a query once a slice has been taken.");
+    cr_expect_lt(mn_qs_delete(sliced, NULL), 0);
+    cr_expect_str_eq(mn_orm_error(o), "Cannot use 'limit' or 'offset' with delete().");
+    /* update() counts the rows matched, changed or not, once each across a join */
+    cr_expect_eq(mn_update(mn_all(o, Book), "pages", mn_F(o, "pages")), 4, "%s", mn_orm_error(o));
+    cr_expect_eq(
+        mn_update(mn_filter(mn_all(o, Book), "tags__name__in", MN_IN_STR("classic", "poetry")),
+                  "rating", 1.0),
+        3, "%s", mn_orm_error(o));
+    cr_expect_str_eq(BOOKS("rating", 1.0), "Dune,Emma,Odes 50% off_sale");
+    /* an update by an annotated filter */
+    cr_expect_eq(
+        mn_update(mn_filter(mn_all(o, Author), "books__isnull", true), "email", "none@example.com"),
+        1, "%s", mn_orm_error(o));
+    cr_expect_str_eq(AUTHORS("email", "none@example.com"), "Cy");
+}
+
+Test(orm_audit_qs, counts_and_aggregates_over_annotations)
+{
+    mn_orm *o = t.o;
+    mn_qs *n = mn_qs_annotate(mn_all(o, Author), "n", mn_Count(o, "books", false, NULL));
+    cr_expect_eq(mn_qs_count(n), 3);
+    cr_expect_eq(mn_qs_count(mn_filter(n, "n__gt", 0)), 2);
+    cr_expect_eq(mn_qs_exists(mn_filter(n, "n__gt", 2)), 0);
+    cr_expect_str_eq(repr(mn_qs_aggregate(n, "s", mn_Sum(o, "n", NULL))), "{'s': 4}");
+    cr_expect_str_eq(repr(mn_qs_aggregate(mn_filter(n, "n", 0), "s", mn_Sum(o, "n", NULL))),
+                     "{'s': 0}");
+    cr_expect_str_eq(repr(mn_qs_aggregate(mn_filter(n, "n__gt", 5), "s", mn_Sum(o, "n", NULL))),
+                     "{'s': None}");
+    /* an annotation of a related field, then ordered and read */
+    mn_qs *an =
+        mn_qs_order_by(mn_qs_annotate(mn_all(o, Book), "an", mn_F(o, "author__name")), "-an,title");
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values_list(an, "title,an", false)),
+                     "[['Odes 50% off_sale', 'Bob'], ['SQL in Depth', 'Bob'], ['Dune', 'Ann'], "
+                     "['Emma', 'Ann']]");
+    /* aggregate with a filter across a relation */
+    cr_expect_str_eq(
+        repr(mn_qs_aggregate(mn_all(o, Book), "n",
+                             mn_Count(o, "pk", false, mn_Q(o, "author__name", "Bob")))),
+        "{'n': 2}");
+    cr_expect_str_eq(
+        repr(mn_qs_aggregate(mn_all(o, Book), "s", mn_Sum(o, "rating", mn_Q(o, "genre", "fi")))),
+        "{'s': 8.4}");
+    cr_expect_str_eq(
+        repr(mn_qs_aggregate(mn_filter(mn_all(o, Book), "pk", -1), "a", mn_Avg(o, "price", NULL))),
+        "{'a': None}");
+    /* Count distinct over a reverse relation with a filter */
+    cr_expect_str_eq(repr(mn_qs_aggregate(mn_all(o, Author), "n",
+                                          mn_Count(o, "books__tags", true,
+                                                   mn_Q(o, "books__tags__name__startswith", "c")))),
+                     "{'n': 1}");
+}
+
+/* default= (Django 4.0): Coalesce(aggregate, value), in aggregate() and annotate() */
+Test(orm_audit_qs, aggregate_default)
+{
+    mn_orm *o = t.o;
+    mn_qs *none = mn_filter(mn_all(o, Book), "pages", -1);
+    cr_expect_str_eq(
+        repr(mn_qs_aggregate(none, "s", mn_agg_default(o, mn_Sum(o, "pages", NULL), MN_ARG(0)))),
+        "{'s': 0}");
+    cr_expect_str_eq(repr(mn_qs_aggregate(
+                         none, "s", mn_agg_default(o, mn_Sum(o, "price", NULL), MN_ARG("0.00")))),
+                     "{'s': Decimal('0.00')}");
+    cr_expect_str_eq(
+        repr(mn_qs_aggregate(none, "a", mn_agg_default(o, mn_Avg(o, "pages", NULL), MN_ARG(1.5)))),
+        "{'a': 1.5}");
+    cr_expect_str_eq(repr(mn_qs_aggregate(
+                         none, "a", mn_agg_default(o, mn_Avg(o, "price", NULL), MN_ARG("2.5")))),
+                     "{'a': Decimal('2.500000')}");
+    cr_expect_str_eq(repr(mn_qs_aggregate(
+                         none, "m", mn_agg_default(o, mn_Max(o, "title", NULL), MN_ARG("none")))),
+                     "{'m': 'none'}");
+    cr_expect_str_eq(
+        repr(mn_qs_aggregate(
+            none, "m", mn_agg_default(o, mn_Min(o, "published", NULL), MN_ARG("2000-01-02")))),
+        "{'m': datetime.date(2000, 1, 2)}");
+    cr_expect_str_eq(repr(mn_qs_aggregate(mn_qs_none(o, &Book_model), "s",
+                                          mn_agg_default(o, mn_Sum(o, "pages", NULL), MN_ARG(7)))),
+                     "{'s': 7}");
+    /* with rows, the default changes nothing */
+    cr_expect_str_eq(
+        repr(mn_qs_aggregate(mn_all(o, Book), "s",
+                             mn_agg_default(o, mn_Sum(o, "price", NULL), MN_ARG("0")))),
+        "{'s': Decimal('84.59')}");
+    /* annotate(): groups without rows take it, and filters compare with it */
+    mn_qs *p = mn_qs_order_by(
+        mn_qs_annotate(mn_all(o, Author), "p",
+                       mn_agg_default(o, mn_Sum(o, "books__pages", NULL), MN_ARG(0))),
+        "name");
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values_list(p, "name,p", false)),
+                     "[['Ann', 732], ['Bob', 590], ['Cy', 0]]");
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values_list(mn_filter(p, "p", 0), "name", true)),
+                     "['Cy']");
+    mn_qs *pr = mn_qs_order_by(
+        mn_qs_annotate(mn_all(o, Author), "pr",
+                       mn_agg_default(o, mn_Max(o, "books__price", NULL), MN_ARG("0.00"))),
+        "name");
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values_list(pr, "pr", true)),
+                     "[Decimal('19.99'), Decimal('45.10'), Decimal('0.00')]");
+    /* aggregate() over the annotated queryset, with a default and a filter */
+    cr_expect_str_eq(repr(mn_qs_aggregate(mn_filter(p, "p__gt", 5000), "s",
+                                          mn_agg_default(o, mn_Sum(o, "p", NULL), MN_ARG(-1)))),
+                     "{'s': -1}");
+    /* filter= there would need the subquery's columns: refused, never ignored */
+    cr_expect_null(
+        mn_qs_aggregate(p, "s", mn_Sum(o, "p", mn_Q(o, "name__in", MN_IN_STR("Ann", "Cy")))));
+    cr_expect_eq(mn_orm_errcode(o), MN_EUNSUPPORTED);
+    /* Count has no default, as Django */
+    cr_expect_null(mn_agg_default(o, mn_Count(o, "pk", false, NULL), MN_ARG(1)));
+    cr_expect_str_eq(mn_orm_error(o), "Count does not allow default.");
+}

@@ -620,9 +620,22 @@ static void *latest_of(mn_qs *qs, const char *field, bool latest)
         mn__orm_fail(qs->o, MN_EINVAL, "Cannot change a query once a slice has been taken.");
         return NULL;
     }
-    const char *ord =
-        latest ? (field[0] == '-' ? field + 1 : mn_arena_printf(qs->o->arena, "-%s", field))
-               : field;
+    const char *ord = field;
+    if (latest) { /* latest("a,-b") orders by "-a,b": each field reversed, as Django's */
+        mn_buf b;
+        mn_buf_init(&b, qs->o->arena);
+        for (const char *p = field; *p;) {
+            const char *e = strchr(p, ',');
+            mn_str t = mn_str_trim((mn_str){p, e ? (size_t)(e - p) : strlen(p)});
+            if (t.len)
+                mn_buf_printf(&b, "%s%s%.*s", b.len ? "," : "", t.ptr[0] == '-' ? "" : "-",
+                              (int)(t.len - (t.ptr[0] == '-')), t.ptr + (t.ptr[0] == '-'));
+            p = e ? e + 1 : p + strlen(p);
+        }
+        ord = mn_buf_cstr(&b);
+        if (!ord)
+            return NULL;
+    }
     return mn_qs_get(mn_qs_slice(mn_qs_order_by(qs, ord), 0, 1));
 }
 void *mn_qs_latest(mn_qs *qs, const char *f)
@@ -699,6 +712,15 @@ static size_t keyindex_first(const keyindex *x, mn_arg k)
 static mn_value *in_bulk(mn_qs *qs, const mn_arg *keys)
 {
     mn_orm *o = qs->o;
+    /* rows of values() are no instances (reading them as such crashed): refused as Django */
+    if (qs->mode != MODE_OBJECTS) {
+        mn__orm_fail(o, MN_EINVAL, "in_bulk() cannot be used with values() or values_list().");
+        return NULL;
+    }
+    if (qs->low != 0 || qs->high >= 0) {
+        mn__orm_fail(o, MN_EINVAL, "Cannot use 'limit' or 'offset' with in_bulk().");
+        return NULL;
+    }
     mn_qs *c = keys ? mn_qs_filter_kv(qs, &(mn_kv){"pk__in", *keys}, 1) : qs;
     mn_rows *rows = mn_qs_fetch(c);
     if (!rows)

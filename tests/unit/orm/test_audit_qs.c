@@ -782,3 +782,42 @@ Test(orm_audit_qs, aggregate_default)
     cr_expect_null(mn_agg_default(o, mn_Count(o, "pk", false, NULL), MN_ARG(1)));
     cr_expect_str_eq(mn_orm_error(o), "Count does not allow default.");
 }
+
+Test(orm_audit_qs, null_values_and_multi_valued_edges)
+{
+    mn_orm *o = t.o;
+    cr_expect_str_eq(BOOKS("pk", mn_arg_null()), "");
+    cr_expect_str_eq(BOOKS("title", mn_arg_null()), "");
+    cr_expect_str_eq(AUTHORS("email__in", MN_IN_STR(NULL)), "", "IN (None) matches nothing");
+
+    cr_expect_str_eq(NOT_AUTHORS("email__in", MN_IN_STR(NULL)), "Ann,Bob,Cy");
+    cr_expect_str_eq(NOT_AUTHORS("books__isnull", false), "Cy");
+    cr_expect_str_eq(NOT_AUTHORS("books__isnull", true), "Ann,Bob");
+    mn_q *q = mn_q_or(o, mn_Q(o, "books__title", "Dune"), mn_Q(o, "books__title", "SQL in Depth"));
+    cr_expect_str_eq(names(mn_qs_filter_q(mn_all(o, Author), q)), "Ann,Bob");
+    cr_expect_str_eq(names(mn_qs_exclude_q(mn_all(o, Author), q)), "Cy");
+    cr_expect_eq(mn_qs_count(mn_qs_distinct(mn_qs_values(mn_all(o, Tag), "books__genre"))), 3);
+    /* in_bulk() of a values() queryset is refused, as Django */
+    cr_expect_null(mn_qs_in_bulk(mn_qs_values(mn_all(o, Book), "title"), (int64_t[]){1}, 1));
+    cr_expect_str_eq(mn_orm_error(o), "in_bulk() cannot be used with values() or values_list().");
+    cr_expect_null(mn_qs_in_bulk(mn_qs_values_list(mn_all(o, Book), "title", true), NULL, 0));
+    cr_expect_null(mn_qs_in_bulk(mn_qs_slice(mn_all(o, Book), 0, 2), NULL, 0));
+    cr_expect_str_eq(mn_orm_error(o), "Cannot use 'limit' or 'offset' with in_bulk().");
+}
+
+/* latest()/earliest() with several fields reverse each of them, as Django's latest(*fields) */
+Test(orm_audit_qs, latest_with_several_fields)
+{
+    Book *l = mn_qs_latest(mn_all(t.o, Book), "in_print,pages");
+    cr_assert_not_null(l, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(l->title, "SQL in Depth");
+    Book *e = mn_qs_earliest(mn_all(t.o, Book), "-in_print,pages");
+    cr_assert_not_null(e, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(e->title, "Odes 50% off_sale");
+    Book *l2 = mn_qs_latest(mn_all(t.o, Book), "genre, -pages");
+    cr_assert_not_null(l2, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(l2->title, "Odes 50% off_sale");
+    Book *l3 = mn_qs_latest(mn_filter(mn_all(t.o, Book), "genre", "fi"), "genre,-pages");
+    cr_assert_not_null(l3, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(l3->title, "Emma");
+}

@@ -205,6 +205,9 @@ int mn_paginate_cursor(mn_qs *qs, const char *field, int64_t per_page, const cha
     if (per_page <= 0 || !field || !*field || !secret || !*secret)
         return mn__orm_fail(o, MN_EINVAL,
                             "cursor pagination needs a field, per_page > 0 and a secret");
+    if (qs->mode != MODE_OBJECTS) /* the cursor is read from each page's instances */
+        return mn__orm_fail(o, MN_EINVAL,
+                            "cursor pagination needs model instances, not values() rows");
     bool desc = field[0] == '-';
     const char *name = desc ? field + 1 : field;
     const mn_fielddef *f = mn__field(qs->m, name, strlen(name));

@@ -403,6 +403,9 @@ int64_t mn_qs_delete(mn_qs *qs, mn_delete_report *report)
         return MN_EINVAL;
     if (qs->low > 0 || qs->high >= 0)
         return mn__orm_fail(qs->o, MN_EINVAL, "Cannot use 'limit' or 'offset' with delete().");
+    if (qs->mode != MODE_OBJECTS)
+        return mn__orm_fail(qs->o, MN_EINVAL,
+                            "Cannot call delete() after .values() or .values_list()");
     /* a write (Django's _for_write): the rows are looked up where they are deleted */
     const char *route = mn__qs_alias(qs, true);
     const char *alias = mn__db_name(qs->o, route);

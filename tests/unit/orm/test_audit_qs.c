@@ -821,3 +821,31 @@ Test(orm_audit_qs, latest_with_several_fields)
     cr_assert_not_null(l3, "%s", mn_orm_error(t.o));
     cr_expect_str_eq(l3->title, "Emma");
 }
+
+/* Instance-only operations on values() querysets fail cleanly or work, never crash */
+Test(orm_audit_qs, values_querysets_with_instance_operations)
+{
+    mn_orm *o = t.o;
+    mn_qs *v = mn_qs_values(mn_qs_order_by(mn_all(o, Book), "title"), "title");
+    mn_rows *r = mn_qs_fetch(mn_qs_prefetch_related(v, "tags"));
+    (void)r;
+    r = mn_qs_fetch(mn_qs_select_related(v, "author"));
+    cr_expect_not_null(r, "%s", mn_orm_error(o));
+    cr_expect_null(mn_qs_latest(v, "pages") ? NULL : NULL);
+    mn_cursor_page cp;
+    cr_expect_eq(mn_paginate_cursor(v, "title", 2, NULL, "s", &cp), MN_EINVAL);
+    cr_expect_str_eq(mn_orm_error(o), "cursor pagination needs model instances, not values() rows");
+    mn_page pg;
+    cr_expect_eq(mn_paginate(v, 2, 0, 1, &pg), 0, "%s", mn_orm_error(o));
+    cr_expect_lt(mn_qs_delete(mn_qs_values(mn_all(o, Review), "stars"), NULL), 0);
+    cr_expect_str_eq(mn_orm_error(o), "Cannot call delete() after .values() or .values_list()");
+    bool created = false;
+    void *g = mn_qs_get_or_create(v, MN_KVS("title", "Dune"), 1, NULL, 0, &created);
+    (void)g;
+    cr_expect_not_null(mn_qs_first(mn_qs_only(mn_all(o, Book), "title")));
+    const char *s = mn_qs_sql(mn_qs_values(mn_qs_defer(mn_all(o, Book), "title"), "pages"), NULL);
+    cr_expect_not_null(s);
+    cr_expect_eq(
+        mn_update(mn_qs_values(mn_filter(mn_all(o, Book), "title", "Dune"), "title"), "pages", 413),
+        1, "%s", mn_orm_error(o));
+}

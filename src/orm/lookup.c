@@ -1498,11 +1498,13 @@ static int expr_sql(cc *c, mn_buf *b, const mn_expr *e)
     switch (e->kind) {
     case E_FIELD: {
         resolved r;
-        if (mn__cc_resolve(c, e->path, false, &r) != 0 || c->err)
+        mn_buf tcol; /* F("pub_date__year"): a transform of a date/time field, as Django 3.2 */
+        mn_buf_init(&tcol, c->o->arena);
+        if (mn__cc_order_path(c, e->path, &r, &tcol, NULL) != 0 || c->err)
             return c->err ? c->err : MN_EFIELD;
         if (r.ann)
             return mn__cc_annotation(c, b, r.ann);
-        mn__cc_col(c, b, r.alias, r.f->column);
+        mn_buf_append(b, tcol.data, tcol.len);
         return 0;
     }
     case E_VALUE: {

@@ -849,3 +849,22 @@ Test(orm_audit_qs, values_querysets_with_instance_operations)
         mn_update(mn_qs_values(mn_filter(mn_all(o, Book), "title", "Dune"), "title"), "pages", 413),
         1, "%s", mn_orm_error(o));
 }
+
+/* F() of a transform (Django 3.2): F("published__year") in annotate() and filter() */
+Test(orm_audit_qs, f_of_a_transform)
+{
+    mn_orm *o = t.o;
+    mn_qs *y = mn_qs_order_by(mn_qs_annotate(mn_filter(mn_all(o, Book), "published__isnull", false),
+                                             "y", mn_F(o, "published__year")),
+                              "y");
+    const char *got = tdb_rows_repr(&t, mn_qs_values_list(y, "title,y", false));
+    cr_expect_str_eq(got, "[['SQL in Depth', 2019], ['Emma', 2020], ['Dune', 2021]]", "%s", got);
+    /* year / 5: 403 for 2019, 404 for 2020 and 2021 */
+    mn_expr *fifth = mn_expr_op(o, '/', mn_F(o, "published__year"), mn_V(o, MN_ARG(5)));
+    got = BOOKS("pages__gt", fifth);
+    cr_expect_str_eq(got, "Dune,SQL in Depth", "%s", got);
+    got = BOOKS("pages__lt", fifth);
+    cr_expect_str_eq(got, "Emma", "%s", got);
+    got = BOOKS("published__month__lt", mn_F(o, "published__day"));
+    cr_expect_str_eq(got, "Dune,Emma", "%s", got); /* 3 < 14, 12 < 31, not 7 < 1 */
+}

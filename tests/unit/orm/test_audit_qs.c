@@ -865,6 +865,12 @@ Test(orm_audit_qs, f_of_a_transform)
     cr_expect_str_eq(got, "Dune,SQL in Depth", "%s", got);
     got = BOOKS("pages__lt", fifth);
     cr_expect_str_eq(got, "Emma", "%s", got);
+    /* update() by a transform of the row's own field (no join) */
+    cr_expect_eq(mn_update(mn_filter(mn_all(o, Book), "pk", lib.emma->id), "pages",
+                           mn_F(o, "published__month")),
+                 1, "%s", mn_orm_error(o));
+    got = BOOKS("pages", 12);
+    cr_expect_str_eq(got, "Emma", "%s", got);
     got = BOOKS("published__month__lt", mn_F(o, "published__day"));
     cr_expect_str_eq(got, "Dune,Emma", "%s", got); /* 3 < 14, 12 < 31, not 7 < 1 */
 }

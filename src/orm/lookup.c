@@ -586,6 +586,22 @@ int mn__cc_order_path(cc *c, const char *path, resolved *out, mn_buf *col, mn_ft
     const mn_fielddef *f = out->f;
     const char *rest = out->rest;
     if (*rest && (out->ann || !is_temporal(f->type) || !in_list(transforms, rest, seg_len(rest)))) {
+        if (!out->ann && is_temporal(f->type)) {
+            /* order_by("published__yeer"): the closest transform the field has */
+            size_t n = seg_len(rest), best_d = 99, limit = n <= 4 ? 1 : n / 3 + 1;
+            const char *best = NULL;
+            for (size_t i = 0; transforms[i]; i++) {
+                size_t d = mn__edit_distance(rest, n, transforms[i], strlen(transforms[i]));
+                if (has_transform(f->type, transforms[i], strlen(transforms[i])) && d < best_d)
+                    best_d = d, best = transforms[i];
+            }
+            if (best && best_d <= limit)
+                return mn__cc_fail(c, MN_EFIELD,
+                                   "Unsupported lookup '%.*s' for %s %s.%s or join on the field "
+                                   "not permitted; did you mean '%s'? (in '%s')",
+                                   (int)n, rest, mn__django_class(f->type), f->model->name, f->name,
+                                   best, path);
+        }
         /* not a transform: the error ordering names give for what follows a field */
         mn__cc_resolve(c, path, false, out);
         return c->err ? c->err : mn__cc_fail(c, MN_EFIELD, "Cannot resolve '%s'", path);

@@ -874,3 +874,23 @@ Test(orm_audit_qs, f_of_a_transform)
     got = BOOKS("published__month__lt", mn_F(o, "published__day"));
     cr_expect_str_eq(got, "Dune,Emma", "%s", got); /* 3 < 14, 12 < 31, not 7 < 1 */
 }
+
+Test(orm_audit_qs, misspelt_transforms_name_the_closest)
+{
+    cr_expect_null(mn_qs_order_by(mn_all(t.o, Book), "-published__yeer"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Unsupported lookup 'yeer' for DateField Book.published or join on the field "
+                     "not permitted; did you mean 'year'? (in 'published__yeer')");
+    cr_expect_null(mn_qs_values(mn_all(t.o, Question), "pub_date__huor"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Unsupported lookup 'huor' for DateTimeField Question.pub_date or join on the "
+                     "field not permitted; did you mean 'hour'? (in 'pub_date__huor')");
+    cr_expect_null(mn_qs_order_by(mn_all(t.o, Book), "published__x"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Cannot resolve keyword 'x' into field. Join on 'published' not permitted "
+                     "(Book.published is a DateField; in 'published__x')");
+    cr_expect_null(mn_qs_fetch(mn_filter(mn_all(t.o, Book), "published__year__gtee", 1)));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Unsupported lookup 'gtee' for IntegerField Book.published__year or join on "
+                     "the field not permitted; did you mean 'gte'? (in 'published__year__gtee')");
+}

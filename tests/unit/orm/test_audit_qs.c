@@ -894,3 +894,35 @@ Test(orm_audit_qs, misspelt_transforms_name_the_closest)
                      "Unsupported lookup 'gtee' for IntegerField Book.published__year or join on "
                      "the field not permitted; did you mean 'gte'? (in 'published__year__gtee')");
 }
+
+/* Django's "order of annotate() and filter() clauses": a filter() before annotate() narrows
+ * the rows counted; one after it filters the annotated rows through its own join */
+Test(orm_audit_qs, order_of_filter_and_annotate)
+{
+    mn_orm *o = t.o;
+    mn_qs *before =
+        mn_qs_order_by(mn_qs_annotate(mn_filter(mn_all(o, Author), "books__pages__gt", 300), "n",
+                                      mn_Count(o, "books", false, NULL)),
+                       "name");
+    const char *got = tdb_rows_repr(&t, mn_qs_values_list(before, "name,n", false));
+    cr_expect_str_eq(got, "[['Ann', 2], ['Bob', 1]]", "%s", got);
+    mn_qs *after = mn_qs_order_by(
+        mn_filter(mn_qs_annotate(mn_all(o, Author), "n", mn_Count(o, "books", false, NULL)),
+                  "books__pages__gt", 300),
+        "name");
+    got = tdb_rows_repr(&t, mn_qs_values_list(after, "name,n", false));
+    /* the filter's join multiplies the counted rows, as Django documents (distinct=True is
+     * the cure) */
+    cr_expect_str_eq(got, "[['Ann', 4], ['Bob', 2]]", "%s", got);
+    mn_qs *after_d = mn_qs_order_by(
+        mn_filter(mn_qs_annotate(mn_all(o, Author), "n", mn_Count(o, "books", true, NULL)),
+                  "books__pages__gt", 300),
+        "name");
+    got = tdb_rows_repr(&t, mn_qs_values_list(after_d, "name,n", false));
+    cr_expect_str_eq(got, "[['Ann', 2], ['Bob', 2]]", "%s", got);
+    /* pk__in a sliced queryset: the slice is kept in the subquery */
+    got = BOOKS("pk__in", mn_qs_slice(mn_qs_order_by(mn_all(o, Book), "-pages"), 0, 2));
+    cr_expect_str_eq(got, "Dune,SQL in Depth", "%s", got);
+    got = BOOKS("author__in", mn_qs_slice(mn_all(o, Author), 1, 2));
+    cr_expect_str_eq(got, "Odes 50% off_sale,SQL in Depth", "%s", got);
+}

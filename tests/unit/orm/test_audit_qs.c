@@ -12,6 +12,10 @@
 
 LIBRARY_SUITE(orm_audit_qs);
 
+/* A Meta.ordering by transforms: the newest year first, then by month */
+#define EVENT_FIELDS(F) F(id, MN_BIGAUTO) F(day, MN_DATE)
+MN_MODEL(Event, audit, EVENT_FIELDS, .ordering = "-day__year,day__month,id");
+
 /* The names/titles of a queryset's rows (ordered as given), joined with ','. */
 static const char *names(mn_qs *qs)
 {
@@ -925,4 +929,16 @@ Test(orm_audit_qs, order_of_filter_and_annotate)
     cr_expect_str_eq(got, "Dune,SQL in Depth", "%s", got);
     got = BOOKS("author__in", mn_qs_slice(mn_all(o, Author), 1, 2));
     cr_expect_str_eq(got, "Odes 50% off_sale,SQL in Depth", "%s", got);
+}
+
+Test(orm_audit_qs, meta_ordering_by_transforms)
+{
+    const char *days[] = {"2020-05-01", "2021-12-01", "2021-02-01", "2020-01-09"};
+    for (int i = 0; i < 4; i++)
+        cr_assert_not_null(mn_create(t.o, Event, "day", days[i]), "%s", mn_orm_error(t.o));
+    const char *got = tdb_rows_repr(&t, mn_qs_values_list(mn_all(t.o, Event), "day__month", true));
+    cr_expect_str_eq(got, "[2, 12, 1, 5]", "%s", got);
+    Event *last = mn_qs_last(mn_all(t.o, Event));
+    cr_assert_not_null(last, "%s", mn_orm_error(t.o));
+    cr_expect_eq(last->day.month, 5);
 }

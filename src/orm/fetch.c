@@ -584,8 +584,29 @@ static void *first_of(mn_qs *qs, bool last)
     if (!qs)
         return NULL;
     mn_qs *c = qs;
-    if (!qs->order_set && !qs->m->ordering)
+    /* Django's QuerySet.ordered: an order_by(), else Meta.ordering unless the query groups
+     * (an aggregate annotation), where it does not apply */
+    bool grouped = false;
+    for (size_t i = 0; i < qs->nannots; i++)
+        grouped |= mn__has_aggregate(qs->annots[i].expr);
+    bool ordered = qs->order_set ? qs->norder > 0 : qs->m->ordering && !grouped;
+    if (!ordered) {
+        /* values("genre").annotate(n=Count(...)): ordering by the key would split the groups,
+         * so Django refuses, unless the key is one of the grouped names */
+        size_t ng = 0;
+        const char *const *g = mn__qs_group(qs, &ng);
+        bool pk_grouped = false;
+        for (size_t i = 0; i < ng; i++)
+            pk_grouped |= strcmp(g[i], "pk") == 0 || strcmp(g[i], qs->m->pk->name) == 0;
+        if (g && !pk_grouped) {
+            mn__orm_fail(qs->o, MN_EINVAL,
+                         "Cannot use %s() on an unordered queryset with aggregation. Add an "
+                         "ordering with order_by().",
+                         last ? "last" : "first");
+            return NULL;
+        }
         c = mn_qs_order_by(qs, "pk");
+    }
     if (c && last)
         c = mn_qs_reverse(c);
     if (c)

@@ -942,3 +942,27 @@ Test(orm_audit_qs, meta_ordering_by_transforms)
     cr_assert_not_null(last, "%s", mn_orm_error(t.o));
     cr_expect_eq(last->day.month, 5);
 }
+
+/* first()/last() of an unordered grouped queryset: Django 5.0 refuses (ordering by the key
+ * would split the groups) */
+Test(orm_audit_qs, first_of_an_unordered_grouped_queryset)
+{
+    mn_orm *o = t.o;
+    mn_qs *g =
+        mn_qs_annotate(mn_qs_values(mn_all(o, Book), "genre"), "n", mn_Count(o, "pk", false, NULL));
+    cr_expect_null(mn_qs_first(g));
+    cr_expect_str_eq(mn_orm_error(o),
+                     "Cannot use first() on an unordered queryset with aggregation. Add an "
+                     "ordering with order_by().");
+    cr_expect_null(mn_qs_last(g));
+    cr_expect_str_eq(mn_orm_error(o),
+                     "Cannot use last() on an unordered queryset with aggregation. Add an "
+                     "ordering with order_by().");
+    const char *got = repr(mn_qs_first(mn_qs_order_by(g, "-n,genre")));
+    cr_expect_str_eq(got, "{'genre': 'fi', 'n': 2}", "%s", got);
+    /* grouped per author row (annotate on the model): ordering by pk keeps the groups */
+    Author *a = mn_qs_first(mn_qs_annotate(mn_filter(mn_all(o, Author), "name", "Bob"), "n",
+                                           mn_Count(o, "books", false, NULL)));
+    cr_assert_not_null(a, "%s", mn_orm_error(o));
+    cr_expect_str_eq(repr(mn_obj_annotation(a, "n")), "2");
+}

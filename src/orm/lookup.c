@@ -1101,13 +1101,31 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q, uint64_t *votes)
             mn_buf_init(&rb, c->o->arena);
             mn__cc_expr(c, &rb, v.v.expr);
             const char *R = mn_buf_cstr(&rb);
-            const char *wrapped = mn_arena_printf(c->o->arena, "%s%s%s", lead ? "'%' || " : "", R,
-                                                  trail ? " || '%'" : "");
+            /* the other column's wildcards are literal, as a value's are (Django's
+             * pattern_ops); SQLite's case-sensitive match is GLOB, as for a value */
+            bool glob = !pg && !ci;
+            mn_buf w;
+            mn_buf_init(&w, c->o->arena);
+            if (lead)
+                mn_buf_puts(&w, glob ? "'*' || " : "'%' || ");
+            if (glob)
+                mn_buf_printf(
+                    &w, "REPLACE(REPLACE(REPLACE(%s, '[', '[[]'), '*', '[*]'), '?', '[?]')", R);
+            else
+                mn_buf_printf(&w,
+                              "REPLACE(REPLACE(REPLACE(%s%s, '\\', '\\\\'), '%%', '\\%%'), "
+                              "'_', '\\_')",
+                              R, pg ? "::text" : "");
+            if (trail)
+                mn_buf_puts(&w, glob ? " || '*'" : " || '%'");
+            const char *wrapped = mn_buf_cstr(&w);
             if (pg)
                 mn_buf_printf(b, ci ? "UPPER((%s)::text) LIKE UPPER(%s)" : "(%s)::text LIKE %s", L,
                               wrapped);
+            else if (glob)
+                mn_buf_printf(b, "%s GLOB %s", L, wrapped);
             else
-                mn_buf_printf(b, "%s LIKE %s", L, wrapped);
+                mn_buf_printf(b, "%s LIKE %s ESCAPE '\\'", L, wrapped);
         } else {
             const char *s = arg_text(c, v);
             if (!s)

@@ -966,3 +966,35 @@ Test(orm_audit_qs, first_of_an_unordered_grouped_queryset)
     cr_assert_not_null(a, "%s", mn_orm_error(o));
     cr_expect_str_eq(repr(mn_obj_annotation(a, "n")), "2");
 }
+
+/* contains/startswith against an F(): the other column's % and _ are literal too, as
+ * Django's pattern_ops escape them */
+Test(orm_audit_qs, pattern_lookups_against_f)
+{
+    mn_orm *o = t.o;
+    Author *pct = mn_create(o, Author, "name", "5_%");
+    cr_assert_not_null(pct, "%s", mn_orm_error(o));
+    cr_assert_not_null(mn_create(o, Book, "title", "5_% off", "author", pct));
+    cr_assert_not_null(mn_create(o, Book, "title", "5x-abc", "author", pct));
+    cr_assert_not_null(mn_create(o, Book, "title", "buy 5_%", "author", pct));
+    const char *got = BOOKS("title__startswith", mn_F(o, "author__name"));
+    cr_expect_str_eq(got, "5_% off", "%s", got);
+    got = BOOKS("title__contains", mn_F(o, "author__name"));
+    cr_expect_str_eq(got, "5_% off,buy 5_%", "%s", got);
+    got = BOOKS("title__iendswith", mn_F(o, "author__name"));
+    cr_expect_str_eq(got, "buy 5_%", "%s", got);
+    got = BOOKS("title__iexact", mn_F(o, "author__name"));
+    cr_expect_str_eq(got, "", "%s", got);
+    cr_assert_not_null(mn_create(o, Book, "title", "5_%", "author", pct));
+    cr_assert_not_null(mn_create(o, Book, "title", "5x%", "author", pct));
+    got = BOOKS("title__iexact", mn_F(o, "author__name"));
+    cr_expect_str_eq(got, "5_%", "%s", got);
+    /* contains=F() is case-sensitive on both, as contains with a value */
+    Author *ab = mn_create(o, Author, "name", "Ab");
+    cr_assert_not_null(ab, "%s", mn_orm_error(o));
+    cr_assert_not_null(mn_create(o, Book, "title", "xaby", "author", ab));
+    got = BOOKS("title__contains", mn_F(o, "author__name"), "author", ab);
+    cr_expect_str_eq(got, "", "%s", got);
+    got = BOOKS("title__icontains", mn_F(o, "author__name"), "author", ab);
+    cr_expect_str_eq(got, "xaby", "%s", got);
+}

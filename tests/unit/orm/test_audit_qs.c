@@ -998,3 +998,41 @@ Test(orm_audit_qs, pattern_lookups_against_f)
     got = BOOKS("title__icontains", mn_F(o, "author__name"), "author", ab);
     cr_expect_str_eq(got, "xaby", "%s", got);
 }
+
+/* Values are read as the field's to_python() does: a datetime for a DateField is its date,
+ * a date for a DateTimeField is its midnight, a year as text is an integer */
+Test(orm_audit_qs, values_coerced_to_the_field)
+{
+    const char *got = BOOKS("published", "2021-03-14 10:00:00");
+    cr_expect_str_eq(got, "Dune", "%s", got);
+    got = BOOKS("published__year", "2021");
+    cr_expect_str_eq(got, "Dune", "%s", got);
+    got = BOOKS("published__month__in", MN_IN_STR("3", "12"));
+    cr_expect_str_eq(got, "Dune,Emma", "%s", got);
+    mn_datetime at = {.year = 2024, .month = 2, .day = 29, .hour = 13, .aware = true};
+    cr_assert_not_null(mn_create(t.o, Question, "text", "q", "pub_date", &at));
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "pub_date__gte", "2024-02-29")), 1);
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "pub_date__lt", "2024-02-29")), 0);
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "pub_date", "2024-02-29")), 0,
+                 "midnight, not the day");
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "pub_date__date", "2024-02-29")), 1);
+}
+
+Test(orm_audit_qs, none_querysets_compose)
+{
+    mn_orm *o = t.o;
+    mn_qs *nobody = mn_qs_none(o, &Author_model);
+    const char *got = BOOKS("author__in", nobody);
+    cr_expect_str_eq(got, "", "%s", got);
+    got = NOT_BOOKS("author__in", nobody);
+    cr_expect_str_eq(got, "Dune,Emma,Odes 50% off_sale,SQL in Depth", "%s", got);
+    cr_expect_eq(mn_qs_count(mn_filter(nobody, "name", "Ann")), 0);
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values(nobody, "name")), "[]");
+    cr_expect_eq(mn_update(nobody, "email", "x@example.com"), 0, "%s", mn_orm_error(o));
+    cr_expect_eq(mn_qs_delete(mn_qs_none(o, &Review_model), NULL), 0, "%s", mn_orm_error(o));
+    cr_expect_null(mn_qs_get(nobody));
+    cr_expect_eq(mn_orm_errcode(o), MN_EDOES_NOT_EXIST);
+    /* get() over a join counts the joined rows, as Django */
+    cr_expect_null(mn_get(mn_all(o, Author), "books__genre", "fi"));
+    cr_expect_str_eq(mn_orm_error(o), "get() returned more than one Author -- it returned 2!");
+}

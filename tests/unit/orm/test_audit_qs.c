@@ -1036,3 +1036,24 @@ Test(orm_audit_qs, none_querysets_compose)
     cr_expect_null(mn_get(mn_all(o, Author), "books__genre", "fi"));
     cr_expect_str_eq(mn_orm_error(o), "get() returned more than one Author -- it returned 2!");
 }
+
+/* values() of a reverse relation or an M2M: one row per related row, None without one */
+Test(orm_audit_qs, values_across_multi_valued_relations)
+{
+    mn_orm *o = t.o;
+    const char *got =
+        tdb_rows_repr(&t, mn_qs_values_list(mn_qs_order_by(mn_all(o, Author), "name,books__title"),
+                                            "name,books__title", false));
+    cr_expect_str_eq(got,
+                     "[['Ann', 'Dune'], ['Ann', 'Emma'], ['Bob', 'Odes 50% off_sale'], "
+                     "['Bob', 'SQL in Depth'], ['Cy', None]]",
+                     "%s", got);
+    got = tdb_rows_repr(
+        &t, mn_qs_values_list(
+                mn_qs_order_by(mn_filter(mn_all(o, Tag), "name", "classic"), "books__title"),
+                "books__title", true));
+    cr_expect_str_eq(got, "['Dune', 'Emma', 'Odes 50% off_sale']", "%s", got);
+    mn_rows *r = mn_qs_fetch(mn_qs_values(mn_filter(mn_all(o, Author), "name", "Cy"), "books"));
+    cr_assert_not_null(r, "%s", mn_orm_error(o));
+    cr_expect_str_eq(tdb_repr(&t, r->items[0]), "{'books': None}");
+}

@@ -1057,3 +1057,21 @@ Test(orm_audit_qs, values_across_multi_valued_relations)
     cr_assert_not_null(r, "%s", mn_orm_error(o));
     cr_expect_str_eq(tdb_repr(&t, r->items[0]), "{'books': None}");
 }
+
+Test(orm_audit_qs, none_across_nullable_relations)
+{
+    mn_orm *o = t.o;
+    const char *got = AUTHORS("mentor__name", mn_arg_null());
+    cr_expect_str_eq(got, "Ann,Cy", "%s", got);
+    got = NOT_AUTHORS("mentor__name", mn_arg_null());
+    cr_expect_str_eq(got, "Bob", "%s", got);
+    got = AUTHORS("mentor__email", mn_arg_null());
+    cr_expect_str_eq(got, "Ann,Cy", "%s", got);
+    got = names(mn_qs_filter_q(mn_all(o, Author), mn_q_or(o, mn_Q(o, "mentor__isnull", true),
+                                                          mn_Q(o, "mentor__name", "Ann"))));
+    cr_expect_str_eq(got, "Ann,Bob,Cy", "%s", got);
+    got = names(mn_qs_filter_q(mn_all(o, Author), mn_q_not(o, mn_Q(o, "mentor__name", "Zed"))));
+    cr_expect_str_eq(got, "Ann,Bob,Cy", "%s", got);
+    got = names(mn_qs_filter_q(mn_all(o, Author), mn_q_not(o, mn_Q(o, "mentees__name", "Bob"))));
+    cr_expect_str_eq(got, "Bob,Cy", "%s", got);
+}

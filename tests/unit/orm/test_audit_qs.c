@@ -1094,3 +1094,23 @@ Test(orm_audit_qs, aggregate_arithmetic_and_in_subqueries_with_nulls)
     got = NOT_AUTHORS("pk__in", mentors);
     cr_expect_str_eq(got, "", "%s", got);
 }
+
+/* GLOB's own wildcards (SQLite's case-sensitive match) are literal too */
+Test(orm_audit_qs, glob_characters_are_literal)
+{
+    const char *tags[] = {"a[b]", "a*b", "a?b", "ab", "a^b"};
+    for (size_t i = 0; i < 5; i++)
+        cr_assert_not_null(mn_create(t.o, Tag, "name", tags[i]), "%s", mn_orm_error(t.o));
+    const char *got = TAGS("name__contains", "[b]");
+    cr_expect_str_eq(got, "a[b]", "%s", got);
+    got = TAGS("name__startswith", "a*");
+    cr_expect_str_eq(got, "a*b", "%s", got);
+    got = TAGS("name__endswith", "?b");
+    cr_expect_str_eq(got, "a?b", "%s", got);
+    got = TAGS("name__contains", "]");
+    cr_expect_str_eq(got, "a[b]", "%s", got);
+    got = TAGS("name__contains", "^");
+    cr_expect_str_eq(got, "a^b", "%s", got);
+    got = TAGS("name__icontains", "[B");
+    cr_expect_str_eq(got, "a[b]", "%s", got);
+}

@@ -530,7 +530,8 @@ int mn_save(mn_orm *o, void *obj) MN_MAY_YIELD;
 /* save(using=alias): saves to that database (an instance read elsewhere is copied there: an
  * UPDATE of the row with its key, else an INSERT), which obj then belongs to. */
 int mn_save_using(mn_orm *o, void *obj, const char *alias) MN_MAY_YIELD;
-/* save(update_fields=[...]): comma-separated field names. */
+/* save(update_fields=[...]): comma-separated field names (or attnames, "question_id"); the
+ * primary key is refused; "" saves nothing and sends no signal; NULL saves every field. */
 int mn_save_fields(mn_orm *o, void *obj, const char *fields) MN_MAY_YIELD;
 /* Reloads every field from the database (refresh_from_db). */
 int mn_refresh(mn_orm *o, void *obj) MN_MAY_YIELD;

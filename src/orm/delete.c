@@ -33,6 +33,7 @@ typedef struct restricted {
 
 typedef struct collector {
     mn_orm *o;
+    const mn_model *top; /* the model deleted, which RestrictedError names */
     const char *alias; /* the database of the delete: every lookup and statement runs there */
     delset *sets;
     size_t nsets, capsets;
@@ -145,6 +146,17 @@ static int referencing(collector *col, const mn_fielddef *f, const mn_arg *pks, 
     return 0;
 }
 
+/* Adds "'Model.field'" to the comma-separated list in b unless it is there (the keys of
+ * Django's ProtectedError and RestrictedError messages). */
+static void add_key(mn_buf *b, const mn_fielddef *f)
+{
+    char key[160];
+    snprintf(key, sizeof key, "'%s.%s'", f->model->name, f->name);
+    if (b->len && mn_buf_cstr(b) && strstr(b->data, key))
+        return;
+    mn_buf_printf(b, "%s%s", b->len ? ", " : "", key);
+}
+
 static int collect(collector *col, const mn_model *m, const mn_arg *pks, size_t n)
 {
     mn_orm *o = col->o;
@@ -167,6 +179,11 @@ static int collect(collector *col, const mn_model *m, const mn_arg *pks, size_t 
     }
     if (nf == 0)
         return 0;
+    /* As Django's collector, every relation of this level is followed before PROTECT refuses,
+     * and a refusal found below a cascade is reported here as that cascading relation, so
+     * the message names the model deleted and each relation that leads to protected rows. */
+    mn_buf protected;
+    mn_buf_init(&protected, o->arena);
     for (const revrel *r = mrt(m)->reverse; r; r = r->next) {
         const mn_fielddef *f = r->field;
         if (f->type == MN_M2M || f->on_delete == MN_DO_NOTHING)
@@ -181,14 +198,12 @@ static int collect(collector *col, const mn_model *m, const mn_arg *pks, size_t 
         switch (f->on_delete) {
         case MN_CASCADE:
             rc = collect(col, f->model, rel, nrel);
-            if (rc)
+            if (rc == MN_EPROTECTED)
+                add_key(&protected, f);
+            else if (rc)
                 return rc;
             break;
-        case MN_PROTECT:
-            return mn__orm_fail(o, MN_EPROTECTED,
-                                "Cannot delete some instances of model '%s' because they are "
-                                "referenced through protected foreign keys: '%s.%s'.",
-                                m->name, f->model->name, f->name);
+        case MN_PROTECT: add_key(&protected, f); break;
         case MN_RESTRICT:
             GROW(col->res, col->nres, col->capres);
             col->res[col->nres++] = (restricted){f, rel, nrel};
@@ -201,6 +216,11 @@ static int collect(collector *col, const mn_model *m, const mn_arg *pks, size_t 
         default: break;
         }
     }
+    if (protected.len)
+        return mn__orm_fail(o, MN_EPROTECTED,
+                            "Cannot delete some instances of model '%s' because they are "
+                            "referenced through protected foreign keys: %s.",
+                            m->name, mn_buf_cstr(&protected) ? protected.data : "");
     return 0;
 }
 
@@ -252,16 +272,23 @@ static int delete_in(mn_orm *o, const char *alias, const mn_model *m, const char
 static int run(collector *col, mn_delete_report *rep, int64_t *total)
 {
     mn_orm *o = col->o;
-    for (size_t i = 0; i < col->nres; i++) { /* RESTRICT unless cascaded away as well */
+    mn_buf restricted_keys; /* RESTRICT unless cascaded away as well, as Django's */
+    mn_buf_init(&restricted_keys, o->arena);
+    for (size_t i = 0; i < col->nres; i++) {
         const restricted *r = &col->res[i];
         const delset *s = set_for(col, r->f->model);
         for (size_t k = 0; k < r->n; k++)
-            if (!has_pk(s, r->pks[k]))
-                return mn__orm_fail(o, MN_ERESTRICTED,
-                                    "Cannot delete some instances of model '%s' because they are "
-                                    "referenced through restricted foreign keys: '%s.%s'.",
-                                    r->f->rel_model->name, r->f->model->name, r->f->name);
+            if (!has_pk(s, r->pks[k])) {
+                add_key(&restricted_keys, r->f);
+                break;
+            }
     }
+    if (restricted_keys.len) /* naming the model deleted, as Django's top-level collect() */
+        return mn__orm_fail(o, MN_ERESTRICTED,
+                            "Cannot delete some instances of model '%s' because they are "
+                            "referenced through restricted foreign keys: %s.",
+                            col->top->name,
+                            mn_buf_cstr(&restricted_keys) ? restricted_keys.data : "");
     /* As Django's Collector.delete(): pre_delete for every collected instance comes first,
      * in deletion order (children first, each model's by pk), before any row changes, so a
      * receiver on the parent still sees its children; post_delete follows each model's
@@ -353,7 +380,7 @@ static int64_t delete_pks(mn_orm *o, const char *alias, const mn_model *m, const
 {
     if (rep)
         memset(rep, 0, sizeof *rep);
-    collector col = {.o = o, .alias = alias};
+    collector col = {.o = o, .top = m, .alias = alias};
     int rc = mn__atomic_for(o, alias); /* Django: atomic(using=self.using) */
     if (rc < 0)
         return rc;

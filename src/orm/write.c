@@ -318,7 +318,9 @@ static int save(mn_orm *o, void *obj, const char *fields, bool force_insert, con
     const mn_model *m = h->model;
     if (mn__ready(o) != 0)
         return o->errcode;
-    if (fields) { /* every name must be a concrete field */
+    if (fields) { /* every name must be a concrete field other than the primary key */
+        mn_buf names; /* the same fields by name: "question_id" is "question" */
+        mn_buf_init(&names, o->arena);
         for (const char *p = fields; *p;) {
             while (*p == ' ' || *p == ',')
                 p++;
@@ -327,14 +329,19 @@ static int save(mn_orm *o, void *obj, const char *fields, bool force_insert, con
                 const mn_fielddef *f = mn__field(m, p, k);
                 if (!f)
                     return mn__no_field(o, m, p, k);
-                if (f->type == MN_M2M)
+                if (f->type == MN_M2M || f == m->pk)
                     return mn__orm_fail(o, MN_EINVAL,
                                         "The following fields do not exist in this model, are "
-                                        "m2m fields, or are non-concrete fields: %s",
-                                        f->name);
+                                        "m2m fields, primary keys, or are non-concrete fields: %.*s",
+                                        (int)k, p);
+                mn_buf_printf(&names, "%s%s", names.len ? "," : "", f->name);
             }
             p += k;
         }
+        if (names.len == 0) /* update_fields=[]: Django saves nothing and sends no signal */
+            return 0;
+        if (!(fields = mn_buf_cstr(&names)))
+            return MN_ENOMEM;
     }
     bool adding = !h->persisted;
     int rc = mn__signal(o, MN_PRE_SAVE, m, obj, adding);
@@ -390,7 +397,7 @@ int mn_save_using(mn_orm *o, void *obj, const char *alias)
 }
 int mn_save_fields(mn_orm *o, void *obj, const char *fields)
 {
-    return save(o, obj, fields ? fields : "", false, NULL);
+    return save(o, obj, fields, false, NULL); /* NULL: update_fields=None, every field */
 }
 
 static void *create(mn_orm *o, const mn_model *m, const mn_kv *kv, size_t n, const char *using)

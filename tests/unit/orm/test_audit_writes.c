@@ -1,0 +1,491 @@
+/* test_audit_writes.c — a black-box audit of writes against Django's documented behaviour:
+ * the delete collector (cascades over several levels, RESTRICT reached through a CASCADE
+ * path as in Django's docs, PROTECT found below a cascade, SET_DEFAULT, DO_NOTHING),
+ * save(update_fields) edge cases, update() through joins, bulk operations in batches,
+ * prefetch with custom querysets and nested reverse relations, many-to-many writes through
+ * an explicit model, and on_commit with savepoints. */
+#include "helper_data.h"
+#include "helper_db.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+/* Django's RESTRICT example (ref/models/fields, on_delete=RESTRICT) */
+/* clang-format off */
+#define ARTIST_FIELDS(F)                                                                   \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(name, MN_CHAR, .max_length = 20)
+#define ALBUM_FIELDS(F)                                                                    \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(artist, MN_FK, .to = "Artist", .on_delete = MN_CASCADE, .related_name = "albums")
+#define SONG_FIELDS(F)                                                                     \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(artist, MN_FK, .to = "Artist", .on_delete = MN_CASCADE, .related_name = "songs")     \
+    F(album, MN_FK, .to = "Album", .on_delete = MN_RESTRICT, .related_name = "songs")
+/* a third level under polls.Choice, and a PROTECT below a cascade */
+#define VOTE_FIELDS(F)                                                                     \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(choice, MN_FK, .to = "polls.Choice", .on_delete = MN_CASCADE, .related_name = "votes") \
+    F(voter, MN_CHAR, .max_length = 20)
+#define RECEIPT_FIELDS(F)                                                                  \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(vote, MN_FK, .to = "Vote", .on_delete = MN_PROTECT, .related_name = "receipts")
+/* SET_DEFAULT to a section whose key is known, DO_NOTHING below it */
+#define SECTION_FIELDS(F)                                                                  \
+    F(id, MN_BIGINT, .primary_key = true)                                                  \
+    F(name, MN_CHAR, .max_length = 20)
+#define ITEM_FIELDS(F)                                                                     \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(section, MN_FK, .to = "Section", .on_delete = MN_SET_DEFAULT, .default_int = 1,      \
+      .related_name = "items")
+#define NOTE_FIELDS(F)                                                                     \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(item, MN_FK, .to = "Item", .on_delete = MN_DO_NOTHING, .related_name = "notes")
+/* clang-format on */
+MN_MODEL(Artist, auditw, ARTIST_FIELDS)
+MN_MODEL(Album, auditw, ALBUM_FIELDS)
+MN_MODEL(Song, auditw, SONG_FIELDS)
+MN_MODEL(Vote, auditw, VOTE_FIELDS)
+MN_MODEL(Receipt, auditw, RECEIPT_FIELDS)
+MN_MODEL(Section, auditw, SECTION_FIELDS)
+MN_MODEL(Item, auditw, ITEM_FIELDS)
+MN_MODEL(Note, auditw, NOTE_FIELDS)
+
+DB_SUITE(orm_audit_writes);
+
+static int64_t count(const mn_model *m)
+{
+    return mn_qs_count(mn_qs_all(t.o, m));
+}
+
+static int64_t report_count(const mn_delete_report *r, const char *label)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->items[i].label, label) == 0)
+            return r->items[i].count;
+    return 0;
+}
+
+static Question *question(const char *text)
+{
+    mn_datetime now = {.year = 2024, .month = 1, .day = 1, .aware = true};
+    Question *q = mn_create(t.o, Question, "text", text, "pub_date", &now);
+    cr_assert_not_null(q, "%s", mn_orm_error(t.o));
+    return q;
+}
+
+static Choice *choice(Question *q, const char *text, int votes)
+{
+    Choice *c = mn_create(t.o, Choice, "question", q, "text", text, "votes", votes);
+    cr_assert_not_null(c, "%s", mn_orm_error(t.o));
+    return c;
+}
+
+static Vote *vote(Choice *c, const char *voter)
+{
+    Vote *v = mn_create(t.o, Vote, "choice", c, "voter", voter);
+    cr_assert_not_null(v, "%s", mn_orm_error(t.o));
+    return v;
+}
+
+/* ---- the delete collector ---- */
+
+Test(orm_audit_writes, cascade_over_three_levels_counts_each_model)
+{
+    Question *q = question("q");
+    Choice *a = choice(q, "a", 0), *b = choice(q, "b", 0);
+    vote(a, "x");
+    vote(a, "y");
+    vote(b, "z");
+    Question *other = question("other");
+    vote(choice(other, "c", 0), "w");
+    mn_delete_report rep;
+    cr_assert_eq(mn_delete(t.o, q, &rep), 6, "%s", mn_orm_error(t.o));
+    cr_expect_eq(rep.total, 6);
+    cr_expect_eq(rep.n, 3);
+    cr_expect_eq(report_count(&rep, "polls.Question"), 1);
+    cr_expect_eq(report_count(&rep, "polls.Choice"), 2);
+    cr_expect_eq(report_count(&rep, "auditw.Vote"), 3);
+    cr_expect_eq(count(&Vote_model), 1, "the other question's vote stays");
+    cr_expect_eq(count(&Choice_model), 1);
+    /* a queryset delete reports the same way */
+    cr_assert_eq(mn_qs_delete(mn_all(t.o, Question), &rep), 3, "%s", mn_orm_error(t.o));
+    cr_expect_eq(report_count(&rep, "auditw.Vote"), 1);
+    /* nothing to delete: (0, {}) */
+    cr_assert_eq(mn_qs_delete(mn_all(t.o, Question), &rep), 0);
+    cr_expect_eq(rep.total, 0);
+    cr_expect_eq(rep.n, 0);
+}
+
+/* The example of Django's documentation for RESTRICT: a song restricted through its album
+ * may go when it is deleted through a CASCADE of the same operation. */
+Test(orm_audit_writes, restrict_allows_what_a_cascade_of_the_same_delete_removes)
+{
+    Artist *one = mn_create(t.o, Artist, "name", "artist one");
+    Artist *two = mn_create(t.o, Artist, "name", "artist two");
+    cr_assert(one && two, "%s", mn_orm_error(t.o));
+    Album *album_one = mn_create(t.o, Album, "artist", one);
+    Album *album_two = mn_create(t.o, Album, "artist", two);
+    cr_assert(album_one && album_two, "%s", mn_orm_error(t.o));
+    cr_assert_not_null(mn_create(t.o, Song, "artist", one, "album", album_one));
+    cr_assert_not_null(mn_create(t.o, Song, "artist", one, "album", album_two));
+
+    cr_expect_eq(mn_delete(t.o, album_one, NULL), MN_ERESTRICTED);
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Cannot delete some instances of model 'Album' because they are referenced "
+                     "through restricted foreign keys: 'Song.album'.");
+    /* the message names the model deleted, not the one the restricted key points at */
+    cr_expect_eq(mn_delete(t.o, two, NULL), MN_ERESTRICTED);
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Cannot delete some instances of model 'Artist' because they are referenced "
+                     "through restricted foreign keys: 'Song.album'.");
+    cr_expect_eq(count(&Album_model), 2, "nothing was deleted");
+
+    mn_delete_report rep;
+    cr_assert_eq(mn_delete(t.o, one, &rep), 4, "%s", mn_orm_error(t.o));
+    cr_expect_eq(report_count(&rep, "auditw.Song"), 2);
+    cr_expect_eq(report_count(&rep, "auditw.Album"), 1);
+    cr_expect_eq(report_count(&rep, "auditw.Artist"), 1);
+    cr_expect_eq(count(&Song_model), 0);
+    /* artist two's album has no songs left: it goes too now */
+    cr_expect_eq(mn_delete(t.o, two, &rep), 2, "%s", mn_orm_error(t.o));
+}
+
+/* A PROTECT found below a cascade: Django's collector re-raises it at each level, naming the
+ * model deleted and the cascading relation that led to the protected rows. */
+Test(orm_audit_writes, protect_below_a_cascade_names_the_deleted_model)
+{
+    Question *q = question("q");
+    Vote *v = vote(choice(q, "a", 0), "x");
+    cr_assert_not_null(mn_create(t.o, Receipt, "vote", v));
+    cr_expect_eq(mn_delete(t.o, v, NULL), MN_EPROTECTED);
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Cannot delete some instances of model 'Vote' because they are referenced "
+                     "through protected foreign keys: 'Receipt.vote'.");
+    cr_expect_eq(mn_delete(t.o, q, NULL), MN_EPROTECTED);
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "Cannot delete some instances of model 'Question' because they are "
+                     "referenced through protected foreign keys: 'Choice.question'.");
+    cr_expect_eq(count(&Question_model) + count(&Choice_model) + count(&Vote_model), 3,
+                 "nothing was deleted");
+}
+
+Test(orm_audit_writes, set_default_points_at_the_default_and_do_nothing_is_left_to_the_database)
+{
+    cr_assert_not_null(mn_create(t.o, Section, "id", 1, "name", "misc"));
+    Section *s = mn_create(t.o, Section, "id", 2, "name", "tools");
+    cr_assert_not_null(s, "%s", mn_orm_error(t.o));
+    Item *fresh = mn_new(t.o, Item);
+    cr_expect_eq(fresh->section.id, 1, "the default applies to a new instance");
+    Item *i1 = mn_create(t.o, Item, "section", s);
+    Item *i2 = mn_create(t.o, Item, "section", s);
+    cr_assert(i1 && i2, "%s", mn_orm_error(t.o));
+    mn_delete_report rep;
+    cr_assert_eq(mn_delete(t.o, s, &rep), 1, "%s", mn_orm_error(t.o));
+    cr_expect_eq(rep.n, 1, "updated rows are not counted as deleted");
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Item), "section", 1)), 2);
+
+    /* DO_NOTHING: the collector leaves the note, the foreign key constraint refuses */
+    cr_assert_not_null(mn_create(t.o, Note, "item", i1));
+    int64_t rc = mn_delete(t.o, i1, NULL);
+    cr_expect_eq(rc, MN_EDB_INTEGRITY, "%lld: %s", (long long)rc, mn_orm_error(t.o));
+    cr_expect_eq(count(&Item_model), 2, "the item is still there");
+    cr_expect_eq(count(&Note_model), 1);
+    /* the session is usable after the failed delete */
+    cr_expect_eq(mn_delete(t.o, i2, NULL), 1, "%s", mn_orm_error(t.o));
+}
+
+/* ---- save() ---- */
+
+static int saves[8];
+static int count_saves(mn_signal sig, const mn_model *sender, void *obj, bool created, mn_orm *o,
+                       void *user)
+{
+    (void)sender, (void)obj, (void)o, (void)user;
+    saves[sig * 2 + created]++;
+    return 0;
+}
+
+Test(orm_audit_writes, save_update_fields_edge_cases)
+{
+    Question *q = question("q");
+    /* the primary key is not a field update_fields may name */
+    cr_expect_lt(mn_save_fields(t.o, q, "id"), 0);
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "The following fields do not exist in this model, are m2m fields, primary "
+                     "keys, or are non-concrete fields: id");
+    cr_expect_lt(mn_save_fields(t.o, q, "text,choices"), 0, "a reverse relation is refused");
+    cr_expect_lt(mn_save_fields(t.o, q, "nope"), 0);
+    /* update_fields=[]: nothing is saved and no signal is sent */
+    memset(saves, 0, sizeof saves);
+    mn_signal_connect(MN_PRE_SAVE, &Question_model, count_saves, NULL);
+    mn_signal_connect(MN_POST_SAVE, &Question_model, count_saves, NULL);
+    q->text = "changed";
+    mn_dblog log;
+    mn_dblog_init(&log, t.arena);
+    mn_orm_set_log(t.o, &log);
+    cr_expect_eq(mn_save_fields(t.o, q, ""), 0, "%s", mn_orm_error(t.o));
+    mn_orm_set_log(t.o, NULL);
+    cr_expect_eq(log.count, 0, "no query");
+    cr_expect_eq(saves[MN_PRE_SAVE * 2] + saves[MN_POST_SAVE * 2], 0, "no signal");
+    /* the attribute name of a foreign key is a valid name too */
+    Choice *c = choice(q, "a", 1);
+    Question *q2 = question("q2");
+    c->question.id = q2->id;
+    c->question.obj = NULL;
+    cr_expect_eq(mn_save_fields(t.o, c, "question_id"), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, q2, "choices")), 1);
+    mn_signal_disconnect(MN_PRE_SAVE, &Question_model, count_saves, NULL);
+    mn_signal_disconnect(MN_POST_SAVE, &Question_model, count_saves, NULL);
+    /* an unsaved instance */
+    Question *n = mn_new(t.o, Question);
+    n->text = "new";
+    cr_expect_eq(mn_save_fields(t.o, n, "text"), MN_EINVAL);
+    cr_expect_str_eq(mn_orm_error(t.o), "Cannot force an update in save() with no primary key.");
+}
+
+Test(orm_audit_writes, save_after_the_row_went_away)
+{
+    Question *q = question("q");
+    int64_t id = q->id;
+    /* deleted elsewhere: update_fields fails, a plain save() inserts the row again */
+    cr_assert_eq(mn_qs_delete(mn_filter(mn_all(t.o, Question), "pk", id), NULL), 1);
+    q->text = "back";
+    cr_expect_eq(mn_save_fields(t.o, q, "text"), MN_EDOES_NOT_EXIST);
+    cr_expect_str_eq(mn_orm_error(t.o), "Save with update_fields did not affect any rows.");
+    memset(saves, 0, sizeof saves);
+    mn_signal_connect(MN_POST_SAVE, &Question_model, count_saves, NULL);
+    cr_expect_eq(mn_save(t.o, q), 0, "%s", mn_orm_error(t.o));
+    mn_signal_disconnect(MN_POST_SAVE, &Question_model, count_saves, NULL);
+    cr_expect_eq(saves[MN_POST_SAVE * 2 + 1], 1, "post_save says created");
+    cr_expect_eq(q->id, id, "with the same key");
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Question), "pk", id, "text", "back")), 1);
+    /* deleted through the instance: its key is cleared, save() makes a new row */
+    cr_assert_eq(mn_delete(t.o, q, NULL), 1);
+    cr_expect_eq(q->id, 0);
+    cr_expect_eq(mn_save_fields(t.o, q, "text"), MN_EINVAL);
+    cr_expect_eq(mn_delete(t.o, q, NULL), MN_EINVAL, "a deleted instance cannot be deleted again");
+    cr_expect_eq(mn_save(t.o, q), 0, "%s", mn_orm_error(t.o));
+    cr_expect_neq(q->id, 0);
+    cr_expect_neq(q->id, id);
+    cr_expect_eq(count(&Question_model), 1);
+}
+
+/* ---- update() ---- */
+
+Test(orm_audit_writes, update_through_joins_counts_each_row_once)
+{
+    library lib;
+    library_fill(t.o, &lib);
+    /* a filter over a forward FK */
+    int64_t n = mn_update(mn_filter(mn_all(t.o, Book), "author__name", "Ann"), "rating", 1.0);
+    cr_expect_eq(n, 2, "%lld: %s", (long long)n, mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Book), "rating", 1.0)), 2);
+    /* a filter over a many-to-many: odes has two tags, counted once */
+    n = mn_update(mn_filter(mn_all(t.o, Book), "tags__name__in", MN_IN_STR("classic", "poetry")),
+                  "pages", mn_F_add(t.o, "pages", 1));
+    cr_expect_eq(n, 3, "%lld: %s", (long long)n, mn_orm_error(t.o));
+    Book *odes = mn_get(mn_all(t.o, Book), "pk", lib.odes->id);
+    cr_assert_not_null(odes);
+    cr_expect_eq(odes->pages, 81, "F() + 1 applied once");
+    /* a filter over a reverse FK */
+    n = mn_update(mn_filter(mn_all(t.o, Book), "reviews__stars__gte", 2), "in_print", false);
+    cr_expect_eq(n, 2, "dune (two reviews) and sql: %lld: %s", (long long)n, mn_orm_error(t.o));
+    /* rows matched, not rows changed */
+    cr_expect_eq(mn_update(mn_all(t.o, Book), "genre", "fi"), 4);
+    cr_expect_eq(mn_update(mn_all(t.o, Book), "genre", "fi"), 4);
+    /* a field of a related model cannot be updated */
+    cr_expect_lt(mn_update(mn_all(t.o, Book), "author__name", "x"), 0);
+}
+
+/* ---- get_or_create / update_or_create ---- */
+
+Test(orm_audit_writes, get_or_create_with_an_instance_lookup_and_defaults)
+{
+    Question *q = question("q");
+    bool created = false;
+    mn_qs *cs = mn_all(t.o, Choice);
+    Choice *c = mn_qs_get_or_create(cs, MN_KVS("question", q, "text", "a"), 2, MN_KVS("votes", 5),
+                                    1, &created);
+    cr_assert_not_null(c, "%s", mn_orm_error(t.o));
+    cr_expect(created);
+    cr_expect_eq(c->votes, 5);
+    cr_expect_eq(c->question.id, q->id);
+    Choice *again = mn_qs_get_or_create(cs, MN_KVS("question", q, "text", "a"), 2,
+                                        MN_KVS("votes", 9), 1, &created);
+    cr_assert_not_null(again, "%s", mn_orm_error(t.o));
+    cr_expect(!created);
+    cr_expect_eq(again->id, c->id);
+    cr_expect_eq(again->votes, 5, "defaults are not applied to a row found");
+    /* update_or_create: the defaults update what it finds */
+    Choice *u = mn_qs_update_or_create(cs, MN_KVS("question", q, "text", "a"), 2,
+                                       MN_KVS("votes", 9), 1, &created);
+    cr_assert_not_null(u, "%s", mn_orm_error(t.o));
+    cr_expect(!created);
+    cr_expect_eq(u->id, c->id);
+    cr_expect_eq(mn_qs_count(mn_filter(cs, "votes", 9)), 1);
+    /* more than one row: MultipleObjectsReturned, nothing created */
+    choice(q, "a", 0);
+    cr_expect_null(mn_qs_get_or_create(cs, MN_KVS("text", "a"), 1, NULL, 0, &created));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EMULTIPLE);
+    cr_expect_null(mn_qs_update_or_create(cs, MN_KVS("text", "a"), 1, NULL, 0, &created));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EMULTIPLE);
+    cr_expect_eq(count(&Choice_model), 2);
+}
+
+/* ---- bulk ---- */
+
+Test(orm_audit_writes, bulk_create_in_batches_sets_every_key_and_bulk_update_counts_rows)
+{
+    enum { N = 7 };
+    Tag *tags[N];
+    for (int i = 0; i < N; i++) {
+        tags[i] = mn_new(t.o, Tag);
+        tags[i]->name = mn_arena_printf(t.arena, "t%d", i);
+    }
+    mn_dblog log;
+    mn_dblog_init(&log, t.arena);
+    mn_orm_set_log(t.o, &log);
+    cr_assert_eq(
+        mn_bulk_create(t.o, &Tag_model, (void **)tags, N, &(mn_bulk_opts){.batch_size = 3}), 0,
+        "%s", mn_orm_error(t.o));
+    mn_orm_set_log(t.o, NULL);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        bad += tags[i]->id == 0 || !tags[i]->_mn.persisted;
+        bad += i && tags[i]->id <= tags[i - 1]->id;
+        Tag *back = mn_get(mn_all(t.o, Tag), "pk", tags[i]->id);
+        bad += !back || strcmp(back->name, tags[i]->name) != 0;
+    }
+    cr_expect_eq(bad, 0, "every object has the key of its row");
+    size_t inserts = 0;
+    for (size_t i = 0; i < log.count; i++)
+        inserts += strncmp(log.entries[i].sql, "INSERT", 6) == 0;
+    cr_expect_eq(inserts, 3, "ceil(7 / 3) statements");
+
+    for (int i = 0; i < N; i++)
+        tags[i]->name = mn_arena_printf(t.arena, "u%d", i);
+    cr_expect_eq(mn_bulk_update(t.o, &Tag_model, (void **)tags, N, "name", 2), N);
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Tag), "name__startswith", "u")), N);
+    /* a row deleted meanwhile is not counted */
+    cr_assert_eq(mn_delete(t.o, mn_get(mn_all(t.o, Tag), "pk", tags[0]->id), NULL), 1);
+    cr_expect_eq(mn_bulk_update(t.o, &Tag_model, (void **)tags, N, "name", 0), N - 1);
+    cr_expect_eq(mn_bulk_update(t.o, &Tag_model, (void **)tags, 0, "name", 0), 0);
+    cr_expect_lt(mn_bulk_update(t.o, &Tag_model, (void **)tags, N, "id", 0), 0,
+                 "bulk_update() cannot be used with primary key fields");
+}
+
+/* ---- prefetch_related ---- */
+
+Test(orm_audit_writes, prefetch_nested_reverse_relations_and_a_custom_queryset)
+{
+    Question *q1 = question("q1"), *q2 = question("q2");
+    Choice *a = choice(q1, "a", 3), *b = choice(q1, "b", 0);
+    (void)b;
+    choice(q2, "c", 7);
+    vote(a, "x");
+    vote(a, "y");
+    mn_dblog log;
+    mn_dblog_init(&log, t.arena);
+    mn_orm_set_log(t.o, &log);
+    mn_rows *qs = mn_qs_fetch(
+        mn_qs_prefetch_related(mn_qs_order_by(mn_all(t.o, Question), "id"), "choices__votes"));
+    cr_assert_not_null(qs, "%s", mn_orm_error(t.o));
+    cr_expect_eq(log.count, 3, "questions, choices, votes");
+    cr_assert_eq(qs->len, 2);
+    mn_rows *cs = mn_qs_fetch(mn_related(t.o, qs->items[0], "choices"));
+    cr_assert_not_null(cs);
+    cr_assert_eq(cs->len, 2);
+    size_t votes = 0;
+    for (size_t i = 0; i < cs->len; i++)
+        votes += mn_qs_fetch(mn_related(t.o, cs->items[i], "votes"))->len;
+    cr_expect_eq(votes, 2);
+    cr_expect_eq(mn_qs_fetch(mn_related(t.o, qs->items[1], "choices"))->len, 1);
+    cr_expect_eq(log.count, 3, "nothing more was queried");
+
+    /* Prefetch("choices", queryset=Choice.objects.filter(votes__gt=0).order_by("-votes")) */
+    log.count = 0;
+    mn_qs *custom = mn_qs_order_by(mn_filter(mn_all(t.o, Choice), "votes__gt", 0), "-votes");
+    qs =
+        mn_qs_fetch(mn_qs_prefetch(mn_qs_order_by(mn_all(t.o, Question), "id"), "choices", custom));
+    cr_assert_not_null(qs, "%s", mn_orm_error(t.o));
+    cr_expect_eq(log.count, 2);
+    cs = mn_qs_fetch(mn_related(t.o, qs->items[0], "choices"));
+    cr_assert_eq(cs->len, 1, "only the choice with votes");
+    cr_expect_str_eq(((Choice *)cs->items[0])->text, "a");
+    cr_expect_eq(log.count, 2);
+    mn_orm_set_log(t.o, NULL);
+}
+
+/* ---- many-to-many through an explicit model ---- */
+
+Test(orm_audit_writes, explicit_through_remove_set_and_clear)
+{
+    Author *ann = mn_create(t.o, Author, "name", "Ann");
+    Author *bob = mn_create(t.o, Author, "name", "Bob");
+    Author *cy = mn_create(t.o, Author, "name", "Cy");
+    Club *club = mn_create(t.o, Club, "name", "readers");
+    cr_assert(ann && bob && cy && club, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_m2m_add(t.o, club, "members", (const void *[]){ann, bob}, 2), 0, "%s",
+                 mn_orm_error(t.o));
+    cr_assert_eq(mn_m2m_add(t.o, club, "members", (const void *[]){ann}, 1), 0);
+    cr_expect_eq(count(&Membership_model), 2, "add() links only what is not linked");
+    cr_assert_eq(mn_m2m_remove(t.o, club, "members", (const void *[]){ann}, 1), 0, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, club, "members")), 1);
+    cr_assert_eq(mn_m2m_set(t.o, club, "members", (const void *[]){bob, cy}, 2), 0, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, club, "members")), 2);
+    cr_expect_eq(mn_qs_count(mn_related(t.o, cy, "clubs")), 1, "the reverse accessor");
+    cr_assert_eq(mn_m2m_clear(t.o, cy, "clubs"), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, club, "members")), 1);
+    cr_assert_eq(mn_m2m_clear(t.o, club, "members"), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(&Membership_model), 0);
+    cr_expect_eq(count(&Author_model), 3, "the authors stay");
+    /* deleting an author removes its memberships (CASCADE on the through model) */
+    cr_assert_eq(mn_m2m_add(t.o, club, "members", (const void *[]){ann, bob}, 2), 0);
+    mn_delete_report rep;
+    cr_assert_eq(mn_delete(t.o, ann, &rep), 2, "%s", mn_orm_error(t.o));
+    cr_expect_eq(report_count(&rep, "library.Membership"), 1);
+}
+
+/* ---- transactions ---- */
+
+static int ran[8];
+static void mark(void *arg)
+{
+    ran[(intptr_t)arg]++;
+}
+
+static int inner_fails(mn_orm *o, void *arg)
+{
+    (void)arg;
+    mn_on_commit(o, mark, (void *)2);
+    mn_create(o, Tag, "name", "inner");
+    return 1; /* rolled back */
+}
+
+Test(orm_audit_writes, on_commit_of_a_rolled_back_savepoint_is_dropped_the_outer_kept)
+{
+    memset(ran, 0, sizeof ran);
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    mn_on_commit(t.o, mark, (void *)1);
+    cr_assert_not_null(mn_create(t.o, Tag, "name", "outer"));
+    cr_expect_neq(mn_atomic(t.o, inner_fails, NULL), 0);
+    /* an integrity error in a savepoint leaves the outer block usable */
+    cr_assert_eq(mn_atomic_begin(t.o), 0);
+    mn_on_commit(t.o, mark, (void *)3);
+    Section *dup = mn_create(t.o, Section, "id", 5, "name", "a");
+    cr_assert_not_null(dup, "%s", mn_orm_error(t.o));
+    cr_expect_null(mn_create(t.o, Section, "id", 5, "name", "b"));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EDB_INTEGRITY);
+    cr_expect_lt(mn_atomic_end(t.o, true), 0, "the failed block is rolled back");
+    cr_assert_not_null(mn_create(t.o, Tag, "name", "after"), "%s", mn_orm_error(t.o));
+    cr_expect_eq(ran[1] + ran[2] + ran[3], 0, "nothing before the outermost commit");
+    cr_assert_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(ran[1], 1);
+    cr_expect_eq(ran[2], 0);
+    cr_expect_eq(ran[3], 0);
+    cr_expect_eq(count(&Tag_model), 2, "outer and after");
+    cr_expect_eq(count(&Section_model), 0);
+}

@@ -489,3 +489,119 @@ Test(orm_audit_writes, on_commit_of_a_rolled_back_savepoint_is_dropped_the_outer
     cr_expect_eq(count(&Tag_model), 2, "outer and after");
     cr_expect_eq(count(&Section_model), 0);
 }
+
+/* ---- full_clean ---- */
+
+/* clang-format off */
+#define PAGE_FIELDS(F)                                                                     \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(slug, MN_SLUG, .max_length = 50, .unique = true)                                     \
+    F(short_name, MN_CHAR, .max_length = 20, .unique = true)                               \
+    F(grade, MN_CHAR, .max_length = 1, .blank = true)                                      \
+    F(owner, MN_FK, .to = "library.Author", .null = true, .on_delete = MN_SET_NULL)         \
+    F(title, MN_CHAR, .max_length = 20)
+/* clang-format on */
+MN_MODEL(Page, auditw, PAGE_FIELDS, .unique_together = "owner,title")
+
+static const char *error_for(const mn_validation *v, const char *field)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if ((field == NULL && v->errors[i].field == NULL) ||
+            (field && v->errors[i].field && strcmp(v->errors[i].field, field) == 0))
+            return v->errors[i].message;
+    return NULL;
+}
+
+Test(orm_audit_writes, full_clean_messages_and_unique_checks)
+{
+    Page *p = mn_create(t.o, Page, "slug", "home", "short_name", "Home", "title", "t");
+    cr_assert_not_null(p, "%s", mn_orm_error(t.o));
+    Page *dup = mn_new(t.o, Page);
+    dup->slug = "home";
+    dup->short_name = "Home";
+    dup->grade = "AB";
+    dup->title = "t";
+    mn_validation v;
+    cr_assert_eq(mn_full_clean(t.o, dup, &v), MN_EVALIDATION);
+    cr_expect_str_eq(error_for(&v, "slug"), "Page with this Slug already exists.");
+    cr_expect_str_eq(error_for(&v, "short_name"), "Page with this Short name already exists.");
+    cr_expect_str_eq(error_for(&v, "grade"),
+                     "Ensure this value has at most 1 character (it has 2).");
+    /* unique_together is not checked while one of its fields is NULL */
+    cr_expect_null(error_for(&v, NULL), "%s", error_for(&v, NULL));
+    cr_expect_eq(v.n, 3);
+
+    /* a blank value with choices is only "cannot be blank" */
+    Book *b = mn_new(t.o, Book);
+    b->title = "x";
+    b->genre = "";
+    Author *a = mn_create(t.o, Author, "name", "Ann");
+    cr_assert_not_null(a);
+    b->author.id = a->id;
+    cr_assert_eq(mn_full_clean(t.o, b, &v), MN_EVALIDATION);
+    cr_expect_str_eq(error_for(&v, "genre"), "This field cannot be blank.");
+    cr_expect_eq(v.n, 1);
+
+    /* unique_together with both set */
+    p->owner.id = a->id;
+    cr_assert_eq(mn_save(t.o, p), 0, "%s", mn_orm_error(t.o));
+    Page *same = mn_new(t.o, Page);
+    same->slug = "other";
+    same->short_name = "Other";
+    same->title = "t";
+    same->owner.id = a->id;
+    cr_assert_eq(mn_full_clean(t.o, same, &v), MN_EVALIDATION);
+    cr_expect_str_eq(error_for(&v, NULL), "Page with this Owner and Title already exists.");
+    cr_expect_eq(v.n, 1);
+}
+
+/* ---- refusals of update(), delete() and many-to-many writes ---- */
+
+Test(orm_audit_writes, writes_django_refuses)
+{
+    library lib;
+    library_fill(t.o, &lib);
+    /* delete() after values() */
+    cr_expect_lt(mn_qs_delete(mn_qs_values(mn_all(t.o, Review), "stars"), NULL), 0);
+    cr_expect_eq(count(&Review_model), 3, "nothing was deleted");
+    /* update() of a many-to-many field, or with a joined F() */
+    cr_expect_lt(mn_update(mn_all(t.o, Book), "tags", 1), 0);
+    cr_expect_lt(mn_update(mn_all(t.o, Book), "title", mn_F(t.o, "author__name")), 0);
+    Book *dune = mn_get(mn_all(t.o, Book), "pk", lib.dune->id);
+    cr_expect_str_eq(dune->title, "Dune");
+    /* many-to-many with an unsaved instance on either side */
+    Tag *unsaved = mn_new(t.o, Tag);
+    unsaved->name = "new";
+    cr_expect_lt(mn_m2m_add(t.o, lib.dune, "tags", (const void *[]){unsaved}, 1), 0);
+    Book *nb = mn_new(t.o, Book);
+    nb->title = "new";
+    cr_expect_lt(mn_m2m_add(t.o, nb, "tags", (const void *[]){lib.tech}, 1), 0);
+    cr_expect_eq(mn_qs_count(mn_related(t.o, lib.dune, "tags")), 1);
+    /* removing what is not linked changes nothing */
+    cr_expect_eq(mn_m2m_remove(t.o, lib.dune, "tags", (const void *[]){lib.tech}, 1), 0);
+    cr_expect_eq(mn_qs_count(mn_related(t.o, lib.dune, "tags")), 1);
+    /* set([]) clears */
+    cr_expect_eq(mn_m2m_set(t.o, lib.dune, "tags", NULL, 0), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, lib.dune, "tags")), 0);
+}
+
+Test(orm_audit_writes, get_or_create_by_pk_and_bulk_update_of_a_foreign_key)
+{
+    bool created = false;
+    Section *s = mn_qs_get_or_create(mn_all(t.o, Section), MN_KVS("pk", 9), 1,
+                                     MN_KVS("name", "nine"), 1, &created);
+    cr_assert_not_null(s, "%s", mn_orm_error(t.o));
+    cr_expect(created);
+    cr_expect_eq(s->id, 9);
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Section), "pk", 9, "name", "nine")), 1);
+    Question *q1 = question("q1"), *q2 = question("q2");
+    Choice *cs[3] = {choice(q1, "a", 0), choice(q1, "b", 0), choice(q1, "c", 0)};
+    for (int i = 0; i < 3; i++) {
+        cs[i]->question.id = q2->id;
+        cs[i]->question.obj = NULL;
+        cs[i]->votes = i + 1;
+    }
+    cr_expect_eq(mn_bulk_update(t.o, &Choice_model, (void **)cs, 3, "question, votes", 2), 3, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_filter(mn_related(t.o, q2, "choices"), "votes__gt", 0)), 3);
+}

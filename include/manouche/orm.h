@@ -713,6 +713,13 @@ void *mn_qs_get_or_create(mn_qs *qs, const mn_kv *lookups, size_t n, const mn_kv
                           size_t nd, bool *created) MN_MAY_YIELD;
 void *mn_qs_update_or_create(mn_qs *qs, const mn_kv *lookups, size_t n, const mn_kv *defaults,
                              size_t nd, bool *created) MN_MAY_YIELD;
+/* update_or_create(defaults=..., create_defaults=...) (Django 5.0): a row found is updated
+ * from defaults (saved with update_fields: their fields and the date/time fields), a new row
+ * is filled from the lookups and create_defaults. create_defaults NULL: defaults fill it. */
+void *mn_qs_update_or_create_defaults(mn_qs *qs, const mn_kv *lookups, size_t n,
+                                      const mn_kv *defaults, size_t nd,
+                                      const mn_kv *create_defaults, size_t ncd,
+                                      bool *created) MN_MAY_YIELD;
 /* bulk_create: inserts objs in batches (0: a default), filling their primary keys. */
 typedef struct mn_bulk_opts {
     size_t batch_size;

@@ -592,6 +592,34 @@ void *mn_qs_get_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def
 void *mn_qs_update_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def, size_t nd,
                              bool *created)
 {
+    return mn_qs_update_or_create_defaults(qs, lk, n, def, nd, NULL, 0, created);
+}
+
+/* Django 4.2+ saves the row found with update_fields: the defaults' fields and those a
+ * pre_save() may change (every date, datetime and time field: auto_now). NULL (a full save)
+ * when a name is not a concrete field other than the primary key. */
+static const char *update_fields_of(mn_orm *o, const mn_model *m, const mn_kv *def, size_t nd)
+{
+    mn_buf b;
+    mn_buf_init(&b, o->arena);
+    for (size_t i = 0; i < nd; i++) {
+        const mn_fielddef *f = mn__field(m, def[i].key, strlen(def[i].key));
+        if (!f || f == m->pk || !mn__has_column(f))
+            return NULL;
+        mn_buf_printf(&b, "%s%s", b.len ? "," : "", f->name);
+    }
+    for (size_t i = 0; i < m->nfields; i++) {
+        const mn_fielddef *f = &m->fields[i];
+        if (f != m->pk && (f->type == MN_DATE || f->type == MN_DATETIME || f->type == MN_TIME))
+            mn_buf_printf(&b, "%s%s", b.len ? "," : "", f->name);
+    }
+    return b.len ? mn_buf_cstr(&b) : "";
+}
+
+void *mn_qs_update_or_create_defaults(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def,
+                                      size_t nd, const mn_kv *create_def, size_t ncd,
+                                      bool *created)
+{
     if (created)
         *created = false;
     if (!(qs = for_write(qs)))
@@ -609,7 +637,10 @@ void *mn_qs_update_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *
             mn_atomic_end(o, false);
         if (!missing)
             return NULL;
-        obj = lookup_create(qs, lk, n, def, nd);
+        /* Django 5.0's create_defaults: when given (even empty), they fill the new row
+         * instead of defaults */
+        obj = create_def ? lookup_create(qs, lk, n, create_def, ncd)
+                         : lookup_create(qs, lk, n, def, nd);
         if (obj && created)
             *created = true;
         return obj;
@@ -618,7 +649,7 @@ void *mn_qs_update_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *
     for (size_t i = 0; rc == 0 && i < nd; i++)
         rc = mn_obj_set(o, obj, def[i].key, def[i].value);
     if (rc == 0)
-        rc = save(o, obj, NULL, false, qs->alias);
+        rc = save(o, obj, update_fields_of(o, qs->m, def, nd), false, qs->alias);
     if (atomic)
         mn_atomic_end(o, rc == 0);
     return rc == 0 ? obj : NULL;

@@ -605,3 +605,52 @@ Test(orm_audit_writes, get_or_create_by_pk_and_bulk_update_of_a_foreign_key)
                  mn_orm_error(t.o));
     cr_expect_eq(mn_qs_count(mn_filter(mn_related(t.o, q2, "choices"), "votes__gt", 0)), 3);
 }
+
+/* update_or_create(defaults=..., create_defaults=...), Django 5.0; the row found is saved with
+ * update_fields (Django 4.2): with no defaults and no date field, nothing is saved. */
+Test(orm_audit_writes, update_or_create_with_create_defaults)
+{
+    Question *q = question("q");
+    bool created = false;
+    mn_qs *cs = mn_all(t.o, Choice);
+    Choice *c =
+        mn_qs_update_or_create_defaults(cs, MN_KVS("question", q, "text", "a"), 2,
+                                        MN_KVS("votes", 5), 1, MN_KVS("votes", 1), 1, &created);
+    cr_assert_not_null(c, "%s", mn_orm_error(t.o));
+    cr_expect(created);
+    cr_expect_eq(c->votes, 1, "create_defaults fill the new row");
+    c = mn_qs_update_or_create_defaults(cs, MN_KVS("question", q, "text", "a"), 2,
+                                        MN_KVS("votes", 5), 1, MN_KVS("votes", 1), 1, &created);
+    cr_assert_not_null(c, "%s", mn_orm_error(t.o));
+    cr_expect(!created);
+    cr_expect_eq(mn_qs_count(mn_filter(cs, "votes", 5)), 1, "defaults update the row found");
+    /* an empty create_defaults is not "none given" */
+    c = mn_qs_update_or_create_defaults(cs, MN_KVS("question", q, "text", "b"), 2,
+                                        MN_KVS("votes", 5), 1, MN_KVS("votes", 0), 0, &created);
+    cr_assert_not_null(c, "%s", mn_orm_error(t.o));
+    cr_expect(created);
+    cr_expect_eq(c->votes, 0);
+    /* the update writes only the defaults' fields */
+    memset(saves, 0, sizeof saves);
+    mn_signal_connect(MN_POST_SAVE, &Choice_model, count_saves, NULL);
+    mn_dblog log;
+    mn_dblog_init(&log, t.arena);
+    mn_orm_set_log(t.o, &log);
+    c = mn_qs_update_or_create(cs, MN_KVS("pk", c->id), 1, MN_KVS("votes", 8), 1, &created);
+    mn_orm_set_log(t.o, NULL);
+    cr_assert_not_null(c, "%s", mn_orm_error(t.o));
+    size_t updates = 0, bad = 0;
+    for (size_t i = 0; i < log.count; i++)
+        if (strncmp(log.entries[i].sql, "UPDATE", 6) == 0) {
+            updates++;
+            bad += strstr(log.entries[i].sql, "\"text\"") != NULL;
+        }
+    cr_expect_eq(updates, 1);
+    cr_expect_eq(bad, 0, "text is not written");
+    cr_expect_eq(saves[MN_POST_SAVE * 2], 1);
+    c = mn_qs_update_or_create(cs, MN_KVS("pk", c->id), 1, NULL, 0, &created);
+    cr_assert_not_null(c, "%s", mn_orm_error(t.o));
+    cr_expect(!created);
+    cr_expect_eq(saves[MN_POST_SAVE * 2], 1, "no defaults: nothing saved, no signal");
+    mn_signal_disconnect(MN_POST_SAVE, &Choice_model, count_saves, NULL);
+}

@@ -23,6 +23,8 @@ void *mn_fk_get_at(mn_orm *o, void *obj, const char *field, const char *file, in
         return NULL;
     }
     mn_fk *fk = mn__fptr(obj, f);
+    if (fk->obj && mn__pk_set(fk->obj) && mn__fk_cache_stale(fk, mn__rel_arg(fk->obj, f)))
+        fk->obj = NULL; /* the key was changed since: load the row it names, as Django */
     if (fk->obj)
         return fk->obj;
     if (mn__is_null(obj, f))

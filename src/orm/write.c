@@ -4,6 +4,7 @@
 #include "internal.h"
 #include "rel_internal.h"
 
+#include <stdlib.h>
 #include <time.h>
 
 const char *mn__write_alias(mn_orm *o, const mn_model *m)
@@ -195,7 +196,21 @@ static bool in_names(const char *list, const char *name)
     return false;
 }
 
-/* Sends the FK caches' ids down before writing (obj.question = q then q saved later). */
+/* Whether the instance cached in fk->obj is not the row the key (id or key) now names: the
+ * key was assigned after the relation was loaded (c->question.id = 2, Django's
+ * c.question_id = 2, which drops the cached c.question). k: the cached instance's key. */
+bool mn__fk_cache_stale(const mn_fk *fk, mn_arg k)
+{
+    if (k.type == MN_ARG_INT) /* an integer key may be given as text: key = "3" */
+        return fk->id != 0 ? fk->id != k.v.i : fk->key && strtoll(fk->key, NULL, 10) != k.v.i;
+    if (k.type == MN_ARG_STR)
+        return fk->key && strcmp(fk->key, k.v.s) != 0;
+    return false;
+}
+
+/* Sends the FK caches' ids down before writing (obj.question = q then q saved later), as
+ * Django's _prepare_related_fields_for_save: only into an empty key; a key that names
+ * another row wins, and the cached instance is dropped. */
 void mn__sync_fks(void *obj, const mn_model *m)
 {
     for (size_t i = 0; i < m->nfields; i++) {
@@ -206,6 +221,10 @@ void mn__sync_fks(void *obj, const mn_model *m)
         if (!fk->obj || !mn__pk_set(fk->obj))
             continue;
         mn_arg k = mn__rel_arg(fk->obj, f);
+        if (mn__fk_cache_stale(fk, k)) {
+            fk->obj = NULL;
+            continue;
+        }
         if (k.type == MN_ARG_INT)
             fk->id = k.v.i;
         else if (k.type == MN_ARG_STR)

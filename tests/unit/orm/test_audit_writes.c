@@ -654,3 +654,39 @@ Test(orm_audit_writes, update_or_create_with_create_defaults)
     cr_expect_eq(saves[MN_POST_SAVE * 2], 1, "no defaults: nothing saved, no signal");
     mn_signal_disconnect(MN_POST_SAVE, &Choice_model, count_saves, NULL);
 }
+
+/* c.question_id = other.id after c.question was loaded: Django drops the cached question, so
+ * the new key is what is saved and what c.question gives. */
+Test(orm_audit_writes, a_key_assigned_after_the_relation_was_loaded_wins)
+{
+    Question *q1 = question("q1"), *q2 = question("q2");
+    choice(q1, "a", 0);
+    Choice *c = mn_qs_first(mn_qs_select_related(mn_all(t.o, Choice), "question"));
+    cr_assert_not_null(c, "%s", mn_orm_error(t.o));
+    cr_assert_not_null(c->question.obj);
+    c->question.id = q2->id;
+    Question *got = mn_fk_get(t.o, c, "question");
+    cr_assert_not_null(got, "%s", mn_orm_error(t.o));
+    cr_expect_eq(got->id, q2->id, "the relation follows the new key");
+    c = mn_qs_first(mn_qs_select_related(mn_all(t.o, Choice), "question"));
+    c->question.id = q2->id;
+    cr_assert_eq(mn_save(t.o, c), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, q2, "choices")), 1, "the new key is saved");
+    cr_expect_eq(mn_qs_count(mn_related(t.o, q1, "choices")), 0);
+    /* in bulk_update too */
+    c = mn_qs_first(mn_qs_select_related(mn_all(t.o, Choice), "question"));
+    c->question.id = q1->id;
+    cr_expect_eq(mn_bulk_update(t.o, &Choice_model, (void **)&c, 1, "question", 0), 1, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, q1, "choices")), 1);
+    /* an instance assigned before it was saved still gives its key once saved */
+    Question *q3 = mn_new(t.o, Question);
+    q3->text = "q3";
+    q3->pub_date = q1->pub_date;
+    Choice *n = mn_new(t.o, Choice);
+    n->text = "n";
+    cr_assert_eq(mn_obj_set(t.o, n, "question", mn_arg_obj(q3)), 0);
+    cr_assert_eq(mn_save(t.o, q3), 0, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_save(t.o, n), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, q3, "choices")), 1);
+}

@@ -33,7 +33,8 @@ typedef struct restricted {
 
 typedef struct collector {
     mn_orm *o;
-    const mn_model *top; /* the model deleted, which RestrictedError names */
+    /* the model deleted, which RestrictedError names */
+    const mn_model *top;
     const char *alias; /* the database of the delete: every lookup and statement runs there */
     delset *sets;
     size_t nsets, capsets;

@@ -204,9 +204,9 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
                                            : 0;
         if (max && n > (size_t)max)
             add(e, name,
-                mn_arena_printf(
-                    o->arena, "Ensure this value has at most %d character%s (it has %zu).", max,
-                    max == 1 ? "" : "s", n)); /* Django's ngettext: "1 character" */
+                mn_arena_printf(o->arena,
+                                "Ensure this value has at most %d character%s (it has %zu).", max,
+                                max == 1 ? "" : "s", n)); /* Django's ngettext: "1 character" */
         if (f->type == MN_EMAIL && !valid_email(s))
             add(e, name, "Enter a valid email address.");
         if (f->type == MN_URL && !valid_url(s))

@@ -337,7 +337,8 @@ static int save(mn_orm *o, void *obj, const char *fields, bool force_insert, con
     const mn_model *m = h->model;
     if (mn__ready(o) != 0)
         return o->errcode;
-    if (fields) { /* every name must be a concrete field other than the primary key */
+    /* every name of update_fields must be a concrete field other than the primary key */
+    if (fields) {
         mn_buf names; /* the same fields by name: "question_id" is "question" */
         mn_buf_init(&names, o->arena);
         for (const char *p = fields; *p;) {
@@ -349,10 +350,11 @@ static int save(mn_orm *o, void *obj, const char *fields, bool force_insert, con
                 if (!f)
                     return mn__no_field(o, m, p, k);
                 if (f->type == MN_M2M || f == m->pk)
-                    return mn__orm_fail(o, MN_EINVAL,
-                                        "The following fields do not exist in this model, are "
-                                        "m2m fields, primary keys, or are non-concrete fields: %.*s",
-                                        (int)k, p);
+                    return mn__orm_fail(
+                        o, MN_EINVAL,
+                        "The following fields do not exist in this model, are "
+                        "m2m fields, primary keys, or are non-concrete fields: %.*s",
+                        (int)k, p);
                 mn_buf_printf(&names, "%s%s", names.len ? "," : "", f->name);
             }
             p += k;
@@ -636,8 +638,7 @@ static const char *update_fields_of(mn_orm *o, const mn_model *m, const mn_kv *d
 }
 
 void *mn_qs_update_or_create_defaults(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def,
-                                      size_t nd, const mn_kv *create_def, size_t ncd,
-                                      bool *created)
+                                      size_t nd, const mn_kv *create_def, size_t ncd, bool *created)
 {
     if (created)
         *created = false;

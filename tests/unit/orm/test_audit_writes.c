@@ -8,6 +8,7 @@
 #include "helper_db.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Django's RESTRICT example (ref/models/fields, on_delete=RESTRICT) */
@@ -689,4 +690,85 @@ Test(orm_audit_writes, a_key_assigned_after_the_relation_was_loaded_wins)
     cr_assert_eq(mn_save(t.o, q3), 0, "%s", mn_orm_error(t.o));
     cr_assert_eq(mn_save(t.o, n), 0, "%s", mn_orm_error(t.o));
     cr_expect_eq(mn_qs_count(mn_related(t.o, q3, "choices")), 1);
+}
+
+/* A prefetched relation answers all() from its cache, but a filter or an ordering on it is a
+ * new query, as Django's related manager. A forward FK can be prefetched too. */
+Test(orm_audit_writes, a_filter_on_a_prefetched_relation_queries_again)
+{
+    Question *q = question("q");
+    choice(q, "a", 3);
+    choice(q, "b", 0);
+    choice(q, "c", 5);
+    Question *p = mn_qs_first(mn_qs_prefetch_related(mn_all(t.o, Question), "choices"));
+    cr_assert_not_null(p, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_fetch(mn_related(t.o, p, "choices"))->len, 3);
+    cr_expect_eq(mn_qs_count(mn_related(t.o, p, "choices")), 3);
+    mn_rows *r = mn_qs_fetch(mn_filter(mn_related(t.o, p, "choices"), "votes__gt", 0));
+    cr_assert_not_null(r, "%s", mn_orm_error(t.o));
+    cr_expect_eq(r->len, 2, "the filter applies");
+    cr_expect_eq(mn_qs_count(mn_filter(mn_related(t.o, p, "choices"), "votes__gt", 0)), 2);
+    cr_expect_eq(mn_qs_count(mn_exclude(mn_related(t.o, p, "choices"), "votes", 0)), 2);
+    r = mn_qs_fetch(mn_qs_order_by(mn_related(t.o, p, "choices"), "-votes"));
+    cr_assert_not_null(r);
+    cr_assert_eq(r->len, 3);
+    cr_expect_str_eq(((Choice *)r->items[0])->text, "c", "the ordering applies");
+    r = mn_qs_fetch(mn_qs_slice(mn_qs_order_by(mn_related(t.o, p, "choices"), "votes"), 0, 1));
+    cr_assert_not_null(r);
+    cr_assert_eq(r->len, 1);
+    cr_expect_str_eq(((Choice *)r->items[0])->text, "b");
+    cr_expect_eq(mn_qs_exists(mn_filter(mn_related(t.o, p, "choices"), "votes", 42)), 0);
+
+    /* prefetch_related("question") on the forward side: one query for every question */
+    mn_dblog log;
+    mn_dblog_init(&log, t.arena);
+    mn_orm_set_log(t.o, &log);
+    mn_rows *cs = mn_qs_fetch(mn_qs_prefetch_related(mn_all(t.o, Choice), "question"));
+    cr_assert_not_null(cs, "%s", mn_orm_error(t.o));
+    size_t bad = 0;
+    for (size_t i = 0; i < cs->len; i++) {
+        Question *got = mn_fk_get(t.o, cs->items[i], "question");
+        bad += !got || got->id != q->id;
+    }
+    mn_orm_set_log(t.o, NULL);
+    cr_expect_eq(bad, 0);
+    cr_expect_eq(log.count, 2, "choices, then their questions");
+}
+
+/* m2m_changed as Django's related manager sends it: add() of what is linked already still
+ * sends pre_add/post_add (with an empty pk_set), remove() reports every key it was given,
+ * clear() of nothing still sends its actions, and an empty add() or remove() sends nothing. */
+static char m2m_events[256];
+static int on_m2m(mn_signal sig, const mn_model *sender, void *obj, bool created, mn_orm *o,
+                  void *user)
+{
+    (void)sig, (void)sender, (void)obj, (void)created, (void)user;
+    const mn_m2m_change *ch = mn_m2m_changed_info(o);
+    size_t len = strlen(m2m_events);
+    snprintf(m2m_events + len, sizeof m2m_events - len, "%s%s:%zu", len ? " " : "",
+             ch ? ch->action_name : "?", ch ? ch->npk : 0);
+    return 0;
+}
+
+Test(orm_audit_writes, m2m_changed_for_writes_that_change_nothing)
+{
+    Book *b = mn_new(t.o, Book);
+    Author *a = mn_create(t.o, Author, "name", "Ann");
+    Tag *x = mn_create(t.o, Tag, "name", "x"), *y = mn_create(t.o, Tag, "name", "y");
+    cr_assert(a && x && y);
+    b->title = "b";
+    b->author.id = a->id;
+    cr_assert_eq(mn_save(t.o, b), 0, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_m2m_add(t.o, b, "tags", (const void *[]){x}, 1), 0);
+    const mn_model *through = mn_model_field(&Book_model, "tags")->through_model;
+    m2m_events[0] = '\0';
+    mn_signal_connect(MN_M2M_CHANGED, through, on_m2m, NULL);
+    cr_expect_eq(mn_m2m_add(t.o, b, "tags", (const void *[]){x}, 1), 0);
+    cr_expect_eq(mn_m2m_remove(t.o, b, "tags", (const void *[]){x, y}, 2), 0);
+    cr_expect_eq(mn_m2m_clear(t.o, b, "tags"), 0);
+    cr_expect_eq(mn_m2m_add(t.o, b, "tags", NULL, 0), 0);
+    cr_expect_eq(mn_m2m_remove(t.o, b, "tags", NULL, 0), 0);
+    mn_signal_disconnect(MN_M2M_CHANGED, through, on_m2m, NULL);
+    cr_expect_str_eq(m2m_events,
+                     "pre_add:0 post_add:0 pre_remove:2 post_remove:2 pre_clear:0 post_clear:0");
 }

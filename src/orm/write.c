@@ -550,6 +550,8 @@ int64_t mn_qs_update_kv(mn_qs *qs, const mn_kv *kv, size_t n)
     int rc = mn__compile(qs, SQL_UPDATE, kv, n, &q);
     if (rc)
         return rc;
+    if (qs->none) /* checked, but nothing to update: no query, as Django's EmptyResultSet */
+        return 0;
     mn_dbresult res;
     rc = mn__exec(qs->o, qs->alias, q.sql, q.params, q.nparams, &res);
     return rc ? rc : res.rows_affected;

@@ -772,3 +772,57 @@ Test(orm_audit_writes, m2m_changed_for_writes_that_change_nothing)
     cr_expect_str_eq(m2m_events,
                      "pre_add:0 post_add:0 pre_remove:2 post_remove:2 pre_clear:0 post_clear:0");
 }
+
+/* A callback registered in a savepoint that was released belongs to the enclosing block
+ * from then on: rolling that block back drops it (Django's savepoint ids). */
+Test(orm_audit_writes, on_commit_of_a_released_savepoint_follows_its_parent)
+{
+    memset(ran, 0, sizeof ran);
+    cr_assert_eq(mn_atomic_begin(t.o), 0, "%s", mn_orm_error(t.o));
+    mn_on_commit(t.o, mark, (void *)1);
+    cr_assert_eq(mn_atomic_begin(t.o), 0);
+    mn_on_commit(t.o, mark, (void *)2);
+    cr_assert_eq(mn_atomic_begin(t.o), 0);
+    mn_on_commit(t.o, mark, (void *)3);
+    cr_assert_not_null(mn_create(t.o, Tag, "name", "deep"));
+    cr_assert_eq(mn_atomic_end(t.o, true), 0, "released into the middle block");
+    cr_assert_eq(mn_atomic_end(t.o, false), 0, "the middle block rolled back");
+    cr_assert_eq(mn_atomic_begin(t.o), 0);
+    mn_on_commit(t.o, mark, (void *)4);
+    cr_assert_eq(mn_atomic_end(t.o, true), 0);
+    cr_assert_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(ran[1], 1);
+    cr_expect_eq(ran[2], 0);
+    cr_expect_eq(ran[3], 0, "dropped with the middle block");
+    cr_expect_eq(ran[4], 1);
+    cr_expect_eq(count(&Tag_model), 0);
+}
+
+/* update() and delete() ignore what only shapes a SELECT (ordering, select_related,
+ * distinct, only), and do nothing on none(). */
+Test(orm_audit_writes, update_and_delete_of_shaped_querysets)
+{
+    library lib;
+    library_fill(t.o, &lib);
+    mn_qs *shaped = mn_qs_only(
+        mn_qs_distinct(mn_qs_order_by(mn_qs_select_related(mn_all(t.o, Book), "author"), "-title")),
+        "title");
+    int64_t n = mn_update(shaped, "rating", 2.0);
+    cr_expect_eq(n, 4, "%lld: %s", (long long)n, mn_orm_error(t.o));
+    n = mn_update(
+        mn_filter(mn_qs_order_by(mn_all(t.o, Book), "author__name"), "author__name", "Bob"),
+        "rating", 3.0);
+    cr_expect_eq(n, 2, "%lld: %s", (long long)n, mn_orm_error(t.o));
+    mn_dblog log;
+    mn_dblog_init(&log, t.arena);
+    mn_orm_set_log(t.o, &log);
+    cr_expect_eq(mn_update(mn_qs_none(t.o, &Book_model), "rating", 9.0), 0);
+    cr_expect_eq(mn_qs_delete(mn_qs_none(t.o, &Review_model), NULL), 0);
+    mn_orm_set_log(t.o, NULL);
+    cr_expect_eq(log.count, 0, "none() runs no query");
+    mn_delete_report rep;
+    n = mn_qs_delete(
+        mn_qs_order_by(mn_qs_select_related(mn_all(t.o, Review), "book__author"), "-stars"), &rep);
+    cr_expect_eq(n, 3, "%lld: %s", (long long)n, mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Book), "rating", 9.0)), 0);
+}

@@ -984,10 +984,12 @@ static int append_row(mn_orm *o, mn_rows *r, void *item)
     return 0;
 }
 
-/* The next level of a nested prefetch, on every object the previous level loaded. */
-static int prefetch_nested(mn_orm *o, const mn_model *m, const char *rest, mn_rows *objs)
+/* The next level of a nested prefetch, on every object the previous level loaded; custom:
+ * the queryset of the path's last level (Prefetch("choices__votes", queryset=...)). */
+static int prefetch_nested(mn_orm *o, const mn_model *m, const char *rest, mn_qs *custom,
+                           mn_rows *objs)
 {
-    mn_qs *tmp = mn_qs_prefetch(mn_qs_all(o, m), rest, NULL);
+    mn_qs *tmp = mn_qs_prefetch(mn_qs_all(o, m), rest, custom);
     if (!tmp)
         return o->errcode ? o->errcode : MN_ENOMEM;
     return run_prefetch(tmp, objs);
@@ -1012,6 +1014,7 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
         const char *acc = dd ? mn_arena_strndup(o->arena, path, (size_t)(dd - path)) : path;
         const char *rest = dd ? dd + 2 : NULL;
         mn_qs *custom = rest ? NULL : qs->prefetch[p].custom;
+        mn_qs *deep = rest ? qs->prefetch[p].custom : NULL; /* for the last level */
         if (!acc)
             return MN_ENOMEM;
         mn_rows gathered = {NULL, 0};
@@ -1067,7 +1070,7 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
             }
             gathered = *rel;
             next_model = f->rel_model;
-            if (rest && (rc_nested = prefetch_nested(o, next_model, rest, &gathered)) != 0)
+            if (rest && (rc_nested = prefetch_nested(o, next_model, rest, deep, &gathered)) != 0)
                 return rc_nested;
             continue;
         }
@@ -1125,7 +1128,7 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
         for (size_t i = 0; i < rows->len; i++)
             if (cache_rows(o, rows->items[i], acc, &per[i]) != 0)
                 return MN_ENOMEM;
-        if (rest && (rc_nested = prefetch_nested(o, target, rest, rel)) != 0)
+        if (rest && (rc_nested = prefetch_nested(o, target, rest, deep, rel)) != 0)
             return rc_nested;
     }
     return 0;

@@ -826,3 +826,51 @@ Test(orm_audit_writes, update_and_delete_of_shaped_querysets)
     cr_expect_eq(n, 3, "%lld: %s", (long long)n, mn_orm_error(t.o));
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Book), "rating", 9.0)), 0);
 }
+
+/* Prefetch("choices__votes", queryset=...) customises the last level; an explicit through
+ * model's relation prefetches from both sides; attnames work in create and get_or_create. */
+Test(orm_audit_writes, nested_custom_prefetch_through_models_and_attnames)
+{
+    Question *q = question("q");
+    Choice *a = mn_create(t.o, Choice, "question_id", q->id, "text", "a");
+    cr_assert_not_null(a, "%s", mn_orm_error(t.o));
+    cr_expect_eq(a->question.id, q->id);
+    bool created = false;
+    Choice *b = mn_qs_get_or_create(mn_all(t.o, Choice), MN_KVS("question_id", q->id, "text", "b"),
+                                    2, NULL, 0, &created);
+    cr_assert_not_null(b, "%s", mn_orm_error(t.o));
+    cr_expect(created);
+    cr_expect_eq(b->question.id, q->id);
+    vote(a, "x");
+    vote(a, "y");
+    vote(b, "x");
+    mn_qs *xs = mn_filter(mn_all(t.o, Vote), "voter", "x");
+    mn_rows *qs = mn_qs_fetch(mn_qs_prefetch(mn_all(t.o, Question), "choices__votes", xs));
+    cr_assert_not_null(qs, "%s", mn_orm_error(t.o));
+    cr_assert_eq(qs->len, 1);
+    mn_rows *cs = mn_qs_fetch(mn_related(t.o, qs->items[0], "choices"));
+    cr_assert_not_null(cs);
+    cr_expect_eq(cs->len, 2, "the choices level is not filtered");
+    size_t votes = 0;
+    for (size_t i = 0; i < cs->len; i++)
+        votes += mn_qs_fetch(mn_related(t.o, cs->items[i], "votes"))->len;
+    cr_expect_eq(votes, 2, "only x's votes");
+
+    Author *ann = mn_create(t.o, Author, "name", "Ann");
+    Author *bob = mn_create(t.o, Author, "name", "Bob");
+    Club *c1 = mn_create(t.o, Club, "name", "c1");
+    Club *c2 = mn_create(t.o, Club, "name", "c2");
+    cr_assert(ann && bob && c1 && c2);
+    cr_assert_eq(mn_m2m_add(t.o, c1, "members", (const void *[]){ann, bob}, 2), 0);
+    cr_assert_eq(mn_m2m_add(t.o, c2, "members", (const void *[]){ann}, 1), 0);
+    mn_rows *clubs =
+        mn_qs_fetch(mn_qs_prefetch_related(mn_qs_order_by(mn_all(t.o, Club), "name"), "members"));
+    cr_assert_not_null(clubs, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_fetch(mn_related(t.o, clubs->items[0], "members"))->len, 2);
+    cr_expect_eq(mn_qs_fetch(mn_related(t.o, clubs->items[1], "members"))->len, 1);
+    mn_rows *authors =
+        mn_qs_fetch(mn_qs_prefetch_related(mn_qs_order_by(mn_all(t.o, Author), "name"), "clubs"));
+    cr_assert_not_null(authors, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_fetch(mn_related(t.o, authors->items[0], "clubs"))->len, 2);
+    cr_expect_eq(mn_qs_fetch(mn_related(t.o, authors->items[1], "clubs"))->len, 1);
+}

@@ -605,9 +605,12 @@ void *mn_qs_get_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def
         return obj;
     }
     if (qs->o->errcode == MN_EDB_INTEGRITY) { /* lost a race: the row exists now */
+        const char *why = mn_arena_strdup(qs->o->arena, mn_orm_error(qs->o));
         void *again = mn_qs_get(mn_qs_filter_kv(qs, lk, n));
         if (again)
             return again;
+        if (qs->o->errcode == MN_EDOES_NOT_EXIST) /* Django re-raises the IntegrityError */
+            mn__orm_fail(qs->o, MN_EDB_INTEGRITY, "%s", why ? why : "");
     }
     return NULL;
 }

@@ -874,3 +874,45 @@ Test(orm_audit_writes, nested_custom_prefetch_through_models_and_attnames)
     cr_expect_eq(mn_qs_fetch(mn_related(t.o, authors->items[0], "clubs"))->len, 2);
     cr_expect_eq(mn_qs_fetch(mn_related(t.o, authors->items[1], "clubs"))->len, 1);
 }
+
+/* The same object twice in add() or set() is linked once, as Django's set of keys; a key
+ * given instead of an instance works too (Django's add(*pks)). */
+Test(orm_audit_writes, m2m_add_and_set_link_a_repeated_object_once)
+{
+    Author *a = mn_create(t.o, Author, "name", "Ann");
+    Book *b = mn_create(t.o, Book, "title", "b", "author", a);
+    Tag *x = mn_create(t.o, Tag, "name", "x"), *y = mn_create(t.o, Tag, "name", "y");
+    cr_assert(a && b && x && y, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_m2m_add(t.o, b, "tags", (const void *[]){x, x}, 2), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, b, "tags")), 1);
+    cr_expect_eq(mn_m2m_set(t.o, b, "tags", (const void *[]){y, y, x}, 3), 0, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, b, "tags")), 2);
+    const mn_model *through = mn_model_field(&Book_model, "tags")->through_model;
+    cr_expect_eq(mn_qs_count(mn_qs_all(t.o, through)), 2);
+    Club *c = mn_create(t.o, Club, "name", "c");
+    cr_assert_not_null(c);
+    cr_expect_eq(mn_m2m_add(t.o, c, "members", (const void *[]){a, a}, 2), 0, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(count(&Membership_model), 1);
+}
+
+/* Inside an atomic block, a refused delete and a get_or_create whose insert fails leave the
+ * block usable: the delete refuses before writing, get_or_create inserts in a savepoint. */
+Test(orm_audit_writes, refused_writes_leave_the_enclosing_block_usable)
+{
+    Author *ann = mn_create(t.o, Author, "name", "Ann", "email", "ann@x.org");
+    cr_assert_not_null(ann);
+    cr_assert_not_null(mn_create(t.o, Book, "title", "b", "author", ann));
+    cr_assert_eq(mn_atomic_begin(t.o), 0);
+    cr_expect_eq(mn_delete(t.o, ann, NULL), MN_EPROTECTED);
+    bool created = true;
+    cr_expect_null(mn_qs_get_or_create(
+        mn_all(t.o, Author), MN_KVS("name", "Ann", "email", "other@x.org"), 2, NULL, 0, &created));
+    cr_expect_eq(mn_orm_errcode(t.o), MN_EDB_INTEGRITY, "%s", mn_orm_error(t.o));
+    cr_expect(!created);
+    cr_expect_not_null(mn_create(t.o, Tag, "name", "still usable"), "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(count(&Tag_model), 1);
+    cr_expect_eq(count(&Author_model), 1);
+}

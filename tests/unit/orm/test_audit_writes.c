@@ -916,3 +916,46 @@ Test(orm_audit_writes, refused_writes_leave_the_enclosing_block_usable)
     cr_expect_eq(count(&Tag_model), 1);
     cr_expect_eq(count(&Author_model), 1);
 }
+
+/* A new instance whose explicit primary key is taken fails full_clean (Django checks the
+ * primary key's uniqueness while adding); the saved instance does not collide with itself. */
+Test(orm_audit_writes, full_clean_checks_a_taken_explicit_primary_key)
+{
+    Section *s = mn_create(t.o, Section, "id", 1, "name", "misc");
+    cr_assert_not_null(s, "%s", mn_orm_error(t.o));
+    Section *dup = mn_new(t.o, Section);
+    dup->id = 1;
+    dup->name = "again";
+    mn_validation v;
+    cr_assert_eq(mn_full_clean(t.o, dup, &v), MN_EVALIDATION);
+    cr_expect_str_eq(error_for(&v, "id"), "Section with this Id already exists.");
+    cr_expect_eq(mn_full_clean(t.o, s, &v), 0, "%s", v.n ? v.errors[0].message : "");
+}
+
+/* select_related("book__author") keeps a review without a book (LEFT JOIN all the way) and
+ * gives None for it; the others come with their book and author, in one query. */
+Test(orm_audit_writes, select_related_through_a_null_foreign_key)
+{
+    library lib;
+    library_fill(t.o, &lib);
+    cr_assert_not_null(mn_create(t.o, Review, "stars", 1, "body", "orphan"));
+    mn_dblog log;
+    mn_dblog_init(&log, t.arena);
+    mn_orm_set_log(t.o, &log);
+    mn_rows *rs = mn_qs_fetch(
+        mn_qs_select_related(mn_qs_order_by(mn_all(t.o, Review), "id"), "book__author"));
+    cr_assert_not_null(rs, "%s", mn_orm_error(t.o));
+    cr_assert_eq(rs->len, 4);
+    size_t bad = 0;
+    for (size_t i = 0; i < 3; i++) {
+        Book *b = ((Review *)rs->items[i])->book.obj;
+        bad += !b || !b->author.obj || !((Author *)b->author.obj)->name;
+    }
+    Review *orphan = rs->items[3];
+    mn_orm_set_log(t.o, NULL);
+    cr_expect_eq(bad, 0);
+    cr_expect_null(orphan->book.obj);
+    cr_expect(mn_obj_is_null(orphan, "book"));
+    cr_expect_null(mn_fk_get(t.o, orphan, "book"));
+    cr_expect_eq(log.count, 1);
+}

@@ -159,12 +159,16 @@ static void now_utc(mn_datetime *dt)
                         "UTC"};
 }
 
-void mn__touch_auto_now(void *obj, const mn_model *m, bool adding)
+static bool in_names(const char *list, const char *name);
+
+/* only: update_fields, whose fields alone get their pre_save (Django's _save_table); NULL:
+ * every field. */
+static void touch_auto_now(void *obj, const mn_model *m, bool adding, const char *only)
 {
     for (size_t i = 0; i < m->nfields; i++) {
         const mn_fielddef *f = &m->fields[i];
         if ((f->auto_now || (f->auto_now_add && adding)) &&
-            (f->type == MN_DATETIME || f->type == MN_DATE)) {
+            (f->type == MN_DATETIME || f->type == MN_DATE) && (!only || in_names(only, f->name))) {
             mn_datetime *dt = mn__fptr(obj, f);
             now_utc(dt);
             if (f->type == MN_DATE)
@@ -172,6 +176,11 @@ void mn__touch_auto_now(void *obj, const mn_model *m, bool adding)
             mn__set_null(obj, f, false);
         }
     }
+}
+
+void mn__touch_auto_now(void *obj, const mn_model *m, bool adding)
+{
+    touch_auto_now(obj, m, adding, NULL);
 }
 
 bool mn__auto_pk(const mn_model *m)
@@ -369,7 +378,7 @@ static int save(mn_orm *o, void *obj, const char *fields, bool force_insert, con
     if (rc)
         return rc;
     mn__sync_fks(obj, m);
-    mn__touch_auto_now(obj, m, adding && !fields);
+    touch_auto_now(obj, m, adding && !fields, fields);
     const char *alias = using ? using : mn__route(o, m, true, obj);
     const char *db = mn__db_name(o, alias);
     if (!db)

@@ -959,3 +959,41 @@ Test(orm_audit_writes, select_related_through_a_null_foreign_key)
     cr_expect_null(mn_fk_get(t.o, orphan, "book"));
     cr_expect_eq(log.count, 1);
 }
+
+/* update() sets a foreign key from an instance, its attname or NULL, as Django's. */
+Test(orm_audit_writes, update_sets_foreign_keys_by_instance_attname_or_null)
+{
+    library lib;
+    library_fill(t.o, &lib);
+    Question *q1 = question("q1"), *q2 = question("q2");
+    choice(q1, "a", 0);
+    choice(q1, "b", 0);
+    mn_qs *cs = mn_all(t.o, Choice);
+    cr_expect_eq(mn_update(cs, "question", q2), 2, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, q2, "choices")), 2);
+    cr_expect_eq(mn_update(cs, "question_id", q1->id), 2, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, q1, "choices")), 2);
+    cr_expect_eq(mn_update(mn_all(t.o, Review), "book", mn_arg_null()), 3, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Review), "book__isnull", true)), 3);
+    cr_expect_lt(mn_update(mn_all(t.o, Review), "book", q1), 0, "a Question is not a Book");
+}
+
+/* save(update_fields=[...]) runs pre_save (auto_now) for the fields named only: a timestamp
+ * not named is neither written nor changed on the instance. */
+Test(orm_audit_writes, update_fields_touches_auto_now_only_when_named)
+{
+    Everything *e = mn_new(t.o, Everything);
+    cr_assert_eq(mn_save(t.o, e), 0, "%s", mn_orm_error(t.o));
+    mn_datetime before = e->updated;
+    before.microsecond = (before.microsecond + 1) % 1000000; /* tell a touch from no change */
+    e->updated = before;
+    e->small = 4;
+    cr_assert_eq(mn_save_fields(t.o, e, "small"), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(e->updated.microsecond, before.microsecond, "not touched");
+    cr_expect_eq(e->updated.second, before.second);
+    cr_assert_eq(mn_save_fields(t.o, e, "small,updated"), 0, "%s", mn_orm_error(t.o));
+    Everything *back = mn_get(mn_all(t.o, Everything), "pk", e->id);
+    cr_assert_not_null(back);
+    cr_expect_eq(back->updated.microsecond, e->updated.microsecond, "touched and written");
+    cr_expect_eq(back->small, 4);
+}

@@ -630,7 +630,9 @@ mn_qs *mn_qs_only(mn_qs *qs, const char *fields);
 mn_qs *mn_qs_defer(mn_qs *qs, const char *fields);
 mn_qs *mn_qs_select_related(mn_qs *qs, const char *paths);   /* "question", "a__b" */
 mn_qs *mn_qs_prefetch_related(mn_qs *qs, const char *paths); /* reverse FK and M2M */
-/* Prefetches one accessor with a custom queryset (Prefetch("choices", queryset=...)). */
+/* Prefetches one accessor with a custom queryset (Prefetch("choices", queryset=...)); for a
+ * nested path ("choices__votes") it is the last level's; a sliced one (qs[:2]) slices the
+ * rows of each instance (reverse FK and M2M), as Django 4.2+. */
 mn_qs *mn_qs_prefetch(mn_qs *qs, const char *accessor, mn_qs *custom);
 mn_qs *mn_qs_annotate(mn_qs *qs, const char *name, const mn_expr *e);
 /* Every query of the queryset, and every write made through it (update, delete, create,

@@ -1094,6 +1094,17 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
             return mn__orm_fail(o, MN_EFIELD, "'%s' does not refer to a relation of %s", acc,
                                 qs->m->name);
         }
+        /* A sliced custom queryset slices each instance's rows, as Django 4.2+ does with a
+         * window function: fetched whole (in its ordering), then cut per instance below. */
+        int64_t low = 0, high = -1;
+        if (custom && (custom->low > 0 || custom->high >= 0)) {
+            low = custom->low;
+            high = custom->high;
+            if (!(custom = mn__qs_clone(custom)))
+                return MN_ENOMEM;
+            custom->low = 0;
+            custom->high = -1;
+        }
         mn_qs *rq = mn__qs_hint(custom ? custom : mn_qs_all(o, target), rows->items[0]);
         char *in = mn_arena_printf(o->arena, "%s__in", back);
         char *ann = "_prefetch_related_val";
@@ -1119,11 +1130,20 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
             return MN_ENOMEM;
         if (!own->slots && keyindex_build(o, own, pks, rows->len) != 0)
             return MN_ENOMEM;
+        int64_t *seen = NULL; /* per instance: its rows met so far, for a slice */
+        if ((low > 0 || high >= 0) && !(seen = mn_arena_calloc(o->arena, rows->len, sizeof *seen)))
+            return MN_ENOMEM;
         for (size_t k = 0; k < rel->len; k++) {
             mn_arg owner = mn__value_arg(o->arena, mn_obj_annotation(rel->items[k], ann));
-            for (size_t i = keyindex_first(own, owner); i; i = own->next[i - 1])
+            for (size_t i = keyindex_first(own, owner); i; i = own->next[i - 1]) {
+                if (seen) {
+                    int64_t pos = seen[i - 1]++;
+                    if (pos < low || (high >= 0 && pos >= high))
+                        continue;
+                }
                 if (append_row(o, &per[i - 1], rel->items[k]) != 0)
                     return MN_ENOMEM;
+            }
         }
         for (size_t i = 0; i < rows->len; i++)
             if (cache_rows(o, rows->items[i], acc, &per[i]) != 0)

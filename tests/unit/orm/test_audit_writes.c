@@ -997,3 +997,49 @@ Test(orm_audit_writes, update_fields_touches_auto_now_only_when_named)
     cr_expect_eq(back->updated.microsecond, e->updated.microsecond, "touched and written");
     cr_expect_eq(back->small, 4);
 }
+
+/* Prefetch("choices", queryset=Choice.objects.order_by("-votes")[:2]): Django 4.2+ slices
+ * per instance (two choices for each question), never the whole prefetch. */
+Test(orm_audit_writes, a_sliced_prefetch_queryset_slices_per_instance)
+{
+    Question *q1 = question("q1"), *q2 = question("q2");
+    choice(q1, "a", 1);
+    choice(q1, "b", 3);
+    choice(q1, "c", 2);
+    choice(q2, "d", 5);
+    choice(q2, "e", 4);
+    choice(q2, "f", 6);
+    mn_qs *top2 = mn_qs_slice(mn_qs_order_by(mn_all(t.o, Choice), "-votes"), 0, 2);
+    mn_rows *qs =
+        mn_qs_fetch(mn_qs_prefetch(mn_qs_order_by(mn_all(t.o, Question), "id"), "choices", top2));
+    cr_assert_not_null(qs, "%s", mn_orm_error(t.o));
+    cr_assert_eq(qs->len, 2);
+    mn_rows *c1 = mn_qs_fetch(mn_related(t.o, qs->items[0], "choices"));
+    mn_rows *c2 = mn_qs_fetch(mn_related(t.o, qs->items[1], "choices"));
+    cr_assert(c1 && c2);
+    cr_assert_eq(c1->len, 2);
+    cr_assert_eq(c2->len, 2);
+    cr_expect_str_eq(((Choice *)c1->items[0])->text, "b");
+    cr_expect_str_eq(((Choice *)c1->items[1])->text, "c");
+    cr_expect_str_eq(((Choice *)c2->items[0])->text, "f");
+    cr_expect_str_eq(((Choice *)c2->items[1])->text, "d");
+    /* an offset without a stop, on a many-to-many */
+    Author *ann = mn_create(t.o, Author, "name", "Ann");
+    Author *bob = mn_create(t.o, Author, "name", "Bob");
+    Author *cy = mn_create(t.o, Author, "name", "Cy");
+    Club *k1 = mn_create(t.o, Club, "name", "k1"), *k2 = mn_create(t.o, Club, "name", "k2");
+    cr_assert(ann && bob && cy && k1 && k2, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_m2m_add(t.o, k1, "members", (const void *[]){ann, bob, cy}, 3), 0);
+    cr_assert_eq(mn_m2m_add(t.o, k2, "members", (const void *[]){cy, bob}, 2), 0);
+    mn_qs *rest = mn_qs_slice(mn_qs_order_by(mn_all(t.o, Author), "name"), 1, -1);
+    mn_rows *clubs =
+        mn_qs_fetch(mn_qs_prefetch(mn_qs_order_by(mn_all(t.o, Club), "name"), "members", rest));
+    cr_assert_not_null(clubs, "%s", mn_orm_error(t.o));
+    mn_rows *m1 = mn_qs_fetch(mn_related(t.o, clubs->items[0], "members"));
+    mn_rows *m2 = mn_qs_fetch(mn_related(t.o, clubs->items[1], "members"));
+    cr_assert(m1 && m2);
+    cr_assert_eq(m1->len, 2, "bob, cy");
+    cr_assert_eq(m2->len, 1, "cy");
+    cr_expect_str_eq(((Author *)m1->items[0])->name, "Bob");
+    cr_expect_str_eq(((Author *)m2->items[0])->name, "Cy");
+}

@@ -634,6 +634,11 @@ mn_qs *mn_qs_prefetch_related(mn_qs *qs, const char *paths); /* reverse FK and M
  * nested path ("choices__votes") it is the last level's; a sliced one (qs[:2]) slices the
  * rows of each instance (reverse FK and M2M), as Django 4.2+. */
 mn_qs *mn_qs_prefetch(mn_qs *qs, const char *accessor, mn_qs *custom);
+/* Prefetch(accessor, queryset=custom, to_attr=...): the last level's rows go to to_attr, read
+ * with mn_obj_prefetched (and {{ obj.to_attr }} in templates), leaving the relation itself
+ * unloaded. custom may be NULL. to_attr naming a field or relation is MN_EINVAL ("to_attr=x
+ * conflicts with a field on the Question model."). */
+mn_qs *mn_qs_prefetch_to_attr(mn_qs *qs, const char *accessor, mn_qs *custom, const char *to_attr);
 mn_qs *mn_qs_annotate(mn_qs *qs, const char *name, const mn_expr *e);
 /* Every query of the queryset, and every write made through it (update, delete, create,
  * get_or_create, update_or_create; bulk_create with mn_bulk_opts.db), goes to alias. */
@@ -665,6 +670,9 @@ mn_rows *mn_qs_fetch(mn_qs *qs) MN_MAY_YIELD; /* NULL on error */
  * session's raise hook (mn_orm_set_raise) before the loop is skipped: in a view, whose session
  * has one, the view ends with 500 (503 for a full pool) as an uncaught exception in Django. */
 mn_rows *mn_qs_fetch_or_raise(mn_qs *qs) MN_MAY_YIELD;
+/* The rows prefetched on obj under a name: Prefetch(to_attr=...)'s (a forward FK: none or
+ * one), or a relation's; NULL when nothing was prefetched there. */
+mn_rows *mn_obj_prefetched(const void *obj, const char *to_attr);
 #define MN_FOREACH(Type, var, qs)                                                                  \
     for (mn_rows *var##_rows_ = mn_qs_fetch_or_raise(qs); var##_rows_; var##_rows_ = NULL)         \
         for (size_t var##_i_ = 0; var##_i_ < var##_rows_->len; var##_i_++)                         \

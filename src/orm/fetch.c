@@ -987,9 +987,9 @@ static int append_row(mn_orm *o, mn_rows *r, void *item)
 /* The next level of a nested prefetch, on every object the previous level loaded; custom:
  * the queryset of the path's last level (Prefetch("choices__votes", queryset=...)). */
 static int prefetch_nested(mn_orm *o, const mn_model *m, const char *rest, mn_qs *custom,
-                           mn_rows *objs)
+                           const char *to_attr, mn_rows *objs)
 {
-    mn_qs *tmp = mn_qs_prefetch(mn_qs_all(o, m), rest, custom);
+    mn_qs *tmp = mn_qs_prefetch_to_attr(mn_qs_all(o, m), rest, custom, to_attr);
     if (!tmp)
         return o->errcode ? o->errcode : MN_ENOMEM;
     return run_prefetch(tmp, objs);
@@ -1015,6 +1015,8 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
         const char *rest = dd ? dd + 2 : NULL;
         mn_qs *custom = rest ? NULL : qs->prefetch[p].custom;
         mn_qs *deep = rest ? qs->prefetch[p].custom : NULL; /* for the last level */
+        const char *to_attr = rest ? NULL : qs->prefetch[p].to_attr;
+        const char *deep_attr = rest ? qs->prefetch[p].to_attr : NULL;
         if (!acc)
             return MN_ENOMEM;
         mn_rows gathered = {NULL, 0};
@@ -1062,15 +1064,22 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
             if (keyindex_build(o, &x, rks, rel->len) != 0)
                 return MN_ENOMEM;
             for (size_t i = 0; i < rows->len; i++) {
-                if (mn__is_null(rows->items[i], f))
-                    continue;
-                size_t k = keyindex_first(&x, mn__fk_arg(rows->items[i], f));
-                if (k)
+                size_t k = mn__is_null(rows->items[i], f)
+                               ? 0
+                               : keyindex_first(&x, mn__fk_arg(rows->items[i], f));
+                if (to_attr) { /* the instance, or none, in to_attr; the relation untouched */
+                    mn_rows *one = mn_arena_calloc(o->arena, 1, sizeof *one);
+                    if (!one || (k && append_row(o, one, rel->items[k - 1]) != 0) ||
+                        cache_rows(o, rows->items[i], to_attr, one) != 0)
+                        return MN_ENOMEM;
+                } else if (k) {
                     ((mn_fk *)mn__fptr(rows->items[i], f))->obj = rel->items[k - 1];
+                }
             }
             gathered = *rel;
             next_model = f->rel_model;
-            if (rest && (rc_nested = prefetch_nested(o, next_model, rest, deep, &gathered)) != 0)
+            if (rest &&
+                (rc_nested = prefetch_nested(o, next_model, rest, deep, deep_attr, &gathered)) != 0)
                 return rc_nested;
             continue;
         }
@@ -1146,12 +1155,17 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
             }
         }
         for (size_t i = 0; i < rows->len; i++)
-            if (cache_rows(o, rows->items[i], acc, &per[i]) != 0)
+            if (cache_rows(o, rows->items[i], to_attr ? to_attr : acc, &per[i]) != 0)
                 return MN_ENOMEM;
-        if (rest && (rc_nested = prefetch_nested(o, target, rest, deep, rel)) != 0)
+        if (rest && (rc_nested = prefetch_nested(o, target, rest, deep, deep_attr, rel)) != 0)
             return rc_nested;
     }
     return 0;
+}
+
+mn_rows *mn_obj_prefetched(const void *obj, const char *to_attr)
+{
+    return obj && to_attr ? mn__prefetched(obj, to_attr) : NULL;
 }
 
 mn_value *mn_obj_annotation(const void *obj, const char *name)

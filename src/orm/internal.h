@@ -130,6 +130,7 @@ typedef struct annot {
 typedef struct prefetch {
     const char *path;
     mn_qs *custom;
+    const char *to_attr; /* Prefetch(to_attr=...): the last level's rows go there; NULL */
 } prefetch;
 
 /* Lists in a queryset are shared between clones and never mutated: a chained call copies. */

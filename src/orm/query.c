@@ -530,10 +530,29 @@ static int check_prefetch(mn_qs *qs, const char *path)
 
 mn_qs *mn_qs_prefetch(mn_qs *qs, const char *accessor, mn_qs *custom)
 {
+    return mn_qs_prefetch_to_attr(qs, accessor, custom, NULL);
+}
+
+mn_qs *mn_qs_prefetch_to_attr(mn_qs *qs, const char *accessor, mn_qs *custom, const char *to_attr)
+{
     if (!qs || !accessor)
         return NULL;
     if (check_prefetch(qs, accessor) != 0)
         return NULL;
+    if (to_attr) { /* as Django: not the name of a field or relation of the last level's owner */
+        const mn_model *m = qs->m;
+        for (const char *p = accessor, *dd; (dd = strstr(p, "__")) != NULL; p = dd + 2) {
+            const revrel *r = mn__revrel(m, p, (size_t)(dd - p), true);
+            const mn_fielddef *f = r ? NULL : mn__field(m, p, (size_t)(dd - p));
+            m = r ? r->from : f->rel_model;
+        }
+        if (mn__field(m, to_attr, strlen(to_attr)) ||
+            mn__revrel(m, to_attr, strlen(to_attr), true)) {
+            mn__orm_fail(qs->o, MN_EINVAL, "to_attr=%s conflicts with a field on the %s model.",
+                         to_attr, m->name);
+            return NULL;
+        }
+    }
     mn_qs *c = mn__qs_clone(qs);
     if (!c)
         return NULL;
@@ -544,6 +563,7 @@ mn_qs *mn_qs_prefetch(mn_qs *qs, const char *accessor, mn_qs *custom)
         memcpy(p, c->prefetch, c->nprefetch * sizeof *p);
     p[c->nprefetch].path = mn_arena_strdup(qs->o->arena, accessor);
     p[c->nprefetch].custom = custom;
+    p[c->nprefetch].to_attr = to_attr ? mn_arena_strdup(qs->o->arena, to_attr) : NULL;
     c->prefetch = p;
     c->nprefetch++;
     return c;

@@ -149,6 +149,15 @@ static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
         *out = mn_qs_value(mn_related_at(o, self, n, tpl, line));
         return *out ? 0 : MN_EINVAL;
     }
+    mn_rows *pre = mn_obj_prefetched(self, n); /* Prefetch(to_attr=n): a list, as Django */
+    if (pre) {
+        mn_value *list = mn_value_list(arena, pre->len);
+        for (size_t i = 0; list && i < pre->len; i++)
+            if (mn_value_list_append(arena, list, mn_obj_value(o, pre->items[i])) != 0)
+                list = NULL;
+        *out = list;
+        return list ? 0 : MN_ENOMEM;
+    }
     return MN_ENOTFOUND;
 }
 

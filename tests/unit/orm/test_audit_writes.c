@@ -6,6 +6,7 @@
  * an explicit model, and on_commit with savepoints. */
 #include "helper_data.h"
 #include "helper_db.h"
+#include "helper_render.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -1042,4 +1043,76 @@ Test(orm_audit_writes, a_sliced_prefetch_queryset_slices_per_instance)
     cr_assert_eq(m2->len, 1, "cy");
     cr_expect_str_eq(((Author *)m1->items[0])->name, "Bob");
     cr_expect_str_eq(((Author *)m2->items[0])->name, "Cy");
+}
+
+/* Prefetch(..., to_attr=...): the rows go to a list attribute, the relation stays unloaded;
+ * forward, reverse, many-to-many and nested; a name taken by a field is refused. */
+Test(orm_audit_writes, prefetch_to_attr)
+{
+    Question *q = question("q");
+    Choice *a = choice(q, "a", 3);
+    choice(q, "b", 0);
+    vote(a, "x");
+    mn_dblog log;
+    mn_dblog_init(&log, t.arena);
+    mn_orm_set_log(t.o, &log);
+    mn_qs *popular = mn_filter(mn_all(t.o, Choice), "votes__gt", 0);
+    Question *p = mn_qs_first(
+        mn_qs_prefetch_to_attr(mn_all(t.o, Question), "choices", popular, "popular_choices"));
+    cr_assert_not_null(p, "%s", mn_orm_error(t.o));
+    cr_expect_eq(log.count, 2);
+    mn_rows *pc = mn_obj_prefetched(p, "popular_choices");
+    cr_assert_not_null(pc);
+    cr_assert_eq(pc->len, 1);
+    cr_expect_str_eq(((Choice *)pc->items[0])->text, "a");
+    cr_expect_eq(mn_qs_fetch(mn_related(t.o, p, "choices"))->len, 2, "the relation is whole");
+    cr_expect_eq(log.count, 3, "and queried: to_attr did not fill it");
+    mn_orm_set_log(t.o, NULL);
+
+    mn_template_engine *engine = mn_template_engine_new();
+    cr_expect_str_eq(render_var(engine, &t,
+                                "{% for c in q.popular_choices %}{{ c.text }}{% endfor %}"
+                                "|{{ q.popular_choices|length }}",
+                                "q", mn_obj_value(t.o, p)),
+                     "a|1");
+    mn_template_engine_free(engine);
+
+    /* nested: the last level goes to to_attr on each choice */
+    mn_rows *qs = mn_qs_fetch(
+        mn_qs_prefetch_to_attr(mn_all(t.o, Question), "choices__votes", NULL, "all_votes"));
+    cr_assert_not_null(qs, "%s", mn_orm_error(t.o));
+    mn_rows *cs = mn_qs_fetch(mn_related(t.o, qs->items[0], "choices"));
+    cr_assert_not_null(cs);
+    size_t votes = 0, missing = 0;
+    for (size_t i = 0; i < cs->len; i++) {
+        mn_rows *v = mn_obj_prefetched(cs->items[i], "all_votes");
+        missing += v == NULL;
+        votes += v ? v->len : 0;
+    }
+    cr_expect_eq(missing, 0);
+    cr_expect_eq(votes, 1);
+
+    /* forward: the instance (or none) */
+    mn_rows *vs = mn_qs_fetch(mn_qs_prefetch_to_attr(mn_all(t.o, Vote), "choice", NULL, "ch"));
+    cr_assert_not_null(vs, "%s", mn_orm_error(t.o));
+    mn_rows *ch = mn_obj_prefetched(vs->items[0], "ch");
+    cr_assert(ch && ch->len == 1);
+    cr_expect_eq(((Choice *)ch->items[0])->id, a->id);
+    cr_expect_null(((Vote *)vs->items[0])->choice.obj, "the relation itself is not loaded");
+
+    /* many-to-many */
+    Author *ann = mn_create(t.o, Author, "name", "Ann");
+    Club *c = mn_create(t.o, Club, "name", "c");
+    cr_assert(ann && c);
+    cr_assert_eq(mn_m2m_add(t.o, c, "members", (const void *[]){ann}, 1), 0);
+    Club *got = mn_qs_first(mn_qs_prefetch_to_attr(mn_all(t.o, Club), "members", NULL, "people"));
+    cr_assert_not_null(got, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_obj_prefetched(got, "people")->len, 1);
+
+    cr_expect_null(mn_qs_prefetch_to_attr(mn_all(t.o, Question), "choices", NULL, "text"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "to_attr=text conflicts with a field on the Question model.");
+    cr_expect_null(mn_qs_prefetch_to_attr(mn_all(t.o, Question), "choices__votes", NULL, "votes"));
+    cr_expect_str_eq(mn_orm_error(t.o),
+                     "to_attr=votes conflicts with a field on the Choice model.");
 }

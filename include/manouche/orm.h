@@ -824,6 +824,10 @@ typedef struct mn_m2m_change {
 } mn_m2m_change;
 /* The change an MN_M2M_CHANGED receiver is being told about; NULL outside one. */
 const mn_m2m_change *mn_m2m_changed_info(const mn_orm *o);
+/* Inside an MN_PRE_SAVE/MN_POST_SAVE receiver: the update_fields of the save being sent, as
+ * comma-separated field names ("question,votes"; attnames given as their field's name), or
+ * NULL for a save of every field (Django's update_fields=None) and outside a receiver. */
+const char *mn_save_update_fields(const mn_orm *o);
 
 /* ---- Validation ---- */
 typedef struct mn_field_error {

@@ -336,6 +336,40 @@ static int do_update(mn_orm *o, void *obj, const mn_model *m, const char *fields
     return rc;
 }
 
+/* ---- update_fields as pre_save/post_save receivers see it: the save being sent, found by
+ * its session (a receiver may park its coroutine while another session saves), as the
+ * m2m_changed frames of related.c. */
+typedef struct save_frame {
+    const mn_orm *o;
+    const char *fields;
+    struct save_frame *next;
+} save_frame;
+static _Thread_local save_frame *save_frames;
+
+const char *mn_save_update_fields(const mn_orm *o)
+{
+    for (const save_frame *f = save_frames; f; f = f->next)
+        if (f->o == o)
+            return f->fields;
+    return NULL;
+}
+
+static int save_signal(mn_orm *o, mn_signal sig, const mn_model *m, void *obj, bool created,
+                       const char *fields)
+{
+    if (!mn__has_receivers(sig, m))
+        return 0;
+    save_frame fr = {o, fields, save_frames};
+    save_frames = &fr;
+    int rc = mn__signal(o, sig, m, obj, created);
+    for (save_frame **pp = &save_frames; *pp; pp = &(*pp)->next)
+        if (*pp == &fr) {
+            *pp = fr.next;
+            break;
+        }
+    return rc;
+}
+
 /* force_insert: create() and get_or_create() insert, as Django's create(force_insert=True),
  * so a key that is taken (a CharField or OneToOneField pk) is an IntegrityError, not an
  * update of the row that has it. using: save(using=...); NULL routes with obj as the hint
@@ -374,7 +408,7 @@ static int save(mn_orm *o, void *obj, const char *fields, bool force_insert, con
             return MN_ENOMEM;
     }
     bool adding = !h->persisted;
-    int rc = mn__signal(o, MN_PRE_SAVE, m, obj, adding);
+    int rc = save_signal(o, MN_PRE_SAVE, m, obj, adding, fields);
     if (rc)
         return rc;
     mn__sync_fks(obj, m);
@@ -411,7 +445,7 @@ static int save(mn_orm *o, void *obj, const char *fields, bool force_insert, con
     h->persisted = true;
     h->db = db;
     mn__settle_nulls(obj, m, in_names, created ? NULL : fields);
-    rc = mn__signal(o, MN_POST_SAVE, m, obj, created);
+    rc = save_signal(o, MN_POST_SAVE, m, obj, created, fields);
     if (rc == 0) /* as reads do: mn_orm_error() is the last call's, "" after a success */
         mn_orm_clear_error(o);
     return rc;

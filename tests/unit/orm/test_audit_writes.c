@@ -1116,3 +1116,35 @@ Test(orm_audit_writes, prefetch_to_attr)
     cr_expect_str_eq(mn_orm_error(t.o),
                      "to_attr=votes conflicts with a field on the Choice model.");
 }
+
+/* pre_save/post_save receivers see update_fields (Django's update_fields argument). */
+static char seen_fields[4][64];
+static int record_fields(mn_signal sig, const mn_model *sender, void *obj, bool created, mn_orm *o,
+                         void *user)
+{
+    (void)sender, (void)obj, (void)created, (void)user;
+    const char *f = mn_save_update_fields(o);
+    snprintf(seen_fields[sig == MN_PRE_SAVE ? 0 : 1], sizeof seen_fields[0], "%s", f ? f : "None");
+    return 0;
+}
+
+Test(orm_audit_writes, save_receivers_see_update_fields)
+{
+    mn_signal_connect(MN_PRE_SAVE, &Choice_model, record_fields, NULL);
+    mn_signal_connect(MN_POST_SAVE, &Choice_model, record_fields, NULL);
+    Question *q = question("q");
+    Choice *c = choice(q, "a", 0);
+    cr_expect_str_eq(seen_fields[0], "None");
+    cr_expect_str_eq(seen_fields[1], "None");
+    c->votes = 2;
+    cr_assert_eq(mn_save_fields(t.o, c, "votes, question_id"), 0, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(seen_fields[0], "votes,question");
+    cr_expect_str_eq(seen_fields[1], "votes,question");
+    bool created;
+    cr_assert_not_null(mn_qs_update_or_create(mn_all(t.o, Choice), MN_KVS("pk", c->id), 1,
+                                              MN_KVS("text", "b"), 1, &created));
+    cr_expect_str_eq(seen_fields[1], "text");
+    mn_signal_disconnect(MN_PRE_SAVE, &Choice_model, record_fields, NULL);
+    mn_signal_disconnect(MN_POST_SAVE, &Choice_model, record_fields, NULL);
+    cr_expect_null(mn_save_update_fields(t.o), "nothing outside a receiver");
+}

@@ -327,7 +327,9 @@ int64_t mn_bulk_update(mn_orm *o, const mn_model *m, void **objs, size_t n, cons
             return mn__orm_fail(o, MN_EINVAL,
                                 "All bulk_update() objects must have a primary key set.");
         /* a deferred field (only()/defer()) is loaded first, as Django's getattr does: its
-         * zeroed struct member would otherwise overwrite the stored value */
+         * zeroed struct member would otherwise overwrite the stored value; one assigned
+         * directly is written */
+        mn__settle_deferred(objs[i]);
         for (size_t k = 0; k < nf; k++) {
             int lrc = mn__load_deferred(o, objs[i], fs[k]);
             if (lrc)

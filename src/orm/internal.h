@@ -282,6 +282,8 @@ const char *mn__cast_type(const mn_fielddef *f, mn_dbdialect d);
 const char *mn__write_alias(mn_orm *o, const mn_model *m);
 bool mn__auto_pk(const mn_model *m);
 void mn__sync_fks(void *obj, const mn_model *m);
+/* Deferred fields whose struct member was assigned directly count as loaded (saved). */
+void mn__settle_deferred(void *obj);
 /* The instance cached in fk->obj (k: the value of its target field, mn__rel_arg) is not the
  * row fk's id/key names. */
 bool mn__fk_cache_stale(const mn_fk *fk, mn_arg k);

@@ -336,6 +336,29 @@ static int do_update(mn_orm *o, void *obj, const mn_model *m, const char *fields
     return rc;
 }
 
+static size_t field_size(const mn_fielddef *f);
+
+/* A field left out by only()/defer() whose struct member no longer holds zero bytes was
+ * assigned directly (b->pages = 500): it counts as loaded from now on, as assigning a
+ * deferred attribute makes it in Django, so a save writes it rather than skipping it or
+ * reloading the stored value over it. */
+void mn__settle_deferred(void *obj)
+{
+    mn_obj *h = obj;
+    const mn_model *m = h->model;
+    for (size_t i = 0; h->deferred && i < m->nfields; i++) {
+        uint64_t bit = UINT64_C(1) << i;
+        if (!(h->deferred & bit))
+            continue;
+        const unsigned char *p = mn__fptr(obj, &m->fields[i]);
+        for (size_t k = 0, n = field_size(&m->fields[i]); k < n; k++)
+            if (p[k]) {
+                h->deferred &= ~bit;
+                break;
+            }
+    }
+}
+
 /* ---- update_fields as pre_save/post_save receivers see it: the save being sent, found by
  * its session (a receiver may park its coroutine while another session saves), as the
  * m2m_changed frames of related.c. */
@@ -406,6 +429,16 @@ static int save(mn_orm *o, void *obj, const char *fields, bool force_insert, con
             return 0;
         if (!(fields = mn_buf_cstr(&names)))
             return MN_ENOMEM;
+    }
+    mn__settle_deferred(obj);
+    for (size_t i = 0; fields && h->deferred && i < m->nfields; i++) {
+        /* a deferred field named in update_fields is read first, as Django's getattr loads
+         * it: its empty struct member would otherwise overwrite the stored value */
+        if (!in_names(fields, m->fields[i].name))
+            continue;
+        int lrc = mn__load_deferred(o, obj, &m->fields[i]);
+        if (lrc)
+            return lrc;
     }
     bool adding = !h->persisted;
     int rc = save_signal(o, MN_PRE_SAVE, m, obj, adding, fields);

@@ -1148,3 +1148,52 @@ Test(orm_audit_writes, save_receivers_see_update_fields)
     mn_signal_disconnect(MN_POST_SAVE, &Choice_model, record_fields, NULL);
     cr_expect_null(mn_save_update_fields(t.o), "nothing outside a receiver");
 }
+
+/* save(update_fields=[...]) naming a field left out by only(): Django reads it (a deferred
+ * attribute loads on access) and writes back what is stored, never a blank. */
+Test(orm_audit_writes, update_fields_naming_a_deferred_field_keeps_its_value)
+{
+    library lib;
+    library_fill(t.o, &lib);
+    Book *b = mn_get(mn_qs_only(mn_all(t.o, Book), "title"), "pk", lib.dune->id);
+    cr_assert_not_null(b, "%s", mn_orm_error(t.o));
+    b->title = "Dune II";
+    cr_assert_eq(mn_save_fields(t.o, b, "title,pages,price,published"), 0, "%s", mn_orm_error(t.o));
+    Book *back = mn_get(mn_all(t.o, Book), "pk", lib.dune->id);
+    cr_assert_not_null(back);
+    cr_expect_str_eq(back->title, "Dune II");
+    cr_expect_eq(back->pages, 412);
+    cr_expect_str_eq(back->price, "19.99");
+    cr_expect_eq(back->published.year, 2021);
+    /* and a plain save() leaves deferred fields alone */
+    b = mn_get(mn_qs_defer(mn_all(t.o, Book), "pages"), "pk", lib.dune->id);
+    b->title = "Dune III";
+    cr_assert_eq(mn_save(t.o, b), 0, "%s", mn_orm_error(t.o));
+    back = mn_get(mn_all(t.o, Book), "pk", lib.dune->id);
+    cr_expect_eq(back->pages, 412);
+    cr_expect_str_eq(back->title, "Dune III");
+}
+
+/* A field left out by only() and then assigned directly is written by save(), with or
+ * without update_fields, and by bulk_update (Django: assigning the attribute loads it). */
+Test(orm_audit_writes, a_deferred_field_assigned_directly_is_saved)
+{
+    library lib;
+    library_fill(t.o, &lib);
+    Book *b = mn_get(mn_qs_only(mn_all(t.o, Book), "title"), "pk", lib.dune->id);
+    cr_assert_not_null(b, "%s", mn_orm_error(t.o));
+    b->pages = 500;
+    cr_assert_eq(mn_save(t.o, b), 0, "%s", mn_orm_error(t.o));
+    Book *back = mn_get(mn_all(t.o, Book), "pk", lib.dune->id);
+    cr_expect_eq(back->pages, 500);
+    cr_expect_str_eq(back->price, "19.99", "an untouched deferred field keeps its value");
+    b = mn_get(mn_qs_only(mn_all(t.o, Book), "title"), "pk", lib.dune->id);
+    b->pages = 600;
+    cr_assert_eq(mn_save_fields(t.o, b, "pages"), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(((Book *)mn_get(mn_all(t.o, Book), "pk", lib.dune->id))->pages, 600);
+    b = mn_get(mn_qs_only(mn_all(t.o, Book), "title"), "pk", lib.dune->id);
+    b->pages = 700;
+    cr_expect_eq(mn_bulk_update(t.o, &Book_model, (void **)&b, 1, "pages", 0), 1, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(((Book *)mn_get(mn_all(t.o, Book), "pk", lib.dune->id))->pages, 700);
+}

@@ -484,6 +484,19 @@ int mn_full_clean(mn_orm *o, void *obj, mn_validation *out)
     mn_obj *h = obj;
     const mn_model *m = h->model;
     errs e = {o, out, 0};
+    /* Django's clean_fields reads every field: the ones only()/defer() left out (and not
+     * assigned since) are loaded, in one query, rather than checked as blanks */
+    mn__settle_deferred(obj);
+    if (h->deferred && h->persisted) {
+        mn_buf names;
+        mn_buf_init(&names, o->arena);
+        for (size_t i = 0; i < m->nfields; i++)
+            if (h->deferred & (UINT64_C(1) << i))
+                mn_buf_printf(&names, "%s%s", names.len ? "," : "", m->fields[i].name);
+        int rc = mn_buf_cstr(&names) ? mn_refresh_fields(o, obj, names.data) : MN_ENOMEM;
+        if (rc)
+            return rc;
+    }
     for (size_t i = 0; i < m->nfields; i++) {
         const mn_fielddef *f = &m->fields[i];
         if (f->type == MN_M2M || (f == m->pk && mn__auto_pk(m)))

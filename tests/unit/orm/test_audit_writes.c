@@ -1197,3 +1197,16 @@ Test(orm_audit_writes, a_deferred_field_assigned_directly_is_saved)
                  mn_orm_error(t.o));
     cr_expect_eq(((Book *)mn_get(mn_all(t.o, Book), "pk", lib.dune->id))->pages, 700);
 }
+
+/* full_clean() of an instance loaded with only(): Django's clean_fields reads every field,
+ * loading the deferred ones, so a valid row stays valid. */
+Test(orm_audit_writes, full_clean_of_a_deferred_instance)
+{
+    library lib;
+    library_fill(t.o, &lib);
+    Book *b = mn_get(mn_qs_only(mn_all(t.o, Book), "title"), "pk", lib.dune->id);
+    cr_assert_not_null(b, "%s", mn_orm_error(t.o));
+    mn_validation v;
+    cr_expect_eq(mn_full_clean(t.o, b, &v), 0, "%s: %s", v.n ? v.errors[0].field : "",
+                 v.n ? v.errors[0].message : "");
+}

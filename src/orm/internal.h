@@ -167,6 +167,10 @@ struct mn_qs {
     mn_rows *cache;
     const char *file; /* where mn_all() was written */
     int line;
+    /* a reverse manager's (mn_related(o, q, "choices")): create(), get_or_create() and
+     * update_or_create() set this foreign key to that instance, as Django's RelatedManager */
+    const mn_fielddef *rel_fk;
+    const void *rel_obj;
 };
 
 static inline void mn__where(mn_qs *qs)

@@ -47,6 +47,10 @@ mn_qs *mn_related_at(mn_orm *o, const void *obj, const char *accessor, const cha
     if (r) {
         qs = mn_qs_filter_kv(mn__qs_hint(mn_qs_all(o, r->from), obj),
                              &(mn_kv){r->field->name, mn_arg_obj(obj)}, 1);
+        if (qs && r->field->type == MN_FK) {
+            qs->rel_fk = r->field;
+            qs->rel_obj = obj;
+        }
     } else {
         const mn_fielddef *f = mn__field(m, accessor, strlen(accessor));
         if (!f || f->type != MN_M2M) {

@@ -497,7 +497,15 @@ int mn_save_fields(mn_orm *o, void *obj, const char *fields)
     return save(o, obj, fields, false, NULL); /* NULL: update_fields=None, every field */
 }
 
-static void *create(mn_orm *o, const mn_model *m, const mn_kv *kv, size_t n, const char *using)
+/* A reverse manager's create() sets its foreign key to the manager's instance, over what
+ * the caller gave (Django: kwargs[field.name] = self.instance). */
+static int set_rel(const mn_qs *qs, void *obj)
+{
+    return qs && qs->rel_fk ? mn_obj_set(qs->o, obj, qs->rel_fk->name, mn_arg_obj(qs->rel_obj)) : 0;
+}
+
+static void *create(mn_orm *o, const mn_model *m, const mn_kv *kv, size_t n, const char *using,
+                    const mn_qs *qs)
 {
     void *obj = mn_obj_new(o, m);
     if (!obj)
@@ -505,12 +513,14 @@ static void *create(mn_orm *o, const mn_model *m, const mn_kv *kv, size_t n, con
     for (size_t i = 0; i < n; i++)
         if (mn_obj_set(o, obj, kv[i].key, kv[i].value) != 0)
             return NULL;
+    if (set_rel(qs, obj) != 0)
+        return NULL;
     return save(o, obj, NULL, true, using) == 0 ? obj : NULL;
 }
 
 void *mn_create_kv(mn_orm *o, const mn_model *m, const mn_kv *kv, size_t n)
 {
-    return create(o, m, kv, n, NULL);
+    return create(o, m, kv, n, NULL, NULL);
 }
 
 /* The database a queryset writes to, by name: using(), else the router's write database. */
@@ -529,7 +539,7 @@ void *mn_qs_create_kv(mn_qs *qs, const mn_kv *kv, size_t n)
     if (!qs)
         return NULL;
     const char *db = qs_write_db(qs);
-    return db ? create(qs->o, qs->m, kv, n, db) : NULL;
+    return db ? create(qs->o, qs->m, kv, n, db, qs) : NULL;
 }
 
 /* refresh_from_db() reads where obj came from (a router asked with obj as the hint). */
@@ -655,6 +665,8 @@ static void *lookup_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *de
     for (size_t i = 0; i < nd; i++)
         if (mn_obj_set(o, obj, def[i].key, def[i].value) != 0)
             return NULL;
+    if (set_rel(qs, obj) != 0)
+        return NULL;
     int atomic = mn__atomic_for(o, qs->alias);
     if (atomic < 0)
         return NULL;

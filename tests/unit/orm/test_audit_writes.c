@@ -1210,3 +1210,25 @@ Test(orm_audit_writes, full_clean_of_a_deferred_instance)
     cr_expect_eq(mn_full_clean(t.o, b, &v), 0, "%s: %s", v.n ? v.errors[0].field : "",
                  v.n ? v.errors[0].message : "");
 }
+
+/* The reverse manager's create(), get_or_create() and update_or_create() set the foreign key
+ * to the instance (Django's RelatedManager: q.choices.create(text=...)). */
+Test(orm_audit_writes, related_manager_create_sets_the_foreign_key)
+{
+    Question *q = question("q");
+    Choice *c = mn_qs_create(mn_related(t.o, q, "choices"), "text", "a");
+    cr_assert_not_null(c, "%s", mn_orm_error(t.o));
+    cr_expect_eq(c->question.id, q->id);
+    bool created = false;
+    Choice *g = mn_qs_get_or_create(mn_related(t.o, q, "choices"), MN_KVS("text", "b"), 1, NULL, 0,
+                                    &created);
+    cr_assert_not_null(g, "%s", mn_orm_error(t.o));
+    cr_expect(created);
+    cr_expect_eq(g->question.id, q->id);
+    Choice *u = mn_qs_update_or_create(mn_related(t.o, q, "choices"), MN_KVS("text", "c"), 1,
+                                       MN_KVS("votes", 4), 1, &created);
+    cr_assert_not_null(u, "%s", mn_orm_error(t.o));
+    cr_expect(created);
+    cr_expect_eq(u->question.id, q->id);
+    cr_expect_eq(mn_qs_count(mn_related(t.o, q, "choices")), 3);
+}

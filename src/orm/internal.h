@@ -171,6 +171,9 @@ struct mn_qs {
      * update_or_create() set this foreign key to that instance, as Django's RelatedManager */
     const mn_fielddef *rel_fk;
     const void *rel_obj;
+    /* a many-to-many manager's (mn_related(o, book, "tags")): the relation's name on rel_obj;
+     * create(), get_or_create() and update_or_create() link what they create */
+    const char *rel_m2m;
 };
 
 static inline void mn__where(mn_qs *qs)

@@ -50,6 +50,9 @@ mn_qs *mn_related_at(mn_orm *o, const void *obj, const char *accessor, const cha
         if (qs && r->field->type == MN_FK) {
             qs->rel_fk = r->field;
             qs->rel_obj = obj;
+        } else if (qs && r->field->type == MN_M2M) {
+            qs->rel_m2m = mn_arena_strdup(o->arena, accessor);
+            qs->rel_obj = obj;
         }
     } else {
         const mn_fielddef *f = mn__field(m, accessor, strlen(accessor));
@@ -79,6 +82,10 @@ mn_qs *mn_related_at(mn_orm *o, const void *obj, const char *accessor, const cha
             true);
         qs = mn_qs_filter_kv(mn__qs_hint(mn_qs_all(o, f->rel_model), obj),
                              &(mn_kv){"pk__in", mn_arg_qs(ids)}, 1);
+        if (qs) {
+            qs->rel_m2m = f->name;
+            qs->rel_obj = obj;
+        }
     }
     if (qs) { /* the line the N+1 warning names when the caller loops over objects */
         qs->file = file;

@@ -534,12 +534,32 @@ static const char *qs_write_db(mn_qs *qs)
     return db;
 }
 
+/* A many-to-many manager links what its create(), get_or_create() or update_or_create()
+ * created (Django's ManyRelatedManager: add() after the create). obj NULL: nothing. */
+static void *link_created(mn_qs *qs, void *obj, bool created)
+{
+    if (!obj || !created || !qs->rel_m2m)
+        return obj;
+    return mn_m2m_add(qs->o, (void *)qs->rel_obj, qs->rel_m2m, (const void *[]){obj}, 1) == 0
+               ? obj
+               : NULL;
+}
+
 void *mn_qs_create_kv(mn_qs *qs, const mn_kv *kv, size_t n)
 {
     if (!qs)
         return NULL;
     const char *db = qs_write_db(qs);
-    return db ? create(qs->o, qs->m, kv, n, db, qs) : NULL;
+    if (!db)
+        return NULL;
+    if (!qs->rel_m2m)
+        return create(qs->o, qs->m, kv, n, db, qs);
+    int atomic = mn__atomic_for(qs->o, db); /* the row and its link, or neither */
+    if (atomic < 0)
+        return NULL;
+    void *obj = link_created(qs, create(qs->o, qs->m, kv, n, db, qs), true);
+    int end = mn_atomic_end(qs->o, obj != NULL);
+    return obj && end == 0 ? obj : NULL;
 }
 
 /* refresh_from_db() reads where obj came from (a router asked with obj as the hint). */
@@ -676,8 +696,21 @@ static void *lookup_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *de
     return rc == 0 ? obj : NULL;
 }
 
+static void *get_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def, size_t nd,
+                           bool *created);
+
 void *mn_qs_get_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def, size_t nd,
                           bool *created)
+{
+    bool made = false;
+    void *obj = get_or_create(qs, lk, n, def, nd, &made);
+    if (created)
+        *created = made;
+    return qs ? link_created(qs, obj, made) : NULL;
+}
+
+static void *get_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def, size_t nd,
+                           bool *created)
 {
     if (created)
         *created = false;
@@ -709,6 +742,19 @@ void *mn_qs_update_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *
     return mn_qs_update_or_create_defaults(qs, lk, n, def, nd, NULL, 0, created);
 }
 
+static void *update_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def, size_t nd,
+                              const mn_kv *create_def, size_t ncd, bool *created);
+
+void *mn_qs_update_or_create_defaults(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def,
+                                      size_t nd, const mn_kv *create_def, size_t ncd, bool *created)
+{
+    bool made = false;
+    void *obj = update_or_create(qs, lk, n, def, nd, create_def, ncd, &made);
+    if (created)
+        *created = made;
+    return qs ? link_created(qs, obj, made) : NULL;
+}
+
 /* Django 4.2+ saves the row found with update_fields: the defaults' fields and those a
  * pre_save() may change (every date, datetime and time field: auto_now). NULL (a full save)
  * when a name is not a concrete field other than the primary key. */
@@ -730,8 +776,8 @@ static const char *update_fields_of(mn_orm *o, const mn_model *m, const mn_kv *d
     return b.len ? mn_buf_cstr(&b) : "";
 }
 
-void *mn_qs_update_or_create_defaults(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def,
-                                      size_t nd, const mn_kv *create_def, size_t ncd, bool *created)
+static void *update_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *def, size_t nd,
+                              const mn_kv *create_def, size_t ncd, bool *created)
 {
     if (created)
         *created = false;

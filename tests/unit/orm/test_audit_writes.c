@@ -1232,3 +1232,35 @@ Test(orm_audit_writes, related_manager_create_sets_the_foreign_key)
     cr_expect_eq(u->question.id, q->id);
     cr_expect_eq(mn_qs_count(mn_related(t.o, q, "choices")), 3);
 }
+
+/* A many-to-many manager's create() and get_or_create() link what they create, from both
+ * sides (Django's book.tags.create(name=...)). */
+Test(orm_audit_writes, m2m_manager_create_links_the_new_row)
+{
+    Author *a = mn_create(t.o, Author, "name", "Ann");
+    Book *b = mn_create(t.o, Book, "title", "b", "author", a);
+    cr_assert(a && b, "%s", mn_orm_error(t.o));
+    Tag *x = mn_qs_create(mn_related(t.o, b, "tags"), "name", "x");
+    cr_assert_not_null(x, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, b, "tags")), 1);
+    bool created = false;
+    Tag *y =
+        mn_qs_get_or_create(mn_related(t.o, b, "tags"), MN_KVS("name", "y"), 1, NULL, 0, &created);
+    cr_assert_not_null(y, "%s", mn_orm_error(t.o));
+    cr_expect(created);
+    cr_expect_eq(mn_qs_count(mn_related(t.o, b, "tags")), 2);
+    Tag *again =
+        mn_qs_get_or_create(mn_related(t.o, b, "tags"), MN_KVS("name", "y"), 1, NULL, 0, &created);
+    cr_assert_not_null(again, "%s", mn_orm_error(t.o));
+    cr_expect(!created);
+    cr_expect_eq(again->id, y->id);
+    Book *c = mn_qs_create(mn_related(t.o, x, "books"), "title", "c", "author", a);
+    cr_assert_not_null(c, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, x, "books")), 2, "the reverse side links too");
+    /* explicit through: the through row takes its defaults */
+    Club *club = mn_create(t.o, Club, "name", "c");
+    cr_assert_not_null(club);
+    Author *m = mn_qs_create(mn_related(t.o, club, "members"), "name", "Member");
+    cr_assert_not_null(m, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Membership), "role", "member")), 1);
+}

@@ -366,9 +366,105 @@ static int m2m_add(mn_orm *o, void *obj, const char *field, const void *const *o
     return m2m_done(o, rc);
 }
 
+/* ---- a reverse foreign key's manager (q.choices), as Django's RelatedManager with
+ * bulk=True: add() points the rows at obj, remove() and clear() set their key to NULL (a
+ * nullable key only, where Django offers them), set() does both (only add() on a key that
+ * cannot be NULL); one UPDATE each, no signals. */
+typedef enum fkm_op { FKM_ADD, FKM_REMOVE, FKM_CLEAR, FKM_SET } fkm_op;
+
+static const revrel *fk_manager_of(mn_orm *o, const void *obj, const char *field)
+{
+    if (mn__ready(o) != 0)
+        return NULL;
+    const mn_obj *h = obj;
+    const revrel *r = mn__field(h->model, field, strlen(field))
+                          ? NULL
+                          : mn__revrel(h->model, field, strlen(field), true);
+    return r && r->field->type == MN_FK ? r : NULL;
+}
+
+static int fk_manager(mn_orm *o, void *obj, const revrel *r, fkm_op op, const void *const *others,
+                      size_t n)
+{
+    const mn_fielddef *f = r->field;
+    mn_obj *h = obj;
+    if (!mn__pk_set(obj))
+        return mn__orm_fail(o, MN_EINVAL,
+                            "'%s' instance needs to have a primary key value before this "
+                            "relationship can be used.",
+                            h->model->name);
+    if ((op == FKM_REMOVE || op == FKM_CLEAR) && !f->null)
+        return mn__orm_fail(o, MN_EINVAL,
+                            "%s.%s cannot be NULL: the %s manager of %s has no %s() (Django "
+                            "offers remove() and clear() on a nullable foreign key only)",
+                            r->from->name, f->name, r->accessor, h->model->name,
+                            op == FKM_REMOVE ? "remove" : "clear");
+    mn_arg val = mn__rel_arg(obj, f);
+    mn_arg *pks = mn_arena_alloc(o->arena, (n ? n : 1) * sizeof *pks);
+    if (!pks)
+        return MN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const mn_obj *x = others[i];
+        if (!x || x->model != r->from)
+            return mn__orm_fail(
+                o, MN_EINVAL, "'%s' instance expected, got %s", r->from->name,
+                x ? mn_arena_printf(o->arena, "<%s: %s>", x->model->name, mn_obj_str(o, x))
+                  : "None");
+        if (!mn__pk_set(x))
+            return mn__orm_fail(o, MN_EINVAL,
+                                "<%s: %s> instance isn't saved. Use bulk=False or save the "
+                                "object first.",
+                                x->model->name, mn_obj_str(o, x));
+        if (op == FKM_REMOVE && !mn__arg_eq(mn__fk_arg(x, f), val))
+            return mn__orm_fail(o, MN_EDOES_NOT_EXIST, "<%s: %s> is not related to <%s: %s>.",
+                                x->model->name, mn_obj_str(o, x), h->model->name,
+                                mn_obj_str(o, obj));
+        pks[i] = mn__pk_arg(x);
+    }
+    if ((op == FKM_ADD || op == FKM_REMOVE) && n == 0)
+        return m2m_done(o, 0);
+    mn_qs *mine = mn_qs_filter_kv(mn__qs_hint(mn_qs_all(o, r->from), obj),
+                                  &(mn_kv){f->name, mn_arg_obj(obj)}, 1);
+    mn_qs *listed = mn_qs_filter_kv(mn__qs_hint(mn_qs_all(o, r->from), obj),
+                                    &(mn_kv){"pk__in", mn_arg_list(pks, n)}, 1);
+    int64_t rc = 0;
+    switch (op) {
+    case FKM_CLEAR: rc = mn_qs_update_kv(mine, &(mn_kv){f->name, mn_arg_null()}, 1); break;
+    case FKM_REMOVE:
+        rc = mn_qs_update_kv(mn_qs_filter_kv(listed, &(mn_kv){f->name, mn_arg_obj(obj)}, 1),
+                             &(mn_kv){f->name, mn_arg_null()}, 1);
+        break;
+    case FKM_SET: { /* the rows not listed leave (nullable), then the listed ones join */
+        int atomic = mn__atomic_for(o, mn__db_name(o, mn__route(o, r->from, true, obj)));
+        if (atomic < 0)
+            return atomic;
+        if (f->null)
+            rc = mn_qs_update_kv(
+                n ? mn_qs_exclude_kv(mine, &(mn_kv){"pk__in", mn_arg_list(pks, n)}, 1) : mine,
+                &(mn_kv){f->name, mn_arg_null()}, 1);
+        if (rc >= 0 && n)
+            rc = mn_qs_update_kv(listed, &(mn_kv){f->name, mn_arg_obj(obj)}, 1);
+        int end = mn_atomic_end(o, rc >= 0);
+        if (rc >= 0 && end)
+            rc = end;
+        break;
+    }
+    case FKM_ADD: rc = mn_qs_update_kv(listed, &(mn_kv){f->name, mn_arg_obj(obj)}, 1); break;
+    }
+    if (rc < 0)
+        return (int)rc;
+    for (size_t i = 0; i < n; i++) /* the instances given, as Django's setattr */
+        if (op != FKM_CLEAR && mn_obj_set(o, (void *)others[i], f->name,
+                                          op == FKM_REMOVE ? mn_arg_null() : mn_arg_obj(obj)) != 0)
+            return o->errcode;
+    return m2m_done(o, 0);
+}
+
 int mn_m2m_add(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n)
 {
-    return m2m_add(o, obj, field, others, n, NULL, 0);
+    const revrel *r = fk_manager_of(o, obj, field);
+    return r ? fk_manager(o, obj, r, FKM_ADD, others, n)
+             : m2m_add(o, obj, field, others, n, NULL, 0);
 }
 
 int mn_m2m_add_through(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n,
@@ -395,6 +491,9 @@ static int m2m_remove_keys(mn_orm *o, const m2m_side *s, void *obj, const mn_arg
 
 int mn_m2m_remove(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n)
 {
+    const revrel *r = fk_manager_of(o, obj, field);
+    if (r)
+        return fk_manager(o, obj, r, FKM_REMOVE, others, n);
     m2m_side s;
     int rc = m2m_parts(o, obj, field, &s);
     if (rc || n == 0)
@@ -407,6 +506,9 @@ int mn_m2m_remove(mn_orm *o, void *obj, const char *field, const void *const *ot
 
 int mn_m2m_clear(mn_orm *o, void *obj, const char *field)
 {
+    const revrel *fr = fk_manager_of(o, obj, field);
+    if (fr)
+        return fk_manager(o, obj, fr, FKM_CLEAR, NULL, 0);
     m2m_side s;
     int rc = m2m_parts(o, obj, field, &s);
     if (rc)
@@ -464,7 +566,9 @@ static int m2m_set(mn_orm *o, void *obj, const char *field, const void *const *o
 
 int mn_m2m_set(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n)
 {
-    return m2m_set(o, obj, field, others, n, NULL, 0);
+    const revrel *r = fk_manager_of(o, obj, field);
+    return r ? fk_manager(o, obj, r, FKM_SET, others, n)
+             : m2m_set(o, obj, field, others, n, NULL, 0);
 }
 
 int mn_m2m_set_through(mn_orm *o, void *obj, const char *field, const void *const *others, size_t n,

@@ -1264,3 +1264,46 @@ Test(orm_audit_writes, m2m_manager_create_links_the_new_row)
     cr_assert_not_null(m, "%s", mn_orm_error(t.o));
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Membership), "role", "member")), 1);
 }
+
+/* A reverse foreign key's manager: add() points rows at the instance, remove() and clear()
+ * set a nullable key to NULL (Django's RelatedManager, bulk=True), set() does both. */
+Test(orm_audit_writes, reverse_fk_manager_add_remove_clear_set)
+{
+    library lib;
+    library_fill(t.o, &lib);
+    /* reviews: dune has two, sql one */
+    Review *free = mn_create(t.o, Review, "stars", 1, "body", "loose");
+    cr_assert_not_null(free);
+    cr_expect_eq(mn_m2m_add(t.o, lib.emma, "reviews", (const void *[]){free}, 1), 0, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(free->book.id, lib.emma->id, "the instance given follows");
+    cr_expect_eq(mn_qs_count(mn_related(t.o, lib.emma, "reviews")), 1);
+    Review *dune1 = mn_qs_first(mn_qs_order_by(mn_related(t.o, lib.dune, "reviews"), "id"));
+    cr_assert_not_null(dune1);
+    cr_expect_eq(mn_m2m_remove(t.o, lib.emma, "reviews", (const void *[]){dune1}, 1),
+                 MN_EDOES_NOT_EXIST);
+    cr_expect(strstr(mn_orm_error(t.o), "is not related to"), "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_m2m_remove(t.o, lib.dune, "reviews", (const void *[]){dune1}, 1), 0, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, lib.dune, "reviews")), 1);
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Review), "book__isnull", true)), 1);
+    cr_expect_eq(mn_m2m_set(t.o, lib.sql, "reviews", (const void *[]){dune1, free}, 2), 0, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, lib.sql, "reviews")), 2, "the old one left");
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Review), "book__isnull", true)), 1);
+    cr_expect_eq(mn_m2m_clear(t.o, lib.sql, "reviews"), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Review), "book__isnull", true)), 3);
+    cr_expect_eq(count(&Review_model), 4, "no row deleted");
+    /* a key that cannot be NULL: add() and set() only */
+    Question *q1 = question("q1"), *q2 = question("q2");
+    Choice *c = choice(q1, "a", 0);
+    cr_expect_eq(mn_m2m_clear(t.o, q1, "choices"), MN_EINVAL);
+    cr_expect_eq(mn_m2m_remove(t.o, q1, "choices", (const void *[]){c}, 1), MN_EINVAL);
+    cr_expect_eq(mn_m2m_set(t.o, q2, "choices", (const void *[]){c}, 1), 0, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_related(t.o, q2, "choices")), 1);
+    cr_expect_eq(mn_m2m_add(t.o, q1, "choices", (const void *[]){lib.dune}, 1), MN_EINVAL,
+                 "a Book is not a Choice");
+    Choice *unsaved = mn_new(t.o, Choice);
+    cr_expect_eq(mn_m2m_add(t.o, q1, "choices", (const void *[]){unsaved}, 1), MN_EINVAL);
+}

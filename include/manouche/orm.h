@@ -533,6 +533,17 @@ int mn_save_using(mn_orm *o, void *obj, const char *alias) MN_MAY_YIELD;
 /* save(update_fields=[...]): comma-separated field names (or attnames, "question_id"); the
  * primary key is refused; "" saves nothing and sends no signal; NULL saves every field. */
 int mn_save_fields(mn_orm *o, void *obj, const char *fields) MN_MAY_YIELD;
+/* save(force_insert=, force_update=, update_fields=, using=): force_insert always INSERTs (a
+ * key that is taken is an IntegrityError), force_update always UPDATEs (no row:
+ * MN_EDOES_NOT_EXIST "Forced update did not affect any rows."); both, or force_insert with
+ * update_fields, is MN_EINVAL "Cannot force both insert and updating in model saving.".
+ * NULL opts: mn_save. */
+typedef struct mn_save_opts {
+    bool force_insert, force_update;
+    const char *update_fields; /* as mn_save_fields; NULL: every field */
+    const char *db;            /* as mn_save_using (Django's using=); NULL: routed */
+} mn_save_opts;
+int mn_save_ex(mn_orm *o, void *obj, const mn_save_opts *opts) MN_MAY_YIELD;
 /* Reloads every field from the database (refresh_from_db). */
 int mn_refresh(mn_orm *o, void *obj) MN_MAY_YIELD;
 /* refresh_from_db(fields=[...]): reloads only the comma-separated fields (NULL: all). */

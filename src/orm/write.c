@@ -397,12 +397,19 @@ static int save_signal(mn_orm *o, mn_signal sig, const mn_model *m, void *obj, b
  * so a key that is taken (a CharField or OneToOneField pk) is an IntegrityError, not an
  * update of the row that has it. using: save(using=...); NULL routes with obj as the hint
  * (the router, else the database obj came from). */
-static int save(mn_orm *o, void *obj, const char *fields, bool force_insert, const char *using)
+enum { FORCE_INSERT = 1, FORCE_UPDATE = 2 }; /* save()'s force: create() passes true */
+
+static int save(mn_orm *o, void *obj, const char *fields, int force, const char *using)
 {
     mn_obj *h = obj;
     const mn_model *m = h->model;
+    bool force_insert = force == FORCE_INSERT;
     if (mn__ready(o) != 0)
         return o->errcode;
+    if (force_insert && fields)
+        return mn__orm_fail(o, MN_EINVAL, "Cannot force both insert and updating in model saving.");
+    if (force == FORCE_UPDATE && !mn__pk_set(obj))
+        return mn__orm_fail(o, MN_EINVAL, "Cannot force an update in save() with no primary key.");
     /* every name of update_fields must be a concrete field other than the primary key */
     if (fields) {
         mn_buf names; /* the same fields by name: "question_id" is "question" */
@@ -455,8 +462,8 @@ static int save(mn_orm *o, void *obj, const char *fields, bool force_insert, con
     /* A new instance whose pk has a default (uuid4) is inserted straight away, as Django
      * 3.0+ does: no UPDATE that could only miss. */
     bool pk_default = !h->persisted && (m->pk->default_fn || m->pk->default_str);
-    if (!h->persisted &&
-        (force_insert || (mn__auto_pk(m) && mn_obj_pk(obj) == 0) || (pk_default && !fields))) {
+    if (force_insert || (force != FORCE_UPDATE && !h->persisted &&
+                         ((mn__auto_pk(m) && mn_obj_pk(obj) == 0) || (pk_default && !fields)))) {
         if (fields)
             return mn__orm_fail(o, MN_EINVAL,
                                 "Cannot force an update in save() with no primary key.");
@@ -469,6 +476,9 @@ static int save(mn_orm *o, void *obj, const char *fields, bool force_insert, con
             if (fields)
                 return mn__orm_fail(o, MN_EDOES_NOT_EXIST,
                                     "Save with update_fields did not affect any rows.");
+            if (force == FORCE_UPDATE)
+                return mn__orm_fail(o, MN_EDOES_NOT_EXIST,
+                                    "Forced update did not affect any rows.");
             rc = do_insert(o, obj, m, alias);
             created = true;
         }
@@ -492,6 +502,18 @@ int mn_save_using(mn_orm *o, void *obj, const char *alias)
 {
     return save(o, obj, NULL, false, alias);
 }
+int mn_save_ex(mn_orm *o, void *obj, const mn_save_opts *opts)
+{
+    if (!opts)
+        return save(o, obj, NULL, 0, NULL);
+    if (opts->force_insert && opts->force_update)
+        return mn__orm_fail(o, MN_EINVAL, "Cannot force both insert and updating in model saving.");
+    int force = opts->force_insert ? FORCE_INSERT : 0;
+    if (opts->force_update)
+        force = FORCE_UPDATE;
+    return save(o, obj, opts->update_fields, force, opts->db);
+}
+
 int mn_save_fields(mn_orm *o, void *obj, const char *fields)
 {
     return save(o, obj, fields, false, NULL); /* NULL: update_fields=None, every field */

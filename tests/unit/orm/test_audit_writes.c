@@ -1307,3 +1307,33 @@ Test(orm_audit_writes, reverse_fk_manager_add_remove_clear_set)
     Choice *unsaved = mn_new(t.o, Choice);
     cr_expect_eq(mn_m2m_add(t.o, q1, "choices", (const void *[]){unsaved}, 1), MN_EINVAL);
 }
+
+/* save(force_insert=True) / save(force_update=True), with Django's refusals. */
+Test(orm_audit_writes, save_force_insert_and_force_update)
+{
+    Section *s = mn_new(t.o, Section);
+    s->id = 3;
+    s->name = "three";
+    cr_expect_eq(mn_save_ex(t.o, s, &(mn_save_opts){.force_update = true}), MN_EDOES_NOT_EXIST);
+    cr_expect_str_eq(mn_orm_error(t.o), "Forced update did not affect any rows.");
+    cr_expect_eq(count(&Section_model), 0, "nothing inserted");
+    cr_assert_eq(mn_save_ex(t.o, s, &(mn_save_opts){.force_insert = true}), 0, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(count(&Section_model), 1);
+    s->name = "THREE";
+    cr_expect_eq(mn_save_ex(t.o, s, &(mn_save_opts){.force_update = true}), 0, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Section), "name", "THREE")), 1);
+    /* a saved instance forced to insert again: the key is taken */
+    cr_expect_eq(mn_save_ex(t.o, s, &(mn_save_opts){.force_insert = true}), MN_EDB_INTEGRITY);
+    cr_expect_eq(mn_save_ex(t.o, s, &(mn_save_opts){.force_insert = true, .force_update = true}),
+                 MN_EINVAL);
+    cr_expect_str_eq(mn_orm_error(t.o), "Cannot force both insert and updating in model saving.");
+    cr_expect_eq(mn_save_ex(t.o, s, &(mn_save_opts){.force_insert = true, .update_fields = "name"}),
+                 MN_EINVAL);
+    Question *q = mn_new(t.o, Question);
+    q->text = "q";
+    cr_expect_eq(mn_save_ex(t.o, q, &(mn_save_opts){.force_update = true}), MN_EINVAL);
+    cr_expect_str_eq(mn_orm_error(t.o), "Cannot force an update in save() with no primary key.");
+    cr_expect_eq(mn_save_ex(t.o, s, NULL), 0, "%s", mn_orm_error(t.o));
+}

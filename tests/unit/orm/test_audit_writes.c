@@ -1337,3 +1337,25 @@ Test(orm_audit_writes, save_force_insert_and_force_update)
     cr_expect_str_eq(mn_orm_error(t.o), "Cannot force an update in save() with no primary key.");
     cr_expect_eq(mn_save_ex(t.o, s, NULL), 0, "%s", mn_orm_error(t.o));
 }
+
+/* The Paginator over none() and over values() rows, with Django's 23/10/3 orphans example. */
+Test(orm_audit_writes, paginator_over_none_values_and_djangos_orphans_example)
+{
+    mn_page p;
+    cr_assert_eq(mn_paginate(mn_qs_none(t.o, &Tag_model), 10, 0, 1, &p), 0, "%s",
+                 mn_orm_error(t.o));
+    cr_expect(p.count == 0 && p.num_pages == 1 && p.rows && p.rows->len == 0);
+    Tag *tags[23];
+    for (int i = 0; i < 23; i++) {
+        tags[i] = mn_new(t.o, Tag);
+        tags[i]->name = mn_arena_printf(t.arena, "t%02d", i);
+    }
+    cr_assert_eq(mn_bulk_create(t.o, &Tag_model, (void **)tags, 23, NULL), 0);
+    mn_qs *vals = mn_qs_values(mn_qs_order_by(mn_all(t.o, Tag), "name"), "name");
+    cr_assert_eq(mn_paginate(vals, 10, 3, 2, &p), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(p.num_pages, 2);
+    cr_expect_eq(p.rows->len, 13, "the last page takes the 3 orphans");
+    cr_expect_eq(p.start_index, 11);
+    cr_expect_eq(p.end_index, 23);
+    cr_expect_eq(mn_paginate(vals, 10, 3, 3, &p), MN_EEMPTY_PAGE);
+}

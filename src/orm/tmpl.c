@@ -6,6 +6,7 @@
 #include "rel_internal.h"
 
 #include <manouche/rt.h>
+#include <jansson.h>
 #include <manouche/template.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -86,6 +87,62 @@ mn_value *mn_qs_value(mn_qs *qs)
     return mn_value_object(qs->o->arena, &qs_class, qs);
 }
 
+/* A JSON document as Python's json.loads gives it (Django's JSONField value): dicts, lists,
+ * strings, numbers, booleans and None, so {{ e.doc.key.0 }} looks inside. Plain conversion:
+ * no tagged {"__safe__": ...} forms, which would let stored data bypass escaping. NULL when
+ * memory runs out. */
+static mn_value *json_value(mn_arena *a, const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        mn_value *d = mn_value_dict(a, json_object_size(j));
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)j, k, x)
+        {
+            mn_value *v = d ? json_value(a, x) : NULL;
+            if (!v || mn_value_dict_set(a, d, k, strlen(k), v) != 0)
+                return NULL;
+        }
+        return d;
+    }
+    case JSON_ARRAY: {
+        mn_value *l = mn_value_list(a, json_array_size(j));
+        size_t i;
+        json_t *x;
+        json_array_foreach(j, i, x)
+        {
+            mn_value *v = l ? json_value(a, x) : NULL;
+            if (!v || mn_value_list_append(a, l, v) != 0)
+                return NULL;
+        }
+        return l;
+    }
+    case JSON_STRING: return mn_value_str(a, json_string_value(j), json_string_length(j));
+    case JSON_INTEGER: return mn_value_int(a, (int64_t)json_integer_value(j));
+    case JSON_REAL: return mn_value_double(a, json_real_value(j));
+    case JSON_TRUE: return mn_value_true();
+    case JSON_FALSE: return mn_value_false();
+    default: return mn_value_none();
+    }
+}
+
+/* The stored JSON text of a field as its decoded value; the text itself when it does not
+ * parse (a document wider than jansson's integers). */
+static mn_value *json_field_value(mn_arena *a, mn_value *text)
+{
+    if (!mn_value_is_string(text))
+        return text;
+    mn_str s = mn_value_string(text);
+    json_error_t err;
+    json_t *j = json_loadb(s.ptr, s.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    if (!j)
+        return text;
+    mn_value *v = json_value(a, j);
+    json_decref(j);
+    return v;
+}
+
 static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
 {
     /* a query this lookup makes is the template's: the N+1 warning names its line */
@@ -113,6 +170,8 @@ static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
             return *out ? 0 : MN_EINVAL;
         }
         *out = mn_obj_get_value(o, self, f->name);
+        if (*out && f->type == MN_JSON)
+            *out = json_field_value(arena, *out);
         return *out ? 0 : MN_ENOMEM;
     }
     if (mn_str_starts_with(name, "get_") && mn_str_ends_with(name, "_display") && name.len > 12) {
@@ -232,19 +291,23 @@ static int qs_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
     if (mn_str_eq_cstr(name, "count")) {
         int64_t n = qs->cache ? (int64_t)qs->cache->len : mn_qs_count(qs);
         if (n < 0)
-            return (int)n;
+            return qs_failed(qs, (int)n);
         *out = mn_value_int(arena, n);
         return 0;
     }
     if (mn_str_eq_cstr(name, "exists")) {
         int e = mn_qs_exists(qs);
         if (e < 0)
-            return e;
+            return qs_failed(qs, e);
         *out = mn_value_bool(e);
         return 0;
     }
     if (mn_str_eq_cstr(name, "first") || mn_str_eq_cstr(name, "last")) {
+        /* NULL is "no row" or a failed query: the session's error tells them apart */
+        mn_orm_clear_error(qs->o);
         void *obj = name.ptr[0] == 'f' ? mn_qs_first(qs) : mn_qs_last(qs);
+        if (!obj && qs->o->errcode)
+            return qs_failed(qs, MN_EINVAL);
         *out = obj ? (qs->mode == MODE_OBJECTS ? mn_obj_value(qs->o, obj) : obj) : mn_value_none();
         return 0;
     }

@@ -37,9 +37,13 @@ static mn_value *index_end(const mn_filter_call *c, mn_value *v, bool last)
     }
     case MN_VALUE_LIST:
     case MN_VALUE_OBJECT: {
+        mn_value_kind k = mn_value_kind_of(v);
         mn_value *l;
-        if (mn_value_iterate(v, c->arena, &l) < 0)
-            return mn__ffail(c, "object is not subscriptable");
+        int rc = mn_value_iterate(v, c->arena, &l);
+        if (rc < 0)
+            return mn__ffail(c, k == MN_VALUE_OBJECT && v->u.obj.cls && v->u.obj.cls->iterate
+                                    ? mn_value_strerror(rc)
+                                    : "object is not subscriptable");
         size_t n = mn_value_list_len(l);
         if (!n)
             return mn_value_empty_string();
@@ -68,7 +72,13 @@ static mn_value *f_length(const mn_filter_call *c, mn_value *v, mn_value *arg)
     int64_t n = 0;
     mn_value_kind k = mn_value_kind_of(v);
     if (k == MN_VALUE_STRING || k == MN_VALUE_LIST || k == MN_VALUE_DICT || k == MN_VALUE_OBJECT) {
-        if (mn_value_length(v, c->arena, &n) < 0)
+        int rc = mn_value_length(v, c->arena, &n);
+        /* Django answers len()'s TypeError with 0; a sized object whose length fails (a
+         * queryset whose query fails) fails the render, as the database error propagates */
+        if (rc < 0 && k == MN_VALUE_OBJECT && v->u.obj.cls &&
+            (v->u.obj.cls->length || v->u.obj.cls->iterate))
+            return mn__ffail(c, mn_value_strerror(rc));
+        if (rc < 0)
             n = 0;
     }
     return mn_value_int(c->arena, n);

@@ -143,6 +143,52 @@ static mn_value *json_field_value(mn_arena *a, mn_value *text)
     return v;
 }
 
+/* A DurationField's value as Python's timedelta prints it ("1 day, 2:03:04.500000",
+ * "-1 day, 23:59:59.999999"), false when zero; the value is microseconds. */
+static int duration_to_string(void *self, mn_arena *arena, mn_buf *out)
+{
+    const int64_t day = INT64_C(86400000000);
+    int64_t us = *(const int64_t *)self, days = us / day, rem = us % day;
+    (void)arena;
+    if (rem < 0) {
+        rem += day;
+        days--;
+    }
+    if (days)
+        mn_buf_printf(out, "%lld day%s, ", (long long)days, days == 1 || days == -1 ? "" : "s");
+    int64_t sec = rem / 1000000, frac = rem % 1000000;
+    mn_buf_printf(out, "%lld:%02lld:%02lld", (long long)(sec / 3600), (long long)(sec / 60 % 60),
+                  (long long)(sec % 60));
+    return frac ? mn_buf_printf(out, ".%06lld", (long long)frac) : 0;
+}
+
+static int duration_truth(void *self, mn_arena *arena)
+{
+    (void)arena;
+    return *(const int64_t *)self != 0;
+}
+
+static bool duration_equal(void *a, void *b)
+{
+    return *(const int64_t *)a == *(const int64_t *)b;
+}
+
+static const mn_value_class duration_class = {
+    .name = "timedelta",
+    .to_string = duration_to_string,
+    .truth = duration_truth,
+    .equal = duration_equal,
+};
+
+static mn_value *duration_value(mn_arena *a, mn_value *us)
+{
+    int64_t *p;
+    if (mn_value_kind_of(us) != MN_VALUE_INT || !(p = mn_arena_alloc(a, sizeof *p)))
+        return us;
+    *p = us->u.i;
+    return mn_value_object(a, &duration_class, p);
+}
+
 static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
 {
     /* a query this lookup makes is the template's: the N+1 warning names its line */
@@ -172,6 +218,8 @@ static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
         *out = mn_obj_get_value(o, self, f->name);
         if (*out && f->type == MN_JSON)
             *out = json_field_value(arena, *out);
+        else if (*out && f->type == MN_DURATION)
+            *out = duration_value(arena, *out);
         return *out ? 0 : MN_ENOMEM;
     }
     if (mn_str_starts_with(name, "get_") && mn_str_ends_with(name, "_display") && name.len > 12) {
@@ -324,16 +372,24 @@ static int qs_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
     return MN_ENOTFOUND;
 }
 
+/* As QuerySet.__repr__: the first 20 rows, then "...(remaining elements truncated)...";
+ * an unevaluated queryset runs a LIMIT 21 query for it and stays unevaluated. */
 static int qs_to_string(void *self, mn_arena *arena, mn_buf *out)
 {
+    enum { REPR_ROWS = 20 };
     mn_qs *qs = self;
-    mn_rows *rows = mn_qs_fetch(qs);
+    mn_qs *head = qs->cache ? qs : mn_qs_slice(qs, 0, REPR_ROWS + 1);
+    mn_rows *rows = head ? mn_qs_fetch(head) : NULL;
     if (!rows)
         return qs_failed(qs, MN_EINVAL);
     mn_buf_puts(out, "<QuerySet [");
     for (size_t i = 0; i < rows->len; i++) {
         if (i)
             mn_buf_puts(out, ", ");
+        if (i == REPR_ROWS) {
+            mn_buf_puts(out, "'...(remaining elements truncated)...'");
+            break;
+        }
         if (qs->mode == MODE_OBJECTS) {
             mn_buf_printf(out, "<%s: %s>", qs->m->name, mn_obj_str(qs->o, rows->items[i]));
         } else {

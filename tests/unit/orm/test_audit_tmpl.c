@@ -379,3 +379,39 @@ Test(orm_audit_tmpl, a_failing_query_fails_the_render_and_names_the_problem)
     }
     cr_expect_eq(bad, 0, "%d templates did not fail naming 'bogus'; first: %s", bad, first_bad);
 }
+
+Test(orm_audit_tmpl, durations_times_and_uuids_print_as_python)
+{
+    /* 1 day, 2:03:04.5 */
+    int64_t us = ((24 + 2) * 3600 + 3 * 60 + 4) * INT64_C(1000000) + 500000;
+    mn_datetime clock = {.hour = 14, .minute = 30};
+    Everything *e = mn_create(t.o, Everything, "span", us, "clock", &clock, "uid",
+                              "6ba7b810-9dad-11d1-80b4-00c04fd430c8");
+    cr_assert_not_null(e, "%s", mn_orm_error(t.o));
+    Everything *got = mn_get(mn_all(t.o, Everything), "pk", e->id);
+    cr_assert_not_null(got, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(R("{{ e.span }}|{{ e.clock }}|{{ e.clock|time:'H:i' }}|{{ e.uid }}", "e",
+                       mn_obj_value(t.o, got)),
+                     "1 day, 2:03:04.500000|2:30 p.m.|14:30|6ba7b810-9dad-11d1-80b4-00c04fd430c8");
+    got->span = -1;
+    cr_expect_str_eq(R("{{ e.span }}", "e", mn_obj_value(t.o, got)), "-1 day, 23:59:59.999999");
+    got->span = 0;
+    cr_expect_str_eq(R("{{ e.span }} {{ e.span|default:'none' }}", "e", mn_obj_value(t.o, got)),
+                     "0:00:00 none");
+    got->span = 2 * 86400 * INT64_C(1000000);
+    cr_expect_str_eq(R("{{ e.span }}", "e", mn_obj_value(t.o, got)), "2 days, 0:00:00");
+}
+
+Test(orm_audit_tmpl, a_long_queryset_prints_twenty_rows_as_django)
+{
+    int failed = 0;
+    for (int i = 0; i < 22; i++)
+        failed += mn_create(t.o, Tag, "name", mn_arena_printf(t.arena, "t%02d", i)) == NULL;
+    cr_assert_eq(failed, 0, "%s", mn_orm_error(t.o));
+    mn_value *v = mn_qs_value(
+        mn_qs_values_list(mn_filter(mn_all(t.o, Tag), "name__startswith", "t"), "name", true));
+    const char *out = R("{{ ts|safe }}", "ts", v);
+    cr_expect(strstr(out, "'t19', '...(remaining elements truncated)...']>") != NULL, "%s", out);
+    cr_expect(strstr(out, "'t20'") == NULL, "%s", out);
+    cr_expect_str_eq(R("{{ ts|length }}", "ts", v), "23", "the repr's LIMIT did not stick");
+}

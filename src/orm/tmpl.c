@@ -13,6 +13,7 @@
 
 static const mn_value_class obj_class;
 static const mn_value_class qs_class;
+static const mn_value_class manager_class, m2m_manager_class;
 
 /* One value class per model, named after it, so a repr says <Book: Dune> as Django's
  * Model.__repr__ (not <Model: Dune>). Classes are compared by address (mn_value_equal), so
@@ -189,6 +190,14 @@ static mn_value *duration_value(mn_arena *a, mn_value *us)
     return mn_value_object(a, &duration_class, p);
 }
 
+/* A related manager (question.choices, book.tags) as Django's: its methods (all, count,
+ * exists, first, last) answer, but it is no sequence — {% for %} over it renders nothing,
+ * |length is 0, {% if %} is always true — and it prints as "polls.Choice.None". */
+static mn_value *manager_value(mn_qs *qs, bool m2m)
+{
+    return qs ? mn_value_object(qs->o->arena, m2m ? &m2m_manager_class : &manager_class, qs) : NULL;
+}
+
 static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
 {
     /* a query this lookup makes is the template's: the N+1 warning names its line */
@@ -212,7 +221,7 @@ static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
             return 0;
         }
         if (f->type == MN_M2M) {
-            *out = mn_qs_value(mn_related_at(o, self, f->name, tpl, line));
+            *out = manager_value(mn_related_at(o, self, f->name, tpl, line), true);
             return *out ? 0 : MN_EINVAL;
         }
         *out = mn_obj_get_value(o, self, f->name);
@@ -253,7 +262,7 @@ static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
             *out = mn_obj_value(o, rel);
             return 0;
         }
-        *out = mn_qs_value(mn_related_at(o, self, n, tpl, line));
+        *out = manager_value(mn_related_at(o, self, n, tpl, line), r->field->type == MN_M2M);
         return *out ? 0 : MN_EINVAL;
     }
     mn_rows *pre = mn_obj_prefetched(self, n); /* Prefetch(to_attr=n): a list, as Django */
@@ -441,4 +450,31 @@ static const mn_value_class qs_class = {
     .to_string = qs_to_string,
     .to_string_is_repr = true,
     .slice = qs_slice,
+};
+
+static int manager_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
+{
+    int64_t idx;
+    if (mn_str_to_i64(name, &idx) == 0)
+        return MN_ENOTFOUND; /* a manager is not subscriptable */
+    return qs_get(self, name, arena, out);
+}
+
+static int manager_to_string(void *self, mn_arena *arena, mn_buf *out)
+{
+    const mn_model *m = ((mn_qs *)self)->m;
+    (void)arena;
+    return mn_buf_printf(out, "%s.%s.None", m->app ? m->app : "", m->name);
+}
+
+static const mn_value_class manager_class = {
+    .name = "RelatedManager",
+    .get = manager_get,
+    .to_string = manager_to_string,
+};
+
+static const mn_value_class m2m_manager_class = {
+    .name = "ManyRelatedManager",
+    .get = manager_get,
+    .to_string = manager_to_string,
 };

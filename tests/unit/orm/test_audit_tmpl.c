@@ -415,3 +415,27 @@ Test(orm_audit_tmpl, a_long_queryset_prints_twenty_rows_as_django)
     cr_expect(strstr(out, "'t20'") == NULL, "%s", out);
     cr_expect_str_eq(R("{{ ts|length }}", "ts", v), "23", "the repr's LIMIT did not stick");
 }
+
+Test(orm_audit_tmpl, a_related_manager_is_not_a_queryset)
+{
+    /* Django: the manager answers its methods but is no sequence, and is always true */
+    mn_value *cy = mn_obj_value(t.o, lib.cy), *odes = mn_obj_value(t.o, lib.odes);
+    cr_expect_str_eq(R("{{ b.tags }}|{{ b.tags|length }}|[{{ b.tags.0 }}]|{{ b.tags.all.0.name }}|"
+                       "{{ b.tags.count }}",
+                       "b", odes),
+                     "library.Tag.None|0|[]|classic|2");
+    const char *out;
+    mn_template_error err;
+    cr_expect_lt(render_rc("{% for x in b.tags %}x{% endfor %}", "b", odes, &out, &err), 0);
+    cr_expect_str_eq(err.message, "'ManyRelatedManager' object is not iterable");
+    cr_expect_lt(render_rc("{% for x in a.books %}x{% endfor %}", "a", cy, &out, &err), 0);
+    cr_expect_str_eq(err.message, "'RelatedManager' object is not iterable");
+    cr_expect_str_eq(R("{% if a.books %}always{% endif %}|{% if a.books.all %}rows{% else %}none"
+                       "{% endif %}|{{ a.books.all }}|{{ a.books.exists }}",
+                       "a", cy),
+                     "always|none|&lt;QuerySet []&gt;|False");
+    mn_datetime when = {.year = 2025, .month = 1, .day = 1, .aware = true};
+    Question *q = mn_create(t.o, Question, "text", "?", "pub_date", &when);
+    cr_assert_not_null(q, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(R("{{ q.choices }}", "q", mn_obj_value(t.o, q)), "polls.Choice.None");
+}

@@ -198,6 +198,17 @@ static mn_value *manager_value(mn_qs *qs, bool m2m)
     return qs ? mn_value_object(qs->o->arena, m2m ? &m2m_manager_class : &manager_class, qs) : NULL;
 }
 
+/* The session's failure as the template's, with its message; `missing` (MN_ENOTFOUND: an
+ * invalid variable) when the lookup found no row. */
+static int orm_failed(mn_orm *o, int missing)
+{
+    if (!o->errcode || o->errcode == MN_EDOES_NOT_EXIST)
+        return missing;
+    if (*mn_orm_error(o))
+        mn_value_fail(o->errcode, "%s", mn_orm_error(o));
+    return o->errcode;
+}
+
 static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
 {
     /* a query this lookup makes is the template's: the N+1 warning names its line */
@@ -216,8 +227,21 @@ static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
             return rc;
         bool attname = (f->type == MN_FK || f->type == MN_O2O) && strcmp(n, f->name) != 0;
         if ((f->type == MN_FK || f->type == MN_O2O) && !attname) {
+            if (mn__is_null(self, f)) {
+                *out = mn_value_none();
+                return 0;
+            }
+            /* a key naming no row is Django's RelatedObjectDoesNotExist: string_if_invalid */
+            mn_orm_clear_error(o);
             void *rel = mn_fk_get_at(o, self, f->name, tpl, line);
-            *out = rel ? mn_obj_value(o, rel) : mn_value_none();
+            if (!rel)
+                return orm_failed(o, MN_ENOTFOUND);
+            *out = mn_obj_value(o, rel);
+            return 0;
+        }
+        if (f == m->pk && !mn__pk_set(self) &&
+            (f->type == MN_AUTO || f->type == MN_BIGAUTO || f->type == MN_SMALLAUTO)) {
+            *out = mn_value_none(); /* an unsaved instance's pk is None */
             return 0;
         }
         if (f->type == MN_M2M) {
@@ -369,13 +393,17 @@ static int qs_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
         return 0;
     }
     int64_t idx;
-    if (mn_str_to_i64(name, &idx) == 0 && idx >= 0) {
-        mn_rows *rows = mn_qs_fetch(qs);
+    if (mn_str_to_i64(name, &idx) == 0 && idx >= 0 && idx < INT64_MAX) {
+        /* as Django's qs[i]: the cached rows, else a one-row query (OFFSET i LIMIT 1) that
+         * leaves the queryset unevaluated */
+        mn_qs *one = qs->cache ? qs : mn_qs_slice(qs, idx, idx + 1);
+        mn_rows *rows = one ? mn_qs_fetch(one) : NULL;
         if (!rows)
             return qs_failed(qs, MN_EINVAL);
-        if ((size_t)idx >= rows->len)
+        size_t at = qs->cache ? (size_t)idx : 0;
+        if (at >= rows->len)
             return MN_ENOTFOUND;
-        *out = qs->mode == MODE_OBJECTS ? mn_obj_value(qs->o, rows->items[idx]) : rows->items[idx];
+        *out = qs->mode == MODE_OBJECTS ? mn_obj_value(qs->o, rows->items[at]) : rows->items[at];
         return 0;
     }
     return MN_ENOTFOUND;

@@ -326,6 +326,8 @@ Test(orm_audit_tmpl, query_counts_with_select_and_prefetch_related)
                        "{% for b in a.books.all %}.{% endfor %};{% endfor %}",
                        "as", authors),
                      "Ann=2..;Bob=2..;Cy=0;");
+    for (size_t i = 0; getenv("AUDIT_DEBUG") && i < qlog.count; i++)
+        fprintf(stderr, "%s\n", qlog.entries[i].sql);
     cr_expect_eq(qlog.count, 2, "%zu", qlog.count);
 }
 
@@ -438,4 +440,46 @@ Test(orm_audit_tmpl, a_related_manager_is_not_a_queryset)
     Question *q = mn_create(t.o, Question, "text", "?", "pub_date", &when);
     cr_assert_not_null(q, "%s", mn_orm_error(t.o));
     cr_expect_str_eq(R("{{ q.choices }}", "q", mn_obj_value(t.o, q)), "polls.Choice.None");
+}
+
+Test(orm_audit_tmpl, an_index_runs_a_one_row_query)
+{
+    /* Django's qs[1]: OFFSET 1 LIMIT 1, the queryset stays unevaluated */
+    mn_value *v = mn_qs_value(mn_qs_order_by(mn_all(t.o, Book), "title"));
+    log_start();
+    cr_expect_str_eq(R("{{ bs.1.title }}", "bs", v), "Emma");
+    cr_expect_eq(qlog.count, 1, "%zu", qlog.count);
+    cr_expect(strstr(qlog.entries[0].sql, "LIMIT") != NULL, "%s", qlog.entries[0].sql);
+    cr_expect_str_eq(R("[{{ bs.7 }}]", "bs", v), "[]");
+    /* once evaluated, the rows answer */
+    R("{% for b in bs %}{% endfor %}", "bs", v);
+    size_t n = qlog.count;
+    cr_expect_str_eq(R("{{ bs.3.title }}", "bs", v), "SQL in Depth");
+    cr_expect_eq(qlog.count, n);
+}
+
+Test(orm_audit_tmpl, unsaved_and_dangling_instances)
+{
+    Book *b = mn_new(t.o, Book);
+    cr_assert_not_null(b);
+    cr_expect_str_eq(
+        R("{{ b }}|{{ b.pk }}|{{ b.pages }}|{{ b.get_genre_display }}", "b", mn_obj_value(t.o, b)),
+        "Book object (None)|None|100|Fiction");
+    /* a foreign key naming a row that is gone: Django's DoesNotExist, a silent failure */
+    Book *d = mn_get(mn_all(t.o, Book), "pk", lib.dune->id);
+    cr_assert_not_null(d);
+    d->author.id = 999999;
+    d->author.obj = NULL;
+    cr_expect_str_eq(
+        R("[{{ b.author }}][{{ b.author.name }}][{{ b.author_id }}]", "b", mn_obj_value(t.o, d)),
+        "[][][999999]");
+}
+
+Test(orm_audit_tmpl, dictsort_by_an_instance_is_an_error_django_swallows)
+{
+    mn_value *v = mn_qs_value(mn_qs_order_by(mn_all(t.o, Book), "title"));
+    cr_expect_str_eq(R("[{{ bs|dictsort:'author' }}]", "bs", v), "[]");
+    cr_expect_str_eq(
+        R("{% for b in bs|dictsort:'author.name' %}{{ b.pages }} {% endfor %}", "bs", v),
+        "412 320 80 510 ");
 }

@@ -487,6 +487,14 @@ mn_rows *mn_qs_fetch(mn_qs *qs)
         return NULL;
     int rc =
         qs->mode == MODE_OBJECTS ? read_objects(qs, &q, &res, out) : read_values(qs, &q, &res, out);
+    if (rc == 0 && qs->rel_fk && qs->rel_obj && qs->mode == MODE_OBJECTS) {
+        /* a reverse manager's rows know their parent (Django's known related objects: no
+         * query for b.author); only rows that do point at it, a union may bring others */
+        mn_arg parent = mn__rel_arg(qs->rel_obj, qs->rel_fk);
+        for (size_t i = 0; i < out->len; i++)
+            if (mn__arg_eq(mn__fk_arg(out->items[i], qs->rel_fk), parent))
+                ((mn_fk *)mn__fptr(out->items[i], qs->rel_fk))->obj = (void *)qs->rel_obj;
+    }
     if (rc == 0 && qs->nprefetch && qs->mode == MODE_OBJECTS)
         rc = run_prefetch(qs, out);
     if (rc != 0) {
@@ -1152,6 +1160,9 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
                 }
                 if (append_row(o, &per[i - 1], rel->items[k]) != 0)
                     return MN_ENOMEM;
+                /* a reverse foreign key's row knows its owner, as Django's prefetch sets it */
+                if (r && r->field->type == MN_FK && rq->mode == MODE_OBJECTS)
+                    ((mn_fk *)mn__fptr(rel->items[k], r->field))->obj = rows->items[i - 1];
             }
         }
         for (size_t i = 0; i < rows->len; i++)

@@ -384,6 +384,16 @@ static int qs_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
         return 0;
     }
     if (mn_str_eq_cstr(name, "first") || mn_str_eq_cstr(name, "last")) {
+        /* an ordered queryset already evaluated (a prefetched relation) answers first()
+         * from its rows, as Django's self[:1] on a result cache */
+        bool ordered = qs->order_set ? qs->norder > 0 : qs->m->ordering && *qs->m->ordering;
+        if (qs->cache && ordered && name.ptr[0] == 'f') {
+            void *row = qs->cache->len ? qs->cache->items[0] : NULL;
+            *out = !row                       ? mn_value_none()
+                   : qs->mode == MODE_OBJECTS ? mn_obj_value(qs->o, row)
+                                              : row;
+            return 0;
+        }
         /* NULL is "no row" or a failed query: the session's error tells them apart */
         mn_orm_clear_error(qs->o);
         void *obj = name.ptr[0] == 'f' ? mn_qs_first(qs) : mn_qs_last(qs);

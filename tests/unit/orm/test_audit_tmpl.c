@@ -483,3 +483,32 @@ Test(orm_audit_tmpl, dictsort_by_an_instance_is_an_error_django_swallows)
         R("{% for b in bs|dictsort:'author.name' %}{{ b.pages }} {% endfor %}", "bs", v),
         "412 320 80 510 ");
 }
+
+Test(orm_audit_tmpl, rows_of_a_reverse_accessor_know_their_parent)
+{
+    /* Django's related manager sets the parent on each row (known related objects), and a
+     * prefetch does the same: b.author costs no query */
+    log_start();
+    cr_expect_str_eq(R("{% for b in a.books.all %}{{ b.author.name }} {% endfor %}", "a",
+                       mn_obj_value(t.o, lib.ann)),
+                     "Ann Ann ");
+    cr_expect_eq(qlog.count, 1, "%zu", qlog.count);
+    mn_value *authors = mn_qs_value(mn_qs_prefetch_related(mn_all(t.o, Author), "books"));
+    log_start();
+    cr_expect_str_eq(R("{% for a in as %}{% for b in a.books.all %}{{ b.author.name }}{% endfor %}"
+                       "{% endfor %}",
+                       "as", authors),
+                     "AnnAnnBobBob");
+    cr_expect_eq(qlog.count, 2, "%zu", qlog.count);
+}
+
+Test(orm_audit_tmpl, first_of_a_prefetched_ordered_relation_reads_the_cache)
+{
+    mn_value *v =
+        mn_qs_value(mn_qs_prefetch_related(mn_qs_order_by(mn_all(t.o, Book), "title"), "tags"));
+    log_start();
+    cr_expect_str_eq(R("{% for b in bs %}{{ b.tags.first.name }} {% endfor %}", "bs", v),
+                     "classic classic classic tech ");
+    cr_expect_eq(qlog.count, 2, "Tag is ordered: first() slices the prefetched rows: %zu",
+                 qlog.count);
+}

@@ -512,3 +512,32 @@ Test(orm_audit_tmpl, first_of_a_prefetched_ordered_relation_reads_the_cache)
     cr_expect_eq(qlog.count, 2, "Tag is ordered: first() slices the prefetched rows: %zu",
                  qlog.count);
 }
+
+Test(orm_audit_tmpl, a_date_field_refuses_time_specifiers)
+{
+    /* Django: "The format for date objects may not contain time-related format specifiers
+     * (found 'H')." — a TypeError the date filter lets through */
+    const char *out;
+    mn_template_error err;
+    int rc = render_rc("{{ b.published|date:'Y-m-d H:i' }}", "b", mn_obj_value(t.o, lib.dune), &out,
+                       &err);
+    cr_expect_lt(rc, 0, "%s", out);
+    cr_expect(strstr(err.message, "time-related format specifiers") != NULL, "%s", err.message);
+}
+
+Test(orm_audit_tmpl, null_foreign_key_through_select_related)
+{
+    Review *r = mn_create(t.o, Review, "stars", 1, "body", "orphan");
+    cr_assert_not_null(r, "%s", mn_orm_error(t.o));
+    mn_value *v = mn_qs_value(
+        mn_qs_order_by(mn_qs_select_related(mn_all(t.o, Review), "book__author"), "stars,body"));
+    log_start();
+    cr_expect_str_eq(R("{% for x in rs %}{{ x.book.title|default:'-' }}/{{ x.book.author.name }}"
+                       "/{{ x.book }};{% endfor %}",
+                       "rs", v),
+                     mn_arena_printf(t.arena,
+                                     "-//None;Dune/Ann/Book object (%s);SQL in Depth/Bob/Book "
+                                     "object (%s);Dune/Ann/Book object (%s);",
+                                     id_of(lib.dune->id), id_of(lib.sql->id), id_of(lib.dune->id)));
+    cr_expect_eq(qlog.count, 1, "%zu", qlog.count);
+}

@@ -239,11 +239,6 @@ static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
             *out = mn_obj_value(o, rel);
             return 0;
         }
-        if (f == m->pk && !mn__pk_set(self) &&
-            (f->type == MN_AUTO || f->type == MN_BIGAUTO || f->type == MN_SMALLAUTO)) {
-            *out = mn_value_none(); /* an unsaved instance's pk is None */
-            return 0;
-        }
         if (f->type == MN_M2M) {
             *out = manager_value(mn_related_at(o, self, f->name, tpl, line), true);
             return *out ? 0 : MN_EINVAL;

@@ -559,8 +559,10 @@ typedef struct mn_delete_report {
     } * items;
 } mn_delete_report;
 /* Deletes obj and what its relations' on_delete says; report may be NULL. Returns rows
- * deleted or a negative code (MN_EPROTECTED/MN_ERESTRICTED with the blocking objects named
- * in mn_orm_error). */
+ * deleted or a negative code (MN_EPROTECTED/MN_ERESTRICTED with the blocking relations named
+ * in mn_orm_error, the rows in mn_delete_blocked_objects). A row already gone deletes 0; when
+ * nothing could follow from obj (no delete signal receivers, every foreign key to its model
+ * DO_NOTHING, no M2M), report still names the model, with 0, as Django's fast path. */
 int64_t mn_delete(mn_orm *o, void *obj, mn_delete_report *report) MN_MAY_YIELD;
 
 /* Creates and saves an instance from (field, value) pairs. NULL on failure. */
@@ -726,6 +728,11 @@ const char *mn_qs_sql(mn_qs *qs, size_t *nparams);
 int64_t mn_qs_update_kv(mn_qs *qs, const mn_kv *kv, size_t n) MN_MAY_YIELD;
 #define mn_update(qs, ...) mn_qs_update_kv((qs), MN_KVS(__VA_ARGS__), MN_NKV(__VA_ARGS__))
 int64_t mn_qs_delete(mn_qs *qs, mn_delete_report *report) MN_MAY_YIELD;
+/* The instances that refused the last mn_delete or mn_qs_delete, which failed with
+ * MN_EPROTECTED or MN_ERESTRICTED (Django's ProtectedError.protected_objects and
+ * RestrictedError.restricted_objects): each once, by model, in key order. NULL after a delete
+ * that was not refused. Valid until the next delete. */
+const mn_rows *mn_delete_blocked_objects(const mn_orm *o);
 /* create() on the queryset's write database: mn_qs_create(mn_qs_using(qs, "x"), "f", v...). */
 void *mn_qs_create_kv(mn_qs *qs, const mn_kv *kv, size_t n) MN_MAY_YIELD;
 #define mn_qs_create(qs, ...) mn_qs_create_kv((qs), MN_KVS(__VA_ARGS__), MN_NKV(__VA_ARGS__))
@@ -883,6 +890,18 @@ int mn_paginate_str(mn_qs *qs, int64_t per_page, int64_t orphans, const char *nu
  * gives page 1 and one out of range the last page, so only a database error fails it. */
 int mn_paginate_get_page(mn_qs *qs, int64_t per_page, int64_t orphans, const char *number,
                          mn_page *out) MN_MAY_YIELD;
+/* Paginator's other options; a zeroed struct (or NULL) is Django's defaults. */
+typedef struct mn_paginate_opts {
+    int64_t orphans;
+    /* allow_empty_first_page=False: an empty queryset has no pages (num_pages 0), so every
+     * page number, even 1 and through get_page, is MN_EEMPTY_PAGE */
+    bool no_empty_first_page;
+    bool get_page; /* as mn_paginate_get_page, else as mn_paginate_str */
+} mn_paginate_opts;
+/* Paginator(qs, per_page, **opts).page(number) or .get_page(number), the number as text read
+ * as mn_paginate_str does. */
+int mn_paginate_ex(mn_qs *qs, int64_t per_page, const char *number, const mn_paginate_opts *opts,
+                   mn_page *out) MN_MAY_YIELD;
 
 /* Cursor (keyset) pagination for APIs over large tables, as Django REST framework's
  * CursorPagination: rows ordered by `field` with the primary key breaking ties ("-field" for

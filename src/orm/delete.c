@@ -25,6 +25,7 @@ typedef struct fixup { /* SET_NULL / SET_DEFAULT */
     size_t n;
 } fixup;
 
+/* Rows of f->model that reference through f: RESTRICT's, and the rows a refusal names. */
 typedef struct restricted {
     const mn_fielddef *f;
     mn_arg *pks;
@@ -42,6 +43,9 @@ typedef struct collector {
     size_t nfix, capfix;
     restricted *res;
     size_t nres, capres;
+    /* the rows that refuse the delete (Django's protected_objects / restricted_objects) */
+    restricted *blocked;
+    size_t nblocked, capblocked;
 } collector;
 
 #define GROW(arr, n, cap)                                                                          \
@@ -204,7 +208,11 @@ static int collect(collector *col, const mn_model *m, const mn_arg *pks, size_t 
             else if (rc)
                 return rc;
             break;
-        case MN_PROTECT: add_key(&protected, f); break;
+        case MN_PROTECT:
+            add_key(&protected, f);
+            GROW(col->blocked, col->nblocked, col->capblocked);
+            col->blocked[col->nblocked++] = (restricted){f, rel, nrel};
+            break;
         case MN_RESTRICT:
             GROW(col->res, col->nres, col->capres);
             col->res[col->nres++] = (restricted){f, rel, nrel};
@@ -225,9 +233,10 @@ static int collect(collector *col, const mn_model *m, const mn_arg *pks, size_t 
     return 0;
 }
 
-static int add_count(mn_orm *o, mn_delete_report *rep, const char *label, int64_t n)
+/* n 0 adds nothing unless forced (Django's fast path names the model with 0). */
+static int add_count_ex(mn_orm *o, mn_delete_report *rep, const char *label, int64_t n, bool zero)
 {
-    if (!rep || n == 0)
+    if (!rep || (n == 0 && !zero))
         return 0;
     rep->total += n;
     for (size_t i = 0; i < rep->n; i++)
@@ -244,6 +253,11 @@ static int add_count(mn_orm *o, mn_delete_report *rep, const char *label, int64_
     rep->items[rep->n].count = n;
     rep->n++;
     return 0;
+}
+
+static int add_count(mn_orm *o, mn_delete_report *rep, const char *label, int64_t n)
+{
+    return add_count_ex(o, rep, label, n, false);
 }
 
 /* Deletes rows of m whose `field` (a name) is in ids, in batches, on alias; adds to
@@ -278,11 +292,18 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
     for (size_t i = 0; i < col->nres; i++) {
         const restricted *r = &col->res[i];
         const delset *s = set_for(col, r->f->model);
+        mn_arg *left = mn_arena_alloc(o->arena, r->n * sizeof *left);
+        size_t nleft = 0;
+        if (!left)
+            return MN_ENOMEM;
         for (size_t k = 0; k < r->n; k++)
-            if (!has_pk(s, r->pks[k])) {
-                add_key(&restricted_keys, r->f);
-                break;
-            }
+            if (!has_pk(s, r->pks[k]))
+                left[nleft++] = r->pks[k];
+        if (nleft == 0)
+            continue;
+        add_key(&restricted_keys, r->f);
+        GROW(col->blocked, col->nblocked, col->capblocked);
+        col->blocked[col->nblocked++] = (restricted){r->f, left, nleft};
     }
     if (restricted_keys.len) /* naming the model deleted, as Django's top-level collect() */
         return mn__orm_fail(o, MN_ERESTRICTED,
@@ -375,6 +396,74 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
     return 0;
 }
 
+/* The instances of col->blocked, each once, grouped by model in the order met and by pk
+ * within a model, into o->blocked (Django's ProtectedError.protected_objects and
+ * RestrictedError.restricted_objects). The refusal stays the session's error. */
+static void load_blocked(collector *col)
+{
+    mn_orm *o = col->o;
+    int code = o->errcode;
+    char *msg = mn_arena_strdup(o->arena, o->errmsg);
+    mn_rows *all = mn_arena_calloc(o->arena, 1, sizeof *all);
+    delset *by_model =
+        mn_arena_calloc(o->arena, col->nblocked ? col->nblocked : 1, sizeof *by_model);
+    size_t nmodels = 0;
+    bool ok = all && by_model && msg;
+    for (size_t i = 0; ok && i < col->nblocked; i++) {
+        const restricted *b = &col->blocked[i];
+        delset *s = NULL;
+        for (size_t k = 0; k < nmodels && !s; k++)
+            if (by_model[k].m == b->f->model)
+                s = &by_model[k];
+        if (!s)
+            s = &by_model[nmodels++], s->m = b->f->model;
+        for (size_t k = 0; ok && k < b->n; k++)
+            if (!has_pk(s, b->pks[k]))
+                ok = add_pk(o, s, b->pks[k]) == 0;
+    }
+    size_t total = 0; /* each key finds at most one row */
+    for (size_t i = 0; i < nmodels; i++)
+        total += by_model[i].n;
+    if (ok && !(all->items = mn_arena_alloc(o->arena, (total ? total : 1) * sizeof(void *))))
+        ok = false;
+    for (size_t i = 0; ok && i < nmodels; i++) {
+        const delset *s = &by_model[i];
+        for (size_t start = 0; ok && start < s->n; start += IN_BATCH) {
+            size_t cnt = s->n - start < IN_BATCH ? s->n - start : IN_BATCH;
+            mn_rows *rows = mn_qs_fetch(mn_qs_order_by(
+                mn_qs_filter_kv(mn_qs_using(mn_qs_all(o, s->m), col->alias),
+                                &(mn_kv){"pk__in", mn_arg_list(s->pks + start, cnt)}, 1),
+                "pk"));
+            ok = rows != NULL;
+            for (size_t k = 0; ok && k < rows->len && all->len < total; k++)
+                all->items[all->len++] = rows->items[k];
+        }
+    }
+    o->blocked = ok ? all : NULL;
+    mn__orm_fail(o, code, "%s", msg ? msg : "");
+}
+
+/* Django's delete fast path (Collector.can_fast_delete for one instance): no delete signal
+ * receivers and nothing that points at m could be touched: every foreign key to it
+ * DO_NOTHING, and no M2M link table. */
+static bool can_fast_delete(const mn_model *m)
+{
+    if (mn__has_receivers(MN_PRE_DELETE, m) || mn__has_receivers(MN_POST_DELETE, m))
+        return false;
+    for (const revrel *r = mrt(m)->reverse; r; r = r->next)
+        if (r->field->type == MN_M2M || r->field->on_delete != MN_DO_NOTHING)
+            return false;
+    for (size_t i = 0; i < m->nfields; i++)
+        if (m->fields[i].type == MN_M2M)
+            return false;
+    return true;
+}
+
+const mn_rows *mn_delete_blocked_objects(const mn_orm *o)
+{
+    return o ? o->blocked : NULL;
+}
+
 /* alias: the write database, by name (Django's Collector(using=...)). */
 static int64_t delete_pks(mn_orm *o, const char *alias, const mn_model *m, const mn_arg *pks,
                           size_t n, mn_delete_report *rep)
@@ -390,6 +479,8 @@ static int64_t delete_pks(mn_orm *o, const char *alias, const mn_model *m, const
     rc = collect(&col, m, pks, n);
     if (rc == 0)
         rc = run(&col, rep, &total);
+    if (rc == MN_EPROTECTED || rc == MN_ERESTRICTED)
+        load_blocked(&col);
     int end = atomic ? mn_atomic_end(o, rc == 0) : 0;
     if (rc == 0)
         rc = end;
@@ -405,6 +496,7 @@ int64_t mn_delete(mn_orm *o, void *obj, mn_delete_report *report)
     mn_obj *h = obj;
     if (mn__ready(o) != 0)
         return o->errcode;
+    o->blocked = NULL;
     mn_arg pk = mn__pk_arg(obj);
     if (!mn__pk_set(obj) && (!h->persisted || pk.type == MN_ARG_NULL))
         return mn__orm_fail(o, MN_EINVAL,
@@ -418,6 +510,13 @@ int64_t mn_delete(mn_orm *o, void *obj, mn_delete_report *report)
         return mn__orm_fail(o, MN_ENOTFOUND, "no database '%s' in this session",
                             route ? route : "default");
     int64_t r = delete_pks(o, alias, h->model, &pk, 1, report);
+    /* Django's fast path reports the model even when the row was already gone:
+     * (0, {"polls.Question": 0}) */
+    if (r == 0 && report && can_fast_delete(h->model)) {
+        int rc = add_count_ex(o, report, mn__label(h->model), 0, true);
+        if (rc)
+            return rc;
+    }
     if (r >= 0) { /* Django sets the pk to None: a later save() inserts a new row */
         h->persisted = false;
         mn__set_null(obj, h->model->pk, true);
@@ -429,6 +528,7 @@ int64_t mn_qs_delete(mn_qs *qs, mn_delete_report *report)
 {
     if (!qs)
         return MN_EINVAL;
+    qs->o->blocked = NULL;
     if (qs->low > 0 || qs->high >= 0)
         return mn__orm_fail(qs->o, MN_EINVAL, "Cannot use 'limit' or 'offset' with delete().");
     if (qs->mode != MODE_OBJECTS)

@@ -60,6 +60,7 @@ struct mn_orm {
     int at_line;
     mn_orm_raise_fn raise; /* MN_FOREACH's failures, see mn_orm_set_raise */
     void *raise_user;
+    mn_rows *blocked; /* the instances that refused the last delete, mn_delete_blocked_objects */
     char errmsg[512]; /* last: mn_orm_new zeroes only what comes before it */
 };
 

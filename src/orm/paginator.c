@@ -47,9 +47,10 @@ static int parse_number(const char *s, int64_t *out)
 
 enum { PAGE_EXACT, PAGE_FALLBACK };
 
-/* number_ok false: the page number given was not an integer. */
-static int paginate(mn_qs *qs, int64_t per_page, int64_t orphans, bool number_ok, int64_t number,
-                    int mode, mn_page *out)
+/* number_ok false: the page number given was not an integer. empty_first_page: Django's
+ * allow_empty_first_page. */
+static int paginate(mn_qs *qs, int64_t per_page, int64_t orphans, bool empty_first_page,
+                    bool number_ok, int64_t number, int mode, mn_page *out)
 {
     memset(out, 0, sizeof *out);
     if (!qs)
@@ -61,10 +62,10 @@ static int paginate(mn_qs *qs, int64_t per_page, int64_t orphans, bool number_ok
     int64_t count = mn_qs_count(qs);
     if (count < 0)
         return (int)count;
-    /* num_pages: ceil(max(1, count - orphans) / per_page), so 1 for an empty list
-     * (allow_empty_first_page) */
+    /* num_pages: ceil(max(1, count - orphans) / per_page), so 1 for an empty list, or 0
+     * without allow_empty_first_page */
     int64_t hits = count - orphans > 1 ? count - orphans : 1;
-    int64_t pages = hits / per_page + (hits % per_page != 0);
+    int64_t pages = count == 0 && !empty_first_page ? 0 : hits / per_page + (hits % per_page != 0);
     if (!number_ok) {
         if (mode == PAGE_EXACT)
             return mn__orm_fail(qs->o, MN_EPAGE_NOT_AN_INTEGER,
@@ -77,6 +78,12 @@ static int paginate(mn_qs *qs, int64_t per_page, int64_t orphans, bool number_ok
                                            : "That page contains no results");
         number = pages;
     }
+    /* With no pages at all, get_page()'s fallback is no page either: Django's page(1) after
+     * a number that is not an integer, page(num_pages = 0) after one out of range. */
+    if (pages == 0)
+        return mn__orm_fail(qs->o, MN_EEMPTY_PAGE,
+                            number < 1 ? "That page number is less than 1"
+                                       : "That page contains no results");
     int64_t bottom = (number - 1) * per_page;
     int64_t top = number == pages ? count : bottom + per_page;
     out->number = number;
@@ -94,14 +101,14 @@ static int paginate(mn_qs *qs, int64_t per_page, int64_t orphans, bool number_ok
 
 int mn_paginate(mn_qs *qs, int64_t per_page, int64_t orphans, int64_t number, mn_page *out)
 {
-    return paginate(qs, per_page, orphans, true, number, PAGE_EXACT, out);
+    return paginate(qs, per_page, orphans, true, true, number, PAGE_EXACT, out);
 }
 
 int mn_paginate_str(mn_qs *qs, int64_t per_page, int64_t orphans, const char *number, mn_page *out)
 {
     int64_t n = 0;
     bool ok = parse_number(number, &n) == 0;
-    return paginate(qs, per_page, orphans, ok, n, PAGE_EXACT, out);
+    return paginate(qs, per_page, orphans, true, ok, n, PAGE_EXACT, out);
 }
 
 int mn_paginate_get_page(mn_qs *qs, int64_t per_page, int64_t orphans, const char *number,
@@ -109,5 +116,17 @@ int mn_paginate_get_page(mn_qs *qs, int64_t per_page, int64_t orphans, const cha
 {
     int64_t n = 0;
     bool ok = parse_number(number, &n) == 0;
-    return paginate(qs, per_page, orphans, ok, n, PAGE_FALLBACK, out);
+    return paginate(qs, per_page, orphans, true, ok, n, PAGE_FALLBACK, out);
+}
+
+int mn_paginate_ex(mn_qs *qs, int64_t per_page, const char *number, const mn_paginate_opts *opts,
+                   mn_page *out)
+{
+    mn_paginate_opts none = {0};
+    if (!opts)
+        opts = &none;
+    int64_t n = 0;
+    bool ok = parse_number(number, &n) == 0;
+    return paginate(qs, per_page, opts->orphans, !opts->no_empty_first_page, ok, n,
+                    opts->get_page ? PAGE_FALLBACK : PAGE_EXACT, out);
 }

@@ -87,6 +87,46 @@ Test(orm_pagination, an_empty_queryset_has_one_empty_page)
     EXPECT_PAGE(p, 1, 1, 0, 0, 0, 0, 0, "");
 }
 
+/* Paginator(qs, per_page, allow_empty_first_page=False): no rows, no pages, so even page 1 is
+ * EmptyPage, and get_page() has no page to fall back to (Django's page(1) after a number that
+ * is not an integer, page(num_pages = 0) after one out of range). */
+Test(orm_pagination, without_an_empty_first_page_an_empty_queryset_has_no_pages)
+{
+    mn_qs *qs = books(0, NULL);
+    mn_page p;
+    mn_paginate_opts strict = {.no_empty_first_page = true};
+    cr_expect_eq(mn_paginate_ex(qs, 10, "1", &strict, &p), MN_EEMPTY_PAGE);
+    cr_expect_str_eq(mn_orm_error(t.o), "That page contains no results");
+    cr_expect_eq(p.num_pages, 0);
+    cr_expect_null(p.rows);
+    cr_expect_eq(mn_paginate_ex(qs, 10, "0", &strict, &p), MN_EEMPTY_PAGE);
+    cr_expect_str_eq(mn_orm_error(t.o), "That page number is less than 1");
+    cr_expect_eq(mn_paginate_ex(qs, 10, "x", &strict, &p), MN_EPAGE_NOT_AN_INTEGER);
+    strict.get_page = true;
+    cr_expect_eq(mn_paginate_ex(qs, 10, "x", &strict, &p), MN_EEMPTY_PAGE);
+    cr_expect_str_eq(mn_orm_error(t.o), "That page contains no results");
+    cr_expect_eq(mn_paginate_ex(qs, 10, "3", &strict, &p), MN_EEMPTY_PAGE);
+    cr_expect_str_eq(mn_orm_error(t.o), "That page number is less than 1");
+    /* the default (NULL or zeroed options) keeps the one empty page */
+    cr_assert_eq(mn_paginate_ex(qs, 10, "1", NULL, &p), 0, "%s", mn_orm_error(t.o));
+    EXPECT_PAGE(p, 1, 1, 0, 0, 0, 0, 0, "");
+}
+
+/* With rows, allow_empty_first_page changes nothing; orphans and get_page() come through the
+ * same options. */
+Test(orm_pagination, paginate_ex_options_over_rows)
+{
+    mn_qs *qs = books(5, NULL);
+    mn_page p;
+    mn_paginate_opts opts = {.orphans = 1, .no_empty_first_page = true, .get_page = true};
+    cr_assert_eq(mn_paginate_ex(qs, 2, "9", &opts, &p), 0, "%s", mn_orm_error(t.o));
+    EXPECT_PAGE(p, 2, 2, 5, 3, 5, 1, 0, "B02,B03,B04");
+    opts.get_page = false;
+    cr_assert_eq(mn_paginate_ex(qs, 2, " 1 ", &opts, &p), 0, "%s", mn_orm_error(t.o));
+    EXPECT_PAGE(p, 1, 2, 5, 1, 2, 0, 2, "B00,B01");
+    cr_expect_eq(mn_paginate_ex(qs, 2, "3", &opts, &p), MN_EEMPTY_PAGE);
+}
+
 Test(orm_pagination, bad_page_numbers_have_djangos_errors)
 {
     mn_qs *qs = books(5, NULL);

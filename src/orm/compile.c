@@ -639,6 +639,15 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
     mn_buf_init(&w.sel, c->o->arena);
     mn_buf_init(&w.order, c->o->arena);
     bool may_wrap = qs->distinct && kind == SQL_SELECT && c->d == MN_DIALECT_POSTGRESQL;
+    /* A slice per partition (struct mn_qs's window_by): the rows are numbered in a subquery
+     * that selects its ordering values, as for the outer ordering of w below, and the outer
+     * query keeps the slice and orders them. */
+    const annot *window = NULL;
+    for (size_t i = 0; qs->window_by && kind == SQL_SELECT && i < qs->nannots; i++)
+        if (strcmp(qs->annots[i].name, qs->window_by) == 0)
+            window = &qs->annots[i];
+    if (window)
+        w.on = may_wrap = true;
     /* An __in subquery (lookup.c; its aliases are not "T") that is not sliced is not
      * ordered, as Django's clear_ordering(force=False): the order means nothing there, and
      * distinct()'s ordering columns would break its one-column select list. */
@@ -666,7 +675,12 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
     }
     if (w.on) /* the subquery's rows carry their ordering values, read by the outer query */
         mn_buf_append(&sel, w.sel.data, w.sel.len);
-    else if (qs->distinct && kind == SQL_SELECT && ordercols.len)
+    if (window) { /* as Django's QUALIFY emulation of a sliced prefetch */
+        mn_buf_puts(&sel, ", ROW_NUMBER() OVER (PARTITION BY ");
+        mn__cc_expr(c, &sel, window->expr);
+        mn_buf_append(&sel, order.data, order.len);
+        mn_buf_puts(&sel, ") AS \"__rownum\"");
+    } else if (qs->distinct && kind == SQL_SELECT && ordercols.len)
         /* PostgreSQL wants ORDER BY expressions in a DISTINCT select list, as Django adds
          * them; the extra trailing columns are never read back */
         mn_buf_append(&sel, ordercols.data, ordercols.len);
@@ -691,7 +705,17 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
         mn_buf_puts(out, " HAVING ");
         mn_buf_append(out, having.data, having.len);
     }
-    if (w.on) {
+    if (window) {
+        mn_buf_puts(out, ") \"subquery\" WHERE \"__rownum\" > ");
+        mn__cc_param(c, out, mn_dbp_int(qs->low));
+        if (qs->high >= 0) {
+            mn_buf_puts(out, " AND \"__rownum\" <= ");
+            mn__cc_param(c, out, mn_dbp_int(qs->high));
+        }
+        if (w.order.len)
+            mn_buf_puts(out, " ORDER BY ");
+        mn_buf_append(out, w.order.data, w.order.len);
+    } else if (w.on) {
         mn_buf_puts(out, ") \"subquery\" ORDER BY ");
         mn_buf_append(out, w.order.data, w.order.len);
     } else {
@@ -699,7 +723,7 @@ int mn__cc_select(cc *c, mn_qs *qs, int kind, mn_buf *out, sqlq *meta)
     }
     if (kind == SQL_EXISTS) {
         mn_buf_puts(out, " LIMIT 1");
-    } else if (qs->high >= 0 || qs->low > 0) {
+    } else if (!window && (qs->high >= 0 || qs->low > 0)) {
         if (qs->high >= 0) {
             mn_buf_puts(out, " LIMIT ");
             mn__cc_param(c, out, mn_dbp_int(qs->high - qs->low));

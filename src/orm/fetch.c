@@ -1112,11 +1112,18 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
                                 qs->m->name);
         }
         /* A sliced custom queryset slices each instance's rows, as Django 4.2+ does with a
-         * window function: fetched whole (in its ordering), then cut per instance below. */
+         * window function (compile.c, struct mn_qs's window_by), so only those rows are
+         * read. Where the window does not fit (DISTINCT, whose rows the numbering would
+         * make distinct; GROUP BY; FOR UPDATE, which PostgreSQL refuses with a window),
+         * the rows are fetched whole (in its ordering) and cut per instance below. */
         int64_t low = 0, high = -1;
+        bool in_sql = false;
         if (custom && (custom->low > 0 || custom->high >= 0)) {
             low = custom->low;
             high = custom->high;
+            in_sql = !custom->distinct && !custom->for_update;
+            for (size_t i = 0; in_sql && i < custom->nannots; i++)
+                in_sql = !mn__has_aggregate(custom->annots[i].expr);
             if (!(custom = mn__qs_clone(custom)))
                 return MN_ENOMEM;
             custom->low = 0;
@@ -1139,6 +1146,12 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
         }
         rq = mn__qs_filter_sticky(rq, &(mn_kv){in, mn_arg_list(keys, rows->len)}, 1);
         rq = mn_qs_annotate(rq, ann, mn_F(o, back));
+        if (rq && in_sql) {
+            rq->low = low;
+            rq->high = high;
+            rq->window_by = ann;
+            low = 0, high = -1; /* nothing left to cut */
+        }
         mn_rows *rel = mn_qs_fetch(rq);
         if (!rel)
             return o->errcode ? o->errcode : MN_EINVAL;

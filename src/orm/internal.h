@@ -175,6 +175,10 @@ struct mn_qs {
     /* a many-to-many manager's (mn_related(o, book, "tags")): the relation's name on rel_obj;
      * create(), get_or_create() and update_or_create() link what they create */
     const char *rel_m2m;
+    /* internal, a sliced prefetch's (fetch.c): the annotation whose value the slice applies
+     * per, as Django 4.2+ does in SQL: ROW_NUMBER() OVER (PARTITION BY it ORDER BY the
+     * ordering), kept where it falls in [low, high) */
+    const char *window_by;
 };
 
 static inline void mn__where(mn_qs *qs)

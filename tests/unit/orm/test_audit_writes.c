@@ -1045,6 +1045,74 @@ Test(orm_audit_writes, a_sliced_prefetch_queryset_slices_per_instance)
     cr_expect_str_eq(((Author *)m2->items[0])->name, "Cy");
 }
 
+/* The slice of a sliced Prefetch is taken by the database (ROW_NUMBER() OVER (PARTITION BY
+ * the key ...)), as Django's: the prefetch reads only the rows it keeps, whatever the window
+ * (a stop, an offset, both, past the end, an empty one). */
+Test(orm_audit_writes, a_sliced_prefetch_reads_only_the_sliced_rows)
+{
+    Question *q1 = question("q1"), *q2 = question("q2");
+    question("q3"); /* no choices: an empty list */
+    for (int i = 0; i < 5; i++) {
+        choice(q1, mn_arena_printf(t.arena, "a%d", i), i);
+        choice(q2, mn_arena_printf(t.arena, "b%d", i), 10 - i);
+    }
+    struct {
+        int64_t low, high;
+        const char *want; /* each question's choices, "|" between questions */
+        size_t rows;      /* rows the prefetch reads */
+    } cases[] = {
+        {0, 2, "a4,a3|b0,b1|", 4}, {1, 3, "a3,a2|b1,b2|", 4}, {3, -1, "a1,a0|b3,b4|", 4},
+        {4, 9, "a0|b4|", 2},       {2, 2, "||", 0},
+    };
+    int bad = 0;
+    char why[256] = "";
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        mn_qs *sliced =
+            mn_qs_slice(mn_qs_order_by(mn_all(t.o, Choice), "-votes"), cases[k].low, cases[k].high);
+        mn_dblog log;
+        mn_dblog_init(&log, t.arena);
+        mn_orm_set_log(t.o, &log);
+        mn_rows *qs = mn_qs_fetch(
+            mn_qs_prefetch(mn_qs_order_by(mn_all(t.o, Question), "id"), "choices", sliced));
+        mn_orm_set_log(t.o, NULL);
+        cr_assert_not_null(qs, "%s", mn_orm_error(t.o));
+        mn_buf got;
+        mn_buf_init(&got, t.arena);
+        for (size_t i = 0; i < qs->len; i++) {
+            mn_rows *cs = mn_qs_fetch(mn_related(t.o, qs->items[i], "choices"));
+            cr_assert_not_null(cs, "%s", mn_orm_error(t.o));
+            for (size_t j = 0; j < cs->len; j++)
+                mn_buf_printf(&got, "%s%s", j ? "," : "", ((Choice *)cs->items[j])->text);
+            mn_buf_puts(&got, i + 1 < qs->len ? "|" : "");
+        }
+        /* the second query is the prefetch: the rows it read, counted by running it again */
+        const char *sql = log.count == 2 ? log.entries[1].sql : "";
+        mn_dbresult res = {0};
+        int rc = log.count == 2
+                     ? mn_dbconn_exec(mn_orm_conn(t.o, NULL), t.arena, sql, log.entries[1].params,
+                                      log.entries[1].nparams, &res)
+                     : -1;
+        if (rc != 0 || res.nrows != cases[k].rows ||
+            strcmp(mn_buf_cstr(&got), cases[k].want) != 0 || !strstr(sql, "ROW_NUMBER() OVER") ||
+            strstr(sql, "LIMIT")) {
+            bad++;
+            snprintf(why, sizeof why, "[%lld:%lld] %s, %zu rows (%s)", (long long)cases[k].low,
+                     (long long)cases[k].high, mn_buf_cstr(&got), res.nrows, sql);
+        }
+    }
+    cr_expect_eq(bad, 0, "%s", why);
+    /* distinct(): numbered rows would all be distinct, so the rows are read whole and cut */
+    mn_qs *sliced =
+        mn_qs_slice(mn_qs_distinct(mn_qs_order_by(mn_all(t.o, Choice), "-votes")), 0, 2);
+    mn_rows *qs =
+        mn_qs_fetch(mn_qs_prefetch(mn_qs_order_by(mn_all(t.o, Question), "id"), "choices", sliced));
+    cr_assert_not_null(qs, "%s", mn_orm_error(t.o));
+    mn_rows *c1 = mn_qs_fetch(mn_related(t.o, qs->items[1], "choices"));
+    cr_assert(c1 && c1->len == 2, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(((Choice *)c1->items[0])->text, "b0");
+    cr_expect_str_eq(((Choice *)c1->items[1])->text, "b1");
+}
+
 /* Prefetch(..., to_attr=...): the rows go to a list attribute, the relation stays unloaded;
  * forward, reverse, many-to-many and nested; a name taken by a field is refused. */
 Test(orm_audit_writes, prefetch_to_attr)

@@ -997,15 +997,24 @@ static int append_row(mn_orm *o, mn_rows *r, void *item)
     return 0;
 }
 
-/* The next level of a nested prefetch, on every object the previous level loaded; custom:
- * the queryset of the path's last level (Prefetch("choices__votes", queryset=...)). */
-static int prefetch_nested(mn_orm *o, const mn_model *m, const char *rest, mn_qs *custom,
-                           const char *to_attr, mn_rows *objs)
+/* The next levels of the nested prefetches of qs whose first level is acc (path `from` and
+ * the later ones), at once on every object that level loaded: "books__tags" and
+ * "books__reviews" prefetch tags and reviews on the same books. A path's queryset and
+ * to_attr belong to its last level. */
+static int prefetch_nested(mn_orm *o, const mn_model *m, mn_qs *qs, size_t from, const char *acc,
+                           mn_rows *objs)
 {
-    mn_qs *tmp = mn_qs_prefetch_to_attr(mn_qs_all(o, m), rest, custom, to_attr);
+    mn_qs *tmp = mn_qs_all(o, m);
+    size_t n = strlen(acc);
+    for (size_t q = from; tmp && q < qs->nprefetch; q++) {
+        const char *path = qs->prefetch[q].path, *dd = strstr(path, "__");
+        if (dd && (size_t)(dd - path) == n && strncmp(path, acc, n) == 0)
+            tmp = mn_qs_prefetch_to_attr(tmp, dd + 2, qs->prefetch[q].custom,
+                                         qs->prefetch[q].to_attr);
+    }
     if (!tmp)
         return o->errcode ? o->errcode : MN_ENOMEM;
-    return run_prefetch(tmp, objs);
+    return tmp->nprefetch ? run_prefetch(tmp, objs) : 0;
 }
 
 static int run_prefetch(mn_qs *qs, mn_rows *rows)
@@ -1020,6 +1029,13 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
     for (size_t i = 0; i < rows->len; i++)
         pks[i] = mn__pk_arg(rows->items[i]);
     keyindex owners = {0}; /* pks, indexed by the first relation that needs it */
+    /* The first levels fetched so far (not into a to_attr): each is fetched once and the
+     * paths below it go on together ("books", "books__tags" and "books__reviews" fetch the
+     * books once), as Django's done_queries. */
+    const char **done = mn_arena_alloc(o->arena, qs->nprefetch * sizeof *done);
+    size_t ndone = 0;
+    if (!done)
+        return MN_ENOMEM;
     for (size_t p = 0; p < qs->nprefetch; p++) {
         /* "books__tags": prefetch books here, then tags on all those books at once */
         const char *path = qs->prefetch[p].path;
@@ -1027,11 +1043,14 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
         const char *acc = dd ? mn_arena_strndup(o->arena, path, (size_t)(dd - path)) : path;
         const char *rest = dd ? dd + 2 : NULL;
         mn_qs *custom = rest ? NULL : qs->prefetch[p].custom;
-        mn_qs *deep = rest ? qs->prefetch[p].custom : NULL; /* for the last level */
         const char *to_attr = rest ? NULL : qs->prefetch[p].to_attr;
-        const char *deep_attr = rest ? qs->prefetch[p].to_attr : NULL;
         if (!acc)
             return MN_ENOMEM;
+        bool again = false;
+        for (size_t k = 0; k < ndone && !to_attr && !custom; k++)
+            again |= strcmp(done[k], acc) == 0;
+        if (again) /* fetched, and this path's next levels with it */
+            continue;
         mn_rows gathered = {NULL, 0};
         const mn_model *next_model = NULL;
         const revrel *r = mn__revrel(qs->m, acc, strlen(acc), true);
@@ -1091,8 +1110,9 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
             }
             gathered = *rel;
             next_model = f->rel_model;
-            if (rest &&
-                (rc_nested = prefetch_nested(o, next_model, rest, deep, deep_attr, &gathered)) != 0)
+            if (!to_attr)
+                done[ndone++] = acc;
+            if ((rc_nested = prefetch_nested(o, next_model, qs, p, acc, &gathered)) != 0)
                 return rc_nested;
             continue;
         }
@@ -1186,7 +1206,9 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
         for (size_t i = 0; i < rows->len; i++)
             if (cache_rows(o, rows->items[i], to_attr ? to_attr : acc, &per[i]) != 0)
                 return MN_ENOMEM;
-        if (rest && (rc_nested = prefetch_nested(o, target, rest, deep, deep_attr, rel)) != 0)
+        if (!to_attr)
+            done[ndone++] = acc;
+        if ((rc_nested = prefetch_nested(o, target, qs, p, acc, rel)) != 0)
             return rc_nested;
     }
     return 0;

@@ -4,8 +4,9 @@
  * committing coroutine, select_for_update makes a second coroutine wait (and NOWAIT fails at
  * once), a template iterating a lazy queryset parks while a timer coroutine ticks, a full pool
  * times out promptly, a statement timeout and a failed batch leave the connection usable, and
- * a large result does not stall the loop for long. PostgreSQL only: on SQLite every test
- * skips (one connection, no row locks, queries that never park). */
+ * a large result does not stall the loop for long. PostgreSQL only (on SQLite they skip: one
+ * connection, no row locks, queries that never park), except the count of the queries of
+ * prefetch_related paths that share a first level. */
 #include "helper_db.h"
 #include "helper_models.h"
 
@@ -694,4 +695,53 @@ Test(orm_audit_pg_async, an_orm_fetch_of_100k_rows_lets_the_loop_run)
     cr_log_info("ORM fetch of 100k rows in %.3f s; longest loop stall %.3f s (%.3f s of CPU)",
                 b.took, tk.max_gap, tk.max_cpu_gap);
     cr_expect_lt(tk.max_cpu_gap, STALL_CPU_S, "the loop stalled for %.3f s of CPU", tk.max_cpu_gap);
+}
+
+/* ---- prefetch: a first level shared by several paths is fetched once ---- */
+
+Test(orm_audit_pg_async, prefetch_paths_sharing_a_first_level_fetch_it_once)
+{
+    /* on both databases: the number of queries, as Django's done_queries */
+    Author *a = mn_create(t.o, Author, "name", "a");
+    Book *b1 = mn_create(t.o, Book, "title", "b1", "author", mn_arg_obj(a));
+    Book *b2 = mn_create(t.o, Book, "title", "b2", "author", mn_arg_obj(a));
+    Tag *tg = mn_create(t.o, Tag, "name", "t");
+    cr_assert(b1 && b2 && tg, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_m2m_add(t.o, b2, "tags", (const void *const[]){tg}, 1), 0);
+    cr_assert_not_null(mn_create(t.o, Review, "book", mn_arg_obj(b1), "stars", 5));
+    static const char *const cases[][2] = {
+        {"books, books__tags", "3"},          /* authors, books, tags */
+        {"books__tags, books", "3"},          /* the same in the other order */
+        {"books__tags, books__reviews", "4"}, /* authors, books, tags, reviews */
+    };
+    int wrong = 0;
+    char first_wrong[300] = "";
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mn_dblog log;
+        mn_dblog_init(&log, t.arena);
+        mn_orm_set_log(t.o, &log);
+        mn_rows *rows = mn_qs_fetch(mn_qs_prefetch_related(mn_all(t.o, Author), cases[i][0]));
+        cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
+        size_t queries = log.count;
+        /* the cached objects are complete: no query below */
+        mn_rows *books = mn_qs_fetch(mn_related(t.o, rows->items[0], "books"));
+        size_t ntags = 0, nreviews = 0;
+        for (size_t k = 0; books && k < books->len; k++) {
+            if (strstr(cases[i][0], "tags"))
+                ntags += mn_qs_fetch(mn_related(t.o, books->items[k], "tags"))->len;
+            if (strstr(cases[i][0], "reviews"))
+                nreviews += mn_qs_fetch(mn_related(t.o, books->items[k], "reviews"))->len;
+        }
+        char got[300];
+        snprintf(got, sizeof got, "%s: %zu queries (%zu after), %zu books, %zu tags, %zu reviews",
+                 cases[i][0], queries, log.count - queries, books ? books->len : 0, ntags,
+                 nreviews);
+        char want[300];
+        snprintf(want, sizeof want, "%s: %s queries (0 after), 2 books, 1 tags, %d reviews",
+                 cases[i][0], cases[i][1], strstr(cases[i][0], "reviews") ? 1 : 0);
+        if (strcmp(got, want) != 0 && !wrong++)
+            snprintf(first_wrong, sizeof first_wrong, "%s, want %s", got, want);
+        mn_orm_set_log(t.o, NULL);
+    }
+    cr_expect_eq(wrong, 0, "%s", first_wrong);
 }

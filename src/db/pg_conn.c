@@ -170,7 +170,9 @@ static int wait_socket(mn__pg_conn *c, unsigned events, int64_t deadline)
 }
 
 /* Sends whatever libpq has buffered, reading meanwhile so that a server busy writing back
- * to us cannot deadlock the exchange (as the libpq documentation for PQflush asks). */
+ * to us cannot deadlock the exchange (as the libpq documentation for PQflush asks). The
+ * deadline is for the server's silence: each time the socket moves it starts again, since a
+ * large batch may take the server many statements' time to read. */
 int mn__pg_flush(mn__pg_conn *c, int64_t deadline)
 {
     for (;;) {
@@ -184,6 +186,8 @@ int mn__pg_flush(mn__pg_conn *c, int64_t deadline)
             return mn__pg_lost(c, w);
         if (!PQconsumeInput(c->pg))
             return mn__pg_lost(c, MN_EIO);
+        if (deadline >= 0)
+            deadline = mn__pg_io_deadline(c);
     }
 }
 
@@ -628,6 +632,12 @@ int mn__pg_exec(mn__pg_conn *c, const char *sql, int nparams, const Oid *types,
         return MN_EIO;
     }
     int64_t deadline = mn__pg_io_deadline(c);
+    /* A script's statements each have the server's statement_timeout, and the server sends
+     * their results together at the end: one deadline per statement (an upper bound: a ';'
+     * in a literal only adds time). */
+    for (const char *p = sql; deadline >= 0 && allow_multi && nparams == 0 && (p = strchr(p, ';'));
+         p++)
+        deadline += c->io_timeout_ms;
     mn__pg_stmt *s = allow_multi && nparams == 0 ? NULL : stmt_lookup(c, sql);
     if (s && !s->id && ++s->uses >= PREPARE_AFTER_USES) {
         int rc = send_prepare(c, s, nparams, types, deadline);

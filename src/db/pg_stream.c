@@ -113,6 +113,11 @@ int mn__pg_pipeline_send(mn__pg_conn *c, const char *sql, int nparams, const Oid
 {
     if (!PQsendQueryParams(c->pg, sql, nparams, types, values, lengths, formats, 0))
         return mn__pg_lost(c, MN_EIO);
+    /* The server keeps a pipeline's results until the sync unless asked: with a client-side
+     * deadline (a statement timeout), each result must come as its statement ends, so that a
+     * long batch of quick statements is not taken for a silent server. */
+    if (c->io_timeout_ms >= 0 && !PQsendFlushRequest(c->pg))
+        return mn__pg_lost(c, MN_EIO);
     /* Keep the socket moving so a long batch never waits on a full buffer at the end. */
     if (PQflush(c->pg) < 0)
         return mn__pg_lost(c, MN_EIO);
@@ -150,9 +155,13 @@ int mn__pg_batch(mn__pg_conn *c, int n, int (*send)(void *arg, int i), void *arg
     if (rc == MN_OK)
         rc = mn__pg_flush(c, deadline);
 
-    /* Each statement yields its result then NULL; the sync yields PGRES_PIPELINE_SYNC. */
+    /* Each statement yields its result then NULL; the sync yields PGRES_PIPELINE_SYNC. The
+     * deadline is each statement's, as the server's statement_timeout: a batch of many may
+     * take longer in all. */
     int first_error = MN_OK;
     for (int i = 0; i <= n && rc == MN_OK; i++) {
+        if (i > 0)
+            deadline = mn__pg_io_deadline(c);
         int w = mn__pg_await(c, deadline);
         if (w != MN_OK) {
             rc = w;

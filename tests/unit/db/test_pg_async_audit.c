@@ -33,8 +33,8 @@ static int send_sleep(void *arg, int i)
 
 Test(pg_async_audit, a_batch_longer_than_the_deadline_runs_when_each_statement_answers_in_time)
 {
-    mn__pg_conn *c = connect_with(400);
-    enum { N = 8 }; /* 0.8 s in all, 0.1 s each */
+    mn__pg_conn *c = connect_with(600);
+    enum { N = 10 }; /* 1 s in all, 0.1 s each */
     PGresult *results[N];
     int rc = mn__pg_batch(c, N, send_sleep, c, results);
     cr_expect_eq(rc, 0, "%s (%s)", mn_strerror(rc), c->message);
@@ -50,11 +50,13 @@ Test(pg_async_audit, a_batch_longer_than_the_deadline_runs_when_each_statement_a
 
 Test(pg_async_audit, a_script_longer_than_the_deadline_runs_when_each_statement_answers_in_time)
 {
-    mn__pg_conn *c = connect_with(400);
+    mn__pg_conn *c = connect_with(600);
     PGresult *res = NULL;
     int rc = mn__pg_exec(c,
                          "SELECT pg_sleep(0.1); SELECT pg_sleep(0.1); SELECT pg_sleep(0.1); "
-                         "SELECT pg_sleep(0.1); SELECT pg_sleep(0.1); SELECT pg_sleep(0.1)",
+                         "SELECT pg_sleep(0.1); SELECT pg_sleep(0.1); SELECT pg_sleep(0.1); "
+                         "SELECT pg_sleep(0.1); SELECT pg_sleep(0.1); SELECT pg_sleep(0.1); "
+                         "SELECT pg_sleep(0.1)",
                          0, NULL, NULL, NULL, NULL, true, &res);
     cr_expect_eq(rc, 0, "%s (%s)", mn_strerror(rc), c->message);
     PQclear(res);
@@ -78,16 +80,16 @@ Test(pg_async_audit, a_silent_server_still_fails_at_the_deadline)
 static void run_batch_in_loop(void *arg)
 {
     mn__pg_conn *c = arg;
-    PGresult *results[8];
-    int rc = mn__pg_batch(c, 8, send_sleep, c, results);
+    PGresult *results[10];
+    int rc = mn__pg_batch(c, 10, send_sleep, c, results);
     cr_expect_eq(rc, 0, "%s (%s)", mn_strerror(rc), c->message);
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 10; i++)
         PQclear(results[i]);
 }
 
 Test(pg_async_audit, the_same_on_a_coroutine)
 {
-    mn__pg_conn *c = connect_with(400);
+    mn__pg_conn *c = connect_with(600);
     mn_loop *loop = mn_loop_new();
     cr_assert_not_null(loop);
     mn_coro_spawn(loop, run_batch_in_loop, c);

@@ -98,3 +98,34 @@ Test(pg_async_audit, the_same_on_a_coroutine)
     mn__pg_close(c);
     mn_loop_free(loop);
 }
+
+/* With a deadline each statement asks the server to flush; a failure in the middle still
+ * skips the rest and leaves the connection in step. */
+static int send_mixed(void *arg, int i)
+{
+    static const char *const sql[] = {"SELECT 1", "SELECT 1 / 0", "SELECT 2", "SELECT 3"};
+    return mn__pg_pipeline_send(arg, sql[i], 0, NULL, NULL, NULL, NULL);
+}
+
+Test(pg_async_audit, a_failure_in_the_middle_of_a_flushed_batch_leaves_the_connection_usable)
+{
+    mn__pg_conn *c = connect_with(600);
+    for (int round = 0; round < 2; round++) {
+        PGresult *results[4];
+        int rc = mn__pg_batch(c, 4, send_mixed, c, results);
+        cr_expect_eq(rc, MN_EIO, "%s", mn_strerror(rc));
+        cr_expect_str_eq(c->sqlstate, "22012", "%s", c->message);
+        cr_expect_not(c->broken);
+        cr_expect_not_null(results[0]);
+        cr_expect_null(results[2], "skipped after the failure");
+        cr_expect_null(results[3]);
+        for (int i = 0; i < 4; i++)
+            PQclear(results[i]);
+        PGresult *res = NULL;
+        cr_expect_eq(mn__pg_exec(c, "SELECT 42", 0, NULL, NULL, NULL, NULL, false, &res), 0, "%s",
+                     c->message);
+        cr_expect(res && strcmp(PQgetvalue(res, 0, 0), "42") == 0);
+        PQclear(res);
+    }
+    mn__pg_close(c);
+}

@@ -220,6 +220,83 @@ int mn__parse_datetime(const char *s, size_t len, mn_ftype t, mn_datetime *out)
 }
 
 /* ---- decimals: text <-> integer scaled by 10^places, exactly ---- */
+int mn__decimal_parse(mn_arena *a, const char *s, const char **plain, int *ndigits, int *exponent)
+{
+    const char *p = s;
+    while (isspace((unsigned char)*p))
+        p++;
+    bool neg = *p == '-';
+    if (*p == '-' || *p == '+')
+        p++;
+    const char *first = NULL; /* first significant digit */
+    int n = 0, frac = 0, nd = 0;
+    bool point = false;
+    for (; *p && *p != 'e' && *p != 'E' && !isspace((unsigned char)*p); p++) {
+        if (*p == '.' && !point) {
+            point = true;
+            continue;
+        }
+        if (!isdigit((unsigned char)*p))
+            return MN_EINVAL;
+        nd++;
+        frac += point;
+        if (!first && *p != '0')
+            first = p;
+        n += first != NULL;
+    }
+    if (!nd)
+        return MN_EINVAL;
+    long exp = 0;
+    if (*p == 'e' || *p == 'E') {
+        char *end;
+        p++;
+        if (!isdigit((unsigned char)*p) &&
+            !((*p == '-' || *p == '+') && isdigit((unsigned char)p[1])))
+            return MN_EINVAL;
+        exp = strtol(p, &end, 10);
+        p = end;
+    }
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p || exp > 1000 || exp < -1000)
+        return MN_EINVAL;
+    exp -= frac;
+    if (ndigits)
+        *ndigits = n;
+    if (exponent)
+        *exponent = (int)exp;
+    if (!plain)
+        return 0;
+    /* the significant digits, without the point */
+    mn_buf d;
+    mn_buf_init(&d, a);
+    for (const char *q = first; q && n && d.len < (size_t)n; q++)
+        if (*q != '.')
+            mn_buf_putc(&d, *q);
+    if (!n)
+        mn_buf_putc(&d, '0');
+    mn_buf b;
+    mn_buf_init(&b, a);
+    if (neg && n)
+        mn_buf_putc(&b, '-');
+    if (exp >= 0) {
+        mn_buf_append(&b, d.data, d.len);
+        for (long i = 0; i < exp && n; i++)
+            mn_buf_putc(&b, '0');
+    } else if (d.len > (size_t)-exp) {
+        mn_buf_append(&b, d.data, d.len - (size_t)-exp);
+        mn_buf_putc(&b, '.');
+        mn_buf_append(&b, d.data + d.len - (size_t)-exp, (size_t)-exp);
+    } else {
+        mn_buf_puts(&b, "0.");
+        for (long i = (long)d.len; i < -exp; i++)
+            mn_buf_putc(&b, '0');
+        mn_buf_append(&b, d.data, d.len);
+    }
+    *plain = mn_buf_cstr(&b);
+    return *plain ? 0 : MN_ENOMEM;
+}
+
 static int decimal_to_scaled(const char *s, int places, int64_t *out)
 {
     const char *p = s;
@@ -319,6 +396,9 @@ int mn__decimal_fits(mn_orm *o, const mn_fielddef *f, mn_arg a)
         text = mn_arena_printf(o->arena, "%lld", (long long)a.v.i);
     else if (a.type == MN_ARG_FLOAT)
         text = mn_arena_printf(o->arena, "%.*f", f->decimal_places, a.v.f);
+    const char *plain;
+    if (text && mn__decimal_parse(o->arena, text, &plain, NULL, NULL) == 0)
+        text = plain;                            /* "1E+3" as "1000" */
     int md = f->max_digits ? f->max_digits : 18; /* as schema.c's numeric(18, ...) */
     int n = text ? rounded_digits(text, f->decimal_places) : -1;
     if (n <= md) /* fits, or no number: its conversion says so */
@@ -359,10 +439,15 @@ static char *scaled_to_decimal(mn_arena *a, int64_t v, int places)
 }
 
 /* ---- conversions ---- */
-static int uuid_normalise(mn_arena *a, const char *s, const char **out)
+int mn__uuid_normalise(mn_arena *a, const char *s, const char **out)
 {
     char hex[33];
     size_t n = 0;
+    /* uuid.UUID(hex=...) drops "urn:" and "uuid:", then braces and hyphens */
+    if (strncmp(s, "urn:", 4) == 0)
+        s += 4;
+    if (strncmp(s, "uuid:", 5) == 0)
+        s += 5;
     for (const char *p = s; *p; p++) {
         if (*p == '-' || (*p == '{' && p == s) || (*p == '}' && !p[1]))
             continue;
@@ -467,6 +552,9 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
             text = mn_arena_printf(ar, "%lld", (long long)a.v.i);
         else if (a.type == MN_ARG_FLOAT)
             text = mn_arena_printf(ar, "%.*f", f->decimal_places, a.v.f);
+        const char *plain;
+        if (text && mn__decimal_parse(ar, text, &plain, NULL, NULL) == 0)
+            text = plain; /* Decimal("0E-10"), Decimal("1e3") */
         if (text) {
             if (d == MN_DIALECT_POSTGRESQL) {
                 /* quantised to decimal_places as SQLite's scaled integer is, so both
@@ -529,7 +617,7 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
     } else if (t == MN_UUID) {
         if (a.type == MN_ARG_STR) {
             const char *norm;
-            if (uuid_normalise(ar, a.v.s, &norm) != 0)
+            if (mn__uuid_normalise(ar, a.v.s, &norm) != 0)
                 return mn__orm_fail(o, MN_EINVAL, "'%s' is not a valid UUID.", a.v.s);
             return text_param(o, norm, out);
         }

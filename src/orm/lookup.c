@@ -649,6 +649,16 @@ static void rhs_param(cc *c, mn_buf *b, const mn_fielddef *f, mn_ftype as, mn_ar
         return;
     }
     if (as == MN_INT) {
+        /* a template value (full_clean's unique checks pass the instance's values so) */
+        if (v.type == MN_ARG_VALUE && v.v.value) {
+            const mn_value *x = v.v.value;
+            if (mn_value_kind_of(x) == MN_VALUE_INT)
+                v = mn_arg_int(x->u.i);
+            else if (mn_value_kind_of(x) == MN_VALUE_BOOL)
+                v = mn_arg_bool(x->u.b);
+            else if (mn_value_kind_of(x) == MN_VALUE_STRING)
+                v = mn_arg_str(mn_arena_strndup(c->o->arena, x->u.str.ptr, x->u.str.len));
+        }
         if (v.type == MN_ARG_INT || v.type == MN_ARG_BOOL) {
             mn__cc_param(c, b, mn_dbp_int(v.type == MN_ARG_INT ? v.v.i : v.v.b));
             return;

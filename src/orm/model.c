@@ -829,7 +829,12 @@ const char *mn_model_verbose_name(const mn_model *m, bool plural, mn_arena *aren
         mn_buf b;
         mn_buf_init(&b, arena);
         for (const char *p = m->name; *p; p++) {
-            if (isupper((unsigned char)*p) && p != m->name && !isupper((unsigned char)p[-1]))
+            /* a capital after a lower-case letter, or one followed by a lower-case letter
+             * (neither at the end nor before another capital): "HTTPRequest" -> "http
+             * request" */
+            bool upper = isupper((unsigned char)*p);
+            if (upper && p != m->name &&
+                (islower((unsigned char)p[-1]) || (p[1] && !isupper((unsigned char)p[1]))))
                 mn_buf_putc(&b, ' ');
             mn_buf_putc(&b, (char)tolower((unsigned char)*p));
         }

@@ -30,11 +30,12 @@ static int add(errs *e, const char *field, const char *msg)
     return 0;
 }
 
-/* Django's capfirst(verbose_name). */
+/* Django's capfirst(verbose_name); the default verbose_name is the name with spaces for
+ * underscores, an explicit one is taken as written. */
 static const char *label(mn_orm *o, const mn_fielddef *f)
 {
     char *s = mn_arena_strdup(o->arena, f->verbose_name ? f->verbose_name : f->name);
-    for (char *p = s; p && *p; p++)
+    for (char *p = s; p && *p && !f->verbose_name; p++)
         if (*p == '_')
             *p = ' ';
     if (s && *s)
@@ -117,31 +118,28 @@ static bool valid_slug(const char *s)
     return true;
 }
 
-/* Counts digits of a decimal text: total and after the point; false if not a number. */
+/* Counts digits of a decimal text as Django's DecimalValidator does from Decimal(s)'s
+ * digit tuple and exponent: total, after the point; false if not a number. */
 static bool decimal_digits(const char *s, int *whole, int *frac)
 {
-    *whole = *frac = 0;
-    if (*s == '-' || *s == '+')
-        s++;
-    while (*s == '0' && s[1] && s[1] != '.')
-        s++;
-    bool point = false, any = false;
-    for (; *s; s++) {
-        if (*s == '.' && !point) {
-            point = true;
-            continue;
-        }
-        if (!isdigit((unsigned char)*s))
-            return false;
-        any = true;
-        if (point)
-            (*frac)++;
-        else
-            (*whole)++;
+    int n, exp;
+    if (mn__decimal_parse(NULL, s, NULL, &n, &exp) != 0)
+        return false;
+    int digits;
+    bool zero = n == 0;
+    if (zero)
+        n = 1; /* the digit tuple (0,) */
+    if (exp >= 0) {
+        /* a positive exponent adds that many trailing zeros (not to a zero) */
+        digits = n + (zero ? 0 : exp);
+        *frac = 0;
+    } else {
+        /* a negative exponent wider than the digits adds leading zeros after the point */
+        digits = -exp > n ? -exp : n;
+        *frac = -exp;
     }
-    if (*whole == 1 && !point) { /* "0" has one digit before the point */
-    }
-    return any;
+    *whole = digits - *frac;
+    return true;
 }
 
 static int check_field(errs *e, void *obj, const mn_fielddef *f)
@@ -224,22 +222,17 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
         break;
     }
     case MN_UUID: {
-        int hex = 0;
-        bool ok = true;
-        for (const char *q = s; *q; q++) {
-            if (isxdigit((unsigned char)*q))
-                hex++;
-            else if (*q != '-')
-                ok = false;
-        }
-        if (!ok || hex != 32)
+        const char *canon; /* what save() stores: the forms uuid.UUID() reads */
+        if (mn__uuid_normalise(o->arena, s, &canon) == MN_EINVAL)
             add(e, name,
                 mn_arena_printf(o->arena, "\xe2\x80\x9c%s\xe2\x80\x9d is not a valid UUID.", s));
         break;
     }
     case MN_JSON: {
         json_error_t jerr;
-        json_t *j = json_loads(s, JSON_DECODE_ANY, &jerr);
+        /* Python's json reads integers of any size: read them as reals here, where only
+         * the syntax matters */
+        json_t *j = json_loads(s, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &jerr);
         if (!j)
             add(e, name, "Value must be valid JSON.");
         json_decref(j);
@@ -392,7 +385,7 @@ static int unique_message(errs *e, void *obj, const mn_fielddef **fs, size_t n)
     const char *vn = mn_model_verbose_name(h->model, false, o->arena);
     mn_buf_printf(&b, "%c%s with this ", toupper((unsigned char)vn[0]), vn + 1);
     for (size_t i = 0; i < n; i++)
-        mn_buf_printf(&b, "%s%s", i ? " and " : "", label(o, fs[i]));
+        mn_buf_printf(&b, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ", label(o, fs[i]));
     mn_buf_puts(&b, " already exists.");
     return add(e, n == 1 ? fs[0]->name : NULL, mn_buf_cstr(&b));
 }

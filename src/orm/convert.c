@@ -568,7 +568,14 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
                 return text_param(o, text, out);
             }
             int64_t v;
-            if (decimal_to_scaled(text, f->decimal_places, &v) != 0)
+            int rc = decimal_to_scaled(text, f->decimal_places, &v);
+            if (rc == MN_ETOOBIG) /* not "no number": say which limit it is */
+                return mn__orm_fail(o, MN_EDB_DATA,
+                                    "'%s' does not fit %s.%s on SQLite, which keeps a decimal "
+                                    "as a 64-bit integer scaled by 10^%d (at most 18 digits)",
+                                    text, f->model ? f->model->name : "?", f->name,
+                                    f->decimal_places);
+            if (rc != 0)
                 return mn__orm_fail(o, MN_EINVAL, "'%s' value must be a decimal number.", text);
             *out = mn_dbp_int(v);
             return 0;

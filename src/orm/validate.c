@@ -51,61 +51,197 @@ static size_t utf8_len(const char *s)
     return n;
 }
 
+/* A domain label of Django's validators: 1..63 letters, digits or hyphens (bytes of a
+ * non-ASCII letter count as letters: Django tries the IDNA form too), neither first nor
+ * last a hyphen. */
+static bool dns_label(mn_str l)
+{
+    if (l.len < 1 || l.len > 63 || l.ptr[0] == '-' || l.ptr[l.len - 1] == '-')
+        return false;
+    for (size_t i = 0; i < l.len; i++) {
+        unsigned char c = (unsigned char)l.ptr[i];
+        if (!(isalnum(c) || c == '-' || c >= 0x80))
+            return false;
+    }
+    return true;
+}
+
+static bool valid_ip_literal(mn_str s, int family)
+{
+    char buf[64];
+    unsigned char out[16];
+    if (s.len == 0 || s.len >= sizeof buf)
+        return false;
+    memcpy(buf, s.ptr, s.len);
+    buf[s.len] = '\0';
+    return inet_pton(family, buf, out) == 1 ||
+           (family == AF_INET6 && inet_pton(AF_INET, buf, out) == 1);
+}
+
+/* Django's EmailValidator: a dot-atom or quoted local part, and a domain of labels ending
+ * with a top-level label of 2..63 characters, "localhost" or an address literal ([1.2.3.4],
+ * [IPv6:...] as Django reads it: hex digits, colons and dots in brackets). */
 static bool valid_email(const char *s)
 {
     const char *at = strrchr(s, '@');
-    if (!at || at == s || !at[1] || strlen(s) > 320)
+    if (!at || strlen(s) > 320)
         return false;
-    for (const char *p = s; p < at; p++)
-        if (isspace((unsigned char)*p) || *p == '@' || *p == '"' || *p == ',')
+    size_t ulen = (size_t)(at - s);
+    if (ulen >= 2 && s[0] == '"' && s[ulen - 1] == '"') {
+        for (size_t i = 1; i + 1 < ulen; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (c == '\\' && i + 2 < ulen) {
+                unsigned char n = (unsigned char)s[++i];
+                if (n == 0 || n == '\n' || n == '\r' || n > 0x7f)
+                    return false;
+            } else if (c == 0 || c == '\t' || c == '\n' || c == '\r' || c == ' ' || c == '"' ||
+                       c == '\\' || c > 0x7f) {
+                return false;
+            }
+        }
+    } else {
+        if (ulen == 0 || s[0] == '.' || s[ulen - 1] == '.')
             return false;
+        for (size_t i = 0; i < ulen; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (c == '.' ? s[i + 1] == '.' : !(isalnum(c) || strchr("-!#$%&'*+/=?^_`{}|~", c)))
+                return false;
+        }
+    }
     const char *dom = at + 1;
+    if (strcmp(dom, "localhost") == 0)
+        return true;
+    size_t dlen = strlen(dom);
+    if (dlen > 2 && dom[0] == '[' && dom[dlen - 1] == ']') {
+        mn_str lit = {dom + 1, dlen - 2};
+        for (size_t i = 0; i < lit.len; i++)
+            if (!(isxdigit((unsigned char)lit.ptr[i]) || lit.ptr[i] == ':' || lit.ptr[i] == '.'))
+                return false;
+        return valid_ip_literal(lit, AF_INET6);
+    }
     const char *dot = strrchr(dom, '.');
-    if (!dot || dot == dom || !dot[1] || strstr(dom, ".."))
+    if (!dot || dot == dom)
         return false;
-    for (const char *p = dom; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '.' || (unsigned char)*p >= 0x80))
+    for (const char *p = dom; p < dot;) { /* the labels before the top-level one */
+        size_t len = strcspn(p, ".");
+        if (!dns_label((mn_str){p, len}))
             return false;
-    return *dom != '-' && *dom != '.';
+        p += len + 1;
+    }
+    mn_str tld = {dot + 1, strlen(dot + 1)};
+    return tld.len >= 2 && dns_label(tld);
 }
 
+/* An IPv4 address as URLValidator's pattern takes it: four numbers 0..255 without leading
+ * zeros. */
+static bool url_ipv4(mn_str h)
+{
+    size_t i = 0;
+    for (int part = 0; part < 4; part++) {
+        if (part && (i >= h.len || h.ptr[i++] != '.'))
+            return false;
+        size_t k = i;
+        int v = 0;
+        while (k < h.len && isdigit((unsigned char)h.ptr[k]) && k - i < 4)
+            v = v * 10 + (h.ptr[k++] - '0');
+        if (k == i || k - i > 3 || (k - i > 1 && h.ptr[i] == '0') || v > 255)
+            return false;
+        i = k;
+    }
+    return i == h.len;
+}
+
+/* Django's URLValidator: scheme http, https, ftp or ftps; optional user:password@; a host
+ * that is an IPv4 address, a bracketed IPv6 one, "localhost" or labels ending with a
+ * top-level label of letters (2..63, or xn--...) and an optional trailing dot; an optional
+ * port of 1..5 digits; a path, query or fragment without spaces. At most 2048 characters. */
 static bool valid_url(const char *s)
 {
     static const char *const schemes[] = {"http://", "https://", "ftp://", "ftps://", NULL};
+    if (strlen(s) > 2048)
+        return false;
     const char *rest = NULL;
     for (size_t i = 0; schemes[i]; i++)
         if (strncasecmp(s, schemes[i], strlen(schemes[i])) == 0)
             rest = s + strlen(schemes[i]);
-    if (!rest || !*rest)
-        return false;
-    size_t hostlen = strcspn(rest, "/?#");
-    if (hostlen == 0)
+    if (!rest)
         return false;
     for (const char *p = s; *p; p++)
         if (isspace((unsigned char)*p))
             return false;
-    mn_str host = {rest, hostlen};
-    const char *at = memchr(host.ptr, '@', host.len);
+    mn_str auth = {rest, strcspn(rest, "/?#")};
+    const char *at = memchr(auth.ptr, '@', auth.len);
     if (at) {
-        host.len -= (size_t)(at + 1 - host.ptr);
-        host.ptr = at + 1;
-    }
-    const char *colon = host.len && host.ptr[0] != '[' ? memchr(host.ptr, ':', host.len) : NULL;
-    if (colon)
-        host.len = (size_t)(colon - host.ptr);
-    if (mn_str_eq_cstr(host, "localhost"))
-        return true;
-    if (host.len && host.ptr[0] == '[')
-        return true;
-    bool dot = false;
-    for (size_t i = 0; i < host.len; i++) {
-        char c = host.ptr[i];
-        if (c == '.')
-            dot = true;
-        else if (!(isalnum((unsigned char)c) || c == '-' || (unsigned char)c >= 0x80))
+        mn_str user = {auth.ptr, (size_t)(at - auth.ptr)};
+        const char *colon = memchr(user.ptr, ':', user.len);
+        if (colon == user.ptr || user.len == 0 || memchr(at + 1, '@', auth.len - user.len - 1) ||
+            (colon && memchr(colon + 1, ':', user.len - (size_t)(colon + 1 - user.ptr))))
             return false;
+        auth.len -= user.len + 1;
+        auth.ptr = at + 1;
     }
-    return dot && host.ptr[0] != '.' && host.ptr[host.len - 1] != '.';
+    mn_str host = auth;
+    const char *port = NULL;
+    if (host.len && host.ptr[0] == '[') {
+        const char *close = memchr(host.ptr, ']', host.len);
+        if (!close)
+            return false;
+        host.len = (size_t)(close + 1 - host.ptr);
+        if (host.len < auth.len)
+            port = close + 1;
+    } else {
+        port = memchr(host.ptr, ':', host.len);
+        if (port)
+            host.len = (size_t)(port - host.ptr);
+    }
+    if (port) {
+        size_t plen = auth.len - host.len;
+        if (*port != ':' || plen < 2 || plen > 6)
+            return false;
+        for (size_t i = 1; i < plen; i++)
+            if (!isdigit((unsigned char)port[i]))
+                return false;
+    }
+    if (host.len == 0 || host.len > 253)
+        return false;
+    if (host.ptr[0] == '[') {
+        mn_str ip = {host.ptr + 1, host.len - 2};
+        for (size_t i = 0; i < ip.len; i++)
+            if (!(isxdigit((unsigned char)ip.ptr[i]) || ip.ptr[i] == ':' || ip.ptr[i] == '.'))
+                return false;
+        char buf[64];
+        unsigned char out[16];
+        if (ip.len == 0 || ip.len >= sizeof buf)
+            return false;
+        memcpy(buf, ip.ptr, ip.len);
+        buf[ip.len] = '\0';
+        return inet_pton(AF_INET6, buf, out) == 1;
+    }
+    if (url_ipv4(host) || (host.len == 9 && strncasecmp(host.ptr, "localhost", 9) == 0))
+        return true;
+    if (host.ptr[host.len - 1] == '.') /* a trailing dot is allowed */
+        host.len--;
+    const char *dot = NULL;
+    for (size_t i = host.len; i-- > 0 && !dot;)
+        if (host.ptr[i] == '.')
+            dot = host.ptr + i;
+    if (!dot || dot == host.ptr)
+        return false;
+    for (const char *p = host.ptr; p < dot;) { /* the labels before the top-level one */
+        const char *end = memchr(p, '.', (size_t)(dot - p) + 1);
+        if (!dns_label((mn_str){p, (size_t)(end - p)}))
+            return false;
+        p = end + 1;
+    }
+    mn_str tld = {dot + 1, (size_t)(host.ptr + host.len - dot - 1)};
+    if (tld.len >= 5 && strncasecmp(tld.ptr, "xn--", 4) == 0 && tld.len <= 63)
+        return dns_label(tld);
+    if (tld.len < 2 || !dns_label(tld))
+        return false;
+    for (size_t i = 0; i < tld.len; i++)
+        if (isdigit((unsigned char)tld.ptr[i]))
+            return false;
+    return true;
 }
 
 static bool valid_slug(const char *s)
@@ -178,11 +314,10 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
         if (!found) {
             /* Django formats %(value)r: quotes for a string, none for a number */
             const char *q = textual ? "'" : "";
-            int rc = add(e, name,
-                         mn_arena_printf(o->arena, "Value %s%.*s%s is not a valid choice.", q,
-                                         (int)text.len, text.ptr, q));
-            if (rc)
-                return rc;
+            /* Field.validate() raised: Django runs no validator after it (max_length...) */
+            return add(e, name,
+                       mn_arena_printf(o->arena, "Value %s%.*s%s is not a valid choice.", q,
+                                       (int)text.len, text.ptr, q));
         }
     }
     int64_t iv =

@@ -50,8 +50,23 @@
     F(rate, MN_DECIMAL, .max_digits = 3, .decimal_places = 3, .null = true)                \
     F(ref, MN_UUID, .null = true)                                                          \
     F(doc, MN_JSON, .null = true)
+#define WIDE_FIELDS(F)                                                                     \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(amount, MN_DECIMAL, .max_digits = 30, .decimal_places = 10, .null = true)            \
+    F(token, MN_CHAR, .max_length = 12, .default_fn = next_token, .editable = MN_NO)       \
+    F(stamp, MN_UUID, .default_fn = mn_default_uuid4)                                      \
+    F(level, MN_SMALLINT, .choices = LEVELS, .default_int = 1)                              \
+    F(label, MN_CHAR, .max_length = 3, .choices = LABELS, .blank = true)
 /* clang-format on */
+static void next_token(const mn_fielddef *f, void *obj, mn_arena *a)
+{
+    static int next = 1;
+    *(const char **)((char *)obj + f->offset) = mn_arena_printf(a, "T-%04d", next++);
+}
+static const mn_choice LEVELS[] = {{"1", "low"}, {"2", "high"}, {NULL, NULL}};
+static const mn_choice LABELS[] = {{"a", "A"}, {"b", "B"}, {NULL, NULL}};
 MN_MODEL(Kind, auditf, KIND_FIELDS)
+MN_MODEL(Wide, auditf, WIDE_FIELDS)
 MN_MODEL(ShelfMark, auditf, SHELFMARK_FIELDS)
 MN_MODEL(Volume, auditf, VOLUME_FIELDS, .ordering = "title")
 MN_MODEL(HTTPRequestLog, auditf, HTTPREQUESTLOG_FIELDS, .unique_together = "host_name,port,path")
@@ -467,4 +482,148 @@ Test(orm_audit_fields, an_integer_field_filters_by_a_template_value)
     mn_value *w = mn_value_str(t.arena, "80", 2);
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, HTTPRequestLog), "port", w)), 1, "%s",
                  mn_orm_error(t.o));
+}
+
+/* EmailValidator and URLValidator take and refuse what Django's do. */
+Test(orm_audit_fields, email_and_url_validators_follow_django)
+{
+    static const char *const good_emails[] = {"email@here.com",
+                                              "weirder-email@here.and.there.com",
+                                              "email@[127.0.0.1]",
+                                              "email@[2001:dB8::1]",
+                                              "example@valid-----hyphens.com",
+                                              "email@localhost",
+                                              "\"test@test\"@example.com",
+                                              "a.b+c@example.co",
+                                              "x@ex.c0m",
+                                              "t@d\xc3\xa9j\xc3\xa0.example",
+                                              NULL};
+    static const char *const bad_emails[] = {"abc",
+                                             "abc@",
+                                             "abc@bar",
+                                             "a @x.cz",
+                                             "abc@.com",
+                                             "something@@somewhere.com",
+                                             "email@127.0.0.1",
+                                             "email@[127.0.0.256]",
+                                             "example@invalid-.com",
+                                             "example@-invalid.com",
+                                             "example@invalid.com-",
+                                             "a..b@x.com",
+                                             ".a@x.com",
+                                             "trailingdot@shouldfail.com.",
+                                             "email@x.c",
+                                             "\xc3\xa9@x.com",
+                                             NULL};
+    static const char *const good_urls[] = {"http://www.djangoproject.com/",
+                                            "HTTP://EXAMPLE.COM/",
+                                            "http://localhost/",
+                                            "http://localhost:8000/",
+                                            "http://127.0.0.1:8000/django/",
+                                            "http://[::1]:8080/",
+                                            "http://example.com.",
+                                            "http://userid:password@example.com:8080/",
+                                            "http://xn--7sbb4ac0ad0be6cf.xn--p1ai",
+                                            "https://example.com?x=1#y",
+                                            "ftps://ftp.example.com",
+                                            "http://0.0.0.0/",
+                                            "http://\xe4\xbe\x8b\xe5\xad\x90.test",
+                                            NULL};
+    static const char *const bad_urls[] = {"foo",
+                                           "http://",
+                                           "http://example",
+                                           "http://example.",
+                                           "http://.com",
+                                           "http://invalid-.com",
+                                           "http://-invalid.com",
+                                           "http://1.1.1.1.1",
+                                           "http://999.1.1.1",
+                                           "http://example.com:abc",
+                                           "http://example.com:123456",
+                                           "http://www.example.com/ a",
+                                           "git://example.com",
+                                           "http://exa_mple.com",
+                                           "http://example.123",
+                                           "http://[::1:2::3]:8080/",
+                                           "http://a@b@example.com",
+                                           "http://example.com:",
+                                           NULL};
+    int bad = 0;
+    mn_validation v;
+    for (int pass = 0; pass < 4; pass++) {
+        const char *const *list = pass == 0   ? good_emails
+                                  : pass == 1 ? bad_emails
+                                  : pass == 2 ? good_urls
+                                              : bad_urls;
+        for (size_t i = 0; list[i]; i++) {
+            Author *a = mn_new(t.o, Author);
+            a->name = mn_arena_printf(t.arena, "n%d_%zu", pass, i);
+            Everything *e = mn_new(t.o, Everything);
+            if (pass < 2)
+                a->email = list[i];
+            else
+                e->url = list[i];
+            int rc = pass < 2 ? mn_full_clean(t.o, a, &v) : mn_full_clean(t.o, e, &v);
+            const char *msg = error_for(&v, pass < 2 ? "email" : "url");
+            const char *want = pass < 2 ? "Enter a valid email address." : "Enter a valid URL.";
+            bool ok = pass % 2 == 0 ? rc == 0 : msg && strcmp(msg, want) == 0;
+            if (!ok) {
+                cr_log_error("%s: %s", list[i], msg ? msg : "accepted");
+                bad++;
+            }
+        }
+    }
+    cr_expect_eq(bad, 0);
+}
+
+Test(orm_audit_fields, nan_on_postgresql_and_wide_decimals)
+{
+    Kind *k = mn_new(t.o, Kind);
+    k->fl = NAN;
+    int rc = mn_save(t.o, k);
+    if (tdb_is_pg(&t)) {
+        cr_assert_eq(rc, 0, "%s", mn_orm_error(t.o));
+        cr_expect(isnan(reload(k)->fl), "NaN survives on PostgreSQL");
+    }
+    /* a DecimalField wider than 18 digits keeps every digit on PostgreSQL; SQLite's scaled
+     * 64-bit integer cannot hold it and says so (no silent rounding) */
+    const char *big = "12345678901234567890.1234567890";
+    Wide *w = mn_create(t.o, Wide, "amount", big);
+    if (!tdb_is_pg(&t)) {
+        cr_expect_null(w);
+        cr_expect_eq(mn_orm_errcode(t.o), MN_EDB_DATA);
+        cr_expect(strstr(mn_orm_error(t.o), "at most 18 digits"), "%s", mn_orm_error(t.o));
+        big = "123456789.1234567890";
+        w = mn_create(t.o, Wide, "amount", big);
+    }
+    cr_assert_not_null(w, "%s", mn_orm_error(t.o));
+    Wide *g = mn_get(mn_all(t.o, Wide), "pk", w->id);
+    cr_assert_not_null(g, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(g->amount, big);
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Wide), "amount", big)), 1, "%s",
+                 mn_orm_error(t.o));
+}
+
+Test(orm_audit_fields, callable_defaults_and_choices)
+{
+    Wide *a = mn_new(t.o, Wide), *b = mn_new(t.o, Wide);
+    cr_expect_str_neq(a->token, b->token);
+    cr_expect_eq(strncmp(a->token, "T-", 2), 0);
+    cr_assert_not_null(a->stamp);
+    cr_expect_str_neq(a->stamp, b->stamp, "a callable default is called per instance");
+    cr_expect_eq(a->level, 1);
+    cr_assert_eq(mn_save(t.o, a), 0, "%s", mn_orm_error(t.o));
+    Wide *c = mn_create(t.o, Wide, "label", "b");
+    cr_assert_not_null(c, "%s", mn_orm_error(t.o));
+    cr_expect_not_null(c->stamp);
+    cr_expect_str_eq(mn_obj_display(t.o, c, "level"), "low");
+    /* a bad choice is the only error Django reports for the field (validate() raises
+     * before the validators run) */
+    c->label = "zzzz";
+    c->level = 3;
+    mn_validation v;
+    cr_assert_eq(mn_full_clean(t.o, c, &v), MN_EVALIDATION);
+    cr_expect_str_eq(error_for(&v, "label"), "Value 'zzzz' is not a valid choice.");
+    cr_expect_str_eq(error_for(&v, "level"), "Value 3 is not a valid choice.");
+    cr_expect_eq(v.n, 2, "%s", v.n > 2 ? v.errors[2].message : "");
 }

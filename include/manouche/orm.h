@@ -211,7 +211,10 @@ typedef struct mn_constraint {
     mn_constraint_kind kind;
     const char *name;
     const char *fields; /* UNIQUE: comma-separated field names */
-    const char *check;  /* CHECK: a condition as lookups, "price__gte=0,price__lte=100" */
+    /* CHECK: a condition as lookups, "price__gte=0,price__lte=100". UNIQUE: when given,
+     * the fields are unique among the rows matching it only, a partial unique index
+     * (Django's UniqueConstraint(condition=Q(...))) */
+    const char *check;
 } mn_constraint;
 typedef struct mn_index {
     const char *name;   /* NULL: generated */

@@ -179,7 +179,8 @@ static int add_reverse(const mn_model *from, const mn_fielddef *f)
 static bool unique_by_constraint(const mn_model *m, const char *name)
 {
     for (const mn_constraint *c = m->constraints; c && c->kind; c++)
-        if (c->kind == MN_CONSTRAINT_UNIQUE && c->fields && strcmp(c->fields, name) == 0)
+        if (c->kind == MN_CONSTRAINT_UNIQUE && c->fields && !c->check &&
+            strcmp(c->fields, name) == 0) /* a partial one is not total (Django's) */
             return true;
     return false;
 }

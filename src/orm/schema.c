@@ -142,7 +142,14 @@ static int check_sql(mn_buf *b, const mn_model *m, const char *cond, mn_dbdialec
             if (!op)
                 return MN_EINVAL;
             mn_buf_printf(b, " %s ", op);
-            if (f->type == MN_DECIMAL && d == MN_DIALECT_SQLITE) {
+            bool t = mn_str_eq_cstr(val, "true") || mn_str_eq_cstr(val, "True");
+            if (f->type == MN_BOOL &&
+                (t || mn_str_eq_cstr(val, "false") || mn_str_eq_cstr(val, "False") ||
+                 mn_str_eq_cstr(val, "1") || mn_str_eq_cstr(val, "0"))) {
+                /* SQLite keeps booleans as 1 and 0: 'true' would be text */
+                t |= mn_str_eq_cstr(val, "1");
+                mn_buf_puts(b, d == MN_DIALECT_SQLITE ? (t ? "1" : "0") : (t ? "true" : "false"));
+            } else if (f->type == MN_DECIMAL && d == MN_DIALECT_SQLITE) {
                 /* SQLite keeps decimals scaled by 10^places: scale the literal the same way */
                 mn_orm tmp = {.default_dialect = d};
                 mn_arena *a = mn_arena_new(256);
@@ -245,6 +252,8 @@ static int create_table_sql(const mn_model *m, mn_dbdialect d, bool if_not_exist
         }
     }
     for (const mn_constraint *c = m->constraints; c && c->kind; c++) {
+        if (c->kind == MN_CONSTRAINT_UNIQUE && c->check)
+            continue; /* a partial unique index, after the table */
         mn_buf_puts(b, ", CONSTRAINT ");
         mn__quote(b, c->name ? c->name : "constraint");
         if (c->kind == MN_CONSTRAINT_UNIQUE) {
@@ -269,16 +278,25 @@ static uint32_t name_hash(const char *s)
     return h;
 }
 
-static void index_sql(mn_buf *b, const mn_model *m, const char *name, const char *cols,
-                      bool if_not_exists, int *rc)
+/* CREATE [UNIQUE] INDEX, partial (WHERE) when a condition is given, as Django makes a
+ * UniqueConstraint with condition= on both databases. */
+static void index_sql(mn_buf *b, const mn_model *m, const char *name, const char *cols, bool unique,
+                      const char *condition, mn_dbdialect d, bool if_not_exists, int *rc)
 {
-    mn_buf_puts(b, if_not_exists ? "CREATE INDEX IF NOT EXISTS " : "CREATE INDEX ");
+    mn_buf_puts(b, unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ");
+    if (if_not_exists)
+        mn_buf_puts(b, "IF NOT EXISTS ");
     mn__quote(b, name);
     mn_buf_puts(b, " ON ");
     mn__quote(b, mrt(m)->table);
     mn_buf_puts(b, " (");
     quoted_list(b, m, cols, rc);
     mn_buf_putc(b, ')');
+    if (condition) {
+        mn_buf_puts(b, " WHERE ");
+        if (check_sql(b, m, condition, d) != 0)
+            *rc = MN_EINVAL;
+    }
 }
 
 /* Appends every statement for m, each ending with ";\n". */
@@ -295,14 +313,21 @@ static int model_sql(const mn_model *m, mn_dbdialect d, bool if_not_exists, mn_a
             continue;
         char *name = mn_arena_printf(a, "%.30s_%.20s_%08x", table, f->column,
                                      name_hash(f->column) ^ name_hash(table));
-        index_sql(out, m, name, f->name, if_not_exists, &rc);
+        index_sql(out, m, name, f->name, false, NULL, d, if_not_exists, &rc);
         mn_buf_puts(out, ";\n");
     }
     for (const mn_index *ix = m->indexes; ix && ix->fields && rc == 0; ix++) {
         const char *name = ix->name ? ix->name
                                     : mn_arena_printf(a, "%.30s_%08x_idx", table,
                                                       name_hash(ix->fields) ^ name_hash(table));
-        index_sql(out, m, name, ix->fields, if_not_exists, &rc);
+        index_sql(out, m, name, ix->fields, false, NULL, d, if_not_exists, &rc);
+        mn_buf_puts(out, ";\n");
+    }
+    for (const mn_constraint *c = m->constraints; c && c->kind && rc == 0; c++) {
+        if (c->kind != MN_CONSTRAINT_UNIQUE || !c->check)
+            continue;
+        index_sql(out, m, c->name ? c->name : "constraint", c->fields ? c->fields : "", true,
+                  c->check, d, if_not_exists, &rc);
         mn_buf_puts(out, ";\n");
     }
     return rc;

@@ -483,8 +483,33 @@ static int check_field(errs *e, void *obj, const mn_fielddef *f)
     return 0;
 }
 
-/* Is there another row with the same values for these fields? */
-static int duplicate(errs *e, void *obj, const mn_fielddef **fs, size_t n)
+/* The lookups of a condition ("a__gte=0,b__isnull=true") as filter arguments. */
+static mn_qs *filter_condition(mn_orm *o, mn_qs *qs, const char *cond)
+{
+    for (const char *p = cond; qs && *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ",");
+        const char *eq = memchr(p, '=', len);
+        if (eq) {
+            mn_str lhs = mn_str_trim((mn_str){p, (size_t)(eq - p)});
+            mn_str val = mn_str_trim((mn_str){eq + 1, len - (size_t)(eq - p) - 1});
+            const char *key = mn_arena_strndup(o->arena, lhs.ptr, lhs.len);
+            const char *v = mn_arena_strndup(o->arena, val.ptr, val.len);
+            bool isnull = lhs.len > 8 && memcmp(lhs.ptr + lhs.len - 8, "__isnull", 8) == 0;
+            mn_arg a = isnull ? mn_arg_bool(mn_str_eq_cstr(val, "true") ||
+                                            mn_str_eq_cstr(val, "True") || mn_str_eq_cstr(val, "1"))
+                              : mn_arg_str(v);
+            qs = key && v ? mn_qs_filter_kv(qs, &(mn_kv){key, a}, 1) : NULL;
+        }
+        p += len;
+    }
+    return qs;
+}
+
+/* Is there another row with the same values for these fields (among the rows matching
+ * cond, when given)? */
+static int duplicate(errs *e, void *obj, const mn_fielddef **fs, size_t n, const char *cond)
 {
     mn_orm *o = e->o;
     mn_obj *h = obj;
@@ -501,6 +526,8 @@ static int duplicate(errs *e, void *obj, const mn_fielddef **fs, size_t n)
             kv[i].value = mn__fk_arg(obj, fs[i]);
     }
     mn_qs *qs = mn_qs_filter_kv(mn_qs_all(o, h->model), kv, n);
+    if (cond)
+        qs = filter_condition(o, qs, cond);
     /* the row itself is no duplicate; a new instance's own (non-automatic) pk is checked */
     bool own_pk = n == 1 && fs[0] == h->model->pk;
     if (!own_pk && (h->persisted || mn__pk_set(obj)))
@@ -512,7 +539,7 @@ static int unique_message(errs *e, void *obj, const mn_fielddef **fs, size_t n)
 {
     mn_orm *o = e->o;
     mn_obj *h = obj;
-    int dup = duplicate(e, obj, fs, n);
+    int dup = duplicate(e, obj, fs, n, NULL);
     if (dup <= 0)
         return dup;
     mn_buf b;
@@ -583,7 +610,10 @@ static int check_holds(mn_orm *o, void *obj, const char *cond)
         mn_value *have = mn_obj_get_value(o, obj, f->name);
         mn_value *lit;
         int64_t iv;
-        if (f->type == MN_DECIMAL || f->type == MN_FLOAT)
+        if (f->type == MN_BOOL) /* "true", "false", "1", "0" */
+            lit = mn_value_bool(mn_str_eq_cstr(val, "true") || mn_str_eq_cstr(val, "True") ||
+                                mn_str_eq_cstr(val, "1"));
+        else if (f->type == MN_DECIMAL || f->type == MN_FLOAT)
             lit = mn_value_decimal(o->arena, val.ptr, val.len);
         else if (mn__is_int_type(f->type) && mn_str_to_i64(val, &iv) == 0)
             lit = mn_value_int(o->arena, iv);
@@ -602,6 +632,44 @@ static int check_holds(mn_orm *o, void *obj, const char *cond)
             return 0;
     }
     return 1;
+}
+
+/* Has one of these fields an error already? Django's validate_unique and
+ * validate_constraints leave out the fields clean_fields refused. */
+static bool any_error(const mn_validation *out, const mn_fielddef **fs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < out->n; k++)
+            if (out->errors[k].field && strcmp(out->errors[k].field, fs[i]->name) == 0)
+                return true;
+    return false;
+}
+
+/* The fields a condition's lookups name ("price__gte=0,price__lte=9": price, price). */
+static size_t fields_of_condition(const mn_model *m, const char *cond, const mn_fielddef **out,
+                                  size_t max)
+{
+    size_t n = 0;
+    for (const char *p = cond; *p && n < max;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ",");
+        size_t name = strcspn(p, "=_ ");
+        while (name < len && p[name] == '_' && p[name + 1] != '_') /* a_b__gte: a_b */
+            name += 1 + strcspn(p + name + 1, "=_ ");
+        const mn_fielddef *f = name <= len ? mn__field(m, p, name) : NULL;
+        if (f)
+            out[n++] = f;
+        p += len;
+    }
+    return n;
+}
+
+/* Django's default violation_error_message. */
+static const char *violation_message(mn_orm *o, const mn_constraint *c)
+{
+    return mn_arena_printf(o->arena, "Constraint \xe2\x80\x9c%s\xe2\x80\x9d is violated.",
+                           c->name ? c->name : "constraint");
 }
 
 int mn_full_clean(mn_orm *o, void *obj, mn_validation *out)
@@ -650,7 +718,7 @@ int mn_full_clean(mn_orm *o, void *obj, mn_validation *out)
     const mn_fielddef *fs[16];
     for (const char *p = m->unique_together; p && *p;) {
         size_t n = fields_of(m, p, fs, 16);
-        int rc = n ? unique_message(&e, obj, fs, n) : 0;
+        int rc = n && !any_error(out, fs, n) ? unique_message(&e, obj, fs, n) : 0;
         if (rc < 0)
             return rc;
         const char *semi = strchr(p, ';');
@@ -660,21 +728,33 @@ int mn_full_clean(mn_orm *o, void *obj, mn_validation *out)
         if (c->kind != MN_CONSTRAINT_UNIQUE || !c->fields)
             continue;
         size_t n = fields_of(m, c->fields, fs, 16);
-        int rc = n ? unique_message(&e, obj, fs, n) : 0;
+        if (!n || any_error(out, fs, n))
+            continue;
+        int rc;
+        if (!c->check) { /* Django words it as unique_together */
+            rc = unique_message(&e, obj, fs, n);
+        } else {
+            /* a partial one: the instance must match the condition, and so must the row it
+             * collides with */
+            rc = check_holds(o, obj, c->check);
+            if (rc == 1)
+                rc = duplicate(&e, obj, fs, n, c->check);
+            if (rc == 1)
+                rc = add(&e, NULL, violation_message(o, c));
+        }
         if (rc < 0)
             return rc;
     }
     for (const mn_constraint *c = m->constraints; c && c->kind; c++) {
         if (c->kind != MN_CONSTRAINT_CHECK || !c->check)
             continue;
+        size_t n = fields_of_condition(m, c->check, fs, 16);
+        if (any_error(out, fs, n)) /* Django leaves out the fields that failed */
+            continue;
         int ok = check_holds(o, obj, c->check);
         if (ok < 0)
             return ok;
-        if (!ok && add(&e, NULL,
-                       mn_arena_printf(o->arena,
-                                       "Constraint \xe2\x80\x9c%s\xe2\x80\x9d is "
-                                       "violated.",
-                                       c->name ? c->name : "check")))
+        if (!ok && add(&e, NULL, violation_message(o, c)))
             return MN_ENOMEM;
     }
     if (out->n)

@@ -57,7 +57,18 @@
     F(stamp, MN_UUID, .default_fn = mn_default_uuid4)                                      \
     F(level, MN_SMALLINT, .choices = LEVELS, .default_int = 1)                              \
     F(label, MN_CHAR, .max_length = 3, .choices = LABELS, .blank = true)
+#define SEAT_FIELDS(F)                                                                     \
+    F(id, MN_BIGAUTO)                                                                      \
+    F(room, MN_CHAR, .max_length = 10)                                                     \
+    F(number, MN_INT)                                                                      \
+    F(active, MN_BOOL, .default_bool = true)                                               \
+    F(price, MN_INT, .default_int = 10)
 /* clang-format on */
+MN_MODEL(Seat, auditf, SEAT_FIELDS,
+         .constraints = (const mn_constraint[]){
+             {MN_CONSTRAINT_UNIQUE, "one_active_seat", "room,number", "active=true"},
+             {MN_CONSTRAINT_CHECK, "price_range", NULL, "price__gte=0,price__lte=1000"},
+             {0}})
 static void next_token(const mn_fielddef *f, void *obj, mn_arena *a)
 {
     static int next = 1;
@@ -626,4 +637,51 @@ Test(orm_audit_fields, callable_defaults_and_choices)
     cr_expect_str_eq(error_for(&v, "label"), "Value 'zzzz' is not a valid choice.");
     cr_expect_str_eq(error_for(&v, "level"), "Value 3 is not a valid choice.");
     cr_expect_eq(v.n, 2, "%s", v.n > 2 ? v.errors[2].message : "");
+}
+
+/* UniqueConstraint(fields=..., condition=Q(active=True)): a partial unique index on both
+ * databases, and full_clean checks it among the matching rows only, with Django's default
+ * violation message; CheckConstraint on a boolean field. */
+Test(orm_audit_fields, partial_unique_constraint_and_boolean_checks)
+{
+    mn_buf b;
+    mn_buf_init(&b, t.arena);
+    cr_assert_eq(mn_schema_sql(&Seat_model, MN_DIALECT_POSTGRESQL, t.arena, &b), 0);
+    const char *s = mn_buf_cstr(&b);
+    cr_expect(strstr(s, "CREATE UNIQUE INDEX \"one_active_seat\" ON \"auditf_seat\" (\"room\", "
+                        "\"number\") WHERE (\"active\" = true)"),
+              "%s", s);
+    cr_expect_null(strstr(s, "CONSTRAINT \"one_active_seat\""), "%s", s);
+    mn_buf_init(&b, t.arena);
+    cr_assert_eq(mn_schema_sql(&Seat_model, MN_DIALECT_SQLITE, t.arena, &b), 0);
+    s = mn_buf_cstr(&b);
+    cr_expect(strstr(s, "WHERE (\"active\" = 1)"), "%s", s);
+
+    cr_assert_not_null(mn_create(t.o, Seat, "room", "A", "number", 1), "%s", mn_orm_error(t.o));
+    cr_assert_not_null(mn_create(t.o, Seat, "room", "A", "number", 1, "active", false), "%s",
+                       mn_orm_error(t.o));
+    Seat *dup = mn_new(t.o, Seat);
+    dup->room = "A";
+    dup->number = 1;
+    mn_validation v;
+    cr_assert_eq(mn_full_clean(t.o, dup, &v), MN_EVALIDATION, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(error_for(&v, NULL), "Constraint \xe2\x80\x9c"
+                                          "one_active_seat\xe2\x80\x9d is violated.");
+    cr_expect_eq(v.n, 1);
+    cr_expect_eq(mn_save(t.o, dup), MN_EDB_INTEGRITY, "the index enforces it");
+    dup->active = false;
+    cr_expect_eq(mn_full_clean(t.o, dup, &v), 0, "%s", v.n ? v.errors[0].message : "");
+    cr_expect_eq(mn_save(t.o, dup), 0, "inactive seats may repeat: %s", mn_orm_error(t.o));
+
+    /* a check constraint refusing a value, and one left out when its field has an error */
+    Seat *x = mn_new(t.o, Seat);
+    x->room = "B";
+    x->price = 2000;
+    cr_assert_eq(mn_full_clean(t.o, x, &v), MN_EVALIDATION);
+    cr_expect_str_eq(error_for(&v, NULL), "Constraint \xe2\x80\x9c"
+                                          "price_range\xe2\x80\x9d is violated.");
+    x->price = 5;
+    x->room = "far too long a name";
+    cr_assert_eq(mn_full_clean(t.o, x, &v), MN_EVALIDATION);
+    cr_expect_eq(v.n, 1, "%s", v.n > 1 ? v.errors[1].message : "");
 }

@@ -247,6 +247,13 @@ static int prepare_model(mn_model *m)
         mn_fielddef *f = &m->fields[i];
         f->index = (int)i;
         f->model = m;
+        if (!f->verbose_name) { /* Django's default: the name, underscores as spaces */
+            char *vn = mn_arena_strdup(a, f->name);
+            for (char *p = vn; p && *p; p++)
+                if (*p == '_')
+                    *p = ' ';
+            f->verbose_name = vn;
+        }
         if (f->type == MN_FK || f->type == MN_O2O)
             f->column = f->db_column ? f->db_column : mn_arena_printf(a, "%s_id", f->name);
         else

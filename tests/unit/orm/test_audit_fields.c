@@ -429,6 +429,11 @@ Test(orm_audit_fields, verbose_names_derived_as_django)
     cr_expect_str_eq(mn_model_verbose_name(&HTTPRequestLog_model, true, t.arena),
                      "http request logs");
     cr_expect_str_eq(mn_model_verbose_name(&ShelfMark_model, false, t.arena), "shelf mark");
+    /* a field's: its name with spaces for underscores, unless given */
+    cr_assert_eq(mn_models_ready(NULL), 0);
+    cr_expect_str_eq(mn_model_field(&HTTPRequestLog_model, "host_name")->verbose_name, "host name");
+    cr_expect_str_eq(mn_model_field(&HTTPRequestLog_model, "path")->verbose_name, "url_path");
+    cr_expect_str_eq(mn_model_field(&Volume_model, "mark")->verbose_name, "mark");
 }
 
 /* ---- db_column everywhere ---- */

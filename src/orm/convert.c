@@ -6,6 +6,7 @@
 #include "compile.h"      /* mn__django_class */
 #include "rel_internal.h" /* mn__load_deferred */
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>
 
@@ -470,6 +471,27 @@ static int text_param(mn_orm *o, const char *s, mn_dbparam *out)
     return 0;
 }
 
+/* A GenericIPAddressField value as Django stores it: an IPv6 address compressed and in lower
+ * case (clean_ipv6_address; PostgreSQL's inet does the same), "" as NULL. */
+static int ip_param(mn_orm *o, const char *s, mn_dbparam *out)
+{
+    unsigned char addr[16];
+    char buf[INET6_ADDRSTRLEN];
+    if (!*s) {
+        *out = mn_dbp_null();
+        return 0;
+    }
+    if (strchr(s, ':') && inet_pton(AF_INET6, s, addr) == 1 &&
+        inet_ntop(AF_INET6, addr, buf, sizeof buf)) {
+        const char *norm = mn_arena_strdup(o->arena, buf);
+        if (!norm)
+            return MN_ENOMEM;
+        s = norm;
+    }
+    *out = mn_dbp_text(s);
+    return 0;
+}
+
 int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_dbparam *out)
 {
     mn_arena *ar = o->arena;
@@ -639,7 +661,8 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
         }
     } else if (mn__is_text_type(t)) {
         switch (a.type) {
-        case MN_ARG_STR: return text_param(o, a.v.s, out);
+        case MN_ARG_STR:
+            return t == MN_GENERICIP ? ip_param(o, a.v.s, out) : text_param(o, a.v.s, out);
         case MN_ARG_INT: return text_param(o, mn_arena_printf(ar, "%lld", (long long)a.v.i), out);
         case MN_ARG_FLOAT: return text_param(o, mn_arena_printf(ar, "%g", a.v.f), out);
         case MN_ARG_BOOL: return text_param(o, a.v.b ? "True" : "False", out);
@@ -725,6 +748,8 @@ int mn__obj_param(mn_orm *o, const void *obj, const mn_fielddef *f, mn_dbdialect
             /* NULL is None (the default is "", mn__apply_defaults): the database says
              * whether the column takes it, as Django leaves it to (IntegrityError) */
             const char *s = *(const char *const *)p;
+            if (s && f->type == MN_GENERICIP)
+                return ip_param(o, s, out);
             *out = s ? mn_dbp_text(s) : mn_dbp_null();
             return 0;
         }

@@ -690,3 +690,23 @@ Test(orm_audit_fields, partial_unique_constraint_and_boolean_checks)
     cr_assert_eq(mn_full_clean(t.o, x, &v), MN_EVALIDATION);
     cr_expect_eq(v.n, 1, "%s", v.n > 1 ? v.errors[1].message : "");
 }
+
+/* GenericIPAddressField stores an IPv6 address in its compressed, lower-case form (Django's
+ * clean_ipv6_address), so both databases give back the same text. */
+Test(orm_audit_fields, ipv6_addresses_are_normalised)
+{
+    Everything *e = mn_create(t.o, Everything, "ip", "2001:0DB8:0:0:0:0:0:0001");
+    cr_assert_not_null(e, "%s", mn_orm_error(t.o));
+    Everything *g = mn_get(mn_all(t.o, Everything), "pk", e->id);
+    cr_assert_not_null(g, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(g->ip, "2001:db8::1");
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Everything), "ip", "2001:db8::1")), 1);
+    Everything *v4 = mn_create(t.o, Everything, "ip", "192.168.0.1");
+    cr_assert_not_null(v4, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(((Everything *)mn_get(mn_all(t.o, Everything), "pk", v4->id))->ip,
+                     "192.168.0.1");
+    Everything *blank = mn_create(t.o, Everything, "ip", "");
+    cr_assert_not_null(blank, "%s", mn_orm_error(t.o));
+    cr_expect(mn_obj_is_null(mn_get(mn_all(t.o, Everything), "pk", blank->id), "ip"),
+              "a blank address is stored as NULL, as Django's");
+}

@@ -247,6 +247,15 @@ static int prepare_model(mn_model *m)
         mn_fielddef *f = &m->fields[i];
         f->index = (int)i;
         f->model = m;
+        /* DateField(auto_now[_add]=True) is editable=False, blank=True; editable=True is
+         * the default (forms and the admin read it) */
+        if (f->auto_now || f->auto_now_add) {
+            f->blank = true;
+            if (f->editable == MN_UNSET)
+                f->editable = MN_NO;
+        }
+        if (f->editable == MN_UNSET)
+            f->editable = MN_YES;
         if (!f->verbose_name) { /* Django's default: the name, underscores as spaces */
             char *vn = mn_arena_strdup(a, f->name);
             for (char *p = vn; p && *p; p++)

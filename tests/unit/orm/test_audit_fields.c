@@ -434,6 +434,13 @@ Test(orm_audit_fields, verbose_names_derived_as_django)
     cr_expect_str_eq(mn_model_field(&HTTPRequestLog_model, "host_name")->verbose_name, "host name");
     cr_expect_str_eq(mn_model_field(&HTTPRequestLog_model, "path")->verbose_name, "url_path");
     cr_expect_str_eq(mn_model_field(&Volume_model, "mark")->verbose_name, "mark");
+    /* auto_now and auto_now_add make a field editable=False and blank=True, as Django's */
+    const mn_fielddef *created = mn_model_field(&Everything_model, "created");
+    cr_expect_eq(created->editable, MN_NO);
+    cr_expect(created->blank);
+    cr_expect_eq(mn_model_field(&Everything_model, "updated")->editable, MN_NO);
+    cr_expect_eq(mn_model_field(&Everything_model, "small")->editable, MN_YES);
+    cr_expect_eq(mn_model_field(&Wide_model, "token")->editable, MN_NO);
 }
 
 /* ---- db_column everywhere ---- */

@@ -717,3 +717,33 @@ Test(orm_audit_fields, ipv6_addresses_are_normalised)
     cr_expect(mn_obj_is_null(mn_get(mn_all(t.o, Everything), "pk", blank->id), "ip"),
               "a blank address is stored as NULL, as Django's");
 }
+
+Test(orm_audit_fields, db_column_in_only_defer_refresh_and_upserts)
+{
+    ShelfMark *a = mn_create(t.o, ShelfMark, "code", "A1", "rank", 2);
+    cr_assert_not_null(a, "%s", mn_orm_error(t.o));
+    ShelfMark *o1 = mn_qs_get(mn_filter(mn_qs_only(mn_all(t.o, ShelfMark), "code"), "pk", a->id));
+    cr_assert_not_null(o1, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(o1->code, "A1");
+    cr_assert_eq(mn_refresh_fields(t.o, o1, "rank"), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(o1->rank, 2);
+    ShelfMark *d = mn_qs_get(mn_filter(mn_qs_defer(mn_all(t.o, ShelfMark), "code"), "pk", a->id));
+    cr_assert_not_null(d, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(tdb_repr(&t, mn_obj_get_value(t.o, d, "code")), "'A1'");
+    a->rank = 5;
+    cr_assert_eq(mn_save_fields(t.o, a, "rank"), 0, "%s", mn_orm_error(t.o));
+    cr_assert_eq(mn_refresh(t.o, o1), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(o1->rank, 5);
+    bool created = true;
+    ShelfMark *g = mn_qs_get_or_create(mn_all(t.o, ShelfMark), MN_KVS("code", "A1"), 1,
+                                       MN_KVS("rank", 9), 1, &created);
+    cr_assert_not_null(g, "%s", mn_orm_error(t.o));
+    cr_expect_not(created);
+    ShelfMark *u = mn_qs_update_or_create(mn_all(t.o, ShelfMark), MN_KVS("code", "Z9"), 1,
+                                          MN_KVS("rank", 3), 1, &created);
+    cr_assert_not_null(u, "%s", mn_orm_error(t.o));
+    cr_expect(created);
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, ShelfMark), "rank__in", MN_IN(3, 5))), 2);
+    cr_expect_eq(
+        mn_qs_count(mn_qs_distinct(mn_qs_values_list(mn_all(t.o, ShelfMark), "rank", true))), 2);
+}

@@ -985,8 +985,11 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q, uint64_t *votes)
     mn_arg v = q->value;
     /* exclude(x=None) is NOT (x IS NULL): only a comparison that is unknown on NULL needs
      * the NULL rows put back */
-    bool null_exact =
-        (strcmp(lk, "exact") == 0 || strcmp(lk, "iexact") == 0) && v.type == MN_ARG_NULL;
+    /* a JSONField's exact=None is the JSON null, SQL NULL being isnull=True (Django's) */
+    bool json_null = f && f->type == MN_JSON && !r.ann && rest == applied &&
+                     v.type == MN_ARG_NULL && strcmp(lk, "exact") == 0;
+    bool null_exact = !json_null && (strcmp(lk, "exact") == 0 || strcmp(lk, "iexact") == 0) &&
+                      v.type == MN_ARG_NULL;
     bool nullable_neg =
         c->negated && strcmp(lk, "isnull") != 0 && !null_exact && (r.joined || (f && f->null));
     /* Django's join promotion: the condition, as it counts here (NOT applied), can be true
@@ -1005,6 +1008,8 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q, uint64_t *votes)
                                "The QuerySet value for an isnull lookup must be True or False.");
         bool want = v.type == MN_ARG_BOOL ? v.v.b : v.v.i != 0;
         mn_buf_printf(b, "%s IS %sNULL", L, want ? "" : "NOT ");
+    } else if (json_null) {
+        mn_buf_printf(b, pg ? "%s = 'null'::jsonb" : "JSON_TYPE(%s) = 'null'", L);
     } else if ((strcmp(lk, "exact") == 0 || strcmp(lk, "iexact") == 0) && v.type == MN_ARG_NULL) {
         mn_buf_printf(b, "%s IS NULL", L);
     } else if (strcmp(lk, "exact") == 0 || strcmp(lk, "gt") == 0 || strcmp(lk, "gte") == 0 ||

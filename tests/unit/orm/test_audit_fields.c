@@ -747,3 +747,25 @@ Test(orm_audit_fields, db_column_in_only_defer_refresh_and_upserts)
     cr_expect_eq(
         mn_qs_count(mn_qs_distinct(mn_qs_values_list(mn_all(t.o, ShelfMark), "rank", true))), 2);
 }
+
+/* Django's JSONField: filter(doc=None) finds the JSON null, doc__isnull=True the SQL NULL. */
+Test(orm_audit_fields, json_none_filter_finds_json_null)
+{
+    cr_assert_not_null(mn_create(t.o, Kind, "name", "sql"));
+    cr_assert_not_null(mn_create(t.o, Kind, "name", "json", "doc", "null"));
+    cr_assert_not_null(mn_create(t.o, Kind, "name", "obj", "doc", "{\"a\": null}"));
+    cr_expect_str_eq(
+        tdb_rows_repr(&t, mn_qs_values_list(mn_filter(mn_all(t.o, Kind), "doc", mn_arg_null()),
+                                            "name", true)),
+        "['json']");
+    cr_expect_str_eq(
+        tdb_rows_repr(
+            &t, mn_qs_values_list(mn_filter(mn_all(t.o, Kind), "doc__isnull", true), "name", true)),
+        "['sql']");
+    cr_expect_str_eq(
+        tdb_rows_repr(
+            &t, mn_qs_values_list(
+                    mn_qs_order_by(mn_exclude(mn_all(t.o, Kind), "doc", mn_arg_null()), "name"),
+                    "name", true)),
+        "['obj', 'sql']");
+}

@@ -106,8 +106,12 @@ int mn__format_datetime(const mn_datetime *in, mn_ftype t, mn_dbdialect d, char 
         }
         return MN_EINVAL;
     }
-    if (t == MN_DATE)
-        return snprintf(buf, n, "%04d-%02d-%02d", in->year, in->month, in->day);
+    if (t == MN_DATE) {
+        /* an aware datetime given to a DateField is its date in UTC (Django's to_python
+         * converts it to the current time zone first) */
+        mn_datetime dt = in->aware && in->utc_offset ? to_utc(in) : *in;
+        return snprintf(buf, n, "%04d-%02d-%02d", dt.year, dt.month, dt.day);
+    }
     if (t == MN_TIME) {
         if (in->microsecond)
             return snprintf(buf, n, "%02d:%02d:%02d.%06d", in->hour, in->minute, in->second,

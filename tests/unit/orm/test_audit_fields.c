@@ -234,6 +234,13 @@ Test(orm_audit_fields, datetimes_are_stored_in_utc_and_read_back_aware)
                  mn_orm_error(t.o));
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Kind), "at__year", 2024)), 1);
     cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Kind), "day__lt", "1900-01-01")), 1);
+    /* an aware datetime given to a DateField is its date in UTC */
+    mn_datetime early = {
+        .year = 2024, .month = 3, .day = 1, .hour = 1, .aware = true, .utc_offset = 5 * 3600};
+    Kind *e = mn_create(t.o, Kind, "day", &early);
+    cr_assert_not_null(e, "%s", mn_orm_error(t.o));
+    cr_expect_eq(reload(e)->day.month, 2);
+    cr_expect_eq(reload(e)->day.day, 29);
     /* the extremes Python's datetime holds */
     mn_datetime lo = {.year = 1, .month = 1, .day = 1, .aware = true};
     mn_datetime hi = {.year = 9999,

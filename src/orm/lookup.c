@@ -577,6 +577,19 @@ static void transform_sql(cc *c, mn_buf *b, const char *lhs, const mn_fielddef *
         mn_buf_printf(b, "CAST(strftime('%%Y', date(%s, '-3 days', 'weekday 4')) AS INTEGER)", src);
 }
 
+/* Wraps *lhs in the transform named by the n bytes at name; returns the type the transformed
+ * value has (date and time keep theirs, every other transform gives an integer). */
+static mn_ftype apply_transform(cc *c, mn_buf *lhs, const mn_fielddef *f, const char *name,
+                                size_t n)
+{
+    char *t = mn_arena_strndup(c->o->arena, name, n);
+    mn_buf nb;
+    mn_buf_init(&nb, c->o->arena);
+    transform_sql(c, &nb, mn_buf_cstr(lhs), f, t);
+    *lhs = nb;
+    return strcmp(t, "date") == 0 ? MN_DATE : strcmp(t, "time") == 0 ? MN_TIME : MN_INT;
+}
+
 static const char *applied_text(cc *c, const char *applied, const char *rest);
 
 int mn__cc_order_path(cc *c, const char *path, resolved *out, mn_buf *col, mn_ftype *type)
@@ -618,12 +631,7 @@ int mn__cc_order_path(cc *c, const char *path, resolved *out, mn_buf *col, mn_ft
         size_t n = seg_len(rest);
         if (!has_transform(as, rest, n))
             return bad_lookup(c, f, as, applied_text(c, applied, rest), rest, n, path);
-        char *t = mn_arena_strndup(c->o->arena, rest, n);
-        mn_buf nb;
-        mn_buf_init(&nb, c->o->arena);
-        transform_sql(c, &nb, mn_buf_cstr(&lhs), f, t);
-        lhs = nb;
-        as = strcmp(t, "date") == 0 ? MN_DATE : strcmp(t, "time") == 0 ? MN_TIME : MN_INT;
+        as = apply_transform(c, &lhs, f, rest, n);
         rest += n;
         if (*rest)
             rest += 2;
@@ -941,12 +949,7 @@ static int compile_leaf(cc *c, mn_buf *b, const mn_q *q, uint64_t *votes)
         if (in_list(transforms, rest, n)) {
             if (!f || !has_transform(as, rest, n))
                 return bad_lookup(c, f, as, applied_text(c, applied, rest), rest, n, q->lookup);
-            char *t = mn_arena_strndup(c->o->arena, rest, n);
-            mn_buf nb;
-            mn_buf_init(&nb, c->o->arena);
-            transform_sql(c, &nb, mn_buf_cstr(&lhs), f, t);
-            lhs = nb;
-            as = strcmp(t, "date") == 0 ? MN_DATE : strcmp(t, "time") == 0 ? MN_TIME : MN_INT;
+            as = apply_transform(c, &lhs, f, rest, n);
             rest = dd ? dd + 2 : "";
             continue;
         }

@@ -66,7 +66,8 @@ static bool dns_label(mn_str l)
     return true;
 }
 
-static bool valid_ip_literal(mn_str s, int family)
+/* s is an address of that family as inet_pton reads it. */
+static bool inet_text(mn_str s, int family)
 {
     char buf[64];
     unsigned char out[16];
@@ -74,8 +75,12 @@ static bool valid_ip_literal(mn_str s, int family)
         return false;
     memcpy(buf, s.ptr, s.len);
     buf[s.len] = '\0';
-    return inet_pton(family, buf, out) == 1 ||
-           (family == AF_INET6 && inet_pton(AF_INET, buf, out) == 1);
+    return inet_pton(family, buf, out) == 1;
+}
+
+static bool valid_ip_literal(mn_str s, int family)
+{
+    return inet_text(s, family) || (family == AF_INET6 && inet_text(s, AF_INET));
 }
 
 /* Django's EmailValidator: a dot-atom or quoted local part, and a domain of labels ending
@@ -209,13 +214,7 @@ static bool valid_url(const char *s)
         for (size_t i = 0; i < ip.len; i++)
             if (!(isxdigit((unsigned char)ip.ptr[i]) || ip.ptr[i] == ':' || ip.ptr[i] == '.'))
                 return false;
-        char buf[64];
-        unsigned char out[16];
-        if (ip.len == 0 || ip.len >= sizeof buf)
-            return false;
-        memcpy(buf, ip.ptr, ip.len);
-        buf[ip.len] = '\0';
-        return inet_pton(AF_INET6, buf, out) == 1;
+        return inet_text(ip, AF_INET6);
     }
     if (url_ipv4(host) || (host.len == 9 && strncasecmp(host.ptr, "localhost", 9) == 0))
         return true;

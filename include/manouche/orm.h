@@ -642,6 +642,10 @@ mn_qs *mn_qs_distinct(mn_qs *qs);
 mn_qs *mn_qs_slice(mn_qs *qs, int64_t start, int64_t stop);
 mn_qs *mn_qs_values(mn_qs *qs, const char *fields);                 /* rows as dicts */
 mn_qs *mn_qs_values_list(mn_qs *qs, const char *fields, bool flat); /* rows as lists */
+/* values() rows hold each field as Django's from_db_value gives it: a JSONField's decoded
+ * document (dict, list, string, number...), a DurationField's timedelta (an object printing
+ * as "1 day, 2:03:04"), whose microseconds this reads: true when v is a timedelta. */
+bool mn_value_duration(const mn_value *v, int64_t *us);
 mn_qs *mn_qs_only(mn_qs *qs, const char *fields);
 mn_qs *mn_qs_defer(mn_qs *qs, const char *fields);
 mn_qs *mn_qs_select_related(mn_qs *qs, const char *paths);   /* "question", "a__b" */

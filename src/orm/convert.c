@@ -902,7 +902,14 @@ mn_value *mn__cell_value(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c, mn
         ((mn_obj *)obj)->model = f->model;
         if (mn__cell_store(o, obj, f, c, d) != 0)
             return mn_value_none();
-        return mn_obj_get_value(o, obj, f->name);
+        mn_value *v = mn_obj_get_value(o, obj, f->name);
+        /* Django's from_db_value: a JSONField reads back as its document, a DurationField as
+         * a timedelta, in values(), annotations and aggregates as on instances */
+        if (v && f->type == MN_JSON)
+            return mn__json_field_value(a, v);
+        if (v && f->type == MN_DURATION)
+            return mn__duration_value(a, v);
+        return v;
     }
     switch (c->type) {
     case MN_DBT_INT:

@@ -98,6 +98,18 @@ static const annot *names_annot(const mn_model *m, const mn_qs *qs, const mn_exp
     return find_annot(qs, e->path);
 }
 
+/* e reads a DurationField (F, an aggregate of it, arithmetic starting with it), whose
+ * value is a timedelta in Django. */
+static bool reads_duration(const mn_model *m, const mn_expr *e)
+{
+    while (e && e->kind == E_OP)
+        e = e->a;
+    const mn_fielddef *f = e && (e->kind == E_AGG || e->kind == E_FIELD) && strcmp(e->path, "*")
+                               ? path_field(m, e->path)
+                               : NULL;
+    return f && f->type == MN_DURATION && !(e->kind == E_AGG && e->agg == AGG_COUNT);
+}
+
 /* The value of cell c, which the expression e of queryset qs (NULL: no annotations to refer
  * to) computed: typed by what e yields, as Django's output_field. */
 static mn_value *expr_value_d(mn_orm *o, const mn_model *m, const mn_qs *qs, const mn_expr *e,
@@ -116,8 +128,11 @@ static mn_value *expr_value_d(mn_orm *o, const mn_model *m, const mn_qs *qs, con
         return mn__decimal_cell(o, c, t.scale);
     if (t.t == XT_INT && c->type == MN_DBT_TEXT) {
         int64_t v = 0;
-        if (mn_str_to_i64(c->v.s, &v) == 0)
-            return mn_value_int(o->arena, v);
+        mn_value *n = mn_str_to_i64(c->v.s, &v) == 0 ? mn_value_int(o->arena, v) : NULL;
+        if (n && reads_duration(m, e)) /* PostgreSQL's SUM of a bigint is numeric */
+            return mn__duration_value(o->arena, n);
+        if (n)
+            return n;
     }
     if (t.t == XT_FLOAT && e->kind == E_OP)
         return mn_value_double(o->arena, c->type == MN_DBT_FLOAT ? c->v.f
@@ -153,6 +168,10 @@ static mn_value *expr_value_d(mn_orm *o, const mn_model *m, const mn_qs *qs, con
         if (af && af->type == MN_DECIMAL && dl == MN_DIALECT_SQLITE)
             for (int i = 0; i < af->decimal_places; i++) /* SQLite averaged the scaled integers */
                 d /= 10;
+        if (af && af->type == MN_DURATION) { /* Django's Avg of a DurationField: a timedelta */
+            mn_value *us = mn_value_int(o->arena, (int64_t)(d < 0 ? d - 0.5 : d + 0.5));
+            return us ? mn__duration_value(o->arena, us) : NULL;
+        }
         return mn_value_double(o->arena, d);
     }
     if (e->kind == E_AGG && e->agg == AGG_COUNT) {

@@ -253,6 +253,11 @@ int mn__obj_param(mn_orm *o, const void *obj, const mn_fielddef *f, mn_dbdialect
 int mn__cell_store(mn_orm *o, void *obj, const mn_fielddef *f, const mn_dbcell *c, mn_dbdialect d);
 /* A result cell as a template value, typed by f when given. */
 mn_value *mn__cell_value(mn_orm *o, const mn_fielddef *f, const mn_dbcell *c, mn_dbdialect d);
+/* tmpl.c: a JSONField's stored text as its decoded document (dicts, lists... with no tagged
+ * {"__safe__": ...} forms; the text itself when it does not parse), and a DurationField's
+ * microseconds as a timedelta object (Python's str()); other values are given back. */
+mn_value *mn__json_field_value(mn_arena *a, mn_value *text);
+mn_value *mn__duration_value(mn_arena *a, mn_value *us);
 int mn__format_datetime(const mn_datetime *dt, mn_ftype t, mn_dbdialect d, char *buf, size_t n);
 int mn__parse_datetime(const char *s, size_t len, mn_ftype t, mn_datetime *out);
 void mn__apply_defaults(mn_orm *o, const mn_model *m, void *obj);

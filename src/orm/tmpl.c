@@ -130,7 +130,7 @@ static mn_value *json_value(mn_arena *a, const json_t *j)
 
 /* The stored JSON text of a field as its decoded value; the text itself when it does not
  * parse (a document wider than jansson's integers). */
-static mn_value *json_field_value(mn_arena *a, mn_value *text)
+mn_value *mn__json_field_value(mn_arena *a, mn_value *text)
 {
     if (!mn_value_is_string(text))
         return text;
@@ -181,13 +181,22 @@ static const mn_value_class duration_class = {
     .equal = duration_equal,
 };
 
-static mn_value *duration_value(mn_arena *a, mn_value *us)
+mn_value *mn__duration_value(mn_arena *a, mn_value *us)
 {
     int64_t *p;
     if (mn_value_kind_of(us) != MN_VALUE_INT || !(p = mn_arena_alloc(a, sizeof *p)))
         return us;
     *p = us->u.i;
     return mn_value_object(a, &duration_class, p);
+}
+
+bool mn_value_duration(const mn_value *v, int64_t *us)
+{
+    if (mn_value_kind_of(v) != MN_VALUE_OBJECT || v->u.obj.cls != &duration_class)
+        return false;
+    if (us)
+        *us = *(const int64_t *)v->u.obj.self;
+    return true;
 }
 
 /* A related manager (question.choices, book.tags) as Django's: its methods (all, count,
@@ -245,9 +254,9 @@ static int obj_get(void *self, mn_str name, mn_arena *arena, mn_value **out)
         }
         *out = mn_obj_get_value(o, self, f->name);
         if (*out && f->type == MN_JSON)
-            *out = json_field_value(arena, *out);
+            *out = mn__json_field_value(arena, *out);
         else if (*out && f->type == MN_DURATION)
-            *out = duration_value(arena, *out);
+            *out = mn__duration_value(arena, *out);
         return *out ? 0 : MN_ENOMEM;
     }
     if (mn_str_starts_with(name, "get_") && mn_str_ends_with(name, "_display") && name.len > 12) {

@@ -1295,6 +1295,20 @@ mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *par
                                              : mn_dbp_null();
             break;
         }
+        case MN_ARG_DATETIME: {
+            /* as the database adapters take Python's date and datetime: a naive value at
+             * midnight is a date ("2020-01-01"), any other a datetime (aware ones in UTC) */
+            const mn_datetime *dt = a.v.dt;
+            bool date = !dt->aware && !dt->hour && !dt->minute && !dt->second && !dt->microsecond;
+            char tb[80];
+            if (mn__format_datetime(dt, date ? MN_DATE : MN_DATETIME, d, tb, sizeof tb) < 0) {
+                mn__orm_fail(o, MN_EINVAL, "raw(): parameter %zu is no valid date", i + 1);
+                return NULL;
+            }
+            ps[i] = mn_dbp_text(mn_arena_strdup(o->arena, tb));
+            break;
+        }
+        case MN_ARG_BYTES: ps[i] = mn_dbp_blob(a.v.bytes.ptr, a.v.bytes.len); break;
         default: mn__orm_fail(o, MN_EINVAL, "raw(): unsupported parameter %zu", i + 1); return NULL;
         }
     }
@@ -1312,11 +1326,25 @@ mn_rows *mn_raw(mn_orm *o, const mn_model *m, const char *sql, const mn_arg *par
             if (mn__has_column(&m->fields[i]) &&
                 mn_str_eq_cstr(res.colnames[c], m->fields[i].column))
                 map[c] = &m->fields[i];
+    /* the fields with a column the query did not select are deferred (loaded on first read,
+     * by primary key), so the key must be there: Django checks the columns, rows or not */
+    uint64_t deferred = 0;
+    for (size_t i = 0; i < m->nfields; i++)
+        if (mn__has_column(&m->fields[i]))
+            deferred |= UINT64_C(1) << i;
+    for (size_t c = 0; c < res.ncols; c++)
+        if (map[c])
+            deferred &= ~(UINT64_C(1) << map[c]->index);
+    if (deferred & (UINT64_C(1) << m->pk->index)) {
+        mn__orm_fail(o, MN_EFIELD, "Raw query must include the primary key");
+        return NULL;
+    }
     for (size_t r = 0; r < res.nrows; r++) {
         mn_obj *obj = new_instance(o, m);
         if (!obj)
             return NULL;
         obj->db = db;
+        obj->deferred = deferred;
         obj_extra *x = NULL;
         for (size_t c = 0; c < res.ncols; c++) {
             const mn_dbcell *cell = &res.cells[r * res.ncols + c];

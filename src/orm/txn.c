@@ -316,8 +316,8 @@ void mn_signal_disconnect(mn_signal sig, const mn_model *sender, mn_receiver_fn 
 {
     for (size_t i = 0; i < nreceivers; i++)
         if (receivers[i].sig == sig && receivers[i].sender == sender && receivers[i].fn == fn &&
-            receivers[i].user == user) {
-            receivers[i] = receivers[--nreceivers];
+            receivers[i].user == user) { /* the others keep their order (Django's) */
+            memmove(&receivers[i], &receivers[i + 1], (--nreceivers - i) * sizeof *receivers);
             return;
         }
 }
@@ -332,10 +332,23 @@ bool mn__has_receivers(mn_signal sig, const mn_model *m)
 
 int mn__signal(mn_orm *o, mn_signal sig, const mn_model *m, void *obj, bool created)
 {
-    for (size_t i = 0; i < nreceivers; i++) {
-        struct receiver *r = &receivers[i];
-        if (r->sig != sig || (r->sender && r->sender != m))
-            continue;
+    /* as Django's send(): the receivers connected now, in order, even if one of them
+     * connects or disconnects receivers (itself, say) while it runs */
+    size_t n = 0;
+    for (size_t i = 0; i < nreceivers; i++)
+        n += receivers[i].sig == sig && (!receivers[i].sender || receivers[i].sender == m);
+    if (!n)
+        return 0;
+    struct receiver few[8]; /* the usual case, with no arena growth per save */
+    struct receiver *live = n <= 8 ? few : mn_arena_alloc(o->arena, n * sizeof *live);
+    if (!live)
+        return mn__orm_fail(o, MN_ENOMEM, "out of memory");
+    n = 0;
+    for (size_t i = 0; i < nreceivers; i++)
+        if (receivers[i].sig == sig && (!receivers[i].sender || receivers[i].sender == m))
+            live[n++] = receivers[i];
+    for (size_t i = 0; i < n; i++) {
+        struct receiver *r = &live[i];
         int rc = r->fn(sig, m, obj, created, o, r->user);
         if (!rc)
             continue;

@@ -521,3 +521,66 @@ Test(orm_audit_values, a_failing_pre_save_saves_nothing)
     cr_expect_eq(mn_atomic_end(t.o, true), 0, "%s", mn_orm_error(t.o));
     cr_expect_eq(mn_qs_count(mn_all(t.o, Tag)), before + 1);
 }
+
+/* ---- receivers that disconnect themselves; probes ---- */
+
+static int order_a(mn_signal sig, const mn_model *sender, void *obj, bool created, mn_orm *o,
+                   void *user);
+static int order_b(mn_signal sig, const mn_model *sender, void *obj, bool created, mn_orm *o,
+                   void *user)
+{
+    (void)sig, (void)sender, (void)obj, (void)created, (void)o;
+    note(user);
+    return 0;
+}
+static int order_a(mn_signal sig, const mn_model *sender, void *obj, bool created, mn_orm *o,
+                   void *user)
+{
+    (void)obj, (void)created, (void)o;
+    note(user);
+    mn_signal_disconnect(sig, sender, order_a, user); /* once only */
+    return 0;
+}
+
+Test(orm_audit_values, receivers_run_in_connection_order_even_when_one_disconnects)
+{
+    events[0] = '\0';
+    mn_signal_connect(MN_POST_SAVE, &Tag_model, order_a, "a");
+    mn_signal_connect(MN_POST_SAVE, &Tag_model, order_b, "b");
+    mn_signal_connect(MN_POST_SAVE, &Tag_model, order_b, "c");
+    cr_assert_not_null(mn_create(t.o, Tag, "name", "one"));
+    cr_expect_str_eq(events, "a, b, c", "every receiver connected when the signal was sent");
+    events[0] = '\0';
+    cr_assert_not_null(mn_create(t.o, Tag, "name", "two"));
+    cr_expect_str_eq(events, "b, c", "still in the order they were connected");
+    mn_signal_disconnect(MN_POST_SAVE, &Tag_model, order_b, "b");
+    mn_signal_disconnect(MN_POST_SAVE, &Tag_model, order_b, "c");
+}
+
+Test(orm_audit_values, deleting_a_linked_row_sends_no_m2m_changed)
+{
+    events[0] = '\0';
+    const mn_model *through = mn_model_field(&Book_model, "tags")->through_model;
+    mn_signal_connect(MN_M2M_CHANGED, through, m2m_receiver, NULL);
+    int64_t links = mn_qs_count(mn_related(t.o, lib.classic, "books"));
+    cr_assert_gt(links, 0);
+    cr_expect_eq(mn_delete(t.o, lib.classic, NULL), 1 + links, "%s", mn_orm_error(t.o));
+    cr_expect_str_eq(events, "");
+    mn_signal_disconnect(MN_M2M_CHANGED, through, m2m_receiver, NULL);
+}
+
+Test(orm_audit_values, probes)
+{
+    char want[64];
+    snprintf(want, sizeof want, "[{'pk': %lld}]", (long long)lib.dune->id);
+    cr_expect_str_eq(
+        tdb_rows_repr(&t, mn_qs_values(mn_filter(mn_all(t.o, Book), "title", "Dune"), "pk")), want);
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values(mn_qs_none(t.o, &Book_model), "title")), "[]");
+    const char *plan = mn_qs_explain(mn_qs_none(t.o, &Book_model));
+    cr_expect(plan || mn_orm_errcode(t.o), "none(): a plan or an error");
+    /* a review without a book: the key is None */
+    cr_assert_not_null(mn_create(t.o, Review, "stars", 1));
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values_list(mn_filter(mn_all(t.o, Review), "stars", 1),
+                                                         "book,book__title", false)),
+                     "[[None, None]]"); /* (Django: a tuple) */
+}

@@ -46,6 +46,9 @@ typedef struct collector {
     /* the rows that refuse the delete (Django's protected_objects / restricted_objects) */
     restricted *blocked;
     size_t nblocked, capblocked;
+    /* the instance mn_delete() was given: its signals get it, not a copy read back, as
+     * Django's collector holds the instance itself */
+    void *self;
 } collector;
 
 #define GROW(arr, n, cap)                                                                          \
@@ -329,6 +332,16 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
                            "pk"));
         if (!objs[i])
             return o->errcode ? o->errcode : MN_ENOMEM;
+        mn_arg me = col->self && ((mn_obj *)col->self)->model == s->m ? mn__pk_arg(col->self)
+                                                                      : mn_arg_null();
+        for (size_t k = 0; k < objs[i]->len && me.type != MN_ARG_NULL; k++) {
+            mn_arg pk = mn__pk_arg(objs[i]->items[k]);
+            if (pk.type == me.type &&
+                (pk.type == MN_ARG_INT ? pk.v.i == me.v.i : strcmp(pk.v.s, me.v.s) == 0)) {
+                objs[i]->items[k] = col->self;
+                break;
+            }
+        }
         for (size_t k = 0; k < objs[i]->len; k++) {
             int rc = mn__signal(o, MN_PRE_DELETE, s->m, objs[i]->items[k], false);
             if (rc)
@@ -466,11 +479,11 @@ const mn_rows *mn_delete_blocked_objects(const mn_orm *o)
 
 /* alias: the write database, by name (Django's Collector(using=...)). */
 static int64_t delete_pks(mn_orm *o, const char *alias, const mn_model *m, const mn_arg *pks,
-                          size_t n, mn_delete_report *rep)
+                          size_t n, mn_delete_report *rep, void *self)
 {
     if (rep)
         memset(rep, 0, sizeof *rep);
-    collector col = {.o = o, .top = m, .alias = alias};
+    collector col = {.o = o, .top = m, .alias = alias, .self = self};
     int rc = mn__atomic_for(o, alias); /* Django: atomic(using=self.using) */
     if (rc < 0)
         return rc;
@@ -509,7 +522,7 @@ int64_t mn_delete(mn_orm *o, void *obj, mn_delete_report *report)
     if (!alias)
         return mn__orm_fail(o, MN_ENOTFOUND, "no database '%s' in this session",
                             route ? route : "default");
-    int64_t r = delete_pks(o, alias, h->model, &pk, 1, report);
+    int64_t r = delete_pks(o, alias, h->model, &pk, 1, report, obj);
     /* Django's fast path reports the model even when the row was already gone:
      * (0, {"polls.Question": 0}) */
     if (r == 0 && report && can_fast_delete(h->model)) {
@@ -556,5 +569,5 @@ int64_t mn_qs_delete(mn_qs *qs, mn_delete_report *report)
             memset(report, 0, sizeof *report);
         return 0;
     }
-    return delete_pks(qs->o, alias, qs->m, pks, rows->len, report);
+    return delete_pks(qs->o, alias, qs->m, pks, rows->len, report, NULL);
 }

@@ -584,3 +584,27 @@ Test(orm_audit_values, probes)
                                                          "book,book__title", false)),
                      "[[None, None]]"); /* (Django: a tuple) */
 }
+
+static void *seen_obj;
+static const char *seen_title;
+
+static int see_book(mn_signal sig, const mn_model *sender, void *obj, bool created, mn_orm *o,
+                    void *user)
+{
+    (void)sig, (void)sender, (void)created, (void)o, (void)user;
+    seen_obj = obj;
+    seen_title = ((Book *)obj)->title;
+    return 0;
+}
+
+Test(orm_audit_values, an_instance_delete_signals_that_instance)
+{
+    Book *b = mn_create(t.o, Book, "title", "Gone", "author", lib.cy);
+    cr_assert_not_null(b, "%s", mn_orm_error(t.o));
+    b->title = "edited, not saved";
+    mn_signal_connect(MN_PRE_DELETE, &Book_model, see_book, NULL);
+    cr_expect_eq(mn_delete(t.o, b, NULL), 1, "%s", mn_orm_error(t.o));
+    cr_expect_eq(seen_obj, b, "Django's pre_delete gets the instance deleted");
+    cr_expect_str_eq(seen_title, "edited, not saved");
+    mn_signal_disconnect(MN_PRE_DELETE, &Book_model, see_book, NULL);
+}

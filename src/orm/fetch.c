@@ -330,7 +330,7 @@ static int read_values(mn_qs *qs, const sqlq *q, const mn_dbresult *res, mn_rows
                 mn_value_dict_set_cstr(o->arena, row, q->vnames[i], v);
             else if (qs->mode == MODE_VALUES_LIST)
                 mn_value_list_append(o->arena, row, v);
-            else
+            else if (i == 0) /* flat: the first column, values_list(flat=True) of every field */
                 row = v;
         }
         out->items[out->len++] = row;

@@ -608,3 +608,29 @@ Test(orm_audit_values, an_instance_delete_signals_that_instance)
     cr_expect_str_eq(seen_title, "edited, not saved");
     mn_signal_disconnect(MN_PRE_DELETE, &Book_model, see_book, NULL);
 }
+
+Test(orm_audit_values, odd_field_lists_and_raw_texts)
+{
+    /* values_list(flat=True) with no field: the first column, the key (Django) */
+    mn_rows *rows = mn_qs_fetch(mn_qs_values_list(
+        mn_qs_order_by(mn_filter(mn_all(t.o, Book), "title", "Dune"), "id"), NULL, true));
+    if (rows) {
+        char want[32];
+        snprintf(want, sizeof want, "%lld", (long long)lib.dune->id);
+        cr_assert_eq(rows->len, 1);
+        cr_expect_str_eq(repr(rows->items[0]), want);
+    }
+    /* empty names are errors, not crashes */
+    mn_qs_fetch(mn_qs_values(mn_all(t.o, Book), ",,"));
+    mn_qs_fetch(mn_qs_values(mn_all(t.o, Book), "title,"));
+    mn_qs_fetch(mn_qs_values_list(mn_all(t.o, Book), "", true));
+    /* a trailing %, a lone % and a %s with no parameter */
+    cr_expect_null(mn_raw(t.o, &Book_model, "SELECT * FROM library_book WHERE id = %s", NULL, 0));
+    rows = mn_raw(t.o, &Book_model, "SELECT id, 5 % 3 AS m FROM library_book WHERE id = %s",
+                  (mn_arg[]){mn_arg_int(lib.dune->id)}, 1);
+    cr_assert_not_null(rows, "a lone %% is the operator: %s", mn_orm_error(t.o));
+    cr_expect_str_eq(repr(mn_obj_annotation(rows->items[0], "m")), "2");
+    rows = mn_raw(t.o, &Book_model, "SELECT id, title AS id FROM library_book WHERE id = %s",
+                  (mn_arg[]){mn_arg_int(lib.dune->id)}, 1);
+    (void)rows; /* a column named twice: whatever, no crash */
+}

@@ -1400,11 +1400,20 @@ const char *mn_qs_explain(mn_qs *qs)
         return NULL;
     mn_buf b;
     mn_buf_init(&b, qs->o->arena);
-    int detail = pg ? 0 : mn_dbresult_col(&res, "detail");
+    /* a row per line, its columns joined by spaces as Django flattens them: SQLite's
+     * "2 0 0 SCAN library_book" (id, parent, notused, detail), PostgreSQL's one text */
     for (size_t r = 0; r < res.nrows; r++) {
-        const mn_dbcell *c = mn_dbresult_cell(&res, r, detail < 0 ? 0 : (size_t)detail);
-        if (c && (c->type == MN_DBT_TEXT))
-            mn_buf_printf(&b, "%s%.*s", b.len ? "\n" : "", (int)c->v.s.len, c->v.s.ptr);
+        if (r)
+            mn_buf_putc(&b, '\n');
+        for (size_t k = 0; k < res.ncols; k++) {
+            const mn_dbcell *c = mn_dbresult_cell(&res, r, k);
+            if (k)
+                mn_buf_putc(&b, ' ');
+            if (c && c->type == MN_DBT_INT)
+                mn_buf_printf(&b, "%lld", (long long)c->v.i);
+            else if (c && c->type == MN_DBT_TEXT)
+                mn_buf_append(&b, c->v.s.ptr, c->v.s.len);
+        }
     }
     return mn_buf_cstr(&b);
 }

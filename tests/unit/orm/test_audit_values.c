@@ -294,6 +294,12 @@ Test(orm_audit_values, explain_of_values_and_ordered_querysets)
                      "title,author__name"));
     cr_assert_not_null(plan, "%s", mn_orm_error(t.o));
     cr_expect(strlen(plan) > 0);
+    /* Django flattens SQLite's (id, parent, notused, detail) rows: "2 0 0 SCAN ..." */
+    int id = 0, parent = 0, notused = 0, len = 0;
+    if (!tdb_is_pg(&t))
+        cr_expect_eq(sscanf(plan, "%d %d %d %n", &id, &parent, &notused, &len), 3, "%s", plan);
+    else
+        cr_expect(strstr(plan, "Sort") || strstr(plan, "Scan"), "%s", plan);
     /* a bad queryset fails rather than explaining something else */
     cr_expect_null(mn_qs_explain(mn_filter(mn_all(t.o, Book), "nope", 1)));
     cr_expect_eq(mn_orm_errcode(t.o), MN_EFIELD);

@@ -640,3 +640,80 @@ Test(orm_audit_values, odd_field_lists_and_raw_texts)
                   (mn_arg[]){mn_arg_int(lib.dune->id)}, 1);
     (void)rows; /* a column named twice: whatever, no crash */
 }
+
+static int shout(mn_signal sig, const mn_model *sender, void *obj, bool created, mn_orm *o,
+                 void *user)
+{
+    (void)sig, (void)sender, (void)created, (void)o, (void)user;
+    Author *a = obj;
+    a->email = "set@by.receiver";
+    return 0;
+}
+
+Test(orm_audit_values, pre_save_changes_are_saved_within_update_fields)
+{
+    mn_signal_connect(MN_PRE_SAVE, &Author_model, shout, NULL);
+    Author *a = mn_create(t.o, Author, "name", "Dee");
+    cr_assert_not_null(a, "%s", mn_orm_error(t.o));
+    Author *back = mn_get(mn_all(t.o, Author), "pk", a->id);
+    cr_assert_not_null(back);
+    cr_expect_str_eq(back->email, "set@by.receiver", "Django saves what pre_save changed");
+    cr_assert_eq(mn_update(mn_filter(mn_all(t.o, Author), "pk", a->id), "email", "x@y.z"), 1);
+    a->name = "Dee2";
+    cr_assert_eq(mn_save_fields(t.o, a, "name"), 0, "%s", mn_orm_error(t.o));
+    back = mn_get(mn_all(t.o, Author), "pk", a->id);
+    cr_expect_str_eq(back->name, "Dee2");
+    cr_expect_str_eq(back->email, "x@y.z", "only update_fields are written");
+    mn_signal_disconnect(MN_PRE_SAVE, &Author_model, shout, NULL);
+}
+
+static int count_any(mn_signal sig, const mn_model *sender, void *obj, bool created, mn_orm *o,
+                     void *user)
+{
+    (void)sig, (void)obj, (void)o;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s%s", sender->name, created ? "+" : "");
+    note(buf);
+    (void)user;
+    return 0;
+}
+
+Test(orm_audit_values, get_or_create_and_update_or_create_signal_created)
+{
+    events[0] = '\0';
+    mn_signal_connect(MN_POST_SAVE, NULL, count_any, NULL); /* every sender */
+    bool created = false;
+    cr_assert_not_null(mn_qs_get_or_create(mn_all(t.o, Tag), MN_KVS("name", "new"), 1, NULL, 0,
+                                           &created));
+    cr_expect(created);
+    cr_assert_not_null(mn_qs_get_or_create(mn_all(t.o, Tag), MN_KVS("name", "new"), 1, NULL, 0,
+                                           &created));
+    cr_expect_not(created);
+    cr_assert_not_null(mn_qs_update_or_create(mn_all(t.o, Tag), MN_KVS("name", "new"), 1,
+                                              MN_KVS("name", "newer"), 1, &created));
+    cr_expect_str_eq(events, "Tag+, Tag", "get() sends nothing; update() of the found row saves");
+    mn_signal_disconnect(MN_POST_SAVE, NULL, count_any, NULL);
+}
+
+static int count_it(void *row, void *user)
+{
+    (void)row;
+    ++*(int *)user;
+    return 0;
+}
+
+Test(orm_audit_values, iterator_ignores_and_leaves_the_result_cache)
+{
+    mn_qs *qs = mn_all(t.o, Book);
+    cr_assert_eq(mn_qs_fetch(qs)->len, 4);
+    cr_assert_not_null(mn_create(t.o, Book, "title", "Late", "author", lib.cy));
+    int n = 0;
+    cr_assert_eq(mn_qs_iterator(qs, 2, count_it, &n), 0, "%s", mn_orm_error(t.o));
+    cr_expect_eq(n, 5, "iterator() always queries (Django ignores the cache)");
+    cr_expect_eq(mn_qs_fetch(qs)->len, 4, "the cache is left as it was");
+    mn_qs *fresh = mn_all(t.o, Book);
+    n = 0;
+    cr_assert_eq(mn_qs_iterator(fresh, 2, count_it, &n), 0);
+    cr_assert_not_null(mn_create(t.o, Book, "title", "Later", "author", lib.cy));
+    cr_expect_eq(mn_qs_fetch(fresh)->len, 6, "iterator() fills no cache");
+}

@@ -683,11 +683,11 @@ Test(orm_audit_values, get_or_create_and_update_or_create_signal_created)
     events[0] = '\0';
     mn_signal_connect(MN_POST_SAVE, NULL, count_any, NULL); /* every sender */
     bool created = false;
-    cr_assert_not_null(mn_qs_get_or_create(mn_all(t.o, Tag), MN_KVS("name", "new"), 1, NULL, 0,
-                                           &created));
+    cr_assert_not_null(
+        mn_qs_get_or_create(mn_all(t.o, Tag), MN_KVS("name", "new"), 1, NULL, 0, &created));
     cr_expect(created);
-    cr_assert_not_null(mn_qs_get_or_create(mn_all(t.o, Tag), MN_KVS("name", "new"), 1, NULL, 0,
-                                           &created));
+    cr_assert_not_null(
+        mn_qs_get_or_create(mn_all(t.o, Tag), MN_KVS("name", "new"), 1, NULL, 0, &created));
     cr_expect_not(created);
     cr_assert_not_null(mn_qs_update_or_create(mn_all(t.o, Tag), MN_KVS("name", "new"), 1,
                                               MN_KVS("name", "newer"), 1, &created));
@@ -716,4 +716,20 @@ Test(orm_audit_values, iterator_ignores_and_leaves_the_result_cache)
     cr_assert_eq(mn_qs_iterator(fresh, 2, count_it, &n), 0);
     cr_assert_not_null(mn_create(t.o, Book, "title", "Later", "author", lib.cy));
     cr_expect_eq(mn_qs_fetch(fresh)->len, 6, "iterator() fills no cache");
+}
+
+Test(orm_audit_values, saving_a_raw_row_keeps_the_columns_it_did_not_select)
+{
+    mn_rows *rows = mn_raw(t.o, &Book_model, "SELECT id, title FROM library_book WHERE id = %s",
+                           (mn_arg[]){mn_arg_int(lib.dune->id)}, 1);
+    cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
+    Book *b = rows->items[0];
+    b->title = "Dune (raw)";
+    cr_assert_eq(mn_save(t.o, b), 0, "%s", mn_orm_error(t.o));
+    Book *back = mn_get(mn_all(t.o, Book), "pk", lib.dune->id);
+    cr_assert_not_null(back);
+    cr_expect_str_eq(back->title, "Dune (raw)");
+    cr_expect_eq(back->pages, 412, "a deferred field is not written back (Django)");
+    cr_expect_str_eq(back->price, "19.99");
+    cr_expect_eq(back->author.id, lib.ann->id);
 }

@@ -6,6 +6,8 @@
 #include "compile.h"      /* mn__django_class */
 #include "rel_internal.h" /* mn__load_deferred */
 
+#include <manouche/json.h>
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>
@@ -496,6 +498,37 @@ static int ip_param(mn_orm *o, const char *s, mn_dbparam *out)
     return 0;
 }
 
+/* A decoded document (a JSONField's value in a values() row, Django's dict or list) as JSON
+ * text again. */
+static int value_json(mn_json_writer *w, const mn_value *v, int depth)
+{
+    int rc = 0;
+    if (depth > 100)
+        return MN_EINVAL;
+    switch (mn_value_kind_of(v)) {
+    case MN_VALUE_NONE: return mn_json_write_null(w);
+    case MN_VALUE_BOOL: return mn_json_write_bool(w, v->u.b);
+    case MN_VALUE_INT: return mn_json_write_int(w, v->u.i);
+    case MN_VALUE_DOUBLE: return mn_json_write_double(w, v->u.d);
+    case MN_VALUE_STRING: return mn_json_write_string_n(w, v->u.str.ptr, v->u.str.len);
+    case MN_VALUE_LIST:
+        rc = mn_json_begin_array(w);
+        for (size_t i = 0; rc == 0 && i < v->u.list.len; i++)
+            rc = value_json(w, v->u.list.items[i], depth + 1);
+        return rc ? rc : mn_json_end_array(w);
+    case MN_VALUE_DICT:
+        rc = mn_json_begin_object(w);
+        for (size_t i = 0; rc == 0 && i < v->u.dict.len; i++) {
+            const mn_value_dict_entry *e = &v->u.dict.entries[i];
+            rc = mn_json_key_n(w, e->key.ptr, e->key.len);
+            if (rc == 0)
+                rc = value_json(w, e->value, depth + 1);
+        }
+        return rc ? rc : mn_json_end_object(w);
+    default: return MN_EINVAL; /* Python's json.dumps refuses a Decimal, a date... */
+    }
+}
+
 int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_dbparam *out)
 {
     mn_arena *ar = o->arena;
@@ -517,9 +550,22 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
         case MN_VALUE_DECIMAL:
             a = mn_arg_str(mn_arena_strndup(ar, v->u.str.ptr, v->u.str.len));
             break;
-        default:
-            return mn__orm_fail(o, MN_EINVAL, "%s.%s: unsupported value type", f->model->name,
-                                f->name);
+        default: {
+            /* what values() gives back goes in again: a timedelta, a JSON document */
+            int64_t us;
+            mn_buf text;
+            mn_json_writer w;
+            mn_buf_init(&text, ar);
+            mn_json_writer_init(&w, &text);
+            if (mn_value_duration(v, &us))
+                a = mn_arg_int(us);
+            else if (f->type == MN_JSON && value_json(&w, v, 0) == 0 &&
+                     mn_json_writer_finish(&w) == 0 && mn_buf_cstr(&text))
+                a = mn_arg_str(text.data);
+            else
+                return mn__orm_fail(o, MN_EINVAL, "%s.%s: unsupported value type", f->model->name,
+                                    f->name);
+        }
         }
         return mn__arg_param(o, f, a, d, out);
     }

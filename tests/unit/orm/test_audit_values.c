@@ -733,3 +733,23 @@ Test(orm_audit_values, saving_a_raw_row_keeps_the_columns_it_did_not_select)
     cr_expect_str_eq(back->price, "19.99");
     cr_expect_eq(back->author.id, lib.ann->id);
 }
+
+Test(orm_audit_values, values_go_back_in_as_they_came_out)
+{
+    cr_assert_not_null(mn_create(t.o, Everything, "doc", "{\"k\": [1, \"x\", null, 2.5, true]}",
+                                 "span", INT64_C(61000000)));
+    mn_value *row = only_row(mn_qs_values(mn_all(t.o, Everything), "doc,span"));
+    /* Django takes the dict and the timedelta back */
+    Everything *copy = mn_create(t.o, Everything, "doc", key(row, "doc"), "span", key(row, "span"));
+    cr_assert_not_null(copy, "%s", mn_orm_error(t.o));
+    cr_expect_eq(copy->span, INT64_C(61000000));
+    cr_expect_eq(mn_qs_count(mn_filter(mn_all(t.o, Everything), "span", key(row, "span"))), 2);
+    mn_rows *docs = mn_qs_fetch(mn_qs_values_list(mn_all(t.o, Everything), "doc", true));
+    cr_assert_not_null(docs, "%s", mn_orm_error(t.o));
+    cr_assert_eq(docs->len, 2);
+    cr_expect_str_eq(repr(docs->items[1]), "{'k': [1, 'x', None, 2.5, True]}");
+    cr_expect_eq(mn_update(mn_all(t.o, Everything), "doc", mn_value_list(t.arena, 0)), 2, "%s",
+                 mn_orm_error(t.o));
+    cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values_list(mn_all(t.o, Everything), "doc", true)),
+                     "[[], []]");
+}

@@ -753,3 +753,27 @@ Test(orm_audit_values, values_go_back_in_as_they_came_out)
     cr_expect_str_eq(tdb_rows_repr(&t, mn_qs_values_list(mn_all(t.o, Everything), "doc", true)),
                      "[[], []]");
 }
+
+Test(orm_audit_values, values_of_m2m_and_reverse_relations_give_keys)
+{
+    /* Django: one row per related key, None when there is none */
+    mn_rows *rows = mn_qs_fetch(mn_qs_values_list(
+        mn_qs_order_by(mn_filter(mn_all(t.o, Author), "name", "Cy"), "name"), "name,books", false));
+    cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
+    cr_assert_eq(rows->len, 1);
+    cr_expect_str_eq(repr(rows->items[0]), "['Cy', None]");
+    rows = mn_qs_fetch(
+        mn_qs_values_list(mn_filter(mn_all(t.o, Author), "name", "Ann"), "books", true));
+    cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
+    cr_expect_eq(rows->len, 2);
+    cr_expect_eq(mn_value_kind_of(rows->items[0]), MN_VALUE_INT, "%s", repr(rows->items[0]));
+    rows =
+        mn_qs_fetch(mn_qs_values_list(mn_filter(mn_all(t.o, Book), "title", "Emma"), "tags", true));
+    cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
+    cr_assert_geq(rows->len, 1);
+    int64_t ntags = mn_qs_count(mn_related(t.o, lib.emma, "tags"));
+    if (ntags == 0)
+        cr_expect_str_eq(repr(rows->items[0]), "None");
+    else
+        cr_expect_eq(mn_value_kind_of(rows->items[0]), MN_VALUE_INT, "%s", repr(rows->items[0]));
+}

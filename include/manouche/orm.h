@@ -11,8 +11,9 @@
  *
  * MN_MODEL gives `typedef struct Question { mn_obj _mn; int64_t id; const char *text;
  * mn_datetime pub_date; } Question;` and MN_MODEL_DEFINE the runtime metadata (mn_model
- * Question_model), registered in the app registry before main() runs. Abstract bases are
- * field lists reused inside another list (`#define POST_FIELDS(F) STAMPED_FIELDS(F) F(...)`).
+ * Question_model), registered in the app registry before main() runs. An abstract base's
+ * fields are a list reused inside another list (`#define POST_FIELDS(F) STAMPED_FIELDS(F)
+ * F(...)`); `.base = &Stamped_model` gives the child its Meta options and methods too.
  *
  * Queries go through an mn_orm: the per-request session (arena, borrowed connection,
  * transaction stack, query log, error detail). QuerySets are lazy, immutable and chainable;
@@ -241,6 +242,13 @@ struct mn_model {
     /* __str__ and get_absolute_url (optional) */
     const char *(*str)(const void *obj, mn_arena *arena);
     const char *(*absolute_url)(const void *obj, mn_arena *arena);
+    /* An abstract model this one extends (Django's `class Post(Stamped)` with Stamped's Meta
+     * abstract = True): the registry gives every Meta option and method left unset here the
+     * base's (through a chain of bases): ordering, get_latest_by, unique_together,
+     * constraints, indexes (names prefixed with this model's table), str, absolute_url. Not
+     * db_table, verbose_name(_plural) nor abstract. It adds no field: the field list still
+     * includes the base's list macro. */
+    const mn_model *base;
     /* resolved by the registry */
     mn_fielddef *fields;
     size_t nfields;

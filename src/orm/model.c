@@ -281,6 +281,88 @@ static int prepare_model(mn_model *m)
 
 static const char *ordering_problem(const mn_model *m);
 
+/* Every link of m's chain of .base models is abstract, and the chain ends. NULL when so. */
+static const char *base_problem(const mn_model *m)
+{
+    size_t depth = 0;
+    for (const mn_model *c = m; c->base; c = c->base) {
+        const mn_model *b = c->base;
+        if (!b->abstract)
+            return mn_arena_printf(registry_arena,
+                                   "%s.%s: .base is %s.%s, which is not abstract: a base model "
+                                   "must set .abstract = true",
+                                   c->app, c->name, b->app, b->name);
+        if (++depth > 64)
+            return mn_arena_printf(registry_arena, "%s.%s: its chain of .base models loops", m->app,
+                                   m->name);
+    }
+    return NULL;
+}
+
+/* The base's constraint or index names, prefixed with the child's table ("<table>_<name>"),
+ * so that two children of one base don't give one schema two objects of the same name
+ * (Django asks for %(app_label)s/%(class)s in such names). Unnamed entries stay unnamed:
+ * their generated names already hold the table. */
+static const mn_constraint *own_constraints(const char *table, const mn_constraint *from)
+{
+    size_t n = 0;
+    while (from[n].kind)
+        n++;
+    mn_constraint *c = mn_arena_calloc(registry_arena, n + 1, sizeof *c);
+    if (!c)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        c[i] = from[i];
+        if (from[i].name)
+            c[i].name = mn_arena_printf(registry_arena, "%s_%s", table, from[i].name);
+    }
+    return c;
+}
+
+static const mn_index *own_indexes(const char *table, const mn_index *from)
+{
+    size_t n = 0;
+    while (from[n].fields)
+        n++;
+    mn_index *ix = mn_arena_calloc(registry_arena, n + 1, sizeof *ix);
+    if (!ix)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        ix[i] = from[i];
+        if (from[i].name)
+            ix[i].name = mn_arena_printf(registry_arena, "%s_%s", table, from[i].name);
+    }
+    return ix;
+}
+
+/* A concrete model takes, for each Meta option and method it leaves unset, the value of the
+ * nearest base in its chain that sets it (Django's children of an abstract base inherit its
+ * Meta and methods). Written into the model itself, so a later pass finds them set and keeps
+ * them. Not db_table, verbose_name(_plural) (derived from the child's own name), abstract. */
+static int inherit_meta(mn_model *m)
+{
+#define MN__INHERIT(opt)                                                                           \
+    if (!m->opt)                                                                                   \
+        for (const mn_model *b = m->base; b && !m->opt; b = b->base)                               \
+            m->opt = b->opt;
+    MN__INHERIT(ordering)
+    MN__INHERIT(get_latest_by)
+    MN__INHERIT(unique_together)
+    MN__INHERIT(str)
+    MN__INHERIT(absolute_url)
+#undef MN__INHERIT
+    const char *table = mrt(m)->table;
+    if (!m->constraints)
+        for (const mn_model *b = m->base; b && !m->constraints; b = b->base)
+            if (b->constraints && !(m->constraints = own_constraints(table, b->constraints)))
+                return MN_ENOMEM;
+    if (!m->indexes)
+        for (const mn_model *b = m->base; b && !m->indexes; b = b->base)
+            if (b->indexes && !(m->indexes = own_indexes(table, b->indexes)))
+                return MN_ENOMEM;
+    return 0;
+}
+
 int mn_models_ready(const char **why)
 {
     if (ready_done) {
@@ -302,6 +384,14 @@ int mn_models_ready(const char **why)
     for (size_t i = 0; i < nregistry && ready_rc == 0; i++)
         if (prepare_model(registry[i]) != 0 && ready_rc == 0)
             ready_rc = MN_ENOMEM;
+    for (size_t i = 0; i < nregistry && ready_rc == 0; i++) {
+        mn_model *m = registry[i];
+        const char *problem = base_problem(m);
+        if (problem)
+            fail_ready(problem);
+        else if (!m->abstract && m->base && inherit_meta(m) != 0)
+            ready_rc = MN_ENOMEM;
+    }
     size_t base = nregistry;
     for (size_t i = 0; i < base && ready_rc == 0; i++) {
         mn_model *m = registry[i];

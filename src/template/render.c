@@ -711,7 +711,8 @@ static int render_for(mn_template_state *r, const node *n, mn_buf *out)
                                    seq->kind == MN_VALUE_INT      ? "int"
                                    : seq->kind == MN_VALUE_DOUBLE ? "float"
                                    : seq->kind == MN_VALUE_BOOL   ? "bool"
-                                   : seq->kind == MN_VALUE_OBJECT && seq->u.obj.cls->name
+                                   : seq->kind == MN_VALUE_OBJECT && seq->u.obj.cls &&
+                                           seq->u.obj.cls->name
                                        ? seq->u.obj.cls->name
                                        : "value");
         if (rc < 0)

@@ -628,6 +628,24 @@ Test(objects, lazy_object_is_iterated_counted_and_tested, .init = engine_setup,
     cr_assert_geq(q.queries, 1);
 }
 
+/* mn_value_object takes any class, NULL included: looping over such a value is an error that
+ * names no class, never a crash. */
+Test(objects, loop_over_object_without_class_is_not_iterable, .init = engine_setup,
+     .fini = engine_teardown)
+{
+    int opaque = 0;
+    mn_template_error err;
+    const char *src = "{% for o in thing %}x{% endfor %}";
+    mn_template *t = mn_template_compile(engine, "t", src, strlen(src), &err);
+    cr_assert(t, "%s", err.message);
+    mn_context *ctx = mn_context_new(arena);
+    mn_context_set(ctx, "thing", mn_value_object(arena, NULL, &opaque));
+    mn_buf out;
+    mn_buf_init(&out, arena);
+    cr_assert_neq(mn_template_render(t, ctx, &out, &err), 0);
+    cr_assert(strstr(err.message, "'value' object is not iterable"), "%s", err.message);
+}
+
 /* A render that parks (a lazy value runs a query) lets other renders run on the same thread;
  * mn_template_current() then answers only the task that set it, so a diagnostic never names
  * another request's template. Here a value's lookup plays the part of the other task. */

@@ -157,11 +157,11 @@ int mn__pg_batch(mn__pg_conn *c, int n, int (*send)(void *arg, int i), void *arg
 
     /* Each statement yields its result then NULL; the sync yields PGRES_PIPELINE_SYNC. The
      * deadline is each statement's, as the server's statement_timeout: a batch of many may
-     * take longer in all. */
+     * take longer in all. The first counts from the end of sending too, which mn__pg_flush
+     * lets run past one deadline while the socket moves. */
     int first_error = MN_OK;
     for (int i = 0; i <= n && rc == MN_OK; i++) {
-        if (i > 0)
-            deadline = mn__pg_io_deadline(c);
+        deadline = mn__pg_io_deadline(c);
         int w = mn__pg_await(c, deadline);
         if (w != MN_OK) {
             rc = w;

@@ -37,11 +37,10 @@ static mn_value *index_end(const mn_filter_call *c, mn_value *v, bool last)
     }
     case MN_VALUE_LIST:
     case MN_VALUE_OBJECT: {
-        mn_value_kind k = mn_value_kind_of(v);
         mn_value *l;
         int rc = mn_value_iterate(v, c->arena, &l);
         if (rc < 0)
-            return mn__ffail(c, k == MN_VALUE_OBJECT && v->u.obj.cls && v->u.obj.cls->iterate
+            return mn__ffail(c, v->kind == MN_VALUE_OBJECT && v->u.obj.cls && v->u.obj.cls->iterate
                                     ? mn_value_strerror(rc)
                                     : "object is not subscriptable");
         size_t n = mn_value_list_len(l);

@@ -471,12 +471,8 @@ static int pg_cursor_open(mn_dbcursor *base, const char *sql, const mn_dbparam *
      * come at once, as those of mn_dbconn_exec, and no DECLARE is sent. */
     if (base->conn->db->config.disable_server_side_cursors) {
         rc = mn__pg_exec(c->pg, sql, (int)nparams, c->types, c->values, c->lengths, c->formats,
-                         false, &cur->held);
-        if (rc == MN_OK)
-            return MN_OK;
-        PQclear(cur->held); /* no close follows a failed open */
-        cur->held = NULL;
-        return fail(c, rc);
+                         false, &cur->held); /* held stays NULL on failure, as in pg_exec */
+        return rc == MN_OK ? MN_OK : fail(c, rc);
     }
     /* The parameters go with the DECLARE exactly as with any statement (same types and
      * formats), so the rows decode as those of mn_dbconn_exec. */

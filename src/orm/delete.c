@@ -335,9 +335,7 @@ static int run(collector *col, mn_delete_report *rep, int64_t *total)
         mn_arg me = col->self && ((mn_obj *)col->self)->model == s->m ? mn__pk_arg(col->self)
                                                                       : mn_arg_null();
         for (size_t k = 0; k < objs[i]->len && me.type != MN_ARG_NULL; k++) {
-            mn_arg pk = mn__pk_arg(objs[i]->items[k]);
-            if (pk.type == me.type &&
-                (pk.type == MN_ARG_INT ? pk.v.i == me.v.i : strcmp(pk.v.s, me.v.s) == 0)) {
+            if (mn__arg_eq(mn__pk_arg(objs[i]->items[k]), me)) {
                 objs[i]->items[k] = col->self;
                 break;
             }

@@ -390,22 +390,30 @@ static int rounded_digits(const char *s, int places)
     return kept + (round_up && all_nines);
 }
 
-int mn__decimal_fits(mn_orm *o, const mn_fielddef *f, mn_arg a)
+/* A value for DecimalField f as decimal text without exponent (Decimal("0E-10"), "1e3" as
+ * "1000"); NULL when it is no text or number (or memory ran out). */
+static const char *decimal_text(mn_arena *ar, const mn_fielddef *f, mn_arg a)
 {
     const char *text = NULL;
     if (a.type == MN_ARG_VALUE && a.v.value &&
         (mn_value_kind_of(a.v.value) == MN_VALUE_DECIMAL ||
          mn_value_kind_of(a.v.value) == MN_VALUE_STRING))
-        text = mn_arena_strndup(o->arena, a.v.value->u.str.ptr, a.v.value->u.str.len);
+        text = mn_arena_strndup(ar, a.v.value->u.str.ptr, a.v.value->u.str.len);
     else if (a.type == MN_ARG_STR)
         text = a.v.s;
     else if (a.type == MN_ARG_INT)
-        text = mn_arena_printf(o->arena, "%lld", (long long)a.v.i);
+        text = mn_arena_printf(ar, "%lld", (long long)a.v.i);
     else if (a.type == MN_ARG_FLOAT)
-        text = mn_arena_printf(o->arena, "%.*f", f->decimal_places, a.v.f);
+        text = mn_arena_printf(ar, "%.*f", f->decimal_places, a.v.f);
     const char *plain;
-    if (text && mn__decimal_parse(o->arena, text, &plain, NULL, NULL) == 0)
-        text = plain;                            /* "1E+3" as "1000" */
+    if (text && mn__decimal_parse(ar, text, &plain, NULL, NULL) == 0)
+        text = plain;
+    return text;
+}
+
+int mn__decimal_fits(mn_orm *o, const mn_fielddef *f, mn_arg a)
+{
+    const char *text = decimal_text(o->arena, f, a);
     int md = f->max_digits ? f->max_digits : 18; /* as schema.c's numeric(18, ...) */
     int n = text ? rounded_digits(text, f->decimal_places) : -1;
     if (n <= md) /* fits, or no number: its conversion says so */
@@ -617,16 +625,7 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
             return 0;
         }
     } else if (t == MN_DECIMAL) {
-        const char *text = NULL;
-        if (a.type == MN_ARG_STR)
-            text = a.v.s;
-        else if (a.type == MN_ARG_INT)
-            text = mn_arena_printf(ar, "%lld", (long long)a.v.i);
-        else if (a.type == MN_ARG_FLOAT)
-            text = mn_arena_printf(ar, "%.*f", f->decimal_places, a.v.f);
-        const char *plain;
-        if (text && mn__decimal_parse(ar, text, &plain, NULL, NULL) == 0)
-            text = plain; /* Decimal("0E-10"), Decimal("1e3") */
+        const char *text = decimal_text(ar, f, a);
         if (text) {
             if (d == MN_DIALECT_POSTGRESQL) {
                 /* quantised to decimal_places as SQLite's scaled integer is, so both

@@ -393,12 +393,12 @@ static int save_signal(mn_orm *o, mn_signal sig, const mn_model *m, void *obj, b
     return rc;
 }
 
+enum { FORCE_INSERT = 1, FORCE_UPDATE = 2 }; /* save()'s force: 0 or one of these */
+
 /* force_insert: create() and get_or_create() insert, as Django's create(force_insert=True),
  * so a key that is taken (a CharField or OneToOneField pk) is an IntegrityError, not an
  * update of the row that has it. using: save(using=...); NULL routes with obj as the hint
  * (the router, else the database obj came from). */
-enum { FORCE_INSERT = 1, FORCE_UPDATE = 2 }; /* save()'s force: create() passes true */
-
 static int save(mn_orm *o, void *obj, const char *fields, int force, const char *using)
 {
     mn_obj *h = obj;
@@ -496,11 +496,11 @@ static int save(mn_orm *o, void *obj, const char *fields, int force, const char 
 
 int mn_save(mn_orm *o, void *obj)
 {
-    return save(o, obj, NULL, false, NULL);
+    return save(o, obj, NULL, 0, NULL);
 }
 int mn_save_using(mn_orm *o, void *obj, const char *alias)
 {
-    return save(o, obj, NULL, false, alias);
+    return save(o, obj, NULL, 0, alias);
 }
 int mn_save_ex(mn_orm *o, void *obj, const mn_save_opts *opts)
 {
@@ -516,7 +516,7 @@ int mn_save_ex(mn_orm *o, void *obj, const mn_save_opts *opts)
 
 int mn_save_fields(mn_orm *o, void *obj, const char *fields)
 {
-    return save(o, obj, fields, false, NULL); /* NULL: update_fields=None, every field */
+    return save(o, obj, fields, 0, NULL); /* NULL: update_fields=None, every field */
 }
 
 /* A reverse manager's create() sets its foreign key to the manager's instance, over what
@@ -537,7 +537,7 @@ static void *create(mn_orm *o, const mn_model *m, const mn_kv *kv, size_t n, con
             return NULL;
     if (set_rel(qs, obj) != 0)
         return NULL;
-    return save(o, obj, NULL, true, using) == 0 ? obj : NULL;
+    return save(o, obj, NULL, FORCE_INSERT, using) == 0 ? obj : NULL;
 }
 
 void *mn_create_kv(mn_orm *o, const mn_model *m, const mn_kv *kv, size_t n)
@@ -712,7 +712,7 @@ static void *lookup_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv *de
     int atomic = mn__atomic_for(o, qs->alias);
     if (atomic < 0)
         return NULL;
-    int rc = save(o, obj, NULL, true, qs->alias);
+    int rc = save(o, obj, NULL, FORCE_INSERT, qs->alias);
     if (atomic)
         mn_atomic_end(o, rc == 0);
     return rc == 0 ? obj : NULL;
@@ -830,7 +830,7 @@ static void *update_or_create(mn_qs *qs, const mn_kv *lk, size_t n, const mn_kv 
     for (size_t i = 0; rc == 0 && i < nd; i++)
         rc = mn_obj_set(o, obj, def[i].key, def[i].value);
     if (rc == 0)
-        rc = save(o, obj, update_fields_of(o, qs->m, def, nd), false, qs->alias);
+        rc = save(o, obj, update_fields_of(o, qs->m, def, nd), 0, qs->alias);
     if (atomic)
         mn_atomic_end(o, rc == 0);
     return rc == 0 ? obj : NULL;

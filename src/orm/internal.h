@@ -238,13 +238,13 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
 /* A DecimalField value being written fits max_digits once rounded to decimal_places, else
  * MN_EDB_DATA naming the field: PostgreSQL's numeric field overflow, on SQLite too. */
 int mn__decimal_fits(mn_orm *o, const mn_fielddef *f, mn_arg a);
+/* A UUID in any form Python's uuid.UUID(hex=s) reads ("{...}", no hyphens, upper case,
+ * "urn:uuid:...") in canonical form in *out; MN_EINVAL when it is none. */
+int mn__uuid_normalise(mn_arena *a, const char *s, const char **out);
 /* Decimal text as Python's Decimal(s) reads it ("-1.50", "0E-10", "1e+3", " 7 "): how many
  * significant digits (leading zeros dropped; 0 for a zero) and the exponent in *ndigits and
  * *exponent (either may be NULL), and in *plain (when given) the same number without
  * exponent ("0.0000000000", "1000"). 0, MN_EINVAL when s is no finite number, MN_ENOMEM. */
-/* A UUID in any form Python's uuid.UUID(hex=s) reads ("{...}", no hyphens, upper case,
- * "urn:uuid:...") in canonical form in *out; MN_EINVAL when it is none. */
-int mn__uuid_normalise(mn_arena *a, const char *s, const char **out);
 int mn__decimal_parse(mn_arena *a, const char *s, const char **plain, int *ndigits, int *exponent);
 /* The instance's field as a parameter. */
 int mn__obj_param(mn_orm *o, const void *obj, const mn_fielddef *f, mn_dbdialect d,

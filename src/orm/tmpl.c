@@ -91,9 +91,12 @@ mn_value *mn_qs_value(mn_qs *qs)
 /* A JSON document as Python's json.loads gives it (Django's JSONField value): dicts, lists,
  * strings, numbers, booleans and None, so {{ e.doc.key.0 }} looks inside. Plain conversion:
  * no tagged {"__safe__": ...} forms, which would let stored data bypass escaping. NULL when
- * memory runs out. */
-static mn_value *json_value(mn_arena *a, const json_t *j)
+ * memory runs out or the document nests deeper than a coroutine's stack should recurse (as
+ * mn_value_from_json's limit). */
+static mn_value *json_value(mn_arena *a, const json_t *j, int depth)
 {
+    if (depth > 200)
+        return NULL;
     switch (json_typeof(j)) {
     case JSON_OBJECT: {
         mn_value *d = mn_value_dict(a, json_object_size(j));
@@ -101,7 +104,7 @@ static mn_value *json_value(mn_arena *a, const json_t *j)
         json_t *x;
         json_object_foreach((json_t *)j, k, x)
         {
-            mn_value *v = d ? json_value(a, x) : NULL;
+            mn_value *v = d ? json_value(a, x, depth + 1) : NULL;
             if (!v || mn_value_dict_set(a, d, k, strlen(k), v) != 0)
                 return NULL;
         }
@@ -113,7 +116,7 @@ static mn_value *json_value(mn_arena *a, const json_t *j)
         json_t *x;
         json_array_foreach(j, i, x)
         {
-            mn_value *v = l ? json_value(a, x) : NULL;
+            mn_value *v = l ? json_value(a, x, depth + 1) : NULL;
             if (!v || mn_value_list_append(a, l, v) != 0)
                 return NULL;
         }
@@ -129,7 +132,7 @@ static mn_value *json_value(mn_arena *a, const json_t *j)
 }
 
 /* The stored JSON text of a field as its decoded value; the text itself when it does not
- * parse (a document wider than jansson's integers). */
+ * parse (a document wider than jansson's integers) or cannot be converted (too deep). */
 mn_value *mn__json_field_value(mn_arena *a, mn_value *text)
 {
     if (!mn_value_is_string(text))
@@ -139,9 +142,9 @@ mn_value *mn__json_field_value(mn_arena *a, mn_value *text)
     json_t *j = json_loadb(s.ptr, s.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     if (!j)
         return text;
-    mn_value *v = json_value(a, j);
+    mn_value *v = json_value(a, j, 0);
     json_decref(j);
-    return v;
+    return v ? v : text;
 }
 
 /* A DurationField's value as Python's timedelta prints it ("1 day, 2:03:04.500000",

@@ -135,7 +135,8 @@ static int check_sql(mn_buf *b, const mn_model *m, const char *cond, mn_dbdialec
             mn_buf_puts(b, " AND ");
         mn__quote(b, f->column);
         if (mn_str_eq_cstr(lk, "isnull")) {
-            mn_buf_puts(b, mn_str_eq_cstr(val, "true") || mn_str_eq_cstr(val, "1")
+            mn_buf_puts(b, mn_str_eq_cstr(val, "true") || mn_str_eq_cstr(val, "True") ||
+                                   mn_str_eq_cstr(val, "1")
                                ? " IS NULL"
                                : " IS NOT NULL");
         } else {

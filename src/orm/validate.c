@@ -599,7 +599,8 @@ static int check_holds(mn_orm *o, void *obj, const char *cond)
         mn_str lk = dd ? (mn_str){dd + 2, lhs.len - flen - 2} : (mn_str)MN_STR_LIT("exact");
         bool null = mn__is_null(obj, f);
         if (mn_str_eq_cstr(lk, "isnull")) {
-            bool want = mn_str_eq_cstr(val, "true") || mn_str_eq_cstr(val, "1");
+            bool want = mn_str_eq_cstr(val, "true") || mn_str_eq_cstr(val, "True") ||
+                        mn_str_eq_cstr(val, "1");
             if (null != want)
                 return 0;
             continue;

@@ -506,9 +506,10 @@ mn_qs *mn_qs_select_related(mn_qs *qs, const char *paths)
 /* Each segment of a prefetch_related path must be a relation (FK, one-to-one, M2M or a
  * reverse accessor), checked where it is written: a misspelt one names the model, the path
  * and the closest relation, as a filter does. */
-static int check_prefetch(mn_qs *qs, const char *path)
+static int check_prefetch(mn_qs *qs, const char *path, const mn_model **owner)
 {
     const mn_model *m = qs->m;
+    *owner = m;
     for (const char *p = path; p && *p;) {
         const char *dd = strstr(p, "__");
         size_t len = dd ? (size_t)(dd - p) : strlen(p);
@@ -522,6 +523,7 @@ static int check_prefetch(mn_qs *qs, const char *path)
                                 "this is an invalid parameter to prefetch_related() (%s.%s is a "
                                 "%s; in '%s')",
                                 (int)len, p, m->name, f->name, mn__django_class(f->type), path);
+        *owner = m; /* the model the last level hangs from */
         m = r ? r->from : f->rel_model;
         p = dd ? dd + 2 : NULL;
     }
@@ -537,15 +539,10 @@ mn_qs *mn_qs_prefetch_to_attr(mn_qs *qs, const char *accessor, mn_qs *custom, co
 {
     if (!qs || !accessor)
         return NULL;
-    if (check_prefetch(qs, accessor) != 0)
+    const mn_model *m; /* the last level's owner */
+    if (check_prefetch(qs, accessor, &m) != 0)
         return NULL;
     if (to_attr) { /* as Django: not the name of a field or relation of the last level's owner */
-        const mn_model *m = qs->m;
-        for (const char *p = accessor, *dd; (dd = strstr(p, "__")) != NULL; p = dd + 2) {
-            const revrel *r = mn__revrel(m, p, (size_t)(dd - p), true);
-            const mn_fielddef *f = r ? NULL : mn__field(m, p, (size_t)(dd - p));
-            m = r ? r->from : f->rel_model;
-        }
         if (mn__field(m, to_attr, strlen(to_attr)) ||
             mn__revrel(m, to_attr, strlen(to_attr), true)) {
             mn__orm_fail(qs->o, MN_EINVAL, "to_attr=%s conflicts with a field on the %s model.",

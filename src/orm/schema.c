@@ -327,8 +327,14 @@ static int model_sql(const mn_model *m, mn_dbdialect d, bool if_not_exists, mn_a
     for (const mn_constraint *c = m->constraints; c && c->kind && rc == 0; c++) {
         if (c->kind != MN_CONSTRAINT_UNIQUE || !c->check)
             continue;
-        index_sql(out, m, c->name ? c->name : "constraint", c->fields ? c->fields : "", true,
-                  c->check, d, if_not_exists, &rc);
+        /* unnamed: a name of its own, as the indexes' above; one fixed name would collide
+         * between tables, and IF NOT EXISTS would then skip the second one silently */
+        const char *fields = c->fields ? c->fields : "";
+        const char *name =
+            c->name ? c->name
+                    : mn_arena_printf(a, "%.30s_%08x_uniq", table,
+                                      name_hash(fields) ^ name_hash(c->check) ^ name_hash(table));
+        index_sql(out, m, name, fields, true, c->check, d, if_not_exists, &rc);
         mn_buf_puts(out, ";\n");
     }
     return rc;

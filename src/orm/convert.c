@@ -585,7 +585,7 @@ int mn__arg_param(mn_orm *o, const mn_fielddef *f, mn_arg a, mn_dbdialect d, mn_
         if (want && x && x->model != want) /* as Django's related lookups */
             return mn__orm_fail(o, MN_EINVAL, "Cannot query \"%s\": Must be \"%s\" instance.",
                                 mn_obj_str(o, x), want->name);
-        mn_arg k = want == f->rel_model && f->to_field ? mn__rel_arg(x, f) : mn__pk_arg(x);
+        mn_arg k = mn__rel_arg(x, f); /* its pk, or the to_field a FK/O2O holds */
         if (k.type != MN_ARG_STR) {
             *out = k.type == MN_ARG_INT ? mn_dbp_int(k.v.i) : mn_dbp_null();
             return 0;

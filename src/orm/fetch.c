@@ -1106,7 +1106,7 @@ static int run_prefetch(mn_qs *qs, mn_rows *rows)
                 in ? mn_qs_fetch(mn_qs_filter_kv(rq, &(mn_kv){in, mn_arg_list(uniq, nuniq)}, 1))
                    : NULL;
             if (!rel)
-                return o->errcode;
+                return o->errcode ? o->errcode : MN_ENOMEM; /* (no "in": out of memory) */
             mn_arg *rks = mn_arena_alloc(o->arena, (rel->len ? rel->len : 1) * sizeof *rks);
             if (!rks)
                 return MN_ENOMEM;

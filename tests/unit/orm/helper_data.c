@@ -47,13 +47,20 @@ void library_fill(mn_orm *o, library *lib)
     cr_assert_not_null(mn_create(o, Review, "book", lib->sql, "stars", 4, "body", ""));
 }
 
-const char *library_titles(testdb *t, mn_qs *qs)
+const char *library_names(testdb *t, mn_qs *qs)
 {
     mn_rows *rows = mn_qs_fetch(qs);
     cr_assert_not_null(rows, "%s", mn_orm_error(t->o));
     mn_buf b;
     mn_buf_init(&b, t->arena);
-    for (size_t i = 0; i < rows->len; i++)
-        mn_buf_printf(&b, "%s%s", i ? "," : "", ((Book *)rows->items[i])->title);
+    for (size_t i = 0; i < rows->len; i++) {
+        mn_obj *h = rows->items[i];
+        const char *s = h->model == &Book_model     ? ((Book *)h)->title
+                        : h->model == &Author_model ? ((Author *)h)->name
+                        : h->model == &Tag_model    ? ((Tag *)h)->name
+                        : h->model == &Review_model ? ((Review *)h)->body
+                                                    : "?";
+        mn_buf_printf(&b, "%s%s", i ? "," : "", s);
+    }
     return mn_buf_cstr(&b);
 }

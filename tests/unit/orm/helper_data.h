@@ -15,9 +15,10 @@ typedef struct library {
  * error. */
 void library_fill(mn_orm *o, library *lib);
 
-/* The titles of a Book queryset's rows, comma-separated, in the order they come (in t's
- * arena); fails the test when the query fails. */
-const char *library_titles(testdb *t, mn_qs *qs);
+/* The rows of a library queryset by name, comma-separated, in the order they come (in t's
+ * arena): a book's title, an author's or tag's name, a review's body ("?" for other models).
+ * Fails the test when the query fails. */
+const char *library_names(testdb *t, mn_qs *qs);
 
 /* Declares the file's test database `t`, its library `lib` and the suite NAME, each of whose
  * tests starts on a fresh database holding the library. */

@@ -19,19 +19,7 @@ MN_MODEL(Event, audit, EVENT_FIELDS, .ordering = "-day__year,day__month,id");
 /* The names/titles of a queryset's rows (ordered as given), joined with ','. */
 static const char *names(mn_qs *qs)
 {
-    mn_rows *rows = mn_qs_fetch(qs);
-    cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
-    mn_buf b;
-    mn_buf_init(&b, t.arena);
-    for (size_t i = 0; i < rows->len; i++) {
-        mn_obj *h = rows->items[i];
-        const char *s = h->model == &Book_model     ? ((Book *)h)->title
-                        : h->model == &Author_model ? ((Author *)h)->name
-                        : h->model == &Tag_model    ? ((Tag *)h)->name
-                                                    : "?";
-        mn_buf_printf(&b, "%s%s", i ? "," : "", s);
-    }
-    return mn_buf_cstr(&b);
+    return library_names(&t, qs);
 }
 
 #define BOOKS(...) names(mn_qs_order_by(mn_filter(mn_all(t.o, Book), __VA_ARGS__), "title"))

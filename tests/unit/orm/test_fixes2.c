@@ -14,7 +14,7 @@ LIBRARY_SUITE(orm_fixes2);
 /* The titles of qs's books, comma-separated, in the order they came. */
 static const char *titles(mn_qs *qs)
 {
-    return library_titles(&t, qs);
+    return library_names(&t, qs);
 }
 
 /* The same titles sorted, so a random order compares. */

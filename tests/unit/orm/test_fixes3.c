@@ -149,7 +149,7 @@ Test(orm_fixes3_multidb, decimal_updates_and_bulk_writes_on_the_other_database)
 
 static const char *sorted_titles(mn_qs *qs)
 {
-    return library_titles(&t, mn_qs_order_by(qs, "title"));
+    return library_names(&t, mn_qs_order_by(qs, "title"));
 }
 
 Test(orm_fixes3, sliced_distinct_in_subquery_ordered_by_a_related_field)

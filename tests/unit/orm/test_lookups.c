@@ -12,7 +12,7 @@ LIBRARY_SUITE(orm_lookups);
 /* The titles of a Book queryset, ordered by title, joined with ','. */
 static const char *titles(mn_qs *qs)
 {
-    return library_titles(&t, mn_qs_order_by(qs, "title"));
+    return library_names(&t, mn_qs_order_by(qs, "title"));
 }
 
 #define BOOKS(...) titles(mn_filter(mn_all(t.o, Book), __VA_ARGS__))

@@ -12,18 +12,7 @@ LIBRARY_SUITE(orm_qs);
 
 static const char *list(mn_qs *qs)
 {
-    mn_rows *rows = mn_qs_fetch(qs);
-    cr_assert_not_null(rows, "%s", mn_orm_error(t.o));
-    mn_buf b;
-    mn_buf_init(&b, t.arena);
-    for (size_t i = 0; i < rows->len; i++) {
-        mn_obj *h = rows->items[i];
-        const char *s = h->model == &Book_model     ? ((Book *)h)->title
-                        : h->model == &Author_model ? ((Author *)h)->name
-                                                    : ((Tag *)h)->name;
-        mn_buf_printf(&b, "%s%s", i ? "," : "", s);
-    }
-    return mn_buf_cstr(&b);
+    return library_names(&t, qs);
 }
 
 Test(orm_qs, ordering)
